@@ -1,0 +1,48 @@
+# Agora: two commands for a new user: `make run` and `make test`.
+# Both install the system packages first when something is missing (apt-get; sudo when not root).
+
+SWIFT        ?= swift
+# Machine-specific tuning for benchmarks only (library products carry no unsafe flags).
+NATIVE_FLAGS := -Xcc -march=native -Xswiftc -target-cpu -Xswiftc native
+NATIVE_BUILD := .build-native
+SUDO         := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
+APT_PACKAGES := libopenblas-dev pkg-config zlib1g-dev
+
+.PHONY: setup build test run bench bench-quick clean help
+
+help:
+	@echo "make run    build (if needed) and run the current showcase experiment"
+	@echo "make test   run the test suite"
+	@echo "make bench  run the benchmark harness (native code generation)"
+	@echo "make setup  install system packages (apt-get)"
+
+# Idempotent: installs only when a package is missing.
+setup:
+	@if pkg-config --exists openblas 2>/dev/null && [ -f /usr/include/zlib.h ]; then :; else \
+	  echo "Installing system packages: $(APT_PACKAGES)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES); \
+	fi
+
+build: setup
+	$(SWIFT) build -c release
+
+test: setup
+	$(SWIFT) test
+
+run: build
+	./.build/release/agora mix --topology exponential --agents 256 --dim 10000 --steps 25
+	@echo
+	./.build/release/agora mix --topology ring --agents 256 --dim 10000 --steps 25 --csv ring-consensus.csv | tail -n 5
+	@echo "(per-step CSV of the ring run written to ring-consensus.csv)"
+
+bench: setup
+	$(SWIFT) build -c release --scratch-path $(NATIVE_BUILD) $(NATIVE_FLAGS) --product AgoraBench
+	./$(NATIVE_BUILD)/release/AgoraBench
+
+bench-quick: setup
+	$(SWIFT) build -c release --scratch-path $(NATIVE_BUILD) $(NATIVE_FLAGS) --product AgoraBench
+	./$(NATIVE_BUILD)/release/AgoraBench --quick
+
+clean:
+	rm -rf .build $(NATIVE_BUILD)

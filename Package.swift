@@ -1,0 +1,57 @@
+// swift-tools-version:6.0
+//
+// Agora: incentive-compatible collaborative machine learning.
+//
+// Layers look only down:
+//   agora (CLI), AgoraBench  ->  AgoraMechanisms  ->  AgoraLearning  ->  AgoraKernels  ->  COpenBLAS
+//
+// No unsafe flags here: machine-specific tuning (e.g. -march=native) lives in the Makefile.
+import PackageDescription
+
+let package = Package(
+    name: "Agora",
+    products: [
+        .library(name: "AgoraKernels", targets: ["AgoraKernels"]),
+        .library(name: "AgoraLearning", targets: ["AgoraLearning"]),
+        .library(name: "AgoraMechanisms", targets: ["AgoraMechanisms"]),
+        .executable(name: "agora", targets: ["agora"]),
+        .executable(name: "AgoraBench", targets: ["AgoraBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenBLAS",
+            path: "CBridge/COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "pkg-config"])]
+        ),
+        .target(
+            name: "AgoraKernels",
+            dependencies: ["COpenBLAS"]
+        ),
+        .target(
+            name: "AgoraLearning",
+            dependencies: ["AgoraKernels"]
+        ),
+        .target(
+            name: "AgoraMechanisms",
+            dependencies: ["AgoraLearning", "AgoraKernels"]
+        ),
+        .executableTarget(
+            name: "agora",
+            dependencies: [
+                "AgoraMechanisms", "AgoraLearning", "AgoraKernels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "AgoraBench",
+            dependencies: ["AgoraLearning", "AgoraKernels"],
+            path: "Benchmarks/AgoraBench"
+        ),
+        .testTarget(name: "AgoraKernelsTests", dependencies: ["AgoraKernels"]),
+        .testTarget(name: "AgoraLearningTests", dependencies: ["AgoraLearning", "AgoraKernels"]),
+    ]
+)

@@ -1,0 +1,204 @@
+/// How `Kernels.mix` applies a mixing matrix.
+public enum MixStrategy: String, Sendable, Codable, CaseIterable {
+    /// Sparse neighbour sums when W is sparse, GEMM when its density is at least
+    /// `MixingOperator.denseThreshold`.
+    case auto
+    /// Always the sparse neighbour kernel (memory-bound: reads each neighbour row once per use).
+    case sparse
+    /// Always GEMM on the dense W (compute-bound: 2 n^2 d flops whatever the sparsity).
+    case dense
+}
+
+/// A mixing matrix W prepared for repeated application: its CSR form, and a dense copy when the
+/// strategy selects GEMM.
+///
+/// Why both: for a 4-neighbour graph on 1024 agents GEMM does ~200x more flops than needed and
+/// measures about 22x slower than the sparse kernel (platform.md), while for dense W (complete
+/// graph, one-shot averaging) GEMM's cache blocking wins. The crossover is set by density.
+public struct MixingOperator<T: AgoraScalar>: Sendable {
+    /// Density at and above which `.auto` uses GEMM. GEMM runs ~470 GFLOP/s here while the sparse
+    /// kernel streams neighbour rows from cache at roughly 10-20 Gelem/s, so GEMM wins only when
+    /// about a tenth of W is non-zero.
+    public static var denseThreshold: Double { 0.1 }
+
+    public let csr: CSRMatrix<T>
+    public let dense: Matrix<T>?
+    public let strategy: MixStrategy
+
+    /// Whether applications run through GEMM.
+    public var usesGEMM: Bool { dense != nil }
+
+    public init(_ w: CSRMatrix<T>, strategy: MixStrategy = .auto) throws {
+        guard w.rows == w.cols else {
+            throw ShapeError("A mixing matrix must be square, got \(w.rows) x \(w.cols)")
+        }
+        csr = w
+        self.strategy = strategy
+        let gemm: Bool
+        switch strategy {
+        case .auto: gemm = w.density >= Self.denseThreshold
+        case .sparse: gemm = false
+        case .dense: gemm = true
+        }
+        dense = gemm ? w.dense() : nil
+    }
+}
+
+/// The numeric kernels. Shapes are checked here (throwing `ShapeError`); the inner loops assume them.
+public enum Kernels {}
+
+extension Kernels {
+    /// Y = W X: row `i` of `y` becomes sum_j w_ij x_j.
+    public static func mix<T: AgoraScalar>(
+        _ w: MixingOperator<T>, _ x: Matrix<T>, into y: inout Matrix<T>, pool: ThreadPool = .shared
+    ) throws {
+        try checkMix(w.csr, x, y)
+        if let d = w.dense {
+            try BLAS.gemm(d, x, into: &y)
+        } else {
+            mixStepSparse(w.csr, x, stepSizes: nil, directions: nil, into: &y, pool: pool)
+        }
+    }
+
+    /// The fused decentralized update theta_i <- sum_j w_ij theta_j - lr_i m_i, for every agent i.
+    ///
+    /// - Parameters:
+    ///   - stepSizes: one learning rate per agent (length = agents).
+    ///   - directions: the applied update directions m (e.g. gradients), [agents x d].
+    ///
+    /// In the sparse path the subtraction happens while the row is still in registers, so the
+    /// update costs one pass over memory.
+    public static func mixStep<T: AgoraScalar>(
+        _ w: MixingOperator<T>, _ x: Matrix<T>, stepSizes: [T], directions m: Matrix<T>,
+        into y: inout Matrix<T>, pool: ThreadPool = .shared
+    ) throws {
+        try checkMix(w.csr, x, y)
+        guard stepSizes.count == x.rows else {
+            throw ShapeError("mixStep needs \(x.rows) step sizes, got \(stepSizes.count)")
+        }
+        guard m.rows == x.rows, m.cols == x.cols else {
+            throw ShapeError("mixStep directions are \(m.rows) x \(m.cols), parameters \(x.rows) x \(x.cols)")
+        }
+        if let d = w.dense {
+            try BLAS.gemm(d, x, into: &y)
+            subtractScaledRows(stepSizes, m, from: &y, pool: pool)
+        } else {
+            mixStepSparse(w.csr, x, stepSizes: stepSizes, directions: m, into: &y, pool: pool)
+        }
+    }
+
+    /// y_i <- y_i - a_i m_i for every row i.
+    public static func subtractScaledRows<T: AgoraScalar>(
+        _ a: [T], _ m: Matrix<T>, from y: inout Matrix<T>, pool: ThreadPool = .shared
+    ) {
+        precondition(a.count == y.rows && m.rows == y.rows && m.cols == y.cols, "shape mismatch")
+        let d = y.cols, rows = y.rows, bytes = 3 * y.storage.count * MemoryLayout<T>.size
+        m.storage.withUnsafeBufferPointer { mb in
+            y.storage.withUnsafeMutableBufferPointer { yb in
+                let mp = SendablePointer(UnsafeMutablePointer(mutating: mb.baseAddress!))
+                let yp = SendablePointer(yb.baseAddress!)
+                pool.parallelFor(rows, bytes: bytes) { r in
+                    for i in r {
+                        let s = a[i]
+                        let yr = yp.p + i * d, mr = mp.p + i * d
+                        var k = 0
+                        let sv = SIMD16<T>(repeating: s)
+                        while k + vecWidth <= d { storeVec(loadVec(yr + k) - sv * loadVec(mr + k), yr + k); k += vecWidth }
+                        while k < d { yr[k] = yr[k] - s * mr[k]; k += 1 }
+                    }
+                }
+            }
+        }
+    }
+
+    private static func checkMix<T>(_ w: CSRMatrix<T>, _ x: Matrix<T>, _ y: Matrix<T>) throws {
+        guard w.cols == x.rows else {
+            throw ShapeError("W is \(w.rows) x \(w.cols) but X has \(x.rows) rows (agents)")
+        }
+        guard y.rows == w.rows, y.cols == x.cols else {
+            throw ShapeError("Output is \(y.rows) x \(y.cols), expected \(w.rows) x \(x.cols)")
+        }
+    }
+
+    /// Column tile (in elements) so that the neighbour rows touched by one tile stay in cache
+    /// (about 4 MiB across all agents), at least 256 elements and a multiple of the vector width.
+    static func columnTile<T>(agents: Int, cols: Int, _: T.Type) -> Int {
+        let budget = 4 << 20
+        var t = budget / max(1, agents * MemoryLayout<T>.size)
+        t = max(256, t - t % vecWidth)
+        return min(cols, t)
+    }
+
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    static func mixStepSparse<T: AgoraScalar>(
+        _ w: CSRMatrix<T>, _ x: Matrix<T>, stepSizes: [T]?, directions: Matrix<T>?,
+        into y: inout Matrix<T>, pool: ThreadPool
+    ) {
+        let n = w.rows, d = x.cols
+        if n == 0 || d == 0 { return }
+        let tile = columnTile(agents: n, cols: d, T.self)
+        let bytes = (2 + (directions == nil ? 0 : 1)) * n * d * MemoryLayout<T>.size
+        let mStorage = directions?.storage ?? []
+        w.rowStart.withUnsafeBufferPointer { rs in
+        w.columns.withUnsafeBufferPointer { cs in
+        w.values.withUnsafeBufferPointer { vs in
+        x.storage.withUnsafeBufferPointer { xb in
+        mStorage.withUnsafeBufferPointer { mb in
+        y.storage.withUnsafeMutableBufferPointer { yb in
+            let xp = SendablePointer(UnsafeMutablePointer(mutating: xb.baseAddress!))
+            // An empty array may still have a base address: decide by `directions`, not by the pointer.
+            let mp = directions == nil ? nil : mb.baseAddress.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
+            let yp = SendablePointer(yb.baseAddress!)
+            let rsp = SendablePointer(UnsafeMutablePointer(mutating: rs.baseAddress!))
+            let csp = SendablePointer(UnsafeMutablePointer(mutating: cs.baseAddress!))
+            let vsp = w.nonzeros == 0 ? nil : vs.baseAddress.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
+            pool.parallelFor(n, bytes: bytes) { range in
+                var c0 = 0
+                while c0 < d {
+                    let c1 = min(d, c0 + tile)
+                    for i in range {
+                        let lo = rsp.p[i], hi = rsp.p[i + 1]
+                        let lr: T = stepSizes?[i] ?? 0
+                        mixRow(
+                            x: xp.p, d: d, cols: csp.p + lo, weights: vsp.map { $0.p + lo },
+                            count: hi - lo, lr: lr, m: mp.map { $0.p + i * d },
+                            out: yp.p + i * d, from: c0, to: c1)
+                    }
+                    c0 = c1
+                }
+            }
+        }}}}}}
+    }
+
+    /// out[c] = sum_k w_k x[col_k][c] - lr * m[c] for c in from..<to; neighbours summed in list order.
+    @inline(__always)
+    static func mixRow<T: AgoraScalar>(
+        x: UnsafeMutablePointer<T>, d: Int, cols: UnsafeMutablePointer<Int32>,
+        weights: UnsafeMutablePointer<T>?, count: Int, lr: T, m: UnsafeMutablePointer<T>?,
+        out: UnsafeMutablePointer<T>, from: Int, to: Int
+    ) {
+        var c = from
+        guard let weights else {
+            // Agent with no entries at all: zero row (minus the step).
+            while c < to { out[c] = 0 - lr * (m?[c] ?? 0); c += 1 }
+            return
+        }
+        while c + vecWidth <= to {
+            var acc = SIMD16<T>.zero
+            for k in 0..<count {
+                acc += SIMD16<T>(repeating: weights[k]) * loadVec(x + Int(cols[k]) * d + c)
+            }
+            if let m { acc -= SIMD16<T>(repeating: lr) * loadVec(m + c) }
+            storeVec(acc, out + c)
+            c += vecWidth
+        }
+        while c < to {
+            var acc: T = 0
+            for k in 0..<count { acc += weights[k] * x[Int(cols[k]) * d + c] }
+            if let m { acc -= lr * m[c] }
+            out[c] = acc
+            c += 1
+        }
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import Synchronization
+
+/// A persistent pool of worker threads with a cheap fork/join, for parallel loops over agent blocks.
+///
+/// Why not Dispatch: `concurrentPerform` costs 20-45 us per fork/join on 2 workers (its workers
+/// start late), which is more than a whole mixing step of a small problem. Why not OpenMP: it needs
+/// unsafe flags. Here the workers spin on an atomic generation counter for a short while after each
+/// job (so back-to-back parallel regions of an iteration loop cost about a microsecond) and then
+/// park on a condition variable (so an idle pool does not steal the cores from BLAS or Dispatch).
+///
+/// Determinism: `parallelFor` splits `0..<count` into contiguous ranges; kernels compute every
+/// output element from a fixed sequence of operations, so results do not depend on the thread count.
+///
+/// Nested use: a `parallelFor` issued from inside a running parallel region runs serially.
+public final class ThreadPool: @unchecked Sendable {
+    /// The process-wide pool used by the kernels. Its size is `AGORA_NUM_THREADS` if set, else the
+    /// number of active processors.
+    public static let shared: ThreadPool = {
+        let env = ProcessInfo.processInfo.environment["AGORA_NUM_THREADS"].flatMap { Int($0) }
+        return ThreadPool(maxThreads: max(1, env ?? ProcessInfo.processInfo.activeProcessorCount))
+    }()
+
+    /// Threads the pool owns (including the caller): the upper bound for `threads`.
+    public let maxThreads: Int
+    /// How many threads parallel regions use now (1...maxThreads). Changing it between regions is
+    /// safe; results do not depend on it.
+    public var threads: Int {
+        get { activeThreads.load(ordering: .relaxed) }
+        set { activeThreads.store(min(max(1, newValue), maxThreads), ordering: .relaxed) }
+    }
+    /// Regions whose estimated work is below this many bytes run on the calling thread only, so
+    /// that more threads never make a small problem slower. About 10 us of memory traffic.
+    public var minParallelBytes: Int = 256 * 1024
+
+    private let activeThreads: Atomic<Int>
+    private let generation = Atomic<Int>(0)
+    private let pending = Atomic<Int>(0)
+    private let sleepers = Atomic<Int>(0)
+    private let inRegion = Atomic<Bool>(false)
+    private let condition = NSCondition()
+    // The job of the current generation; written by the caller before the generation is
+    // published (release) and read by workers after they observe it (acquire).
+    private var job: Job?
+    private var workers: [Thread] = []
+    /// How long an idle worker spins before parking, in nanoseconds.
+    private let spinNanoseconds: UInt64 = 100_000
+
+    private final class Job {
+        let body: (Int) -> Void
+        let parts: Int
+        init(body: @escaping (Int) -> Void, parts: Int) { self.body = body; self.parts = parts }
+    }
+
+    public init(maxThreads: Int) {
+        // The dispatch protocol packs the worker count into 8 bits.
+        self.maxThreads = min(max(1, maxThreads), 256)
+        self.activeThreads = Atomic(self.maxThreads)
+        for w in 1..<self.maxThreads {
+            let t = Thread { self.workerLoop(index: w) }
+            t.stackSize = 1 << 22
+            t.name = "agora-worker-\(w)"
+            workers.append(t)
+            t.start()
+        }
+    }
+
+    // Pools live for the whole process (workers hold the pool strongly); there is no deinit.
+
+    /// Runs `body(range)` over contiguous sub-ranges covering `0..<count`, in parallel.
+    ///
+    /// - Parameters:
+    ///   - count: number of items (e.g. agents).
+    ///   - bytes: estimated memory traffic of the whole loop; below `minParallelBytes` the loop runs
+    ///     serially. Pass `Int.max` to force parallel execution.
+    ///   - body: processes one range; must not depend on which thread runs it.
+    public func parallelFor(_ count: Int, bytes: Int = .max, _ body: (Range<Int>) -> Void) {
+        if count <= 0 { return }
+        let t = min(threads, count)
+        if t <= 1 || bytes < minParallelBytes
+            || inRegion.exchange(true, ordering: .acquiring) {
+            body(0..<count)
+            return
+        }
+        defer { inRegion.store(false, ordering: .releasing) }
+        withoutActuallyEscaping(body) { escapable in
+            let chunk = (count + t - 1) / t
+            let parts = (count + chunk - 1) / chunk
+            let run: (Int) -> Void = { p in
+                let lo = p * chunk
+                escapable(lo..<min(count, lo + chunk))
+            }
+            dispatch(Job(body: run, parts: parts))
+        }
+    }
+
+    /// Runs `j.body(part)` for `part` in `0..<j.parts`: the caller takes part 0 (and any parts
+    /// beyond the workers' share), worker `w` takes part `w`.
+    ///
+    /// The generation counter carries the number of participating workers in its low 8 bits, so a
+    /// worker knows whether to take part without reading `job` (which only participants touch,
+    /// and which cannot change before every participant has signed off through `pending`).
+    private func dispatch(_ j: Job) {
+        let helpers = min(j.parts, maxThreads) - 1
+        job = j
+        pending.store(helpers, ordering: .sequentiallyConsistent)
+        let g = generation.load(ordering: .relaxed) >> 8
+        generation.store(((g + 1) << 8) | helpers, ordering: .sequentiallyConsistent)
+        if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+            condition.lock(); condition.broadcast(); condition.unlock()
+        }
+        j.body(0)
+        var p = helpers + 1
+        while p < j.parts { j.body(p); p += 1 }
+        while pending.load(ordering: .acquiring) > 0 { spinHint() }
+        job = nil
+    }
+
+    private func workerLoop(index w: Int) {
+        // Generation 0 is the pool's state at construction; a worker that starts late must still
+        // take part in every job published after that.
+        var seen = 0
+        while true {
+            var g = generation.load(ordering: .acquiring)
+            if g == seen {
+                // Spin for a short while: iteration loops issue regions back to back.
+                let start = DispatchTime.now().uptimeNanoseconds
+                var spins = 0
+                while g == seen {
+                    spinHint()
+                    spins += 1
+                    if spins & 255 == 0,
+                       DispatchTime.now().uptimeNanoseconds - start > spinNanoseconds { break }
+                    g = generation.load(ordering: .acquiring)
+                }
+                if g == seen {
+                    // Park. `sleepers` is raised before re-checking the generation (both
+                    // sequentially consistent), so either this thread sees the new generation or
+                    // the dispatcher sees a sleeper and broadcasts under the lock.
+                    condition.lock()
+                    sleepers.add(1, ordering: .sequentiallyConsistent)
+                    while generation.load(ordering: .sequentiallyConsistent) == seen {
+                        condition.wait()
+                    }
+                    sleepers.subtract(1, ordering: .sequentiallyConsistent)
+                    condition.unlock()
+                    g = generation.load(ordering: .acquiring)
+                }
+            }
+            seen = g
+            if w <= (g & 0xFF) {
+                if let j = job { j.body(w) }
+                pending.subtract(1, ordering: .releasing)
+            }
+        }
+    }
+
+    @inline(__always) private func spinHint() {
+        // No portable pause instruction in Swift; an atomic load keeps the loop cheap and polite.
+        _ = sleepers.load(ordering: .relaxed)
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+
+/// A seeded, reproducible random number generator: xoshiro256** seeded through splitmix64.
+///
+/// Every random choice in Agora (data, partitions, graphs, mini-batches, strategic noise) draws from
+/// one of these, created from the experiment's seed (and a stream index where several independent
+/// streams are needed), so a seed fixes a run completely and the thread count never matters.
+public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatable {
+    private var s0, s1, s2, s3: UInt64
+
+    /// A generator for `seed`; `stream` selects an independent sub-stream (e.g. one per agent).
+    public init(seed: UInt64, stream: UInt64 = 0) {
+        var z = seed ^ (stream &* 0xD2B7_4407_B1CE_6E93)
+        func splitmix(_ x: inout UInt64) -> UInt64 {
+            x &+= 0x9E37_79B9_7F4A_7C15
+            var r = x
+            r = (r ^ (r >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            r = (r ^ (r >> 27)) &* 0x94D0_49BB_1331_11EB
+            return r ^ (r >> 31)
+        }
+        s0 = splitmix(&z); s1 = splitmix(&z); s2 = splitmix(&z); s3 = splitmix(&z)
+    }
+
+    public mutating func next() -> UInt64 {
+        let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
+        let t = s1 << 17
+        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3
+        s2 ^= t
+        s3 = (s3 << 45) | (s3 >> 19)
+        return result
+    }
+
+    /// Uniform in [0, 1) with 53 random bits.
+    public mutating func uniform() -> Double {
+        Double(next() >> 11) * 0x1.0p-53
+    }
+
+    /// Standard normal by the Box-Muller transform (one value per call; simple and reproducible).
+    public mutating func normal() -> Double {
+        var u1 = uniform()
+        while u1 <= 0 { u1 = uniform() }
+        let u2 = uniform()
+        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+    }
+
+    /// A `rows x cols` matrix of N(0, scale^2) entries.
+    public mutating func normalMatrix<T: AgoraScalar>(rows: Int, cols: Int, scale: Double = 1, as: T.Type = T.self) -> Matrix<T> {
+        var m = Matrix<T>(rows: rows, cols: cols)
+        for k in m.storage.indices { m.storage[k] = T(normal() * scale) }
+        return m
+    }
+}

@@ -1,0 +1,86 @@
+extension Kernels {
+    /// ||x_i||^2 for every row i, each summed in a fixed order (see `fixedOrderSum`).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func rowSquaredNorms<T: AgoraScalar>(_ x: Matrix<T>, pool: ThreadPool = .shared) -> [T] {
+        var out = [T](repeating: 0, count: x.rows)
+        let d = x.cols
+        x.storage.withUnsafeBufferPointer { xb in
+            out.withUnsafeMutableBufferPointer { ob in
+                guard let xbase = xb.baseAddress, d > 0 else { return }
+                let xp = SendablePointer(UnsafeMutablePointer(mutating: xbase))
+                let op = SendablePointer(ob.baseAddress!)
+                pool.parallelFor(x.rows, bytes: x.storage.count * MemoryLayout<T>.size) { r in
+                    for i in r { op.p[i] = fixedOrderDot(xp.p + i * d, xp.p + i * d, d) }
+                }
+            }
+        }
+        return out
+    }
+
+    /// a_i . b_i for every row i (a and b of the same shape).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func rowDots<T: AgoraScalar>(_ a: Matrix<T>, _ b: Matrix<T>, pool: ThreadPool = .shared) throws -> [T] {
+        guard a.rows == b.rows, a.cols == b.cols else {
+            throw ShapeError("rowDots: shapes \(a.rows) x \(a.cols) and \(b.rows) x \(b.cols) differ")
+        }
+        var out = [T](repeating: 0, count: a.rows)
+        let d = a.cols
+        a.storage.withUnsafeBufferPointer { ab in
+            b.storage.withUnsafeBufferPointer { bb in
+                out.withUnsafeMutableBufferPointer { ob in
+                    guard let abase = ab.baseAddress, let bbase = bb.baseAddress, d > 0 else { return }
+                    let ap = SendablePointer(UnsafeMutablePointer(mutating: abase))
+                    let bp = SendablePointer(UnsafeMutablePointer(mutating: bbase))
+                    let op = SendablePointer(ob.baseAddress!)
+                    pool.parallelFor(a.rows, bytes: 2 * a.storage.count * MemoryLayout<T>.size) { r in
+                        for i in r { op.p[i] = fixedOrderDot(ap.p + i * d, bp.p + i * d, d) }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// The Gram matrix G = X X^T of the rows (n x n, symmetric), by BLAS syrk.
+    public static func gram<T: AgoraScalar>(_ x: Matrix<T>) -> Matrix<T> {
+        var g = Matrix<T>(rows: x.rows, cols: x.rows)
+        try! BLAS.syrk(x, into: &g) // shapes are right by construction
+        return g
+    }
+
+    /// The cross Gram matrix A B^T (rows of A against rows of B), by BLAS gemm.
+    public static func gram<T: AgoraScalar>(_ a: Matrix<T>, _ b: Matrix<T>) throws -> Matrix<T> {
+        guard a.cols == b.cols else {
+            throw ShapeError("gram: rows have \(a.cols) and \(b.cols) elements")
+        }
+        return try BLAS.product(a, b, transB: true)
+    }
+
+    /// Pairwise cosine distances of the rows: D_ij = 1 - <x_i, x_j> / (||x_i|| ||x_j||).
+    ///
+    /// Computed from one Gram matrix (one syrk, compute-bound) instead of n^2 row passes.
+    /// Numerical caveats: the result is clamped to [0, 2] (rounding can push 1 - cos slightly
+    /// outside); D_ii = 0; a zero row has no direction, and its distance to every other row is
+    /// defined as 1 (cosine similarity 0). For nearly parallel rows the Gram route loses about
+    /// half the digits of 1 - cos (cancellation); use Double when distances below ~1e-4 matter.
+    public static func cosineDistances<T: AgoraScalar>(_ x: Matrix<T>) -> Matrix<T> {
+        let n = x.rows
+        var g = gram(x)
+        var inv = [T](repeating: 0, count: n)
+        for i in 0..<n {
+            let s = g[i, i]
+            inv[i] = s > 0 ? 1 / s.squareRoot() : 0
+        }
+        for i in 0..<n {
+            for j in 0..<n {
+                if i == j { g[i, j] = 0; continue }
+                if inv[i] == 0 || inv[j] == 0 { g[i, j] = 1; continue }
+                let c = g[i, j] * inv[i] * inv[j]
+                g[i, j] = Swift.min(2, Swift.max(0, 1 - c))
+            }
+        }
+        return g
+    }
+}

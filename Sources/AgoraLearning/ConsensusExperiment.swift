@@ -1,0 +1,90 @@
+import AgoraKernels
+import Foundation
+
+/// Gossip averaging x_{t+1} = W_t x_t from random starting parameters: the mixing part of every
+/// decentralized method, on its own. Shows how fast a topology and weight scheme reach consensus,
+/// against the spectral-gap prediction ||x_t - xbar||^2 <= (1 - gap)^(2t) ||x_0 - xbar||^2.
+public struct ConsensusExperiment: Codable, Sendable, Equatable {
+    public var topology: Topology = .exponential
+    public var weights: WeightScheme = .metropolis
+    public var agents: Int = 64
+    public var dimension: Int = 1000
+    public var steps: Int = 30
+    public var seed: UInt64 = 1
+    public var strategy: MixStrategy = .auto
+
+    public init() {}
+
+    public struct Step: Codable, Sendable, Equatable {
+        public let step: Int
+        /// sum_i ||x_i - xbar||^2
+        public let consensusError: Double
+        /// consensusError / initial consensus error
+        public let relativeError: Double
+        /// (1 - gap)^(2 t) for static topologies; nil for time-varying ones.
+        public let spectralBound: Double?
+        /// Largest |change| of the network mean since step 0 (mixing with a doubly stochastic W
+        /// preserves it; this is rounding only).
+        public let meanDrift: Double
+    }
+
+    public struct Result: Codable, Sendable {
+        public let config: ConsensusExperiment
+        public let edges: Int
+        public let degreeMin: Int
+        public let degreeMax: Int
+        /// Spectral gap of W (of the period union's W for time-varying topologies: an indication only).
+        public let spectralGap: Double
+        public let usesGEMM: Bool
+        public let steps: [Step]
+        public let secondsPerStep: Double
+    }
+
+    /// Checks the configuration, naming the field at fault.
+    public func validate() throws {
+        guard agents >= 1 else { throw TopologyError("agents must be at least 1, got \(agents)") }
+        guard dimension >= 1 else { throw TopologyError("dimension must be at least 1, got \(dimension)") }
+        guard steps >= 0 else { throw TopologyError("steps must be non-negative, got \(steps)") }
+    }
+
+    /// Runs the experiment; `progress` is called after each step.
+    public func run(pool: ThreadPool = .shared, progress: ((Int) -> Void)? = nil) throws -> Result {
+        try validate()
+        let union = try topology.unionGraph(agents: agents, seed: seed)
+        let period = topology.period(agents: agents)
+        var ops: [MixingOperator<Float>] = []
+        for t in 0..<period {
+            let g = try topology.graph(agents: agents, seed: seed, iteration: t)
+            ops.append(try MixingMatrix(graph: g, scheme: weights).mixingOperator(Float.self, strategy: strategy))
+        }
+        let gap = try MixingMatrix(graph: union, scheme: weights).spectralGap()
+        var rng = SeededGenerator(seed: seed, stream: 1)
+        var x: Matrix<Float> = rng.normalMatrix(rows: agents, cols: dimension)
+        var y = Matrix<Float>(rows: agents, cols: dimension)
+        let mean0 = Kernels.rowMean(x)
+        let e0 = Double(Kernels.consensusError(x, pool: pool))
+        func record(_ t: Int) -> Step {
+            let e = Double(Kernels.consensusError(x, pool: pool))
+            let m = Kernels.rowMean(x)
+            var drift = 0.0
+            for k in m.indices { drift = max(drift, Double(abs(m[k] - mean0[k]))) }
+            return Step(step: t, consensusError: e, relativeError: e0 > 0 ? e / e0 : 0,
+                        spectralBound: topology.isTimeVarying ? nil : pow(1 - gap, 2 * Double(t)),
+                        meanDrift: drift)
+        }
+        var out = [record(0)]
+        var mixSeconds = 0.0
+        for t in 0..<steps {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try Kernels.mix(ops[t % period], x, into: &y, pool: pool)
+            mixSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            swap(&x, &y)
+            out.append(record(t + 1))
+            progress?(t + 1)
+        }
+        let degs = union.degrees
+        return Result(config: self, edges: union.edgeCount, degreeMin: degs.min() ?? 0, degreeMax: degs.max() ?? 0,
+                      spectralGap: gap, usesGEMM: ops[0].usesGEMM, steps: out,
+                      secondsPerStep: steps > 0 ? mixSeconds / Double(steps) : 0)
+    }
+}

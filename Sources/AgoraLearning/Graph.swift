@@ -1,0 +1,92 @@
+import AgoraKernels
+
+/// A problem with a topology, a mixing matrix or a graph file, with a message a user can act on.
+public struct TopologyError: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// An undirected simple graph on agents 0..<n: no self-loops, no duplicate edges.
+///
+/// `neighbors[i]` is sorted ascending and never contains `i`.
+public struct Graph: Sendable, Equatable, Codable {
+    public let agents: Int
+    public let neighbors: [[Int]]
+
+    /// Builds a graph from an edge list, rejecting self-loops, duplicates and out-of-range agents.
+    /// Connectivity is *not* required here (time-varying schedules use disconnected steps); call
+    /// `requireConnected()` where it matters.
+    public init(agents n: Int, edges: [(Int, Int)]) throws {
+        guard n >= 1 else { throw TopologyError("A graph needs at least 1 agent, got \(n)") }
+        var sets = [Set<Int>](repeating: [], count: n)
+        for (a, b) in edges {
+            guard a >= 0, a < n, b >= 0, b < n else {
+                throw TopologyError("Edge (\(a), \(b)) names an agent outside 0..<\(n)")
+            }
+            guard a != b else { throw TopologyError("Self-loop on agent \(a): edges must join two different agents") }
+            guard !sets[a].contains(b) else { throw TopologyError("Duplicate edge (\(a), \(b))") }
+            sets[a].insert(b); sets[b].insert(a)
+        }
+        agents = n
+        neighbors = sets.map { $0.sorted() }
+    }
+
+    /// Builds a graph from neighbour sets that are already symmetric and loop-free (internal use
+    /// by the generators; duplicates are impossible by construction).
+    init(agents n: Int, neighborSets: [Set<Int>]) {
+        agents = n
+        neighbors = neighborSets.map { $0.sorted() }
+    }
+
+    public var degrees: [Int] { neighbors.map(\.count) }
+    public var edgeCount: Int { neighbors.reduce(0) { $0 + $1.count } / 2 }
+    public var maxDegree: Int { neighbors.map(\.count).max() ?? 0 }
+
+    /// Edges (i, j) with i < j, in order.
+    public var edges: [(Int, Int)] {
+        var e: [(Int, Int)] = []
+        for i in 0..<agents { for j in neighbors[i] where j > i { e.append((i, j)) } }
+        return e
+    }
+
+    /// Connected components, each sorted, ordered by smallest member.
+    public var components: [[Int]] {
+        var label = [Int](repeating: -1, count: agents)
+        var comps: [[Int]] = []
+        for s in 0..<agents where label[s] < 0 {
+            var stack = [s], comp: [Int] = []
+            label[s] = comps.count
+            while let v = stack.popLast() {
+                comp.append(v)
+                for u in neighbors[v] where label[u] < 0 { label[u] = comps.count; stack.append(u) }
+            }
+            comps.append(comp.sorted())
+        }
+        return comps
+    }
+
+    public var isConnected: Bool { agents <= 1 || components.count == 1 }
+
+    /// Throws a `TopologyError` describing the components when the graph is disconnected.
+    public func requireConnected(_ what: String = "graph") throws {
+        let c = components
+        guard c.count > 1 else { return }
+        let sizes = c.map(\.count)
+        let sample = c.prefix(3).map { comp -> String in
+            let head = comp.prefix(5).map(String.init).joined(separator: ", ")
+            return "{" + head + (comp.count > 5 ? ", ..." : "") + "}"
+        }.joined(separator: " ")
+        throw TopologyError(
+            "The \(what) is disconnected: \(c.count) components of sizes \(sizes.prefix(10).map(String.init).joined(separator: ", "))"
+            + (sizes.count > 10 ? ", ..." : "") + " (e.g. \(sample)); decentralized averaging needs a connected graph")
+    }
+
+    /// Union with another graph on the same agents (for time-varying schedules).
+    public func union(_ other: Graph) -> Graph {
+        precondition(agents == other.agents)
+        var sets = neighbors.map(Set.init)
+        for i in 0..<agents { sets[i].formUnion(other.neighbors[i]) }
+        return Graph(agents: agents, neighborSets: sets)
+    }
+}

@@ -1,0 +1,121 @@
+import AgoraKernels
+
+/// How mixing weights are derived from a graph.
+public enum WeightScheme: String, Sendable, Codable, CaseIterable {
+    /// Metropolis-Hastings: w_ij = 1 / (1 + max(d_i, d_j)), w_ii = 1 - sum_j w_ij. Symmetric and
+    /// doubly stochastic on any graph, and computable by agent i from its neighbours' degrees alone.
+    case metropolis
+    /// Max-degree: w_ij = 1 / (1 + d_max), w_ii = 1 - d_i / (1 + d_max). Needs the global d_max.
+    case maxDegree = "max-degree"
+    /// Uniform: w_ij = 1 / (1 + d_i) over i and its neighbours. Symmetric only on regular graphs
+    /// (validation rejects it elsewhere).
+    case uniform
+    /// Lazy Metropolis: (I + W_MH) / 2. All eigenvalues in [0, 1], so no oscillation.
+    case lazyMetropolis = "lazy-metropolis"
+}
+
+/// A mixing matrix W over agents, in CSR form with Double weights (converted to the parameter type
+/// when applied). Row i lists agent i itself first, then its neighbours ascending.
+public struct MixingMatrix: Sendable, Equatable {
+    public let csr: CSRMatrix<Double>
+    public var agents: Int { csr.rows }
+
+    /// Wraps explicit weights; call `validate()` before relying on them.
+    public init(_ csr: CSRMatrix<Double>) { self.csr = csr }
+
+    /// Weights for `graph` by `scheme`, validated.
+    public init(graph: Graph, scheme: WeightScheme, tolerance: Double = 1e-10) throws {
+        let n = graph.agents
+        let deg = graph.degrees
+        let dmax = graph.maxDegree
+        var rows: [[(Int, Double)]] = []
+        rows.reserveCapacity(n)
+        for i in 0..<n {
+            var off: [(Int, Double)] = []
+            for j in graph.neighbors[i] {
+                let w: Double
+                switch scheme {
+                case .metropolis: w = 1 / Double(1 + max(deg[i], deg[j]))
+                case .lazyMetropolis: w = 0.5 / Double(1 + max(deg[i], deg[j]))
+                case .maxDegree: w = 1 / Double(1 + dmax)
+                case .uniform: w = 1 / Double(1 + deg[i])
+                }
+                off.append((j, w))
+            }
+            // Self weight = 1 - sum of the others, summed in the stored order.
+            var s = 0.0
+            for (_, w) in off { s += w }
+            rows.append([(i, 1 - s)] + off)
+        }
+        self.csr = try CSRMatrix(rows: n, cols: n, entries: rows)
+        try validate(tolerance: tolerance, context: "\(scheme.rawValue) weights")
+    }
+
+    /// Custom off-diagonal weights (e.g. from a weighted edge-list file); w_ii = 1 - row sum. Validated.
+    public init(graph: Graph, weights: [EdgeListFile.EdgeKey: Double], tolerance: Double = 1e-10) throws {
+        var rows: [[(Int, Double)]] = []
+        for i in 0..<graph.agents {
+            var off: [(Int, Double)] = []
+            for j in graph.neighbors[i] { off.append((j, weights[EdgeListFile.EdgeKey(i, j)] ?? 0)) }
+            var s = 0.0
+            for (_, w) in off { s += w }
+            rows.append([(i, 1 - s)] + off)
+        }
+        self.csr = try CSRMatrix(rows: graph.agents, cols: graph.agents, entries: rows)
+        try validate(tolerance: tolerance, context: "edge-list weights")
+    }
+
+    /// Checks that W is a valid mixing matrix: finite, non-negative, symmetric and doubly
+    /// stochastic within `tolerance`. The error names the first offending entry, row or column.
+    public func validate(tolerance: Double = 1e-10, context: String = "mixing matrix") throws {
+        let n = csr.rows
+        guard csr.cols == n else { throw TopologyError("The \(context) is \(n) x \(csr.cols), not square") }
+        var entry = [Int: Double]()  // key i * n + j
+        var rowSum = [Double](repeating: 0, count: n), colSum = [Double](repeating: 0, count: n)
+        for i in 0..<n {
+            for k in csr.rowStart[i]..<csr.rowStart[i + 1] {
+                let j = Int(csr.columns[k]), w = csr.values[k]
+                guard w.isFinite else { throw TopologyError("The \(context) has a non-finite weight w[\(i)][\(j)] = \(w)") }
+                guard w >= -tolerance else {
+                    throw TopologyError("The \(context) has a negative weight w[\(i)][\(j)] = \(w); mixing weights must be non-negative"
+                        + (i == j ? " (the self weight 1 - sum of neighbour weights is negative: neighbour weights sum above 1)" : ""))
+                }
+                entry[i * n + j, default: 0] += w
+                rowSum[i] += w; colSum[j] += w
+            }
+        }
+        for (key, w) in entry.sorted(by: { $0.key < $1.key }) {
+            let i = key / n, j = key % n
+            let wt = entry[j * n + i] ?? 0
+            guard abs(w - wt) <= tolerance else {
+                throw TopologyError("The \(context) is not symmetric: w[\(i)][\(j)] = \(w) but w[\(j)][\(i)] = \(wt) (tolerance \(tolerance))")
+            }
+        }
+        for i in 0..<n where abs(rowSum[i] - 1) > tolerance {
+            throw TopologyError("The \(context) is not doubly stochastic: row \(i) sums to \(rowSum[i]), expected 1 (tolerance \(tolerance))")
+        }
+        for j in 0..<n where abs(colSum[j] - 1) > tolerance {
+            throw TopologyError("The \(context) is not doubly stochastic: column \(j) sums to \(colSum[j]), expected 1 (tolerance \(tolerance))")
+        }
+    }
+
+    /// Eigenvalues of W (ascending), by LAPACK on the dense matrix: O(n^3), fine to a few thousand agents.
+    public func eigenvalues() throws -> [Double] {
+        try BLAS.symmetricEigenvalues(csr.dense())
+    }
+
+    /// The spectral gap 1 - max(|lambda_2|, |lambda_n|) of a symmetric doubly stochastic W: the
+    /// per-step contraction of the consensus error is (1 - gap)^2. Zero for a disconnected graph.
+    public func spectralGap() throws -> Double {
+        let ev = try eigenvalues()
+        guard ev.count > 1 else { return 1 }
+        // The largest eigenvalue is 1 (eigenvector the all-ones vector); the rest decide the rate.
+        let slem = max(abs(ev[ev.count - 2]), abs(ev[0]))
+        return 1 - slem
+    }
+
+    /// A prepared operator for the kernels in element type T.
+    public func mixingOperator<T: AgoraScalar>(_: T.Type = T.self, strategy: MixStrategy = .auto) -> MixingOperator<T> {
+        try! MixingOperator(csr.converted(to: T.self), strategy: strategy) // square by construction
+    }
+}

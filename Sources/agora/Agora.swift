@@ -1,0 +1,155 @@
+import AgoraKernels
+import AgoraLearning
+import AgoraMechanisms
+import ArgumentParser
+import Foundation
+
+@main
+struct Agora: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agora",
+        abstract: "Incentive-compatible collaborative machine learning: mechanisms, kernels, experiments.",
+        subcommands: [MixCommand.self, TopologyCommand.self, InfoCommand.self],
+        defaultSubcommand: MixCommand.self
+    )
+}
+
+/// Options shared by commands that build a graph.
+struct GraphOptions: ParsableArguments {
+    @Option(help: "Topology: ring, torus[:RxC], star, complete, exponential, one-peer-exponential, erdos-renyi:P, regular:K, small-world:K:BETA, file:PATH.")
+    var topology: String = "exponential"
+    @Option(help: "Mixing weights: metropolis, max-degree, uniform, lazy-metropolis.")
+    var weights: String = "metropolis"
+    @Option(help: "Number of agents.")
+    var agents: Int = 64
+    @Option(help: "Seed for every random choice.")
+    var seed: UInt64 = 1
+
+    func parsed() throws -> (Topology, WeightScheme) {
+        let t = try Topology(parsing: topology)
+        guard let w = WeightScheme(rawValue: weights) else {
+            throw ValidationError("--weights '\(weights)' is not one of \(WeightScheme.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return (t, w)
+    }
+}
+
+/// Turns library errors into a clean message and a non-zero exit (no stack trace, no crash).
+func reportingErrors<R>(_ body: () throws -> R) throws -> R {
+    do { return try body() } catch let e as TopologyError {
+        throw ValidationError(e.message)
+    } catch let e as ShapeError {
+        throw ValidationError(e.message)
+    }
+}
+
+struct MixCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mix",
+        abstract: "Gossip averaging x <- W x on a topology: consensus error per step against the spectral-gap bound.")
+
+    @OptionGroup var graph: GraphOptions
+    @Option(help: "Parameter dimension per agent.") var dim: Int = 1000
+    @Option(help: "Mixing steps.") var steps: Int = 30
+    @Option(help: "Kernel choice: auto, sparse, dense.") var strategy: String = "auto"
+    @Option(help: "Threads for Agora's kernels (default: all cores).") var threads: Int?
+    @Option(help: "Write per-step results as CSV to this file.") var csv: String?
+    @Flag(help: "Print the result as one JSON object on stdout instead of a table.") var json = false
+
+    func run() throws {
+        try reportingErrors {
+            let (t, w) = try graph.parsed()
+            guard let s = MixStrategy(rawValue: strategy) else {
+                throw ValidationError("--strategy '\(strategy)' is not one of auto, sparse, dense")
+            }
+            if let threads { guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+                ThreadPool.shared.threads = threads }
+            var e = ConsensusExperiment()
+            e.topology = t; e.weights = w; e.agents = graph.agents; e.seed = graph.seed
+            e.dimension = dim; e.steps = steps; e.strategy = s
+            let progress = Progress(total: steps, label: "mixing")
+            let r = try e.run { progress.update($0) }
+            progress.finish()
+            if let csv { try writeCSV(r, to: csv) }
+            if json {
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.sortedKeys]
+                print(String(decoding: try enc.encode(r), as: UTF8.self))
+                return
+            }
+            print("topology \(t) on \(graph.agents) agents, \(w.rawValue) weights: \(r.edges) edges, degree \(r.degreeMin)..\(r.degreeMax), spectral gap \(fmt(r.spectralGap))")
+            print("d = \(dim), kernel \(r.usesGEMM ? "dense (GEMM)" : "sparse"), \(ThreadPool.shared.threads) thread(s), \(fmt(r.secondsPerStep * 1e6)) us per step")
+            print("")
+            print(pad("step", 6) + pad("consensus error", 18) + pad("relative", 14) + pad("(1-gap)^2t", 14) + pad("mean drift", 12))
+            for st in r.steps {
+                print(pad("\(st.step)", 6) + pad(fmt(st.consensusError), 18) + pad(fmt(st.relativeError), 14)
+                      + pad(st.spectralBound.map(fmt) ?? "-", 14) + pad(fmt(st.meanDrift), 12))
+            }
+        }
+    }
+
+    func writeCSV(_ r: ConsensusExperiment.Result, to path: String) throws {
+        var s = "step,consensus_error,relative_error,spectral_bound,mean_drift\n"
+        for st in r.steps {
+            s += "\(st.step),\(st.consensusError),\(st.relativeError),\(st.spectralBound.map { "\($0)" } ?? ""),\(st.meanDrift)\n"
+        }
+        do { try s.write(toFile: path, atomically: true, encoding: .utf8) } catch {
+            throw ValidationError("Cannot write CSV to '\(path)': \(error.localizedDescription)")
+        }
+    }
+}
+
+struct TopologyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "topology",
+        abstract: "Describe a topology and its mixing weights: degrees, connectivity, spectral gap.")
+
+    @OptionGroup var graph: GraphOptions
+    @Flag(help: "Print one JSON object on stdout.") var json = false
+    @Flag(help: "Also list the edges.") var edges = false
+
+    struct Summary: Codable {
+        let topology: String, weights: String, agents: Int, edges: Int
+        let degreeMin: Int, degreeMax: Int, degreeMean: Double
+        let timeVarying: Bool, period: Int, spectralGap: Double
+        let edgeList: [[Int]]?
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let (t, w) = try graph.parsed()
+            let g = try t.unionGraph(agents: graph.agents, seed: graph.seed)
+            let gap = try MixingMatrix(graph: g, scheme: w).spectralGap()
+            let d = g.degrees
+            let s = Summary(topology: t.description, weights: w.rawValue, agents: g.agents, edges: g.edgeCount,
+                            degreeMin: d.min() ?? 0, degreeMax: d.max() ?? 0,
+                            degreeMean: Double(d.reduce(0, +)) / Double(max(1, d.count)),
+                            timeVarying: t.isTimeVarying, period: t.period(agents: g.agents), spectralGap: gap,
+                            edgeList: edges ? g.edges.map { [$0.0, $0.1] } : nil)
+            if json {
+                let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+                print(String(decoding: try enc.encode(s), as: UTF8.self))
+                return
+            }
+            print("topology      \(s.topology)\(s.timeVarying ? " (time-varying, period \(s.period); figures for the union)" : "")")
+            print("weights       \(s.weights)")
+            print("agents        \(s.agents)")
+            print("edges         \(s.edges)")
+            print("degree        min \(s.degreeMin), mean \(fmt(s.degreeMean)), max \(s.degreeMax)")
+            print("spectral gap  \(fmt(s.spectralGap))")
+            if edges { for (a, b) in g.edges { print("\(a) \(b)") } }
+        }
+    }
+}
+
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "info", abstract: "Print the numeric back-end configuration.")
+    func run() {
+        print("OpenBLAS config   \(OpenBLAS.config)")
+        print("OpenBLAS core     \(OpenBLAS.coreName)")
+        print("OpenBLAS threads  \(OpenBLAS.threads)")
+        print("Agora threads     \(ThreadPool.shared.threads)")
+        let env = ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("OPENBLAS_") || $0.key.hasPrefix("AGORA_") }
+        for (k, v) in env.sorted(by: { $0.key < $1.key }) { print("env \(k)=\(v)") }
+    }
+}

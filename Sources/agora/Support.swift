@@ -1,0 +1,25 @@
+import Foundation
+
+func fmt(_ x: Double) -> String {
+    if x == 0 { return "0" }
+    let a = abs(x)
+    return (a >= 1e-3 && a < 1e6) ? String(format: "%.6g", x) : String(format: "%.4e", x)
+}
+
+func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s + " " : s + String(repeating: " ", count: w - s.count) }
+
+/// A one-line progress indicator on stderr, shown only when stderr is a terminal.
+final class Progress {
+    let total: Int, label: String
+    let enabled = isatty(2) != 0
+    var last = -1
+    init(total: Int, label: String) { self.total = total; self.label = label }
+    func update(_ done: Int) {
+        guard enabled, total > 0 else { return }
+        let pct = done * 100 / total
+        if pct == last { return }
+        last = pct
+        FileHandle.standardError.write("\r\(label): \(done)/\(total) (\(pct)%)".data(using: .utf8)!)
+    }
+    func finish() { if enabled && total > 0 { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) } }
+}

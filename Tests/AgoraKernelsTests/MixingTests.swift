@@ -1,0 +1,102 @@
+import AgoraKernels
+import XCTest
+
+final class MixingTests: XCTestCase {
+    func checkSparseMix<T: AgoraScalar>(_: T.Type) throws {
+        for (idx, s) in testShapes.enumerated() {
+            let w: CSRMatrix<T> = randomCSR(s.n, seed: UInt64(idx))
+            let x: Matrix<T> = randomMatrix(s.n, s.d, seed: 100 + UInt64(idx))
+            let op = try MixingOperator(w, strategy: .sparse)
+            var y1 = Matrix<T>(rows: s.n, cols: s.d, repeating: 7)
+            var y2 = Matrix<T>(rows: s.n, cols: s.d, repeating: 9)
+            try withThreads(1) { try Kernels.mix(op, x, into: &y1) }
+            try withThreads(2) { try Kernels.mix(op, x, into: &y2) }
+            assertClose(y1.storage, naiveMix(w, x), rel: tol(T.self))
+            XCTAssertEqual(y1, y2, "1 and 2 threads must agree bit for bit (n \(s.n), d \(s.d))")
+        }
+    }
+    func testSparseMixFloat() throws { try checkSparseMix(Float.self) }
+    func testSparseMixDouble() throws { try checkSparseMix(Double.self) }
+
+    func checkDenseMix<T: AgoraScalar>(_: T.Type) throws {
+        for (idx, s) in testShapes.enumerated() {
+            let w: CSRMatrix<T> = randomCSR(s.n, seed: 7 + UInt64(idx))
+            let x: Matrix<T> = randomMatrix(s.n, s.d, seed: 200 + UInt64(idx))
+            let op = try MixingOperator(w, strategy: .dense)
+            XCTAssertTrue(op.usesGEMM)
+            var y = Matrix<T>(rows: s.n, cols: s.d, repeating: 3)
+            try Kernels.mix(op, x, into: &y)
+            assertClose(y.storage, naiveMix(w, x), rel: 10 * tol(T.self))
+        }
+    }
+    func testDenseMixFloat() throws { try checkDenseMix(Float.self) }
+    func testDenseMixDouble() throws { try checkDenseMix(Double.self) }
+
+    func checkFused<T: AgoraScalar>(_: T.Type) throws {
+        for (idx, s) in testShapes.enumerated() {
+            let w: CSRMatrix<T> = randomCSR(s.n, seed: 11 + UInt64(idx))
+            let x: Matrix<T> = randomMatrix(s.n, s.d, seed: 300 + UInt64(idx))
+            let m: Matrix<T> = randomMatrix(s.n, s.d, seed: 400 + UInt64(idx))
+            let lr = (0..<s.n).map { T(0.1) * T($0 + 1) }
+            let expect = naiveMix(w, x, lr: lr, m: m)
+            for strategy in [MixStrategy.sparse, .dense] {
+                let op = try MixingOperator(w, strategy: strategy)
+                var y1 = Matrix<T>(rows: s.n, cols: s.d), y2 = Matrix<T>(rows: s.n, cols: s.d)
+                try withThreads(1) { try Kernels.mixStep(op, x, stepSizes: lr, directions: m, into: &y1) }
+                try withThreads(2) { try Kernels.mixStep(op, x, stepSizes: lr, directions: m, into: &y2) }
+                assertClose(y1.storage, expect, rel: 10 * tol(T.self))
+                XCTAssertEqual(y1, y2, "\(strategy) fused update must not depend on threads")
+            }
+        }
+    }
+    func testFusedUpdateFloat() throws { try checkFused(Float.self) }
+    func testFusedUpdateDouble() throws { try checkFused(Double.self) }
+
+    func testAutoStrategyFollowsDensity() throws {
+        // A 4-neighbour ring-like pattern on 64 agents: density 5/64 < 0.1 -> sparse.
+        let n = 64
+        var entries: [[(Int, Float)]] = []
+        for i in 0..<n {
+            let cols: [Int] = [i, (i + 1) % n, (i + n - 1) % n, (i + 2) % n, (i + n - 2) % n]
+            entries.append(cols.map { ($0, Float(0.2)) })
+        }
+        let sparse = try CSRMatrix<Float>(rows: n, cols: n, entries: entries)
+        XCTAssertFalse(try MixingOperator(sparse).usesGEMM)
+        let fullRow: [(Int, Float)] = (0..<n).map { ($0, Float(1) / Float(n)) }
+        let full = try CSRMatrix<Float>(rows: n, cols: n, entries: [[(Int, Float)]](repeating: fullRow, count: n))
+        XCTAssertTrue(try MixingOperator(full).usesGEMM)
+    }
+
+    func testShapeErrorsNameTheMismatch() throws {
+        let w: CSRMatrix<Float> = randomCSR(4, seed: 1)
+        let op = try MixingOperator(w)
+        var y = Matrix<Float>(rows: 4, cols: 3)
+        XCTAssertThrowsError(try Kernels.mix(op, Matrix<Float>(rows: 5, cols: 3), into: &y)) { e in
+            XCTAssertTrue("\(e)".contains("X has 5 rows"), "\(e)")
+        }
+        XCTAssertThrowsError(try Kernels.mix(op, Matrix<Float>(rows: 4, cols: 2), into: &y)) { e in
+            XCTAssertTrue("\(e)".contains("expected 4 x 2"), "\(e)")
+        }
+        XCTAssertThrowsError(try Kernels.mixStep(op, Matrix<Float>(rows: 4, cols: 3), stepSizes: [1, 2], directions: Matrix<Float>(rows: 4, cols: 3), into: &y)) { e in
+            XCTAssertTrue("\(e)".contains("needs 4 step sizes, got 2"), "\(e)")
+        }
+        XCTAssertThrowsError(try Kernels.mixStep(op, Matrix<Float>(rows: 4, cols: 3), stepSizes: [1, 2, 3, 4], directions: Matrix<Float>(rows: 4, cols: 1), into: &y)) { e in
+            XCTAssertTrue("\(e)".contains("directions are 4 x 1"), "\(e)")
+        }
+    }
+
+    func testCSRValidation() {
+        XCTAssertThrowsError(try CSRMatrix<Float>(rows: 2, cols: 2, rowStart: [0, 1], columns: [0], values: [1])) { e in
+            XCTAssertTrue("\(e)".contains("expected rows + 1 = 3"), "\(e)")
+        }
+        XCTAssertThrowsError(try CSRMatrix<Float>(rows: 2, cols: 2, rowStart: [0, 2, 1], columns: [0, 1], values: [1, 1])) { e in
+            XCTAssertTrue("\(e)".contains("decreases at row 1"), "\(e)")
+        }
+        XCTAssertThrowsError(try CSRMatrix<Float>(rows: 2, cols: 2, rowStart: [0, 1, 2], columns: [0, 2], values: [1, 1])) { e in
+            XCTAssertTrue("\(e)".contains("column index 2 at entry 1 is outside 0..<2"), "\(e)")
+        }
+        XCTAssertThrowsError(try MixingOperator(CSRMatrix<Float>(rows: 2, cols: 3, rowStart: [0, 0, 0], columns: [], values: []))) { e in
+            XCTAssertTrue("\(e)".contains("must be square"), "\(e)")
+        }
+    }
+}

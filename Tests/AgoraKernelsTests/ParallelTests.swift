@@ -1,0 +1,57 @@
+import AgoraKernels
+import Synchronization
+import XCTest
+
+final class ParallelTests: XCTestCase {
+    func testEveryIndexExactlyOnce() {
+        withThreads(2) {
+            for count in [1, 2, 3, 7, 100, 1001] {
+                for _ in 0..<50 {
+                    var hits = [Int](repeating: 0, count: count)
+                    hits.withUnsafeMutableBufferPointer { hb in
+                        let p = hb.baseAddress!
+                        nonisolated(unsafe) let hp = p
+                        ThreadPool.shared.parallelFor(count) { r in for i in r { hp[i] += 1 } }
+                    }
+                    XCTAssertEqual(hits, [Int](repeating: 1, count: count))
+                }
+            }
+        }
+    }
+
+    func testRegionsRunOnSeveralThreadsAndNestedRunsSerially() {
+        let pool = ThreadPool(maxThreads: 2)
+        pool.minParallelBytes = 0
+        let calls = Atomic<Int>(0), innerCalls = Atomic<Int>(0)
+        for _ in 0..<1000 {
+            pool.parallelFor(4) { r in
+                calls.add(1, ordering: .relaxed)
+                pool.parallelFor(3) { inner in
+                    XCTAssertEqual(inner, 0..<3, "a nested region runs serially on the calling thread")
+                    innerCalls.add(1, ordering: .relaxed)
+                }
+                _ = r
+            }
+        }
+        XCTAssertEqual(calls.load(ordering: .relaxed), 2000, "4 items on 2 threads: 2 ranges per region")
+        XCTAssertEqual(innerCalls.load(ordering: .relaxed), 2000)
+    }
+
+    func testSmallWorkStaysOnCallingThread() {
+        let pool = ThreadPool(maxThreads: 2)
+        pool.minParallelBytes = 1 << 20
+        var ranges: [Range<Int>] = []
+        pool.parallelFor(10, bytes: 1000) { r in ranges.append(r) }
+        XCTAssertEqual(ranges, [0..<10])
+    }
+
+    func testIdleWorkersWakeAfterParking() {
+        let pool = ThreadPool(maxThreads: 2)
+        pool.minParallelBytes = 0
+        let seen = Atomic<Int>(0)
+        pool.parallelFor(2) { _ in seen.add(1, ordering: .relaxed) }
+        usleep(300_000) // longer than the spin window: the worker parks
+        pool.parallelFor(2) { _ in seen.add(1, ordering: .relaxed) }
+        XCTAssertEqual(seen.load(ordering: .relaxed), 4)
+    }
+}
