@@ -1,0 +1,271 @@
+import AgoraKernels
+import AgoraLearning
+import Foundation
+
+// AgoraBench: measures the machine's bounds first (copy/triad bandwidth, sgemm throughput, fork/join
+// cost), then the kernels, and reports each kernel against its bound as a same-run ratio.
+// Output: a table on stdout, JSON in the google-benchmark format and CSV under bench-results/.
+
+struct Record: Codable {
+    var name: String
+    var run_name: String
+    var run_type = "iteration"
+    var repetitions: Int
+    var iterations: Int
+    var real_time: Double          // median, in time_unit
+    var cpu_time: Double
+    var time_unit = "us"
+    var real_time_min: Double
+    var real_time_max: Double
+    var bytes: Double?
+    var flops: Double?
+    var gb_per_s: Double?
+    var gflop_per_s: Double?
+    var fraction_of_bound: Double?
+    var bound: String?
+    var threads: Int
+}
+
+struct Context: Codable {
+    var date: String
+    var host_name: String
+    var executable: String
+    var num_cpus: Int
+    var cpu_model: String
+    var caches: [String]
+    var openblas_config: String
+    var openblas_corename: String
+    var openblas_env: [String: String]
+    var agora_threads: Int
+    var git_revision: String
+    var library_build_type = "release"
+    var quick: Bool
+}
+
+struct Output: Codable { var context: Context; var benchmarks: [Record] }
+
+func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+/// Median, min and max seconds of `reps` timed runs of `body` (after one warm-up run).
+func measure(reps: Int, inner: Int = 1, _ body: () -> Void) -> (median: Double, min: Double, max: Double) {
+    body()
+    var t: [Double] = []
+    for _ in 0..<reps {
+        let s = now()
+        for _ in 0..<inner { body() }
+        t.append(Double(now() - s) * 1e-9 / Double(inner))
+    }
+    t.sort()
+    return (t[t.count / 2], t.first!, t.last!)
+}
+
+func shell(_ cmd: String) -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/sh")
+    p.arguments = ["-c", cmd]
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = FileHandle.nullDevice
+    do { try p.run() } catch { return "" }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+@main
+struct AgoraBench {
+    static func main() throws {
+        let args = CommandLine.arguments
+        let quick = args.contains("--quick")
+        let outDir = args.firstIndex(of: "--out").map { args[$0 + 1] } ?? "bench-results"
+        let pool = ThreadPool.shared
+        let allThreads = pool.maxThreads
+        var records: [Record] = []
+        let reps = quick ? 5 : 11
+
+        func add(_ name: String, _ t: (median: Double, min: Double, max: Double), threads: Int,
+                 bytes: Double? = nil, flops: Double? = nil, bound: (String, Double)? = nil, iterations: Int = 1) {
+            var r = Record(name: name, run_name: name, repetitions: reps, iterations: iterations,
+                           real_time: t.median * 1e6, cpu_time: t.median * 1e6,
+                           real_time_min: t.min * 1e6, real_time_max: t.max * 1e6, threads: threads)
+            if let bytes { r.bytes = bytes; r.gb_per_s = bytes / t.median / 1e9 }
+            if let flops { r.flops = flops; r.gflop_per_s = flops / t.median / 1e9 }
+            if let (bn, bv) = bound {
+                r.bound = bn
+                r.fraction_of_bound = (r.gb_per_s ?? r.gflop_per_s ?? 0) / bv
+            }
+            records.append(r)
+            var line = pad(name, 44) + pad(String(format: "%10.1f us", t.median * 1e6), 14)
+            if let g = r.gb_per_s { line += String(format: "%8.1f GB/s", g) }
+            if let g = r.gflop_per_s { line += String(format: "%8.1f GFLOP/s", g) }
+            if let f = r.fraction_of_bound { line += String(format: "   %.2f of %@", f, r.bound!) }
+            print(line)
+        }
+
+        print("OpenBLAS: \(OpenBLAS.config) core \(OpenBLAS.coreName); Agora threads \(allThreads)")
+        let env = ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("OPENBLAS_") }
+        if !env.isEmpty { print("OPENBLAS environment: \(env.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: " "))") }
+        print("")
+        print("== bounds")
+
+        // Copy and triad bandwidth over 256 MiB (64 MiB quick), far beyond the last-level cache.
+        let elems = (quick ? 64 : 256) << 20 / 4
+        var a = [Float](repeating: 1, count: elems), b = [Float](repeating: 2, count: elems), c = [Float](repeating: 3, count: elems)
+        var copyBound = [Int: Double]()
+        var triadBound = [Int: Double]()
+        for th in Set([1, allThreads]).sorted() {
+            pool.threads = th
+            let chunks = 64
+            let per = elems / chunks
+            let tcopy = a.withUnsafeMutableBufferPointer { ab in
+                b.withUnsafeBufferPointer { bb in
+                    let ap = SendPtr(ab.baseAddress!), bp = SendPtr(UnsafeMutablePointer(mutating: bb.baseAddress!))
+                    return measure(reps: reps) {
+                        pool.parallelFor(chunks) { r in
+                            for k in r { memcpy(ap.p + k * per, bp.p + k * per, per * 4) }
+                        }
+                    }
+                }
+            }
+            let bytes = 2.0 * Double(elems) * 4
+            copyBound[th] = bytes / tcopy.median / 1e9
+            add("bound/copy/threads:\(th)", tcopy, threads: th, bytes: bytes)
+            let ttriad = a.withUnsafeMutableBufferPointer { ab in
+                b.withUnsafeBufferPointer { bb in
+                    c.withUnsafeBufferPointer { cb in
+                        let ap = SendPtr(ab.baseAddress!), bp = SendPtr(UnsafeMutablePointer(mutating: bb.baseAddress!))
+                        let cp = SendPtr(UnsafeMutablePointer(mutating: cb.baseAddress!))
+                        return measure(reps: reps) {
+                            pool.parallelFor(chunks) { r in
+                                for k in r { triad(ap.p + k * per, bp.p + k * per, cp.p + k * per, per, 0.5) }
+                            }
+                        }
+                    }
+                }
+            }
+            let tbytes = 3.0 * Double(elems) * 4
+            triadBound[th] = tbytes / ttriad.median / 1e9
+            add("bound/triad/threads:\(th)", ttriad, threads: th, bytes: tbytes)
+        }
+        a = []; b = []; c = []
+        pool.threads = allThreads
+
+        // GEMM throughput (OpenBLAS's own threads).
+        let gn = quick ? 1024 : 2048
+        var rng = SeededGenerator(seed: 7)
+        let ga: Matrix<Float> = rng.normalMatrix(rows: gn, cols: gn)
+        let gb: Matrix<Float> = rng.normalMatrix(rows: gn, cols: gn)
+        var gc = Matrix<Float>(rows: gn, cols: gn)
+        let tg = measure(reps: quick ? 3 : 5) { try! BLAS.gemm(ga, gb, into: &gc) }
+        let sgemmRate = 2.0 * pow(Double(gn), 3) / tg.median / 1e9
+        add("bound/sgemm/n:\(gn)", tg, threads: OpenBLAS.threads, flops: 2.0 * pow(Double(gn), 3))
+
+        // Fork/join overhead of one parallel region (empty body, parallel path forced).
+        let fj = measure(reps: reps, inner: 20000) { pool.parallelFor(allThreads, bytes: .max) { _ in } }
+        add("bound/fork_join/threads:\(allThreads)", fj, threads: allThreads, iterations: 20000)
+        let dispatchFJ = measure(reps: reps, inner: 2000) { DispatchQueue.concurrentPerform(iterations: allThreads) { _ in } }
+        add("reference/dispatch_concurrentPerform", dispatchFJ, threads: allThreads, iterations: 2000)
+
+        print("")
+        print("== kernels")
+        // Sparse neighbour mix: torus (4 neighbours), n = 1024, d = 1e3 and 1e5.
+        let n = 1024
+        let g = try Topology.torus(rows: 32, cols: 32).graph(agents: n)
+        let w = try MixingMatrix(graph: g, scheme: .metropolis)
+        let sparseOp: MixingOperator<Float> = w.mixingOperator(strategy: .sparse)
+        let denseOp: MixingOperator<Float> = w.mixingOperator(strategy: .dense)
+        var mixResults: [String: Double] = [:]
+        for d in (quick ? [1000, 20000] : [1000, 100_000]) {
+            let x: Matrix<Float> = rng.normalMatrix(rows: n, cols: d)
+            var y = Matrix<Float>(rows: n, cols: d)
+            let bytes = 2.0 * Double(n * d) * 4  // compulsory traffic: read X once, write Y once
+            for th in Set([1, allThreads]).sorted() {
+                pool.threads = th
+                let t = measure(reps: reps, inner: d <= 1000 ? 50 : 1) { try! Kernels.mix(sparseOp, x, into: &y) }
+                mixResults["sparse/\(d)/\(th)"] = t.median
+                add("mix/sparse/torus/n:\(n)/d:\(d)/threads:\(th)", t, threads: th, bytes: bytes,
+                    bound: ("copy", copyBound[th]!))
+            }
+            pool.threads = allThreads
+            if d <= 1000 {
+                var yd = Matrix<Float>(rows: n, cols: d)
+                let t = measure(reps: quick ? 3 : 5) { try! Kernels.mix(denseOp, x, into: &yd) }
+                mixResults["dense/\(d)"] = t.median
+                add("mix/dense_gemm/torus/n:\(n)/d:\(d)", t, threads: OpenBLAS.threads, flops: 2.0 * Double(n * n * d),
+                    bound: ("sgemm", sgemmRate))
+                let diff = y.maxAbsDifference(yd)
+                print("   sparse vs dense max |difference| = \(diff)")
+            }
+            // Fused update theta <- W theta - lr m.
+            let m: Matrix<Float> = rng.normalMatrix(rows: n, cols: d)
+            let lr = [Float](repeating: 0.01, count: n)
+            let t = measure(reps: reps, inner: d <= 1000 ? 50 : 1) {
+                try! Kernels.mixStep(sparseOp, x, stepSizes: lr, directions: m, into: &y)
+            }
+            add("mix_step/sparse/torus/n:\(n)/d:\(d)/threads:\(allThreads)", t, threads: allThreads,
+                bytes: 3.0 * Double(n * d) * 4, bound: ("copy", copyBound[allThreads]!))
+        }
+        // Gram matrix and cosine distances (syrk).
+        let gx: Matrix<Float> = rng.normalMatrix(rows: quick ? 256 : 1000, cols: quick ? 10_000 : 100_000)
+        let tgram = measure(reps: quick ? 3 : 5) { _ = Kernels.gram(gx) }
+        add("gram/syrk/n:\(gx.rows)/d:\(gx.cols)", tgram, threads: OpenBLAS.threads,
+            flops: Double(gx.rows * gx.rows) * Double(gx.cols), bound: ("sgemm", sgemmRate))
+        let tnorm = measure(reps: reps) { _ = Kernels.rowSquaredNorms(gx) }
+        add("row_norms/n:\(gx.rows)/d:\(gx.cols)", tnorm, threads: allThreads,
+            bytes: Double(gx.storage.count) * 4, bound: ("copy", copyBound[allThreads]!))
+
+        print("")
+        print("== targets (performance.md)")
+        let big = quick ? 20000 : 100_000
+        let bigFrac = (2.0 * Double(n * big) * 4 / mixResults["sparse/\(big)/\(allThreads)"]! / 1e9) / copyBound[allThreads]!
+        target("sparse mix n=1024 d=\(big), all cores, >= 0.8 of copy bandwidth", bigFrac, 0.8, quick: quick && big != 100_000)
+        let ratio = mixResults["dense/1000"]! / mixResults["sparse/1000/\(allThreads)"]!
+        print(String(format: "   dense GEMM / sparse kernel time at n=1024, d=1e3: %.1fx (density-based choice: sparse)", ratio))
+        if allThreads > 1 {
+            let eff = mixResults["sparse/\(big)/1"]! / mixResults["sparse/\(big)/\(allThreads)"]!
+            target("parallel speed-up, sparse mix d=\(big), \(allThreads) threads, >= 1.7x", eff, 1.7, quick: false)
+        }
+        target("fork/join overhead per parallel region <= 5 us", 5.0 / max(1e-9, fj.median * 1e6), 1.0, quick: false,
+               shown: String(format: "%.2f us", fj.median * 1e6))
+
+        // Output files.
+        let git = shell("git rev-parse --short HEAD 2>/dev/null")
+        let cpu = shell("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2")
+        let caches = shell("for d in /sys/devices/system/cpu/cpu0/cache/index*; do echo L$(cat $d/level)-$(cat $d/type):$(cat $d/size); done 2>/dev/null")
+            .split(separator: "\n").map(String.init)
+        let ctx = Context(date: ISO8601DateFormatter().string(from: Date()), host_name: ProcessInfo.processInfo.hostName,
+                          executable: args[0], num_cpus: ProcessInfo.processInfo.activeProcessorCount, cpu_model: cpu,
+                          caches: caches, openblas_config: OpenBLAS.config, openblas_corename: OpenBLAS.coreName,
+                          openblas_env: env, agora_threads: allThreads, git_revision: git.isEmpty ? "unknown" : git, quick: quick)
+        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try enc.encode(Output(context: ctx, benchmarks: records)).write(to: URL(fileURLWithPath: outDir + "/agora-bench.json"))
+        var csv = "name,threads,real_time_us,min_us,max_us,gb_per_s,gflop_per_s,fraction_of_bound,bound\n"
+        for r in records {
+            csv += "\(r.name),\(r.threads),\(r.real_time),\(r.real_time_min),\(r.real_time_max),\(r.gb_per_s.map { "\($0)" } ?? ""),\(r.gflop_per_s.map { "\($0)" } ?? ""),\(r.fraction_of_bound.map { "\($0)" } ?? ""),\(r.bound ?? "")\n"
+        }
+        try csv.write(toFile: outDir + "/agora-bench.csv", atomically: true, encoding: .utf8)
+        print("\nwrote \(outDir)/agora-bench.json and \(outDir)/agora-bench.csv")
+    }
+
+    static func target(_ what: String, _ value: Double, _ goal: Double, quick: Bool, shown: String? = nil) {
+        let verdict = value >= goal ? "PASS" : "FAIL"
+        print("   [\(verdict)] \(what): \(shown ?? String(format: "%.2f", value))\(quick ? " (quick mode: smaller size)" : "")")
+    }
+}
+
+struct SendPtr<T>: @unchecked Sendable { let p: UnsafeMutablePointer<T>; init(_ p: UnsafeMutablePointer<T>) { self.p = p } }
+
+func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s + " " : s + String(repeating: " ", count: w - s.count) }
+
+/// a = b + s c, vectorized.
+@inline(never) func triad(_ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ n: Int, _ s: Float) {
+    var k = 0
+    let sv = SIMD16<Float>(repeating: s)
+    while k + 16 <= n {
+        let v = UnsafeRawPointer(b + k).loadUnaligned(as: SIMD16<Float>.self) + sv * UnsafeRawPointer(c + k).loadUnaligned(as: SIMD16<Float>.self)
+        UnsafeMutableRawPointer(a + k).storeBytes(of: v, as: SIMD16<Float>.self)
+        k += 16
+    }
+    while k < n { a[k] = b[k] + s * c[k]; k += 1 }
+}
