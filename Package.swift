@@ -53,5 +53,6 @@ let package = Package(
         ),
         .testTarget(name: "AgoraKernelsTests", dependencies: ["AgoraKernels"]),
         .testTarget(name: "AgoraLearningTests", dependencies: ["AgoraLearning", "AgoraKernels"]),
+        .testTarget(name: "AgoraMechanismsTests", dependencies: ["AgoraMechanisms", "AgoraLearning", "AgoraKernels"]),
     ]
 )

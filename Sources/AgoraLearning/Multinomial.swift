@@ -1,0 +1,98 @@
+import AgoraKernels
+import Foundation
+
+/// Every outcome of Multinomial(N, p): type counts n with sum n = N, their probabilities, and per
+/// type the conditional weights given n_i >= 1. Enumerated once, so expectations over outcomes are
+/// exact dot products (gemv/gemm) rather than Monte-Carlo estimates.
+public struct MultinomialOutcomes: Sendable {
+    public let trials: Int
+    public let probabilities: [Double]
+    /// Outcome counts, [outcomes x types], as Double for BLAS.
+    public let counts: Matrix<Double>
+    /// P(n) for each outcome (computed from lgamma in log space; sums to 1 within rounding).
+    public let pmf: [Double]
+    /// Conditional weights given n_i >= 1, [types x outcomes]. Truncated: P(n) 1[n_i >= 1] /
+    /// (1 - (1 - p_i)^N). Size-biased: P(n - e_i | N - 1) for n_i >= 1 (the outcome seen by a
+    /// participant known to be of type i).
+    public let conditional: Matrix<Double>
+
+    /// How to condition on "at least one participant of type i".
+    public enum Conditioning: String, Codable, Sendable, CaseIterable {
+        case truncated
+        case sizeBiased = "size-biased"
+    }
+
+    /// Number of outcomes, C(N + I - 1, I - 1), as a Double (it can be astronomically large).
+    public static func outcomeCount(trials n: Int, types k: Int) -> Double {
+        guard k >= 1 else { return 0 }
+        return exp(logGamma(Double(n + k)) - logGamma(Double(n + 1)) - logGamma(Double(k)))
+    }
+
+    /// Largest enumeration accepted by default (about 40 MB of counts at I = 5).
+    public static let defaultLimit = 1_000_000
+
+    public init(trials: Int, probabilities p: [Double], conditioning: Conditioning = .truncated,
+                limit: Int = MultinomialOutcomes.defaultLimit) throws {
+        let k = p.count
+        guard k >= 1 else { throw InputError("p must have at least one type") }
+        guard trials >= 1 else { throw InputError("N must be at least 1, got \(trials)") }
+        let total = Self.outcomeCount(trials: trials, types: k)
+        guard total <= Double(limit) else {
+            throw InputError(String(format: "N = %d with I = %d types has %.4g outcomes, more than the exact-enumeration limit %d; use fewer types or participants, or the sampled estimator (--sampled) which is unbiased with a reported standard error", trials, k, total, limit))
+        }
+        self.trials = trials
+        self.probabilities = p
+        var rows: [Int] = []
+        var current = [Int](repeating: 0, count: k)
+        func rec(_ i: Int, _ left: Int) {
+            if i == k - 1 { current[i] = left; rows.append(contentsOf: current); return }
+            for c in stride(from: left, through: 0, by: -1) { current[i] = c; rec(i + 1, left - c) }
+        }
+        rec(0, trials)
+        let m = rows.count / k
+        counts = try Matrix(rows: m, cols: k, storage: rows.map(Double.init))
+        let logp = p.map { $0 > 0 ? log($0) : -Double.infinity }
+        func logPMF(_ n: ArraySlice<Int>, _ total: Int) -> Double {
+            var s = logGamma(Double(total + 1))
+            for (i, c) in n.enumerated() {
+                s -= logGamma(Double(c + 1))
+                if c > 0 { s += Double(c) * logp[i] }
+            }
+            return s
+        }
+        var pm = [Double](repeating: 0, count: m)
+        for o in 0..<m { pm[o] = exp(logPMF(rows[(o * k)..<((o + 1) * k)], trials)) }
+        pmf = pm
+        var cond = Matrix<Double>(rows: k, cols: m)
+        for i in 0..<k {
+            switch conditioning {
+            case .truncated:
+                let z = 1 - pow(1 - p[i], Double(trials))
+                guard z > 0 else { throw InputError("type \(i + 1) has probability 0: its conditional expectation is undefined") }
+                for o in 0..<m where rows[o * k + i] >= 1 { cond[i, o] = pm[o] / z }
+            case .sizeBiased:
+                guard p[i] > 0 else { throw InputError("type \(i + 1) has probability 0: its conditional expectation is undefined") }
+                for o in 0..<m where rows[o * k + i] >= 1 {
+                    var n = Array(rows[(o * k)..<((o + 1) * k)])
+                    n[i] -= 1
+                    cond[i, o] = exp(logPMF(n[...], trials - 1))
+                }
+            }
+        }
+        conditional = cond
+    }
+}
+
+/// Invalid input to a learning-layer computation, with a message naming what was expected.
+public struct InputError: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// log Gamma(x) through the reentrant C function (plain `lgamma` is ambiguous between modules and
+/// writes a global sign variable).
+@inline(__always) func logGamma(_ x: Double) -> Double {
+    var sign: Int32 = 0
+    return lgamma_r(x, &sign)
+}

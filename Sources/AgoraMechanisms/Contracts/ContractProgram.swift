@@ -1,0 +1,195 @@
+import AgoraKernels
+import AgoraLearning
+import Foundation
+
+/// Expectations over all Multinomial outcomes of v(a(n . m)) and their derivatives, computed with
+/// BLAS: totals x = N m (gemv), per-outcome values, then weighted sums (gemv) and weighted Gram
+/// matrices N^T diag(w) N (gemm) for Hessians.
+struct OutcomeExpectations {
+    let outcomes: MultinomialOutcomes
+    let accuracy: AccuracyFunction
+    let valuation: ValuationFunction
+
+    struct Evaluation {
+        var totals: [Double]
+        var accuracy: [Double]
+        var value: [Double]      // v(a(x))
+        var dvalue: [Double]     // d v(a(x)) / dx
+        var d2value: [Double]    // d2 v(a(x)) / dx2
+    }
+
+    func evaluate(_ m: [Double]) -> Evaluation {
+        var x = [Double](repeating: 0, count: outcomes.counts.rows)
+        try! BLAS.gemv(outcomes.counts, m, into: &x)
+        var e = Evaluation(totals: x, accuracy: x, value: x, dvalue: x, d2value: x)
+        for o in x.indices {
+            let (a, da, d2a) = accuracy.evaluate(x[o])
+            let (v, dv, d2v) = valuation.evaluate(a)
+            e.accuracy[o] = a; e.value[o] = v
+            e.dvalue[o] = dv * da
+            e.d2value[o] = d2v * da * da + dv * d2a
+        }
+        return e
+    }
+
+    /// sum_o w_o n_o  (a gradient): N^T w.
+    func weightedCounts(_ w: [Double]) -> [Double] {
+        var g = [Double](repeating: 0, count: outcomes.counts.cols)
+        try! BLAS.gemv(outcomes.counts, w, into: &g, trans: true)
+        return g
+    }
+
+    /// sum_o w_o n_o n_o^T  (a Hessian): N^T diag(w) N.
+    func weightedGram(_ w: [Double]) -> Matrix<Double> {
+        var s = outcomes.counts
+        let k = s.cols
+        for o in 0..<s.rows { for j in 0..<k { s.storage[o * k + j] *= w[o] } }
+        return try! BLAS.product(outcomes.counts, s, transA: true)
+    }
+}
+
+/// The reduced first-moment program in m alone (types sorted by cost, highest first):
+/// t follows from m through the binding constraints t_1 = f_1 + c_1 m_1 and
+/// t_{i+1} = t_i + c_{i+1}(m_{i+1} - m_i). Minimizes -E[v(a(n . m))] subject to
+/// budget t_i(m) <= tbar_i(m), IR t_i - c_i m_i >= f_i (i >= 2), m_1 <= ... <= m_I, m_1 >= 0.
+struct ReducedContractProgram: SmoothConvexProgram {
+    let exp: OutcomeExpectations
+    let c: [Double]
+    let f: [Double]
+    var types: Int { c.count }
+    var dimension: Int { types }
+    var constraintCount: Int { types + (types - 1) + (types - 1) + 1 }
+
+    /// t = T m + f_1 (T lower triangular).
+    var tMap: Matrix<Double> {
+        var t = Matrix<Double>(rows: types, cols: types)
+        for i in 0..<types {
+            if i > 0 { for k in 0..<types { t[i, k] = t[i - 1, k] } ; t[i, i - 1] -= c[i] }
+            t[i, i] += c[i]
+        }
+        return t
+    }
+
+    func t(_ m: [Double]) -> [Double] {
+        let tm = tMap
+        return (0..<types).map { i in f[0] + (0..<types).reduce(0.0) { $0 + tm[i, $1] * m[$1] } }
+    }
+
+    func objective(_ m: [Double]) -> (value: Double, gradient: [Double], hessian: Matrix<Double>) {
+        let e = exp.evaluate(m)
+        let p = exp.outcomes.pmf
+        var val = 0.0
+        for o in p.indices { val += p[o] * e.value[o] }
+        let g = exp.weightedCounts((0..<p.count).map { -p[$0] * e.dvalue[$0] })
+        let h = exp.weightedGram((0..<p.count).map { -p[$0] * e.d2value[$0] })
+        return (-val, g, h)
+    }
+
+    func objectiveValue(_ m: [Double]) -> Double {
+        let e = exp.evaluate(m)
+        return -(try! BLAS.dot(exp.outcomes.pmf, e.value))
+    }
+
+    func constraintValues(_ m: [Double]) -> [Double] {
+        let e = exp.evaluate(m)
+        var tbar = [Double](repeating: 0, count: types)
+        try! BLAS.gemv(exp.outcomes.conditional, e.value, into: &tbar)
+        let tv = t(m)
+        var vals = (0..<types).map { tv[$0] - tbar[$0] }
+        for i in 1..<max(1, types) { vals.append(f[i] - (tv[i] - c[i] * m[i])) }
+        for i in 0..<max(0, types - 1) { vals.append(m[i] - m[i + 1]) }
+        vals.append(-m[0])
+        return vals
+    }
+
+    func constraints(_ m: [Double]) -> (values: [Double], jacobian: Matrix<Double>, hessians: [Matrix<Double>?]) {
+        let e = exp.evaluate(m)
+        let cond = exp.outcomes.conditional
+        let tm = tMap
+        let tv = t(m)
+        var vals: [Double] = []
+        var jac = Matrix<Double>(rows: constraintCount, cols: types)
+        var hs: [Matrix<Double>?] = []
+        var row = 0
+        // Budget: t_i - tbar_i <= 0.
+        for i in 0..<types {
+            let w = cond.row(i)
+            var tbar = 0.0
+            for o in w.indices { tbar += w[o] * e.value[o] }
+            vals.append(tv[i] - tbar)
+            let g = exp.weightedCounts((0..<w.count).map { w[$0] * e.dvalue[$0] })
+            for k in 0..<types { jac[row, k] = tm[i, k] - g[k] }
+            hs.append(exp.weightedGram((0..<w.count).map { -w[$0] * e.d2value[$0] }))
+            row += 1
+        }
+        // IR for i >= 2: f_i - (t_i - c_i m_i) <= 0.
+        for i in 1..<max(1, types) {
+            vals.append(f[i] - (tv[i] - c[i] * m[i]))
+            for k in 0..<types { jac[row, k] = -tm[i, k] }
+            jac[row, i] += c[i]
+            hs.append(nil); row += 1
+        }
+        // Monotone m_i - m_{i+1} <= 0.
+        for i in 0..<max(0, types - 1) {
+            vals.append(m[i] - m[i + 1])
+            jac[row, i] = 1; jac[row, i + 1] = -1
+            hs.append(nil); row += 1
+        }
+        // m_1 >= 0.
+        vals.append(-m[0]); jac[row, 0] = -1; hs.append(nil)
+        return (vals, jac, hs)
+    }
+}
+
+/// The full first-moment program in (m, t): every pairwise IC, every IR, the budget, m, t >= 0.
+/// Used to check that the reduced program reaches the same optimum.
+struct FullContractProgram: SmoothConvexProgram {
+    let exp: OutcomeExpectations
+    let c: [Double]
+    let f: [Double]
+    var types: Int { c.count }
+    var dimension: Int { 2 * types }
+    var constraintCount: Int { types + types + types * (types - 1) + 2 * types }
+
+    func objective(_ y: [Double]) -> (value: Double, gradient: [Double], hessian: Matrix<Double>) {
+        let red = ReducedContractProgram(exp: exp, c: c, f: f)
+        let (v, g, h) = red.objective(Array(y[0..<types]))
+        var hh = Matrix<Double>(rows: dimension, cols: dimension)
+        for a in 0..<types { for b in 0..<types { hh[a, b] = h[a, b] } }
+        return (v, g + [Double](repeating: 0, count: types), hh)
+    }
+
+    func constraints(_ y: [Double]) -> (values: [Double], jacobian: Matrix<Double>, hessians: [Matrix<Double>?]) {
+        let m = Array(y[0..<types]), t = Array(y[types...])
+        let e = exp.evaluate(m)
+        let cond = exp.outcomes.conditional
+        var vals: [Double] = []
+        var jac = Matrix<Double>(rows: constraintCount, cols: dimension)
+        var hs: [Matrix<Double>?] = []
+        var row = 0
+        for i in 0..<types {
+            let w = cond.row(i)
+            var tbar = 0.0
+            for o in w.indices { tbar += w[o] * e.value[o] }
+            vals.append(t[i] - tbar)
+            let g = exp.weightedCounts((0..<w.count).map { w[$0] * e.dvalue[$0] })
+            for k in 0..<types { jac[row, k] = -g[k] }
+            jac[row, types + i] = 1
+            let hm = exp.weightedGram((0..<w.count).map { -w[$0] * e.d2value[$0] })
+            var h = Matrix<Double>(rows: dimension, cols: dimension)
+            for a in 0..<types { for b in 0..<types { h[a, b] = hm[a, b] } }
+            hs.append(h); row += 1
+        }
+        for i in 0..<types {  // IR: f_i - t_i + c_i m_i <= 0
+            vals.append(f[i] - t[i] + c[i] * m[i]); jac[row, types + i] = -1; jac[row, i] = c[i]; hs.append(nil); row += 1
+        }
+        for i in 0..<types { for j in 0..<types where j != i {  // IC: (t_j - c_i m_j) - (t_i - c_i m_i) <= 0
+            vals.append(t[j] - c[i] * m[j] - t[i] + c[i] * m[i])
+            jac[row, types + j] = 1; jac[row, j] = -c[i]; jac[row, types + i] = -1; jac[row, i] += c[i]
+            hs.append(nil); row += 1
+        } }
+        for i in 0..<types { vals.append(-m[i]); jac[row, i] = -1; hs.append(nil); row += 1 }
+        for i in 0..<types { vals.append(-t[i]); jac[row, types + i] = -1; hs.append(nil); row += 1 }
+        return (vals, jac, hs)
+    }
+}

@@ -1,0 +1,271 @@
+import AgoraKernels
+import AgoraLearning
+import Foundation
+
+/// A contract-design setting: N participants with types drawn i.i.d. from p, type i having marginal
+/// contribution cost c_i. Types may be given in any order; they are sorted by cost (highest first)
+/// internally and every result is reported in the caller's order.
+public struct ContractSetting: Codable, Sendable, Equatable {
+    /// N, the number of participants.
+    public var participants: Int
+    /// p, the type distribution (sums to 1).
+    public var probabilities: [Double]
+    /// c, marginal costs (positive, distinct).
+    public var costs: [Double]
+    /// f, reservation utilities; computed from the stand-alone problem when nil.
+    public var reservationUtilities: [Double]?
+    /// k of the generalization-bound accuracy a(x).
+    public var accuracyK: Double = 1
+    /// Scale of the linear valuation v(r) = scale * r.
+    public var valuationScale: Double = 100
+    /// Conditioning on n_i >= 1 (truncated, as the reference code; or size-biased).
+    public var conditioning: MultinomialOutcomes.Conditioning = .truncated
+
+    public init(participants: Int, probabilities: [Double], costs: [Double], reservationUtilities: [Double]? = nil) {
+        self.participants = participants
+        self.probabilities = probabilities
+        self.costs = costs
+        self.reservationUtilities = reservationUtilities
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case participants = "N", probabilities = "p", costs = "c", reservationUtilities = "f"
+        case accuracyK = "k", valuationScale = "valuation_scale", conditioning
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        participants = try c.decode(Int.self, forKey: .participants)
+        probabilities = try c.decode([Double].self, forKey: .probabilities)
+        costs = try c.decode([Double].self, forKey: .costs)
+        reservationUtilities = try c.decodeIfPresent([Double].self, forKey: .reservationUtilities)
+        accuracyK = try c.decodeIfPresent(Double.self, forKey: .accuracyK) ?? 1
+        valuationScale = try c.decodeIfPresent(Double.self, forKey: .valuationScale) ?? 100
+        conditioning = try c.decodeIfPresent(MultinomialOutcomes.Conditioning.self, forKey: .conditioning) ?? .truncated
+    }
+
+    /// Checks the setting; every message names the field.
+    public func validate() throws {
+        let i = costs.count
+        guard i >= 1 else { throw InputError("c: at least one type is needed") }
+        guard probabilities.count == i else {
+            throw InputError("p has \(probabilities.count) entries but c has \(i): one probability per type")
+        }
+        guard participants >= 1 else { throw InputError("N must be at least 1, got \(participants)") }
+        for (k, v) in probabilities.enumerated() where !(v > 0 && v <= 1) {
+            throw InputError("p[\(k)] = \(v): every type probability must be in (0, 1]")
+        }
+        let s = probabilities.reduce(0, +)
+        guard abs(s - 1) <= 1e-9 else { throw InputError("p sums to \(s), expected 1 (within 1e-9)") }
+        for (k, v) in costs.enumerated() where !(v > 0 && v.isFinite) {
+            throw InputError("c[\(k)] = \(v): marginal costs must be positive and finite")
+        }
+        let sorted = costs.sorted()
+        for k in 1..<max(1, sorted.count) where sorted[k] == sorted[k - 1] {
+            throw InputError("c has the cost \(sorted[k]) twice: types must have distinct costs (merge equal types and add their probabilities)")
+        }
+        if let f = reservationUtilities {
+            guard f.count == i else { throw InputError("f has \(f.count) entries but c has \(i)") }
+            for (k, v) in f.enumerated() where !(v >= 0 && v.isFinite) {
+                throw InputError("f[\(k)] = \(v): reservation utilities must be non-negative and finite")
+            }
+        }
+        guard accuracyK > 0 else { throw InputError("k must be positive, got \(accuracyK)") }
+        guard valuationScale > 0 else { throw InputError("valuation_scale must be positive, got \(valuationScale)") }
+    }
+}
+
+/// The optimal menu and everything derived from it, in the caller's type order.
+public struct ContractMenu: Codable, Sendable {
+    public var setting: ContractSetting
+    /// Required contributions m_i.
+    public var contributions: [Double]
+    /// Expected model values t_i = E[v(r_i) | n_i >= 1].
+    public var values: [Double]
+    /// Utilities u_i = t_i - c_i m_i.
+    public var utilities: [Double]
+    /// Reservation utilities f_i used.
+    public var reservationUtilities: [Double]
+    /// Stand-alone contributions (what each type would contribute alone).
+    public var standAloneContributions: [Double]
+    /// Information rents u_i - f_i.
+    public var rents: [Double]
+    /// tbar_i(m) = E[v(a(n . m)) | n_i >= 1], the budget of each type.
+    public var budgets: [Double]
+    /// E[v(a(n . m))], the objective (value units) and E[a] (accuracy).
+    public var expectedValue: Double
+    public var expectedAccuracy: Double
+    /// Complete-information benchmark E[v(a(M(n)))] and information cost (incomplete - complete).
+    public var completeInformationValue: Double
+    public var informationCost: Double
+    /// Groups of types (caller's indices) offered identical contracts.
+    public var pooling: [[Int]]
+    public var kktResidual: Double
+    public var newtonSteps: Int
+    public var solverFinish: String
+    public var outcomes: Int
+    /// Objective of the full program (all pairwise IC) solved independently, when checked.
+    public var fullProgramValue: Double?
+}
+
+/// Optimal contracts paid with models (Wang, Wu, Liu, Low, AAAI 2025), solved exactly.
+///
+/// Algorithm box:
+///  1. sort types by cost, c_1 > ... > c_I; f_i from the stand-alone first-order condition;
+///  2. enumerate the Multinomial(N, p) outcomes once;
+///  3. maximize E[v(a(n . m))] over m in the reduced convex program (t from the binding IR of type 1
+///     and the binding local downward ICs), with exact derivatives, by a barrier method and an
+///     active-set KKT polish;
+///  4. report m, t, u, rents, pooling, the complete-information benchmark and the information cost;
+///  5. map back to reward distributions: v(r_i(n)) = (t_i / tbar_i) v(a(n . m)).
+public struct ContractDesigner {
+    public let setting: ContractSetting
+    let order: [Int]          // internal position -> caller index (costs descending)
+    let c: [Double]
+    let f: [Double]
+    let standAlone: [Double]
+    let expectations: OutcomeExpectations
+    public let accuracy: GeneralizationBoundAccuracy
+    public let valuation: LinearValuation
+
+    public init(_ setting: ContractSetting, outcomeLimit: Int = MultinomialOutcomes.defaultLimit) throws {
+        try setting.validate()
+        self.setting = setting
+        accuracy = GeneralizationBoundAccuracy(k: setting.accuracyK)
+        valuation = LinearValuation(scale: setting.valuationScale)
+        order = setting.costs.indices.sorted { setting.costs[$0] > setting.costs[$1] }
+        c = order.map { setting.costs[$0] }
+        let sa = c.map { reservationUtility(cost: $0, accuracy: GeneralizationBoundAccuracy(k: setting.accuracyK), valuation: LinearValuation(scale: setting.valuationScale)) }
+        standAlone = sa.map(\.m)
+        let ord = order
+        f = setting.reservationUtilities.map { given in ord.map { given[$0] } } ?? sa.map(\.f)
+        let p = order.map { setting.probabilities[$0] }
+        let outcomes = try MultinomialOutcomes(trials: setting.participants, probabilities: p,
+                                               conditioning: setting.conditioning, limit: outcomeLimit)
+        expectations = OutcomeExpectations(outcomes: outcomes, accuracy: accuracy, valuation: valuation)
+    }
+
+    /// Reservation utilities in the caller's order.
+    public var reservationUtilities: [Double] { unsort(f) }
+
+    func unsort(_ v: [Double]) -> [Double] {
+        var out = [Double](repeating: 0, count: v.count)
+        for (pos, idx) in order.enumerated() { out[idx] = v[pos] }
+        return out
+    }
+
+    /// Solves the reduced program (and, with `checkFullProgram`, the full one for comparison).
+    public func solve(checkFullProgram: Bool = false) throws -> ContractMenu {
+        let prog = ReducedContractProgram(exp: expectations, c: c, f: f)
+        let types = c.count
+        // Start where every outcome's total lies on the positive branch of a.
+        let base = max(100, standAlone.max() ?? 100)
+        let start = (0..<types).map { base * (1 + 0.01 * Double($0)) }
+        let sol = try BarrierSolver().solve(prog, start: start)
+        var m = sol.x
+        // Contracts within rounding of each other are pooled exactly.
+        var pools: [[Int]] = []
+        var group = [0]
+        for i in 1..<max(1, types) {
+            if m[i] - m[i - 1] <= 1e-9 * max(1, m[i]) { group.append(i); m[i] = m[i - 1] } else { pools.append(group); group = [i] }
+        }
+        pools.append(group)
+        let t = prog.t(m)
+        let u = (0..<types).map { t[$0] - c[$0] * m[$0] }
+        let e = expectations.evaluate(m)
+        let pmf = expectations.outcomes.pmf
+        var ev = 0.0, ea = 0.0
+        for o in pmf.indices { ev += pmf[o] * e.value[o]; ea += pmf[o] * e.accuracy[o] }
+        let cond = expectations.outcomes.conditional
+        let budgets = (0..<types).map { i in (0..<pmf.count).reduce(0.0) { $0 + cond[i, $1] * e.value[$1] } }
+        let complete = completeInformationValue()
+        var full: Double? = nil
+        if checkFullProgram {
+            let fp = FullContractProgram(exp: expectations, c: c, f: f)
+            let fs = try BarrierSolver().solve(fp, start: start + start.indices.map { f[$0] + c[$0] * start[$0] })
+            full = -fs.objective
+        }
+        return ContractMenu(
+            setting: setting, contributions: unsort(m), values: unsort(t), utilities: unsort(u),
+            reservationUtilities: unsort(f), standAloneContributions: unsort(standAlone),
+            rents: unsort((0..<types).map { u[$0] - f[$0] }), budgets: unsort(budgets),
+            expectedValue: ev, expectedAccuracy: ea, completeInformationValue: complete,
+            informationCost: ev - complete,
+            pooling: pools.filter { $0.count > 1 }.map { $0.map { order[$0] }.sorted() },
+            kktResidual: sol.kktResidual, newtonSteps: sol.newtonSteps, solverFinish: sol.finish,
+            outcomes: pmf.count, fullProgramValue: full)
+    }
+
+    /// E over outcomes of v(a(M(n))), M(n) the largest root of M = sum_i n_i (v(a(M)) - f_i) / c_i
+    /// (complete information: every type's IR binds, each contributes what its value allows).
+    public func completeInformationValue() -> Double {
+        let counts = expectations.outcomes.counts
+        let pmf = expectations.outcomes.pmf
+        var total = 0.0
+        for o in 0..<counts.rows {
+            let n = counts.row(o)
+            func g(_ mm: Double) -> Double {
+                let v = valuation.evaluate(accuracy.evaluate(mm).a).v
+                var s = -mm
+                for i in 0..<n.count where n[i] > 0 { s += n[i] * (v - f[i]) / c[i] }
+                return s
+            }
+            // g is concave on the positive branch of a: locate its maximum on a log grid, then
+            // bisect for the root beyond it (the largest root).
+            var arg = 1.0, best = g(1.0)
+            var x = 1.0
+            while x < 1e12 { x *= 1.05; let v = g(x); if v > best { best = v; arg = x } }
+            if best < 0 { continue }   // no positive root: nothing is trained, a = 0
+            var lo = arg, hi = arg
+            while g(hi) >= 0 { hi *= 2; if hi > 1e15 { break } }
+            for _ in 0..<300 { let mid = 0.5 * (lo + hi); if g(mid) >= 0 { lo = mid } else { hi = mid }; if hi - lo <= 1e-14 * hi { break } }
+            total += pmf[o] * valuation.evaluate(accuracy.evaluate(lo).a).v
+        }
+        return total
+    }
+
+    /// One type's reward distribution under the proportional map-back, in the caller's indexing.
+    public struct RewardOutcome: Codable, Sendable {
+        public var counts: [Int]            // type counts n (caller's order)
+        public var probability: Double      // conditional probability given n_i >= 1
+        public var modelAccuracy: Double    // a(n . m)
+        public var rewardAccuracy: Double   // r_i(n)
+    }
+
+    /// The map-back v(r_i(n)) = (t_i / tbar_i) v(a(n . m)) for caller type `type`.
+    public func rewardDistribution(_ menu: ContractMenu, type: Int) -> [RewardOutcome] {
+        guard let pos = order.firstIndex(of: type) else { return [] }
+        let m = order.map { menu.contributions[$0] }
+        let e = expectations.evaluate(m)
+        let cond = expectations.outcomes.conditional
+        let counts = expectations.outcomes.counts
+        let ratio = menu.budgets[type] > 0 ? menu.values[type] / menu.budgets[type] : 0
+        var out: [RewardOutcome] = []
+        for o in 0..<counts.rows where cond[pos, o] > 0 {
+            var n = [Int](repeating: 0, count: m.count)
+            for (p, idx) in order.enumerated() { n[idx] = Int(counts[o, p]) }
+            out.append(RewardOutcome(counts: n, probability: cond[pos, o], modelAccuracy: e.accuracy[o],
+                                     rewardAccuracy: valuation.inverse(ratio * e.value[o])))
+        }
+        return out
+    }
+}
+
+/// The named scenarios of the paper (N = 10, p uniform, I = 5).
+public enum ContractScenario: String, CaseIterable, Sendable {
+    case s1, s2, s3
+    public var setting: ContractSetting {
+        switch self {
+        case .s1: return ContractSetting(participants: 10, probabilities: [0.2, 0.2, 0.2, 0.2, 0.2], costs: [0.2, 0.16, 0.12, 0.08, 0.04])
+        case .s2: return ContractSetting(participants: 10, probabilities: [0.2, 0.2, 0.2, 0.2, 0.2], costs: [1, 0.85, 0.7, 0.55, 0.4])
+        case .s3: return ContractSetting(participants: 10, probabilities: [0.2, 0.2, 0.2, 0.2, 0.2], costs: [0.5, 0.4, 0.03, 0.02, 0.001])
+        }
+    }
+    public var summary: String {
+        switch self {
+        case .s1: return "S1: every type would train alone"
+        case .s2: return "S2: no type would train alone (prohibitive costs)"
+        case .s3: return "S3: big and small parties"
+        }
+    }
+}

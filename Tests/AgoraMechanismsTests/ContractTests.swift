@@ -1,0 +1,153 @@
+import AgoraKernels
+import AgoraLearning
+import AgoraMechanisms
+import XCTest
+
+final class ContractTests: XCTestCase {
+    static let published: [ContractScenario: (m: [Double], t: [Double]?, value: Double)] = [
+        .s1: ([391.0177, 391.7842, 392.3847, 393.1483, 424.6869], [84.9736, 85.0963, 85.1683, 85.2294, 86.4910], 86.47827),
+        .s2: ([69.03378, 69.04173, 69.04291, 69.05643, 69.06396], nil, 69.05210),
+        .s3: ([104.3154, 104.4114, 1166.4607, 1166.6352, 11740.3004], [52.1577, 52.1961, 84.0576, 84.0611, 94.6347], 94.01337),
+    ]
+
+    func testAccuracyDerivativesMatchFiniteDifferences() {
+        let a = GeneralizationBoundAccuracy(k: 1)
+        for x in [60.0, 100, 391, 1166, 11740, 1e5] {
+            let (_, d1, d2) = a.evaluate(x)
+            let h = x * 1e-5
+            let fd1 = (a.evaluate(x + h).a - a.evaluate(x - h).a) / (2 * h)
+            let fd2 = (a.evaluate(x + h).da - a.evaluate(x - h).da) / (2 * h)
+            XCTAssertEqual(d1, fd1, accuracy: 1e-7 * abs(d1), "a'(\(x))")
+            XCTAssertEqual(d2, fd2, accuracy: 1e-6 * abs(d2), "a''(\(x))")
+            XCTAssertLessThan(d2, 0, "concave on the positive branch")
+        }
+        XCTAssertEqual(a.evaluate(0.1).a, 0)
+        XCTAssertEqual(a.evaluate(10).a, 0, "the formula is negative there: clamped to 0")
+    }
+
+    func testReservationUtilitiesMatchThePublishedValues() throws {
+        let s1 = try ContractDesigner(ContractScenario.s1.setting)
+        let expect = [6.7700968, 13.1516137, 20.7450811, 30.3442572, 44.1605214]
+        for i in 0..<5 { XCTAssertEqual(s1.reservationUtilities[i], expect[i], accuracy: 2e-7) }
+        XCTAssertEqual(try ContractDesigner(ContractScenario.s2.setting).reservationUtilities, [0, 0, 0, 0, 0])
+        let s3 = try ContractDesigner(ContractScenario.s3.setting).reservationUtilities
+        for (i, v) in [0, 0, 49.0628736, 55.2558921, 82.8942484].enumerated() { XCTAssertEqual(s3[i], v, accuracy: 2e-7) }
+    }
+
+    func testOutcomeEnumeration() throws {
+        let o = try MultinomialOutcomes(trials: 10, probabilities: [0.2, 0.2, 0.2, 0.2, 0.2])
+        XCTAssertEqual(o.counts.rows, 1001)
+        XCTAssertEqual(o.pmf.reduce(0, +), 1, accuracy: 1e-12)
+        for i in 0..<5 { XCTAssertEqual(o.conditional.row(i).reduce(0, +), 1, accuracy: 1e-12) }
+        let sb = try MultinomialOutcomes(trials: 10, probabilities: [0.5, 0.3, 0.2], conditioning: .sizeBiased)
+        for i in 0..<3 { XCTAssertEqual(sb.conditional.row(i).reduce(0, +), 1, accuracy: 1e-12) }
+        XCTAssertEqual(MultinomialOutcomes.outcomeCount(trials: 10, types: 5), 1001, accuracy: 1e-6)
+    }
+
+    /// The invariants of the spec, on one solved menu (types given in cost-descending order).
+    func checkInvariants(_ menu: ContractMenu, _ d: ContractDesigner, label: String, file: StaticString = #filePath, line: UInt = #line) {
+        let c = menu.setting.costs, m = menu.contributions, t = menu.values, u = menu.utilities, f = menu.reservationUtilities
+        let order = c.indices.sorted { c[$0] > c[$1] }
+        let tolV = 1e-8 * max(1, t.max() ?? 1)
+        // 1. u_1 = f_1 (highest-cost type).
+        XCTAssertEqual(u[order[0]], f[order[0]], accuracy: tolV, "\(label): u_1 = f_1", file: file, line: line)
+        // 2. Local downward ICs bind; all pairwise ICs hold.
+        for k in 1..<order.count {
+            let i = order[k], j = order[k - 1]
+            XCTAssertEqual(t[i] - c[i] * m[i], t[j] - c[i] * m[j], accuracy: tolV, "\(label): local downward IC", file: file, line: line)
+        }
+        for i in c.indices { for j in c.indices where i != j {
+            XCTAssertGreaterThanOrEqual(u[i] - (t[j] - c[i] * m[j]), -1e-9 * max(1, abs(u[i])), "\(label): IC \(i) vs \(j)", file: file, line: line)
+        } }
+        // 3. m, t, u nondecreasing as cost falls.
+        for k in 1..<order.count {
+            XCTAssertGreaterThanOrEqual(m[order[k]], m[order[k - 1]] * (1 - 1e-12), "\(label): m monotone", file: file, line: line)
+            XCTAssertGreaterThanOrEqual(t[order[k]], t[order[k - 1]] - tolV, file: file, line: line)
+            XCTAssertGreaterThanOrEqual(u[order[k]], u[order[k - 1]] - tolV, file: file, line: line)
+        }
+        // 4. Budget binds for the lowest-cost type, holds for all.
+        XCTAssertEqual(t[order.last!], menu.budgets[order.last!], accuracy: 1e-7 * t[order.last!], "\(label): budget binds", file: file, line: line)
+        for i in c.indices { XCTAssertLessThanOrEqual(t[i], menu.budgets[i] + tolV, file: file, line: line) }
+        // 5. IR.
+        for i in c.indices { XCTAssertGreaterThanOrEqual(u[i], f[i] - tolV, "\(label): IR \(i)", file: file, line: line) }
+        // 6. Map-back: r_i(n) <= a(n.m), E[v(r_i) | n_i >= 1] = t_i.
+        for i in c.indices {
+            let dist = d.rewardDistribution(menu, type: i)
+            var ev = 0.0, mass = 0.0
+            for o in dist {
+                XCTAssertLessThanOrEqual(o.rewardAccuracy, o.modelAccuracy * (1 + 1e-12), file: file, line: line)
+                XCTAssertGreaterThanOrEqual(o.counts[i], 1, file: file, line: line)
+                ev += o.probability * d.valuation.evaluate(o.rewardAccuracy).v; mass += o.probability
+            }
+            XCTAssertEqual(mass, 1, accuracy: 1e-12, file: file, line: line)
+            XCTAssertEqual(ev, t[i], accuracy: 1e-9 * max(1, t[i]), "\(label): map-back expectation", file: file, line: line)
+        }
+        XCTAssertLessThan(menu.kktResidual, 1e-8, "\(label): KKT residual", file: file, line: line)
+    }
+
+    func testPublishedScenarios() throws {
+        for s in ContractScenario.allCases {
+            let d = try ContractDesigner(s.setting)
+            let menu = try d.solve(checkFullProgram: true)
+            checkInvariants(menu, d, label: s.rawValue)
+            let pub = Self.published[s]!
+            // Objective at least the published one (which is feasible but slightly suboptimal).
+            XCTAssertGreaterThanOrEqual(menu.expectedValue, pub.value - 1e-5, "\(s): objective")
+            for i in 0..<5 { XCTAssertEqual(menu.contributions[i], pub.m[i], accuracy: 0.05 * pub.m[i], "\(s): m[\(i)]") }
+            if let pt = pub.t { for i in 0..<5 { XCTAssertEqual(menu.values[i], pt[i], accuracy: 0.01 * pt[i], "\(s): t[\(i)]") } }
+            // The full program (all pairwise IC) reaches the same optimum.
+            XCTAssertEqual(menu.fullProgramValue!, menu.expectedValue, accuracy: 1e-6 * menu.expectedValue, "\(s): full vs reduced")
+        }
+    }
+
+    func testS1AsksTheCheapestTypeForLessThanItWouldGiveAlone() throws {
+        let d = try ContractDesigner(ContractScenario.s1.setting)
+        let menu = try d.solve()
+        XCTAssertLessThan(menu.contributions[4], menu.standAloneContributions[4])
+    }
+
+    func testTwoTypeClosedFormWithBothIRBinding() throws {
+        var bothBinding = 0
+        for n in [2, 10, 50] {
+            for p1 in [0.2, 0.5, 0.8] {
+                var s = ContractSetting(participants: n, probabilities: [p1, 1 - p1], costs: [0.02, 0.01],
+                                        reservationUtilities: [55.2558920959, 64.1608119437])
+                s.conditioning = .truncated
+                let d = try ContractDesigner(s)
+                let menu = try d.solve()
+                checkInvariants(menu, d, label: "two-type N=\(n) p1=\(p1)")
+                if abs(menu.rents[1]) < 1e-6 {
+                    // Both IR binding: m_1 = (f_2 - f_1) / (c_1 - c_2).
+                    XCTAssertEqual(menu.contributions[0], 890.4920, accuracy: 1e-3)
+                    bothBinding += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(bothBinding, 0, "the grid must contain points where both IR constraints bind")
+    }
+
+    func testCallerOrderIsPreserved() throws {
+        let s = ContractScenario.s1.setting
+        let perm = [3, 0, 4, 1, 2]
+        var shuffled = s
+        shuffled.costs = perm.map { s.costs[$0] }
+        shuffled.probabilities = perm.map { s.probabilities[$0] }
+        let a = try ContractDesigner(s).solve(), b = try ContractDesigner(shuffled).solve()
+        for (k, i) in perm.enumerated() { XCTAssertEqual(b.contributions[k], a.contributions[i], accuracy: 1e-9 * a.contributions[i]) }
+    }
+
+    func testBadInputIsRejectedWithTheField() {
+        func expect(_ fragment: String, _ s: ContractSetting, line: UInt = #line) {
+            XCTAssertThrowsError(try ContractDesigner(s), line: line) { e in
+                XCTAssertTrue("\(e)".contains(fragment), "'\(e)' lacks '\(fragment)'", line: line)
+            }
+        }
+        expect("p sums to 0.9", ContractSetting(participants: 10, probabilities: [0.5, 0.4], costs: [0.2, 0.1]))
+        expect("c[1] = -0.1", ContractSetting(participants: 10, probabilities: [0.5, 0.5], costs: [0.2, -0.1]))
+        expect("twice", ContractSetting(participants: 10, probabilities: [0.5, 0.5], costs: [0.2, 0.2]))
+        expect("p has 3 entries but c has 2", ContractSetting(participants: 10, probabilities: [0.2, 0.3, 0.5], costs: [0.2, 0.1]))
+        expect("N must be at least 1", ContractSetting(participants: 0, probabilities: [1], costs: [0.2]))
+        expect("f[0] = -1.0", ContractSetting(participants: 3, probabilities: [0.5, 0.5], costs: [0.2, 0.1], reservationUtilities: [-1, 0]))
+        expect("outcomes, more than the exact-enumeration limit", ContractSetting(participants: 200, probabilities: [Double](repeating: 0.125, count: 8), costs: (1...8).map { Double($0) / 10 }))
+    }
+}
