@@ -35,6 +35,8 @@ run: build
 	@echo
 	./.build/release/agora mix --topology ring --agents 256 --dim 10000 --steps 25 --csv ring-consensus.csv | tail -n 5
 	@echo "(per-step CSV of the ring run written to ring-consensus.csv)"
+	@echo
+	./.build/release/agora contract s3
 
 bench: setup
 	$(SWIFT) build -c release --scratch-path $(NATIVE_BUILD) $(NATIVE_FLAGS) --product AgoraBench

@@ -48,7 +48,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "AgoraBench",
-            dependencies: ["AgoraLearning", "AgoraKernels"],
+            dependencies: ["AgoraMechanisms", "AgoraLearning", "AgoraKernels"],
             path: "Benchmarks/AgoraBench"
         ),
         .testTarget(name: "AgoraKernelsTests", dependencies: ["AgoraKernels"]),

@@ -1,5 +1,6 @@
 import AgoraKernels
 import AgoraLearning
+import AgoraMechanisms
 import Foundation
 
 // AgoraBench: measures the machine's bounds first (copy/triad bandwidth, sgemm throughput, fork/join
@@ -215,6 +216,31 @@ struct AgoraBench {
             bytes: Double(gx.storage.count) * 4, bound: ("copy", copyBound[allThreads]!))
 
         print("")
+        print("== contracts (exact solver vs scipy trust-constr peer on the same program)")
+        var contractRatios: [String: (ratio: Double, ours: Double, peer: Double)] = [:]
+        let scenarios: [(String, ContractSetting)] = ContractScenario.allCases.map { ($0.rawValue, $0.setting) }
+            + (quick ? [] : [("large", ContractSetting(participants: 12, probabilities: [Double](repeating: 0.125, count: 8),
+                                                       costs: [0.8, 0.6, 0.4, 0.2, 0.1, 0.05, 0.02, 0.01]))])
+        for (name, setting) in scenarios {
+            var menu: ContractMenu? = nil
+            let t = measure(reps: name == "large" ? 1 : (quick ? 3 : 7)) {
+                menu = try! ContractDesigner(setting, outcomeLimit: 2_000_000).solve(completeInformation: false)
+            }
+            add("contract/\(name)/I:\(setting.costs.count)/N:\(setting.participants)", t, threads: 1)
+            print(String(format: "   ours: E[v(a)] = %.7f, KKT residual %.1e, %d outcomes", menu!.expectedValue, menu!.kktResidual, menu!.outcomes))
+            if let peer = runPeer(["contract_scipy.py", name], timeout: quick ? 60 : 180),
+               let secs = peer["seconds"] as? Double, let obj = peer["objective"] as? Double {
+                let ratio = secs / t.median
+                contractRatios[name] = (ratio, menu!.expectedValue, obj)
+                print(String(format: "   scipy trust-constr: %.3f s, E[v(a)] = %.7f (%d iterations): ours is %.0fx faster, objective %@ by %.2e",
+                             secs, obj, (peer["iterations"] as? Int) ?? -1, ratio,
+                             menu!.expectedValue >= obj - 1e-9 ? "higher or equal" : "LOWER", menu!.expectedValue - obj))
+            } else {
+                print("   scipy peer not run (python3 with numpy and scipy needed, or it timed out)")
+            }
+        }
+
+        print("")
         print("== targets (performance.md)")
         let big = quick ? 20000 : 100_000
         let bigFrac = (2.0 * Double(n * big) * 4 / mixResults["sparse/\(big)/\(allThreads)"]! / 1e9) / copyBound[allThreads]!
@@ -224,6 +250,10 @@ struct AgoraBench {
         if allThreads > 1 {
             let eff = mixResults["sparse/\(big)/1"]! / mixResults["sparse/\(big)/\(allThreads)"]!
             target("parallel speed-up, sparse mix d=\(big), \(allThreads) threads, >= 1.7x", eff, 1.7, quick: false)
+        }
+        if let s3 = contractRatios["s3"] {
+            target("contract S3 >= 100x faster than scipy trust-constr, objective not lower", s3.ours >= s3.peer - 1e-9 ? s3.ratio / 100 : 0, 1.0,
+                   quick: false, shown: String(format: "%.0fx, objective %+.2e", s3.ratio, s3.ours - s3.peer))
         }
         target("fork/join overhead per parallel region <= 5 us", 5.0 / max(1e-9, fj.median * 1e6), 1.0, quick: false,
                shown: String(format: "%.2f us", fj.median * 1e6))
@@ -252,6 +282,17 @@ struct AgoraBench {
         let verdict = value >= goal ? "PASS" : "FAIL"
         print("   [\(verdict)] \(what): \(shown ?? String(format: "%.2f", value))\(quick ? " (quick mode: smaller size)" : "")")
     }
+}
+
+/// Runs a peer script from Benchmarks/peers with python3 and parses its one-line JSON output.
+func runPeer(_ args: [String], timeout: Double) -> [String: Any]? {
+    let dir = ProcessInfo.processInfo.environment["AGORA_PEERS"] ?? "Benchmarks/peers"
+    let python = ProcessInfo.processInfo.environment["AGORA_PYTHON"] ?? "python3"
+    let cmd = "timeout \(Int(timeout)) \(python) \(dir)/\(args[0]) \(args.dropFirst().joined(separator: " "))"
+    let out = shell(cmd)
+    guard let line = out.split(separator: "\n").last, let data = line.data(using: .utf8),
+          let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+    return obj
 }
 
 struct SendPtr<T>: @unchecked Sendable { let p: UnsafeMutablePointer<T>; init(_ p: UnsafeMutablePointer<T>) { self.p = p } }

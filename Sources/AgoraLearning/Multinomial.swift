@@ -38,7 +38,7 @@ public struct MultinomialOutcomes: Sendable {
         guard trials >= 1 else { throw InputError("N must be at least 1, got \(trials)") }
         let total = Self.outcomeCount(trials: trials, types: k)
         guard total <= Double(limit) else {
-            throw InputError(String(format: "N = %d with I = %d types has %.4g outcomes, more than the exact-enumeration limit %d; use fewer types or participants, or the sampled estimator (--sampled) which is unbiased with a reported standard error", trials, k, total, limit))
+            throw InputError(String(format: "N = %d with I = %d types has %.4g outcomes, more than the exact-enumeration limit %d; use fewer types or participants (a sampled estimator for larger settings is not implemented yet)", trials, k, total, limit))
         }
         self.trials = trials
         self.probabilities = p

@@ -257,6 +257,11 @@ struct PhaseOneProgram<Q: SmoothConvexProgram>: SmoothConvexProgram {
         var gr = [Double](repeating: 0, count: dimension); gr[dimension - 1] = 1
         return (y[dimension - 1], gr, Matrix(rows: dimension, cols: dimension))
     }
+    func objectiveValue(_ y: [Double]) -> Double { y[dimension - 1] }
+    func constraintValues(_ y: [Double]) -> [Double] {
+        let s = y.last!
+        return q.constraintValues(Array(y.dropLast())).map { $0 - s } + [-s - 1e6]
+    }
     func constraints(_ y: [Double]) -> (values: [Double], jacobian: Matrix<Double>, hessians: [Matrix<Double>?]) {
         let x = Array(y.dropLast()), s = y.last!
         let (g, j, hs) = q.constraints(x)

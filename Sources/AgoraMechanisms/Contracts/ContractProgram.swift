@@ -9,6 +9,36 @@ struct OutcomeExpectations {
     let outcomes: MultinomialOutcomes
     let accuracy: AccuracyFunction
     let valuation: ValuationFunction
+    /// Products n_a n_b (a <= b) of every outcome, [outcomes x I(I+1)/2], precomputed once so that
+    /// all Hessians of one evaluation come from a single GEMM: rows of weights times this matrix.
+    let outer: Matrix<Double>
+    let pairs: [(Int, Int)]
+
+    init(outcomes: MultinomialOutcomes, accuracy: AccuracyFunction, valuation: ValuationFunction) {
+        self.outcomes = outcomes
+        self.accuracy = accuracy
+        self.valuation = valuation
+        let k = outcomes.counts.cols
+        var pr: [(Int, Int)] = []
+        for a in 0..<k { for b in a..<k { pr.append((a, b)) } }
+        pairs = pr
+        var o = Matrix<Double>(rows: outcomes.counts.rows, cols: pr.count)
+        for r in 0..<outcomes.counts.rows {
+            for (q, (a, b)) in pr.enumerated() { o.storage[r * pr.count + q] = outcomes.counts[r, a] * outcomes.counts[r, b] }
+        }
+        outer = o
+    }
+
+    /// For each row w_h of `weights` [H x outcomes]: sum_o w_h[o] n_o n_o^T, as H symmetric matrices.
+    func weightedGrams(_ weights: Matrix<Double>) -> [Matrix<Double>] {
+        let r = try! BLAS.product(weights, outer)
+        let k = outcomes.counts.cols
+        return (0..<weights.rows).map { h in
+            var m = Matrix<Double>(rows: k, cols: k)
+            for (q, (a, b)) in pairs.enumerated() { m[a, b] = r[h, q]; m[b, a] = r[h, q] }
+            return m
+        }
+    }
 
     struct Evaluation {
         var totals: [Double]
@@ -18,7 +48,22 @@ struct OutcomeExpectations {
         var d2value: [Double]    // d2 v(a(x)) / dx2
     }
 
+    /// Remembers the last evaluation: the solver asks for the objective and the constraints at the
+    /// same point, and line searches for values only.
+    final class Cache: @unchecked Sendable {
+        var m: [Double] = []
+        var e: Evaluation? = nil
+    }
+    let cache = Cache()
+
     func evaluate(_ m: [Double]) -> Evaluation {
+        if let e = cache.e, cache.m == m { return e }
+        let e = evaluateUncached(m)
+        cache.m = m; cache.e = e
+        return e
+    }
+
+    func evaluateUncached(_ m: [Double]) -> Evaluation {
         var x = [Double](repeating: 0, count: outcomes.counts.rows)
         try! BLAS.gemv(outcomes.counts, m, into: &x)
         var e = Evaluation(totals: x, accuracy: x, value: x, dvalue: x, d2value: x)
@@ -81,8 +126,8 @@ struct ReducedContractProgram: SmoothConvexProgram {
         var val = 0.0
         for o in p.indices { val += p[o] * e.value[o] }
         let g = exp.weightedCounts((0..<p.count).map { -p[$0] * e.dvalue[$0] })
-        let h = exp.weightedGram((0..<p.count).map { -p[$0] * e.d2value[$0] })
-        return (-val, g, h)
+        let w = try! Matrix(rows: 1, cols: p.count, storage: (0..<p.count).map { -p[$0] * e.d2value[$0] })
+        return (-val, g, exp.weightedGrams(w)[0])
     }
 
     func objectiveValue(_ m: [Double]) -> Double {
@@ -111,15 +156,18 @@ struct ReducedContractProgram: SmoothConvexProgram {
         var jac = Matrix<Double>(rows: constraintCount, cols: types)
         var hs: [Matrix<Double>?] = []
         var row = 0
-        // Budget: t_i - tbar_i <= 0.
+        // Budget: t_i - tbar_i <= 0. Gradients and Hessians of all tbar_i in two GEMMs.
+        let k = e.value.count
+        var tbar = [Double](repeating: 0, count: types)
+        try! BLAS.gemv(cond, e.value, into: &tbar)
+        var wg = cond, wh = cond
+        for i in 0..<types { for o in 0..<k { wg.storage[i * k + o] *= e.dvalue[o]; wh.storage[i * k + o] *= -e.d2value[o] } }
+        let grads = try! BLAS.product(wg, exp.outcomes.counts)
+        let hess = exp.weightedGrams(wh)
         for i in 0..<types {
-            let w = cond.row(i)
-            var tbar = 0.0
-            for o in w.indices { tbar += w[o] * e.value[o] }
-            vals.append(tv[i] - tbar)
-            let g = exp.weightedCounts((0..<w.count).map { w[$0] * e.dvalue[$0] })
-            for k in 0..<types { jac[row, k] = tm[i, k] - g[k] }
-            hs.append(exp.weightedGram((0..<w.count).map { -w[$0] * e.d2value[$0] }))
+            vals.append(tv[i] - tbar[i])
+            for q in 0..<types { jac[row, q] = tm[i, q] - grads[i, q] }
+            hs.append(hess[i])
             row += 1
         }
         // IR for i >= 2: f_i - (t_i - c_i m_i) <= 0.

@@ -95,7 +95,8 @@ public struct ContractMenu: Codable, Sendable {
     /// E[v(a(n . m))], the objective (value units) and E[a] (accuracy).
     public var expectedValue: Double
     public var expectedAccuracy: Double
-    /// Complete-information benchmark E[v(a(M(n)))] and information cost (incomplete - complete).
+    /// Complete-information benchmark E[v(a(M(n)))] and information cost (incomplete - complete);
+    /// NaN when not computed.
     public var completeInformationValue: Double
     public var informationCost: Double
     /// Groups of types (caller's indices) offered identical contracts.
@@ -155,13 +156,17 @@ public struct ContractDesigner {
     }
 
     /// Solves the reduced program (and, with `checkFullProgram`, the full one for comparison).
-    public func solve(checkFullProgram: Bool = false) throws -> ContractMenu {
+    public func solve(checkFullProgram: Bool = false, completeInformation: Bool = true) throws -> ContractMenu {
         let prog = ReducedContractProgram(exp: expectations, c: c, f: f)
         let types = c.count
         // Start where every outcome's total lies on the positive branch of a.
         let base = max(100, standAlone.max() ?? 100)
         let start = (0..<types).map { base * (1 + 0.01 * Double($0)) }
-        let sol = try BarrierSolver().solve(prog, start: start)
+        // The products here are tall and skinny ([types x outcomes] times [outcomes x types^2]):
+        // OpenBLAS's thread start-up costs more than the work below ~1e5 outcomes.
+        let sol = try expectations.outcomes.counts.rows < 100_000
+            ? OpenBLAS.singleThreaded { try BarrierSolver().solve(prog, start: start) }
+            : BarrierSolver().solve(prog, start: start)
         var m = sol.x
         // Contracts within rounding of each other are pooled exactly.
         var pools: [[Int]] = []
@@ -178,7 +183,7 @@ public struct ContractDesigner {
         for o in pmf.indices { ev += pmf[o] * e.value[o]; ea += pmf[o] * e.accuracy[o] }
         let cond = expectations.outcomes.conditional
         let budgets = (0..<types).map { i in (0..<pmf.count).reduce(0.0) { $0 + cond[i, $1] * e.value[$1] } }
-        let complete = completeInformationValue()
+        let complete = completeInformation ? completeInformationValue() : .nan
         var full: Double? = nil
         if checkFullProgram {
             let fp = FullContractProgram(exp: expectations, c: c, f: f)
