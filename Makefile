@@ -28,7 +28,7 @@ build: setup
 	$(SWIFT) build -c release
 
 test: setup
-	$(SWIFT) test
+	$(SWIFT) test --disable-swift-testing
 
 run: build
 	./.build/release/agora mix --topology exponential --agents 256 --dim 10000 --steps 25
