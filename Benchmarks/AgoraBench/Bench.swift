@@ -219,7 +219,7 @@ struct AgoraBench {
         print("== contracts (exact solver vs scipy trust-constr peer on the same program)")
         var contractRatios: [String: (ratio: Double, ours: Double, peer: Double)] = [:]
         let scenarios: [(String, ContractSetting)] = ContractScenario.allCases.map { ($0.rawValue, $0.setting) }
-            + (quick ? [] : [("large", ContractSetting(participants: 12, probabilities: [Double](repeating: 0.125, count: 8),
+            + (quick ? [] : [("large", ContractSetting(participants: 20, probabilities: [Double](repeating: 0.125, count: 8),
                                                        costs: [0.8, 0.6, 0.4, 0.2, 0.1, 0.05, 0.02, 0.01]))])
         for (name, setting) in scenarios {
             var menu: ContractMenu? = nil
@@ -228,7 +228,7 @@ struct AgoraBench {
             }
             add("contract/\(name)/I:\(setting.costs.count)/N:\(setting.participants)", t, threads: 1)
             print(String(format: "   ours: E[v(a)] = %.7f, KKT residual %.1e, %d outcomes", menu!.expectedValue, menu!.kktResidual, menu!.outcomes))
-            if let peer = runPeer(["contract_scipy.py", name], timeout: quick ? 60 : 180),
+            if let peer = runPeer(["contract_scipy.py", name], timeout: name == "large" ? 120 : 60),
                let secs = peer["seconds"] as? Double, let obj = peer["objective"] as? Double {
                 let ratio = secs / t.median
                 contractRatios[name] = (ratio, menu!.expectedValue, obj)
@@ -236,7 +236,7 @@ struct AgoraBench {
                              secs, obj, (peer["iterations"] as? Int) ?? -1, ratio,
                              menu!.expectedValue >= obj - 1e-9 ? "higher or equal" : "LOWER", menu!.expectedValue - obj))
             } else {
-                print("   scipy peer not run (python3 with numpy and scipy needed, or it timed out)")
+                print("   scipy peer gave no answer (needs python3 with numpy and scipy; stopped after \(name == "large" ? 120 : 60) s)")
             }
         }
 

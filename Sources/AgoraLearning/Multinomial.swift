@@ -15,6 +15,8 @@ public struct MultinomialOutcomes: Sendable {
     /// (1 - (1 - p_i)^N). Size-biased: P(n - e_i | N - 1) for n_i >= 1 (the outcome seen by a
     /// participant known to be of type i).
     public let conditional: Matrix<Double>
+    /// Number of Monte-Carlo draws behind `pmf` when the outcomes were sampled; nil when exact.
+    public let samples: Int?
 
     /// How to condition on "at least one participant of type i".
     public enum Conditioning: String, Codable, Sendable, CaseIterable {
@@ -38,10 +40,11 @@ public struct MultinomialOutcomes: Sendable {
         guard trials >= 1 else { throw InputError("N must be at least 1, got \(trials)") }
         let total = Self.outcomeCount(trials: trials, types: k)
         guard total <= Double(limit) else {
-            throw InputError(String(format: "N = %d with I = %d types has %.4g outcomes, more than the exact-enumeration limit %d; use fewer types or participants (a sampled estimator for larger settings is not implemented yet)", trials, k, total, limit))
+            throw InputError(String(format: "N = %d with I = %d types has %.4g outcomes, more than the exact-enumeration limit %d; use fewer types or participants, or the sampled estimator (`agora contract --sampled SAMPLES`), which solves the sample-average problem and reports a standard error", trials, k, total, limit))
         }
         self.trials = trials
         self.probabilities = p
+        self.samples = nil
         var rows: [Int] = []
         var current = [Int](repeating: 0, count: k)
         func rec(_ i: Int, _ left: Int) {
@@ -80,6 +83,64 @@ public struct MultinomialOutcomes: Sendable {
             }
         }
         conditional = cond
+    }
+}
+
+extension MultinomialOutcomes {
+    /// A sampled stand-in for the exact enumeration (sample-average approximation): `samples`
+    /// draws of Multinomial(N, p) from `seed`, identical outcomes merged, `pmf` their empirical
+    /// frequencies. Conditional weights use exact identities on top of the sample: truncated =
+    /// frequencies restricted to n_i >= 1 and renormalised; size-biased = frequency * n_i / (N p_i),
+    /// renormalised. Expectations are then unbiased (truncated: consistent) estimates whose standard
+    /// error shrinks like 1/sqrt(samples).
+    public init(trials: Int, probabilities p: [Double], sampling samples: Int, seed: UInt64,
+                conditioning: Conditioning = .truncated) throws {
+        let k = p.count
+        guard k >= 1 else { throw InputError("p must have at least one type") }
+        guard trials >= 1 else { throw InputError("N must be at least 1, got \(trials)") }
+        guard samples >= 1 else { throw InputError("the number of samples must be at least 1, got \(samples)") }
+        var cdf = [Double](repeating: 0, count: k)
+        var acc = 0.0
+        for i in 0..<k { acc += p[i]; cdf[i] = acc }
+        var rng = SeededGenerator(seed: seed, stream: 0xC0_47AC7)
+        var freq: [[Int]: Int] = [:]
+        var order: [[Int]] = []
+        var n = [Int](repeating: 0, count: k)
+        for _ in 0..<samples {
+            for i in 0..<k { n[i] = 0 }
+            for _ in 0..<trials {
+                let u = rng.uniform() * acc
+                var i = 0
+                while i < k - 1 && u >= cdf[i] { i += 1 }
+                n[i] += 1
+            }
+            if let f = freq[n] { freq[n] = f + 1 } else { freq[n] = 1; order.append(n) }
+        }
+        let m = order.count
+        var counts = Matrix<Double>(rows: m, cols: k)
+        var pm = [Double](repeating: 0, count: m)
+        for (o, row) in order.enumerated() {
+            for i in 0..<k { counts[o, i] = Double(row[i]) }
+            pm[o] = Double(freq[row]!) / Double(samples)
+        }
+        var cond = Matrix<Double>(rows: k, cols: m)
+        for i in 0..<k {
+            var z = 0.0
+            for o in 0..<m where counts[o, i] >= 1 {
+                let w = conditioning == .truncated ? pm[o] : pm[o] * counts[o, i] / (Double(trials) * p[i])
+                cond[i, o] = w; z += w
+            }
+            guard z > 0 else {
+                throw InputError("no sampled outcome contains type \(i + 1) (p = \(p[i])): draw more samples")
+            }
+            for o in 0..<m { cond[i, o] /= z }
+        }
+        self.trials = trials
+        self.probabilities = p
+        self.counts = counts
+        self.pmf = pm
+        self.conditional = cond
+        self.samples = samples
     }
 }
 

@@ -15,6 +15,8 @@ struct ContractCommand: ParsableCommand {
     @Option(help: "Write the menu and reward distributions as CSV files into this folder.") var out: String?
     @Flag(help: "Also solve the full program (all pairwise IC) and report its objective.") var checkFull = false
     @Option(help: "Conditioning on n_i >= 1: truncated or size-biased (overrides the file).") var conditioning: String?
+    @Option(help: "Replace the exact enumeration by this many sampled outcomes (sample-average approximation, with a standard error).") var sampled: Int?
+    @Option(help: "Seed for --sampled.") var seed: UInt64 = 1
 
     func run() throws {
         do {
@@ -39,7 +41,8 @@ struct ContractCommand: ParsableCommand {
                 s.conditioning = cnd
             }
             let start = DispatchTime.now().uptimeNanoseconds
-            let d = try ContractDesigner(s)
+            if let sampled, sampled < 1 { throw ValidationError("--sampled must be at least 1") }
+            let d = try ContractDesigner(s, sampledOutcomes: sampled, seed: seed)
             let menu = try d.solve(checkFullProgram: checkFull)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
             if let out { try writeCSV(menu, d, folder: out) }
@@ -49,7 +52,11 @@ struct ContractCommand: ParsableCommand {
                 return
             }
             print(title)
-            print("N = \(s.participants), \(s.costs.count) types, \(menu.outcomes) outcomes enumerated, \(s.conditioning.rawValue) conditioning")
+            if let sN = menu.samples {
+                print("N = \(s.participants), \(s.costs.count) types, SAMPLED: \(sN) draws (\(menu.outcomes) distinct outcomes), \(s.conditioning.rawValue) conditioning")
+            } else {
+                print("N = \(s.participants), \(s.costs.count) types, \(menu.outcomes) outcomes enumerated, \(s.conditioning.rawValue) conditioning")
+            }
             print("")
             print(pad("type", 6) + pad("p", 8) + pad("cost c", 10) + pad("m", 14) + pad("t", 12) + pad("u", 12) + pad("f", 12) + pad("rent", 10) + pad("alone m", 12))
             for i in s.costs.indices {
@@ -59,15 +66,16 @@ struct ContractCommand: ParsableCommand {
                       + pad(String(format: "%.4f", menu.rents[i]), 10) + pad(String(format: "%.2f", menu.standAloneContributions[i]), 12))
             }
             print("")
-            print(String(format: "E[v(a)] = %.6f   (E[a] = %.8f)", menu.expectedValue, menu.expectedAccuracy))
+            print(String(format: "E[v(a)] = %.6f   (E[a] = %.8f)", menu.expectedValue, menu.expectedAccuracy)
+                  + (menu.expectedValueStandardError.map { String(format: "   sampled: standard error %.2e", $0) } ?? ""))
             print(String(format: "complete information E[v(a)] = %.6f, information cost = %.6f", menu.completeInformationValue, menu.informationCost))
             if let fv = menu.fullProgramValue { print(String(format: "full program (all pairwise IC) E[v(a)] = %.6f", fv)) }
             print("pooled types: \(menu.pooling.isEmpty ? "none" : menu.pooling.map { "{" + $0.map { "\($0 + 1)" }.joined(separator: ",") + "}" }.joined(separator: " "))")
             print(String(format: "KKT residual %.2e, %d Newton steps (%@), %.1f ms", menu.kktResidual, menu.newtonSteps, menu.solverFinish, seconds * 1e3))
         } catch let e as InputError {
-            throw ValidationError(e.message)
+            throw CLIError(e.message)
         } catch let e as ShapeError {
-            throw ValidationError(e.message)
+            throw CLIError(e.message)
         }
     }
 

@@ -23,3 +23,10 @@ final class Progress {
     }
     func finish() { if enabled && total > 0 { FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!) } }
 }
+
+/// A run-time failure reported to the user as "Error: message" with a non-zero exit, without the
+/// usage text (which `ValidationError` prints and which only fits mistakes in the arguments).
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}

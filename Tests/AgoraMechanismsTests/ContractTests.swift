@@ -136,6 +136,24 @@ final class ContractTests: XCTestCase {
         for (k, i) in perm.enumerated() { XCTAssertEqual(b.contributions[k], a.contributions[i], accuracy: 1e-9 * a.contributions[i]) }
     }
 
+    func testSampledEstimatorAgreesWithTheExactOptimum() throws {
+        let exact = try ContractDesigner(ContractScenario.s3.setting).solve(completeInformation: false)
+        let d = try ContractDesigner(ContractScenario.s3.setting, sampledOutcomes: 50_000, seed: 7)
+        let sampled = try d.solve(completeInformation: false)
+        XCTAssertEqual(sampled.samples, 50_000)
+        let se = try XCTUnwrap(sampled.expectedValueStandardError)
+        XCTAssertGreaterThan(se, 0)
+        XCTAssertEqual(sampled.expectedValue, exact.expectedValue, accuracy: 5 * se)
+        checkInvariants(sampled, d, label: "sampled S3")
+        // Same seed, same answer.
+        let again = try ContractDesigner(ContractScenario.s3.setting, sampledOutcomes: 50_000, seed: 7).solve(completeInformation: false)
+        XCTAssertEqual(again.contributions, sampled.contributions)
+        // Weights are distributions.
+        let o = try MultinomialOutcomes(trials: 10, probabilities: [0.5, 0.3, 0.2], sampling: 1000, seed: 3, conditioning: .sizeBiased)
+        XCTAssertEqual(o.pmf.reduce(0, +), 1, accuracy: 1e-12)
+        for i in 0..<3 { XCTAssertEqual(o.conditional.row(i).reduce(0, +), 1, accuracy: 1e-12) }
+    }
+
     func testBadInputIsRejectedWithTheField() {
         func expect(_ fragment: String, _ s: ContractSetting, line: UInt = #line) {
             XCTAssertThrowsError(try ContractDesigner(s), line: line) { e in

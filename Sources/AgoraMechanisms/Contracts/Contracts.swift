@@ -105,6 +105,10 @@ public struct ContractMenu: Codable, Sendable {
     public var newtonSteps: Int
     public var solverFinish: String
     public var outcomes: Int
+    /// Monte-Carlo draws behind the expectations (nil: exact enumeration) and the standard error
+    /// of `expectedValue` under sampling.
+    public var samples: Int?
+    public var expectedValueStandardError: Double?
     /// Objective of the full program (all pairwise IC) solved independently, when checked.
     public var fullProgramValue: Double?
 }
@@ -129,7 +133,13 @@ public struct ContractDesigner {
     public let accuracy: GeneralizationBoundAccuracy
     public let valuation: LinearValuation
 
-    public init(_ setting: ContractSetting, outcomeLimit: Int = MultinomialOutcomes.defaultLimit) throws {
+    /// - Parameters:
+    ///   - outcomeLimit: largest exact enumeration accepted.
+    ///   - sampledOutcomes: when set, replace the exact enumeration by this many Monte-Carlo draws
+    ///     (sample-average approximation, seeded by `seed`); the menu then reports the standard error
+    ///     of its objective.
+    public init(_ setting: ContractSetting, outcomeLimit: Int = MultinomialOutcomes.defaultLimit,
+                sampledOutcomes: Int? = nil, seed: UInt64 = 1) throws {
         try setting.validate()
         self.setting = setting
         accuracy = GeneralizationBoundAccuracy(k: setting.accuracyK)
@@ -141,8 +151,11 @@ public struct ContractDesigner {
         let ord = order
         f = setting.reservationUtilities.map { given in ord.map { given[$0] } } ?? sa.map(\.f)
         let p = order.map { setting.probabilities[$0] }
-        let outcomes = try MultinomialOutcomes(trials: setting.participants, probabilities: p,
-                                               conditioning: setting.conditioning, limit: outcomeLimit)
+        let outcomes = try sampledOutcomes.map {
+            try MultinomialOutcomes(trials: setting.participants, probabilities: p, sampling: $0, seed: seed,
+                                    conditioning: setting.conditioning)
+        } ?? MultinomialOutcomes(trials: setting.participants, probabilities: p,
+                                 conditioning: setting.conditioning, limit: outcomeLimit)
         expectations = OutcomeExpectations(outcomes: outcomes, accuracy: accuracy, valuation: valuation)
     }
 
@@ -198,34 +211,63 @@ public struct ContractDesigner {
             informationCost: ev - complete,
             pooling: pools.filter { $0.count > 1 }.map { $0.map { order[$0] }.sorted() },
             kktResidual: sol.kktResidual, newtonSteps: sol.newtonSteps, solverFinish: sol.finish,
-            outcomes: pmf.count, fullProgramValue: full)
+            outcomes: pmf.count, samples: expectations.outcomes.samples,
+            expectedValueStandardError: expectations.outcomes.samples.map { sN in
+                var second = 0.0
+                for o in pmf.indices { second += pmf[o] * e.value[o] * e.value[o] }
+                return (max(0, second - ev * ev) / Double(sN)).squareRoot()
+            },
+            fullProgramValue: full)
     }
 
     /// E over outcomes of v(a(M(n))), M(n) the largest root of M = sum_i n_i (v(a(M)) - f_i) / c_i
     /// (complete information: every type's IR binds, each contributes what its value allows).
-    public func completeInformationValue() -> Double {
+    ///
+    /// For an outcome n, g(M) = S v(a(M)) - F - M with S = sum_i n_i / c_i and F = sum_i n_i f_i / c_i,
+    /// so only two scalars per outcome matter. g is concave on the positive branch of a: its
+    /// maximum is where g'(M) = S v'(a) a'(M) - 1 changes sign (bisection), and the largest root lies
+    /// between that maximum and S v(1) (where g is surely negative). Outcomes are processed in
+    /// parallel and summed in a fixed order.
+    public func completeInformationValue(pool: ThreadPool = .shared) -> Double {
         let counts = expectations.outcomes.counts
         let pmf = expectations.outcomes.pmf
-        var total = 0.0
-        for o in 0..<counts.rows {
-            let n = counts.row(o)
-            func g(_ mm: Double) -> Double {
-                let v = valuation.evaluate(accuracy.evaluate(mm).a).v
-                var s = -mm
-                for i in 0..<n.count where n[i] > 0 { s += n[i] * (v - f[i]) / c[i] }
-                return s
+        let types = c.count
+        let acc = accuracy, val = valuation
+        // Where a turns positive (the start of the concave branch).
+        var lo0 = 1e-9, hi0 = 1.0
+        while acc.evaluate(hi0).a <= 0 { hi0 *= 2 }
+        for _ in 0..<200 { let mid = 0.5 * (lo0 + hi0); if acc.evaluate(mid).a > 0 { hi0 = mid } else { lo0 = mid } }
+        let m0 = hi0
+        let vmax = val.evaluate(1).v
+        var contributions = [Double](repeating: 0, count: counts.rows)
+        let cc = c, ff = f
+        contributions.withUnsafeMutableBufferPointer { out in
+            nonisolated(unsafe) let op = out.baseAddress!
+            pool.parallelFor(counts.rows, bytes: counts.rows * 4096) { range in
+                for o in range {
+                    var sS = 0.0, fF = 0.0
+                    for i in 0..<types { let n = counts[o, i]; sS += n / cc[i]; fF += n * ff[i] / cc[i] }
+                    func g(_ mm: Double) -> Double { sS * val.evaluate(acc.evaluate(mm).a).v - fF - mm }
+                    func dg(_ mm: Double) -> Double {
+                        let e = acc.evaluate(mm)
+                        return sS * val.evaluate(e.a).dv * e.da - 1
+                    }
+                    let top = max(m0 * 2, sS * vmax + 1)
+                    var arg = m0
+                    if dg(m0 * (1 + 1e-12)) > 0 {
+                        var l = m0, r = top
+                        for _ in 0..<200 { let mid = 0.5 * (l + r); if dg(mid) > 0 { l = mid } else { r = mid }; if r - l <= 1e-13 * r { break } }
+                        arg = l
+                    }
+                    if g(arg) < 0 { op[o] = 0; continue }  // no positive root: nothing is trained, a = 0
+                    var l = arg, r = top
+                    for _ in 0..<200 { let mid = 0.5 * (l + r); if g(mid) >= 0 { l = mid } else { r = mid }; if r - l <= 1e-14 * r { break } }
+                    op[o] = pmf[o] * val.evaluate(acc.evaluate(l).a).v
+                }
             }
-            // g is concave on the positive branch of a: locate its maximum on a log grid, then
-            // bisect for the root beyond it (the largest root).
-            var arg = 1.0, best = g(1.0)
-            var x = 1.0
-            while x < 1e12 { x *= 1.05; let v = g(x); if v > best { best = v; arg = x } }
-            if best < 0 { continue }   // no positive root: nothing is trained, a = 0
-            var lo = arg, hi = arg
-            while g(hi) >= 0 { hi *= 2; if hi > 1e15 { break } }
-            for _ in 0..<300 { let mid = 0.5 * (lo + hi); if g(mid) >= 0 { lo = mid } else { hi = mid }; if hi - lo <= 1e-14 * hi { break } }
-            total += pmf[o] * valuation.evaluate(accuracy.evaluate(lo).a).v
         }
+        var total = 0.0
+        for v in contributions { total += v }
         return total
     }
 
