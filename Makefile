@@ -31,12 +31,14 @@ test: setup
 	$(SWIFT) test --disable-swift-testing
 
 run: build
+	@mkdir -p out
 	./.build/release/agora mix --topology exponential --agents 256 --dim 10000 --steps 25
 	@echo
-	./.build/release/agora mix --topology ring --agents 256 --dim 10000 --steps 25 --csv ring-consensus.csv | tail -n 5
-	@echo "(per-step CSV of the ring run written to ring-consensus.csv)"
+	./.build/release/agora mix --topology ring --agents 256 --dim 10000 --steps 25 --csv out/ring-consensus.csv --plot out/ring-consensus.svg | tail -n 5
+	@echo "(per-step CSV and plot of the ring run in out/ring-consensus.csv and out/ring-consensus.svg)"
 	@echo
-	./.build/release/agora contract s3
+	./.build/release/agora contract s3 --out out/contract-s3
+	@echo "(menu.csv, menu.json, rewards.csv and the reward-distribution plot rewards.svg in out/contract-s3)"
 
 bench: setup
 	$(SWIFT) build -c release --scratch-path $(NATIVE_BUILD) $(NATIVE_FLAGS) --product AgoraBench

@@ -54,6 +54,7 @@ struct MixCommand: ParsableCommand {
     @Option(help: "Kernel choice: auto, sparse, dense.") var strategy: String = "auto"
     @Option(help: "Threads for Agora's kernels (default: all cores).") var threads: Int?
     @Option(help: "Write per-step results as CSV to this file.") var csv: String?
+    @Option(help: "Write an SVG plot of the consensus error (and the spectral bound) per step to this file.") var plot: String?
     @Flag(help: "Print the result as one JSON object on stdout instead of a table.") var json = false
 
     func run() throws {
@@ -71,6 +72,14 @@ struct MixCommand: ParsableCommand {
             let r = try e.run { progress.update($0) }
             progress.finish()
             if let csv { try writeCSV(r, to: csv) }
+            if let plot {
+                var series = [SVGPlot.Series(name: "relative error", points: r.steps.map { (Double($0.step), $0.relativeError) })]
+                if !t.isTimeVarying {
+                    series.append(SVGPlot.Series(name: "(1 - gap)^(2t)", points: r.steps.map { (Double($0.step), $0.spectralBound ?? .nan) }, dashed: true))
+                }
+                try SVGPlot.write(SVGPlot.lines(title: "Gossip averaging: \(t) on \(graph.agents) agents, \(w.rawValue) weights",
+                                                xLabel: "step", yLabel: "relative consensus error", series: series, logY: true), to: plot)
+            }
             if json {
                 let enc = JSONEncoder()
                 enc.outputFormatting = [.sortedKeys]

@@ -103,6 +103,17 @@ struct ContractCommand: ParsableCommand {
             }
         }
         try r.write(toFile: folder + "/rewards.csv", atomically: true, encoding: .utf8)
+        // Reward distribution per type: the CDF of the model accuracy r_i(n) a type receives.
+        var series: [SVGPlot.Series] = []
+        for i in menu.setting.costs.indices {
+            let dist = d.rewardDistribution(menu, type: i).sorted { $0.rewardAccuracy < $1.rewardAccuracy }
+            var cum = 0.0
+            var pts: [(Double, Double)] = []
+            for o in dist { pts.append((o.rewardAccuracy, cum)); cum += o.probability; pts.append((o.rewardAccuracy, cum)) }
+            series.append(SVGPlot.Series(name: String(format: "type %d (c = %g)", i + 1, menu.setting.costs[i]), points: pts))
+        }
+        try SVGPlot.write(SVGPlot.lines(title: "Reward distributions P(r_i <= x | n_i >= 1) (pooled types coincide)", xLabel: "model accuracy received r_i(n)",
+                                        yLabel: "cumulative probability", series: series), to: folder + "/rewards.svg")
         let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try enc.encode(menu).write(to: URL(fileURLWithPath: folder + "/menu.json"))
     }
@@ -113,6 +124,7 @@ struct ContractCommand: ParsableCommand {
         let ns = Array(stride(from: 2, through: 100, by: 2))
         let ps = (0..<30).map { 0.01 + 0.98 * Double($0) / 29 }
         var rows = "N,p1,m1,m2,t1,t2,information_cost,rent2,kkt\n"
+        var grid: [String: [Double]] = [:]
         var ext = (mMin: Double.infinity, mMax: -Double.infinity, tMin: Double.infinity, tMax: -Double.infinity,
                    icMin: Double.infinity, icAt: "", rentMax: -Double.infinity, rentAt: "")
         let progress = Progress(total: ns.count * ps.count, label: "two-type grid")
@@ -122,6 +134,8 @@ struct ContractCommand: ParsableCommand {
                 let s = ContractSetting(participants: n, probabilities: [p1, 1 - p1], costs: [0.02, 0.01],
                                         reservationUtilities: [55.2558920959, 64.1608119437])
                 let menu = try ContractDesigner(s).solve()
+                for (key, v) in [("m1", menu.contributions[0]), ("m2", menu.contributions[1]), ("t2", menu.values[1]),
+                                 ("information_cost", menu.informationCost), ("rent2", menu.rents[1])] { grid[key, default: []].append(v) }
                 rows += "\(n),\(p1),\(menu.contributions[0]),\(menu.contributions[1]),\(menu.values[0]),\(menu.values[1]),\(menu.informationCost),\(menu.rents[1]),\(menu.kktResidual)\n"
                 ext.mMin = min(ext.mMin, menu.contributions.min()!); ext.mMax = max(ext.mMax, menu.contributions.max()!)
                 ext.tMin = min(ext.tMin, menu.values.min()!); ext.tMax = max(ext.tMax, menu.values.max()!)
@@ -134,11 +148,17 @@ struct ContractCommand: ParsableCommand {
         let folder = out ?? "contract-two-type"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try rows.write(toFile: folder + "/grid.csv", atomically: true, encoding: .utf8)
+        for (key, label) in [("m1", "m of the high-cost type"), ("m2", "m of the low-cost type"), ("t2", "t of the low-cost type"),
+                             ("information_cost", "information cost E[v(a)] incomplete - complete"), ("rent2", "information rent of the low-cost type")] {
+            let z = ns.indices.map { r in ps.indices.map { q in grid[key]![r * ps.count + q] } }
+            try SVGPlot.write(SVGPlot.heatMap(title: label, xLabel: "p1 (share of high-cost type)", yLabel: "N (participants)",
+                                              xs: ps, ys: ns.map(Double.init), z: z), to: folder + "/\(key).svg")
+        }
         print("two-type grid: c = (0.02, 0.01), f = (55.2559, 64.1608), \(ns.count) x \(ps.count) points")
         print(String(format: "m in [%.2f, %.2f]   (published [890.49, 3421.92])", ext.mMin, ext.mMax))
         print(String(format: "t in [%.2f, %.2f]   (published [73.07, 98.38])", ext.tMin, ext.tMax))
         print(String(format: "minimum information cost %.3f at %@   (published -1.62 at N = 2, p1 ~ 0.48)", ext.icMin, ext.icAt))
         print(String(format: "maximum rent of the low-cost type %.3f at %@   (published 12.46 at N = 100, p1 ~ 0.58)", ext.rentMax, ext.rentAt))
-        print("per-point results written to \(folder)/grid.csv")
+        print("per-point results written to \(folder)/grid.csv; heat maps m1.svg m2.svg t2.svg information_cost.svg rent2.svg")
     }
 }
