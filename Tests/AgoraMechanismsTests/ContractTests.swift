@@ -1,4 +1,5 @@
 import AgoraKernels
+import Foundation
 import AgoraLearning
 import AgoraMechanisms
 import XCTest
@@ -95,6 +96,10 @@ final class ContractTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(menu.expectedValue, pub.value - 1e-5, "\(s): objective")
             for i in 0..<5 { XCTAssertEqual(menu.contributions[i], pub.m[i], accuracy: 0.05 * pub.m[i], "\(s): m[\(i)]") }
             if let pt = pub.t { for i in 0..<5 { XCTAssertEqual(menu.values[i], pt[i], accuracy: 0.01 * pt[i], "\(s): t[\(i)]") } }
+            // The exact optimum pools the types the published vectors show as nearly equal.
+            let expectedPools: [ContractScenario: [[Int]]] = [.s1: [[0, 1, 2, 3]], .s2: [[0, 1, 2, 3, 4]], .s3: [[0, 1], [2, 3]]]
+            XCTAssertEqual(menu.pooling, expectedPools[s]!, "\(s): pooling")
+            for group in menu.pooling { for i in group { XCTAssertEqual(menu.contributions[i], menu.contributions[group[0]]) } }
             // The full program (all pairwise IC) reaches the same optimum.
             XCTAssertEqual(menu.fullProgramValue!, menu.expectedValue, accuracy: 1e-6 * menu.expectedValue, "\(s): full vs reduced")
         }
@@ -152,6 +157,34 @@ final class ContractTests: XCTestCase {
         let o = try MultinomialOutcomes(trials: 10, probabilities: [0.5, 0.3, 0.2], sampling: 1000, seed: 3, conditioning: .sizeBiased)
         XCTAssertEqual(o.pmf.reduce(0, +), 1, accuracy: 1e-12)
         for i in 0..<3 { XCTAssertEqual(o.conditional.row(i).reduce(0, +), 1, accuracy: 1e-12) }
+    }
+
+    func testOtherAccuracyAndValuationFunctionsPlugIn() throws {
+        // A concave valuation v(r) = 100 sqrt(r) and a saturating accuracy a(x) = 1 - exp(-x / 500).
+        struct Saturating: AccuracyFunction {
+            func evaluate(_ x: Double) -> (a: Double, da: Double, d2a: Double) {
+                let e = Foundation.exp(-x / 500); return (1 - e, e / 500, -e / 250_000)
+            }
+        }
+        struct SquareRoot: ValuationFunction {
+            func evaluate(_ r: Double) -> (v: Double, dv: Double, d2v: Double) {
+                let q = max(r, 1e-300).squareRoot(); return (100 * q, 50 / q, -25 / (q * q * q))
+            }
+            func inverse(_ value: Double) -> Double { (value / 100) * (value / 100) }
+        }
+        let setting = ContractSetting(participants: 6, probabilities: [0.3, 0.3, 0.4], costs: [0.3, 0.2, 0.1])
+        let d = try ContractDesigner(setting, accuracy: Saturating(), valuation: SquareRoot())
+        let menu = try d.solve(checkFullProgram: true)
+        checkInvariants(menu, d, label: "saturating/sqrt")
+        XCTAssertEqual(menu.fullProgramValue!, menu.expectedValue, accuracy: 1e-6 * menu.expectedValue)
+    }
+
+    func testInfeasibleSettingIsReported() {
+        // The low-cost type's outside option is worth more than any model the team can deliver.
+        let s = ContractSetting(participants: 4, probabilities: [0.5, 0.5], costs: [0.02, 0.01], reservationUtilities: [0, 99.9])
+        XCTAssertThrowsError(try ContractDesigner(s).solve()) { e in
+            XCTAssertTrue("\(e)".contains("infeasible"), "\(e)")
+        }
     }
 
     func testBadInputIsRejectedWithTheField() {

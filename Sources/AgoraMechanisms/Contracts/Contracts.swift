@@ -130,8 +130,10 @@ public struct ContractDesigner {
     let f: [Double]
     let standAlone: [Double]
     let expectations: OutcomeExpectations
-    public let accuracy: GeneralizationBoundAccuracy
-    public let valuation: LinearValuation
+    /// a(x): the setting's generalization bound unless another function was given.
+    public let accuracy: any AccuracyFunction
+    /// v(r): the setting's linear valuation unless another function was given.
+    public let valuation: any ValuationFunction
 
     /// - Parameters:
     ///   - outcomeLimit: largest exact enumeration accepted.
@@ -139,14 +141,17 @@ public struct ContractDesigner {
     ///     (sample-average approximation, seeded by `seed`); the menu then reports the standard error
     ///     of its objective.
     public init(_ setting: ContractSetting, outcomeLimit: Int = MultinomialOutcomes.defaultLimit,
-                sampledOutcomes: Int? = nil, seed: UInt64 = 1) throws {
+                sampledOutcomes: Int? = nil, seed: UInt64 = 1,
+                accuracy: (any AccuracyFunction)? = nil, valuation: (any ValuationFunction)? = nil) throws {
         try setting.validate()
         self.setting = setting
-        accuracy = GeneralizationBoundAccuracy(k: setting.accuracyK)
-        valuation = LinearValuation(scale: setting.valuationScale)
+        let acc: any AccuracyFunction = accuracy ?? GeneralizationBoundAccuracy(k: setting.accuracyK)
+        let val: any ValuationFunction = valuation ?? LinearValuation(scale: setting.valuationScale)
+        self.accuracy = acc
+        self.valuation = val
         order = setting.costs.indices.sorted { setting.costs[$0] > setting.costs[$1] }
         c = order.map { setting.costs[$0] }
-        let sa = c.map { reservationUtility(cost: $0, accuracy: GeneralizationBoundAccuracy(k: setting.accuracyK), valuation: LinearValuation(scale: setting.valuationScale)) }
+        let sa = c.map { reservationUtility(cost: $0, accuracy: acc, valuation: val) }
         standAlone = sa.map(\.m)
         let ord = order
         f = setting.reservationUtilities.map { given in ord.map { given[$0] } } ?? sa.map(\.f)
@@ -156,7 +161,7 @@ public struct ContractDesigner {
                                     conditioning: setting.conditioning)
         } ?? MultinomialOutcomes(trials: setting.participants, probabilities: p,
                                  conditioning: setting.conditioning, limit: outcomeLimit)
-        expectations = OutcomeExpectations(outcomes: outcomes, accuracy: accuracy, valuation: valuation)
+        expectations = OutcomeExpectations(outcomes: outcomes, accuracy: acc, valuation: val)
     }
 
     /// Reservation utilities in the caller's order.
@@ -233,12 +238,12 @@ public struct ContractDesigner {
         let pmf = expectations.outcomes.pmf
         let types = c.count
         let acc = accuracy, val = valuation
+        let vmax = val.evaluate(1).v
         // Where a turns positive (the start of the concave branch).
         var lo0 = 1e-9, hi0 = 1.0
         while acc.evaluate(hi0).a <= 0 { hi0 *= 2 }
         for _ in 0..<200 { let mid = 0.5 * (lo0 + hi0); if acc.evaluate(mid).a > 0 { hi0 = mid } else { lo0 = mid } }
         let m0 = hi0
-        let vmax = val.evaluate(1).v
         var contributions = [Double](repeating: 0, count: counts.rows)
         let cc = c, ff = f
         contributions.withUnsafeMutableBufferPointer { out in
