@@ -27,13 +27,19 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev", "pkg-config"])]
         ),
+        .systemLibrary(
+            name: "CZlib",
+            path: "CBridge/CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         .target(
             name: "AgoraKernels",
             dependencies: ["COpenBLAS"]
         ),
         .target(
             name: "AgoraLearning",
-            dependencies: ["AgoraKernels"]
+            dependencies: ["AgoraKernels", "CZlib"]
         ),
         .target(
             name: "AgoraMechanisms",

@@ -1,0 +1,71 @@
+import AgoraKernels
+import AgoraLearning
+import Foundation
+import XCTest
+
+final class IDXCSVTests: XCTestCase {
+    func testMNISTTestSet() throws {
+        let d = try IDXReader.dataset(images: try sharedData("mnist/t10k-images-idx3-ubyte.gz"),
+                                      labels: try sharedData("mnist/t10k-labels-idx1-ubyte.gz"))
+        XCTAssertEqual(d.rows, 10000)
+        XCTAssertEqual(d.features.cols, 784)
+        XCTAssertEqual(d.labelNames, (0...9).map(String.init))
+        XCTAssertEqual(d.labelCounts.reduce(0, +), 10000)
+        // Known class counts of the MNIST test set.
+        XCTAssertEqual(d.labelCounts, [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])
+        guard case let .dense(x) = d.features else { return XCTFail("images are dense") }
+        XCTAssertEqual(x.storage.max(), 1)
+        XCTAssertEqual(x.storage.min(), 0)
+    }
+
+    func testDigitsCSV() throws {
+        let d = try CSVReader.read(path: try sharedData("uci/digits.csv.gz"))
+        XCTAssertEqual(d.rows, 1797)
+        XCTAssertEqual(d.features.cols, 64)
+        XCTAssertEqual(d.classes, 10)
+        XCTAssertEqual(d.labelCounts, [178, 182, 177, 183, 181, 182, 181, 179, 174, 180])
+    }
+
+    func testIDXErrors() {
+        func expect(_ b: [UInt8], _ fragment: String, line: UInt = #line) {
+            XCTAssertThrowsError(try IDXReader.parse(b, name: "x.idx"), line: line) { e in
+                XCTAssertTrue("\(e)".contains(fragment), "'\(e)' lacks '\(fragment)'", line: line)
+            }
+        }
+        expect([0, 0], "only 2 bytes")
+        expect([1, 2, 3, 4], "bad IDX magic 01 02 03 04")
+        expect([0, 0, 0x0D, 1, 0, 0, 0, 1, 0, 0, 0, 0], "element type 0x0D is not supported")
+        expect([0, 0, 8, 2, 0, 0, 0, 2], "truncated IDX header")
+        expect([0, 0, 8, 1, 0, 0, 0, 3, 7, 7], "need 3 data bytes, file has 2 (truncated)")
+        XCTAssertEqual(try IDXReader.parse([0, 0, 8, 1, 0, 0, 0, 2, 5, 6], name: "ok").values, [5, 6])
+    }
+
+    func testGzipRoundTripAndCorruption() throws {
+        // gzip of "1,2,a\n3,4,b\n" made by Python's gzip module (mtime 0).
+        let gz: [UInt8] = [0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0x33, 0xd4, 0x31, 0xd2, 0x49, 0xe4,
+                           0x32, 0xd6, 0x31, 0xd1, 0x49, 0xe2, 0x02, 0x00, 0x82, 0xfa, 0xf2, 0xb7, 0x0c, 0x00, 0x00, 0x00]
+        XCTAssertEqual(String(decoding: try CompressedFile.gunzip(gz, name: "t.gz"), as: UTF8.self), "1,2,a\n3,4,b\n")
+        XCTAssertThrowsError(try CompressedFile.gunzip(Array(gz.prefix(16)), name: "t.gz")) { e in
+            XCTAssertTrue("\(e)".contains("truncated gzip data"), "\(e)")
+        }
+        var bad = gz; bad[12] ^= 0xFF
+        XCTAssertThrowsError(try CompressedFile.gunzip(bad, name: "t.gz")) { e in XCTAssertTrue("\(e)".contains("t.gz:"), "\(e)") }
+    }
+
+    func testCSVConventionsAndErrors() throws {
+        let d = try CSVReader.parse(Array("f1,f2,label\r\n1,2,cat\n3,4,dog\n\n5,6,cat".utf8), name: "a.csv")
+        XCTAssertEqual(d.rows, 3); XCTAssertEqual(d.labelNames, ["cat", "dog"]); XCTAssertEqual(d.labels, [0, 1, 0])
+        let first = try CSVReader.parse(Array("0,1,2\n1,3,4\n".utf8), name: "b.csv", labelColumn: 0)
+        XCTAssertEqual(first.labels, [0, 1]); XCTAssertEqual(first.features.cols, 2)
+        func expect(_ t: String, _ fragment: String, line: UInt = #line) {
+            XCTAssertThrowsError(try CSVReader.parse(Array(t.utf8), name: "c.csv"), line: line) { e in
+                XCTAssertTrue("\(e)".contains(fragment), "'\(e)' lacks '\(fragment)'", line: line)
+            }
+        }
+        expect("1,2,3\n4,5\n", "c.csv:2: 2 fields, expected 3")
+        expect("a,b,y\n1,x,0\n", "c.csv:2:3: field 2 ('b') = 'x' is not a finite number")
+        expect("", "no data rows")
+        expect("7\n", "expected at least 2 columns")
+        expect("\u{01}\u{02}", "unexpected byte 0x01")
+    }
+}
