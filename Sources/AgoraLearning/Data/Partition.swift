@@ -1,0 +1,176 @@
+import AgoraKernels
+import Foundation
+
+/// How a data set is split across agents. Every scheme is seeded and reproducible, uses every row
+/// exactly once, and reports per-agent sizes and label histograms.
+public enum PartitionScheme: Sendable, Equatable, Codable, CustomStringConvertible {
+    /// Shuffled and cut into near-equal parts.
+    case iid
+    /// Label skew: for each class, agent shares drawn from Dirichlet(beta) (small beta = few
+    /// classes per agent; large beta approaches IID).
+    case dirichlet(beta: Double)
+    /// Rows sorted by label, cut into agents * shardsPerAgent shards, each agent gets that many.
+    case shards(perAgent: Int)
+    /// Classes cut into `groups` contiguous groups and agents into as many contiguous groups;
+    /// agent group k holds only class group k, split IID inside the group. The paper's "Cluster"
+    /// (3 groups, 9 clients) and "Skew" (2 disjoint 5-class groups, 10 clients) partitions.
+    case classGroups(groups: Int)
+    /// IID labels, sizes proportional to Dirichlet(alpha) shares (at least one row each).
+    case quantitySkew(alpha: Double)
+
+    public var description: String {
+        switch self {
+        case .iid: return "iid"
+        case let .dirichlet(b): return "dirichlet:\(b)"
+        case let .shards(s): return "shards:\(s)"
+        case let .classGroups(g): return "groups:\(g)"
+        case let .quantitySkew(a): return "quantity:\(a)"
+        }
+    }
+
+    /// Parses `iid`, `dirichlet:BETA`, `shards:S`, `groups:G` (also `cluster:G`, and `skew` = 2
+    /// groups), `quantity:ALPHA`.
+    public init(parsing text: String) throws {
+        let parts = text.lowercased().split(separator: ":").map(String.init)
+        func num(_ what: String) throws -> Double {
+            guard parts.count == 2, let v = Double(parts[1]) else { throw DataError(file: "--partition", "'\(text)': expected \(parts[0]):\(what)") }
+            return v
+        }
+        switch parts.first ?? "" {
+        case "iid": self = .iid
+        case "dirichlet", "dir": self = .dirichlet(beta: try num("BETA"))
+        case "shards": self = .shards(perAgent: Int(try num("S")))
+        case "groups", "cluster", "clusters": self = .classGroups(groups: Int(try num("G")))
+        case "skew": self = .classGroups(groups: parts.count == 2 ? Int(try num("G")) : 2)
+        case "quantity", "quantity-skew": self = .quantitySkew(alpha: try num("ALPHA"))
+        default:
+            throw DataError(file: "--partition", "unknown partition '\(text)'; expected iid, dirichlet:BETA, shards:S, groups:G (cluster:G), skew, quantity:ALPHA")
+        }
+    }
+}
+
+/// The result of partitioning: row indices per agent.
+public struct Partition: Sendable {
+    public let agents: [[Int]]
+    public let classes: Int
+    public let labels: [Int]
+
+    public var sizes: [Int] { agents.map(\.count) }
+    /// Label histogram per agent, [agents][classes].
+    public var labelHistograms: [[Int]] {
+        agents.map { rows in
+            var h = [Int](repeating: 0, count: classes)
+            for r in rows { h[labels[r]] += 1 }
+            return h
+        }
+    }
+
+    /// Splits rows with `labels` (classes 0..<classes) across `count` agents.
+    public init(labels: [Int], classes: Int, agents count: Int, scheme: PartitionScheme, seed: UInt64) throws {
+        let n = labels.count
+        guard count >= 1 else { throw DataError(file: "partition", "the number of agents must be at least 1, got \(count)") }
+        guard n >= count else { throw DataError(file: "partition", "\(n) rows cannot give each of \(count) agents at least one row") }
+        self.labels = labels
+        self.classes = classes
+        var rng = SeededGenerator(seed: seed, stream: 0x9A27)
+        var byClass = [[Int]](repeating: [], count: classes)
+        for (r, l) in labels.enumerated() { byClass[l].append(r) }
+        for c in 0..<classes { byClass[c].shuffle(using: &rng) }
+        var out = [[Int]](repeating: [], count: count)
+        switch scheme {
+        case .iid:
+            var all = Array(0..<n); all.shuffle(using: &rng)
+            for (k, r) in all.enumerated() { out[k % count].append(r) }
+        case let .dirichlet(beta):
+            guard beta > 0, beta.isFinite else { throw DataError(file: "partition", "dirichlet beta must be positive, got \(beta)") }
+            for c in 0..<classes {
+                let shares = rng.dirichlet(count: count, alpha: beta)
+                let rows = byClass[c]
+                let cuts = Partition.cuts(total: rows.count, shares: shares)
+                for a in 0..<count { out[a].append(contentsOf: rows[cuts[a]..<cuts[a + 1]]) }
+            }
+            // Never leave an agent empty: give it a row from the largest agent.
+            for a in 0..<count where out[a].isEmpty {
+                let donor = out.indices.max { out[$0].count < out[$1].count }!
+                out[a].append(out[donor].removeLast())
+            }
+        case let .shards(s):
+            guard s >= 1 else { throw DataError(file: "partition", "shards per agent must be at least 1, got \(s)") }
+            let total = count * s
+            guard n >= total else { throw DataError(file: "partition", "\(n) rows cannot make \(total) shards") }
+            let sorted = (0..<classes).flatMap { byClass[$0] }
+            var order = Array(0..<total); order.shuffle(using: &rng)
+            for (k, shard) in order.enumerated() {
+                let lo = shard * n / total, hi = (shard + 1) * n / total
+                out[k / s].append(contentsOf: sorted[lo..<hi])
+            }
+        case let .classGroups(g):
+            guard g >= 1, g <= classes, g <= count else {
+                throw DataError(file: "partition", "groups:\(g) needs 1 <= G <= classes (\(classes)) and G <= agents (\(count))")
+            }
+            for k in 0..<g {
+                let cls = (k * classes / g)..<((k + 1) * classes / g)
+                let ag = (k * count / g)..<((k + 1) * count / g)
+                var rows = cls.flatMap { byClass[$0] }
+                rows.shuffle(using: &rng)
+                for (j, r) in rows.enumerated() { out[ag.lowerBound + j % ag.count].append(r) }
+            }
+        case let .quantitySkew(alpha):
+            guard alpha > 0, alpha.isFinite else { throw DataError(file: "partition", "quantity alpha must be positive, got \(alpha)") }
+            var all = Array(0..<n); all.shuffle(using: &rng)
+            var shares = rng.dirichlet(count: count, alpha: alpha)
+            // At least one row each: reserve them, share the rest.
+            let rest = n - count
+            let cuts = Partition.cuts(total: rest, shares: shares)
+            var pos = 0
+            for a in 0..<count {
+                let take = 1 + cuts[a + 1] - cuts[a]
+                out[a].append(contentsOf: all[pos..<(pos + take)]); pos += take
+            }
+            shares.removeAll()
+        }
+        for a in 0..<count { out[a].sort() }
+        agents = out
+    }
+
+    /// Cut points 0 = c_0 <= ... <= c_K = total with c_{k+1} - c_k about total * shares_k
+    /// (cumulative rounding, so they always sum to total).
+    static func cuts(total: Int, shares: [Double]) -> [Int] {
+        var c = [0]
+        var acc = 0.0
+        let s = shares.reduce(0, +)
+        for (k, v) in shares.enumerated() {
+            acc += v
+            c.append(k == shares.count - 1 ? total : min(total, Int((acc / s * Double(total)).rounded())))
+        }
+        return c
+    }
+}
+
+extension SeededGenerator {
+    /// Gamma(shape, 1) by Marsaglia and Tsang (shape < 1 through the boost Gamma(a + 1) U^(1/a)).
+    public mutating func gamma(shape a: Double) -> Double {
+        if a < 1 {
+            var u = uniform()
+            while u <= 0 { u = uniform() }
+            return gamma(shape: a + 1) * pow(u, 1 / a)
+        }
+        let d = a - 1.0 / 3, c = 1 / (9 * d).squareRoot()
+        while true {
+            var x = 0.0, v = 0.0
+            repeat { x = normal(); v = 1 + c * x } while v <= 0
+            v = v * v * v
+            let u = uniform()
+            if u < 1 - 0.0331 * x * x * x * x { return d * v }
+            if u > 0, log(u) < 0.5 * x * x + d * (1 - v + log(v)) { return d * v }
+        }
+    }
+
+    /// A Dirichlet(alpha, ..., alpha) draw of `count` shares.
+    public mutating func dirichlet(count: Int, alpha: Double) -> [Double] {
+        var g = (0..<count).map { _ in gamma(shape: alpha) }
+        var s = g.reduce(0, +)
+        if s <= 0 { g = [Double](repeating: 1, count: count); s = Double(count) }
+        return g.map { $0 / s }
+    }
+}
