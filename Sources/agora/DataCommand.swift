@@ -1,0 +1,86 @@
+import AgoraKernels
+import AgoraLearning
+import ArgumentParser
+import Foundation
+
+struct DataCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "data", abstract: "Data-set tools.", subcommands: [Inspect.self])
+
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rows, features, sparsity and label counts of a data file; with --partition, the per-agent split.")
+
+        @Argument(help: "A LIBSVM/svmlight file, an IDX image file (its labels file is found by name), or a CSV file (.gz accepted).")
+        var file: String
+        @Option(help: "Format: libsvm, idx, csv (default: from the file name).") var format: String?
+        @Option(help: "Feature count for LIBSVM files (default: the largest index).") var features: Int = 0
+        @Option(help: "IDX labels file (default: the images file name with 'images-idx3' replaced by 'labels-idx1').") var labels: String?
+        @Option(help: "Partition across agents: iid, dirichlet:BETA, shards:S, groups:G, skew, quantity:ALPHA.") var partition: String?
+        @Option(help: "Number of agents for --partition.") var agents: Int = 10
+        @Option(help: "Seed for --partition.") var seed: UInt64 = 1
+        @Flag(help: "Print one JSON object on stdout.") var json = false
+
+        struct Summary: Codable {
+            let file: String, format: String, rows: Int, features: Int, storage: String
+            let nonzeros: Int, density: Double, labels: [String], labelCounts: [Int]
+            let partition: String?, agentSizes: [Int]?, agentLabelHistograms: [[Int]]?
+        }
+
+        func run() throws {
+            do {
+                let fmt = format ?? guessFormat(file)
+                let d: Dataset
+                switch fmt {
+                case "libsvm", "svmlight", "svm": d = try LIBSVMReader.read(path: file, features: features)
+                case "csv": d = try CSVReader.read(path: file)
+                case "idx":
+                    let lab = labels ?? file.replacingOccurrences(of: "images-idx3", with: "labels-idx1")
+                    guard lab != file else { throw CLIError("give the IDX labels file with --labels") }
+                    d = try IDXReader.dataset(images: file, labels: lab)
+                default: throw ValidationError("--format '\(fmt)' is not one of libsvm, idx, csv")
+                }
+                var part: Partition? = nil
+                if let partition {
+                    part = try Partition(labels: d.labels, classes: d.classes, agents: agents,
+                                         scheme: PartitionScheme(parsing: partition), seed: seed)
+                }
+                let storage: String
+                if case .sparse = d.features { storage = "sparse (CSR)" } else { storage = "dense" }
+                let s = Summary(file: file, format: fmt, rows: d.rows, features: d.features.cols, storage: storage,
+                                nonzeros: d.features.nonzeros, density: d.features.density, labels: d.labelNames,
+                                labelCounts: d.labelCounts, partition: partition, agentSizes: part?.sizes,
+                                agentLabelHistograms: part?.labelHistograms)
+                if json {
+                    let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+                    print(String(decoding: try enc.encode(s), as: UTF8.self))
+                    return
+                }
+                print("file      \(file) (\(fmt))")
+                print("rows      \(s.rows)")
+                print("features  \(s.features), \(storage), \(s.nonzeros) non-zeros, density \(fmt4(s.density))")
+                print("labels    " + zip(s.labels, s.labelCounts).enumerated().map { "class \($0.offset) = '\($0.element.0)': \($0.element.1)" }.joined(separator: ", "))
+                if let part, let partition {
+                    print("")
+                    print("partition \(partition) over \(agents) agents (seed \(seed))")
+                    print(pad("agent", 7) + pad("rows", 8) + "label histogram")
+                    for (a, h) in part.labelHistograms.enumerated() {
+                        print(pad("\(a)", 7) + pad("\(part.sizes[a])", 8) + h.map(String.init).joined(separator: " "))
+                    }
+                }
+            } catch let e as DataError {
+                throw CLIError(e.description)
+            } catch let e as ShapeError {
+                throw CLIError(e.message)
+            }
+        }
+
+        func guessFormat(_ f: String) -> String {
+            let l = f.lowercased()
+            if l.contains("idx") { return "idx" }
+            if l.hasSuffix(".csv") || l.hasSuffix(".csv.gz") { return "csv" }
+            return "libsvm"
+        }
+
+        func fmt4(_ x: Double) -> String { String(format: "%.4f", x) }
+    }
+}
