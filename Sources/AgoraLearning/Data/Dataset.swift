@@ -44,6 +44,10 @@ public struct Dataset: Sendable {
     public var labels: [Int]
     public var labelNames: [String]
     public var classes: Int { labelNames.count }
+
+    public init(name: String, features: FeatureMatrix, labels: [Int], labelNames: [String]) {
+        self.name = name; self.features = features; self.labels = labels; self.labelNames = labelNames
+    }
     public var rows: Int { labels.count }
 
     /// Number of rows per class.

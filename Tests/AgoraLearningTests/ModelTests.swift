@@ -1,0 +1,102 @@
+import AgoraKernels
+import AgoraLearning
+import XCTest
+
+final class ModelTests: XCTestCase {
+    /// A small random data set, dense and the same as CSR (about 40 % zeros).
+    func data(rows: Int, cols: Int, seed: UInt64) -> (dense: Matrix<Double>, sparse: CSRMatrix<Double>, y: [Double]) {
+        var g = SeededGenerator(seed: seed)
+        var m = Matrix<Double>(rows: rows, cols: cols)
+        var entries: [[(Int, Double)]] = []
+        for i in 0..<rows {
+            var r: [(Int, Double)] = []
+            for k in 0..<cols where g.uniform() < 0.6 { let v = g.normal(); m[i, k] = v; r.append((k, v)) }
+            entries.append(r)
+        }
+        let y = (0..<rows).map { _ in g.uniform() < 0.5 ? -1.0 : 1.0 }
+        return (m, try! CSRMatrix(rows: rows, cols: cols, entries: entries), y)
+    }
+
+    func testGradientsMatchFiniteDifferences() throws {
+        let (dense, sparse, y) = data(rows: 40, cols: 19, seed: 1)
+        var g = SeededGenerator(seed: 9)
+        let theta = (0..<19).map { _ in 0.3 * g.normal() }
+        for loss in [GLMLoss.logistic, .squared] {
+            let model = LinearModel(loss: loss, l2: 0.01)
+            for x in [FeatureRows<Double>.dense(dense), .sparse(sparse)] {
+                let (_, grad, _) = try model.evaluate(theta, features: x, targets: y)
+                for k in [0, 7, 18] {
+                    var tp = theta, tm = theta
+                    tp[k] += 1e-6; tm[k] -= 1e-6
+                    let fd = (try model.evaluate(tp, features: x, targets: y).value - model.evaluate(tm, features: x, targets: y).value) / 2e-6
+                    XCTAssertEqual(grad[k], fd, accuracy: 1e-7, "\(loss) feature \(k)")
+                }
+            }
+        }
+    }
+
+    func testBatchedEqualsOneByOneAndThreadCountDoesNotMatter() throws {
+        let (dense, sparse, y) = data(rows: 64, cols: 37, seed: 2)
+        let agents = 9
+        var g = SeededGenerator(seed: 4)
+        let theta: Matrix<Float> = g.normalMatrix(rows: agents, cols: 37, scale: 0.2)
+        let batches = (0..<agents).map { a in (0..<(3 + a)).map { (a * 7 + $0 * 5) % 64 } }
+        let yf = y.map(Float.init)
+        for x in [FeatureRows<Float>.dense(try Matrix(rows: 64, cols: 37, storage: dense.storage.map(Float.init))),
+                  .sparse(sparse.converted(to: Float.self))] {
+            var g1 = Matrix<Float>(rows: agents, cols: 37), g2 = g1
+            var l1 = [Float](repeating: 0, count: agents), l2 = l1
+            ThreadPool.shared.threads = 1
+            try Kernels.glmGradients(loss: .logistic, l2: 0.01, features: x, targets: yf, parameters: theta, batches: batches, gradients: &g1, losses: &l1)
+            ThreadPool.shared.threads = 2
+            let oldMin = ThreadPool.shared.minParallelBytes
+            ThreadPool.shared.minParallelBytes = 0
+            try Kernels.glmGradients(loss: .logistic, l2: 0.01, features: x, targets: yf, parameters: theta, batches: batches, gradients: &g2, losses: &l2)
+            ThreadPool.shared.minParallelBytes = oldMin
+            XCTAssertEqual(g1, g2, "identical with 1 and 2 threads")
+            XCTAssertEqual(l1, l2)
+            for a in 0..<agents {
+                var ga = Matrix<Float>(rows: 1, cols: 37), la: [Float] = [0]
+                try Kernels.glmGradients(loss: .logistic, l2: 0.01, features: x, targets: yf,
+                                         parameters: try Matrix(rows: 1, cols: 37, storage: theta.row(a)),
+                                         batches: [batches[a]], gradients: &ga, losses: &la)
+                XCTAssertEqual(ga.storage, g1.row(a), "agent \(a) alone gives the same row")
+                XCTAssertEqual(la[0], l1[a])
+            }
+        }
+    }
+
+    func testDenseAndSparseAgree() throws {
+        let (dense, sparse, y) = data(rows: 50, cols: 21, seed: 3)
+        let model = LinearModel(loss: .logistic, l2: 0.1)
+        let theta = (0..<21).map { Double($0) / 40 - 0.25 }
+        let a = try model.evaluate(theta, features: .dense(dense), targets: y)
+        let b = try model.evaluate(theta, features: .sparse(sparse), targets: y)
+        XCTAssertEqual(a.value, b.value, accuracy: 1e-12)
+        for k in 0..<21 { XCTAssertEqual(a.gradient[k], b.gradient[k], accuracy: 1e-12) }
+        XCTAssertEqual(a.accuracy, b.accuracy)
+    }
+
+    func testShapeErrors() {
+        var g = Matrix<Float>(rows: 2, cols: 3), l: [Float] = [0, 0]
+        XCTAssertThrowsError(try Kernels.glmGradients(loss: .squared, l2: 0, features: .dense(Matrix<Float>(rows: 4, cols: 3)), targets: [0, 0, 0, 0],
+                                                      parameters: Matrix<Float>(rows: 2, cols: 3), batches: [[0], [9]], gradients: &g, losses: &l)) { e in
+            XCTAssertTrue("\(e)".contains("batch of agent 1 names row 9"), "\(e)")
+        }
+        XCTAssertThrowsError(try Kernels.glmGradients(loss: .squared, l2: 0, features: .dense(Matrix<Float>(rows: 4, cols: 3)), targets: [0],
+                                                      parameters: Matrix<Float>(rows: 2, cols: 3), batches: [[0], [1]], gradients: &g, losses: &l)) { e in
+            XCTAssertTrue("\(e)".contains("1 targets for 4 rows"), "\(e)")
+        }
+    }
+
+    func testReferenceSolverOnA9A() throws {
+        let d = try LIBSVMReader.read(path: try sharedData("libsvm/a9a"), features: 123)
+        let model = LinearModel(loss: .logistic, l2: 1e-4)
+        let r = try ReferenceSolver.solve(model, features: d.features.double, targets: try model.targets(d))
+        XCTAssertLessThan(r.gradientNorm, 1e-8)
+        XCTAssertLessThan(r.iterations, 30)
+        let (_, _, acc) = try model.evaluate(r.theta, features: d.features.double, targets: try model.targets(d))
+        XCTAssertGreaterThan(acc!, 0.84, "a9a logistic regression reaches about 85 % training accuracy")
+        XCTAssertThrowsError(try model.targets(Dataset(name: "three", features: .dense(Matrix(rows: 3, cols: 1)), labels: [0, 1, 2], labelNames: ["a", "b", "c"])))
+    }
+}
