@@ -43,6 +43,8 @@ public struct Dataset: Sendable {
     public var features: FeatureMatrix
     public var labels: [Int]
     public var labelNames: [String]
+    /// Real-valued targets for regression data (synthetic least squares); nil for classification.
+    public var targets: [Double]? = nil
     public var classes: Int { labelNames.count }
 
     public init(name: String, features: FeatureMatrix, labels: [Int], labelNames: [String]) {

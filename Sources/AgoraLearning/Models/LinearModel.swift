@@ -9,7 +9,7 @@ public struct LinearModel: Sendable, Codable, Equatable {
     public init(loss: GLMLoss, l2: Double) { self.loss = loss; self.l2 = l2 }
 
     /// Targets for `data`: logistic regression needs exactly two classes (class 0 -> -1,
-    /// class 1 -> +1); least squares uses the class index as the value.
+    /// class 1 -> +1); least squares uses the data's real targets, else the class index.
     public func targets(_ data: Dataset) throws -> [Double] {
         switch loss {
         case .logistic:
@@ -18,7 +18,7 @@ public struct LinearModel: Sendable, Codable, Equatable {
             }
             return data.labels.map { $0 == 1 ? 1 : -1 }
         case .squared:
-            return data.labels.map(Double.init)
+            return data.targets ?? data.labels.map(Double.init)
         }
     }
 

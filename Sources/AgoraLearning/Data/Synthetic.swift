@@ -1,0 +1,65 @@
+import AgoraKernels
+import Foundation
+
+/// Seeded synthetic data for embedded defaults: linear or logistic regression across agents whose
+/// local problems differ by a controllable heterogeneity.
+///
+/// theta_a = theta* + h u_a and features x ~ N(h mu_a, I) for agent a, with theta*, u_a ~ N(0, I/d)
+/// and mu_a ~ N(0, I/d). Least squares: y = x . theta_a + sigma e. Logistic: y = +1 with probability
+/// sigmoid(scale x . theta_a), else -1. h = 0 gives IID agents; larger h means local optima that
+/// disagree (so local gradients do not vanish at the pooled optimum).
+public struct SyntheticProblem: Codable, Sendable, Equatable {
+    public var agents = 16
+    public var rowsPerAgent = 200
+    public var features = 20
+    public var loss: GLMLoss = .logistic
+    public var heterogeneity = 1.0
+    public var noise = 0.1
+    /// Margin scale of the logistic model (larger = cleaner labels).
+    public var scale = 4.0
+    public var seed: UInt64 = 1
+    public init() {}
+
+    public func validate() throws {
+        guard agents >= 1 else { throw DataError(file: "synthetic", "agents must be at least 1, got \(agents)") }
+        guard rowsPerAgent >= 1 else { throw DataError(file: "synthetic", "rowsPerAgent must be at least 1, got \(rowsPerAgent)") }
+        guard features >= 1 else { throw DataError(file: "synthetic", "features must be at least 1, got \(features)") }
+        guard heterogeneity >= 0, heterogeneity.isFinite else { throw DataError(file: "synthetic", "heterogeneity must be a non-negative number, got \(heterogeneity)") }
+        guard noise >= 0, noise.isFinite else { throw DataError(file: "synthetic", "noise must be a non-negative number, got \(noise)") }
+    }
+
+    /// The pooled data set and the agents' rows (agent a owns rows a*rowsPerAgent ..< (a+1)*rowsPerAgent).
+    public func generate() throws -> (data: Dataset, partition: [[Int]]) {
+        try validate()
+        let d = features, n = agents * rowsPerAgent
+        var rng = SeededGenerator(seed: seed, stream: 0x5E7)
+        let s = 1 / Double(d).squareRoot()
+        let star = (0..<d).map { _ in rng.normal() * s }
+        var x = Matrix<Float>(rows: n, cols: d)
+        var labels = [Int](repeating: 0, count: n)
+        var targets = [Double](repeating: 0, count: n)
+        for a in 0..<agents {
+            let theta = star.map { $0 + heterogeneity * rng.normal() * s }
+            let mu = (0..<d).map { _ in heterogeneity * rng.normal() * s }
+            for r in 0..<rowsPerAgent {
+                let i = a * rowsPerAgent + r
+                var z = 0.0
+                for k in 0..<d {
+                    let v = mu[k] + rng.normal()
+                    x[i, k] = Float(v)
+                    z += Double(Float(v)) * theta[k]
+                }
+                switch loss {
+                case .squared:
+                    targets[i] = z + noise * rng.normal()
+                case .logistic:
+                    labels[i] = rng.uniform() < 1 / (1 + exp(-scale * z)) ? 1 : 0
+                }
+            }
+        }
+        var data = Dataset(name: "synthetic-\(loss.rawValue)", features: .dense(x), labels: labels,
+                           labelNames: loss == .logistic ? ["-1", "+1"] : ["0"])
+        if loss == .squared { data.targets = targets }
+        return (data, (0..<agents).map { a in Array((a * rowsPerAgent)..<((a + 1) * rowsPerAgent)) })
+    }
+}
