@@ -1,0 +1,31 @@
+import AgoraKernels
+
+/// SGD with momentum and (decoupled-from-loss, L2-style) weight decay for local training, applied
+/// to every agent's row at once: v <- mu v + (g + wd theta); theta <- theta - lr v.
+/// (PyTorch's SGD convention, so results compare with the reference implementations.)
+public struct MomentumSGD: Sendable {
+    public var learningRate: Double
+    public var momentum: Double
+    public var weightDecay: Double
+    public private(set) var velocity: Matrix<Float>?
+
+    public init(learningRate: Double, momentum: Double = 0, weightDecay: Double = 0) {
+        self.learningRate = learningRate; self.momentum = momentum; self.weightDecay = weightDecay
+    }
+
+    public mutating func step(_ theta: inout Matrix<Float>, gradients g: Matrix<Float>) throws {
+        guard g.rows == theta.rows, g.cols == theta.cols else {
+            throw ShapeError("SGD step: gradients \(g.rows) x \(g.cols) for parameters \(theta.rows) x \(theta.cols)")
+        }
+        if velocity == nil || velocity!.rows != theta.rows || velocity!.cols != theta.cols {
+            velocity = Matrix(rows: theta.rows, cols: theta.cols)
+        }
+        let mu = Float(momentum), wd = Float(weightDecay), lr = Float(learningRate)
+        for k in theta.storage.indices {
+            let gk = g.storage[k] + wd * theta.storage[k]
+            let v = momentum == 0 ? gk : mu * velocity!.storage[k] + gk
+            velocity!.storage[k] = v
+            theta.storage[k] -= lr * v
+        }
+    }
+}
