@@ -80,3 +80,36 @@ final class SoftmaxSGDTests: XCTestCase {
         XCTAssertThrowsError(try sgd.step(&theta, gradients: Matrix<Float>(rows: 2, cols: 2)))
     }
 }
+
+final class MLPTests: XCTestCase {
+    func testMLPGradientMatchesFiniteDifferencesDenseAndSparse() throws {
+        var g = SeededGenerator(seed: 21)
+        let n = 20, d = 9, shape = MLPShape(inputs: 9, hidden: 6, classes: 3)
+        var dense = Matrix<Double>(rows: n, cols: d)
+        var entries: [[(Int, Double)]] = []
+        for i in 0..<n {
+            var r: [(Int, Double)] = []
+            for q in 0..<d where g.uniform() < 0.6 { let v = g.normal(); dense[i, q] = v; r.append((q, v)) }
+            entries.append(r)
+        }
+        let sparse = try CSRMatrix(rows: n, cols: d, entries: entries)
+        let labels = (0..<n).map { $0 % 3 }
+        let theta: Matrix<Double> = g.normalMatrix(rows: 1, cols: shape.parameterCount, scale: 0.5)
+        func lossGrad(_ x: FeatureRows<Double>, _ t: Matrix<Double>) throws -> (Double, [Double]) {
+            var gr = Matrix<Double>(rows: 1, cols: shape.parameterCount), l = [0.0]
+            try Kernels.mlpGradients(shape: shape, l2: 0.02, features: x, labels: labels, parameters: t, batches: [Array(0..<n)], gradients: &gr, losses: &l)
+            return (l[0], gr.storage)
+        }
+        for x in [FeatureRows<Double>.dense(dense), .sparse(sparse)] {
+            let (_, grad) = try lossGrad(x, theta)
+            for q in [0, 13, shape.b1 + 2, shape.w2 + 5, shape.b2 + 1, shape.parameterCount - 1] {
+                var tp = theta, tm = theta
+                tp.storage[q] += 1e-6; tm.storage[q] -= 1e-6
+                let fd = (try lossGrad(x, tp).0 - lossGrad(x, tm).0) / 2e-6
+                XCTAssertEqual(grad[q], fd, accuracy: 1e-6, "parameter \(q)")
+            }
+        }
+        XCTAssertEqual(try lossGrad(.dense(dense), theta).0, try lossGrad(.sparse(sparse), theta).0, accuracy: 1e-12)
+        XCTAssertEqual(shape.parameterCount, 6 * 9 + 6 + 3 * 6 + 3)
+    }
+}
