@@ -13,7 +13,7 @@ APT_PACKAGES := libopenblas-dev pkg-config zlib1g-dev
 help:
 	@echo "make run    build (if needed) and run the current showcase experiment"
 	@echo "make test   run the test suite"
-	@echo "make bench  run the benchmark harness (native code generation)"
+	@echo "make bench  run the benchmark harness (native code generation); BENCH_ARGS=\"--baseline F\" or \"--save-baseline F\""
 	@echo "make setup  install system packages (apt-get)"
 
 # Idempotent: installs only when a package is missing.
@@ -42,11 +42,11 @@ run: build
 
 bench: setup
 	$(SWIFT) build -c release --scratch-path $(NATIVE_BUILD) $(NATIVE_FLAGS) --product AgoraBench
-	./$(NATIVE_BUILD)/release/AgoraBench
+	./$(NATIVE_BUILD)/release/AgoraBench $(BENCH_ARGS)
 
 bench-quick: setup
 	$(SWIFT) build -c release --scratch-path $(NATIVE_BUILD) $(NATIVE_FLAGS) --product AgoraBench
-	./$(NATIVE_BUILD)/release/AgoraBench --quick
+	./$(NATIVE_BUILD)/release/AgoraBench --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf .build $(NATIVE_BUILD)

@@ -52,13 +52,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(name: "AgoraBenchCore", path: "Benchmarks/AgoraBenchCore"),
         .executableTarget(
             name: "AgoraBench",
-            dependencies: ["AgoraMechanisms", "AgoraLearning", "AgoraKernels"],
+            dependencies: ["AgoraBenchCore", "AgoraMechanisms", "AgoraLearning", "AgoraKernels"],
             path: "Benchmarks/AgoraBench"
         ),
         .testTarget(name: "AgoraKernelsTests", dependencies: ["AgoraKernels"]),
         .testTarget(name: "AgoraLearningTests", dependencies: ["AgoraLearning", "AgoraKernels"]),
+        .testTarget(name: "AgoraBenchCoreTests", dependencies: ["AgoraBenchCore"]),
         .testTarget(name: "AgoraMechanismsTests", dependencies: ["AgoraMechanisms", "AgoraLearning", "AgoraKernels"]),
     ]
 )

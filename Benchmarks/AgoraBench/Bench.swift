@@ -1,49 +1,12 @@
 import AgoraKernels
 import AgoraLearning
 import AgoraMechanisms
+import AgoraBenchCore
 import Foundation
 
 // AgoraBench: measures the machine's bounds first (copy/triad bandwidth, sgemm throughput, fork/join
 // cost), then the kernels, and reports each kernel against its bound as a same-run ratio.
 // Output: a table on stdout, JSON in the google-benchmark format and CSV under bench-results/.
-
-struct Record: Codable {
-    var name: String
-    var run_name: String
-    var run_type = "iteration"
-    var repetitions: Int
-    var iterations: Int
-    var real_time: Double          // median, in time_unit
-    var cpu_time: Double
-    var time_unit = "us"
-    var real_time_min: Double
-    var real_time_max: Double
-    var bytes: Double?
-    var flops: Double?
-    var gb_per_s: Double?
-    var gflop_per_s: Double?
-    var fraction_of_bound: Double?
-    var bound: String?
-    var threads: Int
-}
-
-struct Context: Codable {
-    var date: String
-    var host_name: String
-    var executable: String
-    var num_cpus: Int
-    var cpu_model: String
-    var caches: [String]
-    var openblas_config: String
-    var openblas_corename: String
-    var openblas_env: [String: String]
-    var agora_threads: Int
-    var git_revision: String
-    var library_build_type = "release"
-    var quick: Bool
-}
-
-struct Output: Codable { var context: Context; var benchmarks: [Record] }
 
 func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
@@ -86,9 +49,8 @@ struct AgoraBench {
 
         func add(_ name: String, _ t: (median: Double, min: Double, max: Double), threads: Int,
                  bytes: Double? = nil, flops: Double? = nil, bound: (String, Double)? = nil, iterations: Int = 1) {
-            var r = Record(name: name, run_name: name, repetitions: reps, iterations: iterations,
-                           real_time: t.median * 1e6, cpu_time: t.median * 1e6,
-                           real_time_min: t.min * 1e6, real_time_max: t.max * 1e6, threads: threads)
+            var r = Record(name: name, repetitions: reps, iterations: iterations, medianSeconds: t.median,
+                           minSeconds: t.min, maxSeconds: t.max, threads: threads)
             if let bytes { r.bytes = bytes; r.gb_per_s = bytes / t.median / 1e9 }
             if let flops { r.flops = flops; r.gflop_per_s = flops / t.median / 1e9 }
             if let (bn, bv) = bound {
@@ -318,6 +280,32 @@ struct AgoraBench {
         }
         try csv.write(toFile: outDir + "/agora-bench.csv", atomically: true, encoding: .utf8)
         print("\nwrote \(outDir)/agora-bench.json and \(outDir)/agora-bench.csv")
+        if let i = args.firstIndex(of: "--save-baseline"), i + 1 < args.count {
+            try enc.encode(Output(context: ctx, benchmarks: records)).write(to: URL(fileURLWithPath: args[i + 1]))
+            print("saved baseline \(args[i + 1])")
+        }
+        if let i = args.firstIndex(of: "--baseline"), i + 1 < args.count {
+            let threshold = args.firstIndex(of: "--threshold").flatMap { Double(args[$0 + 1]) } ?? 0.10
+            guard let data = FileManager.default.contents(atPath: args[i + 1]) else {
+                print("error: cannot read baseline \(args[i + 1])"); exit(2)
+            }
+            let base: Output
+            do { base = try JSONDecoder().decode(Output.self, from: data) } catch {
+                print("error: \(args[i + 1]) is not an AgoraBench JSON file (\(error))"); exit(2)
+            }
+            let cmp = BaselineComparison(baseline: base.benchmarks, current: records, threshold: threshold)
+            print("\n== regression check against \(args[i + 1]) (revision \(base.context.git_revision), threshold \(threshold), spread-aware)")
+            for r in cmp.rows {
+                print(pad(r.name, 56) + String(format: "%+7.1f%% (allowed %+.1f%%)%@", 100 * r.change, 100 * r.allowance, r.regressed ? "  REGRESSION" : ""))
+            }
+            if !cmp.onlyInBaseline.isEmpty { print("only in the baseline: \(cmp.onlyInBaseline.joined(separator: ", "))") }
+            if !cmp.onlyInCurrent.isEmpty { print("new in this run: \(cmp.onlyInCurrent.joined(separator: ", "))") }
+            if !cmp.regressions.isEmpty {
+                print("\(cmp.regressions.count) configuration(s) slower than the baseline beyond the allowance")
+                exit(1)
+            }
+            print("no regression")
+        }
     }
 
     static func target(_ what: String, _ value: Double, _ goal: Double, quick: Bool, shown: String? = nil) {
