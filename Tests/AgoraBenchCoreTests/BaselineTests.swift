@@ -20,6 +20,11 @@ final class BaselineTests: XCTestCase {
         XCTAssertEqual(c.regressions.map(\.name), ["b"])
         XCTAssertEqual(c.onlyInBaseline, ["gone"])
         XCTAssertEqual(c.onlyInCurrent, ["new"])
+        // Machine bounds and reference libraries are listed but never gate.
+        let ref = BaselineComparison(baseline: [rec("reference/dispatch", 1, 1, 1), rec("bound/copy", 10, 10, 10)],
+                                     current: [rec("reference/dispatch", 3, 3, 3), rec("bound/copy", 30, 30, 30)])
+        XCTAssertEqual(ref.rows.count, 2)
+        XCTAssertTrue(ref.regressions.isEmpty)
         // Faster is never a regression.
         XCTAssertTrue(BaselineComparison(baseline: base, current: [rec("b", 50, 49, 51)]).regressions.isEmpty)
     }
