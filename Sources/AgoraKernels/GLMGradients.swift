@@ -51,62 +51,19 @@ extension Kernels {
             throw ShapeError("glmGradients: parameters \(theta.rows) x \(theta.cols), gradients \(g.rows) x \(g.cols), \(batches.count) batches and \(losses.count) losses for \(d) features")
         }
         guard y.count == x.rows else { throw ShapeError("glmGradients: \(y.count) targets for \(x.rows) rows") }
-        for (a, b) in batches.enumerated() {
-            if let bad = b.first(where: { $0 < 0 || $0 >= x.rows }) {
-                throw ShapeError("glmGradients: batch of agent \(a) names row \(bad), outside 0..<\(x.rows)")
-            }
-        }
-        let agents = theta.rows
+        try checkBatches(batches, rows: x.rows, kernel: "glmGradients")
         var traffic = 0
         for b in batches { traffic += b.count }
         traffic *= MemoryLayout<T>.size * max(1, d / 4)
-        theta.storage.withUnsafeBufferPointer { tb in
-            g.storage.withUnsafeMutableBufferPointer { gb in
-                losses.withUnsafeMutableBufferPointer { lb in
-                    guard let tbase = tb.baseAddress, let gbase = gb.baseAddress, let lbase = lb.baseAddress else { return }
-                    let tp = SendablePointer(UnsafeMutablePointer(mutating: tbase))
-                    let gp = SendablePointer(gbase), lp = SendablePointer(lbase)
-                    pool.parallelFor(agents, bytes: traffic) { range in
-                        for a in range {
-                            let th = tp.p + a * d, gr = gp.p + a * d
-                            for k in 0..<d { gr[k] = 0 }
-                            var total = 0.0
-                            switch x {
-                            case let .dense(m):
-                                m.storage.withUnsafeBufferPointer { xb in
-                                    let xp = xb.baseAddress!
-                                    for i in batches[a] {
-                                        let row = xp + i * d
-                                        let z = fixedOrderDot(row, th, d)
-                                        let (l, dz) = loss.evaluate(Double(z), Double(y[i]))
-                                        total += l
-                                        let s = T(dz)
-                                        var k = 0
-                                        let sv = SIMD16<T>(repeating: s)
-                                        while k + vecWidth <= d { storeVec(loadVec(gr + k) + sv * loadVec(row + k), gr + k); k += vecWidth }
-                                        while k < d { gr[k] += s * row[k]; k += 1 }
-                                    }
-                                }
-                            case let .sparse(c):
-                                for i in batches[a] {
-                                    let lo = c.rowStart[i], hi = c.rowStart[i + 1]
-                                    var z: T = 0
-                                    for q in lo..<hi { z += c.values[q] * th[Int(c.columns[q])] }
-                                    let (l, dz) = loss.evaluate(Double(z), Double(y[i]))
-                                    total += l
-                                    let s = T(dz)
-                                    for q in lo..<hi { gr[Int(c.columns[q])] += s * c.values[q] }
-                                }
-                            }
-                            let nb = batches[a].count
-                            let inv: T = nb > 0 ? 1 / T(nb) : 0
-                            var reg: T = 0
-                            for k in 0..<d { gr[k] = gr[k] * inv + l2 * th[k]; reg += th[k] * th[k] }
-                            lp.p[a] = T(nb > 0 ? total / Double(nb) : 0) + l2 / 2 * reg
-                        }
-                    }
-                }
+        perAgentGradients(parameters: theta, gradients: &g, losses: &losses, batches: batches, l2: l2,
+                          bytes: traffic, pool: pool) { a, th, gr in
+            var total = 0.0
+            for i in batches[a] {
+                let (l, dz) = loss.evaluate(Double(x.dot(row: i, th)), Double(y[i]))
+                total += l
+                x.addScaled(row: i, T(dz), into: gr)
             }
+            return total
         }
     }
 }

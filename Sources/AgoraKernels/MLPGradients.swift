@@ -32,93 +32,46 @@ extension Kernels {
         }
         guard labels.count == x.rows else { throw ShapeError("mlpGradients: \(labels.count) labels for \(x.rows) rows") }
         if let bad = labels.first(where: { $0 < 0 || $0 >= k }) { throw ShapeError("mlpGradients: label \(bad) outside 0..<\(k)") }
-        for (a, b) in batches.enumerated() {
-            if let bad = b.first(where: { $0 < 0 || $0 >= x.rows }) {
-                throw ShapeError("mlpGradients: batch of agent \(a) names row \(bad), outside 0..<\(x.rows)")
-            }
-        }
+        try checkBatches(batches, rows: x.rows, kernel: "mlpGradients")
         var traffic = 0
         for b in batches { traffic += b.count }
         traffic *= MemoryLayout<T>.size * max(1, h * d / 4)
-        theta.storage.withUnsafeBufferPointer { tb in
-            g.storage.withUnsafeMutableBufferPointer { gb in
-                losses.withUnsafeMutableBufferPointer { lb in
-                    guard let tbase = tb.baseAddress, let gbase = gb.baseAddress, let lbase = lb.baseAddress else { return }
-                    let tp = SendablePointer(UnsafeMutablePointer(mutating: tbase))
-                    let gp = SendablePointer(gbase), lp = SendablePointer(lbase)
-                    pool.parallelFor(theta.rows, bytes: traffic) { range in
-                        var act = [T](repeating: 0, count: h), relu = act, dr = act
-                        var z = [Double](repeating: 0, count: k)
-                        for a in range {
-                            let th = tp.p + a * p, gr = gp.p + a * p
-                            for q in 0..<p { gr[q] = 0 }
-                            var total = 0.0
-                            for i in batches[a] {
-                                // Hidden pre-activations a = W1 x + b1.
-                                switch x {
-                                case let .dense(m):
-                                    m.storage.withUnsafeBufferPointer { xb in
-                                        let row = xb.baseAddress! + i * d
-                                        for j in 0..<h { act[j] = fixedOrderDot(th + s.w1 + j * d, row, d) + th[s.b1 + j] }
-                                    }
-                                case let .sparse(cs):
-                                    for j in 0..<h {
-                                        var v = th[s.b1 + j]
-                                        for q in cs.rowStart[i]..<cs.rowStart[i + 1] { v += th[s.w1 + j * d + Int(cs.columns[q])] * cs.values[q] }
-                                        act[j] = v
-                                    }
-                                }
-                                for j in 0..<h { relu[j] = act[j] > 0 ? act[j] : 0 }
-                                var zmax = -Double.infinity
-                                for c in 0..<k {
-                                    var v = th[s.b2 + c]
-                                    for j in 0..<h { v += th[s.w2 + c * h + j] * relu[j] }
-                                    z[c] = Double(v); zmax = max(zmax, z[c])
-                                }
-                                var sum = 0.0
-                                for c in 0..<k { z[c] = exp(z[c] - zmax); sum += z[c] }
-                                let y = labels[i]
-                                total += -log(z[y] / sum)
-                                for j in 0..<h { dr[j] = 0 }
-                                for c in 0..<k {
-                                    let dz = T(z[c] / sum - (c == y ? 1 : 0))
-                                    gr[s.b2 + c] += dz
-                                    for j in 0..<h {
-                                        gr[s.w2 + c * h + j] += dz * relu[j]
-                                        dr[j] += dz * th[s.w2 + c * h + j]
-                                    }
-                                }
-                                for j in 0..<h where act[j] > 0 {
-                                    let da = dr[j]
-                                    gr[s.b1 + j] += da
-                                    let gw = gr + s.w1 + j * d
-                                    switch x {
-                                    case let .dense(m):
-                                        m.storage.withUnsafeBufferPointer { xb in
-                                            let row = xb.baseAddress! + i * d
-                                            var q = 0
-                                            let sv = SIMD16<T>(repeating: da)
-                                            while q + vecWidth <= d { storeVec(loadVec(gw + q) + sv * loadVec(row + q), gw + q); q += vecWidth }
-                                            while q < d { gw[q] += da * row[q]; q += 1 }
-                                        }
-                                    case let .sparse(cs):
-                                        for q in cs.rowStart[i]..<cs.rowStart[i + 1] { gw[Int(cs.columns[q])] += da * cs.values[q] }
-                                    }
-                                }
-                            }
-                            let nb = batches[a].count
-                            let inv: T = nb > 0 ? 1 / T(nb) : 0
-                            var reg: T = 0
-                            for q in 0..<p {
-                                let isWeight = q < s.b1 || (q >= s.w2 && q < s.b2)
-                                gr[q] = gr[q] * inv + (isWeight ? l2 * th[q] : 0)
-                                if isWeight { reg += th[q] * th[q] }
-                            }
-                            lp.p[a] = T(nb > 0 ? total / Double(nb) : 0) + l2 / 2 * reg
-                        }
+        // Weights decay, biases do not.
+        let decayed: (Int) -> Bool = { q in q < s.b1 || (q >= s.w2 && q < s.b2) }
+        perAgentGradients(parameters: theta, gradients: &g, losses: &losses, batches: batches, l2: l2,
+                          decayed: decayed, bytes: traffic, pool: pool) { a, th, gr in
+            var act = [T](repeating: 0, count: h), relu = act, dr = act
+            var z = [Double](repeating: 0, count: k)
+            var total = 0.0
+            for i in batches[a] {
+                // Hidden pre-activations a = W1 x + b1.
+                for j in 0..<h { act[j] = x.dot(row: i, th + s.w1 + j * d) + th[s.b1 + j] }
+                for j in 0..<h { relu[j] = act[j] > 0 ? act[j] : 0 }
+                var zmax = -Double.infinity
+                for c in 0..<k {
+                    var v = th[s.b2 + c]
+                    for j in 0..<h { v += th[s.w2 + c * h + j] * relu[j] }
+                    z[c] = Double(v); zmax = max(zmax, z[c])
+                }
+                var sum = 0.0
+                for c in 0..<k { z[c] = exp(z[c] - zmax); sum += z[c] }
+                let y = labels[i]
+                total += -log(z[y] / sum)
+                for j in 0..<h { dr[j] = 0 }
+                for c in 0..<k {
+                    let dz = T(z[c] / sum - (c == y ? 1 : 0))
+                    gr[s.b2 + c] += dz
+                    for j in 0..<h {
+                        gr[s.w2 + c * h + j] += dz * relu[j]
+                        dr[j] += dz * th[s.w2 + c * h + j]
                     }
                 }
+                for j in 0..<h where act[j] > 0 {
+                    gr[s.b1 + j] += dr[j]
+                    x.addScaled(row: i, dr[j], into: gr + s.w1 + j * d)
+                }
             }
+            return total
         }
     }
 }

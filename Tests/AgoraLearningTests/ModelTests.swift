@@ -6,15 +6,9 @@ final class ModelTests: XCTestCase {
     /// A small random data set, dense and the same as CSR (about 40 % zeros).
     func data(rows: Int, cols: Int, seed: UInt64) -> (dense: Matrix<Double>, sparse: CSRMatrix<Double>, y: [Double]) {
         var g = SeededGenerator(seed: seed)
-        var m = Matrix<Double>(rows: rows, cols: cols)
-        var entries: [[(Int, Double)]] = []
-        for i in 0..<rows {
-            var r: [(Int, Double)] = []
-            for k in 0..<cols where g.uniform() < 0.6 { let v = g.normal(); m[i, k] = v; r.append((k, v)) }
-            entries.append(r)
-        }
+        let (m, sparse) = randomDenseAndSparse(rows: rows, cols: cols, density: 0.6, &g)
         let y = (0..<rows).map { _ in g.uniform() < 0.5 ? -1.0 : 1.0 }
-        return (m, try! CSRMatrix(rows: rows, cols: cols, entries: entries), y)
+        return (m, sparse, y)
     }
 
     func testGradientsMatchFiniteDifferences() throws {

@@ -6,14 +6,7 @@ final class SoftmaxSGDTests: XCTestCase {
     func testSoftmaxGradientMatchesFiniteDifferencesDenseAndSparse() throws {
         var g = SeededGenerator(seed: 11)
         let n = 30, d = 13, k = 4
-        var dense = Matrix<Double>(rows: n, cols: d)
-        var entries: [[(Int, Double)]] = []
-        for i in 0..<n {
-            var r: [(Int, Double)] = []
-            for q in 0..<d where g.uniform() < 0.5 { let v = g.normal(); dense[i, q] = v; r.append((q, v)) }
-            entries.append(r)
-        }
-        let sparse = try CSRMatrix(rows: n, cols: d, entries: entries)
+        let (dense, sparse) = randomDenseAndSparse(rows: n, cols: d, density: 0.5, &g)
         let labels = (0..<n).map { $0 % k }
         let theta: Matrix<Double> = g.normalMatrix(rows: 1, cols: k * d, scale: 0.3)
         let batch = [Array(0..<n)]
@@ -85,14 +78,7 @@ final class MLPTests: XCTestCase {
     func testMLPGradientMatchesFiniteDifferencesDenseAndSparse() throws {
         var g = SeededGenerator(seed: 21)
         let n = 20, d = 9, shape = MLPShape(inputs: 9, hidden: 6, classes: 3)
-        var dense = Matrix<Double>(rows: n, cols: d)
-        var entries: [[(Int, Double)]] = []
-        for i in 0..<n {
-            var r: [(Int, Double)] = []
-            for q in 0..<d where g.uniform() < 0.6 { let v = g.normal(); dense[i, q] = v; r.append((q, v)) }
-            entries.append(r)
-        }
-        let sparse = try CSRMatrix(rows: n, cols: d, entries: entries)
+        let (dense, sparse) = randomDenseAndSparse(rows: n, cols: d, density: 0.6, &g)
         let labels = (0..<n).map { $0 % 3 }
         let theta: Matrix<Double> = g.normalMatrix(rows: 1, cols: shape.parameterCount, scale: 0.5)
         func lossGrad(_ x: FeatureRows<Double>, _ t: Matrix<Double>) throws -> (Double, [Double]) {

@@ -1,0 +1,86 @@
+// Shared scaffolding of the batched-gradient kernels (GLM, softmax, MLP): batch validation, the
+// parallel loop over agents with raw row pointers, the 1/|B| scaling and the L2 term, and row
+// access to dense or sparse features.
+
+extension FeatureRows {
+    /// x_i . w[0..<cols] (dense: fixed-order SIMD; sparse: the row's non-zeros in order).
+    @inline(__always)
+    func dot(row i: Int, _ w: UnsafePointer<T>) -> T {
+        switch self {
+        case let .dense(m):
+            return m.storage.withUnsafeBufferPointer { fixedOrderDot($0.baseAddress! + i * m.cols, UnsafeMutablePointer(mutating: w), m.cols) }
+        case let .sparse(c):
+            var s: T = 0
+            for q in c.rowStart[i]..<c.rowStart[i + 1] { s += c.values[q] * w[Int(c.columns[q])] }
+            return s
+        }
+    }
+
+    /// out[0..<cols] += s x_i.
+    @inline(__always)
+    func addScaled(row i: Int, _ s: T, into out: UnsafeMutablePointer<T>) {
+        switch self {
+        case let .dense(m):
+            m.storage.withUnsafeBufferPointer { xb in
+                let row = xb.baseAddress! + i * m.cols, d = m.cols
+                var q = 0
+                let sv = SIMD16<T>(repeating: s)
+                while q + vecWidth <= d { storeVec(loadVec(out + q) + sv * loadVec(row + q), out + q); q += vecWidth }
+                while q < d { out[q] += s * row[q]; q += 1 }
+            }
+        case let .sparse(c):
+            for q in c.rowStart[i]..<c.rowStart[i + 1] { out[Int(c.columns[q])] += s * c.values[q] }
+        }
+    }
+}
+
+extension Kernels {
+    /// Throws when a batch names a row outside 0..<rows.
+    static func checkBatches(_ batches: [[Int]], rows: Int, kernel: String) throws {
+        for (a, b) in batches.enumerated() {
+            if let bad = b.first(where: { $0 < 0 || $0 >= rows }) {
+                throw ShapeError("\(kernel): batch of agent \(a) names row \(bad), outside 0..<\(rows)")
+            }
+        }
+    }
+
+    /// Runs `body(agent, theta_a, grad_a)` for every agent in parallel (each writes only its own
+    /// gradient row, zeroed first; `body` returns the summed loss over the agent's batch), then
+    /// sets grad_a <- grad_a / |B_a| + l2 theta_a and loss_a <- loss / |B_a| + (l2/2) ||theta_a||^2,
+    /// the L2 terms only on entries where `decayed(q)` holds (all when nil).
+    static func perAgentGradients<T: AgoraScalar>(
+        parameters theta: Matrix<T>, gradients g: inout Matrix<T>, losses: inout [T], batches: [[Int]],
+        l2: T, decayed: ((Int) -> Bool)? = nil, bytes: Int, pool: ThreadPool,
+        _ body: (Int, UnsafeMutablePointer<T>, UnsafeMutablePointer<T>) -> Double
+    ) {
+        let p = theta.cols
+        theta.storage.withUnsafeBufferPointer { tb in
+            g.storage.withUnsafeMutableBufferPointer { gb in
+                losses.withUnsafeMutableBufferPointer { lb in
+                    guard let tbase = tb.baseAddress, let gbase = gb.baseAddress, let lbase = lb.baseAddress else { return }
+                    let tp = SendablePointer(UnsafeMutablePointer(mutating: tbase))
+                    let gp = SendablePointer(gbase), lp = SendablePointer(lbase)
+                    pool.parallelFor(theta.rows, bytes: bytes) { range in
+                        for a in range {
+                            let th = tp.p + a * p, gr = gp.p + a * p
+                            for q in 0..<p { gr[q] = 0 }
+                            let total = body(a, th, gr)
+                            let nb = batches[a].count
+                            let inv: T = nb > 0 ? 1 / T(nb) : 0
+                            var reg: T = 0
+                            for q in 0..<p {
+                                if decayed?(q) ?? true {
+                                    gr[q] = gr[q] * inv + l2 * th[q]
+                                    reg += th[q] * th[q]
+                                } else {
+                                    gr[q] = gr[q] * inv
+                                }
+                            }
+                            lp.p[a] = T(nb > 0 ? total / Double(nb) : 0) + l2 / 2 * reg
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
