@@ -1,0 +1,69 @@
+import AgoraKernels
+
+/// What a decentralized mechanism needs from the network, and nothing more: mix parameters with
+/// the current neighbours (and apply each agent's own step), and learn the neighbours' scalars.
+///
+/// The in-process simulator implements it over the whole [agents x d] matrix; an MPI back-end
+/// implements it with one rank per agent (or block of agents) and neighbour collectives. A
+/// mechanism written against this protocol computes everything an agent uses from its own state
+/// and what it received, so it runs unchanged on either.
+public protocol NeighborExchange {
+    var agents: Int { get }
+    /// theta_i <- sum_j w_ij(t) theta_j - lr_i m_i for every agent i, at iteration t.
+    func mixStep(iteration t: Int, parameters: Matrix<Float>, stepSizes: [Float], directions: Matrix<Float>,
+                 into out: inout Matrix<Float>) throws
+    /// For every agent i, the scalars its neighbours sent at iteration t, with their mixing weights:
+    /// result[i] = [(j, w_ij(t), s_j)] over N_t(i), ascending j.
+    func neighborScalars(iteration t: Int, _ s: [Double]) -> [[(agent: Int, weight: Double, value: Double)]]
+    /// Degrees at iteration t.
+    func degrees(iteration t: Int) -> [Int]
+}
+
+/// The in-process implementation: all agents in one matrix, mixing by the kernels (sparse or
+/// GEMM by density), static or time-varying topologies (one prepared operator per period step).
+public struct InProcessExchange: NeighborExchange {
+    public let agents: Int
+    public let topology: Topology
+    public let weights: WeightScheme
+    let graphs: [Graph]
+    let mixing: [MixingMatrix]
+    let operators: [MixingOperator<Float>]
+    let pool: ThreadPool
+
+    public init(topology: Topology, weights: WeightScheme, agents: Int, seed: UInt64,
+                strategy: MixStrategy = .auto, pool: ThreadPool = .shared) throws {
+        self.agents = agents
+        self.topology = topology
+        self.weights = weights
+        self.pool = pool
+        _ = try topology.unionGraph(agents: agents, seed: seed)  // connected (over a period)
+        var gs: [Graph] = [], ms: [MixingMatrix] = [], ops: [MixingOperator<Float>] = []
+        for t in 0..<topology.period(agents: agents) {
+            let g = try topology.graph(agents: agents, seed: seed, iteration: t)
+            let w = try MixingMatrix(graph: g, scheme: weights)
+            gs.append(g); ms.append(w); ops.append(w.mixingOperator(Float.self, strategy: strategy))
+        }
+        graphs = gs; mixing = ms; operators = ops
+    }
+
+    public func graph(iteration t: Int) -> Graph { graphs[t % graphs.count] }
+    public func mixingMatrix(iteration t: Int) -> MixingMatrix { mixing[t % mixing.count] }
+
+    public func mixStep(iteration t: Int, parameters: Matrix<Float>, stepSizes: [Float], directions: Matrix<Float>,
+                        into out: inout Matrix<Float>) throws {
+        try Kernels.mixStep(operators[t % operators.count], parameters, stepSizes: stepSizes, directions: directions,
+                            into: &out, pool: pool)
+    }
+
+    public func neighborScalars(iteration t: Int, _ s: [Double]) -> [[(agent: Int, weight: Double, value: Double)]] {
+        let w = mixing[t % mixing.count].csr
+        return (0..<agents).map { i in
+            (w.rowStart[i]..<w.rowStart[i + 1]).compactMap { k -> (agent: Int, weight: Double, value: Double)? in
+                let j = Int(w.columns[k])
+                return j == i ? nil : (j, w.values[k], s[j])
+            }
+        }
+    }
+
+    public func degrees(iteration t: Int) -> [Int] { graphs[t % graphs.count].degrees }
+}
