@@ -32,6 +32,8 @@ test: setup
 
 run: build
 	@mkdir -p out
+	./.build/release/agora dsgd --agents 16 --topology exponential --inflate 3:3 --noise 7:1 --iterations 1000 --out out/dsgd
+	@echo
 	./.build/release/agora mix --topology exponential --agents 256 --dim 10000 --steps 25
 	@echo
 	./.build/release/agora mix --topology ring --agents 256 --dim 10000 --steps 25 --csv out/ring-consensus.csv --plot out/ring-consensus.svg | tail -n 5

@@ -102,3 +102,62 @@ final class TruthfulDSGDTests: XCTestCase {
         XCTAssertLessThan(distance(), 0.1 * d0, "truthful DSGD approaches the pooled optimum")
     }
 }
+
+final class DSGDSimulationTests: XCTestCase {
+    func small() -> DSGDExperiment {
+        var e = DSGDExperiment()
+        e.data.agents = 8; e.data.rowsPerAgent = 60; e.data.features = 6
+        e.topology = .ring
+        e.iterations = 300; e.evaluateEvery = 50; e.batch = 8
+        e.strategic = [.init(agent: 2, behaviour: .inflate(alpha: 3)), .init(agent: 5, behaviour: .noise(sigma: 1))]
+        // Calibrated for this small ring: with C_0 = 1e-4 inflation still pays here (+0.03), so the
+        // coefficient must be set per configuration (see the DSGD notes in the README).
+        e.mechanism.payments = PaymentRule(coefficient: PowerSchedule(initial: 1e-2, exponent: 0.1))
+        return e
+    }
+
+    func testIncentivesBudgetBalanceAndDeterminism() throws {
+        let e = small()
+        let r = try e.run()
+        XCTAssertEqual(r.runs.map(\.label), ["payments", "no-payments", "payments/truthful-2", "no-payments/truthful-2",
+                                            "payments/truthful-5", "no-payments/truthful-5"])
+        let pay = r.runs[0]
+        for p in pay.points {
+            XCTAssertLessThanOrEqual(p.budgetResidual, 1e-12, "budget balance every iteration")
+            XCTAssertEqual(p.cumulativePayments.reduce(0, +), 0, accuracy: 1e-10)
+        }
+        let inflate = r.gains.first { $0.agent == 2 }!, noise = r.gains.first { $0.agent == 5 }!
+        XCTAssertGreaterThan(inflate.withoutPayments.last!, 0, "without payments inflating the gradient pays")
+        XCTAssertLessThan(inflate.withPayments.last!, 0, "with payments it does not")
+        XCTAssertLessThan(noise.withPayments.last!, 0, "noise injection loses money")
+        // Payments-off runs of the deviator and its counterfactual differ only by its behaviour;
+        // with every agent truthful the payments are zero-sum and the run converges.
+        XCTAssertLessThan(r.runs[2].points.last!.optimalityGap, r.runs[2].points.first!.optimalityGap * 0.2)
+        // Thread count does not change any number.
+        let old = ThreadPool.shared.threads
+        ThreadPool.shared.threads = 1
+        let r1 = try e.run()
+        ThreadPool.shared.threads = old
+        XCTAssertEqual(r1.runs[0].points.last!.utilities, r.runs[0].points.last!.utilities)
+        XCTAssertEqual(r1.gains.map(\.withPayments), r.gains.map(\.withPayments))
+    }
+
+    func testInvalidConfigurationsNameTheField() {
+        func expect(_ change: (inout DSGDExperiment) -> Void, _ fragment: String, line: UInt = #line) {
+            var e = small(); change(&e)
+            XCTAssertThrowsError(try e.validate(), line: line) { err in XCTAssertTrue("\(err)".contains(fragment), "'\(err)' lacks '\(fragment)'", line: line) }
+        }
+        expect({ $0.strategic = [.init(agent: 8, behaviour: .freeRide)] }, "strategic agent index 8 is outside 0..<8")
+        expect({ $0.strategic = [.init(agent: 1, behaviour: .inflate(alpha: 0.5))] }, "inflate alpha must be >= 1")
+        expect({ $0.mechanism.stepSize.exponent = 1.2 }, "stepSize.exponent (v) must be in (0.5, 1]")
+        expect({ $0.mechanism.stepSize.initial = -0.1 }, "stepSize.initial must be a positive")
+        expect({ $0.batch = 0 }, "batch must be at least 1")
+        expect({ $0.strategic = [.init(agent: 1, behaviour: .freeRide), .init(agent: 1, behaviour: .freeRide)] }, "listed twice")
+    }
+
+    func testConfigRoundTripsThroughJSON() throws {
+        let e = small()
+        let data = try JSONEncoder().encode(e)
+        XCTAssertEqual(try JSONDecoder().decode(DSGDExperiment.self, from: data), e)
+    }
+}

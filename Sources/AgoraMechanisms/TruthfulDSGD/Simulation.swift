@@ -1,0 +1,217 @@
+import AgoraKernels
+import AgoraLearning
+import Foundation
+
+/// A strategic behaviour of one agent in truthful DSGD (spec: "Strategic behaviours to simulate").
+public enum Behaviour: Codable, Sendable, Equatable, CustomStringConvertible {
+    /// m = alpha g (alpha >= 1).
+    case inflate(alpha: Double)
+    /// m = g + zeta, zeta ~ N(0, sigma^2 I).
+    case noise(sigma: Double)
+    /// alpha chosen each step as max(1, lambda_t / (L lambda_t^2 + 2 C_t d_i)) (the one-step best
+    /// response with the agent's own mini-batch gradient standing in for grad f_i).
+    case bestResponse(smoothness: Double)
+    /// m = 0.
+    case freeRide
+    /// Applies g truthfully but reports factor * ||g||^2 (the mechanism trusts reports).
+    case misreport(factor: Double)
+
+    public var description: String {
+        switch self {
+        case let .inflate(a): return "inflate x\(a)"
+        case let .noise(s): return "noise sigma=\(s)"
+        case let .bestResponse(l): return "best response (L=\(l))"
+        case .freeRide: return "free-ride"
+        case let .misreport(f): return "misreport x\(f)"
+        }
+    }
+}
+
+/// A complete truthful-DSGD experiment as data (echoed into every output).
+public struct DSGDExperiment: Codable, Sendable, Equatable {
+    public struct Strategic: Codable, Sendable, Equatable {
+        public var agent: Int
+        public var behaviour: Behaviour
+        public init(agent: Int, behaviour: Behaviour) { self.agent = agent; self.behaviour = behaviour }
+    }
+    public var data = SyntheticProblem()
+    public var l2 = 1e-3
+    public var topology: Topology = .exponential
+    public var weights: WeightScheme = .metropolis
+    public var mechanism = TruthfulDSGD(stepSize: PowerSchedule(initial: 0.5, exponent: 0.6),
+                                        payments: PaymentRule(coefficient: PowerSchedule(initial: 1e-4, exponent: 0.1)))
+    public var batch = 16
+    public var iterations = 1000
+    public var evaluateEvery = 10
+    public var seed: UInt64 = 1
+    public var strategic: [Strategic] = []
+    public init() {}
+
+    public func validate() throws {
+        try data.validate()
+        try mechanism.validate()
+        guard batch >= 1 else { throw ScheduleError("batch must be at least 1, got \(batch)") }
+        guard iterations >= 1 else { throw ScheduleError("iterations must be at least 1, got \(iterations)") }
+        guard evaluateEvery >= 1 else { throw ScheduleError("evaluateEvery must be at least 1, got \(evaluateEvery)") }
+        guard l2 >= 0 else { throw ScheduleError("l2 must be non-negative, got \(l2)") }
+        for s in strategic {
+            guard s.agent >= 0 && s.agent < data.agents else {
+                throw ScheduleError("strategic agent index \(s.agent) is outside 0..<\(data.agents)")
+            }
+            switch s.behaviour {
+            case let .inflate(a): guard a >= 1 else { throw ScheduleError("inflate alpha must be >= 1, got \(a)") }
+            case let .noise(sg): guard sg >= 0 else { throw ScheduleError("noise sigma must be >= 0, got \(sg)") }
+            case let .bestResponse(l): guard l > 0 else { throw ScheduleError("best-response smoothness must be > 0, got \(l)") }
+            case let .misreport(f): guard f >= 0 else { throw ScheduleError("misreport factor must be >= 0, got \(f)") }
+            case .freeRide: break
+            }
+        }
+        if Set(strategic.map(\.agent)).count != strategic.count { throw ScheduleError("an agent is listed twice in strategic") }
+    }
+
+    /// Per-evaluation metrics of one run.
+    public struct Point: Codable, Sendable {
+        public var iteration: Int
+        /// f(theta_bar) - f*, pooled objective at the network average.
+        public var optimalityGap: Double
+        /// mean_i ||theta_i - theta*||.
+        public var distance: Double
+        /// sum_i ||theta_i - theta_bar||^2.
+        public var consensusError: Double
+        /// |sum_i P_i| at this iteration.
+        public var budgetResidual: Double
+        /// Accuracy of theta_bar on the pooled data (logistic only).
+        public var accuracy: Double?
+        /// Per agent: cumulative payments and utility = -f_i(theta_i) - cumulative payments.
+        public var cumulativePayments: [Double]
+        public var utilities: [Double]
+    }
+
+    public struct Run: Codable, Sendable {
+        public var label: String
+        public var points: [Point]
+    }
+
+    public struct Result: Codable, Sendable {
+        public var config: DSGDExperiment
+        public var fStar: Double
+        public var warnings: [String]
+        /// Runs: "payments" (as configured), "no-payments", and per strategic agent
+        /// "payments/truthful-<i>" and "no-payments/truthful-<i>" for its counterfactual.
+        public var runs: [Run]
+        /// For each strategic agent: cumulative gain (utility minus its utility in the same run with
+        /// it truthful) at each evaluation, with and without payments.
+        public var gains: [Gain]
+        public var secondsPerIteration: Double
+    }
+
+    public struct Gain: Codable, Sendable {
+        public var agent: Int
+        public var behaviour: String
+        public var iterations: [Int]
+        public var withPayments: [Double]
+        public var withoutPayments: [Double]
+    }
+
+    /// Runs the configured experiment, the payments-off baseline, and the counterfactual runs.
+    public func run(progress: ((Int, Int) -> Void)? = nil) throws -> Result {
+        try validate()
+        let (dataset, parts) = try data.generate()
+        let model = LinearModel(loss: data.loss, l2: l2)
+        let y = try model.targets(dataset)
+        let reference = try ReferenceSolver.solve(model, features: dataset.features.double, targets: y)
+        let exchange = try InProcessExchange(topology: topology, weights: weights, agents: data.agents, seed: seed)
+        var variants: [(String, TruthfulDSGD, [Strategic])] = []
+        let off = TruthfulDSGD(stepSize: mechanism.stepSize, payments: nil)
+        variants.append(("payments", mechanism, strategic))
+        variants.append(("no-payments", off, strategic))
+        for s in strategic {
+            let others = strategic.filter { $0.agent != s.agent }
+            variants.append(("payments/truthful-\(s.agent)", mechanism, others))
+            variants.append(("no-payments/truthful-\(s.agent)", off, others))
+        }
+        var runs: [Run] = []
+        let start = DispatchTime.now().uptimeNanoseconds
+        for (k, v) in variants.enumerated() {
+            runs.append(Run(label: v.0, points: try simulate(v.1, v.2, dataset: dataset, parts: parts, model: model, targets: y,
+                                                           reference: reference, exchange: exchange) { t in progress?(k * iterations + t, variants.count * iterations) }))
+        }
+        let secs = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 / Double(variants.count * iterations)
+        var gains: [Gain] = []
+        for s in strategic {
+            func curve(_ a: String, _ b: String) -> [Double] {
+                let ra = runs.first { $0.label == a }!, rb = runs.first { $0.label == b }!
+                return zip(ra.points, rb.points).map { $0.utilities[s.agent] - $1.utilities[s.agent] }
+            }
+            gains.append(Gain(agent: s.agent, behaviour: s.behaviour.description, iterations: runs[0].points.map(\.iteration),
+                              withPayments: curve("payments", "payments/truthful-\(s.agent)"),
+                              withoutPayments: curve("no-payments", "no-payments/truthful-\(s.agent)")))
+        }
+        return Result(config: self, fStar: reference.fStar, warnings: mechanism.warnings, runs: runs, gains: gains, secondsPerIteration: secs)
+    }
+
+    func simulate(_ mech: TruthfulDSGD, _ strategicAgents: [Strategic], dataset: Dataset, parts: [[Int]], model: LinearModel,
+                  targets y: [Double], reference: ReferenceSolver.Result, exchange: InProcessExchange,
+                  tick: (Int) -> Void) throws -> [Point] {
+        let n = data.agents, d = dataset.features.cols
+        let x = dataset.features.float, yf = y.map(Float.init)
+        var theta = Matrix<Float>(rows: n, cols: d), next = theta, grads = theta, applied = theta
+        var losses = [Float](repeating: 0, count: n)
+        var cumulative = [Double](repeating: 0, count: n)
+        // Independent seeded streams: mini-batches per agent, strategic noise per agent.
+        var batchRNG = (0..<n).map { SeededGenerator(seed: seed, stream: 1000 + UInt64($0)) }
+        var noiseRNG = (0..<n).map { SeededGenerator(seed: seed, stream: 5000 + UInt64($0)) }
+        let behaviour = Dictionary(strategicAgents.map { ($0.agent, $0.behaviour) }, uniquingKeysWith: { a, _ in a })
+        let degrees = exchange.degrees(iteration: 0)
+        var points: [Point] = []
+        var lastResidual = 0.0
+        func evaluate(_ t: Int) throws {
+            let mean = Kernels.rowMean(theta).map(Double.init)
+            let full = try model.evaluate(mean, features: dataset.features.double, targets: y)
+            var dist = 0.0
+            for i in 0..<n { var s = 0.0; for k in 0..<d { let e = Double(theta[i, k]) - reference.theta[k]; s += e * e }; dist += s.squareRoot() }
+            var g = Matrix<Float>(rows: n, cols: d), l = [Float](repeating: 0, count: n)
+            try Kernels.glmGradients(loss: model.loss, l2: Float(l2), features: x, targets: yf, parameters: theta,
+                                     batches: parts, gradients: &g, losses: &l)
+            points.append(Point(iteration: t, optimalityGap: full.value - reference.fStar, distance: dist / Double(n),
+                                consensusError: Double(Kernels.consensusError(theta)), budgetResidual: lastResidual,
+                                accuracy: full.accuracy, cumulativePayments: cumulative,
+                                utilities: (0..<n).map { -Double(l[$0]) - cumulative[$0] }))
+        }
+        try evaluate(0)
+        for t in 0..<iterations {
+            let batches = (0..<n).map { a in (0..<batch).map { _ in parts[a][Int(batchRNG[a].next() % UInt64(parts[a].count))] } }
+            try Kernels.glmGradients(loss: model.loss, l2: Float(l2), features: x, targets: yf, parameters: theta,
+                                     batches: batches, gradients: &grads, losses: &losses)
+            applied = grads
+            var norms = Kernels.rowSquaredNorms(grads).map(Double.init)
+            for (i, b) in behaviour {
+                switch b {
+                case let .inflate(a): for k in 0..<d { applied[i, k] = Float(a) * grads[i, k] }; norms[i] *= a * a
+                case let .noise(s):
+                    var sq = 0.0
+                    for k in 0..<d { applied[i, k] = grads[i, k] + Float(s * noiseRNG[i].normal()); sq += Double(applied[i, k]) * Double(applied[i, k]) }
+                    norms[i] = sq
+                case let .bestResponse(l):
+                    let lam = mech.stepSize(t)
+                    let c = mech.payments.map { $0.coefficient(t) } ?? 0
+                    let a = max(1, lam / (l * lam * lam + 2 * c * Double(degrees[i])))
+                    for k in 0..<d { applied[i, k] = Float(a) * grads[i, k] }; norms[i] *= a * a
+                case .freeRide: for k in 0..<d { applied[i, k] = 0 }; norms[i] = 0
+                case let .misreport(f): norms[i] *= f
+                }
+            }
+            let pay = try mech.step(iteration: t, parameters: theta, applied: applied, reports: norms, exchange: exchange, into: &next)
+            for i in 0..<n { cumulative[i] += pay[i] }
+            lastResidual = abs(pay.reduce(0, +))
+            for v in next.storage where !v.isFinite {
+                let bad = (0..<n).first { i in (0..<d).contains { !next[i, $0].isFinite } } ?? -1
+                throw ScheduleError("non-finite parameter of agent \(bad) at iteration \(t): lower the step size (stepSize.initial)")
+            }
+            swap(&theta, &next)
+            if (t + 1) % evaluateEvery == 0 || t + 1 == iterations { try evaluate(t + 1) }
+            tick(t + 1)
+        }
+        return points
+    }
+}

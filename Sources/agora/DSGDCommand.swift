@@ -1,0 +1,174 @@
+import AgoraKernels
+import AgoraLearning
+import AgoraMechanisms
+import ArgumentParser
+import Foundation
+
+struct DSGDCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dsgd",
+        abstract: "Truthful decentralized SGD: payments on vs off, strategic agents and their cumulative gains.")
+
+    @Option(help: "A JSON experiment file (the 'config' object of a previous result); flags below override nothing when given.") var config: String?
+    @Option(help: "Number of agents.") var agents: Int = 16
+    @Option(help: "Topology (as in `agora topology`).") var topology: String = "exponential"
+    @Option(help: "Mixing weights.") var weights: String = "metropolis"
+    @Option(help: "Model: logistic or squared.") var model: String = "logistic"
+    @Option(help: "Synthetic data: rows per agent.") var rows: Int = 200
+    @Option(help: "Synthetic data: features.") var features: Int = 20
+    @Option(help: "Synthetic data: heterogeneity across agents.") var heterogeneity: Double = 1
+    @Option(help: "Iterations.") var iterations: Int = 1000
+    @Option(help: "Mini-batch size per agent.") var batch: Int = 16
+    @Option(help: "lambda_0 of the step size lambda_t = lambda_0 (t+1)^-v.") var lr: Double = 0.5
+    @Option(help: "v, the step-size exponent, in (0.5, 1].") var v: Double = 0.6
+    @Option(help: "C_0 of the payment coefficient C_t = C_0 (t+1)^-u.") var c0: Double = 1e-4
+    @Option(help: "u, the payment exponent.") var u: Double = 0.1
+    @Option(help: "Edge weighting: unit, mixing-weight, degree-normalised.") var edgeWeighting: String = "unit"
+    @Option(help: "Inflating agent as AGENT:ALPHA (repeatable).") var inflate: [String] = []
+    @Option(help: "Noisy agent as AGENT:SIGMA (repeatable).") var noise: [String] = []
+    @Option(help: "Best-responding agent as AGENT[:L] (repeatable).") var bestResponse: [String] = []
+    @Option(help: "Free-riding agent (repeatable).") var freeRide: [Int] = []
+    @Option(help: "Misreporting agent as AGENT:FACTOR (repeatable).") var misreport: [String] = []
+    @Option(help: "Seed for every random choice.") var seed: UInt64 = 1
+    @Option(help: "Write result.json, config.json, per-run CSV files and SVG plots into this folder.") var out: String?
+    @Flag(help: "Print the final summary as one JSON object on stdout.") var json = false
+
+    func experiment() throws -> DSGDExperiment {
+        if let config {
+            guard let data = FileManager.default.contents(atPath: config) else { throw CLIError("cannot read config file \(config)") }
+            do { return try JSONDecoder().decode(DSGDExperiment.self, from: data) } catch {
+                throw CLIError("\(config): not a valid DSGD experiment (\(error))")
+            }
+        }
+        var e = DSGDExperiment()
+        e.data.agents = agents; e.data.rowsPerAgent = rows; e.data.features = features; e.data.heterogeneity = heterogeneity
+        guard let loss = GLMLoss(rawValue: model) else { throw ValidationError("--model must be logistic or squared") }
+        e.data.loss = loss; e.data.seed = seed
+        e.topology = try Topology(parsing: topology)
+        guard let w = WeightScheme(rawValue: weights) else { throw ValidationError("--weights '\(weights)' is not a weight scheme") }
+        e.weights = w
+        guard let ew = PaymentRule.EdgeWeighting(rawValue: edgeWeighting) else {
+            throw ValidationError("--edge-weighting must be one of \(PaymentRule.EdgeWeighting.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        e.mechanism = TruthfulDSGD(stepSize: PowerSchedule(initial: lr, exponent: v),
+                                   payments: PaymentRule(coefficient: PowerSchedule(initial: c0, exponent: u), edgeWeighting: ew))
+        e.iterations = iterations; e.batch = batch; e.seed = seed
+        e.evaluateEvery = max(1, iterations / 100)
+        func pair(_ s: String, _ flag: String, defaultValue: Double? = nil) throws -> (Int, Double) {
+            let p = s.split(separator: ":")
+            guard let a = Int(p[0]), let val = p.count > 1 ? Double(p[1]) : defaultValue else {
+                throw ValidationError("\(flag) '\(s)': expected AGENT:VALUE")
+            }
+            return (a, val)
+        }
+        for s in inflate { let (a, x) = try pair(s, "--inflate"); e.strategic.append(.init(agent: a, behaviour: .inflate(alpha: x))) }
+        for s in noise { let (a, x) = try pair(s, "--noise"); e.strategic.append(.init(agent: a, behaviour: .noise(sigma: x))) }
+        for s in bestResponse { let (a, x) = try pair(s, "--best-response", defaultValue: 1); e.strategic.append(.init(agent: a, behaviour: .bestResponse(smoothness: x))) }
+        for a in freeRide { e.strategic.append(.init(agent: a, behaviour: .freeRide)) }
+        for s in misreport { let (a, x) = try pair(s, "--misreport"); e.strategic.append(.init(agent: a, behaviour: .misreport(factor: x))) }
+        return e
+    }
+
+    struct Summary: Codable {
+        struct AgentGain: Codable { let agent: Int; let behaviour: String; let gainWithPayments: Double; let gainWithoutPayments: Double }
+        let agents: Int, iterations: Int, fStar: Double
+        let finalGapWithPayments: Double, finalGapWithoutPayments: Double
+        let consensusErrorWithPayments: Double
+        let maxBudgetResidual: Double
+        let honestTransferMax: Double
+        let strategic: [AgentGain]
+        let warnings: [String]
+        let secondsPerIteration: Double
+    }
+
+    func run() throws {
+        do {
+            let e = try experiment()
+            let progress = Progress(total: 100, label: "dsgd")
+            let r = try e.run { done, total in progress.update(done * 100 / max(1, total)) }
+            progress.finish()
+            let pay = r.runs.first { $0.label == "payments" }!, off = r.runs.first { $0.label == "no-payments" }!
+            let strategicSet = Set(e.strategic.map(\.agent))
+            let honestMax = pay.points.last!.cumulativePayments.enumerated().filter { !strategicSet.contains($0.offset) }.map { abs($0.element) }.max() ?? 0
+            let summary = Summary(agents: e.data.agents, iterations: e.iterations, fStar: r.fStar,
+                                  finalGapWithPayments: pay.points.last!.optimalityGap, finalGapWithoutPayments: off.points.last!.optimalityGap,
+                                  consensusErrorWithPayments: pay.points.last!.consensusError,
+                                  maxBudgetResidual: pay.points.map(\.budgetResidual).max() ?? 0,
+                                  honestTransferMax: honestMax,
+                                  strategic: r.gains.map { .init(agent: $0.agent, behaviour: $0.behaviour, gainWithPayments: $0.withPayments.last!, gainWithoutPayments: $0.withoutPayments.last!) },
+                                  warnings: r.warnings, secondsPerIteration: r.secondsPerIteration)
+            if let out { try write(r, summary, to: out) }
+            if json {
+                let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+                print(String(decoding: try enc.encode(summary), as: UTF8.self))
+                return
+            }
+            for w in r.warnings { print("warning: \(w)") }
+            print("truthful DSGD: \(e.data.agents) agents, \(e.topology), \(e.data.loss.rawValue) regression on synthetic data (heterogeneity \(e.data.heterogeneity)), \(e.iterations) iterations")
+            print(String(format: "f* = %.6f (Newton reference); %.1f us per iteration per run", r.fStar, r.secondsPerIteration * 1e6))
+            print("")
+            print(pad("", 26) + pad("payments on", 16) + pad("payments off", 16))
+            print(pad("optimality gap", 26) + pad(fmt(summary.finalGapWithPayments), 16) + pad(fmt(summary.finalGapWithoutPayments), 16))
+            print(pad("consensus error", 26) + pad(fmt(pay.points.last!.consensusError), 16) + pad(fmt(off.points.last!.consensusError), 16))
+            if let a = pay.points.last!.accuracy, let b = off.points.last!.accuracy {
+                print(pad("accuracy of the average", 26) + pad(String(format: "%.4f", a), 16) + pad(String(format: "%.4f", b), 16))
+            }
+            print(pad("max budget residual", 26) + pad(fmt(summary.maxBudgetResidual), 16) + pad("-", 16))
+            print(pad("largest honest transfer", 26) + pad(fmt(honestMax), 16) + pad("-", 16))
+            if !r.gains.isEmpty {
+                print("")
+                print(pad("strategic agent", 18) + pad("behaviour", 24) + pad("gain, payments on", 20) + pad("gain, payments off", 20))
+                for g in r.gains {
+                    print(pad("\(g.agent)", 18) + pad(g.behaviour, 24) + pad(fmt(g.withPayments.last!), 20) + pad(fmt(g.withoutPayments.last!), 20))
+                }
+                print("(gain = utility minus the utility in the same run with that agent truthful; utility = -f_i(theta_i) - cumulative payments)")
+            }
+            if let out { print("\nresults, config, CSV and plots written to \(out)") }
+        } catch let e as ScheduleError {
+            throw CLIError(e.message)
+        } catch let e as TopologyError {
+            throw CLIError(e.message)
+        } catch let e as DataError {
+            throw CLIError(e.description)
+        }
+    }
+
+    func write(_ r: DSGDExperiment.Result, _ s: Summary, to folder: String) throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try enc.encode(r.config).write(to: URL(fileURLWithPath: folder + "/config.json"))
+        try enc.encode(r).write(to: URL(fileURLWithPath: folder + "/result.json"))
+        try enc.encode(s).write(to: URL(fileURLWithPath: folder + "/summary.json"))
+        var csv = "run,iteration,optimality_gap,distance,consensus_error,budget_residual,accuracy\n"
+        var jsonl = ""
+        let line = JSONEncoder(); line.outputFormatting = [.sortedKeys]
+        for run in r.runs {
+            for p in run.points {
+                csv += "\(run.label),\(p.iteration),\(p.optimalityGap),\(p.distance),\(p.consensusError),\(p.budgetResidual),\(p.accuracy.map { "\($0)" } ?? "")\n"
+                struct L: Codable { let run: String; let point: DSGDExperiment.Point }
+                jsonl += String(decoding: try line.encode(L(run: run.label, point: p)), as: UTF8.self) + "\n"
+            }
+        }
+        try csv.write(toFile: folder + "/metrics.csv", atomically: true, encoding: .utf8)
+        try jsonl.write(toFile: folder + "/metrics.jsonl", atomically: true, encoding: .utf8)
+        var gcsv = "agent,behaviour,iteration,gain_with_payments,gain_without_payments\n"
+        for g in r.gains { for k in g.iterations.indices { gcsv += "\(g.agent),\(g.behaviour),\(g.iterations[k]),\(g.withPayments[k]),\(g.withoutPayments[k])\n" } }
+        try gcsv.write(toFile: folder + "/gains.csv", atomically: true, encoding: .utf8)
+        let main = r.runs.filter { $0.label == "payments" || $0.label == "no-payments" }
+        try SVGPlot.write(SVGPlot.lines(title: "Optimality gap f(theta_bar) - f*", xLabel: "iteration", yLabel: "gap",
+                                        series: main.map { run in .init(name: run.label, points: run.points.map { (Double($0.iteration), $0.optimalityGap) }) }, logY: true),
+                          to: folder + "/gap.svg")
+        try SVGPlot.write(SVGPlot.lines(title: "Consensus error", xLabel: "iteration", yLabel: "sum_i ||theta_i - theta_bar||^2",
+                                        series: main.map { run in .init(name: run.label, points: run.points.map { (Double($0.iteration), $0.consensusError) }) }, logY: true),
+                          to: folder + "/consensus.svg")
+        var gs: [SVGPlot.Series] = []
+        for g in r.gains {
+            gs.append(.init(name: "agent \(g.agent) \(g.behaviour), paid", points: zip(g.iterations, g.withPayments).map { (Double($0), $1) }))
+            gs.append(.init(name: "agent \(g.agent), no payments", points: zip(g.iterations, g.withoutPayments).map { (Double($0), $1) }, dashed: true))
+        }
+        if !gs.isEmpty {
+            try SVGPlot.write(SVGPlot.lines(title: "Cumulative gain of strategic agents", xLabel: "iteration", yLabel: "utility - truthful utility", series: gs),
+                              to: folder + "/gains.svg")
+        }
+    }
+}
