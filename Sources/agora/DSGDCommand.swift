@@ -107,12 +107,16 @@ struct DSGDCommand: ParsableCommand {
             print("truthful DSGD: \(e.data.agents) agents, \(e.topology), \(e.data.loss.rawValue) regression on synthetic data (heterogeneity \(e.data.heterogeneity)), \(e.iterations) iterations")
             print(String(format: "f* = %.6f (Newton reference); %.1f us per iteration per run", r.fStar, r.secondsPerIteration * 1e6))
             print("")
-            print(pad("", 26) + pad("payments on", 16) + pad("payments off", 16))
-            print(pad("optimality gap", 26) + pad(fmt(summary.finalGapWithPayments), 16) + pad(fmt(summary.finalGapWithoutPayments), 16))
-            print(pad("consensus error", 26) + pad(fmt(pay.points.last!.consensusError), 16) + pad(fmt(off.points.last!.consensusError), 16))
-            if let a = pay.points.last!.accuracy, let b = off.points.last!.accuracy {
+            // Payments change incentives, not the updates: with deviators present both runs move
+            // identically; "all truthful" is what the deterrence buys.
+            let honest = r.runs.first { $0.label == "all-truthful" } ?? pay
+            print(pad("", 26) + pad("with deviators", 16) + pad("all truthful", 16))
+            print(pad("optimality gap", 26) + pad(fmt(summary.finalGapWithPayments), 16) + pad(fmt(honest.points.last!.optimalityGap), 16))
+            print(pad("consensus error", 26) + pad(fmt(pay.points.last!.consensusError), 16) + pad(fmt(honest.points.last!.consensusError), 16))
+            if let a = pay.points.last!.accuracy, let b = honest.points.last!.accuracy {
                 print(pad("accuracy of the average", 26) + pad(String(format: "%.4f", a), 16) + pad(String(format: "%.4f", b), 16))
             }
+            _ = off
             print(pad("max budget residual", 26) + pad(fmt(summary.maxBudgetResidual), 16) + pad("-", 16))
             print(pad("largest honest transfer", 26) + pad(fmt(honestMax), 16) + pad("-", 16))
             if !r.gains.isEmpty {
@@ -154,17 +158,17 @@ struct DSGDCommand: ParsableCommand {
         var gcsv = "agent,behaviour,iteration,gain_with_payments,gain_without_payments\n"
         for g in r.gains { for k in g.iterations.indices { gcsv += "\(g.agent),\(g.behaviour),\(g.iterations[k]),\(g.withPayments[k]),\(g.withoutPayments[k])\n" } }
         try gcsv.write(toFile: folder + "/gains.csv", atomically: true, encoding: .utf8)
-        let main = r.runs.filter { $0.label == "payments" || $0.label == "no-payments" }
+        let main = r.runs.filter { $0.label == "payments" || $0.label == "all-truthful" }
         try SVGPlot.write(SVGPlot.lines(title: "Optimality gap f(theta_bar) - f*", xLabel: "iteration", yLabel: "gap",
-                                        series: main.map { run in .init(name: run.label, points: run.points.map { (Double($0.iteration), $0.optimalityGap) }) }, logY: true),
+                                        series: main.map { run in .init(name: run.label == "payments" ? "with deviators" : "all truthful", points: run.points.map { (Double($0.iteration), $0.optimalityGap) }) }, logY: true),
                           to: folder + "/gap.svg")
         try SVGPlot.write(SVGPlot.lines(title: "Consensus error", xLabel: "iteration", yLabel: "sum_i ||theta_i - theta_bar||^2",
-                                        series: main.map { run in .init(name: run.label, points: run.points.map { (Double($0.iteration), $0.consensusError) }) }, logY: true),
+                                        series: main.map { run in .init(name: run.label == "payments" ? "with deviators" : "all truthful", points: run.points.map { (Double($0.iteration), $0.consensusError) }) }, logY: true),
                           to: folder + "/consensus.svg")
         var gs: [SVGPlot.Series] = []
         for g in r.gains {
-            gs.append(.init(name: "agent \(g.agent) \(g.behaviour), paid", points: zip(g.iterations, g.withPayments).map { (Double($0), $1) }))
-            gs.append(.init(name: "agent \(g.agent), no payments", points: zip(g.iterations, g.withoutPayments).map { (Double($0), $1) }, dashed: true))
+            gs.append(.init(name: "agent \(g.agent) (\(g.behaviour))", points: zip(g.iterations, g.withPayments).map { (Double($0), $1) }))
+            gs.append(.init(name: "agent \(g.agent), payments off", points: zip(g.iterations, g.withoutPayments).map { (Double($0), $1) }, dashed: true))
         }
         if !gs.isEmpty {
             try SVGPlot.write(SVGPlot.lines(title: "Cumulative gain of strategic agents", xLabel: "iteration", yLabel: "utility - truthful utility", series: gs),

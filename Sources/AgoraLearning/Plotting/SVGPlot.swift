@@ -28,8 +28,8 @@ public enum SVGPlot {
 
     /// A line chart. With `logY`, non-positive values are dropped.
     public static func lines(title: String, xLabel: String, yLabel: String, series: [Series], logY: Bool = false,
-                             width: Double = 720, height: Double = 440) -> String {
-        let left = 80.0, right = 170.0, top = 40.0, bottom = 55.0
+                             width: Double = 800, height: Double = 440) -> String {
+        let left = 80.0, right = 250.0, top = 40.0, bottom = 55.0
         let pw = width - left - right, ph = height - top - bottom
         let pts = series.flatMap { $0.points }.filter { $0.0.isFinite && $0.1.isFinite && (!logY || $0.1 > 0) }
         var x0 = pts.map(\.0).min() ?? 0, x1 = pts.map(\.0).max() ?? 1

@@ -96,7 +96,8 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
         public var config: DSGDExperiment
         public var fStar: Double
         public var warnings: [String]
-        /// Runs: "payments" (as configured), "no-payments", and per strategic agent
+        /// Runs: "payments" (as configured), "no-payments", "all-truthful" (what deterrence buys:
+        /// payments never change the updates, only the incentives), and per strategic agent
         /// "payments/truthful-<i>" and "no-payments/truthful-<i>" for its counterfactual.
         public var runs: [Run]
         /// For each strategic agent: cumulative gain (utility minus its utility in the same run with
@@ -125,6 +126,7 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
         let off = TruthfulDSGD(stepSize: mechanism.stepSize, payments: nil)
         variants.append(("payments", mechanism, strategic))
         variants.append(("no-payments", off, strategic))
+        if !strategic.isEmpty { variants.append(("all-truthful", mechanism, [])) }
         for s in strategic {
             let others = strategic.filter { $0.agent != s.agent }
             variants.append(("payments/truthful-\(s.agent)", mechanism, others))
