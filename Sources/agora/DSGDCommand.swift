@@ -106,6 +106,10 @@ struct DSGDCommand: ParsableCommand {
             for w in r.warnings { print("warning: \(w)") }
             print("truthful DSGD: \(e.data.agents) agents, \(e.topology), \(e.data.loss.rawValue) regression on synthetic data (heterogeneity \(e.data.heterogeneity)), \(e.iterations) iterations")
             print(String(format: "f* = %.6f (Newton reference); %.1f us per iteration per run", r.fStar, r.secondsPerIteration * 1e6))
+            if let b = e.mechanism.gainBound(gradientBound: 1, degree: e.topology.isTimeVarying ? 1 : (try? e.topology.graph(agents: e.data.agents, seed: e.seed).degrees.min() ?? 1) ?? 1, iterations: e.iterations) {
+                print(String(format: "one-step gain bound lambda_t^2 G^2 / (4 C_t d) at G = 1, smallest degree: first step %.3g, summed over the run %.3g (2v - u = %.2f)",
+                             b.first, b.cumulative, 2 * e.mechanism.stepSize.exponent - (e.mechanism.payments?.coefficient.exponent ?? 0)))
+            }
             print("")
             // Payments change incentives, not the updates: with deviators present both runs move
             // identically; "all truthful" is what the deterrence buys.
