@@ -1,6 +1,7 @@
 import AgoraKernels
 import AgoraLearning
 import AgoraMechanisms
+import Foundation
 import XCTest
 
 final class TruthfulDSGDTests: XCTestCase {
@@ -160,5 +161,29 @@ final class DSGDSimulationTests: XCTestCase {
         let e = small()
         let data = try JSONEncoder().encode(e)
         XCTAssertEqual(try JSONDecoder().decode(DSGDExperiment.self, from: data), e)
+    }
+}
+
+final class DSGDDataFileTests: XCTestCase {
+    func testRunsOnALIBSVMFileSplitAcrossAgents() throws {
+        var text = ""
+        var g = SeededGenerator(seed: 4)
+        for _ in 0..<240 {
+            let a = g.normal(), b = g.normal()
+            text += "\(a + b > 0 ? "+1" : "-1") 1:\(a) 3:\(b)\n"
+        }
+        let path = NSTemporaryDirectory() + "agora-dsgd-\(UUID().uuidString).svm"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var e = DSGDExperiment()
+        e.data.agents = 6
+        e.dataFile = DataFile(path: path, format: "libsvm", features: 3, partition: .dirichlet(beta: 1))
+        e.topology = .ring; e.iterations = 200; e.evaluateEvery = 50
+        let r = try e.run()
+        let run = r.runs[0]
+        XCTAssertLessThan(run.points.last!.optimalityGap, run.points.first!.optimalityGap)
+        XCTAssertGreaterThan(run.points.last!.accuracy!, 0.9)
+        e.dataFile = DataFile(path: path, format: "parquet")
+        XCTAssertThrowsError(try e.run()) { XCTAssertTrue("\($0)".contains("format 'parquet' is not one of libsvm, idx, csv")) }
     }
 }

@@ -27,6 +27,32 @@ public enum Behaviour: Codable, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+/// A data file for an experiment.
+public struct DataFile: Codable, Sendable, Equatable {
+    public var path: String
+    /// libsvm, idx or csv.
+    public var format: String
+    /// LIBSVM feature count (0: largest index).
+    public var features: Int = 0
+    public var partition: PartitionScheme = .iid
+    public init(path: String, format: String, features: Int = 0, partition: PartitionScheme = .iid) {
+        self.path = path; self.format = format; self.features = features; self.partition = partition
+    }
+
+    /// Loads the file and splits it across `agents`.
+    public func load(agents: Int, seed: UInt64) throws -> (Dataset, [[Int]]) {
+        let d: Dataset
+        switch format {
+        case "libsvm": d = try LIBSVMReader.read(path: path, features: features)
+        case "csv": d = try CSVReader.read(path: path)
+        case "idx": d = try IDXReader.dataset(images: path, labels: path.replacingOccurrences(of: "images-idx3", with: "labels-idx1"))
+        default: throw DataError(file: path, "format '\(format)' is not one of libsvm, idx, csv")
+        }
+        let p = try Partition(labels: d.labels, classes: d.classes, agents: agents, scheme: partition, seed: seed)
+        return (d, p.agents)
+    }
+}
+
 /// A complete truthful-DSGD experiment as data (echoed into every output).
 public struct DSGDExperiment: Codable, Sendable, Equatable {
     public struct Strategic: Codable, Sendable, Equatable {
@@ -35,6 +61,9 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
         public init(agent: Int, behaviour: Behaviour) { self.agent = agent; self.behaviour = behaviour }
     }
     public var data = SyntheticProblem()
+    /// A data file (LIBSVM, IDX images, CSV) split across `data.agents` agents by `partition`;
+    /// when nil the synthetic problem is used. The model is `data.loss`.
+    public var dataFile: DataFile? = nil
     public var l2 = 1e-3
     public var topology: Topology = .exponential
     public var weights: WeightScheme = .metropolis
@@ -117,7 +146,7 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
     /// Runs the configured experiment, the payments-off baseline, and the counterfactual runs.
     public func run(progress: ((Int, Int) -> Void)? = nil) throws -> Result {
         try validate()
-        let (dataset, parts) = try data.generate()
+        let (dataset, parts) = try dataFile.map { try $0.load(agents: data.agents, seed: seed) } ?? data.generate()
         let model = LinearModel(loss: data.loss, l2: l2)
         let y = try model.targets(dataset)
         let reference = try ReferenceSolver.solve(model, features: dataset.features.double, targets: y)
