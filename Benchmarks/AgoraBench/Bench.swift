@@ -216,6 +216,52 @@ struct AgoraBench {
         }
 
         print("")
+        print("== one truthful-DSGD iteration (gradients + mix + payments), against numpy/scipy")
+        var dsgdRatio: Double? = nil
+        do {
+            let agents = 256, rowsPer = 64, batch = 32, d = quick ? 100 : 500
+            var g = SeededGenerator(seed: 23)
+            let x: Matrix<Float> = g.normalMatrix(rows: agents * rowsPer, cols: d)
+            let y = (0..<(agents * rowsPer)).map { _ in Float(g.uniform() < 0.5 ? -1 : 1) }
+            let theta: Matrix<Float> = g.normalMatrix(rows: agents, cols: d, scale: 0.05)
+            let batches = (0..<agents).map { a in (0..<batch).map { _ in a * rowsPer + Int(g.next() % UInt64(rowsPer)) } }
+            let ex = try InProcessExchange(topology: .exponential, weights: .metropolis, agents: agents, seed: 1)
+            let mech = TruthfulDSGD(stepSize: PowerSchedule(initial: 0.1, exponent: 0.6),
+                                    payments: PaymentRule(coefficient: PowerSchedule(initial: 1e-3, exponent: 0.1)))
+            var grads = Matrix<Float>(rows: agents, cols: d), next = grads, losses = [Float](repeating: 0, count: agents)
+            var pay: [Double] = []
+            let t = measure(reps: reps, inner: 5) {
+                try! Kernels.glmGradients(loss: .logistic, l2: 1e-4, features: .dense(x), targets: y, parameters: theta,
+                                          batches: batches, gradients: &grads, losses: &losses)
+                let norms = Kernels.rowSquaredNorms(grads).map(Double.init)
+                pay = try! mech.step(iteration: 0, parameters: theta, applied: grads, reports: norms, exchange: ex, into: &next)
+            }
+            add("dsgd_iteration/logistic/agents:\(agents)/batch:\(batch)/d:\(d)/exponential", t, threads: allThreads)
+            let dir = NSTemporaryDirectory() + "agora-dsgd-peer"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            func dump<E>(_ v: [E], _ name: String) throws { try v.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: URL(fileURLWithPath: dir + "/" + name)) }
+            try dump(x.storage, "x.f32"); try dump(y, "y.f32"); try dump(theta.storage, "theta.f32")
+            try dump(batches.flatMap { $0.map { Int32($0) } }, "batch.i32")
+            try dump(ex.mixingMatrix(iteration: 0).csr.dense().storage, "w.f64")
+            if let peer = runPeer(["dsgd_numpy.py", dir, "\(agents)", "\(rowsPer)", "\(batch)", "\(d)", "0.1", "1e-3", "1e-4", "\(reps)"], timeout: 120),
+               let secs = peer["seconds"] as? Double,
+               let nd = FileManager.default.contents(atPath: dir + "/next.f32"), let pd = FileManager.default.contents(atPath: dir + "/pay.f64") {
+                let pn = nd.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+                let pp = pd.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
+                var dx: Float = 0, dp = 0.0, sp = 0.0
+                for k in pn.indices { dx = max(dx, abs(pn[k] - next.storage[k])) }
+                for k in pp.indices { dp = max(dp, abs(pp[k] - pay[k])); sp = max(sp, abs(pp[k])) }
+                dsgdRatio = secs / t.median
+                print(String(format: "   numpy/scipy: %.1f us; Agora is %.1fx faster; max |theta difference| %.2e, max |payment difference| %.2e (max |payment| %.2e)",
+                             secs * 1e6, dsgdRatio!, dx, dp, sp))
+            } else {
+                print("   numpy peer gave no answer (needs python3 with numpy and scipy)")
+            }
+        } catch {
+            print("   skipped: \(error)")
+        }
+
+        print("")
         print("== contracts (exact solver vs scipy trust-constr peer on the same program)")
         var contractRatios: [String: (ratio: Double, ours: Double, peer: Double)] = [:]
         let scenarios: [(String, ContractSetting)] = ContractScenario.allCases.map { ($0.rawValue, $0.setting) }
@@ -253,6 +299,9 @@ struct AgoraBench {
         }
         if let r = records.last(where: { $0.name.hasPrefix("glm_grad/") }), let f = r.fraction_of_bound {
             target("batched logistic gradient >= 0.6 of copy bandwidth", f / 0.6, 1.0, quick: quick, shown: String(format: "%.2f", f))
+        }
+        if let dsgdRatio {
+            target("one DSGD iteration, 256 agents, >= 10x faster than numpy", dsgdRatio / 10, 1.0, quick: quick, shown: String(format: "%.1fx", dsgdRatio))
         }
         if let glmRatio { print(String(format: "   batched logistic gradient vs numpy: %.1fx (no target in performance.md; reported)", glmRatio)) }
         if let s3 = contractRatios["s3"] {
