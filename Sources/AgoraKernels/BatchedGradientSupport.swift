@@ -2,34 +2,60 @@
 // parallel loop over agents with raw row pointers, the 1/|B| scaling and the L2 term, and row
 // access to dense or sparse features.
 
-extension FeatureRows {
+/// Raw, reference-count-free access to the rows of a `FeatureRows` for the duration of a kernel.
+/// (Pattern-matching the enum per row would retain and release the storage array each time, an
+/// atomic operation on one shared counter from every thread.)
+struct RowAccess<T: AgoraScalar>: @unchecked Sendable {
+    let dense: UnsafePointer<T>?
+    let cols: Int
+    let rowStart: UnsafePointer<Int>?
+    let columns: UnsafePointer<Int32>?
+    let values: UnsafePointer<T>?
+
     /// x_i . w[0..<cols] (dense: fixed-order SIMD; sparse: the row's non-zeros in order).
     @inline(__always)
     func dot(row i: Int, _ w: UnsafePointer<T>) -> T {
-        switch self {
-        case let .dense(m):
-            return m.storage.withUnsafeBufferPointer { fixedOrderDot($0.baseAddress! + i * m.cols, UnsafeMutablePointer(mutating: w), m.cols) }
-        case let .sparse(c):
-            var s: T = 0
-            for q in c.rowStart[i]..<c.rowStart[i + 1] { s += c.values[q] * w[Int(c.columns[q])] }
-            return s
-        }
+        if let dense { return fixedOrderDot(dense + i * cols, w, cols) }
+        var s: T = 0
+        for q in rowStart![i]..<rowStart![i + 1] { s += values![q] * w[Int(columns![q])] }
+        return s
     }
 
     /// out[0..<cols] += s x_i.
     @inline(__always)
     func addScaled(row i: Int, _ s: T, into out: UnsafeMutablePointer<T>) {
+        if let dense {
+            let row = dense + i * cols
+            var q = 0
+            let sv = SIMD16<T>(repeating: s)
+            while q + vecWidth <= cols { storeVec(loadVec(out + q) + sv * loadVec(row + q), out + q); q += vecWidth }
+            while q < cols { out[q] += s * row[q]; q += 1 }
+            return
+        }
+        for q in rowStart![i]..<rowStart![i + 1] { out[Int(columns![q])] += s * values![q] }
+    }
+}
+
+extension FeatureRows {
+    /// Runs `body` with raw row access (valid only inside `body`).
+    func withRowAccess<R>(_ body: (RowAccess<T>) throws -> R) rethrows -> R {
         switch self {
         case let .dense(m):
-            m.storage.withUnsafeBufferPointer { xb in
-                let row = xb.baseAddress! + i * m.cols, d = m.cols
-                var q = 0
-                let sv = SIMD16<T>(repeating: s)
-                while q + vecWidth <= d { storeVec(loadVec(out + q) + sv * loadVec(row + q), out + q); q += vecWidth }
-                while q < d { out[q] += s * row[q]; q += 1 }
+            return try m.storage.withUnsafeBufferPointer { xb in
+                try body(RowAccess(dense: xb.baseAddress, cols: m.cols, rowStart: nil, columns: nil, values: nil))
             }
         case let .sparse(c):
-            for q in c.rowStart[i]..<c.rowStart[i + 1] { out[Int(c.columns[q])] += s * c.values[q] }
+            return try c.rowStart.withUnsafeBufferPointer { rs in
+                try c.columns.withUnsafeBufferPointer { cs in
+                    try c.values.withUnsafeBufferPointer { vs in
+                        // An empty CSR still needs non-nil pointers for the optional checks above.
+                        let dummyV = UnsafeMutablePointer<T>.allocate(capacity: 1), dummyC = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+                        defer { dummyV.deallocate(); dummyC.deallocate() }
+                        return try body(RowAccess(dense: nil, cols: c.cols, rowStart: rs.baseAddress,
+                                                  columns: cs.baseAddress ?? UnsafePointer(dummyC), values: vs.baseAddress ?? UnsafePointer(dummyV)))
+                    }
+                }
+            }
         }
     }
 }

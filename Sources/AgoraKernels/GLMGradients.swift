@@ -12,9 +12,11 @@ public enum GLMLoss: String, Sendable, Codable {
     public func evaluate(_ z: Double, _ y: Double) -> (loss: Double, dz: Double) {
         switch self {
         case .logistic:
+            // One exponential serves both: e = exp(-|m|), m = -y z.
             let m = -y * z
-            let loss = m > 0 ? m + log1p(exp(-m)) : log1p(exp(m))
-            let s = 1 / (1 + exp(-m))   // sigma(-y z)
+            let e = exp(-abs(m))
+            let loss = max(m, 0) + log1p(e)
+            let s = m > 0 ? 1 / (1 + e) : e / (1 + e)   // sigma(m) = sigma(-y z)
             return (loss, -y * s)
         case .squared:
             let r = z - y
@@ -55,15 +57,17 @@ extension Kernels {
         var traffic = 0
         for b in batches { traffic += b.count }
         traffic *= MemoryLayout<T>.size * max(1, d / 4)
-        perAgentGradients(parameters: theta, gradients: &g, losses: &losses, batches: batches, l2: l2,
-                          bytes: traffic, pool: pool) { a, th, gr in
-            var total = 0.0
-            for i in batches[a] {
-                let (l, dz) = loss.evaluate(Double(x.dot(row: i, th)), Double(y[i]))
-                total += l
-                x.addScaled(row: i, T(dz), into: gr)
+        x.withRowAccess { rows in
+            perAgentGradients(parameters: theta, gradients: &g, losses: &losses, batches: batches, l2: l2,
+                              bytes: traffic, pool: pool) { a, th, gr in
+                var total = 0.0
+                for i in batches[a] {
+                    let (l, dz) = loss.evaluate(Double(rows.dot(row: i, th)), Double(y[i]))
+                    total += l
+                    rows.addScaled(row: i, T(dz), into: gr)
+                }
+                return total
             }
-            return total
         }
     }
 }

@@ -38,40 +38,42 @@ extension Kernels {
         traffic *= MemoryLayout<T>.size * max(1, h * d / 4)
         // Weights decay, biases do not.
         let decayed: (Int) -> Bool = { q in q < s.b1 || (q >= s.w2 && q < s.b2) }
-        perAgentGradients(parameters: theta, gradients: &g, losses: &losses, batches: batches, l2: l2,
-                          decayed: decayed, bytes: traffic, pool: pool) { a, th, gr in
-            var act = [T](repeating: 0, count: h), relu = act, dr = act
-            var z = [Double](repeating: 0, count: k)
-            var total = 0.0
-            for i in batches[a] {
-                // Hidden pre-activations a = W1 x + b1.
-                for j in 0..<h { act[j] = x.dot(row: i, th + s.w1 + j * d) + th[s.b1 + j] }
-                for j in 0..<h { relu[j] = act[j] > 0 ? act[j] : 0 }
-                var zmax = -Double.infinity
-                for c in 0..<k {
-                    var v = th[s.b2 + c]
-                    for j in 0..<h { v += th[s.w2 + c * h + j] * relu[j] }
-                    z[c] = Double(v); zmax = max(zmax, z[c])
-                }
-                var sum = 0.0
-                for c in 0..<k { z[c] = exp(z[c] - zmax); sum += z[c] }
-                let y = labels[i]
-                total += -log(z[y] / sum)
-                for j in 0..<h { dr[j] = 0 }
-                for c in 0..<k {
-                    let dz = T(z[c] / sum - (c == y ? 1 : 0))
-                    gr[s.b2 + c] += dz
-                    for j in 0..<h {
-                        gr[s.w2 + c * h + j] += dz * relu[j]
-                        dr[j] += dz * th[s.w2 + c * h + j]
+        x.withRowAccess { rows in
+            perAgentGradients(parameters: theta, gradients: &g, losses: &losses, batches: batches, l2: l2,
+                              decayed: decayed, bytes: traffic, pool: pool) { a, th, gr in
+                var act = [T](repeating: 0, count: h), relu = act, dr = act
+                var z = [Double](repeating: 0, count: k)
+                var total = 0.0
+                for i in batches[a] {
+                    // Hidden pre-activations a = W1 x + b1.
+                    for j in 0..<h { act[j] = rows.dot(row: i, th + s.w1 + j * d) + th[s.b1 + j] }
+                    for j in 0..<h { relu[j] = act[j] > 0 ? act[j] : 0 }
+                    var zmax = -Double.infinity
+                    for c in 0..<k {
+                        var v = th[s.b2 + c]
+                        for j in 0..<h { v += th[s.w2 + c * h + j] * relu[j] }
+                        z[c] = Double(v); zmax = max(zmax, z[c])
+                    }
+                    var sum = 0.0
+                    for c in 0..<k { z[c] = exp(z[c] - zmax); sum += z[c] }
+                    let y = labels[i]
+                    total += -log(z[y] / sum)
+                    for j in 0..<h { dr[j] = 0 }
+                    for c in 0..<k {
+                        let dz = T(z[c] / sum - (c == y ? 1 : 0))
+                        gr[s.b2 + c] += dz
+                        for j in 0..<h {
+                            gr[s.w2 + c * h + j] += dz * relu[j]
+                            dr[j] += dz * th[s.w2 + c * h + j]
+                        }
+                    }
+                    for j in 0..<h where act[j] > 0 {
+                        gr[s.b1 + j] += dr[j]
+                        rows.addScaled(row: i, dr[j], into: gr + s.w1 + j * d)
                     }
                 }
-                for j in 0..<h where act[j] > 0 {
-                    gr[s.b1 + j] += dr[j]
-                    x.addScaled(row: i, dr[j], into: gr + s.w1 + j * d)
-                }
+                return total
             }
-            return total
         }
     }
 }

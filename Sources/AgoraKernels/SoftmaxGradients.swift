@@ -24,21 +24,23 @@ extension Kernels {
         var traffic = 0
         for b in batches { traffic += b.count }
         traffic *= MemoryLayout<T>.size * max(1, d / 4) * k
-        perAgentGradients(parameters: theta, gradients: &g, losses: &losses, batches: batches, l2: l2,
-                          bytes: traffic, pool: pool) { a, th, gr in
-            var z = [Double](repeating: 0, count: k)
-            var total = 0.0
-            for i in batches[a] {
-                var zmax = -Double.infinity
-                for c in 0..<k { z[c] = Double(x.dot(row: i, th + c * d)); zmax = max(zmax, z[c]) }
-                var sum = 0.0
-                for c in 0..<k { z[c] = exp(z[c] - zmax); sum += z[c] }
-                let y = labels[i]
-                total += -log(z[y] / sum)
-                // Gradient: (p_c - 1[c = y]) x for each class.
-                for c in 0..<k { x.addScaled(row: i, T(z[c] / sum - (c == y ? 1 : 0)), into: gr + c * d) }
+        x.withRowAccess { rows in
+            perAgentGradients(parameters: theta, gradients: &g, losses: &losses, batches: batches, l2: l2,
+                              bytes: traffic, pool: pool) { a, th, gr in
+                var z = [Double](repeating: 0, count: k)
+                var total = 0.0
+                for i in batches[a] {
+                    var zmax = -Double.infinity
+                    for c in 0..<k { z[c] = Double(rows.dot(row: i, th + c * d)); zmax = max(zmax, z[c]) }
+                    var sum = 0.0
+                    for c in 0..<k { z[c] = exp(z[c] - zmax); sum += z[c] }
+                    let y = labels[i]
+                    total += -log(z[y] / sum)
+                    // Gradient: (p_c - 1[c = y]) x for each class.
+                    for c in 0..<k { rows.addScaled(row: i, T(z[c] / sum - (c == y ? 1 : 0)), into: gr + c * d) }
+                }
+                return total
             }
-            return total
         }
     }
 }

@@ -12,11 +12,21 @@ public protocol NeighborExchange {
     /// theta_i <- sum_j w_ij(t) theta_j - lr_i m_i for every agent i, at iteration t.
     func mixStep(iteration t: Int, parameters: Matrix<Float>, stepSizes: [Float], directions: Matrix<Float>,
                  into out: inout Matrix<Float>) throws
-    /// For every agent i, the scalars its neighbours sent at iteration t, with their mixing weights:
-    /// result[i] = [(j, w_ij(t), s_j)] over N_t(i), ascending j.
-    func neighborScalars(iteration t: Int, _ s: [Double]) -> [[(agent: Int, weight: Double, value: Double)]]
+    /// For every agent i, the scalars its neighbours sent at iteration t, with their mixing weights
+    /// (agent i's entries are `received.range(i)`).
+    func neighborScalars(iteration t: Int, _ s: [Double]) -> ReceivedScalars
     /// Degrees at iteration t.
     func degrees(iteration t: Int) -> [Int]
+}
+
+/// What every agent received from its neighbours, flat: agent i's entries are
+/// `rowStart[i]..<rowStart[i+1]` of `from`, `weights` and `values` (neighbours ascending).
+public struct ReceivedScalars: Sendable {
+    public var rowStart: [Int]
+    public var from: [Int32]
+    public var weights: [Double]
+    public var values: [Double]
+    public func range(_ i: Int) -> Range<Int> { rowStart[i]..<rowStart[i + 1] }
 }
 
 /// The in-process implementation: all agents in one matrix, mixing by the kernels (sparse or
@@ -55,14 +65,20 @@ public struct InProcessExchange: NeighborExchange {
                             into: &out, pool: pool)
     }
 
-    public func neighborScalars(iteration t: Int, _ s: [Double]) -> [[(agent: Int, weight: Double, value: Double)]] {
+    public func neighborScalars(iteration t: Int, _ s: [Double]) -> ReceivedScalars {
         let w = mixing[t % mixing.count].csr
-        return (0..<agents).map { i in
-            (w.rowStart[i]..<w.rowStart[i + 1]).compactMap { k -> (agent: Int, weight: Double, value: Double)? in
+        var out = ReceivedScalars(rowStart: [0], from: [], weights: [], values: [])
+        out.rowStart.reserveCapacity(agents + 1)
+        out.from.reserveCapacity(w.nonzeros); out.weights.reserveCapacity(w.nonzeros); out.values.reserveCapacity(w.nonzeros)
+        for i in 0..<agents {
+            for k in w.rowStart[i]..<w.rowStart[i + 1] {
                 let j = Int(w.columns[k])
-                return j == i ? nil : (j, w.values[k], s[j])
+                if j == i { continue }
+                out.from.append(w.columns[k]); out.weights.append(w.values[k]); out.values.append(s[j])
             }
+            out.rowStart.append(out.from.count)
         }
+        return out
     }
 
     public func degrees(iteration t: Int) -> [Int] { graphs[t % graphs.count].degrees }

@@ -35,14 +35,14 @@ public struct PaymentRule: Codable, Sendable, Equatable {
         let deg = exchange.degrees(iteration: t)
         return (0..<s.count).map { i in
             var p = 0.0
-            for (j, w, sj) in received[i] {
+            for q in received.range(i) {
                 let omega: Double
                 switch edgeWeighting {
                 case .unit: omega = 1
-                case .mixingWeight: omega = w
-                case .degreeNormalised: omega = 2 / Double(deg[i] + deg[j])
+                case .mixingWeight: omega = received.weights[q]
+                case .degreeNormalised: omega = 2 / Double(deg[i] + deg[Int(received.from[q])])
                 }
-                p += c * omega * (s[i] - sj)
+                p += c * omega * (s[i] - received.values[q])
             }
             return p
         }
