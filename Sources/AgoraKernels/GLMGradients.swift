@@ -23,6 +23,15 @@ public enum GLMLoss: String, Sendable, Codable {
             return (0.5 * r * r, r)
         }
     }
+
+    /// The derivative in z alone (one exponential, no logarithm): for loops that do not need the loss.
+    @inline(__always)
+    public func derivative(_ z: Double, _ y: Double) -> Double {
+        switch self {
+        case .logistic: return -y / (1 + exp(y * z))
+        case .squared: return z - y
+        }
+    }
 }
 
 /// Rows of a feature matrix for the gradient kernels: dense row-major or CSR.
@@ -36,7 +45,8 @@ public enum FeatureRows<T: AgoraScalar>: Sendable {
 extension Kernels {
     /// Mini-batch gradients of an L2-regularised generalized linear model for every agent at once:
     /// row a of `gradients` becomes (1/|B_a|) sum_{i in B_a} l'(x_i . theta_a, y_i) x_i + l2 theta_a,
-    /// and `losses[a]` the matching mean loss plus (l2/2) ||theta_a||^2.
+    /// and `losses[a]` the matching mean loss plus (l2/2) ||theta_a||^2 (only the regulariser when
+    /// `computeLosses` is false: training loops skip the logarithm, which costs as much as the row).
     ///
     /// Agents run in parallel (each writes only its own row); within an agent the examples are
     /// visited in batch order, so results do not depend on the thread count. Dense rows use SIMD
@@ -46,7 +56,8 @@ extension Kernels {
     @_specialize(where T == Double)
     public static func glmGradients<T: AgoraScalar>(
         loss: GLMLoss, l2: T, features x: FeatureRows<T>, targets y: [T], parameters theta: Matrix<T>,
-        batches: [[Int]], gradients g: inout Matrix<T>, losses: inout [T], pool: ThreadPool = .shared
+        batches: [[Int]], gradients g: inout Matrix<T>, losses: inout [T], computeLosses: Bool = true,
+        pool: ThreadPool = .shared
     ) throws {
         let d = x.cols
         guard theta.cols == d, g.cols == d, theta.rows == g.rows, batches.count == theta.rows, losses.count == theta.rows else {
@@ -62,8 +73,14 @@ extension Kernels {
                               bytes: traffic, pool: pool) { a, th, gr in
                 var total = 0.0
                 for i in batches[a] {
-                    let (l, dz) = loss.evaluate(Double(rows.dot(row: i, th)), Double(y[i]))
-                    total += l
+                    let z = Double(rows.dot(row: i, th))
+                    let dz: Double
+                    if computeLosses {
+                        let (l, d) = loss.evaluate(z, Double(y[i]))
+                        total += l; dz = d
+                    } else {
+                        dz = loss.derivative(z, Double(y[i]))
+                    }
                     rows.addScaled(row: i, T(dz), into: gr)
                 }
                 return total

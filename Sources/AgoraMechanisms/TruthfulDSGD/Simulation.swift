@@ -213,7 +213,7 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
         for t in 0..<iterations {
             let batches = (0..<n).map { a in (0..<batch).map { _ in parts[a][Int(batchRNG[a].next() % UInt64(parts[a].count))] } }
             try Kernels.glmGradients(loss: model.loss, l2: Float(l2), features: x, targets: yf, parameters: theta,
-                                     batches: batches, gradients: &grads, losses: &losses)
+                                     batches: batches, gradients: &grads, losses: &losses, computeLosses: false)
             applied = grads
             var norms = Kernels.rowSquaredNorms(grads).map(Double.init)
             for (i, b) in behaviour {
