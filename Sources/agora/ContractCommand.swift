@@ -32,6 +32,10 @@ struct ContractCommand: ParsableCommand {
                 do { s = try JSONDecoder().decode(ContractSetting.self, from: data) } catch let e as DecodingError {
                     throw ValidationError("\(setting): \(describe(e)); expected {\"N\": 10, \"p\": [...], \"c\": [...]} with optional f, k, valuation_scale, conditioning")
                 }
+                let unknown = unknownJSONKeys(in: data, decoded: s)
+                guard unknown.isEmpty else {
+                    throw CLIError("\(setting): unknown field\(unknown.count > 1 ? "s" : "") \(unknown.joined(separator: ", ")); expected N, p, c and optionally f, k, valuation_scale, conditioning")
+                }
                 title = setting
             }
             if let conditioning {

@@ -41,9 +41,15 @@ struct DSGDCommand: ParsableCommand {
     func experiment() throws -> DSGDExperiment {
         if let config {
             guard let data = FileManager.default.contents(atPath: config) else { throw CLIError("cannot read config file \(config)") }
-            do { return try JSONDecoder().decode(DSGDExperiment.self, from: data) } catch {
+            let e: DSGDExperiment
+            do { e = try JSONDecoder().decode(DSGDExperiment.self, from: data) } catch {
                 throw CLIError("\(config): not a valid DSGD experiment (\(error))")
             }
+            let unknown = unknownJSONKeys(in: data, decoded: e)
+            guard unknown.isEmpty else {
+                throw CLIError("\(config): unknown field\(unknown.count > 1 ? "s" : "") \(unknown.joined(separator: ", ")); a result's config.json lists every field")
+            }
+            return e
         }
         var e = DSGDExperiment()
         e.data.agents = agents; e.data.rowsPerAgent = rows; e.data.features = features; e.data.heterogeneity = heterogeneity

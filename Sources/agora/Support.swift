@@ -30,3 +30,27 @@ struct CLIError: Error, CustomStringConvertible {
     let description: String
     init(_ message: String) { description = message }
 }
+
+/// Keys of a JSON document that the decoded value does not use (typos such as "stepsize"),
+/// found by comparing the input with the value's own re-encoding. Keys given as null are allowed
+/// (they mean "absent"). Returns dotted paths, e.g. ["mechanism.stepsize"].
+func unknownJSONKeys<T: Encodable>(in data: Data, decoded value: T) -> [String] {
+    guard let input = try? JSONSerialization.jsonObject(with: data),
+          let echo = try? JSONSerialization.jsonObject(with: JSONEncoder().encode(value)) else { return [] }
+    func walk(_ a: Any, _ b: Any?, _ path: String) -> [String] {
+        if let da = a as? [String: Any] {
+            let db = b as? [String: Any] ?? [:]
+            return da.keys.sorted().flatMap { k -> [String] in
+                let p = path.isEmpty ? k : path + "." + k
+                if da[k] is NSNull { return [] }
+                guard let sub = db[k] else { return [p] }
+                return walk(da[k]!, sub, p)
+            }
+        }
+        if let xa = a as? [Any], let xb = b as? [Any] {
+            return zip(xa, xb).enumerated().flatMap { walk($0.element.0, $0.element.1, "\(path)[\($0.offset)]") }
+        }
+        return []
+    }
+    return walk(input, echo, "")
+}
