@@ -37,6 +37,12 @@ struct RowAccess<T: AgoraScalar>: @unchecked Sendable {
 }
 
 extension FeatureRows {
+    /// x_i . w[offset ..< offset + cols], for evaluation code (not a hot loop).
+    public func dot(row i: Int, _ w: [T], offset: Int = 0) -> T {
+        precondition(i >= 0 && i < rows && offset >= 0 && offset + cols <= w.count, "row or weight range out of bounds")
+        return withRowAccess { rows in w.withUnsafeBufferPointer { rows.dot(row: i, $0.baseAddress! + offset) } }
+    }
+
     /// Runs `body` with raw row access (valid only inside `body`).
     func withRowAccess<R>(_ body: (RowAccess<T>) throws -> R) rethrows -> R {
         switch self {
@@ -61,6 +67,20 @@ extension FeatureRows {
 }
 
 extension Kernels {
+    /// Throws unless there is one label per row, each in 0..<classes.
+    static func checkLabels(_ labels: [Int], rows: Int, classes: Int, kernel: String) throws {
+        guard labels.count == rows else { throw ShapeError("\(kernel): \(labels.count) labels for \(rows) rows") }
+        if let bad = labels.first(where: { $0 < 0 || $0 >= classes }) { throw ShapeError("\(kernel): label \(bad) outside 0..<\(classes)") }
+    }
+
+    /// Estimated memory traffic of a batched-gradient call: every batch row read once per pass
+    /// (`passes`: 1 for linear models, classes or hidden units otherwise), for the serial cut-off.
+    static func batchTraffic<T>(_ batches: [[Int]], cols: Int, passes: Int, _: T.Type) -> Int {
+        var rows = 0
+        for b in batches { rows += b.count }
+        return rows * MemoryLayout<T>.size * max(1, cols / 4) * max(1, passes)
+    }
+
     /// Throws when a batch names a row outside 0..<rows.
     static func checkBatches(_ batches: [[Int]], rows: Int, kernel: String) throws {
         for (a, b) in batches.enumerated() {

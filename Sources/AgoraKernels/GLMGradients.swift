@@ -65,9 +65,7 @@ extension Kernels {
         }
         guard y.count == x.rows else { throw ShapeError("glmGradients: \(y.count) targets for \(x.rows) rows") }
         try checkBatches(batches, rows: x.rows, kernel: "glmGradients")
-        var traffic = 0
-        for b in batches { traffic += b.count }
-        traffic *= MemoryLayout<T>.size * max(1, d / 4)
+        let traffic = batchTraffic(batches, cols: d, passes: 1, T.self)
         x.withRowAccess { rows in
             perAgentGradients(parameters: theta, gradients: &g, losses: &losses, batches: batches, l2: l2,
                               bytes: traffic, pool: pool) { a, th, gr in

@@ -30,12 +30,9 @@ extension Kernels {
         guard theta.cols == p, g.cols == p, g.rows == theta.rows, batches.count == theta.rows, losses.count == theta.rows else {
             throw ShapeError("mlpGradients: parameters \(theta.rows) x \(theta.cols) and gradients \(g.rows) x \(g.cols) must be agents x \(p), one batch and loss per agent")
         }
-        guard labels.count == x.rows else { throw ShapeError("mlpGradients: \(labels.count) labels for \(x.rows) rows") }
-        if let bad = labels.first(where: { $0 < 0 || $0 >= k }) { throw ShapeError("mlpGradients: label \(bad) outside 0..<\(k)") }
+        try checkLabels(labels, rows: x.rows, classes: k, kernel: "mlpGradients")
         try checkBatches(batches, rows: x.rows, kernel: "mlpGradients")
-        var traffic = 0
-        for b in batches { traffic += b.count }
-        traffic *= MemoryLayout<T>.size * max(1, h * d / 4)
+        let traffic = batchTraffic(batches, cols: d, passes: h, T.self)
         // Weights decay, biases do not.
         let decayed: (Int) -> Bool = { q in q < s.b1 || (q >= s.w2 && q < s.b2) }
         x.withRowAccess { rows in

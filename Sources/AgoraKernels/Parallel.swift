@@ -94,6 +94,18 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
+    /// [body(0), ..., body(count - 1)] computed in parallel; each element depends only on its index,
+    /// so the result does not depend on the thread count. `bytes` as in `parallelFor`.
+    public func parallelMap<T>(_ count: Int, bytes: Int = .max, _ body: (Int) -> T) -> [T] {
+        [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let out = SendableMutableRaw(buffer.baseAddress)
+            parallelFor(count, bytes: bytes) { r in
+                for i in r { (out.p!.assumingMemoryBound(to: T.self) + i).initialize(to: body(i)) }
+            }
+            initialized = count
+        }
+    }
+
     /// Runs `j.body(part)` for `part` in `0..<j.parts`: the caller takes part 0 (and any parts
     /// beyond the workers' share), worker `w` takes part `w`.
     ///
@@ -159,4 +171,10 @@ public final class ThreadPool: @unchecked Sendable {
         // No portable pause instruction in Swift; an atomic load keeps the loop cheap and polite.
         _ = sleepers.load(ordering: .relaxed)
     }
+}
+
+/// A raw pointer carried into parallel closures (each part writes disjoint elements).
+struct SendableMutableRaw: @unchecked Sendable {
+    let p: UnsafeMutableRawPointer?
+    init<T>(_ p: UnsafeMutablePointer<T>?) { self.p = p.map { UnsafeMutableRawPointer($0) } }
 }

@@ -18,12 +18,9 @@ extension Kernels {
         guard theta.cols == k * d, g.cols == k * d, g.rows == theta.rows, batches.count == theta.rows, losses.count == theta.rows else {
             throw ShapeError("softmaxGradients: parameters \(theta.rows) x \(theta.cols) and gradients \(g.rows) x \(g.cols) must be agents x (classes * features) = \(batches.count) x \(k * d), one batch and loss per agent")
         }
-        guard labels.count == x.rows else { throw ShapeError("softmaxGradients: \(labels.count) labels for \(x.rows) rows") }
-        if let bad = labels.first(where: { $0 < 0 || $0 >= k }) { throw ShapeError("softmaxGradients: label \(bad) outside 0..<\(k)") }
+        try checkLabels(labels, rows: x.rows, classes: k, kernel: "softmaxGradients")
         try checkBatches(batches, rows: x.rows, kernel: "softmaxGradients")
-        var traffic = 0
-        for b in batches { traffic += b.count }
-        traffic *= MemoryLayout<T>.size * max(1, d / 4) * k
+        let traffic = batchTraffic(batches, cols: d, passes: k, T.self)
         x.withRowAccess { rows in
             perAgentGradients(parameters: theta, gradients: &g, losses: &losses, batches: batches, l2: l2,
                               bytes: traffic, pool: pool) { a, th, gr in

@@ -104,6 +104,7 @@ struct DSGDCommand: ParsableCommand {
             let r = try e.run { done, total in progress.update(done * 100 / max(1, total)) }
             progress.finish()
             let pay = r.runs.first { $0.label == "payments" }!, off = r.runs.first { $0.label == "no-payments" }!
+            // Payments change incentives, not the updates: `off` moves exactly like `pay`.
             let strategicSet = Set(e.strategic.map(\.agent))
             let honestMax = pay.points.last!.cumulativePayments.enumerated().filter { !strategicSet.contains($0.offset) }.map { abs($0.element) }.max() ?? 0
             let summary = Summary(agents: e.data.agents, iterations: e.iterations, fStar: r.fStar,
@@ -137,7 +138,6 @@ struct DSGDCommand: ParsableCommand {
             if let a = pay.points.last!.accuracy, let b = honest.points.last!.accuracy {
                 print(pad("accuracy of the average", 26) + pad(String(format: "%.4f", a), 16) + pad(String(format: "%.4f", b), 16))
             }
-            _ = off
             print(pad("max budget residual", 26) + pad(fmt(summary.maxBudgetResidual), 16) + pad("-", 16))
             print(pad("largest honest transfer", 26) + pad(fmt(honestMax), 16) + pad("-", 16))
             if !r.gains.isEmpty {

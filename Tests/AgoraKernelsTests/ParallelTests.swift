@@ -37,6 +37,15 @@ final class ParallelTests: XCTestCase {
         XCTAssertEqual(innerCalls.load(ordering: .relaxed), 2000)
     }
 
+    func testParallelMapKeepsIndexOrderOnAnyThreadCount() {
+        let f: (Int) -> Double = { i in Double(i * i) + 0.5 }
+        let one = withThreads(1) { ThreadPool.shared.parallelMap(1001, f) }
+        let two = withThreads(2) { ThreadPool.shared.parallelMap(1001, f) }
+        XCTAssertEqual(one, (0..<1001).map(f))
+        XCTAssertEqual(two, one)
+        XCTAssertEqual(ThreadPool.shared.parallelMap(0) { Double($0) }, [])
+    }
+
     func testSmallWorkStaysOnCallingThread() {
         let pool = ThreadPool(maxThreads: 2)
         pool.minParallelBytes = 1 << 20

@@ -22,20 +22,17 @@ public enum ModelFamily: Sendable, Equatable, Codable {
         var g = Matrix<Float>(rows: 1, cols: theta.count), l: [Float] = [0]
         switch self {
         case let .linear(m):
-            let y = try m.targets(data)
-            try Kernels.glmGradients(loss: m.loss, l2: Float(m.l2), features: x, targets: y.map(Float.init), parameters: t,
-                                     batches: all, gradients: &g, losses: &l)
-            let acc = try m.evaluate(theta.map(Double.init), features: data.features.double, targets: y).accuracy ?? .nan
-            return (Double(l[0]), acc)
+            let r = try m.evaluate(theta.map(Double.init), features: data.features.double, targets: try m.targets(data))
+            return (r.value, r.accuracy ?? .nan)
         case let .softmax(k, l2):
             try Kernels.softmaxGradients(classes: k, l2: Float(l2), features: x, labels: data.labels, parameters: t,
                                          batches: all, gradients: &g, losses: &l)
-            return (Double(l[0]), accuracy(data) { row in (0..<k).map { c in dotRow(x, row, theta, offset: c * x.cols) } })
+            return (Double(l[0]), accuracy(data) { row in (0..<k).map { c in x.dot(row: row, theta, offset: c * x.cols) } })
         case let .mlp(s, l2):
             try Kernels.mlpGradients(shape: s, l2: Float(l2), features: x, labels: data.labels, parameters: t,
                                      batches: all, gradients: &g, losses: &l)
             return (Double(l[0]), accuracy(data) { row in
-                let hid = (0..<s.hidden).map { j in max(0, dotRow(x, row, theta, offset: s.w1 + j * s.inputs) + theta[s.b1 + j]) }
+                let hid = (0..<s.hidden).map { j in max(0, x.dot(row: row, theta, offset: s.w1 + j * s.inputs) + theta[s.b1 + j]) }
                 return (0..<s.classes).map { c in (0..<s.hidden).reduce(theta[s.b2 + c]) { $0 + theta[s.w2 + c * s.hidden + $1] * hid[$1] } }
             })
         }
@@ -49,12 +46,5 @@ public enum ModelFamily: Sendable, Equatable, Codable {
             if arg == data.labels[i] { correct += 1 }
         }
         return Double(correct) / Double(max(1, data.rows))
-    }
-
-    func dotRow(_ x: FeatureRows<Float>, _ i: Int, _ w: [Float], offset: Int) -> Float {
-        switch x {
-        case let .dense(m): var s: Float = 0; for q in 0..<m.cols { s += m[i, q] * w[offset + q] }; return s
-        case let .sparse(c): var s: Float = 0; for q in c.rowStart[i]..<c.rowStart[i + 1] { s += c.values[q] * w[offset + Int(c.columns[q])] }; return s
-        }
     }
 }

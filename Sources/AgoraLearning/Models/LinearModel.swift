@@ -38,12 +38,7 @@ public struct LinearModel: Sendable, Codable, Equatable {
         return (l[0], g.storage, acc)
     }
 
-    func margin(_ x: FeatureRows<Double>, _ i: Int, _ theta: [Double]) -> Double {
-        switch x {
-        case let .dense(m): var z = 0.0; for k in 0..<m.cols { z += m[i, k] * theta[k] }; return z
-        case let .sparse(c): var z = 0.0; for q in c.rowStart[i]..<c.rowStart[i + 1] { z += c.values[q] * theta[Int(c.columns[q])] }; return z
-        }
-    }
+    func margin(_ x: FeatureRows<Double>, _ i: Int, _ theta: [Double]) -> Double { x.dot(row: i, theta) }
 }
 
 extension FeatureMatrix {

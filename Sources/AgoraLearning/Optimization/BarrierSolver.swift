@@ -68,7 +68,7 @@ public struct BarrierSolver {
         t = gnorm > 0 ? mCount / max(1e-300, gnorm * max(1, x.map(abs).max() ?? 1)) : 1
         var best: ConvexSolution? = nil
         while true {
-            _ = try centre(p, &x, t: t, steps: &steps)
+            try centre(p, &x, t: t, steps: &steps)
             let gap = mCount / t
             let scale = max(1, abs(p.objectiveValue(x)))
             // Once the barrier is close, try to finish exactly on the active set.
@@ -156,9 +156,8 @@ public struct BarrierSolver {
     }
 
     /// Damped Newton on t f - sum log(-g); returns the number of steps.
-    func centre<P: SmoothConvexProgram>(_ p: P, _ x: inout [Double], t: Double, steps: inout Int) throws -> Int {
+    func centre<P: SmoothConvexProgram>(_ p: P, _ x: inout [Double], t: Double, steps: inout Int) throws {
         let n = p.dimension
-        var taken = 0
         func phi(_ y: [Double]) -> Double? {
             let g = p.constraintValues(y)
             var s = t * p.objectiveValue(y)
@@ -198,11 +197,9 @@ public struct BarrierSolver {
                 if let v = phi(y), v <= base - 0.25 * s * dec { x = y; break }
                 s *= 0.5
             }
-            taken += 1
             steps += 1
             if s <= 1e-12 { break }  // no progress possible at this precision
         }
-        return 0 * taken  // steps are counted through `steps`
     }
 
     /// Newton on the KKT equations with `active` constraints as equalities.
@@ -240,7 +237,7 @@ public struct BarrierSolver {
         var t = 1.0
         var steps = 0
         for _ in 0..<60 {
-            _ = try centre(ph, &y, t: t, steps: &steps)
+            try centre(ph, &y, t: t, steps: &steps)
             if y.last! < 0 { return Array(y.dropLast()) }
             t *= 10
         }

@@ -84,12 +84,16 @@ struct OutcomeExpectations {
         return g
     }
 
-    /// sum_o w_o n_o n_o^T  (a Hessian): N^T diag(w) N.
-    func weightedGram(_ w: [Double]) -> Matrix<Double> {
-        var s = outcomes.counts
-        let k = s.cols
-        for o in 0..<s.rows { for j in 0..<k { s.storage[o * k + j] *= w[o] } }
-        return try! BLAS.product(outcomes.counts, s, transA: true)
+    /// The budgets tbar_i(m) = E[v(a(n . m)) | n_i >= 1] of every type, with their gradients
+    /// ([types x types], row i = grad tbar_i) and Hessians, from one evaluation: two GEMMs.
+    func budgets(_ e: Evaluation) -> (values: [Double], gradients: Matrix<Double>, hessians: [Matrix<Double>]) {
+        let cond = outcomes.conditional
+        let k = e.value.count
+        var tbar = [Double](repeating: 0, count: cond.rows)
+        try! BLAS.gemv(cond, e.value, into: &tbar)
+        var wg = cond, wh = cond
+        for i in 0..<cond.rows { for o in 0..<k { wg.storage[i * k + o] *= e.dvalue[o]; wh.storage[i * k + o] *= e.d2value[o] } }
+        return (tbar, try! BLAS.product(wg, outcomes.counts), weightedGrams(wh))
     }
 }
 
@@ -149,25 +153,18 @@ struct ReducedContractProgram: SmoothConvexProgram {
 
     func constraints(_ m: [Double]) -> (values: [Double], jacobian: Matrix<Double>, hessians: [Matrix<Double>?]) {
         let e = exp.evaluate(m)
-        let cond = exp.outcomes.conditional
         let tm = tMap
         let tv = t(m)
         var vals: [Double] = []
         var jac = Matrix<Double>(rows: constraintCount, cols: types)
         var hs: [Matrix<Double>?] = []
         var row = 0
-        // Budget: t_i - tbar_i <= 0. Gradients and Hessians of all tbar_i in two GEMMs.
-        let k = e.value.count
-        var tbar = [Double](repeating: 0, count: types)
-        try! BLAS.gemv(cond, e.value, into: &tbar)
-        var wg = cond, wh = cond
-        for i in 0..<types { for o in 0..<k { wg.storage[i * k + o] *= e.dvalue[o]; wh.storage[i * k + o] *= -e.d2value[o] } }
-        let grads = try! BLAS.product(wg, exp.outcomes.counts)
-        let hess = exp.weightedGrams(wh)
+        // Budget: t_i - tbar_i <= 0 (convex: tbar_i is concave, its Hessian enters negated).
+        let (tbar, grads, hess) = exp.budgets(e)
         for i in 0..<types {
             vals.append(tv[i] - tbar[i])
             for q in 0..<types { jac[row, q] = tm[i, q] - grads[i, q] }
-            hs.append(hess[i])
+            hs.append(try! Matrix(rows: types, cols: types, storage: hess[i].storage.map { -$0 }))
             row += 1
         }
         // IR for i >= 2: f_i - (t_i - c_i m_i) <= 0.
@@ -210,22 +207,17 @@ struct FullContractProgram: SmoothConvexProgram {
     func constraints(_ y: [Double]) -> (values: [Double], jacobian: Matrix<Double>, hessians: [Matrix<Double>?]) {
         let m = Array(y[0..<types]), t = Array(y[types...])
         let e = exp.evaluate(m)
-        let cond = exp.outcomes.conditional
         var vals: [Double] = []
         var jac = Matrix<Double>(rows: constraintCount, cols: dimension)
         var hs: [Matrix<Double>?] = []
         var row = 0
+        let (tbar, grads, hess) = exp.budgets(e)
         for i in 0..<types {
-            let w = cond.row(i)
-            var tbar = 0.0
-            for o in w.indices { tbar += w[o] * e.value[o] }
-            vals.append(t[i] - tbar)
-            let g = exp.weightedCounts((0..<w.count).map { w[$0] * e.dvalue[$0] })
-            for k in 0..<types { jac[row, k] = -g[k] }
+            vals.append(t[i] - tbar[i])
+            for k in 0..<types { jac[row, k] = -grads[i, k] }
             jac[row, types + i] = 1
-            let hm = exp.weightedGram((0..<w.count).map { -w[$0] * e.d2value[$0] })
             var h = Matrix<Double>(rows: dimension, cols: dimension)
-            for a in 0..<types { for b in 0..<types { h[a, b] = hm[a, b] } }
+            for a in 0..<types { for b in 0..<types { h[a, b] = -hess[i][a, b] } }
             hs.append(h); row += 1
         }
         for i in 0..<types {  // IR: f_i - t_i + c_i m_i <= 0

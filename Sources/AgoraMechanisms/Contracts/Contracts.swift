@@ -244,32 +244,26 @@ public struct ContractDesigner {
         while acc.evaluate(hi0).a <= 0 { hi0 *= 2 }
         for _ in 0..<200 { let mid = 0.5 * (lo0 + hi0); if acc.evaluate(mid).a > 0 { hi0 = mid } else { lo0 = mid } }
         let m0 = hi0
-        var contributions = [Double](repeating: 0, count: counts.rows)
         let cc = c, ff = f
-        contributions.withUnsafeMutableBufferPointer { out in
-            nonisolated(unsafe) let op = out.baseAddress!
-            pool.parallelFor(counts.rows, bytes: counts.rows * 4096) { range in
-                for o in range {
-                    var sS = 0.0, fF = 0.0
-                    for i in 0..<types { let n = counts[o, i]; sS += n / cc[i]; fF += n * ff[i] / cc[i] }
-                    func g(_ mm: Double) -> Double { sS * val.evaluate(acc.evaluate(mm).a).v - fF - mm }
-                    func dg(_ mm: Double) -> Double {
-                        let e = acc.evaluate(mm)
-                        return sS * val.evaluate(e.a).dv * e.da - 1
-                    }
-                    let top = max(m0 * 2, sS * vmax + 1)
-                    var arg = m0
-                    if dg(m0 * (1 + 1e-12)) > 0 {
-                        var l = m0, r = top
-                        for _ in 0..<200 { let mid = 0.5 * (l + r); if dg(mid) > 0 { l = mid } else { r = mid }; if r - l <= 1e-13 * r { break } }
-                        arg = l
-                    }
-                    if g(arg) < 0 { op[o] = 0; continue }  // no positive root: nothing is trained, a = 0
-                    var l = arg, r = top
-                    for _ in 0..<200 { let mid = 0.5 * (l + r); if g(mid) >= 0 { l = mid } else { r = mid }; if r - l <= 1e-14 * r { break } }
-                    op[o] = pmf[o] * val.evaluate(acc.evaluate(l).a).v
-                }
+        let contributions = pool.parallelMap(counts.rows, bytes: counts.rows * 4096) { o -> Double in
+            var sS = 0.0, fF = 0.0
+            for i in 0..<types { let n = counts[o, i]; sS += n / cc[i]; fF += n * ff[i] / cc[i] }
+            func g(_ mm: Double) -> Double { sS * val.evaluate(acc.evaluate(mm).a).v - fF - mm }
+            func dg(_ mm: Double) -> Double {
+                let e = acc.evaluate(mm)
+                return sS * val.evaluate(e.a).dv * e.da - 1
             }
+            let top = max(m0 * 2, sS * vmax + 1)
+            var arg = m0
+            if dg(m0 * (1 + 1e-12)) > 0 {
+                var l = m0, r = top
+                for _ in 0..<200 { let mid = 0.5 * (l + r); if dg(mid) > 0 { l = mid } else { r = mid }; if r - l <= 1e-13 * r { break } }
+                arg = l
+            }
+            if g(arg) < 0 { return 0 }  // no positive root: nothing is trained, a = 0
+            var l = arg, r = top
+            for _ in 0..<200 { let mid = 0.5 * (l + r); if g(mid) >= 0 { l = mid } else { r = mid }; if r - l <= 1e-14 * r { break } }
+            return pmf[o] * val.evaluate(acc.evaluate(l).a).v
         }
         var total = 0.0
         for v in contributions { total += v }
