@@ -9,7 +9,7 @@ struct Agora: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agora",
         abstract: "Incentive-compatible collaborative machine learning: mechanisms, kernels, experiments.",
-        subcommands: [DSGDCommand.self, MixCommand.self, TopologyCommand.self, ContractCommand.self, DataCommand.self, InfoCommand.self],
+        subcommands: [DSGDCommand.self, MarketCommand.self, MixCommand.self, TopologyCommand.self, ContractCommand.self, DataCommand.self, InfoCommand.self],
         defaultSubcommand: MixCommand.self
     )
 }

@@ -39,18 +39,7 @@ struct DSGDCommand: ParsableCommand {
     @Flag(help: "Print the final summary as one JSON object on stdout.") var json = false
 
     func experiment() throws -> DSGDExperiment {
-        if let config {
-            guard let data = FileManager.default.contents(atPath: config) else { throw CLIError("cannot read config file \(config)") }
-            let e: DSGDExperiment
-            do { e = try JSONDecoder().decode(DSGDExperiment.self, from: data) } catch {
-                throw CLIError("\(config): not a valid DSGD experiment (\(error))")
-            }
-            let unknown = unknownJSONKeys(in: data, decoded: e)
-            guard unknown.isEmpty else {
-                throw CLIError("\(config): unknown field\(unknown.count > 1 ? "s" : "") \(unknown.joined(separator: ", ")); a result's config.json lists every field")
-            }
-            return e
-        }
+        if let config { return try loadJSONConfig(config, as: DSGDExperiment.self, what: "DSGD experiment") }
         var e = DSGDExperiment()
         e.data.agents = agents; e.data.rowsPerAgent = rows; e.data.features = features; e.data.heterogeneity = heterogeneity
         guard let loss = GLMLoss(rawValue: model) else { throw ValidationError("--model must be logistic or squared") }
@@ -64,11 +53,7 @@ struct DSGDCommand: ParsableCommand {
         e.mechanism = TruthfulDSGD(stepSize: PowerSchedule(initial: lr, exponent: v),
                                    payments: PaymentRule(coefficient: PowerSchedule(initial: c0, exponent: u), edgeWeighting: ew))
         e.iterations = iterations; e.batch = batch; e.seed = seed; e.l2 = l2
-        if let data {
-            let l = data.lowercased()
-            let fmt = format ?? (l.contains("idx") ? "idx" : (l.hasSuffix(".csv") || l.hasSuffix(".csv.gz") ? "csv" : "libsvm"))
-            e.dataFile = DataFile(path: data, format: fmt, features: dataFeatures, partition: try PartitionScheme(parsing: partition))
-        }
+        if let data { e.dataFile = try resolveDataFile(data, format: format, features: dataFeatures, partition: partition) }
         e.evaluateEvery = max(1, iterations / 100)
         func pair(_ s: String, _ flag: String, defaultValue: Double? = nil) throws -> (Int, Double) {
             let p = s.split(separator: ":")

@@ -1,3 +1,5 @@
+import AgoraLearning
+import AgoraMechanisms
 import Foundation
 
 func fmt(_ x: Double) -> String {
@@ -53,4 +55,45 @@ func unknownJSONKeys<T: Encodable>(in data: Data, decoded value: T) -> [String] 
         return []
     }
     return walk(input, echo, "")
+}
+
+/// Reads a JSON experiment file: decodes it as `T`, and rejects fields that `T` does not know
+/// (typos would otherwise be silently ignored), naming the file and the dotted paths.
+func loadJSONConfig<T: Codable>(_ path: String, as _: T.Type, what: String) throws -> T {
+    guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read config file \(path)") }
+    let e: T
+    do { e = try JSONDecoder().decode(T.self, from: data) } catch {
+        throw CLIError("\(path): not a valid \(what) (\(error))")
+    }
+    let unknown = unknownJSONKeys(in: data, decoded: e)
+    guard unknown.isEmpty else {
+        throw CLIError("\(path): unknown field\(unknown.count > 1 ? "s" : "") \(unknown.joined(separator: ", ")); a result's config.json lists every field")
+    }
+    return e
+}
+
+/// The shared data folder: $AGORA_DATA, else ../shared/data beside the project.
+func sharedDataRoot() -> String {
+    ProcessInfo.processInfo.environment["AGORA_DATA"] ?? "../shared/data"
+}
+
+/// Resolves --data: a named data set (mnist, a9a, mushrooms, digits) in the shared data folder, or
+/// a path; the format comes from --format or the file name.
+func resolveDataFile(_ name: String, format: String?, features: Int, partition: String) throws -> DataFile {
+    let named: [String: (String, String, Int)] = [
+        "mnist": ("mnist/t10k-images-idx3-ubyte.gz", "idx", 0), "a9a": ("libsvm/a9a", "libsvm", 123),
+        "mushrooms": ("libsvm/mushrooms", "libsvm", 112), "digits": ("uci/digits.csv.gz", "csv", 0),
+    ]
+    var path = name, fmt = format, nf = features
+    if let (rel, f, k) = named[name.lowercased()] {
+        path = sharedDataRoot() + "/" + rel
+        fmt = fmt ?? f
+        if nf == 0 { nf = k }
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw CLIError("data set '\(name)' not found at \(path); set AGORA_DATA to the folder holding mnist/, libsvm/ and uci/")
+        }
+    }
+    let l = path.lowercased()
+    let resolved = fmt ?? (l.contains("idx") ? "idx" : (l.hasSuffix(".csv") || l.hasSuffix(".csv.gz") ? "csv" : "libsvm"))
+    return DataFile(path: path, format: resolved, features: nf, partition: try PartitionScheme(parsing: partition))
 }

@@ -18,6 +18,10 @@ public struct SyntheticProblem: Codable, Sendable, Equatable {
     /// Margin scale of the logistic model (larger = cleaner labels).
     public var scale = 4.0
     public var seed: UInt64 = 1
+    /// When set (> 0), agents come in this many groups (agent a in group a % clusters) that share
+    /// their local optimum and feature mean: collaboration helps inside a group and hurts across.
+    /// nil or 0: every agent draws its own (the DSGD default).
+    public var clusters: Int? = nil
     public init() {}
 
     public func validate() throws {
@@ -25,6 +29,7 @@ public struct SyntheticProblem: Codable, Sendable, Equatable {
         guard rowsPerAgent >= 1 else { throw DataError(file: "synthetic", "rowsPerAgent must be at least 1, got \(rowsPerAgent)") }
         guard features >= 1 else { throw DataError(file: "synthetic", "features must be at least 1, got \(features)") }
         guard heterogeneity >= 0, heterogeneity.isFinite else { throw DataError(file: "synthetic", "heterogeneity must be a non-negative number, got \(heterogeneity)") }
+        if let c = clusters { guard c >= 0 else { throw DataError(file: "synthetic", "clusters must be non-negative, got \(c)") } }
         guard noise >= 0, noise.isFinite else { throw DataError(file: "synthetic", "noise must be a non-negative number, got \(noise)") }
     }
 
@@ -38,9 +43,19 @@ public struct SyntheticProblem: Codable, Sendable, Equatable {
         var x = Matrix<Float>(rows: n, cols: d)
         var labels = [Int](repeating: 0, count: n)
         var targets = [Double](repeating: 0, count: n)
+        let groups = clusters ?? 0
+        var clusterRNG = SeededGenerator(seed: seed, stream: 0xC105)
+        let shared: [([Double], [Double])] = (0..<max(0, groups)).map { _ in
+            (star.map { $0 + heterogeneity * clusterRNG.normal() * s }, (0..<d).map { _ in heterogeneity * clusterRNG.normal() * s })
+        }
         for a in 0..<agents {
-            let theta = star.map { $0 + heterogeneity * rng.normal() * s }
-            let mu = (0..<d).map { _ in heterogeneity * rng.normal() * s }
+            let theta: [Double], mu: [Double]
+            if groups > 0 {
+                (theta, mu) = shared[a % groups]
+            } else {
+                theta = star.map { $0 + heterogeneity * rng.normal() * s }
+                mu = (0..<d).map { _ in heterogeneity * rng.normal() * s }
+            }
             for r in 0..<rowsPerAgent {
                 let i = a * rowsPerAgent + r
                 var z = 0.0

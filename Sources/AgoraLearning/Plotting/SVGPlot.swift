@@ -119,6 +119,33 @@ public enum SVGPlot {
         return String(format: "#%02x%02x%02x", Int(a.0 + (b.0 - a.0) * u), Int(a.1 + (b.1 - a.1) * u), Int(a.2 + (b.2 - a.2) * u))
     }
 
+    /// A directed graph on a circle: node i labelled `labels[i]`, an arrow for each edge (from, to),
+    /// nodes listed in `highlighted` drawn in red (e.g. attackers).
+    public static func directedGraph(title: String, labels: [String], edges: [(Int, Int)], highlighted: Set<Int> = [],
+                                     size: Double = 520) -> String {
+        let n = labels.count, c = size / 2, r = size / 2 - 60
+        func pos(_ i: Int) -> (Double, Double) {
+            let a = 2 * Double.pi * Double(i) / Double(max(1, n)) - Double.pi / 2
+            return (c + r * cos(a), c + 20 + r * sin(a))
+        }
+        var s = header(size, size + 40, title)
+        s += "<defs><marker id='arrow' viewBox='0 0 10 10' refX='10' refY='5' markerWidth='7' markerHeight='7' orient='auto-start-reverse'><path d='M 0 0 L 10 5 L 0 10 z' fill='#555'/></marker></defs>\n"
+        let nodeRadius = 14.0
+        for (a, b) in edges where a != b && a < n && b < n {
+            let (x0, y0) = pos(a), (x1, y1) = pos(b)
+            let len = max(1e-9, ((x1 - x0) * (x1 - x0) + (y1 - y0) * (y1 - y0)).squareRoot())
+            let ux = (x1 - x0) / len, uy = (y1 - y0) / len
+            s += String(format: "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#555' stroke-width='1.5' marker-end='url(#arrow)'/>\n",
+                        x0 + ux * nodeRadius, y0 + uy * nodeRadius, x1 - ux * nodeRadius, y1 - uy * nodeRadius)
+        }
+        for i in 0..<n {
+            let (x, y) = pos(i)
+            s += String(format: "<circle cx='%.1f' cy='%.1f' r='%.0f' ", x, y, nodeRadius) + "fill='\(highlighted.contains(i) ? "#f4a3a3" : "#cfe2f3")' stroke='#222'/>"
+            s += String(format: "<text x='%.1f' y='%.1f' text-anchor='middle'>", x, y + 4) + esc(labels[i]) + "</text>\n"
+        }
+        return s + "</svg>\n"
+    }
+
     /// Writes `svg` to `path`, creating the folder.
     public static func write(_ svg: String, to path: String) throws {
         let dir = (path as NSString).deletingLastPathComponent

@@ -1,0 +1,357 @@
+import AgoraKernels
+import AgoraLearning
+import Foundation
+
+/// A federated method run on the market's training loop.
+public enum FederatedMethod: String, Codable, Sendable, CaseIterable {
+    /// The model-sharing market (Algorithm 1): prox-personalized local training, graph, payments.
+    case ipfl
+    /// Local training only; no communication.
+    case local
+    /// One global model, averaged by data size every round.
+    case fedavg
+    /// FedAvg with a proximal term (mu/2) ||theta - w||^2 in local training.
+    case fedprox
+    /// A global FedAvg model plus personal models pulled towards it by (lambda/2) ||v - w||^2.
+    case ditto
+    /// Personalized aggregation by a similarity graph: per client a projection onto the simplex.
+    case pfedgraph
+}
+
+/// How a malicious or lazy client manipulates what it uploads.
+public enum MarketAttack: String, Codable, Sendable, CaseIterable {
+    /// A seller (K = 0, c = 0) uploading its trained model with the update's entries permuted.
+    case shuffle
+    /// A seller (K = 0, c = 0) uploading theta0 - u, the update with its sign flipped.
+    case signFlip = "sign-flip"
+    /// Skips training and uploads theta0 + 0.01 (every entry).
+    case freeRideConstant = "free-ride-constant"
+    /// Skips training and uploads theta0 + N(0, 0.01^2 I).
+    case freeRideGaussian = "free-ride-gaussian"
+
+    /// Whether the client trains at all.
+    public var trains: Bool { self == .shuffle || self == .signFlip }
+    /// Whether the client is a pure seller (K = 0, c = 0).
+    public var seller: Bool { trains }
+}
+
+/// A complete model-market experiment as data (echoed into every output).
+public struct MarketExperiment: Codable, Sendable, Equatable {
+    public struct Attacker: Codable, Sendable, Equatable {
+        public var client: Int
+        public var attack: MarketAttack
+        public init(client: Int, attack: MarketAttack) { self.client = client; self.attack = attack }
+    }
+    /// A client that reports other values than its true ones.
+    public struct Misreport: Codable, Sendable, Equatable {
+        public var client: Int
+        public var sizeFactor: Double = 1
+        public var costFactor: Double = 1
+        public init(client: Int, sizeFactor: Double = 1, costFactor: Double = 1) {
+            self.client = client; self.sizeFactor = sizeFactor; self.costFactor = costFactor
+        }
+    }
+
+    /// Synthetic heterogeneous logistic data (used when `dataFile` is nil); `data.agents` is the
+    /// number of clients in every case.
+    public var data: SyntheticProblem = {
+        var s = SyntheticProblem()
+        s.agents = 10; s.rowsPerAgent = 100; s.features = 20; s.heterogeneity = 3; s.clusters = 3
+        return s
+    }()
+    public var dataFile: DataFile? = nil
+    /// Hidden units of an MLP (0: logistic or softmax regression).
+    public var hidden = 0
+    /// L2 weight decay of local training.
+    public var l2 = 1e-5
+    public var testFraction = 0.2
+    public var rounds = 20
+    public var localSteps = 20
+    public var batch = 32
+    public var learningRate = 0.05
+    public var momentum = 0.9
+    public var market = ModelMarket()
+    /// Eagerness K of every importing client.
+    public var eagerness = 5e5
+    /// Export cost c of every client (true value).
+    public var cost = 1.0
+    /// True data sizes N: the clients' training-row counts times this factor. nil: scaled so that
+    /// the mean N is 5000, the size of the paper's CIFAR-10 clients, for which its K = 5e5 and c = 1
+    /// were chosen (the market only sees ratios K/N and N_j/N_i, so this is the same as scaling K).
+    public var sizeScale: Double? = nil
+    public var misreports: [Misreport] = []
+    public var attackers: [Attacker] = []
+    /// Clients whose round utility is negative leave the market (and train locally from then on).
+    public var dropout = false
+    public var methods: [FederatedMethod] = [.ipfl]
+    public var fedproxMu = 0.01
+    public var dittoLambda = 0.1
+    public var pfedgraphAlpha = 0.8
+    public var seed: UInt64 = 1
+    public init() {}
+
+    public var clients: Int { data.agents }
+
+    public func validate() throws {
+        try data.validate()
+        try market.validate()
+        guard clients >= 2 else { throw MarketError("a market needs at least 2 clients, got \(clients)") }
+        guard rounds >= 1 else { throw MarketError("rounds must be at least 1, got \(rounds)") }
+        guard localSteps >= 1 else { throw MarketError("localSteps must be at least 1, got \(localSteps)") }
+        guard batch >= 1 else { throw MarketError("batch must be at least 1, got \(batch)") }
+        guard hidden >= 0 else { throw MarketError("hidden must be >= 0, got \(hidden)") }
+        guard learningRate.isFinite, learningRate > 0 else { throw MarketError("learningRate must be positive, got \(learningRate)") }
+        guard momentum >= 0, momentum < 1 else { throw MarketError("momentum must be in [0, 1), got \(momentum)") }
+        guard l2 >= 0 else { throw MarketError("l2 must be non-negative, got \(l2)") }
+        guard eagerness.isFinite, eagerness >= 0 else { throw MarketError("eagerness K must be non-negative, got \(eagerness)") }
+        guard cost.isFinite, cost >= 0 else { throw MarketError("cost c must be non-negative, got \(cost)") }
+        if let s = sizeScale { guard s.isFinite, s > 0 else { throw MarketError("sizeScale must be positive, got \(s)") } }
+        guard fedproxMu >= 0, dittoLambda >= 0, pfedgraphAlpha >= 0 else { throw MarketError("baseline parameters must be non-negative") }
+        guard !methods.isEmpty else { throw MarketError("no method to run") }
+        for a in attackers where a.client < 0 || a.client >= clients {
+            throw MarketError("attacker client \(a.client) is outside 0..<\(clients)")
+        }
+        for r in misreports {
+            guard r.client >= 0, r.client < clients else { throw MarketError("misreporting client \(r.client) is outside 0..<\(clients)") }
+            guard r.sizeFactor > 0, r.sizeFactor.isFinite, r.costFactor >= 0, r.costFactor.isFinite else {
+                throw MarketError("client \(r.client): misreport factors must be positive (size) and non-negative (cost)")
+            }
+        }
+        if Set(attackers.map(\.client)).count != attackers.count { throw MarketError("a client is listed twice as attacker") }
+    }
+
+    /// One round of one method.
+    public struct Round: Codable, Sendable {
+        public var round: Int
+        /// Test accuracy of each client's evaluated model (personalized, or the global one).
+        public var accuracies: [Double]
+        /// Mean over honest clients (not attackers).
+        public var meanAccuracy: Double
+        public var utilities: [Double]
+        public var cumulativeUtilities: [Double]
+        /// Importer -> exporters (the market's graph, or who a baseline's model uses).
+        public var imports: [[Int]]
+        /// payments[i][k] = r_{i, imports[i][k]} (iPFL; empty lists for baselines).
+        public var payments: [[Double]]
+        public var netPayments: [Double]
+        public var budgetResidual: Double
+        public var active: [Bool]
+    }
+
+    public struct MethodResult: Codable, Sendable {
+        public var method: FederatedMethod
+        public var rounds: [Round]
+        /// Per client: best test accuracy over rounds (the paper's metric).
+        public var bestAccuracies: [Double]
+        public var meanBestAccuracy: Double
+        /// Mean over honest clients of cumulative utility.
+        public var meanCumulativeUtility: Double
+        public var seconds: Double
+    }
+
+    public struct Result: Codable, Sendable {
+        public var config: MarketExperiment
+        public var dataName: String
+        public var parameters: Int
+        /// True (N, c, K) of each client and what it reports.
+        public var truth: [ClientEconomics]
+        public var reports: [ClientEconomics]
+        public var methods: [MethodResult]
+        /// Single-round audit of the last iPFL market (if iPFL ran).
+        public var audit: IncentiveAudit.Report?
+    }
+
+    /// Loads the data, builds clients and runs every method on identical data, splits and seeds.
+    public func run(progress: ((Int, Int) -> Void)? = nil) throws -> Result {
+        try validate()
+        let (dataset, parts): (Dataset, [[Int]])
+        if let f = dataFile { (dataset, parts) = try f.load(agents: clients, seed: seed) } else { (dataset, parts) = try data.generate() }
+        let model = try ModelFamily.classifier(for: dataset, hidden: hidden, l2: l2)
+        let fed = try FederatedClients(data: dataset, model: model, partition: parts, testFraction: testFraction, seed: seed)
+        let attack = Dictionary(attackers.map { ($0.client, $0.attack) }, uniquingKeysWith: { a, _ in a })
+        let scale = sizeScale ?? 5000 / (Double(fed.train.reduce(0) { $0 + $1.count }) / Double(clients))
+        let truth: [ClientEconomics] = (0..<clients).map { i in
+            let seller = attack[i]?.seller ?? false
+            return ClientEconomics(dataSize: Double(fed.train[i].count) * scale, cost: seller ? 0 : cost, eagerness: seller ? 0 : eagerness)
+        }
+        var reports = truth
+        for r in misreports {
+            reports[r.client].dataSize *= r.sizeFactor
+            reports[r.client].cost *= r.costFactor
+        }
+        var results: [MethodResult] = []
+        var audit: IncentiveAudit.Report? = nil
+        for (k, method) in methods.enumerated() {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            var lastMarket: (Matrix<Double>, [Bool])? = nil
+            let rounds = try simulate(method, fed: fed, truth: truth, reports: reports, attack: attack, lastMarket: &lastMarket) { r in
+                progress?(k * self.rounds + r, methods.count * self.rounds)
+            }
+            let secs = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+            let honest = (0..<clients).filter { attack[$0] == nil }
+            let best = (0..<clients).map { i in rounds.map { $0.accuracies[i] }.filter { !$0.isNaN }.max() ?? .nan }
+            let meanBest = honest.map { best[$0] }.reduce(0, +) / Double(max(1, honest.count))
+            let cum = rounds.last!.cumulativeUtilities
+            results.append(MethodResult(method: method, rounds: rounds, bestAccuracies: best, meanBestAccuracy: meanBest,
+                                        meanCumulativeUtility: honest.map { cum[$0] }.reduce(0, +) / Double(max(1, honest.count)),
+                                        seconds: secs))
+            if method == .ipfl, let (d, active) = lastMarket {
+                audit = try IncentiveAudit.audit(market: market, truth: truth, distances: d, active: active)
+            }
+        }
+        return Result(config: self, dataName: dataset.name, parameters: fed.parameterCount, truth: truth, reports: reports,
+                      methods: results, audit: audit)
+    }
+
+    func simulate(_ method: FederatedMethod, fed: FederatedClients, truth: [ClientEconomics], reports: [ClientEconomics],
+                  attack: [Int: MarketAttack], lastMarket: inout (Matrix<Double>, [Bool])?, tick: (Int) -> Void) throws -> [Round] {
+        let m = clients, p = fed.parameterCount
+        var initRNG = SeededGenerator(seed: seed, stream: 0x1417)
+        // theta0: small random weights (an MLP needs them; zero for linear models works as well).
+        let origin: [Float] = (0..<p).map { _ in Float(initRNG.normal() * 0.01) }
+        var theta = Matrix<Float>(rows: m, cols: p)
+        for i in 0..<m { for k in 0..<p { theta[i, k] = origin[k] } }
+        var personal = theta                      // Ditto's personal models
+        var global = origin                       // FedAvg-family global model
+        var centres: Matrix<Float>? = nil         // iPFL prox centres / pFedGraph aggregates
+        var rngs = (0..<m).map { SeededGenerator(seed: seed, stream: 0xB000 + UInt64($0)) }
+        var attackRNG = (0..<m).map { SeededGenerator(seed: seed, stream: 0xA77 + UInt64($0)) }
+        var tieSeed = SeededGenerator(seed: seed, stream: 0x71E)
+        var active = [Bool](repeating: true, count: m)
+        var cumulative = [Double](repeating: 0, count: m)
+        let optimizer = MomentumSGD(learningRate: learningRate, momentum: momentum)
+        let trains = (0..<m).map { attack[$0]?.trains ?? true }
+        var out: [Round] = []
+        let sizes = truth.map(\.dataSize)
+        for t in 0..<rounds {
+            var imports = [[Int]](repeating: [], count: m)
+            var net = [Double](repeating: 0, count: m)
+            var payments = [[Double]](repeating: [], count: m)
+            var utilities = [Double](repeating: 0, count: m)
+            var residual = 0.0
+            var evaluated = theta
+            func everyone() -> [[Int]] { (0..<m).map { i in active[i] ? (0..<m).filter { $0 != i && active[$0] } : [] } }
+            switch method {
+            case .local:
+                try fed.train(&theta, steps: localSteps, batch: batch, optimizer: optimizer, training: trains, rngs: &rngs)
+                evaluated = theta
+            case .ipfl:
+                // 1. Local training towards the prox centres (from round 1 on). Clients who left train alone.
+                let strengths = (0..<m).map { Float(active[$0] && t > 0 ? market.lambda / market.eta : 0) }
+                try fed.train(&theta, steps: localSteps, batch: batch, optimizer: optimizer, centres: centres,
+                              strengths: centres == nil ? nil : strengths, training: trains, rngs: &rngs)
+                evaluated = theta
+                // 3. Attack hook on uploads; 4-7. server.
+                let uploaded = upload(theta, origin: origin, attack: attack, rngs: &attackRNG)
+                let geo = try Kernels.updateGeometry(uploaded, origin: origin)
+                let d = market.distances(geo)
+                let outcome = try market.clear(reports: reports, truth: truth, distances: d, active: active, seed: tieSeed.next())
+                imports = outcome.imports
+                centres = try market.proxCenters(parameters: uploaded, geometry: geo, imports: imports, reports: reports)
+                net = outcome.netPayments
+                payments = outcome.payments
+                utilities = outcome.utilities
+                residual = outcome.budgetResidual
+                lastMarket = (d, active)
+                // Attackers keep their own (unmanipulated) models as their personal models.
+                for i in 0..<m where !active[i] { utilities[i] = 0 }
+            case .fedavg, .fedprox:
+                var start = theta
+                for i in 0..<m where active[i] { for k in 0..<p { start[i, k] = global[k] } }
+                let strengths = (0..<m).map { Float(method == .fedprox && active[$0] ? fedproxMu : 0) }
+                let centreMatrix = method == .fedprox ? try Matrix(rows: m, cols: p, storage: (0..<m).flatMap { _ in global }) : nil
+                try fed.train(&start, steps: localSteps, batch: batch, optimizer: optimizer, centres: centreMatrix,
+                              strengths: method == .fedprox ? strengths : nil, training: trains, rngs: &rngs)
+                theta = start
+                let uploaded = upload(theta, origin: origin, attack: attack, rngs: &attackRNG)
+                global = weightedMean(uploaded, weights: sizes, include: active)
+                imports = everyone()
+                for i in 0..<m { evaluated.storage.replaceSubrange((i * p)..<((i + 1) * p), with: active[i] ? global : theta.row(i)) }
+            case .ditto:
+                var start = theta
+                for i in 0..<m where active[i] { for k in 0..<p { start[i, k] = global[k] } }
+                try fed.train(&start, steps: localSteps, batch: batch, optimizer: optimizer, training: trains, rngs: &rngs)
+                let globalMatrix = try Matrix(rows: m, cols: p, storage: (0..<m).flatMap { _ in global })
+                let strengths = (0..<m).map { Float(active[$0] ? dittoLambda : 0) }
+                try fed.train(&personal, steps: localSteps, batch: batch, optimizer: optimizer, centres: globalMatrix,
+                              strengths: strengths, training: trains, rngs: &rngs)
+                theta = start
+                let uploaded = upload(theta, origin: origin, attack: attack, rngs: &attackRNG)
+                global = weightedMean(uploaded, weights: sizes, include: active)
+                imports = everyone()
+                evaluated = personal
+            case .pfedgraph:
+                if let c = centres { for i in 0..<m where active[i] { for k in 0..<p { theta[i, k] = c[i, k] } } }
+                try fed.train(&theta, steps: localSteps, batch: batch, optimizer: optimizer, training: trains, rngs: &rngs)
+                evaluated = theta
+                let uploaded = upload(theta, origin: origin, attack: attack, rngs: &attackRNG)
+                let geo = try Kernels.updateGeometry(uploaded, origin: origin)
+                let total = (0..<m).filter { active[$0] }.reduce(0.0) { $0 + sizes[$1] }
+                var agg = theta
+                for i in 0..<m where active[i] {
+                    let members = (0..<m).filter { active[$0] }
+                    let v = members.map { j in pfedgraphAlpha * sizes[j] / total + Double(geo.cosines[i, j]) / 2 }
+                    let a = projectOntoSimplex(v)
+                    for k in 0..<p { agg[i, k] = 0 }
+                    for (q, j) in members.enumerated() where a[q] > 0 {
+                        let w = Float(a[q])
+                        for k in 0..<p { agg[i, k] += w * uploaded[j, k] }
+                        if j != i && a[q] > 1e-9 { imports[i].append(j) }
+                    }
+                }
+                centres = agg
+            }
+            if method != .ipfl {
+                // Baselines pay nothing: utility = gain from what is used minus export costs.
+                var buyers = [Int](repeating: 0, count: m)
+                for js in imports { for j in js { buyers[j] += 1 } }
+                for i in 0..<m {
+                    let total = imports[i].reduce(truth[i].dataSize) { $0 + truth[$1].dataSize }
+                    utilities[i] = MarketGain.gain(eagerness: truth[i].eagerness, own: truth[i].dataSize, total: total)
+                        - truth[i].cost * Double(buyers[i])
+                }
+            }
+            for i in 0..<m { cumulative[i] += utilities[i] }
+            let accs = fed.accuracies(evaluated)
+            let honest = (0..<m).filter { attack[$0] == nil }
+            out.append(Round(round: t + 1, accuracies: accs, meanAccuracy: honest.map { accs[$0] }.reduce(0, +) / Double(max(1, honest.count)),
+                             utilities: utilities, cumulativeUtilities: cumulative, imports: imports, payments: payments, netPayments: net,
+                             budgetResidual: residual, active: active))
+            // 8. Optional dropout.
+            if dropout { for i in 0..<m where active[i] && utilities[i] < -1e-12 { active[i] = false } }
+            tick(t + 1)
+        }
+        return out
+    }
+
+    /// What each client uploads: its model, or the attack's manipulation of it.
+    func upload(_ theta: Matrix<Float>, origin: [Float], attack: [Int: MarketAttack], rngs: inout [SeededGenerator]) -> Matrix<Float> {
+        var u = theta
+        let p = theta.cols
+        for (i, a) in attack.sorted(by: { $0.key < $1.key }) {
+            switch a {
+            case .shuffle:
+                var perm = Array(0..<p)
+                perm.shuffle(using: &rngs[i])
+                for k in 0..<p { u[i, k] = origin[k] + (theta[i, perm[k]] - origin[perm[k]]) }
+            case .signFlip:
+                for k in 0..<p { u[i, k] = origin[k] - (theta[i, k] - origin[k]) }
+            case .freeRideConstant:
+                for k in 0..<p { u[i, k] = origin[k] + 0.01 }
+            case .freeRideGaussian:
+                for k in 0..<p { u[i, k] = origin[k] + Float(0.01 * rngs[i].normal()) }
+            }
+        }
+        return u
+    }
+
+    func weightedMean(_ x: Matrix<Float>, weights: [Double], include: [Bool]) -> [Float] {
+        var acc = [Double](repeating: 0, count: x.cols)
+        var total = 0.0
+        for i in 0..<x.rows where include[i] {
+            total += weights[i]
+            for k in 0..<x.cols { acc[k] += weights[i] * Double(x[i, k]) }
+        }
+        return acc.map { Float($0 / max(total, 1e-300)) }
+    }
+}

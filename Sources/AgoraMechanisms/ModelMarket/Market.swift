@@ -1,0 +1,281 @@
+import AgoraKernels
+import Foundation
+
+/// What a client tells the market (or what is true about it): data size N, the cost c of exporting
+/// its model once (per importer), and its eagerness K >= 0 (K = 0: a pure seller that never imports).
+public struct ClientEconomics: Codable, Sendable, Equatable {
+    public var dataSize: Double
+    public var cost: Double
+    public var eagerness: Double
+    public init(dataSize: Double, cost: Double, eagerness: Double) {
+        self.dataSize = dataSize; self.cost = cost; self.eagerness = eagerness
+    }
+
+    /// Checks one client's numbers, naming the client and field.
+    public func validate(client i: Int, what: String = "report") throws {
+        guard dataSize.isFinite, dataSize > 0 else { throw MarketError("client \(i) \(what): data size N must be a positive finite number, got \(dataSize)") }
+        guard cost.isFinite, cost >= 0 else { throw MarketError("client \(i) \(what): cost c must be a non-negative finite number, got \(cost)") }
+        guard eagerness.isFinite, eagerness >= 0 else { throw MarketError("client \(i) \(what): eagerness K must be a non-negative finite number, got \(eagerness)") }
+    }
+}
+
+public struct MarketError: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The distance between two clients' models, both measured as updates u = theta - theta0 from the
+/// common initial model.
+public enum MarketDistance: String, Codable, Sendable, CaseIterable {
+    /// d = 1 - cos(u_i, u_j) (the reference's choice), in [0, 2].
+    case cosine
+    /// d = ||u_i - u_j||^2.
+    case squaredL2 = "squared-l2"
+}
+
+/// Order among candidates with equal thresholds in the greedy graph.
+public enum MarketTieBreak: String, Codable, Sendable, CaseIterable {
+    /// Lower client index first (the reference code's stable sort; it concentrates purchases on
+    /// low indices when clients are identical).
+    case index
+    /// A seeded random order, drawn anew for every market (spreads purchases among equals).
+    case random
+}
+
+/// The gain of i's data from imports: G(n) = sqrt(K/N) - sqrt(K/n), n = N + sum of imported N_j.
+public enum MarketGain {
+    public static func gain(eagerness k: Double, own: Double, total: Double) -> Double {
+        marginal(eagerness: k, before: own, added: total - own)
+    }
+
+    /// G(before + added) - G(before) = sqrt(K) (1/sqrt(b) - 1/sqrt(b + a)), in the cancellation-free
+    /// form sqrt(K) a / (sqrt(b) sqrt(b + a) (sqrt(b) + sqrt(b + a))).
+    public static func marginal(eagerness k: Double, before b: Double, added a: Double) -> Double {
+        if a == 0 || k == 0 { return 0 }
+        let sb = b.squareRoot(), sa = (b + a).squareRoot()
+        return k.squareRoot() * a / (sb * sa * (sb + sa))
+    }
+
+    /// The purchase threshold: the unique x > N with sqrt(K/(x - N)) - sqrt(K/x) = w, i.e. the total
+    /// data size below which adding N more is worth the price w. +inf when w <= 0 (always worth it).
+    ///
+    /// Exact solve: with b = sqrt(x), a = sqrt(x - N) and delta = b - a in (0, sqrt N), the equation
+    /// is the quartic h(delta) = w delta^4 + 4 sqrt(K) delta^3 - w N^2 = 0. h is increasing and convex
+    /// on delta > 0, so Newton started at an upper bound of the root, min(sqrt N, (w N^2 / 4 sqrt K)^(1/3)),
+    /// decreases monotonically onto it (the bracket [0, current] always holds the root) and never
+    /// fails. Then x = a^2 + N with a = 2 sqrt(K) delta^2 / (w (N + delta^2)) (no cancellation).
+    /// Returns (x, Newton iterations). The reference code's fsolve started at 3N instead lands below
+    /// N in about a quarter of cases, always rejecting a partner; that behaviour is not reproduced.
+    public static func threshold(eagerness k: Double, size n: Double, price w: Double) -> (x: Double, iterations: Int) {
+        if !(w > 0) { return (.infinity, 0) }
+        if k == 0 { return (n, 0) }  // nothing is ever worth buying: no x above N qualifies
+        let s = k.squareRoot()
+        var delta = min(n.squareRoot(), cbrt(w * n * n / (4 * s)))
+        var it = 0
+        while it < 100 {
+            let d2 = delta * delta
+            let h = w * d2 * d2 + 4 * s * d2 * delta - w * n * n
+            let dh = 4 * w * d2 * delta + 12 * s * d2
+            if dh <= 0 { break }
+            let next = delta - h / dh
+            it += 1
+            // Monotone from the right: stop when Newton stops making progress (rounding level).
+            if !(next < delta) || next <= 0 { break }
+            delta = next
+        }
+        let d2 = delta * delta
+        let a = 2 * s * d2 / (w * (n + d2))
+        return (a * a + n, it)
+    }
+}
+
+/// One cleared market: who imports from whom, what each import costs, net payments and utilities.
+public struct MarketOutcome: Codable, Sendable {
+    /// imports[i] = the exporters i buys from, in purchase order.
+    public var imports: [[Int]]
+    /// payments[i][k] = r_{i, imports[i][k]}, paid by importer i.
+    public var payments: [[Double]]
+    /// p_i = paid - received (sums to zero up to rounding).
+    public var netPayments: [Double]
+    /// G_i with true sizes.
+    public var gains: [Double]
+    /// true c_i times the number of importers of i.
+    public var exportCosts: [Double]
+    /// U_i = G_i - exportCost_i - p_i.
+    public var utilities: [Double]
+    /// Number of importers of each client.
+    public var buyers: [Int]
+    /// Newton iterations used by all threshold solves (for diagnostics).
+    public var thresholdIterations: Int
+
+    /// |sum_i p_i|.
+    public var budgetResidual: Double { abs(netPayments.reduce(0, +)) }
+    /// Edges (importer, exporter).
+    public var edges: [(Int, Int)] { imports.enumerated().flatMap { i, js in js.map { (i, $0) } } }
+}
+
+/// The iPFL model-sharing market (Zhang et al. 2025): collaboration-graph learning by per-importer
+/// thresholds, marginal-benefit payments, and proximal personalization centres.
+public struct ModelMarket: Codable, Sendable, Equatable {
+    /// lambda, the weight of model distance in prices and payments.
+    public var lambda: Double = 2
+    /// eta, the step of the personalization centre (and lambda/eta the strength of the prox term).
+    public var eta: Double = 5
+    public var distance: MarketDistance = .cosine
+    public var tieBreak: MarketTieBreak = .index
+    public init(lambda: Double = 2, eta: Double = 5, distance: MarketDistance = .cosine, tieBreak: MarketTieBreak = .index) {
+        self.lambda = lambda; self.eta = eta; self.distance = distance; self.tieBreak = tieBreak
+    }
+
+    public func validate() throws {
+        guard lambda.isFinite, lambda > 0 else { throw MarketError("lambda must be a positive finite number, got \(lambda)") }
+        guard eta.isFinite, eta > 0 else { throw MarketError("eta must be a positive finite number, got \(eta)") }
+    }
+
+    static func check(_ reports: [ClientEconomics], _ truth: [ClientEconomics], _ d: Matrix<Double>, _ active: [Bool]?) throws {
+        let m = reports.count
+        guard truth.count == m else { throw MarketError("\(m) reports but \(truth.count) true client descriptions") }
+        guard d.rows == m, d.cols == m else { throw MarketError("distances are \(d.rows) x \(d.cols) for \(m) clients") }
+        if let active, active.count != m { throw MarketError("\(active.count) activity flags for \(m) clients") }
+        for i in 0..<m {
+            try reports[i].validate(client: i)
+            try truth[i].validate(client: i, what: "true values")
+        }
+        for v in d.storage where !(v.isFinite && v >= 0) {
+            throw MarketError("distances must be finite and non-negative, found \(v)")
+        }
+    }
+
+    /// Graph learning (Algorithm 2): for each importer i with K_i > 0, the candidates j sorted by
+    /// threshold NTh_ij (price w_ij = c_j + lambda (N_j/N_i) d_ij) descending, bought while
+    /// n + N_j < NTh_ij, stopping at the first failure. Uses reported values only.
+    public func graph(reports r: [ClientEconomics], distances d: Matrix<Double>, active: [Bool]? = nil,
+                      seed: UInt64 = 0) -> (imports: [[Int]], iterations: Int) {
+        let m = r.count
+        let isActive = active ?? [Bool](repeating: true, count: m)
+        let perImporter: [([Int], Int)] = ThreadPool.shared.parallelMap(m, bytes: m * m * 64) { i in
+            guard isActive[i], r[i].eagerness > 0 else { return ([], 0) }
+            var cands: [(j: Int, th: Double, key: UInt64)] = []
+            cands.reserveCapacity(m)
+            var its = 0
+            var rng = SeededGenerator(seed: seed, stream: 0xAA00 + UInt64(i))
+            for j in 0..<m where j != i && isActive[j] {
+                let w = r[j].cost + lambda * (r[j].dataSize / r[i].dataSize) * d[i, j]
+                let t = MarketGain.threshold(eagerness: r[i].eagerness, size: r[j].dataSize, price: w)
+                its += t.iterations
+                cands.append((j, t.x, tieBreak == .random ? rng.next() : UInt64(j)))
+            }
+            cands.sort { $0.th != $1.th ? $0.th > $1.th : $0.key < $1.key }
+            var n = r[i].dataSize
+            var bought: [Int] = []
+            for c in cands {
+                guard n + r[c.j].dataSize < c.th else { break }
+                bought.append(c.j)
+                n += r[c.j].dataSize
+            }
+            return (bought, its)
+        }
+        return (perImporter.map(\.0), perImporter.reduce(0) { $0 + $1.1 })
+    }
+
+    /// Payments r_ij = G_i(a_i) - G_i(a_i - e_j) - lambda (N_j/N_i) d_ij on reported values, net
+    /// payments, and utilities U_i = G_i - c_i (importers of i) - p_i on true values.
+    public func settle(imports: [[Int]], reports r: [ClientEconomics], truth: [ClientEconomics],
+                       distances d: Matrix<Double>) -> MarketOutcome {
+        let m = r.count
+        var pay = [[Double]](repeating: [], count: m)
+        var net = [Double](repeating: 0, count: m)
+        var buyers = [Int](repeating: 0, count: m)
+        var gains = [Double](repeating: 0, count: m)
+        for i in 0..<m {
+            let total = imports[i].reduce(r[i].dataSize) { $0 + r[$1].dataSize }
+            for j in imports[i] {
+                let marginal = MarketGain.marginal(eagerness: r[i].eagerness, before: total - r[j].dataSize, added: r[j].dataSize)
+                let rij = marginal - lambda * (r[j].dataSize / r[i].dataSize) * d[i, j]
+                pay[i].append(rij)
+                net[i] += rij
+                net[j] -= rij
+                buyers[j] += 1
+            }
+            let trueTotal = imports[i].reduce(truth[i].dataSize) { $0 + truth[$1].dataSize }
+            gains[i] = MarketGain.gain(eagerness: truth[i].eagerness, own: truth[i].dataSize, total: trueTotal)
+        }
+        let costs = (0..<m).map { truth[$0].cost * Double(buyers[$0]) }
+        let util = (0..<m).map { gains[$0] - costs[$0] - net[$0] }
+        return MarketOutcome(imports: imports, payments: pay, netPayments: net, gains: gains, exportCosts: costs,
+                             utilities: util, buyers: buyers, thresholdIterations: 0)
+    }
+
+    /// Graph learning and settlement in one call (validated).
+    public func clear(reports: [ClientEconomics], truth: [ClientEconomics]? = nil, distances: Matrix<Double>,
+                      active: [Bool]? = nil, seed: UInt64 = 0) throws -> MarketOutcome {
+        let truth = truth ?? reports
+        try validate()
+        try Self.check(reports, truth, distances, active)
+        let g = graph(reports: reports, distances: distances, active: active, seed: seed)
+        var o = settle(imports: g.imports, reports: reports, truth: truth, distances: distances)
+        o.thresholdIterations = g.iterations
+        return o
+    }
+
+    /// The pairwise distances D from update geometry (Double, for the economics).
+    public func distances<T: AgoraScalar>(_ geo: Kernels.UpdateGeometry<T>) -> Matrix<Double> {
+        let m = geo.norms.count
+        var d = Matrix<Double>(rows: m, cols: m)
+        for i in 0..<m {
+            for j in 0..<m where j != i {
+                let c = Double(geo.cosines[i, j])
+                switch distance {
+                case .cosine: d[i, j] = 1 - c
+                case .squaredL2:
+                    let ni = Double(geo.norms[i]), nj = Double(geo.norms[j])
+                    d[i, j] = max(0, ni * ni + nj * nj - 2 * c * ni * nj)
+                }
+            }
+        }
+        return d
+    }
+
+    /// Personalization centres theta_bar_i = theta_i - eta sum_j a_ij (N_j/N_i) grad_{theta_i} d(theta_i, theta_j)
+    /// for every client, as one sparse mix over the updates U plus theta (one fused pass).
+    ///
+    /// Cosine: grad_{theta_i} d = -(uhat_j - cos_ij uhat_i)/||u_i||, so row i of the mix has
+    /// eta w_ij / (||u_i|| ||u_j||) at j and -eta (sum_j w_ij cos_ij)/||u_i||^2 on the diagonal
+    /// (w_ij = a_ij N_j / N_i). A client with a zero update has no gradient: its centre is its model.
+    /// Squared L2: grad = 2 (u_i - u_j), so 2 eta w_ij at j and -2 eta sum_j w_ij on the diagonal.
+    public func proxCenters<T: AgoraScalar>(parameters theta: Matrix<T>, geometry geo: Kernels.UpdateGeometry<T>,
+                                            imports: [[Int]], reports r: [ClientEconomics]) throws -> Matrix<T> {
+        let m = theta.rows
+        guard imports.count == m, r.count == m, geo.updates.rows == m, geo.updates.cols == theta.cols else {
+            throw MarketError("proxCenters: \(m) models, \(imports.count) import lists, \(r.count) reports, updates \(geo.updates.rows) x \(geo.updates.cols)")
+        }
+        var entries = [[(Int, T)]](repeating: [], count: m)
+        for i in 0..<m where !imports[i].isEmpty {
+            let ni = Double(geo.norms[i])
+            var diag = 0.0
+            var row: [(Int, T)] = []
+            for j in imports[i] {
+                let w = r[j].dataSize / r[i].dataSize
+                switch distance {
+                case .cosine:
+                    guard ni > 0 else { continue }
+                    let nj = Double(geo.norms[j])
+                    if nj > 0 { row.append((j, T(eta * w / (ni * nj)))) }
+                    diag -= eta * w * Double(geo.cosines[i, j]) / (ni * ni)
+                case .squaredL2:
+                    row.append((j, T(2 * eta * w)))
+                    diag -= 2 * eta * w
+                }
+            }
+            row.append((i, T(diag)))
+            row.sort { $0.0 < $1.0 }
+            entries[i] = row
+        }
+        let op = try MixingOperator(try CSRMatrix(rows: m, cols: m, entries: entries))
+        var out = Matrix<T>(rows: m, cols: theta.cols)
+        // y_i = sum_j W_ij u_j - (-1) theta_i.
+        try Kernels.mixStep(op, geo.updates, stepSizes: [T](repeating: -1, count: m), directions: theta, into: &out)
+        return out
+    }
+}
