@@ -37,10 +37,37 @@ struct RowAccess<T: AgoraScalar>: @unchecked Sendable {
 }
 
 extension FeatureRows {
-    /// x_i . w[offset ..< offset + cols], for evaluation code (not a hot loop).
+    /// x_i . w[offset ..< offset + cols], for evaluation code (not a hot loop; see `blockDots`).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func dot(row i: Int, _ w: [T], offset: Int = 0) -> T {
         precondition(i >= 0 && i < rows && offset >= 0 && offset + cols <= w.count, "row or weight range out of bounds")
         return withRowAccess { rows in w.withUnsafeBufferPointer { rows.dot(row: i, $0.baseAddress! + offset) } }
+    }
+
+    /// out[r * blocks + b] = x_{rows[r]} . w[b cols ..< (b + 1) cols]: the scores of linear, softmax
+    /// or first-layer units for a list of rows, in one pass with raw row access (rows in parallel,
+    /// each dot in the fixed order of `fixedOrderDot`, so results do not depend on the thread count).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public func blockDots(rows list: [Int], weights w: [T], blocks: Int, pool: ThreadPool = .shared) throws -> [T] {
+        guard blocks >= 0, w.count >= blocks * cols else {
+            throw ShapeError("blockDots: \(blocks) blocks of \(cols) need \(blocks * cols) weights, got \(w.count)")
+        }
+        for i in list where i < 0 || i >= rows { throw ShapeError("blockDots: row \(i) is outside 0..<\(rows)") }
+        var out = [T](repeating: 0, count: list.count * blocks)
+        if blocks == 0 || list.isEmpty { return out }
+        withRowAccess { access in
+            w.withUnsafeBufferPointer { wb in
+                out.withUnsafeMutableBufferPointer { ob in
+                    let wp = SendablePointer(UnsafeMutablePointer(mutating: wb.baseAddress!)), op = SendablePointer(ob.baseAddress!)
+                    pool.parallelFor(list.count, bytes: list.count * cols * MemoryLayout<T>.size * max(1, blocks / 4)) { r in
+                        for q in r { for b in 0..<blocks { op.p[q * blocks + b] = access.dot(row: list[q], wp.p + b * cols) } }
+                    }
+                }
+            }
+        }
+        return out
     }
 
     /// Runs `body` with raw row access (valid only inside `body`).

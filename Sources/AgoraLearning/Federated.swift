@@ -29,31 +29,34 @@ extension ModelFamily {
         }
     }
 
-    /// The predicted class of one row.
-    public func predict(_ theta: [Float], features x: FeatureRows<Float>, row i: Int) -> Int {
+    /// The predicted class of each row in `rows` (scores through `FeatureRows.blockDots`).
+    public func predict(_ theta: [Float], features x: FeatureRows<Float>, rows: [Int]) throws -> [Int] {
+        func argmax(_ z: ArraySlice<Float>) -> Int {
+            var best = z.startIndex, bz = -Float.infinity
+            for c in z.indices where z[c] > bz { bz = z[c]; best = c }
+            return best - z.startIndex
+        }
         switch self {
-        case .linear: return x.dot(row: i, theta) > 0 ? 1 : 0
+        case .linear:
+            return try x.blockDots(rows: rows, weights: theta, blocks: 1).map { $0 > 0 ? 1 : 0 }
         case let .softmax(k, _):
-            var best = 0, bz = -Float.infinity
-            for c in 0..<k { let z = x.dot(row: i, theta, offset: c * x.cols); if z > bz { bz = z; best = c } }
-            return best
+            let z = try x.blockDots(rows: rows, weights: theta, blocks: k)
+            return rows.indices.map { argmax(z[($0 * k)..<(($0 + 1) * k)]) }
         case let .mlp(s, _):
-            let hid = (0..<s.hidden).map { j in max(0, x.dot(row: i, theta, offset: s.w1 + j * s.inputs) + theta[s.b1 + j]) }
-            var best = 0, bz = -Float.infinity
-            for c in 0..<s.classes {
-                let z = (0..<s.hidden).reduce(theta[s.b2 + c]) { $0 + theta[s.w2 + c * s.hidden + $1] * hid[$1] }
-                if z > bz { bz = z; best = c }
+            let pre = try x.blockDots(rows: rows, weights: theta, blocks: s.hidden)
+            return rows.indices.map { r in
+                let hid = (0..<s.hidden).map { j in max(0, pre[r * s.hidden + j] + theta[s.b1 + j]) }
+                let z = (0..<s.classes).map { c in (0..<s.hidden).reduce(theta[s.b2 + c]) { $0 + theta[s.w2 + c * s.hidden + $1] * hid[$1] } }
+                return argmax(z[...])
             }
-            return best
         }
     }
 
     /// Fraction of `rows` classified correctly (NaN for no rows).
-    public func accuracy(_ theta: [Float], features x: FeatureRows<Float>, labels: [Int], rows: [Int]) -> Double {
+    public func accuracy(_ theta: [Float], features x: FeatureRows<Float>, labels: [Int], rows: [Int]) throws -> Double {
         if rows.isEmpty { return .nan }
-        var correct = 0
-        for i in rows where predict(theta, features: x, row: i) == labels[i] { correct += 1 }
-        return Double(correct) / Double(rows.count)
+        let p = try predict(theta, features: x, rows: rows)
+        return Double(zip(p, rows).filter { $0.0 == labels[$0.1] }.count) / Double(rows.count)
     }
 }
 
@@ -123,13 +126,8 @@ public struct FederatedClients: Sendable {
     }
 
     /// Test accuracy of each client's own row of `theta` on its own test rows.
-    public func accuracies(_ theta: Matrix<Float>) -> [Double] {
-        ThreadPool.shared.parallelMap(count) { i in model.accuracy(theta.row(i), features: x, labels: data.labels, rows: test[i]) }
-    }
-
-    /// Accuracy of one shared model on every client's test rows.
-    public func accuracies(shared w: [Float]) -> [Double] {
-        ThreadPool.shared.parallelMap(count) { i in model.accuracy(w, features: x, labels: data.labels, rows: test[i]) }
+    public func accuracies(_ theta: Matrix<Float>) throws -> [Double] {
+        try (0..<count).map { i in try model.accuracy(theta.row(i), features: x, labels: data.labels, rows: test[i]) }
     }
 }
 

@@ -27,24 +27,11 @@ public enum ModelFamily: Sendable, Equatable, Codable {
         case let .softmax(k, l2):
             try Kernels.softmaxGradients(classes: k, l2: Float(l2), features: x, labels: data.labels, parameters: t,
                                          batches: all, gradients: &g, losses: &l)
-            return (Double(l[0]), accuracy(data) { row in (0..<k).map { c in x.dot(row: row, theta, offset: c * x.cols) } })
+            return (Double(l[0]), try accuracy(theta, features: x, labels: data.labels, rows: Array(0..<data.rows)))
         case let .mlp(s, l2):
             try Kernels.mlpGradients(shape: s, l2: Float(l2), features: x, labels: data.labels, parameters: t,
                                      batches: all, gradients: &g, losses: &l)
-            return (Double(l[0]), accuracy(data) { row in
-                let hid = (0..<s.hidden).map { j in max(0, x.dot(row: row, theta, offset: s.w1 + j * s.inputs) + theta[s.b1 + j]) }
-                return (0..<s.classes).map { c in (0..<s.hidden).reduce(theta[s.b2 + c]) { $0 + theta[s.w2 + c * s.hidden + $1] * hid[$1] } }
-            })
+            return (Double(l[0]), try accuracy(theta, features: x, labels: data.labels, rows: Array(0..<data.rows)))
         }
-    }
-
-    func accuracy(_ data: Dataset, logits: (Int) -> [Float]) -> Double {
-        var correct = 0
-        for i in 0..<data.rows {
-            let z = logits(i)
-            let arg = z.indices.max { z[$0] < z[$1] } ?? 0
-            if arg == data.labels[i] { correct += 1 }
-        }
-        return Double(correct) / Double(max(1, data.rows))
     }
 }

@@ -312,7 +312,7 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
                 }
             }
             for i in 0..<m { cumulative[i] += utilities[i] }
-            let accs = fed.accuracies(evaluated)
+            let accs = try fed.accuracies(evaluated)
             let honest = (0..<m).filter { attack[$0] == nil }
             out.append(Round(round: t + 1, accuracies: accs, meanAccuracy: honest.map { accs[$0] }.reduce(0, +) / Double(max(1, honest.count)),
                              utilities: utilities, cumulativeUtilities: cumulative, imports: imports, payments: payments, netPayments: net,
