@@ -46,6 +46,9 @@ struct AgoraBench {
         let allThreads = pool.maxThreads
         var records: [Record] = []
         let reps = quick ? 5 : 11
+        // --only kernels,glm,dsgd,market,contracts runs those sections (the bounds always run).
+        let only = args.firstIndex(of: "--only").flatMap { $0 + 1 < args.count ? Set(args[$0 + 1].split(separator: ",").map(String.init)) : nil }
+        func want(_ section: String) -> Bool { only?.contains(section) ?? true }
 
         func add(_ name: String, _ t: (median: Double, min: Double, max: Double), threads: Int,
                  bytes: Double? = nil, flops: Double? = nil, bound: (String, Double)? = nil, iterations: Int = 1) {
@@ -129,15 +132,16 @@ struct AgoraBench {
         let dispatchFJ = measure(reps: reps, inner: 2000) { DispatchQueue.concurrentPerform(iterations: allThreads) { _ in } }
         add("reference/dispatch_concurrentPerform", dispatchFJ, threads: allThreads, iterations: 2000)
 
+        let n = 1024
+        var mixResults: [String: Double] = [:]
+        if want("kernels") {
         print("")
         print("== kernels")
         // Sparse neighbour mix: torus (4 neighbours), n = 1024, d = 1e3 and 1e5.
-        let n = 1024
         let g = try Topology.torus(rows: 32, cols: 32).graph(agents: n)
         let w = try MixingMatrix(graph: g, scheme: .metropolis)
         let sparseOp: MixingOperator<Float> = w.mixingOperator(strategy: .sparse)
         let denseOp: MixingOperator<Float> = w.mixingOperator(strategy: .dense)
-        var mixResults: [String: Double] = [:]
         for d in (quick ? [1000, 20000] : [1000, 100_000]) {
             let x: Matrix<Float> = rng.normalMatrix(rows: n, cols: d)
             var y = Matrix<Float>(rows: n, cols: d)
@@ -177,9 +181,11 @@ struct AgoraBench {
         add("row_norms/n:\(gx.rows)/d:\(gx.cols)", tnorm, threads: allThreads,
             bytes: Double(gx.storage.count) * 4, bound: ("copy", copyBound[allThreads]!))
 
+        }
         print("")
         print("== batched logistic-regression gradients (dense), against numpy on identical inputs")
         var glmRatio: Double? = nil
+        if want("glm") {
         do {
             let agents = 256, batch = 64, d = quick ? 256 : 1000
             var g = SeededGenerator(seed: 17)
@@ -215,9 +221,11 @@ struct AgoraBench {
             print("   skipped: \(error)")
         }
 
+        }
         print("")
         print("== one truthful-DSGD iteration (gradients + mix + payments), against numpy/scipy")
         var dsgdRatio: Double? = nil
+        if want("dsgd") {
         do {
             let agents = 256, rowsPer = 64, batch = 32, d = quick ? 100 : 500
             var g = SeededGenerator(seed: 23)
@@ -261,9 +269,85 @@ struct AgoraBench {
             print("   skipped: \(error)")
         }
 
+        }
+        print("")
+        print("== one iPFL market step (Gram distances + graph + payments + prox centres), against numpy")
+        var marketRatio: Double? = nil
+        if want("market") {
+        do {
+            let m = 1000, p = quick ? 10_000 : 100_000, clusters = 20
+            var g = SeededGenerator(seed: 31)
+            let origin = (0..<p).map { _ in Float(0.01 * g.normal()) }
+            // Clustered updates: u_i = centre of its cluster + noise, so the graph has structure.
+            let centresOfClusters: Matrix<Float> = g.normalMatrix(rows: clusters, cols: p, scale: 1)
+            var theta = Matrix<Float>(rows: m, cols: p)
+            theta.storage.withUnsafeMutableBufferPointer { tb in
+                for i in 0..<m {
+                    let k = i % clusters
+                    for q in 0..<p { tb[i * p + q] = origin[q] + centresOfClusters.storage[k * p + q] + Float(0.7 * g.normal()) }
+                }
+            }
+            let econ = (0..<m).map { _ in ClientEconomics(dataSize: (1000 + 9000 * g.uniform()).rounded(), cost: 1, eagerness: 5e5) }
+            let market = ModelMarket(lambda: 2, eta: 5)
+            // Steady state, as in a training loop: the workspace's buffers (U, Gram, centres) are reused.
+            var ws = ModelMarket.Workspace<Float>()
+            var t0 = now()
+            var cleared = try market.step(uploaded: theta, origin: origin, reports: econ, workspace: &ws).outcome
+            let cold = Double(now() - t0) * 1e-9
+            let t = measure(reps: quick ? 3 : 5) { cleared = try! market.step(uploaded: theta, origin: origin, reports: econ, workspace: &ws).outcome }
+            // Bound: the Gram matrix, m^2 P multiply-adds (syrk), at the measured sgemm rate.
+            let gramFlops = Double(m) * Double(m + 1) * Double(p)
+            add("market_step/clients:\(m)/params:\(p)", t, threads: allThreads, flops: gramFlops, bound: ("sgemm (Gram flops)", sgemmRate))
+            // Where the time goes: each stage once, on the warm workspace.
+            t0 = now()
+            try Kernels.updateGeometry(theta, origin: origin, into: &ws.geometry)
+            let tGeo = Double(now() - t0) * 1e-9; t0 = now()
+            let dist = market.distances(ws.geometry)
+            let tDist = Double(now() - t0) * 1e-9; t0 = now()
+            cleared = try market.clear(reports: econ, distances: dist)
+            let tClear = Double(now() - t0) * 1e-9; t0 = now()
+            try market.proxCenters(parameters: theta, geometry: ws.geometry, imports: cleared.imports, reports: econ, into: &ws.centres)
+            let tProx = Double(now() - t0) * 1e-9
+            print(String(format: "   first (cold) step %.0f ms; stages: geometry (U, Gram, cosines) %.0f ms, distances %.1f ms, graph + payments %.1f ms (%.1f Newton steps per threshold), prox centres %.0f ms",
+                         cold * 1e3, tGeo * 1e3, tDist * 1e3, tClear * 1e3, Double(cleared.thresholdIterations) / Double(m * (m - 1)), tProx * 1e3))
+            let result = (outcome: cleared, centres: ws.centres)
+            let edges = result.outcome.edges.count
+            print(String(format: "   %d edges (%.1f per importer); the Gram matrix alone at the sgemm rate would take %.0f ms", edges,
+                         Double(edges) / Double(m), gramFlops / sgemmRate / 1e6))
+            let dir = NSTemporaryDirectory() + "agora-market-peer"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            func dump<E>(_ v: [E], _ name: String) throws { try v.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: URL(fileURLWithPath: dir + "/" + name)) }
+            try dump(theta.storage, "theta.f32"); try dump(origin, "origin.f32")
+            try dump(econ.flatMap { [$0.dataSize, $0.cost, $0.eagerness] }, "econ.f64")
+            if let peer = runPeer(["market_numpy.py", dir, "\(m)", "\(p)", "2", "5", quick ? "1" : "3"], timeout: 600),
+               let secs = peer["seconds"] as? Double,
+               let ad = FileManager.default.contents(atPath: dir + "/imports.i8"), let nd = FileManager.default.contents(atPath: dir + "/net.f64"),
+               let cd = FileManager.default.contents(atPath: dir + "/centres.f32") {
+                let a = [UInt8](ad)
+                let net = nd.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
+                let cs = cd.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+                var ours = Set<Int>()
+                for (i, j) in result.outcome.edges { ours.insert(i * m + j) }
+                let theirs = Set(a.indices.filter { a[$0] != 0 })
+                let differing = ours.symmetricDifference(theirs).count
+                var dn = 0.0, dc: Float = 0, sc: Float = 0
+                for i in 0..<m { dn = max(dn, abs(net[i] - result.outcome.netPayments[i])) }
+                for k in cs.indices { dc = max(dc, abs(cs[k] - result.centres.storage[k])); sc = max(sc, abs(cs[k])) }
+                marketRatio = secs / t.median
+                print(String(format: "   numpy: %.3f s; Agora is %.1fx faster; edges differing %d of %d, max |net payment difference| %.2e, max |centre difference| %.2e (max |centre| %.2e)",
+                             secs, marketRatio!, differing, theirs.count, dn, dc, sc))
+            } else {
+                print("   numpy peer gave no answer (needs python3 with numpy)")
+            }
+        } catch {
+            print("   skipped: \(error)")
+        }
+
+        }
         print("")
         print("== contracts (exact solver vs scipy trust-constr peer on the same program)")
         var contractRatios: [String: (ratio: Double, ours: Double, peer: Double)] = [:]
+        if want("contracts") {
         let scenarios: [(String, ContractSetting)] = ContractScenario.allCases.map { ($0.rawValue, $0.setting) }
             + (quick ? [] : [("large", ContractSetting(participants: 20, probabilities: [Double](repeating: 0.125, count: 8),
                                                        costs: [0.8, 0.6, 0.4, 0.2, 0.1, 0.05, 0.02, 0.01]))])
@@ -286,22 +370,26 @@ struct AgoraBench {
             }
         }
 
+        }
         print("")
         print("== targets (performance.md)")
         let big = quick ? 20000 : 100_000
-        let bigFrac = (2.0 * Double(n * big) * 4 / mixResults["sparse/\(big)/\(allThreads)"]! / 1e9) / copyBound[allThreads]!
-        target("sparse mix n=1024 d=\(big), all cores, >= 0.8 of copy bandwidth", bigFrac, 0.8, quick: quick && big != 100_000)
-        let ratio = mixResults["dense/1000"]! / mixResults["sparse/1000/\(allThreads)"]!
-        print(String(format: "   dense GEMM / sparse kernel time at n=1024, d=1e3: %.1fx (density-based choice: sparse)", ratio))
-        if allThreads > 1 {
-            let eff = mixResults["sparse/\(big)/1"]! / mixResults["sparse/\(big)/\(allThreads)"]!
-            target("parallel speed-up, sparse mix d=\(big), \(allThreads) threads, >= 1.7x", eff, 1.7, quick: false)
+        if let bigT = mixResults["sparse/\(big)/\(allThreads)"], let denseT = mixResults["dense/1000"], let smallT = mixResults["sparse/1000/\(allThreads)"] {
+            let bigFrac = (2.0 * Double(n * big) * 4 / bigT / 1e9) / copyBound[allThreads]!
+            target("sparse mix n=1024 d=\(big), all cores, >= 0.8 of copy bandwidth", bigFrac, 0.8, quick: quick && big != 100_000)
+            print(String(format: "   dense GEMM / sparse kernel time at n=1024, d=1e3: %.1fx (density-based choice: sparse)", denseT / smallT))
+            if allThreads > 1, let oneT = mixResults["sparse/\(big)/1"] {
+                target("parallel speed-up, sparse mix d=\(big), \(allThreads) threads, >= 1.7x", oneT / bigT, 1.7, quick: false)
+            }
         }
         if let r = records.last(where: { $0.name.hasPrefix("glm_grad/") }), let f = r.fraction_of_bound {
             target("batched logistic gradient >= 0.6 of copy bandwidth", f / 0.6, 1.0, quick: quick, shown: String(format: "%.2f", f))
         }
         if let dsgdRatio {
             target("one DSGD iteration, 256 agents, >= 10x faster than numpy", dsgdRatio / 10, 1.0, quick: quick, shown: String(format: "%.1fx", dsgdRatio))
+        }
+        if let marketRatio {
+            target("iPFL market step, m=1000, P=\(quick ? "1e4" : "1e5"), >= 10x faster than numpy", marketRatio / 10, 1.0, quick: quick, shown: String(format: "%.1fx", marketRatio))
         }
         if let glmRatio { print(String(format: "   batched logistic gradient vs numpy: %.1fx (no target in performance.md; reported)", glmRatio)) }
         if let s3 = contractRatios["s3"] {

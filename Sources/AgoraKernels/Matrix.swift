@@ -10,11 +10,30 @@ public struct Matrix<T: AgoraScalar>: Equatable, Sendable {
     public var storage: [T]
 
     /// A `rows x cols` matrix filled with `value`.
+    ///
+    /// Inlinable so that the fill is specialized for the caller's element type: the unspecialized
+    /// generic `Array(repeating:count:)` stores element by element through witness tables, about
+    /// 15 ns per element (1.5 s for 10^8 Floats, against ~0.1 s for a specialized fill).
+    @inlinable
     public init(rows: Int, cols: Int, repeating value: T = 0) {
         precondition(rows >= 0 && cols >= 0, "Matrix dimensions must be non-negative")
+        self.init(validatedRows: rows, cols: cols, storage: [T](repeating: value, count: rows * cols))
+    }
+
+    /// A `rows x cols` matrix whose elements are unspecified until written: for kernel outputs that
+    /// overwrite every element (saves a pass over memory; the pages are still touched on first write).
+    @inlinable
+    public init(uninitializedRows rows: Int, cols: Int) {
+        precondition(rows >= 0 && cols >= 0, "Matrix dimensions must be non-negative")
+        let n = rows * cols
+        self.init(validatedRows: rows, cols: cols, storage: [T](unsafeUninitializedCapacity: n) { _, count in count = n })
+    }
+
+    @usableFromInline
+    init(validatedRows rows: Int, cols: Int, storage: [T]) {
         self.rows = rows
         self.cols = cols
-        self.storage = [T](repeating: value, count: rows * cols)
+        self.storage = storage
     }
 
     /// Wraps existing row-major storage; throws when the element count does not match.

@@ -51,6 +51,8 @@ public enum Kernels {}
 
 extension Kernels {
     /// Y = W X: row `i` of `y` becomes sum_j w_ij x_j.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func mix<T: AgoraScalar>(
         _ w: MixingOperator<T>, _ x: Matrix<T>, into y: inout Matrix<T>, pool: ThreadPool = .shared
     ) throws {
@@ -70,6 +72,8 @@ extension Kernels {
     ///
     /// In the sparse path the subtraction happens while the row is still in registers, so the
     /// update costs one pass over memory.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func mixStep<T: AgoraScalar>(
         _ w: MixingOperator<T>, _ x: Matrix<T>, stepSizes: [T], directions m: Matrix<T>,
         into y: inout Matrix<T>, pool: ThreadPool = .shared
@@ -90,6 +94,8 @@ extension Kernels {
     }
 
     /// y_i <- y_i - a_i m_i for every row i.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func subtractScaledRows<T: AgoraScalar>(
         _ a: [T], _ m: Matrix<T>, from y: inout Matrix<T>, pool: ThreadPool = .shared
     ) {

@@ -45,7 +45,7 @@ extension Kernels {
 
     /// The Gram matrix G = X X^T of the rows (n x n, symmetric), by BLAS syrk.
     public static func gram<T: AgoraScalar>(_ x: Matrix<T>) -> Matrix<T> {
-        var g = Matrix<T>(rows: x.rows, cols: x.rows)
+        var g = Matrix<T>(uninitializedRows: x.rows, cols: x.rows)  // syrk (beta = 0) and the mirror write every element
         try! BLAS.syrk(x, into: &g) // shapes are right by construction
         return g
     }

@@ -47,17 +47,39 @@ extension Kernels {
         public var updates: Matrix<T>
         public var norms: [T]
         public var cosines: Matrix<T>
+        /// An empty geometry, to be filled (and its buffers reused) by `updateGeometry(_:origin:into:)`.
+        public init() { updates = Matrix(rows: 0, cols: 0); norms = []; cosines = Matrix(rows: 0, cols: 0) }
     }
 
+    /// The geometry of `x`'s rows from `origin` (allocates its buffers).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func updateGeometry<T: AgoraScalar>(
         _ x: Matrix<T>, origin: [T], pool: ThreadPool = .shared
     ) throws -> UpdateGeometry<T> {
-        var u = Matrix<T>(rows: x.rows, cols: x.cols)
-        try subtractRow(x, origin: origin, into: &u, pool: pool)
-        var g = gram(u)
+        var geo = UpdateGeometry<T>()
+        try updateGeometry(x, origin: origin, into: &geo, pool: pool)
+        return geo
+    }
+
+    /// Recomputes `geo` for `x`, reusing its buffers when the shapes match: in a loop of market steps
+    /// this avoids faulting in fresh pages for U (m x P) every step, which costs about as much as
+    /// the subtraction itself at m P = 10^8.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func updateGeometry<T: AgoraScalar>(
+        _ x: Matrix<T>, origin: [T], into geo: inout UpdateGeometry<T>, pool: ThreadPool = .shared
+    ) throws {
+        if geo.updates.rows != x.rows || geo.updates.cols != x.cols {
+            geo.updates = Matrix(uninitializedRows: x.rows, cols: x.cols)  // subtractRow writes every element
+        }
+        try subtractRow(x, origin: origin, into: &geo.updates, pool: pool)
         let n = x.rows
-        let norms = (0..<n).map { g[$0, $0] > 0 ? g[$0, $0].squareRoot() : 0 }
-        g.storage.withUnsafeMutableBufferPointer { gb in
+        if geo.cosines.rows != n || geo.cosines.cols != n { geo.cosines = Matrix(uninitializedRows: n, cols: n) }
+        try BLAS.syrk(geo.updates, into: &geo.cosines)  // beta = 0 and the mirror write every element
+        let norms = (0..<n).map { geo.cosines[$0, $0] > 0 ? geo.cosines[$0, $0].squareRoot() : 0 }
+        geo.norms = norms
+        geo.cosines.storage.withUnsafeMutableBufferPointer { gb in
             let gp = gb.baseAddress!
             for i in 0..<n {
                 for j in 0..<n {
@@ -68,6 +90,5 @@ extension Kernels {
                 }
             }
         }
-        return UpdateGeometry(updates: u, norms: norms, cosines: g)
     }
 }

@@ -214,6 +214,7 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         var personal = theta                      // Ditto's personal models
         var global = origin                       // FedAvg-family global model
         var centres: Matrix<Float>? = nil         // iPFL prox centres / pFedGraph aggregates
+        var workspace = ModelMarket.Workspace<Float>()
         var rngs = (0..<m).map { SeededGenerator(seed: seed, stream: 0xB000 + UInt64($0)) }
         var attackRNG = (0..<m).map { SeededGenerator(seed: seed, stream: 0xA77 + UInt64($0)) }
         var tieSeed = SeededGenerator(seed: seed, stream: 0x71E)
@@ -243,11 +244,10 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
                 evaluated = theta
                 // 3. Attack hook on uploads; 4-7. server.
                 let uploaded = upload(theta, origin: origin, attack: attack, rngs: &attackRNG)
-                let geo = try Kernels.updateGeometry(uploaded, origin: origin)
-                let d = market.distances(geo)
-                let outcome = try market.clear(reports: reports, truth: truth, distances: d, active: active, seed: tieSeed.next())
+                let (outcome, d) = try market.step(uploaded: uploaded, origin: origin, reports: reports, truth: truth,
+                                                   active: active, seed: tieSeed.next(), workspace: &workspace)
                 imports = outcome.imports
-                centres = try market.proxCenters(parameters: uploaded, geometry: geo, imports: imports, reports: reports)
+                centres = workspace.centres
                 net = outcome.netPayments
                 payments = outcome.payments
                 utilities = outcome.utilities

@@ -156,20 +156,30 @@ public struct ModelMarket: Codable, Sendable, Equatable {
         let isActive = active ?? [Bool](repeating: true, count: m)
         let perImporter: [([Int], Int)] = ThreadPool.shared.parallelMap(m, bytes: m * m * 64) { i in
             guard isActive[i], r[i].eagerness > 0 else { return ([], 0) }
-            var cands: [(j: Int, th: Double, key: UInt64)] = []
-            cands.reserveCapacity(m)
+            // Every candidate's threshold is needed (the first failure in the full descending order
+            // stops the purchases), but only "viable" candidates, those worth buying even as the
+            // first import (th > N_i + N_j), can be bought: only they are sorted, and the walk also
+            // stops where the best non-viable candidate would come in the full order.
+            var viable: [(j: Int, th: Double, key: UInt64)] = []
+            var blocker: (th: Double, key: UInt64)? = nil
             var its = 0
             var rng = SeededGenerator(seed: seed, stream: 0xAA00 + UInt64(i))
             for j in 0..<m where j != i && isActive[j] {
                 let w = r[j].cost + lambda * (r[j].dataSize / r[i].dataSize) * d[i, j]
                 let t = MarketGain.threshold(eagerness: r[i].eagerness, size: r[j].dataSize, price: w)
                 its += t.iterations
-                cands.append((j, t.x, tieBreak == .random ? rng.next() : UInt64(j)))
+                let key = tieBreak == .random ? rng.next() : UInt64(j)
+                if r[i].dataSize + r[j].dataSize < t.x {
+                    viable.append((j, t.x, key))
+                } else if blocker == nil || t.x > blocker!.th || (t.x == blocker!.th && key < blocker!.key) {
+                    blocker = (t.x, key)
+                }
             }
-            cands.sort { $0.th != $1.th ? $0.th > $1.th : $0.key < $1.key }
+            viable.sort { $0.th != $1.th ? $0.th > $1.th : $0.key < $1.key }
             var n = r[i].dataSize
             var bought: [Int] = []
-            for c in cands {
+            for c in viable {
+                if let b = blocker, b.th > c.th || (b.th == c.th && b.key < c.key) { break }
                 guard n + r[c.j].dataSize < c.th else { break }
                 bought.append(c.j)
                 n += r[c.j].dataSize
@@ -219,7 +229,42 @@ public struct ModelMarket: Codable, Sendable, Equatable {
         return o
     }
 
+    /// Buffers of a market step (update geometry and prox centres), reused across rounds.
+    public struct Workspace<T: AgoraScalar>: Sendable {
+        public var geometry = Kernels.UpdateGeometry<T>()
+        /// The prox centres of the last step.
+        public var centres = Matrix<T>(rows: 0, cols: 0)
+        public init() {}
+    }
+
+    /// One server step of Algorithm 1 (steps 4-7): update geometry of the uploaded models (one Gram
+    /// matrix), distances, graph learning, payments and utilities, and the prox centres (left in
+    /// `workspace.centres`; the workspace's buffers are reused when shapes match).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public func step<T: AgoraScalar>(uploaded theta: Matrix<T>, origin: [T], reports: [ClientEconomics],
+                                     truth: [ClientEconomics]? = nil, active: [Bool]? = nil, seed: UInt64 = 0,
+                                     workspace ws: inout Workspace<T>) throws -> (outcome: MarketOutcome, distances: Matrix<Double>) {
+        guard theta.rows == reports.count else { throw MarketError("\(theta.rows) uploaded models for \(reports.count) clients") }
+        try Kernels.updateGeometry(theta, origin: origin, into: &ws.geometry)
+        let d = distances(ws.geometry)
+        let outcome = try clear(reports: reports, truth: truth, distances: d, active: active, seed: seed)
+        try proxCenters(parameters: theta, geometry: ws.geometry, imports: outcome.imports, reports: reports, into: &ws.centres)
+        return (outcome, d)
+    }
+
+    /// One server step with fresh buffers (see the workspace version).
+    public func step<T: AgoraScalar>(uploaded theta: Matrix<T>, origin: [T], reports: [ClientEconomics],
+                                     truth: [ClientEconomics]? = nil, active: [Bool]? = nil,
+                                     seed: UInt64 = 0) throws -> (outcome: MarketOutcome, centres: Matrix<T>, distances: Matrix<Double>) {
+        var ws = Workspace<T>()
+        let r = try step(uploaded: theta, origin: origin, reports: reports, truth: truth, active: active, seed: seed, workspace: &ws)
+        return (r.outcome, ws.centres, r.distances)
+    }
+
     /// The pairwise distances D from update geometry (Double, for the economics).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func distances<T: AgoraScalar>(_ geo: Kernels.UpdateGeometry<T>) -> Matrix<Double> {
         let m = geo.norms.count
         var d = Matrix<Double>(rows: m, cols: m)
@@ -244,8 +289,20 @@ public struct ModelMarket: Codable, Sendable, Equatable {
     /// eta w_ij / (||u_i|| ||u_j||) at j and -eta (sum_j w_ij cos_ij)/||u_i||^2 on the diagonal
     /// (w_ij = a_ij N_j / N_i). A client with a zero update has no gradient: its centre is its model.
     /// Squared L2: grad = 2 (u_i - u_j), so 2 eta w_ij at j and -2 eta sum_j w_ij on the diagonal.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func proxCenters<T: AgoraScalar>(parameters theta: Matrix<T>, geometry geo: Kernels.UpdateGeometry<T>,
                                             imports: [[Int]], reports r: [ClientEconomics]) throws -> Matrix<T> {
+        var out = Matrix<T>(rows: 0, cols: 0)
+        try proxCenters(parameters: theta, geometry: geo, imports: imports, reports: r, into: &out)
+        return out
+    }
+
+    /// The prox centres written into `out` (reallocated only when its shape differs).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public func proxCenters<T: AgoraScalar>(parameters theta: Matrix<T>, geometry geo: Kernels.UpdateGeometry<T>,
+                                            imports: [[Int]], reports r: [ClientEconomics], into out: inout Matrix<T>) throws {
         let m = theta.rows
         guard imports.count == m, r.count == m, geo.updates.rows == m, geo.updates.cols == theta.cols else {
             throw MarketError("proxCenters: \(m) models, \(imports.count) import lists, \(r.count) reports, updates \(geo.updates.rows) x \(geo.updates.cols)")
@@ -273,9 +330,8 @@ public struct ModelMarket: Codable, Sendable, Equatable {
             entries[i] = row
         }
         let op = try MixingOperator(try CSRMatrix(rows: m, cols: m, entries: entries))
-        var out = Matrix<T>(rows: m, cols: theta.cols)
+        if out.rows != m || out.cols != theta.cols { out = Matrix(uninitializedRows: m, cols: theta.cols) }  // the mix writes every element
         // y_i = sum_j W_ij u_j - (-1) theta_i.
         try Kernels.mixStep(op, geo.updates, stepSizes: [T](repeating: -1, count: m), directions: theta, into: &out)
-        return out
     }
 }
