@@ -39,6 +39,11 @@ run: build
 	./.build/release/agora mix --topology ring --agents 256 --dim 10000 --steps 25 --csv out/ring-consensus.csv --plot out/ring-consensus.svg | tail -n 5
 	@echo "(per-step CSV and plot of the ring run in out/ring-consensus.csv and out/ring-consensus.svg)"
 	@echo
+	./.build/release/agora market run --method all --out out/market
+	@echo "(rounds.csv, clients.csv, result.json, graph.dot and graph.svg, accuracy.svg, utility.svg in out/market)"
+	@echo
+	./.build/release/agora market audit --markets 500
+	@echo
 	./.build/release/agora contract s3 --out out/contract-s3
 	@echo "(menu.csv, menu.json, rewards.csv and the reward-distribution plot rewards.svg in out/contract-s3)"
 

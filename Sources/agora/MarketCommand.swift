@@ -213,11 +213,13 @@ struct MarketRunCommand: ParsableCommand {
 
 /// Prints an incentive-audit report as a table.
 func printAudit(_ a: IncentiveAudit.Report) {
-    print("  " + pad("misreport", 12) + pad("cases", 8) + pad("profitable", 12) + pad("share", 9) + pad("mean gain", 13) + "worst case (gain, market, client)")
+    print("  " + pad("misreport", 12) + pad("cases", 8) + pad("profitable", 12) + pad("share", 9) + pad("markets", 16) + pad("mean gain", 13) + "worst case (gain, market, client)")
     for f in a.findings {
         print("  " + pad(f.deviation.name, 12) + pad("\(f.cases)", 8) + pad("\(f.profitable)", 12) + pad(String(format: "%.1f%%", 100 * f.profitableFraction), 9)
+              + pad("\(f.profitableMarkets) (\(String(format: "%.0f%%", 100 * Double(f.profitableMarkets) / Double(max(1, a.markets)))))", 16)
               + pad(fmt(f.meanGain), 13) + "\(fmt(f.worstGain)), \(f.worstMarket), \(f.worstClient)")
     }
+    print("  (cases: client-market pairs; profitable: the misreport raised the client's true utility by more than the tolerance; markets: markets with at least one such client)")
     print("  IR violations with true reports (U_i < -\(fmt(a.tolerance))): \(a.irViolations); smallest utility \(fmt(a.worstIR)); largest budget residual \(fmt(a.budgetResidualMax))")
 }
 
@@ -247,7 +249,9 @@ struct MarketAuditCommand: ParsableCommand {
                 let g = try loadJSONConfig(market, as: GivenMarket.self, what: "market (clients and distances)")
                 let d: Matrix<Double>
                 do { d = try Matrix(g.distances) } catch { throw CLIError("\(market): distances: \(error)") }
-                report = try IncentiveAudit.audit(market: mech, truth: g.clients, distances: d)
+                do { report = try IncentiveAudit.audit(market: mech, truth: g.clients, distances: d) } catch let e as MarketError {
+                    throw CLIError("\(market): \(e.message)")
+                }
             } else {
                 func range(_ s: String, _ flag: String) throws -> (Double, Double) {
                     let p = s.split(separator: ":").compactMap { Double($0) }
@@ -271,7 +275,7 @@ struct MarketAuditCommand: ParsableCommand {
             if lies.isEmpty {
                 print("finding: no audited misreport paid in these markets.")
             } else {
-                print("finding: truthfulness fails for " + lies.map { "\($0.deviation.name) (\(String(format: "%.1f%%", 100 * $0.profitableFraction)) of cases)" }.joined(separator: ", ")
+                print("finding: truthfulness fails for " + lies.map { "\($0.deviation.name) (\(String(format: "%.1f%%", 100 * $0.profitableFraction)) of cases, \(String(format: "%.0f%%", 100 * Double($0.profitableMarkets) / Double(max(1, report.markets)))) of markets)" }.joined(separator: ", ")
                       + "; the paper claims truthfulness, the rule as specified does not have it.")
             }
         } catch let e as MarketError {

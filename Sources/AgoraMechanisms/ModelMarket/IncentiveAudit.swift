@@ -27,6 +27,8 @@ public enum IncentiveAudit {
         /// Pairs where the deviation raised true utility by more than `tolerance`.
         public var profitable: Int
         public var profitableFraction: Double
+        /// Markets in which at least one client gains from this misreport.
+        public var profitableMarkets: Int
         public var meanGain: Double
         public var worstGain: Double
         public var worstMarket: Int
@@ -78,6 +80,7 @@ public enum IncentiveAudit {
             let prof = g.filter { $0.0 > tolerance }.count
             return Finding(deviation: dev, cases: g.count, profitable: prof,
                            profitableFraction: g.isEmpty ? 0 : Double(prof) / Double(g.count),
+                           profitableMarkets: Set(g.filter { $0.0 > tolerance }.map(\.1)).count,
                            meanGain: g.isEmpty ? 0 : g.reduce(0) { $0 + $1.0 } / Double(g.count),
                            worstGain: worst.0, worstMarket: worst.1, worstClient: worst.2)
         }
