@@ -34,15 +34,6 @@ struct GraphOptions: ParsableArguments {
     }
 }
 
-/// Turns library errors into a clean message and a non-zero exit (no stack trace, no crash).
-func reportingErrors<R>(_ body: () throws -> R) throws -> R {
-    do { return try body() } catch let e as TopologyError {
-        throw CLIError(e.message)
-    } catch let e as ShapeError {
-        throw CLIError(e.message)
-    }
-}
-
 struct MixCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mix",

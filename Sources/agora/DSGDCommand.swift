@@ -83,7 +83,7 @@ struct DSGDCommand: ParsableCommand {
     }
 
     func run() throws {
-        do {
+        try reportingErrors {
             let e = try experiment()
             let progress = Progress(total: 100, label: "dsgd")
             let r = try e.run { done, total in progress.update(done * 100 / max(1, total)) }
@@ -134,21 +134,11 @@ struct DSGDCommand: ParsableCommand {
                 print("(gain = utility minus the utility in the same run with that agent truthful; utility = -f_i(theta_i) - cumulative payments)")
             }
             if let out { print("\nresults, config, CSV and plots written to \(out)") }
-        } catch let e as ScheduleError {
-            throw CLIError(e.message)
-        } catch let e as TopologyError {
-            throw CLIError(e.message)
-        } catch let e as DataError {
-            throw CLIError(e.description)
         }
     }
 
     func write(_ r: DSGDExperiment.Result, _ s: Summary, to folder: String) throws {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try enc.encode(r.config).write(to: URL(fileURLWithPath: folder + "/config.json"))
-        try enc.encode(r).write(to: URL(fileURLWithPath: folder + "/result.json"))
-        try enc.encode(s).write(to: URL(fileURLWithPath: folder + "/summary.json"))
+        try writeExperimentJSON(config: r.config, result: r, summary: s, to: folder)
         var csv = "run,iteration,optimality_gap,distance,consensus_error,budget_residual,accuracy\n"
         var jsonl = ""
         let line = JSONEncoder(); line.outputFormatting = [.sortedKeys]

@@ -98,7 +98,7 @@ struct MarketRunCommand: ParsableCommand {
     }
 
     func run() throws {
-        do {
+        try reportingErrors {
             let e = try experiment()
             let progress = Progress(total: e.rounds * e.methods.count, label: "market")
             let r = try e.run { done, _ in progress.update(done) }
@@ -156,21 +156,11 @@ struct MarketRunCommand: ParsableCommand {
                 printAudit(a)
             }
             if let out { print("\nresults, config, CSV, graph.dot and plots written to \(out)") }
-        } catch let e as MarketError {
-            throw CLIError(e.message)
-        } catch let e as DataError {
-            throw CLIError(e.description)
-        } catch let e as ShapeError {
-            throw CLIError(e.message)
         }
     }
 
     func write(_ r: MarketExperiment.Result, _ s: Summary, to folder: String) throws {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try enc.encode(r.config).write(to: URL(fileURLWithPath: folder + "/config.json"))
-        try enc.encode(r).write(to: URL(fileURLWithPath: folder + "/result.json"))
-        try enc.encode(s).write(to: URL(fileURLWithPath: folder + "/summary.json"))
+        try writeExperimentJSON(config: r.config, result: r, summary: s, to: folder)
         var rounds = "method,round,mean_accuracy,edges,budget_residual,active\n"
         var clients = "method,round,client,accuracy,utility,cumulative_utility,net_payment,imports,active\n"
         for m in r.methods {
@@ -242,7 +232,7 @@ struct MarketAuditCommand: ParsableCommand {
     struct GivenMarket: Codable { var clients: [ClientEconomics]; var distances: [[Double]] }
 
     func run() throws {
-        do {
+        try reportingErrors {
             let mech = ModelMarket(lambda: lambda)
             let report: IncentiveAudit.Report
             if let market {
@@ -278,8 +268,6 @@ struct MarketAuditCommand: ParsableCommand {
                 print("finding: truthfulness fails for " + lies.map { "\($0.deviation.name) (\(String(format: "%.1f%%", 100 * $0.profitableFraction)) of cases, \(String(format: "%.0f%%", 100 * Double($0.profitableMarkets) / Double(max(1, report.markets)))) of markets)" }.joined(separator: ", ")
                       + "; the paper claims truthfulness, the rule as specified does not have it.")
             }
-        } catch let e as MarketError {
-            throw CLIError(e.message)
         }
     }
 }

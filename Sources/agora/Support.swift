@@ -1,3 +1,4 @@
+import AgoraKernels
 import AgoraLearning
 import AgoraMechanisms
 import Foundation
@@ -96,4 +97,26 @@ func resolveDataFile(_ name: String, format: String?, features: Int, partition: 
     let l = path.lowercased()
     let resolved = fmt ?? (l.contains("idx") ? "idx" : (l.hasSuffix(".csv") || l.hasSuffix(".csv.gz") ? "csv" : "libsvm"))
     return DataFile(path: path, format: resolved, features: nf, partition: try PartitionScheme(parsing: partition))
+}
+
+/// Turns library errors into a clean message and a non-zero exit (no stack trace, no crash, no
+/// usage text, which only fits mistakes in the arguments).
+func reportingErrors<R>(_ body: () throws -> R) throws -> R {
+    do { return try body() }
+    catch let e as TopologyError { throw CLIError(e.description) }
+    catch let e as ShapeError { throw CLIError(e.description) }
+    catch let e as ScheduleError { throw CLIError(e.description) }
+    catch let e as DataError { throw CLIError(e.description) }
+    catch let e as MarketError { throw CLIError(e.description) }
+    catch let e as InputError { throw CLIError(e.description) }
+}
+
+/// Writes the three JSON files every experiment folder has: config.json (a complete experiment,
+/// accepted back by --config), result.json and summary.json.
+func writeExperimentJSON<C: Encodable, R: Encodable, S: Encodable>(config: C, result: R, summary: S, to folder: String) throws {
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try enc.encode(config).write(to: URL(fileURLWithPath: folder + "/config.json"))
+    try enc.encode(result).write(to: URL(fileURLWithPath: folder + "/result.json"))
+    try enc.encode(summary).write(to: URL(fileURLWithPath: folder + "/summary.json"))
 }
