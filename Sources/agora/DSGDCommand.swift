@@ -16,6 +16,7 @@ struct DSGDCommand: ParsableCommand {
     @Option(help: "Model: logistic or squared.") var model: String = "logistic"
     @Option(help: "A data file instead of synthetic data (LIBSVM, IDX images, CSV; binary labels for logistic regression).") var data: String?
     @Option(help: "Format of --data: libsvm, idx, csv (default: from the name).") var format: String?
+    @Option(help: "Held-out data for test accuracy (same format as --data), or 'auto' for the LIBSVM convention FILE.t (a9a -> a9a.t).") var testData: String?
     @Option(help: "Partition of --data across agents: iid, dirichlet:BETA, shards:S, groups:G, skew, quantity:ALPHA.") var partition: String = "iid"
     @Option(help: "LIBSVM feature count for --data (default: the largest index).") var dataFeatures: Int = 0
     @Option(help: "Synthetic data: rows per agent.") var rows: Int = 200
@@ -37,6 +38,9 @@ struct DSGDCommand: ParsableCommand {
     @Option(help: "Seed for every random choice.") var seed: UInt64 = 1
     @Option(help: "Write result.json, config.json, per-run CSV files and SVG plots into this folder.") var out: String?
     @Flag(help: "Print the final summary as one JSON object on stdout.") var json = false
+    @Option(help: "Write a checkpoint (atomically) every K iterations of every run to OUT/checkpoint.json (needs --out).") var checkpointEvery: Int?
+    @Option(help: "With --checkpoint-every: stop at the first checkpoint after this many iterations (for jobs with a time limit).") var stopAfter: Int?
+    @Option(help: "Continue the experiment saved in this checkpoint file (its config is used; other experiment flags are ignored). The result equals the uninterrupted run bit for bit.") var resume: String?
 
     func experiment() throws -> DSGDExperiment {
         if let config { return try loadJSONConfig(config, as: DSGDExperiment.self, what: "DSGD experiment") }
@@ -53,7 +57,8 @@ struct DSGDCommand: ParsableCommand {
         e.mechanism = TruthfulDSGD(stepSize: PowerSchedule(initial: lr, exponent: v),
                                    payments: PaymentRule(coefficient: PowerSchedule(initial: c0, exponent: u), edgeWeighting: ew))
         e.iterations = iterations; e.batch = batch; e.seed = seed; e.l2 = l2
-        if let data { e.dataFile = try resolveDataFile(data, format: format, features: dataFeatures, partition: partition) }
+        if let data { e.dataFile = try resolveDataFile(data, format: format, features: dataFeatures, partition: partition, test: testData) }
+        else if testData != nil { throw ValidationError("--test-data needs --data") }
         e.evaluateEvery = max(1, iterations / 100)
         func pair(_ s: String, _ flag: String, defaultValue: Double? = nil) throws -> (Int, Double) {
             let p = s.split(separator: ":")
@@ -84,9 +89,24 @@ struct DSGDCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let e = try experiment()
+            let checkpoint = try resume.map { try DSGDExperiment.Checkpoint.read(path: $0) }
+            let e = try checkpoint?.config ?? experiment()
+            if let k = checkpointEvery {
+                guard k >= 1 else { throw ValidationError("--checkpoint-every must be at least 1, got \(k)") }
+                guard out != nil else { throw ValidationError("--checkpoint-every needs --out (the checkpoint goes to OUT/checkpoint.json)") }
+            }
+            if let out, checkpointEvery != nil { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
+            if stopAfter != nil && checkpointEvery == nil { throw ValidationError("--stop-after needs --checkpoint-every") }
+            let policy = checkpointEvery.map { DSGDExperiment.CheckpointPolicy(path: out! + "/checkpoint.json", every: $0, stopAfter: stopAfter) }
             let progress = Progress(total: 100, label: "dsgd")
-            let r = try e.run { done, total in progress.update(done * 100 / max(1, total)) }
+            let r: DSGDExperiment.Result
+            do {
+                r = try e.run(progress: { done, total in progress.update(done * 100 / max(1, total)) }, checkpoints: policy, resume: checkpoint)
+            } catch let s as DSGDExperiment.Stopped {
+                progress.finish()
+                print(s.description)
+                return
+            }
             progress.finish()
             let pay = r.runs.first { $0.label == "payments" }!, off = r.runs.first { $0.label == "no-payments" }!
             // Payments change incentives, not the updates: `off` moves exactly like `pay`.
@@ -123,6 +143,9 @@ struct DSGDCommand: ParsableCommand {
             if let a = pay.points.last!.accuracy, let b = honest.points.last!.accuracy {
                 print(pad("accuracy of the average", 26) + pad(String(format: "%.4f", a), 16) + pad(String(format: "%.4f", b), 16))
             }
+            if let a = pay.points.last!.testAccuracy, let b = honest.points.last!.testAccuracy {
+                print(pad("test accuracy", 26) + pad(String(format: "%.4f", a), 16) + pad(String(format: "%.4f", b), 16))
+            }
             print(pad("max budget residual", 26) + pad(fmt(summary.maxBudgetResidual), 16) + pad("-", 16))
             print(pad("largest honest transfer", 26) + pad(fmt(honestMax), 16) + pad("-", 16))
             if !r.gains.isEmpty {
@@ -139,12 +162,12 @@ struct DSGDCommand: ParsableCommand {
 
     func write(_ r: DSGDExperiment.Result, _ s: Summary, to folder: String) throws {
         try writeExperimentJSON(config: r.config, result: r, summary: s, to: folder)
-        var csv = "run,iteration,optimality_gap,distance,consensus_error,budget_residual,accuracy\n"
+        var csv = "run,iteration,optimality_gap,distance,consensus_error,budget_residual,accuracy,test_accuracy\n"
         var jsonl = ""
         let line = JSONEncoder(); line.outputFormatting = [.sortedKeys]
         for run in r.runs {
             for p in run.points {
-                csv += "\(run.label),\(p.iteration),\(p.optimalityGap),\(p.distance),\(p.consensusError),\(p.budgetResidual),\(p.accuracy.map { "\($0)" } ?? "")\n"
+                csv += "\(run.label),\(p.iteration),\(p.optimalityGap),\(p.distance),\(p.consensusError),\(p.budgetResidual),\(p.accuracy.map { "\($0)" } ?? ""),\(p.testAccuracy.map { "\($0)" } ?? "")\n"
                 struct L: Codable { let run: String; let point: DSGDExperiment.Point }
                 jsonl += String(decoding: try line.encode(L(run: run.label, point: p)), as: UTF8.self) + "\n"
             }

@@ -80,7 +80,7 @@ func sharedDataRoot() -> String {
 
 /// Resolves --data: a named data set (mnist, a9a, mushrooms, digits) in the shared data folder, or
 /// a path; the format comes from --format or the file name.
-func resolveDataFile(_ name: String, format: String?, features: Int, partition: String) throws -> DataFile {
+func resolveDataFile(_ name: String, format: String?, features: Int, partition: String, test: String? = nil) throws -> DataFile {
     let named: [String: (String, String, Int)] = [
         "mnist": ("mnist/t10k-images-idx3-ubyte.gz", "idx", 0), "a9a": ("libsvm/a9a", "libsvm", 123),
         "mushrooms": ("libsvm/mushrooms", "libsvm", 112), "digits": ("uci/digits.csv.gz", "csv", 0),
@@ -96,7 +96,13 @@ func resolveDataFile(_ name: String, format: String?, features: Int, partition: 
     }
     let l = path.lowercased()
     let resolved = fmt ?? (l.contains("idx") ? "idx" : (l.hasSuffix(".csv") || l.hasSuffix(".csv.gz") ? "csv" : "libsvm"))
-    return DataFile(path: path, format: resolved, features: nf, partition: try PartitionScheme(parsing: partition))
+    var file = DataFile(path: path, format: resolved, features: nf, partition: try PartitionScheme(parsing: partition))
+    if let test {
+        // "auto": the conventional held-out file beside a LIBSVM training file (a9a -> a9a.t).
+        file.testPath = test == "auto" ? path + ".t" : test
+        guard FileManager.default.fileExists(atPath: file.testPath!) else { throw CLIError("test data \(file.testPath!) not found") }
+    }
+    return file
 }
 
 /// Turns library errors into a clean message and a non-zero exit (no stack trace, no crash, no

@@ -39,17 +39,37 @@ public struct DataFile: Codable, Sendable, Equatable {
         self.path = path; self.format = format; self.features = features; self.partition = partition
     }
 
+    /// A held-out file in the same format (e.g. a9a.t beside a9a) for test accuracy.
+    public var testPath: String? = nil
+
+    /// Reads one file of this format.
+    func read(_ file: String) throws -> Dataset {
+        switch format {
+        case "libsvm": return try LIBSVMReader.read(path: file, features: features)
+        case "csv": return try CSVReader.read(path: file)
+        case "idx": return try IDXReader.dataset(images: file, labels: file.replacingOccurrences(of: "images-idx3", with: "labels-idx1"))
+        default: throw DataError(file: file, "format '\(format)' is not one of libsvm, idx, csv")
+        }
+    }
+
     /// Loads the file and splits it across `agents`.
     public func load(agents: Int, seed: UInt64) throws -> (Dataset, [[Int]]) {
-        let d: Dataset
-        switch format {
-        case "libsvm": d = try LIBSVMReader.read(path: path, features: features)
-        case "csv": d = try CSVReader.read(path: path)
-        case "idx": d = try IDXReader.dataset(images: path, labels: path.replacingOccurrences(of: "images-idx3", with: "labels-idx1"))
-        default: throw DataError(file: path, "format '\(format)' is not one of libsvm, idx, csv")
-        }
+        let d = try read(path)
         let p = try Partition(labels: d.labels, classes: d.classes, agents: agents, scheme: partition, seed: seed)
         return (d, p.agents)
+    }
+
+    /// The held-out data, when `testPath` is set; its features must match the training file's.
+    public func loadTest(matching train: Dataset) throws -> Dataset? {
+        guard let testPath else { return nil }
+        let t = try read(testPath)
+        guard t.features.cols == train.features.cols else {
+            throw DataError(file: testPath, "has \(t.features.cols) features, the training file \(train.features.cols) (set the LIBSVM feature count)")
+        }
+        guard t.labelNames == train.labelNames else {
+            throw DataError(file: testPath, "labels \(t.labelNames) differ from the training file's \(train.labelNames)")
+        }
+        return t
     }
 }
 
@@ -109,8 +129,10 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
         public var consensusError: Double
         /// |sum_i P_i| at this iteration.
         public var budgetResidual: Double
-        /// Accuracy of theta_bar on the pooled data (logistic only).
+        /// Accuracy of theta_bar on the pooled training data (logistic only).
         public var accuracy: Double?
+        /// Accuracy of theta_bar on the held-out file (`DataFile.testPath`), if any.
+        public var testAccuracy: Double? = nil
         /// Per agent: cumulative payments and utility = -f_i(theta_i) - cumulative payments.
         public var cumulativePayments: [Double]
         public var utilities: [Double]
@@ -143,12 +165,68 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
         public var withoutPayments: [Double]
     }
 
+    /// Everything needed to continue an interrupted experiment exactly: the experiment, the runs
+    /// already finished, and the state of the run in progress (parameters, ledgers, every random
+    /// stream, the metrics so far). Floats are written in their shortest exact decimal form, so a
+    /// resumed run reproduces the uninterrupted one bit for bit.
+    public struct Checkpoint: Codable, Sendable {
+        public var config: DSGDExperiment
+        /// Index of the run in progress in the fixed list of runs (see `Result.runs`).
+        public var run: Int
+        public var finishedRuns: [Run]
+        /// Iterations of the run in progress already done.
+        public var iteration: Int
+        public var parameters: [Float]
+        public var cumulativePayments: [Double]
+        public var batchStreams: [SeededGenerator]
+        public var noiseStreams: [SeededGenerator]
+        public var points: [Point]
+        public var lastResidual: Double
+
+        /// Reads a checkpoint, naming the file in every error.
+        public static func read(path: String) throws -> Checkpoint {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ScheduleError("\(path): cannot read the checkpoint file")
+            }
+            do { return try JSONDecoder().decode(Checkpoint.self, from: data) } catch {
+                throw ScheduleError("\(path): not an Agora DSGD checkpoint (\(error))")
+            }
+        }
+
+        /// Writes atomically (a temporary file renamed over the target), so an interruption during
+        /// the write leaves the previous checkpoint intact.
+        public func write(path: String) throws {
+            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+            try enc.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+        }
+    }
+
+    /// Where and how often to checkpoint, and optionally when to stop (for jobs with a wall-time
+    /// limit: stop after `stopAfter` iterations of this invocation, at a checkpoint).
+    public struct CheckpointPolicy: Sendable {
+        public var path: String
+        public var every: Int
+        public var stopAfter: Int?
+        public init(path: String, every: Int, stopAfter: Int? = nil) { self.path = path; self.every = every; self.stopAfter = stopAfter }
+    }
+
+    /// Thrown when a run stops at a checkpoint on purpose (`CheckpointPolicy.stopAfter`).
+    public struct Stopped: Error, CustomStringConvertible {
+        public let checkpoint: String
+        public let iterations: Int
+        public var description: String { "stopped after \(iterations) iterations; continue with --resume \(checkpoint)" }
+    }
+
     /// Runs the configured experiment, the payments-off baseline, and the counterfactual runs.
-    public func run(progress: ((Int, Int) -> Void)? = nil) throws -> Result {
+    /// With `checkpoints`, the state is written every `every` iterations of every run; with
+    /// `resume`, the experiment continues from a checkpoint of this same experiment.
+    public func run(progress: ((Int, Int) -> Void)? = nil, checkpoints: CheckpointPolicy? = nil,
+                    resume: Checkpoint? = nil) throws -> Result {
         try validate()
         let (dataset, parts) = try dataFile.map { try $0.load(agents: data.agents, seed: seed) } ?? data.generate()
         let model = LinearModel(loss: data.loss, l2: l2)
         let y = try model.targets(dataset)
+        let test = try dataFile?.loadTest(matching: dataset).map { ($0.features.double, try model.targets($0)) }
         let reference = try ReferenceSolver.solve(model, features: dataset.features.double, targets: y)
         let exchange = try InProcessExchange(topology: topology, weights: weights, agents: data.agents, seed: seed)
         var variants: [(String, TruthfulDSGD, [Strategic])] = []
@@ -161,13 +239,37 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
             variants.append(("payments/truthful-\(s.agent)", mechanism, others))
             variants.append(("no-payments/truthful-\(s.agent)", off, others))
         }
-        var runs: [Run] = []
-        let start = DispatchTime.now().uptimeNanoseconds
-        for (k, v) in variants.enumerated() {
-            runs.append(Run(label: v.0, points: try simulate(v.1, v.2, dataset: dataset, parts: parts, model: model, targets: y,
-                                                           reference: reference, exchange: exchange) { t in progress?(k * iterations + t, variants.count * iterations) }))
+        if let resume {
+            guard resume.config == self else { throw ScheduleError("the checkpoint belongs to a different experiment (its config differs)") }
+            guard resume.run >= 0, resume.run <= variants.count, resume.finishedRuns.count == resume.run,
+                  resume.iteration >= 0, resume.iteration <= iterations else {
+                throw ScheduleError("the checkpoint is inconsistent (run \(resume.run) of \(variants.count), iteration \(resume.iteration) of \(iterations))")
+            }
         }
-        let secs = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 / Double(variants.count * iterations)
+        var runs: [Run] = resume?.finishedRuns ?? []
+        let start = DispatchTime.now().uptimeNanoseconds
+        var done = 0
+        for (k, v) in variants.enumerated() where k >= runs.count {
+            let state = resume.flatMap { $0.run == k ? $0 : nil }
+            let doneBefore = done
+            let save: ((Checkpoint) throws -> Void)? = checkpoints.map { policy in
+                { c in
+                    var c = c; c.run = k; c.finishedRuns = runs
+                    try c.write(path: policy.path)
+                    let sessionIterations = doneBefore + c.iteration - (state?.iteration ?? 0)
+                    if let stop = policy.stopAfter, sessionIterations >= stop {
+                        throw Stopped(checkpoint: policy.path, iterations: sessionIterations)
+                    }
+                }
+            }
+            let points = try simulate(v.1, v.2, dataset: dataset, parts: parts, model: model, targets: y, test: test, reference: reference,
+                                      exchange: exchange, resume: state, checkpointEvery: checkpoints?.every ?? 0, save: save) { t in
+                progress?(k * iterations + t, variants.count * iterations)
+            }
+            done += iterations - (state?.iteration ?? 0)
+            runs.append(Run(label: v.0, points: points))
+        }
+        let secs = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 / Double(max(1, done))
         var gains: [Gain] = []
         for s in strategic {
             func curve(_ a: String, _ b: String) -> [Double] {
@@ -182,7 +284,8 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
     }
 
     func simulate(_ mech: TruthfulDSGD, _ strategicAgents: [Strategic], dataset: Dataset, parts: [[Int]], model: LinearModel,
-                  targets y: [Double], reference: ReferenceSolver.Result, exchange: InProcessExchange,
+                  targets y: [Double], test: (FeatureRows<Double>, [Double])?, reference: ReferenceSolver.Result,
+                  exchange: InProcessExchange, resume: Checkpoint?, checkpointEvery: Int, save: ((Checkpoint) throws -> Void)?,
                   tick: (Int) -> Void) throws -> [Point] {
         let n = data.agents, d = dataset.features.cols
         let x = dataset.features.float, yf = y.map(Float.init)
@@ -206,11 +309,27 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
                                      batches: parts, gradients: &g, losses: &l)
             points.append(Point(iteration: t, optimalityGap: full.value - reference.fStar, distance: dist / Double(n),
                                 consensusError: Double(Kernels.consensusError(theta)), budgetResidual: lastResidual,
-                                accuracy: full.accuracy, cumulativePayments: cumulative,
+                                accuracy: full.accuracy,
+                                testAccuracy: try test.flatMap { try model.evaluate(mean, features: $0.0, targets: $0.1).accuracy },
+                                cumulativePayments: cumulative,
                                 utilities: (0..<n).map { -Double(l[$0]) - cumulative[$0] }))
         }
-        try evaluate(0)
-        for t in 0..<iterations {
+        var first = 0
+        if let c = resume {
+            guard c.parameters.count == n * d, c.cumulativePayments.count == n, c.batchStreams.count == n, c.noiseStreams.count == n else {
+                throw ScheduleError("the checkpoint's state does not fit \(n) agents x \(d) parameters")
+            }
+            theta = try Matrix(rows: n, cols: d, storage: c.parameters)
+            cumulative = c.cumulativePayments
+            batchRNG = c.batchStreams
+            noiseRNG = c.noiseStreams
+            points = c.points
+            lastResidual = c.lastResidual
+            first = c.iteration
+        } else {
+            try evaluate(0)
+        }
+        for t in first..<iterations {
             let batches = (0..<n).map { a in (0..<batch).map { _ in parts[a][Int(batchRNG[a].next() % UInt64(parts[a].count))] } }
             try Kernels.glmGradients(loss: model.loss, l2: Float(l2), features: x, targets: yf, parameters: theta,
                                      batches: batches, gradients: &grads, losses: &losses, computeLosses: false)
@@ -241,6 +360,11 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
             }
             swap(&theta, &next)
             if (t + 1) % evaluateEvery == 0 || t + 1 == iterations { try evaluate(t + 1) }
+            if let save, checkpointEvery > 0, (t + 1) % checkpointEvery == 0 || t + 1 == iterations {
+                try save(Checkpoint(config: self, run: 0, finishedRuns: [], iteration: t + 1, parameters: theta.storage,
+                                    cumulativePayments: cumulative, batchStreams: batchRNG, noiseStreams: noiseRNG,
+                                    points: points, lastResidual: lastResidual))
+            }
             tick(t + 1)
         }
         return points
