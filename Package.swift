@@ -3,7 +3,7 @@
 // Agora: incentive-compatible collaborative machine learning.
 //
 // Layers look only down:
-//   agora (CLI), AgoraBench  ->  AgoraMechanisms  ->  AgoraLearning  ->  AgoraKernels  ->  COpenBLAS
+//   agora (CLI), AgoraBench  ->  AgoraMechanisms  ->  AgoraLearning  ->  AgoraKernels  ->  COpenBLAS, CAgoraSupport
 //
 // No unsafe flags here: machine-specific tuning (e.g. -march=native) lives in the Makefile.
 import PackageDescription
@@ -33,9 +33,11 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // Compiler intrinsics (prefetch) as static inline C; nothing to link.
+        .systemLibrary(name: "CAgoraSupport", path: "CBridge/CAgoraSupport"),
         .target(
             name: "AgoraKernels",
-            dependencies: ["COpenBLAS"]
+            dependencies: ["COpenBLAS", "CAgoraSupport"]
         ),
         .target(
             name: "AgoraLearning",

@@ -245,6 +245,18 @@ struct AgoraBench {
                 pay = try! mech.step(iteration: 0, parameters: theta, applied: grads, reports: norms, exchange: ex, into: &next)
             }
             add("dsgd_iteration/logistic/agents:\(agents)/batch:\(batch)/d:\(d)/exponential", t, threads: allThreads)
+            let tg = measure(reps: reps, inner: 5) {
+                try! Kernels.glmGradients(loss: .logistic, l2: 1e-4, features: .dense(x), targets: y, parameters: theta,
+                                          batches: batches, gradients: &grads, losses: &losses, computeLosses: false)
+            }
+            let normsOnce = Kernels.rowSquaredNorms(grads).map(Double.init)
+            let tm = measure(reps: reps, inner: 5) {
+                pay = try! mech.step(iteration: 0, parameters: theta, applied: grads, reports: normsOnce, exchange: ex, into: &next)
+            }
+            // Gradient traffic: every sampled row is read once from memory (the second pass hits cache).
+            let gradBytes = Double(agents * batch * d * 4)
+            add("dsgd_iteration/gradients_only/d:\(d)", tg, threads: allThreads, bytes: gradBytes, bound: ("copy", copyBound[allThreads]!))
+            add("dsgd_iteration/mix_and_payments_only/d:\(d)", tm, threads: allThreads)
             let dir = NSTemporaryDirectory() + "agora-dsgd-peer"
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             func dump<E>(_ v: [E], _ name: String) throws { try v.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: URL(fileURLWithPath: dir + "/" + name)) }

@@ -1,3 +1,5 @@
+import CAgoraSupport
+
 // Shared scaffolding of the batched-gradient kernels (GLM, softmax, MLP): batch validation, the
 // parallel loop over agents with raw row pointers, the 1/|B| scaling and the L2 term, and row
 // access to dense or sparse features.
@@ -21,6 +23,32 @@ struct RowAccess<T: AgoraScalar>: @unchecked Sendable {
         return s
     }
 
+    /// Asks the hardware to start loading row i (dense rows: every cache line; sparse rows: their
+    /// values and column indices). Used one row ahead in the gradient loops, where rows are
+    /// gathered at random and each is a short stream the hardware prefetcher picks up too late.
+    @inline(__always)
+    func prefetch(row i: Int) {
+        if let dense {
+            let start = UnsafeRawPointer(dense + i * cols), bytes = cols * MemoryLayout<T>.stride
+            var o = 0
+            while o < bytes { agora_prefetch_read(start + o); o += 64 }
+            return
+        }
+        let lo = rowStart![i], hi = rowStart![i + 1]
+        if hi > lo { agora_prefetch_read(values! + lo); agora_prefetch_read(columns! + lo) }
+    }
+
+    /// Calls `body` on each row of `batch` in order, prefetching `prefetchDistance` rows ahead.
+    @inline(__always)
+    func forEachPrefetched(_ batch: [Int], _ body: (Int) -> Void) {
+        let n = batch.count
+        for k in 0..<min(prefetchDistance, n) { prefetch(row: batch[k]) }
+        for k in 0..<n {
+            if k + prefetchDistance < n { prefetch(row: batch[k + prefetchDistance]) }
+            body(batch[k])
+        }
+    }
+
     /// out[0..<cols] += s x_i.
     @inline(__always)
     func addScaled(row i: Int, _ s: T, into out: UnsafeMutablePointer<T>) {
@@ -35,6 +63,11 @@ struct RowAccess<T: AgoraScalar>: @unchecked Sendable {
         for q in rowStart![i]..<rowStart![i + 1] { out[Int(columns![q])] += s * values![q] }
     }
 }
+
+/// How many rows ahead the gradient loops prefetch. Measured on the DSGD benchmark (8192 random
+/// rows of 2 KB, 2 Zen cores): 1.8-2.1 ms without prefetch, 0.76-1.1 ms at distance 1 or 2, and no
+/// better at 4 or 8 (the machine's run-to-run spread is about 30 %).
+let prefetchDistance = 2
 
 extension FeatureRows {
     /// x_i . w[offset ..< offset + cols], for evaluation code (not a hot loop; see `blockDots`).
@@ -136,18 +169,33 @@ extension Kernels {
                     pool.parallelFor(theta.rows, bytes: bytes) { range in
                         for a in range {
                             let th = tp.p + a * p, gr = gp.p + a * p
-                            for q in 0..<p { gr[q] = 0 }
+                            gr.update(repeating: 0, count: p)
                             let total = body(a, th, gr)
                             let nb = batches[a].count
                             let inv: T = nb > 0 ? 1 / T(nb) : 0
                             var reg: T = 0
-                            for q in 0..<p {
-                                if decayed?(q) ?? true {
-                                    gr[q] = gr[q] * inv + l2 * th[q]
-                                    reg += th[q] * th[q]
-                                } else {
-                                    gr[q] = gr[q] * inv
+                            if let decayed {
+                                for q in 0..<p {
+                                    if decayed(q) {
+                                        gr[q] = gr[q] * inv + l2 * th[q]
+                                        reg += th[q] * th[q]
+                                    } else {
+                                        gr[q] = gr[q] * inv
+                                    }
                                 }
+                            } else {
+                                // Every parameter decays: one vectorised pass (no per-element closure call).
+                                let iv = SIMD16<T>(repeating: inv), lv = SIMD16<T>(repeating: l2)
+                                var acc = SIMD16<T>.zero
+                                var q = 0
+                                while q + vecWidth <= p {
+                                    let t = loadVec(th + q)
+                                    storeVec(loadVec(gr + q) * iv + lv * t, gr + q)
+                                    acc += t * t
+                                    q += vecWidth
+                                }
+                                reg = horizontalSum(acc)
+                                while q < p { gr[q] = gr[q] * inv + l2 * th[q]; reg += th[q] * th[q]; q += 1 }
                             }
                             lp.p[a] = T(nb > 0 ? total / Double(nb) : 0) + l2 / 2 * reg
                         }

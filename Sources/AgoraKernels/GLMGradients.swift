@@ -70,7 +70,7 @@ extension Kernels {
             perAgentGradients(parameters: theta, gradients: &g, losses: &losses, batches: batches, l2: l2,
                               bytes: traffic, pool: pool) { a, th, gr in
                 var total = 0.0
-                for i in batches[a] {
+                rows.forEachPrefetched(batches[a]) { i in
                     let z = Double(rows.dot(row: i, th))
                     let dz: Double
                     if computeLosses {

@@ -41,7 +41,7 @@ extension Kernels {
                 var act = [T](repeating: 0, count: h), relu = act, dr = act
                 var z = [Double](repeating: 0, count: k)
                 var total = 0.0
-                for i in batches[a] {
+                rows.forEachPrefetched(batches[a]) { i in
                     // Hidden pre-activations a = W1 x + b1.
                     for j in 0..<h { act[j] = rows.dot(row: i, th + s.w1 + j * d) + th[s.b1 + j] }
                     for j in 0..<h { relu[j] = act[j] > 0 ? act[j] : 0 }

@@ -26,7 +26,7 @@ extension Kernels {
                               bytes: traffic, pool: pool) { a, th, gr in
                 var z = [Double](repeating: 0, count: k)
                 var total = 0.0
-                for i in batches[a] {
+                rows.forEachPrefetched(batches[a]) { i in
                     var zmax = -Double.infinity
                     for c in 0..<k { z[c] = Double(rows.dot(row: i, th + c * d)); zmax = max(zmax, z[c]) }
                     var sum = 0.0
