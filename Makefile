@@ -8,12 +8,13 @@ NATIVE_BUILD := .build-native
 SUDO         := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 APT_PACKAGES := libopenblas-dev pkg-config zlib1g-dev
 
-.PHONY: setup build test run bench bench-quick clean help
+.PHONY: setup build test run bench bench-quick bench-peers bench-smoke clean help
 
 help:
 	@echo "make run    build (if needed) and run the current showcase experiment"
 	@echo "make test   run the test suite"
 	@echo "make bench  run the benchmark harness (native code generation); BENCH_ARGS=\"--baseline F\" or \"--save-baseline F\""
+	@echo "make bench-quick  the same in under two minutes (smaller sizes); make bench-smoke: seconds, for CI"
 	@echo "make setup  install system packages (apt-get)"
 
 # Idempotent: installs only when a package is missing.
@@ -47,13 +48,31 @@ run: build
 	./.build/release/agora contract s3 --out out/contract-s3
 	@echo "(menu.csv, menu.json, rewards.csv and the reward-distribution plot rewards.svg in out/contract-s3)"
 
-bench: setup
-	$(SWIFT) build -c release --scratch-path $(NATIVE_BUILD) $(NATIVE_FLAGS) --product AgoraBench
-	./$(NATIVE_BUILD)/release/AgoraBench $(BENCH_ARGS)
+# Python peers (numpy, scipy): the system python3 when it has them, else a virtual environment
+# .venv-bench created here (pip install); without either the peers are skipped, never the benchmark.
+PEER_PYTHON = $$(if python3 -c "import numpy, scipy" 2>/dev/null; then echo python3; else echo .venv-bench/bin/python; fi)
 
-bench-quick: setup
+bench-peers:
+	@if python3 -c "import numpy, scipy" 2>/dev/null; then :; \
+	elif [ -x .venv-bench/bin/python ] && .venv-bench/bin/python -c "import numpy, scipy" 2>/dev/null; then :; \
+	else echo "Installing numpy and scipy for the benchmark peers into .venv-bench"; \
+	  { python3 -m venv .venv-bench 2>/dev/null || { $(SUDO) apt-get install -y -qq python3-venv && python3 -m venv .venv-bench; }; } && \
+	  .venv-bench/bin/pip install -q numpy scipy || echo "(numpy/scipy unavailable: the peers will be skipped)"; \
+	fi
+
+bench: setup bench-peers
 	$(SWIFT) build -c release --scratch-path $(NATIVE_BUILD) $(NATIVE_FLAGS) --product AgoraBench
-	./$(NATIVE_BUILD)/release/AgoraBench --quick $(BENCH_ARGS)
+	AGORA_PYTHON=$(PEER_PYTHON) ./$(NATIVE_BUILD)/release/AgoraBench $(BENCH_ARGS)
+
+bench-quick: setup bench-peers
+	$(SWIFT) build -c release --scratch-path $(NATIVE_BUILD) $(NATIVE_FLAGS) --product AgoraBench
+	AGORA_PYTHON=$(PEER_PYTHON) ./$(NATIVE_BUILD)/release/AgoraBench --quick $(BENCH_ARGS)
+
+# Proves the harness end to end in seconds (portable build, quick sweep, no peers, no timing gates): run by CI.
+bench-smoke: setup
+	$(SWIFT) build -c release --product AgoraBench
+	AGORA_PYTHON=false ./.build/release/AgoraBench --quick --only sweep --out /tmp/agora-bench-smoke
+	@test -s /tmp/agora-bench-smoke/agora-bench.json && test -s /tmp/agora-bench-smoke/plots/sweep-gbs-vs-dimension.svg
 
 clean:
 	rm -rf .build $(NATIVE_BUILD)

@@ -46,7 +46,7 @@ struct AgoraBench {
         let allThreads = pool.maxThreads
         var records: [Record] = []
         let reps = quick ? 5 : 11
-        // --only kernels,glm,dsgd,market,contracts runs those sections (the bounds always run).
+        // --only kernels,glm,dsgd,market,contracts,sweep runs those sections (the bounds always run).
         let only = args.firstIndex(of: "--only").flatMap { $0 + 1 < args.count ? Set(args[$0 + 1].split(separator: ",").map(String.init)) : nil }
         func want(_ section: String) -> Bool { only?.contains(section) ?? true }
 
@@ -125,6 +125,10 @@ struct AgoraBench {
         let tg = measure(reps: quick ? 3 : 5) { try! BLAS.gemm(ga, gb, into: &gc) }
         let sgemmRate = 2.0 * pow(Double(gn), 3) / tg.median / 1e9
         add("bound/sgemm/n:\(gn)", tg, threads: OpenBLAS.threads, flops: 2.0 * pow(Double(gn), 3))
+        let da: Matrix<Double> = rng.normalMatrix(rows: gn, cols: gn), db: Matrix<Double> = rng.normalMatrix(rows: gn, cols: gn)
+        var dc = Matrix<Double>(rows: gn, cols: gn)
+        let tdg = measure(reps: quick ? 3 : 5) { try! BLAS.gemm(da, db, into: &dc) }
+        add("bound/dgemm/n:\(gn)", tdg, threads: OpenBLAS.threads, flops: 2.0 * pow(Double(gn), 3))
 
         // Fork/join overhead of one parallel region (empty body, parallel path forced).
         let fj = measure(reps: reps, inner: 20000) { pool.parallelFor(allThreads, bytes: .max) { _ in } }
@@ -134,6 +138,7 @@ struct AgoraBench {
 
         let n = 1024
         var mixResults: [String: Double] = [:]
+        var mixPeerRatios: (scipy: Double, numpy: Double)? = nil
         if want("kernels") {
         print("")
         print("== kernels")
@@ -171,6 +176,31 @@ struct AgoraBench {
             }
             add("mix_step/sparse/torus/n:\(n)/d:\(d)/threads:\(allThreads)", t, threads: allThreads,
                 bytes: 3.0 * Double(n * d) * 4, bound: ("copy", copyBound[allThreads]!))
+        }
+        // Peers for the d = 1e3 mix: scipy CSR and a numpy gather, identical inputs, answers compared.
+        do {
+            let d = 1000
+            let x: Matrix<Float> = rng.normalMatrix(rows: n, cols: d)
+            var y = Matrix<Float>(rows: n, cols: d)
+            try Kernels.mix(sparseOp, x, into: &y)
+            let dir = NSTemporaryDirectory() + "agora-mix-peer"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            func dump<E>(_ v: [E], _ name: String) throws { try v.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: URL(fileURLWithPath: dir + "/" + name)) }
+            try dump(x.storage, "x.f32"); try dump(sparseOp.csr.rowStart.map { Int64($0) }, "rowstart.i64")
+            try dump(sparseOp.csr.columns, "cols.i32"); try dump(sparseOp.csr.values, "vals.f32")
+            if let peer = runPeer(["mix_scipy.py", dir, "\(n)", "\(d)", "\(reps)"], timeout: 120),
+               let ts = peer["scipy_seconds"] as? Double, let tn = peer["numpy_seconds"] as? Double,
+               let ysd = FileManager.default.contents(atPath: dir + "/y_scipy.f32"), let ynd = FileManager.default.contents(atPath: dir + "/y_numpy.f32") {
+                let ys = ysd.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }, yn = ynd.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+                var es: Float = 0, en: Float = 0
+                for k in y.storage.indices { es = max(es, abs(ys[k] - y.storage[k])); en = max(en, abs(yn[k] - y.storage[k])) }
+                let ours = mixResults["sparse/\(d)/\(allThreads)"] ?? 0
+                mixPeerRatios = (ts / ours, tn / ours)
+                print(String(format: "   peers at d = 1e3: scipy CSR %.1f us (Agora %.1fx faster), numpy gather %.1f us (%.1fx); max |difference| %.1e and %.1e",
+                             ts * 1e6, ts / ours, tn * 1e6, tn / ours, es, en))
+            } else {
+                print("   mix peers gave no answer (needs python3 with numpy and scipy)")
+            }
         }
         // Gram matrix and cosine distances (syrk).
         let gx: Matrix<Float> = rng.normalMatrix(rows: quick ? 256 : 1000, cols: quick ? 10_000 : 100_000)
@@ -383,6 +413,14 @@ struct AgoraBench {
         }
 
         }
+        if want("sweep") {
+            print("")
+            print("== scaling sweep (agents x model size x topology x threads; mechanisms)")
+            try Sweep(quick: quick, reps: quick ? 3 : 5, copyBound: copyBound, sgemmRate: sgemmRate, outDir: outDir).run {
+                name, t, threads, bytes, flops, bound in add(name, t, threads: threads, bytes: bytes, flops: flops, bound: bound)
+            }
+        }
+
         print("")
         print("== targets (performance.md)")
         let big = quick ? 20000 : 100_000
@@ -393,6 +431,10 @@ struct AgoraBench {
             if allThreads > 1, let oneT = mixResults["sparse/\(big)/1"] {
                 target("parallel speed-up, sparse mix d=\(big), \(allThreads) threads, >= 1.7x", oneT / bigT, 1.7, quick: false)
             }
+        }
+        if let (rs, rn) = mixPeerRatios {
+            target("sparse mix n=1024 d=1e3 >= 2x faster than scipy CSR", rs / 2, 1.0, quick: false, shown: String(format: "%.1fx", rs))
+            target("sparse mix n=1024 d=1e3 >= 10x faster than numpy", rn / 10, 1.0, quick: false, shown: String(format: "%.1fx", rn))
         }
         if let r = records.last(where: { $0.name.hasPrefix("glm_grad/") }), let f = r.fraction_of_bound {
             target("batched logistic gradient >= 0.6 of copy bandwidth", f / 0.6, 1.0, quick: quick, shown: String(format: "%.2f", f))

@@ -114,3 +114,48 @@ public enum Bounds {
     /// GB/s for `bytes` moved in `seconds`.
     public static func gigabytesPerSecond(bytes: Double, seconds: Double) -> Double { bytes / seconds / 1e9 }
 }
+
+/// The configurations of the scaling sweep (performance.md): agent counts x model sizes x topology
+/// families x thread counts, skipping those whose working set exceeds a memory cap.
+public struct SweepPlan: Sendable, Equatable {
+    public struct Point: Sendable, Equatable, Hashable {
+        public var agents: Int
+        public var dimension: Int
+        public var topology: String
+        public var threads: Int
+    }
+    public var agents: [Int]
+    public var dimensions: [Int]
+    public var topologies: [String]
+    public var threads: [Int]
+    /// Largest working set allowed, in bytes.
+    public var capBytes: Int
+    /// Matrices of [agents x dimension] Floats a configuration touches (X, Y and the update M).
+    public var matrices = 3
+
+    /// The full sweep of performance.md, or a quick subset that proves the harness in seconds.
+    public init(quick: Bool, maxThreads: Int, capBytes: Int = 1 << 30) {
+        agents = quick ? [16, 256, 1024] : [16, 64, 256, 1024, 4096]
+        dimensions = quick ? [100, 10_000] : [100, 1_000, 10_000, 100_000, 1_000_000]
+        topologies = quick ? ["ring", "exponential"] : ["ring", "torus", "exponential", "complete"]
+        threads = Array(Set([1, maxThreads])).sorted()
+        self.capBytes = capBytes
+    }
+
+    /// Bytes of the working set of one configuration.
+    public func workingSet(agents n: Int, dimension d: Int) -> Int { matrices * n * d * MemoryLayout<Float>.size }
+
+    /// Every configuration within the cap, in a fixed order (topology, threads, agents, dimension).
+    public var points: [Point] {
+        var out: [Point] = []
+        for t in topologies { for th in threads { for n in agents { for d in dimensions where workingSet(agents: n, dimension: d) <= capBytes {
+            out.append(Point(agents: n, dimension: d, topology: t, threads: th))
+        } } } }
+        return out
+    }
+
+    /// Configurations left out by the cap (reported, so a reader knows the sweep is partial).
+    public var skipped: [(agents: Int, dimension: Int)] {
+        agents.flatMap { n in dimensions.filter { workingSet(agents: n, dimension: $0) > capBytes }.map { (n, $0) } }
+    }
+}

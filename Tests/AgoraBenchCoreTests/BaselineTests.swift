@@ -53,3 +53,25 @@ final class BaselineTests: XCTestCase {
         XCTAssertEqual(Bounds.gigabytesPerSecond(bytes: 2e9, seconds: 0.5), 4)
     }
 }
+
+final class SweepPlanTests: XCTestCase {
+    func testFullSweepFollowsThePerformanceSpecAndRespectsTheCap() {
+        let p = SweepPlan(quick: false, maxThreads: 4, capBytes: 1 << 30)
+        XCTAssertEqual(p.agents, [16, 64, 256, 1024, 4096])
+        XCTAssertEqual(p.dimensions, [100, 1_000, 10_000, 100_000, 1_000_000])
+        XCTAssertEqual(p.threads, [1, 4])
+        for q in p.points { XCTAssertLessThanOrEqual(3 * q.agents * q.dimension * 4, 1 << 30) }
+        // 4096 x 1e5 x 3 Floats = 4.9 GB: skipped; 256 x 1e5 = 307 MB: kept.
+        XCTAssertTrue(p.skipped.contains { $0 == (4096, 100_000) })
+        XCTAssertTrue(p.points.contains { $0.agents == 256 && $0.dimension == 100_000 })
+        XCTAssertEqual(p.points.count + p.skipped.count * p.topologies.count * p.threads.count,
+                       p.agents.count * p.dimensions.count * p.topologies.count * p.threads.count)
+        XCTAssertEqual(Set(p.points).count, p.points.count)
+    }
+
+    func testQuickSweepIsSmallAndSingleThreadedMachinesGetOneThreadCount() {
+        let p = SweepPlan(quick: true, maxThreads: 1)
+        XCTAssertEqual(p.threads, [1])
+        XCTAssertLessThanOrEqual(p.points.count, 12)
+    }
+}
