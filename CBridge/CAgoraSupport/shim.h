@@ -7,4 +7,35 @@
 static inline void agora_prefetch_read(const void *p) {
     __builtin_prefetch(p, 0, 3);
 }
+
+// Non-temporal (streaming) stores of 16 elements read from src (any alignment) to dst, which must
+// be 16-byte aligned: the line goes to memory without first being read for ownership, so a
+// kernel that writes an output far larger than the caches moves 2 streams instead of 3.
+static inline void agora_stream_f32x16(float *dst, const float *src) {
+    typedef float v4 __attribute__((vector_size(16)));
+    for (int k = 0; k < 4; k++) {
+        v4 v;
+        __builtin_memcpy(&v, src + 4 * k, sizeof v);
+        __builtin_nontemporal_store(v, (v4 *)(dst + 4 * k));
+    }
+}
+
+static inline void agora_stream_f64x16(double *dst, const double *src) {
+    typedef double v2 __attribute__((vector_size(16)));
+    for (int k = 0; k < 8; k++) {
+        v2 v;
+        __builtin_memcpy(&v, src + 2 * k, sizeof v);
+        __builtin_nontemporal_store(v, (v2 *)(dst + 2 * k));
+    }
+}
+
+// Orders streaming stores before what follows (they are weakly ordered on x86): called by each
+// thread before it reports its part of a parallel region done.
+static inline void agora_store_fence(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_sfence();
+#else
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
+}
 #endif

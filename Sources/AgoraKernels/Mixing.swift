@@ -1,3 +1,5 @@
+import CAgoraSupport
+
 import Foundation
 
 /// How `Kernels.mix` applies a mixing matrix.
@@ -128,6 +130,13 @@ extension Kernels {
         }
     }
 
+    /// Output size from which the sparse mix writes with streaming stores: twice a 32 MiB
+    /// last-level cache (`AGORA_STREAM_BYTES` overrides it; 0 disables streaming).
+    static let streamingStoreBytes: Int = {
+        if let s = getenv("AGORA_STREAM_BYTES"), let v = Int(String(cString: s)), v >= 0 { return v == 0 ? .max : v }
+        return 64 << 20
+    }()
+
     /// Cache budget of one column tile of the sparse mix, in bytes across all agents
     /// (`AGORA_MIX_TILE_BYTES` overrides it, for tuning experiments).
     static let mixTileBytes: Int = {
@@ -155,6 +164,9 @@ extension Kernels {
         let tile = columnTile(agents: n, cols: d, T.self)
         let bytes = (2 + (directions == nil ? 0 : 1)) * n * d * MemoryLayout<T>.size
         let mStorage = directions?.storage ?? []
+        // Outputs far larger than the caches are written with streaming stores (no read for
+        // ownership); cache-sized outputs keep ordinary stores, which leave Y in cache for its reader.
+        let stream = n * d * MemoryLayout<T>.size >= streamingStoreBytes
         w.rowStart.withUnsafeBufferPointer { rs in
         w.columns.withUnsafeBufferPointer { cs in
         w.values.withUnsafeBufferPointer { vs in
@@ -169,6 +181,7 @@ extension Kernels {
             let csp = SendablePointer(UnsafeMutablePointer(mutating: cs.baseAddress!))
             let vsp = w.nonzeros == 0 ? nil : vs.baseAddress.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
             pool.parallelFor(n, bytes: bytes) { range in
+                defer { if stream { agora_store_fence() } }
                 var c0 = 0
                 while c0 < d {
                     let c1 = min(d, c0 + tile)
@@ -178,7 +191,8 @@ extension Kernels {
                         mixRow(
                             x: xp.p, d: d, cols: csp.p + lo, weights: vsp.map { $0.p + lo },
                             count: hi - lo, lr: lr, m: mp.map { $0.p + i * d },
-                            out: yp.p + i * d, from: c0, to: c1)
+                            out: yp.p + i * d, from: c0, to: c1,
+                            stream: stream && Int(bitPattern: yp.p + i * d) & 15 == 0)
                     }
                     c0 = c1
                 }
@@ -191,7 +205,7 @@ extension Kernels {
     static func mixRow<T: AgoraScalar>(
         x: UnsafeMutablePointer<T>, d: Int, cols: UnsafeMutablePointer<Int32>,
         weights: UnsafeMutablePointer<T>?, count: Int, lr: T, m: UnsafeMutablePointer<T>?,
-        out: UnsafeMutablePointer<T>, from: Int, to: Int
+        out: UnsafeMutablePointer<T>, from: Int, to: Int, stream: Bool = false
     ) {
         var c = from
         guard let weights else {
@@ -205,7 +219,7 @@ extension Kernels {
                 acc += SIMD16<T>(repeating: weights[k]) * loadVec(x + Int(cols[k]) * d + c)
             }
             if let m { acc -= SIMD16<T>(repeating: lr) * loadVec(m + c) }
-            storeVec(acc, out + c)
+            if stream { streamVec(acc, out + c) } else { storeVec(acc, out + c) }
             c += vecWidth
         }
         while c < to {

@@ -1,3 +1,4 @@
+import CAgoraSupport
 // Internal helpers for SIMD loads/stores on raw element pointers. Kept in one place, in the manner
 // of swift-collections' unsafe-buffer helpers.
 
@@ -14,6 +15,19 @@ func loadVec<T: AgoraScalar>(_ p: UnsafePointer<T>) -> SIMD16<T> {
 @inline(__always) @usableFromInline
 func storeVec<T: AgoraScalar>(_ v: SIMD16<T>, _ p: UnsafeMutablePointer<T>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<T>.self)
+}
+
+/// Streaming (non-temporal) store of a vector to a 16-byte aligned address (see CAgoraSupport).
+@inline(__always) @usableFromInline
+func streamVec<T: AgoraScalar>(_ v: SIMD16<T>, _ p: UnsafeMutablePointer<T>) {
+    var tmp = v
+    withUnsafeBytes(of: &tmp) { raw in
+        if T.self == Float.self {
+            agora_stream_f32x16(UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self), raw.baseAddress!.assumingMemoryBound(to: Float.self))
+        } else {
+            agora_stream_f64x16(UnsafeMutableRawPointer(p).assumingMemoryBound(to: Double.self), raw.baseAddress!.assumingMemoryBound(to: Double.self))
+        }
+    }
 }
 
 /// Sum of the 16 lanes in a fixed pairwise order (so the result never depends on the caller).

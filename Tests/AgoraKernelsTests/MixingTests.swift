@@ -52,6 +52,31 @@ final class MixingTests: XCTestCase {
     func testFusedUpdateFloat() throws { try checkFused(Float.self) }
     func testFusedUpdateDouble() throws { try checkFused(Double.self) }
 
+    /// Outputs of 64 MiB and more are written with streaming stores; an odd row length makes some
+    /// rows 16-byte aligned (streamed) and others not (ordinary stores): both must give the
+    /// reference numbers, on 1 and 2 threads alike.
+    func testStreamingStoresOnLargeOutputs() throws {
+        let n = 16, d = (1 << 20) + 3   // 16 x 1048579 Floats = 64 MiB + 192 bytes
+        let w: CSRMatrix<Float> = randomCSR(n, seed: 5)
+        let x: Matrix<Float> = randomMatrix(n, d, seed: 6)
+        let m: Matrix<Float> = randomMatrix(n, d, seed: 7)
+        let lr = (0..<n).map { Float(0.01) * Float($0 + 1) }
+        let op = try MixingOperator(w, strategy: .sparse)
+        var y1 = Matrix<Float>(rows: n, cols: d), y2 = Matrix<Float>(rows: n, cols: d)
+        try withThreads(1) { try Kernels.mixStep(op, x, stepSizes: lr, directions: m, into: &y1) }
+        try withThreads(2) { try Kernels.mixStep(op, x, stepSizes: lr, directions: m, into: &y2) }
+        XCTAssertEqual(y1, y2)
+        // Every row (streamed or not), a sample of columns including each row's unaligned tail.
+        let columns = Array(stride(from: 0, to: d, by: 997)) + Array((d - 40)..<d)
+        for i in 0..<n {
+            for c in columns {
+                var e = -Double(lr[i]) * Double(m[i, c])
+                for k in w.rowStart[i]..<w.rowStart[i + 1] { e += Double(w.values[k]) * Double(x[Int(w.columns[k]), c]) }
+                XCTAssertEqual(Double(y1[i, c]), e, accuracy: 1e-5 * max(1, abs(e)), "row \(i) column \(c)")
+            }
+        }
+    }
+
     func testAutoStrategyFollowsDensity() throws {
         // A 4-neighbour ring-like pattern on 64 agents: density 5/64 < 0.1 -> sparse.
         let n = 64
