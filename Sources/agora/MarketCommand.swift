@@ -151,6 +151,10 @@ struct MarketRunCommand: ParsableCommand {
                 print("  " + pad(m.method, 11) + pad(String(format: "%.4f", m.meanBestAccuracy), 15) + pad(fmt(m.meanCumulativeUtility), 19) + String(format: "%.2f", m.seconds))
             }
             print("  (accuracy: each client's own test split, best over rounds, mean over honest clients; baselines pay nothing, so their utility is gain minus export cost)")
+            if let ip = r.methods.first(where: { $0.method == .ipfl }), ip.rounds.allSatisfy({ $0.imports.allSatisfy(\.isEmpty) }) {
+                print("\nnote: no client bought any model in any iPFL round: every price c_j + lambda (N_j/N_i) d_ij exceeded the first marginal gain."
+                      + (e.market.distance == .squaredL2 ? " Squared-L2 distances are on the scale of ||u||^2: try a much smaller --lambda." : " Try a smaller --lambda or --cost, or a larger --K."))
+            }
             if let a = r.audit {
                 print("\nincentive audit of the last iPFL market (one deviator at a time, true utilities):")
                 printAudit(a)
