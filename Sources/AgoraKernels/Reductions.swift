@@ -52,6 +52,36 @@ extension Kernels {
         return mean
     }
 
+    /// sum_i w_i x_i, the weighted sum of the rows (e.g. FedAvg's data-size-weighted average with
+    /// weights summing to one; zero weights skip their rows). Rows are added in order for every
+    /// column, columns are split across threads, so the result does not depend on the thread count.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func weightedRowSum<T: AgoraScalar>(_ x: Matrix<T>, weights w: [T], pool: ThreadPool = .shared) throws -> [T] {
+        guard w.count == x.rows else { throw ShapeError("weightedRowSum: \(w.count) weights for \(x.rows) rows") }
+        var out = [T](repeating: 0, count: x.cols)
+        let d = x.cols
+        if x.rows == 0 || d == 0 { return out }
+        let blocks = (d + reductionBlock - 1) / reductionBlock
+        x.storage.withUnsafeBufferPointer { xb in
+            out.withUnsafeMutableBufferPointer { ob in
+                let xp = SendablePointer(UnsafeMutablePointer(mutating: xb.baseAddress!)), op = SendablePointer(ob.baseAddress!)
+                pool.parallelFor(blocks, bytes: x.storage.count * MemoryLayout<T>.size) { r in
+                    for b in r {
+                        let lo = b * reductionBlock, hi = min(d, lo + reductionBlock)
+                        for i in 0..<x.rows where w[i] != 0 {
+                            let wv = SIMD16<T>(repeating: w[i]), row = xp.p + i * d
+                            var k = lo
+                            while k + vecWidth <= hi { storeVec(loadVec(op.p + k) + wv * loadVec(row + k), op.p + k); k += vecWidth }
+                            while k < hi { op.p[k] += w[i] * row[k]; k += 1 }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
     /// Consensus error sum_i ||x_i - mean||^2, reduced in a fixed order.
     public static func consensusError<T: AgoraScalar>(_ x: Matrix<T>, pool: ThreadPool = .shared) -> T {
         let mean = rowMean(x)

@@ -82,4 +82,21 @@ final class RowOpsTests: XCTestCase {
         // (4+9) + (0+1) + (4+16) = 34
         XCTAssertEqual(Kernels.consensusError(x), 34, accuracy: 1e-12)
     }
+
+    func testWeightedRowSumMatchesNaiveAndIgnoresThreads() throws {
+        for (idx, s) in testShapes.enumerated() {
+            let cols: Int = s.d + 3 * 16384  // several reduction blocks
+            let x: Matrix<Double> = randomMatrix(s.n, cols, seed: 700 + UInt64(idx))
+            let w: [Double] = (0..<s.n).map { (i: Int) -> Double in i % 3 == 1 ? 0 : 1 / Double(i + 2) }
+            let a = try withThreads(1) { try Kernels.weightedRowSum(x, weights: w) }
+            let b = try withThreads(2) { try Kernels.weightedRowSum(x, weights: w) }
+            XCTAssertEqual(a, b)
+            for c in stride(from: 0, to: x.cols, by: 131) {
+                var e = 0.0
+                for i in 0..<s.n { e += w[i] * x[i, c] }
+                XCTAssertEqual(a[c], e, accuracy: 1e-12 * max(1, abs(e)))
+            }
+        }
+        XCTAssertThrowsError(try Kernels.weightedRowSum(Matrix<Float>(rows: 2, cols: 3), weights: [1]))
+    }
 }

@@ -264,7 +264,7 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
                               strengths: method == .fedprox ? strengths : nil, training: trains, rngs: &rngs)
                 theta = start
                 let uploaded = upload(theta, origin: origin, attack: attack, rngs: &attackRNG)
-                global = weightedMean(uploaded, weights: sizes, include: active)
+                global = try weightedMean(uploaded, weights: sizes, include: active)
                 imports = everyone()
                 for i in 0..<m { evaluated.storage.replaceSubrange((i * p)..<((i + 1) * p), with: active[i] ? global : theta.row(i)) }
             case .ditto:
@@ -277,7 +277,7 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
                               strengths: strengths, training: trains, rngs: &rngs)
                 theta = start
                 let uploaded = upload(theta, origin: origin, attack: attack, rngs: &attackRNG)
-                global = weightedMean(uploaded, weights: sizes, include: active)
+                global = try weightedMean(uploaded, weights: sizes, include: active)
                 imports = everyone()
                 evaluated = personal
             case .pfedgraph:
@@ -287,18 +287,19 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
                 let uploaded = upload(theta, origin: origin, attack: attack, rngs: &attackRNG)
                 let geo = try Kernels.updateGeometry(uploaded, origin: origin)
                 let total = (0..<m).filter { active[$0] }.reduce(0.0) { $0 + sizes[$1] }
-                var agg = theta
-                for i in 0..<m where active[i] {
-                    let members = (0..<m).filter { active[$0] }
-                    let v = members.map { j in pfedgraphAlpha * sizes[j] / total + Double(geo.cosines[i, j]) / 2 }
-                    let a = projectOntoSimplex(v)
-                    for k in 0..<p { agg[i, k] = 0 }
+                // Aggregation weights per client (a row of the simplex); clients who left keep their own model.
+                let members = (0..<m).filter { active[$0] }
+                var rows = [[(Int, Float)]](repeating: [], count: m)
+                for i in 0..<m {
+                    guard active[i] else { rows[i] = [(i, 1)]; continue }
+                    let a = projectOntoSimplex(members.map { j in pfedgraphAlpha * sizes[j] / total + Double(geo.cosines[i, j]) / 2 })
                     for (q, j) in members.enumerated() where a[q] > 0 {
-                        let w = Float(a[q])
-                        for k in 0..<p { agg[i, k] += w * uploaded[j, k] }
+                        rows[i].append((j, Float(a[q])))
                         if j != i && a[q] > 1e-9 { imports[i].append(j) }
                     }
                 }
+                var agg = Matrix<Float>(uninitializedRows: m, cols: p)  // the mix writes every element
+                try Kernels.mix(try MixingOperator(try CSRMatrix(rows: m, cols: m, entries: rows)), uploaded, into: &agg)
                 centres = agg
             }
             if method != .ipfl {
@@ -345,13 +346,11 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         return u
     }
 
-    func weightedMean(_ x: Matrix<Float>, weights: [Double], include: [Bool]) -> [Float] {
-        var acc = [Double](repeating: 0, count: x.cols)
-        var total = 0.0
-        for i in 0..<x.rows where include[i] {
-            total += weights[i]
-            for k in 0..<x.cols { acc[k] += weights[i] * Double(x[i, k]) }
-        }
-        return acc.map { Float($0 / max(total, 1e-300)) }
+    /// The data-size-weighted average of the included rows (FedAvg's aggregation); zeros when no
+    /// row is included.
+    func weightedMean(_ x: Matrix<Float>, weights: [Double], include: [Bool]) throws -> [Float] {
+        let total = zip(weights, include).reduce(0.0) { $0 + ($1.1 ? $1.0 : 0) }
+        let w = (0..<x.rows).map { include[$0] && total > 0 ? Float(weights[$0] / total) : 0 }
+        return try Kernels.weightedRowSum(x, weights: w)
     }
 }
