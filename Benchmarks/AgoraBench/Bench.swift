@@ -183,17 +183,13 @@ struct AgoraBench {
             let x: Matrix<Float> = rng.normalMatrix(rows: n, cols: d)
             var y = Matrix<Float>(rows: n, cols: d)
             try Kernels.mix(sparseOp, x, into: &y)
-            let dir = NSTemporaryDirectory() + "agora-mix-peer"
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            func dump<E>(_ v: [E], _ name: String) throws { try v.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: URL(fileURLWithPath: dir + "/" + name)) }
-            try dump(x.storage, "x.f32"); try dump(sparseOp.csr.rowStart.map { Int64($0) }, "rowstart.i64")
-            try dump(sparseOp.csr.columns, "cols.i32"); try dump(sparseOp.csr.values, "vals.f32")
+            let peerDir = try PeerFolder("agora-mix-peer"), dir = peerDir.path
+            try peerDir.write(x.storage, "x.f32"); try peerDir.write(sparseOp.csr.rowStart.map { Int64($0) }, "rowstart.i64")
+            try peerDir.write(sparseOp.csr.columns, "cols.i32"); try peerDir.write(sparseOp.csr.values, "vals.f32")
             if let peer = runPeer(["mix_scipy.py", dir, "\(n)", "\(d)", "\(reps)"], timeout: 120),
                let ts = peer["scipy_seconds"] as? Double, let tn = peer["numpy_seconds"] as? Double,
-               let ysd = FileManager.default.contents(atPath: dir + "/y_scipy.f32"), let ynd = FileManager.default.contents(atPath: dir + "/y_numpy.f32") {
-                let ys = ysd.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }, yn = ynd.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-                var es: Float = 0, en: Float = 0
-                for k in y.storage.indices { es = max(es, abs(ys[k] - y.storage[k])); en = max(en, abs(yn[k] - y.storage[k])) }
+               let es = maxAbsDifference(peerDir.read("y_scipy.f32", as: Float.self), y.storage),
+               let en = maxAbsDifference(peerDir.read("y_numpy.f32", as: Float.self), y.storage) {
                 let ours = mixResults["sparse/\(d)/\(allThreads)"] ?? 0
                 mixPeerRatios = (ts / ours, tn / ours)
                 print(String(format: "   peers at d = 1e3: scipy CSR %.1f us (Agora %.1fx faster), numpy gather %.1f us (%.1fx); max |difference| %.1e and %.1e",
@@ -231,16 +227,12 @@ struct AgoraBench {
             let bytes = Double(agents * batch * d + 2 * agents * d) * 4
             add("glm_grad/logistic/dense/agents:\(agents)/batch:\(batch)/d:\(d)/threads:\(allThreads)", t, threads: allThreads,
                 bytes: bytes, bound: ("copy", copyBound[allThreads]!))
-            let dir = NSTemporaryDirectory() + "agora-glm-peer"
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            func dump(_ v: [Float], _ name: String) throws { try v.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: URL(fileURLWithPath: dir + "/" + name)) }
-            try dump(x.storage, "x.f32"); try dump(y, "y.f32"); try dump(theta.storage, "theta.f32")
+            let peerDir = try PeerFolder("agora-glm-peer"), dir = peerDir.path
+            try peerDir.write(x.storage, "x.f32"); try peerDir.write(y, "y.f32"); try peerDir.write(theta.storage, "theta.f32")
             if let peer = runPeer(["glm_numpy.py", dir, "\(agents)", "\(batch)", "\(d)", "1e-4", "\(reps)"], timeout: 120),
                let secs = peer["seconds"] as? Double,
-               let data = FileManager.default.contents(atPath: dir + "/grad_numpy.f32") {
-                let ng = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-                var diff: Float = 0, scale: Float = 0
-                for k in ng.indices { diff = max(diff, abs(ng[k] - grads.storage[k])); scale = max(scale, abs(ng[k])) }
+               let ng = peerDir.read("grad_numpy.f32", as: Float.self), let diff = maxAbsDifference(ng, grads.storage) {
+                let scale = ng.map(abs).max() ?? 0
                 glmRatio = secs / t.median
                 print(String(format: "   numpy %@: %.1f us; Agora is %.1fx faster; max |difference| %.2e (max |g| %.2e)",
                              (peer["numpy"] as? String) ?? "?", secs * 1e6, glmRatio!, diff, scale))
@@ -287,20 +279,15 @@ struct AgoraBench {
             let gradBytes = Double(agents * batch * d * 4)
             add("dsgd_iteration/gradients_only/d:\(d)", tg, threads: allThreads, bytes: gradBytes, bound: ("copy", copyBound[allThreads]!))
             add("dsgd_iteration/mix_and_payments_only/d:\(d)", tm, threads: allThreads)
-            let dir = NSTemporaryDirectory() + "agora-dsgd-peer"
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            func dump<E>(_ v: [E], _ name: String) throws { try v.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: URL(fileURLWithPath: dir + "/" + name)) }
-            try dump(x.storage, "x.f32"); try dump(y, "y.f32"); try dump(theta.storage, "theta.f32")
-            try dump(batches.flatMap { $0.map { Int32($0) } }, "batch.i32")
-            try dump(ex.mixingMatrix(iteration: 0).csr.dense().storage, "w.f64")
+            let peerDir = try PeerFolder("agora-dsgd-peer"), dir = peerDir.path
+            try peerDir.write(x.storage, "x.f32"); try peerDir.write(y, "y.f32"); try peerDir.write(theta.storage, "theta.f32")
+            try peerDir.write(batches.flatMap { $0.map { Int32($0) } }, "batch.i32")
+            try peerDir.write(ex.mixingMatrix(iteration: 0).csr.dense().storage, "w.f64")
             if let peer = runPeer(["dsgd_numpy.py", dir, "\(agents)", "\(rowsPer)", "\(batch)", "\(d)", "0.1", "1e-3", "1e-4", "\(reps)"], timeout: 120),
                let secs = peer["seconds"] as? Double,
-               let nd = FileManager.default.contents(atPath: dir + "/next.f32"), let pd = FileManager.default.contents(atPath: dir + "/pay.f64") {
-                let pn = nd.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-                let pp = pd.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
-                var dx: Float = 0, dp = 0.0, sp = 0.0
-                for k in pn.indices { dx = max(dx, abs(pn[k] - next.storage[k])) }
-                for k in pp.indices { dp = max(dp, abs(pp[k] - pay[k])); sp = max(sp, abs(pp[k])) }
+               let dx = maxAbsDifference(peerDir.read("next.f32", as: Float.self), next.storage),
+               let pp = peerDir.read("pay.f64", as: Double.self), let dp = maxAbsDifference(pp, pay) {
+                let sp = pp.map(abs).max() ?? 0
                 dsgdRatio = secs / t.median
                 print(String(format: "   numpy/scipy: %.1f us; Agora is %.1fx faster; max |theta difference| %.2e, max |payment difference| %.2e (max |payment| %.2e)",
                              secs * 1e6, dsgdRatio!, dx, dp, sp))
@@ -356,25 +343,19 @@ struct AgoraBench {
             let edges = result.outcome.edges.count
             print(String(format: "   %d edges (%.1f per importer); the Gram matrix alone at the sgemm rate would take %.0f ms", edges,
                          Double(edges) / Double(m), gramFlops / sgemmRate / 1e6))
-            let dir = NSTemporaryDirectory() + "agora-market-peer"
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            func dump<E>(_ v: [E], _ name: String) throws { try v.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: URL(fileURLWithPath: dir + "/" + name)) }
-            try dump(theta.storage, "theta.f32"); try dump(origin, "origin.f32")
-            try dump(econ.flatMap { [$0.dataSize, $0.cost, $0.eagerness] }, "econ.f64")
+            let peerDir = try PeerFolder("agora-market-peer"), dir = peerDir.path
+            try peerDir.write(theta.storage, "theta.f32"); try peerDir.write(origin, "origin.f32")
+            try peerDir.write(econ.flatMap { [$0.dataSize, $0.cost, $0.eagerness] }, "econ.f64")
             if let peer = runPeer(["market_numpy.py", dir, "\(m)", "\(p)", "2", "5", quick ? "1" : "3"], timeout: 600),
                let secs = peer["seconds"] as? Double,
-               let ad = FileManager.default.contents(atPath: dir + "/imports.i8"), let nd = FileManager.default.contents(atPath: dir + "/net.f64"),
-               let cd = FileManager.default.contents(atPath: dir + "/centres.f32") {
-                let a = [UInt8](ad)
-                let net = nd.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
-                let cs = cd.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+               let a = peerDir.read("imports.i8", as: UInt8.self),
+               let dn = maxAbsDifference(peerDir.read("net.f64", as: Double.self), result.outcome.netPayments),
+               let cs = peerDir.read("centres.f32", as: Float.self), let dc = maxAbsDifference(cs, result.centres.storage) {
                 var ours = Set<Int>()
                 for (i, j) in result.outcome.edges { ours.insert(i * m + j) }
                 let theirs = Set(a.indices.filter { a[$0] != 0 })
                 let differing = ours.symmetricDifference(theirs).count
-                var dn = 0.0, dc: Float = 0, sc: Float = 0
-                for i in 0..<m { dn = max(dn, abs(net[i] - result.outcome.netPayments[i])) }
-                for k in cs.indices { dc = max(dc, abs(cs[k] - result.centres.storage[k])); sc = max(sc, abs(cs[k])) }
+                let sc = cs.map(abs).max() ?? 0
                 marketRatio = secs / t.median
                 print(String(format: "   numpy: %.3f s; Agora is %.1fx faster; edges differing %d of %d, max |net payment difference| %.2e, max |centre difference| %.2e (max |centre| %.2e)",
                              secs, marketRatio!, differing, theirs.count, dn, dc, sc))
@@ -530,4 +511,29 @@ func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s + " " : s + String(
         k += 16
     }
     while k < n { a[k] = b[k] + s * c[k]; k += 1 }
+}
+
+/// A scratch folder shared with a Python peer: inputs written as raw native-endian arrays (what
+/// numpy's `fromfile` reads), outputs read back the same way.
+struct PeerFolder {
+    let path: String
+    init(_ name: String) throws {
+        path = NSTemporaryDirectory() + name
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    func write<E>(_ v: [E], _ name: String) throws {
+        try v.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: URL(fileURLWithPath: path + "/" + name))
+    }
+    /// The file as an array of E, or nil when it is missing or its size is not a whole number of E.
+    func read<E>(_ name: String, as _: E.Type) -> [E]? {
+        guard let data = FileManager.default.contents(atPath: path + "/" + name), data.count % MemoryLayout<E>.stride == 0 else { return nil }
+        return data.withUnsafeBytes { Array($0.bindMemory(to: E.self)) }
+    }
+}
+
+/// max_k |a_k - b_k|, or nil when either is missing or the lengths differ (a peer's answer that does
+/// not even have the right shape).
+func maxAbsDifference<T: BinaryFloatingPoint>(_ a: [T]?, _ b: [T]) -> T? {
+    guard let a, a.count == b.count else { return nil }
+    return zip(a, b).reduce(T(0)) { max($0, abs($1.0 - $1.1)) }
 }

@@ -66,21 +66,9 @@ extension Kernels {
     /// defined as 1 (cosine similarity 0). For nearly parallel rows the Gram route loses about
     /// half the digits of 1 - cos (cancellation); use Double when distances below ~1e-4 matter.
     public static func cosineDistances<T: AgoraScalar>(_ x: Matrix<T>) -> Matrix<T> {
-        let n = x.rows
         var g = gram(x)
-        var inv = [T](repeating: 0, count: n)
-        for i in 0..<n {
-            let s = g[i, i]
-            inv[i] = s > 0 ? 1 / s.squareRoot() : 0
-        }
-        for i in 0..<n {
-            for j in 0..<n {
-                if i == j { g[i, j] = 0; continue }
-                if inv[i] == 0 || inv[j] == 0 { g[i, j] = 1; continue }
-                let c = g[i, j] * inv[i] * inv[j]
-                g[i, j] = Swift.min(2, Swift.max(0, 1 - c))
-            }
-        }
+        _ = gramToCosines(&g)
+        for k in g.storage.indices { g.storage[k] = 1 - g.storage[k] }  // the diagonal becomes 0, zero rows 1
         return g
     }
 }

@@ -77,10 +77,18 @@ extension Kernels {
         let n = x.rows
         if geo.cosines.rows != n || geo.cosines.cols != n { geo.cosines = Matrix(uninitializedRows: n, cols: n) }
         try BLAS.syrk(geo.updates, into: &geo.cosines)  // beta = 0 and the mirror write every element
-        let norms = (0..<n).map { geo.cosines[$0, $0] > 0 ? geo.cosines[$0, $0].squareRoot() : 0 }
-        geo.norms = norms
-        geo.cosines.storage.withUnsafeMutableBufferPointer { gb in
-            let gp = gb.baseAddress!
+        geo.norms = gramToCosines(&geo.cosines)
+    }
+
+    /// Turns a Gram matrix into cosines in place and returns the norms sqrt(G_ii): cos_ii = 1, a zero
+    /// row's cosines with every other row are 0, the rest clamped to [-1, 1].
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    static func gramToCosines<T: AgoraScalar>(_ g: inout Matrix<T>) -> [T] {
+        let n = g.rows
+        let norms = (0..<n).map { g[$0, $0] > 0 ? g[$0, $0].squareRoot() : 0 }
+        g.storage.withUnsafeMutableBufferPointer { gb in
+            guard let gp = gb.baseAddress else { return }
             for i in 0..<n {
                 for j in 0..<n {
                     let p = gp + i * n + j
@@ -90,5 +98,6 @@ extension Kernels {
                 }
             }
         }
+        return norms
     }
 }

@@ -109,16 +109,13 @@ public struct FederatedClients: Sendable {
             let batches = (0..<m).map { i in (0..<batch).map { _ in train[i][Int(rngs[i].next() % UInt64(train[i].count))] } }
             try model.gradients(features: x, labels: data.labels, targets: targets, parameters: theta, batches: batches,
                                 gradients: &g, losses: &losses)
-            for i in 0..<m {
-                if !training[i] { for k in 0..<p { g[i, k] = 0 }; continue }
-                if let centres, let s = strengths?[i], s != 0 {
-                    for k in 0..<p { g[i, k] += s * (theta[i, k] - centres[i, k]) }
-                }
+            if let centres, let s = strengths {
+                // g_i += s_i (theta_i - c_i), as two scaled-row updates in the kernels.
+                Kernels.subtractScaledRows(s.map { -$0 }, theta, from: &g)
+                Kernels.subtractScaledRows(s, centres, from: &g)
             }
-            let before = theta
-            try opt.step(&theta, gradients: g)
-            // Clients that do not train keep their parameters exactly (weight decay would move them).
-            for i in 0..<m where !training[i] { for k in 0..<p { theta[i, k] = before[i, k] } }
+            // Clients that do not train keep their parameters (and velocities) exactly.
+            try opt.step(&theta, gradients: g, rows: training)
         }
         for v in theta.storage where !v.isFinite {
             throw ShapeError("local training diverged (non-finite parameters): lower the learning rate")

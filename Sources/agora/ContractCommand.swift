@@ -19,7 +19,7 @@ struct ContractCommand: ParsableCommand {
     @Option(help: "Seed for --sampled.") var seed: UInt64 = 1
 
     func run() throws {
-        do {
+        try reportingErrors {
             if setting == "two-type-grid" { try runGrid(); return }
             var s: ContractSetting
             var title: String
@@ -76,10 +76,6 @@ struct ContractCommand: ParsableCommand {
             if let fv = menu.fullProgramValue { print(String(format: "full program (all pairwise IC) E[v(a)] = %.6f", fv)) }
             print("pooled types: \(menu.pooling.isEmpty ? "none" : menu.pooling.map { "{" + $0.map { "\($0 + 1)" }.joined(separator: ",") + "}" }.joined(separator: " "))")
             print(String(format: "KKT residual %.2e, %d Newton steps (%@), %.1f ms", menu.kktResidual, menu.newtonSteps, menu.solverFinish, seconds * 1e3))
-        } catch let e as InputError {
-            throw CLIError(e.message)
-        } catch let e as ShapeError {
-            throw CLIError(e.message)
         }
     }
 

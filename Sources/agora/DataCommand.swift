@@ -27,18 +27,14 @@ struct DataCommand: ParsableCommand {
         }
 
         func run() throws {
-            do {
-                let fmt = format ?? guessFormat(file)
-                let d: Dataset
-                switch fmt {
-                case "libsvm", "svmlight", "svm": d = try LIBSVMReader.read(path: file, features: features)
-                case "csv": d = try CSVReader.read(path: file)
-                case "idx":
-                    let lab = labels ?? file.replacingOccurrences(of: "images-idx3", with: "labels-idx1")
-                    guard lab != file else { throw CLIError("give the IDX labels file with --labels") }
-                    d = try IDXReader.dataset(images: file, labels: lab)
-                default: throw ValidationError("--format '\(fmt)' is not one of libsvm, idx, csv")
+            try reportingErrors {
+                let fmt = format ?? DataFile.guessFormat(file)
+                guard ["libsvm", "svmlight", "svm", "idx", "csv"].contains(fmt) else {
+                    throw ValidationError("--format '\(fmt)' is not one of libsvm, idx, csv")
                 }
+                var source = DataFile(path: file, format: fmt, features: features)
+                source.labelsPath = labels
+                let d = try source.read(file)
                 var part: Partition? = nil
                 if let partition {
                     part = try Partition(labels: d.labels, classes: d.classes, agents: agents,
@@ -67,18 +63,7 @@ struct DataCommand: ParsableCommand {
                         print(pad("\(a)", 7) + pad("\(part.sizes[a])", 8) + h.map(String.init).joined(separator: " "))
                     }
                 }
-            } catch let e as DataError {
-                throw CLIError(e.description)
-            } catch let e as ShapeError {
-                throw CLIError(e.message)
             }
-        }
-
-        func guessFormat(_ f: String) -> String {
-            let l = f.lowercased()
-            if l.contains("idx") { return "idx" }
-            if l.hasSuffix(".csv") || l.hasSuffix(".csv.gz") { return "csv" }
-            return "libsvm"
         }
 
         func fmt4(_ x: Double) -> String { String(format: "%.4f", x) }

@@ -94,9 +94,7 @@ func resolveDataFile(_ name: String, format: String?, features: Int, partition: 
             throw CLIError("data set '\(name)' not found at \(path); set AGORA_DATA to the folder holding mnist/, libsvm/ and uci/")
         }
     }
-    let l = path.lowercased()
-    let resolved = fmt ?? (l.contains("idx") ? "idx" : (l.hasSuffix(".csv") || l.hasSuffix(".csv.gz") ? "csv" : "libsvm"))
-    var file = DataFile(path: path, format: resolved, features: nf, partition: try PartitionScheme(parsing: partition))
+    var file = DataFile(path: path, format: fmt ?? DataFile.guessFormat(path), features: nf, partition: try PartitionScheme(parsing: partition))
     if let test {
         // "auto": the conventional held-out file beside a LIBSVM training file (a9a -> a9a.t).
         file.testPath = test == "auto" ? path + ".t" : test

@@ -72,6 +72,20 @@ final class SoftmaxSGDTests: XCTestCase {
         XCTAssertEqual(Double(theta.storage[1]), t[1], accuracy: 1e-6)
         XCTAssertThrowsError(try sgd.step(&theta, gradients: Matrix<Float>(rows: 2, cols: 2)))
     }
+
+    func testMomentumSGDLeavesUnflaggedRowsExactly() throws {
+        var sgd = MomentumSGD(learningRate: 0.1, momentum: 0.9, weightDecay: 0.01)
+        var theta = try Matrix<Float>([[1, -2], [3, 4]])
+        let g = try Matrix<Float>([[0.5, 0.25], [0.5, 0.25]])
+        try sgd.step(&theta, gradients: g, rows: [true, false])
+        try sgd.step(&theta, gradients: g, rows: [true, false])
+        XCTAssertEqual(theta.row(1), [3, 4], "weight decay and momentum must not move a frozen row")
+        XCTAssertNotEqual(theta.row(0), [1, -2])
+        // Unfreezing it later starts from zero velocity: one plain step.
+        try sgd.step(&theta, gradients: g, rows: [false, true])
+        XCTAssertEqual(Double(theta[1, 0]), 3 - 0.1 * (0.5 + 0.01 * 3), accuracy: 1e-6)
+        XCTAssertThrowsError(try sgd.step(&theta, gradients: g, rows: [true]))
+    }
 }
 
 final class MLPTests: XCTestCase {

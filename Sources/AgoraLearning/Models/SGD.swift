@@ -13,15 +13,19 @@ public struct MomentumSGD: Sendable {
         self.learningRate = learningRate; self.momentum = momentum; self.weightDecay = weightDecay
     }
 
-    public mutating func step(_ theta: inout Matrix<Float>, gradients g: Matrix<Float>) throws {
+    /// One step on every row, or only on the rows flagged in `rows` (the others, and their
+    /// velocities, stay exactly as they are).
+    public mutating func step(_ theta: inout Matrix<Float>, gradients g: Matrix<Float>, rows: [Bool]? = nil) throws {
         guard g.rows == theta.rows, g.cols == theta.cols else {
             throw ShapeError("SGD step: gradients \(g.rows) x \(g.cols) for parameters \(theta.rows) x \(theta.cols)")
         }
+        if let rows, rows.count != theta.rows { throw ShapeError("SGD step: \(rows.count) row flags for \(theta.rows) rows") }
         if velocity == nil || velocity!.rows != theta.rows || velocity!.cols != theta.cols {
             velocity = Matrix(rows: theta.rows, cols: theta.cols)
         }
         let mu = Float(momentum), wd = Float(weightDecay), lr = Float(learningRate)
-        for k in theta.storage.indices {
+        let p = theta.cols
+        for k in theta.storage.indices where rows?[k / max(1, p)] ?? true {
             let gk = g.storage[k] + wd * theta.storage[k]
             let v = momentum == 0 ? gk : mu * velocity!.storage[k] + gk
             velocity!.storage[k] = v

@@ -253,8 +253,6 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
                 utilities = outcome.utilities
                 residual = outcome.budgetResidual
                 lastMarket = (d, active)
-                // Attackers keep their own (unmanipulated) models as their personal models.
-                for i in 0..<m where !active[i] { utilities[i] = 0 }
             case .fedavg, .fedprox:
                 var start = theta
                 for i in 0..<m where active[i] { for k in 0..<p { start[i, k] = global[k] } }

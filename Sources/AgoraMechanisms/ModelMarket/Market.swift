@@ -253,15 +253,6 @@ public struct ModelMarket: Codable, Sendable, Equatable {
         return (outcome, d)
     }
 
-    /// One server step with fresh buffers (see the workspace version).
-    public func step<T: AgoraScalar>(uploaded theta: Matrix<T>, origin: [T], reports: [ClientEconomics],
-                                     truth: [ClientEconomics]? = nil, active: [Bool]? = nil,
-                                     seed: UInt64 = 0) throws -> (outcome: MarketOutcome, centres: Matrix<T>, distances: Matrix<Double>) {
-        var ws = Workspace<T>()
-        let r = try step(uploaded: theta, origin: origin, reports: reports, truth: truth, active: active, seed: seed, workspace: &ws)
-        return (r.outcome, ws.centres, r.distances)
-    }
-
     /// The pairwise distances D from update geometry (Double, for the economics).
     @_specialize(where T == Float)
     @_specialize(where T == Double)

@@ -27,52 +27,6 @@ public enum Behaviour: Codable, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// A data file for an experiment.
-public struct DataFile: Codable, Sendable, Equatable {
-    public var path: String
-    /// libsvm, idx or csv.
-    public var format: String
-    /// LIBSVM feature count (0: largest index).
-    public var features: Int = 0
-    public var partition: PartitionScheme = .iid
-    public init(path: String, format: String, features: Int = 0, partition: PartitionScheme = .iid) {
-        self.path = path; self.format = format; self.features = features; self.partition = partition
-    }
-
-    /// A held-out file in the same format (e.g. a9a.t beside a9a) for test accuracy.
-    public var testPath: String? = nil
-
-    /// Reads one file of this format.
-    func read(_ file: String) throws -> Dataset {
-        switch format {
-        case "libsvm": return try LIBSVMReader.read(path: file, features: features)
-        case "csv": return try CSVReader.read(path: file)
-        case "idx": return try IDXReader.dataset(images: file, labels: file.replacingOccurrences(of: "images-idx3", with: "labels-idx1"))
-        default: throw DataError(file: file, "format '\(format)' is not one of libsvm, idx, csv")
-        }
-    }
-
-    /// Loads the file and splits it across `agents`.
-    public func load(agents: Int, seed: UInt64) throws -> (Dataset, [[Int]]) {
-        let d = try read(path)
-        let p = try Partition(labels: d.labels, classes: d.classes, agents: agents, scheme: partition, seed: seed)
-        return (d, p.agents)
-    }
-
-    /// The held-out data, when `testPath` is set; its features must match the training file's.
-    public func loadTest(matching train: Dataset) throws -> Dataset? {
-        guard let testPath else { return nil }
-        let t = try read(testPath)
-        guard t.features.cols == train.features.cols else {
-            throw DataError(file: testPath, "has \(t.features.cols) features, the training file \(train.features.cols) (set the LIBSVM feature count)")
-        }
-        guard t.labelNames == train.labelNames else {
-            throw DataError(file: testPath, "labels \(t.labelNames) differ from the training file's \(train.labelNames)")
-        }
-        return t
-    }
-}
-
 /// A complete truthful-DSGD experiment as data (echoed into every output).
 public struct DSGDExperiment: Codable, Sendable, Equatable {
     public struct Strategic: Codable, Sendable, Equatable {

@@ -1,0 +1,62 @@
+import Foundation
+
+/// A data file for an experiment: where it is, its format, and how it is split across agents.
+/// The one place that maps a format name to its reader (experiments and `agora data inspect`).
+public struct DataFile: Codable, Sendable, Equatable {
+    public var path: String
+    /// libsvm (also svmlight, svm), idx or csv.
+    public var format: String
+    /// LIBSVM feature count (0: largest index).
+    public var features: Int = 0
+    public var partition: PartitionScheme = .iid
+    /// A held-out file in the same format (e.g. a9a.t beside a9a) for test accuracy.
+    public var testPath: String? = nil
+    /// The IDX labels file (nil: the images file name with 'images-idx3' replaced by 'labels-idx1').
+    public var labelsPath: String? = nil
+
+    public init(path: String, format: String, features: Int = 0, partition: PartitionScheme = .iid) {
+        self.path = path; self.format = format; self.features = features; self.partition = partition
+    }
+
+    /// The format a file name suggests: idx when it says so, csv for .csv(.gz), else libsvm.
+    public static func guessFormat(_ path: String) -> String {
+        let l = path.lowercased()
+        if l.contains("idx") { return "idx" }
+        if l.hasSuffix(".csv") || l.hasSuffix(".csv.gz") { return "csv" }
+        return "libsvm"
+    }
+
+    /// Reads one file of this format (the training file or the held-out one).
+    public func read(_ file: String) throws -> Dataset {
+        switch format {
+        case "libsvm", "svmlight", "svm": return try LIBSVMReader.read(path: file, features: features)
+        case "csv": return try CSVReader.read(path: file)
+        case "idx":
+            let labels = file == path ? (labelsPath ?? file.replacingOccurrences(of: "images-idx3", with: "labels-idx1"))
+                                      : file.replacingOccurrences(of: "images-idx3", with: "labels-idx1")
+            guard labels != file else { throw DataError(file: file, "cannot tell the IDX labels file from this name; give it explicitly") }
+            return try IDXReader.dataset(images: file, labels: labels)
+        default: throw DataError(file: file, "format '\(format)' is not one of libsvm, idx, csv")
+        }
+    }
+
+    /// Loads the file and splits it across `agents`.
+    public func load(agents: Int, seed: UInt64) throws -> (Dataset, [[Int]]) {
+        let d = try read(path)
+        let p = try Partition(labels: d.labels, classes: d.classes, agents: agents, scheme: partition, seed: seed)
+        return (d, p.agents)
+    }
+
+    /// The held-out data, when `testPath` is set; its features and labels must match the training file's.
+    public func loadTest(matching train: Dataset) throws -> Dataset? {
+        guard let testPath else { return nil }
+        let t = try read(testPath)
+        guard t.features.cols == train.features.cols else {
+            throw DataError(file: testPath, "has \(t.features.cols) features, the training file \(train.features.cols) (set the LIBSVM feature count)")
+        }
+        guard t.labelNames == train.labelNames else {
+            throw DataError(file: testPath, "labels \(t.labelNames) differ from the training file's \(train.labelNames)")
+        }
+        return t
+    }
+}
