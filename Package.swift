@@ -2,8 +2,22 @@
 //
 // Agora: incentive-compatible collaborative machine learning.
 //
-// Layers look only down:
-//   agora (CLI), AgoraBench  ->  AgoraMechanisms  ->  AgoraLearning  ->  AgoraKernels  ->  COpenBLAS, CAgoraSupport
+// Layers look only down (README "Architecture" has the import graph):
+//
+//   agora (CLI), AgoraBench
+//        |
+//   AgoraExperiments      harnesses: DSGD runs (behaviours, counterfactuals, checkpoints),
+//        |                market runs (baselines, attacks, dropout), consensus
+//   AgoraReports          SVG plots, CSV/JSON writers
+//        |
+//   AgoraMechanisms       the algorithm boxes: truthful DSGD, the iPFL market, contracts
+//        |
+//   AgoraLearning         data readers, partitions, synthetic data, models, optimisers
+//   AgoraTopology         graphs, topologies, mixing weights, spectral gap, NeighborExchange
+//        |
+//   AgoraKernels          SIMD kernels, BLAS (the only C calls), thread pool, RNG
+//        |
+//   COpenBLAS, CZlib, CAgoraSupport (CBridge/)
 //
 // No unsafe flags here: machine-specific tuning (e.g. -march=native) lives in the Makefile.
 import PackageDescription
@@ -12,8 +26,11 @@ let package = Package(
     name: "Agora",
     products: [
         .library(name: "AgoraKernels", targets: ["AgoraKernels"]),
+        .library(name: "AgoraTopology", targets: ["AgoraTopology"]),
         .library(name: "AgoraLearning", targets: ["AgoraLearning"]),
         .library(name: "AgoraMechanisms", targets: ["AgoraMechanisms"]),
+        .library(name: "AgoraReports", targets: ["AgoraReports"]),
+        .library(name: "AgoraExperiments", targets: ["AgoraExperiments"]),
         .executable(name: "agora", targets: ["agora"]),
         .executable(name: "AgoraBench", targets: ["AgoraBench"]),
     ],
@@ -21,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
+        // System libraries and shims.
         .systemLibrary(
             name: "COpenBLAS",
             path: "CBridge/COpenBLAS",
@@ -33,36 +51,47 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
-        // Compiler intrinsics (prefetch) as static inline C; nothing to link.
+        // Compiler intrinsics (prefetch, streaming stores) as static inline C; nothing to link.
         .systemLibrary(name: "CAgoraSupport", path: "CBridge/CAgoraSupport"),
+
+        // Libraries, bottom up.
+        .target(name: "AgoraKernels", dependencies: ["COpenBLAS", "CAgoraSupport"]),
+        .target(name: "AgoraTopology", dependencies: ["AgoraKernels"]),
+        .target(name: "AgoraLearning", dependencies: ["AgoraKernels", "CZlib"]),
+        .target(name: "AgoraMechanisms", dependencies: ["AgoraTopology", "AgoraLearning", "AgoraKernels"]),
+        .target(name: "AgoraReports", dependencies: []),
         .target(
-            name: "AgoraKernels",
-            dependencies: ["COpenBLAS", "CAgoraSupport"]
+            name: "AgoraExperiments",
+            dependencies: ["AgoraReports", "AgoraMechanisms", "AgoraLearning", "AgoraTopology", "AgoraKernels"]
         ),
-        .target(
-            name: "AgoraLearning",
-            dependencies: ["AgoraKernels", "CZlib"]
-        ),
-        .target(
-            name: "AgoraMechanisms",
-            dependencies: ["AgoraLearning", "AgoraKernels"]
-        ),
+
+        // Executables.
         .executableTarget(
             name: "agora",
             dependencies: [
-                "AgoraMechanisms", "AgoraLearning", "AgoraKernels",
+                "AgoraExperiments", "AgoraReports", "AgoraMechanisms", "AgoraLearning", "AgoraTopology", "AgoraKernels",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(name: "AgoraBenchCore", path: "Benchmarks/AgoraBenchCore"),
         .executableTarget(
             name: "AgoraBench",
-            dependencies: ["AgoraBenchCore", "AgoraMechanisms", "AgoraLearning", "AgoraKernels"],
+            dependencies: ["AgoraBenchCore", "AgoraExperiments", "AgoraReports", "AgoraMechanisms", "AgoraLearning",
+                           "AgoraTopology", "AgoraKernels"],
             path: "Benchmarks/AgoraBench"
         ),
-        .testTarget(name: "AgoraKernelsTests", dependencies: ["AgoraKernels"]),
-        .testTarget(name: "AgoraLearningTests", dependencies: ["AgoraLearning", "AgoraKernels"]),
+
+        // Tests: one suite per module, plus shared helpers (random inputs, naive references, data paths).
+        .target(name: "AgoraTestSupport", dependencies: ["AgoraKernels"], path: "Tests/AgoraTestSupport"),
+        .testTarget(name: "AgoraKernelsTests", dependencies: ["AgoraKernels", "AgoraTestSupport"]),
+        .testTarget(name: "AgoraTopologyTests", dependencies: ["AgoraTopology", "AgoraKernels", "AgoraTestSupport"]),
+        .testTarget(name: "AgoraLearningTests", dependencies: ["AgoraLearning", "AgoraKernels", "AgoraTestSupport"]),
+        .testTarget(name: "AgoraMechanismsTests",
+                    dependencies: ["AgoraMechanisms", "AgoraLearning", "AgoraTopology", "AgoraKernels", "AgoraTestSupport"]),
+        .testTarget(name: "AgoraReportsTests", dependencies: ["AgoraReports"]),
+        .testTarget(name: "AgoraExperimentsTests",
+                    dependencies: ["AgoraExperiments", "AgoraMechanisms", "AgoraLearning", "AgoraTopology", "AgoraKernels",
+                                   "AgoraTestSupport"]),
         .testTarget(name: "AgoraBenchCoreTests", dependencies: ["AgoraBenchCore"]),
-        .testTarget(name: "AgoraMechanismsTests", dependencies: ["AgoraMechanisms", "AgoraLearning", "AgoraKernels"]),
     ]
 )

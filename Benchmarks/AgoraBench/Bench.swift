@@ -1,7 +1,10 @@
+import AgoraBenchCore
+import AgoraExperiments
 import AgoraKernels
 import AgoraLearning
 import AgoraMechanisms
-import AgoraBenchCore
+import AgoraReports
+import AgoraTopology
 import Foundation
 
 // AgoraBench: measures the machine's bounds first (copy/triad bandwidth, sgemm throughput, fork/join

@@ -1,7 +1,10 @@
 import AgoraBenchCore
+import AgoraExperiments
 import AgoraKernels
 import AgoraLearning
 import AgoraMechanisms
+import AgoraReports
+import AgoraTopology
 import Foundation
 
 /// Times `body` adaptively: one warm-up call; long calls (over 0.2 s) are timed once more, short ones

@@ -1,7 +1,7 @@
 /// Shape-checked BLAS operations on `Matrix` and arrays, for Float and Double.
 ///
 /// These are the public face of `BLAS.swift` (the one file that calls CBLAS). Every wrapper checks
-/// its shapes and throws `ShapeError` naming the mismatch; the C calls themselves never see a bad
+/// its shapes and throws `AgoraError` naming the mismatch; the C calls themselves never see a bad
 /// shape. Thread count: OpenBLAS uses its own threads here; inside Agora's parallel regions wrap
 /// calls in `OpenBLAS.singleThreaded`.
 public enum BLAS {
@@ -13,10 +13,10 @@ public enum BLAS {
         let (m, k) = transA ? (a.cols, a.rows) : (a.rows, a.cols)
         let (kb, n) = transB ? (b.cols, b.rows) : (b.rows, b.cols)
         guard k == kb else {
-            throw ShapeError("gemm: op(A) is \(m) x \(k) but op(B) is \(kb) x \(n)")
+            throw AgoraError.shape("gemm: op(A) is \(m) x \(k) but op(B) is \(kb) x \(n)")
         }
         guard c.rows == m, c.cols == n else {
-            throw ShapeError("gemm: C is \(c.rows) x \(c.cols), expected \(m) x \(n)")
+            throw AgoraError.shape("gemm: C is \(c.rows) x \(c.cols), expected \(m) x \(n)")
         }
         if m == 0 || n == 0 { return }
         if k == 0 {
@@ -49,8 +49,8 @@ public enum BLAS {
         _ a: Matrix<T>, _ x: [T], into y: inout [T], trans: Bool = false, alpha: T = 1, beta: T = 0
     ) throws {
         let (m, n) = trans ? (a.cols, a.rows) : (a.rows, a.cols)
-        guard x.count == n else { throw ShapeError("gemv: op(A) is \(m) x \(n) but x has \(x.count) elements") }
-        guard y.count == m else { throw ShapeError("gemv: y has \(y.count) elements, expected \(m)") }
+        guard x.count == n else { throw AgoraError.shape("gemv: op(A) is \(m) x \(n) but x has \(x.count) elements") }
+        guard y.count == m else { throw AgoraError.shape("gemv: y has \(y.count) elements, expected \(m)") }
         if m == 0 { return }
         if n == 0 { for i in y.indices { y[i] = beta == 0 ? 0 : beta * y[i] }; return }
         a.storage.withUnsafeBufferPointer { ap in
@@ -66,7 +66,7 @@ public enum BLAS {
     /// The Gram matrix C = alpha A A^T + beta C, full (both triangles filled), via syrk.
     public static func syrk<T: AgoraScalar>(_ a: Matrix<T>, into c: inout Matrix<T>, alpha: T = 1, beta: T = 0) throws {
         guard c.rows == a.rows, c.cols == a.rows else {
-            throw ShapeError("syrk: C is \(c.rows) x \(c.cols), expected \(a.rows) x \(a.rows)")
+            throw AgoraError.shape("syrk: C is \(c.rows) x \(c.cols), expected \(a.rows) x \(a.rows)")
         }
         let n = a.rows, k = a.cols
         if n == 0 { return }
@@ -86,7 +86,7 @@ public enum BLAS {
 
     /// x . y
     public static func dot<T: AgoraScalar>(_ x: [T], _ y: [T]) throws -> T {
-        guard x.count == y.count else { throw ShapeError("dot: lengths \(x.count) and \(y.count) differ") }
+        guard x.count == y.count else { throw AgoraError.shape("dot: lengths \(x.count) and \(y.count) differ") }
         if x.isEmpty { return 0 }
         return x.withUnsafeBufferPointer { xp in
             y.withUnsafeBufferPointer { yp in T._dot(n: x.count, x: xp.baseAddress!, incx: 1, y: yp.baseAddress!, incy: 1) }
@@ -95,7 +95,7 @@ public enum BLAS {
 
     /// y <- alpha x + y
     public static func axpy<T: AgoraScalar>(_ alpha: T, _ x: [T], _ y: inout [T]) throws {
-        guard x.count == y.count else { throw ShapeError("axpy: lengths \(x.count) and \(y.count) differ") }
+        guard x.count == y.count else { throw AgoraError.shape("axpy: lengths \(x.count) and \(y.count) differ") }
         if x.isEmpty { return }
         x.withUnsafeBufferPointer { xp in
             y.withUnsafeMutableBufferPointer { yp in
@@ -119,11 +119,11 @@ public enum BLAS {
 
     /// Eigenvalues (ascending) of a symmetric matrix, by LAPACK `?syev` (upper triangle read).
     public static func symmetricEigenvalues<T: AgoraScalar>(_ a: Matrix<T>) throws -> [T] {
-        guard a.rows == a.cols else { throw ShapeError("symmetricEigenvalues: matrix is \(a.rows) x \(a.cols), not square") }
+        guard a.rows == a.cols else { throw AgoraError.shape("symmetricEigenvalues: matrix is \(a.rows) x \(a.cols), not square") }
         let n = a.rows
         if n == 0 { return [] }
         for v in a.storage where !v.isFinite {
-            throw ShapeError("symmetricEigenvalues: matrix has a non-finite entry")
+            throw AgoraError.shape("symmetricEigenvalues: matrix has a non-finite entry")
         }
         // LAPACK is column-major; a symmetric matrix is its own transpose, so row-major is fine.
         var work = a.storage
@@ -133,7 +133,7 @@ public enum BLAS {
                 T._syev(n: n, a: ap.baseAddress!, w: wp.baseAddress!, vectors: false)
             }
         }
-        guard info == 0 else { throw ShapeError("symmetricEigenvalues: LAPACK syev failed (info = \(info))") }
+        guard info == 0 else { throw AgoraError.shape("symmetricEigenvalues: LAPACK syev failed (info = \(info))") }
         return w
     }
 }

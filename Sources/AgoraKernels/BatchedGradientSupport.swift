@@ -88,9 +88,9 @@ extension FeatureRows {
     @_specialize(where T == Double)
     public func blockDots(rows list: [Int], weights w: [T], blocks: Int, pool: ThreadPool = .shared) throws -> [T] {
         guard blocks >= 0, w.count >= blocks * cols else {
-            throw ShapeError("blockDots: \(blocks) blocks of \(cols) need \(blocks * cols) weights, got \(w.count)")
+            throw AgoraError.shape("blockDots: \(blocks) blocks of \(cols) need \(blocks * cols) weights, got \(w.count)")
         }
-        for i in list where i < 0 || i >= rows { throw ShapeError("blockDots: row \(i) is outside 0..<\(rows)") }
+        for i in list where i < 0 || i >= rows { throw AgoraError.shape("blockDots: row \(i) is outside 0..<\(rows)") }
         var out = [T](repeating: 0, count: list.count * blocks)
         if blocks == 0 || list.isEmpty { return out }
         withRowAccess { access in
@@ -132,8 +132,8 @@ extension FeatureRows {
 extension Kernels {
     /// Throws unless there is one label per row, each in 0..<classes.
     static func checkLabels(_ labels: [Int], rows: Int, classes: Int, kernel: String) throws {
-        guard labels.count == rows else { throw ShapeError("\(kernel): \(labels.count) labels for \(rows) rows") }
-        if let bad = labels.first(where: { $0 < 0 || $0 >= classes }) { throw ShapeError("\(kernel): label \(bad) outside 0..<\(classes)") }
+        guard labels.count == rows else { throw AgoraError.shape("\(kernel): \(labels.count) labels for \(rows) rows") }
+        if let bad = labels.first(where: { $0 < 0 || $0 >= classes }) { throw AgoraError.shape("\(kernel): label \(bad) outside 0..<\(classes)") }
     }
 
     /// Estimated memory traffic of a batched-gradient call: every batch row read once per pass
@@ -148,7 +148,7 @@ extension Kernels {
     static func checkBatches(_ batches: [[Int]], rows: Int, kernel: String) throws {
         for (a, b) in batches.enumerated() {
             if let bad = b.first(where: { $0 < 0 || $0 >= rows }) {
-                throw ShapeError("\(kernel): batch of agent \(a) names row \(bad), outside 0..<\(rows)")
+                throw AgoraError.shape("\(kernel): batch of agent \(a) names row \(bad), outside 0..<\(rows)")
             }
         }
     }

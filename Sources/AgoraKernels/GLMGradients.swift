@@ -34,14 +34,6 @@ public enum GLMLoss: String, Sendable, Codable {
     }
 }
 
-/// Rows of a feature matrix for the gradient kernels: dense row-major or CSR.
-public enum FeatureRows<T: AgoraScalar>: Sendable {
-    case dense(Matrix<T>)
-    case sparse(CSRMatrix<T>)
-    public var cols: Int { switch self { case let .dense(m): return m.cols; case let .sparse(s): return s.cols } }
-    public var rows: Int { switch self { case let .dense(m): return m.rows; case let .sparse(s): return s.rows } }
-}
-
 extension Kernels {
     /// Mini-batch gradients of an L2-regularised generalized linear model for every agent at once:
     /// row a of `gradients` becomes (1/|B_a|) sum_{i in B_a} l'(x_i . theta_a, y_i) x_i + l2 theta_a,
@@ -61,9 +53,9 @@ extension Kernels {
     ) throws {
         let d = x.cols
         guard theta.cols == d, g.cols == d, theta.rows == g.rows, batches.count == theta.rows, losses.count == theta.rows else {
-            throw ShapeError("glmGradients: parameters \(theta.rows) x \(theta.cols), gradients \(g.rows) x \(g.cols), \(batches.count) batches and \(losses.count) losses for \(d) features")
+            throw AgoraError.shape("glmGradients: parameters \(theta.rows) x \(theta.cols), gradients \(g.rows) x \(g.cols), \(batches.count) batches and \(losses.count) losses for \(d) features")
         }
-        guard y.count == x.rows else { throw ShapeError("glmGradients: \(y.count) targets for \(x.rows) rows") }
+        guard y.count == x.rows else { throw AgoraError.shape("glmGradients: \(y.count) targets for \(x.rows) rows") }
         try checkBatches(batches, rows: x.rows, kernel: "glmGradients")
         let traffic = batchTraffic(batches, cols: d, passes: 1, T.self)
         x.withRowAccess { rows in

@@ -25,10 +25,10 @@ extension Kernels {
     ) throws {
         let d = x.cols, h = s.hidden, k = s.classes, p = s.parameterCount
         guard s.inputs == d, h >= 1, k >= 2 else {
-            throw ShapeError("mlpGradients: shape \(s.inputs) -> \(s.hidden) -> \(s.classes) does not fit \(d) features (need hidden >= 1, classes >= 2)")
+            throw AgoraError.shape("mlpGradients: shape \(s.inputs) -> \(s.hidden) -> \(s.classes) does not fit \(d) features (need hidden >= 1, classes >= 2)")
         }
         guard theta.cols == p, g.cols == p, g.rows == theta.rows, batches.count == theta.rows, losses.count == theta.rows else {
-            throw ShapeError("mlpGradients: parameters \(theta.rows) x \(theta.cols) and gradients \(g.rows) x \(g.cols) must be agents x \(p), one batch and loss per agent")
+            throw AgoraError.shape("mlpGradients: parameters \(theta.rows) x \(theta.cols) and gradients \(g.rows) x \(g.cols) must be agents x \(p), one batch and loss per agent")
         }
         try checkLabels(labels, rows: x.rows, classes: k, kernel: "mlpGradients")
         try checkBatches(batches, rows: x.rows, kernel: "mlpGradients")

@@ -39,10 +39,10 @@ public struct Matrix<T: AgoraScalar>: Equatable, Sendable {
     /// Wraps existing row-major storage; throws when the element count does not match.
     public init(rows: Int, cols: Int, storage: [T]) throws {
         guard rows >= 0, cols >= 0 else {
-            throw ShapeError("Matrix dimensions must be non-negative, got \(rows) x \(cols)")
+            throw AgoraError.shape("Matrix dimensions must be non-negative, got \(rows) x \(cols)")
         }
         guard storage.count == rows * cols else {
-            throw ShapeError("Matrix \(rows) x \(cols) needs \(rows * cols) elements, got \(storage.count)")
+            throw AgoraError.shape("Matrix \(rows) x \(cols) needs \(rows * cols) elements, got \(storage.count)")
         }
         self.rows = rows
         self.cols = cols
@@ -53,7 +53,7 @@ public struct Matrix<T: AgoraScalar>: Equatable, Sendable {
     public init(_ rowArrays: [[T]]) throws {
         let c = rowArrays.first?.count ?? 0
         for (i, r) in rowArrays.enumerated() where r.count != c {
-            throw ShapeError("Row \(i) has \(r.count) elements, expected \(c)")
+            throw AgoraError.shape("Row \(i) has \(r.count) elements, expected \(c)")
         }
         try self.init(rows: rowArrays.count, cols: c, storage: rowArrays.flatMap { $0 })
     }
@@ -87,11 +87,4 @@ public struct Matrix<T: AgoraScalar>: Equatable, Sendable {
         for k in storage.indices { m = Swift.max(m, abs(storage[k] - other.storage[k])) }
         return m
     }
-}
-
-/// A shape or argument mismatch detected by a public kernel entry point.
-public struct ShapeError: Error, CustomStringConvertible, Equatable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
 }

@@ -34,7 +34,7 @@ public struct MixingOperator<T: AgoraScalar>: Sendable {
 
     public init(_ w: CSRMatrix<T>, strategy: MixStrategy = .auto) throws {
         guard w.rows == w.cols else {
-            throw ShapeError("A mixing matrix must be square, got \(w.rows) x \(w.cols)")
+            throw AgoraError.shape("A mixing matrix must be square, got \(w.rows) x \(w.cols)")
         }
         csr = w
         self.strategy = strategy
@@ -47,9 +47,6 @@ public struct MixingOperator<T: AgoraScalar>: Sendable {
         dense = gemm ? w.dense() : nil
     }
 }
-
-/// The numeric kernels. Shapes are checked here (throwing `ShapeError`); the inner loops assume them.
-public enum Kernels {}
 
 extension Kernels {
     /// Y = W X: row `i` of `y` becomes sum_j w_ij x_j.
@@ -82,10 +79,10 @@ extension Kernels {
     ) throws {
         try checkMix(w.csr, x, y)
         guard stepSizes.count == x.rows else {
-            throw ShapeError("mixStep needs \(x.rows) step sizes, got \(stepSizes.count)")
+            throw AgoraError.shape("mixStep needs \(x.rows) step sizes, got \(stepSizes.count)")
         }
         guard m.rows == x.rows, m.cols == x.cols else {
-            throw ShapeError("mixStep directions are \(m.rows) x \(m.cols), parameters \(x.rows) x \(x.cols)")
+            throw AgoraError.shape("mixStep directions are \(m.rows) x \(m.cols), parameters \(x.rows) x \(x.cols)")
         }
         if let d = w.dense {
             try BLAS.gemm(d, x, into: &y)
@@ -123,10 +120,10 @@ extension Kernels {
 
     private static func checkMix<T>(_ w: CSRMatrix<T>, _ x: Matrix<T>, _ y: Matrix<T>) throws {
         guard w.cols == x.rows else {
-            throw ShapeError("W is \(w.rows) x \(w.cols) but X has \(x.rows) rows (agents)")
+            throw AgoraError.shape("W is \(w.rows) x \(w.cols) but X has \(x.rows) rows (agents)")
         }
         guard y.rows == w.rows, y.cols == x.cols else {
-            throw ShapeError("Output is \(y.rows) x \(y.cols), expected \(w.rows) x \(x.cols)")
+            throw AgoraError.shape("Output is \(y.rows) x \(y.cols), expected \(w.rows) x \(x.cols)")
         }
     }
 

@@ -17,7 +17,7 @@ extension Kernels {
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func dot<T: AgoraScalar>(_ x: [T], _ y: [T], pool: ThreadPool = .shared) throws -> T {
-        guard x.count == y.count else { throw ShapeError("dot: lengths \(x.count) and \(y.count) differ") }
+        guard x.count == y.count else { throw AgoraError.shape("dot: lengths \(x.count) and \(y.count) differ") }
         return blocked(x.count, pool: pool, bytes: 2 * x.count * MemoryLayout<T>.size) { lo, n in
             x.withUnsafeBufferPointer { xb in
                 y.withUnsafeBufferPointer { yb in fixedOrderDot(xb.baseAddress! + lo, yb.baseAddress! + lo, n) }
@@ -58,7 +58,7 @@ extension Kernels {
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func weightedRowSum<T: AgoraScalar>(_ x: Matrix<T>, weights w: [T], pool: ThreadPool = .shared) throws -> [T] {
-        guard w.count == x.rows else { throw ShapeError("weightedRowSum: \(w.count) weights for \(x.rows) rows") }
+        guard w.count == x.rows else { throw AgoraError.shape("weightedRowSum: \(w.count) weights for \(x.rows) rows") }
         var out = [T](repeating: 0, count: x.cols)
         let d = x.cols
         if x.rows == 0 || d == 0 { return out }

@@ -23,7 +23,7 @@ extension Kernels {
     @_specialize(where T == Double)
     public static func rowDots<T: AgoraScalar>(_ a: Matrix<T>, _ b: Matrix<T>, pool: ThreadPool = .shared) throws -> [T] {
         guard a.rows == b.rows, a.cols == b.cols else {
-            throw ShapeError("rowDots: shapes \(a.rows) x \(a.cols) and \(b.rows) x \(b.cols) differ")
+            throw AgoraError.shape("rowDots: shapes \(a.rows) x \(a.cols) and \(b.rows) x \(b.cols) differ")
         }
         var out = [T](repeating: 0, count: a.rows)
         let d = a.cols
@@ -53,7 +53,7 @@ extension Kernels {
     /// The cross Gram matrix A B^T (rows of A against rows of B), by BLAS gemm.
     public static func gram<T: AgoraScalar>(_ a: Matrix<T>, _ b: Matrix<T>) throws -> Matrix<T> {
         guard a.cols == b.cols else {
-            throw ShapeError("gram: rows have \(a.cols) and \(b.cols) elements")
+            throw AgoraError.shape("gram: rows have \(a.cols) and \(b.cols) elements")
         }
         return try BLAS.product(a, b, transB: true)
     }

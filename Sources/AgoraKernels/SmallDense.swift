@@ -5,8 +5,8 @@ public enum SmallDense {
     /// Solves A x = b for square A (row-major, n x n). Throws when A is singular to working precision.
     public static func solve(_ a: Matrix<Double>, _ b: [Double]) throws -> [Double] {
         let n = a.rows
-        guard a.cols == n else { throw ShapeError("solve: matrix is \(a.rows) x \(a.cols), not square") }
-        guard b.count == n else { throw ShapeError("solve: right-hand side has \(b.count) entries, expected \(n)") }
+        guard a.cols == n else { throw AgoraError.shape("solve: matrix is \(a.rows) x \(a.cols), not square") }
+        guard b.count == n else { throw AgoraError.shape("solve: right-hand side has \(b.count) entries, expected \(n)") }
         var m = a.storage, x = b
         var scale = 0.0
         for v in m { scale = max(scale, abs(v)) }
@@ -14,7 +14,7 @@ public enum SmallDense {
             var piv = col, best = abs(m[col * n + col])
             for r in (col + 1)..<max(col + 1, n) where abs(m[r * n + col]) > best { best = abs(m[r * n + col]); piv = r }
             guard best > scale * 1e-300, best > 0 else {
-                throw ShapeError("solve: matrix is singular (no pivot in column \(col))")
+                throw AgoraError.shape("solve: matrix is singular (no pivot in column \(col))")
             }
             if piv != col {
                 for k in 0..<n { m.swapAt(col * n + k, piv * n + k) }

@@ -14,9 +14,9 @@ extension Kernels {
         batches: [[Int]], gradients g: inout Matrix<T>, losses: inout [T], pool: ThreadPool = .shared
     ) throws {
         let d = x.cols
-        guard k >= 2 else { throw ShapeError("softmaxGradients: need at least 2 classes, got \(k)") }
+        guard k >= 2 else { throw AgoraError.shape("softmaxGradients: need at least 2 classes, got \(k)") }
         guard theta.cols == k * d, g.cols == k * d, g.rows == theta.rows, batches.count == theta.rows, losses.count == theta.rows else {
-            throw ShapeError("softmaxGradients: parameters \(theta.rows) x \(theta.cols) and gradients \(g.rows) x \(g.cols) must be agents x (classes * features) = \(batches.count) x \(k * d), one batch and loss per agent")
+            throw AgoraError.shape("softmaxGradients: parameters \(theta.rows) x \(theta.cols) and gradients \(g.rows) x \(g.cols) must be agents x (classes * features) = \(batches.count) x \(k * d), one batch and loss per agent")
         }
         try checkLabels(labels, rows: x.rows, classes: k, kernel: "softmaxGradients")
         try checkBatches(batches, rows: x.rows, kernel: "softmaxGradients")

@@ -13,22 +13,22 @@ public struct CSRMatrix<T: AgoraScalar>: Sendable, Equatable {
     public let values: [T]
 
     /// Validates and builds a CSR matrix.
-    /// - Throws: `ShapeError` when offsets are not monotone, counts disagree, or a column index is
+    /// - Throws: `AgoraError` when offsets are not monotone, counts disagree, or a column index is
     ///   out of range.
     public init(rows: Int, cols: Int, rowStart: [Int], columns: [Int32], values: [T]) throws {
-        guard rows >= 0, cols >= 0 else { throw ShapeError("CSR dimensions must be non-negative") }
+        guard rows >= 0, cols >= 0 else { throw AgoraError.shape("CSR dimensions must be non-negative") }
         guard rowStart.count == rows + 1 else {
-            throw ShapeError("CSR rowStart has \(rowStart.count) offsets, expected rows + 1 = \(rows + 1)")
+            throw AgoraError.shape("CSR rowStart has \(rowStart.count) offsets, expected rows + 1 = \(rows + 1)")
         }
-        guard rowStart.first == 0 else { throw ShapeError("CSR rowStart must begin at 0") }
+        guard rowStart.first == 0 else { throw AgoraError.shape("CSR rowStart must begin at 0") }
         for i in 0..<rows where rowStart[i] > rowStart[i + 1] {
-            throw ShapeError("CSR rowStart decreases at row \(i)")
+            throw AgoraError.shape("CSR rowStart decreases at row \(i)")
         }
         guard columns.count == rowStart[rows], values.count == rowStart[rows] else {
-            throw ShapeError("CSR has \(columns.count) columns and \(values.count) values, expected \(rowStart[rows])")
+            throw AgoraError.shape("CSR has \(columns.count) columns and \(values.count) values, expected \(rowStart[rows])")
         }
         for (k, c) in columns.enumerated() where c < 0 || Int(c) >= cols {
-            throw ShapeError("CSR column index \(c) at entry \(k) is outside 0..<\(cols)")
+            throw AgoraError.shape("CSR column index \(c) at entry \(k) is outside 0..<\(cols)")
         }
         self.rows = rows; self.cols = cols
         self.rowStart = rowStart; self.columns = columns; self.values = values
@@ -37,7 +37,7 @@ public struct CSRMatrix<T: AgoraScalar>: Sendable, Equatable {
     /// Builds CSR from per-row lists of (column, value).
     public init(rows: Int, cols: Int, entries: [[(Int, T)]]) throws {
         guard entries.count == rows else {
-            throw ShapeError("CSR needs \(rows) rows of entries, got \(entries.count)")
+            throw AgoraError.shape("CSR needs \(rows) rows of entries, got \(entries.count)")
         }
         var start = [0], c: [Int32] = [], v: [T] = []
         for r in entries {

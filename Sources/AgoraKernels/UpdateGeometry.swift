@@ -7,10 +7,10 @@ extension Kernels {
         _ x: Matrix<T>, origin: [T], into u: inout Matrix<T>, pool: ThreadPool = .shared
     ) throws {
         guard origin.count == x.cols else {
-            throw ShapeError("subtractRow: origin has \(origin.count) elements, rows have \(x.cols)")
+            throw AgoraError.shape("subtractRow: origin has \(origin.count) elements, rows have \(x.cols)")
         }
         guard u.rows == x.rows, u.cols == x.cols else {
-            throw ShapeError("subtractRow: output is \(u.rows) x \(u.cols), expected \(x.rows) x \(x.cols)")
+            throw AgoraError.shape("subtractRow: output is \(u.rows) x \(u.cols), expected \(x.rows) x \(x.cols)")
         }
         let d = x.cols
         if d == 0 || x.rows == 0 { return }

@@ -1,6 +1,9 @@
+import AgoraExperiments
 import AgoraKernels
 import AgoraLearning
 import AgoraMechanisms
+import AgoraReports
+import AgoraTopology
 import ArgumentParser
 import Foundation
 

@@ -1,6 +1,9 @@
+import AgoraExperiments
 import AgoraKernels
 import AgoraLearning
 import AgoraMechanisms
+import AgoraReports
+import AgoraTopology
 import ArgumentParser
 import Foundation
 
@@ -104,7 +107,7 @@ struct DSGDCommand: ParsableCommand {
                 r = try e.run(progress: { done, total in progress.update(done * 100 / max(1, total)) }, checkpoints: policy, resume: checkpoint)
             } catch let s as DSGDExperiment.Stopped {
                 progress.finish()
-                print(s.description)
+                print("stopped after \(s.iterations) iterations; continue with --resume \(s.checkpoint)")
                 return
             }
             progress.finish()

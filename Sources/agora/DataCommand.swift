@@ -1,5 +1,8 @@
+import AgoraExperiments
 import AgoraKernels
 import AgoraLearning
+import AgoraReports
+import AgoraTopology
 import ArgumentParser
 import Foundation
 

@@ -1,6 +1,9 @@
+import AgoraExperiments
 import AgoraKernels
 import AgoraLearning
 import AgoraMechanisms
+import AgoraReports
+import AgoraTopology
 import ArgumentParser
 import Foundation
 
@@ -243,7 +246,7 @@ struct MarketAuditCommand: ParsableCommand {
                 let g = try loadJSONConfig(market, as: GivenMarket.self, what: "market (clients and distances)")
                 let d: Matrix<Double>
                 do { d = try Matrix(g.distances) } catch { throw CLIError("\(market): distances: \(error)") }
-                do { report = try IncentiveAudit.audit(market: mech, truth: g.clients, distances: d) } catch let e as MarketError {
+                do { report = try IncentiveAudit.audit(market: mech, truth: g.clients, distances: d) } catch let e as AgoraError {
                     throw CLIError("\(market): \(e.message)")
                 }
             } else {

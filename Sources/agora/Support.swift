@@ -1,6 +1,9 @@
+import AgoraExperiments
 import AgoraKernels
 import AgoraLearning
 import AgoraMechanisms
+import AgoraReports
+import AgoraTopology
 import Foundation
 
 func fmt(_ x: Double) -> String {
@@ -107,12 +110,7 @@ func resolveDataFile(_ name: String, format: String?, features: Int, partition: 
 /// usage text, which only fits mistakes in the arguments).
 func reportingErrors<R>(_ body: () throws -> R) throws -> R {
     do { return try body() }
-    catch let e as TopologyError { throw CLIError(e.description) }
-    catch let e as ShapeError { throw CLIError(e.description) }
-    catch let e as ScheduleError { throw CLIError(e.description) }
-    catch let e as DataError { throw CLIError(e.description) }
-    catch let e as MarketError { throw CLIError(e.description) }
-    catch let e as InputError { throw CLIError(e.description) }
+    catch let e as AgoraError { throw CLIError(e.description) }
 }
 
 /// Writes the three JSON files every experiment folder has: config.json (a complete experiment,

@@ -1,5 +1,6 @@
 import AgoraKernels
 import Synchronization
+import AgoraTestSupport
 import XCTest
 
 final class ParallelTests: XCTestCase {

@@ -1,4 +1,5 @@
 import AgoraKernels
+import AgoraTestSupport
 import XCTest
 
 final class RowOpsTests: XCTestCase {

@@ -1,6 +1,7 @@
 import AgoraKernels
 import AgoraLearning
 import Foundation
+import AgoraTestSupport
 import XCTest
 
 final class IDXCSVTests: XCTestCase {

@@ -1,17 +1,8 @@
 import AgoraKernels
 import AgoraLearning
 import Foundation
+import AgoraTestSupport
 import XCTest
-
-/// The shared data folder, `../shared/data` relative to the project root.
-func sharedData(_ relative: String) throws -> String {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let path = root.deletingLastPathComponent().appendingPathComponent("shared/data/" + relative).path
-    guard FileManager.default.fileExists(atPath: path) else {
-        throw XCTSkip("real data set \(relative) not found at \(path) (../shared/data is absent in a fresh clone)")
-    }
-    return path
-}
 
 final class LIBSVMTests: XCTestCase {
     func testA9A() throws {

@@ -1,5 +1,6 @@
 import AgoraKernels
 import AgoraLearning
+import AgoraTestSupport
 import XCTest
 
 final class ModelTests: XCTestCase {
@@ -29,35 +30,15 @@ final class ModelTests: XCTestCase {
         }
     }
 
-    func testBatchedEqualsOneByOneAndThreadCountDoesNotMatter() throws {
-        let (dense, sparse, y) = data(rows: 64, cols: 37, seed: 2)
-        let agents = 9
-        var g = SeededGenerator(seed: 4)
-        let theta: Matrix<Float> = g.normalMatrix(rows: agents, cols: 37, scale: 0.2)
-        let batches = (0..<agents).map { a in (0..<(3 + a)).map { (a * 7 + $0 * 5) % 64 } }
-        let yf = y.map(Float.init)
-        for x in [FeatureRows<Float>.dense(try Matrix(rows: 64, cols: 37, storage: dense.storage.map(Float.init))),
-                  .sparse(sparse.converted(to: Float.self))] {
-            var g1 = Matrix<Float>(rows: agents, cols: 37), g2 = g1
-            var l1 = [Float](repeating: 0, count: agents), l2 = l1
-            ThreadPool.shared.threads = 1
-            try Kernels.glmGradients(loss: .logistic, l2: 0.01, features: x, targets: yf, parameters: theta, batches: batches, gradients: &g1, losses: &l1)
-            ThreadPool.shared.threads = 2
-            let oldMin = ThreadPool.shared.minParallelBytes
-            ThreadPool.shared.minParallelBytes = 0
-            try Kernels.glmGradients(loss: .logistic, l2: 0.01, features: x, targets: yf, parameters: theta, batches: batches, gradients: &g2, losses: &l2)
-            ThreadPool.shared.minParallelBytes = oldMin
-            XCTAssertEqual(g1, g2, "identical with 1 and 2 threads")
-            XCTAssertEqual(l1, l2)
-            for a in 0..<agents {
-                var ga = Matrix<Float>(rows: 1, cols: 37), la: [Float] = [0]
-                try Kernels.glmGradients(loss: .logistic, l2: 0.01, features: x, targets: yf,
-                                         parameters: try Matrix(rows: 1, cols: 37, storage: theta.row(a)),
-                                         batches: [batches[a]], gradients: &ga, losses: &la)
-                XCTAssertEqual(ga.storage, g1.row(a), "agent \(a) alone gives the same row")
-                XCTAssertEqual(la[0], l1[a])
-            }
-        }
+    func testReferenceSolverOnA9A() throws {
+        let d = try LIBSVMReader.read(path: try sharedData("libsvm/a9a"), features: 123)
+        let model = LinearModel(loss: .logistic, l2: 1e-4)
+        let r = try ReferenceSolver.solve(model, features: d.features.double, targets: try model.targets(d))
+        XCTAssertLessThan(r.gradientNorm, 1e-8)
+        XCTAssertLessThan(r.iterations, 30)
+        let (_, _, acc) = try model.evaluate(r.theta, features: d.features.double, targets: try model.targets(d))
+        XCTAssertGreaterThan(acc!, 0.84, "a9a logistic regression reaches about 85 % training accuracy")
+        XCTAssertThrowsError(try model.targets(Dataset(name: "three", features: .dense(Matrix(rows: 3, cols: 1)), labels: [0, 1, 2], labelNames: ["a", "b", "c"])))
     }
 
     func testDenseAndSparseAgree() throws {
@@ -69,28 +50,5 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(a.value, b.value, accuracy: 1e-12)
         for k in 0..<21 { XCTAssertEqual(a.gradient[k], b.gradient[k], accuracy: 1e-12) }
         XCTAssertEqual(a.accuracy, b.accuracy)
-    }
-
-    func testShapeErrors() {
-        var g = Matrix<Float>(rows: 2, cols: 3), l: [Float] = [0, 0]
-        XCTAssertThrowsError(try Kernels.glmGradients(loss: .squared, l2: 0, features: .dense(Matrix<Float>(rows: 4, cols: 3)), targets: [0, 0, 0, 0],
-                                                      parameters: Matrix<Float>(rows: 2, cols: 3), batches: [[0], [9]], gradients: &g, losses: &l)) { e in
-            XCTAssertTrue("\(e)".contains("batch of agent 1 names row 9"), "\(e)")
-        }
-        XCTAssertThrowsError(try Kernels.glmGradients(loss: .squared, l2: 0, features: .dense(Matrix<Float>(rows: 4, cols: 3)), targets: [0],
-                                                      parameters: Matrix<Float>(rows: 2, cols: 3), batches: [[0], [1]], gradients: &g, losses: &l)) { e in
-            XCTAssertTrue("\(e)".contains("1 targets for 4 rows"), "\(e)")
-        }
-    }
-
-    func testReferenceSolverOnA9A() throws {
-        let d = try LIBSVMReader.read(path: try sharedData("libsvm/a9a"), features: 123)
-        let model = LinearModel(loss: .logistic, l2: 1e-4)
-        let r = try ReferenceSolver.solve(model, features: d.features.double, targets: try model.targets(d))
-        XCTAssertLessThan(r.gradientNorm, 1e-8)
-        XCTAssertLessThan(r.iterations, 30)
-        let (_, _, acc) = try model.evaluate(r.theta, features: d.features.double, targets: try model.targets(d))
-        XCTAssertGreaterThan(acc!, 0.84, "a9a logistic regression reaches about 85 % training accuracy")
-        XCTAssertThrowsError(try model.targets(Dataset(name: "three", features: .dense(Matrix(rows: 3, cols: 1)), labels: [0, 1, 2], labelNames: ["a", "b", "c"])))
     }
 }

@@ -1,5 +1,6 @@
 import AgoraKernels
 import AgoraLearning
+import AgoraTestSupport
 import XCTest
 
 final class PartitionTests: XCTestCase {

@@ -2,6 +2,8 @@ import AgoraKernels
 import Foundation
 import AgoraLearning
 import AgoraMechanisms
+import AgoraTopology
+import AgoraTestSupport
 import XCTest
 
 final class ContractTests: XCTestCase {

@@ -11,7 +11,7 @@ public enum CSVReader {
 
     public static func parse(_ bytes: [UInt8], name: String, labelColumn: Int? = nil) throws -> Dataset {
         for (k, b) in bytes.prefix(4096).enumerated() where b == 0 || (b < 0x20 && b != 0x0A && b != 0x0D && b != 0x09) {
-            throw DataError(file: name, String(format: "unexpected byte 0x%02X at offset %d: this does not look like CSV text", b, k))
+            throw AgoraError.data(file: name, String(format: "unexpected byte 0x%02X at offset %d: this does not look like CSV text", b, k))
         }
         let text = String(decoding: bytes, as: UTF8.self)
         var rows: [[Float]] = []
@@ -27,15 +27,15 @@ public enum CSVReader {
             let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             if width < 0 {
                 width = fields.count
-                guard width >= 2 else { throw DataError(file: name, line: lineNo, "expected at least 2 columns (features and a label), found \(width)") }
+                guard width >= 2 else { throw AgoraError.data(file: name, line: lineNo, "expected at least 2 columns (features and a label), found \(width)") }
                 labelAt = labelColumn ?? (width - 1)
                 guard labelAt >= 0 && labelAt < width else {
-                    throw DataError(file: name, line: lineNo, "label column \(labelAt) is outside 0..<\(width)")
+                    throw AgoraError.data(file: name, line: lineNo, "label column \(labelAt) is outside 0..<\(width)")
                 }
                 if fields.contains(where: { Float($0) == nil }) { header = fields; continue }
             }
             guard fields.count == width else {
-                throw DataError(file: name, line: lineNo, "\(fields.count) fields, expected \(width) like the first row")
+                throw AgoraError.data(file: name, line: lineNo, "\(fields.count) fields, expected \(width) like the first row")
             }
             var row: [Float] = []
             row.reserveCapacity(width - 1)
@@ -43,7 +43,7 @@ public enum CSVReader {
             for (k, f) in fields.enumerated() {
                 if k == labelAt { labels.append(f) } else {
                     guard let v = Float(f), v.isFinite else {
-                        throw DataError(file: name, line: lineNo, column: column,
+                        throw AgoraError.data(file: name, line: lineNo, column: column,
                                         "field \(k + 1)\(header.map { " ('\($0[k])')" } ?? "") = '\(f)' is not a finite number")
                     }
                     row.append(v)
@@ -52,7 +52,7 @@ public enum CSVReader {
             }
             rows.append(row)
         }
-        guard !rows.isEmpty else { throw DataError(file: name, "no data rows") }
+        guard !rows.isEmpty else { throw AgoraError.data(file: name, "no data rows") }
         let numeric = labels.allSatisfy { Double($0) != nil }
         let classes = numeric ? Array(Set(labels)).sorted { Double($0)! < Double($1)! } : Array(Set(labels)).sorted()
         var classOf: [String: Int] = [:]

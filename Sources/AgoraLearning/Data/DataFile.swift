@@ -1,3 +1,4 @@
+import AgoraKernels
 import Foundation
 
 /// A data file for an experiment: where it is, its format, and how it is split across agents.
@@ -34,9 +35,9 @@ public struct DataFile: Codable, Sendable, Equatable {
         case "idx":
             let labels = file == path ? (labelsPath ?? file.replacingOccurrences(of: "images-idx3", with: "labels-idx1"))
                                       : file.replacingOccurrences(of: "images-idx3", with: "labels-idx1")
-            guard labels != file else { throw DataError(file: file, "cannot tell the IDX labels file from this name; give it explicitly") }
+            guard labels != file else { throw AgoraError.data(file: file, "cannot tell the IDX labels file from this name; give it explicitly") }
             return try IDXReader.dataset(images: file, labels: labels)
-        default: throw DataError(file: file, "format '\(format)' is not one of libsvm, idx, csv")
+        default: throw AgoraError.data(file: file, "format '\(format)' is not one of libsvm, idx, csv")
         }
     }
 
@@ -52,10 +53,10 @@ public struct DataFile: Codable, Sendable, Equatable {
         guard let testPath else { return nil }
         let t = try read(testPath)
         guard t.features.cols == train.features.cols else {
-            throw DataError(file: testPath, "has \(t.features.cols) features, the training file \(train.features.cols) (set the LIBSVM feature count)")
+            throw AgoraError.data(file: testPath, "has \(t.features.cols) features, the training file \(train.features.cols) (set the LIBSVM feature count)")
         }
         guard t.labelNames == train.labelNames else {
-            throw DataError(file: testPath, "labels \(t.labelNames) differ from the training file's \(train.labelNames)")
+            throw AgoraError.data(file: testPath, "labels \(t.labelNames) differ from the training file's \(train.labelNames)")
         }
         return t
     }

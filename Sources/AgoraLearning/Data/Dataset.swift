@@ -1,40 +1,8 @@
 import AgoraKernels
 import Foundation
 
-/// A problem in a data file: which file, line and column, and what was expected.
-public struct DataError: Error, CustomStringConvertible, Equatable {
-    public let file: String
-    public let line: Int?
-    public let column: Int?
-    public let message: String
-    public init(file: String, line: Int? = nil, column: Int? = nil, _ message: String) {
-        self.file = file; self.line = line; self.column = column; self.message = message
-    }
-    public var description: String {
-        var s = file
-        if let line { s += ":\(line)" }
-        if let column { s += ":\(column)" }
-        return s + ": " + message
-    }
-}
-
-/// Features of a data set: dense row-major, or sparse CSR (LIBSVM files stay sparse).
-public enum FeatureMatrix: Sendable {
-    case dense(Matrix<Float>)
-    case sparse(CSRMatrix<Float>)
-
-    public var rows: Int { switch self { case let .dense(m): return m.rows; case let .sparse(s): return s.rows } }
-    public var cols: Int { switch self { case let .dense(m): return m.cols; case let .sparse(s): return s.cols } }
-    /// Stored entries (all of them for dense data).
-    public var nonzeros: Int {
-        switch self {
-        case let .dense(m): return m.storage.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
-        case let .sparse(s): return s.nonzeros
-        }
-    }
-    /// Fraction of entries that are non-zero.
-    public var density: Double { rows * cols == 0 ? 0 : Double(nonzeros) / Double(rows * cols) }
-}
+/// Features of a data set: `FeatureRows<Float>` (dense row-major or sparse CSR).
+public typealias FeatureMatrix = FeatureRows<Float>
 
 /// A labelled data set. Labels are class indices 0..<classes; `labelNames` keeps the file's own
 /// label values in class order (e.g. ["-1", "+1"]) so the mapping is explicit, never assumed.

@@ -1,3 +1,4 @@
+import AgoraKernels
 import CZlib
 import Foundation
 
@@ -6,7 +7,7 @@ import Foundation
 public enum CompressedFile {
     public static func contents(of path: String) throws -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw DataError(file: path, "cannot read the file (missing or not readable)")
+            throw AgoraError.data(file: path, "cannot read the file (missing or not readable)")
         }
         let bytes = [UInt8](data)
         if bytes.count >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B { return try gunzip(bytes, name: path) }
@@ -18,7 +19,7 @@ public enum CompressedFile {
         var out: [UInt8] = []
         out.reserveCapacity(input.count * 4)
         var stream = z_stream()
-        guard agora_inflate_init_auto(&stream) == Z_OK else { throw DataError(file: name, "zlib could not start inflating") }
+        guard agora_inflate_init_auto(&stream) == Z_OK else { throw AgoraError.data(file: name, "zlib could not start inflating") }
         defer { inflateEnd(&stream) }
         var chunk = [UInt8](repeating: 0, count: 1 << 18)
         try input.withUnsafeBufferPointer { ib in
@@ -35,14 +36,14 @@ public enum CompressedFile {
                 if status == Z_STREAM_END {
                     if stream.avail_in == 0 { break }
                     // Another gzip member follows.
-                    guard inflateReset(&stream) == Z_OK else { throw DataError(file: name, "zlib could not restart") }
+                    guard inflateReset(&stream) == Z_OK else { throw AgoraError.data(file: name, "zlib could not restart") }
                     continue
                 }
                 guard status == Z_OK || status == Z_BUF_ERROR else {
-                    throw DataError(file: name, "corrupt gzip data (zlib status \(status), after \(out.count) inflated bytes)")
+                    throw AgoraError.data(file: name, "corrupt gzip data (zlib status \(status), after \(out.count) inflated bytes)")
                 }
                 if status == Z_BUF_ERROR && stream.avail_in == 0 {
-                    throw DataError(file: name, "truncated gzip data (ended after \(out.count) inflated bytes)")
+                    throw AgoraError.data(file: name, "truncated gzip data (ended after \(out.count) inflated bytes)")
                 }
             }
         }

@@ -15,16 +15,16 @@ public enum IDXReader {
     }
 
     public static func parse(_ b: [UInt8], name: String) throws -> Array {
-        guard b.count >= 4 else { throw DataError(file: name, "only \(b.count) bytes: an IDX file starts with a 4-byte magic number") }
+        guard b.count >= 4 else { throw AgoraError.data(file: name, "only \(b.count) bytes: an IDX file starts with a 4-byte magic number") }
         guard b[0] == 0, b[1] == 0 else {
-            throw DataError(file: name, String(format: "bad IDX magic %02X %02X %02X %02X: expected 00 00 08 NN", b[0], b[1], b[2], b[3]))
+            throw AgoraError.data(file: name, String(format: "bad IDX magic %02X %02X %02X %02X: expected 00 00 08 NN", b[0], b[1], b[2], b[3]))
         }
         guard b[2] == 0x08 else {
-            throw DataError(file: name, String(format: "IDX element type 0x%02X is not supported: expected 0x08 (unsigned byte)", b[2]))
+            throw AgoraError.data(file: name, String(format: "IDX element type 0x%02X is not supported: expected 0x08 (unsigned byte)", b[2]))
         }
         let nd = Int(b[3])
-        guard nd >= 1 else { throw DataError(file: name, "IDX file declares 0 dimensions") }
-        guard b.count >= 4 + 4 * nd else { throw DataError(file: name, "truncated IDX header: \(nd) dimensions need \(4 + 4 * nd) bytes, file has \(b.count)") }
+        guard nd >= 1 else { throw AgoraError.data(file: name, "IDX file declares 0 dimensions") }
+        guard b.count >= 4 + 4 * nd else { throw AgoraError.data(file: name, "truncated IDX header: \(nd) dimensions need \(4 + 4 * nd) bytes, file has \(b.count)") }
         var dims: [Int] = []
         for k in 0..<nd {
             let o = 4 + 4 * k
@@ -33,7 +33,7 @@ public enum IDXReader {
         let count = dims.reduce(1, *)
         let start = 4 + 4 * nd
         guard b.count - start == count else {
-            throw DataError(file: name, "IDX dimensions \(dims.map(String.init).joined(separator: " x ")) need \(count) data bytes, file has \(b.count - start)"
+            throw AgoraError.data(file: name, "IDX dimensions \(dims.map(String.init).joined(separator: " x ")) need \(count) data bytes, file has \(b.count - start)"
                             + (b.count - start < count ? " (truncated)" : " (trailing bytes)"))
         }
         return Array(dimensions: dims, values: Swift.Array(b[start...]))
@@ -42,10 +42,10 @@ public enum IDXReader {
     /// An image file and a label file as a data set: pixels scaled to [0, 1], one row per image.
     public static func dataset(images: String, labels: String) throws -> Dataset {
         let im = try read(path: images), lb = try read(path: labels)
-        guard im.dimensions.count >= 2 else { throw DataError(file: images, "expected an image array (at least 2 dimensions), got \(im.dimensions.count)") }
-        guard lb.dimensions.count == 1 else { throw DataError(file: labels, "expected a 1-dimensional label array, got \(lb.dimensions.count) dimensions") }
+        guard im.dimensions.count >= 2 else { throw AgoraError.data(file: images, "expected an image array (at least 2 dimensions), got \(im.dimensions.count)") }
+        guard lb.dimensions.count == 1 else { throw AgoraError.data(file: labels, "expected a 1-dimensional label array, got \(lb.dimensions.count) dimensions") }
         guard im.dimensions[0] == lb.dimensions[0] else {
-            throw DataError(file: labels, "\(lb.dimensions[0]) labels for \(im.dimensions[0]) images in \(images)")
+            throw AgoraError.data(file: labels, "\(lb.dimensions[0]) labels for \(im.dimensions[0]) images in \(images)")
         }
         let n = im.dimensions[0], d = im.dimensions.dropFirst().reduce(1, *)
         var x = Matrix<Float>(rows: n, cols: d)

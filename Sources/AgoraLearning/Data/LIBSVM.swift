@@ -7,13 +7,13 @@ import Foundation
 ///
 /// Labels: the distinct label values found are mapped to classes 0..<K in numeric order, so -1/+1,
 /// 0/1 and 1/2 all become classes 0 and 1; the mapping is reported in `Dataset.labelNames`.
-/// Every malformed line gives a `DataError` with file, line, column and what was expected.
+/// Every malformed line gives a `AgoraError` with file, line, column and what was expected.
 public enum LIBSVMReader {
     /// Reads `path`. `features` fixes the feature count (a test split can use fewer indices than
     /// its training split); 0 means "largest index in the file".
     public static func read(path: String, features: Int = 0) throws -> Dataset {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw DataError(file: path, "cannot read the file (missing or not readable)")
+            throw AgoraError.data(file: path, "cannot read the file (missing or not readable)")
         }
         return try parse([UInt8](data), name: path, features: features)
     }
@@ -50,7 +50,7 @@ public enum LIBSVMReader {
                 try checkText(bytes, ls, p, name, line, col(ls, lineStart))
                 let lt = String(decoding: bytes[ls..<p], as: UTF8.self)
                 guard let lv = Double(lt), lv.isFinite else {
-                    throw DataError(file: name, line: line, column: col(ls, lineStart), "label '\(lt)' is not a number")
+                    throw AgoraError.data(file: name, line: line, column: col(ls, lineStart), "label '\(lt)' is not a number")
                 }
                 labelsRaw.append(lv)
                 if labelText[lv] == nil { labelText[lv] = lt }
@@ -62,29 +62,29 @@ public enum LIBSVMReader {
                     while p < stop && !isSpace(bytes[p]) { p += 1 }
                     try checkText(bytes, ts, p, name, line, col(ts, lineStart))
                     guard let colon = bytes[ts..<p].firstIndex(of: 0x3A) else {
-                        throw DataError(file: name, line: line, column: col(ts, lineStart),
+                        throw AgoraError.data(file: name, line: line, column: col(ts, lineStart),
                                         "expected 'index:value', found '\(String(decoding: bytes[ts..<p], as: UTF8.self))'")
                     }
                     let it = String(decoding: bytes[ts..<colon], as: UTF8.self)
                     let vt = String(decoding: bytes[(colon + 1)..<p], as: UTF8.self)
                     guard let idx = Int(it), idx >= 1 else {
-                        throw DataError(file: name, line: line, column: col(ts, lineStart),
+                        throw AgoraError.data(file: name, line: line, column: col(ts, lineStart),
                                         "feature index '\(it)' is not a positive integer (indices are 1-based)")
                     }
                     guard idx > last else {
-                        throw DataError(file: name, line: line, column: col(ts, lineStart),
+                        throw AgoraError.data(file: name, line: line, column: col(ts, lineStart),
                                         "feature index \(idx) after \(last): indices must increase strictly within a line")
                     }
                     if features > 0 && idx > features {
-                        throw DataError(file: name, line: line, column: col(ts, lineStart),
+                        throw AgoraError.data(file: name, line: line, column: col(ts, lineStart),
                                         "feature index \(idx) is beyond the feature count \(features)")
                     }
                     guard !vt.isEmpty else {
-                        throw DataError(file: name, line: line, column: col(colon + 1, lineStart),
+                        throw AgoraError.data(file: name, line: line, column: col(colon + 1, lineStart),
                                         "missing value after '\(it):' (truncated line?)")
                     }
                     guard let v = Float(vt), v.isFinite else {
-                        throw DataError(file: name, line: line, column: col(colon + 1, lineStart),
+                        throw AgoraError.data(file: name, line: line, column: col(colon + 1, lineStart),
                                         "value '\(vt)' of feature \(idx) is not a finite number")
                     }
                     last = idx
@@ -97,7 +97,7 @@ public enum LIBSVMReader {
             line += 1
         }
         guard !labelsRaw.isEmpty else {
-            throw DataError(file: name, "no data rows (empty file, or only comments and blank lines)")
+            throw AgoraError.data(file: name, "no data rows (empty file, or only comments and blank lines)")
         }
         let classesSorted = labelText.keys.sorted()
         var classOf: [Double: Int] = [:]
@@ -111,7 +111,7 @@ public enum LIBSVMReader {
     /// Rejects control bytes and invalid UTF-8 (binary files) with the position.
     static func checkText(_ b: [UInt8], _ s: Int, _ e: Int, _ name: String, _ line: Int, _ column: Int) throws {
         for k in s..<e where b[k] < 0x20 || b[k] == 0x7F || b[k] >= 0x80 {
-            throw DataError(file: name, line: line, column: column + (k - s),
+            throw AgoraError.data(file: name, line: line, column: column + (k - s),
                             String(format: "unexpected byte 0x%02X: this does not look like LIBSVM text", b[k]))
         }
     }

@@ -33,7 +33,7 @@ public enum PartitionScheme: Sendable, Equatable, Codable, CustomStringConvertib
     public init(parsing text: String) throws {
         let parts = text.lowercased().split(separator: ":").map(String.init)
         func num(_ what: String) throws -> Double {
-            guard parts.count == 2, let v = Double(parts[1]) else { throw DataError(file: "--partition", "'\(text)': expected \(parts[0]):\(what)") }
+            guard parts.count == 2, let v = Double(parts[1]) else { throw AgoraError.configuration("'\(text)': expected \(parts[0]):\(what)", field: "partition") }
             return v
         }
         switch parts.first ?? "" {
@@ -44,7 +44,7 @@ public enum PartitionScheme: Sendable, Equatable, Codable, CustomStringConvertib
         case "skew": self = .classGroups(groups: parts.count == 2 ? Int(try num("G")) : 2)
         case "quantity", "quantity-skew": self = .quantitySkew(alpha: try num("ALPHA"))
         default:
-            throw DataError(file: "--partition", "unknown partition '\(text)'; expected iid, dirichlet:BETA, shards:S, groups:G (cluster:G), skew, quantity:ALPHA")
+            throw AgoraError.configuration("unknown partition '\(text)'; expected iid, dirichlet:BETA, shards:S, groups:G (cluster:G), skew, quantity:ALPHA", field: "partition")
         }
     }
 }
@@ -68,8 +68,8 @@ public struct Partition: Sendable {
     /// Splits rows with `labels` (classes 0..<classes) across `count` agents.
     public init(labels: [Int], classes: Int, agents count: Int, scheme: PartitionScheme, seed: UInt64) throws {
         let n = labels.count
-        guard count >= 1 else { throw DataError(file: "partition", "the number of agents must be at least 1, got \(count)") }
-        guard n >= count else { throw DataError(file: "partition", "\(n) rows cannot give each of \(count) agents at least one row") }
+        guard count >= 1 else { throw AgoraError.configuration("the number of agents must be at least 1, got \(count)", field: "partition") }
+        guard n >= count else { throw AgoraError.configuration("\(n) rows cannot give each of \(count) agents at least one row", field: "partition") }
         self.labels = labels
         self.classes = classes
         var rng = SeededGenerator(seed: seed, stream: 0x9A27)
@@ -82,7 +82,7 @@ public struct Partition: Sendable {
             var all = Array(0..<n); all.shuffle(using: &rng)
             for (k, r) in all.enumerated() { out[k % count].append(r) }
         case let .dirichlet(beta):
-            guard beta > 0, beta.isFinite else { throw DataError(file: "partition", "dirichlet beta must be positive, got \(beta)") }
+            guard beta > 0, beta.isFinite else { throw AgoraError.configuration("dirichlet beta must be positive, got \(beta)", field: "partition") }
             for c in 0..<classes {
                 let shares = rng.dirichlet(count: count, alpha: beta)
                 let rows = byClass[c]
@@ -95,9 +95,9 @@ public struct Partition: Sendable {
                 out[a].append(out[donor].removeLast())
             }
         case let .shards(s):
-            guard s >= 1 else { throw DataError(file: "partition", "shards per agent must be at least 1, got \(s)") }
+            guard s >= 1 else { throw AgoraError.configuration("shards per agent must be at least 1, got \(s)", field: "partition") }
             let total = count * s
-            guard n >= total else { throw DataError(file: "partition", "\(n) rows cannot make \(total) shards") }
+            guard n >= total else { throw AgoraError.configuration("\(n) rows cannot make \(total) shards", field: "partition") }
             let sorted = (0..<classes).flatMap { byClass[$0] }
             var order = Array(0..<total); order.shuffle(using: &rng)
             for (k, shard) in order.enumerated() {
@@ -106,7 +106,7 @@ public struct Partition: Sendable {
             }
         case let .classGroups(g):
             guard g >= 1, g <= classes, g <= count else {
-                throw DataError(file: "partition", "groups:\(g) needs 1 <= G <= classes (\(classes)) and G <= agents (\(count))")
+                throw AgoraError.configuration("groups:\(g) needs 1 <= G <= classes (\(classes)) and G <= agents (\(count))", field: "partition")
             }
             for k in 0..<g {
                 let cls = (k * classes / g)..<((k + 1) * classes / g)
@@ -116,7 +116,7 @@ public struct Partition: Sendable {
                 for (j, r) in rows.enumerated() { out[ag.lowerBound + j % ag.count].append(r) }
             }
         case let .quantitySkew(alpha):
-            guard alpha > 0, alpha.isFinite else { throw DataError(file: "partition", "quantity alpha must be positive, got \(alpha)") }
+            guard alpha > 0, alpha.isFinite else { throw AgoraError.configuration("quantity alpha must be positive, got \(alpha)", field: "partition") }
             var all = Array(0..<n); all.shuffle(using: &rng)
             var shares = rng.dirichlet(count: count, alpha: alpha)
             // At least one row each: reserve them, share the rest.

@@ -25,12 +25,12 @@ public struct SyntheticProblem: Codable, Sendable, Equatable {
     public init() {}
 
     public func validate() throws {
-        guard agents >= 1 else { throw DataError(file: "synthetic", "agents must be at least 1, got \(agents)") }
-        guard rowsPerAgent >= 1 else { throw DataError(file: "synthetic", "rowsPerAgent must be at least 1, got \(rowsPerAgent)") }
-        guard features >= 1 else { throw DataError(file: "synthetic", "features must be at least 1, got \(features)") }
-        guard heterogeneity >= 0, heterogeneity.isFinite else { throw DataError(file: "synthetic", "heterogeneity must be a non-negative number, got \(heterogeneity)") }
-        if let c = clusters { guard c >= 0 else { throw DataError(file: "synthetic", "clusters must be non-negative, got \(c)") } }
-        guard noise >= 0, noise.isFinite else { throw DataError(file: "synthetic", "noise must be a non-negative number, got \(noise)") }
+        guard agents >= 1 else { throw AgoraError.configuration("agents must be at least 1, got \(agents)", field: "synthetic") }
+        guard rowsPerAgent >= 1 else { throw AgoraError.configuration("rowsPerAgent must be at least 1, got \(rowsPerAgent)", field: "synthetic") }
+        guard features >= 1 else { throw AgoraError.configuration("features must be at least 1, got \(features)", field: "synthetic") }
+        guard heterogeneity >= 0, heterogeneity.isFinite else { throw AgoraError.configuration("heterogeneity must be a non-negative number, got \(heterogeneity)", field: "synthetic") }
+        if let c = clusters { guard c >= 0 else { throw AgoraError.configuration("clusters must be non-negative, got \(c)", field: "synthetic") } }
+        guard noise >= 0, noise.isFinite else { throw AgoraError.configuration("noise must be a non-negative number, got \(noise)", field: "synthetic") }
     }
 
     /// The pooled data set and the agents' rows (agent a owns rows a*rowsPerAgent ..< (a+1)*rowsPerAgent).

@@ -14,7 +14,7 @@ public struct LinearModel: Sendable, Codable, Equatable {
         switch loss {
         case .logistic:
             guard data.classes == 2 else {
-                throw DataError(file: data.name, "binary logistic regression needs 2 classes, the data has \(data.classes) (\(data.labelNames.joined(separator: ", ")))")
+                throw AgoraError.data(file: data.name, "binary logistic regression needs 2 classes, the data has \(data.classes) (\(data.labelNames.joined(separator: ", ")))")
             }
             return data.labels.map { $0 == 1 ? 1 : -1 }
         case .squared:
@@ -39,92 +39,4 @@ public struct LinearModel: Sendable, Codable, Equatable {
     }
 
     func margin(_ x: FeatureRows<Double>, _ i: Int, _ theta: [Double]) -> Double { x.dot(row: i, theta) }
-}
-
-extension FeatureMatrix {
-    /// The features in Double (for reference solves).
-    public var double: FeatureRows<Double> {
-        switch self {
-        case let .dense(m): return .dense(try! Matrix(rows: m.rows, cols: m.cols, storage: m.storage.map(Double.init)))
-        case let .sparse(c): return .sparse(c.converted(to: Double.self))
-        }
-    }
-    /// The features in Float (for the simulator).
-    public var float: FeatureRows<Float> {
-        switch self {
-        case let .dense(m): return .dense(m)
-        case let .sparse(c): return .sparse(c)
-        }
-    }
-}
-
-/// A high-accuracy centralised solve of the pooled problem, for optimality gaps f(theta) - f*.
-///
-/// Newton's method with a backtracking line search on the full objective (Double): the Hessian
-/// (1/n) X^T diag(l''(z)) X + l2 I is formed exactly and solved directly, so convergence is
-/// quadratic and the gradient norm reaches ~1e-12 on problems of a few hundred features.
-public enum ReferenceSolver {
-    public struct Result: Sendable, Codable {
-        public var theta: [Double]
-        public var fStar: Double
-        public var gradientNorm: Double
-        public var iterations: Int
-    }
-
-    public static func solve(_ model: LinearModel, features x: FeatureRows<Double>, targets y: [Double],
-                             tolerance: Double = 1e-11, maxIterations: Int = 50) throws -> Result {
-        let d = x.cols, n = x.rows
-        guard n > 0 else { throw DataError(file: "reference solver", "no rows") }
-        if model.loss == .logistic { guard model.l2 > 0 else { throw DataError(file: "reference solver", "logistic regression needs l2 > 0 for a unique optimum (separable data has none)") } }
-        var theta = [Double](repeating: 0, count: d)
-        var (f, g, _) = try model.evaluate(theta, features: x, targets: y)
-        var it = 0
-        while it < maxIterations {
-            let gn = g.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            if gn <= tolerance { break }
-            // Hessian.
-            var h = Matrix<Double>(rows: d, cols: d)
-            for i in 0..<n {
-                let z = model.margin(x, i, theta)
-                let w: Double
-                switch model.loss {
-                case .logistic: let s = 1 / (1 + exp(-z)); w = s * (1 - s)
-                case .squared: w = 1
-                }
-                switch x {
-                case let .dense(m):
-                    for a in 0..<d where m[i, a] != 0 { let va = w * m[i, a]; for b in 0..<d { h[a, b] += va * m[i, b] } }
-                case let .sparse(c):
-                    let lo = c.rowStart[i], hi = c.rowStart[i + 1]
-                    for p in lo..<hi { let a = Int(c.columns[p]); let va = w * c.values[p]
-                        for q in lo..<hi { h[a, Int(c.columns[q])] += va * c.values[q] } }
-                }
-            }
-            for k in 0..<(d * d) { h.storage[k] /= Double(n) }
-            for a in 0..<d { h[a, a] += model.l2 }
-            let step = try SmallDense.solve(h, g.map { -$0 })
-            var dec = 0.0
-            for k in 0..<d { dec -= g[k] * step[k] }
-            // Newton decrement at rounding level: the gradient is as small as the sums allow.
-            if dec <= 1e-28 * max(1, abs(f)) { break }
-            // Close to the optimum the predicted decrease is below the rounding noise of f (a sum of
-            // n terms), so Armijo cannot see it: take the full Newton step (quadratic convergence).
-            if dec < 1e-10 * max(1, abs(f)) {
-                theta = (0..<d).map { theta[$0] + step[$0] }
-                (f, g, _) = try model.evaluate(theta, features: x, targets: y)
-                it += 1
-                continue
-            }
-            var t = 1.0
-            while true {
-                let cand = (0..<d).map { theta[$0] + t * step[$0] }
-                let (fc, gc, _) = try model.evaluate(cand, features: x, targets: y)
-                if fc <= f - 0.25 * t * dec { theta = cand; f = fc; g = gc; break }
-                if t < 1e-6 { it = maxIterations; break }  // no decrease left at this precision
-                t *= 0.5
-            }
-            it += 1
-        }
-        return Result(theta: theta, fStar: f, gradientNorm: g.reduce(0) { $0 + $1 * $1 }.squareRoot(), iterations: it)
-    }
 }

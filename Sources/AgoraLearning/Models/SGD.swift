@@ -17,9 +17,9 @@ public struct MomentumSGD: Sendable {
     /// velocities, stay exactly as they are).
     public mutating func step(_ theta: inout Matrix<Float>, gradients g: Matrix<Float>, rows: [Bool]? = nil) throws {
         guard g.rows == theta.rows, g.cols == theta.cols else {
-            throw ShapeError("SGD step: gradients \(g.rows) x \(g.cols) for parameters \(theta.rows) x \(theta.cols)")
+            throw AgoraError.shape("SGD step: gradients \(g.rows) x \(g.cols) for parameters \(theta.rows) x \(theta.cols)")
         }
-        if let rows, rows.count != theta.rows { throw ShapeError("SGD step: \(rows.count) row flags for \(theta.rows) rows") }
+        if let rows, rows.count != theta.rows { throw AgoraError.shape("SGD step: \(rows.count) row flags for \(theta.rows) rows") }
         if velocity == nil || velocity!.rows != theta.rows || velocity!.cols != theta.cols {
             velocity = Matrix(rows: theta.rows, cols: theta.cols)
         }

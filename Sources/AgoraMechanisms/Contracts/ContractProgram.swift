@@ -1,5 +1,6 @@
 import AgoraKernels
 import AgoraLearning
+import AgoraTopology
 import Foundation
 
 /// Expectations over all Multinomial outcomes of v(a(n . m)) and their derivatives, computed with

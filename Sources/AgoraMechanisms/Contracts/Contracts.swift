@@ -1,5 +1,6 @@
 import AgoraKernels
 import AgoraLearning
+import AgoraTopology
 import Foundation
 
 /// A contract-design setting: N participants with types drawn i.i.d. from p, type i having marginal
@@ -47,31 +48,31 @@ public struct ContractSetting: Codable, Sendable, Equatable {
     /// Checks the setting; every message names the field.
     public func validate() throws {
         let i = costs.count
-        guard i >= 1 else { throw InputError("c: at least one type is needed") }
+        guard i >= 1 else { throw AgoraError.configuration("c: at least one type is needed") }
         guard probabilities.count == i else {
-            throw InputError("p has \(probabilities.count) entries but c has \(i): one probability per type")
+            throw AgoraError.configuration("p has \(probabilities.count) entries but c has \(i): one probability per type")
         }
-        guard participants >= 1 else { throw InputError("N must be at least 1, got \(participants)") }
+        guard participants >= 1 else { throw AgoraError.configuration("N must be at least 1, got \(participants)") }
         for (k, v) in probabilities.enumerated() where !(v > 0 && v <= 1) {
-            throw InputError("p[\(k)] = \(v): every type probability must be in (0, 1]")
+            throw AgoraError.configuration("p[\(k)] = \(v): every type probability must be in (0, 1]")
         }
         let s = probabilities.reduce(0, +)
-        guard abs(s - 1) <= 1e-9 else { throw InputError("p sums to \(s), expected 1 (within 1e-9)") }
+        guard abs(s - 1) <= 1e-9 else { throw AgoraError.configuration("p sums to \(s), expected 1 (within 1e-9)") }
         for (k, v) in costs.enumerated() where !(v > 0 && v.isFinite) {
-            throw InputError("c[\(k)] = \(v): marginal costs must be positive and finite")
+            throw AgoraError.configuration("c[\(k)] = \(v): marginal costs must be positive and finite")
         }
         let sorted = costs.sorted()
         for k in 1..<max(1, sorted.count) where sorted[k] == sorted[k - 1] {
-            throw InputError("c has the cost \(sorted[k]) twice: types must have distinct costs (merge equal types and add their probabilities)")
+            throw AgoraError.configuration("c has the cost \(sorted[k]) twice: types must have distinct costs (merge equal types and add their probabilities)")
         }
         if let f = reservationUtilities {
-            guard f.count == i else { throw InputError("f has \(f.count) entries but c has \(i)") }
+            guard f.count == i else { throw AgoraError.configuration("f has \(f.count) entries but c has \(i)") }
             for (k, v) in f.enumerated() where !(v >= 0 && v.isFinite) {
-                throw InputError("f[\(k)] = \(v): reservation utilities must be non-negative and finite")
+                throw AgoraError.configuration("f[\(k)] = \(v): reservation utilities must be non-negative and finite")
             }
         }
-        guard accuracyK > 0 else { throw InputError("k must be positive, got \(accuracyK)") }
-        guard valuationScale > 0 else { throw InputError("valuation_scale must be positive, got \(valuationScale)") }
+        guard accuracyK > 0 else { throw AgoraError.configuration("k must be positive, got \(accuracyK)") }
+        guard valuationScale > 0 else { throw AgoraError.configuration("valuation_scale must be positive, got \(valuationScale)") }
     }
 }
 

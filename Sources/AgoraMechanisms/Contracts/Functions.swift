@@ -1,3 +1,4 @@
+import AgoraKernels
 import Foundation
 
 /// Model accuracy as a function of total contribution x: value, first and second derivative.

@@ -104,18 +104,18 @@ public enum IncentiveAudit {
         public init() {}
 
         public func validate() throws {
-            guard clients >= 2 else { throw MarketError("random markets need at least 2 clients, got \(clients)") }
-            guard minSize > 0, maxSize >= minSize else { throw MarketError("sizes must satisfy 0 < minSize <= maxSize, got \(minSize), \(maxSize)") }
-            guard minCost >= 0, maxCost >= minCost else { throw MarketError("costs must satisfy 0 <= minCost <= maxCost, got \(minCost), \(maxCost)") }
-            guard eagerness >= 0 else { throw MarketError("eagerness must be non-negative, got \(eagerness)") }
-            guard dimensions >= 1 else { throw MarketError("dimensions must be at least 1, got \(dimensions)") }
+            guard clients >= 2 else { throw AgoraError.configuration("random markets need at least 2 clients, got \(clients)") }
+            guard minSize > 0, maxSize >= minSize else { throw AgoraError.configuration("sizes must satisfy 0 < minSize <= maxSize, got \(minSize), \(maxSize)") }
+            guard minCost >= 0, maxCost >= minCost else { throw AgoraError.configuration("costs must satisfy 0 <= minCost <= maxCost, got \(minCost), \(maxCost)") }
+            guard eagerness >= 0 else { throw AgoraError.configuration("eagerness must be non-negative, got \(eagerness)") }
+            guard dimensions >= 1 else { throw AgoraError.configuration("dimensions must be at least 1, got \(dimensions)") }
         }
     }
 
     /// `count` seeded random markets (true values and cosine distances).
     public static func randomMarkets(_ draw: MarketDraw, count: Int, seed: UInt64) throws -> [([ClientEconomics], Matrix<Double>, [Bool]?)] {
         try draw.validate()
-        guard count >= 1 else { throw MarketError("the number of markets must be at least 1, got \(count)") }
+        guard count >= 1 else { throw AgoraError.configuration("the number of markets must be at least 1, got \(count)") }
         var rng = SeededGenerator(seed: seed, stream: 0xA0D1)
         return (0..<count).map { _ in
             let m = draw.clients

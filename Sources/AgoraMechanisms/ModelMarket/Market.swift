@@ -13,16 +13,10 @@ public struct ClientEconomics: Codable, Sendable, Equatable {
 
     /// Checks one client's numbers, naming the client and field.
     public func validate(client i: Int, what: String = "report") throws {
-        guard dataSize.isFinite, dataSize > 0 else { throw MarketError("client \(i) \(what): data size N must be a positive finite number, got \(dataSize)") }
-        guard cost.isFinite, cost >= 0 else { throw MarketError("client \(i) \(what): cost c must be a non-negative finite number, got \(cost)") }
-        guard eagerness.isFinite, eagerness >= 0 else { throw MarketError("client \(i) \(what): eagerness K must be a non-negative finite number, got \(eagerness)") }
+        guard dataSize.isFinite, dataSize > 0 else { throw AgoraError.configuration("client \(i) \(what): data size N must be a positive finite number, got \(dataSize)") }
+        guard cost.isFinite, cost >= 0 else { throw AgoraError.configuration("client \(i) \(what): cost c must be a non-negative finite number, got \(cost)") }
+        guard eagerness.isFinite, eagerness >= 0 else { throw AgoraError.configuration("client \(i) \(what): eagerness K must be a non-negative finite number, got \(eagerness)") }
     }
-}
-
-public struct MarketError: Error, CustomStringConvertible, Equatable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
 }
 
 /// The distance between two clients' models, both measured as updates u = theta - theta0 from the
@@ -129,21 +123,21 @@ public struct ModelMarket: Codable, Sendable, Equatable {
     }
 
     public func validate() throws {
-        guard lambda.isFinite, lambda > 0 else { throw MarketError("lambda must be a positive finite number, got \(lambda)") }
-        guard eta.isFinite, eta > 0 else { throw MarketError("eta must be a positive finite number, got \(eta)") }
+        guard lambda.isFinite, lambda > 0 else { throw AgoraError.configuration("lambda must be a positive finite number, got \(lambda)") }
+        guard eta.isFinite, eta > 0 else { throw AgoraError.configuration("eta must be a positive finite number, got \(eta)") }
     }
 
     static func check(_ reports: [ClientEconomics], _ truth: [ClientEconomics], _ d: Matrix<Double>, _ active: [Bool]?) throws {
         let m = reports.count
-        guard truth.count == m else { throw MarketError("\(m) reports but \(truth.count) true client descriptions") }
-        guard d.rows == m, d.cols == m else { throw MarketError("distances are \(d.rows) x \(d.cols) for \(m) clients") }
-        if let active, active.count != m { throw MarketError("\(active.count) activity flags for \(m) clients") }
+        guard truth.count == m else { throw AgoraError.configuration("\(m) reports but \(truth.count) true client descriptions") }
+        guard d.rows == m, d.cols == m else { throw AgoraError.configuration("distances are \(d.rows) x \(d.cols) for \(m) clients") }
+        if let active, active.count != m { throw AgoraError.configuration("\(active.count) activity flags for \(m) clients") }
         for i in 0..<m {
             try reports[i].validate(client: i)
             try truth[i].validate(client: i, what: "true values")
         }
         for v in d.storage where !(v.isFinite && v >= 0) {
-            throw MarketError("distances must be finite and non-negative, found \(v)")
+            throw AgoraError.configuration("distances must be finite and non-negative, found \(v)")
         }
     }
 
@@ -245,7 +239,7 @@ public struct ModelMarket: Codable, Sendable, Equatable {
     public func step<T: AgoraScalar>(uploaded theta: Matrix<T>, origin: [T], reports: [ClientEconomics],
                                      truth: [ClientEconomics]? = nil, active: [Bool]? = nil, seed: UInt64 = 0,
                                      workspace ws: inout Workspace<T>) throws -> (outcome: MarketOutcome, distances: Matrix<Double>) {
-        guard theta.rows == reports.count else { throw MarketError("\(theta.rows) uploaded models for \(reports.count) clients") }
+        guard theta.rows == reports.count else { throw AgoraError.configuration("\(theta.rows) uploaded models for \(reports.count) clients") }
         try Kernels.updateGeometry(theta, origin: origin, into: &ws.geometry)
         let d = distances(ws.geometry)
         let outcome = try clear(reports: reports, truth: truth, distances: d, active: active, seed: seed)
@@ -296,7 +290,7 @@ public struct ModelMarket: Codable, Sendable, Equatable {
                                             imports: [[Int]], reports r: [ClientEconomics], into out: inout Matrix<T>) throws {
         let m = theta.rows
         guard imports.count == m, r.count == m, geo.updates.rows == m, geo.updates.cols == theta.cols else {
-            throw MarketError("proxCenters: \(m) models, \(imports.count) import lists, \(r.count) reports, updates \(geo.updates.rows) x \(geo.updates.cols)")
+            throw AgoraError.configuration("proxCenters: \(m) models, \(imports.count) import lists, \(r.count) reports, updates \(geo.updates.rows) x \(geo.updates.cols)")
         }
         var entries = [[(Int, T)]](repeating: [], count: m)
         for i in 0..<m where !imports[i].isEmpty {

@@ -1,4 +1,5 @@
 import AgoraLearning
+import AgoraTopology
 import Foundation
 
 /// Neighbour-to-neighbour payments of truthful decentralized SGD (Chen & Wang, arXiv 2603.27962;

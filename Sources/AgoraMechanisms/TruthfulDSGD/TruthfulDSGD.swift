@@ -1,5 +1,6 @@
 import AgoraKernels
 import AgoraLearning
+import AgoraTopology
 import Foundation
 
 /// Truthful decentralized SGD with neighbour payments (Chen & Wang, arXiv 2603.27962;
@@ -23,7 +24,7 @@ public struct TruthfulDSGD: Codable, Sendable, Equatable {
     public func validate() throws {
         try stepSize.validate(field: "stepSize")
         guard stepSize.exponent > 0.5, stepSize.exponent <= 1 else {
-            throw ScheduleError("stepSize.exponent (v) must be in (0.5, 1], got \(stepSize.exponent)")
+            throw AgoraError.configuration("stepSize.exponent (v) must be in (0.5, 1], got \(stepSize.exponent)")
         }
         if let p = payments {
             try p.coefficient.validate(field: "payments.coefficient")

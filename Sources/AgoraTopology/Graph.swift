@@ -1,12 +1,5 @@
 import AgoraKernels
 
-/// A problem with a topology, a mixing matrix or a graph file, with a message a user can act on.
-public struct TopologyError: Error, CustomStringConvertible, Equatable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
-
 /// An undirected simple graph on agents 0..<n: no self-loops, no duplicate edges.
 ///
 /// `neighbors[i]` is sorted ascending and never contains `i`.
@@ -18,14 +11,14 @@ public struct Graph: Sendable, Equatable, Codable {
     /// Connectivity is *not* required here (time-varying schedules use disconnected steps); call
     /// `requireConnected()` where it matters.
     public init(agents n: Int, edges: [(Int, Int)]) throws {
-        guard n >= 1 else { throw TopologyError("A graph needs at least 1 agent, got \(n)") }
+        guard n >= 1 else { throw AgoraError.configuration("A graph needs at least 1 agent, got \(n)") }
         var sets = [Set<Int>](repeating: [], count: n)
         for (a, b) in edges {
             guard a >= 0, a < n, b >= 0, b < n else {
-                throw TopologyError("Edge (\(a), \(b)) names an agent outside 0..<\(n)")
+                throw AgoraError.configuration("Edge (\(a), \(b)) names an agent outside 0..<\(n)")
             }
-            guard a != b else { throw TopologyError("Self-loop on agent \(a): edges must join two different agents") }
-            guard !sets[a].contains(b) else { throw TopologyError("Duplicate edge (\(a), \(b))") }
+            guard a != b else { throw AgoraError.configuration("Self-loop on agent \(a): edges must join two different agents") }
+            guard !sets[a].contains(b) else { throw AgoraError.configuration("Duplicate edge (\(a), \(b))") }
             sets[a].insert(b); sets[b].insert(a)
         }
         agents = n
@@ -68,7 +61,7 @@ public struct Graph: Sendable, Equatable, Codable {
 
     public var isConnected: Bool { agents <= 1 || components.count == 1 }
 
-    /// Throws a `TopologyError` describing the components when the graph is disconnected.
+    /// Throws a `AgoraError` describing the components when the graph is disconnected.
     public func requireConnected(_ what: String = "graph") throws {
         let c = components
         guard c.count > 1 else { return }
@@ -77,7 +70,7 @@ public struct Graph: Sendable, Equatable, Codable {
             let head = comp.prefix(5).map(String.init).joined(separator: ", ")
             return "{" + head + (comp.count > 5 ? ", ..." : "") + "}"
         }.joined(separator: " ")
-        throw TopologyError(
+        throw AgoraError.configuration(
             "The \(what) is disconnected: \(c.count) components of sizes \(sizes.prefix(10).map(String.init).joined(separator: ", "))"
             + (sizes.count > 10 ? ", ..." : "") + " (e.g. \(sample)); decentralized averaging needs a connected graph")
     }

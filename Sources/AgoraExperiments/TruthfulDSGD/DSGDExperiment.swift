@@ -1,5 +1,7 @@
 import AgoraKernels
 import AgoraLearning
+import AgoraMechanisms
+import AgoraTopology
 import Foundation
 
 /// A strategic behaviour of one agent in truthful DSGD (spec: "Strategic behaviours to simulate").
@@ -53,23 +55,23 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
     public func validate() throws {
         try data.validate()
         try mechanism.validate()
-        guard batch >= 1 else { throw ScheduleError("batch must be at least 1, got \(batch)") }
-        guard iterations >= 1 else { throw ScheduleError("iterations must be at least 1, got \(iterations)") }
-        guard evaluateEvery >= 1 else { throw ScheduleError("evaluateEvery must be at least 1, got \(evaluateEvery)") }
-        guard l2 >= 0 else { throw ScheduleError("l2 must be non-negative, got \(l2)") }
+        guard batch >= 1 else { throw AgoraError.configuration("batch must be at least 1, got \(batch)") }
+        guard iterations >= 1 else { throw AgoraError.configuration("iterations must be at least 1, got \(iterations)") }
+        guard evaluateEvery >= 1 else { throw AgoraError.configuration("evaluateEvery must be at least 1, got \(evaluateEvery)") }
+        guard l2 >= 0 else { throw AgoraError.configuration("l2 must be non-negative, got \(l2)") }
         for s in strategic {
             guard s.agent >= 0 && s.agent < data.agents else {
-                throw ScheduleError("strategic agent index \(s.agent) is outside 0..<\(data.agents)")
+                throw AgoraError.configuration("strategic agent index \(s.agent) is outside 0..<\(data.agents)")
             }
             switch s.behaviour {
-            case let .inflate(a): guard a >= 1 else { throw ScheduleError("inflate alpha must be >= 1, got \(a)") }
-            case let .noise(sg): guard sg >= 0 else { throw ScheduleError("noise sigma must be >= 0, got \(sg)") }
-            case let .bestResponse(l): guard l > 0 else { throw ScheduleError("best-response smoothness must be > 0, got \(l)") }
-            case let .misreport(f): guard f >= 0 else { throw ScheduleError("misreport factor must be >= 0, got \(f)") }
+            case let .inflate(a): guard a >= 1 else { throw AgoraError.configuration("inflate alpha must be >= 1, got \(a)") }
+            case let .noise(sg): guard sg >= 0 else { throw AgoraError.configuration("noise sigma must be >= 0, got \(sg)") }
+            case let .bestResponse(l): guard l > 0 else { throw AgoraError.configuration("best-response smoothness must be > 0, got \(l)") }
+            case let .misreport(f): guard f >= 0 else { throw AgoraError.configuration("misreport factor must be >= 0, got \(f)") }
             case .freeRide: break
             }
         }
-        if Set(strategic.map(\.agent)).count != strategic.count { throw ScheduleError("an agent is listed twice in strategic") }
+        if Set(strategic.map(\.agent)).count != strategic.count { throw AgoraError.configuration("an agent is listed twice in strategic") }
     }
 
     /// Per-evaluation metrics of one run.
@@ -140,10 +142,10 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
         /// Reads a checkpoint, naming the file in every error.
         public static func read(path: String) throws -> Checkpoint {
             guard let data = FileManager.default.contents(atPath: path) else {
-                throw ScheduleError("\(path): cannot read the checkpoint file")
+                throw AgoraError.io("cannot read the checkpoint file", file: path)
             }
             do { return try JSONDecoder().decode(Checkpoint.self, from: data) } catch {
-                throw ScheduleError("\(path): not an Agora DSGD checkpoint (\(error))")
+                throw AgoraError.io("not an Agora DSGD checkpoint (\(error))", file: path)
             }
         }
 
@@ -168,7 +170,7 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
     public struct Stopped: Error, CustomStringConvertible {
         public let checkpoint: String
         public let iterations: Int
-        public var description: String { "stopped after \(iterations) iterations; continue with --resume \(checkpoint)" }
+        public var description: String { "stopped after \(iterations) iterations; the checkpoint to resume from is \(checkpoint)" }
     }
 
     /// Runs the configured experiment, the payments-off baseline, and the counterfactual runs.
@@ -194,10 +196,10 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
             variants.append(("no-payments/truthful-\(s.agent)", off, others))
         }
         if let resume {
-            guard resume.config == self else { throw ScheduleError("the checkpoint belongs to a different experiment (its config differs)") }
+            guard resume.config == self else { throw AgoraError.io("the checkpoint belongs to a different experiment (its config differs)") }
             guard resume.run >= 0, resume.run <= variants.count, resume.finishedRuns.count == resume.run,
                   resume.iteration >= 0, resume.iteration <= iterations else {
-                throw ScheduleError("the checkpoint is inconsistent (run \(resume.run) of \(variants.count), iteration \(resume.iteration) of \(iterations))")
+                throw AgoraError.io("the checkpoint is inconsistent (run \(resume.run) of \(variants.count), iteration \(resume.iteration) of \(iterations))")
             }
         }
         var runs: [Run] = resume?.finishedRuns ?? []
@@ -271,7 +273,7 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
         var first = 0
         if let c = resume {
             guard c.parameters.count == n * d, c.cumulativePayments.count == n, c.batchStreams.count == n, c.noiseStreams.count == n else {
-                throw ScheduleError("the checkpoint's state does not fit \(n) agents x \(d) parameters")
+                throw AgoraError.io("the checkpoint's state does not fit \(n) agents x \(d) parameters")
             }
             theta = try Matrix(rows: n, cols: d, storage: c.parameters)
             cumulative = c.cumulativePayments
@@ -310,7 +312,7 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
             lastResidual = abs(pay.reduce(0, +))
             for v in next.storage where !v.isFinite {
                 let bad = (0..<n).first { i in (0..<d).contains { !next[i, $0].isFinite } } ?? -1
-                throw ScheduleError("non-finite parameter of agent \(bad) at iteration \(t): lower the step size (stepSize.initial)")
+                throw AgoraError.numerical("non-finite parameter of agent \(bad) at iteration \(t): lower the step size (stepSize.initial)")
             }
             swap(&theta, &next)
             if (t + 1) % evaluateEvery == 0 || t + 1 == iterations { try evaluate(t + 1) }

@@ -190,7 +190,7 @@ public struct BarrierSolver {
             for a in 0..<n { dec -= grad[a] * dx[a] }
             // The Newton decrement bounds the barrier suboptimality (scale-free: barrier terms are O(1)).
             if dec / 2 <= 1e-10 { break }
-            guard let base = phi(x) else { throw InputError("barrier iterate left the feasible set") }
+            guard let base = phi(x) else { throw AgoraError.configuration("barrier iterate left the feasible set") }
             var s = 1.0
             while s > 1e-12 {
                 let y = (0..<n).map { x[$0] + s * dx[$0] }
@@ -241,7 +241,7 @@ public struct BarrierSolver {
             if y.last! < 0 { return Array(y.dropLast()) }
             t *= 10
         }
-        throw InputError("no strictly feasible point: the constraints cannot all hold (infeasible setting)")
+        throw AgoraError.configuration("no strictly feasible point: the constraints cannot all hold (infeasible setting)")
     }
 }
 

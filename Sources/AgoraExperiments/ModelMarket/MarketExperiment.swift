@@ -1,5 +1,7 @@
 import AgoraKernels
 import AgoraLearning
+import AgoraMechanisms
+import AgoraTopology
 import Foundation
 
 /// A federated method run on the market's training loop.
@@ -95,29 +97,29 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
     public func validate() throws {
         try data.validate()
         try market.validate()
-        guard clients >= 2 else { throw MarketError("a market needs at least 2 clients, got \(clients)") }
-        guard rounds >= 1 else { throw MarketError("rounds must be at least 1, got \(rounds)") }
-        guard localSteps >= 1 else { throw MarketError("localSteps must be at least 1, got \(localSteps)") }
-        guard batch >= 1 else { throw MarketError("batch must be at least 1, got \(batch)") }
-        guard hidden >= 0 else { throw MarketError("hidden must be >= 0, got \(hidden)") }
-        guard learningRate.isFinite, learningRate > 0 else { throw MarketError("learningRate must be positive, got \(learningRate)") }
-        guard momentum >= 0, momentum < 1 else { throw MarketError("momentum must be in [0, 1), got \(momentum)") }
-        guard l2 >= 0 else { throw MarketError("l2 must be non-negative, got \(l2)") }
-        guard eagerness.isFinite, eagerness >= 0 else { throw MarketError("eagerness K must be non-negative, got \(eagerness)") }
-        guard cost.isFinite, cost >= 0 else { throw MarketError("cost c must be non-negative, got \(cost)") }
-        if let s = sizeScale { guard s.isFinite, s > 0 else { throw MarketError("sizeScale must be positive, got \(s)") } }
-        guard fedproxMu >= 0, dittoLambda >= 0, pfedgraphAlpha >= 0 else { throw MarketError("baseline parameters must be non-negative") }
-        guard !methods.isEmpty else { throw MarketError("no method to run") }
+        guard clients >= 2 else { throw AgoraError.configuration("a market needs at least 2 clients, got \(clients)") }
+        guard rounds >= 1 else { throw AgoraError.configuration("rounds must be at least 1, got \(rounds)") }
+        guard localSteps >= 1 else { throw AgoraError.configuration("localSteps must be at least 1, got \(localSteps)") }
+        guard batch >= 1 else { throw AgoraError.configuration("batch must be at least 1, got \(batch)") }
+        guard hidden >= 0 else { throw AgoraError.configuration("hidden must be >= 0, got \(hidden)") }
+        guard learningRate.isFinite, learningRate > 0 else { throw AgoraError.configuration("learningRate must be positive, got \(learningRate)") }
+        guard momentum >= 0, momentum < 1 else { throw AgoraError.configuration("momentum must be in [0, 1), got \(momentum)") }
+        guard l2 >= 0 else { throw AgoraError.configuration("l2 must be non-negative, got \(l2)") }
+        guard eagerness.isFinite, eagerness >= 0 else { throw AgoraError.configuration("eagerness K must be non-negative, got \(eagerness)") }
+        guard cost.isFinite, cost >= 0 else { throw AgoraError.configuration("cost c must be non-negative, got \(cost)") }
+        if let s = sizeScale { guard s.isFinite, s > 0 else { throw AgoraError.configuration("sizeScale must be positive, got \(s)") } }
+        guard fedproxMu >= 0, dittoLambda >= 0, pfedgraphAlpha >= 0 else { throw AgoraError.configuration("baseline parameters must be non-negative") }
+        guard !methods.isEmpty else { throw AgoraError.configuration("no method to run") }
         for a in attackers where a.client < 0 || a.client >= clients {
-            throw MarketError("attacker client \(a.client) is outside 0..<\(clients)")
+            throw AgoraError.configuration("attacker client \(a.client) is outside 0..<\(clients)")
         }
         for r in misreports {
-            guard r.client >= 0, r.client < clients else { throw MarketError("misreporting client \(r.client) is outside 0..<\(clients)") }
+            guard r.client >= 0, r.client < clients else { throw AgoraError.configuration("misreporting client \(r.client) is outside 0..<\(clients)") }
             guard r.sizeFactor > 0, r.sizeFactor.isFinite, r.costFactor >= 0, r.costFactor.isFinite else {
-                throw MarketError("client \(r.client): misreport factors must be positive (size) and non-negative (cost)")
+                throw AgoraError.configuration("client \(r.client): misreport factors must be positive (size) and non-negative (cost)")
             }
         }
-        if Set(attackers.map(\.client)).count != attackers.count { throw MarketError("a client is listed twice as attacker") }
+        if Set(attackers.map(\.client)).count != attackers.count { throw AgoraError.configuration("a client is listed twice as attacker") }
     }
 
     /// One round of one method.

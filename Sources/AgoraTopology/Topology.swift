@@ -53,7 +53,7 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
         let name = parts.first?.lowercased() ?? ""
         func num<N: LosslessStringConvertible>(_ i: Int, _ what: String) throws -> N {
             guard parts.count > i, let v = N(parts[i]) else {
-                throw TopologyError("Topology '\(text)': expected \(what) after '\(name):'")
+                throw AgoraError.configuration("Topology '\(text)': expected \(what) after '\(name):'")
             }
             return v
         }
@@ -62,7 +62,7 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
         case "torus", "grid":
             if parts.count == 1 { self = .torus(rows: 0, cols: 0); return }
             let dims = parts[1].lowercased().split(separator: "x").compactMap { Int($0) }
-            guard dims.count == 2 else { throw TopologyError("Topology '\(text)': expected torus:ROWSxCOLS, e.g. torus:4x4") }
+            guard dims.count == 2 else { throw AgoraError.configuration("Topology '\(text)': expected torus:ROWSxCOLS, e.g. torus:4x4") }
             self = .torus(rows: dims[0], cols: dims[1])
         case "star": self = .star
         case "complete", "full": self = .complete
@@ -73,10 +73,10 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
         case "small-world", "ws", "watts-strogatz":
             self = .smallWorld(k: try num(1, "a neighbour count K"), beta: try num(2, "a rewiring probability BETA (as K:BETA)"))
         case "file":
-            guard parts.count == 2, !parts[1].isEmpty else { throw TopologyError("Topology '\(text)': expected file:PATH") }
+            guard parts.count == 2, !parts[1].isEmpty else { throw AgoraError.configuration("Topology '\(text)': expected file:PATH") }
             self = .file(path: parts[1])
         default:
-            throw TopologyError("Unknown topology '\(text)'; expected one of ring, torus[:RxC], star, complete, exponential, one-peer-exponential, erdos-renyi:P, regular:K, small-world:K:BETA, file:PATH")
+            throw AgoraError.configuration("Unknown topology '\(text)'; expected one of ring, torus[:RxC], star, complete, exponential, one-peer-exponential, erdos-renyi:P, regular:K, small-world:K:BETA, file:PATH")
         }
     }
 
@@ -91,7 +91,7 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
     /// The graph used at `iteration` (static topologies ignore it). Random families draw from
     /// `seed` only, so the same seed gives the same graph. Static graphs are validated connected.
     public func graph(agents n: Int, seed: UInt64 = 0, iteration: Int = 0) throws -> Graph {
-        guard n >= 1 else { throw TopologyError("Topology \(self) needs at least 1 agent, got \(n)") }
+        guard n >= 1 else { throw AgoraError.configuration("Topology \(self) needs at least 1 agent, got \(n)") }
         let g: Graph
         switch self {
         case .ring:
@@ -106,7 +106,7 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
                 c = n / r
             }
             guard r >= 1, c >= 1, r * c == n else {
-                throw TopologyError("Topology torus:\(r0)x\(c0) has \(r0 * c0) cells but there are \(n) agents")
+                throw AgoraError.configuration("Topology torus:\(r0)x\(c0) has \(r0 * c0) cells but there are \(n) agents")
             }
             var s = [Set<Int>](repeating: [], count: n)
             func link(_ a: Int, _ b: Int) { if a != b { s[a].insert(b); s[b].insert(a) } }
@@ -138,7 +138,7 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
             }
             return Graph(agents: n, neighborSets: s)
         case let .erdosRenyi(p):
-            guard p > 0, p <= 1 else { throw TopologyError("Topology erdos-renyi: p must be in (0, 1], got \(p)") }
+            guard p > 0, p <= 1 else { throw AgoraError.configuration("Topology erdos-renyi: p must be in (0, 1], got \(p)") }
             var rng = SeededGenerator(seed: seed, stream: 0x7E57)
             var attempt = 0
             while true {
@@ -148,7 +148,7 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
                 if cand.isConnected { g = cand; break }
                 attempt += 1
                 if attempt >= 200 {
-                    throw TopologyError(String(format: "Topology erdos-renyi:%g on %d agents gave no connected graph in 200 draws; use p >= ln(n)/n = %.3g or larger", p, n, log(Double(n)) / Double(n)))
+                    throw AgoraError.configuration(String(format: "Topology erdos-renyi:%g on %d agents gave no connected graph in 200 draws; use p >= ln(n)/n = %.3g or larger", p, n, log(Double(n)) / Double(n)))
                 }
             }
         case let .randomRegular(k):
@@ -172,8 +172,8 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
     }
 
     static func randomRegular(n: Int, k: Int, seed: UInt64) throws -> Graph {
-        guard k >= 1, k < n else { throw TopologyError("Topology regular:\(k) needs 1 <= k < n = \(n)") }
-        guard (n * k) % 2 == 0 else { throw TopologyError("Topology regular:\(k) on \(n) agents is impossible: n * k must be even") }
+        guard k >= 1, k < n else { throw AgoraError.configuration("Topology regular:\(k) needs 1 <= k < n = \(n)") }
+        guard (n * k) % 2 == 0 else { throw AgoraError.configuration("Topology regular:\(k) on \(n) agents is impossible: n * k must be even") }
         var rng = SeededGenerator(seed: seed, stream: 0x4E6)
         for _ in 0..<1000 {
             // Pairing model with early rejection of loops/duplicates (restart on a dead end).
@@ -200,12 +200,12 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
             let g = Graph(agents: n, neighborSets: s)
             if g.isConnected { return g }
         }
-        throw TopologyError("Topology regular:\(k) on \(n) agents: no connected simple k-regular graph found in 1000 draws")
+        throw AgoraError.configuration("Topology regular:\(k) on \(n) agents: no connected simple k-regular graph found in 1000 draws")
     }
 
     static func smallWorld(n: Int, k: Int, beta: Double, seed: UInt64) throws -> Graph {
-        guard k >= 2, k % 2 == 0, k < n else { throw TopologyError("Topology small-world:\(k): K must be even with 2 <= K < n = \(n)") }
-        guard beta >= 0, beta <= 1 else { throw TopologyError("Topology small-world: BETA must be in [0, 1], got \(beta)") }
+        guard k >= 2, k % 2 == 0, k < n else { throw AgoraError.configuration("Topology small-world:\(k): K must be even with 2 <= K < n = \(n)") }
+        guard beta >= 0, beta <= 1 else { throw AgoraError.configuration("Topology small-world: BETA must be in [0, 1], got \(beta)") }
         var rng = SeededGenerator(seed: seed, stream: 0x5A11)
         for _ in 0..<200 {
             var s = [Set<Int>](repeating: [], count: n)
@@ -222,7 +222,7 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
             let g = Graph(agents: n, neighborSets: s)
             if g.isConnected { return g }
         }
-        throw TopologyError("Topology small-world:\(k):\(beta) on \(n) agents: no connected graph in 200 draws; lower BETA or raise K")
+        throw AgoraError.configuration("Topology small-world:\(k):\(beta) on \(n) agents: no connected graph in 200 draws; lower BETA or raise K")
     }
 }
 

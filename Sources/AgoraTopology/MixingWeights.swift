@@ -69,15 +69,15 @@ public struct MixingMatrix: Sendable, Equatable {
     /// stochastic within `tolerance`. The error names the first offending entry, row or column.
     public func validate(tolerance: Double = 1e-10, context: String = "mixing matrix") throws {
         let n = csr.rows
-        guard csr.cols == n else { throw TopologyError("The \(context) is \(n) x \(csr.cols), not square") }
+        guard csr.cols == n else { throw AgoraError.configuration("The \(context) is \(n) x \(csr.cols), not square") }
         var entry = [Int: Double]()  // key i * n + j
         var rowSum = [Double](repeating: 0, count: n), colSum = [Double](repeating: 0, count: n)
         for i in 0..<n {
             for k in csr.rowStart[i]..<csr.rowStart[i + 1] {
                 let j = Int(csr.columns[k]), w = csr.values[k]
-                guard w.isFinite else { throw TopologyError("The \(context) has a non-finite weight w[\(i)][\(j)] = \(w)") }
+                guard w.isFinite else { throw AgoraError.configuration("The \(context) has a non-finite weight w[\(i)][\(j)] = \(w)") }
                 guard w >= -tolerance else {
-                    throw TopologyError("The \(context) has a negative weight w[\(i)][\(j)] = \(w); mixing weights must be non-negative"
+                    throw AgoraError.configuration("The \(context) has a negative weight w[\(i)][\(j)] = \(w); mixing weights must be non-negative"
                         + (i == j ? " (the self weight 1 - sum of neighbour weights is negative: neighbour weights sum above 1)" : ""))
                 }
                 entry[i * n + j, default: 0] += w
@@ -88,14 +88,14 @@ public struct MixingMatrix: Sendable, Equatable {
             let i = key / n, j = key % n
             let wt = entry[j * n + i] ?? 0
             guard abs(w - wt) <= tolerance else {
-                throw TopologyError("The \(context) is not symmetric: w[\(i)][\(j)] = \(w) but w[\(j)][\(i)] = \(wt) (tolerance \(tolerance))")
+                throw AgoraError.configuration("The \(context) is not symmetric: w[\(i)][\(j)] = \(w) but w[\(j)][\(i)] = \(wt) (tolerance \(tolerance))")
             }
         }
         for i in 0..<n where abs(rowSum[i] - 1) > tolerance {
-            throw TopologyError("The \(context) is not doubly stochastic: row \(i) sums to \(rowSum[i]), expected 1 (tolerance \(tolerance))")
+            throw AgoraError.configuration("The \(context) is not doubly stochastic: row \(i) sums to \(rowSum[i]), expected 1 (tolerance \(tolerance))")
         }
         for j in 0..<n where abs(colSum[j] - 1) > tolerance {
-            throw TopologyError("The \(context) is not doubly stochastic: column \(j) sums to \(colSum[j]), expected 1 (tolerance \(tolerance))")
+            throw AgoraError.configuration("The \(context) is not doubly stochastic: column \(j) sums to \(colSum[j]), expected 1 (tolerance \(tolerance))")
         }
     }
 

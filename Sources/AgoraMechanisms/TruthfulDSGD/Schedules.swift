@@ -1,3 +1,4 @@
+import AgoraKernels
 import Foundation
 
 /// A power-law schedule a_t = a_0 (t + 1)^(-exponent), as used for step sizes (lambda_t, exponent
@@ -19,16 +20,11 @@ public struct PowerSchedule: Codable, Sendable, Equatable {
     /// Checks that the schedule is usable, naming `field` in the error.
     public func validate(field: String) throws {
         guard initial.isFinite, initial > 0 else {
-            throw ScheduleError("\(field).initial must be a positive finite number, got \(initial)")
+            throw AgoraError.configuration("\(field).initial must be a positive finite number, got \(initial)")
         }
         guard exponent.isFinite, exponent >= 0 else {
-            throw ScheduleError("\(field).exponent must be a non-negative finite number, got \(exponent)")
+            throw AgoraError.configuration("\(field).exponent must be a non-negative finite number, got \(exponent)")
         }
     }
 }
 
-public struct ScheduleError: Error, CustomStringConvertible, Equatable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}

@@ -1,4 +1,7 @@
 import AgoraKernels
+import AgoraLearning
+import AgoraMechanisms
+import AgoraTopology
 import Foundation
 
 /// Gossip averaging x_{t+1} = W_t x_t from random starting parameters: the mixing part of every
@@ -42,9 +45,9 @@ public struct ConsensusExperiment: Codable, Sendable, Equatable {
 
     /// Checks the configuration, naming the field at fault.
     public func validate() throws {
-        guard agents >= 1 else { throw TopologyError("agents must be at least 1, got \(agents)") }
-        guard dimension >= 1 else { throw TopologyError("dimension must be at least 1, got \(dimension)") }
-        guard steps >= 0 else { throw TopologyError("steps must be non-negative, got \(steps)") }
+        guard agents >= 1 else { throw AgoraError.configuration("agents must be at least 1, got \(agents)") }
+        guard dimension >= 1 else { throw AgoraError.configuration("dimension must be at least 1, got \(dimension)") }
+        guard steps >= 0 else { throw AgoraError.configuration("steps must be non-negative, got \(steps)") }
     }
 
     /// Runs the experiment; `progress` is called after each step.

@@ -36,11 +36,11 @@ public struct MultinomialOutcomes: Sendable {
     public init(trials: Int, probabilities p: [Double], conditioning: Conditioning = .truncated,
                 limit: Int = MultinomialOutcomes.defaultLimit) throws {
         let k = p.count
-        guard k >= 1 else { throw InputError("p must have at least one type") }
-        guard trials >= 1 else { throw InputError("N must be at least 1, got \(trials)") }
+        guard k >= 1 else { throw AgoraError.configuration("p must have at least one type") }
+        guard trials >= 1 else { throw AgoraError.configuration("N must be at least 1, got \(trials)") }
         let total = Self.outcomeCount(trials: trials, types: k)
         guard total <= Double(limit) else {
-            throw InputError(String(format: "N = %d with I = %d types has %.4g outcomes, more than the exact-enumeration limit %d; use fewer types or participants, or the sampled estimator (`agora contract --sampled SAMPLES`), which solves the sample-average problem and reports a standard error", trials, k, total, limit))
+            throw AgoraError.configuration(String(format: "N = %d with I = %d types has %.4g outcomes, more than the exact-enumeration limit %d; use fewer types or participants, or sample the outcomes (the sample-average estimator), which solves the sample-average problem and reports a standard error", trials, k, total, limit))
         }
         self.trials = trials
         self.probabilities = p
@@ -71,10 +71,10 @@ public struct MultinomialOutcomes: Sendable {
             switch conditioning {
             case .truncated:
                 let z = 1 - pow(1 - p[i], Double(trials))
-                guard z > 0 else { throw InputError("type \(i + 1) has probability 0: its conditional expectation is undefined") }
+                guard z > 0 else { throw AgoraError.configuration("type \(i + 1) has probability 0: its conditional expectation is undefined") }
                 for o in 0..<m where rows[o * k + i] >= 1 { cond[i, o] = pm[o] / z }
             case .sizeBiased:
-                guard p[i] > 0 else { throw InputError("type \(i + 1) has probability 0: its conditional expectation is undefined") }
+                guard p[i] > 0 else { throw AgoraError.configuration("type \(i + 1) has probability 0: its conditional expectation is undefined") }
                 for o in 0..<m where rows[o * k + i] >= 1 {
                     var n = Array(rows[(o * k)..<((o + 1) * k)])
                     n[i] -= 1
@@ -96,9 +96,9 @@ extension MultinomialOutcomes {
     public init(trials: Int, probabilities p: [Double], sampling samples: Int, seed: UInt64,
                 conditioning: Conditioning = .truncated) throws {
         let k = p.count
-        guard k >= 1 else { throw InputError("p must have at least one type") }
-        guard trials >= 1 else { throw InputError("N must be at least 1, got \(trials)") }
-        guard samples >= 1 else { throw InputError("the number of samples must be at least 1, got \(samples)") }
+        guard k >= 1 else { throw AgoraError.configuration("p must have at least one type") }
+        guard trials >= 1 else { throw AgoraError.configuration("N must be at least 1, got \(trials)") }
+        guard samples >= 1 else { throw AgoraError.configuration("the number of samples must be at least 1, got \(samples)") }
         var cdf = [Double](repeating: 0, count: k)
         var acc = 0.0
         for i in 0..<k { acc += p[i]; cdf[i] = acc }
@@ -131,7 +131,7 @@ extension MultinomialOutcomes {
                 cond[i, o] = w; z += w
             }
             guard z > 0 else {
-                throw InputError("no sampled outcome contains type \(i + 1) (p = \(p[i])): draw more samples")
+                throw AgoraError.configuration("no sampled outcome contains type \(i + 1) (p = \(p[i])): draw more samples")
             }
             for o in 0..<m { cond[i, o] /= z }
         }
@@ -142,13 +142,6 @@ extension MultinomialOutcomes {
         self.conditional = cond
         self.samples = samples
     }
-}
-
-/// Invalid input to a learning-layer computation, with a message naming what was expected.
-public struct InputError: Error, CustomStringConvertible, Equatable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
 }
 
 /// log Gamma(x) through the reentrant C function (plain `lgamma` is ambiguous between modules and

@@ -1,4 +1,4 @@
-import AgoraLearning
+import AgoraReports
 import Foundation
 #if canImport(FoundationXML)
 import FoundationXML

@@ -1,0 +1,149 @@
+import AgoraExperiments
+import AgoraKernels
+import AgoraLearning
+import AgoraMechanisms
+import AgoraTestSupport
+import AgoraTopology
+import Foundation
+import XCTest
+final class MarketExperimentTests: XCTestCase {
+    func testBadInputGivesClearErrors() throws {
+        let ok = ClientEconomics(dataSize: 100, cost: 1, eagerness: 10)
+        let d = Matrix<Double>(rows: 2, cols: 2)
+        func message(_ body: () throws -> Void) -> String {
+            do { try body(); return "" } catch { return "\(error)" }
+        }
+        XCTAssertTrue(message { _ = try ModelMarket().clear(reports: [ok, ClientEconomics(dataSize: -1, cost: 1, eagerness: 1)], distances: d) }.contains("client 1 report: data size N must be a positive"))
+        XCTAssertTrue(message { _ = try ModelMarket().clear(reports: [ClientEconomics(dataSize: 1, cost: -2, eagerness: 1), ok], distances: d) }.contains("cost c must be a non-negative"))
+        XCTAssertTrue(message { _ = try ModelMarket().clear(reports: [ok, ClientEconomics(dataSize: 1, cost: 1, eagerness: -1)], distances: d) }.contains("eagerness K must be a non-negative"))
+        XCTAssertTrue(message { _ = try ModelMarket(lambda: 0).clear(reports: [ok, ok], distances: d) }.contains("lambda must be a positive"))
+        XCTAssertTrue(message { _ = try ModelMarket(eta: -1).clear(reports: [ok, ok], distances: d) }.contains("eta must be a positive"))
+        XCTAssertTrue(message { _ = try ModelMarket().clear(reports: [ok, ok, ok], distances: d) }.contains("distances are 2 x 2 for 3 clients"))
+        XCTAssertTrue(message { _ = try ModelMarket().clear(reports: [ok, ok], truth: [ok], distances: d) }.contains("2 reports but 1 true"))
+        var e = MarketExperiment()
+        e.market.eta = 0
+        XCTAssertTrue(message { _ = try e.run() }.contains("eta must be a positive"))
+        e = MarketExperiment(); e.attackers = [.init(client: 99, attack: .shuffle)]
+        XCTAssertTrue(message { _ = try e.run() }.contains("attacker client 99 is outside 0..<10"))
+        e = MarketExperiment(); e.misreports = [.init(client: 1, sizeFactor: -2)]
+        XCTAssertTrue(message { _ = try e.run() }.contains("misreport factors must be positive"))
+    }
+
+    func small() -> MarketExperiment {
+        var e = MarketExperiment()
+        e.rounds = 6; e.localSteps = 10
+        e.methods = [.ipfl, .local]
+        return e
+    }
+
+    func testTrainingLoopKeepsBudgetBalanceAndIRAndLearnsTheClusters() throws {
+        let r = try small().run()
+        let ipfl = r.methods[0]
+        for rd in ipfl.rounds {
+            let scale = rd.netPayments.map(abs).reduce(0, +)
+            XCTAssertLessThanOrEqual(rd.budgetResidual, 1e-12 * max(1, scale), "round \(rd.round)")
+            for u in rd.utilities { XCTAssertGreaterThanOrEqual(u, -1e-9, "IR in round \(rd.round)") }
+        }
+        // Synthetic default: 3 groups (client i in group i % 3); the market buys inside groups.
+        let last = ipfl.rounds.last!
+        let edges = last.imports.enumerated().flatMap { i, js in js.map { (i, $0) } }
+        XCTAssertGreaterThan(edges.count, 0)
+        let inside = edges.filter { $0.0 % 3 == $0.1 % 3 }.count
+        XCTAssertGreaterThanOrEqual(Double(inside), 0.8 * Double(edges.count), "edges \(edges)")
+        XCTAssertGreaterThan(ipfl.meanBestAccuracy, r.methods[1].meanBestAccuracy - 1e-12, "iPFL vs local-only")
+        XCTAssertEqual(r.methods[1].meanCumulativeUtility, 0)
+        XCTAssertNotNil(r.audit)
+        XCTAssertEqual(r.audit!.irViolations, 0)
+    }
+
+    /// Market level: sellers with c = 0 and model distances of a shuffled (d ~ 1) or sign-flipped
+    /// (d ~ 2) update are never bought while honest partners are close; without close partners a
+    /// zero-cost seller at distance d is bought exactly when lambda d is below the first marginal gain.
+    func testZeroCostSellersLoseToCloseHonestPartners() throws {
+        let m = 8
+        var e = [ClientEconomics](repeating: ClientEconomics(dataSize: 5000, cost: 1, eagerness: 5e5), count: m)
+        for a in 6..<8 { e[a] = ClientEconomics(dataSize: 5000, cost: 0, eagerness: 0) }
+        var d = Matrix<Double>(rows: m, cols: m)
+        for i in 0..<m { for j in 0..<m where i != j {
+            d[i, j] = (i < 6 && j < 6) ? (i % 2 == j % 2 ? 0.05 : 0.9) : (i == 6 || j == 6 ? 1.0 : 1.9)
+        } }
+        let o = try ModelMarket(lambda: 2).clear(reports: e, distances: d)
+        XCTAssertEqual(o.buyers[6], 0); XCTAssertEqual(o.buyers[7], 0)
+        for i in 0..<6 { XCTAssertFalse(o.imports[i].isEmpty) }
+        // No honest alternative (all honest distances 1): the shuffled seller (d = 1, c = 0) is the
+        // cheapest, and is bought iff lambda < G(2N) - G(N) = 2.93.
+        for i in 0..<6 { for j in 0..<6 where i != j { d[i, j] = 1 } }
+        let first = MarketGain.marginal(eagerness: 5e5, before: 5000, added: 5000)
+        for lambda in [2.0, 2.9, 3.0, 5.0] {
+            let r = try ModelMarket(lambda: lambda).clear(reports: e, distances: d)
+            XCTAssertEqual(r.buyers[6] > 0, lambda < first, "lambda \(lambda)")
+            XCTAssertEqual(r.buyers[7], 0, "sign-flipped (d = 1.9) at lambda \(lambda)")
+        }
+    }
+
+    /// Training level, on the UCI digits in the paper's Cluster partition (3 groups): no honest
+    /// client ever buys from a shuffle or sign-flip attacker or a free-rider.
+    func testAttackersFindNoHonestBuyersOnDigitsClusters() throws {
+        var e = small()
+        e.dataFile = DataFile(path: try sharedData("uci/digits.csv.gz"), format: "csv", partition: .classGroups(groups: 3))
+        e.methods = [.ipfl]
+        e.rounds = 6; e.localSteps = 20
+        e.attackers = [.init(client: 9, attack: .signFlip), .init(client: 7, attack: .shuffle),
+                       .init(client: 8, attack: .freeRideGaussian), .init(client: 6, attack: .freeRideConstant)]
+        let r = try e.run()
+        let bad = Set(e.attackers.map(\.client))
+        for rd in r.methods[0].rounds {
+            XCTAssertGreaterThan(rd.imports.joined().count, 0)
+            for i in 0..<e.clients where !bad.contains(i) {
+                XCTAssertTrue(Set(rd.imports[i]).isDisjoint(with: bad), "round \(rd.round): honest client \(i) buys \(rd.imports[i])")
+            }
+        }
+        // Sellers (shuffle, sign-flip) have K = 0 and never import.
+        XCTAssertEqual(r.methods[0].rounds.last!.imports[9], [])
+        XCTAssertEqual(r.truth[7].eagerness, 0)
+    }
+
+    func testSameNumbersOnOneAndTwoThreads() throws {
+        var e = small()
+        e.methods = [.ipfl, .pfedgraph, .ditto]
+        let a = try e.run()
+        let old = ThreadPool.shared.threads
+        ThreadPool.shared.threads = 1
+        defer { ThreadPool.shared.threads = old }
+        let b = try e.run()
+        for (x, y) in zip(a.methods, b.methods) {
+            for (p, q) in zip(x.rounds, y.rounds) {
+                XCTAssertEqual(p.accuracies, q.accuracies)
+                XCTAssertEqual(p.utilities, q.utilities)
+                XCTAssertEqual(p.imports, q.imports)
+            }
+        }
+    }
+
+    func testBaselinesUtilityIsGainMinusCost() throws {
+        var e = small()
+        e.methods = [.fedavg]
+        e.rounds = 2
+        let r = try e.run()
+        // 10 equal clients of N = 5000 sharing with everyone: sqrt(K/N)(1 - 1/sqrt 10) - 9, about -2.16 (the paper's -2.2).
+        let n = r.truth[0].dataSize
+        let expect = (5e5 / n).squareRoot() - (5e5 / (10 * n)).squareRoot() - 9
+        XCTAssertEqual(r.methods[0].rounds[0].utilities[0], expect, accuracy: 1e-9)
+        XCTAssertEqual(expect, -2.16, accuracy: 0.05)
+    }
+
+    /// The accuracy check on real data: MNIST test images, Dirichlet(0.1) over 10 clients.
+    func testIPFLAtLeastLocalOnMNISTDirichlet() throws {
+        let images = try sharedData("mnist/t10k-images-idx3-ubyte.gz")
+        var e = MarketExperiment()
+        e.dataFile = DataFile(path: images, format: "idx", partition: .dirichlet(beta: 0.1))
+        e.methods = [.ipfl, .local]
+        e.rounds = 8; e.localSteps = 20; e.batch = 32; e.learningRate = 0.01
+        e.market.lambda = 2; e.market.eta = 5
+        let r = try e.run()
+        let ipfl = r.methods[0].meanBestAccuracy, local = r.methods[1].meanBestAccuracy
+        print("MNIST Dirichlet(0.1): iPFL \(ipfl), local \(local)")
+        XCTAssertGreaterThanOrEqual(ipfl, local - 0.005)
+        XCTAssertGreaterThan(local, 0.5)
+    }
+}

@@ -1,0 +1,55 @@
+import AgoraKernels
+import AgoraTestSupport
+import XCTest
+final class GLMGradientTests: XCTestCase {
+    /// A small random data set, dense and the same as CSR (about 40 % zeros).
+    func data(rows: Int, cols: Int, seed: UInt64) -> (dense: Matrix<Double>, sparse: CSRMatrix<Double>, y: [Double]) {
+        var g = SeededGenerator(seed: seed)
+        let (m, sparse) = randomDenseAndSparse(rows: rows, cols: cols, density: 0.6, &g)
+        let y = (0..<rows).map { _ in g.uniform() < 0.5 ? -1.0 : 1.0 }
+        return (m, sparse, y)
+    }
+
+    func testBatchedEqualsOneByOneAndThreadCountDoesNotMatter() throws {
+        let (dense, sparse, y) = data(rows: 64, cols: 37, seed: 2)
+        let agents = 9
+        var g = SeededGenerator(seed: 4)
+        let theta: Matrix<Float> = g.normalMatrix(rows: agents, cols: 37, scale: 0.2)
+        let batches = (0..<agents).map { a in (0..<(3 + a)).map { (a * 7 + $0 * 5) % 64 } }
+        let yf = y.map(Float.init)
+        for x in [FeatureRows<Float>.dense(try Matrix(rows: 64, cols: 37, storage: dense.storage.map(Float.init))),
+                  .sparse(sparse.converted(to: Float.self))] {
+            var g1 = Matrix<Float>(rows: agents, cols: 37), g2 = g1
+            var l1 = [Float](repeating: 0, count: agents), l2 = l1
+            ThreadPool.shared.threads = 1
+            try Kernels.glmGradients(loss: .logistic, l2: 0.01, features: x, targets: yf, parameters: theta, batches: batches, gradients: &g1, losses: &l1)
+            ThreadPool.shared.threads = 2
+            let oldMin = ThreadPool.shared.minParallelBytes
+            ThreadPool.shared.minParallelBytes = 0
+            try Kernels.glmGradients(loss: .logistic, l2: 0.01, features: x, targets: yf, parameters: theta, batches: batches, gradients: &g2, losses: &l2)
+            ThreadPool.shared.minParallelBytes = oldMin
+            XCTAssertEqual(g1, g2, "identical with 1 and 2 threads")
+            XCTAssertEqual(l1, l2)
+            for a in 0..<agents {
+                var ga = Matrix<Float>(rows: 1, cols: 37), la: [Float] = [0]
+                try Kernels.glmGradients(loss: .logistic, l2: 0.01, features: x, targets: yf,
+                                         parameters: try Matrix(rows: 1, cols: 37, storage: theta.row(a)),
+                                         batches: [batches[a]], gradients: &ga, losses: &la)
+                XCTAssertEqual(ga.storage, g1.row(a), "agent \(a) alone gives the same row")
+                XCTAssertEqual(la[0], l1[a])
+            }
+        }
+    }
+
+    func testShapeErrors() {
+        var g = Matrix<Float>(rows: 2, cols: 3), l: [Float] = [0, 0]
+        XCTAssertThrowsError(try Kernels.glmGradients(loss: .squared, l2: 0, features: .dense(Matrix<Float>(rows: 4, cols: 3)), targets: [0, 0, 0, 0],
+                                                      parameters: Matrix<Float>(rows: 2, cols: 3), batches: [[0], [9]], gradients: &g, losses: &l)) { e in
+            XCTAssertTrue("\(e)".contains("batch of agent 1 names row 9"), "\(e)")
+        }
+        XCTAssertThrowsError(try Kernels.glmGradients(loss: .squared, l2: 0, features: .dense(Matrix<Float>(rows: 4, cols: 3)), targets: [0],
+                                                      parameters: Matrix<Float>(rows: 2, cols: 3), batches: [[0], [1]], gradients: &g, losses: &l)) { e in
+            XCTAssertTrue("\(e)".contains("1 targets for 4 rows"), "\(e)")
+        }
+    }
+}
