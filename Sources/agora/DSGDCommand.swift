@@ -17,11 +17,8 @@ struct DSGDCommand: ParsableCommand {
     @Option(help: "Topology (as in `agora topology`).") var topology: String = "exponential"
     @Option(help: "Mixing weights.") var weights: String = "metropolis"
     @Option(help: "Model: logistic or squared.") var model: String = "logistic"
-    @Option(help: "A data file instead of synthetic data (LIBSVM, IDX images, CSV; binary labels for logistic regression).") var data: String?
-    @Option(help: "Format of --data: libsvm, idx, csv (default: from the name).") var format: String?
+    @OptionGroup(title: "Data") var dataOptions: DataOptions
     @Option(help: "Held-out data for test accuracy (same format as --data), or 'auto' for the LIBSVM convention FILE.t (a9a -> a9a.t).") var testData: String?
-    @Option(help: "Partition of --data across agents: iid, dirichlet:BETA, shards:S, groups:G, skew, quantity:ALPHA.") var partition: String = "iid"
-    @Option(help: "LIBSVM feature count for --data (default: the largest index).") var dataFeatures: Int = 0
     @Option(help: "Synthetic data: rows per agent.") var rows: Int = 200
     @Option(help: "Synthetic data: features.") var features: Int = 20
     @Option(help: "Synthetic data: heterogeneity across agents.") var heterogeneity: Double = 1
@@ -60,7 +57,7 @@ struct DSGDCommand: ParsableCommand {
         e.mechanism = TruthfulDSGD(stepSize: PowerSchedule(initial: lr, exponent: v),
                                    payments: PaymentRule(coefficient: PowerSchedule(initial: c0, exponent: u), edgeWeighting: ew))
         e.iterations = iterations; e.batch = batch; e.seed = seed; e.l2 = l2
-        if let data { e.dataFile = try resolveDataFile(data, format: format, features: dataFeatures, partition: partition, test: testData) }
+        if dataOptions.usesFile { e.dataFile = try dataOptions.file(defaultPartition: "iid", test: testData) }
         else if testData != nil { throw ValidationError("--test-data needs --data") }
         e.evaluateEvery = max(1, iterations / 100)
         func pair(_ s: String, _ flag: String, defaultValue: Double? = nil) throws -> (Int, Double) {

@@ -76,35 +76,7 @@ func loadJSONConfig<T: Codable>(_ path: String, as _: T.Type, what: String) thro
     return e
 }
 
-/// The shared data folder: $AGORA_DATA, else ../shared/data beside the project.
-func sharedDataRoot() -> String {
-    ProcessInfo.processInfo.environment["AGORA_DATA"] ?? "../shared/data"
-}
 
-/// Resolves --data: a named data set (mnist, a9a, mushrooms, digits) in the shared data folder, or
-/// a path; the format comes from --format or the file name.
-func resolveDataFile(_ name: String, format: String?, features: Int, partition: String, test: String? = nil) throws -> DataFile {
-    let named: [String: (String, String, Int)] = [
-        "mnist": ("mnist/t10k-images-idx3-ubyte.gz", "idx", 0), "a9a": ("libsvm/a9a", "libsvm", 123),
-        "mushrooms": ("libsvm/mushrooms", "libsvm", 112), "digits": ("uci/digits.csv.gz", "csv", 0),
-    ]
-    var path = name, fmt = format, nf = features
-    if let (rel, f, k) = named[name.lowercased()] {
-        path = sharedDataRoot() + "/" + rel
-        fmt = fmt ?? f
-        if nf == 0 { nf = k }
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw CLIError("data set '\(name)' not found at \(path); set AGORA_DATA to the folder holding mnist/, libsvm/ and uci/")
-        }
-    }
-    var file = DataFile(path: path, format: fmt ?? DataFile.guessFormat(path), features: nf, partition: try PartitionScheme(parsing: partition))
-    if let test {
-        // "auto": the conventional held-out file beside a LIBSVM training file (a9a -> a9a.t).
-        file.testPath = test == "auto" ? path + ".t" : test
-        guard FileManager.default.fileExists(atPath: file.testPath!) else { throw CLIError("test data \(file.testPath!) not found") }
-    }
-    return file
-}
 
 /// Turns library errors into a clean message and a non-zero exit (no stack trace, no crash, no
 /// usage text, which only fits mistakes in the arguments).

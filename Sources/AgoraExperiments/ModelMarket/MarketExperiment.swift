@@ -207,150 +207,51 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
 
     func simulate(_ method: FederatedMethod, fed: FederatedClients, truth: [ClientEconomics], reports: [ClientEconomics],
                   attack: [Int: MarketAttack], lastMarket: inout (Matrix<Double>, [Bool])?, tick: (Int) -> Void) throws -> [Round] {
-        let m = clients, p = fed.parameterCount
-        var initRNG = SeededGenerator(seed: seed, stream: 0x1417)
-        // theta0: small random weights (an MLP needs them; zero for linear models works as well).
-        let origin: [Float] = (0..<p).map { _ in Float(initRNG.normal() * 0.01) }
-        var theta = Matrix<Float>(rows: m, cols: p)
-        for i in 0..<m { for k in 0..<p { theta[i, k] = origin[k] } }
-        var personal = theta                      // Ditto's personal models
-        var global = origin                       // FedAvg-family global model
-        var centres: Matrix<Float>? = nil         // iPFL prox centres / pFedGraph aggregates
-        var workspace = ModelMarket.Workspace<Float>()
-        var rngs = (0..<m).map { SeededGenerator(seed: seed, stream: 0xB000 + UInt64($0)) }
-        var attackRNG = (0..<m).map { SeededGenerator(seed: seed, stream: 0xA77 + UInt64($0)) }
-        var tieSeed = SeededGenerator(seed: seed, stream: 0x71E)
-        var active = [Bool](repeating: true, count: m)
+        let m = clients
+        var run = FederatedRun(experiment: self, fed: fed, truth: truth, reports: reports, attack: attack)
+        var strategy = makeStrategy(method, origin: run.origin)
         var cumulative = [Double](repeating: 0, count: m)
-        let optimizer = MomentumSGD(learningRate: learningRate, momentum: momentum)
-        let trains = (0..<m).map { attack[$0]?.trains ?? true }
         var out: [Round] = []
-        let sizes = truth.map(\.dataSize)
         for t in 0..<rounds {
-            var imports = [[Int]](repeating: [], count: m)
-            var net = [Double](repeating: 0, count: m)
-            var payments = [[Double]](repeating: [], count: m)
+            let r = try strategy.round(t, run: &run)
             var utilities = [Double](repeating: 0, count: m)
-            var residual = 0.0
-            var evaluated = theta
-            func everyone() -> [[Int]] { (0..<m).map { i in active[i] ? (0..<m).filter { $0 != i && active[$0] } : [] } }
-            switch method {
-            case .local:
-                try fed.train(&theta, steps: localSteps, batch: batch, optimizer: optimizer, training: trains, rngs: &rngs)
-                evaluated = theta
-            case .ipfl:
-                // 1. Local training towards the prox centres (from round 1 on). Clients who left train alone.
-                let strengths = (0..<m).map { Float(active[$0] && t > 0 ? market.lambda / market.eta : 0) }
-                try fed.train(&theta, steps: localSteps, batch: batch, optimizer: optimizer, centres: centres,
-                              strengths: centres == nil ? nil : strengths, training: trains, rngs: &rngs)
-                evaluated = theta
-                // 3. Attack hook on uploads; 4-7. server.
-                let uploaded = upload(theta, origin: origin, attack: attack, rngs: &attackRNG)
-                let (outcome, d) = try market.step(uploaded: uploaded, origin: origin, reports: reports, truth: truth,
-                                                   active: active, seed: tieSeed.next(), workspace: &workspace)
-                imports = outcome.imports
-                centres = workspace.centres
-                net = outcome.netPayments
-                payments = outcome.payments
-                utilities = outcome.utilities
-                residual = outcome.budgetResidual
-                lastMarket = (d, active)
-            case .fedavg, .fedprox:
-                var start = theta
-                for i in 0..<m where active[i] { for k in 0..<p { start[i, k] = global[k] } }
-                let strengths = (0..<m).map { Float(method == .fedprox && active[$0] ? fedproxMu : 0) }
-                let centreMatrix = method == .fedprox ? try Matrix(rows: m, cols: p, storage: (0..<m).flatMap { _ in global }) : nil
-                try fed.train(&start, steps: localSteps, batch: batch, optimizer: optimizer, centres: centreMatrix,
-                              strengths: method == .fedprox ? strengths : nil, training: trains, rngs: &rngs)
-                theta = start
-                let uploaded = upload(theta, origin: origin, attack: attack, rngs: &attackRNG)
-                global = try weightedMean(uploaded, weights: sizes, include: active)
-                imports = everyone()
-                for i in 0..<m { evaluated.storage.replaceSubrange((i * p)..<((i + 1) * p), with: active[i] ? global : theta.row(i)) }
-            case .ditto:
-                var start = theta
-                for i in 0..<m where active[i] { for k in 0..<p { start[i, k] = global[k] } }
-                try fed.train(&start, steps: localSteps, batch: batch, optimizer: optimizer, training: trains, rngs: &rngs)
-                let globalMatrix = try Matrix(rows: m, cols: p, storage: (0..<m).flatMap { _ in global })
-                let strengths = (0..<m).map { Float(active[$0] ? dittoLambda : 0) }
-                try fed.train(&personal, steps: localSteps, batch: batch, optimizer: optimizer, centres: globalMatrix,
-                              strengths: strengths, training: trains, rngs: &rngs)
-                theta = start
-                let uploaded = upload(theta, origin: origin, attack: attack, rngs: &attackRNG)
-                global = try weightedMean(uploaded, weights: sizes, include: active)
-                imports = everyone()
-                evaluated = personal
-            case .pfedgraph:
-                if let c = centres { for i in 0..<m where active[i] { for k in 0..<p { theta[i, k] = c[i, k] } } }
-                try fed.train(&theta, steps: localSteps, batch: batch, optimizer: optimizer, training: trains, rngs: &rngs)
-                evaluated = theta
-                let uploaded = upload(theta, origin: origin, attack: attack, rngs: &attackRNG)
-                let geo = try Kernels.updateGeometry(uploaded, origin: origin)
-                let total = (0..<m).filter { active[$0] }.reduce(0.0) { $0 + sizes[$1] }
-                // Aggregation weights per client (a row of the simplex); clients who left keep their own model.
-                let members = (0..<m).filter { active[$0] }
-                var rows = [[(Int, Float)]](repeating: [], count: m)
-                for i in 0..<m {
-                    guard active[i] else { rows[i] = [(i, 1)]; continue }
-                    let a = projectOntoSimplex(members.map { j in pfedgraphAlpha * sizes[j] / total + Double(geo.cosines[i, j]) / 2 })
-                    for (q, j) in members.enumerated() where a[q] > 0 {
-                        rows[i].append((j, Float(a[q])))
-                        if j != i && a[q] > 1e-9 { imports[i].append(j) }
-                    }
-                }
-                var agg = Matrix<Float>(uninitializedRows: m, cols: p)  // the mix writes every element
-                try Kernels.mix(try MixingOperator(try CSRMatrix(rows: m, cols: m, entries: rows)), uploaded, into: &agg)
-                centres = agg
-            }
-            if method != .ipfl {
+            if let market = r.market {
+                utilities = market.outcome.utilities
+                lastMarket = (market.distances, run.active)
+            } else {
                 // Baselines pay nothing: utility = gain from what is used minus export costs.
                 var buyers = [Int](repeating: 0, count: m)
-                for js in imports { for j in js { buyers[j] += 1 } }
+                for js in r.imports { for j in js { buyers[j] += 1 } }
                 for i in 0..<m {
-                    let total = imports[i].reduce(truth[i].dataSize) { $0 + truth[$1].dataSize }
+                    let total = r.imports[i].reduce(truth[i].dataSize) { $0 + truth[$1].dataSize }
                     utilities[i] = MarketGain.gain(eagerness: truth[i].eagerness, own: truth[i].dataSize, total: total)
                         - truth[i].cost * Double(buyers[i])
                 }
             }
             for i in 0..<m { cumulative[i] += utilities[i] }
-            let accs = try fed.accuracies(evaluated)
+            let accs = try fed.accuracies(r.evaluated)
             let honest = (0..<m).filter { attack[$0] == nil }
             out.append(Round(round: t + 1, accuracies: accs, meanAccuracy: honest.map { accs[$0] }.reduce(0, +) / Double(max(1, honest.count)),
-                             utilities: utilities, cumulativeUtilities: cumulative, imports: imports, payments: payments, netPayments: net,
-                             budgetResidual: residual, active: active))
+                             utilities: utilities, cumulativeUtilities: cumulative, imports: r.imports,
+                             payments: r.market?.outcome.payments ?? [[Double]](repeating: [], count: m),
+                             netPayments: r.market?.outcome.netPayments ?? [Double](repeating: 0, count: m),
+                             budgetResidual: r.market?.outcome.budgetResidual ?? 0, active: run.active))
             // 8. Optional dropout.
-            if dropout { for i in 0..<m where active[i] && utilities[i] < -1e-12 { active[i] = false } }
+            if dropout { for i in 0..<m where run.active[i] && utilities[i] < -1e-12 { run.active[i] = false } }
             tick(t + 1)
         }
         return out
     }
 
-    /// What each client uploads: its model, or the attack's manipulation of it.
-    func upload(_ theta: Matrix<Float>, origin: [Float], attack: [Int: MarketAttack], rngs: inout [SeededGenerator]) -> Matrix<Float> {
-        var u = theta
-        let p = theta.cols
-        for (i, a) in attack.sorted(by: { $0.key < $1.key }) {
-            switch a {
-            case .shuffle:
-                var perm = Array(0..<p)
-                perm.shuffle(using: &rngs[i])
-                for k in 0..<p { u[i, k] = origin[k] + (theta[i, perm[k]] - origin[perm[k]]) }
-            case .signFlip:
-                for k in 0..<p { u[i, k] = origin[k] - (theta[i, k] - origin[k]) }
-            case .freeRideConstant:
-                for k in 0..<p { u[i, k] = origin[k] + 0.01 }
-            case .freeRideGaussian:
-                for k in 0..<p { u[i, k] = origin[k] + Float(0.01 * rngs[i].normal()) }
-            }
+    /// The strategy object of one method (its own state: global model, centres, workspace).
+    func makeStrategy(_ method: FederatedMethod, origin: [Float]) -> any FederatedStrategy {
+        switch method {
+        case .ipfl: return IPFLStrategy(market: market, seed: seed)
+        case .local: return LocalStrategy()
+        case .fedavg: return FedAvgStrategy(global: origin, proximal: nil)
+        case .fedprox: return FedAvgStrategy(global: origin, proximal: fedproxMu)
+        case .ditto: return DittoStrategy(global: origin, lambda: dittoLambda)
+        case .pfedgraph: return PFedGraphStrategy(alpha: pfedgraphAlpha)
         }
-        return u
-    }
-
-    /// The data-size-weighted average of the included rows (FedAvg's aggregation); zeros when no
-    /// row is included.
-    func weightedMean(_ x: Matrix<Float>, weights: [Double], include: [Bool]) throws -> [Float] {
-        let total = zip(weights, include).reduce(0.0) { $0 + ($1.1 ? $1.0 : 0) }
-        let w = (0..<x.rows).map { include[$0] && total > 0 ? Float(weights[$0] / total) : 0 }
-        return try Kernels.weightedRowSum(x, weights: w)
     }
 }

@@ -258,8 +258,7 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
         func evaluate(_ t: Int) throws {
             let mean = Kernels.rowMean(theta).map(Double.init)
             let full = try model.evaluate(mean, features: dataset.features.double, targets: y)
-            var dist = 0.0
-            for i in 0..<n { var s = 0.0; for k in 0..<d { let e = Double(theta[i, k]) - reference.theta[k]; s += e * e }; dist += s.squareRoot() }
+            let dist = try Kernels.rowDistances(theta, to: reference.theta).reduce(0, +)
             var g = Matrix<Float>(rows: n, cols: d), l = [Float](repeating: 0, count: n)
             try Kernels.glmGradients(loss: model.loss, l2: Float(l2), features: x, targets: yf, parameters: theta,
                                      batches: parts, gradients: &g, losses: &l)
@@ -293,25 +292,21 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
             var norms = Kernels.rowSquaredNorms(grads).map(Double.init)
             for (i, b) in behaviour {
                 switch b {
-                case let .inflate(a): for k in 0..<d { applied[i, k] = Float(a) * grads[i, k] }; norms[i] *= a * a
-                case let .noise(s):
-                    var sq = 0.0
-                    for k in 0..<d { applied[i, k] = grads[i, k] + Float(s * noiseRNG[i].normal()); sq += Double(applied[i, k]) * Double(applied[i, k]) }
-                    norms[i] = sq
+                case let .inflate(a): try Kernels.scaleRow(&applied, row: i, by: Float(a)); norms[i] *= a * a
+                case let .noise(s): norms[i] = try Kernels.addGaussianNoise(&applied, row: i, sigma: s, rng: &noiseRNG[i])
                 case let .bestResponse(l):
                     let lam = mech.stepSize(t)
                     let c = mech.payments.map { $0.coefficient(t) } ?? 0
                     let a = max(1, lam / (l * lam * lam + 2 * c * Double(degrees[i])))
-                    for k in 0..<d { applied[i, k] = Float(a) * grads[i, k] }; norms[i] *= a * a
-                case .freeRide: for k in 0..<d { applied[i, k] = 0 }; norms[i] = 0
+                    try Kernels.scaleRow(&applied, row: i, by: Float(a)); norms[i] *= a * a
+                case .freeRide: try Kernels.fillRow(&applied, row: i, with: 0); norms[i] = 0
                 case let .misreport(f): norms[i] *= f
                 }
             }
             let pay = try mech.step(iteration: t, parameters: theta, applied: applied, reports: norms, exchange: exchange, into: &next)
             for i in 0..<n { cumulative[i] += pay[i] }
             lastResidual = abs(pay.reduce(0, +))
-            for v in next.storage where !v.isFinite {
-                let bad = (0..<n).first { i in (0..<d).contains { !next[i, $0].isFinite } } ?? -1
+            if let bad = Kernels.firstNonFiniteRow(next) {
                 throw AgoraError.numerical("non-finite parameter of agent \(bad) at iteration \(t): lower the step size (stepSize.initial)")
             }
             swap(&theta, &next)

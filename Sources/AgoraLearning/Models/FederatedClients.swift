@@ -58,7 +58,7 @@ public struct FederatedClients: Sendable {
             // Clients that do not train keep their parameters (and velocities) exactly.
             try opt.step(&theta, gradients: g, rows: training)
         }
-        for v in theta.storage where !v.isFinite {
+        if Kernels.firstNonFiniteRow(theta) != nil {
             throw AgoraError.numerical("local training diverged (non-finite parameters): lower the learning rate")
         }
     }

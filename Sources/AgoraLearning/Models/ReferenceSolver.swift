@@ -25,26 +25,14 @@ public enum ReferenceSolver {
         while it < maxIterations {
             let gn = g.reduce(0) { $0 + $1 * $1 }.squareRoot()
             if gn <= tolerance { break }
-            // Hessian.
-            var h = Matrix<Double>(rows: d, cols: d)
-            for i in 0..<n {
-                let z = model.margin(x, i, theta)
-                let w: Double
+            // Hessian: (1/n) X^T diag(l''(z)) X + l2 I.
+            let curvature: [Double] = (0..<n).map { i in
                 switch model.loss {
-                case .logistic: let s = 1 / (1 + exp(-z)); w = s * (1 - s)
-                case .squared: w = 1
-                }
-                switch x {
-                case let .dense(m):
-                    for a in 0..<d where m[i, a] != 0 { let va = w * m[i, a]; for b in 0..<d { h[a, b] += va * m[i, b] } }
-                case let .sparse(c):
-                    let lo = c.rowStart[i], hi = c.rowStart[i + 1]
-                    for p in lo..<hi { let a = Int(c.columns[p]); let va = w * c.values[p]
-                        for q in lo..<hi { h[a, Int(c.columns[q])] += va * c.values[q] } }
+                case .logistic: let s = 1 / (1 + exp(-model.margin(x, i, theta))); return s * (1 - s)
+                case .squared: return 1
                 }
             }
-            for k in 0..<(d * d) { h.storage[k] /= Double(n) }
-            for a in 0..<d { h[a, a] += model.l2 }
+            let h = try Kernels.weightedGram(x, rowWeights: curvature, divisor: Double(n), ridge: model.l2)
             let step = try SmallDense.solve(h, g.map { -$0 })
             var dec = 0.0
             for k in 0..<d { dec -= g[k] * step[k] }

@@ -23,13 +23,7 @@ public struct MomentumSGD: Sendable {
         if velocity == nil || velocity!.rows != theta.rows || velocity!.cols != theta.cols {
             velocity = Matrix(rows: theta.rows, cols: theta.cols)
         }
-        let mu = Float(momentum), wd = Float(weightDecay), lr = Float(learningRate)
-        let p = theta.cols
-        for k in theta.storage.indices where rows?[k / max(1, p)] ?? true {
-            let gk = g.storage[k] + wd * theta.storage[k]
-            let v = momentum == 0 ? gk : mu * velocity!.storage[k] + gk
-            velocity!.storage[k] = v
-            theta.storage[k] -= lr * v
-        }
+        try Kernels.momentumStep(&theta, velocity: &velocity!, gradients: g, learningRate: Float(learningRate),
+                                 momentum: Float(momentum), weightDecay: Float(weightDecay), rows: rows)
     }
 }

@@ -19,15 +19,8 @@ struct OutcomeExpectations {
         self.outcomes = outcomes
         self.accuracy = accuracy
         self.valuation = valuation
-        let k = outcomes.counts.cols
-        var pr: [(Int, Int)] = []
-        for a in 0..<k { for b in a..<k { pr.append((a, b)) } }
-        pairs = pr
-        var o = Matrix<Double>(rows: outcomes.counts.rows, cols: pr.count)
-        for r in 0..<outcomes.counts.rows {
-            for (q, (a, b)) in pr.enumerated() { o.storage[r * pr.count + q] = outcomes.counts[r, a] * outcomes.counts[r, b] }
-        }
-        outer = o
+        pairs = Kernels.upperTrianglePairs(outcomes.counts.cols)
+        outer = Kernels.pairProducts(outcomes.counts)
     }
 
     /// For each row w_h of `weights` [H x outcomes]: sum_o w_h[o] n_o n_o^T, as H symmetric matrices.
@@ -89,11 +82,9 @@ struct OutcomeExpectations {
     /// ([types x types], row i = grad tbar_i) and Hessians, from one evaluation: two GEMMs.
     func budgets(_ e: Evaluation) -> (values: [Double], gradients: Matrix<Double>, hessians: [Matrix<Double>]) {
         let cond = outcomes.conditional
-        let k = e.value.count
         var tbar = [Double](repeating: 0, count: cond.rows)
         try! BLAS.gemv(cond, e.value, into: &tbar)
-        var wg = cond, wh = cond
-        for i in 0..<cond.rows { for o in 0..<k { wg.storage[i * k + o] *= e.dvalue[o]; wh.storage[i * k + o] *= e.d2value[o] } }
+        let wg = try! Kernels.scaleColumns(cond, by: e.dvalue), wh = try! Kernels.scaleColumns(cond, by: e.d2value)  // k columns each
         return (tbar, try! BLAS.product(wg, outcomes.counts), weightedGrams(wh))
     }
 }

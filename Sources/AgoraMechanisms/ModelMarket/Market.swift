@@ -122,6 +122,18 @@ public struct ModelMarket: Codable, Sendable, Equatable {
         self.lambda = lambda; self.eta = eta; self.distance = distance; self.tieBreak = tieBreak
     }
 
+    /// The strength lambda / eta of the proximal term (lambda/eta)/2 ||theta_i - theta_bar_i||^2 that
+    /// pulls each client's local training towards its personalization centre (Algorithm 1, step 1).
+    public var proxStrength: Double { lambda / eta }
+
+    /// The distance charge lambda (N_j / N_i) d_ij of importer i for exporter j's model: added to
+    /// the exporter's cost in the price w_ij = c_j + charge, subtracted from the marginal gain in the
+    /// payment r_ij = marginal - charge. Reported sizes.
+    @inline(__always)
+    public func distanceCharge(importer i: ClientEconomics, exporter j: ClientEconomics, distance d: Double) -> Double {
+        lambda * (j.dataSize / i.dataSize) * d
+    }
+
     public func validate() throws {
         guard lambda.isFinite, lambda > 0 else { throw AgoraError.configuration("lambda must be a positive finite number, got \(lambda)") }
         guard eta.isFinite, eta > 0 else { throw AgoraError.configuration("eta must be a positive finite number, got \(eta)") }
@@ -159,7 +171,7 @@ public struct ModelMarket: Codable, Sendable, Equatable {
             var its = 0
             var rng = SeededGenerator(seed: seed, stream: 0xAA00 + UInt64(i))
             for j in 0..<m where j != i && isActive[j] {
-                let w = r[j].cost + lambda * (r[j].dataSize / r[i].dataSize) * d[i, j]
+                let w = r[j].cost + distanceCharge(importer: r[i], exporter: r[j], distance: d[i, j])
                 let t = MarketGain.threshold(eagerness: r[i].eagerness, size: r[j].dataSize, price: w)
                 its += t.iterations
                 let key = tieBreak == .random ? rng.next() : UInt64(j)
@@ -196,7 +208,7 @@ public struct ModelMarket: Codable, Sendable, Equatable {
             let total = imports[i].reduce(r[i].dataSize) { $0 + r[$1].dataSize }
             for j in imports[i] {
                 let marginal = MarketGain.marginal(eagerness: r[i].eagerness, before: total - r[j].dataSize, added: r[j].dataSize)
-                let rij = marginal - lambda * (r[j].dataSize / r[i].dataSize) * d[i, j]
+                let rij = marginal - distanceCharge(importer: r[i], exporter: r[j], distance: d[i, j])
                 pay[i].append(rij)
                 net[i] += rij
                 net[j] -= rij

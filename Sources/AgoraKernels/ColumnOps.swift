@@ -1,0 +1,46 @@
+extension Kernels {
+    /// y[i, o] = x[i, o] s[o]: every column of `x` scaled by its own factor (a matrix times a
+    /// diagonal on the right), e.g. conditional outcome weights times the derivative of the
+    /// valuation at each outcome.
+    public static func scaleColumns<T: AgoraScalar>(_ x: Matrix<T>, by s: [T]) throws -> Matrix<T> {
+        guard s.count == x.cols else { throw AgoraError.shape("scaleColumns: \(s.count) factors for \(x.cols) columns") }
+        var y = x
+        let k = x.cols
+        y.storage.withUnsafeMutableBufferPointer { yb in
+            guard k > 0 else { return }
+            for i in 0..<x.rows {
+                let row = yb.baseAddress! + i * k
+                for o in 0..<k { row[o] *= s[o] }
+            }
+        }
+        return y
+    }
+
+    /// The index pairs (a, b) with a <= b of `k` columns in row-major order of the upper triangle:
+    /// the columns of `pairProducts`.
+    public static func upperTrianglePairs(_ k: Int) -> [(Int, Int)] {
+        var pairs: [(Int, Int)] = []
+        pairs.reserveCapacity(k * (k + 1) / 2)
+        for a in 0..<max(0, k) { for b in a..<k { pairs.append((a, b)) } }
+        return pairs
+    }
+
+    /// o[r, q] = x[r, a_q] x[r, b_q] for the pairs (a_q, b_q) of `upperTrianglePairs(x.cols)`: the
+    /// distinct entries of each row's outer product x_r x_r^T, so that sum_r w_r x_r x_r^T for many
+    /// weight vectors w becomes one GEMM.
+    public static func pairProducts<T: AgoraScalar>(_ x: Matrix<T>) -> Matrix<T> {
+        let pairs = upperTrianglePairs(x.cols)
+        var o = Matrix<T>(rows: x.rows, cols: pairs.count)
+        let q = pairs.count
+        o.storage.withUnsafeMutableBufferPointer { ob in
+            x.storage.withUnsafeBufferPointer { xb in
+                guard q > 0 else { return }
+                for r in 0..<x.rows {
+                    let row = xb.baseAddress! + r * x.cols, out = ob.baseAddress! + r * q
+                    for (j, (a, b)) in pairs.enumerated() { out[j] = row[a] * row[b] }
+                }
+            }
+        }
+        return o
+    }
+}

@@ -1,0 +1,208 @@
+import AgoraExperiments
+import AgoraKernels
+import AgoraLearning
+import AgoraMechanisms
+import AgoraReports
+import AgoraTopology
+import ArgumentParser
+import Foundation
+
+struct MarketRunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Train clients with iPFL and/or baselines on the same data; per-round table, per-client results, graph, audit.")
+
+    @Option(help: "A JSON experiment file (the 'config' object of a previous result); other flags are ignored when given.") var config: String?
+    @Option(help: "Number of clients.") var clients: Int = 10
+    @OptionGroup(title: "Data") var dataOptions: DataOptions
+    @Option(help: "Synthetic data: rows per client.") var rows: Int = 100
+    @Option(help: "Synthetic data: features.") var features: Int = 20
+    @Option(help: "Synthetic data: heterogeneity across clients.") var heterogeneity: Double = 3
+    @Option(help: "Synthetic data: groups of clients sharing a task (0: every client its own).") var clusters: Int = 3
+    @Option(help: "Methods, comma-separated: ipfl, local, fedavg, fedprox, ditto, pfedgraph, or all.") var method: String = "ipfl,local,fedavg"
+    @Option(help: "lambda: weight of model distance in prices and payments.") var lambda: Double = 2
+    @Option(help: "eta: personalization step (prox strength lambda/eta).") var eta: Double = 5
+    @Option(help: "Distance between updates: cosine or squared-l2.") var distance: String = "cosine"
+    @Option(help: "Tie-break among equal thresholds: index (reference) or random.") var tieBreak: String = "index"
+    @Option(help: "Rounds.") var rounds: Int = 20
+    @Option(help: "Local SGD steps per round.") var localSteps: Int = 20
+    @Option(help: "Mini-batch size.") var batch: Int = 32
+    @Option(help: "SGD learning rate.") var lr: Double = 0.05
+    @Option(help: "SGD momentum.") var momentum: Double = 0.9
+    @Option(help: "L2 weight decay.") var l2: Double = 1e-5
+    @Option(help: "Hidden units of an MLP (0: logistic/softmax regression).") var hidden: Int = 0
+    @Option(help: "Fraction of each client's rows held out for its test accuracy.") var testFraction: Double = 0.2
+    @Option(name: .customLong("K"), help: "Eagerness K of every importing client.") var eagerness: Double = 5e5
+    @Option(help: "Export cost c of every client.") var cost: Double = 1
+    @Option(help: "True data size N = training rows x this factor (default: mean N = 5000, the paper's client size for K = 5e5).") var sizeScale: Double?
+    @Option(help: "A misreporting client as CLIENT:SIZE_FACTOR:COST_FACTOR (repeatable).") var misreport: [String] = []
+    @Option(help: "An attacker as CLIENT:KIND, KIND one of shuffle, sign-flip, free-ride-constant, free-ride-gaussian (repeatable).") var attack: [String] = []
+    @Flag(help: "Clients with negative round utility leave the market.") var dropout = false
+    @Option(help: "Seed for every random choice.") var seed: UInt64 = 1
+    @Option(help: "Write result.json, config.json, CSV files, graph.dot and SVG plots into this folder.") var out: String?
+    @Flag(help: "Print a JSON summary on stdout.") var json = false
+
+    func experiment() throws -> MarketExperiment {
+        if let config { return try loadJSONConfig(config, as: MarketExperiment.self, what: "market experiment") }
+        var e = MarketExperiment()
+        e.data.agents = clients; e.data.rowsPerAgent = rows; e.data.features = features; e.data.heterogeneity = heterogeneity
+        e.data.clusters = clusters; e.data.seed = seed
+        e.dataFile = try dataOptions.file(defaultPartition: "dirichlet:0.1")
+        let names = method.lowercased() == "all" ? FederatedMethod.allCases.map(\.rawValue) : method.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces).lowercased() }
+        e.methods = try names.map { n in
+            guard let m = FederatedMethod(rawValue: n) else {
+                throw ValidationError("--method '\(n)' is not one of \(FederatedMethod.allCases.map(\.rawValue).joined(separator: ", ")), all")
+            }
+            return m
+        }
+        guard let dist = MarketDistance(rawValue: distance) else { throw ValidationError("--distance must be cosine or squared-l2") }
+        guard let tie = MarketTieBreak(rawValue: tieBreak) else { throw ValidationError("--tie-break must be index or random") }
+        e.market = ModelMarket(lambda: lambda, eta: eta, distance: dist, tieBreak: tie)
+        e.rounds = rounds; e.localSteps = localSteps; e.batch = batch; e.learningRate = lr; e.momentum = momentum
+        e.l2 = l2; e.hidden = hidden; e.testFraction = testFraction; e.eagerness = eagerness; e.cost = cost
+        e.sizeScale = sizeScale; e.dropout = dropout; e.seed = seed
+        for s in misreport {
+            let p = s.split(separator: ":")
+            guard p.count == 3, let c = Int(p[0]), let sf = Double(p[1]), let cf = Double(p[2]) else {
+                throw ValidationError("--misreport '\(s)': expected CLIENT:SIZE_FACTOR:COST_FACTOR, e.g. 3:2:1")
+            }
+            e.misreports.append(.init(client: c, sizeFactor: sf, costFactor: cf))
+        }
+        for s in attack {
+            let p = s.split(separator: ":", maxSplits: 1)
+            guard p.count == 2, let c = Int(p[0]), let k = MarketAttack(rawValue: String(p[1])) else {
+                throw ValidationError("--attack '\(s)': expected CLIENT:KIND with KIND one of \(MarketAttack.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            e.attackers.append(.init(client: c, attack: k))
+        }
+        return e
+    }
+
+    struct Summary: Codable {
+        struct Method: Codable { let method: String; let meanBestAccuracy: Double; let meanCumulativeUtility: Double; let finalEdges: Int; let maxBudgetResidual: Double; let seconds: Double }
+        let data: String, clients: Int, parameters: Int, rounds: Int
+        let methods: [Method]
+        /// Exporters that attackers and free-riders sold to in the last iPFL round.
+        let attackerBuyers: [Int: Int]
+        let audit: IncentiveAudit.Report?
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let e = try experiment()
+            let progress = Progress(total: e.rounds * e.methods.count, label: "market")
+            let r = try e.run { done, _ in progress.update(done) }
+            progress.finish()
+            let attackers = Set(e.attackers.map(\.client))
+            var attackerBuyers: [Int: Int] = [:]
+            if let ip = r.methods.first(where: { $0.method == .ipfl }) {
+                for a in attackers { attackerBuyers[a] = ip.rounds.last!.imports.filter { $0.contains(a) }.count }
+            }
+            let summary = Summary(data: r.dataName, clients: e.clients, parameters: r.parameters, rounds: e.rounds,
+                                  methods: r.methods.map { .init(method: $0.method.rawValue, meanBestAccuracy: $0.meanBestAccuracy,
+                                                                  meanCumulativeUtility: $0.meanCumulativeUtility,
+                                                                  finalEdges: $0.rounds.last!.imports.reduce(0) { $0 + $1.count },
+                                                                  maxBudgetResidual: $0.rounds.map(\.budgetResidual).max() ?? 0, seconds: $0.seconds) },
+                                  attackerBuyers: attackerBuyers, audit: r.audit)
+            if let out { try write(r, summary, to: out) }
+            if json {
+                let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+                print(String(decoding: try enc.encode(summary), as: UTF8.self))
+                return
+            }
+            let source = e.dataFile.map { "\($0.path) (\($0.partition))" } ?? "synthetic logistic data (heterogeneity \(e.data.heterogeneity))"
+            print("model market: \(e.clients) clients, \(r.parameters) parameters, \(source); \(e.rounds) rounds x \(e.localSteps) local steps")
+            print("market: lambda = \(fmt(e.market.lambda)), eta = \(fmt(e.market.eta)), K = \(fmt(e.eagerness)), c = \(fmt(e.cost)), distance \(e.market.distance.rawValue), tie-break \(e.market.tieBreak.rawValue)\n")
+            for m in r.methods {
+                print("\(m.method.rawValue):")
+                print("  " + pad("round", 7) + pad("mean acc", 10) + pad("mean utility", 14) + pad("edges", 7) + pad("budget residual", 17) + "active")
+                let every = max(1, e.rounds / 10)
+                for rd in m.rounds where rd.round % every == 0 || rd.round == 1 || rd.round == e.rounds {
+                    let honest = (0..<e.clients).filter { !attackers.contains($0) }
+                    let mu = honest.map { rd.utilities[$0] }.reduce(0, +) / Double(max(1, honest.count))
+                    print("  " + pad("\(rd.round)", 7) + pad(String(format: "%.4f", rd.meanAccuracy), 10) + pad(fmt(mu), 14)
+                          + pad("\(rd.imports.reduce(0) { $0 + $1.count })", 7) + pad(fmt(rd.budgetResidual), 17) + "\(rd.active.filter { $0 }.count)")
+                }
+            }
+            if let ip = r.methods.first(where: { $0.method == .ipfl }) {
+                let last = ip.rounds.last!
+                print("\niPFL clients (last round):")
+                print("  " + pad("client", 8) + pad("N", 8) + pad("c", 6) + pad("role", 20) + pad("buys from", 16) + pad("buyers", 8) + pad("best acc", 10) + "cum. utility")
+                for i in 0..<e.clients {
+                    let role = e.attackers.first { $0.client == i }?.attack.rawValue ?? (e.misreports.contains { $0.client == i } ? "misreports" : "honest")
+                    let buyers = last.imports.filter { $0.contains(i) }.count
+                    print("  " + pad("\(i)", 8) + pad(fmt(r.truth[i].dataSize), 8) + pad(fmt(r.truth[i].cost), 6) + pad(role, 20)
+                          + pad(last.imports[i].map(String.init).joined(separator: ","), 16) + pad("\(buyers)", 8)
+                          + pad(String(format: "%.4f", ip.bestAccuracies[i]), 10) + fmt(last.cumulativeUtilities[i]))
+                }
+            }
+            print("\n  " + pad("method", 11) + pad("mean best acc", 15) + pad("mean cum. utility", 19) + "seconds")
+            for m in summary.methods {
+                print("  " + pad(m.method, 11) + pad(String(format: "%.4f", m.meanBestAccuracy), 15) + pad(fmt(m.meanCumulativeUtility), 19) + String(format: "%.2f", m.seconds))
+            }
+            print("  (accuracy: each client's own test split, best over rounds, mean over honest clients; baselines pay nothing, so their utility is gain minus export cost)")
+            if let ip = r.methods.first(where: { $0.method == .ipfl }), ip.rounds.allSatisfy({ $0.imports.allSatisfy(\.isEmpty) }) {
+                print("\nnote: no client bought any model in any iPFL round: every price c_j + lambda (N_j/N_i) d_ij exceeded the first marginal gain."
+                      + (e.market.distance == .squaredL2 ? " Squared-L2 distances are on the scale of ||u||^2: try a much smaller --lambda." : " Try a smaller --lambda or --cost, or a larger --K."))
+            }
+            if let a = r.audit {
+                print("\nincentive audit of the last iPFL market (one deviator at a time, true utilities):")
+                printAudit(a)
+            }
+            if let out { print("\nresults, config, CSV, graph.dot and plots written to \(out)") }
+        }
+    }
+
+    func write(_ r: MarketExperiment.Result, _ s: Summary, to folder: String) throws {
+        try writeExperimentJSON(config: r.config, result: r, summary: s, to: folder)
+        var rounds = "method,round,mean_accuracy,edges,budget_residual,active\n"
+        var clients = "method,round,client,accuracy,utility,cumulative_utility,net_payment,imports,active\n"
+        for m in r.methods {
+            for rd in m.rounds {
+                rounds += "\(m.method.rawValue),\(rd.round),\(rd.meanAccuracy),\(rd.imports.reduce(0) { $0 + $1.count }),\(rd.budgetResidual),\(rd.active.filter { $0 }.count)\n"
+                for i in rd.accuracies.indices {
+                    clients += "\(m.method.rawValue),\(rd.round),\(i),\(rd.accuracies[i]),\(rd.utilities[i]),\(rd.cumulativeUtilities[i]),\(rd.netPayments[i]),\"\(rd.imports[i].map(String.init).joined(separator: " "))\",\(rd.active[i])\n"
+                }
+            }
+        }
+        try rounds.write(toFile: folder + "/rounds.csv", atomically: true, encoding: .utf8)
+        try clients.write(toFile: folder + "/clients.csv", atomically: true, encoding: .utf8)
+        let attackers = Set(r.config.attackers.map(\.client))
+        if let ip = r.methods.first(where: { $0.method == .ipfl }) {
+            let last = ip.rounds.last!
+            // Edges point the way models flow: exporter -> importer.
+            var dot = "digraph market {\n  // last iPFL round: an edge j -> i means client i imports (buys) client j's model\n"
+            for i in 0..<r.config.clients {
+                dot += "  \(i) [label=\"\(i)\\nN=\(Int(r.truth[i].dataSize))\"\(attackers.contains(i) ? ", color=red" : "")];\n"
+            }
+            for (i, js) in last.imports.enumerated() { for (k, j) in js.enumerated() { dot += "  \(j) -> \(i) [label=\"r=\(String(format: "%.3g", last.payments[i][k]))\"];\n" } }
+            dot += "}\n"
+            try dot.write(toFile: folder + "/graph.dot", atomically: true, encoding: .utf8)
+            try SVGPlot.write(SVGPlot.directedGraph(title: "iPFL collaboration graph, round \(last.round) (arrow: model flows to its buyer)",
+                                                    labels: (0..<r.config.clients).map(String.init),
+                                                    edges: last.imports.enumerated().flatMap { i, js in js.map { ($0, i) } },
+                                                    highlighted: attackers), to: folder + "/graph.svg")
+        }
+        try SVGPlot.write(SVGPlot.lines(title: "Mean test accuracy per round", xLabel: "round", yLabel: "accuracy",
+                                        series: r.methods.map { m in .init(name: m.method.rawValue, points: m.rounds.map { (Double($0.round), $0.meanAccuracy) }) }),
+                          to: folder + "/accuracy.svg")
+        try SVGPlot.write(SVGPlot.lines(title: "Mean cumulative utility (honest clients)", xLabel: "round", yLabel: "utility",
+                                        series: r.methods.map { m in .init(name: m.method.rawValue, points: m.rounds.map { rd in
+                                            let h = rd.cumulativeUtilities.indices.filter { !attackers.contains($0) }
+                                            return (Double(rd.round), h.map { rd.cumulativeUtilities[$0] }.reduce(0, +) / Double(max(1, h.count)))
+                                        }) }),
+                          to: folder + "/utility.svg")
+    }
+}
+
+/// Prints an incentive-audit report as a table.
+func printAudit(_ a: IncentiveAudit.Report) {
+    print("  " + pad("misreport", 12) + pad("cases", 8) + pad("profitable", 12) + pad("share", 9) + pad("markets", 16) + pad("mean gain", 13) + "worst case (gain, market, client)")
+    for f in a.findings {
+        print("  " + pad(f.deviation.name, 12) + pad("\(f.cases)", 8) + pad("\(f.profitable)", 12) + pad(String(format: "%.1f%%", 100 * f.profitableFraction), 9)
+              + pad("\(f.profitableMarkets) (\(String(format: "%.0f%%", 100 * Double(f.profitableMarkets) / Double(max(1, a.markets)))))", 16)
+              + pad(fmt(f.meanGain), 13) + "\(fmt(f.worstGain)), \(f.worstMarket), \(f.worstClient)")
+    }
+    print("  (cases: client-market pairs; profitable: the misreport raised the client's true utility by more than the tolerance; markets: markets with at least one such client)")
+    print("  IR violations with true reports (U_i < -\(fmt(a.tolerance))): \(a.irViolations); smallest utility \(fmt(a.worstIR)); largest budget residual \(fmt(a.budgetResidualMax))")
+}
