@@ -22,18 +22,37 @@ func measureAdaptive(reps: Int, _ body: () -> Void) -> (median: Double, min: Dou
 /// topology families x thread counts (under a memory cap), batched gradients and the Gram matrix over
 /// sizes, and whole iterations of each mechanism; then plots of time and GB/s against agents and
 /// model size, and of parallel efficiency.
-struct Sweep {
-    let quick: Bool
-    let reps: Int
-    let copyBound: [Int: Double]
-    let sgemmRate: Double
-    let outDir: String
+extension BenchSession {
+    /// The scaling sweep (agents x model size x topology x threads; mechanisms), with plots.
+    func runSweep() throws {
+        print("")
+        print("== scaling sweep (agents x model size x topology x threads; mechanisms)")
+        try Sweep(session: self).run()
+    }
+}
 
-    func run(add: (String, (median: Double, min: Double, max: Double), Int, Double?, Double?, (String, Double)?) -> Void) throws {
-        let pool = ThreadPool.shared
-        let allThreads = pool.maxThreads
+struct Sweep {
+    let session: BenchSession
+    var quick: Bool { session.quick }
+    var reps: Int { quick ? 3 : 5 }
+    var copyBound: [Int: Double] { session.copyBound }
+    var sgemmRate: Double { session.sgemmRate }
+    var outDir: String { session.outDir }
+    var allThreads: Int { session.allThreads }
+
+    func run() throws {
         let plan = SweepPlan(quick: quick, maxThreads: allThreads)
         var rng = SeededGenerator(seed: 41)
+        let mixTime = try runMix(plan, &rng)
+        runGradients(plan, &rng)
+        runGram(&rng)
+        try runMechanisms(&rng)
+        try plots(plan: plan, mixTime: mixTime)
+    }
+
+    /// The fused mix-and-update over the plan; time[topology][threads][agents][dimension].
+    func runMix(_ plan: SweepPlan, _ rng: inout SeededGenerator) throws -> [String: [Int: [Int: [Int: Double]]]] {
+        let pool = ThreadPool.shared
         // time[topology][threads][agents][dimension]
         var mixTime: [String: [Int: [Int: [Int: Double]]]] = [:]
         if !plan.skipped.isEmpty {
@@ -64,14 +83,16 @@ struct Sweep {
             let t = measureAdaptive(reps: reps) { try! Kernels.mixStep(op, x, stepSizes: lr, directions: m, into: &y) }
             pool.threads = allThreads
             let bytes = 3.0 * Double(p.agents * p.dimension) * 4
-            add("sweep/mix_step/\(p.topology)/\(op.usesGEMM ? "gemm" : "sparse")/n:\(p.agents)/d:\(p.dimension)/threads:\(p.threads)",
-                t, p.threads, bytes, op.usesGEMM ? 2.0 * Double(p.agents * p.agents) * Double(p.dimension) : nil,
-                op.usesGEMM ? ("sgemm", sgemmRate) : ("copy", copyBound[p.threads]!))
+            session.add("sweep/mix_step/\(p.topology)/\(op.usesGEMM ? "gemm" : "sparse")/n:\(p.agents)/d:\(p.dimension)/threads:\(p.threads)",
+                        t, threads: p.threads, bytes: bytes, flops: op.usesGEMM ? 2.0 * Double(p.agents * p.agents) * Double(p.dimension) : nil,
+                        bound: op.usesGEMM ? ("sgemm", sgemmRate) : ("copy", copyBound[p.threads]!))
             mixTime[p.topology, default: [:]][p.threads, default: [:]][p.agents, default: [:]][p.dimension] = t.median
         }
-        x = Matrix(rows: 0, cols: 0); m = x; y = x
+        return mixTime
+    }
 
-        // Batched logistic gradients: agents x features, 64 rows per agent, batch 32.
+    /// Batched logistic gradients: agents x features, 64 rows per agent, batch 32.
+    func runGradients(_ plan: SweepPlan, _ rng: inout SeededGenerator) {
         for n in (quick ? [16, 256] : [16, 256, 1024]) {
             for d in (quick ? [100, 1000] : [100, 1_000, 10_000]) where n * 64 * d * 4 <= plan.capBytes {
                 let feats: Matrix<Float> = rng.normalMatrix(rows: n * 64, cols: d)
@@ -83,18 +104,25 @@ struct Sweep {
                     try! Kernels.glmGradients(loss: .logistic, l2: 1e-4, features: .dense(feats), targets: targets, parameters: theta,
                                               batches: batches, gradients: &g, losses: &l, computeLosses: false)
                 }
-                add("sweep/glm_grad/n:\(n)/d:\(d)/threads:\(allThreads)", t, allThreads, Double(n * 32 * d * 4), nil, ("copy", copyBound[allThreads]!))
+                session.add("sweep/glm_grad/n:\(n)/d:\(d)/threads:\(allThreads)", t, threads: allThreads, bytes: Double(n * 32 * d * 4),
+                            bound: ("copy", copyBound[allThreads]!))
             }
         }
-        // Gram matrices (syrk).
+    }
+
+    /// Gram matrices (syrk).
+    func runGram(_ rng: inout SeededGenerator) {
         for n in (quick ? [256] : [256, 1024]) {
             for d in (quick ? [10_000] : [10_000, 100_000]) {
                 let u: Matrix<Float> = rng.normalMatrix(rows: n, cols: d)
                 let t = measureAdaptive(reps: reps) { _ = Kernels.gram(u) }
-                add("sweep/gram/n:\(n)/d:\(d)", t, OpenBLAS.threads, nil, Double(n * n) * Double(d), ("sgemm", sgemmRate))
+                session.add("sweep/gram/n:\(n)/d:\(d)", t, threads: OpenBLAS.threads, flops: Double(n * n) * Double(d), bound: ("sgemm", sgemmRate))
             }
         }
-        // Whole mechanism iterations.
+    }
+
+    /// Whole mechanism iterations: a DSGD iteration and a market step over sizes.
+    func runMechanisms(_ rng: inout SeededGenerator) throws {
         for n in (quick ? [16, 256] : [16, 256, 1024]) {
             for d in (quick ? [100] : [100, 1_000]) {
                 let rows = n * 64
@@ -112,7 +140,7 @@ struct Sweep {
                     _ = try! mech.step(iteration: 0, parameters: theta, applied: g, reports: Kernels.rowSquaredNorms(g).map(Double.init),
                                        exchange: ex, into: &next)
                 }
-                add("sweep/dsgd_iteration/exponential/n:\(n)/d:\(d)", t, allThreads, nil, nil, nil)
+                session.add("sweep/dsgd_iteration/exponential/n:\(n)/d:\(d)", t, threads: allThreads)
             }
         }
         for mClients in (quick ? [100] : [100, 1000]) {
@@ -122,10 +150,10 @@ struct Sweep {
                 var ws = ModelMarket.Workspace<Float>()
                 let origin = [Float](repeating: 0, count: p)
                 let t = measureAdaptive(reps: reps) { _ = try! ModelMarket().step(uploaded: theta, origin: origin, reports: econ, workspace: &ws) }
-                add("sweep/market_step/m:\(mClients)/P:\(p)", t, allThreads, nil, Double(mClients * mClients) * Double(p), ("sgemm (Gram flops)", sgemmRate))
+                session.add("sweep/market_step/m:\(mClients)/P:\(p)", t, threads: allThreads, flops: Double(mClients * mClients) * Double(p),
+                            bound: ("sgemm (Gram flops)", sgemmRate))
             }
         }
-        try plots(plan: plan, mixTime: mixTime)
     }
 
     /// Time against agents, GB/s against model size, parallel efficiency, GB/s by topology.

@@ -1,0 +1,29 @@
+import AgoraBenchCore
+import Foundation
+
+// AgoraBench: measures the machine's bounds first (copy/triad bandwidth, sgemm throughput, fork/join
+// cost), then the kernels, and reports each kernel against its bound as a same-run ratio.
+// Output: a table on stdout, JSON in the google-benchmark format and CSV under bench-results/.
+//
+// One file per section (Bounds, Kernels, Gradients, DSGD, Market, Contracts, Sweep, Targets,
+// Output); they share one `BenchSession` (options, records, the measured bounds, the peer ratios).
+// Options: --quick, --out DIR, --only kernels,glm,dsgd,market,contracts,sweep (the bounds always
+// run), --save-baseline FILE, --baseline FILE [--threshold 0.1].
+
+@main
+struct AgoraBench {
+    static func main() throws {
+        let session = BenchSession(arguments: CommandLine.arguments)
+        session.printHeader()
+        session.runBounds()
+        if session.want("kernels") { try session.runKernels() }
+        session.runSection("glm", "batched logistic-regression gradients (dense), against numpy on identical inputs") { try $0.runGradients() }
+        session.runSection("dsgd", "one truthful-DSGD iteration (gradients + mix + payments), against numpy/scipy") { try $0.runDSGD() }
+        session.runSection("market", "one iPFL market step (Gram distances + graph + payments + prox centres), against numpy") { try $0.runMarket() }
+        session.runSection("contracts", "contracts (exact solver vs scipy trust-constr peer on the same program)") { $0.runContracts() }
+        if session.want("sweep") { try session.runSweep() }
+        session.printTargets()
+        try session.writeOutputs()
+        try session.compareWithBaseline()
+    }
+}

@@ -1,0 +1,94 @@
+import AgoraBenchCore
+import AgoraExperiments
+import AgoraKernels
+import AgoraLearning
+import AgoraMechanisms
+import AgoraTopology
+import Foundation
+
+extension BenchSession {
+    /// The kernels against their bounds: sparse and dense mixing, the fused update, scipy/numpy
+    /// peers for the d = 1e3 mix, Gram matrix and row norms.
+    func runKernels() throws {
+        print("")
+        print("== kernels")
+        let n = mixAgents
+        // Sparse neighbour mix: torus (4 neighbours), n = 1024, d = 1e3 and 1e5.
+        let g = try Topology.torus(rows: 32, cols: 32).graph(agents: n)
+        let w = try MixingMatrix(graph: g, scheme: .metropolis)
+        let sparseOp: MixingOperator<Float> = w.mixingOperator(strategy: .sparse)
+        measureMix(sparseOp, w)
+        try measureMixPeers(sparseOp)
+        measureGram()
+    }
+
+    /// Sparse mix on 1 and all threads, dense GEMM mix at d = 1e3, the fused update.
+    func measureMix(_ sparseOp: MixingOperator<Float>, _ w: MixingMatrix) {
+        let n = mixAgents
+        let denseOp: MixingOperator<Float> = w.mixingOperator(strategy: .dense)
+        for d in (quick ? [1000, 20000] : [1000, 100_000]) {
+            let x: Matrix<Float> = rng.normalMatrix(rows: n, cols: d)
+            var y = Matrix<Float>(rows: n, cols: d)
+            let bytes = 2.0 * Double(n * d) * 4  // compulsory traffic: read X once, write Y once
+            for th in Set([1, allThreads]).sorted() {
+                pool.threads = th
+                let t = measure(reps: reps, inner: d <= 1000 ? 50 : 1) { try! Kernels.mix(sparseOp, x, into: &y) }
+                mixResults["sparse/\(d)/\(th)"] = t.median
+                add("mix/sparse/torus/n:\(n)/d:\(d)/threads:\(th)", t, threads: th, bytes: bytes,
+                    bound: ("copy", copyBound[th]!))
+            }
+            pool.threads = allThreads
+            if d <= 1000 {
+                var yd = Matrix<Float>(rows: n, cols: d)
+                let t = measure(reps: quick ? 3 : 5) { try! Kernels.mix(denseOp, x, into: &yd) }
+                mixResults["dense/\(d)"] = t.median
+                add("mix/dense_gemm/torus/n:\(n)/d:\(d)", t, threads: OpenBLAS.threads, flops: 2.0 * Double(n * n * d),
+                    bound: ("sgemm", sgemmRate))
+                let diff = y.maxAbsDifference(yd)
+                print("   sparse vs dense max |difference| = \(diff)")
+            }
+            // Fused update theta <- W theta - lr m.
+            let m: Matrix<Float> = rng.normalMatrix(rows: n, cols: d)
+            let lr = [Float](repeating: 0.01, count: n)
+            let t = measure(reps: reps, inner: d <= 1000 ? 50 : 1) {
+                try! Kernels.mixStep(sparseOp, x, stepSizes: lr, directions: m, into: &y)
+            }
+            add("mix_step/sparse/torus/n:\(n)/d:\(d)/threads:\(allThreads)", t, threads: allThreads,
+                bytes: 3.0 * Double(n * d) * 4, bound: ("copy", copyBound[allThreads]!))
+        }
+    }
+
+    /// Peers for the d = 1e3 mix: scipy CSR and a numpy gather, identical inputs, answers compared.
+    func measureMixPeers(_ sparseOp: MixingOperator<Float>) throws {
+        let n = mixAgents
+        let d = 1000
+        let x: Matrix<Float> = rng.normalMatrix(rows: n, cols: d)
+        var y = Matrix<Float>(rows: n, cols: d)
+        try Kernels.mix(sparseOp, x, into: &y)
+        let peerDir = try PeerFolder("agora-mix-peer"), dir = peerDir.path
+        try peerDir.write(x.storage, "x.f32"); try peerDir.write(sparseOp.csr.rowStart.map { Int64($0) }, "rowstart.i64")
+        try peerDir.write(sparseOp.csr.columns, "cols.i32"); try peerDir.write(sparseOp.csr.values, "vals.f32")
+        if let peer = runPeer(["mix_scipy.py", dir, "\(n)", "\(d)", "\(reps)"], timeout: 120),
+           let ts = peer["scipy_seconds"] as? Double, let tn = peer["numpy_seconds"] as? Double,
+           let es = maxAbsDifference(peerDir.read("y_scipy.f32", as: Float.self), y.storage),
+           let en = maxAbsDifference(peerDir.read("y_numpy.f32", as: Float.self), y.storage) {
+            let ours = mixResults["sparse/\(d)/\(allThreads)"] ?? 0
+            mixPeerRatios = (ts / ours, tn / ours)
+            print(String(format: "   peers at d = 1e3: scipy CSR %.1f us (Agora %.1fx faster), numpy gather %.1f us (%.1fx); max |difference| %.1e and %.1e",
+                         ts * 1e6, ts / ours, tn * 1e6, tn / ours, es, en))
+        } else {
+            print("   mix peers gave no answer (needs python3 with numpy and scipy)")
+        }
+    }
+
+    /// Gram matrix and cosine distances (syrk), row norms.
+    func measureGram() {
+        let gx: Matrix<Float> = rng.normalMatrix(rows: quick ? 256 : 1000, cols: quick ? 10_000 : 100_000)
+        let tgram = measure(reps: quick ? 3 : 5) { _ = Kernels.gram(gx) }
+        add("gram/syrk/n:\(gx.rows)/d:\(gx.cols)", tgram, threads: OpenBLAS.threads,
+            flops: Double(gx.rows * gx.rows) * Double(gx.cols), bound: ("sgemm", sgemmRate))
+        let tnorm = measure(reps: reps) { _ = Kernels.rowSquaredNorms(gx) }
+        add("row_norms/n:\(gx.rows)/d:\(gx.cols)", tnorm, threads: allThreads,
+            bytes: Double(gx.storage.count) * 4, bound: ("copy", copyBound[allThreads]!))
+    }
+}

@@ -1,0 +1,66 @@
+import AgoraBenchCore
+import AgoraExperiments
+import AgoraKernels
+import AgoraLearning
+import AgoraMechanisms
+import AgoraTopology
+import Foundation
+
+extension BenchSession {
+    /// The machine and build this run measured (recorded with every result).
+    func context() -> Context {
+        let git = shell("git rev-parse --short HEAD 2>/dev/null")
+        let cpu = shell("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2")
+        let caches = shell("for d in /sys/devices/system/cpu/cpu0/cache/index*; do echo L$(cat $d/level)-$(cat $d/type):$(cat $d/size); done 2>/dev/null")
+            .split(separator: "\n").map(String.init)
+        return Context(date: ISO8601DateFormatter().string(from: Date()), host_name: ProcessInfo.processInfo.hostName,
+                       executable: arguments[0], num_cpus: ProcessInfo.processInfo.activeProcessorCount, cpu_model: cpu,
+                       caches: caches, openblas_config: OpenBLAS.config, openblas_corename: OpenBLAS.coreName,
+                       openblas_env: openBLASEnvironment, agora_threads: allThreads, git_revision: git.isEmpty ? "unknown" : git, quick: quick)
+    }
+
+    /// agora-bench.json (google-benchmark format) and agora-bench.csv under the output folder, and
+    /// the baseline file of --save-baseline.
+    func writeOutputs() throws {
+        let ctx = context()
+        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+        let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try enc.encode(Output(context: ctx, benchmarks: records)).write(to: URL(fileURLWithPath: outDir + "/agora-bench.json"))
+        var csv = "name,threads,real_time_us,min_us,max_us,gb_per_s,gflop_per_s,fraction_of_bound,bound\n"
+        for r in records {
+            csv += "\(r.name),\(r.threads),\(r.real_time),\(r.real_time_min),\(r.real_time_max),\(r.gb_per_s.map { "\($0)" } ?? ""),\(r.gflop_per_s.map { "\($0)" } ?? ""),\(r.fraction_of_bound.map { "\($0)" } ?? ""),\(r.bound ?? "")\n"
+        }
+        try csv.write(toFile: outDir + "/agora-bench.csv", atomically: true, encoding: .utf8)
+        print("\nwrote \(outDir)/agora-bench.json and \(outDir)/agora-bench.csv")
+        if let path = option("--save-baseline") {
+            try enc.encode(Output(context: ctx, benchmarks: records)).write(to: URL(fileURLWithPath: path))
+            print("saved baseline \(path)")
+        }
+    }
+
+    /// --baseline FILE [--threshold T]: compares with a saved run and exits 1 on a regression
+    /// beyond max(threshold, the measured spread).
+    func compareWithBaseline() throws {
+        guard let baselinePath = option("--baseline") else { return }
+        let threshold = option("--threshold").flatMap(Double.init) ?? 0.10
+        guard let data = FileManager.default.contents(atPath: baselinePath) else {
+            print("error: cannot read baseline \(baselinePath)"); exit(2)
+        }
+        let base: Output
+        do { base = try JSONDecoder().decode(Output.self, from: data) } catch {
+            print("error: \(baselinePath) is not an AgoraBench JSON file (\(error))"); exit(2)
+        }
+        let cmp = BaselineComparison(baseline: base.benchmarks, current: records, threshold: threshold)
+        print("\n== regression check against \(baselinePath) (revision \(base.context.git_revision), threshold \(threshold), spread-aware)")
+        for r in cmp.rows {
+            print(pad(r.name, 56) + String(format: "%+7.1f%% (allowed %+.1f%%)%@", 100 * r.change, 100 * r.allowance, r.regressed ? "  REGRESSION" : ""))
+        }
+        if !cmp.onlyInBaseline.isEmpty { print("only in the baseline: \(cmp.onlyInBaseline.joined(separator: ", "))") }
+        if !cmp.onlyInCurrent.isEmpty { print("new in this run: \(cmp.onlyInCurrent.joined(separator: ", "))") }
+        if !cmp.regressions.isEmpty {
+            print("\(cmp.regressions.count) configuration(s) slower than the baseline beyond the allowance")
+            exit(1)
+        }
+        print("no regression")
+    }
+}

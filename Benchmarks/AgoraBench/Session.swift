@@ -1,0 +1,92 @@
+import AgoraBenchCore
+import AgoraKernels
+import Foundation
+
+/// The state one benchmark run shares across its sections: the options, the records written at the
+/// end, the machine bounds measured first (every later ratio divides by them), and the peer ratios
+/// the targets section reports.
+final class BenchSession {
+    let arguments: [String]
+    let quick: Bool
+    let outDir: String
+    /// Sections named by --only (nil: all).
+    let only: Set<String>?
+    let reps: Int
+    let pool = ThreadPool.shared
+    let allThreads: Int
+    var records: [Record] = []
+    /// One random stream for the bounds and kernels sections, in their order (fixed inputs).
+    var rng = SeededGenerator(seed: 7)
+
+    // Bounds (section "bounds").
+    var copyBound: [Int: Double] = [:]
+    var triadBound: [Int: Double] = [:]
+    var sgemmRate = 0.0
+    var forkJoin: (median: Double, min: Double, max: Double) = (0, 0, 0)
+
+    // Results the targets section reads.
+    /// The sparse mix's agents in the kernels section.
+    let mixAgents = 1024
+    var mixResults: [String: Double] = [:]
+    var mixPeerRatios: (scipy: Double, numpy: Double)? = nil
+    var glmRatio: Double? = nil
+    var dsgdRatio: Double? = nil
+    var marketRatio: Double? = nil
+    var contractRatios: [String: (ratio: Double, ours: Double, peer: Double)] = [:]
+
+    init(arguments args: [String]) {
+        arguments = args
+        quick = args.contains("--quick")
+        outDir = args.firstIndex(of: "--out").map { args[$0 + 1] } ?? "bench-results"
+        only = args.firstIndex(of: "--only").flatMap { $0 + 1 < args.count ? Set(args[$0 + 1].split(separator: ",").map(String.init)) : nil }
+        reps = quick ? 5 : 11
+        allThreads = ThreadPool.shared.maxThreads
+    }
+
+    /// Whether --only selects `section` (every section when --only is absent).
+    func want(_ section: String) -> Bool { only?.contains(section) ?? true }
+
+    /// The value of `--flag VALUE`, if given.
+    func option(_ flag: String) -> String? {
+        arguments.firstIndex(of: flag).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
+    }
+
+    /// OPENBLAS_* variables of this process (recorded with the results).
+    var openBLASEnvironment: [String: String] { ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("OPENBLAS_") } }
+
+    func printHeader() {
+        print("OpenBLAS: \(OpenBLAS.config) core \(OpenBLAS.coreName); Agora threads \(allThreads)")
+        let env = openBLASEnvironment
+        if !env.isEmpty { print("OPENBLAS environment: \(env.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: " "))") }
+        print("")
+    }
+
+    /// Prints the section title, then runs it when --only selects it; a failing section is reported
+    /// and skipped, never the whole run.
+    func runSection(_ name: String, _ title: String, _ body: (BenchSession) throws -> Void) {
+        print("")
+        print("== \(title)")
+        guard want(name) else { return }
+        do { try body(self) } catch { print("   skipped: \(error)") }
+    }
+
+    /// Records one measurement and prints its line: time, GB/s or GFLOP/s, and the fraction of its
+    /// bound when one is given.
+    func add(_ name: String, _ t: (median: Double, min: Double, max: Double), threads: Int,
+             bytes: Double? = nil, flops: Double? = nil, bound: (String, Double)? = nil, iterations: Int = 1) {
+        var r = Record(name: name, repetitions: reps, iterations: iterations, medianSeconds: t.median,
+                       minSeconds: t.min, maxSeconds: t.max, threads: threads)
+        if let bytes { r.bytes = bytes; r.gb_per_s = bytes / t.median / 1e9 }
+        if let flops { r.flops = flops; r.gflop_per_s = flops / t.median / 1e9 }
+        if let (bn, bv) = bound {
+            r.bound = bn
+            r.fraction_of_bound = (r.gb_per_s ?? r.gflop_per_s ?? 0) / bv
+        }
+        records.append(r)
+        var line = pad(name, 44) + pad(String(format: "%10.1f us", t.median * 1e6), 14)
+        if let g = r.gb_per_s { line += String(format: "%8.1f GB/s", g) }
+        if let g = r.gflop_per_s { line += String(format: "%8.1f GFLOP/s", g) }
+        if let f = r.fraction_of_bound { line += String(format: "   %.2f of %@", f, r.bound!) }
+        print(line)
+    }
+}
