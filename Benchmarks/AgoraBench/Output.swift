@@ -3,6 +3,7 @@ import AgoraExperiments
 import AgoraKernels
 import AgoraLearning
 import AgoraMechanisms
+import AgoraReports
 import AgoraTopology
 import Foundation
 
@@ -24,16 +25,16 @@ extension BenchSession {
     func writeOutputs() throws {
         let ctx = context()
         try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
-        let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try enc.encode(Output(context: ctx, benchmarks: records)).write(to: URL(fileURLWithPath: outDir + "/agora-bench.json"))
-        var csv = "name,threads,real_time_us,min_us,max_us,gb_per_s,gflop_per_s,fraction_of_bound,bound\n"
+        try JSONOutput.write(Output(context: ctx, benchmarks: records), to: outDir + "/agora-bench.json")
+        var csv = CSVTable(columns: ["name", "threads", "real_time_us", "min_us", "max_us", "gb_per_s", "gflop_per_s", "fraction_of_bound", "bound"])
         for r in records {
-            csv += "\(r.name),\(r.threads),\(r.real_time),\(r.real_time_min),\(r.real_time_max),\(r.gb_per_s.map { "\($0)" } ?? ""),\(r.gflop_per_s.map { "\($0)" } ?? ""),\(r.fraction_of_bound.map { "\($0)" } ?? ""),\(r.bound ?? "")\n"
+            csv.append([CSVTable.field(r.name), "\(r.threads)", "\(r.real_time)", "\(r.real_time_min)", "\(r.real_time_max)",
+                        CSVTable.field(r.gb_per_s), CSVTable.field(r.gflop_per_s), CSVTable.field(r.fraction_of_bound), CSVTable.field(r.bound ?? "")])
         }
-        try csv.write(toFile: outDir + "/agora-bench.csv", atomically: true, encoding: .utf8)
+        try csv.write(to: outDir + "/agora-bench.csv")
         print("\nwrote \(outDir)/agora-bench.json and \(outDir)/agora-bench.csv")
         if let path = option("--save-baseline") {
-            try enc.encode(Output(context: ctx, benchmarks: records)).write(to: URL(fileURLWithPath: path))
+            try JSONOutput.write(Output(context: ctx, benchmarks: records), to: path)
             print("saved baseline \(path)")
         }
     }

@@ -38,4 +38,29 @@ static inline void agora_store_fence(void) {
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 #endif
 }
+// Two Linux (GNU) services that Swift's Glibc module does not expose (it is built without
+// _GNU_SOURCE), declared here with their ABI types so that no system header is needed.
+#if defined(__linux__)
+#include <stddef.h>
+extern int sched_getaffinity(int pid, size_t cpusetsize, void *mask);
+extern int prctl(int option, ...);
+
+// Processors in this process's CPU affinity mask (0 when it cannot be read).
+static inline int agora_affinity_cpu_count(void) {
+    unsigned long mask[64];  // 4096 CPUs
+    if (sched_getaffinity(0, sizeof mask, mask) != 0) return 0;
+    int n = 0;
+    for (int k = 0; k < 64; k++) n += __builtin_popcountl(mask[k]);
+    return n;
+}
+
+// Names the calling thread (at most 15 characters are kept), as shown by top and debuggers.
+static inline void agora_name_this_thread(const char *name) {
+    prctl(15 /* PR_SET_NAME */, name, 0, 0, 0);
+}
+#else
+static inline int agora_affinity_cpu_count(void) { return 0; }
+static inline void agora_name_this_thread(const char *name) { (void)name; }
 #endif
+#endif
+

@@ -1,4 +1,10 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The per-example loss of a generalized linear model on the margin z = x . theta.
 public enum GLMLoss: String, Sendable, Codable {

@@ -1,4 +1,10 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Layout of a one-hidden-layer ReLU network's parameters in one flat row:
 /// W1 [hidden x inputs], b1 [hidden], W2 [classes x hidden], b2 [classes].

@@ -1,6 +1,12 @@
 import CAgoraSupport
 
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// How `Kernels.mix` applies a mixing matrix.
 public enum MixStrategy: String, Sendable, Codable, CaseIterable {

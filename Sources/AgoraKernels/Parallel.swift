@@ -1,4 +1,3 @@
-import Foundation
 import Synchronization
 
 /// A persistent pool of worker threads with a cheap fork/join, for parallel loops over agent blocks.
@@ -15,11 +14,14 @@ import Synchronization
 /// Nested use: a `parallelFor` issued from inside a running parallel region runs serially.
 public final class ThreadPool: @unchecked Sendable {
     /// The process-wide pool used by the kernels. Its size is `AGORA_NUM_THREADS` if set, else the
-    /// number of active processors.
+    /// number of processors this process may run on (its CPU affinity).
     public static let shared: ThreadPool = {
-        let env = ProcessInfo.processInfo.environment["AGORA_NUM_THREADS"].flatMap { Int($0) }
-        return ThreadPool(maxThreads: max(1, env ?? ProcessInfo.processInfo.activeProcessorCount))
+        let env = Platform.environment("AGORA_NUM_THREADS").flatMap { Int($0) }
+        return ThreadPool(maxThreads: max(1, env ?? Platform.availableProcessors()))
     }()
+
+    /// The processors this process may run on (its CPU affinity mask, else the online CPUs).
+    public static var availableProcessors: Int { Platform.availableProcessors() }
 
     /// Threads the pool owns (including the caller): the upper bound for `threads`.
     public let maxThreads: Int
@@ -38,11 +40,10 @@ public final class ThreadPool: @unchecked Sendable {
     private let pending = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
     private let inRegion = Atomic<Bool>(false)
-    private let condition = NSCondition()
+    private let condition = ParkingLot()
     // The job of the current generation; written by the caller before the generation is
     // published (release) and read by workers after they observe it (acquire).
     private var job: Job?
-    private var workers: [Thread] = []
     /// How long an idle worker spins before parking, in nanoseconds.
     private let spinNanoseconds: UInt64 = 100_000
 
@@ -57,11 +58,7 @@ public final class ThreadPool: @unchecked Sendable {
         self.maxThreads = min(max(1, maxThreads), 256)
         self.activeThreads = Atomic(self.maxThreads)
         for w in 1..<self.maxThreads {
-            let t = Thread { self.workerLoop(index: w) }
-            t.stackSize = 1 << 22
-            t.name = "agora-worker-\(w)"
-            workers.append(t)
-            t.start()
+            Platform.startThread(name: "agora-worker-\(w)", stackSize: 1 << 22) { self.workerLoop(index: w) }
         }
     }
 
@@ -136,13 +133,13 @@ public final class ThreadPool: @unchecked Sendable {
             var g = generation.load(ordering: .acquiring)
             if g == seen {
                 // Spin for a short while: iteration loops issue regions back to back.
-                let start = DispatchTime.now().uptimeNanoseconds
+                let start = Platform.monotonicNanoseconds()
                 var spins = 0
                 while g == seen {
                     spinHint()
                     spins += 1
                     if spins & 255 == 0,
-                       DispatchTime.now().uptimeNanoseconds - start > spinNanoseconds { break }
+                       Platform.monotonicNanoseconds() - start > spinNanoseconds { break }
                     g = generation.load(ordering: .acquiring)
                 }
                 if g == seen {

@@ -54,8 +54,7 @@ struct ContractCommand: ParsableCommand {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
             if let out { try writeCSV(menu, d, folder: out) }
             if json {
-                let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-                print(String(decoding: try enc.encode(menu), as: UTF8.self))
+                print(try JSONOutput.line(menu))
                 return
             }
             print(title)
@@ -117,8 +116,7 @@ struct ContractCommand: ParsableCommand {
         }
         try SVGPlot.write(SVGPlot.lines(title: "Reward distributions P(r_i <= x | n_i >= 1) (pooled types coincide)", xLabel: "model accuracy received r_i(n)",
                                         yLabel: "cumulative probability", series: series), to: folder + "/rewards.svg")
-        let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try enc.encode(menu).write(to: URL(fileURLWithPath: folder + "/menu.json"))
+        try JSONOutput.write(menu, to: folder + "/menu.json")
     }
 
     /// The two-type grid of the paper's section 6.1: c = (0.02, 0.01), N in {2, 4, ..., 100},

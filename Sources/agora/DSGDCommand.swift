@@ -121,8 +121,7 @@ struct DSGDCommand: ParsableCommand {
                                   warnings: r.warnings, secondsPerIteration: r.secondsPerIteration)
             if let out { try write(r, summary, to: out) }
             if json {
-                let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-                print(String(decoding: try enc.encode(summary), as: UTF8.self))
+                print(try JSONOutput.line(summary))
                 return
             }
             for w in r.warnings { print("warning: \(w)") }
@@ -161,22 +160,26 @@ struct DSGDCommand: ParsableCommand {
     }
 
     func write(_ r: DSGDExperiment.Result, _ s: Summary, to folder: String) throws {
-        try writeExperimentJSON(config: r.config, result: r, summary: s, to: folder)
-        var csv = "run,iteration,optimality_gap,distance,consensus_error,budget_residual,accuracy,test_accuracy\n"
+        try JSONOutput.writeExperiment(config: r.config, result: r, summary: s, to: folder)
+        var csv = CSVTable(columns: ["run", "iteration", "optimality_gap", "distance", "consensus_error", "budget_residual", "accuracy", "test_accuracy"])
         var jsonl = ""
-        let line = JSONEncoder(); line.outputFormatting = [.sortedKeys]
         for run in r.runs {
             for p in run.points {
-                csv += "\(run.label),\(p.iteration),\(p.optimalityGap),\(p.distance),\(p.consensusError),\(p.budgetResidual),\(p.accuracy.map { "\($0)" } ?? ""),\(p.testAccuracy.map { "\($0)" } ?? "")\n"
+                csv.append([CSVTable.field(run.label), "\(p.iteration)", "\(p.optimalityGap)", "\(p.distance)", "\(p.consensusError)",
+                            "\(p.budgetResidual)", CSVTable.field(p.accuracy), CSVTable.field(p.testAccuracy)])
                 struct L: Codable { let run: String; let point: DSGDExperiment.Point }
-                jsonl += String(decoding: try line.encode(L(run: run.label, point: p)), as: UTF8.self) + "\n"
+                jsonl += try JSONOutput.line(L(run: run.label, point: p)) + "\n"
             }
         }
-        try csv.write(toFile: folder + "/metrics.csv", atomically: true, encoding: .utf8)
+        try csv.write(to: folder + "/metrics.csv")
         try jsonl.write(toFile: folder + "/metrics.jsonl", atomically: true, encoding: .utf8)
-        var gcsv = "agent,behaviour,iteration,gain_with_payments,gain_without_payments\n"
-        for g in r.gains { for k in g.iterations.indices { gcsv += "\(g.agent),\(g.behaviour),\(g.iterations[k]),\(g.withPayments[k]),\(g.withoutPayments[k])\n" } }
-        try gcsv.write(toFile: folder + "/gains.csv", atomically: true, encoding: .utf8)
+        var gains = CSVTable(columns: ["agent", "behaviour", "iteration", "gain_with_payments", "gain_without_payments"])
+        for g in r.gains {
+            for k in g.iterations.indices {
+                gains.append(["\(g.agent)", CSVTable.field(g.behaviour), "\(g.iterations[k])", "\(g.withPayments[k])", "\(g.withoutPayments[k])"])
+            }
+        }
+        try gains.write(to: folder + "/gains.csv")
         let main = r.runs.filter { $0.label == "payments" || $0.label == "all-truthful" }
         try SVGPlot.write(SVGPlot.lines(title: "Optimality gap f(theta_bar) - f*", xLabel: "iteration", yLabel: "gap",
                                         series: main.map { run in .init(name: run.label == "payments" ? "with deviators" : "all truthful", points: run.points.map { (Double($0.iteration), $0.optimalityGap) }) }, logY: true),

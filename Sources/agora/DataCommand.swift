@@ -50,8 +50,7 @@ struct DataCommand: ParsableCommand {
                                 labelCounts: d.labelCounts, partition: partition, agentSizes: part?.sizes,
                                 agentLabelHistograms: part?.labelHistograms)
                 if json {
-                    let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-                    print(String(decoding: try enc.encode(s), as: UTF8.self))
+                    print(try JSONOutput.line(s))
                     return
                 }
                 print("file      \(file) (\(fmt))")

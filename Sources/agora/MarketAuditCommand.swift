@@ -49,8 +49,7 @@ struct MarketAuditCommand: ParsableCommand {
                 report = try IncentiveAudit.audit(market: mech, markets: try IncentiveAudit.randomMarkets(draw, count: markets, seed: seed))
             }
             if json {
-                let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-                print(String(decoding: try enc.encode(report), as: UTF8.self))
+                print(try JSONOutput.line(report))
                 return
             }
             print("incentive audit: \(report.markets) market\(report.markets == 1 ? "" : "s") of \(report.clients) clients, lambda = \(fmt(lambda)); one client misreports at a time, utilities on true values")

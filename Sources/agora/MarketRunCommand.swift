@@ -106,8 +106,7 @@ struct MarketRunCommand: ParsableCommand {
                                   attackerBuyers: attackerBuyers, audit: r.audit)
             if let out { try write(r, summary, to: out) }
             if json {
-                let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-                print(String(decoding: try enc.encode(summary), as: UTF8.self))
+                print(try JSONOutput.line(summary))
                 return
             }
             let source = e.dataFile.map { "\($0.path) (\($0.partition))" } ?? "synthetic logistic data (heterogeneity \(e.data.heterogeneity))"
@@ -154,19 +153,22 @@ struct MarketRunCommand: ParsableCommand {
     }
 
     func write(_ r: MarketExperiment.Result, _ s: Summary, to folder: String) throws {
-        try writeExperimentJSON(config: r.config, result: r, summary: s, to: folder)
-        var rounds = "method,round,mean_accuracy,edges,budget_residual,active\n"
-        var clients = "method,round,client,accuracy,utility,cumulative_utility,net_payment,imports,active\n"
+        try JSONOutput.writeExperiment(config: r.config, result: r, summary: s, to: folder)
+        var rounds = CSVTable(columns: ["method", "round", "mean_accuracy", "edges", "budget_residual", "active"])
+        var clients = CSVTable(columns: ["method", "round", "client", "accuracy", "utility", "cumulative_utility", "net_payment", "imports", "active"])
         for m in r.methods {
             for rd in m.rounds {
-                rounds += "\(m.method.rawValue),\(rd.round),\(rd.meanAccuracy),\(rd.imports.reduce(0) { $0 + $1.count }),\(rd.budgetResidual),\(rd.active.filter { $0 }.count)\n"
+                rounds.append([m.method.rawValue, "\(rd.round)", "\(rd.meanAccuracy)", "\(rd.imports.reduce(0) { $0 + $1.count })",
+                               "\(rd.budgetResidual)", "\(rd.active.filter { $0 }.count)"])
                 for i in rd.accuracies.indices {
-                    clients += "\(m.method.rawValue),\(rd.round),\(i),\(rd.accuracies[i]),\(rd.utilities[i]),\(rd.cumulativeUtilities[i]),\(rd.netPayments[i]),\"\(rd.imports[i].map(String.init).joined(separator: " "))\",\(rd.active[i])\n"
+                    clients.append([m.method.rawValue, "\(rd.round)", "\(i)", "\(rd.accuracies[i])", "\(rd.utilities[i])",
+                                    "\(rd.cumulativeUtilities[i])", "\(rd.netPayments[i])",
+                                    CSVTable.field(rd.imports[i].map(String.init).joined(separator: " "), quoted: true), "\(rd.active[i])"])
                 }
             }
         }
-        try rounds.write(toFile: folder + "/rounds.csv", atomically: true, encoding: .utf8)
-        try clients.write(toFile: folder + "/clients.csv", atomically: true, encoding: .utf8)
+        try rounds.write(to: folder + "/rounds.csv")
+        try clients.write(to: folder + "/clients.csv")
         let attackers = Set(r.config.attackers.map(\.client))
         if let ip = r.methods.first(where: { $0.method == .ipfl }) {
             let last = ip.rounds.last!

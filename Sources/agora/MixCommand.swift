@@ -45,9 +45,7 @@ struct MixCommand: ParsableCommand {
                                                 xLabel: "step", yLabel: "relative consensus error", series: series, logY: true), to: plot)
             }
             if json {
-                let enc = JSONEncoder()
-                enc.outputFormatting = [.sortedKeys]
-                print(String(decoding: try enc.encode(r), as: UTF8.self))
+                print(try JSONOutput.line(r))
                 return
             }
             print("topology \(t) on \(graph.agents) agents, \(w.rawValue) weights: \(r.edges) edges, degree \(r.degreeMin)..\(r.degreeMax), spectral gap \(fmt(r.spectralGap))")

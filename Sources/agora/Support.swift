@@ -84,13 +84,3 @@ func reportingErrors<R>(_ body: () throws -> R) throws -> R {
     do { return try body() }
     catch let e as AgoraError { throw CLIError(e.description) }
 }
-
-/// Writes the three JSON files every experiment folder has: config.json (a complete experiment,
-/// accepted back by --config), result.json and summary.json.
-func writeExperimentJSON<C: Encodable, R: Encodable, S: Encodable>(config: C, result: R, summary: S, to folder: String) throws {
-    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try enc.encode(config).write(to: URL(fileURLWithPath: folder + "/config.json"))
-    try enc.encode(result).write(to: URL(fileURLWithPath: folder + "/result.json"))
-    try enc.encode(summary).write(to: URL(fileURLWithPath: folder + "/summary.json"))
-}

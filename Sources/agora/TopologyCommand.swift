@@ -35,8 +35,7 @@ struct TopologyCommand: ParsableCommand {
                             timeVarying: t.isTimeVarying, period: t.period(agents: g.agents), spectralGap: gap,
                             edgeList: edges ? g.edges.map { [$0.0, $0.1] } : nil)
             if json {
-                let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-                print(String(decoding: try enc.encode(s), as: UTF8.self))
+                print(try JSONOutput.line(s))
                 return
             }
             print("topology      \(s.topology)\(s.timeVarying ? " (time-varying, period \(s.period); figures for the union)" : "")")

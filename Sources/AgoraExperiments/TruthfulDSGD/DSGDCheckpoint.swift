@@ -1,0 +1,56 @@
+import AgoraKernels
+import Foundation
+
+extension DSGDExperiment {
+    /// Everything needed to continue an interrupted experiment exactly: the experiment, the runs
+    /// already finished, and the state of the run in progress (parameters, ledgers, every random
+    /// stream, the metrics so far). Floats are written in their shortest exact decimal form, so a
+    /// resumed run reproduces the uninterrupted one bit for bit.
+    public struct Checkpoint: Codable, Sendable {
+        public var config: DSGDExperiment
+        /// Index of the run in progress in the fixed list of runs (see `Result.runs`).
+        public var run: Int
+        public var finishedRuns: [Run]
+        /// Iterations of the run in progress already done.
+        public var iteration: Int
+        public var parameters: [Float]
+        public var cumulativePayments: [Double]
+        public var batchStreams: [SeededGenerator]
+        public var noiseStreams: [SeededGenerator]
+        public var points: [Point]
+        public var lastResidual: Double
+
+        /// Reads a checkpoint, naming the file in every error.
+        public static func read(path: String) throws -> Checkpoint {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw AgoraError.io("cannot read the checkpoint file", file: path)
+            }
+            do { return try JSONDecoder().decode(Checkpoint.self, from: data) } catch {
+                throw AgoraError.io("not an Agora DSGD checkpoint (\(error))", file: path)
+            }
+        }
+
+        /// Writes atomically (a temporary file renamed over the target), so an interruption during
+        /// the write leaves the previous checkpoint intact.
+        public func write(path: String) throws {
+            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+            try enc.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+        }
+    }
+
+    /// Where and how often to checkpoint, and optionally when to stop (for jobs with a wall-time
+    /// limit: stop after `stopAfter` iterations of this invocation, at a checkpoint).
+    public struct CheckpointPolicy: Sendable {
+        public var path: String
+        public var every: Int
+        public var stopAfter: Int?
+        public init(path: String, every: Int, stopAfter: Int? = nil) { self.path = path; self.every = every; self.stopAfter = stopAfter }
+    }
+
+    /// Thrown when a run stops at a checkpoint on purpose (`CheckpointPolicy.stopAfter`).
+    public struct Stopped: Error, CustomStringConvertible {
+        public let checkpoint: String
+        public let iterations: Int
+        public var description: String { "stopped after \(iterations) iterations; the checkpoint to resume from is \(checkpoint)" }
+    }
+}

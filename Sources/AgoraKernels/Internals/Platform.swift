@@ -1,0 +1,83 @@
+// The few operating-system services the kernels need (threads, a parking lot, a monotonic clock,
+// the environment, the CPU count), each wrapped once over the C library so that AgoraKernels has no
+// Foundation dependency: the C ABI library links the Swift runtime statically, and Foundation would
+// add its ICU data (~60 MB) to it.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CAgoraSupport
+
+enum Platform {
+    /// Nanoseconds of a monotonic clock (CLOCK_MONOTONIC): for spin limits and timings.
+    static func monotonicNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+
+    /// The value of an environment variable, if set.
+    static func environment(_ name: String) -> String? {
+        getenv(name).map { String(cString: $0) }
+    }
+
+    /// The processors this process may run on: the CPU affinity mask (what `taskset`, cgroups'
+    /// cpusets and MPI launchers' bindings restrict) where the system has one, else the online CPUs.
+    static func availableProcessors() -> Int {
+        let affinity = Int(agora_affinity_cpu_count())
+        if affinity > 0 { return affinity }
+        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+
+    /// Starts a thread running `body` with the given stack size and name (the name shows in `top`
+    /// and debuggers). The thread is detached: pools keep their workers for the process's life.
+    static func startThread(name: String, stackSize: Int, _ body: @escaping () -> Void) {
+        final class Box { let body: () -> Void; let name: String; init(_ b: @escaping () -> Void, _ n: String) { body = b; name = n } }
+        let context = Unmanaged.passRetained(Box(body, name)).toOpaque()
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        pthread_attr_setstacksize(&attributes, stackSize)
+        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+        #if canImport(Darwin)
+        var thread: pthread_t? = nil
+        #else
+        var thread = pthread_t()
+        #endif
+        let status = pthread_create(&thread, &attributes, { raw in
+            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            agora_name_this_thread(box.name)
+            box.body()
+            return nil
+        }, context)
+        precondition(status == 0, "cannot start a worker thread (pthread_create returned \(status))")
+    }
+}
+
+/// A mutex with a condition variable (pthread), heap-allocated so that its address never moves.
+/// Used to park idle pool workers.
+final class ParkingLot: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(condition, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+        condition.deallocate()
+    }
+
+    func lock() { pthread_mutex_lock(mutex) }
+    func unlock() { pthread_mutex_unlock(mutex) }
+    /// Waits for a broadcast; call with the lock held (it is held again on return).
+    func wait() { pthread_cond_wait(condition, mutex) }
+    func broadcast() { pthread_cond_broadcast(condition) }
+}

@@ -1,0 +1,63 @@
+import Foundation
+
+/// JSON outputs as every Agora tool writes them: keys sorted (so files diff cleanly and a result is
+/// byte-identical across runs), one line for stdout and JSON-lines files, indented for files.
+public enum JSONOutput {
+    /// `value` as one line of JSON with sorted keys (for `--json` on stdout and `.jsonl` files).
+    public static func line<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    /// Writes `value` as indented JSON with sorted keys to `path`.
+    public static func write<T: Encodable>(_ value: T, to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(value).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// The three JSON files every experiment folder has: config.json (a complete experiment, which
+    /// the tools accept back as a configuration), result.json and summary.json. Creates the folder.
+    public static func writeExperiment<C: Encodable, R: Encodable, S: Encodable>(config: C, result: R, summary: S,
+                                                                              to folder: String) throws {
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try write(config, to: folder + "/config.json")
+        try write(result, to: folder + "/result.json")
+        try write(summary, to: folder + "/summary.json")
+    }
+}
+
+/// A CSV table built row by row and written at once (atomically), in the dialect pandas and
+/// spreadsheets read by default: comma-separated, a header row, `\n` line ends, fields quoted only
+/// when `CSVTable.field` is asked to (text that may hold commas, quotes or line breaks).
+public struct CSVTable: Sendable {
+    public let columns: [String]
+    public private(set) var text: String
+
+    public init(columns: [String]) {
+        self.columns = columns
+        text = columns.joined(separator: ",") + "\n"
+    }
+
+    /// Appends one row; `fields` must have one entry per column (already formatted; see `field`).
+    public mutating func append(_ fields: [String]) {
+        precondition(fields.count == columns.count, "CSV row of \(fields.count) fields for \(columns.count) columns")
+        text += fields.joined(separator: ",") + "\n"
+    }
+
+    /// A text field quoted as RFC 4180 asks when it holds a comma, a quote or a line break (or
+    /// always, with `quoted`): inner quotes doubled.
+    public static func field(_ s: String, quoted: Bool = false) -> String {
+        guard quoted || s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
+        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// An optional number: its shortest exact decimal form, or an empty field (missing value).
+    public static func field<T: CustomStringConvertible>(_ v: T?) -> String { v.map { "\($0)" } ?? "" }
+
+    /// Writes the table to `path` atomically (a reader never sees half a file).
+    public func write(to path: String) throws {
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+}

@@ -1,0 +1,161 @@
+import AgoraKernels
+import AgoraTestSupport
+import XCTest
+
+/// The row edits and optimiser steps that experiments apply between mechanism steps, each against a
+/// naive element loop written here (the loops they replaced), bit for bit.
+final class RowEditsTests: XCTestCase {
+    func testScaleFillBroadcastCopyMatchNaiveLoops() throws {
+        let x: Matrix<Float> = randomMatrix(5, 19, seed: 1)
+        var a = x
+        try Kernels.scaleRow(&a, row: 2, by: 3)
+        try Kernels.fillRow(&a, row: 4, with: 0)
+        for i in 0..<5 {
+            for k in 0..<19 {
+                let expected: Float = i == 2 ? 3 * x[i, k] : (i == 4 ? 0 : x[i, k])
+                XCTAssertEqual(a[i, k], expected)
+            }
+        }
+        let v = (0..<19).map { Float($0) / 7 }
+        let mask = [true, false, true, false, false]
+        var b = x
+        try Kernels.broadcast(v, into: &b, rows: mask)
+        var c = x
+        try Kernels.copyRows(a, into: &c, rows: mask)
+        for i in 0..<5 {
+            for k in 0..<19 {
+                XCTAssertEqual(b[i, k], mask[i] ? v[k] : x[i, k])
+                XCTAssertEqual(c[i, k], mask[i] ? a[i, k] : x[i, k])
+            }
+        }
+        try Kernels.broadcast(v, into: &b)
+        XCTAssertEqual(b.storage, (0..<5).flatMap { _ in v })
+    }
+
+    func testNoiseAndAttacksMatchNaiveLoops() throws {
+        let x: Matrix<Float> = randomMatrix(4, 23, seed: 2)
+        let o = (0..<23).map { Float($0) / 100 }
+        // Noise: the same stream, element order, rounding to Float before the add, Double norm.
+        var y = x
+        var g1 = SeededGenerator(seed: 5, stream: 3), g2 = g1
+        let sq = try Kernels.addGaussianNoise(&y, row: 1, sigma: 0.3, rng: &g1)
+        var naive = x.row(1), naiveSq = 0.0
+        for k in 0..<23 { naive[k] = naive[k] + Float(0.3 * g2.normal()); naiveSq += Double(naive[k]) * Double(naive[k]) }
+        XCTAssertEqual(y.row(1), naive)
+        XCTAssertEqual(sq, naiveSq)
+        XCTAssertEqual(g1, g2, "the stream advances exactly once per element")
+        // Sign flip, permutation, shift, Gaussian around the origin.
+        var u = x
+        try Kernels.reflectRow(x, row: 0, about: o, into: &u)
+        let perm = Array((0..<23).reversed())
+        try Kernels.permuteRowUpdate(x, row: 2, origin: o, permutation: perm, into: &u)
+        try Kernels.setRowToShifted(&u, row: 3, origin: o, by: 0.01)
+        for k in 0..<23 {
+            XCTAssertEqual(u[0, k], o[k] - (x[0, k] - o[k]))
+            XCTAssertEqual(u[2, k], o[k] + (x[2, perm[k]] - o[perm[k]]))
+            XCTAssertEqual(u[3, k], o[k] + 0.01)
+            XCTAssertEqual(u[1, k], x[1, k], "rows not named are untouched")
+        }
+        var h1 = SeededGenerator(seed: 9), h2 = h1
+        try Kernels.setRowToGaussian(&u, row: 1, around: o, sigma: 0.01, rng: &h1)
+        for k in 0..<23 { XCTAssertEqual(u[1, k], o[k] + Float(0.01 * h2.normal())) }
+    }
+
+    func testBadRowsAndShapesAreErrors() {
+        var x = Matrix<Float>(rows: 3, cols: 4)
+        XCTAssertThrowsError(try Kernels.scaleRow(&x, row: 3, by: 2)) { XCTAssertEqual(($0 as? AgoraError)?.kind, .shape) }
+        XCTAssertThrowsError(try Kernels.fillRow(&x, row: -1, with: 0))
+        XCTAssertThrowsError(try Kernels.broadcast([1, 2], into: &x))
+        XCTAssertThrowsError(try Kernels.broadcast([1, 2, 3, 4], into: &x, rows: [true]))
+        XCTAssertThrowsError(try Kernels.permuteRowUpdate(x, row: 0, origin: [0, 0, 0, 0], permutation: [0, 1, 2, 4], into: &x))
+        XCTAssertThrowsError(try Kernels.rowDistances(x, to: [0]))
+    }
+
+    func testRowDistancesAndNonFiniteRows() throws {
+        let x: Matrix<Float> = randomMatrix(6, 31, seed: 3)
+        let r = (0..<31).map { Double($0) / 31 }
+        let d = try withThreads(2) { try Kernels.rowDistances(x, to: r) }
+        for i in 0..<6 {
+            var s = 0.0
+            for k in 0..<31 { let e = Double(x[i, k]) - r[k]; s += e * e }
+            XCTAssertEqual(d[i], s.squareRoot())
+        }
+        XCTAssertNil(Kernels.firstNonFiniteRow(x))
+        var y = x
+        y[4, 30] = .nan
+        y[5, 0] = .infinity
+        XCTAssertEqual(Kernels.firstNonFiniteRow(y), 4)
+    }
+
+    func testMomentumStepMatchesTheRecurrenceOnAnyThreadCount() throws {
+        let g: Matrix<Float> = randomMatrix(7, 40, seed: 4)
+        let start: Matrix<Float> = randomMatrix(7, 40, seed: 5)
+        let mask = [true, true, false, true, false, true, true]
+        for (mu, wd) in [(Float(0), Float(0)), (0.9, 1e-3)] {
+            var results: [[Float]] = []
+            for threads in [1, 2] {
+                var theta = start, v = Matrix<Float>(rows: 7, cols: 40)
+                try withThreads(threads) {
+                    for _ in 0..<3 {
+                        try Kernels.momentumStep(&theta, velocity: &v, gradients: g, learningRate: 0.1, momentum: mu, weightDecay: wd, rows: mask)
+                    }
+                }
+                results.append(theta.storage)
+            }
+            XCTAssertEqual(results[0], results[1])
+            // The recurrence written out.
+            var theta = start.storage, v = [Float](repeating: 0, count: 280)
+            for _ in 0..<3 {
+                for k in 0..<280 where mask[k / 40] {
+                    let gk = g.storage[k] + wd * theta[k]
+                    let vk = mu == 0 ? gk : mu * v[k] + gk
+                    v[k] = vk
+                    theta[k] -= 0.1 * vk
+                }
+            }
+            XCTAssertEqual(results[0], theta)
+        }
+    }
+
+    func testWeightedGramMatchesTheDefinitionDenseAndSparse() throws {
+        var g = SeededGenerator(seed: 6)
+        let (dense, sparse) = randomDenseAndSparse(rows: 30, cols: 9, density: 0.5, &g)
+        let w = (0..<30).map { _ in g.uniform() }
+        for x in [FeatureRows<Double>.dense(dense), .sparse(sparse)] {
+            let h = try Kernels.weightedGram(x, rowWeights: w, divisor: 30, ridge: 0.5)
+            for a in 0..<9 {
+                for b in 0..<9 {
+                    var s = 0.0
+                    for i in 0..<30 { s += w[i] * dense[i, a] * dense[i, b] }
+                    XCTAssertEqual(h[a, b], s / 30 + (a == b ? 0.5 : 0), accuracy: 1e-14)
+                }
+            }
+        }
+        XCTAssertThrowsError(try Kernels.weightedGram(.dense(dense), rowWeights: [1], divisor: 1, ridge: 0))
+    }
+
+    func testColumnScalingAndPairProducts() throws {
+        let x: Matrix<Double> = randomMatrix(5, 4, seed: 8)
+        let s = [2.0, -1, 0.5, 3]
+        let y = try Kernels.scaleColumns(x, by: s)
+        for i in 0..<5 { for o in 0..<4 { XCTAssertEqual(y[i, o], x[i, o] * s[o]) } }
+        XCTAssertThrowsError(try Kernels.scaleColumns(x, by: [1]))
+        let pairs = Kernels.upperTrianglePairs(4)
+        XCTAssertEqual(pairs.count, 10)
+        XCTAssertTrue(pairs.allSatisfy { $0.0 <= $0.1 })
+        let p = Kernels.pairProducts(x)
+        for r in 0..<5 { for (q, (a, b)) in pairs.enumerated() { XCTAssertEqual(p[r, q], x[r, a] * x[r, b]) } }
+    }
+
+    func testErrorDescriptionsNameWhereTheProblemIs() {
+        XCTAssertEqual(AgoraError.data(file: "a.svm", line: 3, column: 7, "expected INDEX:VALUE").description, "a.svm:3:7: expected INDEX:VALUE")
+        XCTAssertEqual(AgoraError.configuration("must be positive", field: "market.eta").description, "market.eta: must be positive")
+        XCTAssertEqual(AgoraError.shape("2 x 3 and 3 x 2").description, "2 x 3 and 3 x 2")
+        XCTAssertEqual(AgoraError.io("truncated", file: "c.json").kind, .io)
+    }
+
+    func testThreadPoolSizeFollowsTheAffinityMask() {
+        XCTAssertGreaterThanOrEqual(ThreadPool.availableProcessors, 1)
+        XCTAssertLessThanOrEqual(ThreadPool.availableProcessors, 4096)
+    }
+}

@@ -1,0 +1,22 @@
+import AgoraReports
+import Foundation
+import XCTest
+
+final class WritersTests: XCTestCase {
+    func testCSVQuotesOnlyWhatNeedsIt() throws {
+        var t = CSVTable(columns: ["name", "value", "note"])
+        t.append(["a", CSVTable.field(1.5), CSVTable.field("plain")])
+        t.append(["b", CSVTable.field(Double?.none), CSVTable.field("x, \"y\"")])
+        t.append(["c", "2", CSVTable.field("", quoted: true)])
+        XCTAssertEqual(t.text, "name,value,note\na,1.5,plain\nb,,\"x, \"\"y\"\"\"\nc,2,\"\"\n")
+        let path = NSTemporaryDirectory() + "agora-writers-\(getpid()).csv"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try t.write(to: path)
+        XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), t.text)
+    }
+
+    func testJSONLinesAreSortedAndOneLine() throws {
+        struct S: Encodable { let b = 2; let a = [1.0, 0.5] }
+        XCTAssertEqual(try JSONOutput.line(S()), #"{"a":[1,0.5],"b":2}"#)
+    }
+}
