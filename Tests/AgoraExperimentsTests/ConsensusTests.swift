@@ -2,6 +2,7 @@ import AgoraExperiments
 import AgoraKernels
 import AgoraTopology
 import XCTest
+
 final class ConsensusTests: XCTestCase {
     func testConsensusFollowsTheSpectralBound() throws {
         var e = ConsensusExperiment()

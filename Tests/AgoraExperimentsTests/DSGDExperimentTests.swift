@@ -6,6 +6,7 @@ import AgoraTestSupport
 import AgoraTopology
 import Foundation
 import XCTest
+
 final class DSGDExperimentTests: XCTestCase {
     let mechanism = TruthfulDSGD(stepSize: PowerSchedule(initial: 0.1, exponent: 0.6),
                                  payments: PaymentRule(coefficient: PowerSchedule(initial: 0.5, exponent: 0.1)))

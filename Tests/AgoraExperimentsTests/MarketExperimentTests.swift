@@ -6,6 +6,7 @@ import AgoraTestSupport
 import AgoraTopology
 import Foundation
 import XCTest
+
 final class MarketExperimentTests: XCTestCase {
     func testBadInputGivesClearErrors() throws {
         let ok = ClientEconomics(dataSize: 100, cost: 1, eagerness: 10)

@@ -1,17 +1,10 @@
 import AgoraKernels
 import AgoraTestSupport
 import XCTest
-final class GLMGradientTests: XCTestCase {
-    /// A small random data set, dense and the same as CSR (about 40 % zeros).
-    func data(rows: Int, cols: Int, seed: UInt64) -> (dense: Matrix<Double>, sparse: CSRMatrix<Double>, y: [Double]) {
-        var g = SeededGenerator(seed: seed)
-        let (m, sparse) = randomDenseAndSparse(rows: rows, cols: cols, density: 0.6, &g)
-        let y = (0..<rows).map { _ in g.uniform() < 0.5 ? -1.0 : 1.0 }
-        return (m, sparse, y)
-    }
 
+final class GLMGradientTests: XCTestCase {
     func testBatchedEqualsOneByOneAndThreadCountDoesNotMatter() throws {
-        let (dense, sparse, y) = data(rows: 64, cols: 37, seed: 2)
+        let (dense, sparse, y) = randomClassification(rows: 64, cols: 37, seed: 2)
         let agents = 9
         var g = SeededGenerator(seed: 4)
         let theta: Matrix<Float> = g.normalMatrix(rows: agents, cols: 37, scale: 0.2)

@@ -1,6 +1,7 @@
 import AgoraKernels
 import AgoraTestSupport
 import XCTest
+
 final class SoftmaxMLPGradientTests: XCTestCase {
     func testSoftmaxGradientMatchesFiniteDifferencesDenseAndSparse() throws {
         var g = SeededGenerator(seed: 11)

@@ -1,6 +1,7 @@
 import AgoraKernels
 import AgoraTestSupport
 import XCTest
+
 final class UpdateGeometryTests: XCTestCase {
     func testUpdateGeometryMatchesNaiveCosines() throws {
         var g = SeededGenerator(seed: 5)

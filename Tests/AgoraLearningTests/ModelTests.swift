@@ -4,16 +4,8 @@ import AgoraTestSupport
 import XCTest
 
 final class ModelTests: XCTestCase {
-    /// A small random data set, dense and the same as CSR (about 40 % zeros).
-    func data(rows: Int, cols: Int, seed: UInt64) -> (dense: Matrix<Double>, sparse: CSRMatrix<Double>, y: [Double]) {
-        var g = SeededGenerator(seed: seed)
-        let (m, sparse) = randomDenseAndSparse(rows: rows, cols: cols, density: 0.6, &g)
-        let y = (0..<rows).map { _ in g.uniform() < 0.5 ? -1.0 : 1.0 }
-        return (m, sparse, y)
-    }
-
     func testGradientsMatchFiniteDifferences() throws {
-        let (dense, sparse, y) = data(rows: 40, cols: 19, seed: 1)
+        let (dense, sparse, y) = randomClassification(rows: 40, cols: 19, seed: 1)
         var g = SeededGenerator(seed: 9)
         let theta = (0..<19).map { _ in 0.3 * g.normal() }
         for loss in [GLMLoss.logistic, .squared] {
@@ -42,7 +34,7 @@ final class ModelTests: XCTestCase {
     }
 
     func testDenseAndSparseAgree() throws {
-        let (dense, sparse, y) = data(rows: 50, cols: 21, seed: 3)
+        let (dense, sparse, y) = randomClassification(rows: 50, cols: 21, seed: 3)
         let model = LinearModel(loss: .logistic, l2: 0.1)
         let theta = (0..<21).map { Double($0) / 40 - 0.25 }
         let a = try model.evaluate(theta, features: .dense(dense), targets: y)

@@ -2,6 +2,7 @@ import AgoraKernels
 import AgoraLearning
 import AgoraTestSupport
 import XCTest
+
 final class SimplexTests: XCTestCase {
     func testSimplexProjection() {
         var g = SeededGenerator(seed: 2)

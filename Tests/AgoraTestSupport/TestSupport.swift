@@ -84,3 +84,12 @@ public func sharedData(_ relative: String, filePath: String = #filePath) throws 
     if FileManager.default.fileExists(atPath: path) { return path }
     throw XCTSkip("real data set \(relative) not found at \(path) (../shared/data is absent in a fresh clone)")
 }
+
+/// A small random binary classification set (labels -1/+1), dense and the same as CSR (about 40 %
+/// zeros): inputs for the GLM gradient kernels and the linear model.
+public func randomClassification(rows: Int, cols: Int, seed: UInt64) -> (dense: Matrix<Double>, sparse: CSRMatrix<Double>, y: [Double]) {
+    var g = SeededGenerator(seed: seed)
+    let (m, sparse) = randomDenseAndSparse(rows: rows, cols: cols, density: 0.6, &g)
+    let y = (0..<rows).map { _ in g.uniform() < 0.5 ? -1.0 : 1.0 }
+    return (m, sparse, y)
+}
