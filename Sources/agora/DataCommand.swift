@@ -31,9 +31,8 @@ struct DataCommand: ParsableCommand {
 
         func run() throws {
             try reportingErrors {
-                let fmt = format ?? DataFile.guessFormat(file)
-                guard ["libsvm", "svmlight", "svm", "idx", "csv"].contains(fmt) else {
-                    throw ValidationError("--format '\(fmt)' is not one of libsvm, idx, csv")
+                guard let fmt = try? format.map(DataFormat.init(parsing:)) ?? DataFormat.guess(path: file) else {
+                    throw ValidationError("--format '\(format ?? "")' is not one of libsvm, idx, csv")
                 }
                 var source = DataFile(path: file, format: fmt, features: features)
                 source.labelsPath = labels
@@ -45,7 +44,7 @@ struct DataCommand: ParsableCommand {
                 }
                 let storage: String
                 if case .sparse = d.features { storage = "sparse (CSR)" } else { storage = "dense" }
-                let s = Summary(file: file, format: fmt, rows: d.rows, features: d.features.cols, storage: storage,
+                let s = Summary(file: file, format: fmt.rawValue, rows: d.rows, features: d.features.cols, storage: storage,
                                 nonzeros: d.features.nonzeros, density: d.features.density, labels: d.labelNames,
                                 labelCounts: d.labelCounts, partition: partition, agentSizes: part?.sizes,
                                 agentLabelHistograms: part?.labelHistograms)

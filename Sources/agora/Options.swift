@@ -69,7 +69,7 @@ func resolveDataFile(_ name: String, format: String?, features: Int, partition: 
             throw CLIError("data set '\(name)' not found at \(path); set AGORA_DATA to the folder holding mnist/, libsvm/ and uci/")
         }
     }
-    var file = DataFile(path: path, format: fmt ?? DataFile.guessFormat(path), features: nf, partition: try PartitionScheme(parsing: partition))
+    var file = DataFile(path: path, format: try fmt.map(DataFormat.init(parsing:)) ?? DataFormat.guess(path: path), features: nf, partition: try PartitionScheme(parsing: partition))
     if let test {
         // "auto": the conventional held-out file beside a LIBSVM training file (a9a -> a9a.t).
         file.testPath = test == "auto" ? path + ".t" : test

@@ -7,47 +7,7 @@ import AgoraTopology
 import Foundation
 import XCTest
 
-final class DSGDExperimentTests: XCTestCase {
-    let mechanism = TruthfulDSGD(stepSize: PowerSchedule(initial: 0.1, exponent: 0.6),
-                                 payments: PaymentRule(coefficient: PowerSchedule(initial: 0.5, exponent: 0.1)))
-
-    /// With every agent truthful, decentralized SGD on heterogeneous least squares approaches the
-    /// pooled optimum, and the payments stay zero-sum at every iteration.
-    func testTruthfulRunConvergesAndPaymentsBalance() throws {
-        var problem = SyntheticProblem()
-        problem.loss = .squared; problem.agents = 8; problem.rowsPerAgent = 100; problem.features = 6
-        problem.heterogeneity = 0.5; problem.noise = 0.05
-        let (data, parts) = try problem.generate()
-        let model = LinearModel(loss: .squared, l2: 1e-3)
-        let y = try model.targets(data)
-        let star = try ReferenceSolver.solve(model, features: data.features.double, targets: y)
-        let ex = try InProcessExchange(topology: .ring, weights: .metropolis, agents: 8, seed: 1)
-        let dsgd = TruthfulDSGD(stepSize: PowerSchedule(initial: 0.2, exponent: 0.6),
-                                payments: PaymentRule(coefficient: PowerSchedule(initial: 0.5, exponent: 0.1)))
-        var theta = Matrix<Float>(rows: 8, cols: 6), next = theta
-        var grads = theta, losses = [Float](repeating: 0, count: 8)
-        var rng = SeededGenerator(seed: 5)
-        func distance() -> Double {
-            var s = 0.0
-            for i in 0..<8 { for k in 0..<6 { let e = Double(theta[i, k]) - star.theta[k]; s += e * e } }
-            return (s / 8).squareRoot()
-        }
-        let d0 = distance()
-        for t in 0..<1500 {
-            let batches = parts.map { rows in (0..<10).map { _ in rows[Int(rng.next() % UInt64(rows.count))] } }
-            try Kernels.glmGradients(loss: .squared, l2: 1e-3, features: data.features.float, targets: y.map(Float.init),
-                                     parameters: theta, batches: batches, gradients: &grads, losses: &losses)
-            let reports = Kernels.rowSquaredNorms(grads).map(Double.init)
-            let pay = try dsgd.step(iteration: t, parameters: theta, applied: grads, reports: reports, exchange: ex, into: &next)
-            XCTAssertLessThanOrEqual(abs(pay.reduce(0, +)), 1e-12 * max(1, pay.map(abs).reduce(0, +)))
-            swap(&theta, &next)
-        }
-        XCTAssertLessThan(distance(), 0.1 * d0, "truthful DSGD approaches the pooled optimum")
-    }
-}
-
 final class DSGDSimulationTests: XCTestCase {
-
     func small() -> DSGDExperiment {
         var e = DSGDExperiment()
         e.data.agents = 8; e.data.rowsPerAgent = 60; e.data.features = 6
@@ -130,7 +90,6 @@ final class DSGDSimulationTests: XCTestCase {
 }
 
 final class DSGDDataFileTests: XCTestCase {
-
     func testRunsOnALIBSVMFileSplitAcrossAgents() throws {
         var text = ""
         var g = SeededGenerator(seed: 4)
@@ -143,14 +102,18 @@ final class DSGDDataFileTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: path) }
         var e = DSGDExperiment()
         e.data.agents = 6
-        e.dataFile = DataFile(path: path, format: "libsvm", features: 3, partition: .dirichlet(beta: 1))
+        e.dataFile = DataFile(path: path, format: .libsvm, features: 3, partition: .dirichlet(beta: 1))
         e.topology = .ring; e.iterations = 200; e.evaluateEvery = 50
         let r = try e.run()
         let run = r.runs[0]
         XCTAssertLessThan(run.points.last!.optimalityGap, run.points.first!.optimalityGap)
         XCTAssertGreaterThan(run.points.last!.accuracy!, 0.9)
-        e.dataFile = DataFile(path: path, format: "parquet")
-        XCTAssertThrowsError(try e.run()) { XCTAssertTrue("\($0)".contains("format 'parquet' is not one of libsvm, idx, csv")) }
+        XCTAssertThrowsError(try DataFormat(parsing: "parquet")) { XCTAssertTrue("\($0)".contains("format 'parquet' is not one of libsvm, idx, csv")) }
+        XCTAssertEqual(try DataFormat(parsing: "SVMlight"), .libsvm)
+        let config = #"{"path": "x", "format": "parquet", "features": 0, "partition": {"iid": {}}}"#
+        XCTAssertThrowsError(try JSONDecoder().decode(DataFile.self, from: Data(config.utf8))) {
+            XCTAssertTrue("\($0)".contains("format 'parquet' is not one of libsvm, idx, csv"), "\($0)")
+        }
     }
 
     /// All agents truthful on a9a (16 agents, exponential graph): payments zero-sum every
@@ -160,7 +123,7 @@ final class DSGDDataFileTests: XCTestCase {
     func testA9AConvergesAtTheScheduleRateWithAllAgentsTruthful() throws {
         var e = DSGDExperiment()
         e.data.agents = 16
-        e.dataFile = DataFile(path: try sharedData("libsvm/a9a"), format: "libsvm", features: 123, partition: .iid)
+        e.dataFile = DataFile(path: try sharedData("libsvm/a9a"), format: .libsvm, features: 123, partition: .iid)
         e.dataFile!.testPath = try sharedData("libsvm/a9a.t")
         e.l2 = 1e-4
         e.iterations = 1600; e.evaluateEvery = 200

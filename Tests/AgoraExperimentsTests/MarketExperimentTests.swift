@@ -86,7 +86,7 @@ final class MarketExperimentTests: XCTestCase {
     /// client ever buys from a shuffle or sign-flip attacker or a free-rider.
     func testAttackersFindNoHonestBuyersOnDigitsClusters() throws {
         var e = small()
-        e.dataFile = DataFile(path: try sharedData("uci/digits.csv.gz"), format: "csv", partition: .classGroups(groups: 3))
+        e.dataFile = DataFile(path: try sharedData("uci/digits.csv.gz"), format: .csv, partition: .classGroups(groups: 3))
         e.methods = [.ipfl]
         e.rounds = 6; e.localSteps = 20
         e.attackers = [.init(client: 9, attack: .signFlip), .init(client: 7, attack: .shuffle),
@@ -137,7 +137,7 @@ final class MarketExperimentTests: XCTestCase {
     func testIPFLAtLeastLocalOnMNISTDirichlet() throws {
         let images = try sharedData("mnist/t10k-images-idx3-ubyte.gz")
         var e = MarketExperiment()
-        e.dataFile = DataFile(path: images, format: "idx", partition: .dirichlet(beta: 0.1))
+        e.dataFile = DataFile(path: images, format: .idx, partition: .dirichlet(beta: 0.1))
         e.methods = [.ipfl, .local]
         e.rounds = 8; e.localSteps = 20; e.batch = 32; e.learningRate = 0.01
         e.market.lambda = 2; e.market.eta = 5

@@ -82,6 +82,3 @@ final class SoftmaxMLPGradientTests: XCTestCase {
         XCTAssertEqual(shape.parameterCount, 6 * 9 + 6 + 3 * 6 + 3)
     }
 }
-
-final class TrainingTests: XCTestCase {
-}

@@ -1,12 +1,49 @@
 import AgoraKernels
 import Foundation
 
+/// The file formats Agora reads.
+public enum DataFormat: String, Codable, Sendable, CaseIterable, CustomStringConvertible {
+    /// LIBSVM / svmlight text (sparse rows; also named "svmlight" or "svm").
+    case libsvm
+    /// IDX binary tensors (MNIST), images and labels in two files, optionally gzip-compressed.
+    case idx
+    /// Numeric CSV, label in the last column, optionally gzip-compressed.
+    case csv
+
+    /// A format by name: libsvm (or svmlight, svm), idx or csv, in any case.
+    public init(parsing name: String) throws {
+        switch name.lowercased() {
+        case "libsvm", "svmlight", "svm": self = .libsvm
+        case "idx": self = .idx
+        case "csv": self = .csv
+        default: throw AgoraError.configuration("format '\(name)' is not one of libsvm, idx, csv", field: "format")
+        }
+    }
+
+    /// Decodes the same names as `init(parsing:)`, so configurations written with an alias load.
+    public init(from decoder: any Decoder) throws {
+        let name = try decoder.singleValueContainer().decode(String.self)
+        do { self = try DataFormat(parsing: name) } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "\(error)"))
+        }
+    }
+
+    /// The format a file name suggests: idx when it says so, csv for .csv(.gz), else libsvm.
+    public static func guess(path: String) -> DataFormat {
+        let l = path.lowercased()
+        if l.contains("idx") { return .idx }
+        if l.hasSuffix(".csv") || l.hasSuffix(".csv.gz") { return .csv }
+        return .libsvm
+    }
+
+    public var description: String { rawValue }
+}
+
 /// A data file for an experiment: where it is, its format, and how it is split across agents.
 /// The one place that maps a format name to its reader (experiments and `agora data inspect`).
 public struct DataFile: Codable, Sendable, Equatable {
     public var path: String
-    /// libsvm (also svmlight, svm), idx or csv.
-    public var format: String
+    public var format: DataFormat
     /// LIBSVM feature count (0: largest index).
     public var features: Int = 0
     public var partition: PartitionScheme = .iid
@@ -15,29 +52,20 @@ public struct DataFile: Codable, Sendable, Equatable {
     /// The IDX labels file (nil: the images file name with 'images-idx3' replaced by 'labels-idx1').
     public var labelsPath: String? = nil
 
-    public init(path: String, format: String, features: Int = 0, partition: PartitionScheme = .iid) {
+    public init(path: String, format: DataFormat, features: Int = 0, partition: PartitionScheme = .iid) {
         self.path = path; self.format = format; self.features = features; self.partition = partition
-    }
-
-    /// The format a file name suggests: idx when it says so, csv for .csv(.gz), else libsvm.
-    public static func guessFormat(_ path: String) -> String {
-        let l = path.lowercased()
-        if l.contains("idx") { return "idx" }
-        if l.hasSuffix(".csv") || l.hasSuffix(".csv.gz") { return "csv" }
-        return "libsvm"
     }
 
     /// Reads one file of this format (the training file or the held-out one).
     public func read(_ file: String) throws -> Dataset {
         switch format {
-        case "libsvm", "svmlight", "svm": return try LIBSVMReader.read(path: file, features: features)
-        case "csv": return try CSVReader.read(path: file)
-        case "idx":
+        case .libsvm: return try LIBSVMReader.read(path: file, features: features)
+        case .csv: return try CSVReader.read(path: file)
+        case .idx:
             let labels = file == path ? (labelsPath ?? file.replacingOccurrences(of: "images-idx3", with: "labels-idx1"))
                                       : file.replacingOccurrences(of: "images-idx3", with: "labels-idx1")
             guard labels != file else { throw AgoraError.data(file: file, "cannot tell the IDX labels file from this name; give it explicitly") }
             return try IDXReader.dataset(images: file, labels: labels)
-        default: throw AgoraError.data(file: file, "format '\(format)' is not one of libsvm, idx, csv")
         }
     }
 

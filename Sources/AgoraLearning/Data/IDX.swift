@@ -5,16 +5,16 @@ import Foundation
 /// 0x0000_08_NN (unsigned bytes, NN dimensions), NN big-endian 32-bit sizes, then the data.
 public enum IDXReader {
     /// An IDX array of unsigned bytes.
-    public struct Array: Sendable {
+    public struct Tensor: Sendable {
         public let dimensions: [Int]
         public let values: [UInt8]
     }
 
-    public static func read(path: String) throws -> Array {
+    public static func read(path: String) throws -> Tensor {
         try parse(CompressedFile.contents(of: path), name: path)
     }
 
-    public static func parse(_ b: [UInt8], name: String) throws -> Array {
+    public static func parse(_ b: [UInt8], name: String) throws -> Tensor {
         guard b.count >= 4 else { throw AgoraError.data(file: name, "only \(b.count) bytes: an IDX file starts with a 4-byte magic number") }
         guard b[0] == 0, b[1] == 0 else {
             throw AgoraError.data(file: name, String(format: "bad IDX magic %02X %02X %02X %02X: expected 00 00 08 NN", b[0], b[1], b[2], b[3]))
@@ -36,7 +36,7 @@ public enum IDXReader {
             throw AgoraError.data(file: name, "IDX dimensions \(dims.map(String.init).joined(separator: " x ")) need \(count) data bytes, file has \(b.count - start)"
                             + (b.count - start < count ? " (truncated)" : " (trailing bytes)"))
         }
-        return Array(dimensions: dims, values: Swift.Array(b[start...]))
+        return Tensor(dimensions: dims, values: Array(b[start...]))
     }
 
     /// An image file and a label file as a data set: pixels scaled to [0, 1], one row per image.

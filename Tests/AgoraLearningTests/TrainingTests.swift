@@ -3,7 +3,7 @@ import AgoraLearning
 import AgoraTestSupport
 import XCTest
 
-final class SoftmaxSGDTests: XCTestCase {
+final class MomentumSGDTests: XCTestCase {
     func testMomentumSGDMatchesTheRecurrence() throws {
         var sgd = MomentumSGD(learningRate: 0.1, momentum: 0.9, weightDecay: 0.01)
         var theta = try Matrix<Float>([[1, -2]])
@@ -34,8 +34,7 @@ final class SoftmaxSGDTests: XCTestCase {
     }
 }
 
-final class MLPTests: XCTestCase {
-
+final class TrainingTests: XCTestCase {
     /// Local training end to end: softmax regression with momentum SGD on the UCI digits learns
     /// (accuracy far above chance), and the Float gradients agree with finite differences.
     func testSoftmaxTrainsOnDigits() throws {
