@@ -19,6 +19,8 @@ public struct AgoraError: Error, CustomStringConvertible, Equatable, Sendable {
         case io
         /// A computation that left the finite numbers (divergence), or a solver that failed.
         case numerical
+        /// A run that would need more memory (or other resources) than the machine allows.
+        case resources
     }
 
     public var kind: Kind

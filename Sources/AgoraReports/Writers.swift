@@ -3,17 +3,32 @@ import Foundation
 /// JSON outputs as every Agora tool writes them: keys sorted (so files diff cleanly and a result is
 /// byte-identical across runs), one line for stdout and JSON-lines files, indented for files.
 public enum JSONOutput {
+    /// An encoder that never fails on a non-finite number: NaN, +inf and -inf are written as the
+    /// strings "NaN", "Infinity" and "-Infinity" (what pandas' `read_json` and Python's `json`
+    /// module spell them), so a diverged run still writes its results.
+    public static func encoder(_ formatting: JSONEncoder.OutputFormatting) -> JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = formatting
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        return e
+    }
+
+    /// The matching decoder (reads what `encoder` writes).
+    public static func decoder() -> JSONDecoder {
+        let d = JSONDecoder()
+        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        return d
+    }
+
     /// `value` as one line of JSON with sorted keys (for `--json` on stdout and `.jsonl` files).
     public static func line<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        let encoder = encoder([.sortedKeys])
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
     /// Writes `value` as indented JSON with sorted keys to `path`.
     public static func write<T: Encodable>(_ value: T, to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let encoder = encoder([.prettyPrinted, .sortedKeys])
         try encoder.encode(value).write(to: URL(fileURLWithPath: path))
     }
 

@@ -50,7 +50,7 @@ public struct InProcessExchange: NeighborExchange {
         var gs: [Graph] = [], ms: [MixingMatrix] = [], ops: [MixingOperator<Float>] = []
         for t in 0..<topology.period(agents: agents) {
             let g = try topology.graph(agents: agents, seed: seed, iteration: t)
-            let w = try MixingMatrix(graph: g, scheme: weights)
+            let w = try topology.mixingMatrix(agents: agents, scheme: weights, seed: seed, iteration: t)
             gs.append(g); ms.append(w); ops.append(w.mixingOperator(Float.self, strategy: strategy))
         }
         graphs = gs; mixing = ms; operators = ops

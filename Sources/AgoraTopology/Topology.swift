@@ -6,6 +6,9 @@ import Foundation
 /// Static topologies give one graph; `onePeerExponential` is time-varying: `graph(at:)` changes
 /// with the iteration and only the union over a period is connected.
 public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
+    /// The largest number of agents a graph may have (2^20).
+    public static let maxAgents = 1 << 20
+
     /// Cycle i ~ i +- 1.
     case ring
     /// 2-D grid with wrap-around; `rows x cols` must equal the agent count (0 = most square split).
@@ -57,20 +60,30 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
             }
             return v
         }
+        func noArgument() throws {
+            guard parts.count == 1 else { throw AgoraError.configuration("Topology '\(text)': '\(name)' takes no argument (the agent count is given separately)") }
+        }
+        func arguments(_ n: Int, _ spelling: String) throws {
+            guard parts.count == n + 1 else { throw AgoraError.configuration("Topology '\(text)': expected \(spelling)") }
+        }
         switch name {
-        case "ring": self = .ring
+        case "ring": try noArgument(); self = .ring
         case "torus", "grid":
             if parts.count == 1 { self = .torus(rows: 0, cols: 0); return }
-            let dims = parts[1].lowercased().split(separator: "x").compactMap { Int($0) }
-            guard dims.count == 2 else { throw AgoraError.configuration("Topology '\(text)': expected torus:ROWSxCOLS, e.g. torus:4x4") }
-            self = .torus(rows: dims[0], cols: dims[1])
-        case "star": self = .star
-        case "complete", "full": self = .complete
-        case "exponential", "exp": self = .exponential
-        case "one-peer-exponential", "one-peer-exp", "onepeer": self = .onePeerExponential
-        case "erdos-renyi", "er": self = .erdosRenyi(p: try num(1, "an edge probability P"))
-        case "regular", "random-regular": self = .randomRegular(k: try num(1, "a degree K"))
+            let dims = parts[1].lowercased().split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
+            guard dims.count == 2, let r = dims[0], let c = dims[1], r >= 1, c >= 1,
+                  r <= Topology.maxAgents, c <= Topology.maxAgents, r * c <= Topology.maxAgents else {
+                throw AgoraError.configuration("Topology '\(text)': expected torus:ROWSxCOLS with positive sides and at most \(Topology.maxAgents) agents, e.g. torus:4x4")
+            }
+            self = .torus(rows: r, cols: c)
+        case "star": try noArgument(); self = .star
+        case "complete", "full": try noArgument(); self = .complete
+        case "exponential", "exp": try noArgument(); self = .exponential
+        case "one-peer-exponential", "one-peer-exp", "onepeer": try noArgument(); self = .onePeerExponential
+        case "erdos-renyi", "er": try arguments(1, "erdos-renyi:P"); self = .erdosRenyi(p: try num(1, "an edge probability P"))
+        case "regular", "random-regular": try arguments(1, "regular:K"); self = .randomRegular(k: try num(1, "a degree K"))
         case "small-world", "ws", "watts-strogatz":
+            try arguments(2, "small-world:K:BETA")
             self = .smallWorld(k: try num(1, "a neighbour count K"), beta: try num(2, "a rewiring probability BETA (as K:BETA)"))
         case "file":
             guard parts.count == 2, !parts[1].isEmpty else { throw AgoraError.configuration("Topology '\(text)': expected file:PATH") }
@@ -92,6 +105,15 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
     /// `seed` only, so the same seed gives the same graph. Static graphs are validated connected.
     public func graph(agents n: Int, seed: UInt64 = 0, iteration: Int = 0) throws -> Graph {
         guard n >= 1 else { throw AgoraError.configuration("Topology \(self) needs at least 1 agent, got \(n)") }
+        guard n <= Topology.maxAgents else {
+            throw AgoraError(.resources, "Topology \(self) on \(n) agents: at most \(Topology.maxAgents) agents are supported")
+        }
+        // Dense families store n (n - 1) neighbour entries (hash sets: ~40 bytes each).
+        switch self {
+        case .complete: try ResourceLimits.check(bytes: 40 * Double(n) * Double(n - 1), for: "the complete graph on \(n) agents")
+        case let .erdosRenyi(p): try ResourceLimits.check(bytes: 40 * p * Double(n) * Double(n - 1), for: "erdos-renyi:\(p) on \(n) agents")
+        default: break
+        }
         let g: Graph
         switch self {
         case .ring:
@@ -160,6 +182,26 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
         }
         try g.requireConnected("\(self) graph on \(n) agents")
         return g
+    }
+
+    /// The mixing matrix used at `iteration`: the weights of a weighted edge-list file (w_ii = 1 -
+    /// row sum, validated: non-negative, symmetric, doubly stochastic) when the topology is such a
+    /// file, else `scheme`'s weights on `graph(agents:seed:iteration:)`.
+    public func mixingMatrix(agents n: Int, scheme: WeightScheme, seed: UInt64 = 0, iteration: Int = 0) throws -> MixingMatrix {
+        if case let .file(path) = self {
+            let contents = try EdgeListFile.read(path: path, agents: n)
+            try contents.graph.requireConnected("\(self) graph on \(n) agents")
+            if let w = contents.weights { return try MixingMatrix(graph: contents.graph, weights: w) }
+            return try MixingMatrix(graph: contents.graph, scheme: scheme)
+        }
+        return try MixingMatrix(graph: graph(agents: n, seed: seed, iteration: iteration), scheme: scheme)
+    }
+
+    /// Whether the weights come from the topology itself (a weighted edge-list file) rather than
+    /// from a weight scheme.
+    public func hasOwnWeights(agents n: Int) throws -> Bool {
+        if case let .file(path) = self { return try EdgeListFile.read(path: path, agents: n).weights != nil }
+        return false
     }
 
     /// For time-varying topologies, the union over one period, validated connected.

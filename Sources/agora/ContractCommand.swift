@@ -23,6 +23,7 @@ struct ContractCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            if let out { try prepareOutputFolder(out) }
             if setting == "two-type-grid" { try runGrid(); return }
             var s: ContractSetting
             var title: String

@@ -61,9 +61,10 @@ struct DSGDCommand: ParsableCommand {
         else if testData != nil { throw ValidationError("--test-data needs --data") }
         e.evaluateEvery = max(1, iterations / 100)
         func pair(_ s: String, _ flag: String, defaultValue: Double? = nil) throws -> (Int, Double) {
-            let p = s.split(separator: ":")
-            guard let a = Int(p[0]), let val = p.count > 1 ? Double(p[1]) : defaultValue else {
-                throw ValidationError("\(flag) '\(s)': expected AGENT:VALUE")
+            let p = s.split(separator: ":", omittingEmptySubsequences: false)
+            guard p.count == 2 || (p.count == 1 && defaultValue != nil), let a = Int(p[0]),
+                  let val = p.count > 1 ? Double(p[1]) : defaultValue, val.isFinite else {
+                throw ValidationError("\(flag) '\(s)': expected AGENT:VALUE\(defaultValue != nil ? " or AGENT" : "") (an agent index and a finite number)")
             }
             return (a, val)
         }
@@ -95,7 +96,7 @@ struct DSGDCommand: ParsableCommand {
                 guard k >= 1 else { throw ValidationError("--checkpoint-every must be at least 1, got \(k)") }
                 guard out != nil else { throw ValidationError("--checkpoint-every needs --out (the checkpoint goes to OUT/checkpoint.json)") }
             }
-            if let out, checkpointEvery != nil { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
+            if let out { try prepareOutputFolder(out) }
             if stopAfter != nil && checkpointEvery == nil { throw ValidationError("--stop-after needs --checkpoint-every") }
             let policy = checkpointEvery.map { DSGDExperiment.CheckpointPolicy(path: out! + "/checkpoint.json", every: $0, stopAfter: stopAfter) }
             let progress = Progress(total: 100, label: "dsgd")

@@ -18,6 +18,7 @@ struct DataCommand: ParsableCommand {
         @Option(help: "Format: libsvm, idx, csv (default: from the file name).") var format: String?
         @Option(help: "Feature count for LIBSVM files (default: the largest index).") var features: Int = 0
         @Option(help: "IDX labels file (default: the images file name with 'images-idx3' replaced by 'labels-idx1').") var labels: String?
+        @Option(help: "CSV files: is the first row a header? yes, no, or auto (decided from the row; reported).") var header: String = "auto"
         @Option(help: "Partition across agents: iid, dirichlet:BETA, shards:S, groups:G, skew, quantity:ALPHA.") var partition: String?
         @Option(help: "Number of agents for --partition.") var agents: Int = 10
         @Option(help: "Seed for --partition.") var seed: UInt64 = 1
@@ -27,6 +28,8 @@ struct DataCommand: ParsableCommand {
             let file: String, format: String, rows: Int, features: Int, storage: String
             let nonzeros: Int, density: Double, labels: [String], labelCounts: [Int]
             let partition: String?, agentSizes: [Int]?, agentLabelHistograms: [[Int]]?
+            /// CSV: the header row read (null when the first row was data).
+            let header: [String]?
         }
 
         func run() throws {
@@ -36,6 +39,8 @@ struct DataCommand: ParsableCommand {
                 }
                 var source = DataFile(path: file, format: fmt, features: features)
                 source.labelsPath = labels
+                guard let h = CSVHeader(rawValue: header.lowercased()) else { throw ValidationError("--header '\(header)' is not one of yes, no, auto") }
+                source.csvHeader = h
                 let d = try source.read(file)
                 var part: Partition? = nil
                 if let partition {
@@ -47,12 +52,15 @@ struct DataCommand: ParsableCommand {
                 let s = Summary(file: file, format: fmt.rawValue, rows: d.rows, features: d.features.cols, storage: storage,
                                 nonzeros: d.features.nonzeros, density: d.features.density, labels: d.labelNames,
                                 labelCounts: d.labelCounts, partition: partition, agentSizes: part?.sizes,
-                                agentLabelHistograms: part?.labelHistograms)
+                                agentLabelHistograms: part?.labelHistograms, header: d.columnNames)
                 if json {
                     print(try JSONOutput.line(s))
                     return
                 }
                 print("file      \(file) (\(fmt))")
+                if fmt == .csv {
+                    print("header    " + (d.columnNames.map { "\($0.joined(separator: ", "))\(h == .auto ? " (detected)" : "")" } ?? "none\(h == .auto ? " (the first row is data)" : "")"))
+                }
                 print("rows      \(s.rows)")
                 print("features  \(s.features), \(storage), \(s.nonzeros) non-zeros, density \(fmt4(s.density))")
                 print("labels    " + zip(s.labels, s.labelCounts).enumerated().map { "class \($0.offset) = '\($0.element.0)': \($0.element.1)" }.joined(separator: ", "))

@@ -38,9 +38,11 @@ struct MarketAuditCommand: ParsableCommand {
                 }
             } else {
                 func range(_ s: String, _ flag: String) throws -> (Double, Double) {
-                    let p = s.split(separator: ":").compactMap { Double($0) }
-                    guard p.count == 2 else { throw ValidationError("\(flag) '\(s)': expected MIN:MAX") }
-                    return (p[0], p[1])
+                    let p = s.split(separator: ":", omittingEmptySubsequences: false).map { Double($0) }
+                    guard p.count == 2, let lo = p[0], let hi = p[1], lo.isFinite, hi.isFinite, lo <= hi else {
+                        throw ValidationError("\(flag) '\(s)': expected MIN:MAX with finite MIN <= MAX")
+                    }
+                    return (lo, hi)
                 }
                 var draw = IncentiveAudit.MarketDraw()
                 draw.clients = clients; draw.eagerness = eagerness; draw.dimensions = dimensions

@@ -62,8 +62,8 @@ struct MarketRunCommand: ParsableCommand {
         e.l2 = l2; e.hidden = hidden; e.testFraction = testFraction; e.eagerness = eagerness; e.cost = cost
         e.sizeScale = sizeScale; e.dropout = dropout; e.seed = seed
         for s in misreport {
-            let p = s.split(separator: ":")
-            guard p.count == 3, let c = Int(p[0]), let sf = Double(p[1]), let cf = Double(p[2]) else {
+            let p = s.split(separator: ":", omittingEmptySubsequences: false)
+            guard p.count == 3, let c = Int(p[0]), let sf = Double(p[1]), let cf = Double(p[2]), sf.isFinite, cf.isFinite else {
                 throw ValidationError("--misreport '\(s)': expected CLIENT:SIZE_FACTOR:COST_FACTOR, e.g. 3:2:1")
             }
             e.misreports.append(.init(client: c, sizeFactor: sf, costFactor: cf))
@@ -89,6 +89,7 @@ struct MarketRunCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            if let out { try prepareOutputFolder(out) }
             let e = try experiment()
             let progress = Progress(total: e.rounds * e.methods.count, label: "market")
             let r = try e.run { done, _ in progress.update(done) }

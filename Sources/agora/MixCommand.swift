@@ -29,6 +29,8 @@ struct MixCommand: ParsableCommand {
             }
             if let threads { guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
                 ThreadPool.shared.threads = threads }
+            if let csv { try prepareOutputFile(csv) }
+            if let plot { try prepareOutputFile(plot) }
             var e = ConsensusExperiment()
             e.topology = t; e.weights = w; e.agents = graph.agents; e.seed = graph.seed
             e.dimension = dim; e.steps = steps; e.strategy = s

@@ -37,6 +37,8 @@ struct DataOptions: ParsableArguments {
     var partition: String?
     @Option(help: "LIBSVM feature count for --data (default: the largest index).")
     var dataFeatures: Int = 0
+    @Option(help: "CSV --data: is the first row a header? yes, no or auto (decided from the row).")
+    var header: String = "auto"
 
     /// Whether a data file was asked for (anything but nothing or "synthetic").
     var usesFile: Bool { data.map { $0.lowercased() != "synthetic" } ?? false }
@@ -44,7 +46,10 @@ struct DataOptions: ParsableArguments {
     /// The data file to read, or nil for synthetic data.
     func file(defaultPartition: String, test: String? = nil) throws -> DataFile? {
         guard usesFile, let data else { return nil }
-        return try resolveDataFile(data, format: format, features: dataFeatures, partition: partition ?? defaultPartition, test: test)
+        var file = try resolveDataFile(data, format: format, features: dataFeatures, partition: partition ?? defaultPartition, test: test)
+        guard let h = CSVHeader(rawValue: header.lowercased()) else { throw ValidationError("--header '\(header)' is not one of yes, no, auto") }
+        if h != .auto { file.csvHeader = h }
+        return file
     }
 }
 

@@ -84,3 +84,32 @@ func reportingErrors<R>(_ body: () throws -> R) throws -> R {
     do { return try body() }
     catch let e as AgoraError { throw CLIError(e.description) }
 }
+
+/// Makes sure results can be written into `folder` before any computation starts (creates it and
+/// writes, then removes, a probe file): a run never finishes only to lose its results.
+func prepareOutputFolder(_ folder: String) throws {
+    do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+        throw CLIError("cannot create the output folder \(folder): \(error.localizedDescription)")
+    }
+    let probe = folder + "/.agora-write-test-\(ProcessInfo.processInfo.processIdentifier)"
+    guard FileManager.default.createFile(atPath: probe, contents: Data()) else {
+        throw CLIError("cannot write into the output folder \(folder) (read-only, or not a folder)")
+    }
+    try? FileManager.default.removeItem(atPath: probe)
+}
+
+/// The same check for one output file: its folder exists and accepts a new file.
+func prepareOutputFile(_ path: String) throws {
+    let folder = (path as NSString).deletingLastPathComponent
+    var isDirectory: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: folder.isEmpty ? "." : folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw CLIError("cannot write \(path): the folder \(folder) does not exist")
+    }
+    guard FileManager.default.isWritableFile(atPath: folder.isEmpty ? "." : folder) else {
+        throw CLIError("cannot write \(path): the folder \(folder.isEmpty ? "." : folder) is not writable")
+    }
+    var isDir: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+        throw CLIError("cannot write \(path): it is a folder")
+    }
+}

@@ -27,9 +27,11 @@ struct TopologyCommand: ParsableCommand {
         try reportingErrors {
             let (t, w) = try graph.parsed()
             let g = try t.unionGraph(agents: graph.agents, seed: graph.seed)
-            let gap = try MixingMatrix(graph: g, scheme: w).spectralGap()
+            let gap = try (t.isTimeVarying ? MixingMatrix(graph: g, scheme: w)
+                                           : t.mixingMatrix(agents: graph.agents, scheme: w, seed: graph.seed)).spectralGap()
             let d = g.degrees
-            let s = Summary(topology: t.description, weights: w.rawValue, agents: g.agents, edges: g.edgeCount,
+            let s = Summary(topology: t.description, weights: try t.hasOwnWeights(agents: graph.agents) ? "edge-list file" : w.rawValue,
+                            agents: g.agents, edges: g.edgeCount,
                             degreeMin: d.min() ?? 0, degreeMax: d.max() ?? 0,
                             degreeMean: Double(d.reduce(0, +)) / Double(max(1, d.count)),
                             timeVarying: t.isTimeVarying, period: t.period(agents: g.agents), spectralGap: gap,

@@ -67,6 +67,9 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
     /// L2 weight decay of local training.
     public var l2 = 1e-5
     public var testFraction = 0.2
+    /// The fewest rows a client may hold (nil: 10); every client also gets at least one test row.
+    /// A partition that leaves a client with fewer is refused with the client and its size.
+    public var minClientRows: Int? = nil
     public var rounds = 20
     public var localSteps = 20
     public var batch = 32
@@ -98,13 +101,16 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         try data.validate()
         try market.validate()
         guard clients >= 2 else { throw AgoraError.configuration("a market needs at least 2 clients, got \(clients)") }
-        guard rounds >= 1 else { throw AgoraError.configuration("rounds must be at least 1, got \(rounds)") }
-        guard localSteps >= 1 else { throw AgoraError.configuration("localSteps must be at least 1, got \(localSteps)") }
-        guard batch >= 1 else { throw AgoraError.configuration("batch must be at least 1, got \(batch)") }
+        guard clients <= 100_000 else { throw AgoraError(.resources, "at most 100000 clients are supported (the market keeps m x m matrices), got \(clients)") }
+        guard rounds >= 1, rounds <= 1_000_000 else { throw AgoraError.configuration("rounds must be in 1...1000000, got \(rounds)", field: "rounds") }
+        guard localSteps >= 1, localSteps <= 1_000_000 else { throw AgoraError.configuration("localSteps must be in 1...1000000, got \(localSteps)", field: "localSteps") }
+        guard batch >= 1, batch <= 1_000_000 else { throw AgoraError.configuration("batch must be in 1...1000000, got \(batch)", field: "batch") }
+        if let k = minClientRows { guard k >= 2 else { throw AgoraError.configuration("minClientRows must be at least 2 (one training and one test row), got \(k)", field: "minClientRows") } }
+        guard testFraction > 0, testFraction < 1 else { throw AgoraError.configuration("testFraction must be in (0, 1), got \(testFraction)", field: "testFraction") }
         guard hidden >= 0 else { throw AgoraError.configuration("hidden must be >= 0, got \(hidden)") }
         guard learningRate.isFinite, learningRate > 0 else { throw AgoraError.configuration("learningRate must be positive, got \(learningRate)") }
         guard momentum >= 0, momentum < 1 else { throw AgoraError.configuration("momentum must be in [0, 1), got \(momentum)") }
-        guard l2 >= 0 else { throw AgoraError.configuration("l2 must be non-negative, got \(l2)") }
+        guard l2 >= 0, l2.isFinite else { throw AgoraError.configuration("l2 must be non-negative, got \(l2)") }
         guard eagerness.isFinite, eagerness >= 0 else { throw AgoraError.configuration("eagerness K must be non-negative, got \(eagerness)") }
         guard cost.isFinite, cost >= 0 else { throw AgoraError.configuration("cost c must be non-negative, got \(cost)") }
         if let s = sizeScale { guard s.isFinite, s > 0 else { throw AgoraError.configuration("sizeScale must be positive, got \(s)") } }
@@ -168,7 +174,16 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         try validate()
         let (dataset, parts): (Dataset, [[Int]])
         if let f = dataFile { (dataset, parts) = try f.load(agents: clients, seed: seed) } else { (dataset, parts) = try data.generate() }
+        let least = minClientRows ?? 10
+        if let (c, rows) = parts.enumerated().map({ ($0.offset, $0.element.count) }).first(where: { $0.1 < least }) {
+            throw AgoraError.configuration("client \(c) has \(rows) rows after the \(dataFile?.partition.description ?? "synthetic") partition; every client needs at least \(least) (minClientRows): use fewer clients, a larger data set or a less skewed partition", field: "minClientRows")
+        }
         let model = try ModelFamily.classifier(for: dataset, hidden: hidden, l2: l2)
+        let p = model.parameterCount(features: dataset.features.cols)
+        // Per method: about a dozen [clients x parameters] Float matrices (models, personal models,
+        // centres, uploads, gradients, velocities, the market's workspace) and m x m Double ones.
+        try ResourceLimits.check(bytes: 12 * 4 * Double(clients) * Double(p) + 4 * 8 * Double(clients) * Double(clients),
+                                 for: "a market of \(clients) clients x \(p) parameters")
         let fed = try FederatedClients(data: dataset, model: model, partition: parts, testFraction: testFraction, seed: seed)
         let attack = Dictionary(attackers.map { ($0.client, $0.attack) }, uniquingKeysWith: { a, _ in a })
         let scale = sizeScale ?? 5000 / (Double(fed.train.reduce(0) { $0 + $1.count }) / Double(clients))

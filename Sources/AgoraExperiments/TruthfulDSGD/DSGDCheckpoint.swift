@@ -1,4 +1,5 @@
 import AgoraKernels
+import AgoraReports
 import Foundation
 
 extension DSGDExperiment {
@@ -25,7 +26,7 @@ extension DSGDExperiment {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw AgoraError.io("cannot read the checkpoint file", file: path)
             }
-            do { return try JSONDecoder().decode(Checkpoint.self, from: data) } catch {
+            do { return try JSONOutput.decoder().decode(Checkpoint.self, from: data) } catch {
                 throw AgoraError.io("not an Agora DSGD checkpoint (\(error))", file: path)
             }
         }
@@ -33,7 +34,7 @@ extension DSGDExperiment {
         /// Writes atomically (a temporary file renamed over the target), so an interruption during
         /// the write leaves the previous checkpoint intact.
         public func write(path: String) throws {
-            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+            let enc = JSONOutput.encoder([.sortedKeys])
             try enc.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
         }
     }

@@ -30,10 +30,13 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
     public func validate() throws {
         try data.validate()
         try mechanism.validate()
-        guard batch >= 1 else { throw AgoraError.configuration("batch must be at least 1, got \(batch)") }
-        guard iterations >= 1 else { throw AgoraError.configuration("iterations must be at least 1, got \(iterations)") }
+        guard batch >= 1, batch <= 1_000_000 else { throw AgoraError.configuration("batch must be in 1...1000000, got \(batch)", field: "batch") }
+        guard iterations >= 1, iterations <= 1_000_000_000 else {
+            throw AgoraError.configuration("iterations must be in 1...1000000000, got \(iterations)", field: "iterations")
+        }
+        guard data.agents <= Topology.maxAgents else { throw AgoraError(.resources, "at most \(Topology.maxAgents) agents are supported, got \(data.agents)") }
         guard evaluateEvery >= 1 else { throw AgoraError.configuration("evaluateEvery must be at least 1, got \(evaluateEvery)") }
-        guard l2 >= 0 else { throw AgoraError.configuration("l2 must be non-negative, got \(l2)") }
+        guard l2 >= 0, l2.isFinite else { throw AgoraError.configuration("l2 must be non-negative, got \(l2)") }
         for s in strategic {
             guard s.agent >= 0 && s.agent < data.agents else {
                 throw AgoraError.configuration("strategic agent index \(s.agent) is outside 0..<\(data.agents)")
@@ -56,6 +59,11 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
                     resume: Checkpoint? = nil) throws -> Result {
         try validate()
         let (dataset, parts) = try dataFile.map { try $0.load(agents: data.agents, seed: seed) } ?? data.generate()
+        // Parameters, next iterate, gradients, applied updates and the evaluation's gradients
+        // ([agents x d] Float each), the batches, the Double copy of the features.
+        try ResourceLimits.check(bytes: 5 * 4 * Double(data.agents) * Double(dataset.features.cols)
+                                 + 8 * Double(data.agents) * Double(batch) + 12 * Double(dataset.features.nonzeros),
+                                 for: "DSGD on \(data.agents) agents x \(dataset.features.cols) parameters")
         let model = LinearModel(loss: data.loss, l2: l2)
         let y = try model.targets(dataset)
         let test = try dataFile?.loadTest(matching: dataset).map { ($0.features.double, try model.targets($0)) }

@@ -51,6 +51,8 @@ public struct DataFile: Codable, Sendable, Equatable {
     public var testPath: String? = nil
     /// The IDX labels file (nil: the images file name with 'images-idx3' replaced by 'labels-idx1').
     public var labelsPath: String? = nil
+    /// Whether a CSV file's first row is a header (nil: auto).
+    public var csvHeader: CSVHeader? = nil
 
     public init(path: String, format: DataFormat, features: Int = 0, partition: PartitionScheme = .iid) {
         self.path = path; self.format = format; self.features = features; self.partition = partition
@@ -60,7 +62,7 @@ public struct DataFile: Codable, Sendable, Equatable {
     public func read(_ file: String) throws -> Dataset {
         switch format {
         case .libsvm: return try LIBSVMReader.read(path: file, features: features)
-        case .csv: return try CSVReader.read(path: file)
+        case .csv: return try CSVReader.read(path: file, header: csvHeader ?? .auto)
         case .idx:
             let labels = file == path ? (labelsPath ?? file.replacingOccurrences(of: "images-idx3", with: "labels-idx1"))
                                       : file.replacingOccurrences(of: "images-idx3", with: "labels-idx1")

@@ -11,6 +11,8 @@ public struct Dataset: Sendable {
     public var features: FeatureMatrix
     public var labels: [Int]
     public var labelNames: [String]
+    /// The header of a CSV file (nil when the file had none, or for other formats).
+    public var columnNames: [String]? = nil
     /// Real-valued targets for regression data (synthetic least squares); nil for classification.
     public var targets: [Double]? = nil
     public var classes: Int { labelNames.count }

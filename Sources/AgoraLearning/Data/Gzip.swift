@@ -22,6 +22,7 @@ public enum CompressedFile {
         guard agora_inflate_init_auto(&stream) == Z_OK else { throw AgoraError.data(file: name, "zlib could not start inflating") }
         defer { inflateEnd(&stream) }
         var chunk = [UInt8](repeating: 0, count: 1 << 18)
+        var limitCheckedAt = 64 << 20
         try input.withUnsafeBufferPointer { ib in
             stream.next_in = UnsafeMutablePointer(mutating: ib.baseAddress)
             stream.avail_in = uInt(ib.count)
@@ -33,6 +34,12 @@ public enum CompressedFile {
                 }
                 let produced = chunk.count - Int(stream.avail_out)
                 out.append(contentsOf: chunk[0..<produced])
+                // A small file may inflate to far more than memory holds (a "zip bomb"): the data
+                // is kept, then converted (4 bytes per value), so 5x the inflated size must fit.
+                if out.count > limitCheckedAt {
+                    try ResourceLimits.check(bytes: 5 * Double(out.count), for: "\(name) (gzip, inflated to more than \(ResourceLimits.formatBytes(Double(out.count))) so far)")
+                    limitCheckedAt = out.count + (64 << 20)
+                }
                 if status == Z_STREAM_END {
                     if stream.avail_in == 0 { break }
                     // Another gzip member follows.

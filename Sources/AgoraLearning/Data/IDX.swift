@@ -26,11 +26,18 @@ public enum IDXReader {
         guard nd >= 1 else { throw AgoraError.data(file: name, "IDX file declares 0 dimensions") }
         guard b.count >= 4 + 4 * nd else { throw AgoraError.data(file: name, "truncated IDX header: \(nd) dimensions need \(4 + 4 * nd) bytes, file has \(b.count)") }
         var dims: [Int] = []
+        var count = 1
         for k in 0..<nd {
             let o = 4 + 4 * k
-            dims.append(Int(b[o]) << 24 | Int(b[o + 1]) << 16 | Int(b[o + 2]) << 8 | Int(b[o + 3]))
+            let size = Int(b[o]) << 24 | Int(b[o + 1]) << 16 | Int(b[o + 2]) << 8 | Int(b[o + 3])
+            dims.append(size)
+            let (product, overflow) = count.multipliedReportingOverflow(by: size)
+            // The data must be in the file: a declared size beyond its bytes is a truncated or corrupt header.
+            guard !overflow, product <= b.count else {
+                throw AgoraError.data(file: name, "IDX dimensions \(dims.map(String.init).joined(separator: " x "))\(k + 1 < nd ? " x ..." : "") declare more data than the file's \(b.count) bytes (corrupt or truncated header)")
+            }
+            count = product
         }
-        let count = dims.reduce(1, *)
         let start = 4 + 4 * nd
         guard b.count - start == count else {
             throw AgoraError.data(file: name, "IDX dimensions \(dims.map(String.init).joined(separator: " x ")) need \(count) data bytes, file has \(b.count - start)"
@@ -48,6 +55,7 @@ public enum IDXReader {
             throw AgoraError.data(file: labels, "\(lb.dimensions[0]) labels for \(im.dimensions[0]) images in \(images)")
         }
         let n = im.dimensions[0], d = im.dimensions.dropFirst().reduce(1, *)
+        try ResourceLimits.check(bytes: 4 * Double(n) * Double(d), for: "\(images) as Float features (\(n) x \(d))")
         var x = Matrix<Float>(rows: n, cols: d)
         for k in 0..<(n * d) { x.storage[k] = Float(im.values[k]) / 255 }
         let classes = Set(lb.values).sorted()

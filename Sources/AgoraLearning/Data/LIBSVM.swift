@@ -18,7 +18,13 @@ public enum LIBSVMReader {
         return try parse([UInt8](data), name: path, features: features)
     }
 
+    /// The largest feature index (and count) a file may use: CSR columns are 32-bit.
+    public static let maxFeatures = Int(Int32.max)
+
     public static func parse(_ bytes: [UInt8], name: String, features: Int = 0) throws -> Dataset {
+        guard features >= 0, features <= maxFeatures else {
+            throw AgoraError.data(file: name, "feature count \(features) is outside 0...\(maxFeatures)")
+        }
         var labelsRaw: [Double] = []
         var labelText: [Double: String] = [:]
         var rowStart = [0]
@@ -70,6 +76,10 @@ public enum LIBSVMReader {
                     guard let idx = Int(it), idx >= 1 else {
                         throw AgoraError.data(file: name, line: line, column: col(ts, lineStart),
                                         "feature index '\(it)' is not a positive integer (indices are 1-based)")
+                    }
+                    guard idx <= maxFeatures else {
+                        throw AgoraError.data(file: name, line: line, column: col(ts, lineStart),
+                                        "feature index \(idx) is above the largest supported index \(maxFeatures)")
                     }
                     guard idx > last else {
                         throw AgoraError.data(file: name, line: line, column: col(ts, lineStart),

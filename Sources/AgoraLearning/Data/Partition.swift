@@ -31,17 +31,31 @@ public enum PartitionScheme: Sendable, Equatable, Codable, CustomStringConvertib
     /// Parses `iid`, `dirichlet:BETA`, `shards:S`, `groups:G` (also `cluster:G`, and `skew` = 2
     /// groups), `quantity:ALPHA`.
     public init(parsing text: String) throws {
-        let parts = text.lowercased().split(separator: ":").map(String.init)
+        let parts = text.lowercased().split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        let name = parts.first ?? ""
+        /// A positive finite number after the colon (and nothing after it).
         func num(_ what: String) throws -> Double {
-            guard parts.count == 2, let v = Double(parts[1]) else { throw AgoraError.configuration("'\(text)': expected \(parts[0]):\(what)", field: "partition") }
+            guard parts.count == 2, let v = Double(parts[1]), v.isFinite, v > 0 else {
+                throw AgoraError.configuration("'\(text)': expected \(name):\(what) with a positive number \(what)", field: "partition")
+            }
             return v
         }
-        switch parts.first ?? "" {
-        case "iid": self = .iid
+        /// A whole count from 1 to 1e6 after the colon.
+        func count(_ what: String) throws -> Int {
+            guard parts.count == 2, let v = Int(parts[1]), v >= 1, v <= 1_000_000 else {
+                throw AgoraError.configuration("'\(text)': expected \(name):\(what) with a whole number \(what) from 1 to 1000000", field: "partition")
+            }
+            return v
+        }
+        func noArgument() throws {
+            guard parts.count == 1 else { throw AgoraError.configuration("'\(text)': '\(name)' takes no argument", field: "partition") }
+        }
+        switch name {
+        case "iid": try noArgument(); self = .iid
         case "dirichlet", "dir": self = .dirichlet(beta: try num("BETA"))
-        case "shards": self = .shards(perAgent: Int(try num("S")))
-        case "groups", "cluster", "clusters": self = .classGroups(groups: Int(try num("G")))
-        case "skew": self = .classGroups(groups: parts.count == 2 ? Int(try num("G")) : 2)
+        case "shards": self = .shards(perAgent: try count("S"))
+        case "groups", "cluster", "clusters": self = .classGroups(groups: try count("G"))
+        case "skew": self = .classGroups(groups: parts.count == 2 ? try count("G") : 2)
         case "quantity", "quantity-skew": self = .quantitySkew(alpha: try num("ALPHA"))
         default:
             throw AgoraError.configuration("unknown partition '\(text)'; expected iid, dirichlet:BETA, shards:S, groups:G (cluster:G), skew, quantity:ALPHA", field: "partition")

@@ -31,6 +31,9 @@ public struct SyntheticProblem: Codable, Sendable, Equatable {
         guard heterogeneity >= 0, heterogeneity.isFinite else { throw AgoraError.configuration("heterogeneity must be a non-negative number, got \(heterogeneity)", field: "synthetic") }
         if let c = clusters { guard c >= 0 else { throw AgoraError.configuration("clusters must be non-negative, got \(c)", field: "synthetic") } }
         guard noise >= 0, noise.isFinite else { throw AgoraError.configuration("noise must be a non-negative number, got \(noise)", field: "synthetic") }
+        // The Float features, plus the Double copy reference solves make.
+        try ResourceLimits.check(bytes: 12 * Double(agents) * Double(rowsPerAgent) * Double(features),
+                                 for: "synthetic data of \(agents) x \(rowsPerAgent) rows x \(features) features")
     }
 
     /// The pooled data set and the agents' rows (agent a owns rows a*rowsPerAgent ..< (a+1)*rowsPerAgent).

@@ -19,6 +19,7 @@ public enum ReferenceSolver {
         let d = x.cols, n = x.rows
         guard n > 0 else { throw AgoraError(.data, "reference solver: no rows") }
         if model.loss == .logistic { guard model.l2 > 0 else { throw AgoraError(.data, "reference solver: logistic regression needs l2 > 0 for a unique optimum (separable data has none)") } }
+        try ResourceLimits.check(bytes: 2 * 8 * Double(d) * Double(d), for: "the Newton reference solve's \(d) x \(d) Hessian")
         var theta = [Double](repeating: 0, count: d)
         var (f, g, _) = try model.evaluate(theta, features: x, targets: y)
         var it = 0

@@ -45,6 +45,12 @@ public struct ContractSetting: Codable, Sendable, Equatable {
         conditioning = try c.decodeIfPresent(MultinomialOutcomes.Conditioning.self, forKey: .conditioning) ?? .truncated
     }
 
+    /// The most types a setting may have: the program has I^2 incentive constraints and a dense
+    /// Newton system over the menu; 20 types solve in seconds.
+    public static let maxTypes = 20
+    /// The most participants N a setting may have.
+    public static let maxParticipants = 1_000_000
+
     /// Checks the setting; every message names the field.
     public func validate() throws {
         let i = costs.count
@@ -52,7 +58,13 @@ public struct ContractSetting: Codable, Sendable, Equatable {
         guard probabilities.count == i else {
             throw AgoraError.configuration("p has \(probabilities.count) entries but c has \(i): one probability per type")
         }
+        guard i <= ContractSetting.maxTypes else {
+            throw AgoraError.configuration("c has \(i) types; at most \(ContractSetting.maxTypes) are supported (the program has I^2 incentive constraints)")
+        }
         guard participants >= 1 else { throw AgoraError.configuration("N must be at least 1, got \(participants)") }
+        guard participants <= ContractSetting.maxParticipants else {
+            throw AgoraError.configuration("N = \(participants): at most \(ContractSetting.maxParticipants) participants are supported")
+        }
         for (k, v) in probabilities.enumerated() where !(v > 0 && v <= 1) {
             throw AgoraError.configuration("p[\(k)] = \(v): every type probability must be in (0, 1]")
         }

@@ -99,6 +99,9 @@ extension MultinomialOutcomes {
         guard k >= 1 else { throw AgoraError.configuration("p must have at least one type") }
         guard trials >= 1 else { throw AgoraError.configuration("N must be at least 1, got \(trials)") }
         guard samples >= 1 else { throw AgoraError.configuration("the number of samples must be at least 1, got \(samples)") }
+        guard Double(samples) * Double(trials) <= 2e9 else {
+            throw AgoraError.configuration("\(samples) samples of N = \(trials) draw \(Double(samples) * Double(trials)) participants; at most 2e9 are supported (use fewer samples)")
+        }
         var cdf = [Double](repeating: 0, count: k)
         var acc = 0.0
         for i in 0..<k { acc += p[i]; cdf[i] = acc }

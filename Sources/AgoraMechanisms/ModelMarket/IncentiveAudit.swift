@@ -116,6 +116,9 @@ public enum IncentiveAudit {
     public static func randomMarkets(_ draw: MarketDraw, count: Int, seed: UInt64) throws -> [([ClientEconomics], Matrix<Double>, [Bool]?)] {
         try draw.validate()
         guard count >= 1 else { throw AgoraError.configuration("the number of markets must be at least 1, got \(count)") }
+        // Per market: distances and directions (Double), the client descriptions.
+        try ResourceLimits.check(bytes: Double(count) * Double(draw.clients) * (8 * Double(draw.clients + draw.dimensions) + 64),
+                                 for: "\(count) random markets of \(draw.clients) clients")
         var rng = SeededGenerator(seed: seed, stream: 0xA0D1)
         return (0..<count).map { _ in
             let m = draw.clients
