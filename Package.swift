@@ -93,5 +93,7 @@ let package = Package(
                     dependencies: ["AgoraExperiments", "AgoraMechanisms", "AgoraLearning", "AgoraTopology", "AgoraKernels",
                                    "AgoraTestSupport"]),
         .testTarget(name: "AgoraBenchCoreTests", dependencies: ["AgoraBenchCore"]),
+        // The built CLI against a table of hostile inputs (clean exits, never a signal).
+        .testTarget(name: "AgoraCLITests", dependencies: ["agora"]),
     ]
 )

@@ -92,6 +92,13 @@ struct DSGDCommand: ParsableCommand {
         try reportingErrors {
             let checkpoint = try resume.map { try DSGDExperiment.Checkpoint.read(path: $0) }
             let e = try checkpoint?.config ?? experiment()
+            if let checkpoint {
+                // Flags (or --config) that describe an experiment must describe the checkpoint's.
+                let given = try experiment(), defaults = try DSGDCommand.parse([]).experiment()
+                if given != defaults && given != checkpoint.config {
+                    throw CLIError("\(resume!) belongs to a different experiment than the one the flags describe; resume with no experiment flags (the checkpoint holds its configuration) or with the same ones")
+                }
+            }
             if let k = checkpointEvery {
                 guard k >= 1 else { throw ValidationError("--checkpoint-every must be at least 1, got \(k)") }
                 guard out != nil else { throw ValidationError("--checkpoint-every needs --out (the checkpoint goes to OUT/checkpoint.json)") }

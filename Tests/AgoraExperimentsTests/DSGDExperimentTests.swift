@@ -56,7 +56,7 @@ final class DSGDSimulationTests: XCTestCase {
         expect({ $0.strategic = [.init(agent: 1, behaviour: .inflate(alpha: 0.5))] }, "inflate alpha must be >= 1")
         expect({ $0.mechanism.stepSize.exponent = 1.2 }, "stepSize.exponent (v) must be in (0.5, 1]")
         expect({ $0.mechanism.stepSize.initial = -0.1 }, "stepSize.initial must be a positive")
-        expect({ $0.batch = 0 }, "batch must be at least 1")
+        expect({ $0.batch = 0 }, "batch: must be in 1...1000000, got 0")
         expect({ $0.strategic = [.init(agent: 1, behaviour: .freeRide), .init(agent: 1, behaviour: .freeRide)] }, "listed twice")
     }
 
@@ -80,6 +80,32 @@ final class DSGDSimulationTests: XCTestCase {
         var other = e; other.seed = 99
         XCTAssertThrowsError(try other.run(resume: c)) { XCTAssertTrue("\($0)".contains("different experiment")) }
         XCTAssertThrowsError(try DSGDExperiment.Checkpoint.read(path: path + ".missing")) { XCTAssertTrue("\($0)".contains("cannot read the checkpoint")) }
+    }
+
+    /// A checkpoint whose contents do not fit its own counters (a finished run without its points,
+    /// an iteration counter ahead of its evaluations) is refused even with a valid digest; an edit
+    /// that leaves the digest stale is refused on reading.
+    func testInconsistentOrEditedCheckpointsAreRefused() throws {
+        var e = small()
+        e.iterations = 60; e.evaluateEvery = 20
+        let path = NSTemporaryDirectory() + "agora-checkpoint-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        XCTAssertThrowsError(try e.run(checkpoints: .init(path: path, every: 20, stopAfter: 100)))
+        let c = try DSGDExperiment.Checkpoint.read(path: path)
+        XCTAssertEqual(c.run, 1)
+        var empty = c
+        empty.finishedRuns[0].points = []
+        XCTAssertThrowsError(try e.run(resume: empty)) { XCTAssertTrue("\($0)".contains("finished run 0"), "\($0)") }
+        var ahead = c
+        ahead.iteration += 20
+        XCTAssertThrowsError(try e.run(resume: ahead)) { XCTAssertTrue("\($0)".contains("evaluations after"), "\($0)") }
+        // Written through the API (sealed again) the edit is still caught by the consistency checks;
+        // edited by hand, by the digest.
+        try ahead.write(path: path)
+        XCTAssertThrowsError(try e.run(resume: try DSGDExperiment.Checkpoint.read(path: path)))
+        let text = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: #""lastResidual":"#, with: #""lastResidual":1"#)
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try DSGDExperiment.Checkpoint.read(path: path)) { XCTAssertTrue("\($0)".contains("digest"), "\($0)") }
     }
 
     func testConfigRoundTripsThroughJSON() throws {

@@ -53,6 +53,31 @@ final class IDXCSVTests: XCTestCase {
         XCTAssertThrowsError(try CompressedFile.gunzip(bad, name: "t.gz")) { e in XCTAssertTrue("\(e)".contains("t.gz:"), "\(e)") }
     }
 
+    func testCSVHeaderModesLabelsByValueAndBOM() throws {
+        // 1 and 1.0 are one class; a BOM is skipped; numeric label order.
+        let d = try CSVReader.parse(Array("\u{FEFF}0.5,2,1\n3,4,1.0\n5,6,-1\n".utf8), name: "t.csv")
+        XCTAssertEqual(d.rows, 3)
+        XCTAssertNil(d.columnNames)
+        XCTAssertEqual(d.labelNames, ["-1", "1"])
+        XCTAssertEqual(d.labels, [1, 1, 0])
+        // A header row is detected only when no feature field is a number.
+        let h = try CSVReader.parse(Array("a,b,label\n1,2,0\n3,4,1\n".utf8), name: "h.csv")
+        XCTAssertEqual(h.columnNames ?? [], ["a", "b", "label"])
+        XCTAssertEqual(h.rows, 2)
+        // An empty cell or a typo in the first row is ambiguous in auto mode; explicit modes decide.
+        XCTAssertThrowsError(try CSVReader.parse(Array("1,,0\n3,4,1\n".utf8), name: "e.csv")) {
+            XCTAssertTrue("\($0)".contains("e.csv:1: the first row mixes numbers and text"), "\($0)")
+        }
+        let yes = try CSVReader.parse(Array("1,x,0\n3,4,1\n".utf8), name: "y.csv", header: .yes)
+        XCTAssertEqual(yes.rows, 1)
+        XCTAssertThrowsError(try CSVReader.parse(Array("1,x,0\n3,4,1\n".utf8), name: "n.csv", header: .no)) {
+            XCTAssertTrue("\($0)".contains("n.csv:1:3"), "\($0)")
+        }
+        XCTAssertThrowsError(try CSVReader.parse(Array("1,2,nan\n3,4,1\n".utf8), name: "l.csv")) {
+            XCTAssertTrue("\($0)".contains("l.csv:1: label 'nan' is not a finite number"), "\($0)")
+        }
+    }
+
     func testCSVConventionsAndErrors() throws {
         let d = try CSVReader.parse(Array("f1,f2,label\r\n1,2,cat\n3,4,dog\n\n5,6,cat".utf8), name: "a.csv")
         XCTAssertEqual(d.rows, 3); XCTAssertEqual(d.labelNames, ["cat", "dog"]); XCTAssertEqual(d.labels, [0, 1, 0])

@@ -102,11 +102,11 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         try market.validate()
         guard clients >= 2 else { throw AgoraError.configuration("a market needs at least 2 clients, got \(clients)") }
         guard clients <= 100_000 else { throw AgoraError(.resources, "at most 100000 clients are supported (the market keeps m x m matrices), got \(clients)") }
-        guard rounds >= 1, rounds <= 1_000_000 else { throw AgoraError.configuration("rounds must be in 1...1000000, got \(rounds)", field: "rounds") }
-        guard localSteps >= 1, localSteps <= 1_000_000 else { throw AgoraError.configuration("localSteps must be in 1...1000000, got \(localSteps)", field: "localSteps") }
-        guard batch >= 1, batch <= 1_000_000 else { throw AgoraError.configuration("batch must be in 1...1000000, got \(batch)", field: "batch") }
+        guard rounds >= 1, rounds <= 1_000_000 else { throw AgoraError.configuration("must be in 1...1000000, got \(rounds)", field: "rounds") }
+        guard localSteps >= 1, localSteps <= 1_000_000 else { throw AgoraError.configuration("must be in 1...1000000, got \(localSteps)", field: "localSteps") }
+        guard batch >= 1, batch <= 1_000_000 else { throw AgoraError.configuration("must be in 1...1000000, got \(batch)", field: "batch") }
         if let k = minClientRows { guard k >= 2 else { throw AgoraError.configuration("minClientRows must be at least 2 (one training and one test row), got \(k)", field: "minClientRows") } }
-        guard testFraction > 0, testFraction < 1 else { throw AgoraError.configuration("testFraction must be in (0, 1), got \(testFraction)", field: "testFraction") }
+        guard testFraction > 0, testFraction < 1 else { throw AgoraError.configuration("must be in (0, 1), got \(testFraction)", field: "testFraction") }
         guard hidden >= 0 else { throw AgoraError.configuration("hidden must be >= 0, got \(hidden)") }
         guard learningRate.isFinite, learningRate > 0 else { throw AgoraError.configuration("learningRate must be positive, got \(learningRate)") }
         guard momentum >= 0, momentum < 1 else { throw AgoraError.configuration("momentum must be in [0, 1), got \(momentum)") }

@@ -20,22 +20,47 @@ extension DSGDExperiment {
         public var noiseStreams: [SeededGenerator]
         public var points: [Point]
         public var lastResidual: Double
+        /// FNV-1a (64-bit, hex) of the checkpoint's own JSON without this field: an edited or
+        /// damaged file is refused instead of silently changing the result.
+        public var digest: String? = nil
 
-        /// Reads a checkpoint, naming the file in every error.
+        /// Reads a checkpoint and checks its digest, naming the file in every error.
         public static func read(path: String) throws -> Checkpoint {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw AgoraError.io("cannot read the checkpoint file", file: path)
             }
-            do { return try JSONOutput.decoder().decode(Checkpoint.self, from: data) } catch {
+            let c: Checkpoint
+            do { c = try JSONOutput.decoder().decode(Checkpoint.self, from: data) } catch {
                 throw AgoraError.io("not an Agora DSGD checkpoint (\(error))", file: path)
             }
+            guard let stored = c.digest else { throw AgoraError.io("the checkpoint has no digest (written by an older Agora, or edited)", file: path) }
+            guard try c.computedDigest() == stored else {
+                throw AgoraError.io("the checkpoint was edited or damaged: its digest does not match its contents", file: path)
+            }
+            return c
+        }
+
+        /// The digest of everything but `digest`.
+        func computedDigest() throws -> String {
+            var copy = self
+            copy.digest = nil
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            for b in try JSONOutput.encoder([.sortedKeys]).encode(copy) { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+            return String(h, radix: 16)
         }
 
         /// Writes atomically (a temporary file renamed over the target), so an interruption during
         /// the write leaves the previous checkpoint intact.
         public func write(path: String) throws {
-            let enc = JSONOutput.encoder([.sortedKeys])
-            try enc.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+            var sealed = self
+            sealed.digest = try computedDigest()
+            try JSONOutput.encoder([.sortedKeys]).encode(sealed).write(to: URL(fileURLWithPath: path), options: .atomic)
+        }
+
+        /// Evaluation points a run holds after `done` of `total` iterations (the start, every
+        /// `every`-th iteration, and the last).
+        static func expectedPoints(done: Int, total: Int, every: Int) -> Int {
+            1 + done / every + (done == total && total % every != 0 ? 1 : 0)
         }
     }
 

@@ -30,9 +30,9 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
     public func validate() throws {
         try data.validate()
         try mechanism.validate()
-        guard batch >= 1, batch <= 1_000_000 else { throw AgoraError.configuration("batch must be in 1...1000000, got \(batch)", field: "batch") }
+        guard batch >= 1, batch <= 1_000_000 else { throw AgoraError.configuration("must be in 1...1000000, got \(batch)", field: "batch") }
         guard iterations >= 1, iterations <= 1_000_000_000 else {
-            throw AgoraError.configuration("iterations must be in 1...1000000000, got \(iterations)", field: "iterations")
+            throw AgoraError.configuration("must be in 1...1000000000, got \(iterations)", field: "iterations")
         }
         guard data.agents <= Topology.maxAgents else { throw AgoraError(.resources, "at most \(Topology.maxAgents) agents are supported, got \(data.agents)") }
         guard evaluateEvery >= 1 else { throw AgoraError.configuration("evaluateEvery must be at least 1, got \(evaluateEvery)") }
@@ -85,6 +85,14 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
                   resume.iteration >= 0, resume.iteration <= iterations else {
                 throw AgoraError.io("the checkpoint is inconsistent (run \(resume.run) of \(variants.count), iteration \(resume.iteration) of \(iterations))")
             }
+            let full = Checkpoint.expectedPoints(done: iterations, total: iterations, every: evaluateEvery)
+            for (k, r) in resume.finishedRuns.enumerated() where r.label != variants[k].0 || r.points.count != full {
+                throw AgoraError.io("the checkpoint is inconsistent: finished run \(k) is '\(r.label)' with \(r.points.count) evaluations, expected '\(variants[k].0)' with \(full)")
+            }
+            let now = Checkpoint.expectedPoints(done: resume.iteration, total: iterations, every: evaluateEvery)
+            guard resume.run == variants.count || resume.points.count == now else {
+                throw AgoraError.io("the checkpoint is inconsistent: \(resume.points.count) evaluations after \(resume.iteration) iterations, expected \(now)")
+            }
         }
         var runs: [Run] = resume?.finishedRuns ?? []
         let start = DispatchTime.now().uptimeNanoseconds
@@ -120,6 +128,13 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
                               withPayments: curve("payments", "payments/truthful-\(s.agent)"),
                               withoutPayments: curve("no-payments", "no-payments/truthful-\(s.agent)")))
         }
-        return Result(config: self, fStar: reference.fStar, warnings: mechanism.warnings, runs: runs, gains: gains, secondsPerIteration: secs)
+        var warnings = mechanism.warnings
+        for r in runs {
+            guard let first = r.points.first?.optimalityGap, let last = r.points.last?.optimalityGap else { continue }
+            if !(last <= max(10 * first, 1e-12)) {
+                warnings.append("run '\(r.label)' diverges: the optimality gap grew from \(first) to \(last); lower the step size (stepSize.initial)")
+            }
+        }
+        return Result(config: self, fStar: reference.fStar, warnings: warnings, runs: runs, gains: gains, secondsPerIteration: secs)
     }
 }

@@ -74,6 +74,9 @@ extension DSGDExperiment {
             }
             let pay = try mech.step(iteration: t, parameters: theta, applied: applied, reports: norms, exchange: exchange, into: &next)
             for i in 0..<n { cumulative[i] += pay[i] }
+            if let bad = cumulative.firstIndex(where: { !$0.isFinite }) {
+                throw AgoraError.numerical("non-finite payment ledger of agent \(bad) at iteration \(t): lower the payment coefficient (payments.coefficient.initial) or the step size")
+            }
             lastResidual = abs(pay.reduce(0, +))
             if let bad = Kernels.firstNonFiniteRow(next) {
                 throw AgoraError.numerical("non-finite parameter of agent \(bad) at iteration \(t): lower the step size (stepSize.initial)")

@@ -28,10 +28,12 @@ public enum DataFormat: String, Codable, Sendable, CaseIterable, CustomStringCon
         }
     }
 
-    /// The format a file name suggests: idx when it says so, csv for .csv(.gz), else libsvm.
+    /// The format a file name suggests (the name only, never the folders): idx for MNIST-style
+    /// names (`*-idx3-ubyte`, `*.idx`, with or without .gz), csv for .csv(.gz), else libsvm.
     public static func guess(path: String) -> DataFormat {
-        let l = path.lowercased()
-        if l.contains("idx") { return .idx }
+        let l = String(path.lowercased().split(separator: "/", omittingEmptySubsequences: false).last ?? "")
+        let base = l.hasSuffix(".gz") ? String(l.dropLast(3)) : l
+        if base.contains("-idx") || base.hasSuffix(".idx") || base.hasSuffix("-ubyte") { return .idx }
         if l.hasSuffix(".csv") || l.hasSuffix(".csv.gz") { return .csv }
         return .libsvm
     }
@@ -60,6 +62,12 @@ public struct DataFile: Codable, Sendable, Equatable {
 
     /// Reads one file of this format (the training file or the held-out one).
     public func read(_ file: String) throws -> Dataset {
+        let d = try readFormat(file)
+        guard d.features.cols >= 1 else { throw AgoraError.data(file: file, "the data has no features (every row is a bare label): a model needs at least one") }
+        return d
+    }
+
+    func readFormat(_ file: String) throws -> Dataset {
         switch format {
         case .libsvm: return try LIBSVMReader.read(path: file, features: features)
         case .csv: return try CSVReader.read(path: file, header: csvHeader ?? .auto)

@@ -1,0 +1,199 @@
+import Foundation
+import XCTest
+
+/// The built `agora` binary against a table of hostile inputs (one per class of crash, hang or
+/// silent error found by hand): each must end with a clean non-zero exit (1 for a run-time error,
+/// 64 for a usage error) and a message on standard error that names the problem, never a signal,
+/// a Swift trap or a stack trace.
+final class RobustnessTests: XCTestCase {
+    struct Outcome { let status: Int32; let signalled: Bool; let stdout: String; let stderr: String }
+
+    /// The agora binary built beside this test bundle (swift test builds it as a dependency).
+    static let binary: String? = {
+        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let project = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let candidates = [here.appendingPathComponent("agora").path,
+                          here.deletingLastPathComponent().appendingPathComponent("agora").path,
+                          project.appendingPathComponent(".build/debug/agora").path,
+                          project.appendingPathComponent(".build/release/agora").path]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }()
+
+    let scratch = NSTemporaryDirectory() + "agora-cli-robustness-\(ProcessInfo.processInfo.processIdentifier)"
+
+    override func setUpWithError() throws {
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: scratch)
+    }
+
+    func run(_ args: [String], environment: [String: String] = [:], timeout: TimeInterval = 60) throws -> Outcome {
+        guard let binary = Self.binary else { throw XCTSkip("the agora binary is not built (swift build first)") }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = args
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        p.currentDirectoryURL = URL(fileURLWithPath: scratch)
+        // Output goes to files (a pipe could fill up and block a chatty run).
+        let tag = UUID().uuidString
+        let outPath = scratch + "/stdout-\(tag)", errPath = scratch + "/stderr-\(tag)"
+        FileManager.default.createFile(atPath: outPath, contents: nil)
+        FileManager.default.createFile(atPath: errPath, contents: nil)
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        defer { try? out.close(); try? err.close() }
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        if p.isRunning {
+            p.terminate()
+            XCTFail("agora \(args.joined(separator: " ")) did not finish within \(Int(timeout)) s (a hang)")
+        }
+        p.waitUntilExit()
+        let o = FileManager.default.contents(atPath: outPath) ?? Data(), e = FileManager.default.contents(atPath: errPath) ?? Data()
+        return Outcome(status: p.terminationStatus, signalled: p.terminationReason == .uncaughtSignal,
+                       stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    /// Asserts a clean refusal whose message contains `fragment`.
+    func expectRefusal(_ args: [String], _ fragment: String, environment: [String: String] = [:],
+                       file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try run(args, environment: environment)
+        let all = r.stderr + r.stdout
+        let label = "agora \(args.joined(separator: " "))"
+        XCTAssertFalse(r.signalled, "\(label) was killed by signal \(r.status)\n\(all)", file: file, line: line)
+        XCTAssertTrue(r.status == 1 || r.status == 64, "\(label) exited \(r.status), expected 1 or 64\n\(all)", file: file, line: line)
+        XCTAssertFalse(all.contains("Fatal error") || all.contains("Backtrac"), "\(label) trapped\n\(all)", file: file, line: line)
+        XCTAssertTrue(all.localizedCaseInsensitiveContains(fragment), "\(label): message lacks '\(fragment)'\n\(all)", file: file, line: line)
+    }
+
+    func write(_ name: String, _ bytes: [UInt8]) throws -> String {
+        let path = scratch + "/" + name
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    func write(_ name: String, _ text: String) throws -> String { try write(name, Array(text.utf8)) }
+
+    func testMalformedBehaviourAndMisreportSpecs() throws {
+        try expectRefusal(["dsgd", "--inflate", ":"], "expected AGENT:VALUE")
+        try expectRefusal(["dsgd", "--inflate", ""], "expected AGENT:VALUE")
+        try expectRefusal(["dsgd", "--noise", ""], "expected AGENT:VALUE")
+        try expectRefusal(["dsgd", "--inflate", "3:2:9"], "expected AGENT:VALUE")
+        try expectRefusal(["dsgd", "--inflate", "3:nan"], "finite")
+        try expectRefusal(["market", "run", "--misreport", ":"], "CLIENT:SIZE_FACTOR:COST_FACTOR")
+        try expectRefusal(["market", "run", "--attack", "1:"], "CLIENT:KIND")
+        try expectRefusal(["market", "audit", "--sizes", "5:1"], "MIN <= MAX")
+    }
+
+    func testPartitionAndTopologySpellingsAreExact() throws {
+        let data = try write("tiny.svm", (0..<60).map { "\($0 % 2 == 0 ? 1 : -1) 1:\($0) 2:1" }.joined(separator: "\n"))
+        for bad in ["shards:nan", "shards:1e300", "cluster:inf", "iid:5", "dirichlet:-1", "dirichlet:"] {
+            try expectRefusal(["dsgd", "--data", data, "--partition", bad, "--agents", "4", "--iterations", "5"], "partition")
+        }
+        for bad in ["ring:5", "star:3", "complete:1", "torus:9999999999x9999999999", "torus:0x4", "erdos-renyi:0.5:1", "small-world:4"] {
+            try expectRefusal(["topology", "--topology", bad, "--agents", "16"], "Topology")
+        }
+    }
+
+    func testSizesNearIntMaxAndTooLargeRunsAreRefusedUpFront() throws {
+        let huge = String(Int.max)
+        try expectRefusal(["mix", "--agents", huge, "--dim", "10", "--steps", "1"], "agents")
+        try expectRefusal(["mix", "--agents", "4", "--dim", huge, "--steps", "1"], "needs about")
+        try expectRefusal(["mix", "--agents", "4096", "--dim", "1000000", "--steps", "1"], "needs about")
+        try expectRefusal(["dsgd", "--iterations", huge], "iterations")
+        try expectRefusal(["dsgd", "--features", huge], "needs about")
+        try expectRefusal(["dsgd", "--batch", "1000000000"], "batch")
+        try expectRefusal(["market", "run", "--clients", "1000000"], "1000000")
+        try expectRefusal(["market", "audit", "--markets", "1000000000"], "needs about")
+        try expectRefusal(["topology", "--topology", "complete", "--agents", "1000000"], "needs about")
+        try expectRefusal(["mix", "--agents", "64", "--dim", "1000", "--steps", "1"], "AGORA_MEMORY_LIMIT",
+                          environment: ["AGORA_MEMORY_LIMIT": "100K"])
+    }
+
+    func testContractSettingsAreBounded() throws {
+        let many = try write("many.json", #"{"N": 10, "p": [\#((0..<300).map { _ in "0.00333333333333333" }.joined(separator: ","))], "c": [\#((0..<300).map { "\(Double($0 + 1) / 100)" }.joined(separator: ","))]}"#)
+        try expectRefusal(["contract", many], "types")
+        let bigN = try write("bign.json", #"{"N": 9223372036854775807, "p": [0.5, 0.5], "c": [1, 2]}"#)
+        try expectRefusal(["contract", bigN], "participants")
+        try expectRefusal(["contract", "s3", "--sampled", "1000000000"], "samples")
+    }
+
+    func testMalformedDataFilesNameTheProblem() throws {
+        let wide = try write("wide.svm", "1 3000000000:1\n-1 1:1\n")
+        try expectRefusal(["data", "inspect", wide], "largest supported index")
+        let at31 = try write("at31.svm", "1 2147483648:1\n")
+        try expectRefusal(["data", "inspect", at31], "largest supported index")
+        let labelsOnly = try write("labels.svm", "1\n-1\n1\n")
+        try expectRefusal(["data", "inspect", labelsOnly], "no features")
+        // IDX headers whose sizes overflow or exceed the file.
+        let idxHuge = try write("huge-idx3-ubyte", [0, 0, 8, 3, 0x7F, 0xFF, 0xFF, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 1, 2, 3])
+        let labels = try write("x-labels-idx1-ubyte", [0, 0, 8, 1, 0, 0, 0, 1, 7])
+        try expectRefusal(["data", "inspect", idxHuge, "--labels", labels], "declare more data")
+        let idxMany = try write("many-idx3-ubyte", [0, 0, 8, 255] + [UInt8](repeating: 0xFF, count: 1020))
+        try expectRefusal(["data", "inspect", idxMany, "--labels", labels], "declare more data")
+        // CSV: an ambiguous first row, a NaN label.
+        let typo = try write("typo.csv", "1.0,2.O,1\n3,4,0\n")
+        try expectRefusal(["data", "inspect", typo], "neither clearly a header")
+        let nanLabel = try write("nan.csv", "1,2,nan\n3,4,0\n")
+        try expectRefusal(["data", "inspect", nanLabel], "not a finite number")
+        // A folder named like IDX does not make a LIBSVM file IDX.
+        try FileManager.default.createDirectory(atPath: scratch + "/idx-data", withIntermediateDirectories: true)
+        let svm = try write("idx-data/a.svm", "1 1:1\n-1 2:1\n")
+        let r = try run(["data", "inspect", svm, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains(#""format":"libsvm""#), r.stdout)
+    }
+
+    func testGzipBombIsRefusedBeforeItExhaustsMemory() throws {
+        let bomb = scratch + "/bomb.csv.gz"
+        let make = Process()
+        make.executableURL = URL(fileURLWithPath: "/bin/sh")
+        make.arguments = ["-c", "head -c 400000000 /dev/zero | gzip -1 > '\(bomb)'"]
+        try make.run(); make.waitUntilExit()
+        guard make.terminationStatus == 0 else { throw XCTSkip("gzip is not available") }
+        try expectRefusal(["data", "inspect", bomb], "needs about", environment: ["AGORA_MEMORY_LIMIT": "512M"])
+    }
+
+    func testEdgeListWeightsAreUsedAndValidated() throws {
+        let good = try write("w.txt", "0 1 0.5\n1 2 0.5\n2 0 0.5\n")
+        let r = try run(["topology", "--topology", "file:" + good, "--agents", "3", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // W = (J - I)/2 on 3 agents: eigenvalues 1, -1/2, -1/2, so the gap is 1/2 (Metropolis: 1).
+        let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual(json?["spectralGap"] as? Double ?? -1, 0.5, accuracy: 1e-12, r.stdout)
+        XCTAssertTrue(r.stdout.contains("edge-list file"), r.stdout)
+        let bad = try write("w2.txt", "0 1 0.7\n1 2 0.5\n2 0 0.5\n")
+        try expectRefusal(["topology", "--topology", "file:" + bad, "--agents", "3"], "negative weight")
+    }
+
+    func testUnwritableOutputIsRefusedBeforeComputing() throws {
+        let blocker = try write("a-file", "x")
+        try expectRefusal(["dsgd", "--iterations", "5", "--out", blocker + "/sub"], "output folder")
+        try expectRefusal(["market", "run", "--rounds", "1", "--out", blocker + "/sub"], "output folder")
+        try expectRefusal(["mix", "--agents", "8", "--dim", "10", "--steps", "1", "--csv", scratch + "/missing/x.csv"], "does not exist")
+    }
+
+    func testTinyMarketClientsAreRefusedNotNaN() throws {
+        try expectRefusal(["market", "run", "--rows", "5", "--rounds", "1"], "minClientRows")
+    }
+
+    func testEditedOrForeignCheckpointsAreRefused() throws {
+        let out = scratch + "/ck"
+        let first = try run(["dsgd", "--agents", "8", "--topology", "ring", "--iterations", "60", "--checkpoint-every", "20",
+                             "--stop-after", "20", "--out", out])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let path = out + "/checkpoint.json"
+        try expectRefusal(["dsgd", "--resume", path, "--agents", "9"], "different experiment")
+        var text = try String(contentsOfFile: path, encoding: .utf8)
+        text = text.replacingOccurrences(of: #""iteration":20"#, with: #""iteration":40"#)
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try expectRefusal(["dsgd", "--resume", path], "digest")
+        _ = try write("ck/checkpoint.json", "{\"truncated\": ")
+        try expectRefusal(["dsgd", "--resume", path], "not an Agora DSGD checkpoint")
+    }
+}
