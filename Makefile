@@ -8,13 +8,15 @@ NATIVE_BUILD := .build-native
 SUDO         := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 APT_PACKAGES := libopenblas-dev pkg-config zlib1g-dev
 
-.PHONY: setup build test run bench bench-quick bench-peers bench-smoke clean help
+.PHONY: setup build test run bench bench-quick bench-peers bench-smoke fuzz fuzz-build fuzz-smoke sanitize clean help
 
 help:
 	@echo "make run    build (if needed) and run the current showcase experiment"
 	@echo "make test   run the test suite"
 	@echo "make bench  run the benchmark harness (native code generation); BENCH_ARGS=\"--baseline F\" or \"--save-baseline F\""
 	@echo "make bench-quick  the same in under two minutes (smaller sizes); make bench-smoke: seconds, for CI"
+	@echo "make fuzz   libFuzzer on every input parser, FUZZ_SECONDS each (default 60); make fuzz-smoke: 15 s each (CI)"
+	@echo "make sanitize  thread sanitizer over the kernels and thread pool, address sanitizer over the readers"
 	@echo "make setup  install system packages (apt-get)"
 
 # Idempotent: installs only when a package is missing.
@@ -74,5 +76,40 @@ bench-smoke: setup
 	AGORA_PYTHON=false ./.build/release/AgoraBench --quick --only sweep --out /tmp/agora-bench-smoke
 	@test -s /tmp/agora-bench-smoke/agora-bench.json && test -s /tmp/agora-bench-smoke/plots/sweep-gbs-vs-dimension.svg
 
+# Fuzzing: libFuzzer through Swift's -sanitize=fuzzer (with address sanitizer), one target per
+# parser (Tests/Fuzz). Each runs on a scratch copy of its seed corpus (Tests/Fuzz/Corpus/<target>),
+# so the repository's corpus only changes when someone adds a case on purpose. Crashes are written
+# to $(FUZZ_OUT)/<target>/ and fail the target.
+FUZZ_TARGETS := FuzzLIBSVM FuzzIDX FuzzCSV FuzzEdgeList FuzzConfig FuzzCheckpoint
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := .build-fuzz
+FUZZ_OUT     ?= $(FUZZ_BUILD)/runs
+FUZZ_FLAGS   := -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
+
+fuzz-build: setup
+	@mkdir -p $(FUZZ_BUILD)
+	@for t in $(FUZZ_TARGETS); do \
+	  AGORA_FUZZ=1 $(SWIFT) build -c debug --scratch-path $(FUZZ_BUILD) $(FUZZ_FLAGS) --product $$t > $(FUZZ_BUILD)/build.log 2>&1 \
+	    || { grep -E "error" $(FUZZ_BUILD)/build.log | head -20; echo "fuzz target $$t did not build"; exit 1; }; \
+	done
+
+fuzz: fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  rm -rf $(FUZZ_OUT)/$$t && mkdir -p $(FUZZ_OUT)/$$t/corpus && cp Tests/Fuzz/Corpus/$$t/* $(FUZZ_OUT)/$$t/corpus/; \
+	  echo "== $$t ($(FUZZ_SECONDS) s)"; \
+	  $(FUZZ_BUILD)/debug/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_OUT)/$$t/ $(FUZZ_OUT)/$$t/corpus > $(FUZZ_OUT)/$$t/log.txt 2>&1 \
+	    || { tail -n 40 $(FUZZ_OUT)/$$t/log.txt; echo "$$t FOUND A CRASH: see $(FUZZ_OUT)/$$t/"; exit 1; }; \
+	  grep -E "^Done [0-9]+ runs" $(FUZZ_OUT)/$$t/log.txt | sed "s/^/   /"; \
+	done
+
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=15
+
+# Sanitizers (separate scratch folders; each rebuilds the package instrumented).
+sanitize: setup
+	$(SWIFT) test --disable-swift-testing --sanitize=thread --scratch-path .build-tsan --filter "AgoraKernelsTests|AgoraTopologyTests"
+	$(SWIFT) test --disable-swift-testing --sanitize=address --scratch-path .build-asan --filter "AgoraLearningTests|AgoraKernelsTests"
+
 clean:
-	rm -rf .build $(NATIVE_BUILD)
+	rm -rf .build $(NATIVE_BUILD) $(FUZZ_BUILD) .build-tsan .build-asan

@@ -20,6 +20,7 @@
 //   COpenBLAS, CZlib, CAgoraSupport (CBridge/)
 //
 // No unsafe flags here: machine-specific tuning (e.g. -march=native) lives in the Makefile.
+import Foundation
 import PackageDescription
 
 let package = Package(
@@ -97,3 +98,20 @@ let package = Package(
         .testTarget(name: "AgoraCLITests", dependencies: ["agora"]),
     ]
 )
+
+// libFuzzer targets for every parser of input (`make fuzz`, `make fuzz-smoke`): declared only when
+// AGORA_FUZZ is set, because they link libFuzzer (-sanitize=fuzzer,address), which an ordinary
+// build must not see. Each main.swift hands its test to libFuzzer's driver (LLVMFuzzerRunDriver).
+if ProcessInfo.processInfo.environment["AGORA_FUZZ"] != nil {
+    let common: [Target.Dependency] = ["AgoraLearning", "AgoraTopology", "AgoraKernels", "FuzzSupport"]
+    package.targets += [
+        .target(name: "CFuzzDriver", path: "Tests/Fuzz/CFuzzDriver"),
+        .target(name: "FuzzSupport", dependencies: ["CFuzzDriver"], path: "Tests/Fuzz/FuzzSupport"),
+        .executableTarget(name: "FuzzLIBSVM", dependencies: common, path: "Tests/Fuzz/FuzzLIBSVM"),
+        .executableTarget(name: "FuzzIDX", dependencies: common, path: "Tests/Fuzz/FuzzIDX"),
+        .executableTarget(name: "FuzzCSV", dependencies: common, path: "Tests/Fuzz/FuzzCSV"),
+        .executableTarget(name: "FuzzEdgeList", dependencies: common, path: "Tests/Fuzz/FuzzEdgeList"),
+        .executableTarget(name: "FuzzConfig", dependencies: common + ["AgoraMechanisms", "AgoraExperiments"], path: "Tests/Fuzz/FuzzConfig"),
+        .executableTarget(name: "FuzzCheckpoint", dependencies: common + ["AgoraExperiments"], path: "Tests/Fuzz/FuzzCheckpoint"),
+    ]
+}

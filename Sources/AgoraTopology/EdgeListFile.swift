@@ -20,10 +20,10 @@ public enum EdgeListFile {
     /// index + 1".
     public static func read(path: String, agents: Int = 0) throws -> Contents {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw AgoraError.configuration("Cannot read edge-list file '\(path)': no such file or not readable")
+            throw AgoraError.data(file: path, "cannot read the edge-list file (missing or not readable)")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw AgoraError.configuration("\(path): not UTF-8 text; expected lines of 'i j' agent pairs")
+            throw AgoraError.data(file: path, "not UTF-8 text; expected lines of 'i j' agent pairs")
         }
         return try parse(text, name: path, agents: agents)
     }
@@ -44,40 +44,43 @@ public enum EdgeListFile {
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "," })
             if fields.isEmpty { continue }
             guard fields.count == 2 || fields.count == 3 else {
-                throw AgoraError.configuration("\(name):\(lineNo): expected 'i j' or 'i j weight', found \(fields.count) fields")
+                throw AgoraError.data(file: name, line: lineNo, "expected 'i j' or 'i j weight', found \(fields.count) fields")
             }
-            guard let i = Int(fields[0]) else { throw AgoraError.configuration("\(name):\(lineNo): field 1 '\(fields[0])' is not an agent index (a non-negative integer)") }
-            guard let j = Int(fields[1]) else { throw AgoraError.configuration("\(name):\(lineNo): field 2 '\(fields[1])' is not an agent index (a non-negative integer)") }
-            guard i >= 0 else { throw AgoraError.configuration("\(name):\(lineNo): agent index \(i) is negative") }
-            guard j >= 0 else { throw AgoraError.configuration("\(name):\(lineNo): agent index \(j) is negative") }
+            guard let i = Int(fields[0]) else { throw AgoraError.data(file: name, line: lineNo, "field 1 '\(fields[0])' is not an agent index (a non-negative integer)") }
+            guard let j = Int(fields[1]) else { throw AgoraError.data(file: name, line: lineNo, "field 2 '\(fields[1])' is not an agent index (a non-negative integer)") }
+            guard i >= 0 else { throw AgoraError.data(file: name, line: lineNo, "agent index \(i) is negative") }
+            guard j >= 0 else { throw AgoraError.data(file: name, line: lineNo, "agent index \(j) is negative") }
+            guard max(i, j) < Topology.maxAgents else {
+                throw AgoraError.data(file: name, line: lineNo, "agent index \(max(i, j)) is above the largest supported index \(Topology.maxAgents - 1)")
+            }
             if agents > 0 {
                 guard i < agents, j < agents else {
-                    throw AgoraError.configuration("\(name):\(lineNo): agent index \(max(i, j)) is outside 0..<\(agents)")
+                    throw AgoraError.data(file: name, line: lineNo, "agent index \(max(i, j)) is outside 0..<\(agents)")
                 }
             }
-            guard i != j else { throw AgoraError.configuration("\(name):\(lineNo): self-loop on agent \(i); the diagonal weight is implied, list only edges between different agents") }
+            guard i != j else { throw AgoraError.data(file: name, line: lineNo, "self-loop on agent \(i); the diagonal weight is implied, list only edges between different agents") }
             let key = EdgeKey(i, j)
             if let first = seen[key] {
-                throw AgoraError.configuration("\(name):\(lineNo): duplicate edge \(key.a)-\(key.b) (first listed on line \(first))")
+                throw AgoraError.data(file: name, line: lineNo, "duplicate edge \(key.a)-\(key.b) (first listed on line \(first))")
             }
             seen[key] = lineNo
             let hasWeight = fields.count == 3
             if let wd = weighted, wd != hasWeight {
-                throw AgoraError.configuration("\(name):\(lineNo): \(hasWeight ? "has" : "lacks") a weight column while earlier lines \(wd ? "have" : "do not"); give weights on every line or on none")
+                throw AgoraError.data(file: name, line: lineNo, "\(hasWeight ? "has" : "lacks") a weight column while earlier lines \(wd ? "have" : "do not"); give weights on every line or on none")
             }
             weighted = hasWeight
             if hasWeight {
                 guard let v = Double(fields[2]), v.isFinite else {
-                    throw AgoraError.configuration("\(name):\(lineNo): field 3 '\(fields[2])' is not a number (a weight)")
+                    throw AgoraError.data(file: name, line: lineNo, "field 3 '\(fields[2])' is not a number (a weight)")
                 }
-                guard v >= 0 else { throw AgoraError.configuration("\(name):\(lineNo): negative weight \(fields[2]); mixing weights must be non-negative") }
+                guard v >= 0 else { throw AgoraError.data(file: name, line: lineNo, "negative weight \(fields[2]); mixing weights must be non-negative") }
                 w[key] = v
             }
             edges.append((i, j))
             maxIndex = max(maxIndex, i, j)
         }
         let n = agents > 0 ? agents : maxIndex + 1
-        guard n >= 1 else { throw AgoraError.configuration("\(name): no edges and no agent count; expected lines of 'i j'") }
+        guard n >= 1 else { throw AgoraError.data(file: name, "no edges and no agent count; expected lines of 'i j'") }
         let g = try Graph(agents: n, edges: edges)
         return Contents(graph: g, weights: weighted == true ? w : nil)
     }

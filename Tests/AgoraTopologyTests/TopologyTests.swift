@@ -127,7 +127,8 @@ final class TopologyTests: XCTestCase {
         expect("g.txt:2: lacks a weight column") { _ = try EdgeListFile.parse("0 1 0.5\n1 2\n", name: "g.txt") }
         expect("g.txt:1: negative weight -0.5") { _ = try EdgeListFile.parse("0 1 -0.5\n", name: "g.txt") }
         expect("g.txt: no edges") { _ = try EdgeListFile.parse("# nothing\n", name: "g.txt") }
-        expect("Cannot read edge-list file '/nonexistent/edges.txt'") { _ = try Topology.file(path: "/nonexistent/edges.txt").graph(agents: 3) }
+        expect("g.txt:1: agent index 1048576 is above the largest supported index 1048575") { _ = try EdgeListFile.parse("0 1048576\n", name: "g.txt") }
+        expect("/nonexistent/edges.txt: cannot read the edge-list file") { _ = try Topology.file(path: "/nonexistent/edges.txt").graph(agents: 3) }
         let path = try tempFile("0 1\n2 3\n")
         defer { try? FileManager.default.removeItem(atPath: path) }
         expect("is disconnected: 2 components of sizes 2, 2") { _ = try Topology.file(path: path).graph(agents: 4) }

@@ -29,10 +29,17 @@ extension DSGDExperiment {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw AgoraError.io("cannot read the checkpoint file", file: path)
             }
+            return try decode(data, name: path)
+        }
+
+        /// Decodes a checkpoint from its JSON bytes and checks its digest (unless `verifyDigest` is
+        /// false: for tests of the consistency checks); `name` labels errors.
+        public static func decode(_ data: Data, name path: String, verifyDigest: Bool = true) throws -> Checkpoint {
             let c: Checkpoint
             do { c = try JSONOutput.decoder().decode(Checkpoint.self, from: data) } catch {
                 throw AgoraError.io("not an Agora DSGD checkpoint (\(error))", file: path)
             }
+            if !verifyDigest { return c }
             guard let stored = c.digest else { throw AgoraError.io("the checkpoint has no digest (written by an older Agora, or edited)", file: path) }
             guard try c.computedDigest() == stored else {
                 throw AgoraError.io("the checkpoint was edited or damaged: its digest does not match its contents", file: path)
@@ -55,6 +62,32 @@ extension DSGDExperiment {
             var sealed = self
             sealed.digest = try computedDigest()
             try JSONOutput.encoder([.sortedKeys]).encode(sealed).write(to: URL(fileURLWithPath: path), options: .atomic)
+        }
+
+        /// Checks that this checkpoint belongs to `experiment` (whose runs are labelled `runs`, in
+        /// order) and that its contents fit its own counters: finished runs complete and in order,
+        /// evaluations matching the iteration counter, every ledger and stream one per agent.
+        public func check(against experiment: DSGDExperiment, runs labels: [String]) throws {
+            guard config == experiment else { throw AgoraError.io("the checkpoint belongs to a different experiment (its config differs)") }
+            let iterations = experiment.iterations, every = experiment.evaluateEvery, n = experiment.data.agents
+            guard run >= 0, run <= labels.count, finishedRuns.count == run, iteration >= 0, iteration <= iterations else {
+                throw AgoraError.io("the checkpoint is inconsistent (run \(run) of \(labels.count), iteration \(iteration) of \(iterations))")
+            }
+            let full = Self.expectedPoints(done: iterations, total: iterations, every: every)
+            for (k, r) in finishedRuns.enumerated() where r.label != labels[k] || r.points.count != full {
+                throw AgoraError.io("the checkpoint is inconsistent: finished run \(k) is '\(r.label)' with \(r.points.count) evaluations, expected '\(labels[k])' with \(full)")
+            }
+            let now = Self.expectedPoints(done: iteration, total: iterations, every: every)
+            guard run == labels.count || points.count == now else {
+                throw AgoraError.io("the checkpoint is inconsistent: \(points.count) evaluations after \(iteration) iterations, expected \(now)")
+            }
+            let allPoints = finishedRuns.flatMap(\.points) + points
+            guard allPoints.allSatisfy({ $0.utilities.count == n && $0.cumulativePayments.count == n }) else {
+                throw AgoraError.io("the checkpoint is inconsistent: an evaluation does not hold one utility and one payment per agent (\(n))")
+            }
+            guard run == labels.count || (cumulativePayments.count == n && batchStreams.count == n && noiseStreams.count == n) else {
+                throw AgoraError.io("the checkpoint's state does not fit \(n) agents")
+            }
         }
 
         /// Evaluation points a run holds after `done` of `total` iterations (the start, every

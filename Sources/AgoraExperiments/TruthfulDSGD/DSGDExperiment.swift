@@ -52,6 +52,15 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
         if Set(strategic.map(\.agent)).count != strategic.count { throw AgoraError.configuration("an agent is listed twice in strategic") }
     }
 
+    /// The labels of the runs `run` makes, in order: "payments", "no-payments", then with
+    /// strategic agents "all-truthful" and per agent its two counterfactuals.
+    public var runLabels: [String] {
+        var labels = ["payments", "no-payments"]
+        if !strategic.isEmpty { labels.append("all-truthful") }
+        for s in strategic { labels += ["payments/truthful-\(s.agent)", "no-payments/truthful-\(s.agent)"] }
+        return labels
+    }
+
     /// Runs the configured experiment, the payments-off baseline, and the counterfactual runs.
     /// With `checkpoints`, the state is written every `every` iterations of every run; with
     /// `resume`, the experiment continues from a checkpoint of this same experiment.
@@ -79,21 +88,8 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
             variants.append(("payments/truthful-\(s.agent)", mechanism, others))
             variants.append(("no-payments/truthful-\(s.agent)", off, others))
         }
-        if let resume {
-            guard resume.config == self else { throw AgoraError.io("the checkpoint belongs to a different experiment (its config differs)") }
-            guard resume.run >= 0, resume.run <= variants.count, resume.finishedRuns.count == resume.run,
-                  resume.iteration >= 0, resume.iteration <= iterations else {
-                throw AgoraError.io("the checkpoint is inconsistent (run \(resume.run) of \(variants.count), iteration \(resume.iteration) of \(iterations))")
-            }
-            let full = Checkpoint.expectedPoints(done: iterations, total: iterations, every: evaluateEvery)
-            for (k, r) in resume.finishedRuns.enumerated() where r.label != variants[k].0 || r.points.count != full {
-                throw AgoraError.io("the checkpoint is inconsistent: finished run \(k) is '\(r.label)' with \(r.points.count) evaluations, expected '\(variants[k].0)' with \(full)")
-            }
-            let now = Checkpoint.expectedPoints(done: resume.iteration, total: iterations, every: evaluateEvery)
-            guard resume.run == variants.count || resume.points.count == now else {
-                throw AgoraError.io("the checkpoint is inconsistent: \(resume.points.count) evaluations after \(resume.iteration) iterations, expected \(now)")
-            }
-        }
+        assert(variants.map(\.0) == runLabels)
+        if let resume { try resume.check(against: self, runs: runLabels) }
         var runs: [Run] = resume?.finishedRuns ?? []
         let start = DispatchTime.now().uptimeNanoseconds
         var done = 0

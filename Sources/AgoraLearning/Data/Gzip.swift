@@ -9,8 +9,12 @@ public enum CompressedFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw AgoraError.data(file: path, "cannot read the file (missing or not readable)")
         }
-        let bytes = [UInt8](data)
-        if bytes.count >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B { return try gunzip(bytes, name: path) }
+        return try decode([UInt8](data), name: path)
+    }
+
+    /// `bytes` inflated when they start with the gzip magic, else unchanged; `name` labels errors.
+    public static func decode(_ bytes: [UInt8], name: String) throws -> [UInt8] {
+        if bytes.count >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B { return try gunzip(bytes, name: name) }
         return bytes
     }
 

@@ -48,7 +48,11 @@ public enum IDXReader {
 
     /// An image file and a label file as a data set: pixels scaled to [0, 1], one row per image.
     public static func dataset(images: String, labels: String) throws -> Dataset {
-        let im = try read(path: images), lb = try read(path: labels)
+        try dataset(images: try read(path: images), labels: try read(path: labels), imagesName: images, labelsName: labels)
+    }
+
+    /// Parsed image and label arrays as a data set (names label the errors).
+    public static func dataset(images im: Tensor, labels lb: Tensor, imagesName images: String, labelsName labels: String) throws -> Dataset {
         guard im.dimensions.count >= 2 else { throw AgoraError.data(file: images, "expected an image array (at least 2 dimensions), got \(im.dimensions.count)") }
         guard lb.dimensions.count == 1 else { throw AgoraError.data(file: labels, "expected a 1-dimensional label array, got \(lb.dimensions.count) dimensions") }
         guard im.dimensions[0] == lb.dimensions[0] else {
