@@ -1,4 +1,5 @@
 import AgoraKernels
+import Foundation
 
 /// How mixing weights are derived from a graph.
 public enum WeightScheme: String, Sendable, Codable, CaseIterable {
@@ -104,14 +105,99 @@ public struct MixingMatrix: Sendable, Equatable {
         try BLAS.symmetricEigenvalues(csr.dense())
     }
 
+    /// Agents up to which the spectral gap comes from a dense eigen-solve (O(n^3) time, 8 n^2 bytes).
+    public static let denseEigenLimit = 2048
+
+    /// How the spectral gap was computed.
+    public enum GapMethod: String, Sendable, Codable {
+        /// Closed form of a circulant W (ring, exponential, complete graphs; any row-shift-invariant
+        /// weights): lambda_k = sum_o w_o cos(2 pi o k / n), exact, O(n x degree).
+        case circulant
+        /// LAPACK on the dense matrix (n <= `denseEigenLimit`), exact to rounding.
+        case dense
+        /// Lanczos with full reorthogonalization on W - 11^T/n (the extreme Ritz values): an
+        /// estimate for large non-circulant graphs; the Ritz values never exceed the true extremes,
+        /// so the gap is an upper estimate, tight when the extreme eigenvalues are well separated.
+        case lanczos
+    }
+
     /// The spectral gap 1 - max(|lambda_2|, |lambda_n|) of a symmetric doubly stochastic W: the
     /// per-step contraction of the consensus error is (1 - gap)^2. Zero for a disconnected graph.
-    public func spectralGap() throws -> Double {
-        let ev = try eigenvalues()
-        guard ev.count > 1 else { return 1 }
-        // The largest eigenvalue is 1 (eigenvector the all-ones vector); the rest decide the rate.
-        let slem = max(abs(ev[ev.count - 2]), abs(ev[0]))
-        return 1 - slem
+    public func spectralGap() throws -> Double { try spectralGapWithMethod().gap }
+
+    /// The spectral gap and the method used (chosen by structure and size, see `GapMethod`).
+    public func spectralGapWithMethod() throws -> (gap: Double, method: GapMethod) {
+        let n = agents
+        guard n > 1 else { return (1, .circulant) }
+        if let offsets = circulantOffsets() {
+            var slem = 0.0
+            for k in 1..<n {
+                var lambda = 0.0
+                for (o, w) in offsets { lambda += w * cos(2 * Double.pi * Double(o) * Double(k) / Double(n)) }
+                slem = max(slem, abs(lambda))
+            }
+            return (1 - slem, .circulant)
+        }
+        if n <= Self.denseEigenLimit {
+            let ev = try eigenvalues()
+            // The largest eigenvalue is 1 (eigenvector the all-ones vector); the rest decide the rate.
+            return (1 - max(abs(ev[ev.count - 2]), abs(ev[0])), .dense)
+        }
+        return (1 - (try lanczosSpectralRadiusDeflated()), .lanczos)
+    }
+
+    /// The (offset, weight) pairs of row 0 when every row i is row 0 shifted by i (W circulant),
+    /// else nil.
+    func circulantOffsets() -> [(Int, Double)]? {
+        let n = csr.rows
+        func offsets(_ i: Int) -> [Int: Double] {
+            var d: [Int: Double] = [:]
+            for k in csr.rowStart[i]..<csr.rowStart[i + 1] { d[(Int(csr.columns[k]) - i + n) % n, default: 0] += csr.values[k] }
+            return d
+        }
+        let first = offsets(0)
+        for i in 1..<n where offsets(i) != first { return nil }
+        return first.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    /// max |eigenvalue| of W restricted to the complement of the all-ones vector, by Lanczos with
+    /// full (twice-applied classical Gram-Schmidt) reorthogonalization from a seeded start.
+    func lanczosSpectralRadiusDeflated() throws -> Double {
+        let n = agents
+        // Basis memory at most 256 MiB; at most 300 steps.
+        let steps = max(2, min(300, n - 1, (256 << 20) / (8 * n)))
+        let op: MixingOperator<Double> = mixingOperator(strategy: .sparse)
+        var basis = Matrix<Double>(rows: steps, cols: n)
+        var rng = SeededGenerator(seed: 0x1A2C05, stream: UInt64(n))
+        var v = (0..<n).map { _ in rng.normal() }
+        func deflate(_ x: inout [Double]) { let m = x.reduce(0, +) / Double(n); for i in x.indices { x[i] -= m } }
+        deflate(&v)
+        BLAS.scal(1 / BLAS.nrm2(v), &v)
+        var alpha: [Double] = [], beta: [Double] = []
+        var x = Matrix<Double>(rows: n, cols: 1), y = Matrix<Double>(rows: n, cols: 1)
+        var h = [Double](repeating: 0, count: steps)
+        for j in 0..<steps {
+            basis.storage.replaceSubrange((j * n)..<((j + 1) * n), with: v)
+            x.storage = v
+            try Kernels.mix(op, x, into: &y)
+            var w = y.storage
+            deflate(&w)
+            alpha.append(try BLAS.dot(w, v))
+            for _ in 0..<2 {  // w -= V^T (V w), twice
+                try BLAS.gemv(basis, w, into: &h)
+                try BLAS.gemv(basis, h, into: &w, trans: true, alpha: -1, beta: 1)
+            }
+            let b = BLAS.nrm2(w)
+            if j == steps - 1 || b < 1e-12 { break }
+            beta.append(b)
+            v = w
+            BLAS.scal(1 / b, &v)
+        }
+        let k = alpha.count
+        var t = Matrix<Double>(rows: k, cols: k)
+        for i in 0..<k { t[i, i] = alpha[i]; if i + 1 < k { t[i, i + 1] = beta[i]; t[i + 1, i] = beta[i] } }
+        let ritz = try BLAS.symmetricEigenvalues(t)
+        return max(abs(ritz.first ?? 0), abs(ritz.last ?? 0))
     }
 
     /// A prepared operator for the kernels in element type T.

@@ -1,5 +1,5 @@
 import AgoraKernels
-import AgoraTopology
+@testable import AgoraTopology
 import Foundation
 import AgoraTestSupport
 import XCTest
@@ -158,6 +158,34 @@ final class TopologyTests: XCTestCase {
         for t: Topology in [.ring, .torus(rows: 4, cols: 8), .star, .complete, .exponential, .onePeerExponential,
                             .erdosRenyi(p: 0.25), .randomRegular(k: 4), .smallWorld(k: 4, beta: 0.1), .file(path: "/tmp/a:b.txt")] {
             XCTAssertEqual(try Topology(parsing: t.description), t)
+        }
+    }
+}
+
+/// The spectral gap by structure: the circulant closed form and Lanczos against the dense solve.
+final class SpectralGapTests: XCTestCase {
+    func testCirculantClosedFormEqualsTheDenseSolve() throws {
+        for topology in [Topology.ring, .exponential, .complete] {
+            for n in [2, 3, 7, 64, 100] {
+                let w = try MixingMatrix(graph: try topology.graph(agents: n), scheme: .metropolis)
+                let (gap, method) = try w.spectralGapWithMethod()
+                XCTAssertEqual(method, .circulant, "\(topology) n=\(n)")
+                let ev = try w.eigenvalues()
+                let dense = 1 - max(abs(ev[ev.count - 2]), abs(ev[0]))
+                XCTAssertEqual(gap, dense, accuracy: 1e-12, "\(topology) n=\(n)")
+            }
+        }
+        // A torus is not circulant in agent order: it goes to the dense solve at this size.
+        let torus = try MixingMatrix(graph: try Topology.torus(rows: 4, cols: 6).graph(agents: 24), scheme: .metropolis)
+        XCTAssertEqual(try torus.spectralGapWithMethod().method, .dense)
+    }
+
+    func testLanczosMatchesTheDenseSolve() throws {
+        for topology in [Topology.torus(rows: 0, cols: 0), .smallWorld(k: 4, beta: 0.1), .randomRegular(k: 3), .star] {
+            let w = try MixingMatrix(graph: try topology.graph(agents: 400, seed: 3), scheme: .metropolis)
+            let ev = try w.eigenvalues()
+            let dense = max(abs(ev[ev.count - 2]), abs(ev[0]))
+            XCTAssertEqual(try w.lanczosSpectralRadiusDeflated(), dense, accuracy: 1e-9 * max(1, dense), "\(topology)")
         }
     }
 }
