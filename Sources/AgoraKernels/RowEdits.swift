@@ -258,3 +258,49 @@ extension Kernels {
         return h
     }
 }
+
+extension Kernels {
+    /// (1/divisor) X^T diag(w) X v + ridge v for the rows of `x`: the Hessian-vector product of a
+    /// generalized linear model (w_i = l''(z_i)) without forming the d x d Hessian, O(nnz(X)).
+    /// Rows are visited in order (each row's dot, then its scaled update), so the result is
+    /// deterministic.
+    public static func weightedGramTimes(_ x: FeatureRows<Double>, rowWeights w: [Double], divisor: Double, ridge: Double,
+                                         _ v: [Double]) throws -> [Double] {
+        guard w.count == x.rows else { throw AgoraError.shape("weightedGramTimes: \(w.count) weights for \(x.rows) rows") }
+        guard v.count == x.cols else { throw AgoraError.shape("weightedGramTimes: vector of \(v.count) for \(x.cols) features") }
+        let d = x.cols
+        var out = [Double](repeating: 0, count: d)
+        out.withUnsafeMutableBufferPointer { ob in
+            v.withUnsafeBufferPointer { vb in
+                guard d > 0 else { return }
+                let o = ob.baseAddress!, vp = vb.baseAddress!
+                switch x {
+                case let .dense(m):
+                    m.storage.withUnsafeBufferPointer { mb in
+                        for i in 0..<x.rows where w[i] != 0 {
+                            let row = mb.baseAddress! + i * d
+                            var z = 0.0
+                            for k in 0..<d { z += row[k] * vp[k] }
+                            let s = w[i] * z
+                            for k in 0..<d { o[k] += s * row[k] }
+                        }
+                    }
+                case let .sparse(c):
+                    c.columns.withUnsafeBufferPointer { cb in
+                        c.values.withUnsafeBufferPointer { valb in
+                            for i in 0..<x.rows where w[i] != 0 {
+                                let lo = c.rowStart[i], hi = c.rowStart[i + 1]
+                                var z = 0.0
+                                for p in lo..<hi { z += valb[p] * vp[Int(cb[p])] }
+                                let s = w[i] * z
+                                for p in lo..<hi { o[Int(cb[p])] += s * valb[p] }
+                            }
+                        }
+                    }
+                }
+                for k in 0..<d { o[k] = o[k] / divisor + ridge * vp[k] }
+            }
+        }
+        return out
+    }
+}

@@ -109,7 +109,11 @@ struct DSGDCommand: ParsableCommand {
             let progress = Progress(total: 100, label: "dsgd")
             let r: DSGDExperiment.Result
             do {
-                r = try e.run(progress: { done, total in progress.update(done * 100 / max(1, total)) }, checkpoints: policy, resume: checkpoint)
+                r = try e.run(progress: { done, total in progress.update(done * 100 / max(1, total)) }, checkpoints: policy, resume: checkpoint,
+                              referenceProgress: { k, gn in
+                                  // Wide data: the Newton-CG reference solve takes a while; say so.
+                                  FileHandle.standardError.write(Data(String(format: "reference solve (f*): Newton iteration %d, gradient norm %.3e\n", k, gn).utf8))
+                              })
             } catch let s as DSGDExperiment.Stopped {
                 progress.finish()
                 print("stopped after \(s.iterations) iterations; continue with --resume \(s.checkpoint)")

@@ -1,5 +1,5 @@
 import AgoraKernels
-import AgoraLearning
+@testable import AgoraLearning
 import AgoraTestSupport
 import XCTest
 
@@ -42,5 +42,38 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(a.value, b.value, accuracy: 1e-12)
         for k in 0..<21 { XCTAssertEqual(a.gradient[k], b.gradient[k], accuracy: 1e-12) }
         XCTAssertEqual(a.accuracy, b.accuracy)
+    }
+}
+
+/// Newton-CG (wide data) against the direct Newton solve on the same problems.
+final class NewtonCGTests: XCTestCase {
+    func testNewtonCGReachesTheDirectOptimumDenseAndSparse() throws {
+        let (dense, sparse, y) = randomClassification(rows: 300, cols: 40, seed: 11)
+        for loss in [GLMLoss.logistic, .squared] {
+            let model = LinearModel(loss: loss, l2: 1e-2)
+            for x in [FeatureRows<Double>.dense(dense), .sparse(sparse)] {
+                let direct = try ReferenceSolver.solve(model, features: x, targets: y)
+                var steps = 0
+                let cg = try ReferenceSolver.newtonCG(model, features: x, targets: y, tolerance: 1e-11, maxIterations: 200) { _, _ in steps += 1 }
+                XCTAssertLessThan(cg.gradientNorm, 1e-9, "\(loss)")
+                XCTAssertEqual(cg.fStar, direct.fStar, accuracy: 1e-12 * max(1, abs(direct.fStar)), "\(loss)")
+                for k in 0..<40 { XCTAssertEqual(cg.theta[k], direct.theta[k], accuracy: 1e-7) }
+                XCTAssertGreaterThan(steps, 1, "progress is reported")
+            }
+        }
+    }
+
+    func testHessianVectorProductMatchesTheFormedHessian() throws {
+        let (dense, sparse, _) = randomClassification(rows: 50, cols: 12, seed: 12)
+        var g = SeededGenerator(seed: 13)
+        let w = (0..<50).map { _ in g.uniform() }, v = (0..<12).map { _ in g.normal() }
+        for x in [FeatureRows<Double>.dense(dense), .sparse(sparse)] {
+            let h = try Kernels.weightedGram(x, rowWeights: w, divisor: 50, ridge: 0.3)
+            let hv = try Kernels.weightedGramTimes(x, rowWeights: w, divisor: 50, ridge: 0.3, v)
+            for a in 0..<12 {
+                let expected = (0..<12).reduce(0.0) { $0 + h[a, $1] * v[$1] }
+                XCTAssertEqual(hv[a], expected, accuracy: 1e-12)
+            }
+        }
     }
 }

@@ -65,7 +65,7 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
     /// With `checkpoints`, the state is written every `every` iterations of every run; with
     /// `resume`, the experiment continues from a checkpoint of this same experiment.
     public func run(progress: ((Int, Int) -> Void)? = nil, checkpoints: CheckpointPolicy? = nil,
-                    resume: Checkpoint? = nil) throws -> Result {
+                    resume: Checkpoint? = nil, referenceProgress: ((Int, Double) -> Void)? = nil) throws -> Result {
         try validate()
         let (dataset, parts) = try dataFile.map { try $0.load(agents: data.agents, seed: seed) } ?? data.generate()
         // Parameters, next iterate, gradients, applied updates and the evaluation's gradients
@@ -76,7 +76,7 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
         let model = LinearModel(loss: data.loss, l2: l2)
         let y = try model.targets(dataset)
         let test = try dataFile?.loadTest(matching: dataset).map { ($0.features.double, try model.targets($0)) }
-        let reference = try ReferenceSolver.solve(model, features: dataset.features.double, targets: y)
+        let reference = try ReferenceSolver.solve(model, features: dataset.features.double, targets: y, progress: referenceProgress)
         let exchange = try InProcessExchange(topology: topology, weights: weights, agents: data.agents, seed: seed)
         var variants: [(String, TruthfulDSGD, [Strategic])] = []
         let off = TruthfulDSGD(stepSize: mechanism.stepSize, payments: nil)
