@@ -15,7 +15,7 @@ help:
 	@echo "make test   run the test suite"
 	@echo "make bench  run the benchmark harness (native code generation); BENCH_ARGS=\"--baseline F\" or \"--save-baseline F\""
 	@echo "make bench-quick  the same in under two minutes (smaller sizes); make bench-smoke: seconds, for CI"
-	@echo "make fuzz   libFuzzer on every input parser, FUZZ_SECONDS each (default 60); make fuzz-smoke: 15 s each (CI)"
+	@echo "make fuzz   libFuzzer on every input parser, FUZZ_SECONDS each (default 60); make fuzz-smoke: 40000 inputs each from seed 1 (CI)"
 	@echo "make sanitize  thread sanitizer over the kernels and thread pool, address sanitizer over the readers"
 	@echo "make setup  install system packages (apt-get)"
 

@@ -38,6 +38,7 @@ struct MarketRunCommand: ParsableCommand {
     @Option(help: "A misreporting client as CLIENT:SIZE_FACTOR:COST_FACTOR (repeatable).") var misreport: [String] = []
     @Option(help: "An attacker as CLIENT:KIND, KIND one of shuffle, sign-flip, free-ride-constant, free-ride-gaussian (repeatable).") var attack: [String] = []
     @Flag(help: "Clients with negative round utility leave the market.") var dropout = false
+    @Option(help: "The fewest rows a client may hold (at least 2; every client also gets a test row).") var minClientRows: Int = 10
     @Option(help: "Seed for every random choice.") var seed: UInt64 = 1
     @Option(help: "Write result.json, config.json, CSV files, graph.dot and SVG plots into this folder.") var out: String?
     @Flag(help: "Print a JSON summary on stdout.") var json = false
@@ -61,6 +62,7 @@ struct MarketRunCommand: ParsableCommand {
         e.rounds = rounds; e.localSteps = localSteps; e.batch = batch; e.learningRate = lr; e.momentum = momentum
         e.l2 = l2; e.hidden = hidden; e.testFraction = testFraction; e.eagerness = eagerness; e.cost = cost
         e.sizeScale = sizeScale; e.dropout = dropout; e.seed = seed
+        if minClientRows != 10 { e.minClientRows = minClientRows }
         for s in misreport {
             let p = s.split(separator: ":", omittingEmptySubsequences: false)
             guard p.count == 3, let c = Int(p[0]), let sf = Double(p[1]), let cf = Double(p[2]), sf.isFinite, cf.isFinite else {
