@@ -180,6 +180,8 @@ final class RobustnessTests: XCTestCase {
 
     func testTinyMarketClientsAreRefusedNotNaN() throws {
         try expectRefusal(["market", "run", "--rows", "5", "--rounds", "1"], "minClientRows")
+        let empty = try write("m0.json", #"{"clients": [], "distances": []}"#)
+        try expectRefusal(["market", "audit", "--market", empty], "at least 2")
     }
 
     func testEditedOrForeignCheckpointsAreRefused() throws {

@@ -55,6 +55,10 @@ public enum IncentiveAudit {
     /// Audits many markets.
     public static func audit(market: ModelMarket, markets: [([ClientEconomics], Matrix<Double>, [Bool]?)],
                              deviations: [Deviation] = Deviation.standard, tolerance: Double = 1e-9) throws -> Report {
+        guard !markets.isEmpty else { throw AgoraError.configuration("an audit needs at least one market") }
+        for (k, m) in markets.enumerated() where m.0.count < 2 {
+            throw AgoraError.configuration("market \(k) has \(m.0.count) client\(m.0.count == 1 ? "" : "s"); a market needs at least 2 (nobody could trade, so nothing would be audited)")
+        }
         var gains = [[(Double, Int, Int)]](repeating: [], count: deviations.count)
         var ir = 0, worstIR = 0.0, budget = 0.0
         for (k, (truth, d, active)) in markets.enumerated() {
