@@ -107,11 +107,13 @@ struct DSGDCommand: ParsableCommand {
             if stopAfter != nil && checkpointEvery == nil { throw ValidationError("--stop-after needs --checkpoint-every") }
             let policy = checkpointEvery.map { DSGDExperiment.CheckpointPolicy(path: out! + "/checkpoint.json", every: $0, stopAfter: stopAfter) }
             let progress = Progress(total: 100, label: "dsgd")
+            let started = Date()
             let r: DSGDExperiment.Result
             do {
                 r = try e.run(progress: { done, total in progress.update(done * 100 / max(1, total)) }, checkpoints: policy, resume: checkpoint,
                               referenceProgress: { k, gn in
-                                  // Wide data: the Newton-CG reference solve takes a while; say so.
+                                  // Wide data: the reference solve takes a while; say so once it has taken a second.
+                                  guard Date().timeIntervalSince(started) > 1 else { return }
                                   FileHandle.standardError.write(Data(String(format: "reference solve (f*): Newton iteration %d, gradient norm %.3e\n", k, gn).utf8))
                               })
             } catch let s as DSGDExperiment.Stopped {
