@@ -8,7 +8,7 @@ NATIVE_BUILD := .build-native
 SUDO         := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 APT_PACKAGES := libopenblas-dev pkg-config zlib1g-dev
 
-.PHONY: setup build test run bench bench-quick bench-peers bench-smoke fuzz fuzz-build fuzz-smoke sanitize clean help
+.PHONY: setup build test run bench bench-quick bench-peers bench-smoke fuzz fuzz-build fuzz-smoke sanitize python python-test clean help
 
 help:
 	@echo "make run    build (if needed) and run the current showcase experiment"
@@ -17,6 +17,7 @@ help:
 	@echo "make bench-quick  the same in under two minutes (smaller sizes); make bench-smoke: seconds, for CI"
 	@echo "make fuzz   libFuzzer on every input parser, FUZZ_SECONDS each (default 60); make fuzz-smoke: 40000 inputs each from seed 1 (CI)"
 	@echo "make sanitize  thread sanitizer over the kernels and thread pool, address sanitizer over the readers"
+	@echo "make python  build the C ABI library and install the Python package agora_ml into .venv-python; make python-test: its pytest suite"
 	@echo "make setup  install system packages (apt-get)"
 
 # Idempotent: installs only when a package is missing.
@@ -115,5 +116,21 @@ sanitize: setup
 	$(SWIFT) test --disable-swift-testing --sanitize=thread --scratch-path .build-tsan --filter "AgoraKernelsTests|AgoraTopologyTests"
 	ASAN_OPTIONS=detect_leaks=0 $(SWIFT) test --disable-swift-testing --sanitize=address --scratch-path .build-asan --filter "AgoraLearningTests|AgoraKernelsTests"
 
+# The Python package (python/): a virtual environment .venv-python with numpy, scipy and pytest,
+# then `pip install ./python`, which builds libAgoraC.so (Swift runtime linked statically) in
+# .build-python and ships it inside the package.
+PY_VENV := .venv-python
+
+$(PY_VENV)/bin/python:
+	@{ python3 -m venv $(PY_VENV) 2>/dev/null || { $(SUDO) apt-get install -y -qq python3-venv && python3 -m venv $(PY_VENV); }; }
+	$(PY_VENV)/bin/pip install -q --upgrade pip setuptools wheel numpy scipy pytest
+
+python: setup $(PY_VENV)/bin/python
+	$(PY_VENV)/bin/pip install -q --no-build-isolation ./python
+	$(PY_VENV)/bin/python -c "import agora_ml, numpy as np; t = agora_ml.topology('ring', 8); x = np.ones((8, 3), np.float32); print(agora_ml.mix(x, t))"
+
+python-test: python
+	$(PY_VENV)/bin/python -m pytest -q python/tests
+
 clean:
-	rm -rf .build $(NATIVE_BUILD) $(FUZZ_BUILD) .build-tsan .build-asan
+	rm -rf .build $(NATIVE_BUILD) $(FUZZ_BUILD) .build-tsan .build-asan .build-python python/build python/*.egg-info

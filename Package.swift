@@ -4,7 +4,7 @@
 //
 // Layers look only down (README "Architecture" has the import graph):
 //
-//   agora (CLI), AgoraBench
+//   agora (CLI), AgoraBench, AgoraC (C ABI, libAgoraC.so -> python/agora_ml)
 //        |
 //   AgoraExperiments      harnesses: DSGD runs (behaviours, counterfactuals, checkpoints),
 //        |                market runs (baselines, attacks, dropout), consensus
@@ -32,6 +32,8 @@ let package = Package(
         .library(name: "AgoraMechanisms", targets: ["AgoraMechanisms"]),
         .library(name: "AgoraReports", targets: ["AgoraReports"]),
         .library(name: "AgoraExperiments", targets: ["AgoraExperiments"]),
+        // The C ABI (include/agora.h) as a shared library, for C and the Python package agora_ml.
+        .library(name: "AgoraC", type: .dynamic, targets: ["AgoraC"]),
         .executable(name: "agora", targets: ["agora"]),
         .executable(name: "AgoraBench", targets: ["AgoraBench"]),
     ],
@@ -65,6 +67,9 @@ let package = Package(
             name: "AgoraExperiments",
             dependencies: ["AgoraReports", "AgoraMechanisms", "AgoraLearning", "AgoraTopology", "AgoraKernels"]
         ),
+
+        // The C ABI: @_cdecl wrappers over the kernels and topologies (header in include/).
+        .target(name: "AgoraC", dependencies: ["AgoraTopology", "AgoraKernels"], exclude: ["include"]),
 
         // Executables.
         .executableTarget(

@@ -98,6 +98,34 @@ extension Kernels {
         }
     }
 
+    /// Y = W X (and, with `stepSizes` and `directions`, the fused update Y = W X - diag(lr) M) on
+    /// caller-owned row-major buffers, without copying them: the entry point of the C ABI and the
+    /// Python package, whose callers own numpy arrays.
+    ///
+    /// The caller guarantees that `x` holds `w.cols x cols` elements, `y` (and `directions`)
+    /// `w.rows x cols`, `stepSizes` `w.rows`, and that `y` overlaps none of them; nothing here can
+    /// check a raw pointer, so validate at the boundary.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func mix<T: AgoraScalar>(
+        _ w: MixingOperator<T>, x: UnsafePointer<T>, cols: Int, into y: UnsafeMutablePointer<T>,
+        stepSizes: UnsafePointer<T>? = nil, directions: UnsafePointer<T>? = nil, pool: ThreadPool = .shared
+    ) {
+        let n = w.csr.rows
+        guard n > 0, cols > 0 else { return }
+        let lr = stepSizes.map { Array(UnsafeBufferPointer(start: $0, count: n)) }
+        if let d = w.dense {
+            d.storage.withUnsafeBufferPointer { db in
+                T._gemm(transA: false, transB: false, m: n, n: cols, k: w.csr.cols, alpha: 1, a: db.baseAddress!,
+                        lda: max(1, w.csr.cols), b: x, ldb: cols, beta: 0, c: y, ldc: cols)
+            }
+            if let lr, let m = directions { subtractScaledRowsRaw(lr, m, from: y, rows: n, cols: cols, pool: pool) }
+        } else {
+            mixStepSparseRaw(w.csr, x: x, cols: cols, stepSizes: directions == nil ? nil : lr, directions: lr == nil ? nil : directions,
+                             into: y, pool: pool)
+        }
+    }
+
     /// y_i <- y_i - a_i m_i for every row i.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
@@ -105,21 +133,31 @@ extension Kernels {
         _ a: [T], _ m: Matrix<T>, from y: inout Matrix<T>, pool: ThreadPool = .shared
     ) {
         precondition(a.count == y.rows && m.rows == y.rows && m.cols == y.cols, "shape mismatch")
-        let d = y.cols, rows = y.rows, bytes = 3 * y.storage.count * MemoryLayout<T>.size
+        guard y.rows > 0, y.cols > 0 else { return }
         m.storage.withUnsafeBufferPointer { mb in
             y.storage.withUnsafeMutableBufferPointer { yb in
-                let mp = SendablePointer(UnsafeMutablePointer(mutating: mb.baseAddress!))
-                let yp = SendablePointer(yb.baseAddress!)
-                pool.parallelFor(rows, bytes: bytes) { r in
-                    for i in r {
-                        let s = a[i]
-                        let yr = yp.p + i * d, mr = mp.p + i * d
-                        var k = 0
-                        let sv = SIMD16<T>(repeating: s)
-                        while k + vecWidth <= d { storeVec(loadVec(yr + k) - sv * loadVec(mr + k), yr + k); k += vecWidth }
-                        while k < d { yr[k] = yr[k] - s * mr[k]; k += 1 }
-                    }
-                }
+                subtractScaledRowsRaw(a, mb.baseAddress!, from: yb.baseAddress!, rows: y.rows, cols: y.cols, pool: pool)
+            }
+        }
+    }
+
+    /// `subtractScaledRows` on raw row-major buffers of `rows x cols`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    static func subtractScaledRowsRaw<T: AgoraScalar>(
+        _ a: [T], _ m: UnsafePointer<T>, from y: UnsafeMutablePointer<T>, rows: Int, cols d: Int, pool: ThreadPool
+    ) {
+        let bytes = 3 * rows * d * MemoryLayout<T>.size
+        let mp = SendablePointer(UnsafeMutablePointer(mutating: m))
+        let yp = SendablePointer(y)
+        pool.parallelFor(rows, bytes: bytes) { r in
+            for i in r {
+                let s = a[i]
+                let yr = yp.p + i * d, mr = mp.p + i * d
+                var k = 0
+                let sv = SIMD16<T>(repeating: s)
+                while k + vecWidth <= d { storeVec(loadVec(yr + k) - sv * loadVec(mr + k), yr + k); k += vecWidth }
+                while k < d { yr[k] = yr[k] - s * mr[k]; k += 1 }
             }
         }
     }
@@ -162,24 +200,38 @@ extension Kernels {
         _ w: CSRMatrix<T>, _ x: Matrix<T>, stepSizes: [T]?, directions: Matrix<T>?,
         into y: inout Matrix<T>, pool: ThreadPool
     ) {
-        let n = w.rows, d = x.cols
+        if w.rows == 0 || x.cols == 0 { return }
+        let mStorage = directions?.storage ?? []
+        x.storage.withUnsafeBufferPointer { xb in
+        mStorage.withUnsafeBufferPointer { mb in
+        y.storage.withUnsafeMutableBufferPointer { yb in
+            // An empty array may still have a base address: decide by `directions`, not by the pointer.
+            mixStepSparseRaw(w, x: xb.baseAddress!, cols: x.cols, stepSizes: stepSizes,
+                             directions: directions == nil ? nil : mb.baseAddress, into: yb.baseAddress!, pool: pool)
+        }}}
+    }
+
+    /// The sparse mix on raw row-major buffers: x has w.cols rows, y (and directions) w.rows rows,
+    /// all `d` columns.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    static func mixStepSparseRaw<T: AgoraScalar>(
+        _ w: CSRMatrix<T>, x: UnsafePointer<T>, cols d: Int, stepSizes: [T]?, directions: UnsafePointer<T>?,
+        into y: UnsafeMutablePointer<T>, pool: ThreadPool
+    ) {
+        let n = w.rows
         if n == 0 || d == 0 { return }
         let tile = columnTile(agents: n, cols: d, T.self)
         let bytes = (2 + (directions == nil ? 0 : 1)) * n * d * MemoryLayout<T>.size
-        let mStorage = directions?.storage ?? []
         // Outputs far larger than the caches are written with streaming stores (no read for
         // ownership); cache-sized outputs keep ordinary stores, which leave Y in cache for its reader.
         let stream = n * d * MemoryLayout<T>.size >= streamingStoreBytes
         w.rowStart.withUnsafeBufferPointer { rs in
         w.columns.withUnsafeBufferPointer { cs in
         w.values.withUnsafeBufferPointer { vs in
-        x.storage.withUnsafeBufferPointer { xb in
-        mStorage.withUnsafeBufferPointer { mb in
-        y.storage.withUnsafeMutableBufferPointer { yb in
-            let xp = SendablePointer(UnsafeMutablePointer(mutating: xb.baseAddress!))
-            // An empty array may still have a base address: decide by `directions`, not by the pointer.
-            let mp = directions == nil ? nil : mb.baseAddress.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
-            let yp = SendablePointer(yb.baseAddress!)
+            let xp = SendablePointer(UnsafeMutablePointer(mutating: x))
+            let mp = directions.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
+            let yp = SendablePointer(y)
             let rsp = SendablePointer(UnsafeMutablePointer(mutating: rs.baseAddress!))
             let csp = SendablePointer(UnsafeMutablePointer(mutating: cs.baseAddress!))
             let vsp = w.nonzeros == 0 ? nil : vs.baseAddress.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
@@ -200,7 +252,7 @@ extension Kernels {
                     c0 = c1
                 }
             }
-        }}}}}}
+        }}}
     }
 
     /// out[c] = sum_k w_k x[col_k][c] - lr * m[c] for c in from..<to; neighbours summed in list order.

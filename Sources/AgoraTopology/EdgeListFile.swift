@@ -1,5 +1,11 @@
 import AgoraKernels
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Reads undirected edge lists: one edge `i j` per line (0-based agent indices), optionally with a
 /// third column, a weight w_ij > 0 for custom mixing weights. `#` starts a comment; blank lines and
@@ -19,10 +25,10 @@ public enum EdgeListFile {
     /// Reads `path`. `agents` fixes the agent count (indices must be below it); 0 means "largest
     /// index + 1".
     public static func read(path: String, agents: Int = 0) throws -> Contents {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = SystemFile.contents(atPath: path) else {
             throw AgoraError.data(file: path, "cannot read the edge-list file (missing or not readable)")
         }
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard let text = String(validating: data, as: UTF8.self) else {
             throw AgoraError.data(file: path, "not UTF-8 text; expected lines of 'i j' agent pairs")
         }
         return try parse(text, name: path, agents: agents)

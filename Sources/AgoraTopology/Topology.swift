@@ -1,5 +1,11 @@
 import AgoraKernels
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A family of communication graphs, as BlueFog users know them, plus edge-list files.
 ///
@@ -170,7 +176,8 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
                 if cand.isConnected { g = cand; break }
                 attempt += 1
                 if attempt >= 200 {
-                    throw AgoraError.configuration(String(format: "Topology erdos-renyi:%g on %d agents gave no connected graph in 200 draws; use p >= ln(n)/n = %.3g or larger", p, n, log(Double(n)) / Double(n)))
+                    let threshold = (log(Double(n)) / Double(n) * 1000).rounded(.up) / 1000
+                    throw AgoraError.configuration("Topology erdos-renyi:\(p) on \(n) agents gave no connected graph in 200 draws; use p >= ln(n)/n = \(threshold) or larger")
                 }
             }
         case let .randomRegular(k):

@@ -57,6 +57,27 @@ enum Platform {
     }
 }
 
+/// Whole-file reads through the C library (for the readers of layers that stay Foundation-free).
+public enum SystemFile {
+    /// The bytes of the file at `path`, or nil when it cannot be opened or read (missing, a
+    /// folder, no permission).
+    public static func contents(atPath path: String) -> [UInt8]? {
+        guard let f = fopen(path, "rb") else { return nil }
+        defer { fclose(f) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
+            if n > 0 { out.append(contentsOf: chunk[0..<n]) }
+            if n < chunk.count {
+                if ferror(f) != 0 { return nil }
+                break
+            }
+        }
+        return out
+    }
+}
+
 /// A mutex with a condition variable (pthread), heap-allocated so that its address never moves.
 /// Used to park idle pool workers.
 final class ParkingLot: @unchecked Sendable {

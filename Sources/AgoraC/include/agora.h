@@ -1,0 +1,89 @@
+/*
+ * agora.h: the C ABI of Agora (libAgoraC.so), for embedding Agora's kernels from C, Python
+ * (ctypes/cffi) or any language with a C foreign-function interface.
+ *
+ * Conventions
+ * - Every function that can fail returns an agora_status (AGORA_OK = 0) and writes a
+ *   NUL-terminated message into the caller's buffer `message` of `message_size` bytes (truncated
+ *   to fit; NULL or 0 for no message). Bad arguments (NULL pointers, negative or mismatched sizes,
+ *   unknown names, overlapping buffers) are reported, never trapped.
+ * - Arrays are row-major and owned by the caller; Agora reads and writes them in place, without
+ *   copies. An agents x dim parameter matrix is `agents * dim` contiguous elements.
+ * - Results do not depend on the number of threads (AGORA_NUM_THREADS sets it).
+ * - agora_abi_version() changes whenever a signature or a meaning below changes.
+ */
+#ifndef AGORA_H
+#define AGORA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define AGORA_ABI_VERSION 1
+
+typedef int32_t agora_status;
+enum {
+    AGORA_OK = 0,
+    AGORA_ERROR_ARGUMENT = 1,      /* NULL pointer, negative size, unknown name, overlapping buffers */
+    AGORA_ERROR_SHAPE = 2,         /* sizes that do not fit together */
+    AGORA_ERROR_CONFIGURATION = 3, /* a value out of its valid range (topology, weights, ...) */
+    AGORA_ERROR_DATA = 4,          /* malformed data */
+    AGORA_ERROR_IO = 5,            /* a file that cannot be read or written */
+    AGORA_ERROR_NUMERICAL = 6,     /* divergence or solver failure */
+    AGORA_ERROR_RESOURCES = 7      /* more memory than allowed (AGORA_MEMORY_LIMIT) */
+};
+
+/* The ABI version this library implements (AGORA_ABI_VERSION of its header). */
+int32_t agora_abi_version(void);
+
+/* A communication graph with its mixing matrix W (symmetric, doubly stochastic). */
+typedef struct agora_topology agora_topology;
+
+/* Builds a topology: `topology` as the CLI spells it ("ring", "torus:4x8", "exponential",
+ * "one-peer-exponential", "erdos-renyi:0.2", "regular:4", "small-world:4:0.1", "file:PATH", ...),
+ * `weights` one of "metropolis", "max-degree", "uniform", "lazy-metropolis" (ignored for weighted
+ * edge-list files), `seed` for random families, `iteration` for time-varying schedules.
+ * On success *out owns the topology: free it with agora_topology_free. */
+agora_status agora_topology_create(const char *topology, int64_t agents, const char *weights, uint64_t seed,
+                                   int64_t iteration, agora_topology **out, char *message, size_t message_size);
+void agora_topology_free(agora_topology *topology);
+
+/* Agents, and stored entries of W (the diagonal included). 0 for a NULL topology. */
+int64_t agora_topology_agents(const agora_topology *topology);
+int64_t agora_topology_nonzeros(const agora_topology *topology);
+
+/* W in CSR form: row_start[agents + 1], columns[nonzeros], values[nonzeros] (row i lists agent
+ * i first, then its neighbours ascending). */
+agora_status agora_topology_csr(const agora_topology *topology, int64_t *row_start, int32_t *columns, double *values,
+                                char *message, size_t message_size);
+
+/* Neighbour counts, degrees[agents]. */
+agora_status agora_topology_degrees(const agora_topology *topology, int64_t *degrees, char *message, size_t message_size);
+
+/* 1 - max(|lambda_2|, |lambda_n|) of W, and how it was computed (method: 0 circulant closed form,
+ * 1 dense LAPACK, 2 Lanczos estimate; may be NULL). */
+agora_status agora_topology_spectral_gap(const agora_topology *topology, double *gap, int32_t *method,
+                                         char *message, size_t message_size);
+
+/* Y = W X for X, Y of agents x dim (Y must not overlap X). */
+agora_status agora_mix_f32(const agora_topology *topology, const float *x, int64_t agents, int64_t dim, float *y,
+                           char *message, size_t message_size);
+agora_status agora_mix_f64(const agora_topology *topology, const double *x, int64_t agents, int64_t dim, double *y,
+                           char *message, size_t message_size);
+
+/* The fused decentralized update Y = W X - diag(step_sizes) M for X, M, Y of agents x dim and
+ * step_sizes[agents] (Y must not overlap X or M). */
+agora_status agora_mix_step_f32(const agora_topology *topology, const float *x, int64_t agents, int64_t dim,
+                                const float *step_sizes, const float *directions, float *y,
+                                char *message, size_t message_size);
+agora_status agora_mix_step_f64(const agora_topology *topology, const double *x, int64_t agents, int64_t dim,
+                                const double *step_sizes, const double *directions, double *y,
+                                char *message, size_t message_size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

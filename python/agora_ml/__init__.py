@@ -1,0 +1,206 @@
+"""Agora from Python: topologies, mixing matrices and the fused decentralized update, computed by
+Agora's Swift kernels directly on numpy arrays (no copies; the GIL is released during each call).
+
+Arrays must be C-contiguous float32 or float64 with one row per agent; anything else raises
+TypeError or ValueError before Swift sees it, and errors from Agora raise AgoraError with Agora's
+message. Results do not depend on the number of threads (AGORA_NUM_THREADS sets it).
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+from typing import Optional
+
+import numpy as np
+
+__all__ = ["AgoraError", "Topology", "topology", "mix", "mix_step", "abi_version", "ABI_VERSION"]
+
+#: The C ABI version this package was written for (agora.h's AGORA_ABI_VERSION).
+ABI_VERSION = 1
+
+_STATUS = {1: "argument", 2: "shape", 3: "configuration", 4: "data", 5: "io", 6: "numerical", 7: "resources"}
+
+
+class AgoraError(RuntimeError):
+    """An error reported by Agora; `kind` is one of argument, shape, configuration, data, io,
+    numerical, resources."""
+
+    def __init__(self, message: str, kind: str = "argument"):
+        super().__init__(message)
+        self.kind = kind
+
+
+def _load() -> ctypes.CDLL:
+    path = os.environ.get("AGORA_ML_LIBRARY") or os.path.join(os.path.dirname(__file__), "_lib", "libAgoraC.so")
+    if not os.path.exists(path):
+        raise ImportError(f"agora_ml: the Agora library is missing at {path}; install the package with pip install ./python")
+    lib = ctypes.CDLL(path)
+    c_char_p, c_int64, c_uint64, c_size_t = ctypes.c_char_p, ctypes.c_int64, ctypes.c_uint64, ctypes.c_size_t
+    vp, msg = ctypes.c_void_p, ctypes.c_char_p
+    lib.agora_abi_version.restype = ctypes.c_int32
+    lib.agora_topology_create.argtypes = [c_char_p, c_int64, c_char_p, c_uint64, c_int64, ctypes.POINTER(vp), msg, c_size_t]
+    lib.agora_topology_free.argtypes = [vp]
+    lib.agora_topology_free.restype = None
+    for name in ("agora_topology_agents", "agora_topology_nonzeros"):
+        getattr(lib, name).argtypes = [vp]
+        getattr(lib, name).restype = c_int64
+    lib.agora_topology_csr.argtypes = [vp, vp, vp, vp, msg, c_size_t]
+    lib.agora_topology_degrees.argtypes = [vp, vp, msg, c_size_t]
+    lib.agora_topology_spectral_gap.argtypes = [vp, ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_int32), msg, c_size_t]
+    for name in ("agora_mix_f32", "agora_mix_f64"):
+        getattr(lib, name).argtypes = [vp, vp, c_int64, c_int64, vp, msg, c_size_t]
+    for name in ("agora_mix_step_f32", "agora_mix_step_f64"):
+        getattr(lib, name).argtypes = [vp, vp, c_int64, c_int64, vp, vp, vp, msg, c_size_t]
+    for name in ("agora_topology_create", "agora_topology_csr", "agora_topology_degrees", "agora_topology_spectral_gap",
+                 "agora_mix_f32", "agora_mix_f64", "agora_mix_step_f32", "agora_mix_step_f64"):
+        getattr(lib, name).restype = ctypes.c_int32
+    if lib.agora_abi_version() != ABI_VERSION:
+        raise ImportError(f"agora_ml expects ABI version {ABI_VERSION}, the library has {lib.agora_abi_version()}")
+    return lib
+
+
+_lib = _load()
+
+
+def abi_version() -> int:
+    """The ABI version of the loaded library."""
+    return int(_lib.agora_abi_version())
+
+
+def _call(function, *args) -> None:
+    buffer = ctypes.create_string_buffer(1024)
+    status = function(*args, buffer, len(buffer))
+    if status != 0:
+        raise AgoraError(buffer.value.decode("utf-8", "replace"), _STATUS.get(status, "argument"))
+
+
+_METHODS = {0: "circulant", 1: "dense", 2: "lanczos"}
+
+
+class Topology:
+    """A communication graph and its mixing matrix W (symmetric, doubly stochastic)."""
+
+    def __init__(self, name: str, agents: int, weights: str = "metropolis", seed: int = 0, iteration: int = 0):
+        if not isinstance(name, str) or not isinstance(weights, str):
+            raise TypeError("name and weights must be strings")
+        for label, value in (("agents", agents), ("seed", seed), ("iteration", iteration)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+                raise TypeError(f"{label} must be an integer, got {type(value).__name__}")
+        if seed < 0 or seed >= 2**64:
+            raise ValueError(f"seed must be in [0, 2**64), got {seed}")
+        handle = ctypes.c_void_p()
+        _call(_lib.agora_topology_create, name.encode(), int(agents), weights.encode(), int(seed), int(iteration),
+              ctypes.byref(handle))
+        self._handle = handle
+        self.name, self.weights, self.seed, self.iteration = name, weights, seed, iteration
+
+    def __del__(self):
+        handle = getattr(self, "_handle", None)
+        if handle is not None and handle.value:
+            _lib.agora_topology_free(handle)
+            self._handle = None
+
+    @property
+    def agents(self) -> int:
+        return int(_lib.agora_topology_agents(self._handle))
+
+    @property
+    def degrees(self) -> np.ndarray:
+        """Neighbour count of every agent (int64)."""
+        out = np.empty(self.agents, np.int64)
+        _call(_lib.agora_topology_degrees, self._handle, out.ctypes.data)
+        return out
+
+    @property
+    def spectral_gap(self) -> float:
+        """1 - max(|lambda_2|, |lambda_n|) of W."""
+        return self.spectral_gap_with_method()[0]
+
+    def spectral_gap_with_method(self) -> tuple[float, str]:
+        """The spectral gap and how it was computed: circulant (closed form), dense, or lanczos."""
+        gap, method = ctypes.c_double(), ctypes.c_int32()
+        _call(_lib.agora_topology_spectral_gap, self._handle, ctypes.byref(gap), ctypes.byref(method))
+        return float(gap.value), _METHODS.get(method.value, "unknown")
+
+    def csr(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """W as CSR arrays (row_start int64, columns int32, values float64)."""
+        n, nnz = self.agents, int(_lib.agora_topology_nonzeros(self._handle))
+        row_start, columns, values = np.empty(n + 1, np.int64), np.empty(nnz, np.int32), np.empty(nnz, np.float64)
+        _call(_lib.agora_topology_csr, self._handle, row_start.ctypes.data, columns.ctypes.data, values.ctypes.data)
+        return row_start, columns, values
+
+    def weight_matrix(self):
+        """W as a scipy.sparse.csr_matrix (needs scipy)."""
+        try:
+            from scipy.sparse import csr_matrix
+        except ImportError as e:  # pragma: no cover - scipy is optional
+            raise ImportError("Topology.weight_matrix needs scipy (pip install scipy)") from e
+        row_start, columns, values = self.csr()
+        return csr_matrix((values, columns, row_start), shape=(self.agents, self.agents))
+
+    def __repr__(self) -> str:
+        return f"Topology({self.name!r}, agents={self.agents}, weights={self.weights!r})"
+
+
+def topology(name: str, agents: int, weights: str = "metropolis", seed: int = 0, iteration: int = 0) -> Topology:
+    """A topology as the agora CLI spells it: ring, torus[:RxC], star, complete, exponential,
+    one-peer-exponential (with `iteration`), erdos-renyi:P, regular:K, small-world:K:BETA, file:PATH."""
+    return Topology(name, agents, weights, seed, iteration)
+
+
+def _matrix(name: str, a, agents: int, dtype=None) -> np.ndarray:
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(a).__name__}")
+    if a.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{name} must be float32 or float64, got {a.dtype}")
+    if dtype is not None and a.dtype != dtype:
+        raise TypeError(f"{name} is {a.dtype} but x is {dtype}: use one dtype")
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be 2-dimensional (agents x dim), got {a.ndim} dimensions")
+    if a.shape[0] != agents:
+        raise ValueError(f"{name} has {a.shape[0]} rows but the topology has {agents} agents")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous (np.ascontiguousarray)")
+    return a
+
+
+def _output(out, x: np.ndarray) -> np.ndarray:
+    if out is None:
+        return np.empty_like(x)
+    _matrix("out", out, x.shape[0], x.dtype)
+    if out.shape != x.shape:
+        raise ValueError(f"out has shape {out.shape}, expected {x.shape}")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+    return out
+
+
+def mix(x: np.ndarray, topology: Topology, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """W @ x for x of agents x dim (float32 or float64), written into `out` when given (which must
+    not overlap x) and returned."""
+    x = _matrix("x", x, topology.agents)
+    y = _output(out, x)
+    if np.shares_memory(x, y):
+        raise ValueError("out overlaps x: the output must be a separate array")
+    f = _lib.agora_mix_f32 if x.dtype == np.float32 else _lib.agora_mix_f64
+    _call(f, topology._handle, x.ctypes.data, x.shape[0], x.shape[1], y.ctypes.data)
+    return y
+
+
+def mix_step(x: np.ndarray, topology: Topology, step_sizes, directions: np.ndarray,
+             out: Optional[np.ndarray] = None) -> np.ndarray:
+    """The fused decentralized update W @ x - step_sizes[:, None] * directions (one pass over
+    memory), into `out` when given. `step_sizes`: one per agent, or a scalar for all."""
+    x = _matrix("x", x, topology.agents)
+    directions = _matrix("directions", directions, topology.agents, x.dtype)
+    if directions.shape != x.shape:
+        raise ValueError(f"directions has shape {directions.shape}, expected {x.shape}")
+    lr = np.ascontiguousarray(np.broadcast_to(np.asarray(step_sizes, dtype=x.dtype), (x.shape[0],)))
+    if not np.all(np.isfinite(lr)):
+        raise ValueError("step_sizes must be finite")
+    y = _output(out, x)
+    if np.shares_memory(x, y) or np.shares_memory(directions, y):
+        raise ValueError("out overlaps x or directions: the output must be a separate array")
+    f = _lib.agora_mix_step_f32 if x.dtype == np.float32 else _lib.agora_mix_step_f64
+    _call(f, topology._handle, x.ctypes.data, x.shape[0], x.shape[1], lr.ctypes.data, directions.ctypes.data, y.ctypes.data)
+    return y

@@ -1,0 +1,131 @@
+"""agora_ml against numpy/scipy references: answers, bad input, no copies, the GIL."""
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import agora_ml
+
+scipy_sparse = pytest.importorskip("scipy.sparse")
+
+
+def dense_w(t):
+    return t.weight_matrix().toarray()
+
+
+@pytest.mark.parametrize("name", ["ring", "torus", "exponential", "complete", "star", "small-world:4:0.1", "regular:3"])
+def test_weight_matrix_is_a_valid_mixing_matrix(name):
+    t = agora_ml.topology(name, 12, seed=3)
+    w = dense_w(t)
+    assert w.shape == (12, 12)
+    assert np.allclose(w, w.T, atol=1e-15)
+    assert np.allclose(w.sum(axis=0), 1, atol=1e-12) and np.allclose(w.sum(axis=1), 1, atol=1e-12)
+    assert (w >= 0).all()
+    assert np.array_equal(t.degrees, (w != 0).sum(axis=1) - 1)
+
+
+@pytest.mark.parametrize("name", ["ring", "exponential", "torus", "small-world:4:0.1"])
+def test_spectral_gap_matches_numpy_eigvalsh(name):
+    t = agora_ml.topology(name, 30, seed=1)
+    ev = np.linalg.eigvalsh(dense_w(t))
+    expected = 1 - max(abs(ev[-2]), abs(ev[0]))
+    gap, method = t.spectral_gap_with_method()
+    assert gap == pytest.approx(expected, abs=1e-12)
+    assert method in ("circulant", "dense", "lanczos")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dim", [1, 7, 16, 100])
+def test_mix_equals_w_at_x(dtype, dim):
+    rng = np.random.default_rng(5)
+    t = agora_ml.topology("exponential", 33)
+    x = rng.standard_normal((33, dim)).astype(dtype)
+    y = agora_ml.mix(x, t)
+    ref = dense_w(t) @ x.astype(np.float64)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert y.dtype == dtype and y.shape == x.shape
+    assert np.allclose(y, ref, rtol=tol, atol=tol)
+
+
+def test_mix_writes_into_out_without_copies():
+    t = agora_ml.topology("ring", 8)
+    x = np.ones((8, 3), np.float32)
+    out = np.full((8, 3), np.nan, np.float32)
+    y = agora_ml.mix(x, t, out=out)
+    assert y is out
+    assert np.allclose(out, 1)  # W is doubly stochastic: W 1 = 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mix_step_is_the_fused_update(dtype):
+    rng = np.random.default_rng(7)
+    t = agora_ml.topology("torus:4x4", 16)
+    x = rng.standard_normal((16, 20)).astype(dtype)
+    m = rng.standard_normal((16, 20)).astype(dtype)
+    lr = rng.uniform(0.01, 0.1, 16)
+    y = agora_ml.mix_step(x, t, lr, m)
+    ref = dense_w(t) @ x.astype(np.float64) - lr[:, None] * m.astype(np.float64)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    assert np.allclose(y, ref, rtol=tol, atol=tol)
+    # A scalar step size means the same for every agent.
+    assert np.array_equal(agora_ml.mix_step(x, t, 0.05, m), agora_ml.mix_step(x, t, np.full(16, 0.05), m))
+
+
+def test_bad_input_raises_clear_errors():
+    t = agora_ml.topology("ring", 8)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        agora_ml.mix(np.ones((8, 3), np.int64), t)
+    with pytest.raises(TypeError, match="numpy array"):
+        agora_ml.mix([[1.0]] * 8, t)
+    with pytest.raises(ValueError, match="8 agents"):
+        agora_ml.mix(np.ones((7, 3), np.float32), t)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        agora_ml.mix(np.ones((3, 8), np.float32).T, t)
+    with pytest.raises(ValueError, match="2-dimensional"):
+        agora_ml.mix(np.ones(8, np.float32), t)
+    x = np.ones((8, 3), np.float32)
+    with pytest.raises(ValueError, match="overlaps"):
+        agora_ml.mix(x, t, out=x)
+    with pytest.raises(TypeError, match="use one dtype"):
+        agora_ml.mix(x, t, out=np.empty((8, 3), np.float64))
+    with pytest.raises(agora_ml.AgoraError, match="Topology 'ring:5'") as e:
+        agora_ml.topology("ring:5", 8)
+    assert e.value.kind == "configuration"
+    with pytest.raises(agora_ml.AgoraError, match="weights 'nope'"):
+        agora_ml.topology("ring", 8, weights="nope")
+    with pytest.raises(agora_ml.AgoraError, match="at least 1"):
+        agora_ml.topology("ring", 0)
+    with pytest.raises(agora_ml.AgoraError, match="needs about"):
+        agora_ml.topology("complete", 1_000_000)
+    with pytest.raises(TypeError):
+        agora_ml.topology("ring", 8.5)
+
+
+def test_the_gil_is_released_during_a_long_mix():
+    t = agora_ml.topology("exponential", 512)
+    x = np.ones((512, 40_000), np.float32)
+    out = np.empty_like(x)
+    ticks = []
+    stop = threading.Event()
+
+    def count():
+        while not stop.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.0005)
+
+    thread = threading.Thread(target=count)
+    thread.start()
+    start = time.perf_counter()
+    for _ in range(5):
+        agora_ml.mix(x, t, out=out)
+    end = time.perf_counter()
+    stop.set()
+    thread.join()
+    during = [s for s in ticks if start < s < end]
+    # With the GIL held for the whole call, the other thread could not tick in between.
+    assert len(during) >= 3, f"{len(during)} ticks in {end - start:.3f} s"
+
+
+def test_abi_version():
+    assert agora_ml.abi_version() == agora_ml.ABI_VERSION == 1
