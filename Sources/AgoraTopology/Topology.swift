@@ -117,7 +117,12 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
         // Dense families store n (n - 1) neighbour entries (hash sets: ~40 bytes each).
         switch self {
         case .complete: try ResourceLimits.check(bytes: 40 * Double(n) * Double(n - 1), for: "the complete graph on \(n) agents")
-        case let .erdosRenyi(p): try ResourceLimits.check(bytes: 40 * p * Double(n) * Double(n - 1), for: "erdos-renyi:\(p) on \(n) agents")
+        case let .erdosRenyi(p):
+            // The sampler draws one number per pair: n^2 / 2 draws per attempt.
+            guard n <= 50_000 else {
+                throw AgoraError(.resources, "Topology erdos-renyi on \(n) agents: the sampler draws n^2/2 = \(Double(n) * Double(n - 1) / 2) numbers; at most 50000 agents are supported (use regular:K or small-world:K:BETA for large random graphs)")
+            }
+            try ResourceLimits.check(bytes: 40 * p * Double(n) * Double(n - 1), for: "erdos-renyi:\(p) on \(n) agents")
         default: break
         }
         let g: Graph

@@ -111,6 +111,7 @@ final class RobustnessTests: XCTestCase {
         try expectRefusal(["market", "run", "--clients", "1000000"], "1000000")
         try expectRefusal(["market", "audit", "--markets", "1000000000"], "needs about")
         try expectRefusal(["topology", "--topology", "complete", "--agents", "1000000"], "needs about")
+        try expectRefusal(["topology", "--topology", "erdos-renyi:0.0001", "--agents", "1000000"], "at most 50000 agents")
         try expectRefusal(["mix", "--agents", "64", "--dim", "1000", "--steps", "1"], "AGORA_MEMORY_LIMIT",
                           environment: ["AGORA_MEMORY_LIMIT": "100K"])
     }
