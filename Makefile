@@ -131,6 +131,8 @@ python: setup $(PY_VENV)/bin/python
 
 python-test: python
 	$(PY_VENV)/bin/python -m pytest -q python/tests
+	clang -std=c11 -D_DEFAULT_SOURCE -Wall -Werror -I Sources/AgoraC/include Tests/CABI/smoke.c -L .build-python/release -lAgoraC -lm -o .build-python/cabi-smoke
+	LD_LIBRARY_PATH=.build-python/release ./.build-python/cabi-smoke
 
 clean:
 	rm -rf .build $(NATIVE_BUILD) $(FUZZ_BUILD) .build-tsan .build-asan .build-python python/build python/*.egg-info
