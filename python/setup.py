@@ -12,6 +12,11 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 from setuptools.dist import Distribution
 
+try:
+    from wheel.bdist_wheel import bdist_wheel
+except ImportError:  # pragma: no cover - wheel is present where wheels are built
+    bdist_wheel = None
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -39,4 +44,15 @@ class BinaryDistribution(Distribution):
         return True
 
 
-setup(cmdclass={"build_py": BuildWithSwift}, distclass=BinaryDistribution)
+commands = {"build_py": BuildWithSwift}
+if bdist_wheel is not None:
+    class PlatformWheel(bdist_wheel):
+        """ctypes loads the library: any Python 3 on this platform can use the wheel."""
+
+        def get_tag(self):
+            _, _, platform = super().get_tag()
+            return "py3", "none", platform
+
+    commands["bdist_wheel"] = PlatformWheel
+
+setup(cmdclass=commands, distclass=BinaryDistribution)
