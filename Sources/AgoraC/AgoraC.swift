@@ -177,40 +177,39 @@ func mixChecked<T: AgoraScalar>(_ op: MixingOperator<T>, agentsOfW: Int, x: Unsa
     }
 }
 
+/// One mix entry point: the topology looked up, the operator of the element type chosen.
+func mixEntry<T: AgoraScalar>(_ p: OpaquePointer?, _ op: (TopologyHandle) -> MixingOperator<T>, _ x: UnsafePointer<T>?,
+                              _ agents: Int64, _ dim: Int64, _ stepSizes: UnsafePointer<T>?, _ directions: UnsafePointer<T>?,
+                              _ y: UnsafeMutablePointer<T>?, fused: Bool, _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
+    guarded(message, size) {
+        let t = try TopologyHandle.from(p)
+        try mixChecked(op(t), agentsOfW: t.matrix.agents, x: x, agents: agents, dim: dim, stepSizes: stepSizes,
+                       directions: directions, y: y, fused: fused)
+    }
+}
+
 @_cdecl("agora_mix_f32")
 public func agora_mix_f32(_ p: OpaquePointer?, _ x: UnsafePointer<Float>?, _ agents: Int64, _ dim: Int64, _ y: UnsafeMutablePointer<Float>?,
                           _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
-    guarded(message, size) {
-        let t = try TopologyHandle.from(p)
-        try mixChecked(t.f32, agentsOfW: t.matrix.agents, x: x, agents: agents, dim: dim, stepSizes: nil, directions: nil, y: y, fused: false)
-    }
+    mixEntry(p, \.f32, x, agents, dim, nil, nil, y, fused: false, message, size)
 }
 
 @_cdecl("agora_mix_f64")
 public func agora_mix_f64(_ p: OpaquePointer?, _ x: UnsafePointer<Double>?, _ agents: Int64, _ dim: Int64, _ y: UnsafeMutablePointer<Double>?,
                           _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
-    guarded(message, size) {
-        let t = try TopologyHandle.from(p)
-        try mixChecked(t.f64, agentsOfW: t.matrix.agents, x: x, agents: agents, dim: dim, stepSizes: nil, directions: nil, y: y, fused: false)
-    }
+    mixEntry(p, \.f64, x, agents, dim, nil, nil, y, fused: false, message, size)
 }
 
 @_cdecl("agora_mix_step_f32")
 public func agora_mix_step_f32(_ p: OpaquePointer?, _ x: UnsafePointer<Float>?, _ agents: Int64, _ dim: Int64,
                                _ stepSizes: UnsafePointer<Float>?, _ directions: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>?,
                                _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
-    guarded(message, size) {
-        let t = try TopologyHandle.from(p)
-        try mixChecked(t.f32, agentsOfW: t.matrix.agents, x: x, agents: agents, dim: dim, stepSizes: stepSizes, directions: directions, y: y, fused: true)
-    }
+    mixEntry(p, \.f32, x, agents, dim, stepSizes, directions, y, fused: true, message, size)
 }
 
 @_cdecl("agora_mix_step_f64")
 public func agora_mix_step_f64(_ p: OpaquePointer?, _ x: UnsafePointer<Double>?, _ agents: Int64, _ dim: Int64,
                                _ stepSizes: UnsafePointer<Double>?, _ directions: UnsafePointer<Double>?, _ y: UnsafeMutablePointer<Double>?,
                                _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
-    guarded(message, size) {
-        let t = try TopologyHandle.from(p)
-        try mixChecked(t.f64, agentsOfW: t.matrix.agents, x: x, agents: agents, dim: dim, stepSizes: stepSizes, directions: directions, y: y, fused: true)
-    }
+    mixEntry(p, \.f64, x, agents, dim, stepSizes, directions, y, fused: true, message, size)
 }
