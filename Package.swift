@@ -11,7 +11,7 @@
 //   AgoraReports          SVG plots, CSV/JSON writers
 //        |
 //   AgoraMechanisms       the algorithm boxes: truthful DSGD, the iPFL market, contracts
-//        |
+//        |                (over AgoraTopology and AgoraKernels only)
 //   AgoraLearning         data readers, partitions, synthetic data, models, optimisers
 //   AgoraTopology         graphs, topologies, mixing weights, spectral gap, NeighborExchange
 //        |
@@ -61,7 +61,7 @@ let package = Package(
         .target(name: "AgoraKernels", dependencies: ["COpenBLAS", "CAgoraSupport"]),
         .target(name: "AgoraTopology", dependencies: ["AgoraKernels"]),
         .target(name: "AgoraLearning", dependencies: ["AgoraKernels", "CZlib"]),
-        .target(name: "AgoraMechanisms", dependencies: ["AgoraTopology", "AgoraLearning", "AgoraKernels"]),
+        .target(name: "AgoraMechanisms", dependencies: ["AgoraTopology", "AgoraKernels"]),
         .target(name: "AgoraReports", dependencies: []),
         .target(
             name: "AgoraExperiments",
@@ -69,7 +69,7 @@ let package = Package(
         ),
 
         // The C ABI: @_cdecl wrappers over the kernels and topologies (header in include/).
-        .target(name: "AgoraC", dependencies: ["AgoraTopology", "AgoraKernels"], exclude: ["include"]),
+        .target(name: "AgoraC", dependencies: ["AgoraMechanisms", "AgoraTopology", "AgoraKernels"], exclude: ["include"]),
 
         // Executables.
         .executableTarget(

@@ -3,6 +3,7 @@
 // status codes plus a message in the caller's buffer, and hand the caller's buffers to the kernels
 // without copying them. No Foundation: the library links the Swift runtime statically.
 import AgoraKernels
+import AgoraMechanisms
 import AgoraTopology
 
 /// Status codes of agora.h.
@@ -59,10 +60,14 @@ final class TopologyHandle {
     let graph: Graph
     let f32: MixingOperator<Float>
     let f64: MixingOperator<Double>
+    /// The neighbour exchange of the whole schedule (every iteration of a time-varying topology),
+    /// for the DSGD entry points.
+    let exchange: InProcessExchange
 
-    init(matrix: MixingMatrix, graph: Graph) {
+    init(matrix: MixingMatrix, graph: Graph, exchange: InProcessExchange) {
         self.matrix = matrix
         self.graph = graph
+        self.exchange = exchange
         f32 = matrix.mixingOperator(Float.self)
         f64 = matrix.mixingOperator(Double.self)
     }
@@ -94,7 +99,8 @@ public func agora_topology_create(_ name: UnsafePointer<CChar>?, _ agents: Int64
         let n = Int(agents)
         let graph = try topology.graph(agents: n, seed: seed, iteration: Int(iteration))
         let matrix = try topology.mixingMatrix(agents: n, scheme: scheme, seed: seed, iteration: Int(iteration))
-        out.pointee = OpaquePointer(Unmanaged.passRetained(TopologyHandle(matrix: matrix, graph: graph)).toOpaque())
+        let exchange = try InProcessExchange(topology: topology, weights: scheme, agents: n, seed: seed)
+        out.pointee = OpaquePointer(Unmanaged.passRetained(TopologyHandle(matrix: matrix, graph: graph, exchange: exchange)).toOpaque())
     }
 }
 
@@ -212,4 +218,72 @@ public func agora_mix_step_f64(_ p: OpaquePointer?, _ x: UnsafePointer<Double>?,
                                _ stepSizes: UnsafePointer<Double>?, _ directions: UnsafePointer<Double>?, _ y: UnsafeMutablePointer<Double>?,
                                _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
     mixEntry(p, \.f64, x, agents, dim, stepSizes, directions, y, fused: true, message, size)
+}
+
+/// The mechanism of the DSGD entry points: lambda_t = lr0 (t+1)^-v, C_t = c0 (t+1)^-u (c0 = 0:
+/// payments off), edge weighting 0 unit, 1 mixing weight, 2 degree-normalised. Validated.
+func dsgdMechanism(lr0: Double, v: Double, c0: Double, u: Double, weighting: Int32) throws -> TruthfulDSGD {
+    let edge: PaymentRule.EdgeWeighting
+    switch weighting {
+    case 0: edge = .unit
+    case 1: edge = .mixingWeight
+    case 2: edge = .degreeNormalised
+    default: throw ArgumentError(message: "edge_weighting must be 0 (unit), 1 (mixing weight) or 2 (degree-normalised), got \(weighting)")
+    }
+    try require(c0.isFinite && c0 >= 0, "c0 must be a non-negative finite number, got \(c0)")
+    let m = TruthfulDSGD(stepSize: PowerSchedule(initial: lr0, exponent: v),
+                         payments: c0 > 0 ? PaymentRule(coefficient: PowerSchedule(initial: c0, exponent: u), edgeWeighting: edge) : nil)
+    try m.validate()
+    return m
+}
+
+/// Reports of `agents` agents as an array (finite, non-negative: squared norms).
+func reportArray(_ reports: UnsafePointer<Double>?, _ agents: Int) throws -> [Double] {
+    guard let reports else { throw ArgumentError(message: "reports must not be NULL") }
+    let r = Array(UnsafeBufferPointer(start: reports, count: agents))
+    if let bad = r.firstIndex(where: { !($0.isFinite && $0 >= 0) }) {
+        throw ArgumentError(message: "reports[\(bad)] = \(r[bad]): reports are squared norms, non-negative and finite")
+    }
+    return r
+}
+
+@_cdecl("agora_dsgd_payments")
+public func agora_dsgd_payments(_ p: OpaquePointer?, _ iteration: Int64, _ reports: UnsafePointer<Double>?, _ agents: Int64,
+                                _ c0: Double, _ u: Double, _ weighting: Int32, _ payments: UnsafeMutablePointer<Double>?,
+                                _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
+    guarded(message, size) {
+        let t = try TopologyHandle.from(p)
+        try require(agents == Int64(t.matrix.agents), "\(agents) reports for a topology of \(t.matrix.agents) agents")
+        try require(iteration >= 0, "iteration must be non-negative, got \(iteration)")
+        guard let payments else { throw ArgumentError(message: "payments must not be NULL") }
+        try require(c0 > 0, "c0 must be positive for payments, got \(c0)")
+        let rule = try dsgdMechanism(lr0: 1, v: 1, c0: c0, u: u, weighting: weighting).payments!
+        let r = try reportArray(reports, Int(agents))
+        for (i, v) in rule.payments(iteration: Int(iteration), reports: r, exchange: t.exchange).enumerated() { payments[i] = v }
+    }
+}
+
+@_cdecl("agora_dsgd_step_f32")
+public func agora_dsgd_step_f32(_ p: OpaquePointer?, _ iteration: Int64, _ parameters: UnsafePointer<Float>?,
+                                _ applied: UnsafePointer<Float>?, _ agents: Int64, _ dim: Int64, _ reports: UnsafePointer<Double>?,
+                                _ lr0: Double, _ v: Double, _ c0: Double, _ u: Double, _ weighting: Int32,
+                                _ next: UnsafeMutablePointer<Float>?, _ payments: UnsafeMutablePointer<Double>?,
+                                _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
+    guarded(message, size) {
+        let t = try TopologyHandle.from(p)
+        guard let parameters, let applied, let next, let payments else {
+            throw ArgumentError(message: "parameters, applied, next and payments must not be NULL")
+        }
+        try require(agents == Int64(t.matrix.agents), "parameters have \(agents) rows but the topology has \(t.matrix.agents) agents")
+        try require(dim >= 0 && iteration >= 0, "dim and iteration must be non-negative")
+        let (count, overflow) = Int(agents).multipliedReportingOverflow(by: Int(dim))
+        try require(!overflow, "agents x dim overflows")
+        try require(!overlaps(parameters, UnsafePointer(next), count) && !overlaps(applied, UnsafePointer(next), count),
+                    "next overlaps parameters or applied: the output must be a separate buffer")
+        let mech = try dsgdMechanism(lr0: lr0, v: v, c0: c0, u: u, weighting: weighting)
+        let r = try reportArray(reports, Int(agents))
+        let pay = mech.step(iteration: Int(iteration), parameters: parameters, applied: applied, dimension: Int(dim),
+                            reports: r, exchange: t.exchange, into: next)
+        for (i, v) in pay.enumerated() { payments[i] = v }
+    }
 }

@@ -65,6 +65,16 @@ public struct InProcessExchange: NeighborExchange {
                             into: &out, pool: pool)
     }
 
+    /// `mixStep` on caller-owned row-major buffers of agents x `cols` (no copies; the caller
+    /// guarantees the sizes and that `out` overlaps neither input).
+    public func mixStep(iteration t: Int, parameters: UnsafePointer<Float>, cols: Int, stepSizes: [Float],
+                        directions: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        stepSizes.withUnsafeBufferPointer { lr in
+            Kernels.mix(operators[t % operators.count], x: parameters, cols: cols, into: out,
+                        stepSizes: lr.baseAddress, directions: directions, pool: pool)
+        }
+    }
+
     public func neighborScalars(iteration t: Int, _ s: [Double]) -> ReceivedScalars {
         let w = mixing[t % mixing.count].csr
         var out = ReceivedScalars(rowStart: [0], from: [], weights: [], values: [])

@@ -13,7 +13,8 @@ from typing import Optional
 
 import numpy as np
 
-__all__ = ["AgoraError", "Topology", "topology", "mix", "mix_step", "abi_version", "ABI_VERSION"]
+__all__ = ["AgoraError", "Topology", "topology", "mix", "mix_step", "dsgd_payments", "TruthfulDSGD", "abi_version",
+           "ABI_VERSION"]
 
 #: The C ABI version this package was written for (agora.h's AGORA_ABI_VERSION).
 ABI_VERSION = 1
@@ -51,8 +52,13 @@ def _load() -> ctypes.CDLL:
         getattr(lib, name).argtypes = [vp, vp, c_int64, c_int64, vp, msg, c_size_t]
     for name in ("agora_mix_step_f32", "agora_mix_step_f64"):
         getattr(lib, name).argtypes = [vp, vp, c_int64, c_int64, vp, vp, vp, msg, c_size_t]
+    c_double, c_int32 = ctypes.c_double, ctypes.c_int32
+    lib.agora_dsgd_payments.argtypes = [vp, c_int64, vp, c_int64, c_double, c_double, c_int32, vp, msg, c_size_t]
+    lib.agora_dsgd_step_f32.argtypes = [vp, c_int64, vp, vp, c_int64, c_int64, vp, c_double, c_double, c_double, c_double,
+                                        c_int32, vp, vp, msg, c_size_t]
     for name in ("agora_topology_create", "agora_topology_csr", "agora_topology_degrees", "agora_topology_spectral_gap",
-                 "agora_mix_f32", "agora_mix_f64", "agora_mix_step_f32", "agora_mix_step_f64"):
+                 "agora_mix_f32", "agora_mix_f64", "agora_mix_step_f32", "agora_mix_step_f64", "agora_dsgd_payments",
+                 "agora_dsgd_step_f32"):
         getattr(lib, name).restype = ctypes.c_int32
     if lib.agora_abi_version() != ABI_VERSION:
         raise ImportError(f"agora_ml expects ABI version {ABI_VERSION}, the library has {lib.agora_abi_version()}")
@@ -204,3 +210,67 @@ def mix_step(x: np.ndarray, topology: Topology, step_sizes, directions: np.ndarr
     f = _lib.agora_mix_step_f32 if x.dtype == np.float32 else _lib.agora_mix_step_f64
     _call(f, topology._handle, x.ctypes.data, x.shape[0], x.shape[1], lr.ctypes.data, directions.ctypes.data, y.ctypes.data)
     return y
+
+
+_WEIGHTINGS = {"unit": 0, "mixing-weight": 1, "degree-normalised": 2}
+
+
+def _weighting(name: str) -> int:
+    if name not in _WEIGHTINGS:
+        raise ValueError(f"edge_weighting must be one of {', '.join(_WEIGHTINGS)}, got {name!r}")
+    return _WEIGHTINGS[name]
+
+
+def _reports(reports, agents: int) -> np.ndarray:
+    r = np.ascontiguousarray(reports, dtype=np.float64)
+    if r.shape != (agents,):
+        raise ValueError(f"reports must have one entry per agent ({agents}), got shape {r.shape}")
+    return r
+
+
+def dsgd_payments(reports, topology: Topology, coefficient: float, iteration: int = 0, exponent: float = 0.1,
+                  edge_weighting: str = "unit") -> np.ndarray:
+    """Net payments of truthful DSGD at `iteration`: P_i = sum_j C_t omega_ij (s_i - s_j) over i's
+    neighbours, with C_t = coefficient (t + 1)^-exponent and s the reported squared norms of the
+    applied updates (positive: the agent pays; they sum to zero)."""
+    r = _reports(reports, topology.agents)
+    out = np.empty(topology.agents, np.float64)
+    _call(_lib.agora_dsgd_payments, topology._handle, int(iteration), r.ctypes.data, r.shape[0], float(coefficient),
+          float(exponent), _weighting(edge_weighting), out.ctypes.data)
+    return out
+
+
+class TruthfulDSGD:
+    """The truthful DSGD mechanism on a topology: each `step` moves the parameters by the fused
+    mix-and-update theta <- W_t theta - lambda_t m (lambda_t = step_size (t + 1)^-step_exponent) and
+    returns the payments (coefficient = 0 turns them off). float32 parameters, agents x dim."""
+
+    def __init__(self, topology: Topology, step_size: float = 0.5, step_exponent: float = 0.6,
+                 coefficient: float = 1e-4, coefficient_exponent: float = 0.1, edge_weighting: str = "unit"):
+        self.topology = topology
+        self.step_size, self.step_exponent = float(step_size), float(step_exponent)
+        self.coefficient, self.coefficient_exponent = float(coefficient), float(coefficient_exponent)
+        self.edge_weighting = _weighting(edge_weighting)
+        self.iteration = 0
+
+    def step(self, parameters: np.ndarray, applied: np.ndarray, reports=None, iteration: Optional[int] = None,
+             out: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
+        """One iteration: returns (next parameters, payments). `reports` default to the truthful
+        squared norms of `applied`; `iteration` to the step counter (advanced by each call)."""
+        n = self.topology.agents
+        theta = _matrix("parameters", parameters, n, np.float32)
+        m = _matrix("applied", applied, n, np.float32)
+        if m.shape != theta.shape:
+            raise ValueError(f"applied has shape {m.shape}, expected {theta.shape}")
+        r = _reports(np.einsum("ij,ij->i", m, m, dtype=np.float64) if reports is None else reports, n)
+        y = _output(out, theta)
+        if np.shares_memory(theta, y) or np.shares_memory(m, y):
+            raise ValueError("out overlaps parameters or applied: the output must be a separate array")
+        t = self.iteration if iteration is None else int(iteration)
+        payments = np.empty(n, np.float64)
+        _call(_lib.agora_dsgd_step_f32, self.topology._handle, t, theta.ctypes.data, m.ctypes.data, n, theta.shape[1],
+              r.ctypes.data, self.step_size, self.step_exponent, self.coefficient, self.coefficient_exponent,
+              self.edge_weighting, y.ctypes.data, payments.ctypes.data)
+        if iteration is None:
+            self.iteration += 1
+        return y, payments

@@ -129,3 +129,46 @@ def test_the_gil_is_released_during_a_long_mix():
 
 def test_abi_version():
     assert agora_ml.abi_version() == agora_ml.ABI_VERSION == 1
+
+
+@pytest.mark.parametrize("weighting", ["unit", "mixing-weight", "degree-normalised"])
+def test_dsgd_payments_follow_the_rule_and_balance(weighting):
+    rng = np.random.default_rng(9)
+    t = agora_ml.topology("small-world:4:0.2", 20, seed=2)
+    s = rng.uniform(0, 3, 20)
+    p = agora_ml.dsgd_payments(s, t, coefficient=0.5, iteration=3, exponent=0.1, edge_weighting=weighting)
+    w = dense_w(t)
+    deg = t.degrees
+    c = 0.5 * 4 ** -0.1
+    expected = np.zeros(20)
+    for i in range(20):
+        for j in range(20):
+            if i != j and w[i, j] != 0:
+                omega = {"unit": 1.0, "mixing-weight": w[i, j], "degree-normalised": 2.0 / (deg[i] + deg[j])}[weighting]
+                expected[i] += c * omega * (s[i] - s[j])
+    assert np.allclose(p, expected, rtol=1e-12, atol=1e-14)
+    assert abs(p.sum()) < 1e-12
+
+
+def test_truthful_dsgd_step_is_mix_and_payments():
+    rng = np.random.default_rng(10)
+    t = agora_ml.topology("exponential", 16)
+    theta = rng.standard_normal((16, 30)).astype(np.float32)
+    g = rng.standard_normal((16, 30)).astype(np.float32)
+    mech = agora_ml.TruthfulDSGD(t, step_size=0.2, step_exponent=0.6, coefficient=1e-2, coefficient_exponent=0.1)
+    nxt, pay = mech.step(theta, g)
+    assert mech.iteration == 1
+    ref = dense_w(t) @ theta.astype(np.float64) - 0.2 * g.astype(np.float64)
+    assert np.allclose(nxt, ref, rtol=1e-5, atol=1e-5)
+    s = np.einsum("ij,ij->i", g, g, dtype=np.float64)
+    assert np.allclose(pay, agora_ml.dsgd_payments(s, t, coefficient=1e-2, iteration=0), rtol=1e-12)
+    # Payments off: the same update, no money.
+    off = agora_ml.TruthfulDSGD(t, step_size=0.2, coefficient=0)
+    nxt_off, pay_off = off.step(theta, g)
+    assert np.array_equal(nxt_off, nxt) and not pay_off.any()
+    with pytest.raises(ValueError, match="one entry per agent"):
+        mech.step(theta, g, reports=np.ones(3))
+    with pytest.raises(agora_ml.AgoraError, match="reports"):
+        mech.step(theta, g, reports=-np.ones(16))
+    with pytest.raises(TypeError):
+        mech.step(theta.astype(np.float64), g)

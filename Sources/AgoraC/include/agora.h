@@ -83,6 +83,21 @@ agora_status agora_mix_step_f64(const agora_topology *topology, const double *x,
                                 const double *step_sizes, const double *directions, double *y,
                                 char *message, size_t message_size);
 
+/* Truthful decentralized SGD (Chen & Wang): net payments P_i = sum_j C_t omega_ij (s_i - s_j) of
+ * every agent at `iteration` from the reported squared norms s (reports[agents]), with
+ * C_t = c0 (t + 1)^-u and edge_weighting 0 (omega = 1), 1 (mixing weight) or 2 (2 / (d_i + d_j)).
+ * Positive: the agent pays. They sum to zero. */
+agora_status agora_dsgd_payments(const agora_topology *topology, int64_t iteration, const double *reports, int64_t agents,
+                                 double c0, double u, int32_t edge_weighting, double *payments,
+                                 char *message, size_t message_size);
+
+/* One mechanism step: next = W_t parameters - lambda_t applied with lambda_t = lr0 (t + 1)^-v
+ * (agents x dim, float32), and the payments as above (c0 = 0: payments off, all zero). */
+agora_status agora_dsgd_step_f32(const agora_topology *topology, int64_t iteration, const float *parameters,
+                                 const float *applied, int64_t agents, int64_t dim, const double *reports,
+                                 double lr0, double v, double c0, double u, int32_t edge_weighting,
+                                 float *next, double *payments, char *message, size_t message_size);
+
 #ifdef __cplusplus
 }
 #endif

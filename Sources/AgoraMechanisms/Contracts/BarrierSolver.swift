@@ -1,5 +1,11 @@
 import AgoraKernels
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A smooth convex program with few variables:  minimize f(x)  subject to  g_j(x) <= 0.
 ///

@@ -1,7 +1,12 @@
 import AgoraKernels
-import AgoraLearning
 import AgoraTopology
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Expectations over all Multinomial outcomes of v(a(n . m)) and their derivatives, computed with
 /// BLAS: totals x = N m (gemv), per-outcome values, then weighted sums (gemv) and weighted Gram

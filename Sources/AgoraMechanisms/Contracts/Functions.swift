@@ -1,5 +1,11 @@
 import AgoraKernels
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Model accuracy as a function of total contribution x: value, first and second derivative.
 /// Must be nondecreasing, and concave where positive.

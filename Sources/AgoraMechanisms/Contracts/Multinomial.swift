@@ -1,5 +1,11 @@
 import AgoraKernels
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Every outcome of Multinomial(N, p): type counts n with sum n = N, their probabilities, and per
 /// type the conditional weights given n_i >= 1. Enumerated once, so expectations over outcomes are
@@ -40,7 +46,7 @@ public struct MultinomialOutcomes: Sendable {
         guard trials >= 1 else { throw AgoraError.configuration("N must be at least 1, got \(trials)") }
         let total = Self.outcomeCount(trials: trials, types: k)
         guard total <= Double(limit) else {
-            throw AgoraError.configuration(String(format: "N = %d with I = %d types has %.4g outcomes, more than the exact-enumeration limit %d; use fewer types or participants, or sample the outcomes (the sample-average estimator), which solves the sample-average problem and reports a standard error", trials, k, total, limit))
+            throw AgoraError.configuration(cFormat("N = %ld with I = %ld types has %.4g outcomes, more than the exact-enumeration limit %ld; use fewer types or participants, or sample the outcomes (the sample-average estimator), which solves the sample-average problem and reports a standard error", trials, k, total, limit))
         }
         self.trials = trials
         self.probabilities = p

@@ -1,5 +1,11 @@
 import AgoraKernels
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Measures whether misreporting pays in the market as implemented: for each client and each
 /// misreport (cost x0.5, cost x2, data size x2, or any list of factors), the change of its true

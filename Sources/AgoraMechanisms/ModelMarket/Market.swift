@@ -1,5 +1,11 @@
 import AgoraKernels
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// What a client tells the market (or what is true about it): data size N, the cost c of exporting
 /// its model once (per importer), and its eagerness K >= 0 (K = 0: a pure seller that never imports).

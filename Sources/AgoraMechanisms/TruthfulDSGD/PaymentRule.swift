@@ -1,6 +1,11 @@
-import AgoraLearning
 import AgoraTopology
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Neighbour-to-neighbour payments of truthful decentralized SGD (Chen & Wang, arXiv 2603.27962;
 /// reconstruction, see the spec): on every edge (i, j), agent i pays agent j

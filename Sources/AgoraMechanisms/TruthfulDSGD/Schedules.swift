@@ -1,5 +1,11 @@
 import AgoraKernels
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A power-law schedule a_t = a_0 (t + 1)^(-exponent), as used for step sizes (lambda_t, exponent
 /// v) and payment coefficients (C_t, exponent u) in truthful decentralized SGD.

@@ -1,7 +1,12 @@
 import AgoraKernels
-import AgoraLearning
 import AgoraTopology
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Truthful decentralized SGD with neighbour payments (Chen & Wang, arXiv 2603.27962;
 /// reconstruction: see ../shared/spec/truthful-dsgd.md). Per iteration t, for every agent i:
@@ -36,7 +41,7 @@ public struct TruthfulDSGD: Codable, Sendable, Equatable {
         guard let p = payments else { return [] }
         let v = stepSize.exponent, u = p.coefficient.exponent
         if 2 * v - u <= 1 {
-            return [String(format: "2v - u = %.3g <= 1: sum_t lambda_t^2 / C_t diverges, so the one-step gain bound does not sum to a finite total (choose v > (1 + u) / 2)", 2 * v - u)]
+            return [cFormat("2v - u = %.3g <= 1: sum_t lambda_t^2 / C_t diverges, so the one-step gain bound does not sum to a finite total (choose v > (1 + u) / 2)", 2 * v - u)]
         }
         return []
     }
@@ -65,5 +70,15 @@ public struct TruthfulDSGD: Codable, Sendable, Equatable {
         try exchange.mixStep(iteration: t, parameters: parameters, stepSizes: lr, directions: applied, into: &next)
         return payments?.payments(iteration: t, reports: reports, exchange: exchange)
             ?? [Double](repeating: 0, count: parameters.rows)
+    }
+
+    /// `step` on caller-owned row-major buffers of agents x `dimension` (the C ABI's entry: no
+    /// copies). The caller guarantees the sizes and that `next` overlaps neither input.
+    public func step(iteration t: Int, parameters: UnsafePointer<Float>, applied: UnsafePointer<Float>, dimension: Int,
+                     reports: [Double], exchange: InProcessExchange, into next: UnsafeMutablePointer<Float>) -> [Double] {
+        let lr = [Float](repeating: Float(stepSize(t)), count: exchange.agents)
+        exchange.mixStep(iteration: t, parameters: parameters, cols: dimension, stepSizes: lr, directions: applied, into: next)
+        return payments?.payments(iteration: t, reports: reports, exchange: exchange)
+            ?? [Double](repeating: 0, count: exchange.agents)
     }
 }
