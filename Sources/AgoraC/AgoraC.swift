@@ -287,3 +287,43 @@ public func agora_dsgd_step_f32(_ p: OpaquePointer?, _ iteration: Int64, _ param
         for (i, v) in pay.enumerated() { payments[i] = v }
     }
 }
+
+/// Copies `count` doubles from a caller array, all finite (nil for a NULL optional).
+func doubles(_ p: UnsafePointer<Double>?, _ count: Int, _ name: String) throws -> [Double] {
+    guard let p else { throw ArgumentError(message: "\(name) must not be NULL") }
+    let a = Array(UnsafeBufferPointer(start: p, count: count))
+    if let bad = a.firstIndex(where: { !$0.isFinite }) { throw ArgumentError(message: "\(name)[\(bad)] = \(a[bad]) is not finite") }
+    return a
+}
+
+@_cdecl("agora_contract_solve")
+public func agora_contract_solve(_ participants: Int64, _ types: Int64, _ p: UnsafePointer<Double>?, _ c: UnsafePointer<Double>?,
+                                 _ f: UnsafePointer<Double>?, _ k: Double, _ valuationScale: Double, _ sizeBiased: Int32,
+                                 _ samples: Int64, _ seed: UInt64,
+                                 _ perType: UnsafeMutablePointer<Double>?, _ scalars: UnsafeMutablePointer<Double>?,
+                                 _ poolOf: UnsafeMutablePointer<Int32>?, _ finish: UnsafeMutablePointer<CChar>?, _ finishSize: Int,
+                                 _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
+    guarded(message, size) {
+        try require(types >= 1 && types <= Int64(ContractSetting.maxTypes), "types must be in 1...\(ContractSetting.maxTypes), got \(types)")
+        try require(participants >= 1, "participants must be at least 1, got \(participants)")
+        try require(samples >= 0, "samples must be non-negative (0: exact enumeration), got \(samples)")
+        guard let perType, let scalars, let poolOf else { throw ArgumentError(message: "per_type, scalars and pool_of must not be NULL") }
+        let n = Int(types)
+        var setting = ContractSetting(participants: Int(participants), probabilities: try doubles(p, n, "p"), costs: try doubles(c, n, "c"),
+                                      reservationUtilities: try f.map { try doubles($0, n, "f") })
+        setting.accuracyK = k
+        setting.valuationScale = valuationScale
+        setting.conditioning = sizeBiased != 0 ? .sizeBiased : .truncated
+        try setting.validate()
+        let menu = try ContractDesigner(setting, sampledOutcomes: samples > 0 ? Int(samples) : nil, seed: seed).solve()
+        let columns = [menu.contributions, menu.values, menu.utilities, menu.reservationUtilities, menu.standAloneContributions,
+                       menu.rents, menu.budgets]
+        for (q, column) in columns.enumerated() { for i in 0..<n { perType[q * n + i] = column[i] } }
+        let s = [menu.expectedValue, menu.expectedAccuracy, menu.completeInformationValue, menu.informationCost, menu.kktResidual,
+                 Double(menu.newtonSteps), Double(menu.outcomes), Double(menu.samples ?? 0), menu.expectedValueStandardError ?? .nan]
+        for (q, v) in s.enumerated() { scalars[q] = v }
+        for i in 0..<n { poolOf[i] = Int32(i) }
+        for group in menu.pooling { for i in group { poolOf[i] = Int32(group.min() ?? i) } }
+        writeMessage(menu.solverFinish, finish, finishSize)
+    }
+}

@@ -13,8 +13,8 @@ from typing import Optional
 
 import numpy as np
 
-__all__ = ["AgoraError", "Topology", "topology", "mix", "mix_step", "dsgd_payments", "TruthfulDSGD", "abi_version",
-           "ABI_VERSION"]
+__all__ = ["AgoraError", "Topology", "topology", "mix", "mix_step", "dsgd_payments", "TruthfulDSGD", "solve_contract",
+           "abi_version", "ABI_VERSION"]
 
 #: The C ABI version this package was written for (agora.h's AGORA_ABI_VERSION).
 ABI_VERSION = 1
@@ -56,9 +56,11 @@ def _load() -> ctypes.CDLL:
     lib.agora_dsgd_payments.argtypes = [vp, c_int64, vp, c_int64, c_double, c_double, c_int32, vp, msg, c_size_t]
     lib.agora_dsgd_step_f32.argtypes = [vp, c_int64, vp, vp, c_int64, c_int64, vp, c_double, c_double, c_double, c_double,
                                         c_int32, vp, vp, msg, c_size_t]
+    lib.agora_contract_solve.argtypes = [c_int64, c_int64, vp, vp, vp, c_double, c_double, c_int32, c_int64, c_uint64,
+                                         vp, vp, vp, ctypes.c_char_p, c_size_t, msg, c_size_t]
     for name in ("agora_topology_create", "agora_topology_csr", "agora_topology_degrees", "agora_topology_spectral_gap",
                  "agora_mix_f32", "agora_mix_f64", "agora_mix_step_f32", "agora_mix_step_f64", "agora_dsgd_payments",
-                 "agora_dsgd_step_f32"):
+                 "agora_dsgd_step_f32", "agora_contract_solve"):
         getattr(lib, name).restype = ctypes.c_int32
     if lib.agora_abi_version() != ABI_VERSION:
         raise ImportError(f"agora_ml expects ABI version {ABI_VERSION}, the library has {lib.agora_abi_version()}")
@@ -274,3 +276,53 @@ class TruthfulDSGD:
         if iteration is None:
             self.iteration += 1
         return y, payments
+
+
+def _vector(name: str, values, length: Optional[int] = None) -> np.ndarray:
+    a = np.ascontiguousarray(values, dtype=np.float64)
+    if a.ndim != 1 or (length is not None and a.shape[0] != length):
+        raise ValueError(f"{name} must be a 1-dimensional list of {length if length is not None else 'per-type'} numbers, got shape {a.shape}")
+    return a
+
+
+def solve_contract(N: int, p, c, f=None, k: float = 1.0, valuation_scale: float = 100.0,
+                   conditioning: str = "truncated", sampled: Optional[int] = None, seed: int = 1) -> dict:
+    """The optimal menu of (contribution, model reward) for N participants of types with
+    probabilities p and marginal costs c (reservation utilities f computed when None): a dict
+    with the same keys as `agora contract --json`."""
+    if not isinstance(N, (int, np.integer)) or isinstance(N, bool):
+        raise TypeError(f"N must be an integer, got {type(N).__name__}")
+    pa = _vector("p", p)
+    ca = _vector("c", c, pa.shape[0])
+    fa = None if f is None else _vector("f", f, pa.shape[0])
+    if conditioning not in ("truncated", "size-biased"):
+        raise ValueError(f"conditioning must be 'truncated' or 'size-biased', got {conditioning!r}")
+    n = pa.shape[0]
+    per_type, scalars = np.empty(7 * n), np.empty(9)
+    pool_of = np.empty(n, np.int32)
+    finish = ctypes.create_string_buffer(64)
+    _call(_lib.agora_contract_solve, int(N), n, pa.ctypes.data, ca.ctypes.data, None if fa is None else fa.ctypes.data,
+          float(k), float(valuation_scale), 1 if conditioning == "size-biased" else 0, int(sampled or 0), int(seed),
+          per_type.ctypes.data, scalars.ctypes.data, pool_of.ctypes.data, finish, len(finish))
+    cols = per_type.reshape(7, n)
+    setting = {"N": int(N), "p": pa.tolist(), "c": ca.tolist(), "k": float(k), "valuation_scale": float(valuation_scale),
+               "conditioning": conditioning}
+    if fa is not None:
+        setting["f"] = fa.tolist()
+    pools: dict[int, list[int]] = {}
+    for i, head in enumerate(pool_of.tolist()):
+        pools.setdefault(head, []).append(i)
+    result = {
+        "setting": setting,
+        "contributions": cols[0].tolist(), "values": cols[1].tolist(), "utilities": cols[2].tolist(),
+        "reservationUtilities": cols[3].tolist(), "standAloneContributions": cols[4].tolist(), "rents": cols[5].tolist(),
+        "budgets": cols[6].tolist(),
+        "expectedValue": float(scalars[0]), "expectedAccuracy": float(scalars[1]),
+        "completeInformationValue": float(scalars[2]), "informationCost": float(scalars[3]),
+        "pooling": [g for g in pools.values() if len(g) > 1], "kktResidual": float(scalars[4]),
+        "newtonSteps": int(scalars[5]), "solverFinish": finish.value.decode(), "outcomes": int(scalars[6]),
+    }
+    if sampled:
+        result["samples"] = int(scalars[7])
+        result["expectedValueStandardError"] = float(scalars[8])
+    return result

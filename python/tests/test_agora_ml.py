@@ -172,3 +172,33 @@ def test_truthful_dsgd_step_is_mix_and_payments():
         mech.step(theta, g, reports=-np.ones(16))
     with pytest.raises(TypeError):
         mech.step(theta.astype(np.float64), g)
+
+
+def test_solve_contract_matches_the_cli_scenario_s3_and_its_invariants():
+    # Scenario S3 of the paper (big and small parties); the CLI's `agora contract s3 --json`
+    # gives E[v(a)] = 94.0134924 (and the scipy peer agrees to 1.3e-6, see the benchmark).
+    menu = agora_ml.solve_contract(10, [0.2] * 5, [0.5, 0.4, 0.03, 0.02, 0.001])
+    assert menu["expectedValue"] == pytest.approx(94.01349242653241, abs=1e-8)
+    assert menu["pooling"] == [[0, 1], [2, 3]]
+    assert menu["kktResidual"] < 1e-9
+    assert set(menu) >= {"setting", "contributions", "values", "utilities", "reservationUtilities", "rents", "budgets",
+                         "expectedAccuracy", "completeInformationValue", "informationCost", "newtonSteps", "solverFinish",
+                         "outcomes"}
+    c = np.array(menu["setting"]["c"])
+    m, t, f = np.array(menu["contributions"]), np.array(menu["values"]), np.array(menu["reservationUtilities"])
+    u = t - c * m
+    assert np.allclose(u, menu["utilities"], atol=1e-9)
+    assert (u >= f - 1e-7).all(), "individual rationality"
+    for i in range(5):  # incentive compatibility: no type prefers another's contract
+        assert (u[i] >= t - c[i] * m - 1e-7).all()
+
+
+def test_solve_contract_rejects_bad_settings():
+    with pytest.raises(agora_ml.AgoraError, match="sums to"):
+        agora_ml.solve_contract(10, [0.5, 0.6], [1, 2])
+    with pytest.raises(ValueError, match="list of 2"):
+        agora_ml.solve_contract(10, [0.5, 0.5], [1, 2, 3])
+    with pytest.raises(agora_ml.AgoraError, match="types"):
+        agora_ml.solve_contract(10, [1 / 30] * 30, list(range(1, 31)))
+    with pytest.raises(agora_ml.AgoraError, match="not finite"):
+        agora_ml.solve_contract(10, [0.5, 0.5], [1, float("nan")])

@@ -98,6 +98,22 @@ agora_status agora_dsgd_step_f32(const agora_topology *topology, int64_t iterati
                                  double lr0, double v, double c0, double u, int32_t edge_weighting,
                                  float *next, double *payments, char *message, size_t message_size);
 
+/* The optimal contract menu paid with models (Wang, Wu, Liu, Low): N participants, `types` types
+ * (at most 20) with probabilities p, marginal costs c and optionally reservation utilities f
+ * (NULL: computed), accuracy constant k, valuation scale, size_biased (0: truncated conditioning),
+ * samples (0: exact enumeration of outcomes; else the sample-average estimator from `seed`).
+ * Outputs, in the caller's type order:
+ *   per_type[7 * types]: contributions, values, utilities, reservation utilities, stand-alone
+ *     contributions, rents, budgets (each `types` long, in that order);
+ *   scalars[9]: expected value, expected accuracy, complete-information value, information cost,
+ *     KKT residual, Newton steps, outcomes, samples, standard error of the expected value (NaN exact);
+ *   pool_of[types]: the smallest type index offered the same contract (pooled types share it);
+ *   finish: how the solver finished (NUL-terminated, truncated to finish_size). */
+agora_status agora_contract_solve(int64_t participants, int64_t types, const double *p, const double *c, const double *f,
+                                  double k, double valuation_scale, int32_t size_biased, int64_t samples, uint64_t seed,
+                                  double *per_type, double *scalars, int32_t *pool_of, char *finish, size_t finish_size,
+                                  char *message, size_t message_size);
+
 #ifdef __cplusplus
 }
 #endif
