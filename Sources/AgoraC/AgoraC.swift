@@ -327,3 +327,102 @@ public func agora_contract_solve(_ participants: Int64, _ types: Int64, _ p: Uns
         writeMessage(menu.solverFinish, finish, finishSize)
     }
 }
+
+/// What an agora_features pointer refers to: a data set copied once into Agora (features read
+/// every step stay put; the parameters and gradients, which change every step, are the caller's).
+final class FeaturesHandle {
+    let rows: FeatureRows<Float>
+    let targets: [Float]
+    init(rows: FeatureRows<Float>, targets: [Float]) { self.rows = rows; self.targets = targets }
+
+    static func from(_ p: OpaquePointer?) throws -> FeaturesHandle {
+        guard let p else { throw ArgumentError(message: "features is NULL") }
+        return Unmanaged<FeaturesHandle>.fromOpaque(UnsafeRawPointer(p)).takeUnretainedValue()
+    }
+}
+
+func finiteFloats(_ p: UnsafePointer<Float>?, _ count: Int, _ name: String) throws -> [Float] {
+    guard let p else { throw ArgumentError(message: "\(name) must not be NULL") }
+    let a = Array(UnsafeBufferPointer(start: p, count: count))
+    if let bad = a.firstIndex(where: { !$0.isFinite }) { throw ArgumentError(message: "\(name)[\(bad)] = \(a[bad]) is not finite") }
+    return a
+}
+
+func storeFeatures(_ rows: FeatureRows<Float>, _ targets: [Float], _ out: UnsafeMutablePointer<OpaquePointer?>) {
+    out.pointee = OpaquePointer(Unmanaged.passRetained(FeaturesHandle(rows: rows, targets: targets)).toOpaque())
+}
+
+@_cdecl("agora_features_create_dense_f32")
+public func agora_features_create_dense_f32(_ x: UnsafePointer<Float>?, _ rows: Int64, _ cols: Int64, _ targets: UnsafePointer<Float>?,
+                                            _ out: UnsafeMutablePointer<OpaquePointer?>?,
+                                            _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
+    guarded(message, size) {
+        guard let out else { throw ArgumentError(message: "out is NULL") }
+        out.pointee = nil
+        try require(rows >= 1 && cols >= 1, "rows and cols must be at least 1, got \(rows) x \(cols)")
+        let (count, overflow) = Int(rows).multipliedReportingOverflow(by: Int(cols))
+        try require(!overflow, "rows x cols overflows")
+        try ResourceLimits.check(bytes: 4 * Double(count), for: "a copy of \(rows) x \(cols) features")
+        let m = try Matrix(rows: Int(rows), cols: Int(cols), storage: try finiteFloats(x, count, "x"))
+        storeFeatures(.dense(m), try finiteFloats(targets, Int(rows), "targets"), out)
+    }
+}
+
+@_cdecl("agora_features_create_csr_f32")
+public func agora_features_create_csr_f32(_ rows: Int64, _ cols: Int64, _ rowStart: UnsafePointer<Int64>?, _ columns: UnsafePointer<Int32>?,
+                                          _ values: UnsafePointer<Float>?, _ targets: UnsafePointer<Float>?,
+                                          _ out: UnsafeMutablePointer<OpaquePointer?>?,
+                                          _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
+    guarded(message, size) {
+        guard let out else { throw ArgumentError(message: "out is NULL") }
+        out.pointee = nil
+        try require(rows >= 1 && cols >= 1 && cols <= Int64(Int32.max), "rows and cols must be at least 1 (cols below 2^31), got \(rows) x \(cols)")
+        guard let rowStart, let columns else { throw ArgumentError(message: "row_start and columns must not be NULL") }
+        let starts = Array(UnsafeBufferPointer(start: rowStart, count: Int(rows) + 1)).map { Int($0) }
+        let nnz = starts[Int(rows)]
+        try require(starts[0] == 0 && nnz >= 0, "row_start must start at 0 and end at the number of stored entries")
+        try ResourceLimits.check(bytes: 8 * Double(nnz) + 8 * Double(rows), for: "a copy of \(nnz) stored features")
+        // CSRMatrix validates the offsets (monotone) and the column indices (in range).
+        let csr = try CSRMatrix(rows: Int(rows), cols: Int(cols), rowStart: starts,
+                                columns: nnz == 0 ? [] : Array(UnsafeBufferPointer(start: columns, count: nnz)),
+                                values: try finiteFloats(values, nnz, "values"))
+        storeFeatures(.sparse(csr), try finiteFloats(targets, Int(rows), "targets"), out)
+    }
+}
+
+@_cdecl("agora_features_free")
+public func agora_features_free(_ p: OpaquePointer?) {
+    guard let p else { return }
+    Unmanaged<FeaturesHandle>.fromOpaque(UnsafeRawPointer(p)).release()
+}
+
+@_cdecl("agora_glm_gradients_f32")
+public func agora_glm_gradients_f32(_ p: OpaquePointer?, _ loss: Int32, _ l2: Float, _ parameters: UnsafePointer<Float>?,
+                                    _ agents: Int64, _ dim: Int64, _ batchStart: UnsafePointer<Int64>?, _ batchRows: UnsafePointer<Int64>?,
+                                    _ gradients: UnsafeMutablePointer<Float>?, _ losses: UnsafeMutablePointer<Float>?,
+                                    _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
+    guarded(message, size) {
+        let f = try FeaturesHandle.from(p)
+        guard let parameters, let gradients, let losses, let batchStart, let batchRows else {
+            throw ArgumentError(message: "parameters, batch_start, batch_rows, gradients and losses must not be NULL")
+        }
+        let kind: GLMLoss
+        switch loss {
+        case 0: kind = .logistic
+        case 1: kind = .squared
+        default: throw ArgumentError(message: "loss must be 0 (logistic) or 1 (squared), got \(loss)")
+        }
+        try require(l2.isFinite && l2 >= 0, "l2 must be non-negative and finite, got \(l2)")
+        try require(agents >= 1, "agents must be at least 1, got \(agents)")
+        try require(dim == Int64(f.rows.cols), "parameters have \(dim) columns but the features have \(f.rows.cols)")
+        let (count, overflow) = Int(agents).multipliedReportingOverflow(by: Int(dim))
+        try require(!overflow, "agents x dim overflows")
+        try require(!overlaps(parameters, UnsafePointer(gradients), count), "gradients overlap parameters: the output must be a separate buffer")
+        let starts = Array(UnsafeBufferPointer(start: batchStart, count: Int(agents) + 1)).map { Int($0) }
+        try require(starts[0] == 0 && zip(starts, starts.dropFirst()).allSatisfy { $0 <= $1 },
+                    "batch_start must start at 0 and never decrease")
+        let batches = (0..<Int(agents)).map { a in (starts[a]..<starts[a + 1]).map { Int(batchRows[$0]) } }
+        try Kernels.glmGradients(loss: kind, l2: l2, features: f.rows, targets: f.targets, parameters: parameters, agents: Int(agents),
+                                 batches: batches, gradients: gradients, losses: losses)
+    }
+}

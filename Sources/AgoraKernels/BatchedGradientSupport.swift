@@ -162,14 +162,26 @@ extension Kernels {
         l2: T, decayed: ((Int) -> Bool)? = nil, bytes: Int, pool: ThreadPool,
         _ body: (Int, UnsafeMutablePointer<T>, UnsafeMutablePointer<T>) -> Double
     ) {
-        let p = theta.cols
         theta.storage.withUnsafeBufferPointer { tb in
             g.storage.withUnsafeMutableBufferPointer { gb in
                 losses.withUnsafeMutableBufferPointer { lb in
                     guard let tbase = tb.baseAddress, let gbase = gb.baseAddress, let lbase = lb.baseAddress else { return }
+                    perAgentGradientsRaw(parameters: tbase, gradients: gbase, losses: lbase, agents: theta.rows, cols: theta.cols,
+                                         batches: batches, l2: l2, decayed: decayed, bytes: bytes, pool: pool, body)
+                }
+            }
+        }
+    }
+
+    /// `perAgentGradients` on raw row-major buffers of agents x cols (and `agents` losses).
+    static func perAgentGradientsRaw<T: AgoraScalar>(
+        parameters tbase: UnsafePointer<T>, gradients gbase: UnsafeMutablePointer<T>, losses lbase: UnsafeMutablePointer<T>,
+        agents: Int, cols p: Int, batches: [[Int]], l2: T, decayed: ((Int) -> Bool)? = nil, bytes: Int, pool: ThreadPool,
+        _ body: (Int, UnsafeMutablePointer<T>, UnsafeMutablePointer<T>) -> Double
+    ) {
                     let tp = SendablePointer(UnsafeMutablePointer(mutating: tbase))
                     let gp = SendablePointer(gbase), lp = SendablePointer(lbase)
-                    pool.parallelFor(theta.rows, bytes: bytes) { range in
+                    pool.parallelFor(agents, bytes: bytes) { range in
                         for a in range {
                             let th = tp.p + a * p, gr = gp.p + a * p
                             gr.update(repeating: 0, count: p)
@@ -203,8 +215,5 @@ extension Kernels {
                             lp.p[a] = T(nb > 0 ? total / Double(nb) : 0) + l2 / 2 * reg
                         }
                     }
-                }
-            }
-        }
     }
 }

@@ -63,10 +63,36 @@ extension Kernels {
         }
         guard y.count == x.rows else { throw AgoraError.shape("glmGradients: \(y.count) targets for \(x.rows) rows") }
         try checkBatches(batches, rows: x.rows, kernel: "glmGradients")
+        guard theta.rows > 0, d > 0 else { return }
+        try theta.storage.withUnsafeBufferPointer { tb in
+            try g.storage.withUnsafeMutableBufferPointer { gb in
+                try losses.withUnsafeMutableBufferPointer { lb in
+                    try glmGradients(loss: loss, l2: l2, features: x, targets: y, parameters: tb.baseAddress!, agents: theta.rows,
+                                     batches: batches, gradients: gb.baseAddress!, losses: lb.baseAddress!,
+                                     computeLosses: computeLosses, pool: pool)
+                }
+            }
+        }
+    }
+
+    /// `glmGradients` on caller-owned row-major buffers: `parameters` and `gradients` of agents x
+    /// `features.cols`, `losses` of `agents` (the C ABI's entry: no copies). The caller guarantees
+    /// the buffer sizes; targets and batches are checked here.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func glmGradients<T: AgoraScalar>(
+        loss: GLMLoss, l2: T, features x: FeatureRows<T>, targets y: [T], parameters: UnsafePointer<T>, agents: Int,
+        batches: [[Int]], gradients: UnsafeMutablePointer<T>, losses: UnsafeMutablePointer<T>, computeLosses: Bool = true,
+        pool: ThreadPool = .shared
+    ) throws {
+        let d = x.cols
+        guard batches.count == agents else { throw AgoraError.shape("glmGradients: \(batches.count) batches for \(agents) agents") }
+        guard y.count == x.rows else { throw AgoraError.shape("glmGradients: \(y.count) targets for \(x.rows) rows") }
+        try checkBatches(batches, rows: x.rows, kernel: "glmGradients")
         let traffic = batchTraffic(batches, cols: d, passes: 1, T.self)
         x.withRowAccess { rows in
-            perAgentGradients(parameters: theta, gradients: &g, losses: &losses, batches: batches, l2: l2,
-                              bytes: traffic, pool: pool) { a, th, gr in
+            perAgentGradientsRaw(parameters: parameters, gradients: gradients, losses: losses, agents: agents, cols: d,
+                                 batches: batches, l2: l2, bytes: traffic, pool: pool) { a, th, gr in
                 var total = 0.0
                 rows.forEachPrefetched(batches[a]) { i in
                     let z = Double(rows.dot(row: i, th))

@@ -14,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 __all__ = ["AgoraError", "Topology", "topology", "mix", "mix_step", "dsgd_payments", "TruthfulDSGD", "solve_contract",
-           "abi_version", "ABI_VERSION"]
+           "Features", "glm_gradients", "abi_version", "ABI_VERSION"]
 
 #: The C ABI version this package was written for (agora.h's AGORA_ABI_VERSION).
 ABI_VERSION = 1
@@ -58,9 +58,16 @@ def _load() -> ctypes.CDLL:
                                         c_int32, vp, vp, msg, c_size_t]
     lib.agora_contract_solve.argtypes = [c_int64, c_int64, vp, vp, vp, c_double, c_double, c_int32, c_int64, c_uint64,
                                          vp, vp, vp, ctypes.c_char_p, c_size_t, msg, c_size_t]
+    c_float = ctypes.c_float
+    lib.agora_features_create_dense_f32.argtypes = [vp, c_int64, c_int64, vp, ctypes.POINTER(vp), msg, c_size_t]
+    lib.agora_features_create_csr_f32.argtypes = [c_int64, c_int64, vp, vp, vp, vp, ctypes.POINTER(vp), msg, c_size_t]
+    lib.agora_features_free.argtypes = [vp]
+    lib.agora_features_free.restype = None
+    lib.agora_glm_gradients_f32.argtypes = [vp, c_int32, c_float, vp, c_int64, c_int64, vp, vp, vp, vp, msg, c_size_t]
     for name in ("agora_topology_create", "agora_topology_csr", "agora_topology_degrees", "agora_topology_spectral_gap",
                  "agora_mix_f32", "agora_mix_f64", "agora_mix_step_f32", "agora_mix_step_f64", "agora_dsgd_payments",
-                 "agora_dsgd_step_f32", "agora_contract_solve"):
+                 "agora_dsgd_step_f32", "agora_contract_solve", "agora_features_create_dense_f32",
+                 "agora_features_create_csr_f32", "agora_glm_gradients_f32"):
         getattr(lib, name).restype = ctypes.c_int32
     if lib.agora_abi_version() != ABI_VERSION:
         raise ImportError(f"agora_ml expects ABI version {ABI_VERSION}, the library has {lib.agora_abi_version()}")
@@ -326,3 +333,72 @@ def solve_contract(N: int, p, c, f=None, k: float = 1.0, valuation_scale: float 
         result["samples"] = int(scalars[7])
         result["expectedValueStandardError"] = float(scalars[8])
     return result
+
+
+class Features:
+    """A data set for the gradient kernels, copied once into Agora: `x` a 2-D float32 array or a
+    scipy.sparse CSR matrix (rows are examples), `targets` +1/-1 for logistic regression or real
+    values for least squares. Parameters and gradients stay yours (no copies per step)."""
+
+    def __init__(self, x, targets):
+        y = np.ascontiguousarray(targets, dtype=np.float32)
+        handle = ctypes.c_void_p()
+        if isinstance(x, np.ndarray):
+            if x.ndim != 2:
+                raise ValueError(f"x must be 2-dimensional (rows x features), got {x.ndim} dimensions")
+            xd = np.ascontiguousarray(x, dtype=np.float32)
+            if y.shape != (xd.shape[0],):
+                raise ValueError(f"targets must have one entry per row ({xd.shape[0]}), got shape {y.shape}")
+            _call(_lib.agora_features_create_dense_f32, xd.ctypes.data, xd.shape[0], xd.shape[1], y.ctypes.data,
+                  ctypes.byref(handle))
+            self.shape = xd.shape
+        elif hasattr(x, "tocsr"):
+            c = x.tocsr()
+            c.sort_indices()
+            if y.shape != (c.shape[0],):
+                raise ValueError(f"targets must have one entry per row ({c.shape[0]}), got shape {y.shape}")
+            starts = np.ascontiguousarray(c.indptr, dtype=np.int64)
+            cols = np.ascontiguousarray(c.indices, dtype=np.int32)
+            vals = np.ascontiguousarray(c.data, dtype=np.float32)
+            _call(_lib.agora_features_create_csr_f32, c.shape[0], c.shape[1], starts.ctypes.data, cols.ctypes.data,
+                  vals.ctypes.data, y.ctypes.data, ctypes.byref(handle))
+            self.shape = c.shape
+        else:
+            raise TypeError(f"x must be a numpy array or a scipy.sparse matrix, got {type(x).__name__}")
+        self._handle = handle
+
+    def __del__(self):
+        handle = getattr(self, "_handle", None)
+        if handle is not None and handle.value:
+            _lib.agora_features_free(handle)
+            self._handle = None
+
+
+def glm_gradients(features: Features, parameters: np.ndarray, batches, loss: str = "logistic", l2: float = 0.0,
+                  out: Optional[np.ndarray] = None, losses: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
+    """Every agent's mini-batch gradient at once: row a of the result is
+    mean_{i in batches[a]} l'(x_i . theta_a, y_i) x_i + l2 theta_a (float32, agents x features),
+    with the mean losses (plus (l2/2)||theta_a||^2). `loss`: logistic or squared."""
+    if loss not in ("logistic", "squared"):
+        raise ValueError(f"loss must be 'logistic' or 'squared', got {loss!r}")
+    if not isinstance(parameters, np.ndarray) or parameters.ndim != 2:
+        raise TypeError("parameters must be a 2-D numpy array (agents x features)")
+    agents = parameters.shape[0]
+    theta = _matrix("parameters", parameters, agents, np.float32)
+    if theta.shape[1] != features.shape[1]:
+        raise ValueError(f"parameters have {theta.shape[1]} columns but the features have {features.shape[1]}")
+    if len(batches) != agents:
+        raise ValueError(f"one batch per agent: {len(batches)} batches for {agents} agents")
+    rows = [np.asarray(b, dtype=np.int64).ravel() for b in batches]
+    starts = np.zeros(agents + 1, np.int64)
+    starts[1:] = np.cumsum([r.shape[0] for r in rows])
+    flat = np.ascontiguousarray(np.concatenate(rows) if rows else np.zeros(0, np.int64))
+    g = _output(out, theta)
+    if np.shares_memory(theta, g):
+        raise ValueError("out overlaps parameters: the output must be a separate array")
+    lo = np.empty(agents, np.float32) if losses is None else losses
+    if not isinstance(lo, np.ndarray) or lo.dtype != np.float32 or lo.shape != (agents,) or not lo.flags.c_contiguous:
+        raise ValueError(f"losses must be a contiguous float32 array of {agents} entries")
+    _call(_lib.agora_glm_gradients_f32, features._handle, 0 if loss == "logistic" else 1, float(l2), theta.ctypes.data,
+          agents, theta.shape[1], starts.ctypes.data, flat.ctypes.data if flat.size else None, g.ctypes.data, lo.ctypes.data)
+    return g, lo

@@ -202,3 +202,52 @@ def test_solve_contract_rejects_bad_settings():
         agora_ml.solve_contract(10, [1 / 30] * 30, list(range(1, 31)))
     with pytest.raises(agora_ml.AgoraError, match="not finite"):
         agora_ml.solve_contract(10, [0.5, 0.5], [1, float("nan")])
+
+
+def numpy_glm(x, y, theta, batches, loss, l2):
+    g = np.zeros_like(theta, dtype=np.float64)
+    losses = np.zeros(theta.shape[0])
+    for a, b in enumerate(batches):
+        xb, yb = x[b].astype(np.float64), y[b].astype(np.float64)
+        z = xb @ theta[a].astype(np.float64)
+        if loss == "logistic":
+            dz = -yb / (1 + np.exp(yb * z))
+            l = np.log1p(np.exp(-yb * z))
+        else:
+            dz = z - yb
+            l = 0.5 * (z - yb) ** 2
+        g[a] = dz @ xb / len(b) + l2 * theta[a]
+        losses[a] = l.mean() + l2 / 2 * float(theta[a].astype(np.float64) @ theta[a])
+    return g, losses
+
+
+@pytest.mark.parametrize("loss", ["logistic", "squared"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_glm_gradients_match_numpy(loss, sparse):
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((200, 37)).astype(np.float32)
+    x[rng.random(x.shape) < 0.6] = 0
+    y = np.where(rng.random(200) < 0.5, -1.0, 1.0).astype(np.float32)
+    theta = (0.1 * rng.standard_normal((9, 37))).astype(np.float32)
+    batches = [rng.integers(0, 200, 5 + a) for a in range(9)]
+    f = agora_ml.Features(scipy_sparse.csr_matrix(x) if sparse else x, y)
+    out = np.empty_like(theta)
+    g, l = agora_ml.glm_gradients(f, theta, batches, loss=loss, l2=1e-3, out=out)
+    assert g is out
+    rg, rl = numpy_glm(x, y, theta, batches, loss, 1e-3)
+    assert np.allclose(g, rg, rtol=1e-4, atol=1e-5)
+    assert np.allclose(l, rl, rtol=1e-4, atol=1e-5)
+
+
+def test_glm_gradients_reject_bad_input():
+    x = np.ones((10, 3), np.float32)
+    f = agora_ml.Features(x, np.ones(10))
+    theta = np.zeros((2, 3), np.float32)
+    with pytest.raises(agora_ml.AgoraError, match="outside"):
+        agora_ml.glm_gradients(f, theta, [[0, 1], [99]])
+    with pytest.raises(ValueError, match="one batch per agent"):
+        agora_ml.glm_gradients(f, theta, [[0]])
+    with pytest.raises(ValueError, match="columns"):
+        agora_ml.glm_gradients(f, np.zeros((2, 4), np.float32), [[0], [1]])
+    with pytest.raises(agora_ml.AgoraError, match="not finite"):
+        agora_ml.Features(np.full((2, 2), np.nan, np.float32), np.ones(2))

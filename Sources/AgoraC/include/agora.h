@@ -98,6 +98,27 @@ agora_status agora_dsgd_step_f32(const agora_topology *topology, int64_t iterati
                                  double lr0, double v, double c0, double u, int32_t edge_weighting,
                                  float *next, double *payments, char *message, size_t message_size);
 
+/* A data set for the gradient kernels, copied once into Agora (parameters and gradients, which
+ * change every step, stay the caller's). Dense: x[rows * cols]; CSR: row_start[rows + 1],
+ * columns[nnz], values[nnz]. targets[rows]: +1/-1 for logistic regression, real values for least
+ * squares. Free with agora_features_free. */
+typedef struct agora_features agora_features;
+agora_status agora_features_create_dense_f32(const float *x, int64_t rows, int64_t cols, const float *targets,
+                                             agora_features **out, char *message, size_t message_size);
+agora_status agora_features_create_csr_f32(int64_t rows, int64_t cols, const int64_t *row_start, const int32_t *columns,
+                                           const float *values, const float *targets, agora_features **out,
+                                           char *message, size_t message_size);
+void agora_features_free(agora_features *features);
+
+/* Mini-batch gradients of an L2-regularised linear model for every agent at once: row a of
+ * gradients (agents x dim) becomes (1/|B_a|) sum_{i in B_a} l'(x_i . theta_a, y_i) x_i + l2 theta_a
+ * and losses[a] the mean loss plus (l2/2)||theta_a||^2; loss 0 logistic, 1 squared. Batches in CSR
+ * form: agent a's rows are batch_rows[batch_start[a] .. batch_start[a + 1]). Deterministic on any
+ * number of threads. */
+agora_status agora_glm_gradients_f32(const agora_features *features, int32_t loss, float l2, const float *parameters,
+                                     int64_t agents, int64_t dim, const int64_t *batch_start, const int64_t *batch_rows,
+                                     float *gradients, float *losses, char *message, size_t message_size);
+
 /* The optimal contract menu paid with models (Wang, Wu, Liu, Low): N participants, `types` types
  * (at most 20) with probabilities p, marginal costs c and optionally reservation utilities f
  * (NULL: computed), accuracy constant k, valuation scale, size_biased (0: truncated conditioning),
