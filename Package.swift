@@ -54,7 +54,7 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
-        // Compiler intrinsics (prefetch, streaming stores) as static inline C; nothing to link.
+        // Clang/GCC intrinsics (prefetch, streaming stores) and two Linux services as static inline C; nothing to link.
         .systemLibrary(name: "CAgoraSupport", path: "CBridge/CAgoraSupport"),
 
         // Libraries, bottom up.

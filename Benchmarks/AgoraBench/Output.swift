@@ -48,7 +48,7 @@ extension BenchSession {
             print("error: cannot read baseline \(baselinePath)"); exit(2)
         }
         let base: Output
-        do { base = try JSONDecoder().decode(Output.self, from: data) } catch {
+        do { base = try JSONOutput.decoder().decode(Output.self, from: data) } catch {
             print("error: \(baselinePath) is not an AgoraBench JSON file (\(error))"); exit(2)
         }
         let cmp = BaselineComparison(baseline: base.benchmarks, current: records, threshold: threshold)

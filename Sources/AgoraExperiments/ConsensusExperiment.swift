@@ -48,7 +48,6 @@ public struct ConsensusExperiment: Codable, Sendable, Equatable {
         guard agents >= 1 else { throw AgoraError.configuration("agents must be at least 1, got \(agents)") }
         guard dimension >= 1 else { throw AgoraError.configuration("dimension must be at least 1, got \(dimension)") }
         guard steps >= 0, steps <= 100_000_000 else { throw AgoraError.configuration("steps must be in 0...100000000, got \(steps)") }
-        guard agents <= Topology.maxAgents else { throw AgoraError(.resources, "agents: at most \(Topology.maxAgents) are supported, got \(agents)") }
         // Three [agents x dimension] Float matrices (X, Y and the reference average's deviations).
         try ResourceLimits.check(bytes: 3 * 4 * Double(agents) * Double(dimension), for: "mixing \(agents) agents x \(dimension) parameters")
     }
@@ -62,8 +61,7 @@ public struct ConsensusExperiment: Codable, Sendable, Equatable {
         for t in 0..<period {
             ops.append(try topology.mixingMatrix(agents: agents, scheme: weights, seed: seed, iteration: t).mixingOperator(Float.self, strategy: strategy))
         }
-        let gap = try (topology.isTimeVarying ? MixingMatrix(graph: union, scheme: weights)
-                                              : topology.mixingMatrix(agents: agents, scheme: weights, seed: seed)).spectralGap()
+        let gap = try topology.scheduleMixingMatrix(agents: agents, scheme: weights, seed: seed).spectralGap()
         var rng = SeededGenerator(seed: seed, stream: 1)
         var x: Matrix<Float> = rng.normalMatrix(rows: agents, cols: dimension)
         var y = Matrix<Float>(rows: agents, cols: dimension)

@@ -24,7 +24,5 @@ extension FeatureRows where T == Float {
         case let .sparse(c): return .sparse(c.converted(to: Double.self))
         }
     }
-    /// The features themselves (Float is the simulators' precision).
-    public var float: FeatureRows<Float> { self }
 }
 

@@ -113,7 +113,8 @@ extension Kernels {
     ) {
         let n = w.csr.rows
         guard n > 0, cols > 0 else { return }
-        let lr = stepSizes.map { Array(UnsafeBufferPointer(start: $0, count: n)) }
+        // The update runs only with both step sizes and directions.
+        let lr = directions == nil ? nil : stepSizes.map { Array(UnsafeBufferPointer(start: $0, count: n)) }
         if let d = w.dense {
             d.storage.withUnsafeBufferPointer { db in
                 T._gemm(transA: false, transB: false, m: n, n: cols, k: w.csr.cols, alpha: 1, a: db.baseAddress!,
@@ -121,8 +122,7 @@ extension Kernels {
             }
             if let lr, let m = directions { subtractScaledRowsRaw(lr, m, from: y, rows: n, cols: cols, pool: pool) }
         } else {
-            mixStepSparseRaw(w.csr, x: x, cols: cols, stepSizes: directions == nil ? nil : lr, directions: lr == nil ? nil : directions,
-                             into: y, pool: pool)
+            mixStepSparseRaw(w.csr, x: x, cols: cols, stepSizes: lr, directions: lr == nil ? nil : directions, into: y, pool: pool)
         }
     }
 

@@ -209,6 +209,13 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
         return try MixingMatrix(graph: graph(agents: n, seed: seed, iteration: iteration), scheme: scheme)
     }
 
+    /// The mixing matrix whose spectral gap describes the whole schedule: the union over one
+    /// period (with `scheme`'s weights) for time-varying topologies, else `mixingMatrix`.
+    public func scheduleMixingMatrix(agents n: Int, scheme: WeightScheme, seed: UInt64 = 0) throws -> MixingMatrix {
+        isTimeVarying ? try MixingMatrix(graph: unionGraph(agents: n, seed: seed), scheme: scheme)
+                      : try mixingMatrix(agents: n, scheme: scheme, seed: seed)
+    }
+
     /// Whether the weights come from the topology itself (a weighted edge-list file) rather than
     /// from a weight scheme.
     public func hasOwnWeights(agents n: Int) throws -> Bool {

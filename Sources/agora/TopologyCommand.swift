@@ -29,8 +29,7 @@ struct TopologyCommand: ParsableCommand {
         try reportingErrors {
             let (t, w) = try graph.parsed()
             let g = try t.unionGraph(agents: graph.agents, seed: graph.seed)
-            let gap = try (t.isTimeVarying ? MixingMatrix(graph: g, scheme: w)
-                                           : t.mixingMatrix(agents: graph.agents, scheme: w, seed: graph.seed)).spectralGapWithMethod()
+            let gap = try t.scheduleMixingMatrix(agents: graph.agents, scheme: w, seed: graph.seed).spectralGapWithMethod()
             let d = g.degrees
             let s = Summary(topology: t.description, weights: try t.hasOwnWeights(agents: graph.agents) ? "edge-list file" : w.rawValue,
                             agents: g.agents, edges: g.edgeCount,

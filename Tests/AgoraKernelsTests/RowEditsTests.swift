@@ -1,4 +1,5 @@
 import AgoraKernels
+import Foundation
 import AgoraTestSupport
 import XCTest
 
@@ -154,8 +155,15 @@ final class RowEditsTests: XCTestCase {
         XCTAssertEqual(AgoraError.io("truncated", file: "c.json").kind, .io)
     }
 
-    func testThreadPoolSizeFollowsTheAffinityMask() {
-        XCTAssertGreaterThanOrEqual(ThreadPool.availableProcessors, 1)
-        XCTAssertLessThanOrEqual(ThreadPool.availableProcessors, 4096)
+    /// The pool's default size is the CPU affinity mask's count; the kernel also reports that mask
+    /// in /proc/self/status (Cpus_allowed, hexadecimal words), an independent reference.
+    func testThreadPoolSizeFollowsTheAffinityMask() throws {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") }) else {
+            throw XCTSkip("no /proc/self/status (not Linux)")
+        }
+        let hex = line.dropFirst("Cpus_allowed:".count).filter { $0.isHexDigit }
+        let count = hex.reduce(0) { $0 + (Int(String($1), radix: 16) ?? 0).nonzeroBitCount }
+        XCTAssertEqual(ThreadPool.availableProcessors, count)
     }
 }

@@ -95,7 +95,7 @@ final class TruthfulDSGDTests: XCTestCase {
         let d0 = distance()
         for t in 0..<1500 {
             let batches = parts.map { rows in (0..<10).map { _ in rows[Int(rng.next() % UInt64(rows.count))] } }
-            try Kernels.glmGradients(loss: .squared, l2: 1e-3, features: data.features.float, targets: y.map(Float.init),
+            try Kernels.glmGradients(loss: .squared, l2: 1e-3, features: data.features, targets: y.map(Float.init),
                                      parameters: theta, batches: batches, gradients: &grads, losses: &losses)
             let reports = Kernels.rowSquaredNorms(grads).map(Double.init)
             let pay = try dsgd.step(iteration: t, parameters: theta, applied: grads, reports: reports, exchange: ex, into: &next)

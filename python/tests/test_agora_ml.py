@@ -1,7 +1,4 @@
 """agora_ml against numpy/scipy references: answers, bad input, no copies, the GIL."""
-import threading
-import time
-
 import numpy as np
 import pytest
 
@@ -102,29 +99,12 @@ def test_bad_input_raises_clear_errors():
         agora_ml.topology("ring", 8.5)
 
 
-def test_the_gil_is_released_during_a_long_mix():
-    t = agora_ml.topology("exponential", 512)
-    x = np.ones((512, 40_000), np.float32)
-    out = np.empty_like(x)
-    ticks = []
-    stop = threading.Event()
+def test_the_library_is_called_without_the_gil():
+    # ctypes.CDLL releases the GIL around every foreign call; ctypes.PyDLL would hold it. A
+    # structural check, not a timing one: timing the other thread would flake on a busy machine.
+    import ctypes
 
-    def count():
-        while not stop.is_set():
-            ticks.append(time.perf_counter())
-            time.sleep(0.0005)
-
-    thread = threading.Thread(target=count)
-    thread.start()
-    start = time.perf_counter()
-    for _ in range(5):
-        agora_ml.mix(x, t, out=out)
-    end = time.perf_counter()
-    stop.set()
-    thread.join()
-    during = [s for s in ticks if start < s < end]
-    # With the GIL held for the whole call, the other thread could not tick in between.
-    assert len(during) >= 3, f"{len(during)} ticks in {end - start:.3f} s"
+    assert isinstance(agora_ml._lib, ctypes.CDLL) and not isinstance(agora_ml._lib, ctypes.PyDLL)
 
 
 def test_abi_version():

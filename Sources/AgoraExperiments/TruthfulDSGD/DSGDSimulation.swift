@@ -13,7 +13,7 @@ extension DSGDExperiment {
                   exchange: InProcessExchange, resume: Checkpoint?, checkpointEvery: Int, save: ((Checkpoint) throws -> Void)?,
                   tick: (Int) -> Void) throws -> [Point] {
         let n = data.agents, d = dataset.features.cols
-        let x = dataset.features.float, yf = y.map(Float.init)
+        let x = dataset.features, yf = y.map(Float.init)
         var theta = Matrix<Float>(rows: n, cols: d), next = theta, grads = theta, applied = theta
         var losses = [Float](repeating: 0, count: n)
         var cumulative = [Double](repeating: 0, count: n)

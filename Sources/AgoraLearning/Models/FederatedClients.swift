@@ -29,7 +29,7 @@ public struct FederatedClients: Sendable {
             te.append(Array(r[(r.count - nt)...]))
         }
         self.data = data; self.model = model; self.train = tr; self.test = te
-        self.x = data.features.float
+        self.x = data.features
         if case let .linear(m) = model { targets = try m.targets(data).map(Float.init) } else { targets = [] }
     }
 

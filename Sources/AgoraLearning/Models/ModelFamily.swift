@@ -16,7 +16,7 @@ public enum ModelFamily: Sendable, Equatable, Codable {
 
     /// Mean loss (with its regulariser) and accuracy of one parameter vector on all rows.
     public func evaluate(_ theta: [Float], data: Dataset) throws -> (loss: Double, accuracy: Double) {
-        let x = data.features.float
+        let x = data.features
         let all = [Array(0..<data.rows)]
         let t = try Matrix(rows: 1, cols: theta.count, storage: theta)
         var g = Matrix<Float>(rows: 1, cols: theta.count), l: [Float] = [0]
