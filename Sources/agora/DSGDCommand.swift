@@ -10,71 +10,23 @@ import Foundation
 struct DSGDCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dsgd",
-        abstract: "Truthful decentralized SGD: payments on vs off, strategic agents and their cumulative gains.")
+        abstract: "Truthful decentralized SGD: runs with strategic agents, the best gain against the horizon, all agents strategic.",
+        subcommands: [DSGDRunCommand.self, DSGDHorizonCommand.self, DSGDEquilibriumCommand.self],
+        defaultSubcommand: DSGDRunCommand.self)
+}
 
-    @Option(help: "A JSON experiment file (the 'config' object of a previous result); flags below override nothing when given.") var config: String?
-    @Option(help: "Number of agents.") var agents: Int = 16
-    @Option(help: "Topology (as in `agora topology`).") var topology: String = "exponential"
-    @Option(help: "Mixing weights.") var weights: String = "metropolis"
-    @Option(help: "Model: logistic or squared.") var model: String = "logistic"
-    @OptionGroup(title: "Data") var dataOptions: DataOptions
-    @Option(help: "Held-out data for test accuracy (same format as --data), or 'auto' for the LIBSVM convention FILE.t (a9a -> a9a.t).") var testData: String?
-    @Option(help: "Synthetic data: rows per agent.") var rows: Int = 200
-    @Option(help: "Synthetic data: features.") var features: Int = 20
-    @Option(help: "Synthetic data: heterogeneity across agents.") var heterogeneity: Double = 1
-    @Option(help: "L2 regularisation of the model.") var l2: Double = 1e-3
-    @Option(help: "Iterations.") var iterations: Int = 1000
-    @Option(help: "Mini-batch size per agent.") var batch: Int = 16
-    @Option(help: "lambda_0 of the step size lambda_t = lambda_0 (t+1)^-v.") var lr: Double = 0.5
-    @Option(help: "v, the step-size exponent, in (0.5, 1].") var v: Double = 0.6
-    @Option(help: "C_0 of the payment coefficient C_t = C_0 (t+1)^-u.") var c0: Double = 1e-4
-    @Option(help: "u, the payment exponent.") var u: Double = 0.1
-    @Option(help: "Edge weighting: unit, mixing-weight, degree-normalised.") var edgeWeighting: String = "unit"
-    @Option(help: "Inflating agent as AGENT:ALPHA (repeatable).") var inflate: [String] = []
-    @Option(help: "Noisy agent as AGENT:SIGMA (repeatable).") var noise: [String] = []
-    @Option(help: "Best-responding agent as AGENT[:L] (repeatable).") var bestResponse: [String] = []
-    @Option(help: "Free-riding agent (repeatable).") var freeRide: [Int] = []
-    @Option(help: "Misreporting agent as AGENT:FACTOR (repeatable).") var misreport: [String] = []
-    @Option(help: "Seed for every random choice.") var seed: UInt64 = 1
+struct DSGDRunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "One experiment: payments on vs off, strategic agents and their cumulative gains against the same run with them truthful.")
+
+    @OptionGroup var options: DSGDOptions
+
     @Option(help: "Write result.json, config.json, per-run CSV files and SVG plots into this folder.") var out: String?
     @Flag(help: "Print the final summary as one JSON object on stdout.") var json = false
     @Option(help: "Write a checkpoint (atomically) every K iterations of every run to OUT/checkpoint.json (needs --out).") var checkpointEvery: Int?
     @Option(help: "With --checkpoint-every: stop at the first checkpoint after this many iterations (for jobs with a time limit).") var stopAfter: Int?
     @Option(help: "Continue the experiment saved in this checkpoint file (its config is used; other experiment flags are ignored). The result equals the uninterrupted run bit for bit.") var resume: String?
-
-    func experiment() throws -> DSGDExperiment {
-        if let config { return try loadJSONConfig(config, as: DSGDExperiment.self, what: "DSGD experiment") }
-        var e = DSGDExperiment()
-        e.data.agents = agents; e.data.rowsPerAgent = rows; e.data.features = features; e.data.heterogeneity = heterogeneity
-        guard let loss = GLMLoss(rawValue: model) else { throw ValidationError("--model must be logistic or squared") }
-        e.data.loss = loss; e.data.seed = seed
-        e.topology = try Topology(parsing: topology)
-        guard let w = WeightScheme(rawValue: weights) else { throw ValidationError("--weights '\(weights)' is not a weight scheme") }
-        e.weights = w
-        guard let ew = PaymentRule.EdgeWeighting(rawValue: edgeWeighting) else {
-            throw ValidationError("--edge-weighting must be one of \(PaymentRule.EdgeWeighting.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        e.mechanism = TruthfulDSGD(stepSize: PowerSchedule(initial: lr, exponent: v),
-                                   payments: PaymentRule(coefficient: PowerSchedule(initial: c0, exponent: u), edgeWeighting: ew))
-        e.iterations = iterations; e.batch = batch; e.seed = seed; e.l2 = l2
-        if dataOptions.usesFile { e.dataFile = try dataOptions.file(defaultPartition: "iid", test: testData) }
-        else if testData != nil { throw ValidationError("--test-data needs --data") }
-        e.evaluateEvery = max(1, iterations / 100)
-        func pair(_ s: String, _ flag: String, defaultValue: Double? = nil) throws -> (Int, Double) {
-            let p = s.split(separator: ":", omittingEmptySubsequences: false)
-            guard p.count == 2 || (p.count == 1 && defaultValue != nil), let a = Int(p[0]),
-                  let val = p.count > 1 ? Double(p[1]) : defaultValue, val.isFinite else {
-                throw ValidationError("\(flag) '\(s)': expected AGENT:VALUE\(defaultValue != nil ? " or AGENT" : "") (an agent index and a finite number)")
-            }
-            return (a, val)
-        }
-        for s in inflate { let (a, x) = try pair(s, "--inflate"); e.strategic.append(.init(agent: a, behaviour: .inflate(alpha: x))) }
-        for s in noise { let (a, x) = try pair(s, "--noise"); e.strategic.append(.init(agent: a, behaviour: .noise(sigma: x))) }
-        for s in bestResponse { let (a, x) = try pair(s, "--best-response", defaultValue: 1); e.strategic.append(.init(agent: a, behaviour: .bestResponse(smoothness: x))) }
-        for a in freeRide { e.strategic.append(.init(agent: a, behaviour: .freeRide)) }
-        for s in misreport { let (a, x) = try pair(s, "--misreport"); e.strategic.append(.init(agent: a, behaviour: .misreport(factor: x))) }
-        return e
-    }
 
     struct Summary: Codable {
         struct AgentGain: Codable { let agent: Int; let behaviour: String; let gainWithPayments: Double; let gainWithoutPayments: Double }
@@ -82,7 +34,10 @@ struct DSGDCommand: ParsableCommand {
         let finalGapWithPayments: Double, finalGapWithoutPayments: Double
         let consensusErrorWithPayments: Double
         let maxBudgetResidual: Double
+        /// Largest |cumulative payment| of any agent in the all-truthful run (the configured run
+        /// when it has no deviators), and that divided by the iterations.
         let honestTransferMax: Double
+        let honestTransferPerIteration: Double
         let strategic: [AgentGain]
         let warnings: [String]
         let secondsPerIteration: Double
@@ -91,10 +46,11 @@ struct DSGDCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let checkpoint = try resume.map { try DSGDExperiment.Checkpoint.read(path: $0) }
-            let e = try checkpoint?.config ?? experiment()
+            var e = try checkpoint?.config ?? options.experiment()
+            if checkpoint == nil { e = try options.calibrated(e, horizon: e.iterations, quiet: json).0 }
             if let checkpoint {
                 // Flags (or --config) that describe an experiment must describe the checkpoint's.
-                let given = try experiment(), defaults = try DSGDCommand.parse([]).experiment()
+                let given = try options.experiment(), defaults = try DSGDOptions.parse([]).experiment()
                 if given != defaults && given != checkpoint.config {
                     throw CLIError("\(resume!) belongs to a different experiment than the one the flags describe; resume with no experiment flags (the checkpoint holds its configuration) or with the same ones")
                 }
@@ -124,13 +80,14 @@ struct DSGDCommand: ParsableCommand {
             progress.finish()
             let pay = r.runs.first { $0.label == "payments" }!, off = r.runs.first { $0.label == "no-payments" }!
             // Payments change incentives, not the updates: `off` moves exactly like `pay`.
-            let strategicSet = Set(e.strategic.map(\.agent))
-            let honestMax = pay.points.last!.cumulativePayments.enumerated().filter { !strategicSet.contains($0.offset) }.map { abs($0.element) }.max() ?? 0
+            // Honest transfers: what truthful agents pay each other when nobody deviates.
+            let honestRun = r.runs.first { $0.label == "all-truthful" } ?? pay
+            let honestMax = honestRun.points.last!.cumulativePayments.map(abs).max() ?? 0
             let summary = Summary(agents: e.data.agents, iterations: e.iterations, fStar: r.fStar,
                                   finalGapWithPayments: pay.points.last!.optimalityGap, finalGapWithoutPayments: off.points.last!.optimalityGap,
                                   consensusErrorWithPayments: pay.points.last!.consensusError,
                                   maxBudgetResidual: pay.points.map(\.budgetResidual).max() ?? 0,
-                                  honestTransferMax: honestMax,
+                                  honestTransferMax: honestMax, honestTransferPerIteration: honestMax / Double(e.iterations),
                                   strategic: r.gains.map { .init(agent: $0.agent, behaviour: $0.behaviour, gainWithPayments: $0.withPayments.last!, gainWithoutPayments: $0.withoutPayments.last!) },
                                   warnings: r.warnings, secondsPerIteration: r.secondsPerIteration)
             if let out { try write(r, summary, to: out) }
@@ -160,7 +117,7 @@ struct DSGDCommand: ParsableCommand {
                 print(pad("test accuracy", 26) + pad(String(format: "%.4f", a), 16) + pad(String(format: "%.4f", b), 16))
             }
             print(pad("max budget residual", 26) + pad(fmt(summary.maxBudgetResidual), 16) + pad("-", 16))
-            print(pad("largest honest transfer", 26) + pad(fmt(honestMax), 16) + pad("-", 16))
+            print(pad("largest honest transfer", 26) + pad("-", 16) + pad(fmt(honestMax), 16))
             if !r.gains.isEmpty {
                 print("")
                 print(pad("strategic agent", 18) + pad("behaviour", 24) + pad("gain, payments on", 20) + pad("gain, payments off", 20))

@@ -53,7 +53,7 @@ final class DSGDSimulationTests: XCTestCase {
             XCTAssertThrowsError(try e.validate(), line: line) { err in XCTAssertTrue("\(err)".contains(fragment), "'\(err)' lacks '\(fragment)'", line: line) }
         }
         expect({ $0.strategic = [.init(agent: 8, behaviour: .freeRide)] }, "strategic agent index 8 is outside 0..<8")
-        expect({ $0.strategic = [.init(agent: 1, behaviour: .inflate(alpha: 0.5))] }, "inflate alpha must be >= 1")
+        expect({ $0.strategic = [.init(agent: 1, behaviour: .inflate(alpha: 0.5))] }, "inflate alpha must be a finite number >= 1")
         expect({ $0.mechanism.stepSize.exponent = 1.2 }, "stepSize.exponent (v) must be in (0.5, 1]")
         expect({ $0.mechanism.stepSize.initial = -0.1 }, "stepSize.initial must be a positive")
         expect({ $0.batch = 0 }, "batch: must be in 1...1000000, got 0")

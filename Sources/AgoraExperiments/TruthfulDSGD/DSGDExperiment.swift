@@ -25,6 +25,11 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
     public var evaluateEvery = 10
     public var seed: UInt64 = 1
     public var strategic: [Strategic] = []
+    /// Append a constant feature (the intercept) to the data; nil: on for data files, off for the
+    /// synthetic problem (see `usesIntercept`).
+    public var intercept: Bool? = nil
+    /// How an agent values the model (nil: `.final`, the spec's reading of the paper).
+    public var utility: UtilityModel? = nil
     public init() {}
 
     public func validate() throws {
@@ -41,13 +46,7 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
             guard s.agent >= 0 && s.agent < data.agents else {
                 throw AgoraError.configuration("strategic agent index \(s.agent) is outside 0..<\(data.agents)")
             }
-            switch s.behaviour {
-            case let .inflate(a): guard a >= 1 else { throw AgoraError.configuration("inflate alpha must be >= 1, got \(a)") }
-            case let .noise(sg): guard sg >= 0 else { throw AgoraError.configuration("noise sigma must be >= 0, got \(sg)") }
-            case let .bestResponse(l): guard l > 0 else { throw AgoraError.configuration("best-response smoothness must be > 0, got \(l)") }
-            case let .misreport(f): guard f >= 0 else { throw AgoraError.configuration("misreport factor must be >= 0, got \(f)") }
-            case .freeRide: break
-            }
+            try s.behaviour.validate(agent: s.agent)
         }
         if Set(strategic.map(\.agent)).count != strategic.count { throw AgoraError.configuration("an agent is listed twice in strategic") }
     }
@@ -67,17 +66,7 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
     public func run(progress: ((Int, Int) -> Void)? = nil, checkpoints: CheckpointPolicy? = nil,
                     resume: Checkpoint? = nil, referenceProgress: ((Int, Double) -> Void)? = nil) throws -> Result {
         try validate()
-        let (dataset, parts) = try dataFile.map { try $0.load(agents: data.agents, seed: seed) } ?? data.generate()
-        // Parameters, next iterate, gradients, applied updates and the evaluation's gradients
-        // ([agents x d] Float each), the batches, the Double copy of the features.
-        try ResourceLimits.check(bytes: 5 * 4 * Double(data.agents) * Double(dataset.features.cols)
-                                 + 8 * Double(data.agents) * Double(batch) + 12 * Double(dataset.features.nonzeros),
-                                 for: "DSGD on \(data.agents) agents x \(dataset.features.cols) parameters")
-        let model = LinearModel(loss: data.loss, l2: l2)
-        let y = try model.targets(dataset)
-        let test = try dataFile?.loadTest(matching: dataset).map { ($0.features.double, try model.targets($0)) }
-        let reference = try ReferenceSolver.solve(model, features: dataset.features.double, targets: y, progress: referenceProgress)
-        let exchange = try InProcessExchange(topology: topology, weights: weights, agents: data.agents, seed: seed)
+        let context = try prepare(referenceProgress: referenceProgress)
         var variants: [(String, TruthfulDSGD, [Strategic])] = []
         let off = TruthfulDSGD(stepSize: mechanism.stepSize, payments: nil)
         variants.append(("payments", mechanism, strategic))
@@ -106,8 +95,7 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
                     }
                 }
             }
-            let points = try simulate(v.1, v.2, dataset: dataset, parts: parts, model: model, targets: y, test: test, reference: reference,
-                                      exchange: exchange, resume: state, checkpointEvery: checkpoints?.every ?? 0, save: save) { t in
+            let points = try simulate(v.1, v.2, context: context, resume: state, checkpointEvery: checkpoints?.every ?? 0, save: save) { t in
                 progress?(k * iterations + t, variants.count * iterations)
             }
             done += iterations - (state?.iteration ?? 0)
@@ -118,7 +106,9 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
         for s in strategic {
             func curve(_ a: String, _ b: String) -> [Double] {
                 let ra = runs.first { $0.label == a }!, rb = runs.first { $0.label == b }!
-                return zip(ra.points, rb.points).map { $0.utilities[s.agent] - $1.utilities[s.agent] }
+                return ra.points.indices.map { k in
+                    utilityModel.utility(ra.points, agent: s.agent, at: k) - utilityModel.utility(rb.points, agent: s.agent, at: k)
+                }
             }
             gains.append(Gain(agent: s.agent, behaviour: s.behaviour.description, iterations: runs[0].points.map(\.iteration),
                               withPayments: curve("payments", "payments/truthful-\(s.agent)"),
@@ -131,6 +121,6 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
                 warnings.append("run '\(r.label)' diverges: the optimality gap grew from \(first) to \(last); lower the step size (stepSize.initial)")
             }
         }
-        return Result(config: self, fStar: reference.fStar, warnings: warnings, runs: runs, gains: gains, secondsPerIteration: secs)
+        return Result(config: self, fStar: context.reference.fStar, warnings: warnings, runs: runs, gains: gains, secondsPerIteration: secs)
     }
 }

@@ -5,74 +5,110 @@ import AgoraTopology
 import Foundation
 
 extension DSGDExperiment {
-    /// One run of the configured experiment under `mech` with the given strategic agents: the
-    /// mechanism steps, the behaviours applied to what agents use, evaluations every
-    /// `evaluateEvery` iterations, and checkpoints.
-    func simulate(_ mech: TruthfulDSGD, _ strategicAgents: [Strategic], dataset: Dataset, parts: [[Int]], model: LinearModel,
-                  targets y: [Double], test: (FeatureRows<Double>, [Double])?, reference: ReferenceSolver.Result,
-                  exchange: InProcessExchange, resume: Checkpoint?, checkpointEvery: Int, save: ((Checkpoint) throws -> Void)?,
-                  tick: (Int) -> Void) throws -> [Point] {
-        let n = data.agents, d = dataset.features.cols
-        let x = dataset.features, yf = y.map(Float.init)
-        var theta = Matrix<Float>(rows: n, cols: d), next = theta, grads = theta, applied = theta
-        var losses = [Float](repeating: 0, count: n)
-        var cumulative = [Double](repeating: 0, count: n)
-        // Independent seeded streams: mini-batches per agent, strategic noise per agent.
-        var batchRNG = (0..<n).map { SeededGenerator(seed: seed, stream: 1000 + UInt64($0)) }
-        var noiseRNG = (0..<n).map { SeededGenerator(seed: seed, stream: 5000 + UInt64($0)) }
-        let behaviour = Dictionary(strategicAgents.map { ($0.agent, $0.behaviour) }, uniquingKeysWith: { a, _ in a })
-        let degrees = exchange.degrees(iteration: 0)
-        var points: [Point] = []
+    /// What every run of one experiment shares: the data (with the intercept column when asked),
+    /// the agents' shards, the model and its reference optimum, the exchange, the test set.
+    struct Prepared {
+        let dataset: Dataset
+        let parts: [[Int]]
+        let model: LinearModel
+        let targets: [Double]
+        let targetsFloat: [Float]
+        let pooled: FeatureRows<Double>
+        let test: (FeatureRows<Double>, [Double])?
+        let reference: ReferenceSolver.Result
+        let exchange: InProcessExchange
+        /// Per agent, the trace bound on the smoothness of f_i (for the myopic best response).
+        let smoothness: [Double]
+    }
+
+    /// Loads or generates the data and solves the reference problem once for all runs.
+    func prepare(referenceProgress: ((Int, Double) -> Void)? = nil) throws -> Prepared {
+        var (dataset, parts) = try dataFile.map { try $0.load(agents: data.agents, seed: seed) } ?? data.generate()
+        var testSet = try dataFile?.loadTest(matching: dataset)
+        if usesIntercept {
+            dataset.features = try dataset.features.appendingConstantColumn(1)
+            if var t = testSet { t.features = try t.features.appendingConstantColumn(1); testSet = t }
+        }
+        // Parameters, next iterate, gradients, applied updates and the evaluation's gradients
+        // ([agents x d] Float each), the batches, the Double copy of the features.
+        try ResourceLimits.check(bytes: 5 * 4 * Double(data.agents) * Double(dataset.features.cols)
+                                 + 8 * Double(data.agents) * Double(batch) + 12 * Double(dataset.features.nonzeros),
+                                 for: "DSGD on \(data.agents) agents x \(dataset.features.cols) parameters")
+        let model = LinearModel(loss: data.loss, l2: l2)
+        let y = try model.targets(dataset)
+        let pooled = dataset.features.double
+        let test = try testSet.map { ($0.features.double, try model.targets($0)) }
+        let reference = try ReferenceSolver.solve(model, features: pooled, targets: y, progress: referenceProgress)
+        let exchange = try InProcessExchange(topology: topology, weights: weights, agents: data.agents, seed: seed)
+        let rowNorms = Self.rowSquaredNorms(pooled)
+        let curvature = data.loss == .logistic ? 0.25 : 1.0
+        let smoothness = parts.map { p in curvature * p.reduce(0.0) { $0 + rowNorms[$1] } / Double(max(1, p.count)) + l2 }
+        return Prepared(dataset: dataset, parts: parts, model: model, targets: y, targetsFloat: y.map(Float.init), pooled: pooled,
+                        test: test, reference: reference, exchange: exchange, smoothness: smoothness)
+    }
+
+    static func rowSquaredNorms(_ x: FeatureRows<Double>) -> [Double] {
+        switch x {
+        case let .dense(m): return Kernels.rowSquaredNorms(m)
+        case let .sparse(c):
+            return (0..<c.rows).map { r in c.values[c.rowStart[r]..<c.rowStart[r + 1]].reduce(0) { $0 + $1 * $1 } }
+        }
+    }
+
+    /// Whether the model gets an intercept column: as configured, else on for data files (real
+    /// data has no centred features) and off for the synthetic problem (generated without one).
+    public var usesIntercept: Bool { intercept ?? (dataFile != nil) }
+
+    /// The state of one simulated run and its iteration: gradients, the agents' behaviours, the
+    /// mechanism step, the payment ledger. Every random stream is per agent and independent of the
+    /// behaviours, so a counterfactual run (one agent changed) sees the same mini-batches.
+    struct Simulation {
+        let context: Prepared
+        let mechanism: TruthfulDSGD
+        let behaviour: [Int: Behaviour]
+        let batch: Int
+        var theta: Matrix<Float>
+        var next: Matrix<Float>, grads: Matrix<Float>, applied: Matrix<Float>
+        var losses: [Float]
+        var cumulative: [Double]
+        var batchRNG: [SeededGenerator]
+        var noiseRNG: [SeededGenerator]
         var lastResidual = 0.0
-        func evaluate(_ t: Int) throws {
-            let mean = Kernels.rowMean(theta).map(Double.init)
-            let full = try model.evaluate(mean, features: dataset.features.double, targets: y)
-            let dist = try Kernels.rowDistances(theta, to: reference.theta).reduce(0, +)
-            var g = Matrix<Float>(rows: n, cols: d), l = [Float](repeating: 0, count: n)
-            try Kernels.glmGradients(loss: model.loss, l2: Float(l2), features: x, targets: yf, parameters: theta,
-                                     batches: parts, gradients: &g, losses: &l)
-            points.append(Point(iteration: t, optimalityGap: full.value - reference.fStar, distance: dist / Double(n),
-                                consensusError: Double(Kernels.consensusError(theta)), budgetResidual: lastResidual,
-                                accuracy: full.accuracy,
-                                testAccuracy: try test.flatMap { try model.evaluate(mean, features: $0.0, targets: $0.1).accuracy },
-                                cumulativePayments: cumulative,
-                                utilities: (0..<n).map { -Double(l[$0]) - cumulative[$0] }))
+
+        init(context: Prepared, mechanism: TruthfulDSGD, strategic: [Strategic], batch: Int, seed: UInt64) {
+            let n = context.parts.count, d = context.dataset.features.cols
+            self.context = context; self.mechanism = mechanism; self.batch = batch
+            behaviour = Dictionary(strategic.map { ($0.agent, $0.behaviour) }, uniquingKeysWith: { a, _ in a })
+            theta = Matrix<Float>(rows: n, cols: d); next = theta; grads = theta; applied = theta
+            losses = [Float](repeating: 0, count: n)
+            cumulative = [Double](repeating: 0, count: n)
+            batchRNG = (0..<n).map { SeededGenerator(seed: seed, stream: 1000 + UInt64($0)) }
+            noiseRNG = (0..<n).map { SeededGenerator(seed: seed, stream: 5000 + UInt64($0)) }
         }
-        var first = 0
-        if let c = resume {
-            guard c.parameters.count == n * d, c.cumulativePayments.count == n, c.batchStreams.count == n, c.noiseStreams.count == n else {
-                throw AgoraError.io("the checkpoint's state does not fit \(n) agents x \(d) parameters")
-            }
-            theta = try Matrix(rows: n, cols: d, storage: c.parameters)
-            cumulative = c.cumulativePayments
-            batchRNG = c.batchStreams
-            noiseRNG = c.noiseStreams
-            points = c.points
-            lastResidual = c.lastResidual
-            first = c.iteration
-        } else {
-            try evaluate(0)
-        }
-        for t in first..<iterations {
+
+        /// Iteration t: mini-batch gradients, behaviours, the mechanism's step and payments.
+        mutating func advance(_ t: Int) throws {
+            let n = theta.rows, parts = context.parts, model = context.model
             let batches = (0..<n).map { a in (0..<batch).map { _ in parts[a][Int(batchRNG[a].next() % UInt64(parts[a].count))] } }
-            try Kernels.glmGradients(loss: model.loss, l2: Float(l2), features: x, targets: yf, parameters: theta,
-                                     batches: batches, gradients: &grads, losses: &losses, computeLosses: false)
+            try Kernels.glmGradients(loss: model.loss, l2: Float(model.l2), features: context.dataset.features, targets: context.targetsFloat,
+                                     parameters: theta, batches: batches, gradients: &grads, losses: &losses, computeLosses: false)
             applied = grads
             var norms = Kernels.rowSquaredNorms(grads).map(Double.init)
             for (i, b) in behaviour {
                 switch b {
                 case let .inflate(a): try Kernels.scaleRow(&applied, row: i, by: Float(a)); norms[i] *= a * a
+                case let .inflateSchedule(a0, decay):
+                    let a = 1 + (a0 - 1) * pow(Double(t + 1), -decay)
+                    try Kernels.scaleRow(&applied, row: i, by: Float(a)); norms[i] *= a * a
                 case let .noise(s): norms[i] = try Kernels.addGaussianNoise(&applied, row: i, sigma: s, rng: &noiseRNG[i])
                 case let .bestResponse(l):
-                    let lam = mech.stepSize(t)
-                    let c = mech.payments.map { $0.coefficient(t) } ?? 0
-                    let a = max(1, lam / (l * lam * lam + 2 * c * Double(degrees[i])))
+                    let a = try myopicInflation(agent: i, iteration: t, smoothness: l ?? context.smoothness[i], reportedNorm: norms[i])
                     try Kernels.scaleRow(&applied, row: i, by: Float(a)); norms[i] *= a * a
                 case .freeRide: try Kernels.fillRow(&applied, row: i, with: 0); norms[i] = 0
                 case let .misreport(f): norms[i] *= f
                 }
             }
-            let pay = try mech.step(iteration: t, parameters: theta, applied: applied, reports: norms, exchange: exchange, into: &next)
+            let pay = try mechanism.step(iteration: t, parameters: theta, applied: applied, reports: norms, exchange: context.exchange, into: &next)
             for i in 0..<n { cumulative[i] += pay[i] }
             if let bad = cumulative.firstIndex(where: { !$0.isFinite }) {
                 throw AgoraError.numerical("non-finite payment ledger of agent \(bad) at iteration \(t): lower the payment coefficient (payments.coefficient.initial) or the step size")
@@ -82,11 +118,82 @@ extension DSGDExperiment {
                 throw AgoraError.numerical("non-finite parameter of agent \(bad) at iteration \(t): lower the step size (stepSize.initial)")
             }
             swap(&theta, &next)
+        }
+
+        /// alpha_t of the myopic best response (see `Behaviour.bestResponse`) for agent i, whose
+        /// mini-batch gradient is row i of `grads` with squared norm `gg`.
+        func myopicInflation(agent i: Int, iteration t: Int, smoothness L: Double, reportedNorm gg: Double) throws -> Double {
+            guard gg > 0 else { return 1 }
+            let d = theta.cols
+            var full = Matrix<Float>(rows: 1, cols: d), l: [Float] = [0]
+            let own = try Matrix(rows: 1, cols: d, storage: Array(theta.storage[(i * d)..<((i + 1) * d)]))
+            try Kernels.glmGradients(loss: context.model.loss, l2: Float(context.model.l2), features: context.dataset.features,
+                                     targets: context.targetsFloat, parameters: own, batches: [context.parts[i]],
+                                     gradients: &full, losses: &l, computeLosses: false)
+            var dot = 0.0
+            for k in 0..<d { dot += Double(full.storage[k]) * Double(grads.storage[i * d + k]) }
+            let lam = mechanism.stepSize(t)
+            let c = mechanism.payments.map { $0.coefficient(t) } ?? 0
+            let omega = c > 0 ? mechanism.payments!.edgeWeightSums(iteration: t, exchange: context.exchange)[i] : 0
+            return max(1, lam * dot / ((L * lam * lam + 2 * c * omega) * gg))
+        }
+
+        /// f_i(theta_i) for every agent on all of its own data (the reward is its negative).
+        func agentLosses() throws -> [Double] {
+            var g = Matrix<Float>(rows: theta.rows, cols: theta.cols), l = [Float](repeating: 0, count: theta.rows)
+            try Kernels.glmGradients(loss: context.model.loss, l2: Float(context.model.l2), features: context.dataset.features,
+                                     targets: context.targetsFloat, parameters: theta, batches: context.parts, gradients: &g, losses: &l)
+            return l.map(Double.init)
+        }
+
+        /// Pooled metrics of the network average.
+        func networkMetrics() throws -> (gap: Double, accuracy: Double?, testAccuracy: Double?) {
+            let mean = Kernels.rowMean(theta).map(Double.init)
+            let full = try context.model.evaluate(mean, features: context.pooled, targets: context.targets)
+            let testAccuracy = try context.test.flatMap { try context.model.evaluate(mean, features: $0.0, targets: $0.1).accuracy }
+            return (full.value - context.reference.fStar, full.accuracy, testAccuracy)
+        }
+    }
+
+    /// One run of the configured experiment under `mech` with the given strategic agents: the
+    /// mechanism steps, evaluations every `evaluateEvery` iterations, and checkpoints.
+    func simulate(_ mech: TruthfulDSGD, _ strategicAgents: [Strategic], context: Prepared, resume: Checkpoint?,
+                  checkpointEvery: Int, save: ((Checkpoint) throws -> Void)?, tick: (Int) -> Void) throws -> [Point] {
+        let n = data.agents, d = context.dataset.features.cols
+        var sim = Simulation(context: context, mechanism: mech, strategic: strategicAgents, batch: batch, seed: seed)
+        var points: [Point] = []
+        func evaluate(_ t: Int) throws {
+            let metrics = try sim.networkMetrics()
+            let dist = try Kernels.rowDistances(sim.theta, to: context.reference.theta).reduce(0, +)
+            let l = try sim.agentLosses()
+            points.append(Point(iteration: t, optimalityGap: metrics.gap, distance: dist / Double(n),
+                                consensusError: Double(Kernels.consensusError(sim.theta)), budgetResidual: sim.lastResidual,
+                                accuracy: metrics.accuracy, testAccuracy: metrics.testAccuracy,
+                                cumulativePayments: sim.cumulative,
+                                utilities: (0..<n).map { -l[$0] - sim.cumulative[$0] }))
+        }
+        var first = 0
+        if let c = resume {
+            guard c.parameters.count == n * d, c.cumulativePayments.count == n, c.batchStreams.count == n, c.noiseStreams.count == n else {
+                throw AgoraError.io("the checkpoint's state does not fit \(n) agents x \(d) parameters")
+            }
+            sim.theta = try Matrix(rows: n, cols: d, storage: c.parameters)
+            sim.cumulative = c.cumulativePayments
+            sim.batchRNG = c.batchStreams
+            sim.noiseRNG = c.noiseStreams
+            sim.lastResidual = c.lastResidual
+            points = c.points
+            first = c.iteration
+        } else {
+            try evaluate(0)
+        }
+        for t in first..<iterations {
+            try sim.advance(t)
             if (t + 1) % evaluateEvery == 0 || t + 1 == iterations { try evaluate(t + 1) }
             if let save, checkpointEvery > 0, (t + 1) % checkpointEvery == 0 || t + 1 == iterations {
-                try save(Checkpoint(config: self, run: 0, finishedRuns: [], iteration: t + 1, parameters: theta.storage,
-                                    cumulativePayments: cumulative, batchStreams: batchRNG, noiseStreams: noiseRNG,
-                                    points: points, lastResidual: lastResidual))
+                try save(Checkpoint(config: self, run: 0, finishedRuns: [], iteration: t + 1, parameters: sim.theta.storage,
+                                    cumulativePayments: sim.cumulative, batchStreams: sim.batchRNG, noiseStreams: sim.noiseRNG,
+                                    points: points, lastResidual: sim.lastResidual))
             }
             tick(t + 1)
         }

@@ -41,16 +41,27 @@ public struct PaymentRule: Codable, Sendable, Equatable {
         let deg = exchange.degrees(iteration: t)
         return (0..<s.count).map { i in
             var p = 0.0
-            for q in received.range(i) {
-                let omega: Double
-                switch edgeWeighting {
-                case .unit: omega = 1
-                case .mixingWeight: omega = received.weights[q]
-                case .degreeNormalised: omega = 2 / Double(deg[i] + deg[Int(received.from[q])])
-                }
-                p += c * omega * (s[i] - received.values[q])
-            }
+            for q in received.range(i) { p += c * omega(i, q, received, deg) * (s[i] - received.values[q]) }
             return p
+        }
+    }
+
+    /// omega_i = sum_j omega_ij per agent at iteration t: the payment an agent makes per unit of its
+    /// own report is C_t omega_i, so omega_i replaces the degree in the best-response formula
+    /// under edge weightings other than `unit`.
+    public func edgeWeightSums(iteration t: Int, exchange: NeighborExchange) -> [Double] {
+        let n = exchange.degrees(iteration: t).count
+        let received = exchange.neighborScalars(iteration: t, [Double](repeating: 0, count: n))
+        let deg = exchange.degrees(iteration: t)
+        return (0..<n).map { i in received.range(i).reduce(0.0) { $0 + omega(i, $1, received, deg) } }
+    }
+
+    /// omega_ij for the q-th neighbour entry of agent i.
+    private func omega(_ i: Int, _ q: Int, _ received: ReceivedScalars, _ deg: [Int]) -> Double {
+        switch edgeWeighting {
+        case .unit: return 1
+        case .mixingWeight: return received.weights[q]
+        case .degreeNormalised: return 2 / Double(deg[i] + deg[Int(received.from[q])])
         }
     }
 }
