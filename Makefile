@@ -39,6 +39,13 @@ run: build
 	@mkdir -p out
 	./.build/release/agora dsgd --agents 16 --topology exponential --inflate 3:3 --noise 7:1 --iterations 1000 --out out/dsgd
 	@echo
+	./.build/release/agora dsgd horizon --c0 auto --out out/dsgd-horizon
+	@echo
+	./.build/release/agora dsgd horizon --c0 auto --utility cumulative --out out/dsgd-horizon-cumulative
+	@echo "(horizon.csv, curves.csv and the plot horizon.svg in out/dsgd-horizon and out/dsgd-horizon-cumulative; findings in docs/dsgd.md)"
+	@echo
+	./.build/release/agora dsgd equilibrium --lr 2 --c0 auto --out out/dsgd-equilibrium
+	@echo
 	./.build/release/agora mix --topology exponential --agents 256 --dim 10000 --steps 25
 	@echo
 	./.build/release/agora mix --topology ring --agents 256 --dim 10000 --steps 25 --csv out/ring-consensus.csv --plot out/ring-consensus.svg | tail -n 5

@@ -154,7 +154,9 @@ struct DSGDEquilibriumCommand: ParsableCommand {
                       + pad(o.testAccuracy.map { String(format: "%.4f", $0) } ?? "-", 14) + fmt(o.payments.map(abs).max() ?? 0))
             }
             for (name, o) in [("payments on", r.withPayments), ("payments off", r.withoutPayments)] where o.deviators > 0 {
-                print("\(name): " + o.profile.enumerated().filter { $0.element != "truthful" }.map { "agent \($0.offset) \($0.element)" }.joined(separator: ", "))
+                var groups: [String: [Int]] = [:]
+                for (i, b) in o.profile.enumerated() where b != "truthful" { groups[b, default: []].append(i) }
+                print("\(name): " + groups.sorted { $0.key < $1.key }.map { "\($0.key) by agents \($0.value.map(String.init).joined(separator: ","))" }.joined(separator: "; "))
             }
             if let out { print("\nresult.json and outcomes.csv written to \(out)") }
         }
