@@ -20,8 +20,14 @@ struct MarketRunCommand: ParsableCommand {
     @Option(help: "Synthetic data: heterogeneity across clients.") var heterogeneity: Double = 3
     @Option(help: "Synthetic data: groups of clients sharing a task (0: every client its own).") var clusters: Int = 3
     @Option(help: "Methods, comma-separated: ipfl, local, fedavg, fedprox, ditto, pfedgraph, or all.") var method: String = "ipfl,local,fedavg"
-    @Option(help: "lambda: weight of model distance in prices and payments.") var lambda: Double = 2
-    @Option(help: "eta: personalization step (prox strength lambda/eta).") var eta: Double = 5
+    @Option(help: "Market preset: default (scale-free personalization) or paper (the reference code's: eta = 5 absolute, prox strength lambda/eta for every client); the flags below override it.") var preset: String = "default"
+    @Option(help: "lambda: weight of model distance in prices and payments (default 2).") var lambda: Double?
+    @Option(help: "eta: personalization centre step, in units of the client's update with --centre-step relative (default 1), absolute as in the reference code (paper: 5).") var eta: Double?
+    @Option(help: "Unit of eta: relative (scale-free, default) or absolute (the reference code).") var centreStep: String?
+    @Option(help: "Prox strength mu of (mu/2)||theta - centre||^2 for every client, or 'lambda/eta' (the reference code's coupling); turns the pilot off. Default: chosen per client by the pilot.") var prox: String?
+    @Option(help: "Candidate prox strengths of the pilot, comma separated (default 0,0.05,0.2).") var proxCandidates: String?
+    @Option(help: "Rounds of the pilot per candidate (default 5); 0 turns the pilot off (every client gets the market's strength, 0.2).") var pilotRounds: Int?
+    @Option(help: "Pull clients that bought nothing towards their own model too: yes (the reference code) or no (default).") var proxWithoutImports: String?
     @Option(help: "Distance between updates: cosine or squared-l2.") var distance: String = "cosine"
     @Option(help: "Tie-break among equal thresholds: index (reference) or random.") var tieBreak: String = "index"
     @Option(help: "Rounds.") var rounds: Int = 20
@@ -58,7 +64,44 @@ struct MarketRunCommand: ParsableCommand {
         }
         guard let dist = MarketDistance(rawValue: distance) else { throw ValidationError("--distance must be cosine or squared-l2") }
         guard let tie = MarketTieBreak(rawValue: tieBreak) else { throw ValidationError("--tie-break must be index or random") }
-        e.market = ModelMarket(lambda: lambda, eta: eta, distance: dist, tieBreak: tie)
+        switch preset {
+        case "default": e.market = ModelMarket()
+        case "paper": e.market = .paper; e.proxPilot = nil
+        default: throw ValidationError("--preset must be default or paper, got '\(preset)'")
+        }
+        e.market.distance = dist; e.market.tieBreak = tie
+        if let lambda { e.market.lambda = lambda }
+        if let eta { e.market.eta = eta }
+        if let centreStep {
+            guard let c = CentreStep(rawValue: centreStep) else { throw ValidationError("--centre-step must be relative or absolute, got '\(centreStep)'") }
+            e.market.centreStep = c
+        }
+        if let proxCandidates {
+            let c = try proxCandidates.split(separator: ",").map { t -> Double in
+                guard let v = Double(t.trimmingCharacters(in: .whitespaces)), v.isFinite, v >= 0 else { throw ValidationError("--prox-candidates: '\(t)' is not a non-negative number") }
+                return v
+            }
+            if e.proxPilot == nil { e.proxPilot = .init() }
+            e.proxPilot!.candidates = c
+        }
+        if let pilotRounds {
+            guard pilotRounds >= 0 else { throw ValidationError("--pilot-rounds must be >= 0, got \(pilotRounds)") }
+            if pilotRounds == 0 { e.proxPilot = nil } else {
+                if e.proxPilot == nil { e.proxPilot = .init() }
+                e.proxPilot!.rounds = pilotRounds
+            }
+        }
+        if let prox {
+            e.proxPilot = nil
+            if prox == "lambda/eta" { e.market.prox = nil } else {
+                guard let v = Double(prox), v.isFinite, v >= 0 else { throw ValidationError("--prox must be a non-negative number or 'lambda/eta', got '\(prox)'") }
+                e.market.prox = v
+            }
+        }
+        if let proxWithoutImports {
+            guard ["yes", "no"].contains(proxWithoutImports) else { throw ValidationError("--prox-without-imports must be yes or no, got '\(proxWithoutImports)'") }
+            e.market.proxWithoutImports = proxWithoutImports == "yes"
+        }
         e.rounds = rounds; e.localSteps = localSteps; e.batch = batch; e.learningRate = lr; e.momentum = momentum
         e.l2 = l2; e.hidden = hidden; e.testFraction = testFraction; e.eagerness = eagerness; e.cost = cost
         e.sizeScale = sizeScale; e.dropout = dropout; e.seed = seed
@@ -114,7 +157,7 @@ struct MarketRunCommand: ParsableCommand {
             }
             let source = e.dataFile.map { "\($0.path) (\($0.partition))" } ?? "synthetic logistic data (heterogeneity \(e.data.heterogeneity))"
             print("model market: \(e.clients) clients, \(r.parameters) parameters, \(source); \(e.rounds) rounds x \(e.localSteps) local steps")
-            print("market: lambda = \(fmt(e.market.lambda)), eta = \(fmt(e.market.eta)), K = \(fmt(e.eagerness)), c = \(fmt(e.cost)), distance \(e.market.distance.rawValue), tie-break \(e.market.tieBreak.rawValue)\n")
+            print("market: lambda = \(fmt(e.market.lambda)), eta = \(fmt(e.market.eta)) (\((e.market.centreStep ?? .absolute).rawValue)), prox strength \(fmt(e.market.proxStrength))\((e.market.proxWithoutImports ?? true) ? "" : " (clients with imports only)"), K = \(fmt(e.eagerness)), c = \(fmt(e.cost)), distance \(e.market.distance.rawValue), tie-break \(e.market.tieBreak.rawValue)\n")
             for m in r.methods {
                 print("\(m.method.rawValue):")
                 print("  " + pad("round", 7) + pad("mean acc", 10) + pad("mean utility", 14) + pad("edges", 7) + pad("budget residual", 17) + "active")

@@ -110,8 +110,10 @@ final class ModelMarketTests: XCTestCase {
         XCTAssertEqual(mech.graph(reports: r, distances: Matrix(rows: 3, cols: 3)).imports[1], [])
     }
 
-    /// The closed-form prox centres against theta_i - eta sum_j a_ij (N_j/N_i) grad d by central
-    /// differences of the distance itself.
+    /// The closed-form prox centres against theta_i - eta_i sum_j a_ij (N_j/N_i) grad d by central
+    /// differences of the distance itself: eta_i = eta (absolute, the reference code), or
+    /// eta ||u_i||^2 / W_i (cosine) and eta / (2 W_i) (squared L2) with W_i = max(1, sum_j N_j/N_i)
+    /// in the scale-free relative step.
     func testProxCentresEqualFiniteDifferenceGradients() throws {
         var g = SeededGenerator(seed: 11)
         let m = 5, p = 9
@@ -119,8 +121,8 @@ final class ModelMarketTests: XCTestCase {
         let origin = (0..<p).map { _ in 0.1 * g.normal() }
         let r = (0..<m).map { _ in ClientEconomics(dataSize: 1000 + 4000 * g.uniform(), cost: 1, eagerness: 5e5) }
         let imports = [[1, 2], [0], [], [4, 0, 1], [3]]
-        for kind in MarketDistance.allCases {
-            let mech = ModelMarket(lambda: 2, eta: 0.7, distance: kind)
+        for kind in MarketDistance.allCases { for unit in CentreStep.allCases {
+            let mech = ModelMarket(lambda: 2, eta: 0.7, distance: kind, centreStep: unit)
             let geo = try Kernels.updateGeometry(theta, origin: origin)
             let centres = try mech.proxCenters(parameters: theta, geometry: geo, imports: imports, reports: r)
             func dist(_ a: [Double], _ b: [Double]) -> Double {
@@ -141,10 +143,39 @@ final class ModelMarketTests: XCTestCase {
                         plus[k] += h; minus[k] -= h
                         grad += r[j].dataSize / r[i].dataSize * (dist(plus, theta.row(j)) - dist(minus, theta.row(j))) / (2 * h)
                     }
-                    XCTAssertEqual(centres[i, k], theta[i, k] - 0.7 * grad, accuracy: 1e-7, "\(kind) client \(i) coordinate \(k)")
+                    let w = max(1, imports[i].reduce(0.0) { $0 + r[$1].dataSize / r[i].dataSize })
+                    let norm2 = zip(theta.row(i), origin).reduce(0.0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
+                    let eta = unit == .absolute ? 0.7 : kind == .cosine ? 0.7 * norm2 / w : 0.7 / (2 * w)
+                    XCTAssertEqual(centres[i, k], theta[i, k] - eta * grad, accuracy: 1e-7, "\(kind) \(unit) client \(i) coordinate \(k)")
                 }
             }
+        } }
+    }
+
+    /// The relative centre step is scale-free: scaling every update by s scales each centre's move
+    /// by s (the absolute cosine step scales it by 1/s), and the move never exceeds eta ||u_i||.
+    func testRelativeCentreStepIsScaleFreeAndBounded() throws {
+        var g = SeededGenerator(seed: 12)
+        let m = 6, p = 7
+        let u: Matrix<Double> = g.normalMatrix(rows: m, cols: p)
+        let origin = (0..<p).map { _ in g.normal() }
+        let r = (0..<m).map { _ in ClientEconomics(dataSize: 1000 + 4000 * g.uniform(), cost: 1, eagerness: 5e5) }
+        let imports = [[1, 2, 3, 4, 5], [0], [], [4, 0, 1], [3], [0, 1]]
+        func moves(_ scale: Double, _ unit: CentreStep) throws -> [Double] {
+            let theta = try Matrix(rows: m, cols: p, storage: (0..<(m * p)).map { origin[$0 % p] + scale * u.storage[$0] })
+            let mech = ModelMarket(eta: 0.8, centreStep: unit)
+            let c = try mech.proxCenters(parameters: theta, geometry: try Kernels.updateGeometry(theta, origin: origin), imports: imports, reports: r)
+            return (0..<m).map { i in zip(c.row(i), theta.row(i)).reduce(0.0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot() }
         }
+        let rel1 = try moves(1, .relative), rel100 = try moves(100, .relative)
+        let abs1 = try moves(1, .absolute), abs100 = try moves(100, .absolute)
+        for i in 0..<m {
+            XCTAssertEqual(rel100[i], 100 * rel1[i], accuracy: 1e-9 * max(1, rel100[i]), "client \(i)")
+            XCTAssertEqual(abs100[i], abs1[i] / 100, accuracy: 1e-9, "client \(i)")
+            let norm = u.row(i).reduce(0.0) { $0 + $1 * $1 }.squareRoot()
+            XCTAssertLessThanOrEqual(rel1[i], 0.8 * norm * (1 + 1e-12), "client \(i): the move is at most eta ||u_i||")
+        }
+        XCTAssertEqual(rel1[2], 0, "no imports, no move")
     }
 
     func testAuditMeasuresMisreportingAndFindsTheReportedViolations() throws {

@@ -121,23 +121,31 @@ struct LocalStrategy: FederatedStrategy {
 struct IPFLStrategy: FederatedStrategy {
     let market: ModelMarket
     var centres: Matrix<Float>? = nil
+    /// Who each client bought from in the last market (its centre's imports).
+    var lastImports: [[Int]] = []
     var workspace = ModelMarket.Workspace<Float>()
     var tieSeed: SeededGenerator
 
-    init(market: ModelMarket, seed: UInt64) {
+    /// Each client's prox strength when it has imports (or always, with `proxWithoutImports`).
+    let strengths: [Double]
+
+    init(market: ModelMarket, seed: UInt64, strengths: [Double]) {
         self.market = market
+        self.strengths = strengths
         tieSeed = SeededGenerator(seed: seed, stream: 0x71E)
     }
 
     mutating func round(_ t: Int, run: inout FederatedRun) throws -> FederatedRoundResult {
         // 1. Local training towards the prox centres (from round 1 on). Clients who left train alone.
-        let strengths = (0..<run.clients).map { Float(run.active[$0] && t > 0 ? market.proxStrength : 0) }
+        let pulled = (0..<run.clients).map { run.active[$0] && t > 0 && (!lastImports[$0].isEmpty || (market.proxWithoutImports ?? true)) }
+        let strengths = (0..<run.clients).map { Float(pulled[$0] ? self.strengths[$0] : 0) }
         try run.trainModels(centres: centres, strengths: centres == nil ? nil : strengths)
         // 3. Attack hook on uploads; 4-7. the server.
         let uploaded = try run.upload(run.theta)
         let (outcome, d) = try market.step(uploaded: uploaded, origin: run.origin, reports: run.reports, truth: run.truth,
                                            active: run.active, seed: tieSeed.next(), workspace: &workspace)
         centres = workspace.centres
+        lastImports = outcome.imports
         return FederatedRoundResult(evaluated: run.theta, imports: outcome.imports, market: (outcome, d))
     }
 }

@@ -89,6 +89,9 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
     /// Clients whose round utility is negative leave the market (and train locally from then on).
     public var dropout = false
     public var methods: [FederatedMethod] = [.ipfl]
+    /// Each client's prox strength chosen by a pilot on its own validation rows (`ProxPilot`); nil
+    /// (also in configurations written before the option existed): the market's strength for all.
+    public var proxPilot: ProxPilot? = ProxPilot()
     public var fedproxMu = 0.01
     public var dittoLambda = 0.1
     public var pfedgraphAlpha = 0.8
@@ -96,6 +99,30 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
     public init() {}
 
     public var clients: Int { data.agents }
+
+    /// How iPFL chooses each client's prox strength when the right one depends on the data: before
+    /// the run, `rounds` rounds of iPFL per candidate strength on each client's training rows minus
+    /// a validation part (`validationFraction`, never the test rows), and each client keeps the
+    /// candidate with the lowest validation loss at the end of the pilot (ties: the weaker pull;
+    /// the loss, not the accuracy, because validation parts are small and accuracy is coarse). Candidate 0 is iPFL's
+    /// market without the pull (local training inside the market), so a client is not pushed
+    /// towards models that do not help its own data, whatever the model size or data scale.
+    public struct ProxPilot: Codable, Sendable, Equatable {
+        public var candidates: [Double] = [0, 0.05, 0.2]
+        public var rounds = 5
+        public var validationFraction = 0.2
+        public init() {}
+
+        func validate() throws {
+            guard !candidates.isEmpty, candidates.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+                throw AgoraError.configuration("candidate prox strengths must be a non-empty list of non-negative numbers, got \(candidates)", field: "proxPilot.candidates")
+            }
+            guard rounds >= 1, rounds <= 10_000 else { throw AgoraError.configuration("must be in 1...10000, got \(rounds)", field: "proxPilot.rounds") }
+            guard validationFraction > 0, validationFraction < 1 else {
+                throw AgoraError.configuration("must be in (0, 1), got \(validationFraction)", field: "proxPilot.validationFraction")
+            }
+        }
+    }
 
     public func validate() throws {
         try data.validate()
@@ -126,6 +153,7 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
             }
         }
         if Set(attackers.map(\.client)).count != attackers.count { throw AgoraError.configuration("a client is listed twice as attacker") }
+        try proxPilot?.validate()
     }
 
     /// One round of one method.
@@ -167,14 +195,16 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         public var methods: [MethodResult]
         /// Single-round audit of the last iPFL market (if iPFL ran).
         public var audit: IncentiveAudit.Report?
+        /// Each client's prox strength in iPFL (chosen by the pilot, or the market's).
+        public var proxStrengths: [Double]? = nil
     }
 
     /// Loads the data, builds clients and runs every method on identical data, splits and seeds.
     public func run(progress: ((Int, Int) -> Void)? = nil) throws -> Result {
         try validate()
         let (dataset, parts): (Dataset, [[Int]])
-        if let f = dataFile { (dataset, parts) = try f.load(agents: clients, seed: seed) } else { (dataset, parts) = try data.generate() }
         let least = minClientRows ?? 10
+        if let f = dataFile { (dataset, parts) = try f.load(agents: clients, seed: seed, minRows: least) } else { (dataset, parts) = try data.generate() }
         if let (c, rows) = parts.enumerated().map({ ($0.offset, $0.element.count) }).first(where: { $0.1 < least }) {
             throw AgoraError.configuration("client \(c) has \(rows) rows after the \(dataFile?.partition.description ?? "synthetic") partition; every client needs at least \(least) (minClientRows): use fewer clients, a larger data set or a less skewed partition", field: "minClientRows")
         }
@@ -198,10 +228,15 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         }
         var results: [MethodResult] = []
         var audit: IncentiveAudit.Report? = nil
+        let strengths: [Double]? = methods.contains(.ipfl)
+            ? try proxPilot.map { try choose($0, dataset: dataset, model: model, fed: fed, truth: truth, reports: reports, attack: attack) }
+                ?? [Double](repeating: market.proxStrength, count: clients)
+            : nil
         for (k, method) in methods.enumerated() {
             let t0 = DispatchTime.now().uptimeNanoseconds
             var lastMarket: (Matrix<Double>, [Bool])? = nil
-            let rounds = try simulate(method, fed: fed, truth: truth, reports: reports, attack: attack, lastMarket: &lastMarket) { r in
+            let rounds = try simulate(method, fed: fed, truth: truth, reports: reports, attack: attack, proxStrengths: strengths,
+                                      lastMarket: &lastMarket) { r in
                 progress?(k * self.rounds + r, methods.count * self.rounds)
             }
             let secs = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
@@ -217,14 +252,33 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
             }
         }
         return Result(config: self, dataName: dataset.name, parameters: fed.parameterCount, truth: truth, reports: reports,
-                      methods: results, audit: audit)
+                      methods: results, audit: audit, proxStrengths: strengths)
+    }
+
+    /// The pilot of `ProxPilot`: per client, the candidate strength with the lowest validation loss.
+    func choose(_ pilot: ProxPilot, dataset: Dataset, model: ModelFamily, fed: FederatedClients, truth: [ClientEconomics],
+                reports: [ClientEconomics], attack: [Int: MarketAttack]) throws -> [Double] {
+        let validation = try FederatedClients(data: dataset, model: model, partition: fed.train, testFraction: pilot.validationFraction,
+                                              seed: seed ^ 0x9170_7000)
+        var short = self
+        short.rounds = pilot.rounds
+        var best = [Double](repeating: .infinity, count: clients), chosen = [Double](repeating: 0, count: clients)
+        for mu in pilot.candidates.sorted() {
+            var run = FederatedRun(experiment: short, fed: validation, truth: truth, reports: reports, attack: attack)
+            var strategy = short.makeStrategy(.ipfl, origin: run.origin, proxStrengths: [Double](repeating: mu, count: clients))
+            for t in 0..<pilot.rounds { _ = try strategy.round(t, run: &run) }
+            let losses = try validation.testLosses(run.theta)
+            for i in 0..<clients where losses[i] < best[i] { best[i] = losses[i]; chosen[i] = mu }
+        }
+        return chosen
     }
 
     func simulate(_ method: FederatedMethod, fed: FederatedClients, truth: [ClientEconomics], reports: [ClientEconomics],
-                  attack: [Int: MarketAttack], lastMarket: inout (Matrix<Double>, [Bool])?, tick: (Int) -> Void) throws -> [Round] {
+                  attack: [Int: MarketAttack], proxStrengths: [Double]? = nil, lastMarket: inout (Matrix<Double>, [Bool])?,
+                  tick: (Int) -> Void) throws -> [Round] {
         let m = clients
         var run = FederatedRun(experiment: self, fed: fed, truth: truth, reports: reports, attack: attack)
-        var strategy = makeStrategy(method, origin: run.origin)
+        var strategy = makeStrategy(method, origin: run.origin, proxStrengths: proxStrengths)
         var cumulative = [Double](repeating: 0, count: m)
         var out: [Round] = []
         for t in 0..<rounds {
@@ -259,9 +313,9 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
     }
 
     /// The strategy object of one method (its own state: global model, centres, workspace).
-    func makeStrategy(_ method: FederatedMethod, origin: [Float]) -> any FederatedStrategy {
+    func makeStrategy(_ method: FederatedMethod, origin: [Float], proxStrengths: [Double]? = nil) -> any FederatedStrategy {
         switch method {
-        case .ipfl: return IPFLStrategy(market: market, seed: seed)
+        case .ipfl: return IPFLStrategy(market: market, seed: seed, strengths: proxStrengths ?? [Double](repeating: market.proxStrength, count: clients))
         case .local: return LocalStrategy()
         case .fedavg: return FedAvgStrategy(global: origin, proximal: nil)
         case .fedprox: return FedAvgStrategy(global: origin, proximal: fedproxMu)

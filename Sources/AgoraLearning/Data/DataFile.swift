@@ -79,10 +79,10 @@ public struct DataFile: Codable, Sendable, Equatable {
         }
     }
 
-    /// Loads the file and splits it across `agents`.
-    public func load(agents: Int, seed: UInt64) throws -> (Dataset, [[Int]]) {
+    /// Loads the file and splits it across `agents`, each with at least `minRows` rows.
+    public func load(agents: Int, seed: UInt64, minRows: Int = 1) throws -> (Dataset, [[Int]]) {
         let d = try read(path)
-        let p = try Partition(labels: d.labels, classes: d.classes, agents: agents, scheme: partition, seed: seed)
+        let p = try Partition(labels: d.labels, classes: d.classes, agents: agents, scheme: partition, seed: seed, minRows: minRows)
         return (d, p.agents)
     }
 

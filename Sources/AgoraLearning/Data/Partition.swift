@@ -14,6 +14,10 @@ public enum PartitionScheme: Sendable, Equatable, Codable, CustomStringConvertib
     /// Classes cut into `groups` contiguous groups and agents into as many contiguous groups;
     /// agent group k holds only class group k, split IID inside the group. The paper's "Cluster"
     /// (3 groups, 9 clients) and "Skew" (2 disjoint 5-class groups, 10 clients) partitions.
+    /// With more groups than classes (binary data) the groups differ by label mix instead: group k
+    /// sits at position (k + 1/2)/G on [0, 1], class c at (c + 1/2)/C, and each class's rows go to
+    /// the groups in proportion to exp(-(distance)^2 / (2 (1/(2G))^2)); for G = 3 on binary data
+    /// group 0 is almost all class 0, group 2 almost all class 1, group 1 balanced.
     case classGroups(groups: Int)
     /// IID labels, sizes proportional to Dirichlet(alpha) shares (at least one row each).
     case quantitySkew(alpha: Double)
@@ -79,11 +83,17 @@ public struct Partition: Sendable {
         }
     }
 
-    /// Splits rows with `labels` (classes 0..<classes) across `count` agents.
-    public init(labels: [Int], classes: Int, agents count: Int, scheme: PartitionScheme, seed: UInt64) throws {
+    /// Splits rows with `labels` (classes 0..<classes) across `count` agents, each with at least
+    /// `minRows` rows. A Dirichlet draw that leaves an agent short is redrawn (the reference code's
+    /// convention), up to 1000 times; every other scheme, and a Dirichlet split that never
+    /// satisfies the minimum, is refused with the agent and its size.
+    public init(labels: [Int], classes: Int, agents count: Int, scheme: PartitionScheme, seed: UInt64, minRows: Int = 1) throws {
         let n = labels.count
         guard count >= 1 else { throw AgoraError.configuration("the number of agents must be at least 1, got \(count)", field: "partition") }
         guard n >= count else { throw AgoraError.configuration("\(n) rows cannot give each of \(count) agents at least one row", field: "partition") }
+        guard minRows >= 1, n >= count * minRows else {
+            throw AgoraError.configuration("\(n) rows cannot give each of \(count) agents at least \(minRows) rows", field: "partition")
+        }
         self.labels = labels
         self.classes = classes
         var rng = SeededGenerator(seed: seed, stream: 0x9A27)
@@ -97,11 +107,21 @@ public struct Partition: Sendable {
             for (k, r) in all.enumerated() { out[k % count].append(r) }
         case let .dirichlet(beta):
             guard beta > 0, beta.isFinite else { throw AgoraError.configuration("dirichlet beta must be positive, got \(beta)", field: "partition") }
-            for c in 0..<classes {
-                let shares = rng.dirichlet(count: count, alpha: beta)
-                let rows = byClass[c]
-                let cuts = Partition.cuts(total: rows.count, shares: shares)
-                for a in 0..<count { out[a].append(contentsOf: rows[cuts[a]..<cuts[a + 1]]) }
+            var attempt = 0
+            while true {
+                out = [[Int]](repeating: [], count: count)
+                for c in 0..<classes {
+                    let shares = rng.dirichlet(count: count, alpha: beta)
+                    let rows = byClass[c]
+                    let cuts = Partition.cuts(total: rows.count, shares: shares)
+                    for a in 0..<count { out[a].append(contentsOf: rows[cuts[a]..<cuts[a + 1]]) }
+                }
+                attempt += 1
+                let smallest = out.map(\.count).min() ?? 0
+                if minRows <= 1 || smallest >= minRows { break }
+                guard attempt < 1000 else {
+                    throw AgoraError.configuration("no dirichlet:\(beta) split in 1000 draws gave each of \(count) agents at least \(minRows) rows (the last left one with \(smallest)): use fewer agents, a larger beta or a smaller minimum", field: "partition")
+                }
             }
             // Never leave an agent empty: give it a row from the largest agent.
             for a in 0..<count where out[a].isEmpty {
@@ -119,15 +139,31 @@ public struct Partition: Sendable {
                 out[k / s].append(contentsOf: sorted[lo..<hi])
             }
         case let .classGroups(g):
-            guard g >= 1, g <= classes, g <= count else {
-                throw AgoraError.configuration("groups:\(g) needs 1 <= G <= classes (\(classes)) and G <= agents (\(count))", field: "partition")
+            guard g >= 1, g <= count else {
+                throw AgoraError.configuration("groups:\(g) needs 1 <= G <= agents (\(count))", field: "partition")
+            }
+            let ag = (0..<g).map { k in (k * count / g)..<((k + 1) * count / g) }
+            var groupRows = [[Int]](repeating: [], count: g)
+            if g <= classes {
+                for k in 0..<g { groupRows[k] = ((k * classes / g)..<((k + 1) * classes / g)).flatMap { byClass[$0] } }
+            } else {
+                // Label-mix groups: each class's rows shared among the groups by a Gaussian weight
+                // of the distance between the group's and the class's positions on [0, 1].
+                let sigma = 1 / (2 * Double(g))
+                for c in 0..<classes {
+                    let pc = (Double(c) + 0.5) / Double(classes)
+                    let w = (0..<g).map { k -> Double in
+                        let d = (Double(k) + 0.5) / Double(g) - pc
+                        return exp(-d * d / (2 * sigma * sigma))
+                    }
+                    let cuts = Partition.cuts(total: byClass[c].count, shares: w)
+                    for k in 0..<g { groupRows[k].append(contentsOf: byClass[c][cuts[k]..<cuts[k + 1]]) }
+                }
             }
             for k in 0..<g {
-                let cls = (k * classes / g)..<((k + 1) * classes / g)
-                let ag = (k * count / g)..<((k + 1) * count / g)
-                var rows = cls.flatMap { byClass[$0] }
+                var rows = groupRows[k]
                 rows.shuffle(using: &rng)
-                for (j, r) in rows.enumerated() { out[ag.lowerBound + j % ag.count].append(r) }
+                for (j, r) in rows.enumerated() { out[ag[k].lowerBound + j % ag[k].count].append(r) }
             }
         case let .quantitySkew(alpha):
             guard alpha > 0, alpha.isFinite else { throw AgoraError.configuration("quantity alpha must be positive, got \(alpha)", field: "partition") }
@@ -142,6 +178,9 @@ public struct Partition: Sendable {
                 out[a].append(contentsOf: all[pos..<(pos + take)]); pos += take
             }
             shares.removeAll()
+        }
+        if let short = out.indices.first(where: { out[$0].count < minRows }) {
+            throw AgoraError.configuration("agent \(short) gets \(out[short].count) rows under the \(scheme) partition; every agent needs at least \(minRows): use fewer agents or another partition", field: "partition")
         }
         for a in 0..<count { out[a].sort() }
         agents = out

@@ -115,22 +115,56 @@ public struct MarketOutcome: Codable, Sendable {
     public var edges: [(Int, Int)] { imports.enumerated().flatMap { i, js in js.map { (i, $0) } } }
 }
 
+/// How the personalization centre's step eta is measured.
+public enum CentreStep: String, Codable, Sendable, CaseIterable {
+    /// The reference code's step: theta_bar_i = theta_i - eta sum_j a_ij (N_j/N_i) grad d_ij. For the
+    /// cosine distance the move is about eta (N_j/N_i) sin(angle) / ||u_i||: it grows as updates
+    /// shrink, so the paper's eta = 5 (set for deep networks with large updates) throws a small
+    /// model's centre far past its own model.
+    case absolute
+    /// Scale-free: eta is in units of the client's own update and the weights a_ij N_j/N_i are
+    /// normalised by max(1, their sum), so the centre moves by at most eta ||u_i|| (cosine:
+    /// eta ||u_i|| times a weighted mean of (uhat_j - cos_ij uhat_i); squared L2: eta times a
+    /// weighted mean of (u_j - u_i)), whatever the model size, data scale or number of imports.
+    case relative
+}
+
 /// The iPFL model-sharing market (Zhang et al. 2025): collaboration-graph learning by per-importer
 /// thresholds, marginal-benefit payments, and proximal personalization centres.
+///
+/// Defaults: the paper's market (lambda = 2) with a scale-free personalization: centre step
+/// eta = 1 client update (`CentreStep.relative`), prox strength 0.2, no pull for a client that
+/// bought nothing (chosen on synthetic data and UCI digits; see docs/market.md). `ModelMarket.paper` is the reference code's personalization
+/// (eta = 5 absolute, strength lambda/eta, every client pulled).
 public struct ModelMarket: Codable, Sendable, Equatable {
     /// lambda, the weight of model distance in prices and payments.
     public var lambda: Double = 2
-    /// eta, the step of the personalization centre (and lambda/eta the strength of the prox term).
-    public var eta: Double = 5
+    /// eta, the step of the personalization centre (see `centreStep` for its unit).
+    public var eta: Double = 1
     public var distance: MarketDistance = .cosine
     public var tieBreak: MarketTieBreak = .index
-    public init(lambda: Double = 2, eta: Double = 5, distance: MarketDistance = .cosine, tieBreak: MarketTieBreak = .index) {
+    /// The unit of eta (nil, as in configurations written before the option existed: `.absolute`).
+    public var centreStep: CentreStep? = .relative
+    /// The strength mu of the proximal term (mu/2) ||theta_i - theta_bar_i||^2 in local training
+    /// (nil: lambda / eta, the reference code's coupling).
+    public var prox: Double? = 0.2
+    /// Whether a client that bought no model is still pulled towards its centre (its own uploaded
+    /// model, i.e. a proximal-point damping of its training). nil: true, the reference code.
+    public var proxWithoutImports: Bool? = false
+
+    public init(lambda: Double = 2, eta: Double = 1, distance: MarketDistance = .cosine, tieBreak: MarketTieBreak = .index,
+                centreStep: CentreStep = .relative, prox: Double? = 0.2, proxWithoutImports: Bool = false) {
         self.lambda = lambda; self.eta = eta; self.distance = distance; self.tieBreak = tieBreak
+        self.centreStep = centreStep; self.prox = prox; self.proxWithoutImports = proxWithoutImports
     }
 
-    /// The strength lambda / eta of the proximal term (lambda/eta)/2 ||theta_i - theta_bar_i||^2 that
-    /// pulls each client's local training towards its personalization centre (Algorithm 1, step 1).
-    public var proxStrength: Double { lambda / eta }
+    /// The reference code's personalization (the paper's CIFAR-10 values): lambda = 2, eta = 5 in
+    /// absolute units, prox strength lambda / eta = 0.4 for every client. `--preset paper`.
+    public static let paper = ModelMarket(lambda: 2, eta: 5, centreStep: .absolute, prox: nil, proxWithoutImports: true)
+
+    /// The strength mu of the proximal term (mu/2) ||theta_i - theta_bar_i||^2 that pulls each
+    /// client's local training towards its personalization centre (Algorithm 1, step 1).
+    public var proxStrength: Double { prox ?? lambda / eta }
 
     /// The distance charge lambda (N_j / N_i) d_ij of importer i for exporter j's model: added to
     /// the exporter's cost in the price w_ij = c_j + charge, subtracted from the marginal gain in the
@@ -143,6 +177,7 @@ public struct ModelMarket: Codable, Sendable, Equatable {
     public func validate() throws {
         guard lambda.isFinite, lambda > 0 else { throw AgoraError.configuration("lambda must be a positive finite number, got \(lambda)") }
         guard eta.isFinite, eta > 0 else { throw AgoraError.configuration("eta must be a positive finite number, got \(eta)") }
+        if let prox { guard prox.isFinite, prox >= 0 else { throw AgoraError.configuration("the prox strength must be a non-negative finite number, got \(prox)") } }
     }
 
     static func check(_ reports: [ClientEconomics], _ truth: [ClientEconomics], _ d: Matrix<Double>, _ active: [Bool]?) throws {
@@ -311,8 +346,18 @@ public struct ModelMarket: Codable, Sendable, Equatable {
             throw AgoraError.configuration("proxCenters: \(m) models, \(imports.count) import lists, \(r.count) reports, updates \(geo.updates.rows) x \(geo.updates.cols)")
         }
         var entries = [[(Int, T)]](repeating: [], count: m)
+        let relative = (centreStep ?? .absolute) == .relative
         for i in 0..<m where !imports[i].isEmpty {
             let ni = Double(geo.norms[i])
+            // The step of row i: eta (absolute), or eta ||u_i||^2 / W_i for cosine and eta / (2 W_i)
+            // for squared L2 (relative), W_i = max(1, sum_j a_ij N_j / N_i).
+            let weightSum = max(1, imports[i].reduce(0.0) { $0 + r[$1].dataSize / r[i].dataSize })
+            let step: Double
+            switch (relative, distance) {
+            case (false, _): step = eta
+            case (true, .cosine): step = eta * ni * ni / weightSum
+            case (true, .squaredL2): step = eta / (2 * weightSum)
+            }
             var diag = 0.0
             var row: [(Int, T)] = []
             for j in imports[i] {
@@ -321,11 +366,11 @@ public struct ModelMarket: Codable, Sendable, Equatable {
                 case .cosine:
                     guard ni > 0 else { continue }
                     let nj = Double(geo.norms[j])
-                    if nj > 0 { row.append((j, T(eta * w / (ni * nj)))) }
-                    diag -= eta * w * Double(geo.cosines[i, j]) / (ni * ni)
+                    if nj > 0 { row.append((j, T(step * w / (ni * nj)))) }
+                    diag -= step * w * Double(geo.cosines[i, j]) / (ni * ni)
                 case .squaredL2:
-                    row.append((j, T(2 * eta * w)))
-                    diag -= 2 * eta * w
+                    row.append((j, T(2 * step * w)))
+                    diag -= 2 * step * w
                 }
             }
             row.append((i, T(diag)))
