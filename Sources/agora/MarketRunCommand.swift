@@ -40,10 +40,14 @@ struct MarketRunCommand: ParsableCommand {
     @Option(help: "Fraction of each client's rows held out for its test accuracy.") var testFraction: Double = 0.2
     @Option(name: .customLong("K"), help: "Eagerness K of every importing client.") var eagerness: Double = 5e5
     @Option(help: "Export cost c of every client.") var cost: Double = 1
+    @Option(name: .customLong("K-range"), help: "Inclusive market: per-client K drawn uniformly from LO:HI (seeded).") var KRange: String?
+    @Option(help: "Inclusive market: per-client cost c drawn uniformly from LO:HI (seeded).") var costRange: String?
+    @Option(help: "Inclusive market: per-client K and cost from a CSV file with header client,K,cost.") var economics: String?
     @Option(help: "True data size N = training rows x this factor (default: mean N = 5000, the paper's client size for K = 5e5).") var sizeScale: Double?
     @Option(help: "A misreporting client as CLIENT:SIZE_FACTOR:COST_FACTOR (repeatable).") var misreport: [String] = []
     @Option(help: "An attacker as CLIENT:KIND, KIND one of shuffle, sign-flip, free-ride-constant, free-ride-gaussian (repeatable).") var attack: [String] = []
     @Flag(help: "Clients with negative round utility leave the market.") var dropout = false
+    @Option(help: "Attack conventions: agora (sign-flip reflects the update about theta0, constant free-rider theta0 + 0.01) or reference (the reference code's: -theta, all ones, free-riders report cost 0).") var attackConvention: String = "agora"
     @Option(help: "The fewest rows a client may hold (at least 2; every client also gets a test row).") var minClientRows: Int = 10
     @Option(help: "Seed for every random choice.") var seed: UInt64 = 1
     @Option(help: "Write result.json, config.json, CSV files, graph.dot and SVG plots into this folder.") var out: String?
@@ -106,6 +110,19 @@ struct MarketRunCommand: ParsableCommand {
         e.l2 = l2; e.hidden = hidden; e.testFraction = testFraction; e.eagerness = eagerness; e.cost = cost
         e.sizeScale = sizeScale; e.dropout = dropout; e.seed = seed
         if minClientRows != 10 { e.minClientRows = minClientRows }
+        func range(_ text: String, _ flag: String) throws -> (Double, Double) {
+            let p = text.split(separator: ":").map { Double($0) }
+            guard p.count == 2, let lo = p[0], let hi = p[1], lo.isFinite, hi.isFinite, lo >= 0, hi >= lo else {
+                throw ValidationError("\(flag) '\(text)': expected LO:HI with 0 <= LO <= HI")
+            }
+            return (lo, hi)
+        }
+        if let KRange { let (lo, hi) = try range(KRange, "--K-range"); e.eagernesses = MarketExperiment.uniformDraws(clients, lo: lo, hi: hi, seed: seed, stream: 0xEA6E) }
+        if let costRange { let (lo, hi) = try range(costRange, "--cost-range"); e.costs = MarketExperiment.uniformDraws(clients, lo: lo, hi: hi, seed: seed, stream: 0xC057) }
+        if let economics {
+            guard KRange == nil, costRange == nil else { throw ValidationError("--economics gives K and cost per client: drop --K-range and --cost-range") }
+            (e.eagernesses, e.costs) = try MarketExperiment.readEconomics(path: economics, clients: clients)
+        }
         for s in misreport {
             let p = s.split(separator: ":", omittingEmptySubsequences: false)
             guard p.count == 3, let c = Int(p[0]), let sf = Double(p[1]), let cf = Double(p[2]), sf.isFinite, cf.isFinite else {
@@ -113,6 +130,8 @@ struct MarketRunCommand: ParsableCommand {
             }
             e.misreports.append(.init(client: c, sizeFactor: sf, costFactor: cf))
         }
+        guard let convention = AttackConvention(rawValue: attackConvention) else { throw ValidationError("--attack-convention must be agora or reference, got '\(attackConvention)'") }
+        if convention == .reference { e.attackConvention = .reference }
         for s in attack {
             let p = s.split(separator: ":", maxSplits: 1)
             guard p.count == 2, let c = Int(p[0]), let k = MarketAttack(rawValue: String(p[1])) else {
@@ -124,12 +143,14 @@ struct MarketRunCommand: ParsableCommand {
     }
 
     struct Summary: Codable {
-        struct Method: Codable { let method: String; let meanBestAccuracy: Double; let meanCumulativeUtility: Double; let finalEdges: Int; let maxBudgetResidual: Double; let seconds: Double }
+        struct Method: Codable { let method: String; let meanBestAccuracy: Double; let meanBestLabelWeightedAccuracy: Double?; let meanCumulativeUtility: Double; let finalEdges: Int; let maxBudgetResidual: Double; let seconds: Double }
         let data: String, clients: Int, parameters: Int, rounds: Int
         let methods: [Method]
         /// Exporters that attackers and free-riders sold to in the last iPFL round.
         let attackerBuyers: [Int: Int]
         let audit: IncentiveAudit.Report?
+        let proxStrengths: [Double]?
+        let warnings: [String]
     }
 
     func run() throws {
@@ -146,10 +167,11 @@ struct MarketRunCommand: ParsableCommand {
             }
             let summary = Summary(data: r.dataName, clients: e.clients, parameters: r.parameters, rounds: e.rounds,
                                   methods: r.methods.map { .init(method: $0.method.rawValue, meanBestAccuracy: $0.meanBestAccuracy,
+                                                                  meanBestLabelWeightedAccuracy: $0.meanBestLabelWeightedAccuracy,
                                                                   meanCumulativeUtility: $0.meanCumulativeUtility,
                                                                   finalEdges: $0.rounds.last!.imports.reduce(0) { $0 + $1.count },
                                                                   maxBudgetResidual: $0.rounds.map(\.budgetResidual).max() ?? 0, seconds: $0.seconds) },
-                                  attackerBuyers: attackerBuyers, audit: r.audit)
+                                  attackerBuyers: attackerBuyers, audit: r.audit, proxStrengths: r.proxStrengths, warnings: r.warnings)
             if let out { try write(r, summary, to: out) }
             if json {
                 print(try JSONOutput.line(summary))
@@ -157,6 +179,7 @@ struct MarketRunCommand: ParsableCommand {
             }
             let source = e.dataFile.map { "\($0.path) (\($0.partition))" } ?? "synthetic logistic data (heterogeneity \(e.data.heterogeneity))"
             print("model market: \(e.clients) clients, \(r.parameters) parameters, \(source); \(e.rounds) rounds x \(e.localSteps) local steps")
+            for w in r.warnings { print("warning: \(w)") }
             print("market: lambda = \(fmt(e.market.lambda)), eta = \(fmt(e.market.eta)) (\((e.market.centreStep ?? .absolute).rawValue)), prox strength \(fmt(e.market.proxStrength))\((e.market.proxWithoutImports ?? true) ? "" : " (clients with imports only)"), K = \(fmt(e.eagerness)), c = \(fmt(e.cost)), distance \(e.market.distance.rawValue), tie-break \(e.market.tieBreak.rawValue)\n")
             for m in r.methods {
                 print("\(m.method.rawValue):")
@@ -172,20 +195,21 @@ struct MarketRunCommand: ParsableCommand {
             if let ip = r.methods.first(where: { $0.method == .ipfl }) {
                 let last = ip.rounds.last!
                 print("\niPFL clients (last round):")
-                print("  " + pad("client", 8) + pad("N", 8) + pad("c", 6) + pad("role", 20) + pad("buys from", 16) + pad("buyers", 8) + pad("best acc", 10) + "cum. utility")
+                print("  " + pad("client", 8) + pad("N", 8) + pad("K", 8) + pad("c", 6) + pad("role", 20) + pad("buys from", 16) + pad("buyers", 8) + pad("best acc", 10) + "cum. utility")
                 for i in 0..<e.clients {
                     let role = e.attackers.first { $0.client == i }?.attack.rawValue ?? (e.misreports.contains { $0.client == i } ? "misreports" : "honest")
                     let buyers = last.imports.filter { $0.contains(i) }.count
-                    print("  " + pad("\(i)", 8) + pad(fmt(r.truth[i].dataSize), 8) + pad(fmt(r.truth[i].cost), 6) + pad(role, 20)
+                    print("  " + pad("\(i)", 8) + pad(fmt(r.truth[i].dataSize), 8) + pad(fmt(r.truth[i].eagerness), 8) + pad(fmt(r.truth[i].cost), 6) + pad(role, 20)
                           + pad(last.imports[i].map(String.init).joined(separator: ","), 16) + pad("\(buyers)", 8)
                           + pad(String(format: "%.4f", ip.bestAccuracies[i]), 10) + fmt(last.cumulativeUtilities[i]))
                 }
             }
-            print("\n  " + pad("method", 11) + pad("mean best acc", 15) + pad("mean cum. utility", 19) + "seconds")
+            print("\n  " + pad("method", 11) + pad("mean best acc", 15) + pad("label-weighted", 16) + pad("mean cum. utility", 19) + "seconds")
             for m in summary.methods {
-                print("  " + pad(m.method, 11) + pad(String(format: "%.4f", m.meanBestAccuracy), 15) + pad(fmt(m.meanCumulativeUtility), 19) + String(format: "%.2f", m.seconds))
+                print("  " + pad(m.method, 11) + pad(String(format: "%.4f", m.meanBestAccuracy), 15) + pad(m.meanBestLabelWeightedAccuracy.map { String(format: "%.4f", $0) } ?? "-", 16)
+                      + pad(fmt(m.meanCumulativeUtility), 19) + String(format: "%.2f", m.seconds))
             }
-            print("  (accuracy: each client's own test split, best over rounds, mean over honest clients; baselines pay nothing, so their utility is gain minus export cost)")
+            print("  (accuracy: each client's own test split, best over rounds, mean over honest clients; label-weighted: the reference code's measure, each client's model on all clients' test rows weighted by its label distribution; baselines pay nothing, so their utility is gain minus export cost)")
             if let ip = r.methods.first(where: { $0.method == .ipfl }), ip.rounds.allSatisfy({ $0.imports.allSatisfy(\.isEmpty) }) {
                 print("\nnote: no client bought any model in any iPFL round: every price c_j + lambda (N_j/N_i) d_ij exceeded the first marginal gain."
                       + (e.market.distance == .squaredL2 ? " Squared-L2 distances are on the scale of ||u||^2: try a much smaller --lambda." : " Try a smaller --lambda or --cost, or a larger --K."))

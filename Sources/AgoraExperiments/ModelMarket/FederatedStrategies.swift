@@ -58,13 +58,16 @@ struct FederatedRun {
     /// What each client uploads: its model, or the attack's manipulation of it.
     mutating func upload(_ x: Matrix<Float>) throws -> Matrix<Float> {
         var u = x
+        let reference = experiment.attackConvention == .reference
         for (i, a) in attack.sorted(by: { $0.key < $1.key }) {
             switch a {
             case .shuffle:
                 var perm = Array(0..<x.cols)
                 perm.shuffle(using: &attackRNG[i])
                 try Kernels.permuteRowUpdate(x, row: i, origin: origin, permutation: perm, into: &u)
+            case .signFlip where reference: try Kernels.scaleRow(&u, row: i, by: -1)
             case .signFlip: try Kernels.reflectRow(x, row: i, about: origin, into: &u)
+            case .freeRideConstant where reference: try Kernels.fillRow(&u, row: i, with: 1)
             case .freeRideConstant: try Kernels.setRowToShifted(&u, row: i, origin: origin, by: 0.01)
             case .freeRideGaussian: try Kernels.setRowToGaussian(&u, row: i, around: origin, sigma: 0.01, rng: &attackRNG[i])
             }

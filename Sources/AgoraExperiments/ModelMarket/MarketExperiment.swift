@@ -37,6 +37,16 @@ public enum MarketAttack: String, Codable, Sendable, CaseIterable {
     public var seller: Bool { trains }
 }
 
+/// Whose conventions the attacks follow.
+public enum AttackConvention: String, Codable, Sendable, CaseIterable {
+    /// Sign-flip uploads theta0 - u (the update reflected about the common start), the constant
+    /// free-rider theta0 + 0.01, and free-riders report their true cost.
+    case agora
+    /// The reference code's: sign-flip uploads -theta, the constant free-rider uploads all ones,
+    /// and free-riders (both kinds) report cost 0.
+    case reference
+}
+
 /// A complete model-market experiment as data (echoed into every output).
 public struct MarketExperiment: Codable, Sendable, Equatable {
     public struct Attacker: Codable, Sendable, Equatable {
@@ -80,12 +90,18 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
     public var eagerness = 5e5
     /// Export cost c of every client (true value).
     public var cost = 1.0
+    /// Per-client eagerness K_i and cost c_i (the paper's inclusive market; `readEconomics`,
+    /// `uniformDraws`); nil: `eagerness` and `cost` for every client. Attackers override them.
+    public var eagernesses: [Double]? = nil
+    public var costs: [Double]? = nil
     /// True data sizes N: the clients' training-row counts times this factor. nil: scaled so that
     /// the mean N is 5000, the size of the paper's CIFAR-10 clients, for which its K = 5e5 and c = 1
     /// were chosen (the market only sees ratios K/N and N_j/N_i, so this is the same as scaling K).
     public var sizeScale: Double? = nil
     public var misreports: [Misreport] = []
     public var attackers: [Attacker] = []
+    /// nil (also in configurations written before the option existed): `.agora`.
+    public var attackConvention: AttackConvention? = nil
     /// Clients whose round utility is negative leave the market (and train locally from then on).
     public var dropout = false
     public var methods: [FederatedMethod] = [.ipfl]
@@ -140,6 +156,13 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         guard l2 >= 0, l2.isFinite else { throw AgoraError.configuration("l2 must be non-negative, got \(l2)") }
         guard eagerness.isFinite, eagerness >= 0 else { throw AgoraError.configuration("eagerness K must be non-negative, got \(eagerness)") }
         guard cost.isFinite, cost >= 0 else { throw AgoraError.configuration("cost c must be non-negative, got \(cost)") }
+        for (name, list) in [("eagernesses", eagernesses), ("costs", costs)] {
+            guard let list else { continue }
+            guard list.count == clients else { throw AgoraError.configuration("\(list.count) values for \(clients) clients", field: name) }
+            if let bad = list.firstIndex(where: { !($0.isFinite && $0 >= 0) }) {
+                throw AgoraError.configuration("client \(bad): \(list[bad]) is not a non-negative finite number", field: name)
+            }
+        }
         if let s = sizeScale { guard s.isFinite, s > 0 else { throw AgoraError.configuration("sizeScale must be positive, got \(s)") } }
         guard fedproxMu >= 0, dittoLambda >= 0, pfedgraphAlpha >= 0 else { throw AgoraError.configuration("baseline parameters must be non-negative") }
         guard !methods.isEmpty else { throw AgoraError.configuration("no method to run") }
@@ -163,6 +186,9 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         public var accuracies: [Double]
         /// Mean over honest clients (not attackers).
         public var meanAccuracy: Double
+        /// The reference code's measure: each client's model on the pooled test rows of every
+        /// client, weighted by its own label distribution (`FederatedClients.labelWeightedAccuracies`).
+        public var labelWeightedAccuracies: [Double]? = nil
         public var utilities: [Double]
         public var cumulativeUtilities: [Double]
         /// Importer -> exporters (the market's graph, or who a baseline's model uses).
@@ -180,6 +206,8 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         /// Per client: best test accuracy over rounds (the paper's metric).
         public var bestAccuracies: [Double]
         public var meanBestAccuracy: Double
+        /// The same for the label-weighted accuracy on the pooled test rows (the reference's measure).
+        public var meanBestLabelWeightedAccuracy: Double? = nil
         /// Mean over honest clients of cumulative utility.
         public var meanCumulativeUtility: Double
         public var seconds: Double
@@ -197,6 +225,9 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         public var audit: IncentiveAudit.Report?
         /// Each client's prox strength in iPFL (chosen by the pilot, or the market's).
         public var proxStrengths: [Double]? = nil
+        /// What a user should look at: an oscillating iPFL graph, iPFL below local training for a
+        /// majority of clients.
+        public var warnings: [String] = []
     }
 
     /// Loads the data, builds clients and runs every method on identical data, splits and seeds.
@@ -219,9 +250,13 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         let scale = sizeScale ?? 5000 / (Double(fed.train.reduce(0) { $0 + $1.count }) / Double(clients))
         let truth: [ClientEconomics] = (0..<clients).map { i in
             let seller = attack[i]?.seller ?? false
-            return ClientEconomics(dataSize: Double(fed.train[i].count) * scale, cost: seller ? 0 : cost, eagerness: seller ? 0 : eagerness)
+            return ClientEconomics(dataSize: Double(fed.train[i].count) * scale, cost: seller ? 0 : costs?[i] ?? cost,
+                                   eagerness: seller ? 0 : eagernesses?[i] ?? eagerness)
         }
         var reports = truth
+        if attackConvention == .reference {
+            for a in attackers where a.attack == .freeRideConstant || a.attack == .freeRideGaussian { reports[a.client].cost = 0 }
+        }
         for r in misreports {
             reports[r.client].dataSize *= r.sizeFactor
             reports[r.client].cost *= r.costFactor
@@ -243,8 +278,11 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
             let honest = (0..<clients).filter { attack[$0] == nil }
             let best = (0..<clients).map { i in rounds.map { $0.accuracies[i] }.filter { !$0.isNaN }.max() ?? .nan }
             let meanBest = honest.map { best[$0] }.reduce(0, +) / Double(max(1, honest.count))
+            let bestWeighted = (0..<clients).map { i in rounds.compactMap { $0.labelWeightedAccuracies?[i] }.filter { !$0.isNaN }.max() ?? .nan }
+            let meanBestWeighted = honest.map { bestWeighted[$0] }.reduce(0, +) / Double(max(1, honest.count))
             let cum = rounds.last!.cumulativeUtilities
             results.append(MethodResult(method: method, rounds: rounds, bestAccuracies: best, meanBestAccuracy: meanBest,
+                                        meanBestLabelWeightedAccuracy: meanBestWeighted,
                                         meanCumulativeUtility: honest.map { cum[$0] }.reduce(0, +) / Double(max(1, honest.count)),
                                         seconds: secs))
             if method == .ipfl, let (d, active) = lastMarket {
@@ -252,7 +290,34 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
             }
         }
         return Result(config: self, dataName: dataset.name, parameters: fed.parameterCount, truth: truth, reports: reports,
-                      methods: results, audit: audit, proxStrengths: strengths)
+                      methods: results, audit: audit, proxStrengths: strengths,
+                      warnings: Self.warnings(results, honest: (0..<clients).filter { attack[$0] == nil }))
+    }
+
+    /// Period-2 oscillation of the iPFL graph over its last rounds (each round's edge set at most half
+    /// as far from the one two rounds back as from the last one, three rounds running), and iPFL's best accuracy below
+    /// local training's for more than half of the honest clients.
+    static func warnings(_ results: [MethodResult], honest: [Int]) -> [String] {
+        var out: [String] = []
+        guard let ipfl = results.first(where: { $0.method == .ipfl }) else { return out }
+        let edges = ipfl.rounds.map { r in Set(r.imports.enumerated().flatMap { i, js in js.map { "\(i)>\($0)" } }) }
+        var alternating = 0
+        for t in stride(from: edges.count - 1, through: 2, by: -1) {
+            // Closer (in edges added or dropped) to two rounds ago than to the last round, by half.
+            let back2 = edges[t].symmetricDifference(edges[t - 2]).count, back1 = edges[t].symmetricDifference(edges[t - 1]).count
+            guard back1 > 0, 2 * back2 <= back1 else { break }
+            alternating += 1
+        }
+        if alternating >= 3 {
+            out.append("the iPFL graph oscillates with period 2 over its last \(alternating + 2) rounds (\(edges.last!.count) and \(edges[edges.count - 2].count) edges in turn): clients buy a model, are pulled towards it, drop it and come back; a smaller centre step (eta) or the relative centre step damps it")
+        }
+        if let local = results.first(where: { $0.method == .local }) {
+            let below = honest.filter { ipfl.bestAccuracies[$0] < local.bestAccuracies[$0] - 1e-12 }
+            if below.count * 2 > honest.count {
+                out.append("iPFL's best accuracy is below local training's for \(below.count) of \(honest.count) honest clients (\(below.map(String.init).joined(separator: ", "))): the market's personalization does not help on this data")
+            }
+        }
+        return out
     }
 
     /// The pilot of `ProxPilot`: per client, the candidate strength with the lowest validation loss.
@@ -301,6 +366,7 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
             let accs = try fed.accuracies(r.evaluated)
             let honest = (0..<m).filter { attack[$0] == nil }
             out.append(Round(round: t + 1, accuracies: accs, meanAccuracy: honest.map { accs[$0] }.reduce(0, +) / Double(max(1, honest.count)),
+                             labelWeightedAccuracies: try fed.labelWeightedAccuracies(r.evaluated),
                              utilities: utilities, cumulativeUtilities: cumulative, imports: r.imports,
                              payments: r.market?.outcome.payments ?? [[Double]](repeating: [], count: m),
                              netPayments: r.market?.outcome.netPayments ?? [Double](repeating: 0, count: m),

@@ -71,6 +71,27 @@ public struct FederatedClients: Sendable {
         return l.map(Double.init)
     }
 
+    /// The reference code's accuracy: each client's model on the pooled test rows of every client,
+    /// class by class, weighted by the client's own training label distribution
+    /// (sum_c p_i(c) acc_i(class c)). Classes with no pooled test row are left out (and the weights
+    /// renormalised).
+    public func labelWeightedAccuracies(_ theta: Matrix<Float>) throws -> [Double] {
+        let classes = data.classes
+        var pooled = [[Int]](repeating: [], count: classes)
+        for rows in test { for r in rows { pooled[data.labels[r]].append(r) } }
+        return try (0..<count).map { i in
+            var share = [Double](repeating: 0, count: classes)
+            for r in train[i] { share[data.labels[r]] += 1 }
+            let row = theta.row(i)
+            var acc = 0.0, weight = 0.0
+            for c in 0..<classes where share[c] > 0 && !pooled[c].isEmpty {
+                acc += share[c] * (try model.accuracy(row, features: x, labels: data.labels, rows: pooled[c]))
+                weight += share[c]
+            }
+            return weight > 0 ? acc / weight : .nan
+        }
+    }
+
     /// Test accuracy of each client's own row of `theta` on its own test rows.
     public func accuracies(_ theta: Matrix<Float>) throws -> [Double] {
         try (0..<count).map { i in try model.accuracy(theta.row(i), features: x, labels: data.labels, rows: test[i]) }

@@ -1,0 +1,35 @@
+import Foundation
+import XCTest
+
+/// `agora market run`'s presets, inclusive-market and convention flags as users run them.
+extension RobustnessTests {
+    func testMarketPresetsEconomicsAndConventions() throws {
+        let quick = ["market", "run", "--rounds", "2", "--local-steps", "5", "--method", "ipfl,local"]
+        let paper = try run(quick + ["--preset", "paper", "--json"])
+        XCTAssertEqual(paper.status, 0, paper.stderr)
+        let pj = try jsonObject(paper.stdout)
+        XCTAssertEqual(pj["proxStrengths"] as? [Double], [Double](repeating: 0.4, count: 10))
+        XCTAssertNotNil((pj["methods"] as? [[String: Any]])?.first?["meanBestLabelWeightedAccuracy"] as? Double)
+        let econ = try write("econ.csv", "client,K,cost\n" + (0..<10).map { "\($0),\($0 == 0 ? 0 : 5e5),\(0.5)" }.joined(separator: "\n") + "\n")
+        let out = scratch + "/market-econ"
+        let e = try run(quick + ["--economics", econ, "--out", out, "--json"])
+        XCTAssertEqual(e.status, 0, e.stderr)
+        let config = try jsonObject(try String(contentsOfFile: out + "/config.json", encoding: .utf8))
+        XCTAssertEqual((config["eagernesses"] as? [Double])?.first, 0)
+        XCTAssertEqual(config["costs"] as? [Double], [Double](repeating: 0.5, count: 10))
+        let ranged = try run(quick + ["--K-range", "1e5:1e6", "--cost-range", "0.5:2", "--attack", "9:free-ride-constant", "--attack-convention", "reference", "--json"])
+        XCTAssertEqual(ranged.status, 0, ranged.stderr)
+        try expectRefusal(quick + ["--economics", scratch + "/missing.csv"], "cannot read the client economics file")
+        let dup = try write("dup.csv", "client,K,cost\n0,1,1\n0,1,1\n")
+        try expectRefusal(quick + ["--economics", dup], "dup.csv:3")
+        let head = try write("head.csv", "id,K,c\n")
+        try expectRefusal(quick + ["--economics", head], "header must be client,K,cost")
+        try expectRefusal(quick + ["--economics", econ, "--K-range", "1:2"], "drop --K-range")
+        try expectRefusal(quick + ["--K-range", "5:1"], "LO:HI")
+        try expectRefusal(quick + ["--preset", "fancy"], "--preset must be default or paper")
+        try expectRefusal(quick + ["--centre-step", "huge"], "--centre-step must be relative or absolute")
+        try expectRefusal(quick + ["--prox=-1"], "--prox must be a non-negative number")
+        try expectRefusal(quick + ["--prox-candidates", "0,x"], "--prox-candidates")
+        try expectRefusal(quick + ["--attack-convention", "theirs"], "--attack-convention must be agora or reference")
+    }
+}
