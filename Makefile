@@ -8,7 +8,7 @@ NATIVE_BUILD := .build-native
 SUDO         := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 APT_PACKAGES := libopenblas-dev pkg-config zlib1g-dev
 
-.PHONY: setup build test run bench bench-quick bench-peers bench-smoke fuzz fuzz-build fuzz-smoke sanitize python python-test wheel clean help
+.PHONY: setup build test run market-reproduce bench bench-quick bench-peers bench-smoke fuzz fuzz-build fuzz-smoke sanitize python python-test wheel clean help
 
 help:
 	@echo "make run    build (if needed) and run the current showcase experiment"
@@ -19,6 +19,7 @@ help:
 	@echo "make sanitize  thread sanitizer over the kernels and thread pool, address sanitizer over the readers"
 	@echo "make python  build the C ABI library and install the Python package agora_ml into .venv-python; make python-test: its pytest suite"
 	@echo "make wheel  a manylinux wheel of agora_ml in dist/, checked in a fresh venv without Swift"
+	@echo "make market-reproduce  the paper's market experiments on MNIST, digits and a9a (needs ../shared/data or AGORA_DATA): out/market-reproduce"
 	@echo "make setup  install system packages (apt-get)"
 
 # Idempotent: installs only when a package is missing.
@@ -58,6 +59,12 @@ run: build
 	@echo
 	./.build/release/agora contract s3 --out out/contract-s3
 	@echo "(menu.csv, menu.json, rewards.csv and the reward-distribution plot rewards.svg in out/contract-s3)"
+
+# The paper's market experiments (partitions, robustness, liars, inclusive market), about 15 s after
+# the build; CSV, SVG, JSON and the claim checks in out/market-reproduce (docs/market.md).
+market-reproduce: build
+	@mkdir -p out
+	./.build/release/agora market reproduce all --out out/market-reproduce
 
 # Python peers (numpy, scipy): the system python3 when it has them, else a virtual environment
 # .venv-bench created here (pip install); without either the peers are skipped, never the benchmark.

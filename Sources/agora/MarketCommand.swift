@@ -11,6 +11,6 @@ struct MarketCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "market",
         abstract: "The iPFL model-sharing market: training with graph learning, payments and prox personalization, baselines, incentive audit.",
-        subcommands: [MarketRunCommand.self, MarketAuditCommand.self],
+        subcommands: [MarketRunCommand.self, MarketAuditCommand.self, MarketReproduceCommand.self],
         defaultSubcommand: MarketRunCommand.self)
 }

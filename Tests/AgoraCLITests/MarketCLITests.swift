@@ -33,3 +33,24 @@ extension RobustnessTests {
         try expectRefusal(quick + ["--attack-convention", "theirs"], "--attack-convention must be agora or reference")
     }
 }
+
+extension RobustnessTests {
+    /// `agora market reproduce`: the liars experiment needs no data set (random markets); its files,
+    /// JSON and the known failure of truthfulness; a missing data set is named.
+    func testMarketReproduceLiarsAndMissingData() throws {
+        let out = scratch + "/repro"
+        let r = try run(["market", "reproduce", "liars", "--out", out, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let j = try jsonObject(r.stdout)
+        let checks = try XCTUnwrap(j["checks"] as? [[String: Any]])
+        XCTAssertEqual(checks.count, 12)
+        // The paper claims truthfulness; under-reporting cost pays in some markets (reported).
+        XCTAssertTrue(checks.contains { ($0["claim"] as? String) == "cost x0.5 never pays (truthfulness)" && ($0["holds"] as? Bool) == false })
+        XCTAssertTrue(checks.contains { ($0["claim"] as? String) == "individual rationality with true reports" && ($0["holds"] as? Bool) == true })
+        for f in ["liars.csv", "liars-checks.csv", "liars.svg", "liars.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + f), f)
+        }
+        try expectRefusal(["market", "reproduce", "figure-9"], "unknown experiment 'figure-9'")
+        try expectRefusal(["market", "reproduce", "partitions"], "data set 'mnist' not found", environment: ["AGORA_DATA": scratch + "/no-data"])
+    }
+}

@@ -102,6 +102,10 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
     public var attackers: [Attacker] = []
     /// nil (also in configurations written before the option existed): `.agora`.
     public var attackConvention: AttackConvention? = nil
+    /// Whether every round also evaluates the label-weighted accuracy on the pooled test rows
+    /// (`Round.labelWeightedAccuracies`; nil: yes). It costs one prediction per client and pooled
+    /// test row per round.
+    public var labelWeightedAccuracy: Bool? = nil
     /// Clients whose round utility is negative leave the market (and train locally from then on).
     public var dropout = false
     public var methods: [FederatedMethod] = [.ipfl]
@@ -366,7 +370,7 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
             let accs = try fed.accuracies(r.evaluated)
             let honest = (0..<m).filter { attack[$0] == nil }
             out.append(Round(round: t + 1, accuracies: accs, meanAccuracy: honest.map { accs[$0] }.reduce(0, +) / Double(max(1, honest.count)),
-                             labelWeightedAccuracies: try fed.labelWeightedAccuracies(r.evaluated),
+                             labelWeightedAccuracies: labelWeightedAccuracy ?? true ? try fed.labelWeightedAccuracies(r.evaluated) : nil,
                              utilities: utilities, cumulativeUtilities: cumulative, imports: r.imports,
                              payments: r.market?.outcome.payments ?? [[Double]](repeating: [], count: m),
                              netPayments: r.market?.outcome.netPayments ?? [Double](repeating: 0, count: m),

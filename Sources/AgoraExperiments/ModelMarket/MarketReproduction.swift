@@ -1,0 +1,194 @@
+import AgoraKernels
+import AgoraLearning
+import AgoraMechanisms
+import Foundation
+
+/// The paper's market experiments on the data available here (`agora market reproduce`): each
+/// runs a fixed set of market experiments, tabulates them, and checks the paper's qualitative
+/// claim cell by cell, reporting where it fails.
+public enum MarketReproduction: String, CaseIterable, Sendable {
+    /// NIID (Dirichlet 0.1), Cluster (3 groups, 9 clients) and Skew (2 disjoint class groups) on
+    /// MNIST, digits and a9a, every method: is iPFL's utility the highest, its accuracy at least
+    /// local training's, and is it the most accurate method?
+    case partitions
+    /// Attackers and free-riders (one of each kind) in the market on digits (Cluster) and MNIST
+    /// (NIID): do they end with no buyers, and does honest accuracy hold?
+    case robustness
+    /// Misreports of size and cost over random markets: does any pay? (The paper claims
+    /// truthfulness.)
+    case liars
+    /// The inclusive market: clients with different eagerness K_i and costs c_i: does every honest
+    /// client gain (individual rationality), and do clients with small K still take part?
+    case inclusive
+
+    /// One claim checked on one cell.
+    public struct Check: Codable, Sendable {
+        public var cell: String
+        public var claim: String
+        public var holds: Bool
+        public var detail: String
+    }
+
+    /// A finished reproduction: a table (CSV), a line plot and the checks.
+    public struct Report: Codable, Sendable {
+        public var name: String
+        public var columns: [String]
+        public var rows: [[String]]
+        public var checks: [Check]
+        public var plotTitle: String
+        public var plotXLabel: String
+        public var plotYLabel: String
+        /// Series name -> points.
+        public var series: [String: [[Double]]]
+        public var seconds: Double
+    }
+
+    /// Resolves a named data set (mnist, digits, a9a) with a partition; throws when it is absent.
+    public typealias DataResolver = (_ name: String, _ partition: PartitionScheme) throws -> DataFile
+
+    /// Runs the reproduction with `rounds` rounds per market run (the paper: 50; default 20).
+    public func run(data: DataResolver, rounds: Int = 20, seed: UInt64 = 1, progress: ((String) -> Void)? = nil) throws -> Report {
+        guard rounds >= 1 else { throw AgoraError.configuration("must be at least 1, got \(rounds)", field: "rounds") }
+        let start = DispatchTime.now().uptimeNanoseconds
+        var r: Report
+        switch self {
+        case .partitions: r = try partitions(data, rounds: rounds, seed: seed, progress: progress)
+        case .robustness: r = try robustness(data, rounds: rounds, seed: seed, progress: progress)
+        case .liars: r = try liars(seed: seed)
+        case .inclusive: r = try inclusive(data, rounds: rounds, seed: seed, progress: progress)
+        }
+        r.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        return r
+    }
+
+    /// The paper's training settings scaled to this machine: lr 0.01, momentum 0.9, weight decay
+    /// 1e-5, batch 64, 20 local steps (the paper: 200), `rounds` rounds.
+    static func experiment(_ file: DataFile?, clients: Int, rounds: Int, seed: UInt64) -> MarketExperiment {
+        var e = MarketExperiment()
+        e.dataFile = file
+        e.data.agents = clients
+        e.rounds = rounds; e.localSteps = 20; e.batch = 64; e.learningRate = 0.01; e.seed = seed
+        return e
+    }
+
+    func partitions(_ data: DataResolver, rounds: Int, seed: UInt64, progress: ((String) -> Void)?) throws -> Report {
+        let cells: [(String, String, PartitionScheme, Int)] = [
+            ("mnist", "NIID", .dirichlet(beta: 0.1), 10), ("mnist", "Cluster", .classGroups(groups: 3), 9), ("mnist", "Skew", .classGroups(groups: 2), 10),
+            ("digits", "NIID", .dirichlet(beta: 0.1), 10), ("digits", "Cluster", .classGroups(groups: 3), 9), ("digits", "Skew", .classGroups(groups: 2), 10),
+            ("a9a", "NIID", .dirichlet(beta: 0.1), 10), ("a9a", "Cluster", .classGroups(groups: 3), 9),
+        ]
+        var rows: [[String]] = [], checks: [Check] = [], series: [String: [[Double]]] = [:]
+        for (k, (name, label, scheme, clients)) in cells.enumerated() {
+            let cell = "\(name) \(label)"
+            progress?(cell)
+            var e = Self.experiment(try data(name, scheme), clients: clients, rounds: rounds, seed: seed)
+            e.methods = FederatedMethod.allCases
+            let r = try e.run()
+            for m in r.methods {
+                rows.append([name, label, "\(clients)", m.method.rawValue, "\(m.meanBestAccuracy)", "\(m.meanBestLabelWeightedAccuracy ?? .nan)", "\(m.meanCumulativeUtility)"])
+                series[m.method.rawValue, default: []].append([Double(k), m.meanBestAccuracy])
+            }
+            let ipfl = r.methods.first { $0.method == .ipfl }!, local = r.methods.first { $0.method == .local }!
+            let others = r.methods.filter { $0.method != .ipfl }
+            let bestOther = others.max { $0.meanCumulativeUtility < $1.meanCumulativeUtility }!
+            checks.append(Check(cell: cell, claim: "iPFL's cumulative utility is the highest", holds: ipfl.meanCumulativeUtility >= bestOther.meanCumulativeUtility,
+                                detail: cFormat("iPFL %.1f, best other %.1f", ipfl.meanCumulativeUtility, bestOther.meanCumulativeUtility) + " (\(bestOther.method.rawValue))"))
+            checks.append(Check(cell: cell, claim: "iPFL is at least as accurate as local training", holds: ipfl.meanBestAccuracy >= local.meanBestAccuracy,
+                                detail: cFormat("iPFL %.4f, local %.4f", ipfl.meanBestAccuracy, local.meanBestAccuracy)))
+            let mostAccurate = r.methods.max { $0.meanBestAccuracy < $1.meanBestAccuracy }!
+            checks.append(Check(cell: cell, claim: "iPFL is the most accurate method", holds: ipfl.meanBestAccuracy >= mostAccurate.meanBestAccuracy,
+                                detail: cFormat("iPFL %.4f, most accurate %.4f", ipfl.meanBestAccuracy, mostAccurate.meanBestAccuracy) + " (\(mostAccurate.method.rawValue))"))
+        }
+        return Report(name: rawValue, columns: ["data", "partition", "clients", "method", "mean_best_accuracy", "label_weighted_accuracy", "mean_cumulative_utility"],
+                      rows: rows, checks: checks, plotTitle: "Mean best accuracy per partition (" + cells.enumerated().map { "\($0.offset): \($0.element.0) \($0.element.1)" }.joined(separator: ", ") + ")",
+                      plotXLabel: "cell", plotYLabel: "mean best accuracy", series: series, seconds: 0)
+    }
+
+    func robustness(_ data: DataResolver, rounds: Int, seed: UInt64, progress: ((String) -> Void)?) throws -> Report {
+        let attackers: [MarketExperiment.Attacker] = [.init(client: 6, attack: .freeRideConstant), .init(client: 7, attack: .freeRideGaussian),
+                                                      .init(client: 8, attack: .shuffle), .init(client: 9, attack: .signFlip)]
+        var rows: [[String]] = [], checks: [Check] = [], series: [String: [[Double]]] = [:]
+        for (name, label, scheme) in [("digits", "Cluster", PartitionScheme.classGroups(groups: 3)), ("mnist", "NIID", .dirichlet(beta: 0.1))] {
+            for convention in AttackConvention.allCases {
+                let cell = "\(name) \(label), \(convention.rawValue) attacks"
+                progress?(cell)
+                var clean = Self.experiment(try data(name, scheme), clients: 10, rounds: rounds, seed: seed)
+                var attacked = clean
+                attacked.attackers = attackers
+                attacked.attackConvention = convention
+                let base = try clean.run().methods[0], hit = try attacked.run().methods[0]
+                let honest = Array(0..<6)
+                let cleanAcc = honest.map { base.bestAccuracies[$0] }.reduce(0, +) / 6
+                let hitAcc = honest.map { hit.bestAccuracies[$0] }.reduce(0, +) / 6
+                for a in attackers {
+                    let buyers = hit.rounds.map { r in r.imports.enumerated().filter { honest.contains($0.offset) && $0.element.contains(a.client) }.count }
+                    rows.append([name, label, convention.rawValue, a.attack.rawValue, "\(buyers.last!)", "\(buyers.reduce(0, +))", "\(cleanAcc)", "\(hitAcc)"])
+                    series["\(name) \(convention.rawValue) \(a.attack.rawValue)"] = buyers.enumerated().map { [Double($0.offset + 1), Double($0.element)] }
+                    checks.append(Check(cell: cell, claim: "\(a.attack.rawValue) has no honest buyer in the last round", holds: buyers.last! == 0,
+                                        detail: "honest buyers per round: \(buyers.map(String.init).joined(separator: " "))"))
+                }
+                checks.append(Check(cell: cell, claim: "honest clients' accuracy holds (within 0.01 of the market without attackers)", holds: hitAcc >= cleanAcc - 0.01,
+                                    detail: cFormat("clients 0-5: %.4f with attackers, %.4f without", hitAcc, cleanAcc)))
+            }
+        }
+        return Report(name: rawValue, columns: ["data", "partition", "convention", "attack", "honest_buyers_last_round", "honest_purchases_all_rounds",
+                                                "honest_accuracy_without_attackers", "honest_accuracy_with_attackers"],
+                      rows: rows, checks: checks, plotTitle: "Honest clients buying from each attacker, per round", plotXLabel: "round",
+                      plotYLabel: "honest buyers", series: series, seconds: 0)
+    }
+
+    func liars(seed: UInt64) throws -> Report {
+        var rows: [[String]] = [], checks: [Check] = [], series: [String: [[Double]]] = [:]
+        let market = ModelMarket()
+        for dims in [2, 5, 50] {
+            var draw = IncentiveAudit.MarketDraw()
+            draw.dimensions = dims
+            let markets = try IncentiveAudit.randomMarkets(draw, count: 500, seed: seed)
+            let report = try IncentiveAudit.audit(market: market, markets: markets)
+            for f in report.findings {
+                rows.append(["\(dims)", f.deviation.name, "\(f.cases)", "\(f.profitable)", "\(f.profitableFraction)", "\(f.meanGain)", "\(f.worstGain)"])
+                series[f.deviation.name, default: []].append([Double(dims), f.profitableFraction])
+                checks.append(Check(cell: "\(dims)-dimensional distances", claim: "\(f.deviation.name) never pays (truthfulness)", holds: f.profitable == 0,
+                                    detail: cFormat("profitable in %d of %d cases (%.1f %%), worst gain %.3g", f.profitable, f.cases, 100 * f.profitableFraction, f.worstGain)))
+            }
+            checks.append(Check(cell: "\(dims)-dimensional distances", claim: "individual rationality with true reports", holds: report.irViolations == 0,
+                                detail: "\(report.irViolations) violations"))
+        }
+        return Report(name: rawValue, columns: ["distance_dimensions", "misreport", "cases", "profitable", "profitable_fraction", "mean_gain", "worst_gain"],
+                      rows: rows, checks: checks, plotTitle: "Share of client-markets where a misreport pays (500 random markets)",
+                      plotXLabel: "dimensions of the random update directions", plotYLabel: "profitable fraction", series: series, seconds: 0)
+    }
+
+    func inclusive(_ data: DataResolver, rounds: Int, seed: UInt64, progress: ((String) -> Void)?) throws -> Report {
+        var rows: [[String]] = [], checks: [Check] = [], series: [String: [[Double]]] = [:]
+        for (name, label, scheme) in [("digits", "Cluster", PartitionScheme.classGroups(groups: 3)), ("mnist", "NIID", .dirichlet(beta: 0.1))] {
+            let cell = "\(name) \(label)"
+            progress?(cell)
+            var e = Self.experiment(try data(name, scheme), clients: 10, rounds: rounds, seed: seed)
+            e.methods = [.ipfl, .local]
+            // Budgets over two orders of magnitude, costs over a factor of 4 (seeded).
+            e.eagernesses = MarketExperiment.uniformDraws(10, lo: log(5e4), hi: log(5e6), seed: seed, stream: 0x1CE).map { exp($0) }
+            e.costs = MarketExperiment.uniformDraws(10, lo: 0.5, hi: 2, seed: seed, stream: 0x1CF)
+            let r = try e.run()
+            let ipfl = r.methods[0], local = r.methods[1]
+            let cum = ipfl.rounds.last!.cumulativeUtilities
+            var traded = 0
+            for i in 0..<10 {
+                let bought = ipfl.rounds.reduce(0) { $0 + $1.imports[i].count }
+                let sold = ipfl.rounds.reduce(0) { $0 + $1.imports.filter { $0.contains(i) }.count }
+                if bought + sold > 0 { traded += 1 }
+                rows.append([name, label, "\(i)", "\(r.truth[i].eagerness)", "\(r.truth[i].cost)", "\(bought)", "\(sold)", "\(cum[i])",
+                             "\(ipfl.bestAccuracies[i])", "\(local.bestAccuracies[i])"])
+                series[cell, default: []].append([log10(r.truth[i].eagerness), cum[i]])
+            }
+            checks.append(Check(cell: cell, claim: "every client's cumulative utility is non-negative (IR)", holds: cum.allSatisfy { $0 >= -1e-9 },
+                                detail: cFormat("smallest %.3g", cum.min()!)))
+            checks.append(Check(cell: cell, claim: "every client takes part (buys or sells at least once)", holds: traded == 10, detail: "\(traded) of 10 traded"))
+            checks.append(Check(cell: cell, claim: "iPFL is at least as accurate as local training", holds: ipfl.meanBestAccuracy >= local.meanBestAccuracy,
+                                detail: cFormat("iPFL %.4f, local %.4f", ipfl.meanBestAccuracy, local.meanBestAccuracy)))
+        }
+        return Report(name: rawValue, columns: ["data", "partition", "client", "K", "cost", "purchases", "sales", "cumulative_utility", "ipfl_best_accuracy", "local_best_accuracy"],
+                      rows: rows, checks: checks, plotTitle: "Cumulative utility against eagerness K (inclusive market)", plotXLabel: "log10 K",
+                      plotYLabel: "cumulative utility", series: series, seconds: 0)
+    }
+}
