@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 //
 // Agora: incentive-compatible collaborative machine learning.
 //
@@ -14,10 +14,11 @@
 //        |                (over AgoraTopology and AgoraKernels only)
 //   AgoraLearning         data readers, partitions, synthetic data, models, optimisers
 //   AgoraTopology         graphs, topologies, mixing weights, spectral gap, NeighborExchange
+//   AgoraDistributed      MPIExchange: the NeighborExchange over MPI (trait MPI; empty without it)
 //        |
 //   AgoraKernels          SIMD kernels, BLAS (the only C calls), thread pool, RNG
 //        |
-//   COpenBLAS, CZlib, CAgoraSupport (CBridge/)
+//   COpenBLAS, CZlib, CAgoraSupport, CMPI (trait MPI) (CBridge/)
 //
 // No unsafe flags here: machine-specific tuning (e.g. -march=native) lives in the Makefile.
 import Foundation
@@ -36,6 +37,12 @@ let package = Package(
         .library(name: "AgoraC", type: .dynamic, targets: ["AgoraC"]),
         .executable(name: "agora", targets: ["agora"]),
         .executable(name: "AgoraBench", targets: ["AgoraBench"]),
+    ],
+    // MPI is optional: `swift build --traits MPI` (make build-mpi) turns on CMPI (pkg-config
+    // ompi-c, Open MPI; MPICH's pkg-config name is mpich) and the MPI back-end; a plain build
+    // never looks for mpi.h.
+    traits: [
+        .trait(name: "MPI", description: "The MPI back-end of NeighborExchange (Open MPI or MPICH)."),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -56,12 +63,21 @@ let package = Package(
         ),
         // Clang/GCC intrinsics (prefetch, streaming stores) and two Linux services as static inline C; nothing to link.
         .systemLibrary(name: "CAgoraSupport", path: "CBridge/CAgoraSupport"),
+        // MPI handles as static inline accessors (they are macros), for AgoraDistributed only.
+        .systemLibrary(
+            name: "CMPI",
+            path: "CBridge/CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]
+        ),
 
         // Libraries, bottom up.
         .target(name: "AgoraKernels", dependencies: ["COpenBLAS", "CAgoraSupport"]),
         .target(name: "AgoraTopology", dependencies: ["AgoraKernels"]),
         .target(name: "AgoraLearning", dependencies: ["AgoraKernels", "CZlib"]),
         .target(name: "AgoraMechanisms", dependencies: ["AgoraTopology", "AgoraKernels"]),
+        .target(name: "AgoraDistributed",
+                dependencies: ["AgoraTopology", "AgoraKernels", .target(name: "CMPI", condition: .when(traits: ["MPI"]))]),
         .target(name: "AgoraReports", dependencies: []),
         .target(
             name: "AgoraExperiments",
@@ -76,7 +92,7 @@ let package = Package(
             name: "agora",
             dependencies: [
                 "AgoraExperiments", "AgoraReports", "AgoraMechanisms", "AgoraLearning", "AgoraTopology", "AgoraKernels",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "AgoraDistributed", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(name: "AgoraBenchCore", path: "Benchmarks/AgoraBenchCore"),

@@ -259,7 +259,7 @@ public func agora_dsgd_payments(_ p: OpaquePointer?, _ iteration: Int64, _ repor
         try require(c0 > 0, "c0 must be positive for payments, got \(c0)")
         let rule = try dsgdMechanism(lr0: 1, v: 1, c0: c0, u: u, weighting: weighting).payments!
         let r = try reportArray(reports, Int(agents))
-        for (i, v) in rule.payments(iteration: Int(iteration), reports: r, exchange: t.exchange).enumerated() { payments[i] = v }
+        for (i, v) in try rule.payments(iteration: Int(iteration), reports: r, exchange: t.exchange).enumerated() { payments[i] = v }
     }
 }
 
@@ -282,7 +282,7 @@ public func agora_dsgd_step_f32(_ p: OpaquePointer?, _ iteration: Int64, _ param
                     "next overlaps parameters or applied: the output must be a separate buffer")
         let mech = try dsgdMechanism(lr0: lr0, v: v, c0: c0, u: u, weighting: weighting)
         let r = try reportArray(reports, Int(agents))
-        let pay = mech.step(iteration: Int(iteration), parameters: parameters, applied: applied, dimension: Int(dim),
+        let pay = try mech.step(iteration: Int(iteration), parameters: parameters, applied: applied, dimension: Int(dim),
                             reports: r, exchange: t.exchange, into: next)
         for (i, v) in pay.enumerated() { payments[i] = v }
     }

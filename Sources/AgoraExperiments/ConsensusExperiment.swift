@@ -41,6 +41,9 @@ public struct ConsensusExperiment: Codable, Sendable, Equatable {
         public let usesGEMM: Bool
         public let steps: [Step]
         public let secondsPerStep: Double
+        /// FNV-1a (64-bit, hex) of the final parameters' Float bit patterns: two runs with equal
+        /// digests ended with bit-identical parameters (the MPI back-end against the simulator).
+        public var parametersDigest: String? = nil
     }
 
     /// Checks the configuration, naming the field at fault.
@@ -52,9 +55,14 @@ public struct ConsensusExperiment: Codable, Sendable, Equatable {
         try ResourceLimits.check(bytes: 3 * 4 * Double(agents) * Double(dimension), for: "mixing \(agents) agents x \(dimension) parameters")
     }
 
-    /// Runs the experiment; `progress` is called after each step.
-    public func run(pool: ThreadPool = .shared, progress: ((Int) -> Void)? = nil) throws -> Result {
+    /// Runs the experiment; `progress` is called after each step. With `exchange` (an MPI
+    /// back-end) each process mixes its own agents' rows through it, the root gathers them for the
+    /// metrics, and the root's result equals the in-process run with the sparse strategy.
+    public func run(pool: ThreadPool = .shared, progress: ((Int) -> Void)? = nil, exchange: (any NeighborExchange)? = nil) throws -> Result {
         try validate()
+        if let exchange, exchange.agents != agents {
+            throw AgoraError.configuration("the exchange connects \(exchange.agents) agents, the experiment has \(agents)")
+        }
         let union = try topology.unionGraph(agents: agents, seed: seed)
         let period = topology.period(agents: agents)
         var ops: [MixingOperator<Float>] = []
@@ -63,32 +71,51 @@ public struct ConsensusExperiment: Codable, Sendable, Equatable {
         }
         let gap = try topology.scheduleMixingMatrix(agents: agents, scheme: weights, seed: seed).spectralGap()
         var rng = SeededGenerator(seed: seed, stream: 1)
-        var x: Matrix<Float> = rng.normalMatrix(rows: agents, cols: dimension)
-        var y = Matrix<Float>(rows: agents, cols: dimension)
-        let mean0 = Kernels.rowMean(x)
-        let e0 = Double(Kernels.consensusError(x, pool: pool))
-        func record(_ t: Int) -> Step {
-            let e = Double(Kernels.consensusError(x, pool: pool))
-            let m = Kernels.rowMean(x)
+        let full: Matrix<Float> = rng.normalMatrix(rows: agents, cols: dimension)
+        let local = exchange?.localAgents ?? 0..<agents
+        var x = local == 0..<agents ? full : try Matrix(rows: local.count, cols: dimension,
+                                                        storage: Array(full.storage[(local.lowerBound * dimension)..<(local.upperBound * dimension)]))
+        var y = Matrix<Float>(rows: local.count, cols: dimension)
+        let zeros = exchange == nil ? Matrix<Float>(rows: 0, cols: 0) : Matrix<Float>(rows: local.count, cols: dimension)
+        let noSteps = [Float](repeating: 0, count: local.count)
+        let mean0 = Kernels.rowMean(full)
+        let e0 = Double(Kernels.consensusError(full, pool: pool))
+        /// The metrics of step t from every agent's row (nil on a non-root rank).
+        func record(_ t: Int) throws -> Step? {
+            guard let all = try exchange.map({ try $0.gatherRows(x) }) ?? x else { return nil }
+            let e = Double(Kernels.consensusError(all, pool: pool))
+            let m = Kernels.rowMean(all)
             var drift = 0.0
             for k in m.indices { drift = max(drift, Double(abs(m[k] - mean0[k]))) }
             return Step(step: t, consensusError: e, relativeError: e0 > 0 ? e / e0 : 0,
                         spectralBound: topology.isTimeVarying ? nil : pow(1 - gap, 2 * Double(t)),
                         meanDrift: drift)
         }
-        var out = [record(0)]
+        var out = [try record(0)].compactMap { $0 }
         var mixSeconds = 0.0
         for t in 0..<steps {
             let start = DispatchTime.now().uptimeNanoseconds
-            try Kernels.mix(ops[t % period], x, into: &y, pool: pool)
+            if let exchange {
+                // The fused update with zero steps is the plain mix, element for element.
+                try exchange.mixStep(iteration: t, parameters: x, stepSizes: noSteps, directions: zeros, into: &y)
+            } else {
+                try Kernels.mix(ops[t % period], x, into: &y, pool: pool)
+            }
             mixSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
             swap(&x, &y)
-            out.append(record(t + 1))
+            if let step = try record(t + 1) { out.append(step) }
             progress?(t + 1)
         }
         let degs = union.degrees
+        let final = try exchange.map { try $0.gatherRows(x) } ?? x
+        var digest: String? = nil
+        if let final {
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            for v in final.storage { var b = v.bitPattern; for _ in 0..<4 { h = (h ^ UInt64(b & 0xFF)) &* 0x100_0000_01b3; b >>= 8 } }
+            digest = String(h, radix: 16)
+        }
         return Result(config: self, edges: union.edgeCount, degreeMin: degs.min() ?? 0, degreeMax: degs.max() ?? 0,
-                      spectralGap: gap, usesGEMM: ops[0].usesGEMM, steps: out,
-                      secondsPerStep: steps > 0 ? mixSeconds / Double(steps) : 0)
+                      spectralGap: gap, usesGEMM: exchange == nil && ops[0].usesGEMM, steps: out,
+                      secondsPerStep: steps > 0 ? mixSeconds / Double(steps) : 0, parametersDigest: digest)
     }
 }

@@ -126,6 +126,22 @@ extension Kernels {
         }
     }
 
+    /// Y = W X (- diag(lr) M) for a rectangular sparse W, on raw buffers: output row i is
+    /// sum_k w_ik x_(col k) over row i's entries in order. `x` holds `w.cols x cols` elements, `y`
+    /// and `directions` `w.rows x cols`. Always the sparse kernel, so each output element is
+    /// computed exactly as `mix` computes it on a sparse operator whose row lists the same weights
+    /// in the same order: the MPI back-end mixes a rank's agents over a buffer of its own and its
+    /// neighbours' rows this way and matches the in-process run bit for bit.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func mixRows<T: AgoraScalar>(
+        _ w: CSRMatrix<T>, x: UnsafePointer<T>, cols: Int, into y: UnsafeMutablePointer<T>,
+        stepSizes: [T]? = nil, directions: UnsafePointer<T>? = nil, pool: ThreadPool = .shared
+    ) {
+        mixStepSparseRaw(w, x: x, cols: cols, stepSizes: directions == nil ? nil : stepSizes, directions: stepSizes == nil ? nil : directions,
+                         into: y, pool: pool)
+    }
+
     /// y_i <- y_i - a_i m_i for every row i.
     @_specialize(where T == Float)
     @_specialize(where T == Double)

@@ -9,14 +9,24 @@ import AgoraKernels
 /// and what it received, so it runs unchanged on either.
 public protocol NeighborExchange {
     var agents: Int { get }
-    /// theta_i <- sum_j w_ij(t) theta_j - lr_i m_i for every agent i, at iteration t.
+    /// The agents whose rows this process holds, as a range of global indices: all of them in
+    /// process, a block per rank under MPI. Per-agent arguments and results (parameters, step
+    /// sizes, directions, scalars) hold these agents only, in this order.
+    var localAgents: Range<Int> { get }
+    /// Whether this process reports results (rank 0 under MPI; always in process).
+    var isRoot: Bool { get }
+    /// theta_i <- sum_j w_ij(t) theta_j - lr_i m_i for every local agent i, at iteration t.
     func mixStep(iteration t: Int, parameters: Matrix<Float>, stepSizes: [Float], directions: Matrix<Float>,
                  into out: inout Matrix<Float>) throws
-    /// For every agent i, the scalars its neighbours sent at iteration t, with their mixing weights
-    /// (agent i's entries are `received.range(i)`).
-    func neighborScalars(iteration t: Int, _ s: [Double]) -> ReceivedScalars
-    /// Degrees at iteration t.
+    /// For every local agent i, the scalars its neighbours sent at iteration t, with their mixing
+    /// weights (local agent k's entries are `received.range(k)`; `from` holds global indices).
+    func neighborScalars(iteration t: Int, _ s: [Double]) throws -> ReceivedScalars
+    /// Degrees of all agents at iteration t (the topology is public: every process knows it).
     func degrees(iteration t: Int) -> [Int]
+    /// The [agents x d] matrix of every process's local rows, on the root (nil elsewhere).
+    func gatherRows(_ local: Matrix<Float>) throws -> Matrix<Float>?
+    /// The per-agent values of every process, on the root (nil elsewhere).
+    func gather(_ local: [Double]) throws -> [Double]?
 }
 
 /// What every agent received from its neighbours, flat: agent i's entries are
@@ -26,6 +36,9 @@ public struct ReceivedScalars: Sendable {
     public var from: [Int32]
     public var weights: [Double]
     public var values: [Double]
+    public init(rowStart: [Int], from: [Int32], weights: [Double], values: [Double]) {
+        self.rowStart = rowStart; self.from = from; self.weights = weights; self.values = values
+    }
     public func range(_ i: Int) -> Range<Int> { rowStart[i]..<rowStart[i + 1] }
 }
 
@@ -92,4 +105,9 @@ public struct InProcessExchange: NeighborExchange {
     }
 
     public func degrees(iteration t: Int) -> [Int] { graphs[t % graphs.count].degrees }
+
+    public var localAgents: Range<Int> { 0..<agents }
+    public var isRoot: Bool { true }
+    public func gatherRows(_ local: Matrix<Float>) throws -> Matrix<Float>? { local }
+    public func gather(_ local: [Double]) throws -> [Double]? { local }
 }

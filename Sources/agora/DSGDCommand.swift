@@ -21,6 +21,7 @@ struct DSGDRunCommand: ParsableCommand {
         abstract: "One experiment: payments on vs off, strategic agents and their cumulative gains against the same run with them truthful.")
 
     @OptionGroup var options: DSGDOptions
+    @OptionGroup var backendOptions: BackendOptions
 
     @Option(help: "Write result.json, config.json, per-run CSV files and SVG plots into this folder.") var out: String?
     @Flag(help: "Print the final summary as one JSON object on stdout.") var json = false
@@ -47,7 +48,12 @@ struct DSGDRunCommand: ParsableCommand {
         try reportingErrors {
             let checkpoint = try resume.map { try DSGDExperiment.Checkpoint.read(path: $0) }
             var e = try checkpoint?.config ?? options.experiment()
-            if checkpoint == nil { e = try options.calibrated(e, horizon: e.iterations, quiet: json).0 }
+            // Under MPI every rank runs this command; only the root prints and writes.
+            let (exchange, reports) = try backendOptions.make(topology: e.topology, weights: e.weights, agents: e.data.agents, seed: e.seed)
+            if exchange != nil && (checkpointEvery != nil || resume != nil) {
+                throw ValidationError("checkpoints are not supported with the MPI back-end yet; run without --checkpoint-every and --resume, or with --backend inprocess")
+            }
+            if checkpoint == nil { e = try options.calibrated(e, horizon: e.iterations, quiet: json || !reports).0 }
             if let checkpoint {
                 // Flags (or --config) that describe an experiment must describe the checkpoint's.
                 let given = try options.experiment(), defaults = try DSGDOptions.parse([]).experiment()
@@ -59,25 +65,28 @@ struct DSGDRunCommand: ParsableCommand {
                 guard k >= 1 else { throw ValidationError("--checkpoint-every must be at least 1, got \(k)") }
                 guard out != nil else { throw ValidationError("--checkpoint-every needs --out (the checkpoint goes to OUT/checkpoint.json)") }
             }
-            if let out { try prepareOutputFolder(out) }
+            if let out, reports { try prepareOutputFolder(out) }
             if stopAfter != nil && checkpointEvery == nil { throw ValidationError("--stop-after needs --checkpoint-every") }
             let policy = checkpointEvery.map { DSGDExperiment.CheckpointPolicy(path: out! + "/checkpoint.json", every: $0, stopAfter: stopAfter) }
-            let progress = Progress(total: 100, label: "dsgd")
+            let progress = Progress(total: reports ? 100 : 0, label: "dsgd")
             let started = Date()
             let r: DSGDExperiment.Result
             do {
-                r = try e.run(progress: { done, total in progress.update(done * 100 / max(1, total)) }, checkpoints: policy, resume: checkpoint,
+                r = try endingAllRanksOnError {
+                    try e.run(progress: { done, total in progress.update(done * 100 / max(1, total)) }, checkpoints: policy, resume: checkpoint,
                               referenceProgress: { k, gn in
                                   // Wide data: the reference solve takes a while; say so once it has taken a second.
-                                  guard Date().timeIntervalSince(started) > 1 else { return }
+                                  guard reports, Date().timeIntervalSince(started) > 1 else { return }
                                   FileHandle.standardError.write(Data(String(format: "reference solve (f*): Newton iteration %d, gradient norm %.3e\n", k, gn).utf8))
-                              })
+                              }, exchange: exchange)
+                }
             } catch let s as DSGDExperiment.Stopped {
                 progress.finish()
                 print("stopped after \(s.iterations) iterations; continue with --resume \(s.checkpoint)")
                 return
             }
             progress.finish()
+            guard reports else { return }
             let pay = r.runs.first { $0.label == "payments" }!, off = r.runs.first { $0.label == "no-payments" }!
             // Payments change incentives, not the updates: `off` moves exactly like `pay`.
             // Honest transfers: what truthful agents pay each other when nobody deviates.

@@ -37,6 +37,7 @@ struct DSGDOptions: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Append a constant feature (the intercept); default: on with --data, off for synthetic data.") var intercept: Bool? = nil
     @Option(help: "Utility of an agent: final (reward -f_i at the end; the spec's reading of the paper), average (time average of -f_i over the run) or cumulative (its sum).") var utility: String = "final"
     @Option(help: "With --c0 auto: pilot iterations (default: iterations / 16, at least 100).") var pilot: Int?
+    @Option(help: "In-process mixing kernel: auto (GEMM for dense graphs), sparse or dense. The MPI back-end mixes sparsely: compare it with --mix-strategy sparse.") var mixStrategy: String = "auto"
 
     func experiment() throws -> DSGDExperiment {
         if let config { return try loadJSONConfig(config, as: DSGDExperiment.self, what: "DSGD experiment") }
@@ -58,6 +59,8 @@ struct DSGDOptions: ParsableArguments {
         e.mechanism = TruthfulDSGD(stepSize: PowerSchedule(initial: lr, exponent: v),
                                    payments: PaymentRule(coefficient: PowerSchedule(initial: c0Value, exponent: u), edgeWeighting: ew))
         e.intercept = intercept
+        guard let ms = MixStrategy(rawValue: mixStrategy) else { throw ValidationError("--mix-strategy must be auto, sparse or dense, got '\(mixStrategy)'") }
+        e.mixStrategy = ms == .auto ? nil : ms
         guard let um = UtilityModel(rawValue: utility) else { throw ValidationError("--utility must be final, average or cumulative, got '\(utility)'") }
         e.utility = um == .final ? nil : um
         e.iterations = iterations; e.batch = batch; e.seed = seed; e.l2 = l2

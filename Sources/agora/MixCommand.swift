@@ -13,6 +13,7 @@ struct MixCommand: ParsableCommand {
         abstract: "Gossip averaging x <- W x on a topology: consensus error per step against the spectral-gap bound.")
 
     @OptionGroup var graph: GraphOptions
+    @OptionGroup var backendOptions: BackendOptions
     @Option(help: "Parameter dimension per agent.") var dim: Int = 1000
     @Option(help: "Mixing steps.") var steps: Int = 30
     @Option(help: "Kernel choice: auto, sparse, dense.") var strategy: String = "auto"
@@ -29,14 +30,18 @@ struct MixCommand: ParsableCommand {
             }
             if let threads { guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
                 ThreadPool.shared.threads = threads }
-            if let csv { try prepareOutputFile(csv) }
-            if let plot { try prepareOutputFile(plot) }
             var e = ConsensusExperiment()
             e.topology = t; e.weights = w; e.agents = graph.agents; e.seed = graph.seed
             e.dimension = dim; e.steps = steps; e.strategy = s
-            let progress = Progress(total: steps, label: "mixing")
-            let r = try e.run { progress.update($0) }
+            try e.validate()
+            // Under MPI every rank runs this command; only the root prints and writes.
+            let (exchange, reports) = try backendOptions.make(topology: t, weights: w, agents: graph.agents, seed: graph.seed)
+            if reports, let csv { try prepareOutputFile(csv) }
+            if reports, let plot { try prepareOutputFile(plot) }
+            let progress = Progress(total: reports ? steps : 0, label: "mixing")
+            let r = try endingAllRanksOnError { try e.run(progress: { progress.update($0) }, exchange: exchange) }
             progress.finish()
+            guard reports else { return }
             if let csv { try writeCSV(r, to: csv) }
             if let plot {
                 var series = [SVGPlot.Series(name: "relative error", points: r.steps.map { (Double($0.step), $0.relativeError) })]
@@ -51,7 +56,7 @@ struct MixCommand: ParsableCommand {
                 return
             }
             print("topology \(t) on \(graph.agents) agents, \(w.rawValue) weights: \(r.edges) edges, degree \(r.degreeMin)..\(r.degreeMax), spectral gap \(fmt(r.spectralGap))")
-            print("d = \(dim), kernel \(r.usesGEMM ? "dense (GEMM)" : "sparse"), \(ThreadPool.shared.threads) thread(s), \(fmt(r.secondsPerStep * 1e6)) us per step")
+            print("d = \(dim), kernel \(r.usesGEMM ? "dense (GEMM)" : "sparse"), \(ThreadPool.shared.threads) thread(s)\(exchange.map { " per rank, \($0.agents) agents over MPI ranks" } ?? ""), \(fmt(r.secondsPerStep * 1e6)) us per step")
             print("")
             print(pad("step", 6) + pad("consensus error", 18) + pad("relative", 14) + pad("(1-gap)^2t", 14) + pad("mean drift", 12))
             for st in r.steps {

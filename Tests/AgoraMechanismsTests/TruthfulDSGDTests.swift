@@ -20,13 +20,13 @@ final class TruthfulDSGDTests: XCTestCase {
             for weighting in PaymentRule.EdgeWeighting.allCases {
                 let rule = PaymentRule(coefficient: PowerSchedule(initial: 0.5, exponent: 0.1), edgeWeighting: weighting)
                 for t in 0..<4 {
-                    let p = rule.payments(iteration: t, reports: reports, exchange: ex)
+                    let p = try rule.payments(iteration: t, reports: reports, exchange: ex)
                     let scale = p.map(abs).reduce(0, +)
                     XCTAssertGreaterThan(scale, 0, "\(topology) \(weighting)")
                     XCTAssertLessThanOrEqual(abs(p.reduce(0, +)), 1e-14 * scale, "budget balance: \(topology) \(weighting) t=\(t)")
                 }
                 // Equal reports: nobody pays.
-                XCTAssertEqual(rule.payments(iteration: 0, reports: [Double](repeating: 2, count: n), exchange: ex), [Double](repeating: 0, count: n))
+                XCTAssertEqual(try rule.payments(iteration: 0, reports: [Double](repeating: 2, count: n), exchange: ex), [Double](repeating: 0, count: n))
             }
         }
     }
@@ -35,7 +35,7 @@ final class TruthfulDSGDTests: XCTestCase {
         let ex = try InProcessExchange(topology: .ring, weights: .metropolis, agents: 4, seed: 1)
         let rule = PaymentRule(coefficient: PowerSchedule(initial: 2, exponent: 0))
         // Agent 0 reports 5, others 1: agent 0 pays 2 * (5 - 1) to each of its 2 neighbours.
-        let p = rule.payments(iteration: 0, reports: [5, 1, 1, 1], exchange: ex)
+        let p = try rule.payments(iteration: 0, reports: [5, 1, 1, 1], exchange: ex)
         XCTAssertEqual(p, [16, -8, 0, -8])
     }
 

@@ -75,6 +75,7 @@ extension DSGDExperiment {
         let mech = TruthfulDSGD(stepSize: mechanism.stepSize,
                                 payments: c > 0 ? PaymentRule(coefficient: PowerSchedule(initial: c, exponent: rule.coefficient.exponent),
                                                               edgeWeighting: rule.edgeWeighting) : nil)
+        guard context.exchange.localAgents == 0..<data.agents else { throw AgoraError.configuration("counterfactual studies need the in-process exchange") }
         var sim = Simulation(context: context, mechanism: mech, strategic: strategic, batch: batch, seed: seed)
         var its = [0], rewards = [try sim.agentLosses().map { -$0 }], pays = [sim.cumulative]
         var next = 0

@@ -30,6 +30,9 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
     public var intercept: Bool? = nil
     /// How an agent values the model (nil: `.final`, the spec's reading of the paper).
     public var utility: UtilityModel? = nil
+    /// The in-process mixing kernel (nil: `.auto`, GEMM for dense W). The MPI back-end always
+    /// mixes sparsely; `.sparse` here gives the same numbers bit for bit.
+    public var mixStrategy: MixStrategy? = nil
     public init() {}
 
     public func validate() throws {
@@ -63,10 +66,15 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
     /// Runs the configured experiment, the payments-off baseline, and the counterfactual runs.
     /// With `checkpoints`, the state is written every `every` iterations of every run; with
     /// `resume`, the experiment continues from a checkpoint of this same experiment.
+    ///
+    /// With `exchange` (an MPI back-end) this process simulates the exchange's local agents and
+    /// the root's result equals the in-process run's (same numbers; other ranks return a result
+    /// without evaluations). Checkpoints need the in-process exchange.
     public func run(progress: ((Int, Int) -> Void)? = nil, checkpoints: CheckpointPolicy? = nil,
-                    resume: Checkpoint? = nil, referenceProgress: ((Int, Double) -> Void)? = nil) throws -> Result {
+                    resume: Checkpoint? = nil, referenceProgress: ((Int, Double) -> Void)? = nil,
+                    exchange: (any NeighborExchange)? = nil) throws -> Result {
         try validate()
-        let context = try prepare(referenceProgress: referenceProgress)
+        let context = try prepare(referenceProgress: referenceProgress, exchange: exchange)
         var variants: [(String, TruthfulDSGD, [Strategic])] = []
         let off = TruthfulDSGD(stepSize: mechanism.stepSize, payments: nil)
         variants.append(("payments", mechanism, strategic))

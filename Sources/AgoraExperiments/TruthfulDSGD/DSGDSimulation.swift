@@ -16,13 +16,15 @@ extension DSGDExperiment {
         let pooled: FeatureRows<Double>
         let test: (FeatureRows<Double>, [Double])?
         let reference: ReferenceSolver.Result
-        let exchange: InProcessExchange
+        /// In process, or one rank's share of the agents under MPI (`localAgents`).
+        let exchange: any NeighborExchange
         /// Per agent, the trace bound on the smoothness of f_i (for the myopic best response).
         let smoothness: [Double]
     }
 
-    /// Loads or generates the data and solves the reference problem once for all runs.
-    func prepare(referenceProgress: ((Int, Double) -> Void)? = nil) throws -> Prepared {
+    /// Loads or generates the data and solves the reference problem once for all runs; `exchange`
+    /// replaces the in-process one (an MPI back-end: this process then simulates its own agents).
+    func prepare(referenceProgress: ((Int, Double) -> Void)? = nil, exchange given: (any NeighborExchange)? = nil) throws -> Prepared {
         var (dataset, parts) = try dataFile.map { try $0.load(agents: data.agents, seed: seed) } ?? data.generate()
         var testSet = try dataFile?.loadTest(matching: dataset)
         if usesIntercept {
@@ -39,7 +41,11 @@ extension DSGDExperiment {
         let pooled = dataset.features.double
         let test = try testSet.map { ($0.features.double, try model.targets($0)) }
         let reference = try ReferenceSolver.solve(model, features: pooled, targets: y, progress: referenceProgress)
-        let exchange = try InProcessExchange(topology: topology, weights: weights, agents: data.agents, seed: seed)
+        let exchange = try given ?? InProcessExchange(topology: topology, weights: weights, agents: data.agents, seed: seed,
+                                                      strategy: mixStrategy ?? .auto)
+        guard exchange.agents == data.agents else {
+            throw AgoraError.configuration("the exchange connects \(exchange.agents) agents, the experiment has \(data.agents)")
+        }
         let rowNorms = Self.rowSquaredNorms(pooled)
         let curvature = data.loss == .logistic ? 0.25 : 1.0
         let smoothness = parts.map { p in curvature * p.reduce(0.0) { $0 + rowNorms[$1] } / Double(max(1, p.count)) + l2 }
@@ -61,7 +67,8 @@ extension DSGDExperiment {
 
     /// The state of one simulated run and its iteration: gradients, the agents' behaviours, the
     /// mechanism step, the payment ledger. Every random stream is per agent and independent of the
-    /// behaviours, so a counterfactual run (one agent changed) sees the same mini-batches.
+    /// behaviours, so a counterfactual run (one agent changed) sees the same mini-batches. It holds
+    /// the exchange's local agents only (all of them in process; row k is agent `first + k`).
     struct Simulation {
         let context: Prepared
         let mechanism: TruthfulDSGD
@@ -75,21 +82,26 @@ extension DSGDExperiment {
         var noiseRNG: [SeededGenerator]
         var lastResidual = 0.0
 
+        /// Global index of local row 0.
+        let first: Int
+
         init(context: Prepared, mechanism: TruthfulDSGD, strategic: [Strategic], batch: Int, seed: UInt64) {
-            let n = context.parts.count, d = context.dataset.features.cols
+            let local = context.exchange.localAgents, n = local.count, d = context.dataset.features.cols
             self.context = context; self.mechanism = mechanism; self.batch = batch
-            behaviour = Dictionary(strategic.map { ($0.agent, $0.behaviour) }, uniquingKeysWith: { a, _ in a })
+            first = local.lowerBound
+            behaviour = Dictionary(strategic.filter { local.contains($0.agent) }.map { ($0.agent - local.lowerBound, $0.behaviour) },
+                                   uniquingKeysWith: { a, _ in a })
             theta = Matrix<Float>(rows: n, cols: d); next = theta; grads = theta; applied = theta
             losses = [Float](repeating: 0, count: n)
             cumulative = [Double](repeating: 0, count: n)
-            batchRNG = (0..<n).map { SeededGenerator(seed: seed, stream: 1000 + UInt64($0)) }
-            noiseRNG = (0..<n).map { SeededGenerator(seed: seed, stream: 5000 + UInt64($0)) }
+            batchRNG = local.map { SeededGenerator(seed: seed, stream: 1000 + UInt64($0)) }
+            noiseRNG = local.map { SeededGenerator(seed: seed, stream: 5000 + UInt64($0)) }
         }
 
         /// Iteration t: mini-batch gradients, behaviours, the mechanism's step and payments.
         mutating func advance(_ t: Int) throws {
             let n = theta.rows, parts = context.parts, model = context.model
-            let batches = (0..<n).map { a in (0..<batch).map { _ in parts[a][Int(batchRNG[a].next() % UInt64(parts[a].count))] } }
+            let batches = (0..<n).map { a in (0..<batch).map { _ in parts[first + a][Int(batchRNG[a].next() % UInt64(parts[first + a].count))] } }
             try Kernels.glmGradients(loss: model.loss, l2: Float(model.l2), features: context.dataset.features, targets: context.targetsFloat,
                                      parameters: theta, batches: batches, gradients: &grads, losses: &losses, computeLosses: false)
             applied = grads
@@ -111,11 +123,12 @@ extension DSGDExperiment {
             let pay = try mechanism.step(iteration: t, parameters: theta, applied: applied, reports: norms, exchange: context.exchange, into: &next)
             for i in 0..<n { cumulative[i] += pay[i] }
             if let bad = cumulative.firstIndex(where: { !$0.isFinite }) {
-                throw AgoraError.numerical("non-finite payment ledger of agent \(bad) at iteration \(t): lower the payment coefficient (payments.coefficient.initial) or the step size")
+                throw AgoraError.numerical("non-finite payment ledger of agent \(first + bad) at iteration \(t): lower the payment coefficient (payments.coefficient.initial) or the step size")
             }
-            lastResidual = abs(pay.reduce(0, +))
+            // The residual sums every agent's payment in agent order (on the root under MPI).
+            if let all = try context.exchange.gather(pay) { lastResidual = abs(all.reduce(0, +)) }
             if let bad = Kernels.firstNonFiniteRow(next) {
-                throw AgoraError.numerical("non-finite parameter of agent \(bad) at iteration \(t): lower the step size (stepSize.initial)")
+                throw AgoraError.numerical("non-finite parameter of agent \(first + bad) at iteration \(t): lower the step size (stepSize.initial)")
             }
             swap(&theta, &next)
         }
@@ -128,27 +141,30 @@ extension DSGDExperiment {
             var full = Matrix<Float>(rows: 1, cols: d), l: [Float] = [0]
             let own = try Matrix(rows: 1, cols: d, storage: Array(theta.storage[(i * d)..<((i + 1) * d)]))
             try Kernels.glmGradients(loss: context.model.loss, l2: Float(context.model.l2), features: context.dataset.features,
-                                     targets: context.targetsFloat, parameters: own, batches: [context.parts[i]],
+                                     targets: context.targetsFloat, parameters: own, batches: [context.parts[first + i]],
                                      gradients: &full, losses: &l, computeLosses: false)
             var dot = 0.0
             for k in 0..<d { dot += Double(full.storage[k]) * Double(grads.storage[i * d + k]) }
             let lam = mechanism.stepSize(t)
             let c = mechanism.payments.map { $0.coefficient(t) } ?? 0
-            let omega = c > 0 ? mechanism.payments!.edgeWeightSums(iteration: t, exchange: context.exchange)[i] : 0
+            let omega = c > 0 ? try mechanism.payments!.edgeWeightSums(iteration: t, exchange: context.exchange)[i] : 0
             return max(1, lam * dot / ((L * lam * lam + 2 * c * omega) * gg))
         }
 
-        /// f_i(theta_i) for every agent on all of its own data (the reward is its negative).
-        func agentLosses() throws -> [Double] {
-            var g = Matrix<Float>(rows: theta.rows, cols: theta.cols), l = [Float](repeating: 0, count: theta.rows)
+        /// f_i(theta_i) for every agent on all of its own data (the reward is its negative), from
+        /// the full [agents x d] matrix `all` (default: this simulation's, in process).
+        func agentLosses(_ all: Matrix<Float>? = nil) throws -> [Double] {
+            let x = all ?? theta
+            precondition(x.rows == context.parts.count, "agentLosses needs every agent's row")
+            var g = Matrix<Float>(rows: x.rows, cols: x.cols), l = [Float](repeating: 0, count: x.rows)
             try Kernels.glmGradients(loss: context.model.loss, l2: Float(context.model.l2), features: context.dataset.features,
-                                     targets: context.targetsFloat, parameters: theta, batches: context.parts, gradients: &g, losses: &l)
+                                     targets: context.targetsFloat, parameters: x, batches: context.parts, gradients: &g, losses: &l)
             return l.map(Double.init)
         }
 
-        /// Pooled metrics of the network average.
-        func networkMetrics() throws -> (gap: Double, accuracy: Double?, testAccuracy: Double?) {
-            let mean = Kernels.rowMean(theta).map(Double.init)
+        /// Pooled metrics of the network average of the full matrix `all` (default: this one's).
+        func networkMetrics(_ all: Matrix<Float>? = nil) throws -> (gap: Double, accuracy: Double?, testAccuracy: Double?) {
+            let mean = Kernels.rowMean(all ?? theta).map(Double.init)
             let full = try context.model.evaluate(mean, features: context.pooled, targets: context.targets)
             let testAccuracy = try context.test.flatMap { try context.model.evaluate(mean, features: $0.0, targets: $0.1).accuracy }
             return (full.value - context.reference.fStar, full.accuracy, testAccuracy)
@@ -162,18 +178,23 @@ extension DSGDExperiment {
         let n = data.agents, d = context.dataset.features.cols
         var sim = Simulation(context: context, mechanism: mech, strategic: strategicAgents, batch: batch, seed: seed)
         var points: [Point] = []
+        // Evaluations see every agent: the root gathers the rows and ledgers (in process they are
+        // all here already) and computes exactly what the in-process run computes.
         func evaluate(_ t: Int) throws {
-            let metrics = try sim.networkMetrics()
-            let dist = try Kernels.rowDistances(sim.theta, to: context.reference.theta).reduce(0, +)
-            let l = try sim.agentLosses()
+            let all = try context.exchange.gatherRows(sim.theta), cumulative = try context.exchange.gather(sim.cumulative)
+            guard let all, let cumulative else { return }
+            let metrics = try sim.networkMetrics(all)
+            let dist = try Kernels.rowDistances(all, to: context.reference.theta).reduce(0, +)
+            let l = try sim.agentLosses(all)
             points.append(Point(iteration: t, optimalityGap: metrics.gap, distance: dist / Double(n),
-                                consensusError: Double(Kernels.consensusError(sim.theta)), budgetResidual: sim.lastResidual,
+                                consensusError: Double(Kernels.consensusError(all)), budgetResidual: sim.lastResidual,
                                 accuracy: metrics.accuracy, testAccuracy: metrics.testAccuracy,
-                                cumulativePayments: sim.cumulative,
-                                utilities: (0..<n).map { -l[$0] - sim.cumulative[$0] }))
+                                cumulativePayments: cumulative,
+                                utilities: (0..<n).map { -l[$0] - cumulative[$0] }))
         }
         var first = 0
         if let c = resume {
+            guard context.exchange.localAgents == 0..<n else { throw AgoraError.configuration("resuming from a checkpoint needs the in-process exchange") }
             guard c.parameters.count == n * d, c.cumulativePayments.count == n, c.batchStreams.count == n, c.noiseStreams.count == n else {
                 throw AgoraError.io("the checkpoint's state does not fit \(n) agents x \(d) parameters")
             }
@@ -191,6 +212,7 @@ extension DSGDExperiment {
             try sim.advance(t)
             if (t + 1) % evaluateEvery == 0 || t + 1 == iterations { try evaluate(t + 1) }
             if let save, checkpointEvery > 0, (t + 1) % checkpointEvery == 0 || t + 1 == iterations {
+                guard context.exchange.localAgents == 0..<n else { throw AgoraError.configuration("checkpoints need the in-process exchange") }
                 try save(Checkpoint(config: self, run: 0, finishedRuns: [], iteration: t + 1, parameters: sim.theta.storage,
                                     cumulativePayments: sim.cumulative, batchStreams: sim.batchRNG, noiseStreams: sim.noiseRNG,
                                     points: points, lastResidual: sim.lastResidual))

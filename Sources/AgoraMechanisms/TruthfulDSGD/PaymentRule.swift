@@ -33,27 +33,27 @@ public struct PaymentRule: Codable, Sendable, Equatable {
         self.edgeWeighting = edgeWeighting
     }
 
-    /// Net payment of each agent at iteration t (positive: it pays), computed by each agent from
-    /// its own report and what its neighbours sent: P_i = sum_j tau_ij.
-    public func payments(iteration t: Int, reports s: [Double], exchange: NeighborExchange) -> [Double] {
+    /// Net payment of each local agent at iteration t (positive: it pays), computed by each agent
+    /// from its own report and what its neighbours sent: P_i = sum_j tau_ij.
+    public func payments(iteration t: Int, reports s: [Double], exchange: NeighborExchange) throws -> [Double] {
         let c = coefficient(t)
-        let received = exchange.neighborScalars(iteration: t, s)
-        let deg = exchange.degrees(iteration: t)
-        return (0..<s.count).map { i in
+        let received = try exchange.neighborScalars(iteration: t, s)
+        let deg = exchange.degrees(iteration: t), first = exchange.localAgents.lowerBound
+        return (0..<s.count).map { k in
             var p = 0.0
-            for q in received.range(i) { p += c * omega(i, q, received, deg) * (s[i] - received.values[q]) }
+            for q in received.range(k) { p += c * omega(first + k, q, received, deg) * (s[k] - received.values[q]) }
             return p
         }
     }
 
-    /// omega_i = sum_j omega_ij per agent at iteration t: the payment an agent makes per unit of its
-    /// own report is C_t omega_i, so omega_i replaces the degree in the best-response formula
-    /// under edge weightings other than `unit`.
-    public func edgeWeightSums(iteration t: Int, exchange: NeighborExchange) -> [Double] {
-        let n = exchange.degrees(iteration: t).count
-        let received = exchange.neighborScalars(iteration: t, [Double](repeating: 0, count: n))
+    /// omega_i = sum_j omega_ij per local agent at iteration t: the payment an agent makes per unit
+    /// of its own report is C_t omega_i, so omega_i replaces the degree in the best-response
+    /// formula under edge weightings other than `unit`.
+    public func edgeWeightSums(iteration t: Int, exchange: NeighborExchange) throws -> [Double] {
+        let n = exchange.localAgents.count, first = exchange.localAgents.lowerBound
+        let received = try exchange.neighborScalars(iteration: t, [Double](repeating: 0, count: n))
         let deg = exchange.degrees(iteration: t)
-        return (0..<n).map { i in received.range(i).reduce(0.0) { $0 + omega(i, $1, received, deg) } }
+        return (0..<n).map { k in received.range(k).reduce(0.0) { $0 + omega(first + k, $1, received, deg) } }
     }
 
     /// omega_ij for the q-th neighbour entry of agent i.

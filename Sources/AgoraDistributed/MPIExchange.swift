@@ -1,0 +1,307 @@
+#if MPI
+import AgoraKernels
+import AgoraTopology
+import CMPI
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// MPI handle types differ between implementations (Open MPI: pointers to incomplete structs,
+/// imported as optionals; MPICH: Int32), so they are declared by inference from the shim's null
+/// handles, never by name.
+struct CommHandle { var value = agora_mpi_comm_null() }
+struct TypeHandle { var value = agora_mpi_datatype_null() }
+
+/// The MPI runtime of a process launched by `mpirun`: start, rank, size, finish. Every MPI call
+/// of Agora goes through this file and `MPIExchange` (errors returned, never fatal: the
+/// communicator uses MPI_ERRORS_RETURN, and failures become `AgoraError`s naming the rank and call).
+public enum MPIRuntime {
+    /// Whether this process was started by an MPI launcher (Open MPI, MPICH/Hydra or PMIx).
+    public static var launched: Bool {
+        let names: [String] = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"]
+        return names.contains { name in getenv(name) != nil }
+    }
+
+    /// MPI_Init_thread (funneled: only the main thread calls MPI; Agora's pool threads never do).
+    public static func start() throws -> (rank: Int, size: Int) {
+        var provided: Int32 = 0
+        try check(MPI_Init_thread(nil, nil, agora_mpi_thread_funneled(), &provided), "MPI_Init_thread", rank: -1)
+        try check(MPI_Comm_set_errhandler(agora_mpi_comm_world(), agora_mpi_errors_return()), "MPI_Comm_set_errhandler", rank: -1)
+        return (try rank(), try size())
+    }
+
+    public static func rank() throws -> Int {
+        var r: Int32 = 0
+        try check(MPI_Comm_rank(agora_mpi_comm_world(), &r), "MPI_Comm_rank", rank: -1)
+        return Int(r)
+    }
+
+    public static func size() throws -> Int {
+        var s: Int32 = 0
+        try check(MPI_Comm_size(agora_mpi_comm_world(), &s), "MPI_Comm_size", rank: -1)
+        return Int(s)
+    }
+
+    public static func finish() { _ = MPI_Finalize() }
+
+    /// Ends every rank (after an error on one: the others may be waiting in a collective).
+    public static func abort(code: Int32) { _ = MPI_Abort(agora_mpi_comm_world(), code) }
+
+    /// Turns an MPI return code into an `AgoraError` naming the call and the rank.
+    static func check(_ rc: Int32, _ call: String, rank: Int) throws {
+        guard rc != agora_mpi_success() else { return }
+        var buffer = [CChar](repeating: 0, count: Int(agora_mpi_max_error_string()) + 1)
+        var length: Int32 = 0
+        _ = MPI_Error_string(rc, &buffer, &length)
+        let text = String(decoding: buffer.prefix(Int(max(0, length))).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        throw AgoraError(.resources, "\(call) failed\(rank >= 0 ? " on rank \(rank)" : ""): \(text) (MPI error \(rc))")
+    }
+}
+
+/// `NeighborExchange` over MPI: agents in contiguous blocks over the ranks (rank r holds agents
+/// r n / P ..< (r + 1) n / P, so n need not divide by P and ranks may hold none), one distributed
+/// graph communicator per step of the topology's period, neighbour rows and scalars exchanged with
+/// `MPI_Neighbor_alltoallv` (rows as one `MPI_Type_contiguous(d)` element, so counts stay small).
+///
+/// Identical numbers to `InProcessExchange` with the sparse strategy: each rank lays its own and
+/// its neighbours' rows out in global agent order and mixes with the same weights in the same
+/// order (`Kernels.mixRows`), and scalars are listed by ascending neighbour as in process. (The
+/// in-process GEMM path for dense W sums in BLAS order and is not reproduced.)
+public final class MPIExchange: NeighborExchange {
+    public let agents: Int
+    public let rank: Int
+    public let ranks: Int
+    public let localAgents: Range<Int>
+    public var isRoot: Bool { rank == 0 }
+    let graphs: [Graph]
+    let plans: [Plan]
+    let blocks: [Range<Int>]
+    let pool: ThreadPool
+    /// Row datatypes by row length (created on first use, freed with the exchange).
+    var rowTypes: [Int: TypeHandle] = [:]
+    var sendBuffer: [Float] = [], combined: [Float] = []
+
+    /// What one step of the period exchanges.
+    struct Plan {
+        var comm: CommHandle
+        /// Neighbour ranks, ascending (sources = destinations: the graph is undirected).
+        var neighbours: [Int32]
+        /// Local rows (indices into this rank's block) sent to each neighbour rank, ascending.
+        var send: [[Int]]
+        /// Rows received from each neighbour rank.
+        var receive: [Int]
+        /// Offset (in rows) of each neighbour's rows in the combined buffer, and of the local rows.
+        var receiveOffset: [Int]
+        var localOffset: Int
+        var combinedRows: Int
+        /// Local rows of W over the combined buffer (Float, as the in-process operator's).
+        var mix: CSRMatrix<Float>
+        /// Per local agent: neighbours (global, ascending, self excluded), their Double weights and
+        /// their position in the combined buffer.
+        var scalarRowStart: [Int]
+        var scalarFrom: [Int32]
+        var scalarWeights: [Double]
+        var scalarSlot: [Int]
+    }
+
+    /// Builds the plans (collective: every rank must call it with the same arguments).
+    public init(topology: Topology, weights: WeightScheme, agents n: Int, seed: UInt64, pool: ThreadPool = .shared) throws {
+        let rank = try MPIRuntime.rank(), ranks = try MPIRuntime.size()
+        self.agents = n; self.rank = rank; self.ranks = ranks; self.pool = pool
+        blocks = (0..<ranks).map { r in (r * n / ranks)..<((r + 1) * n / ranks) }
+        localAgents = blocks[rank]
+        _ = try topology.unionGraph(agents: n, seed: seed)  // connected over a period (as in process)
+        var owner = [Int](repeating: 0, count: n)
+        for (r, b) in blocks.enumerated() { for j in b { owner[j] = r } }
+        var gs: [Graph] = [], ps: [Plan] = []
+        for t in 0..<topology.period(agents: n) {
+            gs.append(try topology.graph(agents: n, seed: seed, iteration: t))
+            let w = try topology.mixingMatrix(agents: n, scheme: weights, seed: seed, iteration: t)
+            ps.append(try Self.plan(w, owner: owner, local: blocks[rank], rank: rank))
+        }
+        graphs = gs; plans = ps
+    }
+
+    deinit {
+        for t in rowTypes.values { var h = t.value; _ = MPI_Type_free(&h) }
+        for p in plans { var c = p.comm.value; _ = MPI_Comm_free(&c) }
+    }
+
+    static func plan(_ w: MixingMatrix, owner: [Int], local: Range<Int>, rank: Int) throws -> Plan {
+        let dcsr = w.csr, fcsr = w.mixingOperator(Float.self, strategy: .sparse).csr
+        // Rows needed from other ranks and rows they need from us (W's pattern is symmetric).
+        var needed = Set<Int>(), sendTo: [Int: Set<Int>] = [:]
+        for i in local {
+            for k in dcsr.rowStart[i]..<dcsr.rowStart[i + 1] {
+                let j = Int(dcsr.columns[k]), q = owner[j]
+                if q != rank { needed.insert(j); sendTo[q, default: []].insert(i - local.lowerBound) }
+            }
+        }
+        var fromRank: [Int: [Int]] = [:]
+        for j in needed { fromRank[owner[j], default: []].append(j) }
+        let neighbours = Set(fromRank.keys).union(sendTo.keys).sorted()
+        // Combined buffer in global order: rows from lower ranks, our rows, rows from higher ranks.
+        var slot: [Int: Int] = [:], receiveOffset: [Int] = [], receive: [Int] = []
+        var row = 0, localOffset = -1
+        for q in neighbours {
+            if q > rank && localOffset < 0 { localOffset = row; row += local.count }
+            receiveOffset.append(row)
+            let rows = (fromRank[q] ?? []).sorted()
+            receive.append(rows.count)
+            for j in rows { slot[j] = row; row += 1 }
+        }
+        if localOffset < 0 { localOffset = row; row += local.count }
+        for i in local { slot[i] = localOffset + (i - local.lowerBound) }
+        var entries: [[(Int, Float)]] = [], start = [0], from: [Int32] = [], weights: [Double] = [], slots: [Int] = []
+        for i in local {
+            var r: [(Int, Float)] = []
+            for k in fcsr.rowStart[i]..<fcsr.rowStart[i + 1] { r.append((slot[Int(fcsr.columns[k])]!, fcsr.values[k])) }
+            entries.append(r)
+            for k in dcsr.rowStart[i]..<dcsr.rowStart[i + 1] where Int(dcsr.columns[k]) != i {
+                from.append(dcsr.columns[k]); weights.append(dcsr.values[k]); slots.append(slot[Int(dcsr.columns[k])]!)
+            }
+            start.append(from.count)
+        }
+        // The in-process kernel sums row i's entries in CSR (ascending column) order; slots are
+        // ascending in the global index, so building from (slot, weight) lists keeps that order.
+        let mix = try CSRMatrix(rows: local.count, cols: row, entries: entries)
+        var comm = CommHandle()
+        let nb = neighbours.map { Int32($0) }
+        try nb.withUnsafeBufferPointer { p in
+            try MPIRuntime.check(MPI_Dist_graph_create_adjacent(agora_mpi_comm_world(), Int32(nb.count), p.baseAddress, agora_mpi_unweighted(),
+                                                                Int32(nb.count), p.baseAddress, agora_mpi_unweighted(), agora_mpi_info_null(),
+                                                                0, &comm.value), "MPI_Dist_graph_create_adjacent", rank: rank)
+        }
+        try MPIRuntime.check(MPI_Comm_set_errhandler(comm.value, agora_mpi_errors_return()), "MPI_Comm_set_errhandler", rank: rank)
+        return Plan(comm: comm, neighbours: nb, send: neighbours.map { (sendTo[$0] ?? []).sorted() }, receive: receive,
+                    receiveOffset: receiveOffset, localOffset: localOffset, combinedRows: row, mix: mix,
+                    scalarRowStart: start, scalarFrom: from, scalarWeights: weights, scalarSlot: slots)
+    }
+
+    func rowType(_ d: Int) throws -> TypeHandle {
+        if let t = rowTypes[d] { return t }
+        var t = TypeHandle()
+        try MPIRuntime.check(MPI_Type_contiguous(Int32(d), agora_mpi_float(), &t.value), "MPI_Type_contiguous", rank: rank)
+        try MPIRuntime.check(MPI_Type_commit(&t.value), "MPI_Type_commit", rank: rank)
+        rowTypes[d] = t
+        return t
+    }
+
+    /// Fills `combined` (rows of `d` floats in the plan's layout) with this rank's rows and its
+    /// neighbours'. Elements are rows of d floats (`elementType`), or single doubles for scalars.
+    func exchange<T>(_ p: Plan, local: UnsafePointer<T>, width d: Int, elementType: TypeHandle,
+                     into combined: UnsafeMutablePointer<T>, scratch: inout [T]) throws {
+        let total = p.send.reduce(0) { $0 + $1.count }
+        if scratch.count < max(1, total * d) { scratch = [T](repeating: local.pointee, count: max(1, total * d)) }
+        var sendCounts: [Int32] = [], sendDispl: [Int32] = [], recvCounts: [Int32] = [], recvDispl: [Int32] = []
+        try scratch.withUnsafeMutableBufferPointer { sb in
+            var at = 0
+            for (k, rows) in p.send.enumerated() {
+                sendCounts.append(Int32(rows.count)); sendDispl.append(Int32(at))
+                for r in rows { (sb.baseAddress! + at * d).update(from: local + r * d, count: d); at += 1 }
+                recvCounts.append(Int32(p.receive[k])); recvDispl.append(Int32(p.receiveOffset[k]))
+            }
+            (combined + p.localOffset * d).update(from: local, count: localAgents.count * d)
+            try MPIRuntime.check(MPI_Neighbor_alltoallv(sb.baseAddress, sendCounts, sendDispl, elementType.value,
+                                                        combined, recvCounts, recvDispl, elementType.value, p.comm.value),
+                                 "MPI_Neighbor_alltoallv", rank: rank)
+        }
+    }
+
+    public func mixStep(iteration t: Int, parameters: Matrix<Float>, stepSizes: [Float], directions: Matrix<Float>,
+                        into out: inout Matrix<Float>) throws {
+        let p = plans[t % plans.count], n = localAgents.count, d = parameters.cols
+        guard parameters.rows == n, directions.rows == n, directions.cols == d, stepSizes.count == n else {
+            throw AgoraError.shape("MPIExchange.mixStep on rank \(rank): \(parameters.rows) x \(d) parameters, \(directions.rows) x \(directions.cols) directions, \(stepSizes.count) step sizes for \(n) local agents")
+        }
+        if out.rows != n || out.cols != d { out = Matrix(rows: n, cols: d) }
+        guard n > 0 || p.combinedRows > 0, d > 0 else { _ = try exchangeEmpty(p, d: d); return }
+        if combined.count < max(1, p.combinedRows * d) { combined = [Float](repeating: 0, count: max(1, p.combinedRows * d)) }
+        let type = try rowType(d)
+        var scratch = sendBuffer
+        try parameters.storage.withUnsafeBufferPointer { xb in
+            try combined.withUnsafeMutableBufferPointer { cb in
+                try exchange(p, local: xb.baseAddress ?? UnsafePointer(cb.baseAddress!), width: d, elementType: type, into: cb.baseAddress!, scratch: &scratch)
+            }
+        }
+        sendBuffer = scratch
+        guard n > 0 else { return }
+        combined.withUnsafeBufferPointer { cb in
+            directions.storage.withUnsafeBufferPointer { mb in
+                out.storage.withUnsafeMutableBufferPointer { yb in
+                    Kernels.mixRows(p.mix, x: cb.baseAddress!, cols: d, into: yb.baseAddress!, stepSizes: stepSizes,
+                                    directions: mb.baseAddress!, pool: pool)
+                }
+            }
+        }
+    }
+
+    /// A rank with no agents and no neighbours still takes part in the collective.
+    func exchangeEmpty(_ p: Plan, d: Int) throws -> Bool {
+        var none = [Float](repeating: 0, count: 1), scratch = [Float](repeating: 0, count: 1)
+        let type = try rowType(max(1, d))
+        try none.withUnsafeMutableBufferPointer { b in
+            try exchange(p, local: UnsafePointer(b.baseAddress!), width: 0, elementType: type, into: b.baseAddress!, scratch: &scratch)
+        }
+        return true
+    }
+
+    public func neighborScalars(iteration t: Int, _ s: [Double]) throws -> ReceivedScalars {
+        let p = plans[t % plans.count]
+        guard s.count == localAgents.count else {
+            throw AgoraError.shape("MPIExchange.neighborScalars on rank \(rank): \(s.count) values for \(localAgents.count) local agents")
+        }
+        var all = [Double](repeating: 0, count: max(1, p.combinedRows)), scratch: [Double] = [0]
+        let local = s.isEmpty ? [0.0] : s
+        try local.withUnsafeBufferPointer { lb in
+            try all.withUnsafeMutableBufferPointer { ab in
+                try exchange(p, local: lb.baseAddress!, width: 1, elementType: TypeHandle(value: agora_mpi_double()), into: ab.baseAddress!, scratch: &scratch)
+            }
+        }
+        return ReceivedScalars(rowStart: p.scalarRowStart, from: p.scalarFrom, weights: p.scalarWeights, values: p.scalarSlot.map { all[$0] })
+    }
+
+    public func degrees(iteration t: Int) -> [Int] { graphs[t % graphs.count].degrees }
+
+    public func gatherRows(_ local: Matrix<Float>) throws -> Matrix<Float>? {
+        let d = local.cols
+        guard local.rows == localAgents.count else { throw AgoraError.shape("gatherRows on rank \(rank): \(local.rows) rows for \(localAgents.count) local agents") }
+        let type = try rowType(max(1, d))
+        let counts = blocks.map { Int32($0.count) }, displs = blocks.map { Int32($0.lowerBound) }
+        var full = [Float](repeating: 0, count: isRoot ? max(1, agents * d) : 1)
+        let mine = local.storage.isEmpty ? [Float](repeating: 0, count: 1) : local.storage
+        try mine.withUnsafeBufferPointer { lb in
+            try full.withUnsafeMutableBufferPointer { fb in
+                try MPIRuntime.check(MPI_Gatherv(lb.baseAddress, Int32(local.rows), type.value, fb.baseAddress, counts, displs, type.value, 0, agora_mpi_comm_world()),
+                                     "MPI_Gatherv", rank: rank)
+            }
+        }
+        return isRoot ? try Matrix(rows: agents, cols: d, storage: Array(full.prefix(agents * d))) : nil
+    }
+
+    public func gather(_ local: [Double]) throws -> [Double]? {
+        guard local.count == localAgents.count else { throw AgoraError.shape("gather on rank \(rank): \(local.count) values for \(localAgents.count) local agents") }
+        let counts = blocks.map { Int32($0.count) }, displs = blocks.map { Int32($0.lowerBound) }
+        var full = [Double](repeating: 0, count: isRoot ? max(1, agents) : 1)
+        let mine = local.isEmpty ? [0.0] : local
+        try mine.withUnsafeBufferPointer { lb in
+            try full.withUnsafeMutableBufferPointer { fb in
+                try MPIRuntime.check(MPI_Gatherv(lb.baseAddress, Int32(local.count), agora_mpi_double(), fb.baseAddress, counts, displs,
+                                                 agora_mpi_double(), 0, agora_mpi_comm_world()), "MPI_Gatherv", rank: rank)
+            }
+        }
+        return isRoot ? Array(full.prefix(agents)) : nil
+    }
+
+    /// Every rank's scalar reduced to rank 0 by maximum (timings: the slowest rank counts).
+    public func maximum(_ value: Double) throws -> Double {
+        var v = value, out = 0.0
+        try MPIRuntime.check(MPI_Reduce(&v, &out, 1, agora_mpi_double(), agora_mpi_max(), 0, agora_mpi_comm_world()), "MPI_Reduce", rank: rank)
+        return out
+    }
+}
+#endif

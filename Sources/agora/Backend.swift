@@ -1,0 +1,64 @@
+import AgoraDistributed
+import AgoraKernels
+import AgoraTopology
+import ArgumentParser
+import Foundation
+
+/// Where the agents run: in this process, or spread over MPI ranks (`mpirun`, an MPI build).
+struct BackendOptions: ParsableArguments {
+    @Option(help: "Where agents run: auto (MPI when launched by mpirun and built with MPI), inprocess, or mpi.")
+    var backend: String = "auto"
+
+    /// The exchange to run on (nil: the in-process default) and whether this process reports.
+    func make(topology: Topology, weights: WeightScheme, agents: Int, seed: UInt64) throws -> (exchange: (any NeighborExchange)?, reports: Bool) {
+        switch backend {
+        case "inprocess": return (nil, true)
+        case "auto", "mpi":
+            #if MPI
+            guard backend == "mpi" || MPIRuntime.launched else { return (nil, true) }
+            try MPISession.start()
+            let ex = try MPIExchange(topology: topology, weights: weights, agents: agents, seed: seed)
+            return (ex, ex.isRoot)
+            #else
+            if backend == "mpi" {
+                throw CLIError("this agora was built without MPI: build it with `make build-mpi` (Open MPI) and run .build-mpi/release/agora under mpirun")
+            }
+            if ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil || ProcessInfo.processInfo.environment["PMI_SIZE"] != nil {
+                FileHandle.standardError.write(Data("warning: launched by mpirun, but this agora was built without MPI: every rank runs the whole experiment (make build-mpi)\n".utf8))
+            }
+            return (nil, true)
+            #endif
+        default:
+            throw ValidationError("--backend must be auto, inprocess or mpi, got '\(backend)'")
+        }
+    }
+}
+
+#if MPI
+/// MPI started once per process and finished at exit; an error on any rank ends every rank.
+enum MPISession {
+    nonisolated(unsafe) static var started = false
+
+    static func start() throws {
+        guard !started else { return }
+        _ = try MPIRuntime.start()
+        started = true
+        atexit { if MPISession.started { MPIRuntime.finish() } }
+    }
+}
+#endif
+
+/// Runs `body`; under MPI an error on this rank is printed and ends every rank (the others may be
+/// waiting in a collective), instead of hanging the job.
+func endingAllRanksOnError<R>(_ body: () throws -> R) throws -> R {
+    do { return try body() } catch {
+        #if MPI
+        if MPISession.started {
+            let rank = (try? MPIRuntime.rank()).map { "rank \($0): " } ?? ""
+            FileHandle.standardError.write(Data("Error: \(rank)\(error)\n".utf8))
+            MPIRuntime.abort(code: 1)
+        }
+        #endif
+        throw error
+    }
+}
