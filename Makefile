@@ -8,7 +8,7 @@ NATIVE_BUILD := .build-native
 SUDO         := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 APT_PACKAGES := libopenblas-dev pkg-config zlib1g-dev
 
-.PHONY: setup build test run market-reproduce bench bench-quick bench-peers bench-smoke fuzz fuzz-build fuzz-smoke sanitize python python-test wheel clean help
+.PHONY: setup setup-mpi build build-mpi test test-mpi run market-reproduce bench bench-quick bench-peers bench-smoke fuzz fuzz-build fuzz-smoke sanitize python python-test wheel clean help
 
 help:
 	@echo "make run    build (if needed) and run the current showcase experiment"
@@ -20,6 +20,7 @@ help:
 	@echo "make python  build the C ABI library and install the Python package agora_ml into .venv-python; make python-test: its pytest suite"
 	@echo "make wheel  a manylinux wheel of agora_ml in dist/, checked in a fresh venv without Swift"
 	@echo "make market-reproduce  the paper's market experiments on MNIST, digits and a9a (needs ../shared/data or AGORA_DATA): out/market-reproduce"
+	@echo "make build-mpi  an MPI-enabled agora in .build-mpi/release/agora (installs Open MPI); make test-mpi: its tests under mpirun"
 	@echo "make setup  install system packages (apt-get)"
 
 # Idempotent: installs only when a package is missing.
@@ -32,6 +33,22 @@ setup:
 
 build: setup
 	$(SWIFT) build -c release
+
+# Optional: the MPI back-end (package trait MPI; Open MPI from Debian). Never needed by build/test.
+MPI_APT_PACKAGES := libopenmpi-dev openmpi-bin
+setup-mpi:
+	@if pkg-config --exists ompi-c 2>/dev/null && command -v mpirun >/dev/null 2>&1; then :; else \
+	  echo "Installing Open MPI: $(MPI_APT_PACKAGES)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(MPI_APT_PACKAGES); \
+	fi
+
+build-mpi: setup setup-mpi
+	$(SWIFT) build -c release --traits MPI --scratch-path .build-mpi
+
+# mpirun -np 1..4 against the in-process exchange (bit-identical parameters, payments, files).
+test-mpi: build-mpi
+	AGORA_MPI_BINARY=$(CURDIR)/.build-mpi/release/agora $(SWIFT) test --disable-swift-testing --filter MPITests
 
 test: setup
 	$(SWIFT) test --disable-swift-testing

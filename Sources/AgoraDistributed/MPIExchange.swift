@@ -265,6 +265,12 @@ public final class MPIExchange: NeighborExchange {
         return ReceivedScalars(rowStart: p.scalarRowStart, from: p.scalarFrom, weights: p.scalarWeights, values: p.scalarSlot.map { all[$0] })
     }
 
+    public func neighborhoods(iteration t: Int) -> ReceivedScalars {
+        let p = plans[t % plans.count]
+        return ReceivedScalars(rowStart: p.scalarRowStart, from: p.scalarFrom, weights: p.scalarWeights,
+                               values: [Double](repeating: 0, count: p.scalarFrom.count))
+    }
+
     public func degrees(iteration t: Int) -> [Int] { graphs[t % graphs.count].degrees }
 
     public func gatherRows(_ local: Matrix<Float>) throws -> Matrix<Float>? {

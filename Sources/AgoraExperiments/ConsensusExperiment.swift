@@ -108,12 +108,7 @@ public struct ConsensusExperiment: Codable, Sendable, Equatable {
         }
         let degs = union.degrees
         let final = try exchange.map { try $0.gatherRows(x) } ?? x
-        var digest: String? = nil
-        if let final {
-            var h: UInt64 = 0xcbf2_9ce4_8422_2325
-            for v in final.storage { var b = v.bitPattern; for _ in 0..<4 { h = (h ^ UInt64(b & 0xFF)) &* 0x100_0000_01b3; b >>= 8 } }
-            digest = String(h, radix: 16)
-        }
+        let digest = final.map(Kernels.bitDigest)
         return Result(config: self, edges: union.edgeCount, degreeMin: degs.min() ?? 0, degreeMax: degs.max() ?? 0,
                       spectralGap: gap, usesGEMM: exchange == nil && ops[0].usesGEMM, steps: out,
                       secondsPerStep: steps > 0 ? mixSeconds / Double(steps) : 0, parametersDigest: digest)

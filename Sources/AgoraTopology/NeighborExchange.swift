@@ -21,6 +21,10 @@ public protocol NeighborExchange {
     /// For every local agent i, the scalars its neighbours sent at iteration t, with their mixing
     /// weights (local agent k's entries are `received.range(k)`; `from` holds global indices).
     func neighborScalars(iteration t: Int, _ s: [Double]) throws -> ReceivedScalars
+    /// For every local agent, its neighbours at iteration t and their mixing weights, with
+    /// `values` all zero. Local (no communication): the topology is public, so a rank may ask
+    /// for it alone, e.g. for one strategic agent, without every rank joining a collective.
+    func neighborhoods(iteration t: Int) -> ReceivedScalars
     /// Degrees of all agents at iteration t (the topology is public: every process knows it).
     func degrees(iteration t: Int) -> [Int]
     /// The [agents x d] matrix of every process's local rows, on the root (nil elsewhere).
@@ -88,7 +92,14 @@ public struct InProcessExchange: NeighborExchange {
         }
     }
 
-    public func neighborScalars(iteration t: Int, _ s: [Double]) -> ReceivedScalars {
+    public func neighborScalars(iteration t: Int, _ s: [Double]) throws -> ReceivedScalars {
+        guard s.count == agents else { throw AgoraError.shape("neighborScalars: \(s.count) values for \(agents) agents") }
+        var out = neighborhoods(iteration: t)
+        for q in out.from.indices { out.values[q] = s[Int(out.from[q])] }
+        return out
+    }
+
+    public func neighborhoods(iteration t: Int) -> ReceivedScalars {
         let w = mixing[t % mixing.count].csr
         var out = ReceivedScalars(rowStart: [0], from: [], weights: [], values: [])
         out.rowStart.reserveCapacity(agents + 1)
@@ -97,7 +108,7 @@ public struct InProcessExchange: NeighborExchange {
             for k in w.rowStart[i]..<w.rowStart[i + 1] {
                 let j = Int(w.columns[k])
                 if j == i { continue }
-                out.from.append(w.columns[k]); out.weights.append(w.values[k]); out.values.append(s[j])
+                out.from.append(w.columns[k]); out.weights.append(w.values[k]); out.values.append(0)
             }
             out.rowStart.append(out.from.count)
         }

@@ -41,6 +41,9 @@ struct DSGDRunCommand: ParsableCommand {
         let honestTransferPerIteration: Double
         let strategic: [AgentGain]
         let warnings: [String]
+        /// `Kernels.bitDigest` of the final parameters of the run with payments (compare runs,
+        /// e.g. in process against MPI, without writing parameters out).
+        let parametersDigest: String?
         let secondsPerIteration: Double
     }
 
@@ -98,7 +101,8 @@ struct DSGDRunCommand: ParsableCommand {
                                   maxBudgetResidual: pay.points.map(\.budgetResidual).max() ?? 0,
                                   honestTransferMax: honestMax, honestTransferPerIteration: honestMax / Double(e.iterations),
                                   strategic: r.gains.map { .init(agent: $0.agent, behaviour: $0.behaviour, gainWithPayments: $0.withPayments.last!, gainWithoutPayments: $0.withoutPayments.last!) },
-                                  warnings: r.warnings, secondsPerIteration: r.secondsPerIteration)
+                                  warnings: r.warnings, parametersDigest: pay.points.last!.parametersDigest,
+                                  secondsPerIteration: r.secondsPerIteration)
             if let out { try write(r, summary, to: out) }
             if json {
                 print(try JSONOutput.line(summary))

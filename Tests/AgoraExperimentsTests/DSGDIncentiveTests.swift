@@ -74,7 +74,7 @@ final class DSGDIncentiveTests: XCTestCase {
         let expected = max(1, lam * dot / ((L * lam * lam + 2 * c * omega) * gg))
         XCTAssertEqual(try sim.myopicInflation(agent: i, iteration: t, smoothness: L, reportedNorm: gg32), expected, accuracy: 1e-4 * expected)
         XCTAssertGreaterThan(expected, 1, "the test exercises the interior branch")
-        for w in try e.mechanism.payments!.edgeWeightSums(iteration: 0, exchange: ctx.exchange) { XCTAssertEqual(w, 2.0 / 3, accuracy: 1e-12) }
+        for w in e.mechanism.payments!.edgeWeightSums(iteration: 0, exchange: ctx.exchange) { XCTAssertEqual(w, 2.0 / 3, accuracy: 1e-12) }
     }
 
     /// The paper's claim under the utility that makes it non-trivial (cumulative loss): with a

@@ -17,6 +17,9 @@ extension DSGDExperiment {
         /// Per agent: cumulative payments and utility = -f_i(theta_i) - cumulative payments.
         public var cumulativePayments: [Double]
         public var utilities: [Double]
+        /// `Kernels.bitDigest` of every agent's parameters at this evaluation: equal digests
+        /// mean bit-identical parameters (in process against MPI at any rank count).
+        public var parametersDigest: String? = nil
     }
 
     public struct Run: Codable, Sendable {

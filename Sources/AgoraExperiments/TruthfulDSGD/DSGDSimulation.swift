@@ -114,7 +114,7 @@ extension DSGDExperiment {
                     try Kernels.scaleRow(&applied, row: i, by: Float(a)); norms[i] *= a * a
                 case let .noise(s): norms[i] = try Kernels.addGaussianNoise(&applied, row: i, sigma: s, rng: &noiseRNG[i])
                 case let .bestResponse(l):
-                    let a = try myopicInflation(agent: i, iteration: t, smoothness: l ?? context.smoothness[i], reportedNorm: norms[i])
+                    let a = try myopicInflation(agent: i, iteration: t, smoothness: l ?? context.smoothness[first + i], reportedNorm: norms[i])
                     try Kernels.scaleRow(&applied, row: i, by: Float(a)); norms[i] *= a * a
                 case .freeRide: try Kernels.fillRow(&applied, row: i, with: 0); norms[i] = 0
                 case let .misreport(f): norms[i] *= f
@@ -147,7 +147,7 @@ extension DSGDExperiment {
             for k in 0..<d { dot += Double(full.storage[k]) * Double(grads.storage[i * d + k]) }
             let lam = mechanism.stepSize(t)
             let c = mechanism.payments.map { $0.coefficient(t) } ?? 0
-            let omega = c > 0 ? try mechanism.payments!.edgeWeightSums(iteration: t, exchange: context.exchange)[i] : 0
+            let omega = c > 0 ? mechanism.payments!.edgeWeightSums(iteration: t, exchange: context.exchange)[i] : 0
             return max(1, lam * dot / ((L * lam * lam + 2 * c * omega) * gg))
         }
 
@@ -190,7 +190,7 @@ extension DSGDExperiment {
                                 consensusError: Double(Kernels.consensusError(all)), budgetResidual: sim.lastResidual,
                                 accuracy: metrics.accuracy, testAccuracy: metrics.testAccuracy,
                                 cumulativePayments: cumulative,
-                                utilities: (0..<n).map { -l[$0] - cumulative[$0] }))
+                                utilities: (0..<n).map { -l[$0] - cumulative[$0] }, parametersDigest: Kernels.bitDigest(all)))
         }
         var first = 0
         if let c = resume {

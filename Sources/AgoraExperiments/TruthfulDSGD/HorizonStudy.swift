@@ -133,7 +133,7 @@ extension DSGDExperiment {
             }
         }
         let rule = mechanism.payments ?? PaymentRule(coefficient: PowerSchedule(initial: 1e-4, exponent: 0.1))
-        let omega = try rule.edgeWeightSums(iteration: 0, exchange: context.exchange).min() ?? 1
+        let omega = rule.edgeWeightSums(iteration: 0, exchange: context.exchange).min() ?? 1
         return Calibration(c0: need > 0 ? margin * need : rule.coefficient.initial, pilotHorizon: pilot, margin: margin, binding: binding,
                            myopicBound: mechanism.stepSize.initial / (2 * max(omega, 1e-300)), undeterrable: undeterrable, runs: runs)
     }

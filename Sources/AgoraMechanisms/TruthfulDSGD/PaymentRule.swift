@@ -49,9 +49,9 @@ public struct PaymentRule: Codable, Sendable, Equatable {
     /// omega_i = sum_j omega_ij per local agent at iteration t: the payment an agent makes per unit
     /// of its own report is C_t omega_i, so omega_i replaces the degree in the best-response
     /// formula under edge weightings other than `unit`.
-    public func edgeWeightSums(iteration t: Int, exchange: NeighborExchange) throws -> [Double] {
+    public func edgeWeightSums(iteration t: Int, exchange: NeighborExchange) -> [Double] {
         let n = exchange.localAgents.count, first = exchange.localAgents.lowerBound
-        let received = try exchange.neighborScalars(iteration: t, [Double](repeating: 0, count: n))
+        let received = exchange.neighborhoods(iteration: t)  // local: no collective
         let deg = exchange.degrees(iteration: t)
         return (0..<n).map { k in received.range(k).reduce(0.0) { $0 + omega(first + k, $1, received, deg) } }
     }

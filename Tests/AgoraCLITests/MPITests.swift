@@ -1,0 +1,139 @@
+import Foundation
+import XCTest
+
+/// The MPI back-end as users run it: `mpirun -np P .build-mpi/release/agora ...` against the same
+/// binary with `--backend inprocess`, for P = 1...4 over static and time-varying topologies and
+/// agent counts that do not divide by P (and fewer agents than ranks). Parameters must be
+/// bit-identical (their digests), and so must every payment, gap and gain in the JSON and in the
+/// `--out` files, timings excepted.
+///
+/// Needs `mpirun` on PATH and the MPI build (`make build-mpi`, or AGORA_MPI_BINARY naming an
+/// MPI-enabled agora); skips with a message otherwise. `make test-mpi` builds and runs it.
+final class MPITests: XCTestCase {
+    static let project = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static let binary: String? = {
+        let given = ProcessInfo.processInfo.environment["AGORA_MPI_BINARY"]
+        let path = given ?? project.appendingPathComponent(".build-mpi/release/agora").path
+        return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+    }()
+
+    static let mpirun: String? = {
+        let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+        return dirs.map { "\($0)/mpirun" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }()
+
+    let scratch = NSTemporaryDirectory() + "agora-mpi-tests-\(ProcessInfo.processInfo.processIdentifier)"
+
+    override func setUpWithError() throws {
+        guard Self.mpirun != nil else { throw XCTSkip("mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev; make test-mpi)") }
+        guard Self.binary != nil else { throw XCTSkip("no MPI build of agora (.build-mpi/release/agora): run `make build-mpi` or `make test-mpi`") }
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: scratch) }
+
+    struct Outcome { let status: Int32; let stdout: String; let stderr: String }
+
+    /// Runs the MPI build, under `mpirun -np ranks` when `ranks` is given, else directly.
+    func agora(_ args: [String], ranks: Int?) throws -> Outcome {
+        let p = Process()
+        if let ranks {
+            p.executableURL = URL(fileURLWithPath: Self.mpirun!)
+            p.arguments = ["--oversubscribe", "--bind-to", "none", "-np", "\(ranks)", Self.binary!] + args
+        } else {
+            p.executableURL = URL(fileURLWithPath: Self.binary!)
+            p.arguments = args
+        }
+        var env = ProcessInfo.processInfo.environment
+        env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"; env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+        env["AGORA_NUM_THREADS"] = "1"  // several ranks on two cores: one thread each
+        p.environment = env
+        let tag = UUID().uuidString
+        let outPath = scratch + "/out-\(tag)", errPath = scratch + "/err-\(tag)"
+        FileManager.default.createFile(atPath: outPath, contents: nil)
+        FileManager.default.createFile(atPath: errPath, contents: nil)
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath)), err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        defer { try? out.close(); try? err.close() }
+        p.standardOutput = out; p.standardError = err
+        try p.run()
+        let deadline = Date().addingTimeInterval(120)
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        if p.isRunning { p.terminate(); XCTFail("\(args.joined(separator: " ")) at \(ranks ?? 0) ranks did not finish within 120 s") }
+        p.waitUntilExit()
+        return Outcome(status: p.terminationStatus,
+                       stdout: String(decoding: FileManager.default.contents(atPath: outPath) ?? Data(), as: UTF8.self),
+                       stderr: String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self))
+    }
+
+    /// The JSON object with every timing field removed (they differ between any two runs).
+    func numbers(_ text: String, _ label: String) throws -> NSDictionary {
+        let any = try JSONSerialization.jsonObject(with: Data(text.utf8))
+        func strip(_ v: Any) -> Any {
+            if let d = v as? [String: Any] {
+                var o: [String: Any] = [:]
+                for (k, x) in d where !k.lowercased().contains("second") { o[k] = strip(x) }
+                return o
+            }
+            if let a = v as? [Any] { return a.map(strip) }
+            return v
+        }
+        return try XCTUnwrap(strip(any) as? [String: Any], label) as NSDictionary
+    }
+
+    static let topologies = ["ring", "exponential", "one-peer-exponential"]
+
+    func testMixIsBitIdenticalAtEveryRankCount() throws {
+        for topology in Self.topologies {
+            for (n, d) in [(3, 5), (16, 33)] {
+                let args = ["mix", "--topology", topology, "--agents", "\(n)", "--dim", "\(d)", "--steps", "9", "--strategy", "sparse", "--json"]
+                let base = try agora(args + ["--backend", "inprocess"], ranks: nil)
+                XCTAssertEqual(base.status, 0, base.stderr)
+                let reference = try numbers(base.stdout, "in process")
+                XCTAssertNotNil(reference["parametersDigest"] as? String)
+                for ranks in 1...4 {
+                    let r = try agora(args, ranks: ranks)
+                    let label = "mix \(topology) n=\(n) d=\(d) at \(ranks) ranks"
+                    XCTAssertEqual(r.status, 0, "\(label)\n\(r.stderr)")
+                    let got = try numbers(r.stdout, label)
+                    XCTAssertEqual(got["parametersDigest"] as? String, reference["parametersDigest"] as? String, label)
+                    XCTAssertEqual(got, reference, label)
+                }
+            }
+        }
+    }
+
+    func testDSGDWithDeviatorsIsIdenticalAtEveryRankCount() throws {
+        for topology in Self.topologies {
+            let n = topology == "ring" ? 5 : 7
+            let args = ["dsgd", "--agents", "\(n)", "--topology", topology, "--rows", "30", "--features", "4", "--batch", "4",
+                        "--iterations", "60", "--inflate", "1:2", "--noise", "3:0.5", "--best-response", "\(n - 1)",
+                        "--mix-strategy", "sparse", "--json"]
+            let baseOut = scratch + "/dsgd-\(topology)-inprocess"
+            let base = try agora(args + ["--backend", "inprocess", "--out", baseOut], ranks: nil)
+            XCTAssertEqual(base.status, 0, base.stderr)
+            let reference = try numbers(base.stdout, "in process")
+            XCTAssertNotNil(reference["parametersDigest"] as? String, base.stdout)
+            for ranks in 1...4 {
+                let label = "dsgd \(topology) n=\(n) at \(ranks) ranks"
+                let out = scratch + "/dsgd-\(topology)-\(ranks)"
+                let r = try agora(args + ["--out", out], ranks: ranks)
+                XCTAssertEqual(r.status, 0, "\(label)\n\(r.stderr)")
+                XCTAssertEqual(try numbers(r.stdout, label), reference, label)
+                // Every evaluation's payments, utilities and parameter digest, written by rank 0.
+                for file in ["metrics.csv", "metrics.jsonl", "gains.csv"] {
+                    let a = FileManager.default.contents(atPath: baseOut + "/" + file), b = FileManager.default.contents(atPath: out + "/" + file)
+                    XCTAssertNotNil(b, "\(label): \(file) not written")
+                    XCTAssertEqual(a, b, "\(label): \(file) differs from the in-process run's")
+                }
+            }
+        }
+    }
+
+    func testAnErrorOnAnyRankEndsTheJobCleanly() throws {
+        let r = try agora(["dsgd", "--agents", "4", "--data", scratch + "/missing.libsvm", "--iterations", "10"], ranks: 2)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("missing.libsvm"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr)
+    }
+}
