@@ -11,14 +11,37 @@ struct BackendOptions: ParsableArguments {
 
     /// The exchange to run on (nil: the in-process default) and whether this process reports.
     func make(topology: Topology, weights: WeightScheme, agents: Int, seed: UInt64) throws -> (exchange: (any NeighborExchange)?, reports: Bool) {
+        guard try usesMPI() else { return (nil, true) }
+        #if MPI
+        try MPISession.start()
+        let ex = try MPIExchange(topology: topology, weights: weights, agents: agents, seed: seed)
+        return (ex, ex.isRoot)
+        #else
+        return (nil, true)
+        #endif
+    }
+
+    /// The placement of `rows` clients over the processes (nil: all in this process) and whether
+    /// this process reports.
+    func placement(rows: Int) throws -> (placement: (any RowPlacement)?, reports: Bool) {
+        guard try usesMPI() else { return (nil, true) }
+        #if MPI
+        try MPISession.start()
+        let p = try MPIRowPlacement(rows: rows)
+        return (p, p.isRoot)
+        #else
+        return (nil, true)
+        #endif
+    }
+
+    /// Whether this run goes over MPI: validates --backend, refuses `mpi` in a build without it and
+    /// warns when mpirun launched a build without it (every rank would run the whole experiment).
+    func usesMPI() throws -> Bool {
         switch backend {
-        case "inprocess": return (nil, true)
+        case "inprocess": return false
         case "auto", "mpi":
             #if MPI
-            guard backend == "mpi" || MPIRuntime.launched else { return (nil, true) }
-            try MPISession.start()
-            let ex = try MPIExchange(topology: topology, weights: weights, agents: agents, seed: seed)
-            return (ex, ex.isRoot)
+            return backend == "mpi" || MPIRuntime.launched
             #else
             if backend == "mpi" {
                 throw CLIError("this agora was built without MPI: build it with `make build-mpi` (Open MPI) and run .build-mpi/release/agora under mpirun")
@@ -26,7 +49,7 @@ struct BackendOptions: ParsableArguments {
             if ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil || ProcessInfo.processInfo.environment["PMI_SIZE"] != nil {
                 FileHandle.standardError.write(Data("warning: launched by mpirun, but this agora was built without MPI: every rank runs the whole experiment (make build-mpi)\n".utf8))
             }
-            return (nil, true)
+            return false
             #endif
         default:
             throw ValidationError("--backend must be auto, inprocess or mpi, got '\(backend)'")

@@ -15,6 +15,7 @@ struct MarketRunCommand: ParsableCommand {
     @Option(help: "A JSON experiment file (the 'config' object of a previous result); other flags are ignored when given.") var config: String?
     @Option(help: "Number of clients.") var clients: Int = 10
     @OptionGroup(title: "Data") var dataOptions: DataOptions
+    @OptionGroup var backendOptions: BackendOptions
     @Option(help: "Synthetic data: rows per client.") var rows: Int = 100
     @Option(help: "Synthetic data: features.") var features: Int = 20
     @Option(help: "Synthetic data: heterogeneity across clients.") var heterogeneity: Double = 3
@@ -155,11 +156,14 @@ struct MarketRunCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            if let out { try prepareOutputFolder(out) }
             let e = try experiment()
-            let progress = Progress(total: e.rounds * e.methods.count, label: "market")
-            let r = try e.run { done, _ in progress.update(done) }
+            // Under MPI every rank runs this command and trains its block of clients; only the root prints and writes.
+            let (placement, reports) = try backendOptions.placement(rows: e.clients)
+            if reports, let out { try prepareOutputFolder(out) }
+            let progress = Progress(total: reports ? e.rounds * e.methods.count : 0, label: "market")
+            let r = try endingAllRanksOnError { try e.run(progress: { done, _ in progress.update(done) }, placement: placement) }
             progress.finish()
+            guard reports else { return }
             let attackers = Set(e.attackers.map(\.client))
             var attackerBuyers: [Int: Int] = [:]
             if let ip = r.methods.first(where: { $0.method == .ipfl }) {

@@ -130,6 +130,29 @@ final class MPITests: XCTestCase {
         }
     }
 
+    func testMarketWithClientsOverRanksIsIdentical() throws {
+        // Every method, an attacker, the prox pilot and an MLP (training the block of each rank,
+        // the server's step on the shared matrix): JSON and every --out file as in process.
+        let args = ["market", "run", "--clients", "7", "--rounds", "3", "--local-steps", "4", "--method", "all", "--hidden", "6",
+                    "--attack", "2:sign-flip", "--json"]
+        let baseOut = scratch + "/market-inprocess"
+        let base = try agora(args + ["--backend", "inprocess", "--out", baseOut], ranks: nil)
+        XCTAssertEqual(base.status, 0, base.stderr)
+        let reference = try numbers(base.stdout, "in process")
+        for ranks in [2, 3, 4] {
+            let label = "market at \(ranks) ranks"
+            let out = scratch + "/market-\(ranks)"
+            let r = try agora(args + ["--out", out], ranks: ranks)
+            XCTAssertEqual(r.status, 0, "\(label)\n\(r.stderr)")
+            XCTAssertEqual(try numbers(r.stdout, label), reference, label)
+            for file in ["rounds.csv", "clients.csv", "graph.dot"] {
+                let a = FileManager.default.contents(atPath: baseOut + "/" + file), b = FileManager.default.contents(atPath: out + "/" + file)
+                XCTAssertNotNil(b, "\(label): \(file) not written")
+                XCTAssertEqual(a, b, "\(label): \(file) differs from the in-process run's")
+            }
+        }
+    }
+
     func testAnErrorOnAnyRankEndsTheJobCleanly() throws {
         let r = try agora(["dsgd", "--agents", "4", "--data", scratch + "/missing.libsvm", "--iterations", "10"], ranks: 2)
         XCTAssertNotEqual(r.status, 0)

@@ -23,9 +23,14 @@ struct FederatedRun {
     var active: [Bool]
     var rngs: [SeededGenerator]
     var attackRNG: [SeededGenerator]
+    /// Which clients this process trains (all of them in process; a block per MPI rank). Every
+    /// process holds every client's model; after local training the trained rows are shared, and
+    /// the server's step runs on the full matrix, identically everywhere.
+    let placement: any RowPlacement
 
     init(experiment e: MarketExperiment, fed: FederatedClients, truth: [ClientEconomics], reports: [ClientEconomics],
-         attack: [Int: MarketAttack]) {
+         attack: [Int: MarketAttack], placement: (any RowPlacement)? = nil) {
+        self.placement = placement ?? SingleProcessPlacement(rows: e.clients)
         let m = e.clients, p = fed.parameterCount
         var initRNG = SeededGenerator(seed: e.seed, stream: 0x1417)
         experiment = e; self.fed = fed; self.truth = truth; self.reports = reports; self.attack = attack
@@ -44,15 +49,20 @@ struct FederatedRun {
 
     /// `localSteps` of momentum SGD on every training client of `x`, optionally pulled towards
     /// `centres` with per-client `strengths`.
+    /// Then every process receives the rows the others trained.
     mutating func train(_ x: inout Matrix<Float>, centres: Matrix<Float>? = nil, strengths: [Float]? = nil) throws {
         try fed.train(&x, steps: experiment.localSteps, batch: experiment.batch, optimizer: optimizer, centres: centres,
-                      strengths: strengths, training: trains, rngs: &rngs)
+                      strengths: strengths, training: trains, rngs: &rngs,
+                      only: placement.localRows == 0..<clients ? nil : placement.localRows)
+        try placement.shareRows(&x)
     }
 
     /// `train` on the clients' current models `theta`.
     mutating func trainModels(centres: Matrix<Float>? = nil, strengths: [Float]? = nil) throws {
-        try fed.train(&theta, steps: experiment.localSteps, batch: experiment.batch, optimizer: optimizer, centres: centres,
-                      strengths: strengths, training: trains, rngs: &rngs)
+        var x = Matrix<Float>(rows: 0, cols: 0)
+        swap(&x, &theta)  // train works in place on the one copy (exclusive access to self)
+        defer { swap(&x, &theta) }
+        try train(&x, centres: centres, strengths: strengths)
     }
 
     /// What each client uploads: its model, or the attack's manipulation of it.

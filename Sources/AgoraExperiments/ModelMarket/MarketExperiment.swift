@@ -235,7 +235,14 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
     }
 
     /// Loads the data, builds clients and runs every method on identical data, splits and seeds.
-    public func run(progress: ((Int, Int) -> Void)? = nil) throws -> Result {
+    ///
+    /// With `placement` (an MPI back-end), this process trains only its own clients, the trained
+    /// models are shared after every local training, and the server's step runs on the full matrix
+    /// on every rank; only the root evaluates, and its result equals the in-process run's.
+    public func run(progress: ((Int, Int) -> Void)? = nil, placement: (any RowPlacement)? = nil) throws -> Result {
+        if let placement, placement.rows != clients {
+            throw AgoraError.configuration("the placement spreads \(placement.rows) clients, the market has \(clients)")
+        }
         try validate()
         let (dataset, parts): (Dataset, [[Int]])
         let least = minClientRows ?? 10
@@ -268,14 +275,14 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         var results: [MethodResult] = []
         var audit: IncentiveAudit.Report? = nil
         let strengths: [Double]? = methods.contains(.ipfl)
-            ? try proxPilot.map { try choose($0, dataset: dataset, model: model, fed: fed, truth: truth, reports: reports, attack: attack) }
+            ? try proxPilot.map { try choose($0, dataset: dataset, model: model, fed: fed, truth: truth, reports: reports, attack: attack, placement: placement) }
                 ?? [Double](repeating: market.proxStrength, count: clients)
             : nil
         for (k, method) in methods.enumerated() {
             let t0 = DispatchTime.now().uptimeNanoseconds
             var lastMarket: (Matrix<Double>, [Bool])? = nil
             let rounds = try simulate(method, fed: fed, truth: truth, reports: reports, attack: attack, proxStrengths: strengths,
-                                      lastMarket: &lastMarket) { r in
+                                      placement: placement, lastMarket: &lastMarket) { r in
                 progress?(k * self.rounds + r, methods.count * self.rounds)
             }
             let secs = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
@@ -326,14 +333,14 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
 
     /// The pilot of `ProxPilot`: per client, the candidate strength with the lowest validation loss.
     func choose(_ pilot: ProxPilot, dataset: Dataset, model: ModelFamily, fed: FederatedClients, truth: [ClientEconomics],
-                reports: [ClientEconomics], attack: [Int: MarketAttack]) throws -> [Double] {
+                reports: [ClientEconomics], attack: [Int: MarketAttack], placement: (any RowPlacement)? = nil) throws -> [Double] {
         let validation = try FederatedClients(data: dataset, model: model, partition: fed.train, testFraction: pilot.validationFraction,
                                               seed: seed ^ 0x9170_7000)
         var short = self
         short.rounds = pilot.rounds
         var best = [Double](repeating: .infinity, count: clients), chosen = [Double](repeating: 0, count: clients)
         for mu in pilot.candidates.sorted() {
-            var run = FederatedRun(experiment: short, fed: validation, truth: truth, reports: reports, attack: attack)
+            var run = FederatedRun(experiment: short, fed: validation, truth: truth, reports: reports, attack: attack, placement: placement)
             var strategy = short.makeStrategy(.ipfl, origin: run.origin, proxStrengths: [Double](repeating: mu, count: clients))
             for t in 0..<pilot.rounds { _ = try strategy.round(t, run: &run) }
             let losses = try validation.testLosses(run.theta)
@@ -343,10 +350,13 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
     }
 
     func simulate(_ method: FederatedMethod, fed: FederatedClients, truth: [ClientEconomics], reports: [ClientEconomics],
-                  attack: [Int: MarketAttack], proxStrengths: [Double]? = nil, lastMarket: inout (Matrix<Double>, [Bool])?,
+                  attack: [Int: MarketAttack], proxStrengths: [Double]? = nil, placement: (any RowPlacement)? = nil,
+                  lastMarket: inout (Matrix<Double>, [Bool])?,
                   tick: (Int) -> Void) throws -> [Round] {
         let m = clients
-        var run = FederatedRun(experiment: self, fed: fed, truth: truth, reports: reports, attack: attack)
+        var run = FederatedRun(experiment: self, fed: fed, truth: truth, reports: reports, attack: attack, placement: placement)
+        // Only the reporting process evaluates (the others' rounds carry NaN accuracies).
+        let evaluates = placement?.isRoot ?? true
         var strategy = makeStrategy(method, origin: run.origin, proxStrengths: proxStrengths)
         var cumulative = [Double](repeating: 0, count: m)
         var out: [Round] = []
@@ -367,10 +377,10 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
                 }
             }
             for i in 0..<m { cumulative[i] += utilities[i] }
-            let accs = try fed.accuracies(r.evaluated)
+            let accs = evaluates ? try fed.accuracies(r.evaluated) : [Double](repeating: .nan, count: m)
             let honest = (0..<m).filter { attack[$0] == nil }
             out.append(Round(round: t + 1, accuracies: accs, meanAccuracy: honest.map { accs[$0] }.reduce(0, +) / Double(max(1, honest.count)),
-                             labelWeightedAccuracies: labelWeightedAccuracy ?? true ? try fed.labelWeightedAccuracies(r.evaluated) : nil,
+                             labelWeightedAccuracies: evaluates && labelWeightedAccuracy ?? true ? try fed.labelWeightedAccuracies(r.evaluated) : nil,
                              utilities: utilities, cumulativeUtilities: cumulative, imports: r.imports,
                              payments: r.market?.outcome.payments ?? [[Double]](repeating: [], count: m),
                              netPayments: r.market?.outcome.netPayments ?? [Double](repeating: 0, count: m),

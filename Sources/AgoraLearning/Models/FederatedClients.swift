@@ -36,18 +36,24 @@ public struct FederatedClients: Sendable {
     /// E steps of momentum SGD (PyTorch convention, fresh velocity each call) on every client with
     /// `training[i]`, minimising L_i(theta) + (strength_i / 2) ||theta - centre_i||^2. Mini-batches are
     /// drawn from each client's own seeded stream, so results do not depend on the thread count.
+    /// With `only`, just those clients train and draw batches (the others' rows and streams are
+    /// left as they are: another process trains them, see `RowPlacement`).
     public func train(_ theta: inout Matrix<Float>, steps: Int, batch: Int, optimizer: MomentumSGD,
                       centres: Matrix<Float>? = nil, strengths: [Float]? = nil, training: [Bool],
-                      rngs: inout [SeededGenerator]) throws {
+                      rngs: inout [SeededGenerator], only: Range<Int>? = nil) throws {
         let m = theta.rows, p = theta.cols
         guard m == count, p == parameterCount, training.count == m, rngs.count == m else {
             throw AgoraError.shape("train: \(m) x \(p) parameters, \(training.count) flags, \(rngs.count) streams for \(count) clients with \(parameterCount) parameters")
         }
         if let centres { guard centres.rows == m, centres.cols == p, strengths?.count == m else { throw AgoraError.shape("train: centres must be \(m) x \(p) with \(m) strengths") } }
         var opt = optimizer
+        let mask = only.map { r in training.indices.map { training[$0] && r.contains($0) } } ?? training
         var g = Matrix<Float>(rows: m, cols: p), losses = [Float](repeating: 0, count: m)
         for _ in 0..<steps {
-            let batches = (0..<m).map { i in (0..<batch).map { _ in train[i][Int(rngs[i].next() % UInt64(train[i].count))] } }
+            // Clients outside `only` (another process's) get no batch and draw nothing.
+            let batches = (0..<m).map { i in
+                only.map { $0.contains(i) } ?? true ? (0..<batch).map { _ in train[i][Int(rngs[i].next() % UInt64(train[i].count))] } : []
+            }
             try model.gradients(features: x, labels: data.labels, targets: targets, parameters: theta, batches: batches,
                                 gradients: &g, losses: &losses)
             if let centres, let s = strengths {
@@ -56,7 +62,7 @@ public struct FederatedClients: Sendable {
                 Kernels.subtractScaledRows(s, centres, from: &g)
             }
             // Clients that do not train keep their parameters (and velocities) exactly.
-            try opt.step(&theta, gradients: g, rows: training)
+            try opt.step(&theta, gradients: g, rows: mask)
         }
         if Kernels.firstNonFiniteRow(theta) != nil {
             throw AgoraError.numerical("local training diverged (non-finite parameters): lower the learning rate")

@@ -1,0 +1,49 @@
+#if MPI
+import AgoraKernels
+import AgoraTopology
+import CMPI
+
+/// `RowPlacement` over MPI: clients in contiguous blocks over the ranks (rank r owns rows
+/// r m / P ..< (r + 1) m / P; ranks may own none), rows shared by `MPI_Allgatherv` in place, one
+/// row (`MPI_Type_contiguous(p)` floats) per element. Every rank then holds the same full matrix
+/// bit for bit, so the server's step computed on it agrees everywhere.
+public final class MPIRowPlacement: RowPlacement {
+    public let rows: Int
+    public let rank: Int
+    public let ranks: Int
+    public let localRows: Range<Int>
+    public var isRoot: Bool { rank == 0 }
+    let blocks: [Range<Int>]
+    var rowTypes: [Int: TypeHandle] = [:]
+
+    /// Collective in spirit (every rank must construct it with the same `rows`), though it
+    /// communicates only in `shareRows`.
+    public init(rows m: Int) throws {
+        let rank = try MPIRuntime.rank(), ranks = try MPIRuntime.size()
+        self.rank = rank; self.ranks = ranks; rows = m
+        let blocks = (0..<ranks).map { r in (r * m / ranks)..<((r + 1) * m / ranks) }
+        self.blocks = blocks
+        localRows = blocks[rank]
+    }
+
+    deinit { for t in rowTypes.values { var h = t.value; _ = MPI_Type_free(&h) } }
+
+    public func shareRows(_ x: inout Matrix<Float>) throws {
+        guard x.rows == rows else { throw AgoraError.shape("shareRows on rank \(rank): \(x.rows) rows for a placement of \(rows)") }
+        let p = x.cols
+        guard rows > 0, p > 0, ranks > 1 else { return }
+        let type: TypeHandle
+        if let t = rowTypes[p] { type = t } else {
+            var t = TypeHandle()
+            try MPIRuntime.check(MPI_Type_contiguous(Int32(p), agora_mpi_float(), &t.value), "MPI_Type_contiguous", rank: rank)
+            try MPIRuntime.check(MPI_Type_commit(&t.value), "MPI_Type_commit", rank: rank)
+            rowTypes[p] = t; type = t
+        }
+        let counts = blocks.map { Int32($0.count) }, displs = blocks.map { Int32($0.lowerBound) }
+        try x.storage.withUnsafeMutableBufferPointer { b in
+            try MPIRuntime.check(MPI_Allgatherv(agora_mpi_in_place(), 0, agora_mpi_datatype_null(), b.baseAddress, counts, displs,
+                                                type.value, agora_mpi_comm_world()), "MPI_Allgatherv", rank: rank)
+        }
+    }
+}
+#endif
