@@ -10,6 +10,7 @@ static inline MPI_Comm agora_mpi_comm_null(void) { return MPI_COMM_NULL; }
 static inline MPI_Datatype agora_mpi_float(void) { return MPI_FLOAT; }
 static inline MPI_Datatype agora_mpi_double(void) { return MPI_DOUBLE; }
 static inline MPI_Datatype agora_mpi_int(void) { return MPI_INT; }
+static inline MPI_Datatype agora_mpi_uint64(void) { return MPI_UINT64_T; }
 static inline MPI_Datatype agora_mpi_datatype_null(void) { return MPI_DATATYPE_NULL; }
 static inline MPI_Info agora_mpi_info_null(void) { return MPI_INFO_NULL; }
 static inline MPI_Errhandler agora_mpi_errors_return(void) { return MPI_ERRORS_RETURN; }

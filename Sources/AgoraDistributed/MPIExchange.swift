@@ -303,6 +303,26 @@ public final class MPIExchange: NeighborExchange {
         return isRoot ? Array(full.prefix(agents)) : nil
     }
 
+    public func gather(_ local: [UInt64], perAgent k: Int) throws -> [UInt64]? {
+        guard k >= 1, local.count == localAgents.count * k else {
+            throw AgoraError.shape("gather on rank \(rank): \(local.count) words for \(localAgents.count) local agents x \(k)")
+        }
+        var type = TypeHandle()
+        try MPIRuntime.check(MPI_Type_contiguous(Int32(k), agora_mpi_uint64(), &type.value), "MPI_Type_contiguous", rank: rank)
+        try MPIRuntime.check(MPI_Type_commit(&type.value), "MPI_Type_commit", rank: rank)
+        defer { _ = MPI_Type_free(&type.value) }
+        let counts = blocks.map { Int32($0.count) }, displs = blocks.map { Int32($0.lowerBound) }
+        var full = [UInt64](repeating: 0, count: isRoot ? max(1, agents * k) : 1)
+        let mine = local.isEmpty ? [UInt64](repeating: 0, count: k) : local
+        try mine.withUnsafeBufferPointer { lb in
+            try full.withUnsafeMutableBufferPointer { fb in
+                try MPIRuntime.check(MPI_Gatherv(lb.baseAddress, Int32(localAgents.count), type.value, fb.baseAddress, counts, displs,
+                                                 type.value, 0, agora_mpi_comm_world()), "MPI_Gatherv", rank: rank)
+            }
+        }
+        return isRoot ? Array(full.prefix(agents * k)) : nil
+    }
+
     /// Every rank's scalar reduced to rank 0 by maximum (timings: the slowest rank counts).
     public func maximum(_ value: Double) throws -> Double {
         var v = value, out = 0.0

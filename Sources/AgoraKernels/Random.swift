@@ -36,6 +36,17 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatab
         return result
     }
 
+    /// The four state words, to carry a stream between processes (files use `Codable`).
+    public var state: [UInt64] { [s0, s1, s2, s3] }
+
+    /// A generator continuing from `state` (four words, not all zero: xoshiro's forbidden state).
+    public init(state: [UInt64]) throws {
+        guard state.count == 4, state.contains(where: { $0 != 0 }) else {
+            throw AgoraError.shape("SeededGenerator(state:) needs four words, not all zero; got \(state.count)")
+        }
+        s0 = state[0]; s1 = state[1]; s2 = state[2]; s3 = state[3]
+    }
+
     /// Uniform in [0, 1) with 53 random bits.
     public mutating func uniform() -> Double {
         Double(next() >> 11) * 0x1.0p-53

@@ -31,6 +31,9 @@ public protocol NeighborExchange {
     func gatherRows(_ local: Matrix<Float>) throws -> Matrix<Float>?
     /// The per-agent values of every process, on the root (nil elsewhere).
     func gather(_ local: [Double]) throws -> [Double]?
+    /// `perAgent` words per local agent from every process, on the root in agent order (nil
+    /// elsewhere): random-stream states for checkpoints.
+    func gather(_ local: [UInt64], perAgent: Int) throws -> [UInt64]?
 }
 
 /// What every agent received from its neighbours, flat: agent i's entries are
@@ -121,4 +124,8 @@ public struct InProcessExchange: NeighborExchange {
     public var isRoot: Bool { true }
     public func gatherRows(_ local: Matrix<Float>) throws -> Matrix<Float>? { local }
     public func gather(_ local: [Double]) throws -> [Double]? { local }
+    public func gather(_ local: [UInt64], perAgent: Int) throws -> [UInt64]? {
+        guard perAgent >= 1, local.count == agents * perAgent else { throw AgoraError.shape("gather: \(local.count) words for \(agents) agents x \(perAgent)") }
+        return local
+    }
 }

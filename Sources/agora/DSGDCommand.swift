@@ -53,9 +53,6 @@ struct DSGDRunCommand: ParsableCommand {
             var e = try checkpoint?.config ?? options.experiment()
             // Under MPI every rank runs this command; only the root prints and writes.
             let (exchange, reports) = try backendOptions.make(topology: e.topology, weights: e.weights, agents: e.data.agents, seed: e.seed)
-            if exchange != nil && (checkpointEvery != nil || resume != nil) {
-                throw ValidationError("checkpoints are not supported with the MPI back-end yet; run without --checkpoint-every and --resume, or with --backend inprocess")
-            }
             if checkpoint == nil { e = try options.calibrated(e, horizon: e.iterations, quiet: json || !reports).0 }
             if let checkpoint {
                 // Flags (or --config) that describe an experiment must describe the checkpoint's.
@@ -73,23 +70,25 @@ struct DSGDRunCommand: ParsableCommand {
             let policy = checkpointEvery.map { DSGDExperiment.CheckpointPolicy(path: out! + "/checkpoint.json", every: $0, stopAfter: stopAfter) }
             let progress = Progress(total: reports ? 100 : 0, label: "dsgd")
             let started = Date()
-            let r: DSGDExperiment.Result
-            do {
-                r = try endingAllRanksOnError {
-                    try e.run(progress: { done, total in progress.update(done * 100 / max(1, total)) }, checkpoints: policy, resume: checkpoint,
-                              referenceProgress: { k, gn in
-                                  // Wide data: the reference solve takes a while; say so once it has taken a second.
-                                  guard reports, Date().timeIntervalSince(started) > 1 else { return }
-                                  FileHandle.standardError.write(Data(String(format: "reference solve (f*): Newton iteration %d, gradient norm %.3e\n", k, gn).utf8))
-                              }, exchange: exchange)
-                }
-            } catch let s as DSGDExperiment.Stopped {
-                progress.finish()
-                print("stopped after \(s.iterations) iterations; continue with --resume \(s.checkpoint)")
-                return
+            // A planned stop (--stop-after) happens on every rank at the same iteration: not an error.
+            var stopped: DSGDExperiment.Stopped? = nil
+            let outcome: DSGDExperiment.Result? = try endingAllRanksOnError {
+                do {
+                    return try e.run(progress: { done, total in progress.update(done * 100 / max(1, total)) }, checkpoints: policy, resume: checkpoint,
+                                     referenceProgress: { k, gn in
+                                         // Wide data: the reference solve takes a while; say so once it has taken a second.
+                                         guard reports, Date().timeIntervalSince(started) > 1 else { return }
+                                         FileHandle.standardError.write(Data(String(format: "reference solve (f*): Newton iteration %d, gradient norm %.3e\n", k, gn).utf8))
+                                     }, exchange: exchange)
+                } catch let s as DSGDExperiment.Stopped { stopped = s; return nil }
             }
             progress.finish()
             guard reports else { return }
+            if let s = stopped {
+                print("stopped after \(s.iterations) iterations; continue with --resume \(s.checkpoint)")
+                return
+            }
+            guard let r = outcome else { return }
             let pay = r.runs.first { $0.label == "payments" }!, off = r.runs.first { $0.label == "no-payments" }!
             // Payments change incentives, not the updates: `off` moves exactly like `pay`.
             // Honest transfers: what truthful agents pay each other when nobody deviates.

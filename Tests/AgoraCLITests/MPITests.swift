@@ -130,6 +130,29 @@ final class MPITests: XCTestCase {
         }
     }
 
+    func testCheckpointUnderMPIResumesAtAnotherRankCount() throws {
+        // Stopped in the second run at 2 ranks (the root gathers and writes every agent's state),
+        // resumed at 3 ranks and, from a fresh stop, in process: both equal the uninterrupted run.
+        let args = ["dsgd", "--agents", "7", "--topology", "one-peer-exponential", "--rows", "30", "--features", "4", "--batch", "4",
+                    "--iterations", "60", "--inflate", "1:2", "--noise", "3:0.5", "--best-response", "6", "--mix-strategy", "sparse"]
+        let baseOut = scratch + "/ck-base"
+        let base = try agora(args + ["--backend", "inprocess", "--json", "--out", baseOut], ranks: nil)
+        XCTAssertEqual(base.status, 0, base.stderr)
+        let reference = try numbers(base.stdout, "uninterrupted")
+        for (resumeRanks, label) in [(3 as Int?, "resumed at 3 ranks"), (nil, "resumed in process")] {
+            let out = scratch + "/ck-\(resumeRanks ?? 0)"
+            let stop = try agora(args + ["--out", out, "--checkpoint-every", "10", "--stop-after", "130"], ranks: 2)
+            XCTAssertEqual(stop.status, 0, stop.stderr)
+            XCTAssertTrue(stop.stdout.contains("stopped after 130 iterations"), stop.stdout)
+            var resume = ["dsgd", "--resume", out + "/checkpoint.json", "--out", out, "--checkpoint-every", "10", "--json"]
+            if resumeRanks == nil { resume += ["--backend", "inprocess"] }
+            let r = try agora(resume, ranks: resumeRanks)
+            XCTAssertEqual(r.status, 0, "\(label)\n\(r.stderr)")
+            XCTAssertEqual(try numbers(r.stdout, label), reference, label)
+            XCTAssertEqual(FileManager.default.contents(atPath: baseOut + "/metrics.jsonl"), FileManager.default.contents(atPath: out + "/metrics.jsonl"), label)
+        }
+    }
+
     func testMarketWithClientsOverRanksIsIdentical() throws {
         // Every method, an attacker, the prox pilot and an MLP (training the block of each rank,
         // the server's step on the shared matrix): JSON and every --out file as in process.

@@ -69,7 +69,8 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
     ///
     /// With `exchange` (an MPI back-end) this process simulates the exchange's local agents and
     /// the root's result equals the in-process run's (same numbers; other ranks return a result
-    /// without evaluations). Checkpoints need the in-process exchange.
+    /// without evaluations). Under MPI the root writes checkpoints and every rank resumes its own
+    /// agents from the same file (a file system all ranks see).
     public func run(progress: ((Int, Int) -> Void)? = nil, checkpoints: CheckpointPolicy? = nil,
                     resume: Checkpoint? = nil, referenceProgress: ((Int, Double) -> Void)? = nil,
                     exchange: (any NeighborExchange)? = nil) throws -> Result {
@@ -93,11 +94,10 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
         for (k, v) in variants.enumerated() where k >= runs.count {
             let state = resume.flatMap { $0.run == k ? $0 : nil }
             let doneBefore = done
-            let save: ((Checkpoint) throws -> Void)? = checkpoints.map { policy in
-                { c in
-                    var c = c; c.run = k; c.finishedRuns = runs
-                    try c.write(path: policy.path)
-                    let sessionIterations = doneBefore + c.iteration - (state?.iteration ?? 0)
+            let save: ((Int, Checkpoint?) throws -> Void)? = checkpoints.map { policy in
+                { iteration, c in
+                    if var c { c.run = k; c.finishedRuns = runs; try c.write(path: policy.path) }  // the root's
+                    let sessionIterations = doneBefore + iteration - (state?.iteration ?? 0)
                     if let stop = policy.stopAfter, sessionIterations >= stop {
                         throw Stopped(checkpoint: policy.path, iterations: sessionIterations)
                     }
@@ -110,6 +110,10 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
             runs.append(Run(label: v.0, points: points))
         }
         let secs = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 / Double(max(1, done))
+        // Only the root evaluated (under MPI): the others' runs hold no points to compare.
+        guard context.exchange.isRoot else {
+            return Result(config: self, fStar: context.reference.fStar, warnings: [], runs: [], gains: [], secondsPerIteration: secs)
+        }
         var gains: [Gain] = []
         for s in strategic {
             func curve(_ a: String, _ b: String) -> [Double] {

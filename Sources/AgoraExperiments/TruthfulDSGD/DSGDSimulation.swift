@@ -174,7 +174,7 @@ extension DSGDExperiment {
     /// One run of the configured experiment under `mech` with the given strategic agents: the
     /// mechanism steps, evaluations every `evaluateEvery` iterations, and checkpoints.
     func simulate(_ mech: TruthfulDSGD, _ strategicAgents: [Strategic], context: Prepared, resume: Checkpoint?,
-                  checkpointEvery: Int, save: ((Checkpoint) throws -> Void)?, tick: (Int) -> Void) throws -> [Point] {
+                  checkpointEvery: Int, save: ((Int, Checkpoint?) throws -> Void)?, tick: (Int) -> Void) throws -> [Point] {
         let n = data.agents, d = context.dataset.features.cols
         var sim = Simulation(context: context, mechanism: mech, strategic: strategicAgents, batch: batch, seed: seed)
         var points: [Point] = []
@@ -194,14 +194,15 @@ extension DSGDExperiment {
         }
         var first = 0
         if let c = resume {
-            guard context.exchange.localAgents == 0..<n else { throw AgoraError.configuration("resuming from a checkpoint needs the in-process exchange") }
             guard c.parameters.count == n * d, c.cumulativePayments.count == n, c.batchStreams.count == n, c.noiseStreams.count == n else {
                 throw AgoraError.io("the checkpoint's state does not fit \(n) agents x \(d) parameters")
             }
-            sim.theta = try Matrix(rows: n, cols: d, storage: c.parameters)
-            sim.cumulative = c.cumulativePayments
-            sim.batchRNG = c.batchStreams
-            sim.noiseRNG = c.noiseStreams
+            // Every process resumes its own agents (all of them in process, its block under MPI).
+            let local = context.exchange.localAgents
+            sim.theta = try Matrix(rows: local.count, cols: d, storage: Array(c.parameters[(local.lowerBound * d)..<(local.upperBound * d)]))
+            sim.cumulative = Array(c.cumulativePayments[local])
+            sim.batchRNG = Array(c.batchStreams[local])
+            sim.noiseRNG = Array(c.noiseStreams[local])
             sim.lastResidual = c.lastResidual
             points = c.points
             first = c.iteration
@@ -212,10 +213,20 @@ extension DSGDExperiment {
             try sim.advance(t)
             if (t + 1) % evaluateEvery == 0 || t + 1 == iterations { try evaluate(t + 1) }
             if let save, checkpointEvery > 0, (t + 1) % checkpointEvery == 0 || t + 1 == iterations {
-                guard context.exchange.localAgents == 0..<n else { throw AgoraError.configuration("checkpoints need the in-process exchange") }
-                try save(Checkpoint(config: self, run: 0, finishedRuns: [], iteration: t + 1, parameters: sim.theta.storage,
-                                    cumulativePayments: sim.cumulative, batchStreams: sim.batchRNG, noiseStreams: sim.noiseRNG,
-                                    points: points, lastResidual: sim.lastResidual))
+                // The root gathers every agent's state and writes; every process then learns
+                // whether to stop (the same decision everywhere: it depends on the iteration only).
+                let exchange = context.exchange
+                let theta = try exchange.gatherRows(sim.theta), cumulative = try exchange.gather(sim.cumulative)
+                let batchWords = try exchange.gather(sim.batchRNG.flatMap(\.state), perAgent: 4)
+                let noiseWords = try exchange.gather(sim.noiseRNG.flatMap(\.state), perAgent: 4)
+                var checkpoint: Checkpoint? = nil
+                if let theta, let cumulative, let batchWords, let noiseWords {
+                    func streams(_ w: [UInt64]) throws -> [SeededGenerator] { try (0..<n).map { try SeededGenerator(state: Array(w[(4 * $0)..<(4 * $0 + 4)])) } }
+                    checkpoint = Checkpoint(config: self, run: 0, finishedRuns: [], iteration: t + 1, parameters: theta.storage,
+                                            cumulativePayments: cumulative, batchStreams: try streams(batchWords), noiseStreams: try streams(noiseWords),
+                                            points: points, lastResidual: sim.lastResidual)
+                }
+                try save(t + 1, checkpoint)
             }
             tick(t + 1)
         }
