@@ -8,7 +8,7 @@ NATIVE_BUILD := .build-native
 SUDO         := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 APT_PACKAGES := libopenblas-dev pkg-config zlib1g-dev
 
-.PHONY: setup setup-mpi build build-mpi test test-mpi run market-reproduce bench bench-quick bench-peers bench-smoke fuzz fuzz-build fuzz-smoke sanitize python python-test wheel clean help
+.PHONY: setup setup-mpi build build-mpi test test-mpi bench-mpi run market-reproduce bench bench-quick bench-peers bench-smoke fuzz fuzz-build fuzz-smoke sanitize python python-test wheel clean help
 
 help:
 	@echo "make run    build (if needed) and run the current showcase experiment"
@@ -21,6 +21,7 @@ help:
 	@echo "make wheel  a manylinux wheel of agora_ml in dist/, checked in a fresh venv without Swift"
 	@echo "make market-reproduce  the paper's market experiments on MNIST, digits and a9a (needs ../shared/data or AGORA_DATA): out/market-reproduce"
 	@echo "make build-mpi  an MPI-enabled agora in .build-mpi/release/agora (installs Open MPI); make test-mpi: its tests under mpirun"
+	@echo "make bench-mpi  the MPI benchmark at 1, 2 and 4 ranks (ping-pong bound, exchange, mix, DSGD; strong and weak scaling): bench-results/mpi"
 	@echo "make setup  install system packages (apt-get)"
 
 # Idempotent: installs only when a package is missing.
@@ -49,6 +50,19 @@ build-mpi: setup setup-mpi
 # mpirun -np 1..4 against the in-process exchange (bit-identical parameters, payments, files).
 test-mpi: build-mpi
 	AGORA_MPI_BINARY=$(CURDIR)/.build-mpi/release/agora $(SWIFT) test --disable-swift-testing --filter MPITests
+
+# The MPI section of the benchmark: ping-pong bound, neighbour exchange, mix step and DSGD
+# iteration at 1, 2 and 4 ranks (strong and weak scaling), merged with plots into
+# bench-results/mpi. MPI_BENCH_ARGS=--quick for a short run; threads per rank: cores / ranks.
+MPI_RANKS ?= 1 2 4
+MPIRUN    ?= mpirun --oversubscribe --bind-to none
+bench-mpi: setup setup-mpi
+	$(SWIFT) build -c release --traits MPI --scratch-path .build-mpi --product AgoraMPIBench
+	@rm -f bench-results/mpi/mpi-np*.json
+	@cores=$$(nproc); for p in $(MPI_RANKS); do t=$$(( cores / p )); [ $$t -ge 1 ] || t=1; \
+	  AGORA_NUM_THREADS=$$t OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+	  $(MPIRUN) -np $$p ./.build-mpi/release/AgoraMPIBench --out bench-results/mpi $(MPI_BENCH_ARGS) || exit 1; done
+	./.build-mpi/release/AgoraMPIBench --merge bench-results/mpi
 
 test: setup
 	$(SWIFT) test --disable-swift-testing

@@ -37,6 +37,7 @@ let package = Package(
         .library(name: "AgoraC", type: .dynamic, targets: ["AgoraC"]),
         .executable(name: "agora", targets: ["agora"]),
         .executable(name: "AgoraBench", targets: ["AgoraBench"]),
+        .executable(name: "AgoraMPIBench", targets: ["AgoraMPIBench"]),
     ],
     // MPI is optional: `swift build --traits MPI` (make build-mpi) turns on CMPI (pkg-config
     // ompi-c, Open MPI; MPICH's pkg-config name is mpich) and the MPI back-end; a plain build
@@ -101,6 +102,12 @@ let package = Package(
             dependencies: ["AgoraBenchCore", "AgoraExperiments", "AgoraReports", "AgoraMechanisms", "AgoraLearning",
                            "AgoraTopology", "AgoraKernels"],
             path: "Benchmarks/AgoraBench"
+        ),
+        .executableTarget(
+            name: "AgoraMPIBench",
+            dependencies: ["AgoraBenchCore", "AgoraDistributed", "AgoraExperiments", "AgoraReports", "AgoraLearning",
+                           "AgoraTopology", "AgoraKernels"],
+            path: "Benchmarks/AgoraMPIBench"
         ),
 
         // Tests: one suite per module, plus shared helpers (random inputs, naive references, data paths).

@@ -1,3 +1,4 @@
+import AgoraBenchCore
 import Foundation
 
 func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -13,19 +14,6 @@ func measure(reps: Int, inner: Int = 1, _ body: () -> Void) -> (median: Double, 
     }
     t.sort()
     return (t[t.count / 2], t.first!, t.last!)
-}
-
-func shell(_ cmd: String) -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/bin/sh")
-    p.arguments = ["-c", cmd]
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = FileHandle.nullDevice
-    do { try p.run() } catch { return "" }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
 /// Runs a peer script from Benchmarks/peers with python3 and parses its one-line JSON output.

@@ -10,14 +10,8 @@ import Foundation
 extension BenchSession {
     /// The machine and build this run measured (recorded with every result).
     func context() -> Context {
-        let git = shell("git rev-parse --short HEAD 2>/dev/null")
-        let cpu = shell("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2")
-        let caches = shell("for d in /sys/devices/system/cpu/cpu0/cache/index*; do echo L$(cat $d/level)-$(cat $d/type):$(cat $d/size); done 2>/dev/null")
-            .split(separator: "\n").map(String.init)
-        return Context(date: ISO8601DateFormatter().string(from: Date()), host_name: ProcessInfo.processInfo.hostName,
-                       executable: arguments[0], num_cpus: ProcessInfo.processInfo.activeProcessorCount, cpu_model: cpu,
-                       caches: caches, openblas_config: OpenBLAS.config, openblas_corename: OpenBLAS.coreName,
-                       openblas_env: openBLASEnvironment, agora_threads: allThreads, git_revision: git.isEmpty ? "unknown" : git, quick: quick)
+        Context.current(executable: arguments[0], openblasConfig: OpenBLAS.config, openblasCoreName: OpenBLAS.coreName,
+                        threads: allThreads, quick: quick)
     }
 
     /// agora-bench.json (google-benchmark format) and agora-bench.csv under the output folder, and

@@ -18,6 +18,8 @@ static inline MPI_Op agora_mpi_sum(void) { return MPI_SUM; }
 static inline MPI_Op agora_mpi_max(void) { return MPI_MAX; }
 static inline int *agora_mpi_unweighted(void) { return MPI_UNWEIGHTED; }
 static inline void *agora_mpi_in_place(void) { return MPI_IN_PLACE; }
+static inline MPI_Status *agora_mpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
+static inline MPI_Datatype agora_mpi_byte(void) { return MPI_BYTE; }
 static inline int agora_mpi_thread_funneled(void) { return MPI_THREAD_FUNNELED; }
 static inline int agora_mpi_success(void) { return MPI_SUCCESS; }
 static inline int agora_mpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }

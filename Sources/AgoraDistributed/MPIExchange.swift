@@ -2,6 +2,7 @@
 import AgoraKernels
 import AgoraTopology
 import CMPI
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -51,6 +52,49 @@ public enum MPIRuntime {
     /// Ends every rank (after an error on one: the others may be waiting in a collective).
     public static func abort(code: Int32) { _ = MPI_Abort(agora_mpi_comm_world(), code) }
 
+    /// Waits for every rank (before a timed region, so all ranks start together).
+    public static func barrier() throws {
+        try check(MPI_Barrier(agora_mpi_comm_world()), "MPI_Barrier", rank: (try? rank()) ?? -1)
+    }
+
+    /// The largest of every rank's `value`, on every rank (timings: the slowest rank counts).
+    public static func maximum(_ value: Double) throws -> Double {
+        var v = value, out = 0.0
+        try check(MPI_Allreduce(&v, &out, 1, agora_mpi_double(), agora_mpi_max(), agora_mpi_comm_world()), "MPI_Allreduce", rank: (try? rank()) ?? -1)
+        return out
+    }
+
+    /// One-way time of a `bytes`-byte message between ranks 0 and 1 (half the median round trip
+    /// over `repetitions` after a warm-up), on every rank; 0 with fewer than two ranks. The
+    /// transport's bound for neighbour exchanges: latency from small messages, bandwidth from large.
+    public static func pingPong(bytes: Int, repetitions: Int) throws -> Double {
+        let me = try rank(), size = try size()
+        guard size >= 2 else { return 0 }
+        var buffer = [UInt8](repeating: 1, count: max(1, bytes))
+        var times: [Double] = []
+        try barrier()
+        if me <= 1 {
+            let peer = Int32(1 - me)
+            try buffer.withUnsafeMutableBytes { b in
+                for k in 0..<(repetitions + 3) {
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    if me == 0 {
+                        try check(MPI_Send(b.baseAddress, Int32(bytes), agora_mpi_byte(), peer, 7, agora_mpi_comm_world()), "MPI_Send", rank: me)
+                        try check(MPI_Recv(b.baseAddress, Int32(bytes), agora_mpi_byte(), peer, 7, agora_mpi_comm_world(), agora_mpi_status_ignore()), "MPI_Recv", rank: me)
+                    } else {
+                        try check(MPI_Recv(b.baseAddress, Int32(bytes), agora_mpi_byte(), peer, 7, agora_mpi_comm_world(), agora_mpi_status_ignore()), "MPI_Recv", rank: me)
+                        try check(MPI_Send(b.baseAddress, Int32(bytes), agora_mpi_byte(), peer, 7, agora_mpi_comm_world()), "MPI_Send", rank: me)
+                    }
+                    if k >= 3 { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 / 2) }
+                }
+            }
+        }
+        times.sort()
+        var oneWay = times.isEmpty ? 0 : times[times.count / 2]
+        try check(MPI_Bcast(&oneWay, 1, agora_mpi_double(), 0, agora_mpi_comm_world()), "MPI_Bcast", rank: me)
+        return oneWay
+    }
+
     /// Turns an MPI return code into an `AgoraError` naming the call and the rank.
     static func check(_ rc: Int32, _ call: String, rank: Int) throws {
         guard rc != agora_mpi_success() else { return }
@@ -67,10 +111,11 @@ public enum MPIRuntime {
 /// graph communicator per step of the topology's period, neighbour rows and scalars exchanged with
 /// `MPI_Neighbor_alltoallv` (rows as one `MPI_Type_contiguous(d)` element, so counts stay small).
 ///
-/// Identical numbers to `InProcessExchange` with the sparse strategy: each rank lays its own and
-/// its neighbours' rows out in global agent order and mixes with the same weights in the same
-/// order (`Kernels.mixRows`), and scalars are listed by ascending neighbour as in process. (The
-/// in-process GEMM path for dense W sums in BLAS order and is not reproduced.)
+/// Identical numbers to `InProcessExchange` with the sparse strategy: each rank reads its own rows
+/// in place and its neighbours' from the receive buffer, in global agent order, and mixes with the
+/// same weights in the same order (`Kernels.mixRows(local:remote:)`, no copy of the own rows), and
+/// scalars are listed by ascending neighbour as in process. (The in-process GEMM path for dense W
+/// sums in BLAS order and is not reproduced.)
 public final class MPIExchange: NeighborExchange {
     public let agents: Int
     public let rank: Int
@@ -98,6 +143,10 @@ public final class MPIExchange: NeighborExchange {
         var receiveOffset: [Int]
         var localOffset: Int
         var combinedRows: Int
+        /// The same offsets in the buffer of received rows only (the mix reads the rank's own rows
+        /// in place: `Kernels.mixRows(local:remote:)`), and that buffer's rows.
+        var remoteOffset: [Int]
+        var remoteRows: Int
         /// Local rows of W over the combined buffer (Float, as the in-process operator's).
         var mix: CSRMatrix<Float>
         /// Per local agent: neighbours (global, ascending, self excluded), their Double weights and
@@ -177,8 +226,10 @@ public final class MPIExchange: NeighborExchange {
                                                                 0, &comm.value), "MPI_Dist_graph_create_adjacent", rank: rank)
         }
         try MPIRuntime.check(MPI_Comm_set_errhandler(comm.value, agora_mpi_errors_return()), "MPI_Comm_set_errhandler", rank: rank)
+        let remoteOffset = zip(neighbours, receiveOffset).map { q, o in q > rank ? o - local.count : o }
         return Plan(comm: comm, neighbours: nb, send: neighbours.map { (sendTo[$0] ?? []).sorted() }, receive: receive,
-                    receiveOffset: receiveOffset, localOffset: localOffset, combinedRows: row, mix: mix,
+                    receiveOffset: receiveOffset, localOffset: localOffset, combinedRows: row,
+                    remoteOffset: remoteOffset, remoteRows: row - local.count, mix: mix,
                     scalarRowStart: start, scalarFrom: from, scalarWeights: weights, scalarSlot: slots)
     }
 
@@ -193,8 +244,10 @@ public final class MPIExchange: NeighborExchange {
 
     /// Fills `combined` (rows of `d` floats in the plan's layout) with this rank's rows and its
     /// neighbours'. Elements are rows of d floats (`elementType`), or single doubles for scalars.
+    /// With `inPlace`, the buffer holds received rows only (`remoteOffset`); otherwise the
+    /// combined layout with the local rows copied in (`receiveOffset`, for scalars).
     func exchange<T>(_ p: Plan, local: UnsafePointer<T>, width d: Int, elementType: TypeHandle,
-                     into combined: UnsafeMutablePointer<T>, scratch: inout [T]) throws {
+                     into combined: UnsafeMutablePointer<T>, scratch: inout [T], inPlace: Bool = false) throws {
         let total = p.send.reduce(0) { $0 + $1.count }
         if scratch.count < max(1, total * d) { scratch = [T](repeating: local.pointee, count: max(1, total * d)) }
         var sendCounts: [Int32] = [], sendDispl: [Int32] = [], recvCounts: [Int32] = [], recvDispl: [Int32] = []
@@ -203,9 +256,9 @@ public final class MPIExchange: NeighborExchange {
             for (k, rows) in p.send.enumerated() {
                 sendCounts.append(Int32(rows.count)); sendDispl.append(Int32(at))
                 for r in rows { (sb.baseAddress! + at * d).update(from: local + r * d, count: d); at += 1 }
-                recvCounts.append(Int32(p.receive[k])); recvDispl.append(Int32(p.receiveOffset[k]))
+                recvCounts.append(Int32(p.receive[k])); recvDispl.append(Int32(inPlace ? p.remoteOffset[k] : p.receiveOffset[k]))
             }
-            (combined + p.localOffset * d).update(from: local, count: localAgents.count * d)
+            if !inPlace { (combined + p.localOffset * d).update(from: local, count: localAgents.count * d) }
             try MPIRuntime.check(MPI_Neighbor_alltoallv(sb.baseAddress, sendCounts, sendDispl, elementType.value,
                                                         combined, recvCounts, recvDispl, elementType.value, p.comm.value),
                                  "MPI_Neighbor_alltoallv", rank: rank)
@@ -220,24 +273,46 @@ public final class MPIExchange: NeighborExchange {
         }
         if out.rows != n || out.cols != d { out = Matrix(rows: n, cols: d) }
         guard n > 0 || p.combinedRows > 0, d > 0 else { _ = try exchangeEmpty(p, d: d); return }
-        if combined.count < max(1, p.combinedRows * d) { combined = [Float](repeating: 0, count: max(1, p.combinedRows * d)) }
+        try exchangeRows(p, parameters)
+        guard n > 0 else { return }
+        combined.withUnsafeBufferPointer { cb in
+            parameters.storage.withUnsafeBufferPointer { xb in
+                directions.storage.withUnsafeBufferPointer { mb in
+                    out.storage.withUnsafeMutableBufferPointer { yb in
+                        Kernels.mixRows(p.mix, local: xb.baseAddress!, localOffset: p.localOffset, localRows: n, remote: cb.baseAddress!,
+                                        cols: d, into: yb.baseAddress!, stepSizes: stepSizes, directions: mb.baseAddress!, pool: pool)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The neighbour exchange of `mixStep` alone (no arithmetic): this rank's rows out, the
+    /// neighbours' rows into the combined buffer. For benchmarks of the transport.
+    public func exchangeRows(iteration t: Int, parameters: Matrix<Float>) throws {
+        guard parameters.rows == localAgents.count, parameters.cols > 0 else {
+            throw AgoraError.shape("MPIExchange.exchangeRows on rank \(rank): \(parameters.rows) x \(parameters.cols) parameters for \(localAgents.count) local agents")
+        }
+        let p = plans[t % plans.count]
+        guard localAgents.count > 0 || p.combinedRows > 0 else { _ = try exchangeEmpty(p, d: parameters.cols); return }
+        try exchangeRows(p, parameters)
+    }
+
+    /// Rows this rank receives from other ranks at iteration t (the exchange's traffic in rows).
+    public func receivedRows(iteration t: Int) -> Int { plans[t % plans.count].receive.reduce(0, +) }
+
+    func exchangeRows(_ p: Plan, _ parameters: Matrix<Float>) throws {
+        let d = parameters.cols
+        if combined.count < max(1, p.remoteRows * d) { combined = [Float](repeating: 0, count: max(1, p.remoteRows * d)) }
         let type = try rowType(d)
         var scratch = sendBuffer
         try parameters.storage.withUnsafeBufferPointer { xb in
             try combined.withUnsafeMutableBufferPointer { cb in
-                try exchange(p, local: xb.baseAddress ?? UnsafePointer(cb.baseAddress!), width: d, elementType: type, into: cb.baseAddress!, scratch: &scratch)
+                try exchange(p, local: xb.baseAddress ?? UnsafePointer(cb.baseAddress!), width: d, elementType: type, into: cb.baseAddress!,
+                             scratch: &scratch, inPlace: true)
             }
         }
         sendBuffer = scratch
-        guard n > 0 else { return }
-        combined.withUnsafeBufferPointer { cb in
-            directions.storage.withUnsafeBufferPointer { mb in
-                out.storage.withUnsafeMutableBufferPointer { yb in
-                    Kernels.mixRows(p.mix, x: cb.baseAddress!, cols: d, into: yb.baseAddress!, stepSizes: stepSizes,
-                                    directions: mb.baseAddress!, pool: pool)
-                }
-            }
-        }
     }
 
     /// A rank with no agents and no neighbours still takes part in the collective.
@@ -323,11 +398,5 @@ public final class MPIExchange: NeighborExchange {
         return isRoot ? Array(full.prefix(agents * k)) : nil
     }
 
-    /// Every rank's scalar reduced to rank 0 by maximum (timings: the slowest rank counts).
-    public func maximum(_ value: Double) throws -> Double {
-        var v = value, out = 0.0
-        try MPIRuntime.check(MPI_Reduce(&v, &out, 1, agora_mpi_double(), agora_mpi_max(), 0, agora_mpi_comm_world()), "MPI_Reduce", rank: rank)
-        return out
-    }
 }
 #endif

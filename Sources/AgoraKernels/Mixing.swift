@@ -142,6 +142,22 @@ extension Kernels {
                          into: y, pool: pool)
     }
 
+    /// `mixRows` where the columns of W name rows in two buffers, without copying either: columns
+    /// `localOffset ..< localOffset + localRows` are the rows of `local`, the others (in order,
+    /// skipping that block) the rows of `remote`. The MPI back-end mixes a rank's own rows in
+    /// place beside the rows it received; same arithmetic, same order, as `mixRows`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func mixRows<T: AgoraScalar>(
+        _ w: CSRMatrix<T>, local: UnsafePointer<T>, localOffset: Int, localRows: Int, remote: UnsafePointer<T>, cols: Int,
+        into y: UnsafeMutablePointer<T>, stepSizes: [T]? = nil, directions: UnsafePointer<T>? = nil, pool: ThreadPool = .shared
+    ) {
+        let source = SplitRows(local: UnsafeMutablePointer(mutating: local), remote: UnsafeMutablePointer(mutating: remote),
+                               lower: Int32(localOffset), upper: Int32(localOffset + localRows), localRows: localRows, d: cols)
+        mixStepSparseRaw(w, source: source, cols: cols, stepSizes: directions == nil ? nil : stepSizes,
+                         directions: stepSizes == nil ? nil : directions, into: y, pool: pool)
+    }
+
     /// y_i <- y_i - a_i m_i for every row i.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
@@ -235,6 +251,16 @@ extension Kernels {
         _ w: CSRMatrix<T>, x: UnsafePointer<T>, cols d: Int, stepSizes: [T]?, directions: UnsafePointer<T>?,
         into y: UnsafeMutablePointer<T>, pool: ThreadPool
     ) {
+        mixStepSparseRaw(w, source: ContiguousRows(x: UnsafeMutablePointer(mutating: x), d: d), cols: d, stepSizes: stepSizes,
+                         directions: directions, into: y, pool: pool)
+    }
+
+    /// The sparse kernel over any row source (contiguous rows, or a rank's own rows beside the
+    /// rows it received): the same arithmetic in the same order whatever the source.
+    static func mixStepSparseRaw<T: AgoraScalar, S: MixRowSource>(
+        _ w: CSRMatrix<T>, source: S, cols d: Int, stepSizes: [T]?, directions: UnsafePointer<T>?,
+        into y: UnsafeMutablePointer<T>, pool: ThreadPool
+    ) where S.T == T {
         let n = w.rows
         if n == 0 || d == 0 { return }
         let tile = columnTile(agents: n, cols: d, T.self)
@@ -245,7 +271,7 @@ extension Kernels {
         w.rowStart.withUnsafeBufferPointer { rs in
         w.columns.withUnsafeBufferPointer { cs in
         w.values.withUnsafeBufferPointer { vs in
-            let xp = SendablePointer(UnsafeMutablePointer(mutating: x))
+            let src = UncheckedSendableBox(source)
             let mp = directions.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
             let yp = SendablePointer(y)
             let rsp = SendablePointer(UnsafeMutablePointer(mutating: rs.baseAddress!))
@@ -260,7 +286,7 @@ extension Kernels {
                         let lo = rsp.p[i], hi = rsp.p[i + 1]
                         let lr: T = stepSizes?[i] ?? 0
                         mixRow(
-                            x: xp.p, d: d, cols: csp.p + lo, weights: vsp.map { $0.p + lo },
+                            source: src.value, cols: csp.p + lo, weights: vsp.map { $0.p + lo },
                             count: hi - lo, lr: lr, m: mp.map { $0.p + i * d },
                             out: yp.p + i * d, from: c0, to: c1,
                             stream: stream && Int(bitPattern: yp.p + i * d) & 15 == 0)
@@ -273,11 +299,11 @@ extension Kernels {
 
     /// out[c] = sum_k w_k x[col_k][c] - lr * m[c] for c in from..<to; neighbours summed in list order.
     @inline(__always)
-    static func mixRow<T: AgoraScalar>(
-        x: UnsafeMutablePointer<T>, d: Int, cols: UnsafeMutablePointer<Int32>,
+    static func mixRow<T: AgoraScalar, S: MixRowSource>(
+        source x: S, cols: UnsafeMutablePointer<Int32>,
         weights: UnsafeMutablePointer<T>?, count: Int, lr: T, m: UnsafeMutablePointer<T>?,
         out: UnsafeMutablePointer<T>, from: Int, to: Int, stream: Bool = false
-    ) {
+    ) where S.T == T {
         var c = from
         guard let weights else {
             // Agent with no entries at all: zero row (minus the step).
@@ -287,7 +313,7 @@ extension Kernels {
         while c + vecWidth <= to {
             var acc = SIMD16<T>.zero
             for k in 0..<count {
-                acc += SIMD16<T>(repeating: weights[k]) * loadVec(x + Int(cols[k]) * d + c)
+                acc += SIMD16<T>(repeating: weights[k]) * loadVec(x.row(cols[k]) + c)
             }
             if let m { acc -= SIMD16<T>(repeating: lr) * loadVec(m + c) }
             if stream { streamVec(acc, out + c) } else { storeVec(acc, out + c) }
@@ -295,10 +321,43 @@ extension Kernels {
         }
         while c < to {
             var acc: T = 0
-            for k in 0..<count { acc += weights[k] * x[Int(cols[k]) * d + c] }
+            for k in 0..<count { acc += weights[k] * x.row(cols[k])[c] }
             if let m { acc -= lr * m[c] }
             out[c] = acc
             c += 1
         }
     }
+}
+
+
+/// Where the sparse mix reads row `j` of X (the kernel is generic over it and specialised, so
+/// the contiguous case compiles to the plain address arithmetic).
+protocol MixRowSource {
+    associatedtype T: AgoraScalar
+    func row(_ j: Int32) -> UnsafeMutablePointer<T>
+}
+
+/// Rows `j` at `x + j d`.
+struct ContiguousRows<T: AgoraScalar>: MixRowSource {
+    let x: UnsafeMutablePointer<T>
+    let d: Int
+    @inline(__always) func row(_ j: Int32) -> UnsafeMutablePointer<T> { x + Int(j) * d }
+}
+
+/// Rows lower..<upper from `local`, the others from `remote` (which skips that block).
+struct SplitRows<T: AgoraScalar>: MixRowSource {
+    let local: UnsafeMutablePointer<T>, remote: UnsafeMutablePointer<T>
+    let lower: Int32, upper: Int32
+    let localRows: Int, d: Int
+    @inline(__always) func row(_ j: Int32) -> UnsafeMutablePointer<T> {
+        if j < lower { return remote + Int(j) * d }
+        if j < upper { return local + Int(j - lower) * d }
+        return remote + (Int(j) - localRows) * d
+    }
+}
+
+/// A value the pool's workers only read (raw pointers inside, owned by the caller for the call).
+struct UncheckedSendableBox<V>: @unchecked Sendable {
+    let value: V
+    init(_ value: V) { self.value = value }
 }

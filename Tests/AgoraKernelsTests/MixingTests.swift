@@ -19,6 +19,34 @@ final class MixingTests: XCTestCase {
     func testSparseMixFloat() throws { try checkSparseMix(Float.self) }
     func testSparseMixDouble() throws { try checkSparseMix(Double.self) }
 
+    /// The MPI back-end's split source (own rows in place, received rows elsewhere) against the
+    /// naive product on the combined matrix, and bit for bit against the contiguous kernel.
+    func testSplitRowSourceMatchesTheCombinedMatrix() throws {
+        for (idx, s) in testShapes.enumerated() where s.n >= 3 {
+            let w: CSRMatrix<Float> = randomCSR(s.n, seed: 50 + UInt64(idx))
+            let x: Matrix<Float> = randomMatrix(s.n, s.d, seed: 500 + UInt64(idx))
+            let m: Matrix<Float> = randomMatrix(s.n, s.d, seed: 600 + UInt64(idx))
+            let lr = (0..<s.n).map { Float($0 % 3) * 0.25 }
+            let lo = s.n / 3, hi = 2 * s.n / 3  // the "own" block, in the middle
+            let local = Array(x.storage[(lo * s.d)..<(hi * s.d)])
+            let remote = Array(x.storage[..<(lo * s.d)] + x.storage[(hi * s.d)...]) + [0]
+            var contiguous = [Float](repeating: 1, count: s.n * s.d), split = [Float](repeating: 2, count: s.n * s.d)
+            x.storage.withUnsafeBufferPointer { xb in
+                m.storage.withUnsafeBufferPointer { mb in
+                    Kernels.mixRows(w, x: xb.baseAddress!, cols: s.d, into: &contiguous, stepSizes: lr, directions: mb.baseAddress!)
+                    local.withUnsafeBufferPointer { lb in
+                        remote.withUnsafeBufferPointer { rb in
+                            Kernels.mixRows(w, local: lb.baseAddress ?? rb.baseAddress!, localOffset: lo, localRows: hi - lo, remote: rb.baseAddress!,
+                                            cols: s.d, into: &split, stepSizes: lr, directions: mb.baseAddress!)
+                        }
+                    }
+                }
+            }
+            assertClose(split, naiveMix(w, x, lr: lr, m: m), rel: tol(Float.self))
+            XCTAssertEqual(split, contiguous, "split and contiguous sources must agree bit for bit (n \(s.n), d \(s.d))")
+        }
+    }
+
     func checkDenseMix<T: AgoraScalar>(_: T.Type) throws {
         for (idx, s) in testShapes.enumerated() {
             let w: CSRMatrix<T> = randomCSR(s.n, seed: 7 + UInt64(idx))
