@@ -310,21 +310,26 @@ extension Kernels {
             while c < to { out[c] = 0 - lr * (m?[c] ?? 0); c += 1 }
             return
         }
-        while c + vecWidth <= to {
-            var acc = SIMD16<T>.zero
-            for k in 0..<count {
-                acc += SIMD16<T>(repeating: weights[k]) * loadVec(x.row(cols[k]) + c)
+        // The neighbours' row addresses once per call (a split source branches per lookup).
+        withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<T>.self, capacity: count) { rows in
+            let rows = rows.baseAddress!
+            for k in 0..<count { rows[k] = x.row(cols[k]) }
+            while c + vecWidth <= to {
+                var acc = SIMD16<T>.zero
+                for k in 0..<count {
+                    acc += SIMD16<T>(repeating: weights[k]) * loadVec(rows[k] + c)
+                }
+                if let m { acc -= SIMD16<T>(repeating: lr) * loadVec(m + c) }
+                if stream { streamVec(acc, out + c) } else { storeVec(acc, out + c) }
+                c += vecWidth
             }
-            if let m { acc -= SIMD16<T>(repeating: lr) * loadVec(m + c) }
-            if stream { streamVec(acc, out + c) } else { storeVec(acc, out + c) }
-            c += vecWidth
-        }
-        while c < to {
-            var acc: T = 0
-            for k in 0..<count { acc += weights[k] * x.row(cols[k])[c] }
-            if let m { acc -= lr * m[c] }
-            out[c] = acc
-            c += 1
+            while c < to {
+                var acc: T = 0
+                for k in 0..<count { acc += weights[k] * rows[k][c] }
+                if let m { acc -= lr * m[c] }
+                out[c] = acc
+                c += 1
+            }
         }
     }
 }
