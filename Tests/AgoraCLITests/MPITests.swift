@@ -81,6 +81,29 @@ final class MPITests: XCTestCase {
         return try XCTUnwrap(strip(any) as? [String: Any], label) as NSDictionary
     }
 
+    /// Runs `args` in process and under mpirun at each of `ranks`, each with its own --out
+    /// folder: rank 0's JSON (timings aside) and the named --out files must equal the in-process
+    /// run's byte for byte (and, with `digest`, the JSON must carry a parameters digest).
+    func assertIdenticalToInProcess(_ args: [String], ranks: [Int], files: [String], tag: String, digest: Bool = false) throws {
+        let baseOut = scratch + "/\(tag.replacingOccurrences(of: " ", with: "-"))-inprocess"
+        let base = try agora(args + ["--backend", "inprocess", "--out", baseOut], ranks: nil)
+        XCTAssertEqual(base.status, 0, base.stderr)
+        let reference = try numbers(base.stdout, "\(tag) in process")
+        if digest { XCTAssertNotNil(reference["parametersDigest"] as? String, base.stdout) }
+        for p in ranks {
+            let label = "\(tag) at \(p) ranks"
+            let out = scratch + "/\(tag.replacingOccurrences(of: " ", with: "-"))-\(p)"
+            let r = try agora(args + ["--out", out], ranks: p)
+            XCTAssertEqual(r.status, 0, "\(label)\n\(r.stderr)")
+            XCTAssertEqual(try numbers(r.stdout, label), reference, label)
+            for file in files {
+                let a = FileManager.default.contents(atPath: baseOut + "/" + file), b = FileManager.default.contents(atPath: out + "/" + file)
+                XCTAssertNotNil(b, "\(label): \(file) not written")
+                XCTAssertEqual(a, b, "\(label): \(file) differs from the in-process run's")
+            }
+        }
+    }
+
     static let topologies = ["ring", "exponential", "one-peer-exponential"]
 
     func testMixIsBitIdenticalAtEveryRankCount() throws {
@@ -109,24 +132,9 @@ final class MPITests: XCTestCase {
             let args = ["dsgd", "--agents", "\(n)", "--topology", topology, "--rows", "30", "--features", "4", "--batch", "4",
                         "--iterations", "60", "--inflate", "1:2", "--noise", "3:0.5", "--best-response", "\(n - 1)",
                         "--mix-strategy", "sparse", "--json"]
-            let baseOut = scratch + "/dsgd-\(topology)-inprocess"
-            let base = try agora(args + ["--backend", "inprocess", "--out", baseOut], ranks: nil)
-            XCTAssertEqual(base.status, 0, base.stderr)
-            let reference = try numbers(base.stdout, "in process")
-            XCTAssertNotNil(reference["parametersDigest"] as? String, base.stdout)
-            for ranks in 1...4 {
-                let label = "dsgd \(topology) n=\(n) at \(ranks) ranks"
-                let out = scratch + "/dsgd-\(topology)-\(ranks)"
-                let r = try agora(args + ["--out", out], ranks: ranks)
-                XCTAssertEqual(r.status, 0, "\(label)\n\(r.stderr)")
-                XCTAssertEqual(try numbers(r.stdout, label), reference, label)
-                // Every evaluation's payments, utilities and parameter digest, written by rank 0.
-                for file in ["metrics.csv", "metrics.jsonl", "gains.csv"] {
-                    let a = FileManager.default.contents(atPath: baseOut + "/" + file), b = FileManager.default.contents(atPath: out + "/" + file)
-                    XCTAssertNotNil(b, "\(label): \(file) not written")
-                    XCTAssertEqual(a, b, "\(label): \(file) differs from the in-process run's")
-                }
-            }
+            // Every evaluation's payments, utilities and parameter digest are in the --out files.
+            try assertIdenticalToInProcess(args, ranks: Array(1...4), files: ["metrics.csv", "metrics.jsonl", "gains.csv"],
+                                           tag: "dsgd \(topology) n=\(n)", digest: true)
         }
     }
 
@@ -158,22 +166,7 @@ final class MPITests: XCTestCase {
         // the server's step on the shared matrix): JSON and every --out file as in process.
         let args = ["market", "run", "--clients", "7", "--rounds", "3", "--local-steps", "4", "--method", "all", "--hidden", "6",
                     "--attack", "2:sign-flip", "--json"]
-        let baseOut = scratch + "/market-inprocess"
-        let base = try agora(args + ["--backend", "inprocess", "--out", baseOut], ranks: nil)
-        XCTAssertEqual(base.status, 0, base.stderr)
-        let reference = try numbers(base.stdout, "in process")
-        for ranks in [2, 3, 4] {
-            let label = "market at \(ranks) ranks"
-            let out = scratch + "/market-\(ranks)"
-            let r = try agora(args + ["--out", out], ranks: ranks)
-            XCTAssertEqual(r.status, 0, "\(label)\n\(r.stderr)")
-            XCTAssertEqual(try numbers(r.stdout, label), reference, label)
-            for file in ["rounds.csv", "clients.csv", "graph.dot"] {
-                let a = FileManager.default.contents(atPath: baseOut + "/" + file), b = FileManager.default.contents(atPath: out + "/" + file)
-                XCTAssertNotNil(b, "\(label): \(file) not written")
-                XCTAssertEqual(a, b, "\(label): \(file) differs from the in-process run's")
-            }
-        }
+        try assertIdenticalToInProcess(args, ranks: [2, 3, 4], files: ["rounds.csv", "clients.csv", "graph.dot"], tag: "market")
     }
 
     func testAnErrorOnAnyRankEndsTheJobCleanly() throws {
