@@ -79,7 +79,7 @@ final class TopologyHandle {
 }
 
 @_cdecl("agora_abi_version")
-public func agora_abi_version() -> Int32 { 1 }
+public func agora_abi_version() -> Int32 { 2 }
 
 @_cdecl("agora_topology_create")
 public func agora_topology_create(_ name: UnsafePointer<CChar>?, _ agents: Int64, _ weights: UnsafePointer<CChar>?,

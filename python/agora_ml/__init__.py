@@ -14,10 +14,10 @@ from typing import Optional
 import numpy as np
 
 __all__ = ["AgoraError", "Topology", "topology", "mix", "mix_step", "dsgd_payments", "TruthfulDSGD", "solve_contract",
-           "Features", "glm_gradients", "abi_version", "ABI_VERSION"]
+           "Features", "glm_gradients", "update_geometry", "market_step", "abi_version", "ABI_VERSION"]
 
 #: The C ABI version this package was written for (agora.h's AGORA_ABI_VERSION).
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 _STATUS = {1: "argument", 2: "shape", 3: "configuration", 4: "data", 5: "io", 6: "numerical", 7: "resources"}
 
@@ -64,7 +64,10 @@ def _load() -> ctypes.CDLL:
     lib.agora_features_free.argtypes = [vp]
     lib.agora_features_free.restype = None
     lib.agora_glm_gradients_f32.argtypes = [vp, c_int32, c_float, vp, c_int64, c_int64, vp, vp, vp, vp, msg, c_size_t]
-    for name in ("agora_topology_create", "agora_topology_csr", "agora_topology_degrees", "agora_topology_spectral_gap",
+    lib.agora_update_geometry_f32.argtypes = [c_int64, c_int64, vp, vp, vp, vp, msg, c_size_t]
+    lib.agora_market_step_f32.argtypes = [c_int64, c_int64, vp, vp, vp, vp, vp, vp, vp, vp, vp, c_double, c_double,
+                                          c_int32, c_int32, c_int32, c_uint64, vp, vp, vp, vp, vp, vp, msg, c_size_t]
+    for name in ("agora_update_geometry_f32", "agora_market_step_f32", "agora_topology_create", "agora_topology_csr", "agora_topology_degrees", "agora_topology_spectral_gap",
                  "agora_mix_f32", "agora_mix_f64", "agora_mix_step_f32", "agora_mix_step_f64", "agora_dsgd_payments",
                  "agora_dsgd_step_f32", "agora_contract_solve", "agora_features_create_dense_f32",
                  "agora_features_create_csr_f32", "agora_glm_gradients_f32"):
@@ -402,3 +405,89 @@ def glm_gradients(features: Features, parameters: np.ndarray, batches, loss: str
     _call(_lib.agora_glm_gradients_f32, features._handle, 0 if loss == "logistic" else 1, float(l2), theta.ctypes.data,
           agents, theta.shape[1], starts.ctypes.data, flat.ctypes.data if flat.size else None, g.ctypes.data, lo.ctypes.data)
     return g, lo
+
+
+def _models(name: str, a) -> np.ndarray:
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(a).__name__}")
+    if a.dtype != np.float32:
+        raise TypeError(f"{name} must be float32 (the market's models), got {a.dtype}")
+    if a.ndim != 2 or a.shape[0] < 1 or a.shape[1] < 1:
+        raise ValueError(f"{name} must be 2-dimensional (clients x parameters), got shape {a.shape}")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous (np.ascontiguousarray)")
+    return a
+
+
+def _origin(origin, params: int) -> np.ndarray:
+    o = np.ascontiguousarray(origin, dtype=np.float32)
+    if o.ndim != 1 or o.shape[0] != params:
+        raise ValueError(f"origin must hold {params} parameters (one model), got shape {o.shape}")
+    return o
+
+
+def update_geometry(models: np.ndarray, origin) -> tuple[np.ndarray, np.ndarray]:
+    """Norms ||u_i|| and cosines cos(u_i, u_j) of the updates u_i = models_i - origin (float32
+    clients x parameters), from one Gram matrix: (norms[clients], cosines[clients, clients])."""
+    x = _models("models", models)
+    o = _origin(origin, x.shape[1])
+    m = x.shape[0]
+    norms = np.empty(m, np.float32)
+    cosines = np.empty((m, m), np.float32)
+    _call(_lib.agora_update_geometry_f32, m, x.shape[1], x.ctypes.data, o.ctypes.data, norms.ctypes.data, cosines.ctypes.data)
+    return norms, cosines
+
+
+_DISTANCES = {"cosine": 0, "squared-l2": 1}
+_TIES = {"index": 0, "random": 1}
+_CENTRE_STEPS = {"relative": 0, "absolute": 1}
+
+
+def market_step(uploaded: np.ndarray, origin, sizes, costs, eagerness, truth: Optional[dict] = None, active=None,
+                lam: float = 2.0, eta: float = 1.0, distance: str = "cosine", tie_break: str = "index",
+                centre_step: str = "relative", seed: int = 0, centres_out: Optional[np.ndarray] = None) -> dict:
+    """One server step of the iPFL model-sharing market over the uploaded models (float32 clients x
+    parameters, measured as updates from `origin`) with the clients' reported data sizes, export
+    costs and eagerness (`truth`: a dict with the same three keys for the utilities; default the
+    reports). `active`: a boolean mask of clients in the market (default all).
+
+    Returns a dict: imports (list of lists, purchase order), payments (clients x clients, r_ij paid
+    by i to j), net_payments, utilities, distances (clients x clients) and centres (clients x
+    parameters, written into `centres_out` when given). The market is Agora's default (scale-free
+    `relative` centre step, eta 1); `centre_step="absolute", eta=5` is the paper's reference code."""
+    x = _models("uploaded", uploaded)
+    m, p = x.shape
+    o = _origin(origin, p)
+    rep = [_vector(name, v, m) for name, v in (("sizes", sizes), ("costs", costs), ("eagerness", eagerness))]
+    if truth is None:
+        tru = [None, None, None]
+    else:
+        missing = {"sizes", "costs", "eagerness"} - set(truth)
+        if missing:
+            raise ValueError(f"truth needs sizes, costs and eagerness; missing {sorted(missing)}")
+        tru = [_vector("truth " + k, truth[k], m) for k in ("sizes", "costs", "eagerness")]
+    mask = None
+    if active is not None:
+        mask = np.ascontiguousarray(active, dtype=np.uint8)
+        if mask.shape != (m,):
+            raise ValueError(f"active must hold one flag per client ({m}), got shape {mask.shape}")
+    for name, table in (("distance", _DISTANCES), ("tie_break", _TIES), ("centre_step", _CENTRE_STEPS)):
+        value = {"distance": distance, "tie_break": tie_break, "centre_step": centre_step}[name]
+        if value not in table:
+            raise ValueError(f"{name} must be one of {', '.join(table)}, got {value!r}")
+    centres = np.empty((m, p), np.float32) if centres_out is None else centres_out
+    if not (isinstance(centres, np.ndarray) and centres.dtype == np.float32 and centres.shape == (m, p)
+            and centres.flags.c_contiguous and centres.flags.writeable):
+        raise ValueError(f"centres_out must be a writeable C-contiguous float32 array of shape {(m, p)}")
+    imports = np.empty((m, m), np.int32)
+    payments = np.empty((m, m), np.float64)
+    net = np.empty(m, np.float64)
+    utilities = np.empty(m, np.float64)
+    distances = np.empty((m, m), np.float64)
+    ptr = lambda a: None if a is None else a.ctypes.data
+    _call(_lib.agora_market_step_f32, m, p, x.ctypes.data, o.ctypes.data, ptr(rep[0]), ptr(rep[1]), ptr(rep[2]),
+          ptr(tru[0]), ptr(tru[1]), ptr(tru[2]), ptr(mask), float(lam), float(eta), _DISTANCES[distance],
+          _TIES[tie_break], _CENTRE_STEPS[centre_step], int(seed), imports.ctypes.data, payments.ctypes.data,
+          net.ctypes.data, utilities.ctypes.data, distances.ctypes.data, centres.ctypes.data)
+    return {"imports": [[int(j) for j in row if j >= 0] for row in imports], "payments": payments,
+            "net_payments": net, "utilities": utilities, "distances": distances, "centres": centres}

@@ -108,7 +108,7 @@ def test_the_library_is_called_without_the_gil():
 
 
 def test_abi_version():
-    assert agora_ml.abi_version() == agora_ml.ABI_VERSION == 1
+    assert agora_ml.abi_version() == agora_ml.ABI_VERSION == 2
 
 
 @pytest.mark.parametrize("weighting", ["unit", "mixing-weight", "degree-normalised"])
@@ -231,3 +231,113 @@ def test_glm_gradients_reject_bad_input():
         agora_ml.glm_gradients(f, np.zeros((2, 4), np.float32), [[0], [1]])
     with pytest.raises(agora_ml.AgoraError, match="not finite"):
         agora_ml.Features(np.full((2, 2), np.nan, np.float32), np.ones(2))
+
+
+# The model market: update geometry and one server step, against numpy.
+
+def market_inputs(m=9, p=40, seed=11):
+    rng = np.random.default_rng(seed)
+    origin = rng.standard_normal(p).astype(np.float32) * 0.1
+    # Three groups of similar updates, so that some clients buy and some do not.
+    centres = rng.standard_normal((3, p))
+    uploaded = (origin + centres[np.arange(m) % 3] + 0.3 * rng.standard_normal((m, p))).astype(np.float32)
+    sizes = rng.uniform(50, 500, m)
+    costs = rng.uniform(0, 0.5, m)
+    eagerness = np.full(m, 5e5)
+    return uploaded, origin, sizes, costs, eagerness
+
+
+def marginal_gain(k, before, added):
+    return np.sqrt(k) * (1 / np.sqrt(before) - 1 / np.sqrt(before + added))
+
+
+def test_update_geometry_matches_numpy():
+    uploaded, origin, *_ = market_inputs()
+    norms, cosines = agora_ml.update_geometry(uploaded, origin)
+    u = uploaded.astype(np.float64) - origin
+    n = np.linalg.norm(u, axis=1)
+    assert np.allclose(norms, n, rtol=1e-5)
+    assert np.allclose(cosines, (u @ u.T) / np.outer(n, n), atol=1e-5)
+
+
+@pytest.mark.parametrize("lam", [0.5, 2.0])
+def test_market_step_payments_and_utilities_follow_the_rule(lam):
+    uploaded, origin, sizes, costs, eagerness = market_inputs()
+    r = agora_ml.market_step(uploaded, origin, sizes, costs, eagerness, lam=lam)
+    m = len(sizes)
+    u = uploaded.astype(np.float64) - origin
+    n = np.linalg.norm(u, axis=1)
+    d = 1 - (u @ u.T) / np.outer(n, n)
+    np.fill_diagonal(d, 0)
+    assert np.allclose(r["distances"], d, atol=1e-5)
+    assert sum(len(js) for js in r["imports"]) > 0, "the fixture should produce purchases"
+    net = np.zeros(m)
+    buyers = np.zeros(m)
+    for i, js in enumerate(r["imports"]):
+        total = sizes[i] + sizes[js].sum()
+        for j in js:
+            expected = marginal_gain(eagerness[i], total - sizes[j], sizes[j]) - lam * sizes[j] / sizes[i] * r["distances"][i, j]
+            assert r["payments"][i, j] == pytest.approx(expected, rel=1e-9, abs=1e-9)
+            net[i] += r["payments"][i, j]
+            net[j] -= r["payments"][i, j]
+            buyers[j] += 1
+        others = [j for j in range(m) if j not in js]
+        assert np.all(r["payments"][i, others] == 0)
+    assert np.allclose(r["net_payments"], net, atol=1e-9)
+    assert abs(r["net_payments"].sum()) < 1e-8, "budget balance"
+    gains = np.array([marginal_gain(eagerness[i], sizes[i], sizes[js].sum()) for i, js in enumerate(r["imports"])])
+    assert np.allclose(r["utilities"], gains - costs * buyers - net, atol=1e-8)
+
+
+def test_market_step_absolute_squared_l2_centres_match_the_formula():
+    uploaded, origin, sizes, costs, eagerness = market_inputs(m=6, p=12, seed=4)
+    out = np.zeros((6, 12), np.float32)
+    r = agora_ml.market_step(uploaded, origin, sizes, costs, eagerness, distance="squared-l2", centre_step="absolute",
+                             eta=0.05, lam=1e-3, centres_out=out)
+    assert r["centres"] is out, "the centres are written into centres_out"
+    u = uploaded.astype(np.float64) - origin
+    expected = uploaded.astype(np.float64).copy()
+    for i, js in enumerate(r["imports"]):
+        for j in js:
+            expected[i] += 0.05 * 2 * sizes[j] / sizes[i] * (u[j] - u[i])
+    assert np.allclose(out, expected, atol=1e-4)
+
+
+def test_market_step_inactive_clients_neither_buy_nor_sell():
+    uploaded, origin, sizes, costs, eagerness = market_inputs()
+    active = np.ones(len(sizes), bool)
+    active[[1, 4]] = False
+    r = agora_ml.market_step(uploaded, origin, sizes, costs, eagerness, active=active)
+    assert r["imports"][1] == [] and r["imports"][4] == []
+    assert all(1 not in js and 4 not in js for js in r["imports"])
+
+
+def test_market_step_truth_changes_utilities_not_the_market():
+    uploaded, origin, sizes, costs, eagerness = market_inputs()
+    honest = agora_ml.market_step(uploaded, origin, sizes, costs, eagerness)
+    truth = {"sizes": sizes, "costs": costs * 2, "eagerness": eagerness}
+    told = agora_ml.market_step(uploaded, origin, sizes, costs, eagerness, truth=truth)
+    assert told["imports"] == honest["imports"]
+    assert np.array_equal(told["payments"], honest["payments"])
+    buyers = np.array([sum(j in js for js in honest["imports"]) for j in range(len(sizes))])
+    assert np.allclose(honest["utilities"] - told["utilities"], costs * buyers, atol=1e-9)
+
+
+def test_market_step_refuses_bad_input():
+    uploaded, origin, sizes, costs, eagerness = market_inputs()
+    with pytest.raises(TypeError, match="float32"):
+        agora_ml.market_step(uploaded.astype(np.float64), origin, sizes, costs, eagerness)
+    with pytest.raises(ValueError, match="origin"):
+        agora_ml.market_step(uploaded, origin[:-1], sizes, costs, eagerness)
+    bad = sizes.copy()
+    bad[2] = -1
+    with pytest.raises(agora_ml.AgoraError, match="client 2"):
+        agora_ml.market_step(uploaded, origin, bad, costs, eagerness)
+    nan = uploaded.copy()
+    nan[3, 5] = np.nan
+    with pytest.raises(agora_ml.AgoraError, match=r"uploaded\[3\]\[5\]"):
+        agora_ml.market_step(nan, origin, sizes, costs, eagerness)
+    with pytest.raises(ValueError, match="centre_step"):
+        agora_ml.market_step(uploaded, origin, sizes, costs, eagerness, centre_step="sideways")
+    with pytest.raises(agora_ml.AgoraError, match="lambda"):
+        agora_ml.market_step(uploaded, origin, sizes, costs, eagerness, lam=-1)

@@ -22,7 +22,7 @@
 extern "C" {
 #endif
 
-#define AGORA_ABI_VERSION 1
+#define AGORA_ABI_VERSION 2
 
 typedef int32_t agora_status;
 enum {
@@ -118,6 +118,31 @@ void agora_features_free(agora_features *features);
 agora_status agora_glm_gradients_f32(const agora_features *features, int32_t loss, float l2, const float *parameters,
                                      int64_t agents, int64_t dim, const int64_t *batch_start, const int64_t *batch_rows,
                                      float *gradients, float *losses, char *message, size_t message_size);
+
+/* The geometry of models measured as updates u_i = models_i - origin (clients x params, float):
+ * norms[clients] = ||u_i||, and, unless NULL, cosines[clients * clients] = cos(u_i, u_j) (0 where
+ * a norm is zero), from one Gram matrix (SYRK). */
+agora_status agora_update_geometry_f32(int64_t clients, int64_t params, const float *models, const float *origin,
+                                       float *norms, float *cosines, char *message, size_t message_size);
+
+/* One server step of the iPFL model-sharing market (Zhang et al.): distances between the uploaded
+ * models' updates, the collaboration graph (per-importer thresholds), marginal-benefit payments and
+ * the prox centres. Reports (sizes N, export costs c, eagerness K; clients each) drive the market;
+ * true_* (or all three NULL: the reports) give the utilities. active[clients] (NULL: all) leaves
+ * clients out. lambda > 0, eta > 0; distance 0 cosine / 1 squared L2; tie_break 0 index / 1 seeded
+ * random (seed); centre_step 0 relative (scale-free, Agora's default) / 1 absolute (the paper's).
+ * Outputs: imports[clients * clients]: row i lists the exporters i buys from in purchase order, -1
+ * after the last; payments[clients * clients]: r_ij paid by i to j (0 where i does not buy from j);
+ * net_payments[clients] (paid - received, summing to zero); utilities[clients] (true gain - export
+ * cost - net payment); optional distances[clients * clients] (double) and centres[clients * params]
+ * (float). The uploaded models are copied once (the Gram and the centres read them). */
+agora_status agora_market_step_f32(int64_t clients, int64_t params, const float *uploaded, const float *origin,
+                                   const double *sizes, const double *costs, const double *eagerness,
+                                   const double *true_sizes, const double *true_costs, const double *true_eagerness,
+                                   const uint8_t *active, double lambda, double eta, int32_t distance, int32_t tie_break,
+                                   int32_t centre_step, uint64_t seed, int32_t *imports, double *payments,
+                                   double *net_payments, double *utilities, double *distances, float *centres,
+                                   char *message, size_t message_size);
 
 /* The optimal contract menu paid with models (Wang, Wu, Liu, Low): N participants, `types` types
  * (at most 20) with probabilities p, marginal costs c and optionally reservation utilities f
