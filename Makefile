@@ -8,7 +8,7 @@ NATIVE_BUILD := .build-native
 SUDO         := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 APT_PACKAGES := libopenblas-dev pkg-config zlib1g-dev
 
-.PHONY: setup setup-mpi build build-mpi test test-mpi bench-mpi run market-reproduce bench bench-quick bench-peers bench-smoke fuzz fuzz-build fuzz-smoke sanitize python python-test wheel clean help
+.PHONY: setup setup-mpi build build-mpi test test-mpi bench-mpi examples run market-reproduce bench bench-quick bench-peers bench-smoke fuzz fuzz-build fuzz-smoke sanitize python python-test wheel clean help
 
 help:
 	@echo "make run    build (if needed) and run the current showcase experiment"
@@ -18,6 +18,7 @@ help:
 	@echo "make fuzz   libFuzzer on every input parser, FUZZ_SECONDS each (default 60); make fuzz-smoke: 40000 inputs each from seed 1 (CI)"
 	@echo "make sanitize  thread sanitizer over the kernels and thread pool, address sanitizer over the readers"
 	@echo "make python  build the C ABI library and install the Python package agora_ml into .venv-python; make python-test: its pytest suite"
+	@echo "make examples  run examples/python (DSGD loop, market on your data, mpi4py host) and the Swift package examples/swift"
 	@echo "make wheel  a manylinux wheel of agora_ml in dist/, checked in a fresh venv without Swift"
 	@echo "make market-reproduce  the paper's market experiments on MNIST, digits and a9a (needs ../shared/data or AGORA_DATA): out/market-reproduce"
 	@echo "make build-mpi  an MPI-enabled agora in .build-mpi/release/agora (installs Open MPI); make test-mpi: its tests under mpirun"
@@ -179,6 +180,18 @@ python-test: python
 	$(PY_VENV)/bin/python -m pytest -q python/tests
 	clang -std=c11 -D_DEFAULT_SOURCE -Wall -Werror -I Sources/AgoraC/include Tests/CABI/smoke.c -L .build-python/release -lAgoraC -lm -o .build-python/cabi-smoke
 	LD_LIBRARY_PATH=.build-python/release ./.build-python/cabi-smoke
+
+# The examples as users run them: the Python ones against the installed agora_ml (the mpi4py one
+# under mpirun when Open MPI is installed), and the Swift package that depends on Agora by path.
+examples: python
+	$(PY_VENV)/bin/python examples/python/dsgd_loop.py
+	$(PY_VENV)/bin/python examples/python/market_on_your_data.py
+	@if command -v mpirun >/dev/null 2>&1; then \
+	  $(PY_VENV)/bin/pip install -q mpi4py && \
+	  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 2 $(PY_VENV)/bin/python examples/python/mpi4py_host.py; \
+	else echo "(mpirun not installed: examples/python/mpi4py_host.py skipped; make setup-mpi)"; fi
+	$(SWIFT) build --package-path examples/swift -c release
+	./examples/swift/.build/release/AgoraExample
 
 # A manylinux wheel (auditwheel bundles OpenBLAS and its Fortran runtime) in dist/, then a check
 # that it installs and works in a fresh virtual environment with Swift hidden from PATH.

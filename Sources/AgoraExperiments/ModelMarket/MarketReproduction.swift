@@ -112,7 +112,7 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
             for convention in AttackConvention.allCases {
                 let cell = "\(name) \(label), \(convention.rawValue) attacks"
                 progress?(cell)
-                var clean = Self.experiment(try data(name, scheme), clients: 10, rounds: rounds, seed: seed)
+                let clean = Self.experiment(try data(name, scheme), clients: 10, rounds: rounds, seed: seed)
                 var attacked = clean
                 attacked.attackers = attackers
                 attacked.attackConvention = convention
