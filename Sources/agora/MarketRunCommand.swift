@@ -20,7 +20,7 @@ struct MarketRunCommand: ParsableCommand {
     @Option(help: "Synthetic data: features.") var features: Int = 20
     @Option(help: "Synthetic data: heterogeneity across clients.") var heterogeneity: Double = 3
     @Option(help: "Synthetic data: groups of clients sharing a task (0: every client its own).") var clusters: Int = 3
-    @Option(help: "Methods, comma-separated: ipfl, local, fedavg, fedprox, ditto, pfedgraph, or all.") var method: String = "ipfl,local,fedavg"
+    @Option(help: "Methods, comma-separated: ipfl, local, fedavg, fedprox, ditto, pfedgraph, fedamp, cfl, fedfomo, or all.") var method: String = "ipfl,local,fedavg"
     @Option(help: "Market preset: default (scale-free personalization) or paper (the reference code's: eta = 5 absolute, prox strength lambda/eta for every client); the flags below override it.") var preset: String = "default"
     @Option(help: "lambda: weight of model distance in prices and payments (default 2).") var lambda: Double?
     @Option(help: "eta: personalization centre step, in units of the client's update with --centre-step relative (default 1), absolute as in the reference code (paper: 5).") var eta: Double?

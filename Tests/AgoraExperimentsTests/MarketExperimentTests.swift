@@ -1,4 +1,4 @@
-import AgoraExperiments
+@testable import AgoraExperiments
 import AgoraKernels
 import AgoraLearning
 import AgoraMechanisms
@@ -35,6 +35,45 @@ final class MarketExperimentTests: XCTestCase {
         e.rounds = 6; e.localSteps = 10
         e.methods = [.ipfl, .local]
         return e
+    }
+
+    /// FedAMP, CFL and FedFomo where they should win: three groups of clients with different tasks
+    /// (client i in group i % 3). One global model (FedAvg) averages conflicting tasks; each of the
+    /// three must beat it clearly, CFL's clusters and FedFomo's picks must stay inside the groups,
+    /// and FedFomo (which only mixes in models that lower its validation loss) must not fall below
+    /// local training.
+    func testPersonalisedBaselinesWinOnGroupedClients() throws {
+        var e = MarketExperiment()
+        e.data.agents = 9
+        e.rounds = 15; e.localSteps = 10
+        e.methods = [.local, .fedavg, .fedamp, .cfl, .fedfomo]
+        let r = try e.run()
+        let acc = Dictionary(uniqueKeysWithValues: r.methods.map { ($0.method, $0.meanBestAccuracy) })
+        for m in [FederatedMethod.fedamp, .cfl, .fedfomo] {
+            XCTAssertGreaterThan(acc[m]!, acc[.fedavg]! + 0.05, "\(m) vs FedAvg: \(acc)")
+        }
+        XCTAssertGreaterThanOrEqual(acc[.fedfomo]!, acc[.local]! - 1e-12, "FedFomo vs local: \(acc)")
+        func edges(_ m: FederatedMethod) -> [(Int, Int)] {
+            r.methods.first { $0.method == m }!.rounds.last!.imports.enumerated().flatMap { i, js in js.map { (i, $0) } }
+        }
+        let cfl = edges(.cfl)
+        XCTAssertGreaterThan(cfl.count, 0, "CFL split the federation")
+        XCTAssertTrue(cfl.allSatisfy { $0.0 % 3 == $0.1 % 3 }, "CFL clusters cross the groups: \(cfl)")
+        let fomo = r.methods.first { $0.method == .fedfomo }!.rounds.flatMap { $0.imports.enumerated().flatMap { i, js in js.map { (i, $0) } } }
+        XCTAssertGreaterThan(fomo.count, 0, "FedFomo mixed in some models")
+        XCTAssertGreaterThanOrEqual(Double(fomo.filter { $0.0 % 3 == $0.1 % 3 }.count), 0.8 * Double(fomo.count), "FedFomo picks: \(fomo)")
+        for m in r.methods { for rd in m.rounds { XCTAssertFalse(rd.accuracies.contains { $0.isNaN }, "\(m.method) round \(rd.round)") } }
+    }
+
+    /// The complete-linkage bipartition of CFL separates two groups of opposite updates.
+    func testCFLBipartitionSeparatesOppositeUpdates() throws {
+        var u = Matrix<Float>(rows: 6, cols: 3)
+        for i in 0..<6 {
+            let s: Float = i % 2 == 0 ? 1 : -1
+            u[i, 0] = s; u[i, 1] = s * 0.5 + Float(i) * 0.01; u[i, 2] = Float(i % 3) * 0.02
+        }
+        let (a, b) = try CFLStrategy.bipartition(Array(0..<6), updates: u)
+        XCTAssertEqual(Set([a, b]), Set([[0, 2, 4], [1, 3, 5]]))
     }
 
     func testTrainingLoopKeepsBudgetBalanceAndIRAndLearnsTheClusters() throws {

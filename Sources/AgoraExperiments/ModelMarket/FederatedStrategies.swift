@@ -1,3 +1,4 @@
+import Foundation
 import AgoraKernels
 import AgoraLearning
 import AgoraMechanisms
@@ -239,5 +240,201 @@ struct PFedGraphStrategy: FederatedStrategy {
         try Kernels.mix(try MixingOperator(try CSRMatrix(rows: m, cols: m, entries: rows)), uploaded, into: &agg)
         centres = agg
         return FederatedRoundResult(evaluated: run.theta, imports: imports, market: nil)
+    }
+}
+
+/// The row-stochastic aggregation `rows` (client i: (j, weight) pairs) applied to `x` with the
+/// sparse mix kernel: what FedAMP, CFL and FedFomo do on the server.
+func aggregate(_ rows: [[(Int, Float)]], _ x: Matrix<Float>) throws -> Matrix<Float> {
+    var out = Matrix<Float>(uninitializedRows: x.rows, cols: x.cols)  // the mix writes every element
+    try Kernels.mix(try MixingOperator(try CSRMatrix(rows: x.rows, cols: x.rows, entries: rows)), x, into: &out)
+    return out
+}
+
+/// FedAMP (Huang et al. 2021): attentive message passing. The server gives each client a cloud
+/// model u_i = xi_ii w_i + sum_j xi_ij w_j with xi_ij proportional to A'(||w_i - w_j||^2) =
+/// exp(-||w_i - w_j||^2 / sigma) / sigma, so similar clients weigh more; clients then train with
+/// the proximal pull (lambda/2) ||w - u_i||^2 towards their cloud model.
+///
+/// Reconstruction (the paper's sigma and alpha_k are tuned per data set): sigma is the median of
+/// the pairwise squared distances of the round (scale-free), and alpha_k is set so that no client
+/// gives more than `share` of its weight to others (xi_ii >= 1 - share, never negative).
+struct FedAMPStrategy: FederatedStrategy {
+    let lambda: Double
+    let share: Double
+    var clouds: Matrix<Float>? = nil
+
+    mutating func round(_ t: Int, run: inout FederatedRun) throws -> FederatedRoundResult {
+        let m = run.clients
+        let strengths = (0..<m).map { Float(run.active[$0] && clouds != nil ? lambda : 0) }
+        try run.trainModels(centres: clouds, strengths: clouds == nil ? nil : strengths)
+        let uploaded = try run.upload(run.theta)
+        let geo = try Kernels.updateGeometry(uploaded, origin: run.origin)
+        let members = (0..<m).filter { run.active[$0] }
+        func squared(_ i: Int, _ j: Int) -> Double {
+            let ni = Double(geo.norms[i]), nj = Double(geo.norms[j])
+            return max(0, ni * ni + nj * nj - 2 * Double(geo.cosines[i, j]) * ni * nj)
+        }
+        var all: [Double] = []
+        for (a, i) in members.enumerated() { for j in members[(a + 1)...] { all.append(squared(i, j)) } }
+        all.sort()
+        let sigma = all.isEmpty ? 1 : max(all[all.count / 2], 1e-12)
+        var raw = [[Double]](repeating: [], count: m)
+        var largest = 0.0
+        for i in members {
+            raw[i] = members.map { j in j == i ? 0 : exp(-squared(i, j) / sigma) / sigma }
+            largest = max(largest, raw[i].reduce(0, +))
+        }
+        let alpha = largest > 0 ? share / largest : 0
+        var rows = [[(Int, Float)]](repeating: [], count: m)
+        var imports = [[Int]](repeating: [], count: m)
+        for i in 0..<m {
+            guard run.active[i] else { rows[i] = [(i, 1)]; continue }
+            var own = 1.0
+            for (q, j) in members.enumerated() where j != i {
+                let w = alpha * raw[i][q]
+                own -= w
+                rows[i].append((j, Float(w)))
+                if w > 1e-3 { imports[i].append(j) }
+            }
+            rows[i].append((i, Float(own)))
+            rows[i].sort { $0.0 < $1.0 }
+        }
+        clouds = try aggregate(rows, uploaded)
+        return FederatedRoundResult(evaluated: run.theta, imports: imports, market: nil)
+    }
+}
+
+/// Clustered FL (Sattler et al. 2020): FedAvg inside clusters, and a cluster is split in two when
+/// its clients' updates pull apart: the averaged update is small against the largest one (the
+/// cluster sits at a stationary point of the joint objective that is not one of its members'). The
+/// split is the bipartition of the clients by complete-linkage clustering on the cosine similarity
+/// of their updates.
+///
+/// Reconstruction (the paper's eps_1, eps_2 are absolute and tuned per task): split when
+/// ||mean update|| < `ratio` x max ||update|| after `warmup` rounds, for clusters of at least two.
+struct CFLStrategy: FederatedStrategy {
+    let ratio: Double
+    let warmup: Int
+    var clusters: [[Int]] = []
+    var models: [[Float]] = []
+
+    mutating func round(_ t: Int, run: inout FederatedRun) throws -> FederatedRoundResult {
+        let m = run.clients
+        if clusters.isEmpty { clusters = [Array(0..<m)]; models = [run.origin] }
+        var start = run.theta
+        for (c, members) in clusters.enumerated() {
+            try Kernels.broadcast(models[c], into: &start, rows: (0..<m).map { i in members.contains(i) && run.active[i] })
+        }
+        try run.train(&start)
+        run.theta = start
+        let uploaded = try run.upload(run.theta)
+        var next: [[Int]] = [], nextModels: [[Float]] = []
+        for (c, members) in clusters.enumerated() {
+            let active = members.filter { run.active[$0] }
+            // Updates of this round from the cluster's model.
+            var updates = Matrix<Float>(rows: m, cols: uploaded.cols)
+            for i in active { for k in 0..<uploaded.cols { updates[i, k] = uploaded[i, k] - models[c][k] } }
+            var groups = [members]
+            if t + 1 >= warmup, active.count >= 2 {
+                let norms = active.map { i in (0..<uploaded.cols).reduce(0.0) { $0 + Double(updates[i, $1] * updates[i, $1]) }.squareRoot() }
+                let total = active.reduce(0.0) { $0 + run.sizes[$1] }
+                var mean = [Double](repeating: 0, count: uploaded.cols)
+                for i in active { for k in 0..<uploaded.cols { mean[k] += run.sizes[i] / total * Double(updates[i, k]) } }
+                let meanNorm = mean.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                if let largest = norms.max(), largest > 0, meanNorm < ratio * largest {
+                    let halves = try Self.bipartition(active, updates: updates)
+                    groups = [halves.0 + members.filter { !run.active[$0] }, halves.1]
+                }
+            }
+            for g in groups {
+                let inside = (0..<m).map { g.contains($0) && run.active[$0] }
+                let total = (0..<m).reduce(0.0) { $0 + (inside[$1] ? run.sizes[$1] : 0) }
+                let w = (0..<m).map { inside[$0] && total > 0 ? Float(run.sizes[$0] / total) : 0 }
+                next.append(g)
+                nextModels.append(total > 0 ? try Kernels.weightedRowSum(uploaded, weights: w) : models[c])
+            }
+        }
+        clusters = next; models = nextModels
+        var evaluated = run.theta
+        var imports = [[Int]](repeating: [], count: m)
+        for (c, members) in clusters.enumerated() {
+            try Kernels.broadcast(models[c], into: &evaluated, rows: (0..<m).map { members.contains($0) && run.active[$0] })
+            for i in members where run.active[i] { imports[i] = members.filter { $0 != i && run.active[$0] } }
+        }
+        return FederatedRoundResult(evaluated: evaluated, imports: imports, market: nil)
+    }
+
+    /// Complete-linkage agglomerative clustering of `clients` into two groups by the cosine
+    /// similarity of their update rows (merge the pair of groups whose least similar members are
+    /// most similar, until two remain).
+    static func bipartition(_ clients: [Int], updates: Matrix<Float>) throws -> ([Int], [Int]) {
+        let geo = try Kernels.updateGeometry(updates, origin: [Float](repeating: 0, count: updates.cols))
+        var groups = clients.map { [$0] }
+        while groups.count > 2 {
+            var best = (a: 0, b: 1, similarity: -Double.infinity)
+            for a in 0..<groups.count {
+                for b in (a + 1)..<groups.count {
+                    var worst = Double.infinity
+                    for i in groups[a] { for j in groups[b] { worst = min(worst, Double(geo.cosines[i, j])) } }
+                    if worst > best.similarity { best = (a, b, worst) }
+                }
+            }
+            groups[best.a] += groups[best.b]
+            groups.remove(at: best.b)
+        }
+        return (groups[0].sorted(), groups[1].sorted())
+    }
+}
+
+/// FedFomo (Zhang et al. 2021): first-order model optimisation. Each client scores every other
+/// client's model by how much it lowers the client's own validation loss per unit of distance,
+/// w_ij = max(0, L_i(w_i) - L_i(w_j)) / ||w_j - w_i||, normalises the positive scores, and moves
+/// to w_i + sum_j w_ij (w_j - w_i); no positive score keeps its own model.
+///
+/// Validation rows: the run's clients (`run.fed`) are built with a validation part split off each
+/// client's training rows (`MarketExperiment.fedfomoValidation`), their `test` rows; they do not
+/// train on it, and the real test rows stay unseen.
+struct FedFomoStrategy: FederatedStrategy {
+    var personal: Matrix<Float>? = nil
+
+    mutating func round(_ t: Int, run: inout FederatedRun) throws -> FederatedRoundResult {
+        let m = run.clients
+        if let p = personal { try Kernels.copyRows(p, into: &run.theta, rows: run.active) }
+        try run.trainModels()
+        let uploaded = try run.upload(run.theta)
+        let members = (0..<m).filter { run.active[$0] }
+        var rows = [[(Int, Float)]](repeating: [], count: m)
+        var imports = [[Int]](repeating: [], count: m)
+        for i in 0..<m {
+            guard run.active[i] else { rows[i] = [(i, 1)]; continue }
+            let validation = run.fed.test[i]
+            // Client i's own model (as trained, not as uploaded) against every uploaded model.
+            var candidates = uploaded
+            for k in 0..<uploaded.cols { candidates[i, k] = run.theta[i, k] }
+            let losses = try run.fed.losses(candidates, on: [[Int]](repeating: validation, count: m))
+            var scores: [(Int, Double)] = []
+            for j in members where j != i {
+                var d2 = 0.0
+                for k in 0..<uploaded.cols { let e = Double(candidates[j, k] - candidates[i, k]); d2 += e * e }
+                let s = (losses[i] - losses[j]) / max(d2.squareRoot(), 1e-12)
+                if s > 0 { scores.append((j, s)) }
+            }
+            let total = scores.reduce(0) { $0 + $1.1 }
+            if total > 0 {
+                var keep = 1.0
+                for (j, s) in scores { rows[i].append((j, Float(s / total))); keep -= s / total; imports[i].append(j) }
+                // w_i + sum_j w_ij (w_j - w_i): the own row keeps 1 - sum_j w_ij (0 up to rounding).
+                rows[i].append((i, Float(keep)))
+                rows[i].sort { $0.0 < $1.0 }
+            } else {
+                rows[i] = [(i, 1)]
+            }
+        }
+        var own = uploaded
+        for i in 0..<m { for k in 0..<uploaded.cols { own[i, k] = run.theta[i, k] } }
+        let next = try aggregate(rows, own)
+        personal = next
+        return FederatedRoundResult(evaluated: next, imports: imports, market: nil)
     }
 }

@@ -18,6 +18,12 @@ public enum FederatedMethod: String, Codable, Sendable, CaseIterable {
     case ditto
     /// Personalized aggregation by a similarity graph: per client a projection onto the simplex.
     case pfedgraph
+    /// Attentive message passing: per-client cloud models weighted by model similarity, prox pull.
+    case fedamp
+    /// Clustered FL: FedAvg inside clusters, split when the clients' updates pull apart.
+    case cfl
+    /// First-order model optimisation: each client mixes in the models that lower its validation loss.
+    case fedfomo
 }
 
 /// How a malicious or lazy client manipulates what it uploads.
@@ -115,6 +121,16 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
     public var fedproxMu = 0.01
     public var dittoLambda = 0.1
     public var pfedgraphAlpha = 0.8
+    /// FedAMP: the prox strength towards the cloud model, and the largest share of a client's
+    /// weight given to others (nil: 0.1 and 0.5; see `FedAMPStrategy`).
+    public var fedampLambda: Double? = nil
+    public var fedampShare: Double? = nil
+    /// CFL: split a cluster when ||mean update|| < ratio x max ||update||, from this round on (nil:
+    /// 0.4 and round 3; see `CFLStrategy`).
+    public var cflRatio: Double? = nil
+    public var cflWarmup: Int? = nil
+    /// FedFomo: the part of each client's training rows that scores the others' models (nil: 0.2).
+    public var fedfomoValidation: Double? = nil
     public var seed: UInt64 = 1
     public init() {}
 
@@ -169,6 +185,10 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         }
         if let s = sizeScale { guard s.isFinite, s > 0 else { throw AgoraError.configuration("sizeScale must be positive, got \(s)") } }
         guard fedproxMu >= 0, dittoLambda >= 0, pfedgraphAlpha >= 0 else { throw AgoraError.configuration("baseline parameters must be non-negative") }
+        guard (fedampLambda ?? 0) >= 0, (0...1).contains(fedampShare ?? 0.5), (0...1).contains(cflRatio ?? 0.4), (cflWarmup ?? 0) >= 0,
+              (0.0..<1).contains(fedfomoValidation ?? 0.2), (fedfomoValidation ?? 0.2) > 0 else {
+            throw AgoraError.configuration("FedAMP lambda >= 0 and share in [0, 1], CFL ratio in [0, 1] and warmup >= 0, FedFomo validation fraction in (0, 1)")
+        }
         guard !methods.isEmpty else { throw AgoraError.configuration("no method to run") }
         for a in attackers where a.client < 0 || a.client >= clients {
             throw AgoraError.configuration("attacker client \(a.client) is outside 0..<\(clients)")
@@ -354,7 +374,13 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
                   lastMarket: inout (Matrix<Double>, [Bool])?,
                   tick: (Int) -> Void) throws -> [Round] {
         let m = clients
-        var run = FederatedRun(experiment: self, fed: fed, truth: truth, reports: reports, attack: attack, placement: placement)
+        // FedFomo scores models on validation rows split off the training rows (not trained on);
+        // every method is evaluated on the same test rows of `fed`.
+        let training = method == .fedfomo
+            ? try FederatedClients(data: fed.data, model: fed.model, partition: fed.train, testFraction: fedfomoValidation ?? 0.2,
+                                   seed: seed ^ 0xF0F0_0000)
+            : fed
+        var run = FederatedRun(experiment: self, fed: training, truth: truth, reports: reports, attack: attack, placement: placement)
         // Only the reporting process evaluates (the others' rounds carry NaN accuracies).
         let evaluates = placement?.isRoot ?? true
         var strategy = makeStrategy(method, origin: run.origin, proxStrengths: proxStrengths)
@@ -401,6 +427,9 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         case .fedprox: return FedAvgStrategy(global: origin, proximal: fedproxMu)
         case .ditto: return DittoStrategy(global: origin, lambda: dittoLambda)
         case .pfedgraph: return PFedGraphStrategy(alpha: pfedgraphAlpha)
+        case .fedamp: return FedAMPStrategy(lambda: fedampLambda ?? 0.1, share: fedampShare ?? 0.5)
+        case .cfl: return CFLStrategy(ratio: cflRatio ?? 0.4, warmup: cflWarmup ?? 3)
+        case .fedfomo: return FedFomoStrategy()
         }
     }
 }

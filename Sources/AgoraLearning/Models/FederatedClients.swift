@@ -72,8 +72,14 @@ public struct FederatedClients: Sendable {
     /// Mean loss (with the model's L2 term) of each client's own row of `theta` on its own test rows:
     /// a smoother criterion than accuracy on small held-out parts.
     public func testLosses(_ theta: Matrix<Float>) throws -> [Double] {
+        try losses(theta, on: test)
+    }
+
+    /// Mean loss (with the L2 term) of row a of `theta` on the rows `batches[a]`, for every row:
+    /// e.g. every client's model on one client's validation rows.
+    public func losses(_ theta: Matrix<Float>, on batches: [[Int]]) throws -> [Double] {
         var g = Matrix<Float>(rows: theta.rows, cols: theta.cols), l = [Float](repeating: 0, count: theta.rows)
-        try model.gradients(features: x, labels: data.labels, targets: targets, parameters: theta, batches: test, gradients: &g, losses: &l)
+        try model.gradients(features: x, labels: data.labels, targets: targets, parameters: theta, batches: batches, gradients: &g, losses: &l)
         return l.map(Double.init)
     }
 
