@@ -8,7 +8,7 @@ NATIVE_BUILD := .build-native
 SUDO         := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 APT_PACKAGES := libopenblas-dev pkg-config zlib1g-dev
 
-.PHONY: setup setup-mpi build build-mpi test test-mpi bench-mpi examples run market-reproduce bench bench-quick bench-peers bench-smoke fuzz fuzz-build fuzz-smoke sanitize python python-test wheel clean help
+.PHONY: setup setup-mpi build build-mpi test test-mpi bench-mpi bench-python examples run market-reproduce bench bench-quick bench-peers bench-smoke fuzz fuzz-build fuzz-smoke sanitize python python-test wheel clean help
 
 help:
 	@echo "make run    build (if needed) and run the current showcase experiment"
@@ -18,6 +18,7 @@ help:
 	@echo "make fuzz   libFuzzer on every input parser, FUZZ_SECONDS each (default 60); make fuzz-smoke: 40000 inputs each from seed 1 (CI)"
 	@echo "make sanitize  thread sanitizer over the kernels and thread pool, address sanitizer over the readers"
 	@echo "make python  build the C ABI library and install the Python package agora_ml into .venv-python; make python-test: its pytest suite"
+	@echo "make bench-python  agora_ml against scipy and JAX (jit) from Python, and its call overhead: bench-results/python"
 	@echo "make examples  run examples/python (DSGD loop, market on your data, mpi4py host) and the Swift package examples/swift"
 	@echo "make wheel  a manylinux wheel of agora_ml in dist/, checked in a fresh venv without Swift"
 	@echo "make market-reproduce  the paper's market experiments on MNIST, digits and a9a (needs ../shared/data or AGORA_DATA): out/market-reproduce"
@@ -180,6 +181,12 @@ python-test: python
 	$(PY_VENV)/bin/python -m pytest -q python/tests
 	clang -std=c11 -D_DEFAULT_SOURCE -Wall -Werror -I Sources/AgoraC/include Tests/CABI/smoke.c -L .build-python/release -lAgoraC -lm -o .build-python/cabi-smoke
 	LD_LIBRARY_PATH=.build-python/release ./.build-python/cabi-smoke
+
+# The Python-visible speed: agora_ml.mix and a DSGD step against scipy and JAX (jit) on identical
+# arrays, answers checked, plus the per-call overhead: bench-results/python/python-bench.json.
+bench-python: python
+	$(PY_VENV)/bin/pip install -q jax || echo "(jax unavailable: the JAX peer is skipped)"
+	$(PY_VENV)/bin/python python/bench/bench_agora_ml.py --out bench-results/python/python-bench.json $(PYTHON_BENCH_ARGS)
 
 # The examples as users run them: the Python ones against the installed agora_ml (the mpi4py one
 # under mpirun when Open MPI is installed), and the Swift package that depends on Agora by path.

@@ -8,6 +8,7 @@ message. Results do not depend on the number of threads (AGORA_NUM_THREADS sets 
 from __future__ import annotations
 
 import ctypes
+import threading
 import os
 from typing import Optional
 
@@ -85,9 +86,24 @@ def abi_version() -> int:
     return int(_lib.agora_abi_version())
 
 
+_local = threading.local()
+
+
+def _ptr(a: np.ndarray) -> int:
+    """The address of an array's data: through the buffer protocol when the array is writable (a
+    third of the cost of `a.ctypes.data`, which matters for small calls), else `a.ctypes.data`."""
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(a))
+    except (TypeError, ValueError, BufferError):  # read-only or empty
+        return a.ctypes.data
+
+
 def _call(function, *args) -> None:
-    buffer = ctypes.create_string_buffer(1024)
-    status = function(*args, buffer, len(buffer))
+    # One message buffer per thread (calls release the GIL, so threads may call at once).
+    buffer = getattr(_local, "buffer", None)
+    if buffer is None:
+        buffer = _local.buffer = ctypes.create_string_buffer(1024)
+    status = function(*args, buffer, 1024)
     if status != 0:
         raise AgoraError(buffer.value.decode("utf-8", "replace"), _STATUS.get(status, "argument"))
 
@@ -110,6 +126,7 @@ class Topology:
         _call(_lib.agora_topology_create, name.encode(), int(agents), weights.encode(), int(seed), int(iteration),
               ctypes.byref(handle))
         self._handle = handle
+        self._agents = int(_lib.agora_topology_agents(handle))
         self.name, self.weights, self.seed, self.iteration = name, weights, seed, iteration
 
     def __del__(self):
@@ -120,13 +137,13 @@ class Topology:
 
     @property
     def agents(self) -> int:
-        return int(_lib.agora_topology_agents(self._handle))
+        return self._agents
 
     @property
     def degrees(self) -> np.ndarray:
         """Neighbour count of every agent (int64)."""
         out = np.empty(self.agents, np.int64)
-        _call(_lib.agora_topology_degrees, self._handle, out.ctypes.data)
+        _call(_lib.agora_topology_degrees, self._handle, _ptr(out))
         return out
 
     @property
@@ -144,7 +161,7 @@ class Topology:
         """W as CSR arrays (row_start int64, columns int32, values float64)."""
         n, nnz = self.agents, int(_lib.agora_topology_nonzeros(self._handle))
         row_start, columns, values = np.empty(n + 1, np.int64), np.empty(nnz, np.int32), np.empty(nnz, np.float64)
-        _call(_lib.agora_topology_csr, self._handle, row_start.ctypes.data, columns.ctypes.data, values.ctypes.data)
+        _call(_lib.agora_topology_csr, self._handle, _ptr(row_start), _ptr(columns), _ptr(values))
         return row_start, columns, values
 
     def weight_matrix(self):
@@ -201,7 +218,7 @@ def mix(x: np.ndarray, topology: Topology, out: Optional[np.ndarray] = None) -> 
     if np.shares_memory(x, y):
         raise ValueError("out overlaps x: the output must be a separate array")
     f = _lib.agora_mix_f32 if x.dtype == np.float32 else _lib.agora_mix_f64
-    _call(f, topology._handle, x.ctypes.data, x.shape[0], x.shape[1], y.ctypes.data)
+    _call(f, topology._handle, _ptr(x), x.shape[0], x.shape[1], _ptr(y))
     return y
 
 
@@ -220,7 +237,7 @@ def mix_step(x: np.ndarray, topology: Topology, step_sizes, directions: np.ndarr
     if np.shares_memory(x, y) or np.shares_memory(directions, y):
         raise ValueError("out overlaps x or directions: the output must be a separate array")
     f = _lib.agora_mix_step_f32 if x.dtype == np.float32 else _lib.agora_mix_step_f64
-    _call(f, topology._handle, x.ctypes.data, x.shape[0], x.shape[1], lr.ctypes.data, directions.ctypes.data, y.ctypes.data)
+    _call(f, topology._handle, _ptr(x), x.shape[0], x.shape[1], _ptr(lr), _ptr(directions), _ptr(y))
     return y
 
 
@@ -247,8 +264,8 @@ def dsgd_payments(reports, topology: Topology, coefficient: float, iteration: in
     applied updates (positive: the agent pays; they sum to zero)."""
     r = _reports(reports, topology.agents)
     out = np.empty(topology.agents, np.float64)
-    _call(_lib.agora_dsgd_payments, topology._handle, int(iteration), r.ctypes.data, r.shape[0], float(coefficient),
-          float(exponent), _weighting(edge_weighting), out.ctypes.data)
+    _call(_lib.agora_dsgd_payments, topology._handle, int(iteration), _ptr(r), r.shape[0], float(coefficient),
+          float(exponent), _weighting(edge_weighting), _ptr(out))
     return out
 
 
@@ -280,9 +297,9 @@ class TruthfulDSGD:
             raise ValueError("out overlaps parameters or applied: the output must be a separate array")
         t = self.iteration if iteration is None else int(iteration)
         payments = np.empty(n, np.float64)
-        _call(_lib.agora_dsgd_step_f32, self.topology._handle, t, theta.ctypes.data, m.ctypes.data, n, theta.shape[1],
-              r.ctypes.data, self.step_size, self.step_exponent, self.coefficient, self.coefficient_exponent,
-              self.edge_weighting, y.ctypes.data, payments.ctypes.data)
+        _call(_lib.agora_dsgd_step_f32, self.topology._handle, t, _ptr(theta), _ptr(m), n, theta.shape[1],
+              _ptr(r), self.step_size, self.step_exponent, self.coefficient, self.coefficient_exponent,
+              self.edge_weighting, _ptr(y), _ptr(payments))
         if iteration is None:
             self.iteration += 1
         return y, payments
@@ -311,9 +328,9 @@ def solve_contract(N: int, p, c, f=None, k: float = 1.0, valuation_scale: float 
     per_type, scalars = np.empty(7 * n), np.empty(9)
     pool_of = np.empty(n, np.int32)
     finish = ctypes.create_string_buffer(64)
-    _call(_lib.agora_contract_solve, int(N), n, pa.ctypes.data, ca.ctypes.data, None if fa is None else fa.ctypes.data,
+    _call(_lib.agora_contract_solve, int(N), n, _ptr(pa), _ptr(ca), None if fa is None else _ptr(fa),
           float(k), float(valuation_scale), 1 if conditioning == "size-biased" else 0, int(sampled or 0), int(seed),
-          per_type.ctypes.data, scalars.ctypes.data, pool_of.ctypes.data, finish, len(finish))
+          _ptr(per_type), _ptr(scalars), _ptr(pool_of), finish, len(finish))
     cols = per_type.reshape(7, n)
     setting = {"N": int(N), "p": pa.tolist(), "c": ca.tolist(), "k": float(k), "valuation_scale": float(valuation_scale),
                "conditioning": conditioning}
@@ -352,7 +369,7 @@ class Features:
             xd = np.ascontiguousarray(x, dtype=np.float32)
             if y.shape != (xd.shape[0],):
                 raise ValueError(f"targets must have one entry per row ({xd.shape[0]}), got shape {y.shape}")
-            _call(_lib.agora_features_create_dense_f32, xd.ctypes.data, xd.shape[0], xd.shape[1], y.ctypes.data,
+            _call(_lib.agora_features_create_dense_f32, _ptr(xd), xd.shape[0], xd.shape[1], _ptr(y),
                   ctypes.byref(handle))
             self.shape = xd.shape
         elif hasattr(x, "tocsr"):
@@ -363,8 +380,8 @@ class Features:
             starts = np.ascontiguousarray(c.indptr, dtype=np.int64)
             cols = np.ascontiguousarray(c.indices, dtype=np.int32)
             vals = np.ascontiguousarray(c.data, dtype=np.float32)
-            _call(_lib.agora_features_create_csr_f32, c.shape[0], c.shape[1], starts.ctypes.data, cols.ctypes.data,
-                  vals.ctypes.data, y.ctypes.data, ctypes.byref(handle))
+            _call(_lib.agora_features_create_csr_f32, c.shape[0], c.shape[1], _ptr(starts), _ptr(cols),
+                  _ptr(vals), _ptr(y), ctypes.byref(handle))
             self.shape = c.shape
         else:
             raise TypeError(f"x must be a numpy array or a scipy.sparse matrix, got {type(x).__name__}")
@@ -402,8 +419,8 @@ def glm_gradients(features: Features, parameters: np.ndarray, batches, loss: str
     lo = np.empty(agents, np.float32) if losses is None else losses
     if not isinstance(lo, np.ndarray) or lo.dtype != np.float32 or lo.shape != (agents,) or not lo.flags.c_contiguous:
         raise ValueError(f"losses must be a contiguous float32 array of {agents} entries")
-    _call(_lib.agora_glm_gradients_f32, features._handle, 0 if loss == "logistic" else 1, float(l2), theta.ctypes.data,
-          agents, theta.shape[1], starts.ctypes.data, flat.ctypes.data if flat.size else None, g.ctypes.data, lo.ctypes.data)
+    _call(_lib.agora_glm_gradients_f32, features._handle, 0 if loss == "logistic" else 1, float(l2), _ptr(theta),
+          agents, theta.shape[1], _ptr(starts), _ptr(flat) if flat.size else None, _ptr(g), _ptr(lo))
     return g, lo
 
 
@@ -434,7 +451,7 @@ def update_geometry(models: np.ndarray, origin) -> tuple[np.ndarray, np.ndarray]
     m = x.shape[0]
     norms = np.empty(m, np.float32)
     cosines = np.empty((m, m), np.float32)
-    _call(_lib.agora_update_geometry_f32, m, x.shape[1], x.ctypes.data, o.ctypes.data, norms.ctypes.data, cosines.ctypes.data)
+    _call(_lib.agora_update_geometry_f32, m, x.shape[1], _ptr(x), _ptr(o), _ptr(norms), _ptr(cosines))
     return norms, cosines
 
 
@@ -485,9 +502,9 @@ def market_step(uploaded: np.ndarray, origin, sizes, costs, eagerness, truth: Op
     utilities = np.empty(m, np.float64)
     distances = np.empty((m, m), np.float64)
     ptr = lambda a: None if a is None else a.ctypes.data
-    _call(_lib.agora_market_step_f32, m, p, x.ctypes.data, o.ctypes.data, ptr(rep[0]), ptr(rep[1]), ptr(rep[2]),
+    _call(_lib.agora_market_step_f32, m, p, _ptr(x), _ptr(o), ptr(rep[0]), ptr(rep[1]), ptr(rep[2]),
           ptr(tru[0]), ptr(tru[1]), ptr(tru[2]), ptr(mask), float(lam), float(eta), _DISTANCES[distance],
-          _TIES[tie_break], _CENTRE_STEPS[centre_step], int(seed), imports.ctypes.data, payments.ctypes.data,
-          net.ctypes.data, utilities.ctypes.data, distances.ctypes.data, centres.ctypes.data)
+          _TIES[tie_break], _CENTRE_STEPS[centre_step], int(seed), _ptr(imports), _ptr(payments),
+          _ptr(net), _ptr(utilities), _ptr(distances), _ptr(centres))
     return {"imports": [[int(j) for j in row if j >= 0] for row in imports], "payments": payments,
             "net_payments": net, "utilities": utilities, "distances": distances, "centres": centres}

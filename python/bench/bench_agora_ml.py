@@ -103,8 +103,11 @@ def main():
                     s = jnp.sum(gm * gm, axis=1)
                     return wm @ xm - 0.5 * gm, 1e-3 * (dg * s - am @ s)
                 tj, pj = jax_step(wj, aj, xj, gj, degj)
+                # Payments differ by float32 rounding of |g|^2 (JAX sums in float32, Agora in double):
+                # compared against the payments' own scale.
+                scale = np.abs(pay).max()
                 record(f"dsgd-step/{topo}", n, d, "jax.jit", timed(lambda: jax_step(wj, aj, xj, gj, degj)[0].block_until_ready(), reps, inner),
-                       ours_step, bool(np.allclose(np.asarray(tj), out, atol=1e-4) and np.allclose(np.asarray(pj), pay, rtol=1e-3, atol=1e-6)))
+                       ours_step, bool(np.allclose(np.asarray(tj), out, atol=1e-4) and np.allclose(np.asarray(pj), pay, rtol=1e-3, atol=1e-4 * scale)))
     # Per-call overhead: a 4 x 4 mix (all the time is the call).
     t4 = agora_ml.topology("ring", 4)
     x4 = np.ones((4, 4), np.float32)
