@@ -76,6 +76,11 @@ def main():
                 zj = np.asarray(f(wj, xj))
                 record(f"mix/{topo}", n, d, "jax.jit BCOO", timed(lambda: f(wj, xj).block_until_ready(), reps, inner), ours,
                        bool(np.allclose(zj, y, atol=1e-4)))
+                # XLA's dense product (GEMM) is JAX's stronger formulation on CPU for small n.
+                wd = jnp.asarray(w.toarray())
+                zd = np.asarray(f(wd, xj))
+                record(f"mix/{topo}", n, d, "jax.jit dense", timed(lambda: f(wd, xj).block_until_ready(), reps, inner), ours,
+                       bool(np.allclose(zd, y, atol=1e-4)))
             # One truthful-DSGD step: W theta - lr * g, payments C * sum_j (|g_i|^2 - |g_j|^2) over neighbours.
             g = rng.standard_normal((n, d)).astype(np.float32)
             mech = agora_ml.TruthfulDSGD(t, step_size=0.5, step_exponent=0.6, coefficient=1e-3, coefficient_exponent=0.1)
