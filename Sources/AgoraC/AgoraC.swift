@@ -281,7 +281,9 @@ public func agora_dsgd_step_f32(_ p: OpaquePointer?, _ iteration: Int64, _ param
         try require(!overlaps(parameters, UnsafePointer(next), count) && !overlaps(applied, UnsafePointer(next), count),
                     "next overlaps parameters or applied: the output must be a separate buffer")
         let mech = try dsgdMechanism(lr0: lr0, v: v, c0: c0, u: u, weighting: weighting)
-        let r = try reportArray(reports, Int(agents))
+        // NULL reports: the truthful ones, ||applied_i||^2, accumulated in double.
+        let r = reports == nil ? Kernels.rowSquaredNormsInDouble(applied, rows: Int(agents), cols: Int(dim))
+                               : try reportArray(reports, Int(agents))
         let pay = try mech.step(iteration: Int(iteration), parameters: parameters, applied: applied, dimension: Int(dim),
                             reports: r, exchange: t.exchange, into: next)
         for (i, v) in pay.enumerated() { payments[i] = v }

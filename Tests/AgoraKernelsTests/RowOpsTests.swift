@@ -38,6 +38,18 @@ final class RowOpsTests: XCTestCase {
             assertClose(dist.storage, dNaive, rel: T.self == Float.self ? 1e-4 : 1e-10)
         }
     }
+    func testRowSquaredNormsInDoubleMatchADoubleReference() {
+        for (idx, sh) in testShapes.enumerated() {
+            let x: Matrix<Float> = randomMatrix(sh.n, sh.d, seed: 900 + UInt64(idx))
+            let got = x.storage.withUnsafeBufferPointer { Kernels.rowSquaredNormsInDouble($0.baseAddress!, rows: sh.n, cols: sh.d) }
+            for i in 0..<sh.n {
+                var ref = 0.0
+                for k in 0..<sh.d { ref += Double(x[i, k]) * Double(x[i, k]) }
+                XCTAssertEqual(got[i], ref, accuracy: 1e-12 * max(1, ref), "row \(i) of \(sh.n) x \(sh.d)")
+            }
+        }
+    }
+
     func testRowOpsFloat() throws { try checkRowOps(Float.self) }
     func testRowOpsDouble() throws { try checkRowOps(Double.self) }
 

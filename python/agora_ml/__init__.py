@@ -291,14 +291,14 @@ class TruthfulDSGD:
         m = _matrix("applied", applied, n, np.float32)
         if m.shape != theta.shape:
             raise ValueError(f"applied has shape {m.shape}, expected {theta.shape}")
-        r = _reports(np.einsum("ij,ij->i", m, m, dtype=np.float64) if reports is None else reports, n)
+        r = None if reports is None else _reports(reports, n)  # None: Agora computes ||applied_i||^2
         y = _output(out, theta)
         if np.shares_memory(theta, y) or np.shares_memory(m, y):
             raise ValueError("out overlaps parameters or applied: the output must be a separate array")
         t = self.iteration if iteration is None else int(iteration)
         payments = np.empty(n, np.float64)
         _call(_lib.agora_dsgd_step_f32, self.topology._handle, t, _ptr(theta), _ptr(m), n, theta.shape[1],
-              _ptr(r), self.step_size, self.step_exponent, self.coefficient, self.coefficient_exponent,
+              None if r is None else _ptr(r), self.step_size, self.step_exponent, self.coefficient, self.coefficient_exponent,
               self.edge_weighting, _ptr(y), _ptr(payments))
         if iteration is None:
             self.iteration += 1

@@ -92,7 +92,8 @@ agora_status agora_dsgd_payments(const agora_topology *topology, int64_t iterati
                                  char *message, size_t message_size);
 
 /* One mechanism step: next = W_t parameters - lambda_t applied with lambda_t = lr0 (t + 1)^-v
- * (agents x dim, float32), and the payments as above (c0 = 0: payments off, all zero). */
+ * (agents x dim, float32), and the payments as above (c0 = 0: payments off, all zero). reports
+ * NULL: the truthful reports ||applied_i||^2, computed here (accumulated in double). */
 agora_status agora_dsgd_step_f32(const agora_topology *topology, int64_t iteration, const float *parameters,
                                  const float *applied, int64_t agents, int64_t dim, const double *reports,
                                  double lr0, double v, double c0, double u, int32_t edge_weighting,
