@@ -100,19 +100,21 @@ def main():
             record(f"dsgd-step/{topo}", n, d, "numpy/scipy", timed(numpy_step, reps, inner), ours_step,
                    bool(np.allclose(theta_np, out, atol=1e-4) and np.allclose(pay_np, pay, rtol=1e-4, atol=1e-9)))
             if jax is not None:
-                aj = jsparse.BCOO.from_scipy_sparse(a)
                 gj, degj = jnp.asarray(g), jnp.asarray(deg)
 
                 @jax.jit
                 def jax_step(wm, am, xm, gm, dg):
                     s = jnp.sum(gm * gm, axis=1)
                     return wm @ xm - 0.5 * gm, 1e-3 * (dg * s - am @ s)
-                tj, pj = jax_step(wj, aj, xj, gj, degj)
-                # Payments differ by float32 rounding of |g|^2 (JAX sums in float32, Agora in double):
-                # compared against the payments' own scale.
-                scale = np.abs(pay).max()
-                record(f"dsgd-step/{topo}", n, d, "jax.jit", timed(lambda: jax_step(wj, aj, xj, gj, degj)[0].block_until_ready(), reps, inner),
-                       ours_step, bool(np.allclose(np.asarray(tj), out, atol=1e-4) and np.allclose(np.asarray(pj), pay, rtol=1e-3, atol=1e-4 * scale)))
+                # Both formulations (BCOO sparse and dense GEMM): which is faster depends on the graph.
+                for label, wm, am in (("jax.jit BCOO", jsparse.BCOO.from_scipy_sparse(w), jsparse.BCOO.from_scipy_sparse(a)),
+                                      ("jax.jit dense", jnp.asarray(w.toarray()), jnp.asarray(a.toarray()))):
+                    tj, pj = jax_step(wm, am, xj, gj, degj)
+                    # Payments differ by float32 rounding of |g|^2 (JAX sums in float32, Agora in
+                    # double): compared against the payments' own scale.
+                    scale = np.abs(pay).max()
+                    record(f"dsgd-step/{topo}", n, d, label, timed(lambda: jax_step(wm, am, xj, gj, degj)[0].block_until_ready(), reps, inner),
+                           ours_step, bool(np.allclose(np.asarray(tj), out, atol=1e-4) and np.allclose(np.asarray(pj), pay, rtol=1e-3, atol=1e-4 * scale)))
     # Per-call overhead: a 4 x 4 mix (all the time is the call).
     t4 = agora_ml.topology("ring", 4)
     x4 = np.ones((4, 4), np.float32)
