@@ -123,7 +123,7 @@ let package = Package(
                                    "AgoraTestSupport"]),
         .testTarget(name: "AgoraBenchCoreTests", dependencies: ["AgoraBenchCore"]),
         // The built CLI against a table of hostile inputs (clean exits, never a signal).
-        .testTarget(name: "AgoraCLITests", dependencies: ["agora"]),
+        .testTarget(name: "AgoraCLITests", dependencies: ["agora", "AgoraKernels"]),
     ]
 )
 

@@ -1,4 +1,5 @@
 import AgoraBenchCore
+import AgoraKernels
 import Foundation
 
 // AgoraBench: measures the machine's bounds first (copy/triad bandwidth, sgemm throughput, fork/join
@@ -13,6 +14,7 @@ import Foundation
 @main
 struct AgoraBench {
     static func main() throws {
+        BLASCoreSelection.reexecIfNeeded()  // the kernels the CPU can run (recorded in the context)
         let session = BenchSession(arguments: CommandLine.arguments)
         session.printHeader()
         session.runBounds()

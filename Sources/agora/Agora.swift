@@ -15,4 +15,11 @@ struct Agora: ParsableCommand {
         subcommands: [DSGDCommand.self, MarketCommand.self, MixCommand.self, TopologyCommand.self, ContractCommand.self, DataCommand.self, InfoCommand.self],
         defaultSubcommand: MixCommand.self
     )
+
+    /// Before anything else: the OpenBLAS kernels this CPU can run (restarts once when OpenBLAS
+    /// chose generic ones; see `BLASCoreSelection`).
+    static func main() {
+        BLASCoreSelection.reexecIfNeeded()
+        Self.main(nil)
+    }
 }

@@ -12,9 +12,21 @@ struct InfoCommand: ParsableCommand {
     func run() {
         print("OpenBLAS config   \(OpenBLAS.config)")
         print("OpenBLAS core     \(OpenBLAS.coreName)")
+        let env = ProcessInfo.processInfo.environment
+        if let cpu = CPUFeatures.current() {
+            print("CPU               \(cpu.modelName) (\(cpu.vendor), family \(cpu.family), model \(cpu.model)), \(["SSE", "AVX", "AVX2", "AVX-512"][cpu.isaLevel])")
+        }
+        if let rejected = env["AGORA_BLAS_CORE_REJECTED"] {
+            print("core choice       rejected after a wrong answer: \(rejected)")
+        } else if let selected = env["AGORA_BLAS_CORE_SELECTED"] {
+            print("core choice       \(selected) (checked against naive products: \(env["AGORA_BLAS_VERIFIED"] != nil ? "correct" : "not checked"))")
+        } else if env["OPENBLAS_CORETYPE"] != nil {
+            print("core choice       OPENBLAS_CORETYPE set by the user")
+        } else {
+            print("core choice       OpenBLAS's own (it matches the CPU's instruction set)")
+        }
         print("OpenBLAS threads  \(OpenBLAS.threads)")
         print("Agora threads     \(ThreadPool.shared.threads)")
-        let env = ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("OPENBLAS_") || $0.key.hasPrefix("AGORA_") }
-        for (k, v) in env.sorted(by: { $0.key < $1.key }) { print("env \(k)=\(v)") }
+        for (k, v) in env.filter({ $0.key.hasPrefix("OPENBLAS_") || $0.key.hasPrefix("AGORA_") }).sorted(by: { $0.key < $1.key }) { print("env \(k)=\(v)") }
     }
 }

@@ -1,3 +1,4 @@
+import AgoraKernels
 import Foundation
 import XCTest
 
@@ -198,5 +199,22 @@ final class RobustnessTests: XCTestCase {
         try expectRefusal(["dsgd", "--resume", path], "digest")
         _ = try write("ck/checkpoint.json", "{\"truncated\": ")
         try expectRefusal(["dsgd", "--resume", path], "not an Agora DSGD checkpoint")
+    }
+
+    /// `agora info` as users read it; with OpenBLAS pretending to have chosen generic kernels, the
+    /// CLI restarts itself with the core the CPU supports and says why (AVX2 or better needed).
+    func testInfoReportsTheBLASCoreChoice() throws {
+        let plain = try run(["info"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertTrue(plain.stdout.contains("OpenBLAS core") && plain.stdout.contains("core choice"), plain.stdout)
+        guard let cpu = CPUFeatures.current(), let best = BLASCoreSelection.bestCore(for: cpu), BLASCoreSelection.level(ofCore: best) > 0 else {
+            throw XCTSkip("this CPU offers nothing better than generic kernels")
+        }
+        let forced = try run(["info"], environment: ["AGORA_BLAS_ASSUME_CORE": "Prescott"])
+        XCTAssertEqual(forced.status, 0, forced.stderr)
+        XCTAssertTrue(forced.stdout.contains("OpenBLAS core     \(best)"), forced.stdout)
+        XCTAssertTrue(forced.stdout.contains("\(best) selected (checked against naive products: correct)"), forced.stdout)
+        let off = try run(["info"], environment: ["AGORA_BLAS_ASSUME_CORE": "Prescott", "AGORA_BLAS_SELECT": "0"])
+        XCTAssertTrue(off.stdout.contains("core choice       OpenBLAS's own"), off.stdout)
     }
 }
