@@ -5,6 +5,11 @@
 import AgoraKernels
 import AgoraMechanisms
 import AgoraTopology
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 /// Status codes of agora.h.
 enum Status: Int32 {
@@ -426,5 +431,34 @@ public func agora_glm_gradients_f32(_ p: OpaquePointer?, _ loss: Int32, _ l2: Fl
         let batches = (0..<Int(agents)).map { a in (starts[a]..<starts[a + 1]).map { Int(batchRows[$0]) } }
         try Kernels.glmGradients(loss: kind, l2: l2, features: f.rows, targets: f.targets, parameters: parameters, agents: Int(agents),
                                  batches: batches, gradients: gradients, losses: losses)
+    }
+}
+
+/// OpenBLAS's kernel set in this process (e.g. "Zen", "SkylakeX", "Prescott"), NUL-terminated.
+@_cdecl("agora_blas_core")
+public func agora_blas_core(_ name: UnsafeMutablePointer<CChar>?, _ size: Int) {
+    writeMessage(OpenBLAS.coreName, name, size)
+}
+
+/// 1 and the better core and why when OpenBLAS chose kernels below this CPU's instruction set
+/// (AGORA_BLAS_ASSUME_CORE pretends it chose that one), else 0 and empty strings.
+@_cdecl("agora_blas_core_advice")
+public func agora_blas_core_advice(_ core: UnsafeMutablePointer<CChar>?, _ coreSize: Int,
+                                   _ reason: UnsafeMutablePointer<CChar>?, _ reasonSize: Int) -> Int32 {
+    let current = getenv("AGORA_BLAS_ASSUME_CORE").map { String(cString: $0) } ?? OpenBLAS.coreName
+    guard let (best, why) = BLASCoreSelection.advice(current: current, cpu: CPUFeatures.current()) else {
+        writeMessage("", core, coreSize); writeMessage("", reason, reasonSize)
+        return 0
+    }
+    writeMessage(best, core, coreSize); writeMessage(why, reason, reasonSize)
+    return 1
+}
+
+/// sgemm, ssyrk, dgemm and dsyev of this process's OpenBLAS against naive references: AGORA_OK, or
+/// AGORA_ERROR_NUMERICAL with what disagreed.
+@_cdecl("agora_blas_verify")
+public func agora_blas_verify(_ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
+    guarded(message, size) {
+        if let problem = BLASCoreSelection.verify() { throw AgoraError.numerical(problem) }
     }
 }

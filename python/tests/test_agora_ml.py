@@ -1,4 +1,6 @@
 """agora_ml against numpy/scipy references: answers, bad input, no copies, the GIL."""
+import os
+
 import numpy as np
 import pytest
 
@@ -341,3 +343,27 @@ def test_market_step_refuses_bad_input():
         agora_ml.market_step(uploaded, origin, sizes, costs, eagerness, centre_step="sideways")
     with pytest.raises(agora_ml.AgoraError, match="lambda"):
         agora_ml.market_step(uploaded, origin, sizes, costs, eagerness, lam=-1)
+
+
+def test_blas_core_selection_in_a_fresh_interpreter(tmp_path):
+    """With OpenBLAS pretending to have chosen generic kernels, a fresh `import agora_ml` selects
+    the core the CPU supports before the library loads (probed once, then cached)."""
+    import subprocess
+    import sys
+    info = agora_ml.blas_info()
+    assert info["core"]
+    env = dict(os.environ, AGORA_BLAS_ASSUME_CORE="Prescott", XDG_CACHE_HOME=str(tmp_path))
+    env.pop("OPENBLAS_CORETYPE", None)
+    code = "import agora_ml, json; print(json.dumps(agora_ml.blas_info()))"
+    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    import json
+    chosen = json.loads(first.stdout.strip().splitlines()[-1])
+    flags = open("/proc/cpuinfo").read()
+    if " avx2 " not in flags + " ":
+        pytest.skip("this CPU offers nothing better than generic kernels")
+    assert chosen["selected"] and "Prescott" in chosen["selected"], chosen
+    assert chosen["core"] in chosen["selected"], chosen
+    assert list(tmp_path.glob("agora_ml/blas-core-*.txt")), "the decision is cached"
+    again = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert json.loads(again.stdout.strip().splitlines()[-1]) == chosen

@@ -120,6 +120,14 @@ agora_status agora_glm_gradients_f32(const agora_features *features, int32_t los
                                      int64_t agents, int64_t dim, const int64_t *batch_start, const int64_t *batch_rows,
                                      float *gradients, float *losses, char *message, size_t message_size);
 
+/* OpenBLAS's kernels. agora_blas_core: the kernel set this process runs (e.g. "Zen", "SkylakeX").
+ * agora_blas_core_advice: 1, a better core and why, when OpenBLAS chose kernels below the CPU's
+ * instruction set (set OPENBLAS_CORETYPE to it before the library loads); else 0. agora_blas_verify:
+ * sgemm, ssyrk, dgemm and dsyev against naive references (AGORA_ERROR_NUMERICAL on a wrong answer). */
+void agora_blas_core(char *name, size_t name_size);
+int32_t agora_blas_core_advice(char *core, size_t core_size, char *reason, size_t reason_size);
+agora_status agora_blas_verify(char *message, size_t message_size);
+
 /* The geometry of models measured as updates u_i = models_i - origin (clients x params, float):
  * norms[clients] = ||u_i||, and, unless NULL, cosines[clients * clients] = cos(u_i, u_j) (0 where
  * a norm is zero), from one Gram matrix (SYRK). */
