@@ -115,31 +115,27 @@ public enum BLASCoreSelection {
     /// else what disagreed.
     public static func verify() -> String? {
         var rng = SeededGenerator(seed: 0xB1A5, stream: 1)
+        /// The first entry (i, j) of `rows x cols` where got(i, j) differs from the Double sum of
+        /// term(i, j, k) over k by more than `tol` relative.
+        func mismatch(_ what: String, _ rows: Int, _ cols: Int, upper: Bool = false, inner: Int, tol: Double,
+                      _ got: (Int, Int) -> Double, _ term: (Int, Int, Int) -> Double) -> String? {
+            for i in 0..<rows { for j in (upper ? i : 0)..<cols {
+                var s = 0.0
+                for k in 0..<inner { s += term(i, j, k) }
+                if abs(got(i, j) - s) > tol * max(1, abs(s)) { return "\(what) differs at (\(i), \(j)): \(got(i, j)) vs \(s)" }
+            } }
+            return nil
+        }
         let a: Matrix<Float> = rng.normalMatrix(rows: 37, cols: 29)
         let b: Matrix<Float> = rng.normalMatrix(rows: 29, cols: 41)
-        var c = Matrix<Float>(rows: 37, cols: 41)
-        do { try BLAS.gemm(a, b, into: &c) } catch { return "sgemm: \(error)" }
-        for i in 0..<37 { for j in 0..<41 {
-            var s = 0.0
-            for k in 0..<29 { s += Double(a[i, k]) * Double(b[k, j]) }
-            if abs(Double(c[i, j]) - s) > 1e-4 * max(1, abs(s)) { return "sgemm differs at (\(i), \(j)): \(c[i, j]) vs \(s)" }
-        } }
-        var g = Matrix<Float>(rows: 37, cols: 37)
-        do { try BLAS.syrk(a, into: &g) } catch { return "ssyrk: \(error)" }
-        for i in 0..<37 { for j in i..<37 {
-            var s = 0.0
-            for k in 0..<29 { s += Double(a[i, k]) * Double(a[j, k]) }
-            if abs(Double(g[i, j]) - s) > 1e-4 * max(1, abs(s)) { return "ssyrk differs at (\(i), \(j)): \(g[i, j]) vs \(s)" }
-        } }
+        var c = Matrix<Float>(rows: 37, cols: 41), g = Matrix<Float>(rows: 37, cols: 37)
         let ad: Matrix<Double> = rng.normalMatrix(rows: 23, cols: 31)
         let bd: Matrix<Double> = rng.normalMatrix(rows: 31, cols: 19)
         var cd = Matrix<Double>(rows: 23, cols: 19)
-        do { try BLAS.gemm(ad, bd, into: &cd) } catch { return "dgemm: \(error)" }
-        for i in 0..<23 { for j in 0..<19 {
-            var s = 0.0
-            for k in 0..<31 { s += ad[i, k] * bd[k, j] }
-            if abs(cd[i, j] - s) > 1e-12 * max(1, abs(s)) { return "dgemm differs at (\(i), \(j)): \(cd[i, j]) vs \(s)" }
-        } }
+        do { try BLAS.gemm(a, b, into: &c); try BLAS.syrk(a, into: &g); try BLAS.gemm(ad, bd, into: &cd) } catch { return "\(error)" }
+        if let m = mismatch("sgemm", 37, 41, inner: 29, tol: 1e-4, { Double(c[$0, $1]) }, { Double(a[$0, $2]) * Double(b[$2, $1]) }) { return m }
+        if let m = mismatch("ssyrk", 37, 37, upper: true, inner: 29, tol: 1e-4, { Double(g[$0, $1]) }, { Double(a[$0, $2]) * Double(a[$1, $2]) }) { return m }
+        if let m = mismatch("dgemm", 23, 19, inner: 31, tol: 1e-12, { cd[$0, $1] }, { ad[$0, $2] * bd[$2, $1] }) { return m }
         // A symmetric matrix with known eigenvalues 1...n: Q diag(1...n) Q^T for a Householder Q.
         let n = 12
         let v: [Double] = (0..<n).map { _ in rng.normal() }

@@ -13,43 +13,31 @@ extension Kernels {
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func rowSquaredNorms<T: AgoraScalar>(_ x: UnsafePointer<T>, rows: Int, cols d: Int, pool: ThreadPool = .shared) -> [T] {
-        var out = [T](repeating: 0, count: rows)
-        guard rows > 0, d > 0 else { return out }
-        out.withUnsafeMutableBufferPointer { ob in
-            let xp = SendablePointer(UnsafeMutablePointer(mutating: x))
-            let op = SendablePointer(ob.baseAddress!)
-            pool.parallelFor(rows, bytes: rows * d * MemoryLayout<T>.size) { r in
-                for i in r { op.p[i] = fixedOrderDot(xp.p + i * d, xp.p + i * d, d) }
-            }
-        }
-        return out
+        perRow(rows, bytes: rows * d * MemoryLayout<T>.size, pool: pool) { i in fixedOrderDot(x + i * d, x + i * d, d) }
     }
 
     /// ||x_i||^2 of a Float buffer accumulated in Double (eight lanes, a fixed order): truthful
     /// DSGD reports for callers who compare them with a float64 reference (the C ABI, numpy).
     public static func rowSquaredNormsInDouble(_ x: UnsafePointer<Float>, rows: Int, cols d: Int, pool: ThreadPool = .shared) -> [Double] {
-        var out = [Double](repeating: 0, count: rows)
-        guard rows > 0, d > 0 else { return out }
-        out.withUnsafeMutableBufferPointer { ob in
-            let xp = SendablePointer(UnsafeMutablePointer(mutating: x))
-            let op = SendablePointer(ob.baseAddress!)
-            pool.parallelFor(rows, bytes: rows * d * MemoryLayout<Float>.size) { r in
-                for i in r {
-                    let row = xp.p + i * d
-                    var acc = SIMD8<Double>.zero
-                    var k = 0
-                    while k + 8 <= d {
-                        let v = SIMD8<Double>(UnsafeRawPointer(row + k).loadUnaligned(as: SIMD8<Float>.self))
-                        acc += v * v
-                        k += 8
-                    }
-                    var total = acc.sum()
-                    while k < d { let v = Double(row[k]); total += v * v; k += 1 }
-                    op.p[i] = total
-                }
+        perRow(rows, bytes: rows * d * MemoryLayout<Float>.size, pool: pool) { i in
+            let row = x + i * d
+            var acc = SIMD8<Double>.zero
+            var k = 0
+            while k + 8 <= d {
+                let v = SIMD8<Double>(UnsafeRawPointer(row + k).loadUnaligned(as: SIMD8<Float>.self))
+                acc += v * v
+                k += 8
             }
+            var total = acc.sum()
+            while k < d { let v = Double(row[k]); total += v * v; k += 1 }
+            return total
         }
-        return out
+    }
+
+    /// [value(0), ..., value(rows - 1)], rows split over the pool (each value depends on its row only).
+    static func perRow<R>(_ rows: Int, bytes: Int, pool: ThreadPool, _ value: (Int) -> R) -> [R] {
+        guard rows > 0 else { return [] }
+        return pool.parallelMap(rows, bytes: bytes, value)
     }
 
     /// a_i . b_i for every row i (a and b of the same shape).
