@@ -66,8 +66,14 @@ bench-mpi: setup setup-mpi
 	  $(MPIRUN) -np $$p ./.build-mpi/release/AgoraMPIBench --out bench-results/mpi $(MPI_BENCH_ARGS) || exit 1; done
 	./.build-mpi/release/AgoraMPIBench --merge bench-results/mpi
 
+# The tests run on the OpenBLAS kernels Agora selects for this CPU (agora info --selected-core:
+# empty when OpenBLAS's own choice stands), as the CLI and the benchmark do.
 test: setup
-	$(SWIFT) test --disable-swift-testing
+	$(SWIFT) build --product agora
+	@core=$$(./.build/debug/agora info --selected-core 2>/dev/null); \
+	if [ -n "$$core" ]; then echo "OpenBLAS: the tests run on the $$core kernels (see agora info)"; \
+	  OPENBLAS_CORETYPE=$$core $(SWIFT) test --disable-swift-testing; \
+	else $(SWIFT) test --disable-swift-testing; fi
 
 run: build
 	@mkdir -p out

@@ -9,7 +9,15 @@ import Foundation
 
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "info", abstract: "Print the numeric back-end configuration.")
+    @Flag(help: "Print only the OpenBLAS core Agora selected for this CPU (empty when OpenBLAS's own choice stands); `make test` runs the tests on it.")
+    var selectedCore = false
+
     func run() {
+        if selectedCore {
+            let env = ProcessInfo.processInfo.environment
+            print(env["AGORA_BLAS_CORE_SELECTED"] != nil && env["AGORA_BLAS_CORE_REJECTED"] == nil ? OpenBLAS.coreName : "")
+            return
+        }
         print("OpenBLAS config   \(OpenBLAS.config)")
         print("OpenBLAS core     \(OpenBLAS.coreName)")
         let env = ProcessInfo.processInfo.environment

@@ -207,6 +207,9 @@ final class RobustnessTests: XCTestCase {
         let plain = try run(["info"])
         XCTAssertEqual(plain.status, 0, plain.stderr)
         XCTAssertTrue(plain.stdout.contains("OpenBLAS core") && plain.stdout.contains("core choice"), plain.stdout)
+        guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil else {
+            throw XCTSkip("OPENBLAS_CORETYPE is set for this run: the CLI keeps the user's core")
+        }
         guard let cpu = CPUFeatures.current(), let best = BLASCoreSelection.bestCore(for: cpu), BLASCoreSelection.level(ofCore: best) > 0 else {
             throw XCTSkip("this CPU offers nothing better than generic kernels")
         }
@@ -214,6 +217,12 @@ final class RobustnessTests: XCTestCase {
         XCTAssertEqual(forced.status, 0, forced.stderr)
         XCTAssertTrue(forced.stdout.contains("OpenBLAS core     \(best)"), forced.stdout)
         XCTAssertTrue(forced.stdout.contains("\(best) selected (checked against naive products: correct)"), forced.stdout)
+        let selected = try run(["info", "--selected-core"], environment: ["AGORA_BLAS_ASSUME_CORE": "Prescott"])
+        XCTAssertEqual(selected.stdout.trimmingCharacters(in: .whitespacesAndNewlines), best)
+        let none = try run(["info", "--selected-core"])
+        // Without pretending: a core only where OpenBLAS's own choice (this test process's) is below the CPU.
+        XCTAssertEqual(none.stdout.trimmingCharacters(in: .whitespacesAndNewlines),
+                       BLASCoreSelection.advice(current: OpenBLAS.coreName, cpu: cpu)?.core ?? "")
         let off = try run(["info"], environment: ["AGORA_BLAS_ASSUME_CORE": "Prescott", "AGORA_BLAS_SELECT": "0"])
         XCTAssertTrue(off.stdout.contains("core choice       OpenBLAS's own"), off.stdout)
     }
