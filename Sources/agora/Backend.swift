@@ -85,3 +85,13 @@ func endingAllRanksOnError<R>(_ body: () throws -> R) throws -> R {
         throw error
     }
 }
+
+/// For commands that run in one process only: under mpirun with more than one rank every rank would
+/// run the whole study and print it; refuse with the reason instead.
+func refusingMPILaunch(_ command: String) throws {
+    let env = ProcessInfo.processInfo.environment
+    let size = Int(env["OMPI_COMM_WORLD_SIZE"] ?? env["PMI_SIZE"] ?? "1") ?? 1
+    if size > 1 {
+        throw CLIError("agora \(command) runs in one process (its runs are independent); start it without mpirun. Under MPI: agora dsgd, agora mix, agora market run")
+    }
+}

@@ -28,6 +28,7 @@ struct DSGDHorizonCommand: ParsableCommand {
     }
 
     func run() throws {
+        try refusingMPILaunch("dsgd horizon")
         try reportingErrors {
             var e = try options.experiment()
             e.strategic = []
@@ -122,6 +123,7 @@ struct DSGDEquilibriumCommand: ParsableCommand {
     @Flag(help: "Print the result as one JSON object on stdout.") var json = false
 
     func run() throws {
+        try refusingMPILaunch("dsgd equilibrium")
         try reportingErrors {
             var e = try options.experiment()
             e.strategic = []

@@ -17,6 +17,7 @@ struct MarketReproduceCommand: ParsableCommand {
     @Flag(help: "Print the reports as JSON lines on stdout.") var json = false
 
     func run() throws {
+        try refusingMPILaunch("market reproduce")
         try reportingErrors {
             let chosen: [MarketReproduction]
             if experiment == "all" { chosen = MarketReproduction.allCases } else {

@@ -169,6 +169,12 @@ final class MPITests: XCTestCase {
         try assertIdenticalToInProcess(args, ranks: [2, 3, 4], files: ["rounds.csv", "clients.csv", "graph.dot"], tag: "market")
     }
 
+    func testOneProcessStudiesRefuseAnMPILaunch() throws {
+        let r = try agora(["dsgd", "horizon", "--agents", "4", "--horizons", "20"], ranks: 2)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("start it without mpirun"), r.stderr)
+    }
+
     func testAnErrorOnAnyRankEndsTheJobCleanly() throws {
         let r = try agora(["dsgd", "--agents", "4", "--data", scratch + "/missing.libsvm", "--iterations", "10"], ranks: 2)
         XCTAssertNotEqual(r.status, 0)
