@@ -17,6 +17,34 @@ import Darwin
 struct CommHandle { var value = agora_mpi_comm_null() }
 struct TypeHandle { var value = agora_mpi_datatype_null() }
 
+/// Contiguous blocks of `count` items over `ranks` ranks: rank r owns r count / P ..< (r + 1)
+/// count / P (count need not divide by P; ranks may own none). Agents and market clients alike.
+func blockRanges(_ count: Int, ranks: Int) -> [Range<Int>] {
+    (0..<ranks).map { r in (r * count / ranks)..<((r + 1) * count / ranks) }
+}
+
+/// `MPI_Type_contiguous(count, element)` types, created on first use and freed with the cache: a
+/// row of d floats (or k words) travels as one element, so counts stay small at large d.
+final class ContiguousTypes {
+    let rank: Int
+    private var types: [String: TypeHandle] = [:]
+    init(rank: Int) { self.rank = rank }
+    deinit { for t in types.values { var h = t.value; _ = MPI_Type_free(&h) } }
+
+    func floats(_ count: Int) throws -> TypeHandle { try type(count, TypeHandle(value: agora_mpi_float()), "f") }
+    func words(_ count: Int) throws -> TypeHandle { try type(count, TypeHandle(value: agora_mpi_uint64()), "u") }
+
+    private func type(_ count: Int, _ element: TypeHandle, _ tag: String) throws -> TypeHandle {
+        let key = "\(tag)\(count)"
+        if let t = types[key] { return t }
+        var t = TypeHandle()
+        try MPIRuntime.check(MPI_Type_contiguous(Int32(count), element.value, &t.value), "MPI_Type_contiguous", rank: rank)
+        try MPIRuntime.check(MPI_Type_commit(&t.value), "MPI_Type_commit", rank: rank)
+        types[key] = t
+        return t
+    }
+}
+
 /// The MPI runtime of a process launched by `mpirun`: start, rank, size, finish. Every MPI call
 /// of Agora goes through this file and `MPIExchange` (errors returned, never fatal: the
 /// communicator uses MPI_ERRORS_RETURN, and failures become `AgoraError`s naming the rank and call).
@@ -126,8 +154,7 @@ public final class MPIExchange: NeighborExchange {
     let plans: [Plan]
     let blocks: [Range<Int>]
     let pool: ThreadPool
-    /// Row datatypes by row length (created on first use, freed with the exchange).
-    var rowTypes: [Int: TypeHandle] = [:]
+    let types: ContiguousTypes
     var sendBuffer: [Float] = [], combined: [Float] = []
 
     /// What one step of the period exchanges.
@@ -161,7 +188,8 @@ public final class MPIExchange: NeighborExchange {
     public init(topology: Topology, weights: WeightScheme, agents n: Int, seed: UInt64, pool: ThreadPool = .shared) throws {
         let rank = try MPIRuntime.rank(), ranks = try MPIRuntime.size()
         self.agents = n; self.rank = rank; self.ranks = ranks; self.pool = pool
-        blocks = (0..<ranks).map { r in (r * n / ranks)..<((r + 1) * n / ranks) }
+        blocks = blockRanges(n, ranks: ranks)
+        types = ContiguousTypes(rank: rank)
         localAgents = blocks[rank]
         _ = try topology.unionGraph(agents: n, seed: seed)  // connected over a period (as in process)
         var owner = [Int](repeating: 0, count: n)
@@ -176,7 +204,6 @@ public final class MPIExchange: NeighborExchange {
     }
 
     deinit {
-        for t in rowTypes.values { var h = t.value; _ = MPI_Type_free(&h) }
         for p in plans { var c = p.comm.value; _ = MPI_Comm_free(&c) }
     }
 
@@ -233,14 +260,7 @@ public final class MPIExchange: NeighborExchange {
                     scalarRowStart: start, scalarFrom: from, scalarWeights: weights, scalarSlot: slots)
     }
 
-    func rowType(_ d: Int) throws -> TypeHandle {
-        if let t = rowTypes[d] { return t }
-        var t = TypeHandle()
-        try MPIRuntime.check(MPI_Type_contiguous(Int32(d), agora_mpi_float(), &t.value), "MPI_Type_contiguous", rank: rank)
-        try MPIRuntime.check(MPI_Type_commit(&t.value), "MPI_Type_commit", rank: rank)
-        rowTypes[d] = t
-        return t
-    }
+    func rowType(_ d: Int) throws -> TypeHandle { try types.floats(d) }
 
     /// Fills `combined` (rows of `d` floats in the plan's layout) with this rank's rows and its
     /// neighbours'. Elements are rows of d floats (`elementType`), or single doubles for scalars.
@@ -382,10 +402,7 @@ public final class MPIExchange: NeighborExchange {
         guard k >= 1, local.count == localAgents.count * k else {
             throw AgoraError.shape("gather on rank \(rank): \(local.count) words for \(localAgents.count) local agents x \(k)")
         }
-        var type = TypeHandle()
-        try MPIRuntime.check(MPI_Type_contiguous(Int32(k), agora_mpi_uint64(), &type.value), "MPI_Type_contiguous", rank: rank)
-        try MPIRuntime.check(MPI_Type_commit(&type.value), "MPI_Type_commit", rank: rank)
-        defer { _ = MPI_Type_free(&type.value) }
+        let type = try types.words(k)
         let counts = blocks.map { Int32($0.count) }, displs = blocks.map { Int32($0.lowerBound) }
         var full = [UInt64](repeating: 0, count: isRoot ? max(1, agents * k) : 1)
         let mine = local.isEmpty ? [UInt64](repeating: 0, count: k) : local

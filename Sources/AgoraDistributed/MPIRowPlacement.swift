@@ -14,31 +14,24 @@ public final class MPIRowPlacement: RowPlacement {
     public let localRows: Range<Int>
     public var isRoot: Bool { rank == 0 }
     let blocks: [Range<Int>]
-    var rowTypes: [Int: TypeHandle] = [:]
+    let types: ContiguousTypes
 
     /// Collective in spirit (every rank must construct it with the same `rows`), though it
     /// communicates only in `shareRows`.
     public init(rows m: Int) throws {
         let rank = try MPIRuntime.rank(), ranks = try MPIRuntime.size()
         self.rank = rank; self.ranks = ranks; rows = m
-        let blocks = (0..<ranks).map { r in (r * m / ranks)..<((r + 1) * m / ranks) }
+        let blocks = blockRanges(m, ranks: ranks)
         self.blocks = blocks
+        types = ContiguousTypes(rank: rank)
         localRows = blocks[rank]
     }
-
-    deinit { for t in rowTypes.values { var h = t.value; _ = MPI_Type_free(&h) } }
 
     public func shareRows(_ x: inout Matrix<Float>) throws {
         guard x.rows == rows else { throw AgoraError.shape("shareRows on rank \(rank): \(x.rows) rows for a placement of \(rows)") }
         let p = x.cols
         guard rows > 0, p > 0, ranks > 1 else { return }
-        let type: TypeHandle
-        if let t = rowTypes[p] { type = t } else {
-            var t = TypeHandle()
-            try MPIRuntime.check(MPI_Type_contiguous(Int32(p), agora_mpi_float(), &t.value), "MPI_Type_contiguous", rank: rank)
-            try MPIRuntime.check(MPI_Type_commit(&t.value), "MPI_Type_commit", rank: rank)
-            rowTypes[p] = t; type = t
-        }
+        let type = try types.floats(p)
         let counts = blocks.map { Int32($0.count) }, displs = blocks.map { Int32($0.lowerBound) }
         try x.storage.withUnsafeMutableBufferPointer { b in
             try MPIRuntime.check(MPI_Allgatherv(agora_mpi_in_place(), 0, agora_mpi_datatype_null(), b.baseAddress, counts, displs,

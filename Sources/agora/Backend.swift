@@ -46,7 +46,7 @@ struct BackendOptions: ParsableArguments {
             if backend == "mpi" {
                 throw CLIError("this agora was built without MPI: build it with `make build-mpi` (Open MPI) and run .build-mpi/release/agora under mpirun")
             }
-            if ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil || ProcessInfo.processInfo.environment["PMI_SIZE"] != nil {
+            if mpiLaunchSize() != nil {
                 FileHandle.standardError.write(Data("warning: launched by mpirun, but this agora was built without MPI: every rank runs the whole experiment (make build-mpi)\n".utf8))
             }
             return false
@@ -89,9 +89,14 @@ func endingAllRanksOnError<R>(_ body: () throws -> R) throws -> R {
 /// For commands that run in one process only: under mpirun with more than one rank every rank would
 /// run the whole study and print it; refuse with the reason instead.
 func refusingMPILaunch(_ command: String) throws {
-    let env = ProcessInfo.processInfo.environment
-    let size = Int(env["OMPI_COMM_WORLD_SIZE"] ?? env["PMI_SIZE"] ?? "1") ?? 1
-    if size > 1 {
+    if let size = mpiLaunchSize(), size > 1 {
         throw CLIError("agora \(command) runs in one process (its runs are independent); start it without mpirun. Under MPI: agora dsgd, agora mix, agora market run")
     }
+}
+
+/// The rank count an MPI launcher (Open MPI, or MPICH's Hydra) announced to this process; nil
+/// when it was not started by one. Read from the environment, so it works in builds without MPI.
+func mpiLaunchSize() -> Int? {
+    let env = ProcessInfo.processInfo.environment
+    return (env["OMPI_COMM_WORLD_SIZE"] ?? env["PMI_SIZE"]).flatMap { Int($0) }
 }

@@ -72,7 +72,8 @@ final class MarketExperimentTests: XCTestCase {
             let s: Float = i % 2 == 0 ? 1 : -1
             u[i, 0] = s; u[i, 1] = s * 0.5 + Float(i) * 0.01; u[i, 2] = Float(i % 3) * 0.02
         }
-        let (a, b) = try CFLStrategy.bipartition(Array(0..<6), updates: u)
+        let geo = try Kernels.updateGeometry(u, origin: [0, 0, 0])
+        let (a, b) = CFLStrategy.bipartition(Array(0..<6), cosines: geo.cosines)
         XCTAssertEqual(Set([a, b]), Set([[0, 2, 4], [1, 3, 5]]))
     }
 

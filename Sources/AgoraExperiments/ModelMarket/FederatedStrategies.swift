@@ -332,18 +332,17 @@ struct CFLStrategy: FederatedStrategy {
         var next: [[Int]] = [], nextModels: [[Float]] = []
         for (c, members) in clusters.enumerated() {
             let active = members.filter { run.active[$0] }
-            // Updates of this round from the cluster's model.
-            var updates = Matrix<Float>(rows: m, cols: uploaded.cols)
-            for i in active { for k in 0..<uploaded.cols { updates[i, k] = uploaded[i, k] - models[c][k] } }
             var groups = [members]
             if t + 1 >= warmup, active.count >= 2 {
-                let norms = active.map { i in (0..<uploaded.cols).reduce(0.0) { $0 + Double(updates[i, $1] * updates[i, $1]) }.squareRoot() }
+                // Updates of this round from the cluster's model: their norms and cosines, and the
+                // norm of their size-weighted mean (the distance of the averaged model from it).
+                let geo = try Kernels.updateGeometry(uploaded, origin: models[c])
                 let total = active.reduce(0.0) { $0 + run.sizes[$1] }
-                var mean = [Double](repeating: 0, count: uploaded.cols)
-                for i in active { for k in 0..<uploaded.cols { mean[k] += run.sizes[i] / total * Double(updates[i, k]) } }
-                let meanNorm = mean.reduce(0) { $0 + $1 * $1 }.squareRoot()
-                if let largest = norms.max(), largest > 0, meanNorm < ratio * largest {
-                    let halves = try Self.bipartition(active, updates: updates)
+                let w = (0..<m).map { active.contains($0) ? Float(run.sizes[$0] / total) : 0 }
+                let mean = try Matrix(rows: 1, cols: uploaded.cols, storage: try Kernels.weightedRowSum(uploaded, weights: w))
+                let meanNorm = try Kernels.rowDistances(mean, to: models[c].map(Double.init))[0]
+                if let largest = active.map({ Double(geo.norms[$0]) }).max(), largest > 0, meanNorm < ratio * largest {
+                    let halves = Self.bipartition(active, cosines: geo.cosines)
                     groups = [halves.0 + members.filter { !run.active[$0] }, halves.1]
                 }
             }
@@ -366,17 +365,16 @@ struct CFLStrategy: FederatedStrategy {
     }
 
     /// Complete-linkage agglomerative clustering of `clients` into two groups by the cosine
-    /// similarity of their update rows (merge the pair of groups whose least similar members are
-    /// most similar, until two remain).
-    static func bipartition(_ clients: [Int], updates: Matrix<Float>) throws -> ([Int], [Int]) {
-        let geo = try Kernels.updateGeometry(updates, origin: [Float](repeating: 0, count: updates.cols))
+    /// similarity of their updates (merge the pair of groups whose least similar members are most
+    /// similar, until two remain).
+    static func bipartition(_ clients: [Int], cosines: Matrix<Float>) -> ([Int], [Int]) {
         var groups = clients.map { [$0] }
         while groups.count > 2 {
             var best = (a: 0, b: 1, similarity: -Double.infinity)
             for a in 0..<groups.count {
                 for b in (a + 1)..<groups.count {
                     var worst = Double.infinity
-                    for i in groups[a] { for j in groups[b] { worst = min(worst, Double(geo.cosines[i, j])) } }
+                    for i in groups[a] { for j in groups[b] { worst = min(worst, Double(cosines[i, j])) } }
                     if worst > best.similarity { best = (a, b, worst) }
                 }
             }
@@ -404,36 +402,31 @@ struct FedFomoStrategy: FederatedStrategy {
         try run.trainModels()
         let uploaded = try run.upload(run.theta)
         let members = (0..<m).filter { run.active[$0] }
+        // Each client's own (trained, not uploaded) model on its own validation rows, at once.
+        let ownLosses = try run.fed.losses(run.theta, on: run.fed.test)
+        // Rows 0..<m of the mix source are the clients' own models, rows m..<2m the uploads: client
+        // i moves to w_i + sum_j w_ij (upload_j - w_i).
+        let source = try Matrix(rows: 2 * m, cols: uploaded.cols, storage: run.theta.storage + uploaded.storage)
         var rows = [[(Int, Float)]](repeating: [], count: m)
         var imports = [[Int]](repeating: [], count: m)
         for i in 0..<m {
-            guard run.active[i] else { rows[i] = [(i, 1)]; continue }
-            let validation = run.fed.test[i]
-            // Client i's own model (as trained, not as uploaded) against every uploaded model.
-            var candidates = uploaded
-            for k in 0..<uploaded.cols { candidates[i, k] = run.theta[i, k] }
-            let losses = try run.fed.losses(candidates, on: [[Int]](repeating: validation, count: m))
-            var scores: [(Int, Double)] = []
-            for j in members where j != i {
-                var d2 = 0.0
-                for k in 0..<uploaded.cols { let e = Double(candidates[j, k] - candidates[i, k]); d2 += e * e }
-                let s = (losses[i] - losses[j]) / max(d2.squareRoot(), 1e-12)
-                if s > 0 { scores.append((j, s)) }
-            }
+            rows[i] = [(i, 1)]
+            guard run.active[i] else { continue }
+            let peers = try run.fed.losses(uploaded, on: [[Int]](repeating: run.fed.test[i], count: m))
+            let own = (0..<uploaded.cols).map { Double(run.theta[i, $0]) }
+            let distances = try Kernels.rowDistances(uploaded, to: own)
+            let scores = members.filter { $0 != i }.map { j in (j, (ownLosses[i] - peers[j]) / max(distances[j], 1e-12)) }.filter { $0.1 > 0 }
             let total = scores.reduce(0) { $0 + $1.1 }
-            if total > 0 {
-                var keep = 1.0
-                for (j, s) in scores { rows[i].append((j, Float(s / total))); keep -= s / total; imports[i].append(j) }
-                // w_i + sum_j w_ij (w_j - w_i): the own row keeps 1 - sum_j w_ij (0 up to rounding).
-                rows[i].append((i, Float(keep)))
-                rows[i].sort { $0.0 < $1.0 }
-            } else {
-                rows[i] = [(i, 1)]
-            }
+            guard total > 0 else { continue }  // no model helps: keep its own
+            let keep = 1 - scores.reduce(0) { $0 + $1.1 / total }  // 0 up to rounding
+            rows[i] = [(i, Float(keep))] + scores.map { (m + $0.0, Float($0.1 / total)) }
+            imports[i] = scores.map(\.0)
         }
-        var own = uploaded
-        for i in 0..<m { for k in 0..<uploaded.cols { own[i, k] = run.theta[i, k] } }
-        let next = try aggregate(rows, own)
+        var next = Matrix<Float>(uninitializedRows: m, cols: uploaded.cols)  // the mix writes every element
+        let w = try CSRMatrix(rows: m, cols: 2 * m, entries: rows)  // rectangular: the sparse kernel on raw rows
+        source.storage.withUnsafeBufferPointer { xb in
+            next.storage.withUnsafeMutableBufferPointer { yb in Kernels.mixRows(w, x: xb.baseAddress!, cols: uploaded.cols, into: yb.baseAddress!) }
+        }
         personal = next
         return FederatedRoundResult(evaluated: next, imports: imports, market: nil)
     }
