@@ -8,7 +8,7 @@ NATIVE_BUILD := .build-native
 SUDO         := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 APT_PACKAGES := libopenblas-dev pkg-config zlib1g-dev
 
-.PHONY: setup setup-mpi build build-mpi test test-mpi bench-mpi bench-python examples run market-reproduce bench bench-quick bench-peers bench-smoke fuzz fuzz-build fuzz-smoke sanitize python python-test wheel clean help
+.PHONY: bench-track-tool bench-ab bench-ab-ci bench-record bench-report setup setup-mpi build build-mpi test test-mpi bench-mpi bench-python examples run market-reproduce bench bench-quick bench-peers bench-smoke fuzz fuzz-build fuzz-smoke sanitize python python-test wheel clean help
 
 help:
 	@echo "make run    build (if needed) and run the current showcase experiment"
@@ -24,6 +24,8 @@ help:
 	@echo "make market-reproduce  the paper's market experiments on MNIST, digits and a9a (needs ../shared/data or AGORA_DATA): out/market-reproduce"
 	@echo "make build-mpi  an MPI-enabled agora in .build-mpi/release/agora (installs Open MPI); make test-mpi: its tests under mpirun"
 	@echo "make bench-mpi  the MPI benchmark at 1, 2 and 4 ranks (ping-pong bound, exchange, mix, DSGD; strong and weak scaling): bench-results/mpi"
+	@echo "make bench-ab BASE=<rev> [HEAD=<rev>] [ONLY=mix/ring,...]  interleaved A/B of two revisions' key kernels with a verdict per benchmark"
+	@echo "make bench-record [REV=<rev>]  append a run to the per-machine history (BENCH_HISTORY); make bench-report: SVG over commits with step changes"
 	@echo "make setup  install system packages (apt-get)"
 
 # Idempotent: installs only when a package is missing.
@@ -124,6 +126,53 @@ bench: setup bench-peers
 bench-quick: setup bench-peers
 	$(SWIFT) build -c release --scratch-path $(NATIVE_BUILD) $(NATIVE_FLAGS) --product AgoraBench
 	AGORA_PYTHON=$(PEER_PYTHON) ./$(NATIVE_BUILD)/release/AgoraBench --quick $(BENCH_ARGS)
+
+# Regression tracking (README "Tracking performance"). The A/B probe (Benchmarks/ABProbe) is built
+# against each revision by Benchmarks/track.sh (git worktrees and scratch paths under TRACK_DIR,
+# both with NATIVE_FLAGS) and AgoraBenchTrack runs the two builds alternately (ABBA) and tests each
+# benchmark. HEAD empty = the working tree. The history lives outside the source tree.
+BASE          ?= HEAD~1
+HEAD          ?=
+ONLY          ?=
+REV           ?=
+AB_ARGS       ?=
+RECORD_ARGS   ?=
+TRACK_DIR     ?= $(HOME)/.cache/agora/track
+BENCH_HISTORY ?= $(HOME)/.local/share/agora/bench-history
+BENCH_REPORT  ?= bench-results/history
+TRACK_ENV     := AGORA_TRACK_DIR="$(TRACK_DIR)" AGORA_BUILD_FLAGS="$(NATIVE_FLAGS)" SWIFT="$(SWIFT)"
+TRACK_TOOL    := $(TRACK_ENV) ./$(NATIVE_BUILD)/release/AgoraBenchTrack
+
+bench-track-tool: setup
+	$(SWIFT) build -c release --scratch-path $(NATIVE_BUILD) $(NATIVE_FLAGS) --product AgoraBenchTrack
+
+# Exit 1 only on a significant slowdown beyond the threshold (AB_ARGS="--threshold 0.1"; "--report-only" never fails).
+bench-ab: bench-track-tool
+	@base=$$($(TRACK_ENV) ./Benchmarks/track.sh probe $(BASE)) || exit 2; \
+	if $(TRACK_ENV) ./Benchmarks/track.sh same-sources $(BASE) $(HEAD); then \
+	  echo "$(BASE) and $(if $(HEAD),$(HEAD),the working tree) have identical library sources: one build serves both sides"; head=$$base; \
+	else head=$$($(TRACK_ENV) ./Benchmarks/track.sh probe $(HEAD)) || exit 2; fi; \
+	$(TRACK_TOOL) ab --base "$$base" --head "$$head" --base-label "$(BASE) ($$(git rev-parse --short $(BASE)))" \
+	  --head-label "$(if $(HEAD),$(HEAD) ($$(git rev-parse --short $(HEAD))),working tree at $$(git rev-parse --short HEAD))" \
+	  $(if $(ONLY),--only $(ONLY)) --out bench-results/ab $(AB_ARGS)
+
+# CI: HEAD against its parent at reduced sizes, a report that never fails on timing.
+bench-ab-ci:
+	@if git rev-parse --verify -q HEAD~1 >/dev/null; then \
+	  $(MAKE) --no-print-directory bench-ab BASE=HEAD~1 AB_ARGS="--size small --sessions 6 --rounds 2 --report-only $(AB_ARGS)"; \
+	else echo "(no parent commit in this clone: the A/B report is skipped)"; fi
+
+bench-record: bench-track-tool
+	@probe=$$($(TRACK_ENV) ./Benchmarks/track.sh probe $(REV)) || exit 2; \
+	if [ -n "$(REV)" ]; then commit=$$(git rev-parse $(REV)); dirty=; \
+	else commit=$$(git rev-parse HEAD); dirty=$$([ -n "$$(git status --porcelain -- Sources CBridge Package.swift Benchmarks/ABProbe)" ] && echo --dirty || true); fi; \
+	$(TRACK_TOOL) record --probe "$$probe" --store "$(BENCH_HISTORY)" --commit $$commit \
+	  --subject "$$(git log -1 --format=%s $$commit)" $$dirty $(if $(ONLY),--only $(ONLY)) $(RECORD_ARGS)
+
+bench-report: bench-track-tool
+	@git rev-list --reverse --topo-order HEAD > /tmp/agora-commit-order-$$$$ && \
+	$(TRACK_TOOL) report --store "$(BENCH_HISTORY)" --out "$(BENCH_REPORT)" --order /tmp/agora-commit-order-$$$$; \
+	status=$$?; rm -f /tmp/agora-commit-order-$$$$; exit $$status
 
 # Proves the harness end to end in seconds (portable build, quick sweep, no peers, no timing gates): run by CI.
 bench-smoke: setup

@@ -38,6 +38,7 @@ let package = Package(
         .executable(name: "agora", targets: ["agora"]),
         .executable(name: "AgoraBench", targets: ["AgoraBench"]),
         .executable(name: "AgoraMPIBench", targets: ["AgoraMPIBench"]),
+        .executable(name: "AgoraBenchTrack", targets: ["AgoraBenchTrack"]),
     ],
     // MPI is optional: `swift build --traits MPI` (make build-mpi) turns on CMPI (pkg-config
     // ompi-c, Open MPI; MPICH's pkg-config name is mpich) and the MPI back-end; a plain build
@@ -103,6 +104,9 @@ let package = Package(
                            "AgoraTopology", "AgoraKernels"],
             path: "Benchmarks/AgoraBench"
         ),
+        // Regression tracking: interleaved A/B of two builds of the probe (Benchmarks/ABProbe, a
+        // separate package built against each revision), per-machine history, step detection.
+        .executableTarget(name: "AgoraBenchTrack", dependencies: ["AgoraBenchCore", "AgoraReports"], path: "Benchmarks/AgoraBenchTrack"),
         .executableTarget(
             name: "AgoraMPIBench",
             dependencies: ["AgoraBenchCore", "AgoraDistributed", "AgoraExperiments", "AgoraReports", "AgoraLearning",
@@ -121,7 +125,7 @@ let package = Package(
         .testTarget(name: "AgoraExperimentsTests",
                     dependencies: ["AgoraExperiments", "AgoraMechanisms", "AgoraLearning", "AgoraTopology", "AgoraKernels",
                                    "AgoraTestSupport"]),
-        .testTarget(name: "AgoraBenchCoreTests", dependencies: ["AgoraBenchCore"]),
+        .testTarget(name: "AgoraBenchCoreTests", dependencies: ["AgoraBenchCore", "AgoraBenchTrack"]),
         // The built CLI against a table of hostile inputs (clean exits, never a signal).
         .testTarget(name: "AgoraCLITests", dependencies: ["agora", "AgoraKernels"]),
     ]

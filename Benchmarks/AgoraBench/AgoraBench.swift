@@ -9,7 +9,8 @@ import Foundation
 // One file per section (Bounds, Kernels, Gradients, DSGD, Market, Contracts, Sweep, Targets,
 // Output); they share one `BenchSession` (options, records, the measured bounds, the peer ratios).
 // Options: --quick, --out DIR, --only kernels,glm,dsgd,market,contracts,sweep (the bounds always
-// run), --save-baseline FILE, --baseline FILE [--threshold 0.1].
+// run), --save-baseline FILE, --baseline FILE [--threshold 0.1] [--force-machine]. Interleaved A/B
+// between revisions and the per-machine history: AgoraBenchTrack (make bench-ab, bench-record).
 
 @main
 struct AgoraBench {

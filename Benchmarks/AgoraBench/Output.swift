@@ -33,8 +33,9 @@ extension BenchSession {
         }
     }
 
-    /// --baseline FILE [--threshold T]: compares with a saved run and exits 1 on a regression
-    /// beyond max(threshold, the measured spread).
+    /// --baseline FILE [--threshold T] [--force-machine]: compares with a saved run and exits 1 on a
+    /// regression beyond max(threshold, the measured spread); exits 2 without comparing when the
+    /// baseline comes from another machine, OpenBLAS core or thread count, unless forced.
     func compareWithBaseline() throws {
         guard let baselinePath = option("--baseline") else { return }
         let threshold = option("--threshold").flatMap(Double.init) ?? 0.10
@@ -45,6 +46,19 @@ extension BenchSession {
         do { base = try JSONOutput.decoder().decode(Output.self, from: data) } catch {
             print("error: \(baselinePath) is not an AgoraBench JSON file (\(error))"); exit(2)
         }
+        // Timings from another machine, OpenBLAS core or thread count say nothing about the code.
+        let mine = MachineIdentity(context()), theirs = MachineIdentity(base.context)
+        let blocking = mine.blockingDifferences(from: theirs)
+        if !blocking.isEmpty {
+            let forced = arguments.contains("--force-machine")
+            print("\n\(forced ? "warning" : "error"): the baseline \(baselinePath) was measured on a different machine or configuration:")
+            for d in blocking { print("   this run vs baseline: \(d)") }
+            guard forced else {
+                print("refusing to compare (pass --force-machine to compare anyway; the differences above will be part of every ratio)")
+                exit(2)
+            }
+        }
+        for d in mine.noteworthyDifferences(from: theirs) { print("note: this run vs baseline: \(d)") }
         let cmp = BaselineComparison(baseline: base.benchmarks, current: records, threshold: threshold)
         print("\n== regression check against \(baselinePath) (revision \(base.context.git_revision), threshold \(threshold), spread-aware)")
         for r in cmp.rows {

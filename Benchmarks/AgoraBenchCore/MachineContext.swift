@@ -22,10 +22,13 @@ extension Context {
         let cpu = shell("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2")
         let caches = shell("for d in /sys/devices/system/cpu/cpu0/cache/index*; do echo L$(cat $d/level)-$(cat $d/type):$(cat $d/size); done 2>/dev/null")
             .split(separator: "\n").map(String.init)
-        return Context(date: ISO8601DateFormatter().string(from: Date()), host_name: ProcessInfo.processInfo.hostName,
-                       executable: executable, num_cpus: ProcessInfo.processInfo.activeProcessorCount, cpu_model: cpu,
-                       caches: caches, openblas_config: openblasConfig, openblas_corename: openblasCoreName,
-                       openblas_env: ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("OPENBLAS_") },
-                       agora_threads: threads, git_revision: git.isEmpty ? "unknown" : git, quick: quick)
+        var c = Context(date: ISO8601DateFormatter().string(from: Date()), host_name: ProcessInfo.processInfo.hostName,
+                        executable: executable, num_cpus: ProcessInfo.processInfo.activeProcessorCount, cpu_model: cpu,
+                        caches: caches, openblas_config: openblasConfig, openblas_corename: openblasCoreName,
+                        openblas_env: ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("OPENBLAS_") },
+                        agora_threads: threads, git_revision: git.isEmpty ? "unknown" : git, quick: quick)
+        c.compiler = MachineIdentity.currentCompiler()
+        c.build_flags = MachineIdentity.currentBuildFlags()
+        return c
     }
 }

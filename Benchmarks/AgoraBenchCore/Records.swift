@@ -42,6 +42,10 @@ public struct Context: Codable, Sendable, Equatable {
     public var git_revision: String
     public var library_build_type = "release"
     public var quick: Bool
+    /// `swift --version` of the toolchain (absent in files written before it was recorded).
+    public var compiler: String?
+    /// The flags the Makefile built with (AGORA_BUILD_FLAGS; absent in older files).
+    public var build_flags: String?
 
     public init(date: String, host_name: String, executable: String, num_cpus: Int, cpu_model: String, caches: [String],
                 openblas_config: String, openblas_corename: String, openblas_env: [String: String], agora_threads: Int,
