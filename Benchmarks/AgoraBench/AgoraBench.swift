@@ -8,7 +8,7 @@ import Foundation
 //
 // One file per section (Bounds, Kernels, Gradients, DSGD, Market, Contracts, Sweep, Targets,
 // Output); they share one `BenchSession` (options, records, the measured bounds, the peer ratios).
-// Options: --quick, --out DIR, --only kernels,glm,dsgd,market,contracts,sweep (the bounds always
+// Options: --quick, --out DIR, --only kernels,glm,dsgd,market,contracts,contended,sweep (the bounds always
 // run), --save-baseline FILE, --baseline FILE [--threshold 0.1] [--force-machine]. Interleaved A/B
 // between revisions and the per-machine history: AgoraBenchTrack (make bench-ab, bench-record).
 
@@ -24,6 +24,7 @@ struct AgoraBench {
         session.runSection("dsgd", "one truthful-DSGD iteration (gradients + mix + payments), against numpy/scipy") { try $0.runDSGD() }
         session.runSection("market", "one iPFL market step (Gram distances + graph + payments + prox centres), against numpy") { try $0.runMarket() }
         session.runSection("contracts", "contracts (exact solver vs scipy trust-constr peer on the same program)") { $0.runContracts() }
+        session.runSection("contended", "threads under contention: 1 vs all threads, quiet and beside a CPU-bound process") { try $0.runContended() }
         if session.want("sweep") { try session.runSweep() }
         session.printTargets()
         try session.writeOutputs()

@@ -38,7 +38,7 @@ extension BenchSession {
         }
         // Gradient traffic: every sampled row is read once from memory (the second pass hits cache).
         let gradBytes = Double(agents * batch * d * 4)
-        add("dsgd_iteration/gradients_only/d:\(d)", tg, threads: allThreads, bytes: gradBytes, bound: ("copy", copyBound[allThreads]!))
+        add("dsgd_iteration/gradients_only/d:\(d)", tg, threads: allThreads, bytes: gradBytes, bound: copyBound(workingSet: gradBytes, threads: allThreads))
         add("dsgd_iteration/mix_and_payments_only/d:\(d)", tm, threads: allThreads)
         let peerDir = try PeerFolder("agora-dsgd-peer"), dir = peerDir.path
         try peerDir.write(x.storage, "x.f32"); try peerDir.write(y, "y.f32"); try peerDir.write(theta.storage, "theta.f32")

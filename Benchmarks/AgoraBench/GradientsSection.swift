@@ -23,7 +23,7 @@ extension BenchSession {
         }
         let bytes = Double(agents * batch * d + 2 * agents * d) * 4
         add("glm_grad/logistic/dense/agents:\(agents)/batch:\(batch)/d:\(d)/threads:\(allThreads)", t, threads: allThreads,
-            bytes: bytes, bound: ("copy", copyBound[allThreads]!))
+            bytes: bytes, bound: copyBound(workingSet: bytes, threads: allThreads))
         let peerDir = try PeerFolder("agora-glm-peer"), dir = peerDir.path
         try peerDir.write(x.storage, "x.f32"); try peerDir.write(y, "y.f32"); try peerDir.write(theta.storage, "theta.f32")
         if let peer = runPeer(["glm_numpy.py", dir, "\(agents)", "\(batch)", "\(d)", "1e-4", "\(reps)"], timeout: 120),

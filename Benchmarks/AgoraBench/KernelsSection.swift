@@ -35,7 +35,7 @@ extension BenchSession {
                 let t = measure(reps: reps, inner: d <= 1000 ? 50 : 1) { try! Kernels.mix(sparseOp, x, into: &y) }
                 mixResults["sparse/\(d)/\(th)"] = t.median
                 add("mix/sparse/torus/n:\(n)/d:\(d)/threads:\(th)", t, threads: th, bytes: bytes,
-                    bound: ("copy", copyBound[th]!))
+                    bound: copyBound(workingSet: bytes, threads: th))
             }
             pool.threads = allThreads
             if d <= 1000 {
@@ -54,7 +54,7 @@ extension BenchSession {
                 try! Kernels.mixStep(sparseOp, x, stepSizes: lr, directions: m, into: &y)
             }
             add("mix_step/sparse/torus/n:\(n)/d:\(d)/threads:\(allThreads)", t, threads: allThreads,
-                bytes: 3.0 * Double(n * d) * 4, bound: ("copy", copyBound[allThreads]!))
+                bytes: 3.0 * Double(n * d) * 4, bound: copyBound(workingSet: 3.0 * Double(n * d) * 4, threads: allThreads))
         }
     }
 
@@ -89,6 +89,6 @@ extension BenchSession {
             flops: Double(gx.rows * gx.rows) * Double(gx.cols), bound: ("sgemm", sgemmRate))
         let tnorm = measure(reps: reps) { _ = Kernels.rowSquaredNorms(gx) }
         add("row_norms/n:\(gx.rows)/d:\(gx.cols)", tnorm, threads: allThreads,
-            bytes: Double(gx.storage.count) * 4, bound: ("copy", copyBound[allThreads]!))
+            bytes: Double(gx.storage.count) * 4, bound: copyBound(workingSet: Double(gx.storage.count) * 4, threads: allThreads))
     }
 }

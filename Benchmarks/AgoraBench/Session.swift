@@ -20,6 +20,9 @@ final class BenchSession {
 
     // Bounds (section "bounds").
     var copyBound: [Int: Double] = [:]
+    /// Copy bandwidth with the working set inside each cache level, per thread count, smallest level
+    /// first: (level, largest working set in bytes the level holds at that thread count, GB/s).
+    var cacheCopyBound: [Int: [(level: String, capacity: Double, gbs: Double)]] = [:]
     var triadBound: [Int: Double] = [:]
     var sgemmRate = 0.0
     var forkJoin: (median: Double, min: Double, max: Double) = (0, 0, 0)
@@ -32,6 +35,8 @@ final class BenchSession {
     var glmRatio: Double? = nil
     var dsgdRatio: Double? = nil
     var marketRatio: Double? = nil
+    /// all-threads / 1-thread speed-ups of the contended section ("quiet/small", "contended/large", ...).
+    var contendedSpeedups: [String: Double] = [:]
     var contractRatios: [String: (ratio: Double, ours: Double, peer: Double)] = [:]
 
     init(arguments args: [String]) {
@@ -53,6 +58,14 @@ final class BenchSession {
 
     /// OPENBLAS_* variables of this process (recorded with the results).
     var openBLASEnvironment: [String: String] { ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("OPENBLAS_") } }
+
+    /// The copy bound of the memory level a working set of `bytes` lives in at `threads` threads:
+    /// the smallest cache level that holds it, else DRAM. Sizes between levels take the larger
+    /// level (conservative: the fraction then may exceed 1 a little, and says so).
+    func copyBound(workingSet bytes: Double, threads: Int) -> (String, Double) {
+        for c in cacheCopyBound[threads] ?? [] where bytes <= c.capacity { return ("copy in \(c.level)", c.gbs) }
+        return ("copy in DRAM", copyBound[threads]!)
+    }
 
     func printHeader() {
         print("OpenBLAS: \(OpenBLAS.config) core \(OpenBLAS.coreName); Agora threads \(allThreads)")
@@ -86,7 +99,11 @@ final class BenchSession {
         var line = pad(name, 44) + pad(String(format: "%10.1f us", t.median * 1e6), 14)
         if let g = r.gb_per_s { line += String(format: "%8.1f GB/s", g) }
         if let g = r.gflop_per_s { line += String(format: "%8.1f GFLOP/s", g) }
-        if let f = r.fraction_of_bound { line += String(format: "   %.2f of %@", f, r.bound!) }
+        if let f = r.fraction_of_bound {
+            line += String(format: "   %.2f of %@", f, r.bound!)
+            // A fraction above 1 means the bound's level is the wrong model for this record.
+            if f > 1.05 { line += " (above: part of the working set stays in a faster level between calls)" }
+        }
         print(line)
     }
 }

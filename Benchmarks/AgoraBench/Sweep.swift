@@ -85,7 +85,7 @@ struct Sweep {
             let bytes = 3.0 * Double(p.agents * p.dimension) * 4
             session.add("sweep/mix_step/\(p.topology)/\(op.usesGEMM ? "gemm" : "sparse")/n:\(p.agents)/d:\(p.dimension)/threads:\(p.threads)",
                         t, threads: p.threads, bytes: bytes, flops: op.usesGEMM ? 2.0 * Double(p.agents * p.agents) * Double(p.dimension) : nil,
-                        bound: op.usesGEMM ? ("sgemm", sgemmRate) : ("copy", copyBound[p.threads]!))
+                        bound: op.usesGEMM ? ("sgemm", sgemmRate) : session.copyBound(workingSet: bytes, threads: p.threads))
             mixTime[p.topology, default: [:]][p.threads, default: [:]][p.agents, default: [:]][p.dimension] = t.median
         }
         return mixTime
@@ -104,8 +104,9 @@ struct Sweep {
                     try! Kernels.glmGradients(loss: .logistic, l2: 1e-4, features: .dense(feats), targets: targets, parameters: theta,
                                               batches: batches, gradients: &g, losses: &l, computeLosses: false)
                 }
-                session.add("sweep/glm_grad/n:\(n)/d:\(d)/threads:\(allThreads)", t, threads: allThreads, bytes: Double(n * 32 * d * 4),
-                            bound: ("copy", copyBound[allThreads]!))
+                let bytes = Double(n * 32 * d * 4)
+                session.add("sweep/glm_grad/n:\(n)/d:\(d)/threads:\(allThreads)", t, threads: allThreads, bytes: bytes,
+                            bound: session.copyBound(workingSet: bytes, threads: allThreads))
             }
         }
     }

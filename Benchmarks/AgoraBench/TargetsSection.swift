@@ -39,6 +39,10 @@ extension BenchSession {
             target("contract S3 >= 100x faster than scipy trust-constr, objective not lower", s3.ours >= s3.peer - 1e-9 ? s3.ratio / 100 : 0, 1.0,
                    quick: false, shown: String(format: "%.0fx, objective %+.2e", s3.ratio, s3.ours - s3.peer))
         }
+        for (key, s) in contendedSpeedups.sorted(by: { $0.key < $1.key }) {
+            target("\(allThreads) threads never slower than 1 (\(key.replacingOccurrences(of: "/", with: ", ")) mix)", s, 0.95, quick: false,
+                   shown: String(format: "%.2fx", s))
+        }
         target("fork/join overhead per parallel region <= 5 us", 5.0 / max(1e-9, forkJoin.median * 1e6), 1.0, quick: false,
                shown: String(format: "%.2f us", forkJoin.median * 1e6))
     }

@@ -133,7 +133,7 @@ func runAB(_ o: Options) throws -> Int32 {
     let base = try o.string("--base"), head = try o.string("--head")
     let s = ABSettings(base: base, head: head, baseLabel: o.value("--base-label") ?? base, headLabel: o.value("--head-label") ?? head,
                        only: o.value("--only"), size: o.value("--size") ?? "default",
-                       sessions: try o.number("--sessions", default: 10, min: 2), rounds: try o.number("--rounds", default: 3, min: 1),
+                       sessions: try o.number("--sessions", default: 20, min: 2), rounds: try o.number("--rounds", default: 2, min: 1),
                        reps: try o.number("--reps", default: 3, min: 1),
                        rule: rule, injectHead: o.value("--inject-head"), forceMachine: o.has("--force-machine"))
     let out = o.value("--out")

@@ -36,12 +36,14 @@ func printErr(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8
 
 let usage = """
 usage: AgoraBenchTrack ab --base PROBE --head PROBE [--base-label L] [--head-label L] [--only a,b] [--size default|small]
-                          [--sessions 10] [--rounds 3] [--reps 3] [--alpha 0.05] [--min-effect 0.02] [--threshold 0.05]
+                          [--sessions 20] [--rounds 2] [--reps 3] [--alpha 0.05] [--min-effect 0.02] [--threshold 0.05]
                           [--inject-head NAME:FRACTION] [--trials K] [--report-only] [--out DIR]
        AgoraBenchTrack record --probe PROBE --store DIR --commit SHA [--subject S] [--dirty] [--rounds 5] [--reps 5] [--size S] [--only a,b]
        AgoraBenchTrack report --store DIR --out DIR [--order FILE] [--alpha 0.01] [--min-step 0.05]
 """
 
+// A probe that dies must surface as an error naming it, not as a silent SIGPIPE of the driver.
+signal(SIGPIPE, SIG_IGN)
 let argv = Array(CommandLine.arguments.dropFirst())
 guard let command = argv.first, !["-h", "--help"].contains(command) else { print(usage); exit(argv.isEmpty ? 2 : 0) }
 let options = Options(Array(argv.dropFirst()))

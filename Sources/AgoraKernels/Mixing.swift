@@ -240,17 +240,18 @@ extension Kernels {
 
     /// Cache budget of one column tile of the sparse mix, in bytes across all agents
     /// (`AGORA_MIX_TILE_BYTES` overrides it, for tuning experiments).
-    static let mixTileBytes: Int = {
+    static let mixTileBytesOverride: Int? = {
         if let s = getenv("AGORA_MIX_TILE_BYTES"), let v = Int(String(cString: s)), v > 0 { return v }
-        return 4 << 20
+        return nil
     }()
+    static var mixTileBytes: Int { mixTileBytesOverride ?? (4 << 20) }
 
     /// Column tile (in elements) so that the neighbour rows touched by one tile stay in cache
     /// (about 4 MiB across all agents), at least 256 elements and a multiple of the vector width.
     static func columnTile<T>(agents: Int, cols: Int, _: T.Type) -> Int {
         let budget = mixTileBytes
         var t = budget / max(1, agents * MemoryLayout<T>.size)
-        t = max(256, t - t % vecWidth)
+        t = max(mixTileBytesOverride == nil ? 256 : 2 * vecWidth, t - t % vecWidth)
         return min(cols, t)
     }
 

@@ -9,7 +9,8 @@ import Synchronization
 /// park on a condition variable (so an idle pool does not steal the cores from BLAS or Dispatch).
 ///
 /// Determinism: `parallelFor` splits `0..<count` into contiguous ranges; kernels compute every
-/// output element from a fixed sequence of operations, so results do not depend on the thread count.
+/// output element from a fixed sequence of operations, so results do not depend on the thread count
+/// (nor on which thread runs which range: ranges are claimed dynamically, see `dispatch`).
 ///
 /// Nested use: a `parallelFor` issued from inside a running parallel region runs serially.
 public final class ThreadPool: @unchecked Sendable {
@@ -37,12 +38,19 @@ public final class ThreadPool: @unchecked Sendable {
 
     private let activeThreads: Atomic<Int>
     private let generation = Atomic<Int>(0)
-    private let pending = Atomic<Int>(0)
     private let sleepers = Atomic<Int>(0)
     private let inRegion = Atomic<Bool>(false)
+    /// Parts of the current job: the next one to claim, and how many have finished.
+    private let nextPart = Atomic<Int>(0)
+    private let finishedParts = Atomic<Int>(0)
+    /// The generation whose job may still be joined (-1 once the caller has closed it), and how
+    /// many workers are inside it (a Dekker pair: a worker raises `holders` and then checks
+    /// `openGeneration`; the caller closes and then waits for `holders` to drain).
+    private let openGeneration = Atomic<Int>(-1)
+    private let holders = Atomic<Int>(0)
     private let condition = ParkingLot()
-    // The job of the current generation; written by the caller before the generation is
-    // published (release) and read by workers after they observe it (acquire).
+    // The job of the open generation; written by the caller before the generation is published
+    // and read only by workers that joined it (see `holders`).
     private var job: Job?
     /// How long an idle worker spins before parking, in nanoseconds.
     private let spinNanoseconds: UInt64 = 100_000
@@ -54,7 +62,6 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     public init(maxThreads: Int) {
-        // The dispatch protocol packs the worker count into 8 bits.
         self.maxThreads = min(max(1, maxThreads), 256)
         self.activeThreads = Atomic(self.maxThreads)
         for w in 1..<self.maxThreads {
@@ -103,31 +110,52 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
-    /// Runs `j.body(part)` for `part` in `0..<j.parts`: the caller takes part 0 (and any parts
-    /// beyond the workers' share), worker `w` takes part `w`.
-    ///
-    /// The generation counter carries the number of participating workers in its low 8 bits, so a
-    /// worker knows whether to take part without reading `job` (which only participants touch,
-    /// and which cannot change before every participant has signed off through `pending`).
+    /// Runs `j.body(part)` for every `part` in `0..<j.parts`. Parts are claimed from an atomic
+    /// counter by the caller and by whichever workers are awake, so a worker that is descheduled
+    /// (another process on the core) or still parked never holds the caller up: the caller then
+    /// simply runs the remaining parts itself, and the region costs at most a serial run plus a
+    /// wake-up call. Which thread runs a part never changes its result (each part writes its own
+    /// outputs from a fixed sequence of operations).
     private func dispatch(_ j: Job) {
-        let helpers = min(j.parts, maxThreads) - 1
         job = j
-        pending.store(helpers, ordering: .sequentiallyConsistent)
-        let g = generation.load(ordering: .relaxed) >> 8
-        generation.store(((g + 1) << 8) | helpers, ordering: .sequentiallyConsistent)
+        nextPart.store(0, ordering: .relaxed)
+        finishedParts.store(0, ordering: .relaxed)
+        let g = generation.load(ordering: .relaxed) + 1
+        openGeneration.store(g, ordering: .sequentiallyConsistent)
+        generation.store(g, ordering: .sequentiallyConsistent)
         if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
             condition.lock(); condition.broadcast(); condition.unlock()
         }
-        j.body(0)
-        var p = helpers + 1
-        while p < j.parts { j.body(p); p += 1 }
-        while pending.load(ordering: .acquiring) > 0 { spinHint() }
+        runParts(j)
+        // Parts claimed by workers may still be running; wait for them (yielding now and then, so
+        // a worker that shares this core gets to finish).
+        var spins = 0
+        while finishedParts.load(ordering: .acquiring) < j.parts {
+            spinHint(); spins += 1
+            if spins & 1023 == 0 { Platform.yieldProcessor() }
+        }
+        // Close the job, then wait for workers that joined it to leave (they only claim, find
+        // nothing, and sign off).
+        openGeneration.store(-1, ordering: .sequentiallyConsistent)
+        while holders.load(ordering: .sequentiallyConsistent) > 0 {
+            spinHint(); spins += 1
+            if spins & 1023 == 0 { Platform.yieldProcessor() }
+        }
         job = nil
+    }
+
+    @inline(__always) private func runParts(_ j: Job) {
+        while true {
+            let p = nextPart.wrappingAdd(1, ordering: .relaxed).oldValue
+            if p >= j.parts { return }
+            j.body(p)
+            finishedParts.add(1, ordering: .releasing)
+        }
     }
 
     private func workerLoop(index w: Int) {
         // Generation 0 is the pool's state at construction; a worker that starts late must still
-        // take part in every job published after that.
+        // see every job published after that.
         var seen = 0
         while true {
             var g = generation.load(ordering: .acquiring)
@@ -157,10 +185,12 @@ public final class ThreadPool: @unchecked Sendable {
                 }
             }
             seen = g
-            if w <= (g & 0xFF) {
-                if let j = job { j.body(w) }
-                pending.subtract(1, ordering: .releasing)
+            // Join only while the caller has not closed this generation's job.
+            holders.add(1, ordering: .sequentiallyConsistent)
+            if openGeneration.load(ordering: .sequentiallyConsistent) == g, let j = job {
+                if w < min(j.parts, maxThreads) { runParts(j) }
             }
+            holders.subtract(1, ordering: .sequentiallyConsistent)
         }
     }
 

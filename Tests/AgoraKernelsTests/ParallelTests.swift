@@ -64,4 +64,28 @@ final class ParallelTests: XCTestCase {
         pool.parallelFor(2) { _ in seen.add(1, ordering: .relaxed) }
         XCTAssertEqual(seen.load(ordering: .relaxed), 4)
     }
+
+    /// More workers than cores (8 threads on a 2-core machine, the oversubscribed case): workers
+    /// are often descheduled; every part must still run exactly once per region, with its fixed
+    /// range, whoever claims it, and regions must not leak parts into each other.
+    func testOversubscribedPoolRunsEveryPartOnceWithFixedRanges() {
+        let pool = ThreadPool(maxThreads: 8)
+        pool.minParallelBytes = 0
+        for count in [3, 8, 50] {
+            let chunk = (count + 7) / 8
+            for region in 0..<300 {
+                var hits = [Int](repeating: 0, count: count)
+                let rangesOK = Atomic<Bool>(true)
+                hits.withUnsafeMutableBufferPointer { hb in
+                    nonisolated(unsafe) let hp = hb.baseAddress!
+                    pool.parallelFor(count) { r in
+                        if r.lowerBound % chunk != 0 || r.count > chunk { rangesOK.store(false, ordering: .relaxed) }
+                        for i in r { hp[i] += region + 1 }
+                    }
+                }
+                XCTAssertEqual(hits, [Int](repeating: region + 1, count: count), "count \(count), region \(region)")
+                XCTAssertTrue(rangesOK.load(ordering: .relaxed))
+            }
+        }
+    }
 }

@@ -13,6 +13,10 @@ import CAgoraSupport
 
 enum Platform {
     /// Nanoseconds of a monotonic clock (CLOCK_MONOTONIC): for spin limits and timings.
+    /// Gives the processor to another runnable thread (a waiter that spins on a descheduled
+    /// worker would otherwise keep that worker off the core it needs).
+    static func yieldProcessor() { _ = sched_yield() }
+
     static func monotonicNanoseconds() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)

@@ -15,6 +15,10 @@ import Foundation
 // seeded inputs after one warm-up call. The output names each benchmark, its samples in
 // microseconds per call, and a digest of its answer (so a change that alters results is flagged).
 //
+// The workloads repeat the inputs of AgoraBench's sections on purpose: this package is built
+// against old revisions too, so it may depend only on Agora's public library products, never on
+// the benchmark's own (evolving) code.
+//
 // Injected slowdown (to prove the A/B test detects one): AGORA_AB_INJECT="name:fraction" makes
 // every sample of that benchmark run round(fraction * inner) extra calls of the same kernel while
 // still dividing by `inner`: a real, proportional increase of the kernel's work (granularity
