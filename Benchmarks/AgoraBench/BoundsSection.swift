@@ -16,26 +16,6 @@ extension BenchSession {
         measureForkJoin()
     }
 
-    /// Cache sizes of CPU 0 from sysfs (L1 data, L2, L3 in bytes; 0 when unknown).
-    struct CacheLevels {
-        var l1 = 0, l2 = 0, l3 = 0
-        static func current() -> CacheLevels {
-            var c = CacheLevels()
-            for k in 0..<8 {
-                let dir = "/sys/devices/system/cpu/cpu0/cache/index\(k)/"
-                func read(_ f: String) -> String {
-                    ((try? String(contentsOfFile: dir + f, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-                }
-                let level = read("level"), type = read("type"), size = read("size")
-                if level.isEmpty { break }
-                guard type != "Instruction", let v = Int(size.filter(\.isNumber)) else { continue }
-                let bytes = v * (size.hasSuffix("M") ? 1 << 20 : (size.hasSuffix("K") ? 1024 : 1))
-                switch level { case "1": c.l1 = bytes; case "2": c.l2 = bytes; case "3": c.l3 = bytes; default: break }
-            }
-            return c
-        }
-    }
-
     func measureBandwidth() {
         // Copy and triad bandwidth over 256 MiB (64 MiB quick), far beyond the last-level cache.
         let elems = (quick ? 64 : 256) << 20 / 4
@@ -83,11 +63,12 @@ extension BenchSession {
     /// L1 and L2 per core (so t threads hold t times as much), L3 shared. Each thread copies its
     /// own part `inner` times inside one parallel region, so fork/join does not count.
     func measureCacheBandwidth() {
-        let levels = CacheLevels.current()
+        let caches = CPUCaches.current()
         for th in Set([1, allThreads]).sorted() {
             pool.threads = th
             var bounds: [(level: String, capacity: Double, gbs: Double)] = []
-            for (name, perCore, shared) in [("L1", levels.l1, false), ("L2", levels.l2, false), ("L3", levels.l3, true)] where perCore > 0 {
+            for (name, perCore, shared) in [("L1", CPUCaches.dataBytes(level: 1, in: caches), false), ("L2", CPUCaches.dataBytes(level: 2, in: caches), false),
+                                           ("L3", CPUCaches.dataBytes(level: 3, in: caches), true)] where perCore > 0 {
                 let capacity = shared ? perCore : perCore * th
                 let per = max(256, capacity / 2 / 2 / th / 4)  // floats per thread per array
                 var src = [Float](repeating: 1, count: per * th), dst = [Float](repeating: 0, count: per * th)

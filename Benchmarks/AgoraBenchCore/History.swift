@@ -10,6 +10,13 @@ public struct ProbeRun: Codable, Sendable, Equatable {
         public var openblas_corename: String
         public var threads: Int
         public var size: String
+
+        /// The probe's machine facts, plus the compiler and flags of this host (the same for both
+        /// sides of an A/B, which are built here).
+        public var identity: MachineIdentity {
+            MachineIdentity(cpu_model: cpu_model, num_cpus: num_cpus, caches: caches, openblas_corename: openblas_corename,
+                            threads: threads, compiler: MachineIdentity.currentCompiler(), build_flags: MachineIdentity.currentBuildFlags())
+        }
     }
     public struct Benchmark: Codable, Sendable, Equatable {
         public var name: String
@@ -22,11 +29,7 @@ public struct ProbeRun: Codable, Sendable, Equatable {
     public var benchmarks: [Benchmark]
 
     /// The identity of the run: the probe's machine facts, plus the compiler and flags of this host.
-    public var identity: MachineIdentity {
-        MachineIdentity(cpu_model: context.cpu_model, num_cpus: context.num_cpus, caches: context.caches,
-                        openblas_corename: context.openblas_corename, threads: context.threads,
-                        compiler: MachineIdentity.currentCompiler(), build_flags: MachineIdentity.currentBuildFlags())
-    }
+    public var identity: MachineIdentity { context.identity }
 }
 
 /// One recorded run in the per-machine history (one JSON line).

@@ -20,8 +20,7 @@ extension Context {
     public static func current(executable: String, openblasConfig: String, openblasCoreName: String, threads: Int, quick: Bool) -> Context {
         let git = shell("git rev-parse --short HEAD 2>/dev/null")
         let cpu = shell("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2")
-        let caches = shell("for d in /sys/devices/system/cpu/cpu0/cache/index*; do echo L$(cat $d/level)-$(cat $d/type):$(cat $d/size); done 2>/dev/null")
-            .split(separator: "\n").map(String.init)
+        let caches = CPUCaches.current().map(\.label)
         var c = Context(date: ISO8601DateFormatter().string(from: Date()), host_name: ProcessInfo.processInfo.hostName,
                         executable: executable, num_cpus: ProcessInfo.processInfo.activeProcessorCount, cpu_model: cpu,
                         caches: caches, openblas_config: openblasConfig, openblas_corename: openblasCoreName,
@@ -30,5 +29,39 @@ extension Context {
         c.compiler = MachineIdentity.currentCompiler()
         c.build_flags = MachineIdentity.currentBuildFlags()
         return c
+    }
+}
+
+/// The caches of CPU 0 as sysfs lists them (level, type, size): the context's labels and the
+/// bench's cache-level bounds read them from here.
+public struct CPUCaches: Sendable, Equatable {
+    public var level: Int
+    public var type: String
+    /// Size in bytes.
+    public var bytes: Int
+    /// sysfs's own size text (e.g. "32K").
+    public var size: String
+    /// e.g. "L1-Data:32K" (the form recorded in every result's context).
+    public var label: String { "L\(level)-\(type):\(size)" }
+
+    public static func current() -> [CPUCaches] {
+        var out: [CPUCaches] = []
+        for k in 0..<16 {
+            let dir = "/sys/devices/system/cpu/cpu0/cache/index\(k)/"
+            func read(_ f: String) -> String {
+                ((try? String(contentsOfFile: dir + f, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            guard let level = Int(read("level")) else { break }
+            let size = read("size")
+            let digits = Int(size.filter(\.isNumber)) ?? 0
+            let bytes = digits * (size.hasSuffix("M") ? 1 << 20 : (size.hasSuffix("K") ? 1024 : 1))
+            out.append(CPUCaches(level: level, type: read("type"), bytes: bytes, size: size))
+        }
+        return out
+    }
+
+    /// Bytes of the data (or unified) cache at `level`, 0 when sysfs does not list it.
+    public static func dataBytes(level: Int, in caches: [CPUCaches] = current()) -> Int {
+        caches.first { $0.level == level && $0.type != "Instruction" }?.bytes ?? 0
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 
-/// Statistics for comparing benchmark timings: the Wilcoxon signed-rank test (paired A/B blocks),
-/// the Mann-Whitney U test (step detection over history), bootstrap intervals of ratios, Holm's
+/// Statistics for comparing benchmark timings: the Wilcoxon signed-rank test (paired A/B sessions),
+/// the Mann-Whitney U test (step detection over history), a bootstrap interval of the ratio, Holm's
 /// correction across benchmarks.
 ///
 /// Timings are not normal (right-skewed, occasional outliers from the OS), so the tests are
@@ -160,28 +160,9 @@ public enum Statistics {
         }
         return adjusted
     }
-
-    /// Percentile-bootstrap interval of median(b) / median(a): `resamples` resamplings of each
-    /// sample with replacement, seeded (the same inputs give the same interval).
-    public static func bootstrapRatioInterval(_ a: [Double], _ b: [Double], level: Double = 0.95, resamples: Int = 2000,
-                                              seed: UInt64 = 0x5eed) -> (low: Double, high: Double) {
-        var rng = SplitMix64(seed: seed)
-        var ratios: [Double] = []
-        ratios.reserveCapacity(resamples)
-        var ra = a, rb = b
-        for _ in 0..<resamples {
-            for k in ra.indices { ra[k] = a[Int(rng.next() % UInt64(a.count))] }
-            for k in rb.indices { rb[k] = b[Int(rng.next() % UInt64(b.count))] }
-            ratios.append(median(rb) / median(ra))
-        }
-        ratios.sort()
-        let lo = Int(((1 - level) / 2 * Double(resamples)).rounded(.down))
-        let hi = min(resamples - 1, Int(((1 + level) / 2 * Double(resamples)).rounded(.up)) - 1)
-        return (ratios[lo], ratios[hi])
-    }
 }
 
-/// A small seeded generator (splitmix64) for the bootstrap and permutation draws: this module does
+/// A small seeded generator (splitmix64) for the bootstrap draws: this module does
 /// not link the kernels' generator.
 public struct SplitMix64: Sendable {
     var state: UInt64

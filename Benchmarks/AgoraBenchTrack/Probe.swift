@@ -99,11 +99,7 @@ final class ProbeServer {
         process.waitUntilExit()
     }
 
-    var identity: MachineIdentity {
-        MachineIdentity(cpu_model: context.cpu_model, num_cpus: context.num_cpus, caches: context.caches,
-                        openblas_corename: context.openblas_corename, threads: context.threads,
-                        compiler: MachineIdentity.currentCompiler(), build_flags: MachineIdentity.currentBuildFlags())
-    }
+    var identity: MachineIdentity { context.identity }
 }
 
 /// The benchmark names a probe knows (--list), filtered by --only.

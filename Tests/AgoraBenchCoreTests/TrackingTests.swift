@@ -35,18 +35,19 @@ final class TrackingTests: XCTestCase {
     func testBootstrapIntervalCoversTheRatioAndIsSeeded() {
         var g = SplitMix64(seed: 3)
         func noise() -> Double { Double(g.next() % 1000) / 1000 - 0.5 }
-        let a = (0..<15).map { _ in 100 + 4 * noise() }, b = (0..<15).map { _ in 110 + 4 * noise() }
-        let ci = Statistics.bootstrapRatioInterval(a, b)
+        // Paired log ratios of a 10 % slowdown with +-2 % noise per pair.
+        let logs = (0..<15).map { _ in log(1.10 * (1 + 0.04 * noise())) }
+        let ci = Statistics.bootstrapPairedRatioInterval(logs)
         XCTAssertLessThan(ci.low, 1.10 + 0.001); XCTAssertGreaterThan(ci.high, 1.10 - 0.001)
         XCTAssertGreaterThan(ci.low, 1.0)
-        XCTAssertLessThan(ci.high - ci.low, 0.1)
-        let again = Statistics.bootstrapRatioInterval(a, b)
+        XCTAssertLessThan(ci.high - ci.low, 0.05)
+        let again = Statistics.bootstrapPairedRatioInterval(logs)
         XCTAssertEqual(ci.low, again.low); XCTAssertEqual(ci.high, again.high)
-        let same = Statistics.bootstrapRatioInterval(a, a)
-        XCTAssertLessThanOrEqual(same.low, 1); XCTAssertGreaterThanOrEqual(same.high, 1)
+        let none = Statistics.bootstrapPairedRatioInterval((0..<15).map { _ in 0.02 * noise() })
+        XCTAssertLessThanOrEqual(none.low, 1); XCTAssertGreaterThanOrEqual(none.high, 1)
     }
 
-    /// Synthetic per-invocation medians with a known effect: 10 % slower is found and gated, an
+    /// Synthetic paired session values with a known effect: 10 % slower is found and gated, an
     /// identical distribution is "no change", a 1 % shift is below the minimum effect, a changed
     /// answer is flagged.
     func testDecisionRule() {
@@ -140,5 +141,19 @@ extension TrackingTests {
         XCTAssertEqual(Statistics.wilcoxonSignedRank((1...12).map { 0.01 * Double($0) }).p, 0.00048828125, accuracy: 1e-15)
         // Zeros are dropped; nothing left means no evidence.
         XCTAssertEqual(Statistics.wilcoxonSignedRank([0, 0, 0]).p, 1)
+    }
+}
+
+extension TrackingTests {
+    /// The cache reader against the shell reading of sysfs it replaced (the labels recorded in
+    /// every result must not change form).
+    func testCacheLabelsMatchSysfs() throws {
+        let viaShell = shell("for d in /sys/devices/system/cpu/cpu0/cache/index*; do echo L$(cat $d/level)-$(cat $d/type):$(cat $d/size); done 2>/dev/null")
+            .split(separator: "\n").map(String.init)
+        let caches = CPUCaches.current()
+        if viaShell.isEmpty { throw XCTSkip("no cache information in sysfs on this machine") }
+        XCTAssertEqual(caches.map(\.label), viaShell)
+        for c in caches { XCTAssertGreaterThan(c.bytes, 0, c.label) }
+        XCTAssertEqual(CPUCaches.dataBytes(level: 1, in: caches), caches.first { $0.level == 1 && $0.type == "Data" }?.bytes)
     }
 }
