@@ -107,16 +107,21 @@ market-reproduce: build
 	@mkdir -p out
 	./.build/release/agora market reproduce all --out out/market-reproduce
 
-# Python peers (numpy, scipy): the system python3 when it has them, else a virtual environment
-# .venv-bench created here (pip install); without either the peers are skipped, never the benchmark.
-PEER_PYTHON = $$(if python3 -c "import numpy, scipy" 2>/dev/null; then echo python3; else echo .venv-bench/bin/python; fi)
+# Python peers: numpy/scipy and JAX (jit), in the virtual environment .venv-bench created here
+# (pip install numpy scipy, then jax[cpu], which may fail alone: the JAX peers are then skipped with
+# a message). Without a working .venv-bench the system python3 serves the numpy/scipy peers; without
+# either the peers are skipped, never the benchmark.
+PEER_PYTHON = $$(if [ -x .venv-bench/bin/python ] && .venv-bench/bin/python -c "import numpy, scipy" 2>/dev/null; then echo .venv-bench/bin/python; else echo python3; fi)
 
 bench-peers:
-	@if python3 -c "import numpy, scipy" 2>/dev/null; then :; \
-	elif [ -x .venv-bench/bin/python ] && .venv-bench/bin/python -c "import numpy, scipy" 2>/dev/null; then :; \
+	@if [ -x .venv-bench/bin/python ] && .venv-bench/bin/python -c "import numpy, scipy" 2>/dev/null; then :; \
 	else echo "Installing numpy and scipy for the benchmark peers into .venv-bench"; \
 	  { python3 -m venv .venv-bench 2>/dev/null || { $(SUDO) apt-get install -y -qq python3-venv && python3 -m venv .venv-bench; }; } && \
-	  .venv-bench/bin/pip install -q numpy scipy || echo "(numpy/scipy unavailable: the peers will be skipped)"; \
+	  .venv-bench/bin/pip install -q numpy scipy || echo "(numpy/scipy unavailable: the system python3 or no peers)"; \
+	fi
+	@if [ -x .venv-bench/bin/python ] && [ ! -e .venv-bench/.jax-tried ] && ! .venv-bench/bin/python -c "import jax" 2>/dev/null; then \
+	  echo "Installing jax[cpu] for the JAX peers into .venv-bench"; touch .venv-bench/.jax-tried; \
+	  .venv-bench/bin/pip install -q "jax[cpu]" || echo "(jax unavailable: the JAX peers will be skipped)"; \
 	fi
 
 bench: setup bench-peers

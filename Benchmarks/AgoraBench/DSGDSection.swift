@@ -39,7 +39,17 @@ extension BenchSession {
         // Gradient traffic: every sampled row is read once from memory (the second pass hits cache).
         let gradBytes = Double(agents * batch * d * 4)
         add("dsgd_iteration/gradients_only/d:\(d)", tg, threads: allThreads, bytes: gradBytes, bound: copyBound(workingSet: gradBytes, threads: allThreads))
-        add("dsgd_iteration/mix_and_payments_only/d:\(d)", tm, threads: allThreads)
+        // The mix and payments read theta and the gradients once and write next (neighbour rows are
+        // reused from cache): 3 agents x d floats.
+        let mixBytes = Double(3 * agents * d * 4)
+        add("dsgd_iteration/mix_and_payments_only/d:\(d)", tm, threads: allThreads, bytes: mixBytes, bound: copyBound(workingSet: mixBytes, threads: allThreads))
+        // The iteration's bound: both passes at the bandwidth of the level each working set lives in.
+        let boundSeconds = gradBytes / (copyBound(workingSet: gradBytes, threads: allThreads).1 * 1e9)
+            + mixBytes / (copyBound(workingSet: mixBytes, threads: allThreads).1 * 1e9)
+        dsgdBoundFraction = boundSeconds / t.median
+        print(String(format: "   bound (gradient rows at %@, mix traffic at %@): %.1f us; the iteration runs at %.2f of it",
+                     copyBound(workingSet: gradBytes, threads: allThreads).0, copyBound(workingSet: mixBytes, threads: allThreads).0,
+                     boundSeconds * 1e6, dsgdBoundFraction!))
         let peerDir = try PeerFolder("agora-dsgd-peer"), dir = peerDir.path
         try peerDir.write(x.storage, "x.f32"); try peerDir.write(y, "y.f32"); try peerDir.write(theta.storage, "theta.f32")
         try peerDir.write(batches.flatMap { $0.map { Int32($0) } }, "batch.i32")
@@ -54,6 +64,14 @@ extension BenchSession {
                          secs * 1e6, dsgdRatio!, dx, dp, sp))
         } else {
             print("   numpy peer gave no answer (needs python3 with numpy and scipy)")
+        }
+        if let peer = runJAXPeer("dsgd", [dir, "\(agents)", "\(rowsPer)", "\(batch)", "\(d)", "0.1", "1e-3", "1e-4", "\(reps)"], timeout: 300),
+           let secs = peer["seconds"] as? Double,
+           let dx = maxAbsDifference(peerDir.read("next_jax.f32", as: Float.self), next.storage),
+           let dp = maxAbsDifference(peerDir.read("pay_jax.f64", as: Double.self), pay) {
+            jaxRatios["dsgd"] = secs / t.median
+            print(String(format: "   JAX jit: %.1f us; Agora is %.2fx faster; max |theta difference| %.2e, max |payment difference| %.2e",
+                         secs * 1e6, secs / t.median, dx, dp))
         }
     }
 }

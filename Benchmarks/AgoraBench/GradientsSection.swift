@@ -36,5 +36,12 @@ extension BenchSession {
         } else {
             print("   numpy peer gave no answer (needs python3 with numpy)")
         }
+        if let peer = runJAXPeer("glm", [dir, "\(agents)", "\(batch)", "\(d)", "1e-4", "\(reps)"], timeout: 300),
+           let secs = peer["seconds"] as? Double,
+           let jg = peerDir.read("grad_jax.f32", as: Float.self), let diff = maxAbsDifference(jg, grads.storage) {
+            jaxRatios["glm"] = secs / t.median
+            print(String(format: "   JAX %@ jit: %.1f us; Agora is %.2fx faster; max |difference| %.2e",
+                         (peer["jax"] as? String) ?? "?", secs * 1e6, secs / t.median, diff))
+        }
     }
 }

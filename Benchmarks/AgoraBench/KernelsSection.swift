@@ -79,6 +79,14 @@ extension BenchSession {
         } else {
             print("   mix peers gave no answer (needs python3 with numpy and scipy)")
         }
+        if let peer = runJAXPeer("mix", [dir, "\(n)", "\(d)", "\(reps)"], timeout: 300),
+           let secs = peer["seconds"] as? Double,
+           let e = maxAbsDifference(peerDir.read("y_jax.f32", as: Float.self), y.storage) {
+            let ours = mixResults["sparse/\(d)/\(allThreads)"] ?? 0
+            jaxRatios["mix"] = secs / ours
+            print(String(format: "   JAX jit at d = 1e3 (best of ELL gather %.1f us and BCOO %.1f us): Agora %.1fx faster; max |difference| %.1e",
+                         ((peer["ell_seconds"] as? Double) ?? 0) * 1e6, ((peer["bcoo_seconds"] as? Double) ?? 0) * 1e6, secs / ours, e))
+        }
     }
 
     /// Gram matrix and cosine distances (syrk), row norms.

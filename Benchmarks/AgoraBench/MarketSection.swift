@@ -23,7 +23,8 @@ extension BenchSession {
             }
         }
         let econ = (0..<m).map { _ in ClientEconomics(dataSize: (1000 + 9000 * g.uniform()).rounded(), cost: 1, eagerness: 5e5) }
-        let market = ModelMarket(lambda: 2, eta: 5)
+        // Absolute centre step (the reference code's and the peers'); the step's cost is the same.
+        let market = ModelMarket(lambda: 2, eta: 5, centreStep: .absolute)
         // Steady state, as in a training loop: the workspace's buffers (U, Gram, centres) are reused.
         var ws = ModelMarket.Workspace<Float>()
         var t0 = now()
@@ -43,8 +44,13 @@ extension BenchSession {
         let tClear = Double(now() - t0) * 1e-9; t0 = now()
         try market.proxCenters(parameters: theta, geometry: ws.geometry, imports: cleared.imports, reports: econ, into: &ws.centres)
         let tProx = Double(now() - t0) * 1e-9
-        print(String(format: "   first (cold) step %.0f ms; stages: geometry (U, Gram, cosines) %.0f ms, distances %.1f ms, graph + payments %.1f ms (%.1f Newton steps per threshold), prox centres %.0f ms",
+        print(String(format: "   first (cold) step %.0f ms; stages: geometry (U, Gram, cosines) %.0f ms, distances %.1f ms, graph + payments %.1f ms (%.2f Newton steps per pair), prox centres %.0f ms",
                      cold * 1e3, tGeo * 1e3, tDist * 1e3, tClear * 1e3, Double(cleared.thresholdIterations) / Double(m * (m - 1)), tProx * 1e3))
+        var gramOnly = Matrix<Float>(rows: m, cols: m)
+        let tSyrk = measure(reps: quick ? 3 : 5) { try! BLAS.syrk(ws.geometry.updates, into: &gramOnly) }
+        add("market_step/syrk_only/clients:\(m)/params:\(p)", tSyrk, threads: OpenBLAS.threads, flops: gramFlops, bound: ("sgemm (Gram flops)", sgemmRate))
+        marketSyrkFraction = tSyrk.median / t.median
+        print(String(format: "   ssyrk of the updates alone: %.0f ms; the step runs at %.2f of this syrk bound", tSyrk.median * 1e3, marketSyrkFraction!))
         let result = (outcome: cleared, centres: ws.centres)
         let edges = result.outcome.edges.count
         print(String(format: "   %d edges (%.1f per importer); the Gram matrix alone at the sgemm rate would take %.0f ms", edges,
@@ -67,6 +73,18 @@ extension BenchSession {
                          secs, marketRatio!, differing, theirs.count, dn, dc, sc))
         } else {
             print("   numpy peer gave no answer (needs python3 with numpy)")
+        }
+        if let peer = runJAXPeer("market", [dir, "\(m)", "\(p)", "2", "5", quick ? "3" : "5"], timeout: 600),
+           let secs = peer["seconds"] as? Double,
+           let a = peerDir.read("imports_jax.i8", as: UInt8.self),
+           let dn = maxAbsDifference(peerDir.read("net_jax.f64", as: Double.self), result.outcome.netPayments),
+           let dc = maxAbsDifference(peerDir.read("centres_jax.f32", as: Float.self), result.centres.storage) {
+            var ours = Set<Int>()
+            for (i, j) in result.outcome.edges { ours.insert(i * m + j) }
+            let differing = ours.symmetricDifference(Set(a.indices.filter { a[$0] != 0 })).count
+            jaxRatios["market"] = secs / t.median
+            print(String(format: "   JAX jit: %.3f s; Agora is %.2fx faster; edges differing %d, max |net payment difference| %.2e (max |net payment| %.2e; JAX's float32 Gram sums in another order), max |centre difference| %.2e",
+                         secs, secs / t.median, differing, dn, result.outcome.netPayments.map(abs).max() ?? 0, dc))
         }
     }
 }

@@ -27,6 +27,21 @@ func runPeer(_ args: [String], timeout: Double) -> [String: Any]? {
     return obj
 }
 
+/// Runs the JAX peer `Benchmarks/peers/jax_peers.py KIND ARGS` (jit, identical inputs); nil, with
+/// the reason printed, when JAX is not installed for AGORA_PYTHON or the peer fails. `make
+/// bench-peers` installs jax into the benchmark's virtual environment when PyPI is reachable.
+func runJAXPeer(_ kind: String, _ args: [String], timeout: Double) -> [String: Any]? {
+    guard let out = runPeer(["jax_peers.py", kind] + args, timeout: timeout) else {
+        print("   JAX peer gave no answer (jax_peers.py \(kind) failed or timed out)")
+        return nil
+    }
+    if let why = out["skipped"] as? String {
+        print("   JAX peer skipped: \(why) (make bench-peers installs jax into .venv-bench)")
+        return nil
+    }
+    return out
+}
+
 struct SendPtr<T>: @unchecked Sendable { let p: UnsafeMutablePointer<T>; init(_ p: UnsafeMutablePointer<T>) { self.p = p } }
 
 func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s + " " : s + String(repeating: " ", count: w - s.count) }

@@ -34,7 +34,14 @@ final class BenchSession {
     var mixPeerRatios: (scipy: Double, numpy: Double)? = nil
     var glmRatio: Double? = nil
     var dsgdRatio: Double? = nil
+    /// The DSGD iteration's bound time / its measured time.
+    var dsgdBoundFraction: Double? = nil
+    /// ssyrk time on the market's update matrix / the market step's time (the Gram is the step's
+    /// unavoidable work: 1 = the step costs no more than its Gram matrix).
+    var marketSyrkFraction: Double? = nil
     var marketRatio: Double? = nil
+    /// JAX (jit) peer time / Agora time per kernel ("glm", "mix", "dsgd", "market").
+    var jaxRatios: [String: Double] = [:]
     /// all-threads / 1-thread speed-ups of the contended section ("quiet/small", "contended/large", ...).
     var contendedSpeedups: [String: Double] = [:]
     var contractRatios: [String: (ratio: Double, ours: Double, peer: Double)] = [:]

@@ -94,6 +94,22 @@ extension Kernels {
             perAgentGradientsRaw(parameters: parameters, gradients: gradients, losses: losses, agents: agents, cols: d,
                                  batches: batches, l2: l2, bytes: traffic, pool: pool) { a, th, gr in
                 var total = 0.0
+                if rows.dense != nil && !isContiguous(batches[a]) {
+                    // Gathered rows in blocks of four: the same numbers in the same order as the loop
+                    // below. (Measured by A/B on a 2-core Zen 3: the DSGD iteration's random batches
+                    // 11 % faster; contiguous batches, one stream the hardware prefetcher follows, 14 %
+                    // slower in blocks, so they keep the row loop.)
+                    rows.forEachDenseBlock(batches[a], th, into: gr) { i, zt in
+                        let z = Double(zt)
+                        if computeLosses {
+                            let (l, d) = loss.evaluate(z, Double(y[i]))
+                            total += l
+                            return T(d)
+                        }
+                        return T(loss.derivative(z, Double(y[i])))
+                    }
+                    return total
+                }
                 rows.forEachPrefetched(batches[a]) { i in
                     let z = Double(rows.dot(row: i, th))
                     let dz: Double

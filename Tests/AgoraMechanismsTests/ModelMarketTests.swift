@@ -83,11 +83,22 @@ final class ModelMarketTests: XCTestCase {
     }
 
     func testGreedyGraphFollowsThresholdsAndStopsAtFirstFailure() throws {
+        // The graph decides most candidates without solving their thresholds (a closed-form
+        // viability test, see `graph`); the naive reference solves every one. Small and larger
+        // markets, the latter with trade-friendly and trade-averse economics (many viable
+        // candidates, and blockers among the unsolved ones).
         var draw = IncentiveAudit.MarketDraw()
         draw.clients = 12
         let mech = ModelMarket(lambda: 2)
-        for (r, d, _) in try IncentiveAudit.randomMarkets(draw, count: 40, seed: 3) {
+        var cases = try IncentiveAudit.randomMarkets(draw, count: 40, seed: 3).map { ($0.0, $0.1) }
+        draw.clients = 90
+        for (k, (r, d, _)) in try IncentiveAudit.randomMarkets(draw, count: 8, seed: 4).enumerated() {
+            cases.append((r.map { ClientEconomics(dataSize: $0.dataSize, cost: $0.cost * (k % 2 == 0 ? 0.01 : 3), eagerness: $0.eagerness) }, d))
+        }
+        var bought = 0
+        for (r, d) in cases {
             let g = mech.graph(reports: r, distances: d)
+            bought += g.imports.map(\.count).reduce(0, +)
             for i in r.indices {
                 // Naive reference: all thresholds, sorted descending, stable by index.
                 let cands = r.indices.filter { $0 != i }.map { j -> (Int, Double) in
@@ -104,6 +115,7 @@ final class ModelMarketTests: XCTestCase {
                 XCTAssertEqual(g.imports[i], expect)
             }
         }
+        XCTAssertGreaterThan(bought, 500, "the cases must trade for the comparison to mean something")
         // A pure seller (K = 0) never imports.
         var r = [ClientEconomics](repeating: ClientEconomics(dataSize: 1000, cost: 0.1, eagerness: 5e5), count: 3)
         r[1].eagerness = 0

@@ -62,6 +62,46 @@ func fixedOrderDot<T: AgoraScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>,
     return s
 }
 
+/// Four dot products x_k . y at once, each in exactly `fixedOrderDot`'s order (so each result is
+/// bit-identical to it): four independent accumulators hide the FMA latency that bounds one dot,
+/// and y is loaded once for the four rows.
+@inline(__always) @usableFromInline
+func fixedOrderDot4<T: AgoraScalar>(_ x0: UnsafePointer<T>, _ x1: UnsafePointer<T>, _ x2: UnsafePointer<T>, _ x3: UnsafePointer<T>,
+                                    _ y: UnsafePointer<T>, _ n: Int) -> (T, T, T, T) {
+    var a0 = SIMD16<T>.zero, a1 = SIMD16<T>.zero, a2 = SIMD16<T>.zero, a3 = SIMD16<T>.zero
+    var k = 0
+    while k + vecWidth <= n {
+        let yv = loadVec(y + k)
+        a0 += loadVec(x0 + k) * yv; a1 += loadVec(x1 + k) * yv
+        a2 += loadVec(x2 + k) * yv; a3 += loadVec(x3 + k) * yv
+        k += vecWidth
+    }
+    var s0 = horizontalSum(a0), s1 = horizontalSum(a1), s2 = horizontalSum(a2), s3 = horizontalSum(a3)
+    while k < n { s0 += x0[k] * y[k]; s1 += x1[k] * y[k]; s2 += x2[k] * y[k]; s3 += x3[k] * y[k]; k += 1 }
+    return (s0, s1, s2, s3)
+}
+
+/// out += s0 x0, then += s1 x1, += s2 x2, += s3 x3: per element the same operations in the same
+/// order as four successive axpys (bit-identical), with out loaded and stored once instead of four
+/// times.
+@inline(__always) @usableFromInline
+func addScaled4<T: AgoraScalar>(_ x0: UnsafePointer<T>, _ x1: UnsafePointer<T>, _ x2: UnsafePointer<T>, _ x3: UnsafePointer<T>,
+                                _ s: (T, T, T, T), into out: UnsafeMutablePointer<T>, _ n: Int) {
+    let v0 = SIMD16<T>(repeating: s.0), v1 = SIMD16<T>(repeating: s.1), v2 = SIMD16<T>(repeating: s.2), v3 = SIMD16<T>(repeating: s.3)
+    var q = 0
+    while q + vecWidth <= n {
+        var g = loadVec(out + q)
+        g = g + v0 * loadVec(x0 + q); g = g + v1 * loadVec(x1 + q)
+        g = g + v2 * loadVec(x2 + q); g = g + v3 * loadVec(x3 + q)
+        storeVec(g, out + q)
+        q += vecWidth
+    }
+    while q < n {
+        out[q] += s.0 * x0[q]; out[q] += s.1 * x1[q]; out[q] += s.2 * x2[q]; out[q] += s.3 * x3[q]
+        q += 1
+    }
+}
+
 /// Sends raw pointers into `@Sendable` parallel closures. The kernels guarantee that parallel
 /// parts write disjoint ranges.
 @usableFromInline struct SendablePointer<T>: @unchecked Sendable {
