@@ -47,11 +47,63 @@ struct OutcomeExpectations {
         var d2value: [Double]    // d2 v(a(x)) / dx2
     }
 
-    /// Remembers the last evaluation: the solver asks for the objective and the constraints at the
-    /// same point, and line searches for values only.
+    /// Remembers the last evaluation and the last derivatives: the solver asks for the objective and
+    /// the constraints at the same point, and line searches for values only. Also holds the
+    /// [types + 1 x outcomes] weight matrices of the derivative products, reused across Newton steps
+    /// (at 888k outcomes each is 57 MB, and a fresh one cost a page fault per 4 KiB every step).
     final class Cache: @unchecked Sendable {
         var m: [Double] = []
         var e: Evaluation? = nil
+        var dm: [Double] = []
+        var d: Derivatives? = nil
+        var gradientWeights = Matrix<Double>(rows: 0, cols: 0)
+        var hessianWeights = Matrix<Double>(rows: 0, cols: 0)
+    }
+
+    /// Every first and second derivative one Newton step needs at m, from two GEMMs over the
+    /// outcomes: rows 0..<types are the budgets tbar_i (their gradients and Hessians), row `types`
+    /// the objective -E[v] (its gradient and Hessian). One pass over the pair products serves both
+    /// the objective's Hessian and the budgets' (it was two, each packing the 36-column matrix).
+    struct Derivatives {
+        var budgets: [Double]
+        /// [types + 1 x types]: row i = grad tbar_i, row `types` = grad of the objective.
+        var gradients: Matrix<Double>
+        /// types + 1 Hessians, in the same order.
+        var hessians: [Matrix<Double>]
+        var objective: Double
+    }
+
+    func derivatives(_ m: [Double]) -> Derivatives {
+        if let d = cache.d, cache.dm == m { return d }
+        let e = evaluate(m)
+        let cond = outcomes.conditional, p = outcomes.pmf
+        let types = cond.rows, count = p.count
+        if cache.gradientWeights.rows != types + 1 || cache.gradientWeights.cols != count {
+            cache.gradientWeights = Matrix(uninitializedRows: types + 1, cols: count)
+            cache.hessianWeights = Matrix(uninitializedRows: types + 1, cols: count)
+        }
+        // Row i: cond_i(o) v'(o) and cond_i(o) v''(o); the last row: -p(o) v'(o) and -p(o) v''(o).
+        cond.storage.withUnsafeBufferPointer { cb in
+            cache.gradientWeights.storage.withUnsafeMutableBufferPointer { gb in
+                cache.hessianWeights.storage.withUnsafeMutableBufferPointer { hb in
+                    for i in 0...types {
+                        let g = gb.baseAddress! + i * count, h = hb.baseAddress! + i * count
+                        if i < types {
+                            let c = cb.baseAddress! + i * count
+                            for o in 0..<count { g[o] = c[o] * e.dvalue[o]; h[o] = c[o] * e.d2value[o] }
+                        } else {
+                            for o in 0..<count { g[o] = -p[o] * e.dvalue[o]; h[o] = -p[o] * e.d2value[o] }
+                        }
+                    }
+                }
+            }
+        }
+        var tbar = [Double](repeating: 0, count: types)
+        try! BLAS.gemv(cond, e.value, into: &tbar)
+        let d = Derivatives(budgets: tbar, gradients: try! BLAS.product(cache.gradientWeights, outcomes.counts),
+                            hessians: weightedGrams(cache.hessianWeights), objective: -(try! BLAS.dot(p, e.value)))
+        cache.dm = m; cache.d = d
+        return d
     }
     let cache = Cache()
 
@@ -65,32 +117,37 @@ struct OutcomeExpectations {
     func evaluateUncached(_ m: [Double]) -> Evaluation {
         var x = [Double](repeating: 0, count: outcomes.counts.rows)
         try! BLAS.gemv(outcomes.counts, m, into: &x)
-        var e = Evaluation(totals: x, accuracy: x, value: x, dvalue: x, d2value: x)
-        for o in x.indices {
-            let (a, da, d2a) = accuracy.evaluate(x[o])
-            let (v, dv, d2v) = valuation.evaluate(a)
-            e.accuracy[o] = a; e.value[o] = v
-            e.dvalue[o] = dv * da
-            e.d2value[o] = d2v * da * da + dv * d2a
+        // Element by element, so the result does not depend on how the outcomes are split between
+        // threads (at 888k outcomes the accuracy's logarithms are a sixth of the solve).
+        var acc = x, val = x, dval = x, d2val = x
+        let count = x.count, accuracy = self.accuracy, valuation = self.valuation
+        x.withUnsafeBufferPointer { xb in
+            acc.withUnsafeMutableBufferPointer { ab in
+                val.withUnsafeMutableBufferPointer { vb in
+                    dval.withUnsafeMutableBufferPointer { db in
+                        d2val.withUnsafeMutableBufferPointer { hb in
+                            ThreadPool.shared.parallelFor(count, bytes: count * 48) { r in
+                                for o in r {
+                                    let (a, da, d2a) = accuracy.evaluate(xb[o])
+                                    let (v, dv, d2v) = valuation.evaluate(a)
+                                    ab[o] = a; vb[o] = v
+                                    db[o] = dv * da
+                                    hb[o] = d2v * da * da + dv * d2a
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
-        return e
-    }
-
-    /// sum_o w_o n_o  (a gradient): N^T w.
-    func weightedCounts(_ w: [Double]) -> [Double] {
-        var g = [Double](repeating: 0, count: outcomes.counts.cols)
-        try! BLAS.gemv(outcomes.counts, w, into: &g, trans: true)
-        return g
+        return Evaluation(totals: x, accuracy: acc, value: val, dvalue: dval, d2value: d2val)
     }
 
     /// The budgets tbar_i(m) = E[v(a(n . m)) | n_i >= 1] of every type, with their gradients
-    /// ([types x types], row i = grad tbar_i) and Hessians, from one evaluation: two GEMMs.
-    func budgets(_ e: Evaluation) -> (values: [Double], gradients: Matrix<Double>, hessians: [Matrix<Double>]) {
-        let cond = outcomes.conditional
-        var tbar = [Double](repeating: 0, count: cond.rows)
-        try! BLAS.gemv(cond, e.value, into: &tbar)
-        let wg = try! Kernels.scaleColumns(cond, by: e.dvalue), wh = try! Kernels.scaleColumns(cond, by: e.d2value)  // k columns each
-        return (tbar, try! BLAS.product(wg, outcomes.counts), weightedGrams(wh))
+    /// ([types x types], row i = grad tbar_i) and Hessians (from `derivatives`).
+    func budgets(_ m: [Double]) -> (values: [Double], gradients: Matrix<Double>, hessians: [Matrix<Double>]) {
+        let d = derivatives(m)
+        return (d.budgets, d.gradients, Array(d.hessians.prefix(d.budgets.count)))
     }
 }
 
@@ -122,13 +179,8 @@ struct ReducedContractProgram: SmoothConvexProgram {
     }
 
     func objective(_ m: [Double]) -> (value: Double, gradient: [Double], hessian: Matrix<Double>) {
-        let e = exp.evaluate(m)
-        let p = exp.outcomes.pmf
-        var val = 0.0
-        for o in p.indices { val += p[o] * e.value[o] }
-        let g = exp.weightedCounts((0..<p.count).map { -p[$0] * e.dvalue[$0] })
-        let w = try! Matrix(rows: 1, cols: p.count, storage: (0..<p.count).map { -p[$0] * e.d2value[$0] })
-        return (-val, g, exp.weightedGrams(w)[0])
+        let d = exp.derivatives(m)
+        return (d.objective, d.gradients.row(types), d.hessians[types])
     }
 
     func objectiveValue(_ m: [Double]) -> Double {
@@ -149,7 +201,6 @@ struct ReducedContractProgram: SmoothConvexProgram {
     }
 
     func constraints(_ m: [Double]) -> (values: [Double], jacobian: Matrix<Double>, hessians: [Matrix<Double>?]) {
-        let e = exp.evaluate(m)
         let tm = tMap
         let tv = t(m)
         var vals: [Double] = []
@@ -157,7 +208,7 @@ struct ReducedContractProgram: SmoothConvexProgram {
         var hs: [Matrix<Double>?] = []
         var row = 0
         // Budget: t_i - tbar_i <= 0 (convex: tbar_i is concave, its Hessian enters negated).
-        let (tbar, grads, hess) = exp.budgets(e)
+        let (tbar, grads, hess) = exp.budgets(m)
         for i in 0..<types {
             vals.append(tv[i] - tbar[i])
             for q in 0..<types { jac[row, q] = tm[i, q] - grads[i, q] }
@@ -203,12 +254,11 @@ struct FullContractProgram: SmoothConvexProgram {
 
     func constraints(_ y: [Double]) -> (values: [Double], jacobian: Matrix<Double>, hessians: [Matrix<Double>?]) {
         let m = Array(y[0..<types]), t = Array(y[types...])
-        let e = exp.evaluate(m)
         var vals: [Double] = []
         var jac = Matrix<Double>(rows: constraintCount, cols: dimension)
         var hs: [Matrix<Double>?] = []
         var row = 0
-        let (tbar, grads, hess) = exp.budgets(e)
+        let (tbar, grads, hess) = exp.budgets(m)
         for i in 0..<types {
             vals.append(t[i] - tbar[i])
             for k in 0..<types { jac[row, k] = -grads[i, k] }

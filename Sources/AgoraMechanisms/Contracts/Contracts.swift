@@ -198,11 +198,11 @@ public struct ContractDesigner {
         // Start where every outcome's total lies on the positive branch of a.
         let base = max(100, standAlone.max() ?? 100)
         let start = (0..<types).map { base * (1 + 0.01 * Double($0)) }
-        // The products here are tall and skinny ([types x outcomes] times [outcomes x types^2]):
-        // OpenBLAS's thread start-up costs more than the work below ~1e5 outcomes.
-        let sol = try expectations.outcomes.counts.rows < 100_000
-            ? OpenBLAS.singleThreaded { try BarrierSolver().solve(prog, start: start) }
-            : BarrierSolver().solve(prog, start: start)
+        // The products here are short and wide ([types + 1 x outcomes] times [outcomes x types^2]):
+        // OpenBLAS's threads cost more than they save at every size measured (I = 8, N = 20, 888k
+        // outcomes, 2 Zen 3 cores: 16.3 s on one OpenBLAS thread, 21.3 s on two, with 10 s of
+        // system time in their yields). The per-outcome evaluation runs on Agora's pool instead.
+        let sol = try OpenBLAS.singleThreaded { try BarrierSolver().solve(prog, start: start) }
         var m = sol.x
         // Contracts within rounding of each other are pooled exactly.
         var pools: [[Int]] = []
