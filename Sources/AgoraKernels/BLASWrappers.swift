@@ -77,9 +77,17 @@ public enum BLAS {
         a.storage.withUnsafeBufferPointer { ap in
             c.storage.withUnsafeMutableBufferPointer { cp in
                 T._syrk(n: n, k: k, alpha: alpha, a: ap.baseAddress!, lda: k, beta: beta, c: cp.baseAddress!, ldc: n)
-                // syrk writes the upper triangle only; mirror it.
+                // syrk writes the upper triangle only; mirror it, in 64 x 64 tiles (a plain column
+                // walk misses the cache on every element once a row is beyond a few KiB).
                 let p = cp.baseAddress!
-                for i in 0..<n { for j in 0..<i { p[i * n + j] = p[j * n + i] } }
+                let tile = 64
+                for ib in stride(from: 0, to: n, by: tile) {
+                    for jb in stride(from: 0, through: ib, by: tile) {
+                        for i in ib..<min(ib + tile, n) {
+                            for j in jb..<min(jb + tile, i) { p[i * n + j] = p[j * n + i] }
+                        }
+                    }
+                }
             }
         }
     }

@@ -1,3 +1,5 @@
+import CAgoraSupport
+
 extension Kernels {
     /// U = X - 1 x0^T: every row minus the same origin row (the updates of all agents from a common
     /// initial model), one streaming pass (read X, write U).
@@ -20,11 +22,20 @@ extension Kernels {
                     let xp = SendablePointer(UnsafeMutablePointer(mutating: xb.baseAddress!))
                     let op = SendablePointer(UnsafeMutablePointer(mutating: ob.baseAddress!))
                     let up = SendablePointer(ub.baseAddress!)
+                    // Outputs far beyond the last-level cache (the market's U at m P = 1e8) are written
+                    // with streaming stores, as the sparse mix does: no read for ownership, so two
+                    // memory streams instead of three.
+                    let stream = x.storage.count * MemoryLayout<T>.size >= Kernels.streamingStoreBytes
                     pool.parallelFor(x.rows, bytes: 2 * x.storage.count * MemoryLayout<T>.size) { r in
+                        defer { if stream { agora_store_fence() } }
                         for i in r {
                             let xr = xp.p + i * d, ur = up.p + i * d
                             var k = 0
-                            while k + vecWidth <= d { storeVec(loadVec(xr + k) - loadVec(op.p + k), ur + k); k += vecWidth }
+                            if stream && Int(bitPattern: ur) & 15 == 0 {
+                                while k + vecWidth <= d { streamVec(loadVec(xr + k) - loadVec(op.p + k), ur + k); k += vecWidth }
+                            } else {
+                                while k + vecWidth <= d { storeVec(loadVec(xr + k) - loadVec(op.p + k), ur + k); k += vecWidth }
+                            }
                             while k < d { ur[k] = xr[k] - op.p[k]; k += 1 }
                         }
                     }

@@ -56,6 +56,17 @@ final class BLASTests: XCTestCase {
         BLAS.scal(T(-3), &s)
         assertClose(s, u.map { -3 * Double($0) }, rel: tol(T.self))
     }
+    /// syrk's mirror runs in 64 x 64 tiles: sizes across several tiles, not multiples of 64.
+    func testSyrkMirrorsAcrossTiles() throws {
+        for n in [63, 64, 65, 150] {
+            let a: Matrix<Double> = randomMatrix(n, 9, seed: UInt64(n))
+            var g = Matrix<Double>(rows: n, cols: n)
+            try BLAS.syrk(a, into: &g)
+            assertClose(g.storage, naiveProduct(a, a, false, true), rel: 1e-12)
+            for i in 0..<n { for j in 0..<n { XCTAssertEqual(g[i, j], g[j, i], "n = \(n): (\(i), \(j)) not mirrored") } }
+        }
+    }
+
     func testLevel12Float() throws { try checkLevel12(Float.self) }
     func testLevel12Double() throws { try checkLevel12(Double.self) }
 
