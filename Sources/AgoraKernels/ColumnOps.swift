@@ -55,4 +55,53 @@ extension Kernels {
         }
         return o
     }
+
+    /// S[h, q] = sum_r W[h, r] x_r[a_q] x_r[b_q] for the pairs (a_q, b_q) of
+    /// `upperTrianglePairs(x.cols)`: H weighted sums of the rows' outer products (e.g. the Hessians
+    /// of expectations over enumerated outcomes), equal to `BLAS.product(w, pairProducts(x))`
+    /// without keeping the [rows x pairs] matrix (256 MB at 888k rows and 8 columns).
+    ///
+    /// Rows are processed in fixed chunks of 1024: each chunk's pair products are built in cache and
+    /// multiplied by the chunk's weight columns (one small GEMM, OpenBLAS single-threaded inside
+    /// Agora's parallel region); the chunks' partial sums are added in chunk order, so the result
+    /// does not depend on the thread count.
+    public static func weightedPairSums(_ x: Matrix<Double>, weights w: Matrix<Double>, pool: ThreadPool = .shared) throws -> Matrix<Double> {
+        let rows = x.rows, k = x.cols, h = w.rows
+        guard w.cols == rows else { throw AgoraError.shape("weightedPairSums: weights have \(w.cols) columns for \(rows) rows") }
+        let pairs = upperTrianglePairs(k), p = pairs.count
+        var out = Matrix<Double>(rows: h, cols: p)
+        guard rows > 0, p > 0, h > 0 else { return out }
+        let chunk = 1024, chunks = (rows + chunk - 1) / chunk
+        var partials = [Double](repeating: 0, count: chunks * h * p)
+        let pairIndex = pairs.flatMap { [$0.0, $0.1] }
+        x.storage.withUnsafeBufferPointer { xb in
+            w.storage.withUnsafeBufferPointer { wb in
+                partials.withUnsafeMutableBufferPointer { partb in
+                    pairIndex.withUnsafeBufferPointer { ib in
+                        let xp = xb.baseAddress!, wp = wb.baseAddress!, part = partb.baseAddress!, idx = ib.baseAddress!
+                        OpenBLAS.singleThreaded {
+                            pool.parallelFor(chunks, bytes: rows * (k + h) * 8) { range in
+                                withUnsafeTemporaryAllocation(of: Double.self, capacity: chunk * p) { qb in
+                                    let q = qb.baseAddress!
+                                    for c in range {
+                                        let lo = c * chunk, n = min(rows, lo + chunk) - lo
+                                        for r in 0..<n {
+                                            let xr = xp + (lo + r) * k, qr = q + r * p
+                                            for j in 0..<p { qr[j] = xr[idx[2 * j]] * xr[idx[2 * j + 1]] }
+                                        }
+                                        Double._gemm(transA: false, transB: false, m: h, n: p, k: n, alpha: 1, a: wp + lo, lda: rows,
+                                                     b: q, ldb: p, beta: 0, c: part + c * h * p, ldc: p)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out.storage.withUnsafeMutableBufferPointer { ob in
+            for c in 0..<chunks { for e in 0..<(h * p) { ob[e] += partials[c * h * p + e] } }
+        }
+        return out
+    }
 }

@@ -148,6 +148,31 @@ final class RowEditsTests: XCTestCase {
         for r in 0..<5 { for (q, (a, b)) in pairs.enumerated() { XCTAssertEqual(p[r, q], x[r, a] * x[r, b]) } }
     }
 
+    /// The fused weighted outer-product sums against a naive double loop, across chunk boundaries
+    /// (512 rows) and pair counts that are not multiples of 8, and independent of the thread count.
+    func testWeightedPairSumsMatchNaiveSumsAndIgnoreThreadCount() throws {
+        for (rows, k, h) in [(1, 1, 1), (37, 3, 2), (1300, 8, 9), (600, 5, 4)] {
+            let x: Matrix<Double> = randomMatrix(rows, k, seed: UInt64(rows))
+            let w: Matrix<Double> = randomMatrix(h, rows, seed: UInt64(rows + 1))
+            let pairs = Kernels.upperTrianglePairs(k)
+            let oldMin = ThreadPool.shared.minParallelBytes
+            ThreadPool.shared.minParallelBytes = 0
+            defer { ThreadPool.shared.minParallelBytes = oldMin }
+            let s1 = try withThreads(1) { try Kernels.weightedPairSums(x, weights: w) }
+            let s2 = try withThreads(2) { try Kernels.weightedPairSums(x, weights: w) }
+            XCTAssertEqual(s1, s2, "rows \(rows): thread count changed the sums")
+            XCTAssertEqual(s1.rows, h); XCTAssertEqual(s1.cols, pairs.count)
+            for hh in 0..<h {
+                for (q, (a, b)) in pairs.enumerated() {
+                    var naive = 0.0, scale = 0.0
+                    for r in 0..<rows { naive += w[hh, r] * x[r, a] * x[r, b]; scale += abs(w[hh, r] * x[r, a] * x[r, b]) }
+                    XCTAssertEqual(s1[hh, q], naive, accuracy: 1e-13 * max(1, scale), "rows \(rows), weight row \(hh), pair \(q)")
+                }
+            }
+        }
+        XCTAssertThrowsError(try Kernels.weightedPairSums(Matrix<Double>(rows: 3, cols: 2), weights: Matrix<Double>(rows: 1, cols: 4)))
+    }
+
     func testErrorDescriptionsNameWhereTheProblemIs() {
         XCTAssertEqual(AgoraError.data(file: "a.svm", line: 3, column: 7, "expected INDEX:VALUE").description, "a.svm:3:7: expected INDEX:VALUE")
         XCTAssertEqual(AgoraError.configuration("must be positive", field: "market.eta").description, "market.eta: must be positive")

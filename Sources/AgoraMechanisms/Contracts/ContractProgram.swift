@@ -9,15 +9,12 @@ import Darwin
 #endif
 
 /// Expectations over all Multinomial outcomes of v(a(n . m)) and their derivatives, computed with
-/// BLAS: totals x = N m (gemv), per-outcome values, then weighted sums (gemv) and weighted Gram
-/// matrices N^T diag(w) N (gemm) for Hessians.
+/// BLAS and one fused kernel: totals x = N m (gemv), per-outcome values, then weighted sums (GEMM)
+/// and weighted outer-product sums N^T diag(w) N (`Kernels.weightedPairSums`) for Hessians.
 struct OutcomeExpectations {
     let outcomes: MultinomialOutcomes
     let accuracy: AccuracyFunction
     let valuation: ValuationFunction
-    /// Products n_a n_b (a <= b) of every outcome, [outcomes x I(I+1)/2], precomputed once so that
-    /// all Hessians of one evaluation come from a single GEMM: rows of weights times this matrix.
-    let outer: Matrix<Double>
     let pairs: [(Int, Int)]
 
     init(outcomes: MultinomialOutcomes, accuracy: AccuracyFunction, valuation: ValuationFunction) {
@@ -25,12 +22,11 @@ struct OutcomeExpectations {
         self.accuracy = accuracy
         self.valuation = valuation
         pairs = Kernels.upperTrianglePairs(outcomes.counts.cols)
-        outer = Kernels.pairProducts(outcomes.counts)
     }
 
     /// For each row w_h of `weights` [H x outcomes]: sum_o w_h[o] n_o n_o^T, as H symmetric matrices.
     func weightedGrams(_ weights: Matrix<Double>) -> [Matrix<Double>] {
-        let r = try! BLAS.product(weights, outer)
+        let r = try! Kernels.weightedPairSums(outcomes.counts, weights: weights)
         let k = outcomes.counts.cols
         return (0..<weights.rows).map { h in
             var m = Matrix<Double>(rows: k, cols: k)
