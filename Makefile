@@ -8,7 +8,7 @@ NATIVE_BUILD := .build-native
 SUDO         := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 APT_PACKAGES := libopenblas-dev pkg-config zlib1g-dev
 
-.PHONY: bench-track-tool bench-ab bench-ab-ci bench-record bench-report setup setup-mpi build build-mpi test test-mpi bench-mpi bench-python examples run market-reproduce bench bench-quick bench-peers bench-smoke fuzz fuzz-build fuzz-smoke sanitize python python-test wheel clean help
+.PHONY: bench-track-tool bench-ab bench-ab-ci bench-record bench-report setup setup-mpi build build-mpi test test-mpi bench-mpi bench-python examples run market-reproduce bench bench-quick bench-peers bench-smoke bench-openmp fuzz fuzz-build fuzz-smoke sanitize python python-test wheel clean help
 
 help:
 	@echo "make run    build (if needed) and run the current showcase experiment"
@@ -23,6 +23,7 @@ help:
 	@echo "make wheel  a manylinux wheel of agora_ml in dist/, checked in a fresh venv without Swift"
 	@echo "make market-reproduce  the paper's market experiments on MNIST, digits and a9a (needs ../shared/data or AGORA_DATA): out/market-reproduce"
 	@echo "make build-mpi  an MPI-enabled agora in .build-mpi/release/agora (installs Open MPI); make test-mpi: its tests under mpirun"
+	@echo "make bench-openmp  OpenMP (libomp) beside Agora's thread pool on the same work, quiet and contended: bench-results/openmp"
 	@echo "make bench-mpi  the MPI benchmark at 1, 2 and 4 ranks (ping-pong bound, exchange, mix, DSGD; strong and weak scaling): bench-results/mpi"
 	@echo "make bench-ab BASE=<rev> [HEAD=<rev>] [ONLY=mix/ring,...]  interleaved A/B of two revisions' key kernels with a verdict per benchmark"
 	@echo "make bench-record [REV=<rev>]  append a run to the per-machine history (BENCH_HISTORY); make bench-report: SVG over commits with step changes"
@@ -131,6 +132,20 @@ bench: setup bench-peers
 bench-quick: setup bench-peers
 	$(SWIFT) build -c release --scratch-path $(NATIVE_BUILD) $(NATIVE_FLAGS) --product AgoraBench
 	AGORA_PYTHON=$(PEER_PYTHON) ./$(NATIVE_BUILD)/release/AgoraBench --quick $(BENCH_ARGS)
+
+# OpenMP evaluation (issue 17): a separate package (Benchmarks/OpenMPEval) so that -fopenmp and
+# libomp never enter a library product. Runs with libomp's default wait policy and with
+# OMP_WAIT_POLICY=passive; JSON per run in bench-results/openmp.
+OMP_APT_PACKAGES := libomp-dev
+bench-openmp: setup
+	@if ls /usr/lib/llvm-*/lib/libomp.so >/dev/null 2>&1; then :; else \
+	  echo "Installing LLVM's OpenMP runtime: $(OMP_APT_PACKAGES)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(OMP_APT_PACKAGES); fi
+	@mkdir -p bench-results/openmp
+	@lib=$$(dirname $$(ls /usr/lib/llvm-*/lib/libomp.so | tail -1)); inc=$$(dirname $$(ls /usr/lib/llvm-*/lib/clang/*/include/omp.h | tail -1)); \
+	  cd Benchmarks/OpenMPEval && AGORA_OMP_LIB=$$lib AGORA_OMP_INCLUDE=$$inc $(SWIFT) build -c release $(NATIVE_FLAGS) && \
+	  ./.build/release/OpenMPEval --out ../../bench-results/openmp/default.json && \
+	  OMP_WAIT_POLICY=passive ./.build/release/OpenMPEval --out ../../bench-results/openmp/passive.json
 
 # Regression tracking (README "Tracking performance"). The A/B probe (Benchmarks/ABProbe) is built
 # against each revision by Benchmarks/track.sh (git worktrees and scratch paths under TRACK_DIR,
