@@ -39,6 +39,9 @@ let package = Package(
         .executable(name: "AgoraBench", targets: ["AgoraBench"]),
         .executable(name: "AgoraMPIBench", targets: ["AgoraMPIBench"]),
         .executable(name: "AgoraBenchTrack", targets: ["AgoraBenchTrack"]),
+        // Benchmark support (statistics, machine identity, the contended-run competitor), for the
+        // separate benchmark packages under Benchmarks/ (OpenMPEval).
+        .library(name: "AgoraBenchCore", targets: ["AgoraBenchCore"]),
     ],
     // MPI is optional: `swift build --traits MPI` (make build-mpi) turns on CMPI (pkg-config
     // ompi-c, Open MPI; MPICH's pkg-config name is mpich) and the MPI back-end; a plain build

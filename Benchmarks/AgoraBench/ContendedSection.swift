@@ -19,16 +19,8 @@ extension BenchSession {
         let xs: Matrix<Float> = rng.normalMatrix(rows: 256, cols: 100), xb: Matrix<Float> = rng.normalMatrix(rows: bigAgents, cols: bigD)
         var ys = Matrix<Float>(rows: 256, cols: 100), yb = Matrix<Float>(rows: bigAgents, cols: bigD)
         for condition in ["quiet", "contended"] {
-            var competitor: Process? = nil
-            if condition == "contended" {
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: "/bin/sh")
-                p.arguments = ["-c", "while :; do :; done"]
-                try p.run()
-                competitor = p
-                usleep(200_000)
-            }
-            defer { competitor?.terminate(); competitor?.waitUntilExit() }
+            let competitor = condition == "contended" ? try CompetingProcess() : nil
+            defer { competitor?.stop() }
             var times: [String: [Int: Double]] = [:]
             for th in Set([1, allThreads]).sorted() {
                 pool.threads = th

@@ -18,6 +18,7 @@ extension BenchSession {
         let w = try MixingMatrix(graph: g, scheme: .metropolis)
         let sparseOp: MixingOperator<Float> = w.mixingOperator(strategy: .sparse)
         measureMix(sparseOp, w)
+        try measureMixByDegree()
         try measureMixPeers(sparseOp)
         measureGram()
     }
@@ -55,6 +56,27 @@ extension BenchSession {
             }
             add("mix_step/sparse/torus/n:\(n)/d:\(d)/threads:\(allThreads)", t, threads: allThreads,
                 bytes: 3.0 * Double(n * d) * 4, bound: copyBound(workingSet: 3.0 * Double(n * d) * 4, threads: allThreads))
+        }
+    }
+
+    /// The sparse mix at n = 1024, d = 1e4 over topologies of growing degree, each against its
+    /// unique-traffic bound: one read of X and one write of Y at the copy bandwidth of the level
+    /// they live in (neighbour rows reused from cache cost nothing in this bound).
+    func measureMixByDegree() throws {
+        let n = mixAgents, d = 10_000
+        let x: Matrix<Float> = rng.normalMatrix(rows: n, cols: d)
+        var y = Matrix<Float>(rows: n, cols: d)
+        let bytes = 2.0 * Double(n * d) * 4
+        let bound = copyBound(workingSet: bytes, threads: allThreads)
+        let topologies: [Topology] = [.ring, .torus(rows: 32, cols: 32), .onePeerExponential, .randomRegular(k: 8),
+                                      .exponential, .randomRegular(k: 32)]
+        for topo in topologies {
+            let op: MixingOperator<Float> = try MixingMatrix(graph: try topo.graph(agents: n, seed: 3), scheme: .metropolis)
+                .mixingOperator(strategy: .sparse)
+            let degree = Double(op.csr.nonzeros) / Double(n) - 1
+            let t = measure(reps: reps) { try! Kernels.mix(op, x, into: &y) }
+            add("mix/by_degree/\(topo.description)/n:\(n)/d:\(d)/threads:\(allThreads)", t, threads: allThreads, bytes: bytes, bound: bound)
+            mixByDegree.append((topo.description, degree, bytes / t.median / 1e9 / bound.1))
         }
     }
 

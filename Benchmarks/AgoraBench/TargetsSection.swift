@@ -25,6 +25,10 @@ extension BenchSession {
             target("sparse mix n=1024 d=1e3 >= 2x faster than scipy CSR", rs / 2, 1.0, quick: false, shown: String(format: "%.1fx", rs))
             target("sparse mix n=1024 d=1e3 >= 10x faster than numpy", rn / 10, 1.0, quick: false, shown: String(format: "%.1fx", rn))
         }
+        for m in mixByDegree {
+            target(String(format: "sparse mix n=1024 d=1e4, %@ (degree %.1f), >= 0.7 of its unique-traffic bound", m.name, m.degree), m.fraction / 0.7, 1.0,
+                   quick: false, shown: String(format: "%.3f", m.fraction))
+        }
         if let r = records.last(where: { $0.name.hasPrefix("glm_grad/") }), let f = r.fraction_of_bound {
             target("batched logistic gradient >= 0.6 of copy bandwidth", f / 0.6, 1.0, quick: quick, shown: String(format: "%.2f", f))
         }
@@ -33,11 +37,11 @@ extension BenchSession {
             target("one DSGD iteration, 256 agents, >= 3x faster than JAX jit", r / 3, 1.0, quick: quick, shown: String(format: "%.2fx", r))
         } else if want("dsgd") { print("   [SKIP] one DSGD iteration >= 3x JAX jit: no JAX peer (make bench-peers)") }
         if let f = dsgdBoundFraction {
-            target("one DSGD iteration >= 0.8 of its bound (gradient rows + mix traffic)", f / 0.8, 1.0, quick: quick, shown: String(format: "%.2f", f))
+            target("one DSGD iteration >= 0.8 of its bound (gradient rows + mix traffic)", f / 0.8, 1.0, quick: quick, shown: String(format: "%.3f", f))
         }
         if let f = marketSyrkFraction {
             target("iPFL market step, m=1000, P=\(quick ? "1e4" : "1e5"), >= 0.85 of the ssyrk bound (\(OpenBLAS.coreName))", f / 0.85, 1.0, quick: quick,
-                   shown: String(format: "%.2f", f))
+                   shown: String(format: "%.3f", f))
         }
         if let r = jaxRatios["market"] {
             target("iPFL market step >= 2x faster than JAX jit", r / 2, 1.0, quick: quick, shown: String(format: "%.2fx", r))

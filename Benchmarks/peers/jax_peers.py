@@ -18,6 +18,7 @@ import sys
 import time
 
 import numpy as np
+from peer_common import ell_from_csr
 
 try:
     import jax
@@ -96,15 +97,9 @@ def mix(d_, n, d, reps):
     rs = load(d_, "rowstart.i64", np.int64)
     cols = load(d_, "cols.i32", np.int32)
     vals = load(d_, "vals.f32", np.float32)
-    deg = np.diff(rs)
-    k = int(deg.max())
-    idx = np.zeros((n, k), dtype=np.int32)
-    wpad = np.zeros((n, k), dtype=np.float32)
-    for i in range(n):
-        idx[i, : deg[i]] = cols[rs[i]: rs[i + 1]]
-        wpad[i, : deg[i]] = vals[rs[i]: rs[i + 1]]
-    idx, wpad = jnp.asarray(idx), jnp.asarray(wpad)
-    rows = np.repeat(np.arange(n, dtype=np.int32), deg)
+    idx, wpad = ell_from_csr(rs, cols, vals, n)
+    idx, wpad = jnp.asarray(idx.astype(np.int32)), jnp.asarray(wpad)
+    rows = np.repeat(np.arange(n, dtype=np.int32), np.diff(rs))
     bcoo = jsparse.BCOO((jnp.asarray(vals), jnp.asarray(np.stack([rows, cols], 1))), shape=(n, n))
     ell = jax.jit(lambda x: jnp.einsum("nk,nkd->nd", wpad, x[idx]))
     sparse = jax.jit(lambda x: bcoo @ x)

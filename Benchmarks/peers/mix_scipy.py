@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 import scipy.sparse as sp
+from peer_common import ell_from_csr
 
 
 def median_time(f, reps):
@@ -32,13 +33,7 @@ def main():
     cols = np.fromfile(f"{d_}/cols.i32", dtype=np.int32)
     vals = np.fromfile(f"{d_}/vals.f32", dtype=np.float32)
     W = sp.csr_matrix((vals, cols, rs), shape=(n, n))
-    deg = np.diff(rs)
-    k = int(deg.max())
-    idx = np.zeros((n, k), dtype=np.int64)
-    wpad = np.zeros((n, k), dtype=np.float32)
-    for i in range(n):
-        idx[i, : deg[i]] = cols[rs[i]: rs[i + 1]]
-        wpad[i, : deg[i]] = vals[rs[i]: rs[i + 1]]
+    idx, wpad = ell_from_csr(rs, cols, vals, n)
     out = {}
     ys = W @ x
     yn = np.einsum("nk,nkd->nd", wpad, x[idx])

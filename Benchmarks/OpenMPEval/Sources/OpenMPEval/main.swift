@@ -3,6 +3,7 @@
 // dominates) and a large one (1024 x 20000, memory-bound), each on 1 and all threads. Both run the
 // same C row-range function (COpenMPShim), so only the runtime differs; the answers are compared.
 // Usage: OpenMPEval [--out FILE.json] [--reps N]
+import AgoraBenchCore
 import AgoraKernels
 import COpenMPShim
 import Foundation
@@ -60,15 +61,7 @@ print("OpenMP evaluation: \(String(cString: shim_omp_version())), OMP_WAIT_POLIC
       + "KMP_BLOCKTIME=\(ProcessInfo.processInfo.environment["KMP_BLOCKTIME"] ?? "(default)"); Agora pool of \(allThreads) threads; \(reps) repetitions")
 var rows: [Row] = []
 for condition in ["quiet", "contended"] {
-    var competitor: Process? = nil
-    if condition == "contended" {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "while :; do :; done"]
-        try p.run()
-        competitor = p
-        usleep(200_000)
-    }
+    let competitor = condition == "contended" ? try CompetingProcess() : nil
     for th in Set([1, allThreads]).sorted() {
         pool.threads = th
         let fjPool = th > 1 ? measure(inner: 2000) { pool.parallelFor(th, bytes: .max) { _ in } } : nil
@@ -79,7 +72,7 @@ for condition in ["quiet", "contended"] {
         rows.append(Row(condition: condition, runtime: "openmp", threads: th, forkJoinMicros: fjOMP.map { $0 * 1e6 }, smallMicros: so * 1e6, largeMillis: lo * 1e3))
     }
     pool.threads = allThreads
-    competitor?.terminate(); competitor?.waitUntilExit()
+    competitor?.stop()
 }
 let same = outPool == outOMP
 print("answers identical between the runtimes: \(same)")
