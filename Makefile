@@ -8,7 +8,7 @@ NATIVE_BUILD := .build-native
 SUDO         := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 APT_PACKAGES := libopenblas-dev pkg-config zlib1g-dev
 
-.PHONY: bench-track-tool bench-ab bench-ab-ci bench-record bench-report setup setup-mpi build build-mpi test test-mpi bench-mpi bench-python examples run market-reproduce bench bench-quick bench-peers bench-smoke bench-openmp fuzz fuzz-build fuzz-smoke sanitize python python-test wheel clean help
+.PHONY: bench-track-tool bench-ab bench-ab-ci bench-record bench-report setup setup-mpi build build-mpi test test-mpi bench-mpi bench-python examples run market-reproduce bench bench-quick bench-peers bench-smoke bench-openmp bench-python-host fuzz fuzz-build fuzz-smoke sanitize python python-test wheel clean help
 
 help:
 	@echo "make run    build (if needed) and run the current showcase experiment"
@@ -23,6 +23,7 @@ help:
 	@echo "make wheel  a manylinux wheel of agora_ml in dist/, checked in a fresh venv without Swift"
 	@echo "make market-reproduce  the paper's market experiments on MNIST, digits and a9a (needs ../shared/data or AGORA_DATA): out/market-reproduce"
 	@echo "make build-mpi  an MPI-enabled agora in .build-mpi/release/agora (installs Open MPI); make test-mpi: its tests under mpirun"
+	@echo "make bench-python-host  agora_ml on 1 and 2 threads while numpy's BLAS threads run in the same Python process"
 	@echo "make bench-openmp  OpenMP (libomp) beside Agora's thread pool on the same work, quiet and contended: bench-results/openmp"
 	@echo "make bench-mpi  the MPI benchmark at 1, 2 and 4 ranks (ping-pong bound, exchange, mix, DSGD; strong and weak scaling): bench-results/mpi"
 	@echo "make bench-ab BASE=<rev> [HEAD=<rev>] [ONLY=mix/ring,...]  interleaved A/B of two revisions' key kernels with a verdict per benchmark"
@@ -262,6 +263,10 @@ python-test: python
 bench-python: python
 	$(PY_VENV)/bin/pip install -q jax || echo "(jax unavailable: the JAX peer is skipped)"
 	$(PY_VENV)/bin/python python/bench/bench_agora_ml.py --out bench-results/python/python-bench.json $(PYTHON_BENCH_ARGS)
+
+# Agora's threads inside a Python host whose numpy keeps its own BLAS threads busy (issue 17).
+bench-python-host: python
+	$(PY_VENV)/bin/python python/bench/host_contention.py --out bench-results/python/host-contention.json
 
 # The examples as users run them: the Python ones against the installed agora_ml (the mpi4py one
 # under mpirun when Open MPI is installed), and the Swift package that depends on Agora by path.
