@@ -6,6 +6,9 @@ import AgoraKernels
 public struct Graph: Sendable, Equatable, Codable {
     public let agents: Int
     public let neighbors: [[Int]]
+    /// `neighbors[i].count` for every agent, kept with the (immutable) neighbour lists: payments and
+    /// exchanges ask for the degrees every iteration, and counting 256 nested arrays cost ~8 us.
+    public let degrees: [Int]
 
     /// Builds a graph from an edge list, rejecting self-loops, duplicates and out-of-range agents.
     /// Connectivity is *not* required here (time-varying schedules use disconnected steps); call
@@ -21,20 +24,37 @@ public struct Graph: Sendable, Equatable, Codable {
             guard !sets[a].contains(b) else { throw AgoraError.configuration("Duplicate edge (\(a), \(b))") }
             sets[a].insert(b); sets[b].insert(a)
         }
-        agents = n
-        neighbors = sets.map { $0.sorted() }
+        self.init(agents: n, sortedNeighbors: sets.map { $0.sorted() })
     }
 
     /// Builds a graph from neighbour sets that are already symmetric and loop-free (internal use
     /// by the generators; duplicates are impossible by construction).
     init(agents n: Int, neighborSets: [Set<Int>]) {
-        agents = n
-        neighbors = neighborSets.map { $0.sorted() }
+        self.init(agents: n, sortedNeighbors: neighborSets.map { $0.sorted() })
     }
 
-    public var degrees: [Int] { neighbors.map(\.count) }
-    public var edgeCount: Int { neighbors.reduce(0) { $0 + $1.count } / 2 }
-    public var maxDegree: Int { neighbors.map(\.count).max() ?? 0 }
+    private init(agents n: Int, sortedNeighbors: [[Int]]) {
+        agents = n
+        neighbors = sortedNeighbors
+        degrees = sortedNeighbors.map(\.count)
+    }
+
+    private enum CodingKeys: String, CodingKey { case agents, neighbors }
+
+    /// Decodes the agents and neighbour lists (the encoded form has no degrees: they are derived).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(agents: try c.decode(Int.self, forKey: .agents), sortedNeighbors: try c.decode([[Int]].self, forKey: .neighbors))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(agents, forKey: .agents)
+        try c.encode(neighbors, forKey: .neighbors)
+    }
+
+    public var edgeCount: Int { degrees.reduce(0, +) / 2 }
+    public var maxDegree: Int { degrees.max() ?? 0 }
 
     /// Edges (i, j) with i < j, in order.
     public var edges: [(Int, Int)] {

@@ -58,11 +58,10 @@ public struct InProcessExchange: NeighborExchange {
     let graphs: [Graph]
     let mixing: [MixingMatrix]
     let operators: [MixingOperator<Float>]
-    /// Per graph of the period: every agent's neighbours and weights (values zero), and the degrees.
-    /// Built once: the payments ask for them every iteration (rebuilding them cost 25 us per step
-    /// at 256 agents, a fifth of the mechanism step).
+    /// Per graph of the period: every agent's neighbours and weights (values zero). Built once, as
+    /// the MPI exchange's plans hold them: the payments ask for them every iteration (rebuilding
+    /// them cost 25 us per step at 256 agents, a fifth of the mechanism step).
     let neighborhoodList: [ReceivedScalars]
-    let degreeList: [[Int]]
     let pool: ThreadPool
 
     public init(topology: Topology, weights: WeightScheme, agents: Int, seed: UInt64,
@@ -80,7 +79,6 @@ public struct InProcessExchange: NeighborExchange {
         }
         graphs = gs; mixing = ms; operators = ops
         neighborhoodList = ms.map { Self.neighborhoods(of: $0, agents: agents) }
-        degreeList = gs.map(\.degrees)
     }
 
     public func graph(iteration t: Int) -> Graph { graphs[t % graphs.count] }
@@ -105,10 +103,7 @@ public struct InProcessExchange: NeighborExchange {
     public func neighborScalars(iteration t: Int, _ s: [Double]) throws -> ReceivedScalars {
         guard s.count == agents else { throw AgoraError.shape("neighborScalars: \(s.count) values for \(agents) agents") }
         var out = neighborhoods(iteration: t)
-        let from = out.from
-        out.values.withUnsafeMutableBufferPointer { v in
-            for q in from.indices { v[q] = s[Int(from[q])] }
-        }
+        out.values = out.from.map { s[Int($0)] }  // one new array (element writes into the shared one cost 3x)
         return out
     }
 
@@ -130,7 +125,7 @@ public struct InProcessExchange: NeighborExchange {
         return out
     }
 
-    public func degrees(iteration t: Int) -> [Int] { degreeList[t % degreeList.count] }
+    public func degrees(iteration t: Int) -> [Int] { graphs[t % graphs.count].degrees }
 
     public var localAgents: Range<Int> { 0..<agents }
     public var isRoot: Bool { true }

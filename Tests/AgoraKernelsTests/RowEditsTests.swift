@@ -173,6 +173,19 @@ final class RowEditsTests: XCTestCase {
         XCTAssertThrowsError(try Kernels.weightedPairSums(Matrix<Double>(rows: 3, cols: 2), weights: Matrix<Double>(rows: 1, cols: 4)))
     }
 
+    func testMap4IsElementwiseAndIgnoresThreadCount() {
+        let x = (0..<70_000).map { Double($0) * 0.001 - 3 }
+        let oldMin = ThreadPool.shared.minParallelBytes
+        ThreadPool.shared.minParallelBytes = 0
+        defer { ThreadPool.shared.minParallelBytes = oldMin }
+        let f: (Double) -> (Double, Double, Double, Double) = { ($0 * $0, exp($0), -$0, 1) }
+        let one = withThreads(1) { Kernels.map4(x, f) }, two = withThreads(2) { Kernels.map4(x, f) }
+        XCTAssertEqual(one.0, two.0); XCTAssertEqual(one.1, two.1); XCTAssertEqual(one.2, two.2); XCTAssertEqual(one.3, two.3)
+        for i in stride(from: 0, to: x.count, by: 997) {
+            XCTAssertEqual(one.0[i], x[i] * x[i]); XCTAssertEqual(one.1[i], exp(x[i])); XCTAssertEqual(one.2[i], -x[i]); XCTAssertEqual(one.3[i], 1)
+        }
+    }
+
     func testErrorDescriptionsNameWhereTheProblemIs() {
         XCTAssertEqual(AgoraError.data(file: "a.svm", line: 3, column: 7, "expected INDEX:VALUE").description, "a.svm:3:7: expected INDEX:VALUE")
         XCTAssertEqual(AgoraError.configuration("must be positive", field: "market.eta").description, "market.eta: must be positive")

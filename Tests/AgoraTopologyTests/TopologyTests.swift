@@ -48,6 +48,19 @@ final class TopologyTests: XCTestCase {
         XCTAssertNotEqual(try Topology.erdosRenyi(p: 0.3).graph(agents: n, seed: 1), try Topology.erdosRenyi(p: 0.3).graph(agents: n, seed: 2))
     }
 
+    /// The encoded form is agents + neighbour lists; degrees are derived again when decoding.
+    func testGraphRoundTripsThroughJSONWithDerivedDegrees() throws {
+        let g = try Topology.randomRegular(k: 4).graph(agents: 20, seed: 2)
+        let data = try JSONEncoder().encode(g)
+        let keys = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any]).keys
+        XCTAssertEqual(Set(keys), ["agents", "neighbors"])
+        let back = try JSONDecoder().decode(Graph.self, from: data)
+        XCTAssertEqual(back, g)
+        XCTAssertEqual(back.degrees, g.neighbors.map(\.count))
+        XCTAssertEqual(back.edgeCount, 40)
+        XCTAssertEqual(back.maxDegree, 4)
+    }
+
     func testSmallSizes() throws {
         for t: Topology in [.ring, .star, .complete, .exponential, .torus(rows: 0, cols: 0)] {
             XCTAssertEqual(try t.graph(agents: 1).degrees, [0], "\(t)")

@@ -16,12 +16,17 @@ struct OutcomeExpectations {
     let accuracy: AccuracyFunction
     let valuation: ValuationFunction
     let pairs: [(Int, Int)]
+    /// [types + 1 x outcomes]: the conditional weights of every type's budget, then -pmf (the
+    /// objective -E[v]). Every expectation of one Newton step is a product with these rows.
+    let weightRows: Matrix<Double>
 
     init(outcomes: MultinomialOutcomes, accuracy: AccuracyFunction, valuation: ValuationFunction) {
         self.outcomes = outcomes
         self.accuracy = accuracy
         self.valuation = valuation
         pairs = Kernels.upperTrianglePairs(outcomes.counts.cols)
+        let cond = outcomes.conditional
+        weightRows = try! Matrix(rows: cond.rows + 1, cols: cond.cols, storage: cond.storage + outcomes.pmf.map { -$0 })
     }
 
     /// For each row w_h of `weights` [H x outcomes]: sum_o w_h[o] n_o n_o^T, as H symmetric matrices.
@@ -72,32 +77,13 @@ struct OutcomeExpectations {
     func derivatives(_ m: [Double]) -> Derivatives {
         if let d = cache.d, cache.dm == m { return d }
         let e = evaluate(m)
-        let cond = outcomes.conditional, p = outcomes.pmf
-        let types = cond.rows, count = p.count
-        if cache.gradientWeights.rows != types + 1 || cache.gradientWeights.cols != count {
-            cache.gradientWeights = Matrix(uninitializedRows: types + 1, cols: count)
-            cache.hessianWeights = Matrix(uninitializedRows: types + 1, cols: count)
-        }
-        // Row i: cond_i(o) v'(o) and cond_i(o) v''(o); the last row: -p(o) v'(o) and -p(o) v''(o).
-        cond.storage.withUnsafeBufferPointer { cb in
-            cache.gradientWeights.storage.withUnsafeMutableBufferPointer { gb in
-                cache.hessianWeights.storage.withUnsafeMutableBufferPointer { hb in
-                    for i in 0...types {
-                        let g = gb.baseAddress! + i * count, h = hb.baseAddress! + i * count
-                        if i < types {
-                            let c = cb.baseAddress! + i * count
-                            for o in 0..<count { g[o] = c[o] * e.dvalue[o]; h[o] = c[o] * e.d2value[o] }
-                        } else {
-                            for o in 0..<count { g[o] = -p[o] * e.dvalue[o]; h[o] = -p[o] * e.d2value[o] }
-                        }
-                    }
-                }
-            }
-        }
-        var tbar = [Double](repeating: 0, count: types)
-        try! BLAS.gemv(cond, e.value, into: &tbar)
-        let d = Derivatives(budgets: tbar, gradients: try! BLAS.product(cache.gradientWeights, outcomes.counts),
-                            hessians: weightedGrams(cache.hessianWeights), objective: -(try! BLAS.dot(p, e.value)))
+        // Weight row h times v'(o) and v''(o), in buffers reused across steps.
+        try! Kernels.scaleColumns(weightRows, by: e.dvalue, into: &cache.gradientWeights)
+        try! Kernels.scaleColumns(weightRows, by: e.d2value, into: &cache.hessianWeights)
+        var values = [Double](repeating: 0, count: weightRows.rows)
+        try! BLAS.gemv(weightRows, e.value, into: &values)
+        let d = Derivatives(budgets: Array(values.dropLast()), gradients: try! BLAS.product(cache.gradientWeights, outcomes.counts),
+                            hessians: weightedGrams(cache.hessianWeights), objective: values.last!)
         cache.dm = m; cache.d = d
         return d
     }
@@ -113,28 +99,13 @@ struct OutcomeExpectations {
     func evaluateUncached(_ m: [Double]) -> Evaluation {
         var x = [Double](repeating: 0, count: outcomes.counts.rows)
         try! BLAS.gemv(outcomes.counts, m, into: &x)
-        // Element by element, so the result does not depend on how the outcomes are split between
-        // threads (at 888k outcomes the accuracy's logarithms are a sixth of the solve).
-        var acc = x, val = x, dval = x, d2val = x
-        let count = x.count, accuracy = self.accuracy, valuation = self.valuation
-        x.withUnsafeBufferPointer { xb in
-            acc.withUnsafeMutableBufferPointer { ab in
-                val.withUnsafeMutableBufferPointer { vb in
-                    dval.withUnsafeMutableBufferPointer { db in
-                        d2val.withUnsafeMutableBufferPointer { hb in
-                            ThreadPool.shared.parallelFor(count, bytes: count * 48) { r in
-                                for o in r {
-                                    let (a, da, d2a) = accuracy.evaluate(xb[o])
-                                    let (v, dv, d2v) = valuation.evaluate(a)
-                                    ab[o] = a; vb[o] = v
-                                    db[o] = dv * da
-                                    hb[o] = d2v * da * da + dv * d2a
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+        // On the pool, element by element (at 888k outcomes the accuracy's logarithms are a sixth
+        // of the solve): v(a(x)) and its first two derivatives in x by the chain rule.
+        let accuracy = self.accuracy, valuation = self.valuation
+        let (acc, val, dval, d2val) = Kernels.map4(x) { xo in
+            let (a, da, d2a) = accuracy.evaluate(xo)
+            let (v, dv, d2v) = valuation.evaluate(a)
+            return (a, v, dv * da, d2v * da * da + dv * d2a)
         }
         return Evaluation(totals: x, accuracy: acc, value: val, dvalue: dval, d2value: d2val)
     }
