@@ -48,6 +48,7 @@ struct MarketRunCommand: ParsableCommand {
     @Option(help: "A misreporting client as CLIENT:SIZE_FACTOR:COST_FACTOR (repeatable).") var misreport: [String] = []
     @Option(help: "An attacker as CLIENT:KIND, KIND one of shuffle, sign-flip, free-ride-constant, free-ride-gaussian (repeatable).") var attack: [String] = []
     @Flag(help: "Clients with negative round utility leave the market.") var dropout = false
+    @Option(help: "Dropout rule (implies --dropout): negative-utility (the spec's) or ir-probability (a client stays with probability = share of its rounds with utility >= 0; a reconstruction).") var dropoutRule: String?
     @Option(help: "Attack conventions: agora (sign-flip reflects the update about theta0, constant free-rider theta0 + 0.01) or reference (the reference code's: -theta, all ones, free-riders report cost 0).") var attackConvention: String = "agora"
     @Option(help: "The fewest rows a client may hold (at least 2; every client also gets a test row).") var minClientRows: Int = 10
     @Option(help: "Seed for every random choice.") var seed: UInt64 = 1
@@ -110,6 +111,12 @@ struct MarketRunCommand: ParsableCommand {
         e.rounds = rounds; e.localSteps = localSteps; e.batch = batch; e.learningRate = lr; e.momentum = momentum
         e.l2 = l2; e.hidden = hidden; e.testFraction = testFraction; e.eagerness = eagerness; e.cost = cost
         e.sizeScale = sizeScale; e.dropout = dropout; e.seed = seed
+        if let dropoutRule {
+            guard let rule = DropoutRule(rawValue: dropoutRule) else {
+                throw ValidationError("--dropout-rule must be one of \(DropoutRule.allCases.map(\.rawValue).joined(separator: ", ")), got '\(dropoutRule)'")
+            }
+            e.dropout = true; e.dropoutRule = rule
+        }
         if minClientRows != 10 { e.minClientRows = minClientRows }
         func range(_ text: String, _ flag: String) throws -> (Double, Double) {
             let p = text.split(separator: ":").map { Double($0) }

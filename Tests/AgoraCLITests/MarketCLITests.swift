@@ -31,6 +31,14 @@ extension RobustnessTests {
         try expectRefusal(quick + ["--prox=-1"], "--prox must be a non-negative number")
         try expectRefusal(quick + ["--prox-candidates", "0,x"], "--prox-candidates")
         try expectRefusal(quick + ["--attack-convention", "theirs"], "--attack-convention must be agora or reference")
+        try expectRefusal(quick + ["--dropout-rule", "sometimes"], "--dropout-rule must be one of negative-utility, ir-probability")
+        // The rule is echoed into config.json, and FedAvg's clients (negative utility) all leave.
+        let dropOut = scratch + "/market-dropout"
+        let d = try run(["market", "run", "--rounds", "2", "--local-steps", "5", "--method", "fedavg", "--dropout-rule", "ir-probability", "--out", dropOut])
+        XCTAssertEqual(d.status, 0, d.stderr)
+        let dc = try jsonObject(try String(contentsOfFile: dropOut + "/config.json", encoding: .utf8))
+        XCTAssertEqual(dc["dropoutRule"] as? String, "ir-probability")
+        XCTAssertEqual(dc["dropout"] as? Bool, true)
     }
 }
 

@@ -173,6 +173,41 @@ final class MarketExperimentTests: XCTestCase {
         XCTAssertEqual(expect, -2.16, accuracy: 0.05)
     }
 
+    /// The two dropout rules on their own: the spec's is deterministic; the IR-probability rule keeps
+    /// an always-rational client, drops an never-rational one, and otherwise leaves with the
+    /// complementary frequency (binomial, 20 000 draws: 4 standard deviations is 0.014).
+    func testDropoutRules() {
+        XCTAssertTrue(DropoutRule.negativeUtility.leaves(utility: -0.5, rational: 3, rounds: 4, draw: { XCTFail("no draw"); return 0 }))
+        XCTAssertFalse(DropoutRule.negativeUtility.leaves(utility: -1e-13, rational: 0, rounds: 4, draw: { 0 }))
+        var g = SeededGenerator(seed: 7)
+        XCTAssertFalse((0..<1000).contains { _ in DropoutRule.irProbability.leaves(utility: 0, rational: 5, rounds: 5, draw: { g.uniform() }) })
+        XCTAssertTrue((0..<1000).allSatisfy { _ in DropoutRule.irProbability.leaves(utility: -1, rational: 0, rounds: 3, draw: { g.uniform() }) })
+        let n = 20_000
+        let left = (0..<n).filter { _ in DropoutRule.irProbability.leaves(utility: -1, rational: 3, rounds: 4, draw: { g.uniform() }) }.count
+        XCTAssertEqual(Double(left) / Double(n), 0.25, accuracy: 0.014)
+    }
+
+    /// In a run: FedAvg's clients lose about 2.16 per round (export costs exceed the gain), so both
+    /// rules remove all of them after round 1; iPFL with true reports is individually rational, so
+    /// neither rule removes anyone; the probabilistic rule is reproducible from the seed.
+    func testDropoutInTheTrainingLoop() throws {
+        for rule in [DropoutRule.negativeUtility, .irProbability] {
+            var e = small()
+            e.methods = [.fedavg, .ipfl]
+            e.rounds = 3
+            e.dropout = true; e.dropoutRule = rule
+            let r = try e.run()
+            let fedavg = r.methods[0].rounds, ipfl = r.methods[1].rounds
+            XCTAssertEqual(fedavg[0].active, [Bool](repeating: true, count: e.clients), "\(rule)")
+            XCTAssertTrue(fedavg[0].utilities.allSatisfy { $0 < 0 })
+            for rd in fedavg.dropFirst() {
+                XCTAssertEqual(rd.active, [Bool](repeating: false, count: e.clients), "\(rule) round \(rd.round)")
+                XCTAssertEqual(rd.utilities, [Double](repeating: 0, count: e.clients), "alone, nobody pays or gains")
+            }
+            for rd in ipfl { XCTAssertEqual(rd.active, [Bool](repeating: true, count: e.clients), "\(rule) round \(rd.round)") }
+        }
+    }
+
     /// The accuracy check on real data: MNIST test images, Dirichlet(0.1) over 10 clients.
     func testIPFLAtLeastLocalOnMNISTDirichlet() throws {
         let images = try sharedData("mnist/t10k-images-idx3-ubyte.gz")

@@ -53,6 +53,33 @@ public enum AttackConvention: String, Codable, Sendable, CaseIterable {
     case reference
 }
 
+/// How clients leave the market (`MarketExperiment.dropout`).
+public enum DropoutRule: String, Codable, Sendable, CaseIterable {
+    /// The spec's step 8: a client whose round utility is negative leaves at once.
+    case negativeUtility = "negative-utility"
+    /// A reconstruction of the reference's "IR-probability" dropout (the spec names it but does not
+    /// define it): after each round an active client stays with probability equal to the share of its
+    /// rounds so far in which individual rationality held (U_i >= 0), drawn from the run's seed. A
+    /// client whose every round was individually rational never leaves; one whose every round was
+    /// negative leaves after its first round, as under `negativeUtility`.
+    case irProbability = "ir-probability"
+
+    /// Whether a client leaves after a round, given how many of its `rounds` active rounds so far had
+    /// U_i >= 0 (`rational`) and this round's utility; `draw` is uniform in [0, 1), used by the
+    /// probabilistic rule only.
+    public func leaves(utility: Double, rational: Int, rounds: Int, draw: () -> Double) -> Bool {
+        switch self {
+        case .negativeUtility: return utility < -Self.tolerance
+        case .irProbability:
+            let stay = Double(rational) / Double(max(1, rounds))
+            return stay < 1 && draw() >= stay
+        }
+    }
+
+    /// Utilities this close below zero count as zero (payments are exact only to rounding).
+    public static let tolerance = 1e-12
+}
+
 /// A complete model-market experiment as data (echoed into every output).
 public struct MarketExperiment: Codable, Sendable, Equatable {
     public struct Attacker: Codable, Sendable, Equatable {
@@ -112,8 +139,11 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
     /// (`Round.labelWeightedAccuracies`; nil: yes). It costs one prediction per client and pooled
     /// test row per round.
     public var labelWeightedAccuracy: Bool? = nil
-    /// Clients whose round utility is negative leave the market (and train locally from then on).
+    /// Clients leave the market (and train locally from then on) by `dropoutRule`.
     public var dropout = false
+    /// Which dropout rule applies when `dropout` is on; nil (also in configurations written before
+    /// the option existed): `.negativeUtility`, the spec's.
+    public var dropoutRule: DropoutRule? = nil
     public var methods: [FederatedMethod] = [.ipfl]
     /// Each client's prox strength chosen by a pilot on its own validation rows (`ProxPilot`); nil
     /// (also in configurations written before the option existed): the market's strength for all.
@@ -385,6 +415,10 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         let evaluates = placement?.isRoot ?? true
         var strategy = makeStrategy(method, origin: run.origin, proxStrengths: proxStrengths)
         var cumulative = [Double](repeating: 0, count: m)
+        // Dropout state: active rounds and individually rational ones per client; one seeded stream
+        // (the same for every method, so methods see the same draws).
+        var activeRounds = [Int](repeating: 0, count: m), rationalRounds = [Int](repeating: 0, count: m)
+        var leaveDraws = SeededGenerator(seed: seed, stream: 0xD809)
         var out: [Round] = []
         for t in 0..<rounds {
             let r = try strategy.round(t, run: &run)
@@ -412,7 +446,16 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
                              netPayments: r.market?.outcome.netPayments ?? [Double](repeating: 0, count: m),
                              budgetResidual: r.market?.outcome.budgetResidual ?? 0, active: run.active))
             // 8. Optional dropout.
-            if dropout { for i in 0..<m where run.active[i] && utilities[i] < -1e-12 { run.active[i] = false } }
+            if dropout {
+                let rule = dropoutRule ?? .negativeUtility
+                for i in 0..<m where run.active[i] {
+                    activeRounds[i] += 1
+                    if utilities[i] >= -DropoutRule.tolerance { rationalRounds[i] += 1 }
+                    if rule.leaves(utility: utilities[i], rational: rationalRounds[i], rounds: activeRounds[i], draw: { leaveDraws.uniform() }) {
+                        run.active[i] = false
+                    }
+                }
+            }
             tick(t + 1)
         }
         return out
