@@ -10,40 +10,51 @@ extension BenchSession {
     /// with its own threads. Reports the speed-up all/1 threads in both conditions; the target is
     /// that more threads are never slower.
     func runContended() throws {
-        let g = try Topology.ring.graph(agents: 256)
-        let w = try MixingMatrix(graph: g, scheme: .metropolis)
-        let op: MixingOperator<Float> = w.mixingOperator(strategy: .sparse)
+        // Three ring mixes: small (100 KB, below the measured range: serial), medium (2 MB, where
+        // the choice is measured) and large (200 MB, always parallel).
         let bigAgents = 1024, bigD = quick ? 10_000 : 50_000
-        let gb = try Topology.ring.graph(agents: bigAgents)
-        let opBig: MixingOperator<Float> = try MixingMatrix(graph: gb, scheme: .metropolis).mixingOperator(strategy: .sparse)
-        let xs: Matrix<Float> = rng.normalMatrix(rows: 256, cols: 100), xb: Matrix<Float> = rng.normalMatrix(rows: bigAgents, cols: bigD)
-        var ys = Matrix<Float>(rows: 256, cols: 100), yb = Matrix<Float>(rows: bigAgents, cols: bigD)
+        var cases: [(name: String, op: MixingOperator<Float>, x: Matrix<Float>, y: Matrix<Float>, inner: Int)] = []
+        for (name, n, d, inner) in [("small", 256, 100, 200), ("medium", 256, 2000, 50), ("large", bigAgents, bigD, 1)] {
+            let op: MixingOperator<Float> = try MixingMatrix(graph: try Topology.ring.graph(agents: n), scheme: .metropolis).mixingOperator(strategy: .sparse)
+            cases.append((name, op, rng.normalMatrix(rows: n, cols: d), Matrix<Float>(rows: n, cols: d), inner))
+        }
+        let defaultSchedule = pool.schedule
+        defer { pool.schedule = defaultSchedule }
         for condition in ["quiet", "contended"] {
             let competitor = condition == "contended" ? try CompetingProcess() : nil
             defer { competitor?.stop() }
             var times: [String: [Int: Double]] = [:]
-            for th in Set([1, allThreads]).sorted() {
-                pool.threads = th
-                if th > 1 {
-                    let fj = measure(reps: reps, inner: 2000) { pool.parallelFor(th, bytes: .max) { _ in } }
-                    add("contended/\(condition)/fork_join/threads:\(th)", fj, threads: th, iterations: 2000)
+            // The default (measured) schedule under the records' plain names, the fixed threshold
+            // beside it for the medium case, where the two can differ.
+            for schedule in [ThreadPool.Schedule.measured, .threshold] {
+                pool.schedule = schedule
+                let tag = schedule == .measured ? "" : "/schedule:threshold"
+                for th in Set([1, allThreads]).sorted() {
+                    pool.threads = th
+                    if th > 1 && schedule == .measured {
+                        let fj = measure(reps: reps, inner: 2000) { pool.parallelFor(th, bytes: .max) { _ in } }
+                        add("contended/\(condition)/fork_join/threads:\(th)", fj, threads: th, iterations: 2000)
+                    }
+                    for i in cases.indices where schedule == .measured || cases[i].name == "medium" {
+                        let c = cases[i]
+                        let t = measure(reps: reps, inner: c.inner) { try! Kernels.mix(c.op, c.x, into: &cases[i].y) }
+                        add("contended/\(condition)/mix/ring/n:\(c.x.rows)/d:\(c.x.cols)\(tag)/threads:\(th)", t, threads: th, iterations: c.inner)
+                        times[c.name + (schedule == .measured ? "" : " (threshold schedule)"), default: [:]][th] = t.median
+                    }
                 }
-                let ts = measure(reps: reps, inner: 200) { try! Kernels.mix(op, xs, into: &ys) }
-                add("contended/\(condition)/mix/ring/n:256/d:100/threads:\(th)", ts, threads: th, iterations: 200)
-                let tb = measure(reps: reps) { try! Kernels.mix(opBig, xb, into: &yb) }
-                add("contended/\(condition)/mix/ring/n:\(bigAgents)/d:\(bigD)/threads:\(th)", tb, threads: th)
-                times["small", default: [:]][th] = ts.median
-                times["large", default: [:]][th] = tb.median
             }
             pool.threads = allThreads
             if allThreads > 1 {
-                for size in ["small", "large"] {
-                    let s = times[size]![1]! / times[size]![allThreads]!
+                for (size, byThreads) in times.sorted(by: { $0.key < $1.key }) {
+                    let s = byThreads[1]! / byThreads[allThreads]!
                     contendedSpeedups["\(condition)/\(size)"] = s
                     print(String(format: "   %@, %@ mix: %d threads %.2fx the speed of 1%@", condition, size, allThreads, s,
                                  s < 0.95 ? "  (SLOWER with more threads)" : ""))
                 }
             }
+            let sp = pool.spinPolicy
+            print(String(format: "   %@: spin budget %.1f us, measured wake-up %@", condition, Double(sp.budget) / 1000,
+                         sp.wakeUp.map { String(format: "%.1f us", Double($0) / 1000) } ?? "not yet measured"))
         }
     }
 }

@@ -343,6 +343,32 @@ extension Kernels {
         withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<T>.self, capacity: count) { rows in
             let rows = rows.baseAddress!
             for k in 0..<count { rows[k] = x.row(cols[k]) }
+            // Four vectors at a time: each element's sum is one chain of dependent adds (its
+            // order is fixed, so the compiler may not reassociate it), and with a single vector
+            // in flight the loop waited on add latency (about 4 cycles per neighbour): at
+            // degree 18 that, not memory, bounded the mix. Four independent vectors keep the
+            // adders busy; every element is still summed in list order (bit-identical).
+            let wide = 4 * vecWidth
+            while c + wide <= to {
+                var a0 = SIMD16<T>.zero, a1 = SIMD16<T>.zero, a2 = SIMD16<T>.zero, a3 = SIMD16<T>.zero
+                for k in 0..<count {
+                    let wk = SIMD16<T>(repeating: weights[k]), r = rows[k] + c
+                    a0 += wk * loadVec(r); a1 += wk * loadVec(r + vecWidth)
+                    a2 += wk * loadVec(r + 2 * vecWidth); a3 += wk * loadVec(r + 3 * vecWidth)
+                }
+                if let m {
+                    let l = SIMD16<T>(repeating: lr), mr = m + c
+                    a0 -= l * loadVec(mr); a1 -= l * loadVec(mr + vecWidth)
+                    a2 -= l * loadVec(mr + 2 * vecWidth); a3 -= l * loadVec(mr + 3 * vecWidth)
+                }
+                let o = out + c
+                if stream {
+                    streamVec(a0, o); streamVec(a1, o + vecWidth); streamVec(a2, o + 2 * vecWidth); streamVec(a3, o + 3 * vecWidth)
+                } else {
+                    storeVec(a0, o); storeVec(a1, o + vecWidth); storeVec(a2, o + 2 * vecWidth); storeVec(a3, o + 3 * vecWidth)
+                }
+                c += wide
+            }
             while c + vecWidth <= to {
                 var acc = SIMD16<T>.zero
                 for k in 0..<count {

@@ -12,6 +12,12 @@ import Synchronization
 /// output element from a fixed sequence of operations, so results do not depend on the thread count
 /// (nor on which thread runs which range: ranges are claimed dynamically, see `dispatch`).
 ///
+/// When to go parallel: by default (`Schedule.measured`) each kernel loop measures its serial and
+/// parallel times per size class and runs the faster (`ParallelChooser`); `AGORA_PARALLEL_SCHEDULE=
+/// threshold` restores the fixed byte threshold (`minParallelBytes`). Idle workers spin for a budget
+/// tied to the measured wake-up cost and cut it when they find themselves descheduled
+/// (`SpinPolicy`).
+///
 /// Nested use: a `parallelFor` issued from inside a running parallel region runs serially.
 public final class ThreadPool: @unchecked Sendable {
     /// The process-wide pool used by the kernels. Its size is `AGORA_NUM_THREADS` if set, else the
@@ -32,9 +38,33 @@ public final class ThreadPool: @unchecked Sendable {
         get { activeThreads.load(ordering: .relaxed) }
         set { activeThreads.store(min(max(1, newValue), maxThreads), ordering: .relaxed) }
     }
-    /// Regions whose estimated work is below this many bytes run on the calling thread only, so
-    /// that more threads never make a small problem slower. About 10 us of memory traffic.
+    /// How a region with a byte estimate decides between serial and parallel execution.
+    public enum Schedule: String, Sendable, CaseIterable {
+        /// Below `measuredFromBytes` serial, from `alwaysParallelBytes` on parallel, in between
+        /// whichever this call site measured faster at this size class and thread count.
+        case measured
+        /// Parallel from `minParallelBytes` on (the rule before the measured choice existed).
+        case threshold
+    }
+    /// The schedule; `AGORA_PARALLEL_SCHEDULE` (measured or threshold) sets the shared pool's.
+    public var schedule: Schedule = Platform.environment("AGORA_PARALLEL_SCHEDULE").flatMap(Schedule.init(rawValue:)) ?? .measured
+    /// `Schedule.threshold`: regions whose estimated work is below this many bytes run on the
+    /// calling thread only. About 10 us of memory traffic. (Tests set 0 to force parallel runs.)
     public var minParallelBytes: Int = 256 * 1024
+    /// `Schedule.measured`: below this the fork/join (about half a microsecond quiet) is too large a
+    /// share to be worth measuring: serial.
+    public var measuredFromBytes: Int = 32 * 1024
+    /// `Schedule.measured`: from this size on a region is parallel without measuring: the callers'
+    /// dynamic claiming bounds its cost at a serial run plus one wake-up, a small share here.
+    public var alwaysParallelBytes: Int = 8 << 20
+    /// The measured choice of every call site (see `ParallelChooser`).
+    private let chooser = Mutex(ParallelChooser())
+    /// The idle workers' spin rule; `spinBudget` and `spinMaximum` mirror it for lock-free reads.
+    private let spin = Mutex(SpinPolicy())
+    private let spinBudget = Atomic<UInt64>(SpinPolicy.initial)
+    private let spinMaximum = Atomic<UInt64>(SpinPolicy.initial)
+    /// When the current job was published to parked workers (0: none were parked).
+    private let publishedAt = Atomic<UInt64>(0)
 
     private let activeThreads: Atomic<Int>
     private let generation = Atomic<Int>(0)
@@ -52,8 +82,6 @@ public final class ThreadPool: @unchecked Sendable {
     // The job of the open generation; written by the caller before the generation is published
     // and read only by workers that joined it (see `holders`).
     private var job: Job?
-    /// How long an idle worker spins before parking, in nanoseconds.
-    private let spinNanoseconds: UInt64 = 100_000
 
     private final class Job {
         let body: (Int) -> Void
@@ -75,15 +103,36 @@ public final class ThreadPool: @unchecked Sendable {
     ///
     /// - Parameters:
     ///   - count: number of items (e.g. agents).
-    ///   - bytes: estimated memory traffic of the whole loop; below `minParallelBytes` the loop runs
-    ///     serially. Pass `Int.max` to force parallel execution.
+    ///   - bytes: estimated memory traffic of the whole loop, which decides serial or parallel
+    ///     execution (see `Schedule`). Pass `Int.max` to force parallel execution.
+    ///   - file, line: the call site, which keys the measured choice (leave the defaults).
     ///   - body: processes one range; must not depend on which thread runs it.
-    public func parallelFor(_ count: Int, bytes: Int = .max, _ body: (Range<Int>) -> Void) {
+    public func parallelFor(_ count: Int, bytes: Int = .max, file: StaticString = #fileID, line: UInt = #line,
+                            _ body: (Range<Int>) -> Void) {
         if count <= 0 { return }
         let t = min(threads, count)
-        if t <= 1 || bytes < minParallelBytes
-            || inRegion.exchange(true, ordering: .acquiring) {
+        var parallel = t > 1
+        var key: ParallelChooser.Key? = nil
+        if parallel {
+            switch schedule {
+            case .threshold: parallel = bytes >= minParallelBytes
+            case .measured:
+                if bytes < measuredFromBytes { parallel = false } else if bytes < alwaysParallelBytes {
+                    let k = ParallelChooser.Key(site: UInt(bitPattern: file.utf8Start), line: line,
+                                                sizeClass: Int.bitWidth - bytes.leadingZeroBitCount, threads: t)
+                    key = k
+                    parallel = chooser.withLock { $0.runsParallel(k) }
+                }
+            }
+        }
+        let start = key == nil ? 0 : Platform.monotonicNanoseconds()
+        if !parallel {
             body(0..<count)
+            if let key { record(key, parallel: false, since: start, bytes: bytes) }
+            return
+        }
+        if inRegion.exchange(true, ordering: .acquiring) {
+            body(0..<count)  // nested: serial, and not a measurement of this site's choice
             return
         }
         defer { inRegion.store(false, ordering: .releasing) }
@@ -96,14 +145,32 @@ public final class ThreadPool: @unchecked Sendable {
             }
             dispatch(Job(body: run, parts: parts))
         }
+        if let key { record(key, parallel: true, since: start, bytes: bytes) }
     }
+
+    private func record(_ key: ParallelChooser.Key, parallel: Bool, since start: UInt64, bytes: Int) {
+        let perByte = Double(Platform.monotonicNanoseconds() &- start) / Double(bytes)
+        chooser.withLock { $0.record(key, parallel: parallel, nanosecondsPerByte: perByte) }
+    }
+
+    /// The measured choice at a call site of `parallelFor` for a region of `bytes` on `threads`
+    /// threads: true parallel, false serial, nil not yet decided. For benchmarks and tests.
+    public func measuredChoice(file: StaticString, line: UInt, bytes: Int, threads: Int) -> Bool? {
+        let k = ParallelChooser.Key(site: UInt(bitPattern: file.utf8Start), line: line,
+                                    sizeClass: Int.bitWidth - bytes.leadingZeroBitCount, threads: threads)
+        return chooser.withLock { $0.choice(k) }
+    }
+
+    /// The idle workers' spin rule now (budget, measured wake-up cost). For benchmarks and tests.
+    public var spinPolicy: SpinPolicy { spin.withLock { $0 } }
 
     /// [body(0), ..., body(count - 1)] computed in parallel; each element depends only on its index,
     /// so the result does not depend on the thread count. `bytes` as in `parallelFor`.
-    public func parallelMap<T>(_ count: Int, bytes: Int = .max, _ body: (Int) -> T) -> [T] {
+    public func parallelMap<T>(_ count: Int, bytes: Int = .max, file: StaticString = #fileID, line: UInt = #line,
+                               _ body: (Int) -> T) -> [T] {
         [T](unsafeUninitializedCapacity: count) { buffer, initialized in
             let out = SendableMutableRaw(buffer.baseAddress)
-            parallelFor(count, bytes: bytes) { r in
+            parallelFor(count, bytes: bytes, file: file, line: line) { r in
                 for i in r { (out.p!.assumingMemoryBound(to: T.self) + i).initialize(to: body(i)) }
             }
             initialized = count
@@ -124,6 +191,7 @@ public final class ThreadPool: @unchecked Sendable {
         openGeneration.store(g, ordering: .sequentiallyConsistent)
         generation.store(g, ordering: .sequentiallyConsistent)
         if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+            publishedAt.store(Platform.monotonicNanoseconds(), ordering: .relaxed)
             condition.lock(); condition.broadcast(); condition.unlock()
         }
         runParts(j)
@@ -160,28 +228,41 @@ public final class ThreadPool: @unchecked Sendable {
         while true {
             var g = generation.load(ordering: .acquiring)
             if g == seen {
-                // Spin for a short while: iteration loops issue regions back to back.
+                // Spin for a while (iteration loops issue regions back to back), within the
+                // budget; a clock jump means this thread was descheduled: stop and cut the budget.
+                let budget = spinBudget.load(ordering: .relaxed)
                 let start = Platform.monotonicNanoseconds()
-                var spins = 0
+                var last = start, spins = 0, preempted = false
                 while g == seen {
                     spinHint()
                     spins += 1
-                    if spins & 255 == 0,
-                       Platform.monotonicNanoseconds() - start > spinNanoseconds { break }
+                    if spins & 255 == 0 {
+                        let now = Platform.monotonicNanoseconds()
+                        if now - last > SpinPolicy.preemptionGap { preempted = true; break }
+                        if now - start > budget { break }
+                        last = now
+                    }
                     g = generation.load(ordering: .acquiring)
                 }
+                if preempted { updateSpin { $0.preempted() } }
+                if g != seen, budget < spinMaximum.load(ordering: .relaxed) { updateSpin { $0.spinPaid() } }
                 if g == seen {
                     // Park. `sleepers` is raised before re-checking the generation (both
                     // sequentially consistent), so either this thread sees the new generation or
                     // the dispatcher sees a sleeper and broadcasts under the lock.
                     condition.lock()
                     sleepers.add(1, ordering: .sequentiallyConsistent)
+                    var slept = false
                     while generation.load(ordering: .sequentiallyConsistent) == seen {
-                        condition.wait()
+                        condition.wait(); slept = true
                     }
                     sleepers.subtract(1, ordering: .sequentiallyConsistent)
                     condition.unlock()
                     g = generation.load(ordering: .acquiring)
+                    let published = publishedAt.load(ordering: .relaxed), now = Platform.monotonicNanoseconds()
+                    if slept, published > 0, now > published, now - published < 1_000_000_000 {
+                        updateSpin { $0.wokeUp(after: now - published) }
+                    }
                 }
             }
             seen = g
@@ -191,6 +272,14 @@ public final class ThreadPool: @unchecked Sendable {
                 if w < min(j.parts, maxThreads) { runParts(j) }
             }
             holders.subtract(1, ordering: .sequentiallyConsistent)
+        }
+    }
+
+    private func updateSpin(_ change: (inout SpinPolicy) -> Void) {
+        spin.withLock { p in
+            change(&p)
+            spinBudget.store(p.budget, ordering: .relaxed)
+            spinMaximum.store(p.maximum, ordering: .relaxed)
         }
     }
 

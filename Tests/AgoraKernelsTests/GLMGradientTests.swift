@@ -17,10 +17,9 @@ final class GLMGradientTests: XCTestCase {
             ThreadPool.shared.threads = 1
             try Kernels.glmGradients(loss: .logistic, l2: 0.01, features: x, targets: yf, parameters: theta, batches: batches, gradients: &g1, losses: &l1)
             ThreadPool.shared.threads = 2
-            let oldMin = ThreadPool.shared.minParallelBytes
-            ThreadPool.shared.minParallelBytes = 0
-            try Kernels.glmGradients(loss: .logistic, l2: 0.01, features: x, targets: yf, parameters: theta, batches: batches, gradients: &g2, losses: &l2)
-            ThreadPool.shared.minParallelBytes = oldMin
+            try forcingParallel {
+                try Kernels.glmGradients(loss: .logistic, l2: 0.01, features: x, targets: yf, parameters: theta, batches: batches, gradients: &g2, losses: &l2)
+            }
             XCTAssertEqual(g1, g2, "identical with 1 and 2 threads")
             XCTAssertEqual(l1, l2)
             for a in 0..<agents {

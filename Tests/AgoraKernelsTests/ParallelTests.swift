@@ -22,7 +22,7 @@ final class ParallelTests: XCTestCase {
 
     func testRegionsRunOnSeveralThreadsAndNestedRunsSerially() {
         let pool = ThreadPool(maxThreads: 2)
-        pool.minParallelBytes = 0
+        pool.minParallelBytes = 0; pool.schedule = .threshold
         let calls = Atomic<Int>(0), innerCalls = Atomic<Int>(0)
         for _ in 0..<1000 {
             pool.parallelFor(4) { r in
@@ -49,7 +49,7 @@ final class ParallelTests: XCTestCase {
 
     func testSmallWorkStaysOnCallingThread() {
         let pool = ThreadPool(maxThreads: 2)
-        pool.minParallelBytes = 1 << 20
+        pool.minParallelBytes = 1 << 20; pool.schedule = .threshold
         var ranges: [Range<Int>] = []
         pool.parallelFor(10, bytes: 1000) { r in ranges.append(r) }
         XCTAssertEqual(ranges, [0..<10])
@@ -57,7 +57,7 @@ final class ParallelTests: XCTestCase {
 
     func testIdleWorkersWakeAfterParking() {
         let pool = ThreadPool(maxThreads: 2)
-        pool.minParallelBytes = 0
+        pool.minParallelBytes = 0; pool.schedule = .threshold
         let seen = Atomic<Int>(0)
         pool.parallelFor(2) { _ in seen.add(1, ordering: .relaxed) }
         usleep(300_000) // longer than the spin window: the worker parks
@@ -70,7 +70,7 @@ final class ParallelTests: XCTestCase {
     /// range, whoever claims it, and regions must not leak parts into each other.
     func testOversubscribedPoolRunsEveryPartOnceWithFixedRanges() {
         let pool = ThreadPool(maxThreads: 8)
-        pool.minParallelBytes = 0
+        pool.minParallelBytes = 0; pool.schedule = .threshold
         for count in [3, 8, 50] {
             let chunk = (count + 7) / 8
             for region in 0..<300 {
@@ -87,5 +87,105 @@ final class ParallelTests: XCTestCase {
                 XCTAssertTrue(rangesOK.load(ordering: .relaxed))
             }
         }
+    }
+
+    /// The measured choice as a rule, on synthetic times: warm-up alternates serial and parallel,
+    /// the faster mode runs, the other is re-measured every 16th call, then every 32nd while the
+    /// choice stands, and a probe that finds the other mode faster flips the choice.
+    func testChooserPicksTheMeasuredFasterModeAndReprobes() {
+        var c = ParallelChooser()
+        let k = ParallelChooser.Key(site: 1, line: 2, sizeClass: 17, threads: 2)
+        var modes: [Bool] = []
+        func step(serial: Double, parallel: Double) {
+            let p = c.runsParallel(k)
+            modes.append(p)
+            c.record(k, parallel: p, nanosecondsPerByte: p ? parallel : serial)
+        }
+        for _ in 0..<4 { step(serial: 1, parallel: 2) }
+        XCTAssertEqual(modes, [false, true, false, true], "warm-up alternates, serial first")
+        XCTAssertEqual(c.choice(k), false, "serial measured faster")
+        modes = []
+        for _ in 0..<48 { step(serial: 1, parallel: 2) }
+        XCTAssertEqual(modes.indices.filter { modes[$0] }, [15, 47], "probes at the 16th call, then 32 calls later")
+        XCTAssertEqual(c.choice(k), false)
+        // The machine changes: parallel becomes faster; the next probe (64 calls on) sees it.
+        modes = []
+        for _ in 0..<64 { step(serial: 1, parallel: 0.4) }
+        XCTAssertEqual(modes.indices.filter { modes[$0] }, [63])
+        XCTAssertEqual(c.choice(k), true, "one faster probe flips the choice")
+        modes = []
+        for _ in 0..<16 { step(serial: 1, parallel: 0.4) }
+        XCTAssertEqual(modes.indices.filter { !modes[$0] }, [15], "after a flip, probes every 16th call again")
+        // Another key is independent; non-finite times are ignored.
+        let other = ParallelChooser.Key(site: 1, line: 2, sizeClass: 18, threads: 2)
+        XCTAssertNil(c.choice(other))
+        c.record(other, parallel: false, nanosecondsPerByte: .nan)
+        XCTAssertFalse(c.runsParallel(other))
+    }
+
+    /// The pool's measured schedule on real executions: a region whose parallel run is made slow
+    /// (the second part sleeps 2 ms, the serial run does not) is soon run serially, and its results
+    /// are those of the serial run.
+    func testMeasuredScheduleRunsSeriallyWhereParallelIsSlower() {
+        let pool = ThreadPool(maxThreads: 2)
+        pool.schedule = .measured
+        let site: StaticString = "ParallelTests.slowParallel"
+        var serialRuns = 0
+        for _ in 0..<40 {
+            let ranges = Mutex<[Range<Int>]>([])
+            pool.parallelFor(8, bytes: 64 * 1024, file: site, line: 1) { r in
+                if r.lowerBound > 0 { usleep(2000) }
+                ranges.withLock { $0.append(r) }
+            }
+            let got = ranges.withLock { $0 }
+            XCTAssertEqual(got.map(\.count).reduce(0, +), 8)
+            if got == [0..<8] { serialRuns += 1 }
+        }
+        XCTAssertEqual(pool.measuredChoice(file: site, line: 1, bytes: 64 * 1024, threads: 2), false)
+        XCTAssertGreaterThanOrEqual(serialRuns, 34, "2 warm-up runs and at most a few probes are parallel")
+        // Below the measured range: serial without measuring; from alwaysParallelBytes: parallel.
+        var small: [Range<Int>] = []
+        pool.parallelFor(8, bytes: 1000, file: site, line: 2) { small.append($0) }
+        XCTAssertEqual(small, [0..<8])
+        XCTAssertNil(pool.measuredChoice(file: site, line: 2, bytes: 1000, threads: 2))
+        let large = Atomic<Int>(0)
+        pool.parallelFor(8, bytes: pool.alwaysParallelBytes, file: site, line: 3) { _ in large.add(1, ordering: .relaxed) }
+        XCTAssertEqual(large.load(ordering: .relaxed), 2, "two ranges: parallel")
+    }
+
+    /// The spin rule: a preemption halves the budget (not below the minimum), a paid spin grows it
+    /// (not above the maximum), and the maximum follows the measured wake-up cost.
+    func testSpinPolicyFollowsPreemptionAndWakeUpCost() {
+        var p = SpinPolicy()
+        XCTAssertEqual(p.budget, SpinPolicy.initial)
+        p.preempted()
+        XCTAssertEqual(p.budget, SpinPolicy.initial / 2)
+        for _ in 0..<40 { p.preempted() }
+        XCTAssertEqual(p.budget, SpinPolicy.minimum)
+        for _ in 0..<100 { p.spinPaid() }
+        XCTAssertEqual(p.budget, SpinPolicy.initial, "grows back to the maximum, which is the initial budget before any wake-up")
+        p.wokeUp(after: 15_000)
+        XCTAssertEqual(p.wakeUp, 15_000)
+        XCTAssertEqual(p.maximum, 30_000)
+        XCTAssertEqual(p.budget, 30_000, "clamped to twice the wake-up cost")
+        p.wokeUp(after: 10_000_000)
+        XCTAssertEqual(p.maximum, SpinPolicy.ceiling, "smoothed (7/8 old) and capped")
+        var q = SpinPolicy()
+        q.wokeUp(after: 100)
+        XCTAssertEqual(q.maximum, 4 * SpinPolicy.minimum, "a tiny wake-up cost still leaves a short spin")
+    }
+
+    /// An idle pool's workers measure their wake-up cost when woken from parking.
+    func testParkedWorkerMeasuresItsWakeUp() {
+        let pool = ThreadPool(maxThreads: 2)
+        pool.minParallelBytes = 0; pool.schedule = .threshold
+        let seen = Atomic<Int>(0)
+        for _ in 0..<3 {
+            usleep(300_000) // longer than any spin budget: the worker parks
+            pool.parallelFor(2) { _ in usleep(5000); seen.add(1, ordering: .relaxed) }
+        }
+        XCTAssertEqual(seen.load(ordering: .relaxed), 6)
+        usleep(50_000)
+        XCTAssertNotNil(pool.spinPolicy.wakeUp, "a parked worker joined at least one of three 5 ms regions")
     }
 }

@@ -155,9 +155,6 @@ final class RowEditsTests: XCTestCase {
             let x: Matrix<Double> = randomMatrix(rows, k, seed: UInt64(rows))
             let w: Matrix<Double> = randomMatrix(h, rows, seed: UInt64(rows + 1))
             let pairs = Kernels.upperTrianglePairs(k)
-            let oldMin = ThreadPool.shared.minParallelBytes
-            ThreadPool.shared.minParallelBytes = 0
-            defer { ThreadPool.shared.minParallelBytes = oldMin }
             let s1 = try withThreads(1) { try Kernels.weightedPairSums(x, weights: w) }
             let s2 = try withThreads(2) { try Kernels.weightedPairSums(x, weights: w) }
             XCTAssertEqual(s1, s2, "rows \(rows): thread count changed the sums")
@@ -175,9 +172,6 @@ final class RowEditsTests: XCTestCase {
 
     func testMap4IsElementwiseAndIgnoresThreadCount() {
         let x = (0..<70_000).map { Double($0) * 0.001 - 3 }
-        let oldMin = ThreadPool.shared.minParallelBytes
-        ThreadPool.shared.minParallelBytes = 0
-        defer { ThreadPool.shared.minParallelBytes = oldMin }
         let f: (Double) -> (Double, Double, Double, Double) = { ($0 * $0, exp($0), -$0, 1) }
         let one = withThreads(1) { Kernels.map4(x, f) }, two = withThreads(2) { Kernels.map4(x, f) }
         XCTAssertEqual(one.0, two.0); XCTAssertEqual(one.1, two.1); XCTAssertEqual(one.2, two.2); XCTAssertEqual(one.3, two.3)

@@ -38,13 +38,12 @@ final class SoftmaxMLPGradientTests: XCTestCase {
         let theta: Matrix<Float> = g.normalMatrix(rows: agents, cols: 5 * 33, scale: 0.1)
         let batches = (0..<agents).map { a in (0..<(2 + a)).map { (a * 11 + $0 * 3) % 40 } }
         var g1 = Matrix<Float>(rows: agents, cols: 165), g2 = g1, l1 = [Float](repeating: 0, count: agents), l2 = l1
-        let oldT = ThreadPool.shared.threads, oldMin = ThreadPool.shared.minParallelBytes
-        ThreadPool.shared.minParallelBytes = 0
-        ThreadPool.shared.threads = 1
-        try Kernels.softmaxGradients(classes: 5, l2: 0.01, features: .dense(x), labels: labels, parameters: theta, batches: batches, gradients: &g1, losses: &l1)
-        ThreadPool.shared.threads = 2
-        try Kernels.softmaxGradients(classes: 5, l2: 0.01, features: .dense(x), labels: labels, parameters: theta, batches: batches, gradients: &g2, losses: &l2)
-        ThreadPool.shared.threads = oldT; ThreadPool.shared.minParallelBytes = oldMin
+        try withThreads(1) {
+            try Kernels.softmaxGradients(classes: 5, l2: 0.01, features: .dense(x), labels: labels, parameters: theta, batches: batches, gradients: &g1, losses: &l1)
+        }
+        try withThreads(2) {
+            try Kernels.softmaxGradients(classes: 5, l2: 0.01, features: .dense(x), labels: labels, parameters: theta, batches: batches, gradients: &g2, losses: &l2)
+        }
         XCTAssertEqual(g1, g2); XCTAssertEqual(l1, l2)
         for a in 0..<agents {
             var ga = Matrix<Float>(rows: 1, cols: 165), la: [Float] = [0]

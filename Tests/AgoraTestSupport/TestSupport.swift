@@ -50,13 +50,22 @@ public func assertClose<T: AgoraScalar>(_ a: [T], _ b: [Double], rel: Double, fi
 
 public func tol<T: AgoraScalar>(_: T.Type) -> Double { T.self == Float.self ? 2e-5 : 1e-12 }
 
-/// Runs `body` with the shared pool at `threads` threads, restoring it after.
+/// Runs `body` with the shared pool at `threads` threads, every region forced parallel (see
+/// `forcingParallel`), restoring it after.
 public func withThreads<R>(_ threads: Int, _ body: () throws -> R) rethrows -> R {
     let old = ThreadPool.shared.threads
-    let oldMin = ThreadPool.shared.minParallelBytes
     ThreadPool.shared.threads = threads
-    ThreadPool.shared.minParallelBytes = 0  // force the parallel path even on tiny test shapes
-    defer { ThreadPool.shared.threads = old; ThreadPool.shared.minParallelBytes = oldMin }
+    defer { ThreadPool.shared.threads = old }
+    return try forcingParallel(body)
+}
+
+/// Runs `body` with every region of the shared pool parallel, however small (the threshold
+/// schedule at 0 bytes), so tests reach the parallel path on tiny shapes; restores the pool after.
+public func forcingParallel<R>(_ body: () throws -> R) rethrows -> R {
+    let oldMin = ThreadPool.shared.minParallelBytes, oldSchedule = ThreadPool.shared.schedule
+    ThreadPool.shared.minParallelBytes = 0
+    ThreadPool.shared.schedule = .threshold
+    defer { ThreadPool.shared.minParallelBytes = oldMin; ThreadPool.shared.schedule = oldSchedule }
     return try body()
 }
 
