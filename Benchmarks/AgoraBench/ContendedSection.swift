@@ -10,8 +10,9 @@ extension BenchSession {
     /// with its own threads. Reports the speed-up all/1 threads in both conditions; the target is
     /// that more threads are never slower.
     func runContended() throws {
-        // Three ring mixes: small (100 KB, below the measured range: serial), medium (2 MB, where
-        // the choice is measured) and large (200 MB, always parallel).
+        // Three ring mixes by their traffic (one read of X, one write of Y): small (200 KB) and
+        // medium (4 MB), where the serial/parallel choice is measured, and large (400 MB, 80 MB with
+        // --quick; always parallel).
         let bigAgents = 1024, bigD = quick ? 10_000 : 50_000
         var cases: [(name: String, op: MixingOperator<Float>, x: Matrix<Float>, y: Matrix<Float>, inner: Int)] = []
         for (name, n, d, inner) in [("small", 256, 100, 200), ("medium", 256, 2000, 50), ("large", bigAgents, bigD, 1)] {

@@ -63,6 +63,10 @@ public final class ThreadPool: @unchecked Sendable {
     private let spin = Mutex(SpinPolicy())
     private let spinBudget = Atomic<UInt64>(SpinPolicy.initial)
     private let spinMaximum = Atomic<UInt64>(SpinPolicy.initial)
+    /// The measured wake-up cost of a parked worker, in ns, which sizes parallel probes; until it
+    /// is measured, `SpinPolicy.initial` (100 us, an idle VM's figure: a longer first probe is
+    /// cheap, a too-short one can keep a region serial for hundreds of calls).
+    private let spinWakeUp = Atomic<UInt64>(SpinPolicy.initial)
     /// When the current job was published to parked workers (0: none were parked).
     private let publishedAt = Atomic<UInt64>(0)
 
@@ -121,7 +125,8 @@ public final class ThreadPool: @unchecked Sendable {
                     let k = ParallelChooser.Key(site: UInt(bitPattern: file.utf8Start), line: line,
                                                 sizeClass: Int.bitWidth - bytes.leadingZeroBitCount, threads: t)
                     key = k
-                    parallel = chooser.withLock { $0.runsParallel(k) }
+                    let wake = Double(spinWakeUp.load(ordering: .relaxed))
+                    parallel = chooser.withLock { $0.runsParallel(k, wakeUpNanoseconds: wake) }
                 }
             }
         }
@@ -149,8 +154,8 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     private func record(_ key: ParallelChooser.Key, parallel: Bool, since start: UInt64, bytes: Int) {
-        let perByte = Double(Platform.monotonicNanoseconds() &- start) / Double(bytes)
-        chooser.withLock { $0.record(key, parallel: parallel, nanosecondsPerByte: perByte) }
+        let ns = Double(Platform.monotonicNanoseconds() &- start)
+        chooser.withLock { $0.record(key, parallel: parallel, nanosecondsPerByte: ns / Double(bytes), callNanoseconds: ns) }
     }
 
     /// The measured choice at a call site of `parallelFor` for a region of `bytes` on `threads`
@@ -280,6 +285,7 @@ public final class ThreadPool: @unchecked Sendable {
             change(&p)
             spinBudget.store(p.budget, ordering: .relaxed)
             spinMaximum.store(p.maximum, ordering: .relaxed)
+            spinWakeUp.store(p.wakeUp ?? SpinPolicy.initial, ordering: .relaxed)
         }
     }
 

@@ -9,6 +9,13 @@
 /// then (every 16th call at first, doubling up to every 1024th while the choice stands, back to 16
 /// when it flips), so the choice follows the machine when its load changes.
 ///
+/// A parallel measurement is a run of calls that outlasts a wake-up, of which the window keeps the
+/// fastest: after a streak of serial calls the workers have parked, and the first parallel calls
+/// pay their wake-up (80-130 us on an idle VM, whose idle vCPU is halted), which steady parallel
+/// calls do not (the workers spin between them). Judging parallel by its first call alone kept a
+/// region serial for good wherever the wake-up is comparable to the work (measured on a 2-vCPU
+/// Xeon: a 1 MB ring mix ran at 55-84 us serially instead of 27 us on two threads).
+///
 /// Results never depend on the choice: kernels compute each output from a fixed sequence of
 /// operations whatever the thread count (see `ThreadPool`).
 ///
@@ -50,41 +57,77 @@ public struct ParallelChooser: Sendable {
         var calls = 0
         var probeEvery = ParallelChooser.firstProbeInterval
         var choice: Bool? = nil
+        /// A probe of the parallel mode is running: its calls so far, their time (ns), and the
+        /// wake-up cost (ns) it has to outlast.
+        var probing = false
+        var probeCalls = 0
+        var probeElapsed = 0.0
+        var probeWake = 0.0
+
+        mutating func startParallelProbe(_ wakeUp: Double) {
+            probing = true; probeCalls = 0; probeElapsed = 0; probeWake = wakeUp
+        }
+
+        /// One probe call took `ns`: the probe ends with the first call that started after the
+        /// wake-up time had passed (at least `warmupSamples` calls, at most `longestProbe`).
+        mutating func probeCall(_ ns: Double) {
+            probeCalls += 1
+            if probeCalls >= ParallelChooser.longestProbe
+                || (probeCalls >= ParallelChooser.warmupSamples && probeElapsed >= probeWake) {
+                probing = false
+            }
+            probeElapsed += ns
+        }
     }
 
     /// Samples of each mode taken before the first choice.
     public static let warmupSamples = 2
     static let firstProbeInterval = 16
     static let lastProbeInterval = 1024
+    /// The most calls a parallel probe takes (regions far shorter than a wake-up).
+    public static let longestProbe = 16
 
     var entries: [Key: Entry] = [:]
 
     public init() {}
 
-    /// Whether the next call at `key` should run in parallel. Before either mode has
-    /// `warmupSamples` samples the modes alternate (serial first); afterwards the faster mode runs,
-    /// and every `probeEvery`-th call runs the other one to re-measure it.
-    public mutating func runsParallel(_ key: Key) -> Bool {
+    /// Whether the next call at `key` should run in parallel. Warm-up: `warmupSamples` serial
+    /// calls, then a parallel probe; afterwards the faster mode runs, and every `probeEvery`-th call
+    /// starts a probe of the other one: one call for serial; for parallel, calls until one starts
+    /// after a wake-up of the parked workers (`wakeUpNanoseconds`, the pool's measured figure) has
+    /// passed: at least `warmupSamples` calls, at most `longestProbe`. A probe whose calls are slow
+    /// for another reason than the wake-up ends after two calls.
+    public mutating func runsParallel(_ key: Key, wakeUpNanoseconds: Double = 0) -> Bool {
         var e = entries[key] ?? Entry()
         defer { entries[key] = e }
-        if e.serial.count < Self.warmupSamples || e.parallel.count < Self.warmupSamples {
-            return e.parallel.count < e.serial.count
+        if e.probing { return true }
+        if e.serial.count < Self.warmupSamples { return false }
+        if e.parallel.count == 0 {
+            e.startParallelProbe(wakeUpNanoseconds)
+            return true
         }
-        e.calls += 1
         let best = e.parallel.best < e.serial.best
-        return e.calls % e.probeEvery == 0 ? !best : best
+        e.calls += 1
+        if e.calls % e.probeEvery == 0 {
+            if !best { e.startParallelProbe(wakeUpNanoseconds) }
+            return !best
+        }
+        return best
     }
 
-    /// Records that the call at `key` ran `parallel` (or serially) in `nanosecondsPerByte`.
-    public mutating func record(_ key: Key, parallel: Bool, nanosecondsPerByte t: Double) {
+    /// Records that the call at `key` ran `parallel` (or serially) in `nanosecondsPerByte`
+    /// (`callNanoseconds` in all, which ends a parallel probe once it outlasted the wake-up).
+    public mutating func record(_ key: Key, parallel: Bool, nanosecondsPerByte t: Double, callNanoseconds: Double = 0) {
         guard t.isFinite, t >= 0 else { return }
         var e = entries[key] ?? Entry()
+        if parallel, e.probing { e.probeCall(callNanoseconds.isFinite ? max(0, callNanoseconds) : 0) }
         if parallel { e.parallel.add(t) } else { e.serial.add(t) }
         if e.serial.count >= Self.warmupSamples, e.parallel.count >= Self.warmupSamples {
             let now = e.parallel.best < e.serial.best
             if let was = e.choice, was != now {
                 e.probeEvery = Self.firstProbeInterval
-            } else if e.choice != nil, e.calls > 0, e.calls % e.probeEvery == 0 {
+                e.calls = 0
+            } else if e.choice != nil, !e.probing, e.calls > 0, e.calls % e.probeEvery == 0 {
                 // A probe that did not change the choice: probe less often.
                 e.probeEvery = min(Self.lastProbeInterval, 2 * e.probeEvery)
                 e.calls = 0

@@ -102,25 +102,57 @@ final class ParallelTests: XCTestCase {
             c.record(k, parallel: p, nanosecondsPerByte: p ? parallel : serial)
         }
         for _ in 0..<4 { step(serial: 1, parallel: 2) }
-        XCTAssertEqual(modes, [false, true, false, true], "warm-up alternates, serial first")
+        XCTAssertEqual(modes, [false, false, true, true], "warm-up: serial twice, then parallel twice")
         XCTAssertEqual(c.choice(k), false, "serial measured faster")
         modes = []
-        for _ in 0..<48 { step(serial: 1, parallel: 2) }
-        XCTAssertEqual(modes.indices.filter { modes[$0] }, [15, 47], "probes at the 16th call, then 32 calls later")
+        for _ in 0..<50 { step(serial: 1, parallel: 2) }
+        XCTAssertEqual(modes.indices.filter { modes[$0] }, [15, 16, 48, 49],
+                       "a parallel probe (no wake-up measured: two calls) at the 16th call, then 32 calls later")
         XCTAssertEqual(c.choice(k), false)
         // The machine changes: parallel becomes faster; the next probe (64 calls on) sees it.
         modes = []
-        for _ in 0..<64 { step(serial: 1, parallel: 0.4) }
-        XCTAssertEqual(modes.indices.filter { modes[$0] }, [63])
+        for _ in 0..<65 { step(serial: 1, parallel: 0.4) }
+        XCTAssertEqual(modes.indices.filter { modes[$0] }, [63, 64])
         XCTAssertEqual(c.choice(k), true, "one faster probe flips the choice")
         modes = []
         for _ in 0..<16 { step(serial: 1, parallel: 0.4) }
-        XCTAssertEqual(modes.indices.filter { !modes[$0] }, [15], "after a flip, probes every 16th call again")
+        XCTAssertEqual(modes.indices.filter { !modes[$0] }, [15], "after a flip, probes every 16th call again; a serial probe is one call")
         // Another key is independent; non-finite times are ignored.
         let other = ParallelChooser.Key(site: 1, line: 2, sizeClass: 18, threads: 2)
         XCTAssertNil(c.choice(other))
         c.record(other, parallel: false, nanosecondsPerByte: .nan)
         XCTAssertFalse(c.runsParallel(other))
+    }
+
+    /// The first parallel calls after serial ones pay the parked workers' wake-up (here 300 ns, two
+    /// calls); steady parallel calls do not. A probe sized by the measured wake-up outlasts
+    /// it and sees the steady cost; a probe of two calls would keep the region serial for good.
+    func testChooserJudgesParallelByItsSteadyCostNotItsWakeUp() {
+        func simulate(wakeUp: Double) -> (choice: Bool?, serialCalls: Int) {
+            var c = ParallelChooser()
+            let k = ParallelChooser.Key(site: 3, line: 4, sizeClass: 21, threads: 2)
+            var sinceSerial = 0.0, serialCalls = 0
+            func step(steady: Double) {
+                let p = c.runsParallel(k, wakeUpNanoseconds: wakeUp)
+                // Serial: 1 ns/byte, a 100 ns call. Parallel: 2 ns/byte for calls that start
+                // within 300 ns of the last serial one (the workers are still waking), else `steady`.
+                let t = p ? (sinceSerial < 300 ? 2 : steady) : 1
+                c.record(k, parallel: p, nanosecondsPerByte: t, callNanoseconds: 100 * t)
+                sinceSerial = p ? sinceSerial + 100 * t : 0
+                if !p { serialCalls += 1 }
+            }
+            for _ in 0..<20 { step(steady: 3) }
+            XCTAssertEqual(c.choice(k), false, "parallel truly slower: serial")
+            for _ in 0..<40 { step(steady: 0.4) }
+            serialCalls = 0
+            for _ in 0..<100 { step(steady: 0.4) }
+            return (c.choice(k), serialCalls)
+        }
+        let sized = simulate(wakeUp: 300)
+        XCTAssertEqual(sized.choice, true, "parallel faster once awake: the probe's later calls show it")
+        XCTAssertLessThanOrEqual(sized.serialCalls, 7, "serial only in probes, and the wake-up after one does not flip it back")
+        let unsized = simulate(wakeUp: 0)
+        XCTAssertEqual(unsized.choice, false, "two-call probes never see the steady parallel cost")
     }
 
     /// The pool's measured schedule on real executions: a region whose parallel run is made slow
