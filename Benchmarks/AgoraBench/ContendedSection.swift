@@ -4,11 +4,11 @@ import AgoraTopology
 import Foundation
 
 extension BenchSession {
-    /// Threads under contention: fork/join and the sparse mix (a small and a large problem) on 1
-    /// and all threads, first on the quiet machine, then while a competing CPU-bound process
-    /// (a shell busy loop) runs, which is the normal case on a shared node or inside a Python host
-    /// with its own threads. Reports the speed-up all/1 threads in both conditions; the target is
-    /// that more threads are never slower.
+    /// Threads under contention: fork/join and the sparse mix (three sizes) on 1 and all threads,
+    /// first on the quiet machine, then while a competing CPU-bound process (a shell busy loop)
+    /// runs, which is the normal case on a shared node or inside a Python host with its own
+    /// threads. Reports the speed-up all/1 threads in both conditions (paired over interleaved
+    /// rounds); the target is that more threads are never slower.
     func runContended() throws {
         // Three ring mixes by their traffic (one read of X, one write of Y): small (200 KB) and
         // medium (4 MB), where the serial/parallel choice is measured, and large (400 MB, 80 MB with
@@ -20,37 +20,57 @@ extension BenchSession {
             cases.append((name, op, rng.normalMatrix(rows: n, cols: d), Matrix<Float>(rows: n, cols: d), inner))
         }
         let defaultSchedule = pool.schedule
-        defer { pool.schedule = defaultSchedule }
+        defer { pool.schedule = defaultSchedule; pool.threads = allThreads }
+        // Every configuration: the default (measured) schedule under the records' plain names, the
+        // fixed threshold beside it for the medium case, where the two can differ.
+        struct Config { let caseIndex: Int; let threads: Int; let schedule: ThreadPool.Schedule }
+        var configs: [Config] = []
+        for schedule in [ThreadPool.Schedule.measured, .threshold] {
+            for th in Set([1, allThreads]).sorted() {
+                for i in cases.indices where schedule == .measured || cases[i].name == "medium" {
+                    configs.append(Config(caseIndex: i, threads: th, schedule: schedule))
+                }
+            }
+        }
+        // A shared VM's speed drifts by tens of percent within seconds, so the configurations are
+        // timed in short blocks, interleaved over rounds (order reversed every other round), and a
+        // speed-up is the median over rounds of the paired ratio 1 thread / all threads.
+        let rounds = quick ? 3 : 7
         for condition in ["quiet", "contended"] {
             let competitor = condition == "contended" ? try CompetingProcess() : nil
             defer { competitor?.stop() }
-            var times: [String: [Int: Double]] = [:]
-            // The default (measured) schedule under the records' plain names, the fixed threshold
-            // beside it for the medium case, where the two can differ.
-            for schedule in [ThreadPool.Schedule.measured, .threshold] {
-                pool.schedule = schedule
-                let tag = schedule == .measured ? "" : "/schedule:threshold"
-                for th in Set([1, allThreads]).sorted() {
-                    pool.threads = th
-                    if th > 1 && schedule == .measured {
-                        let fj = measure(reps: reps, inner: 2000) { pool.parallelFor(th, bytes: .max) { _ in } }
-                        add("contended/\(condition)/fork_join/threads:\(th)", fj, threads: th, iterations: 2000)
-                    }
-                    for i in cases.indices where schedule == .measured || cases[i].name == "medium" {
-                        let c = cases[i]
-                        let t = measure(reps: reps, inner: c.inner) { try! Kernels.mix(c.op, c.x, into: &cases[i].y) }
-                        add("contended/\(condition)/mix/ring/n:\(c.x.rows)/d:\(c.x.cols)\(tag)/threads:\(th)", t, threads: th, iterations: c.inner)
-                        times[c.name + (schedule == .measured ? "" : " (threshold schedule)"), default: [:]][th] = t.median
-                    }
+            if allThreads > 1 {
+                pool.threads = allThreads
+                pool.schedule = defaultSchedule
+                let fj = measure(reps: reps, inner: 2000) { pool.parallelFor(allThreads, bytes: .max) { _ in } }
+                add("contended/\(condition)/fork_join/threads:\(allThreads)", fj, threads: allThreads, iterations: 2000)
+            }
+            var blocks = [[Double]](repeating: [], count: configs.count)
+            for round in 0..<rounds {
+                for k in (round % 2 == 0 ? Array(configs.indices) : configs.indices.reversed()) {
+                    let cfg = configs[k], c = cases[cfg.caseIndex]
+                    pool.schedule = cfg.schedule
+                    pool.threads = cfg.threads
+                    blocks[k].append(measure(reps: 3, inner: c.inner) { try! Kernels.mix(c.op, c.x, into: &cases[cfg.caseIndex].y) }.median)
                 }
             }
-            pool.threads = allThreads
+            func label(_ cfg: Config) -> String {
+                cases[cfg.caseIndex].name + (cfg.schedule == .measured ? "" : " (threshold schedule)")
+            }
+            for (k, cfg) in configs.enumerated() {
+                let c = cases[cfg.caseIndex], b = blocks[k].sorted()
+                let tag = cfg.schedule == .measured ? "" : "/schedule:threshold"
+                add("contended/\(condition)/mix/ring/n:\(c.x.rows)/d:\(c.x.cols)\(tag)/threads:\(cfg.threads)",
+                    (b[b.count / 2], b.first!, b.last!), threads: cfg.threads, iterations: c.inner)
+            }
             if allThreads > 1 {
-                for (size, byThreads) in times.sorted(by: { $0.key < $1.key }) {
-                    let s = byThreads[1]! / byThreads[allThreads]!
-                    contendedSpeedups["\(condition)/\(size)"] = s
-                    print(String(format: "   %@, %@ mix: %d threads %.2fx the speed of 1%@", condition, size, allThreads, s,
-                                 s < 0.95 ? "  (SLOWER with more threads)" : ""))
+                for (k, cfg) in configs.enumerated() where cfg.threads == 1 {
+                    guard let kAll = configs.firstIndex(where: { $0.caseIndex == cfg.caseIndex && $0.schedule == cfg.schedule && $0.threads == allThreads }) else { continue }
+                    let ratios = zip(blocks[k], blocks[kAll]).map { $0 / $1 }.sorted()
+                    let s = ratios[ratios.count / 2]
+                    contendedSpeedups["\(condition)/\(label(cfg))"] = s
+                    print(String(format: "   %@, %@ mix: %d threads %.2fx the speed of 1 (rounds: %.2f-%.2f)%@", condition, label(cfg), allThreads, s,
+                                 ratios.first!, ratios.last!, s < 0.95 ? "  (SLOWER with more threads)" : ""))
                 }
             }
             let sp = pool.spinPolicy
