@@ -198,13 +198,21 @@ final class ParallelTests: XCTestCase {
         XCTAssertEqual(p.budget, SpinPolicy.initial, "grows back to the maximum, which is the initial budget before any wake-up")
         p.wokeUp(after: 15_000)
         XCTAssertEqual(p.wakeUp, 15_000)
-        XCTAssertEqual(p.maximum, 30_000)
-        XCTAssertEqual(p.budget, 30_000, "clamped to twice the wake-up cost")
+        XCTAssertEqual(p.maximum, SpinPolicy.initial, "a cheap wake-up does not shorten the quiet spin")
         p.wokeUp(after: 10_000_000)
-        XCTAssertEqual(p.maximum, SpinPolicy.ceiling, "smoothed (7/8 old) and capped")
+        XCTAssertEqual(p.wakeUp, (15_000 * 7 + 10_000_000) / 8, "smoothed: 7/8 old")
+        XCTAssertEqual(p.maximum, SpinPolicy.ceiling, "twice a slow wake-up, capped")
+        for _ in 0..<100 { p.spinPaid() }
+        XCTAssertEqual(p.budget, SpinPolicy.ceiling)
+        for _ in 0..<200 { p.wokeUp(after: 80_000) }
+        XCTAssertEqual(p.wakeUp, 80_000)
+        XCTAssertEqual(p.maximum, 160_000)
+        XCTAssertEqual(p.budget, 160_000, "clamped when the wake-up cost falls")
         var q = SpinPolicy()
         q.wokeUp(after: 100)
-        XCTAssertEqual(q.maximum, 4 * SpinPolicy.minimum, "a tiny wake-up cost still leaves a short spin")
+        XCTAssertEqual(q.maximum, SpinPolicy.initial)
+        q.preempted()
+        XCTAssertEqual(q.budget, SpinPolicy.initial / 2, "only preemption cuts the budget below the quiet default")
     }
 
     /// An idle pool's workers measure their wake-up cost when woken from parking.
