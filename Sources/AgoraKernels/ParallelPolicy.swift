@@ -180,7 +180,10 @@ public struct SpinPolicy: Sendable, Equatable {
     }
 
     /// The worker was descheduled while spinning: the cores are oversubscribed.
-    public mutating func preempted() { budget = max(Self.minimum, budget / 2) }
+    public mutating func preempted() { budget = max(Self.minimum, budget / 2); preemptions += 1 }
+
+    /// How many times a spinning worker found itself descheduled (for benchmarks and diagnosis).
+    public private(set) var preemptions = 0
 
     /// A job arrived while the worker was spinning: spinning paid.
     public mutating func spinPaid() { budget = min(maximum, budget + budget / 4 + 1_000) }
