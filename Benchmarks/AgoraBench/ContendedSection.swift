@@ -74,8 +74,9 @@ extension BenchSession {
                 }
             }
             let sp = pool.spinPolicy
-            print(String(format: "   %@: spin budget %.1f us, measured wake-up %@", condition, Double(sp.budget) / 1000,
-                         sp.wakeUp.map { String(format: "%.1f us", Double($0) / 1000) } ?? "not yet measured"))
+            print(String(format: "   %@: spin budget %.1f us, measured wake-up %@, preemptions seen while spinning so far %d", condition,
+                         Double(sp.budget) / 1000, sp.wakeUp.map { String(format: "%.1f us", Double($0) / 1000) } ?? "not yet measured",
+                         sp.preemptions))
         }
     }
 }
