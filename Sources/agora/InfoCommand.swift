@@ -35,6 +35,16 @@ struct InfoCommand: ParsableCommand {
         }
         print("OpenBLAS threads  \(OpenBLAS.threads)")
         print("Agora threads     \(ThreadPool.shared.threads)")
+        let pool = ThreadPool.shared
+        switch pool.schedule {
+        case .measured:
+            print("parallel regions  measured per kernel loop: serial below \(pool.measuredFromBytes >> 10) KiB, parallel from \(pool.alwaysParallelBytes >> 20) MiB, the faster of the two measured in between")
+        case .threshold:
+            print("parallel regions  fixed threshold: parallel from \(pool.minParallelBytes >> 10) KiB (AGORA_PARALLEL_SCHEDULE=threshold)")
+        }
+        if let v = env["AGORA_PARALLEL_SCHEDULE"], ThreadPool.Schedule(rawValue: v) == nil {
+            print("warning           AGORA_PARALLEL_SCHEDULE=\(v) not understood (expected one of \(ThreadPool.Schedule.allCases.map(\.rawValue).joined(separator: ", "))): measured is used")
+        }
         for (k, v) in env.filter({ $0.key.hasPrefix("OPENBLAS_") || $0.key.hasPrefix("AGORA_") }).sorted(by: { $0.key < $1.key }) { print("env \(k)=\(v)") }
     }
 }

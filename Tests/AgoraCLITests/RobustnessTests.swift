@@ -226,4 +226,17 @@ final class RobustnessTests: XCTestCase {
         let off = try run(["info"], environment: ["AGORA_BLAS_ASSUME_CORE": "Prescott", "AGORA_BLAS_SELECT": "0"])
         XCTAssertTrue(off.stdout.contains("core choice       OpenBLAS's own"), off.stdout)
     }
+
+    /// `agora info` names the parallel schedule, and a value of AGORA_PARALLEL_SCHEDULE it does not
+    /// know is reported, not silently replaced.
+    func testInfoReportsTheParallelSchedule() throws {
+        let plain = try run(["info"], environment: ["AGORA_PARALLEL_SCHEDULE": "measured"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertTrue(plain.stdout.contains("parallel regions  measured per kernel loop: serial below 32 KiB, parallel from 8 MiB"), plain.stdout)
+        let fixed = try run(["info"], environment: ["AGORA_PARALLEL_SCHEDULE": "threshold"])
+        XCTAssertTrue(fixed.stdout.contains("parallel regions  fixed threshold: parallel from 256 KiB"), fixed.stdout)
+        let bad = try run(["info"], environment: ["AGORA_PARALLEL_SCHEDULE": "fastest"])
+        XCTAssertEqual(bad.status, 0)
+        XCTAssertTrue(bad.stdout.contains("AGORA_PARALLEL_SCHEDULE=fastest not understood (expected one of measured, threshold): measured is used"), bad.stdout)
+    }
 }
