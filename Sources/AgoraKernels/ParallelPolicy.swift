@@ -11,7 +11,7 @@
 ///
 /// A parallel measurement is a run of calls that outlasts a wake-up, of which the window keeps the
 /// fastest: after a streak of serial calls the workers have parked, and the first parallel calls
-/// pay their wake-up (80-130 us on an idle VM, whose idle vCPU is halted), which steady parallel
+/// pay their wake-up (12-355 us measured on a 2-vCPU VM, whose idle vCPU halts), which steady parallel
 /// calls do not (the workers spin between them). Judging parallel by its first call alone kept a
 /// region serial for good wherever the wake-up is comparable to the work (measured on a 2-vCPU
 /// Xeon: a 1 MB ring mix ran at 55-84 us serially instead of 27 us on two threads).
@@ -147,7 +147,7 @@ public struct ParallelChooser: Sendable {
 /// classic spin-then-park rule: spin about as long as a wake-up costs). On an idle core spinning
 /// costs nothing but power, so the budget never falls below `initial` (100 us) on its own, and
 /// rises to `wakeUpFactor` times the measured wake-up cost where wake-ups are slower (an idle VM's
-/// halted vCPU: 80-350 us measured), within `ceiling`. (A maximum of twice the wake-up alone was
+/// halted vCPU: up to 355 us measured), within `ceiling`. (A maximum of twice the wake-up alone was
 /// tried: on a 2-vCPU Xeon whose wake-up measured 12 us the budget fell to 24 us, workers parked
 /// between back-to-back 2 ms gradient regions, and the batched gradient ran 4 % slower in an A/B.)
 /// On an oversubscribed machine a spinning worker takes the core from the process (or our own
