@@ -148,8 +148,8 @@ public struct ParallelChooser: Sendable {
 /// costs nothing but power, so the budget never falls below `initial` (100 us) on its own, and
 /// rises to `wakeUpFactor` times the measured wake-up cost where wake-ups are slower (an idle VM's
 /// halted vCPU: up to 355 us measured), within `ceiling`. (A maximum of twice the wake-up alone was
-/// tried: on a 2-vCPU Xeon whose wake-up measured 12 us the budget fell to 24 us, workers parked
-/// between back-to-back 2 ms gradient regions, and the batched gradient ran 4 % slower in an A/B.)
+/// tried: on a 2-vCPU Xeon whose wake-up measured 12 us the budget fell to 24 us, shorter than the
+/// gaps between the regions of an iteration loop, and workers parked between them.)
 /// On an oversubscribed machine a spinning worker takes the core from the process (or our own
 /// caller) that has work, and it is itself descheduled in the middle of its spin; a worker that
 /// sees such a gap halves the budget, down to `minimum`, and parks at once. A spin that ends in a
