@@ -58,9 +58,9 @@ public final class ThreadPool: @unchecked Sendable {
     /// dynamic claiming bounds its cost at a serial run plus one wake-up, a small share here.
     public var alwaysParallelBytes: Int = 8 << 20
     /// The measured choice of every call site (see `ParallelChooser`).
-    private let chooser = Mutex(ParallelChooser())
+    private let chooser = Locked(ParallelChooser())
     /// The idle workers' spin rule; `spinBudget` and `spinMaximum` mirror it for lock-free reads.
-    private let spin = Mutex(SpinPolicy())
+    private let spin = Locked(SpinPolicy())
     private let spinBudget = Atomic<UInt64>(SpinPolicy.initial)
     private let spinMaximum = Atomic<UInt64>(SpinPolicy.initial)
     /// The measured wake-up cost of a parked worker, in ns, which sizes parallel probes; until it
