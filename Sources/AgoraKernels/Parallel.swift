@@ -122,7 +122,7 @@ public final class ThreadPool: @unchecked Sendable {
             case .threshold: parallel = bytes >= minParallelBytes
             case .measured:
                 if bytes < measuredFromBytes { parallel = false } else if bytes < alwaysParallelBytes {
-                    let k = ParallelChooser.Key(site: UInt(bitPattern: file.utf8Start), line: line,
+                    let k = ParallelChooser.Key(site: Self.siteID(file), line: line,
                                                 sizeClass: Int.bitWidth - bytes.leadingZeroBitCount, threads: t)
                     key = k
                     let wake = Double(spinWakeUp.load(ordering: .relaxed))
@@ -153,6 +153,12 @@ public final class ThreadPool: @unchecked Sendable {
         if let key { record(key, parallel: true, since: start, bytes: bytes) }
     }
 
+    /// A call site's file as a number: the address of its `#fileID` text (`utf8Start` requires a
+    /// pointer representation, which a StaticString built from one Unicode scalar lacks).
+    private static func siteID(_ file: StaticString) -> UInt {
+        file.hasPointerRepresentation ? UInt(bitPattern: file.utf8Start) : UInt(file.unicodeScalar.value)
+    }
+
     private func record(_ key: ParallelChooser.Key, parallel: Bool, since start: UInt64, bytes: Int) {
         let ns = Double(Platform.monotonicNanoseconds() &- start)
         chooser.withLock { $0.record(key, parallel: parallel, nanosecondsPerByte: ns / Double(bytes), callNanoseconds: ns) }
@@ -161,7 +167,7 @@ public final class ThreadPool: @unchecked Sendable {
     /// The measured choice at a call site of `parallelFor` for a region of `bytes` on `threads`
     /// threads: true parallel, false serial, nil not yet decided. For benchmarks and tests.
     public func measuredChoice(file: StaticString, line: UInt, bytes: Int, threads: Int) -> Bool? {
-        let k = ParallelChooser.Key(site: UInt(bitPattern: file.utf8Start), line: line,
+        let k = ParallelChooser.Key(site: Self.siteID(file), line: line,
                                     sizeClass: Int.bitWidth - bytes.leadingZeroBitCount, threads: threads)
         return chooser.withLock { $0.choice(k) }
     }
