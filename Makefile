@@ -76,7 +76,7 @@ test: setup
 	$(SWIFT) build --product agora
 	@core=$$(./.build/debug/agora info --selected-core 2>/dev/null); \
 	if [ -n "$$core" ]; then echo "OpenBLAS: the tests run on the $$core kernels (see agora info)"; \
-	  OPENBLAS_CORETYPE=$$core $(SWIFT) test --disable-swift-testing; \
+	  OPENBLAS_CORETYPE=$$core AGORA_BLAS_CORE_SET_BY_MAKE=$$core $(SWIFT) test --disable-swift-testing; \
 	else $(SWIFT) test --disable-swift-testing; fi
 
 run: build
