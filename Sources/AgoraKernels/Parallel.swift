@@ -59,14 +59,12 @@ public final class ThreadPool: @unchecked Sendable {
     public var alwaysParallelBytes: Int = 8 << 20
     /// The measured choice of every call site (see `ParallelChooser`).
     private let chooser = Locked(ParallelChooser())
-    /// The idle workers' spin rule; `spinBudget` and `spinMaximum` mirror it for lock-free reads.
+    /// The idle workers' spin rule; `spinBudget` and `spinWakeUp` mirror it for lock-free reads.
     private let spin = Locked(SpinPolicy())
     private let spinBudget = Atomic<UInt64>(SpinPolicy.initial)
-    private let spinMaximum = Atomic<UInt64>(SpinPolicy.initial)
-    /// The measured wake-up cost of a parked worker, in ns, which sizes parallel probes; until it
-    /// is measured, `SpinPolicy.initial` (100 us, an idle VM's figure: a longer first probe is
-    /// cheap, a too-short one can keep a region serial for hundreds of calls).
-    private let spinWakeUp = Atomic<UInt64>(SpinPolicy.initial)
+    /// The measured wake-up cost of a parked worker, in ns (0 until measured), which sizes
+    /// parallel probes and the spin budget's maximum (`SpinPolicy.maximum(wakeUp:)`).
+    private let spinWakeUp = Atomic<UInt64>(0)
     /// When the current job was published to parked workers (0: none were parked).
     private let publishedAt = Atomic<UInt64>(0)
 
@@ -122,10 +120,12 @@ public final class ThreadPool: @unchecked Sendable {
             case .threshold: parallel = bytes >= minParallelBytes
             case .measured:
                 if bytes < measuredFromBytes { parallel = false } else if bytes < alwaysParallelBytes {
-                    let k = ParallelChooser.Key(site: Self.siteID(file), line: line,
-                                                sizeClass: Int.bitWidth - bytes.leadingZeroBitCount, threads: t)
+                    let k = Self.key(file: file, line: line, bytes: bytes, threads: t)
                     key = k
-                    let wake = Double(spinWakeUp.load(ordering: .relaxed))
+                    // Until a wake-up is measured, assume 100 us (an idle VM's figure): a longer
+                    // first probe is cheap, a too-short one can keep a region serial for hundreds of calls.
+                    let measured = spinWakeUp.load(ordering: .relaxed)
+                    let wake = Double(measured > 0 ? measured : SpinPolicy.initial)
                     parallel = chooser.withLock { $0.runsParallel(k, wakeUpNanoseconds: wake) }
                 }
             }
@@ -153,10 +153,12 @@ public final class ThreadPool: @unchecked Sendable {
         if let key { record(key, parallel: true, since: start, bytes: bytes) }
     }
 
-    /// A call site's file as a number: the address of its `#fileID` text (`utf8Start` requires a
-    /// pointer representation, which a StaticString built from one Unicode scalar lacks).
-    private static func siteID(_ file: StaticString) -> UInt {
-        file.hasPointerRepresentation ? UInt(bitPattern: file.utf8Start) : UInt(file.unicodeScalar.value)
+    /// The chooser's key of a call site (its `#fileID` text's address and line) at a region size
+    /// (its power of two) and thread count. (`utf8Start` needs a pointer representation, which a
+    /// StaticString built from one Unicode scalar lacks.)
+    private static func key(file: StaticString, line: UInt, bytes: Int, threads: Int) -> ParallelChooser.Key {
+        let site = file.hasPointerRepresentation ? UInt(bitPattern: file.utf8Start) : UInt(file.unicodeScalar.value)
+        return ParallelChooser.Key(site: site, line: line, sizeClass: Int.bitWidth - bytes.leadingZeroBitCount, threads: threads)
     }
 
     private func record(_ key: ParallelChooser.Key, parallel: Bool, since start: UInt64, bytes: Int) {
@@ -167,9 +169,7 @@ public final class ThreadPool: @unchecked Sendable {
     /// The measured choice at a call site of `parallelFor` for a region of `bytes` on `threads`
     /// threads: true parallel, false serial, nil not yet decided. For benchmarks and tests.
     public func measuredChoice(file: StaticString, line: UInt, bytes: Int, threads: Int) -> Bool? {
-        let k = ParallelChooser.Key(site: Self.siteID(file), line: line,
-                                    sizeClass: Int.bitWidth - bytes.leadingZeroBitCount, threads: threads)
-        return chooser.withLock { $0.choice(k) }
+        chooser.withLock { $0.choice(Self.key(file: file, line: line, bytes: bytes, threads: threads)) }
     }
 
     /// The idle workers' spin rule now (budget, measured wake-up cost). For benchmarks and tests.
@@ -256,7 +256,9 @@ public final class ThreadPool: @unchecked Sendable {
                     g = generation.load(ordering: .acquiring)
                 }
                 if preempted { updateSpin { $0.preempted() } }
-                if g != seen, budget < spinMaximum.load(ordering: .relaxed) { updateSpin { $0.spinPaid() } }
+                if g != seen, budget < SpinPolicy.maximum(wakeUp: spinWakeUp.load(ordering: .relaxed)) {
+                    updateSpin { $0.spinPaid() }
+                }
                 if g == seen {
                     // Park. `sleepers` is raised before re-checking the generation (both
                     // sequentially consistent), so either this thread sees the new generation or
@@ -290,8 +292,7 @@ public final class ThreadPool: @unchecked Sendable {
         spin.withLock { p in
             change(&p)
             spinBudget.store(p.budget, ordering: .relaxed)
-            spinMaximum.store(p.maximum, ordering: .relaxed)
-            spinWakeUp.store(p.wakeUp ?? SpinPolicy.initial, ordering: .relaxed)
+            spinWakeUp.store(p.wakeUp ?? 0, ordering: .relaxed)
         }
     }
 

@@ -174,9 +174,11 @@ public struct SpinPolicy: Sendable, Equatable {
 
     /// The largest budget now: `wakeUpFactor` x the measured wake-up cost, within
     /// [initial, ceiling]; `initial` before any wake-up was measured.
-    public var maximum: UInt64 {
-        guard let w = wakeUp else { return Self.initial }
-        return min(Self.ceiling, max(Self.initial, Self.wakeUpFactor * w))
+    public var maximum: UInt64 { Self.maximum(wakeUp: wakeUp ?? 0) }
+
+    /// The largest budget for a wake-up cost of `wakeUp` ns (0: not measured).
+    public static func maximum(wakeUp: UInt64) -> UInt64 {
+        min(ceiling, max(initial, wakeUpFactor * wakeUp))
     }
 
     /// The worker was descheduled while spinning: the cores are oversubscribed.

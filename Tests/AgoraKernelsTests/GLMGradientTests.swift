@@ -14,10 +14,10 @@ final class GLMGradientTests: XCTestCase {
                   .sparse(sparse.converted(to: Float.self))] {
             var g1 = Matrix<Float>(rows: agents, cols: 37), g2 = g1
             var l1 = [Float](repeating: 0, count: agents), l2 = l1
-            ThreadPool.shared.threads = 1
-            try Kernels.glmGradients(loss: .logistic, l2: 0.01, features: x, targets: yf, parameters: theta, batches: batches, gradients: &g1, losses: &l1)
-            ThreadPool.shared.threads = 2
-            try forcingParallel {
+            try withThreads(1) {
+                try Kernels.glmGradients(loss: .logistic, l2: 0.01, features: x, targets: yf, parameters: theta, batches: batches, gradients: &g1, losses: &l1)
+            }
+            try withThreads(2) {
                 try Kernels.glmGradients(loss: .logistic, l2: 0.01, features: x, targets: yf, parameters: theta, batches: batches, gradients: &g2, losses: &l2)
             }
             XCTAssertEqual(g1, g2, "identical with 1 and 2 threads")

@@ -22,8 +22,7 @@ final class ParallelTests: XCTestCase {
     }
 
     func testRegionsRunOnSeveralThreadsAndNestedRunsSerially() {
-        let pool = ThreadPool(maxThreads: 2)
-        pool.minParallelBytes = 0; pool.schedule = .threshold
+        let pool = thresholdPool(maxThreads: 2)
         let calls = Atomic<Int>(0), innerCalls = Atomic<Int>(0)
         for _ in 0..<1000 {
             pool.parallelFor(4) { r in
@@ -49,16 +48,14 @@ final class ParallelTests: XCTestCase {
     }
 
     func testSmallWorkStaysOnCallingThread() {
-        let pool = ThreadPool(maxThreads: 2)
-        pool.minParallelBytes = 1 << 20; pool.schedule = .threshold
+        let pool = thresholdPool(maxThreads: 2, minParallelBytes: 1 << 20)
         var ranges: [Range<Int>] = []
         pool.parallelFor(10, bytes: 1000) { r in ranges.append(r) }
         XCTAssertEqual(ranges, [0..<10])
     }
 
     func testIdleWorkersWakeAfterParking() {
-        let pool = ThreadPool(maxThreads: 2)
-        pool.minParallelBytes = 0; pool.schedule = .threshold
+        let pool = thresholdPool(maxThreads: 2)
         let seen = Atomic<Int>(0)
         pool.parallelFor(2) { _ in seen.add(1, ordering: .relaxed) }
         usleep(300_000) // longer than the spin window: the worker parks
@@ -70,8 +67,7 @@ final class ParallelTests: XCTestCase {
     /// are often descheduled; every part must still run exactly once per region, with its fixed
     /// range, whoever claims it, and regions must not leak parts into each other.
     func testOversubscribedPoolRunsEveryPartOnceWithFixedRanges() {
-        let pool = ThreadPool(maxThreads: 8)
-        pool.minParallelBytes = 0; pool.schedule = .threshold
+        let pool = thresholdPool(maxThreads: 8)
         for count in [3, 8, 50] {
             let chunk = (count + 7) / 8
             for region in 0..<300 {
@@ -220,8 +216,7 @@ final class ParallelTests: XCTestCase {
 
     /// An idle pool's workers measure their wake-up cost when woken from parking.
     func testParkedWorkerMeasuresItsWakeUp() {
-        let pool = ThreadPool(maxThreads: 2)
-        pool.minParallelBytes = 0; pool.schedule = .threshold
+        let pool = thresholdPool(maxThreads: 2)
         let seen = Atomic<Int>(0)
         for _ in 0..<3 {
             usleep(300_000) // longer than any spin budget: the worker parks
@@ -230,5 +225,14 @@ final class ParallelTests: XCTestCase {
         XCTAssertEqual(seen.load(ordering: .relaxed), 6)
         usleep(50_000)
         XCTAssertNotNil(pool.spinPolicy.wakeUp, "a parked worker joined at least one of three 5 ms regions")
+    }
+
+    /// A private pool on the fixed-threshold schedule (parallel from `minParallelBytes`; 0: every
+    /// region), for tests that must reach one execution path whatever the timings.
+    private func thresholdPool(maxThreads: Int, minParallelBytes: Int = 0) -> ThreadPool {
+        let pool = ThreadPool(maxThreads: maxThreads)
+        pool.minParallelBytes = minParallelBytes
+        pool.schedule = .threshold
+        return pool
     }
 }

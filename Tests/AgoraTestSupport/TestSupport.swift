@@ -50,22 +50,16 @@ public func assertClose<T: AgoraScalar>(_ a: [T], _ b: [Double], rel: Double, fi
 
 public func tol<T: AgoraScalar>(_: T.Type) -> Double { T.self == Float.self ? 2e-5 : 1e-12 }
 
-/// Runs `body` with the shared pool at `threads` threads, every region forced parallel (see
-/// `forcingParallel`), restoring it after.
+/// Runs `body` with the shared pool at `threads` threads and every region parallel, however small
+/// (the threshold schedule at 0 bytes), so tests reach the parallel path on tiny shapes; restores
+/// the pool after.
 public func withThreads<R>(_ threads: Int, _ body: () throws -> R) rethrows -> R {
-    let old = ThreadPool.shared.threads
-    ThreadPool.shared.threads = threads
-    defer { ThreadPool.shared.threads = old }
-    return try forcingParallel(body)
-}
-
-/// Runs `body` with every region of the shared pool parallel, however small (the threshold
-/// schedule at 0 bytes), so tests reach the parallel path on tiny shapes; restores the pool after.
-public func forcingParallel<R>(_ body: () throws -> R) rethrows -> R {
-    let oldMin = ThreadPool.shared.minParallelBytes, oldSchedule = ThreadPool.shared.schedule
-    ThreadPool.shared.minParallelBytes = 0
-    ThreadPool.shared.schedule = .threshold
-    defer { ThreadPool.shared.minParallelBytes = oldMin; ThreadPool.shared.schedule = oldSchedule }
+    let pool = ThreadPool.shared
+    let old = (pool.threads, pool.minParallelBytes, pool.schedule)
+    pool.threads = threads
+    pool.minParallelBytes = 0
+    pool.schedule = .threshold
+    defer { (pool.threads, pool.minParallelBytes, pool.schedule) = old }
     return try body()
 }
 
