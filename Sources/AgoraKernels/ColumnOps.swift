@@ -38,15 +38,31 @@ extension Kernels {
     /// valuation of an accuracy, with its first and second derivatives) over ~1e6 outcomes.
     public static func map4(_ x: [Double], pool: ThreadPool = .shared,
                             _ f: (Double) -> (Double, Double, Double, Double)) -> ([Double], [Double], [Double], [Double]) {
+        map4Chunks(x, pool: pool) { xs, o0, o1, o2, o3 in
+            for i in xs.indices { (o0[i], o1[i], o2[i], o3[i]) = f(xs[i]) }
+        }
+    }
+
+    /// `map4` for maps that vectorise: `body` receives a chunk of `x` and the four outputs at the
+    /// same offset. The chunks depend on the thread count, so `body` must compute each element from
+    /// its own input alone (pad a vector tail rather than switching to a different formula).
+    public static func map4Chunks(_ x: [Double], pool: ThreadPool = .shared,
+                                  _ body: (UnsafeBufferPointer<Double>, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>,
+                                           UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void) -> ([Double], [Double], [Double], [Double]) {
         let n = x.count
-        var r0 = [Double](repeating: 0, count: n), r1 = r0, r2 = r0, r3 = r0
+        // Every element is written below (four separate buffers: copies would share one until written).
+        func output() -> [Double] { [Double](unsafeUninitializedCapacity: n) { _, c in c = n } }
+        var r0 = output(), r1 = output(), r2 = output(), r3 = output()
         x.withUnsafeBufferPointer { xb in
             r0.withUnsafeMutableBufferPointer { b0 in
                 r1.withUnsafeMutableBufferPointer { b1 in
                     r2.withUnsafeMutableBufferPointer { b2 in
                         r3.withUnsafeMutableBufferPointer { b3 in
+                            guard n > 0 else { return }
+                            let xp = xb.baseAddress!, p0 = b0.baseAddress!, p1 = b1.baseAddress!, p2 = b2.baseAddress!, p3 = b3.baseAddress!
                             pool.parallelFor(n, bytes: n * 40) { range in
-                                for i in range { (b0[i], b1[i], b2[i], b3[i]) = f(xb[i]) }
+                                let lo = range.lowerBound
+                                body(UnsafeBufferPointer(start: xp + lo, count: range.count), p0 + lo, p1 + lo, p2 + lo, p3 + lo)
                             }
                         }
                     }
@@ -86,52 +102,191 @@ extension Kernels {
         return o
     }
 
-    /// S[h, q] = sum_r W[h, r] x_r[a_q] x_r[b_q] for the pairs (a_q, b_q) of
-    /// `upperTrianglePairs(x.cols)`: H weighted sums of the rows' outer products (e.g. the Hessians
-    /// of expectations over enumerated outcomes), equal to `BLAS.product(w, pairProducts(x))`
-    /// without keeping the [rows x pairs] matrix (256 MB at 888k rows and 8 columns).
+    /// The weighted moments an expectation's value, gradient and Hessian need, for H weight rows at
+    /// once: with x_o the o-th column of `xt` ([k x outcomes], one row per feature) and W [H x outcomes],
     ///
-    /// Rows are processed in fixed chunks of 1024: each chunk's pair products are built in cache and
-    /// multiplied by the chunk's weight columns (one small GEMM, OpenBLAS single-threaded inside
-    /// Agora's parallel region); the chunks' partial sums are added in chunk order, so the result
-    /// does not depend on the thread count.
-    public static func weightedPairSums(_ x: Matrix<Double>, weights w: Matrix<Double>, pool: ThreadPool = .shared) throws -> Matrix<Double> {
-        let rows = x.rows, k = x.cols, h = w.rows
-        guard w.cols == rows else { throw AgoraError.shape("weightedPairSums: weights have \(w.cols) columns for \(rows) rows") }
-        let pairs = upperTrianglePairs(k), p = pairs.count
-        var out = Matrix<Double>(rows: h, cols: p)
-        guard rows > 0, p > 0, h > 0 else { return out }
-        let chunk = 1024, chunks = (rows + chunk - 1) / chunk
-        var partials = [Double](repeating: 0, count: chunks * h * p)
-        let pairIndex = pairs.flatMap { [$0.0, $0.1] }
-        x.storage.withUnsafeBufferPointer { xb in
-            w.storage.withUnsafeBufferPointer { wb in
-                partials.withUnsafeMutableBufferPointer { partb in
-                    pairIndex.withUnsafeBufferPointer { ib in
-                        let xp = xb.baseAddress!, wp = wb.baseAddress!, part = partb.baseAddress!, idx = ib.baseAddress!
-                        OpenBLAS.singleThreaded {
-                            pool.parallelFor(chunks, bytes: rows * (k + h) * 8) { range in
-                                withUnsafeTemporaryAllocation(of: Double.self, capacity: chunk * p) { qb in
-                                    let q = qb.baseAddress!
-                                    for c in range {
-                                        let lo = c * chunk, n = min(rows, lo + chunk) - lo
-                                        for r in 0..<n {
-                                            let xr = xp + (lo + r) * k, qr = q + r * p
-                                            for j in 0..<p { qr[j] = xr[idx[2 * j]] * xr[idx[2 * j + 1]] }
+    ///     M[h, 0]         = sum_o W[h, o] f0[o]
+    ///     M[h, 1 + a]     = sum_o W[h, o] f1[o] x_o[a]                  (a < k; when f1 is given)
+    ///     M[h, 1 + k + q] = sum_o W[h, o] f2[o] x_o[a_q] x_o[b_q]       (pairs of `upperTrianglePairs(k)`; when f2 is given)
+    ///
+    /// Why one kernel: the contract solver needs all three at ~1e6 outcomes every Newton step. Scaling
+    /// W by f1 and f2 first wrote and re-read two [H x outcomes] matrices (128 MB at 888k outcomes),
+    /// the pair products were gathered row by row, and OpenBLAS ran the [9 x 45] products of each
+    /// chunk in its small-matrix path at ~13 GFLOP/s. Here outcomes are taken 128 at a time: the
+    /// block's right-hand side (1 + k + pairs rows, unit stride) and weight rows are copied into
+    /// L1-resident, zero-padded buffers, and a register-blocked SIMD kernel (3 weight rows x 3
+    /// right-hand rows x 8 outcomes, 9 vector accumulators) adds their products. Accumulators are
+    /// reduced to scalars per fixed span of 8192 outcomes, and the spans' sums are added in order,
+    /// so the result does not depend on the thread count.
+    ///
+    /// Multiplications and additions are separate (no fused multiply-add: a portable build would
+    /// call libm per lane), summed lane-wise: the rounding differs from a sequential sum by the
+    /// usual O(n eps) of any summation order.
+    public static func weightedMoments(columns xt: Matrix<Double>, weights w: Matrix<Double>, f0: [Double], f1: [Double]? = nil,
+                                       f2: [Double]? = nil, pool: ThreadPool = .shared) throws -> Matrix<Double> {
+        let rows = xt.cols, k = xt.rows, h = w.rows
+        guard w.cols == rows else { throw AgoraError.shape("weightedMoments: weights have \(w.cols) columns for \(rows) outcomes") }
+        guard f0.count == rows, f1.map({ $0.count == rows }) ?? true, f2.map({ $0.count == rows }) ?? true else {
+            throw AgoraError.shape("weightedMoments: per-outcome factors must have \(rows) entries")
+        }
+        guard f2 == nil || f1 != nil else { throw AgoraError.shape("weightedMoments: second moments (f2) need f1 as well") }
+        let pairs = upperTrianglePairs(k)
+        let cols = 1 + (f1 == nil ? 0 : k) + (f2 == nil ? 0 : pairs.count)
+        var out = Matrix<Double>(rows: h, cols: cols)
+        guard rows > 0, h > 0 else { return out }
+        let span = 8192, spans = (rows + span - 1) / span, block = 128
+        let hp = (h + 2) / 3 * 3, cp = (cols + 2) / 3 * 3
+        var partials = [Double](repeating: 0, count: spans * h * cols)
+        let none = [Double]()
+        xt.storage.withUnsafeBufferPointer { xb in
+        w.storage.withUnsafeBufferPointer { wb in
+        f0.withUnsafeBufferPointer { g0 in
+        (f1 ?? none).withUnsafeBufferPointer { g1 in
+        (f2 ?? none).withUnsafeBufferPointer { g2 in
+        partials.withUnsafeMutableBufferPointer { partb in
+            let xp = xb.baseAddress, wp = wb.baseAddress!, part = partb.baseAddress!
+            // An empty array may still have a base address: presence is decided by f1/f2 themselves.
+            let p0 = g0.baseAddress!, p1 = f1 == nil ? nil : g1.baseAddress, p2 = f2 == nil ? nil : g2.baseAddress
+            pool.parallelFor(spans, bytes: rows * (h + k + 3) * 8) { range in
+                let bufferCount = (hp + cp + 1) * block + hp * cp * 8
+                withUnsafeTemporaryAllocation(of: Double.self, capacity: bufferCount) { buffer in
+                    let base = buffer.baseAddress!
+                    base.initialize(repeating: 0, count: bufferCount)  // padding rows and lanes stay zero
+                    let wl = base, bl = base + hp * block, t = bl + cp * block, acc = t + block
+                    for c in range {
+                        let lo = c * span, hi = min(rows, lo + span)
+                        if cols == 1 {
+                            // Values only: each weight row times f0 straight from memory, with the
+                            // same lane-wise order as the blocked path (identical sums, no copies).
+                            for hh in 0..<h {
+                                let wr = wp + hh * rows
+                                var v = SIMD8<Double>(repeating: 0)
+                                var o = lo
+                                while o + 8 <= hi {
+                                    v += UnsafeRawPointer(wr + o).loadUnaligned(as: SIMD8<Double>.self)
+                                        * UnsafeRawPointer(p0 + o).loadUnaligned(as: SIMD8<Double>.self)
+                                    o += 8
+                                }
+                                if o < hi {
+                                    var x = SIMD8<Double>(repeating: 0), y = x
+                                    for l in 0..<(hi - o) { x[l] = wr[o + l]; y[l] = p0[o + l] }
+                                    v += x * y
+                                }
+                                let a = v.lowHalf + v.highHalf, b = a.lowHalf + a.highHalf
+                                part[c * h + hh] = b[0] + b[1]
+                            }
+                            continue
+                        }
+                        acc.update(repeating: 0, count: hp * cp * 8)
+                        for s in stride(from: lo, to: hi, by: block) {
+                            let n = min(block, hi - s)
+                            if n < block {  // the last, partial block: clear the lanes past its end
+                                wl.update(repeating: 0, count: hp * block); bl.update(repeating: 0, count: cp * block)
+                            }
+                            for hh in 0..<h { (wl + hh * block).update(from: wp + hh * rows + s, count: n) }
+                            // Row j of bl is the j-th column of the right-hand side over this block.
+                            bl.update(from: p0 + s, count: n)
+                            // (Offset pointers, not p1[s + r]: the checked index sum kept these loops scalar.)
+                            if let p1, let xp {
+                                let g1 = p1 + s
+                                for a in 0..<k {
+                                    let xa = xp + a * rows + s, ba = bl + (1 + a) * block
+                                    for r in 0..<n { ba[r] = g1[r] * xa[r] }
+                                }
+                                if let p2 {
+                                    let g2 = p2 + s
+                                    var q = 1 + k
+                                    for a in 0..<k {
+                                        let xa = xp + a * rows + s
+                                        for r in 0..<n { t[r] = g2[r] * xa[r] }
+                                        for b in a..<k {
+                                            let xbb = xp + b * rows + s, bq = bl + q * block
+                                            for r in 0..<n { bq[r] = t[r] * xbb[r] }
+                                            q += 1
                                         }
-                                        Double._gemm(transA: false, transB: false, m: h, n: p, k: n, alpha: 1, a: wp + lo, lda: rows,
-                                                     b: q, ldb: p, beta: 0, c: part + c * h * p, ldc: p)
                                     }
                                 }
+                            }
+                            momentsMicroKernel(wl, bl, acc, hp: hp, cp: cp, block: block, vectors: (n + 7) / 8)
+                        }
+                        // Lane sums in a fixed order, into this span's partial.
+                        let out = part + c * h * cols
+                        for hh in 0..<h {
+                            for j in 0..<cols {
+                                let v = UnsafeRawPointer(acc + (hh * cp + j) * 8).loadUnaligned(as: SIMD8<Double>.self)
+                                let a = v.lowHalf + v.highHalf, b = a.lowHalf + a.highHalf
+                                out[hh * cols + j] = b[0] + b[1]
                             }
                         }
                     }
                 }
             }
-        }
+        } } } } } }
         out.storage.withUnsafeMutableBufferPointer { ob in
-            for c in 0..<chunks { for e in 0..<(h * p) { ob[e] += partials[c * h * p + e] } }
+            for c in 0..<spans { for e in 0..<(h * cols) { ob[e] += partials[c * h * cols + e] } }
         }
         return out
+    }
+
+    /// sum_a m[a] x[a, :]: a fixed linear combination of the rows of `x`, on the pool (each output
+    /// element sums its column in row order, so the result does not depend on the thread count).
+    /// The contract solver's outcome totals n_o . m, read from the transposed counts.
+    public static func rowCombination(_ x: Matrix<Double>, coefficients m: [Double], pool: ThreadPool = .shared) throws -> [Double] {
+        guard m.count == x.rows else { throw AgoraError.shape("rowCombination: \(m.count) coefficients for \(x.rows) rows") }
+        let cols = x.cols, rows = x.rows
+        var y = [Double](repeating: 0, count: cols)
+        guard cols > 0, rows > 0 else { return y }
+        x.storage.withUnsafeBufferPointer { xb in
+            y.withUnsafeMutableBufferPointer { yb in
+                let xp = xb.baseAddress!, yp = yb.baseAddress!
+                pool.parallelFor(cols, bytes: (rows + 1) * cols * 8) { range in
+                    // Blocks of 2048 outputs stay in L1 while every row adds into them.
+                    for lo in stride(from: range.lowerBound, to: range.upperBound, by: 2048) {
+                        let hi = min(range.upperBound, lo + 2048)
+                        for a in 0..<rows {
+                            let ma = m[a], xa = xp + a * cols
+                            for o in lo..<hi { yp[o] += ma * xa[o] }
+                        }
+                    }
+                }
+            }
+        }
+        return y
+    }
+}
+
+/// acc[i, j] += w[i] * b[j] lane-wise over `vectors` x 8 outcomes, for i < hp and j < cp (both
+/// multiples of 3): 3 x 3 tiles of SIMD8 accumulators held in registers across the block (with
+/// AVX-512 LLVM splits each SIMD8<Double> into two 256-bit halves: 18 accumulators, 6 weight and 2
+/// right-hand registers fit the 32 vector registers; a 3 x 4 tile spilled).
+/// `w` is [hp x block], `b` [cp x block], `acc` [hp x cp] vectors of 8.
+@inline(__always)
+private func momentsMicroKernel(_ w: UnsafeMutablePointer<Double>, _ b: UnsafeMutablePointer<Double>, _ acc: UnsafeMutablePointer<Double>,
+                                hp: Int, cp: Int, block: Int, vectors: Int) {
+    typealias V = SIMD8<Double>
+    @inline(__always) func load(_ p: UnsafeMutablePointer<Double>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+    @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Double>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
+    for i in stride(from: 0, to: hp, by: 3) {
+        let w0 = w + i * block, w1 = w0 + block, w2 = w1 + block
+        for j in stride(from: 0, to: cp, by: 3) {
+            let b0 = b + j * block, b1 = b0 + block, b2 = b1 + block
+            let a0 = acc + (i * cp + j) * 8, a1 = a0 + cp * 8, a2 = a1 + cp * 8
+            var c00 = load(a0), c01 = load(a0 + 8), c02 = load(a0 + 16)
+            var c10 = load(a1), c11 = load(a1 + 8), c12 = load(a1 + 16)
+            var c20 = load(a2), c21 = load(a2 + 8), c22 = load(a2 + 16)
+            for v in 0..<vectors {
+                let o = v * 8
+                let x0 = load(w0 + o), x1 = load(w1 + o), x2 = load(w2 + o)
+                let y0 = load(b0 + o)
+                c00 += x0 * y0; c10 += x1 * y0; c20 += x2 * y0
+                let y1 = load(b1 + o)
+                c01 += x0 * y1; c11 += x1 * y1; c21 += x2 * y1
+                let y2 = load(b2 + o)
+                c02 += x0 * y2; c12 += x1 * y2; c22 += x2 * y2
+            }
+            store(c00, a0); store(c01, a0 + 8); store(c02, a0 + 16)
+            store(c10, a1); store(c11, a1 + 8); store(c12, a1 + 16)
+            store(c20, a2); store(c21, a2 + 8); store(c22, a2 + 16)
+        }
     }
 }

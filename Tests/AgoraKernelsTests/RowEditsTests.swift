@@ -148,26 +148,73 @@ final class RowEditsTests: XCTestCase {
         for r in 0..<5 { for (q, (a, b)) in pairs.enumerated() { XCTAssertEqual(p[r, q], x[r, a] * x[r, b]) } }
     }
 
-    /// The fused weighted outer-product sums against a naive double loop, across chunk boundaries
-    /// (512 rows) and pair counts that are not multiples of 8, and independent of the thread count.
-    func testWeightedPairSumsMatchNaiveSumsAndIgnoreThreadCount() throws {
-        for (rows, k, h) in [(1, 1, 1), (37, 3, 2), (1300, 8, 9), (600, 5, 4)] {
-            let x: Matrix<Double> = randomMatrix(rows, k, seed: UInt64(rows))
+    /// The fused weighted moments against naive sums: every block (values, first moments, pair
+    /// moments) with and without the optional factors, across block (128) and span (8192)
+    /// boundaries, weight-row counts that are not multiples of 3, pair counts that are not multiples
+    /// of 3, and independent of the thread count.
+    func testWeightedMomentsMatchNaiveSumsAndIgnoreThreadCount() throws {
+        for (rows, k, h) in [(1, 1, 1), (37, 3, 2), (1300, 8, 9), (600, 5, 4), (17_000, 4, 3)] {
+            let xt: Matrix<Double> = randomMatrix(k, rows, seed: UInt64(rows))
             let w: Matrix<Double> = randomMatrix(h, rows, seed: UInt64(rows + 1))
+            let f: Matrix<Double> = randomMatrix(3, rows, seed: UInt64(rows + 2))
+            let f0 = f.row(0), f1 = f.row(1), f2 = f.row(2)
             let pairs = Kernels.upperTrianglePairs(k)
-            let s1 = try withThreads(1) { try Kernels.weightedPairSums(x, weights: w) }
-            let s2 = try withThreads(2) { try Kernels.weightedPairSums(x, weights: w) }
-            XCTAssertEqual(s1, s2, "rows \(rows): thread count changed the sums")
-            XCTAssertEqual(s1.rows, h); XCTAssertEqual(s1.cols, pairs.count)
+            let full1 = try withThreads(1) { try Kernels.weightedMoments(columns: xt, weights: w, f0: f0, f1: f1, f2: f2) }
+            let full2 = try withThreads(2) { try Kernels.weightedMoments(columns: xt, weights: w, f0: f0, f1: f1, f2: f2) }
+            XCTAssertEqual(full1, full2, "rows \(rows): thread count changed the sums")
+            let first = try Kernels.weightedMoments(columns: xt, weights: w, f0: f0, f1: f1)
+            let values = try withThreads(2) { try Kernels.weightedMoments(columns: xt, weights: w, f0: f0) }
+            XCTAssertEqual(full1.cols, 1 + k + pairs.count); XCTAssertEqual(first.cols, 1 + k); XCTAssertEqual(values.cols, 1)
+            func check(_ got: Double, _ terms: (Int) -> Double, _ what: String) {
+                var naive = 0.0, scale = 0.0
+                for r in 0..<rows { let v = terms(r); naive += v; scale += abs(v) }
+                XCTAssertEqual(got, naive, accuracy: 1e-13 * max(1, scale), "rows \(rows), \(what)")
+            }
             for hh in 0..<h {
+                check(full1[hh, 0], { w[hh, $0] * f0[$0] }, "row \(hh) value")
+                XCTAssertEqual(values[hh, 0], full1[hh, 0], "the values-only path sums in the same order")
+                for a in 0..<k {
+                    check(full1[hh, 1 + a], { w[hh, $0] * f1[$0] * xt[a, $0] }, "row \(hh) first moment \(a)")
+                    XCTAssertEqual(first[hh, 1 + a], full1[hh, 1 + a])
+                }
                 for (q, (a, b)) in pairs.enumerated() {
-                    var naive = 0.0, scale = 0.0
-                    for r in 0..<rows { naive += w[hh, r] * x[r, a] * x[r, b]; scale += abs(w[hh, r] * x[r, a] * x[r, b]) }
-                    XCTAssertEqual(s1[hh, q], naive, accuracy: 1e-13 * max(1, scale), "rows \(rows), weight row \(hh), pair \(q)")
+                    check(full1[hh, 1 + k + q], { w[hh, $0] * f2[$0] * xt[a, $0] * xt[b, $0] }, "row \(hh) pair (\(a), \(b))")
                 }
             }
         }
-        XCTAssertThrowsError(try Kernels.weightedPairSums(Matrix<Double>(rows: 3, cols: 2), weights: Matrix<Double>(rows: 1, cols: 4)))
+        let x = Matrix<Double>(rows: 2, cols: 4)
+        XCTAssertThrowsError(try Kernels.weightedMoments(columns: x, weights: Matrix<Double>(rows: 1, cols: 3), f0: [0, 0, 0, 0]))
+        XCTAssertThrowsError(try Kernels.weightedMoments(columns: x, weights: Matrix<Double>(rows: 1, cols: 4), f0: [0]))
+        XCTAssertThrowsError(try Kernels.weightedMoments(columns: x, weights: Matrix<Double>(rows: 1, cols: 4), f0: [0, 0, 0, 0], f2: [0, 0, 0, 0]),
+                             "second moments without first")
+    }
+
+    func testRowCombinationMatchesNaiveSumsAndIgnoresThreadCount() throws {
+        let x: Matrix<Double> = randomMatrix(5, 70_001, seed: 3)
+        let m = [0.5, -2, 3, 0.25, 1e3]
+        let one = try withThreads(1) { try Kernels.rowCombination(x, coefficients: m) }
+        let two = try withThreads(2) { try Kernels.rowCombination(x, coefficients: m) }
+        XCTAssertEqual(one, two)
+        for o in stride(from: 0, to: x.cols, by: 331) {
+            var naive = 0.0
+            for a in 0..<5 { naive += m[a] * x[a, o] }
+            XCTAssertEqual(one[o], naive, "column \(o): the same sum in the same order")
+        }
+        XCTAssertThrowsError(try Kernels.rowCombination(x, coefficients: [1]))
+    }
+
+    /// fastLog against glibc's log over the whole positive normal range: within 1 ulp (fdlibm's bound).
+    func testFastLogIsWithinOneUlpOfLibm() {
+        var rng = SeededGenerator(seed: 5)
+        var inputs: [Double] = [1, 2, 0.5, .leastNormalMagnitude, .greatestFiniteMagnitude, 1 + .ulpOfOne, 1 - .ulpOfOne / 2, 0.7071067811865476, 1.4142135623730951]
+        for _ in 0..<200_000 { inputs.append(exp(Double.random(in: -708...709, using: &rng))) }
+        for _ in 0..<20_000 { inputs.append(Double.random(in: 0.5...2, using: &rng)) }
+        for x in inputs {
+            let got = Kernels.fastLog(positiveNormal: x), want = log(x)
+            if want == 0 { XCTAssertEqual(got, 0, "log(1)"); continue }
+            let err = abs(got - want) / want.ulp
+            XCTAssertLessThanOrEqual(err, 1, "log(\(x)): \(got) vs libm \(want)")
+        }
     }
 
     func testMap4IsElementwiseAndIgnoresThreadCount() {

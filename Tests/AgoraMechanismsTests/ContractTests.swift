@@ -28,6 +28,53 @@ final class ContractTests: XCTestCase {
         XCTAssertEqual(a.evaluate(10).a, 0, "the formula is negative there: clamped to 0")
     }
 
+    /// The vectorised accuracy against the formula written out directly (libm's log, plain
+    /// divisions: an independent reference), the batched form against the single-element one (bit
+    /// for bit, whatever the position in the buffer), and the branch edges.
+    func testVectorisedAccuracyMatchesTheFormulaAndItsScalarForm() {
+        func reference(_ x: Double, k: Double) -> (Double, Double, Double) {
+            guard x > k * exp(-2) else { return (0, 0, 0) }
+            let s = (2 * k * (2 + log(x / k))).squareRoot(), sx = x.squareRoot()
+            let a = 1 - (s + 4) / sx
+            guard a > 0 else { return (0, 0, 0) }
+            let h = (s + 4) / 2 - k / s, x32 = x * sx, ds = k / (s * x), dh = ds * (0.5 + k / (s * s))
+            return (a, h / x32, dh / x32 - 1.5 * h / (x32 * x))
+        }
+        var rng = SeededGenerator(seed: 17)
+        for k in [1.0, 0.37, 5] {
+            let acc = GeneralizationBoundAccuracy(k: k)
+            var xs = (0..<1003).map { _ in k * exp(Double.random(in: -3...14, using: &rng)) }
+            xs += [0, -1, k * exp(-2), .nan, .infinity, -.infinity, .leastNonzeroMagnitude, .greatestFiniteMagnitude]
+            var a = [Double](repeating: -1, count: xs.count), da = a, d2a = a
+            xs.withUnsafeBufferPointer { xb in
+                a.withUnsafeMutableBufferPointer { ab in da.withUnsafeMutableBufferPointer { db in d2a.withUnsafeMutableBufferPointer { d2b in
+                    // Odd offsets and lengths: every element meets every lane position and the padded tail.
+                    for (lo, hi) in [(0, 5), (5, 12), (12, 700), (700, xs.count)] {
+                        acc.evaluate(UnsafeBufferPointer(rebasing: xb[lo..<hi]), a: ab.baseAddress! + lo,
+                                     da: db.baseAddress! + lo, d2a: d2b.baseAddress! + lo)
+                    }
+                } } }
+            }
+            for (i, x) in xs.enumerated() {
+                let one = acc.evaluate(x)
+                XCTAssertEqual(one.a.bitPattern, a[i].bitPattern, "a(\(x)): batched and single differ")
+                XCTAssertEqual(one.da.bitPattern, da[i].bitPattern, "a'(\(x)): batched and single differ")
+                XCTAssertEqual(one.d2a.bitPattern, d2a[i].bitPattern, "a''(\(x)): batched and single differ")
+                let (ra, rda, rd2a) = reference(x, k: k)
+                if ra == 0 || !ra.isFinite {
+                    // Off the branch both give exact zeros; at the kink (a within rounding of 0) allow either side.
+                    if abs(ra) < 1e-12 && abs(a[i]) < 1e-12 { continue }
+                    XCTAssertEqual(a[i], 0, "a(\(x)) off the positive branch"); XCTAssertEqual(da[i], 0); XCTAssertEqual(d2a[i], 0)
+                    continue
+                }
+                // Absolute in a (1 - (s + 4)/sqrt(x) cancels near the kink), relative in the derivatives.
+                XCTAssertEqual(a[i], ra, accuracy: 1e-14, "a(\(x))")
+                XCTAssertEqual(da[i], rda, accuracy: 1e-13 * abs(rda), "a'(\(x))")
+                XCTAssertEqual(d2a[i], rd2a, accuracy: 1e-12 * abs(rd2a), "a''(\(x))")
+            }
+        }
+    }
+
     func testReservationUtilitiesMatchThePublishedValues() throws {
         let s1 = try ContractDesigner(ContractScenario.s1.setting)
         let expect = [6.7700968, 13.1516137, 20.7450811, 30.3442572, 44.1605214]

@@ -8,14 +8,17 @@ import Musl
 import Darwin
 #endif
 
-/// Expectations over all Multinomial outcomes of v(a(n . m)) and their derivatives, computed with
-/// BLAS and one fused kernel: totals x = N m (gemv), per-outcome values, then weighted sums (GEMM)
-/// and weighted outer-product sums N^T diag(w) N (`Kernels.weightedPairSums`) for Hessians.
+/// Expectations over all Multinomial outcomes of v(a(n . m)) and their derivatives: totals
+/// x = N m, per-outcome values and derivatives (vectorised), then every weighted sum one Newton step
+/// needs from one fused pass (`Kernels.weightedMoments`: values, N^T diag(w) v', N^T diag(w v'') N).
 struct OutcomeExpectations {
     let outcomes: MultinomialOutcomes
     let accuracy: AccuracyFunction
     let valuation: ValuationFunction
     let pairs: [(Int, Int)]
+    /// [types x outcomes]: the outcome counts transposed, one contiguous row per type, so that the
+    /// per-outcome products in the fused kernel are unit-stride.
+    let countsT: Matrix<Double>
     /// [types + 1 x outcomes]: the conditional weights of every type's budget, then -pmf (the
     /// objective -E[v]). Every expectation of one Newton step is a product with these rows.
     let weightRows: Matrix<Double>
@@ -24,20 +27,13 @@ struct OutcomeExpectations {
         self.outcomes = outcomes
         self.accuracy = accuracy
         self.valuation = valuation
-        pairs = Kernels.upperTrianglePairs(outcomes.counts.cols)
+        let counts = outcomes.counts
+        pairs = Kernels.upperTrianglePairs(counts.cols)
+        var t = Matrix<Double>(rows: counts.cols, cols: counts.rows)
+        for o in 0..<counts.rows { for i in 0..<counts.cols { t[i, o] = counts[o, i] } }
+        countsT = t
         let cond = outcomes.conditional
         weightRows = try! Matrix(rows: cond.rows + 1, cols: cond.cols, storage: cond.storage + outcomes.pmf.map { -$0 })
-    }
-
-    /// For each row w_h of `weights` [H x outcomes]: sum_o w_h[o] n_o n_o^T, as H symmetric matrices.
-    func weightedGrams(_ weights: Matrix<Double>) -> [Matrix<Double>] {
-        let r = try! Kernels.weightedPairSums(outcomes.counts, weights: weights)
-        let k = outcomes.counts.cols
-        return (0..<weights.rows).map { h in
-            var m = Matrix<Double>(rows: k, cols: k)
-            for (q, (a, b)) in pairs.enumerated() { m[a, b] = r[h, q]; m[b, a] = r[h, q] }
-            return m
-        }
     }
 
     struct Evaluation {
@@ -46,25 +42,22 @@ struct OutcomeExpectations {
         var value: [Double]      // v(a(x))
         var dvalue: [Double]     // d v(a(x)) / dx
         var d2value: [Double]    // d2 v(a(x)) / dx2
+        /// weightRows . value: the budgets tbar_i, then the objective -E[v].
+        var weighted: [Double]
     }
 
     /// Remembers the last evaluation and the last derivatives: the solver asks for the objective and
-    /// the constraints at the same point, and line searches for values only. Also holds the
-    /// [types + 1 x outcomes] weight matrices of the derivative products, reused across Newton steps
-    /// (at 888k outcomes each is 57 MB, and a fresh one cost a page fault per 4 KiB every step).
+    /// the constraints at the same point, and line searches for values only.
     final class Cache: @unchecked Sendable {
         var m: [Double] = []
         var e: Evaluation? = nil
         var dm: [Double] = []
         var d: Derivatives? = nil
-        var gradientWeights = Matrix<Double>(rows: 0, cols: 0)
-        var hessianWeights = Matrix<Double>(rows: 0, cols: 0)
     }
 
-    /// Every first and second derivative one Newton step needs at m, from two GEMMs over the
+    /// Every first and second derivative one Newton step needs at m, from one fused pass over the
     /// outcomes: rows 0..<types are the budgets tbar_i (their gradients and Hessians), row `types`
-    /// the objective -E[v] (its gradient and Hessian). One pass over the pair products serves both
-    /// the objective's Hessian and the budgets' (it was two, each packing the 36-column matrix).
+    /// the objective -E[v] (its gradient and Hessian).
     struct Derivatives {
         var budgets: [Double]
         /// [types + 1 x types]: row i = grad tbar_i, row `types` = grad of the objective.
@@ -77,13 +70,19 @@ struct OutcomeExpectations {
     func derivatives(_ m: [Double]) -> Derivatives {
         if let d = cache.d, cache.dm == m { return d }
         let e = evaluate(m)
-        // Weight row h times v'(o) and v''(o), in buffers reused across steps.
-        try! Kernels.scaleColumns(weightRows, by: e.dvalue, into: &cache.gradientWeights)
-        try! Kernels.scaleColumns(weightRows, by: e.d2value, into: &cache.hessianWeights)
-        var values = [Double](repeating: 0, count: weightRows.rows)
-        try! BLAS.gemv(weightRows, e.value, into: &values)
-        let d = Derivatives(budgets: Array(values.dropLast()), gradients: try! BLAS.product(cache.gradientWeights, outcomes.counts),
-                            hessians: weightedGrams(cache.hessianWeights), objective: values.last!)
+        let k = countsT.rows, h = weightRows.rows
+        let r = try! Kernels.weightedMoments(columns: countsT, weights: weightRows, f0: e.value, f1: e.dvalue, f2: e.d2value)
+        var gradients = Matrix<Double>(rows: h, cols: k)
+        var hessians: [Matrix<Double>] = []
+        for row in 0..<h {
+            for a in 0..<k { gradients[row, a] = r[row, 1 + a] }
+            var hess = Matrix<Double>(rows: k, cols: k)
+            for (q, (a, b)) in pairs.enumerated() { hess[a, b] = r[row, 1 + k + q]; hess[b, a] = r[row, 1 + k + q] }
+            hessians.append(hess)
+        }
+        // Values from the evaluation (the same sums the line search's constraint values use).
+        let values = e.weighted
+        let d = Derivatives(budgets: Array(values.dropLast()), gradients: gradients, hessians: hessians, objective: values.last!)
         cache.dm = m; cache.d = d
         return d
     }
@@ -97,17 +96,21 @@ struct OutcomeExpectations {
     }
 
     func evaluateUncached(_ m: [Double]) -> Evaluation {
-        var x = [Double](repeating: 0, count: outcomes.counts.rows)
-        try! BLAS.gemv(outcomes.counts, m, into: &x)
-        // On the pool, element by element (at 888k outcomes the accuracy's logarithms are a sixth
-        // of the solve): v(a(x)) and its first two derivatives in x by the chain rule.
+        let x = try! Kernels.rowCombination(countsT, coefficients: m)
+        // On the pool, chunk by chunk (at 888k outcomes the accuracy's logarithms were a sixth of
+        // the solve in scalar code): a(x) vectorised, then v(a(x)) and its first two derivatives in
+        // x by the chain rule (da and d2a pass through the derivative outputs).
         let accuracy = self.accuracy, valuation = self.valuation
-        let (acc, val, dval, d2val) = Kernels.map4(x) { xo in
-            let (a, da, d2a) = accuracy.evaluate(xo)
-            let (v, dv, d2v) = valuation.evaluate(a)
-            return (a, v, dv * da, d2v * da * da + dv * d2a)
+        let (acc, val, dval, d2val) = Kernels.map4Chunks(x) { xs, a, v, dv, d2v in
+            accuracy.evaluate(xs, a: a, da: dv, d2a: d2v)
+            for i in xs.indices {
+                let (vv, dvv, d2vv) = valuation.evaluate(a[i])
+                let da = dv[i], d2a = d2v[i]
+                v[i] = vv; dv[i] = dvv * da; d2v[i] = d2vv * da * da + dvv * d2a
+            }
         }
-        return Evaluation(totals: x, accuracy: acc, value: val, dvalue: dval, d2value: d2val)
+        let weighted = try! Kernels.weightedMoments(columns: countsT, weights: weightRows, f0: val).storage
+        return Evaluation(totals: x, accuracy: acc, value: val, dvalue: dval, d2value: d2val, weighted: weighted)
     }
 
     /// The budgets tbar_i(m) = E[v(a(n . m)) | n_i >= 1] of every type, with their gradients
@@ -151,14 +154,11 @@ struct ReducedContractProgram: SmoothConvexProgram {
     }
 
     func objectiveValue(_ m: [Double]) -> Double {
-        let e = exp.evaluate(m)
-        return -(try! BLAS.dot(exp.outcomes.pmf, e.value))
+        exp.evaluate(m).weighted[types]
     }
 
     func constraintValues(_ m: [Double]) -> [Double] {
-        let e = exp.evaluate(m)
-        var tbar = [Double](repeating: 0, count: types)
-        try! BLAS.gemv(exp.outcomes.conditional, e.value, into: &tbar)
+        let tbar = exp.evaluate(m).weighted
         let tv = t(m)
         var vals = (0..<types).map { tv[$0] - tbar[$0] }
         for i in 1..<max(1, types) { vals.append(f[i] - (tv[i] - c[i] * m[i])) }

@@ -11,6 +11,17 @@ import Darwin
 /// Must be nondecreasing, and concave where positive.
 public protocol AccuracyFunction: Sendable {
     func evaluate(_ x: Double) -> (a: Double, da: Double, d2a: Double)
+    /// `evaluate(_:)` at every `x[i]`, into `a`, `da` and `d2a` (each `x.count` long). An
+    /// implementation may vectorise, but each element's result must depend on `x[i]` alone, never
+    /// on its position in the buffer: the solver calls this on chunks that change with the thread
+    /// count, and its results must not.
+    func evaluate(_ x: UnsafeBufferPointer<Double>, a: UnsafeMutablePointer<Double>, da: UnsafeMutablePointer<Double>, d2a: UnsafeMutablePointer<Double>)
+}
+
+extension AccuracyFunction {
+    public func evaluate(_ x: UnsafeBufferPointer<Double>, a: UnsafeMutablePointer<Double>, da: UnsafeMutablePointer<Double>, d2a: UnsafeMutablePointer<Double>) {
+        for i in x.indices { (a[i], da[i], d2a[i]) = evaluate(x[i]) }
+    }
 }
 
 /// Participant valuation of a model of accuracy r: v(r), v'(r), v''(r). Concave, nondecreasing,
@@ -31,17 +42,79 @@ public protocol ValuationFunction: Sendable {
 public struct GeneralizationBoundAccuracy: AccuracyFunction, Codable, Equatable {
     public var k: Double
     public init(k: Double = 1) { self.k = k }
+
+    /// One element: the same operations as the batched form (lane 0 of its vector code), so both
+    /// agree to the last bit.
     public func evaluate(_ x: Double) -> (a: Double, da: Double, d2a: Double) {
-        guard x > k * exp(-2) else { return (0, 0, 0) }
-        let s = (2 * k * (2 + log(x / k))).squareRoot()
-        let sx = x.squareRoot()
-        let a = 1 - (s + 4) / sx
-        guard a > 0 else { return (0, 0, 0) }
-        let h = (s + 4) / 2 - k / s
-        let x32 = x * sx
-        let ds = k / (s * x)
-        let dh = ds * (0.5 + k / (s * s))
-        return (a, h / x32, dh / x32 - 1.5 * h / (x32 * x))
+        let threshold = k * exp(-2), inverseK = 1 / k
+        let lg = Kernels.fastLog(positiveNormal: logArgument(x, threshold: threshold, inverseK: inverseK))
+        let (a, da, d2a) = evaluate8(SIMD8(repeating: x), logarithm: SIMD8(repeating: lg), threshold: threshold, inverseK: inverseK)
+        return (a[0], da[0], d2a[0])
+    }
+
+    /// Two passes per call: the logarithms in a loop without calls or branches, which LLVM
+    /// vectorises (`Kernels.fastLog`; written into `d2a` as scratch), then the rest eight lanes at a
+    /// time (two square roots and one division per element), the tail padded. Each element's
+    /// result depends on its own x alone.
+    public func evaluate(_ x: UnsafeBufferPointer<Double>, a: UnsafeMutablePointer<Double>, da: UnsafeMutablePointer<Double>, d2a: UnsafeMutablePointer<Double>) {
+        guard let xp = x.baseAddress else { return }
+        let n = x.count, threshold = k * exp(-2), inverseK = 1 / k
+        for i in 0..<n { d2a[i] = Kernels.fastLog(positiveNormal: logArgument(xp[i], threshold: threshold, inverseK: inverseK)) }
+        typealias V = SIMD8<Double>
+        var i = 0
+        while i < n {
+            let lanes = min(8, n - i)
+            var v = V(repeating: 0), lg = V(repeating: 0)
+            if lanes == 8 {
+                v = UnsafeRawPointer(xp + i).loadUnaligned(as: V.self)
+                lg = UnsafeRawPointer(d2a + i).loadUnaligned(as: V.self)
+            } else {
+                for l in 0..<lanes { v[l] = xp[i + l]; lg[l] = d2a[i + l] }
+            }
+            let (va, vda, vd2a) = evaluate8(v, logarithm: lg, threshold: threshold, inverseK: inverseK)
+            if lanes == 8 {
+                UnsafeMutableRawPointer(a + i).storeBytes(of: va, as: V.self)
+                UnsafeMutableRawPointer(da + i).storeBytes(of: vda, as: V.self)
+                UnsafeMutableRawPointer(d2a + i).storeBytes(of: vd2a, as: V.self)
+            } else {
+                for l in 0..<lanes { a[i + l] = va[l]; da[i + l] = vda[l]; d2a[i + l] = vd2a[l] }
+            }
+            i += 8
+        }
+    }
+
+    /// x / k on the positive branch (x > k e^-2 and x / k finite), else 1 (any positive normal
+    /// number would do: those lanes are discarded).
+    @inline(__always)
+    func logArgument(_ x: Double, threshold: Double, inverseK: Double) -> Double {
+        let scaled = x * inverseK
+        return x > threshold ? (scaled <= .greatestFiniteMagnitude ? scaled : 1) : 1
+    }
+
+    /// The formulas above with one shared division: D = 1 / (sqrt(x) s) gives x^(-1/2) = s D and
+    /// 1/s = sqrt(x) D; then x^(-3/2) = x^(-1/2)^3. Off the positive branch (x <= k e^-2, x / k not
+    /// finite, NaN, or a <= 0) every output is 0; those lanes compute with x = k so that the
+    /// arithmetic stays finite, and are then discarded.
+    @inline(__always)
+    func evaluate8(_ x: SIMD8<Double>, logarithm lg: SIMD8<Double>, threshold: Double, inverseK: Double) -> (a: SIMD8<Double>, da: SIMD8<Double>, d2a: SIMD8<Double>) {
+        let kk = SIMD8<Double>(repeating: k)
+        let onBranch = (x .> threshold) .& (x * inverseK .<= .greatestFiniteMagnitude)
+        let xs = x.replacing(with: kk, where: .!onBranch)
+        let s = (2 * kk * (2 + lg)).squareRoot()
+        let sx = xs.squareRoot()
+        let d = 1 / (sx * s)
+        let r = s * d, invS = sx * d
+        let a = 1 - (s + 4) * r
+        let keep = onBranch .& (a .> 0)
+        let h = 0.5 * (s + 4) - kk * invS
+        let ix = r * r
+        let x32inv = ix * r
+        let ds = kk * invS * ix
+        let dh = ds * (0.5 + kk * invS * invS)
+        let zero = SIMD8<Double>(repeating: 0)
+        return (zero.replacing(with: a, where: keep),
+                zero.replacing(with: h * x32inv, where: keep),
+                zero.replacing(with: dh * x32inv - 1.5 * h * x32inv * ix, where: keep))
     }
 }
 
