@@ -124,38 +124,70 @@ extension Kernels {
     /// usual O(n eps) of any summation order.
     public static func weightedMoments(columns xt: Matrix<Double>, weights w: Matrix<Double>, f0: [Double], f1: [Double]? = nil,
                                        f2: [Double]? = nil, pool: ThreadPool = .shared) throws -> Matrix<Double> {
+        let (perRow, _) = try moments(xt, w, f0: f0, f1: f1, f2: f2, combination: nil, pool: pool)
+        return perRow
+    }
+
+    /// `weightedMoments` with the pair block for one combination of the weight rows only:
+    /// `perRow` is [H x (1 + k)] (values and first moments of every row) and
+    ///
+    ///     pairs[q] = sum_o (sum_h c[h] W[h, o]) f2[o] x_o[a_q] x_o[b_q]
+    ///
+    /// Why: a Newton step needs the gradient of every constraint but only one Hessian, that of the
+    /// weighted sum the barrier (or the KKT system) forms; at H = 9 and k = 8 this is 81 + 36 + 9
+    /// products per outcome instead of 405. The combination is formed per outcome in a fixed row
+    /// order; sums as in `weightedMoments`, so neither result depends on the thread count.
+    public static func weightedMoments(columns xt: Matrix<Double>, weights w: Matrix<Double>, f0: [Double], f1: [Double], f2: [Double],
+                                       combiningPairsWith c: [Double], pool: ThreadPool = .shared) throws -> (perRow: Matrix<Double>, pairs: [Double]) {
+        guard c.count == w.rows else { throw AgoraError.shape("weightedMoments: \(c.count) combination coefficients for \(w.rows) weight rows") }
+        let (perRow, pairs) = try moments(xt, w, f0: f0, f1: f1, f2: f2, combination: c, pool: pool)
+        return (perRow, pairs ?? [])
+    }
+
+    private static func moments(_ xt: Matrix<Double>, _ w: Matrix<Double>, f0: [Double], f1: [Double]?, f2: [Double]?,
+                                combination: [Double]?, pool: ThreadPool) throws -> (Matrix<Double>, [Double]?) {
         let rows = xt.cols, k = xt.rows, h = w.rows
         guard w.cols == rows else { throw AgoraError.shape("weightedMoments: weights have \(w.cols) columns for \(rows) outcomes") }
         guard f0.count == rows, f1.map({ $0.count == rows }) ?? true, f2.map({ $0.count == rows }) ?? true else {
             throw AgoraError.shape("weightedMoments: per-outcome factors must have \(rows) entries")
         }
         guard f2 == nil || f1 != nil else { throw AgoraError.shape("weightedMoments: second moments (f2) need f1 as well") }
-        let pairs = upperTrianglePairs(k)
-        let cols = 1 + (f1 == nil ? 0 : k) + (f2 == nil ? 0 : pairs.count)
+        let pairs = upperTrianglePairs(k), p = pairs.count
+        let combined = combination != nil
+        // Right-hand rows that go through the blocked kernel: value, first moments, and the pair
+        // rows unless they are combined.
+        let cols = 1 + (f1 == nil ? 0 : k) + (f2 == nil || combined ? 0 : p)
+        let outPairs = combined ? p : 0
+        let stride = h * cols + outPairs  // one span's partial sums
         var out = Matrix<Double>(rows: h, cols: cols)
-        guard rows > 0, h > 0 else { return out }
+        var pairOut = [Double](repeating: 0, count: outPairs)
+        guard rows > 0, h > 0 else { return (out, combined ? pairOut : nil) }
         let span = 8192, spans = (rows + span - 1) / span, block = 128
         let hp = (h + 2) / 3 * 3, cp = (cols + 2) / 3 * 3
-        var partials = [Double](repeating: 0, count: spans * h * cols)
+        var partials = [Double](repeating: 0, count: spans * stride)
         let none = [Double]()
         xt.storage.withUnsafeBufferPointer { xb in
         w.storage.withUnsafeBufferPointer { wb in
         f0.withUnsafeBufferPointer { g0 in
         (f1 ?? none).withUnsafeBufferPointer { g1 in
         (f2 ?? none).withUnsafeBufferPointer { g2 in
+        (combination ?? none).withUnsafeBufferPointer { cb in
         partials.withUnsafeMutableBufferPointer { partb in
             let xp = xb.baseAddress, wp = wb.baseAddress!, part = partb.baseAddress!
             // An empty array may still have a base address: presence is decided by f1/f2 themselves.
             let p0 = g0.baseAddress!, p1 = f1 == nil ? nil : g1.baseAddress, p2 = f2 == nil ? nil : g2.baseAddress
+            let coef = combined ? cb.baseAddress : nil
             pool.parallelFor(spans, bytes: rows * (h + k + 3) * 8) { range in
-                let bufferCount = (hp + cp + 1) * block + hp * cp * 8
+                // wl [hp x block], bl [cp x block], xl [k x block], t and cw [block], acc [hp x cp] x 8, pacc [p] x 8
+                let bufferCount = (hp + cp + k + 2) * block + (hp * cp + p) * 8
                 withUnsafeTemporaryAllocation(of: Double.self, capacity: bufferCount) { buffer in
                     let base = buffer.baseAddress!
                     base.initialize(repeating: 0, count: bufferCount)  // padding rows and lanes stay zero
-                    let wl = base, bl = base + hp * block, t = bl + cp * block, acc = t + block
+                    let wl = base, bl = wl + hp * block, xl = bl + cp * block, t = xl + k * block, cw = t + block
+                    let acc = cw + block, pacc = acc + hp * cp * 8
                     for c in range {
                         let lo = c * span, hi = min(rows, lo + span)
-                        if cols == 1 {
+                        if cols == 1 && !combined {
                             // Values only: each weight row times f0 straight from memory, with the
                             // same lane-wise order as the blocked path (identical sums, no copies).
                             for hh in 0..<h {
@@ -172,60 +204,73 @@ extension Kernels {
                                     for l in 0..<(hi - o) { x[l] = wr[o + l]; y[l] = p0[o + l] }
                                     v += x * y
                                 }
-                                let a = v.lowHalf + v.highHalf, b = a.lowHalf + a.highHalf
-                                part[c * h + hh] = b[0] + b[1]
+                                part[c * stride + hh] = laneSum(v)
                             }
                             continue
                         }
                         acc.update(repeating: 0, count: hp * cp * 8)
-                        for s in stride(from: lo, to: hi, by: block) {
-                            let n = min(block, hi - s)
+                        pacc.update(repeating: 0, count: p * 8)
+                        for s in Swift.stride(from: lo, to: hi, by: block) {
+                            let n = min(block, hi - s), vectors = (n + 7) / 8
                             if n < block {  // the last, partial block: clear the lanes past its end
                                 wl.update(repeating: 0, count: hp * block); bl.update(repeating: 0, count: cp * block)
+                                xl.update(repeating: 0, count: k * block); cw.update(repeating: 0, count: block)
                             }
                             for hh in 0..<h { (wl + hh * block).update(from: wp + hh * rows + s, count: n) }
                             // Row j of bl is the j-th column of the right-hand side over this block.
-                            bl.update(from: p0 + s, count: n)
                             // (Offset pointers, not p1[s + r]: the checked index sum kept these loops scalar.)
+                            bl.update(from: p0 + s, count: n)
                             if let p1, let xp {
+                                for a in 0..<k { (xl + a * block).update(from: xp + a * rows + s, count: n) }
                                 let g1 = p1 + s
                                 for a in 0..<k {
-                                    let xa = xp + a * rows + s, ba = bl + (1 + a) * block
+                                    let xa = xl + a * block, ba = bl + (1 + a) * block
                                     for r in 0..<n { ba[r] = g1[r] * xa[r] }
                                 }
                                 if let p2 {
                                     let g2 = p2 + s
-                                    var q = 1 + k
-                                    for a in 0..<k {
-                                        let xa = xp + a * rows + s
-                                        for r in 0..<n { t[r] = g2[r] * xa[r] }
-                                        for b in a..<k {
-                                            let xbb = xp + b * rows + s, bq = bl + q * block
-                                            for r in 0..<n { bq[r] = t[r] * xbb[r] }
-                                            q += 1
+                                    if let coef {
+                                        // The combined weight times f2, then the pair sums in registers.
+                                        for r in 0..<n { cw[r] = 0 }
+                                        for hh in 0..<h {
+                                            let ch = coef[hh], wr = wl + hh * block
+                                            for r in 0..<n { cw[r] += ch * wr[r] }
+                                        }
+                                        for r in 0..<n { cw[r] *= g2[r] }
+                                        combinedPairs(cw, xl, t, pacc, k: k, block: block, vectors: vectors)
+                                    } else {
+                                        var q = 1 + k
+                                        for a in 0..<k {
+                                            let xa = xl + a * block
+                                            for r in 0..<n { t[r] = g2[r] * xa[r] }
+                                            for b in a..<k {
+                                                let xbb = xl + b * block, bq = bl + q * block
+                                                for r in 0..<n { bq[r] = t[r] * xbb[r] }
+                                                q += 1
+                                            }
                                         }
                                     }
                                 }
                             }
-                            momentsMicroKernel(wl, bl, acc, hp: hp, cp: cp, block: block, vectors: (n + 7) / 8)
+                            momentsMicroKernel(wl, bl, acc, hp: hp, cp: cp, block: block, vectors: vectors)
                         }
                         // Lane sums in a fixed order, into this span's partial.
-                        let out = part + c * h * cols
+                        let out = part + c * stride
                         for hh in 0..<h {
                             for j in 0..<cols {
-                                let v = UnsafeRawPointer(acc + (hh * cp + j) * 8).loadUnaligned(as: SIMD8<Double>.self)
-                                let a = v.lowHalf + v.highHalf, b = a.lowHalf + a.highHalf
-                                out[hh * cols + j] = b[0] + b[1]
+                                out[hh * cols + j] = laneSum(UnsafeRawPointer(acc + (hh * cp + j) * 8).loadUnaligned(as: SIMD8<Double>.self))
                             }
                         }
+                        for q in 0..<outPairs { out[h * cols + q] = laneSum(UnsafeRawPointer(pacc + q * 8).loadUnaligned(as: SIMD8<Double>.self)) }
                     }
                 }
             }
-        } } } } } }
+        } } } } } } }
         out.storage.withUnsafeMutableBufferPointer { ob in
-            for c in 0..<spans { for e in 0..<(h * cols) { ob[e] += partials[c * h * cols + e] } }
+            for c in 0..<spans { for e in 0..<(h * cols) { ob[e] += partials[c * stride + e] } }
         }
-        return out
+        for c in 0..<spans { for q in 0..<outPairs { pairOut[q] += partials[c * stride + h * cols + q] } }
+        return (out, combined ? pairOut : nil)
     }
 
     /// sum_a m[a] x[a, :]: a fixed linear combination of the rows of `x`, on the pool (each output
@@ -287,6 +332,36 @@ private func momentsMicroKernel(_ w: UnsafeMutablePointer<Double>, _ b: UnsafeMu
             store(c00, a0); store(c01, a0 + 8); store(c02, a0 + 16)
             store(c10, a1); store(c11, a1 + 8); store(c12, a1 + 16)
             store(c20, a2); store(c21, a2 + 8); store(c22, a2 + 16)
+        }
+    }
+}
+
+/// The 8 lanes summed in a fixed pairwise order.
+@inline(__always)
+private func laneSum(_ v: SIMD8<Double>) -> Double {
+    let a = v.lowHalf + v.highHalf, b = a.lowHalf + a.highHalf
+    return b[0] + b[1]
+}
+
+/// pacc[q] += cw * x[a_q] * x[b_q] lane-wise over `vectors` x 8 outcomes, for the pairs of
+/// `Kernels.upperTrianglePairs(k)` in order: t = cw * x[a] once per a, then each pair's sum held in
+/// a register over the block. `x` is [k x block], `pacc` [pairs] vectors of 8.
+@inline(__always)
+private func combinedPairs(_ cw: UnsafeMutablePointer<Double>, _ x: UnsafeMutablePointer<Double>, _ t: UnsafeMutablePointer<Double>,
+                           _ pacc: UnsafeMutablePointer<Double>, k: Int, block: Int, vectors: Int) {
+    typealias V = SIMD8<Double>
+    @inline(__always) func load(_ p: UnsafeMutablePointer<Double>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+    @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Double>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
+    var q = 0
+    for a in 0..<k {
+        let xa = x + a * block
+        for v in 0..<vectors { store(load(cw + v * 8) * load(xa + v * 8), t + v * 8) }
+        for b in a..<k {
+            let xb = x + b * block, slot = pacc + q * 8
+            var s = load(slot)
+            for v in 0..<vectors { s += load(t + v * 8) * load(xb + v * 8) }
+            store(s, slot)
+            q += 1
         }
     }
 }

@@ -184,9 +184,37 @@ final class RowEditsTests: XCTestCase {
         }
         let x = Matrix<Double>(rows: 2, cols: 4)
         XCTAssertThrowsError(try Kernels.weightedMoments(columns: x, weights: Matrix<Double>(rows: 1, cols: 3), f0: [0, 0, 0, 0]))
+        XCTAssertThrowsError(try Kernels.weightedMoments(columns: x, weights: Matrix<Double>(rows: 2, cols: 4), f0: [0, 0, 0, 0],
+                                                         f1: [0, 0, 0, 0], f2: [0, 0, 0, 0], combiningPairsWith: [1]), "one coefficient per weight row")
         XCTAssertThrowsError(try Kernels.weightedMoments(columns: x, weights: Matrix<Double>(rows: 1, cols: 4), f0: [0]))
         XCTAssertThrowsError(try Kernels.weightedMoments(columns: x, weights: Matrix<Double>(rows: 1, cols: 4), f0: [0, 0, 0, 0], f2: [0, 0, 0, 0]),
                              "second moments without first")
+    }
+
+    /// The pair block for one combination of the weight rows (what a Newton step needs) against the
+    /// naive sum, the per-row block identical to the uncombined kernel's, and thread-count independent.
+    func testCombinedPairMomentsMatchNaiveSums() throws {
+        for (rows, k, h) in [(1, 1, 1), (300, 3, 2), (9000, 8, 9), (20_000, 5, 4)] {
+            let xt: Matrix<Double> = randomMatrix(k, rows, seed: UInt64(rows + 7))
+            let w: Matrix<Double> = randomMatrix(h, rows, seed: UInt64(rows + 8))
+            let f: Matrix<Double> = randomMatrix(3, rows, seed: UInt64(rows + 9))
+            let c = (0..<h).map { Double($0) - 1.5 }
+            let one = try withThreads(1) { try Kernels.weightedMoments(columns: xt, weights: w, f0: f.row(0), f1: f.row(1), f2: f.row(2), combiningPairsWith: c) }
+            let two = try withThreads(2) { try Kernels.weightedMoments(columns: xt, weights: w, f0: f.row(0), f1: f.row(1), f2: f.row(2), combiningPairsWith: c) }
+            XCTAssertEqual(one.perRow, two.perRow); XCTAssertEqual(one.pairs, two.pairs)
+            XCTAssertEqual(one.perRow, try Kernels.weightedMoments(columns: xt, weights: w, f0: f.row(0), f1: f.row(1)),
+                           "rows \(rows): values and first moments as without the combination")
+            for (q, (a, b)) in Kernels.upperTrianglePairs(k).enumerated() {
+                var naive = 0.0, scale = 0.0
+                for r in 0..<rows {
+                    var cw = 0.0
+                    for hh in 0..<h { cw += c[hh] * w[hh, r] }
+                    let v = cw * f[2, r] * xt[a, r] * xt[b, r]
+                    naive += v; scale += abs(v)
+                }
+                XCTAssertEqual(one.pairs[q], naive, accuracy: 1e-13 * max(1, scale), "rows \(rows), pair (\(a), \(b))")
+            }
+        }
     }
 
     func testRowCombinationMatchesNaiveSumsAndIgnoresThreadCount() throws {

@@ -21,11 +21,45 @@ public protocol SmoothConvexProgram {
     func objectiveValue(_ x: [Double]) -> Double
     /// g(x) alone (line searches); defaults to `constraints(x).values`.
     func constraintValues(_ x: [Double]) -> [Double]
+    /// What a Newton step needs: f, its gradient, g, its Jacobian and, when `constraintWeights` is
+    /// given, the Hessian of objectiveWeight f + sum_j constraintWeights[j] g_j alone (the barrier
+    /// and the KKT system only ever use that one combination). Defaults to combining `objective`
+    /// and `constraints`; a program whose Hessians are expensive computes the combination directly.
+    func derivatives(_ x: [Double], objectiveWeight: Double, constraintWeights: [Double]?) -> ProgramDerivatives
+}
+
+/// The result of `SmoothConvexProgram.derivatives`.
+public struct ProgramDerivatives {
+    public var value: Double
+    public var gradient: [Double]
+    public var constraintValues: [Double]
+    /// [constraints x dimension].
+    public var jacobian: Matrix<Double>
+    /// The Hessian of objectiveWeight f + sum_j w_j g_j; nil when no weights were asked for.
+    public var hessian: Matrix<Double>?
+    public init(value: Double, gradient: [Double], constraintValues: [Double], jacobian: Matrix<Double>, hessian: Matrix<Double>?) {
+        self.value = value; self.gradient = gradient; self.constraintValues = constraintValues; self.jacobian = jacobian; self.hessian = hessian
+    }
 }
 
 extension SmoothConvexProgram {
     public func objectiveValue(_ x: [Double]) -> Double { objective(x).value }
     public func constraintValues(_ x: [Double]) -> [Double] { constraints(x).values }
+    public func derivatives(_ x: [Double], objectiveWeight: Double, constraintWeights: [Double]?) -> ProgramDerivatives {
+        let (f, gf, hf) = objective(x)
+        let (g, jac, hs) = constraints(x)
+        var hessian: Matrix<Double>? = nil
+        if let w = constraintWeights {
+            let n = x.count
+            var h = Matrix<Double>(rows: n, cols: n)
+            for a in 0..<n { for b in 0..<n { h[a, b] = objectiveWeight * hf[a, b] } }
+            for (j, hj) in hs.enumerated() where w[j] != 0 {
+                if let hj { for a in 0..<n { for b in 0..<n { h[a, b] += w[j] * hj[a, b] } } }
+            }
+            hessian = h
+        }
+        return ProgramDerivatives(value: f, gradient: gf, constraintValues: g, jacobian: jac, hessian: hessian)
+    }
 }
 
 /// The result of `BarrierSolver.solve`.
@@ -65,7 +99,7 @@ public struct BarrierSolver {
     public func solve<P: SmoothConvexProgram>(_ p: P, start: [Double]) throws -> ConvexSolution {
         precondition(start.count == p.dimension)
         var x = start
-        let g0 = p.constraints(x).values
+        let g0 = p.constraintValues(x)
         if g0.contains(where: { !($0 < 0) }) {
             x = try phaseOne(p, start: x)
         }
@@ -73,7 +107,7 @@ public struct BarrierSolver {
         let mCount = Double(max(1, p.constraintCount))
         var t = 1.0
         // Scale t to the objective's gradient so the first centring is well conditioned.
-        let gnorm = p.objective(x).gradient.map(abs).max() ?? 1
+        let gnorm = p.derivatives(x, objectiveWeight: 0, constraintWeights: nil).gradient.map(abs).max() ?? 1
         t = gnorm > 0 ? mCount / max(1e-300, gnorm * max(1, x.map(abs).max() ?? 1)) : 1
         var best: ConvexSolution? = nil
         while true {
@@ -100,7 +134,8 @@ public struct BarrierSolver {
     /// Newton on the KKT equations of the constraints the barrier multipliers mark as active
     /// (independent subset), dropping any that come out with a negative multiplier.
     func tryPolish<P: SmoothConvexProgram>(_ p: P, x: [Double], t: Double, steps: inout Int) -> ConvexSolution? {
-        let (g, jac, _) = p.constraints(x)
+        let first = p.derivatives(x, objectiveWeight: 0, constraintWeights: nil)
+        let g = first.constraintValues, jac = first.jacobian
         let lambda = g.map { 1 / (t * max(1e-300, -$0)) }
         let lmax = lambda.max() ?? 0
         let candidates = (0..<g.count).filter { lambda[$0] > 1e-6 * max(lmax, 1e-300) }
@@ -153,8 +188,8 @@ public struct BarrierSolver {
 
     /// KKT residual (see `ConvexSolution.kktResidual`).
     public func kkt<P: SmoothConvexProgram>(_ p: P, _ x: [Double], _ lambda: [Double]) -> Double {
-        let (_, grad, _) = p.objective(x)
-        let (g, jac, _) = p.constraints(x)
+        let first = p.derivatives(x, objectiveWeight: 0, constraintWeights: nil)
+        let grad = first.gradient, g = first.constraintValues, jac = first.jacobian
         var r = grad
         for j in 0..<g.count { for k in 0..<x.count { r[k] += lambda[j] * jac[j, k] } }
         let scale = max(1e-300, grad.map(abs).max() ?? 1)
@@ -177,18 +212,18 @@ public struct BarrierSolver {
         var lastFullStepDecrement = Double.infinity
         for _ in 0..<200 {
             if let done, done(x) { return }
-            let (_, gf, hf) = p.objective(x)
-            let (g, jac, hs) = p.constraints(x)
-            var grad = gf.map { t * $0 }
-            var h = Matrix<Double>(rows: n, cols: n)
-            for a in 0..<n { for b in 0..<n { h[a, b] = t * hf[a, b] } }
+            // The barrier's Hessian t H_f + sum_j (1/-g_j) H_gj comes from the program in one piece.
+            let inverse = p.constraintValues(x).map { 1 / -$0 }
+            let d = p.derivatives(x, objectiveWeight: t, constraintWeights: inverse)
+            let g = d.constraintValues, jac = d.jacobian
+            var grad = d.gradient.map { t * $0 }
+            var h = d.hessian!
             for j in 0..<g.count {
                 let inv = 1 / -g[j]
                 for a in 0..<n {
                     grad[a] += inv * jac[j, a]
                     for b in 0..<n { h[a, b] += inv * inv * jac[j, a] * jac[j, b] }
                 }
-                if let hj = hs[j] { for a in 0..<n { for b in 0..<n { h[a, b] += inv * hj[a, b] } } }
             }
             let dx: [Double]
             do { dx = try SmallDense.solve(h, grad.map { -$0 }) } catch {
@@ -235,12 +270,14 @@ public struct BarrierSolver {
         var lam = [Double](repeating: 0, count: p.constraintCount)
         var previousStepNorm = Double.infinity
         for _ in 0..<30 {
-            let (_, gf, hf) = p.objective(x)
-            let (g, jac, hs) = p.constraints(x)
+            // The Lagrangian's Hessian H_f + sum_active lam_j H_gj (lam from the previous step).
+            var weights = [Double](repeating: 0, count: p.constraintCount)
+            for j in active { weights[j] = lam[j] }
+            let d = p.derivatives(x, objectiveWeight: 1, constraintWeights: weights)
+            let gf = d.gradient, g = d.constraintValues, jac = d.jacobian, hl = d.hessian!
             var kk = Matrix<Double>(rows: n + k, cols: n + k)
             var rhs = [Double](repeating: 0, count: n + k)
-            for a in 0..<n { for b in 0..<n { kk[a, b] = hf[a, b] } ; rhs[a] = -gf[a] }
-            for j in active { if let hj = hs[j] { for a in 0..<n { for b in 0..<n { kk[a, b] += lam[j] * hj[a, b] } } } }
+            for a in 0..<n { for b in 0..<n { kk[a, b] = hl[a, b] } ; rhs[a] = -gf[a] }
             for (r, j) in active.enumerated() {
                 for a in 0..<n { kk[n + r, a] = jac[j, a]; kk[a, n + r] = jac[j, a] }
                 rhs[n + r] = -g[j]
@@ -263,7 +300,7 @@ public struct BarrierSolver {
     /// Finds a strictly feasible point by minimizing s subject to g_j(x) <= s.
     func phaseOne<P: SmoothConvexProgram>(_ p: P, start: [Double]) throws -> [Double] {
         let ph = PhaseOneProgram(q: p)
-        let g = p.constraints(start).values
+        let g = p.constraintValues(start)
         var y = start + [(g.max() ?? 0) + 1 + 0.01 * abs(g.max() ?? 0)]
         var t = 1.0
         var steps = 0
@@ -292,6 +329,27 @@ struct PhaseOneProgram<Q: SmoothConvexProgram>: SmoothConvexProgram {
         let s = y.last!
         return q.constraintValues(Array(y.dropLast())).map { $0 - s } + [-s - 1e6]
     }
+    /// The wrapped program's derivatives with the s column appended; the objective s and the
+    /// bound on s are linear, so the Hessian is the wrapped program's constraint combination alone.
+    func derivatives(_ y: [Double], objectiveWeight: Double, constraintWeights: [Double]?) -> ProgramDerivatives {
+        let x = Array(y.dropLast()), s = y.last!
+        let d = q.derivatives(x, objectiveWeight: 0, constraintWeights: constraintWeights.map { Array($0.prefix(q.constraintCount)) })
+        var jac = Matrix<Double>(rows: constraintCount, cols: dimension)
+        for r in 0..<q.constraintCount {
+            for c in 0..<q.dimension { jac[r, c] = d.jacobian[r, c] }
+            jac[r, q.dimension] = -1
+        }
+        jac[q.constraintCount, q.dimension] = -1
+        var gr = [Double](repeating: 0, count: dimension); gr[dimension - 1] = 1
+        let hessian = d.hessian.map { h in
+            var e = Matrix<Double>(rows: dimension, cols: dimension)
+            for a in 0..<q.dimension { for b in 0..<q.dimension { e[a, b] = h[a, b] } }
+            return e
+        }
+        return ProgramDerivatives(value: s, gradient: gr, constraintValues: d.constraintValues.map { $0 - s } + [-s - 1e6],
+                                  jacobian: jac, hessian: hessian)
+    }
+
     func constraints(_ y: [Double]) -> (values: [Double], jacobian: Matrix<Double>, hessians: [Matrix<Double>?]) {
         let x = Array(y.dropLast()), s = y.last!
         let (g, j, hs) = q.constraints(x)

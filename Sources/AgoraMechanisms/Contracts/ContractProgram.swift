@@ -53,6 +53,45 @@ struct OutcomeExpectations {
         var e: Evaluation? = nil
         var dm: [Double] = []
         var d: Derivatives? = nil
+        var fm: [Double] = []
+        var fc: [Double]? = nil
+        var first: FirstOrder? = nil
+    }
+
+    /// Values and gradients of every weight row, and one Hessian: that of sum_h c_h (row h's
+    /// expectation), when coefficients were given.
+    struct FirstOrder {
+        /// weightRows . v: the budgets, then the objective.
+        var values: [Double]
+        /// [types + 1 x types], rows as in `Derivatives.gradients`.
+        var gradients: Matrix<Double>
+        var hessian: Matrix<Double>?
+    }
+
+    /// `FirstOrder` at m from one pass (`Kernels.weightedMoments(..., combiningPairsWith:)`): a
+    /// Newton step needs every gradient but only the Hessian of the combination its barrier or KKT
+    /// system forms, 36 pair sums per outcome instead of 9 x 36.
+    func firstOrder(_ m: [Double], hessianCoefficients c: [Double]?) -> FirstOrder {
+        if let f = cache.first, cache.fm == m, c == nil || cache.fc == c { return f }
+        let e = evaluate(m)
+        let k = countsT.rows, h = weightRows.rows
+        let perRow: Matrix<Double>
+        var hessian: Matrix<Double>? = nil
+        if let c {
+            let r = try! Kernels.weightedMoments(columns: countsT, weights: weightRows, f0: e.value, f1: e.dvalue, f2: e.d2value,
+                                                 combiningPairsWith: c)
+            perRow = r.perRow
+            var hess = Matrix<Double>(rows: k, cols: k)
+            for (q, (a, b)) in pairs.enumerated() { hess[a, b] = r.pairs[q]; hess[b, a] = r.pairs[q] }
+            hessian = hess
+        } else {
+            perRow = try! Kernels.weightedMoments(columns: countsT, weights: weightRows, f0: e.value, f1: e.dvalue)
+        }
+        var gradients = Matrix<Double>(rows: h, cols: k)
+        for row in 0..<h { for a in 0..<k { gradients[row, a] = perRow[row, 1 + a] } }
+        let f = FirstOrder(values: e.weighted, gradients: gradients, hessian: hessian)
+        cache.fm = m; cache.fc = c; cache.first = f
+        return f
     }
 
     /// Every first and second derivative one Newton step needs at m, from one fused pass over the
@@ -168,18 +207,38 @@ struct ReducedContractProgram: SmoothConvexProgram {
     }
 
     func constraints(_ m: [Double]) -> (values: [Double], jacobian: Matrix<Double>, hessians: [Matrix<Double>?]) {
+        let (tbar, grads, hess) = exp.budgets(m)
+        let (vals, jac) = linearised(m, budgets: tbar, budgetGradients: grads)
+        // Budget: t_i - tbar_i <= 0 (convex: tbar_i is concave, its Hessian enters negated); the rest are linear.
+        let hs: [Matrix<Double>?] = (0..<constraintCount).map { j in
+            j < types ? try! Matrix(rows: types, cols: types, storage: hess[j].storage.map { -$0 }) : nil
+        }
+        return (vals, jac, hs)
+    }
+
+    /// One pass over the outcomes: the Hessian asked for is objectiveWeight (-E v) + sum_i w_i
+    /// (t_i - tbar_i) (only the budgets are nonlinear), i.e. the weight rows combined with
+    /// coefficients -w_i for the budgets' rows and objectiveWeight for the objective's.
+    func derivatives(_ m: [Double], objectiveWeight: Double, constraintWeights: [Double]?) -> ProgramDerivatives {
+        let coefficients = constraintWeights.map { w in (0..<types).map { -w[$0] } + [objectiveWeight] }
+        let first = exp.firstOrder(m, hessianCoefficients: coefficients)
+        let (vals, jac) = linearised(m, budgets: first.values, budgetGradients: first.gradients)
+        return ProgramDerivatives(value: first.values[types], gradient: first.gradients.row(types), constraintValues: vals,
+                                  jacobian: jac, hessian: first.hessian)
+    }
+
+    /// Constraint values and Jacobian from the budgets and their gradients (rows 0..<types of
+    /// `budgetGradients`).
+    func linearised(_ m: [Double], budgets tbar: [Double], budgetGradients grads: Matrix<Double>) -> ([Double], Matrix<Double>) {
         let tm = tMap
         let tv = t(m)
         var vals: [Double] = []
         var jac = Matrix<Double>(rows: constraintCount, cols: types)
-        var hs: [Matrix<Double>?] = []
         var row = 0
-        // Budget: t_i - tbar_i <= 0 (convex: tbar_i is concave, its Hessian enters negated).
-        let (tbar, grads, hess) = exp.budgets(m)
+        // Budget: t_i - tbar_i <= 0.
         for i in 0..<types {
             vals.append(tv[i] - tbar[i])
             for q in 0..<types { jac[row, q] = tm[i, q] - grads[i, q] }
-            hs.append(try! Matrix(rows: types, cols: types, storage: hess[i].storage.map { -$0 }))
             row += 1
         }
         // IR for i >= 2: f_i - (t_i - c_i m_i) <= 0.
@@ -187,17 +246,17 @@ struct ReducedContractProgram: SmoothConvexProgram {
             vals.append(f[i] - (tv[i] - c[i] * m[i]))
             for k in 0..<types { jac[row, k] = -tm[i, k] }
             jac[row, i] += c[i]
-            hs.append(nil); row += 1
+            row += 1
         }
         // Monotone m_i - m_{i+1} <= 0.
         for i in 0..<max(0, types - 1) {
             vals.append(m[i] - m[i + 1])
             jac[row, i] = 1; jac[row, i + 1] = -1
-            hs.append(nil); row += 1
+            row += 1
         }
         // m_1 >= 0.
-        vals.append(-m[0]); jac[row, 0] = -1; hs.append(nil)
-        return (vals, jac, hs)
+        vals.append(-m[0]); jac[row, 0] = -1
+        return (vals, jac)
     }
 }
 
