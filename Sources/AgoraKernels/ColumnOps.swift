@@ -122,8 +122,13 @@ extension Kernels {
     /// Multiplications and additions are separate (no fused multiply-add: a portable build would
     /// call libm per lane), summed lane-wise: the rounding differs from a sequential sum by the
     /// usual O(n eps) of any summation order.
-    public static func weightedMoments(columns xt: Matrix<Double>, weights w: Matrix<Double>, f0: [Double], f1: [Double]? = nil,
-                                       f2: [Double]? = nil, pool: ThreadPool = .shared) throws -> Matrix<Double> {
+    ///
+    /// `xt` may be Float: enumerated counts are small integers, exact in single precision, and half
+    /// the bytes of the pass (the contract solver keeps its counts so).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func weightedMoments<T: AgoraScalar>(columns xt: Matrix<T>, weights w: Matrix<Double>, f0: [Double], f1: [Double]? = nil,
+                                                       f2: [Double]? = nil, pool: ThreadPool = .shared) throws -> Matrix<Double> {
         let (perRow, _) = try moments(xt, w, f0: f0, f1: f1, f2: f2, combination: nil, pool: pool)
         return perRow
     }
@@ -137,15 +142,19 @@ extension Kernels {
     /// weighted sum the barrier (or the KKT system) forms; at H = 9 and k = 8 this is 81 + 36 + 9
     /// products per outcome instead of 405. The combination is formed per outcome in a fixed row
     /// order; sums as in `weightedMoments`, so neither result depends on the thread count.
-    public static func weightedMoments(columns xt: Matrix<Double>, weights w: Matrix<Double>, f0: [Double], f1: [Double], f2: [Double],
-                                       combiningPairsWith c: [Double], pool: ThreadPool = .shared) throws -> (perRow: Matrix<Double>, pairs: [Double]) {
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func weightedMoments<T: AgoraScalar>(columns xt: Matrix<T>, weights w: Matrix<Double>, f0: [Double], f1: [Double], f2: [Double],
+                                                       combiningPairsWith c: [Double], pool: ThreadPool = .shared) throws -> (perRow: Matrix<Double>, pairs: [Double]) {
         guard c.count == w.rows else { throw AgoraError.shape("weightedMoments: \(c.count) combination coefficients for \(w.rows) weight rows") }
         let (perRow, pairs) = try moments(xt, w, f0: f0, f1: f1, f2: f2, combination: c, pool: pool)
         return (perRow, pairs ?? [])
     }
 
-    private static func moments(_ xt: Matrix<Double>, _ w: Matrix<Double>, f0: [Double], f1: [Double]?, f2: [Double]?,
-                                combination: [Double]?, pool: ThreadPool) throws -> (Matrix<Double>, [Double]?) {
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    private static func moments<T: AgoraScalar>(_ xt: Matrix<T>, _ w: Matrix<Double>, f0: [Double], f1: [Double]?, f2: [Double]?,
+                                                combination: [Double]?, pool: ThreadPool) throws -> (Matrix<Double>, [Double]?) {
         let rows = xt.cols, k = xt.rows, h = w.rows
         guard w.cols == rows else { throw AgoraError.shape("weightedMoments: weights have \(w.cols) columns for \(rows) outcomes") }
         guard f0.count == rows, f1.map({ $0.count == rows }) ?? true, f2.map({ $0.count == rows }) ?? true else {
@@ -221,7 +230,10 @@ extension Kernels {
                             // (Offset pointers, not p1[s + r]: the checked index sum kept these loops scalar.)
                             bl.update(from: p0 + s, count: n)
                             if let p1, let xp {
-                                for a in 0..<k { (xl + a * block).update(from: xp + a * rows + s, count: n) }
+                                for a in 0..<k {
+                                    let src = xp + a * rows + s, dst = xl + a * block
+                                    for r in 0..<n { dst[r] = Double(src[r]) }
+                                }
                                 let g1 = p1 + s
                                 for a in 0..<k {
                                     let xa = xl + a * block, ba = bl + (1 + a) * block
@@ -276,7 +288,9 @@ extension Kernels {
     /// sum_a m[a] x[a, :]: a fixed linear combination of the rows of `x`, on the pool (each output
     /// element sums its column in row order, so the result does not depend on the thread count).
     /// The contract solver's outcome totals n_o . m, read from the transposed counts.
-    public static func rowCombination(_ x: Matrix<Double>, coefficients m: [Double], pool: ThreadPool = .shared) throws -> [Double] {
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func rowCombination<T: AgoraScalar>(_ x: Matrix<T>, coefficients m: [Double], pool: ThreadPool = .shared) throws -> [Double] {
         guard m.count == x.rows else { throw AgoraError.shape("rowCombination: \(m.count) coefficients for \(x.rows) rows") }
         let cols = x.cols, rows = x.rows
         var y = [Double](repeating: 0, count: cols)
@@ -290,7 +304,7 @@ extension Kernels {
                         let hi = min(range.upperBound, lo + 2048)
                         for a in 0..<rows {
                             let ma = m[a], xa = xp + a * cols
-                            for o in lo..<hi { yp[o] += ma * xa[o] }
+                            for o in lo..<hi { yp[o] += ma * Double(xa[o]) }
                         }
                     }
                 }

@@ -17,8 +17,9 @@ struct OutcomeExpectations {
     let valuation: ValuationFunction
     let pairs: [(Int, Int)]
     /// [types x outcomes]: the outcome counts transposed, one contiguous row per type, so that the
-    /// per-outcome products in the fused kernel are unit-stride.
-    let countsT: Matrix<Double>
+    /// per-outcome products in the fused kernel are unit-stride; in single precision (small
+    /// integers, exact), which halves the bytes every pass over the outcomes reads for them.
+    let countsT: Matrix<Float>
     /// [types + 1 x outcomes]: the conditional weights of every type's budget, then -pmf (the
     /// objective -E[v]). Every expectation of one Newton step is a product with these rows.
     let weightRows: Matrix<Double>
@@ -29,8 +30,8 @@ struct OutcomeExpectations {
         self.valuation = valuation
         let counts = outcomes.counts
         pairs = Kernels.upperTrianglePairs(counts.cols)
-        var t = Matrix<Double>(rows: counts.cols, cols: counts.rows)
-        for o in 0..<counts.rows { for i in 0..<counts.cols { t[i, o] = counts[o, i] } }
+        var t = Matrix<Float>(rows: counts.cols, cols: counts.rows)
+        for o in 0..<counts.rows { for i in 0..<counts.cols { t[i, o] = Float(counts[o, i]) } }
         countsT = t
         let cond = outcomes.conditional
         weightRows = try! Matrix(rows: cond.rows + 1, cols: cond.cols, storage: cond.storage + outcomes.pmf.map { -$0 })
