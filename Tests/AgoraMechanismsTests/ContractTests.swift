@@ -75,6 +75,31 @@ final class ContractTests: XCTestCase {
         }
     }
 
+    /// The complete-information benchmark (safeguarded Newton per outcome) against the definition
+    /// solved by plain bisection here: per outcome n, the largest root M of S v(a(M)) - F - M, with
+    /// S = sum n_i / c_i and F = sum n_i f_i / c_i, located right of the maximum on a fine grid.
+    func testCompleteInformationValueMatchesABisectionReference() throws {
+        for scenario in ContractScenario.allCases {
+            let d = try ContractDesigner(scenario.setting)
+            let o = try MultinomialOutcomes(trials: scenario.setting.participants, probabilities: scenario.setting.probabilities)
+            let acc = GeneralizationBoundAccuracy(k: 1), val = LinearValuation(scale: 100)
+            let c = scenario.setting.costs, f = d.reservationUtilities
+            var reference = 0.0
+            for r in 0..<o.counts.rows {
+                var s = 0.0, ff = 0.0
+                for i in 0..<c.count { s += o.counts[r, i] / c[i]; ff += o.counts[r, i] * f[i] / c[i] }
+                func g(_ m: Double) -> Double { s * val.evaluate(acc.evaluate(m).a).v - ff - m }
+                // The largest sign change of g on a log grid up to S v(1), then bisection.
+                var hi = s * 100 + 1, lo = hi
+                while lo > 1e-3 && g(lo) < 0 { lo /= 1.01 }
+                if g(lo) < 0 { continue }
+                for _ in 0..<200 { let mid = 0.5 * (lo + hi); if g(mid) >= 0 { lo = mid } else { hi = mid } }
+                reference += o.pmf[r] * val.evaluate(acc.evaluate(lo).a).v
+            }
+            XCTAssertEqual(d.completeInformationValue(), reference, accuracy: 1e-9 * reference, "\(scenario)")
+        }
+    }
+
     func testReservationUtilitiesMatchThePublishedValues() throws {
         let s1 = try ContractDesigner(ContractScenario.s1.setting)
         let expect = [6.7700968, 13.1516137, 20.7450811, 30.3442572, 44.1605214]

@@ -248,7 +248,7 @@ public struct ContractDesigner {
     ///
     /// For an outcome n, g(M) = S v(a(M)) - F - M with S = sum_i n_i / c_i and F = sum_i n_i f_i / c_i,
     /// so only two scalars per outcome matter. g is concave on the positive branch of a: its
-    /// maximum is where g'(M) = S v'(a) a'(M) - 1 changes sign (bisection), and the largest root lies
+    /// maximum is where g'(M) = S v'(a) a'(M) - 1 changes sign (safeguarded Newton, `decreasingRoot`), and the largest root lies
     /// between that maximum and S v(1) (where g is surely negative). Outcomes are processed in
     /// parallel and summed in a fixed order.
     public func completeInformationValue(pool: ThreadPool = .shared) -> Double {
@@ -266,26 +266,46 @@ public struct ContractDesigner {
         let contributions = pool.parallelMap(counts.rows, bytes: counts.rows * 4096) { o -> Double in
             var sS = 0.0, fF = 0.0
             for i in 0..<types { let n = counts[o, i]; sS += n / cc[i]; fF += n * ff[i] / cc[i] }
-            func g(_ mm: Double) -> Double { sS * val.evaluate(acc.evaluate(mm).a).v - fF - mm }
-            func dg(_ mm: Double) -> Double {
-                let e = acc.evaluate(mm)
-                return sS * val.evaluate(e.a).dv * e.da - 1
+            // g, g' and g'' at M by the chain rule.
+            func derivatives(_ mm: Double) -> (g: Double, dg: Double, d2g: Double) {
+                let e = acc.evaluate(mm), v = val.evaluate(e.a)
+                return (sS * v.v - fF - mm, sS * v.dv * e.da - 1, sS * (v.d2v * e.da * e.da + v.dv * e.d2a))
             }
             let top = max(m0 * 2, sS * vmax + 1)
             var arg = m0
-            if dg(m0 * (1 + 1e-12)) > 0 {
-                var l = m0, r = top
-                for _ in 0..<200 { let mid = 0.5 * (l + r); if dg(mid) > 0 { l = mid } else { r = mid }; if r - l <= 1e-13 * r { break } }
-                arg = l
+            if derivatives(m0 * (1 + 1e-12)).dg > 0 {
+                arg = Self.decreasingRoot(from: m0, to: top, tolerance: 1e-13) { let d = derivatives($0); return (d.dg, d.d2g) }
             }
-            if g(arg) < 0 { return 0 }  // no positive root: nothing is trained, a = 0
-            var l = arg, r = top
-            for _ in 0..<200 { let mid = 0.5 * (l + r); if g(mid) >= 0 { l = mid } else { r = mid }; if r - l <= 1e-14 * r { break } }
-            return pmf[o] * val.evaluate(acc.evaluate(l).a).v
+            if derivatives(arg).g < 0 { return 0 }  // no positive root: nothing is trained, a = 0
+            let root = Self.decreasingRoot(from: arg, to: top, tolerance: 1e-14) { let d = derivatives($0); return (d.g, d.dg) }
+            return pmf[o] * val.evaluate(acc.evaluate(root).a).v
         }
         var total = 0.0
         for v in contributions { total += v }
         return total
+    }
+
+    /// Where a decreasing f crosses zero in [l, r] (f(l) >= 0 > f(r)), to relative `tolerance`:
+    /// Newton steps while they land inside the bracket, bisection otherwise (rtsafe). Newton from
+    /// one side converges while the bracket's other end stays put, so convergence is also declared
+    /// when a step is below the tolerance. (Plain bisection took ~45 halvings per root, two roots per
+    /// outcome: 3 of the 6 s that `agora contract` spent on the I = 8, N = 20 setting.)
+    static func decreasingRoot(from l0: Double, to r0: Double, tolerance: Double, _ f: (Double) -> (value: Double, slope: Double)) -> Double {
+        var l = l0, r = r0, x = 0.5 * (l0 + r0)
+        for _ in 0..<200 {
+            let (v, slope) = f(x)
+            if v >= 0 { l = x } else { r = x }
+            if r - l <= tolerance * r { return l }
+            let step = v / slope
+            let newton = x - step
+            if newton > l && newton < r {
+                if abs(step) <= tolerance * abs(newton) { return newton }
+                x = newton
+            } else {
+                x = 0.5 * (l + r)
+            }
+        }
+        return l
     }
 
     /// One type's reward distribution under the proportional map-back, in the caller's indexing.

@@ -43,12 +43,12 @@ public struct GeneralizationBoundAccuracy: AccuracyFunction, Codable, Equatable 
     public var k: Double
     public init(k: Double = 1) { self.k = k }
 
-    /// One element: the same operations as the batched form (lane 0 of its vector code), so both
-    /// agree to the last bit.
+    /// One element: the same operations as the batched form on a two-lane vector (lane-wise IEEE
+    /// arithmetic, so both agree to the last bit; two lanes cost what one does).
     public func evaluate(_ x: Double) -> (a: Double, da: Double, d2a: Double) {
         let threshold = k * exp(-2), inverseK = 1 / k
         let lg = Kernels.fastLog(positiveNormal: logArgument(x, threshold: threshold, inverseK: inverseK))
-        let (a, da, d2a) = evaluate8(SIMD8(repeating: x), logarithm: SIMD8(repeating: lg), threshold: threshold, inverseK: inverseK)
+        let (a, da, d2a) = evaluateLanes(SIMD2(repeating: x), logarithm: SIMD2(repeating: lg), threshold: threshold, inverseK: inverseK)
         return (a[0], da[0], d2a[0])
     }
 
@@ -71,7 +71,7 @@ public struct GeneralizationBoundAccuracy: AccuracyFunction, Codable, Equatable 
             } else {
                 for l in 0..<lanes { v[l] = xp[i + l]; lg[l] = d2a[i + l] }
             }
-            let (va, vda, vd2a) = evaluate8(v, logarithm: lg, threshold: threshold, inverseK: inverseK)
+            let (va, vda, vd2a) = evaluateLanes(v, logarithm: lg, threshold: threshold, inverseK: inverseK)
             if lanes == 8 {
                 UnsafeMutableRawPointer(a + i).storeBytes(of: va, as: V.self)
                 UnsafeMutableRawPointer(da + i).storeBytes(of: vda, as: V.self)
@@ -96,8 +96,8 @@ public struct GeneralizationBoundAccuracy: AccuracyFunction, Codable, Equatable 
     /// finite, NaN, or a <= 0) every output is 0; those lanes compute with x = k so that the
     /// arithmetic stays finite, and are then discarded.
     @inline(__always)
-    func evaluate8(_ x: SIMD8<Double>, logarithm lg: SIMD8<Double>, threshold: Double, inverseK: Double) -> (a: SIMD8<Double>, da: SIMD8<Double>, d2a: SIMD8<Double>) {
-        let kk = SIMD8<Double>(repeating: k)
+    func evaluateLanes<V: SIMD>(_ x: V, logarithm lg: V, threshold: Double, inverseK: Double) -> (a: V, da: V, d2a: V) where V.Scalar == Double {
+        let kk = V(repeating: k)
         let onBranch = (x .> threshold) .& (x * inverseK .<= .greatestFiniteMagnitude)
         let xs = x.replacing(with: kk, where: .!onBranch)
         let s = (2 * kk * (2 + lg)).squareRoot()
@@ -111,7 +111,7 @@ public struct GeneralizationBoundAccuracy: AccuracyFunction, Codable, Equatable 
         let x32inv = ix * r
         let ds = kk * invS * ix
         let dh = ds * (0.5 + kk * invS * invS)
-        let zero = SIMD8<Double>(repeating: 0)
+        let zero = V(repeating: 0)
         return (zero.replacing(with: a, where: keep),
                 zero.replacing(with: h * x32inv, where: keep),
                 zero.replacing(with: dh * x32inv - 1.5 * h * x32inv * ix, where: keep))
