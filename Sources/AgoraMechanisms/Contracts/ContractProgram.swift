@@ -95,9 +95,10 @@ struct OutcomeExpectations {
         return f
     }
 
-    /// Every first and second derivative one Newton step needs at m, from one fused pass over the
-    /// outcomes: rows 0..<types are the budgets tbar_i (their gradients and Hessians), row `types`
-    /// the objective -E[v] (its gradient and Hessian).
+    /// Every weight row's gradient and Hessian at m, from one fused pass over the outcomes: rows
+    /// 0..<types are the budgets tbar_i, row `types` the objective -E[v]. The reduced program's
+    /// Newton steps use `firstOrder` (one combined Hessian); this serves `objective`/`constraints`
+    /// (the full program, which checks the reduced one).
     struct Derivatives {
         var budgets: [Double]
         /// [types + 1 x types]: row i = grad tbar_i, row `types` = grad of the objective.
