@@ -1,51 +1,8 @@
 extension Kernels {
-    /// y[i, o] = x[i, o] s[o]: every column of `x` scaled by its own factor (a matrix times a
-    /// diagonal on the right), e.g. conditional outcome weights times the derivative of the
-    /// valuation at each outcome.
-    public static func scaleColumns<T: AgoraScalar>(_ x: Matrix<T>, by s: [T]) throws -> Matrix<T> {
-        var y = Matrix<T>(rows: 0, cols: 0)
-        try scaleColumns(x, by: s, into: &y)
-        return y
-    }
-
-    /// `scaleColumns` written into `y`, reallocated only when its shape differs: the contract
-    /// solver scales [types x outcomes] matrices of up to ~1e6 columns at every Newton step, where
-    /// a fresh 57 MB result page-faulted on every step (and a generic element loop over a copy cost
-    /// a fifth of the solve).
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    public static func scaleColumns<T: AgoraScalar>(_ x: Matrix<T>, by s: [T], into y: inout Matrix<T>) throws {
-        guard s.count == x.cols else { throw AgoraError.shape("scaleColumns: \(s.count) factors for \(x.cols) columns") }
-        if y.rows != x.rows || y.cols != x.cols { y = Matrix(uninitializedRows: x.rows, cols: x.cols) }  // every element is written below
-        let k = x.cols
-        guard k > 0, x.rows > 0 else { return }
-        x.storage.withUnsafeBufferPointer { xb in
-            s.withUnsafeBufferPointer { sb in
-                y.storage.withUnsafeMutableBufferPointer { yb in
-                    let xp = xb.baseAddress!, sp = sb.baseAddress!, yp = yb.baseAddress!
-                    for i in 0..<x.rows {
-                        let xr = xp + i * k, yr = yp + i * k
-                        for o in 0..<k { yr[o] = xr[o] * sp[o] }
-                    }
-                }
-            }
-        }
-    }
-
-    /// (f_0(x_i), f_1(x_i), f_2(x_i), f_3(x_i)) for every element of `x`, as four arrays, on the
-    /// pool: an element-wise map (each output element from its input alone), so the result does not
-    /// depend on the thread count. For per-outcome function values and derivatives (e.g. a
-    /// valuation of an accuracy, with its first and second derivatives) over ~1e6 outcomes.
-    public static func map4(_ x: [Double], pool: ThreadPool = .shared,
-                            _ f: (Double) -> (Double, Double, Double, Double)) -> ([Double], [Double], [Double], [Double]) {
-        map4Chunks(x, pool: pool) { xs, o0, o1, o2, o3 in
-            for i in xs.indices { (o0[i], o1[i], o2[i], o3[i]) = f(xs[i]) }
-        }
-    }
-
-    /// `map4` for maps that vectorise: `body` receives a chunk of `x` and the four outputs at the
-    /// same offset. The chunks depend on the thread count, so `body` must compute each element from
-    /// its own input alone (pad a vector tail rather than switching to a different formula).
+    /// Four outputs per element of `x`, computed on the pool: `body` receives a chunk of `x` and the
+    /// four outputs at the same offset (chunks of ~1e6 outcomes' values and derivatives, in loops
+    /// that vectorise). The chunks depend on the thread count, so `body` must compute each element
+    /// from its own input alone (pad a vector tail rather than switching to a different formula).
     public static func map4Chunks(_ x: [Double], pool: ThreadPool = .shared,
                                   _ body: (UnsafeBufferPointer<Double>, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>,
                                            UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void) -> ([Double], [Double], [Double], [Double]) {
@@ -73,7 +30,7 @@ extension Kernels {
     }
 
     /// The index pairs (a, b) with a <= b of `k` columns in row-major order of the upper triangle:
-    /// the columns of `pairProducts`.
+    /// the pair moments of `weightedMoments(..., combiningPairsWith:)`.
     public static func upperTrianglePairs(_ k: Int) -> [(Int, Int)] {
         var pairs: [(Int, Int)] = []
         pairs.reserveCapacity(k * (k + 1) / 2)
@@ -81,43 +38,21 @@ extension Kernels {
         return pairs
     }
 
-    /// o[r, q] = x[r, a_q] x[r, b_q] for the pairs (a_q, b_q) of `upperTrianglePairs(x.cols)`: the
-    /// distinct entries of each row's outer product x_r x_r^T, so that sum_r w_r x_r x_r^T for many
-    /// weight vectors w becomes one GEMM.
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    public static func pairProducts<T: AgoraScalar>(_ x: Matrix<T>) -> Matrix<T> {
-        let pairs = upperTrianglePairs(x.cols)
-        var o = Matrix<T>(rows: x.rows, cols: pairs.count)
-        let q = pairs.count
-        o.storage.withUnsafeMutableBufferPointer { ob in
-            x.storage.withUnsafeBufferPointer { xb in
-                guard q > 0 else { return }
-                for r in 0..<x.rows {
-                    let row = xb.baseAddress! + r * x.cols, out = ob.baseAddress! + r * q
-                    for (j, (a, b)) in pairs.enumerated() { out[j] = row[a] * row[b] }
-                }
-            }
-        }
-        return o
-    }
-
-    /// The weighted moments an expectation's value, gradient and Hessian need, for H weight rows at
-    /// once: with x_o the o-th column of `xt` ([k x outcomes], one row per feature) and W [H x outcomes],
+    /// The weighted moments an expectation's value and gradient need, for H weight rows at once:
+    /// with x_o the o-th column of `xt` ([k x outcomes], one row per feature) and W [H x outcomes],
     ///
-    ///     M[h, 0]         = sum_o W[h, o] f0[o]
-    ///     M[h, 1 + a]     = sum_o W[h, o] f1[o] x_o[a]                  (a < k; when f1 is given)
-    ///     M[h, 1 + k + q] = sum_o W[h, o] f2[o] x_o[a_q] x_o[b_q]       (pairs of `upperTrianglePairs(k)`; when f2 is given)
+    ///     M[h, 0]     = sum_o W[h, o] f0[o]
+    ///     M[h, 1 + a] = sum_o W[h, o] f1[o] x_o[a]       (a < k; when f1 is given)
     ///
-    /// Why one kernel: the contract solver needs all three at ~1e6 outcomes every Newton step. Scaling
-    /// W by f1 and f2 first wrote and re-read two [H x outcomes] matrices (128 MB at 888k outcomes),
-    /// the pair products were gathered row by row, and OpenBLAS ran the [9 x 45] products of each
-    /// chunk in its small-matrix path at ~13 GFLOP/s. Here outcomes are taken 128 at a time: the
-    /// block's right-hand side (1 + k + pairs rows, unit stride) and weight rows are copied into
-    /// L1-resident, zero-padded buffers, and a register-blocked SIMD kernel (3 weight rows x 3
-    /// right-hand rows x 8 outcomes, 9 vector accumulators) adds their products. Accumulators are
-    /// reduced to scalars per fixed span of 8192 outcomes, and the spans' sums are added in order,
-    /// so the result does not depend on the thread count.
+    /// Why one kernel: the contract solver needs these at ~1e6 outcomes every Newton step (with the
+    /// pair block of the next function). Scaling W by f1 first wrote and re-read an [H x outcomes]
+    /// matrix, and OpenBLAS ran the small per-chunk products in its small-matrix path at ~13
+    /// GFLOP/s. Here outcomes are taken 128 at a time: the block's right-hand side (1 + k rows, unit
+    /// stride) and weight rows are copied into L1-resident, zero-padded buffers, and a
+    /// register-blocked SIMD kernel (3 weight rows x 3 right-hand rows x 8 outcomes, 9 vector
+    /// accumulators) adds their products. Accumulators are reduced to scalars per fixed span of 8192
+    /// outcomes, and the spans' sums are added in order, so the result does not depend on the
+    /// thread count. Values alone (no f1) read W and f0 in place, in the same lane order.
     ///
     /// Multiplications and additions are separate (no fused multiply-add: a portable build would
     /// call libm per lane), summed lane-wise: the rounding differs from a sequential sum by the
@@ -128,49 +63,46 @@ extension Kernels {
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func weightedMoments<T: AgoraScalar>(columns xt: Matrix<T>, weights w: Matrix<Double>, f0: [Double], f1: [Double]? = nil,
-                                                       f2: [Double]? = nil, pool: ThreadPool = .shared) throws -> Matrix<Double> {
-        let (perRow, _) = try moments(xt, w, f0: f0, f1: f1, f2: f2, combination: nil, pool: pool)
-        return perRow
+                                                       pool: ThreadPool = .shared) throws -> Matrix<Double> {
+        try moments(xt, w, f0: f0, f1: f1, f2: nil, combination: nil, pool: pool).0
     }
 
-    /// `weightedMoments` with the pair block for one combination of the weight rows only:
-    /// `perRow` is [H x (1 + k)] (values and first moments of every row) and
+    /// `weightedMoments` with f1, plus the pair moments of one combination of the weight rows:
     ///
     ///     pairs[q] = sum_o (sum_h c[h] W[h, o]) f2[o] x_o[a_q] x_o[b_q]
     ///
-    /// Why: a Newton step needs the gradient of every constraint but only one Hessian, that of the
-    /// weighted sum the barrier (or the KKT system) forms; at H = 9 and k = 8 this is 81 + 36 + 9
-    /// products per outcome instead of 405. The combination is formed per outcome in a fixed row
-    /// order; sums as in `weightedMoments`, so neither result depends on the thread count.
+    /// for the pairs (a_q, b_q) of `upperTrianglePairs(k)`. Why: a Newton step needs the gradient of
+    /// every constraint but only one Hessian, that of the weighted sum its barrier (or KKT system)
+    /// forms; at H = 9 and k = 8 this is 81 + 36 + 9 products per outcome instead of 405 for every
+    /// row's Hessian. The combination is formed per outcome in a fixed row order; sums as in
+    /// `weightedMoments`, so neither result depends on the thread count.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func weightedMoments<T: AgoraScalar>(columns xt: Matrix<T>, weights w: Matrix<Double>, f0: [Double], f1: [Double], f2: [Double],
                                                        combiningPairsWith c: [Double], pool: ThreadPool = .shared) throws -> (perRow: Matrix<Double>, pairs: [Double]) {
         guard c.count == w.rows else { throw AgoraError.shape("weightedMoments: \(c.count) combination coefficients for \(w.rows) weight rows") }
         let (perRow, pairs) = try moments(xt, w, f0: f0, f1: f1, f2: f2, combination: c, pool: pool)
-        return (perRow, pairs ?? [])
+        return (perRow, pairs)
     }
 
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     private static func moments<T: AgoraScalar>(_ xt: Matrix<T>, _ w: Matrix<Double>, f0: [Double], f1: [Double]?, f2: [Double]?,
-                                                combination: [Double]?, pool: ThreadPool) throws -> (Matrix<Double>, [Double]?) {
+                                                combination: [Double]?, pool: ThreadPool) throws -> (Matrix<Double>, [Double]) {
         let rows = xt.cols, k = xt.rows, h = w.rows
         guard w.cols == rows else { throw AgoraError.shape("weightedMoments: weights have \(w.cols) columns for \(rows) outcomes") }
         guard f0.count == rows, f1.map({ $0.count == rows }) ?? true, f2.map({ $0.count == rows }) ?? true else {
             throw AgoraError.shape("weightedMoments: per-outcome factors must have \(rows) entries")
         }
-        guard f2 == nil || f1 != nil else { throw AgoraError.shape("weightedMoments: second moments (f2) need f1 as well") }
-        let pairs = upperTrianglePairs(k), p = pairs.count
-        let combined = combination != nil
-        // Right-hand rows that go through the blocked kernel: value, first moments, and the pair
-        // rows unless they are combined.
-        let cols = 1 + (f1 == nil ? 0 : k) + (f2 == nil || combined ? 0 : p)
+        let p = k * (k + 1) / 2
+        let combined = combination != nil  // then f1 and f2 are given (the public entry points)
+        // Right-hand rows that go through the blocked kernel: the value and the first moments.
+        let cols = 1 + (f1 == nil ? 0 : k)
         let outPairs = combined ? p : 0
         let stride = h * cols + outPairs  // one span's partial sums
         var out = Matrix<Double>(rows: h, cols: cols)
         var pairOut = [Double](repeating: 0, count: outPairs)
-        guard rows > 0, h > 0 else { return (out, combined ? pairOut : nil) }
+        guard rows > 0, h > 0 else { return (out, pairOut) }
         let span = 8192, spans = (rows + span - 1) / span, block = 128
         let hp = (h + 2) / 3 * 3, cp = (cols + 2) / 3 * 3
         var partials = [Double](repeating: 0, count: spans * stride)
@@ -213,7 +145,7 @@ extension Kernels {
                                     for l in 0..<(hi - o) { x[l] = wr[o + l]; y[l] = p0[o + l] }
                                     v += x * y
                                 }
-                                part[c * stride + hh] = laneSum(v)
+                                part[c * stride + hh] = horizontalSum(v)
                             }
                             continue
                         }
@@ -239,29 +171,16 @@ extension Kernels {
                                     let xa = xl + a * block, ba = bl + (1 + a) * block
                                     for r in 0..<n { ba[r] = g1[r] * xa[r] }
                                 }
-                                if let p2 {
+                                if let p2, let coef {
+                                    // The combined weight times f2, then the pair sums in registers.
                                     let g2 = p2 + s
-                                    if let coef {
-                                        // The combined weight times f2, then the pair sums in registers.
-                                        for r in 0..<n { cw[r] = 0 }
-                                        for hh in 0..<h {
-                                            let ch = coef[hh], wr = wl + hh * block
-                                            for r in 0..<n { cw[r] += ch * wr[r] }
-                                        }
-                                        for r in 0..<n { cw[r] *= g2[r] }
-                                        combinedPairs(cw, xl, t, pacc, k: k, block: block, vectors: vectors)
-                                    } else {
-                                        var q = 1 + k
-                                        for a in 0..<k {
-                                            let xa = xl + a * block
-                                            for r in 0..<n { t[r] = g2[r] * xa[r] }
-                                            for b in a..<k {
-                                                let xbb = xl + b * block, bq = bl + q * block
-                                                for r in 0..<n { bq[r] = t[r] * xbb[r] }
-                                                q += 1
-                                            }
-                                        }
+                                    for r in 0..<n { cw[r] = 0 }
+                                    for hh in 0..<h {
+                                        let ch = coef[hh], wr = wl + hh * block
+                                        for r in 0..<n { cw[r] += ch * wr[r] }
                                     }
+                                    for r in 0..<n { cw[r] *= g2[r] }
+                                    combinedPairs(cw, xl, t, pacc, k: k, block: block, vectors: vectors)
                                 }
                             }
                             momentsMicroKernel(wl, bl, acc, hp: hp, cp: cp, block: block, vectors: vectors)
@@ -270,10 +189,10 @@ extension Kernels {
                         let out = part + c * stride
                         for hh in 0..<h {
                             for j in 0..<cols {
-                                out[hh * cols + j] = laneSum(UnsafeRawPointer(acc + (hh * cp + j) * 8).loadUnaligned(as: SIMD8<Double>.self))
+                                out[hh * cols + j] = horizontalSum(load(acc + (hh * cp + j) * 8))
                             }
                         }
-                        for q in 0..<outPairs { out[h * cols + q] = laneSum(UnsafeRawPointer(pacc + q * 8).loadUnaligned(as: SIMD8<Double>.self)) }
+                        for q in 0..<outPairs { out[h * cols + q] = horizontalSum(load(pacc + q * 8)) }
                     }
                 }
             }
@@ -282,7 +201,7 @@ extension Kernels {
             for c in 0..<spans { for e in 0..<(h * cols) { ob[e] += partials[c * stride + e] } }
         }
         for c in 0..<spans { for q in 0..<outPairs { pairOut[q] += partials[c * stride + h * cols + q] } }
-        return (out, combined ? pairOut : nil)
+        return (out, pairOut)
     }
 
     /// sum_a m[a] x[a, :]: a fixed linear combination of the rows of `x`, on the pool (each output
@@ -322,9 +241,6 @@ extension Kernels {
 @inline(__always)
 private func momentsMicroKernel(_ w: UnsafeMutablePointer<Double>, _ b: UnsafeMutablePointer<Double>, _ acc: UnsafeMutablePointer<Double>,
                                 hp: Int, cp: Int, block: Int, vectors: Int) {
-    typealias V = SIMD8<Double>
-    @inline(__always) func load(_ p: UnsafeMutablePointer<Double>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
-    @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Double>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
     for i in stride(from: 0, to: hp, by: 3) {
         let w0 = w + i * block, w1 = w0 + block, w2 = w1 + block
         for j in stride(from: 0, to: cp, by: 3) {
@@ -350,22 +266,12 @@ private func momentsMicroKernel(_ w: UnsafeMutablePointer<Double>, _ b: UnsafeMu
     }
 }
 
-/// The 8 lanes summed in a fixed pairwise order.
-@inline(__always)
-private func laneSum(_ v: SIMD8<Double>) -> Double {
-    let a = v.lowHalf + v.highHalf, b = a.lowHalf + a.highHalf
-    return b[0] + b[1]
-}
-
 /// pacc[q] += cw * x[a_q] * x[b_q] lane-wise over `vectors` x 8 outcomes, for the pairs of
 /// `Kernels.upperTrianglePairs(k)` in order: t = cw * x[a] once per a, then each pair's sum held in
 /// a register over the block. `x` is [k x block], `pacc` [pairs] vectors of 8.
 @inline(__always)
 private func combinedPairs(_ cw: UnsafeMutablePointer<Double>, _ x: UnsafeMutablePointer<Double>, _ t: UnsafeMutablePointer<Double>,
                            _ pacc: UnsafeMutablePointer<Double>, k: Int, block: Int, vectors: Int) {
-    typealias V = SIMD8<Double>
-    @inline(__always) func load(_ p: UnsafeMutablePointer<Double>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
-    @inline(__always) func store(_ v: V, _ p: UnsafeMutablePointer<Double>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self) }
     var q = 0
     for a in 0..<k {
         let xa = x + a * block
@@ -379,3 +285,7 @@ private func combinedPairs(_ cw: UnsafeMutablePointer<Double>, _ x: UnsafeMutabl
         }
     }
 }
+
+// Unaligned SIMD8<Double> loads and stores of the moment kernels' L1 buffers.
+@inline(__always) private func load(_ p: UnsafeMutablePointer<Double>) -> SIMD8<Double> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Double>.self) }
+@inline(__always) private func store(_ v: SIMD8<Double>, _ p: UnsafeMutablePointer<Double>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Double>.self) }

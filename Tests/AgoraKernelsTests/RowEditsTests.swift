@@ -135,60 +135,42 @@ final class RowEditsTests: XCTestCase {
         XCTAssertThrowsError(try Kernels.weightedGram(.dense(dense), rowWeights: [1], divisor: 1, ridge: 0))
     }
 
-    func testColumnScalingAndPairProducts() throws {
-        let x: Matrix<Double> = randomMatrix(5, 4, seed: 8)
-        let s = [2.0, -1, 0.5, 3]
-        let y = try Kernels.scaleColumns(x, by: s)
-        for i in 0..<5 { for o in 0..<4 { XCTAssertEqual(y[i, o], x[i, o] * s[o]) } }
-        XCTAssertThrowsError(try Kernels.scaleColumns(x, by: [1]))
+    func testUpperTrianglePairs() {
         let pairs = Kernels.upperTrianglePairs(4)
-        XCTAssertEqual(pairs.count, 10)
-        XCTAssertTrue(pairs.allSatisfy { $0.0 <= $0.1 })
-        let p = Kernels.pairProducts(x)
-        for r in 0..<5 { for (q, (a, b)) in pairs.enumerated() { XCTAssertEqual(p[r, q], x[r, a] * x[r, b]) } }
+        XCTAssertEqual(pairs.map { [$0.0, $0.1] }, [[0, 0], [0, 1], [0, 2], [0, 3], [1, 1], [1, 2], [1, 3], [2, 2], [2, 3], [3, 3]])
+        XCTAssertTrue(Kernels.upperTrianglePairs(0).isEmpty)
     }
 
-    /// The fused weighted moments against naive sums: every block (values, first moments, pair
-    /// moments) with and without the optional factors, across block (128) and span (8192)
-    /// boundaries, weight-row counts that are not multiples of 3, pair counts that are not multiples
-    /// of 3, and independent of the thread count.
+    /// The fused values and first moments against naive sums, with and without f1, across block
+    /// (128) and span (8192) boundaries and weight-row counts that are not multiples of 3, and
+    /// independent of the thread count.
     func testWeightedMomentsMatchNaiveSumsAndIgnoreThreadCount() throws {
         for (rows, k, h) in [(1, 1, 1), (37, 3, 2), (1300, 8, 9), (600, 5, 4), (17_000, 4, 3)] {
             let xt: Matrix<Double> = randomMatrix(k, rows, seed: UInt64(rows))
             let w: Matrix<Double> = randomMatrix(h, rows, seed: UInt64(rows + 1))
-            let f: Matrix<Double> = randomMatrix(3, rows, seed: UInt64(rows + 2))
-            let f0 = f.row(0), f1 = f.row(1), f2 = f.row(2)
-            let pairs = Kernels.upperTrianglePairs(k)
-            let full1 = try withThreads(1) { try Kernels.weightedMoments(columns: xt, weights: w, f0: f0, f1: f1, f2: f2) }
-            let full2 = try withThreads(2) { try Kernels.weightedMoments(columns: xt, weights: w, f0: f0, f1: f1, f2: f2) }
-            XCTAssertEqual(full1, full2, "rows \(rows): thread count changed the sums")
-            let first = try Kernels.weightedMoments(columns: xt, weights: w, f0: f0, f1: f1)
+            let f: Matrix<Double> = randomMatrix(2, rows, seed: UInt64(rows + 2))
+            let f0 = f.row(0), f1 = f.row(1)
+            let one = try withThreads(1) { try Kernels.weightedMoments(columns: xt, weights: w, f0: f0, f1: f1) }
+            let two = try withThreads(2) { try Kernels.weightedMoments(columns: xt, weights: w, f0: f0, f1: f1) }
+            XCTAssertEqual(one, two, "rows \(rows): thread count changed the sums")
             let values = try withThreads(2) { try Kernels.weightedMoments(columns: xt, weights: w, f0: f0) }
-            XCTAssertEqual(full1.cols, 1 + k + pairs.count); XCTAssertEqual(first.cols, 1 + k); XCTAssertEqual(values.cols, 1)
+            XCTAssertEqual(one.cols, 1 + k); XCTAssertEqual(values.cols, 1)
             func check(_ got: Double, _ terms: (Int) -> Double, _ what: String) {
                 var naive = 0.0, scale = 0.0
                 for r in 0..<rows { let v = terms(r); naive += v; scale += abs(v) }
                 XCTAssertEqual(got, naive, accuracy: 1e-13 * max(1, scale), "rows \(rows), \(what)")
             }
             for hh in 0..<h {
-                check(full1[hh, 0], { w[hh, $0] * f0[$0] }, "row \(hh) value")
-                XCTAssertEqual(values[hh, 0], full1[hh, 0], "the values-only path sums in the same order")
-                for a in 0..<k {
-                    check(full1[hh, 1 + a], { w[hh, $0] * f1[$0] * xt[a, $0] }, "row \(hh) first moment \(a)")
-                    XCTAssertEqual(first[hh, 1 + a], full1[hh, 1 + a])
-                }
-                for (q, (a, b)) in pairs.enumerated() {
-                    check(full1[hh, 1 + k + q], { w[hh, $0] * f2[$0] * xt[a, $0] * xt[b, $0] }, "row \(hh) pair (\(a), \(b))")
-                }
+                check(one[hh, 0], { w[hh, $0] * f0[$0] }, "row \(hh) value")
+                XCTAssertEqual(values[hh, 0], one[hh, 0], "the values-only path sums in the same order")
+                for a in 0..<k { check(one[hh, 1 + a], { w[hh, $0] * f1[$0] * xt[a, $0] }, "row \(hh) first moment \(a)") }
             }
         }
         let x = Matrix<Double>(rows: 2, cols: 4)
         XCTAssertThrowsError(try Kernels.weightedMoments(columns: x, weights: Matrix<Double>(rows: 1, cols: 3), f0: [0, 0, 0, 0]))
+        XCTAssertThrowsError(try Kernels.weightedMoments(columns: x, weights: Matrix<Double>(rows: 1, cols: 4), f0: [0]))
         XCTAssertThrowsError(try Kernels.weightedMoments(columns: x, weights: Matrix<Double>(rows: 2, cols: 4), f0: [0, 0, 0, 0],
                                                          f1: [0, 0, 0, 0], f2: [0, 0, 0, 0], combiningPairsWith: [1]), "one coefficient per weight row")
-        XCTAssertThrowsError(try Kernels.weightedMoments(columns: x, weights: Matrix<Double>(rows: 1, cols: 4), f0: [0]))
-        XCTAssertThrowsError(try Kernels.weightedMoments(columns: x, weights: Matrix<Double>(rows: 1, cols: 4), f0: [0, 0, 0, 0], f2: [0, 0, 0, 0]),
-                             "second moments without first")
     }
 
     /// The pair block for one combination of the weight rows (what a Newton step needs) against the
@@ -245,14 +227,18 @@ final class RowEditsTests: XCTestCase {
         }
     }
 
-    func testMap4IsElementwiseAndIgnoresThreadCount() {
+    func testMap4ChunksIsElementwiseAndIgnoresThreadCount() {
         let x = (0..<70_000).map { Double($0) * 0.001 - 3 }
-        let f: (Double) -> (Double, Double, Double, Double) = { ($0 * $0, exp($0), -$0, 1) }
-        let one = withThreads(1) { Kernels.map4(x, f) }, two = withThreads(2) { Kernels.map4(x, f) }
+        let body: (UnsafeBufferPointer<Double>, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>,
+                   UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void = { xs, o0, o1, o2, o3 in
+            for i in xs.indices { o0[i] = xs[i] * xs[i]; o1[i] = exp(xs[i]); o2[i] = -xs[i]; o3[i] = 1 }
+        }
+        let one = withThreads(1) { Kernels.map4Chunks(x, body) }, two = withThreads(2) { Kernels.map4Chunks(x, body) }
         XCTAssertEqual(one.0, two.0); XCTAssertEqual(one.1, two.1); XCTAssertEqual(one.2, two.2); XCTAssertEqual(one.3, two.3)
         for i in stride(from: 0, to: x.count, by: 997) {
             XCTAssertEqual(one.0[i], x[i] * x[i]); XCTAssertEqual(one.1[i], exp(x[i])); XCTAssertEqual(one.2[i], -x[i]); XCTAssertEqual(one.3[i], 1)
         }
+        XCTAssertEqual(Kernels.map4Chunks([], body).0, [])
     }
 
     func testErrorDescriptionsNameWhereTheProblemIs() {

@@ -33,8 +33,13 @@ func streamVec<T: AgoraScalar>(_ v: SIMD16<T>, _ p: UnsafeMutablePointer<T>) {
 /// Sum of the 16 lanes in a fixed pairwise order (so the result never depends on the caller).
 @inline(__always) @usableFromInline
 func horizontalSum<T: AgoraScalar>(_ v: SIMD16<T>) -> T {
-    let a = v.lowHalf + v.highHalf
-    let b = a.lowHalf + a.highHalf
+    horizontalSum(v.lowHalf + v.highHalf)
+}
+
+/// Sum of 8 lanes in the same fixed pairwise order.
+@inline(__always) @usableFromInline
+func horizontalSum<T: AgoraScalar>(_ v: SIMD8<T>) -> T {
+    let b = v.lowHalf + v.highHalf
     let c = b.lowHalf + b.highHalf
     return c[0] + c[1]
 }

@@ -10,21 +10,18 @@ import Darwin
 /// A smooth convex program with few variables:  minimize f(x)  subject to  g_j(x) <= 0.
 ///
 /// Implementations return exact first and second derivatives; f and every g_j must be convex.
+/// The solver never needs a constraint's Hessian on its own, only the one combination its barrier
+/// (t H_f + sum_j H_gj / -g_j) or KKT system (H_f + sum_j lam_j H_gj) forms, so that is what a
+/// program returns: for the contract programs one pass over ~1e6 outcomes.
 public protocol SmoothConvexProgram {
     var dimension: Int { get }
     var constraintCount: Int { get }
-    /// f, its gradient and Hessian.
-    func objective(_ x: [Double]) -> (value: Double, gradient: [Double], hessian: Matrix<Double>)
-    /// g_j(x), the Jacobian [constraints x dimension], and each constraint's Hessian (nil = linear).
-    func constraints(_ x: [Double]) -> (values: [Double], jacobian: Matrix<Double>, hessians: [Matrix<Double>?])
-    /// f(x) alone (line searches); defaults to `objective(x).value`.
+    /// f(x) alone (line searches).
     func objectiveValue(_ x: [Double]) -> Double
-    /// g(x) alone (line searches); defaults to `constraints(x).values`.
+    /// g(x) alone (line searches).
     func constraintValues(_ x: [Double]) -> [Double]
     /// What a Newton step needs: f, its gradient, g, its Jacobian and, when `constraintWeights` is
-    /// given, the Hessian of objectiveWeight f + sum_j constraintWeights[j] g_j alone (the barrier
-    /// and the KKT system only ever use that one combination). Defaults to combining `objective`
-    /// and `constraints`; a program whose Hessians are expensive computes the combination directly.
+    /// given, the Hessian of objectiveWeight f + sum_j constraintWeights[j] g_j.
     func derivatives(_ x: [Double], objectiveWeight: Double, constraintWeights: [Double]?) -> ProgramDerivatives
 }
 
@@ -39,26 +36,6 @@ public struct ProgramDerivatives {
     public var hessian: Matrix<Double>?
     public init(value: Double, gradient: [Double], constraintValues: [Double], jacobian: Matrix<Double>, hessian: Matrix<Double>?) {
         self.value = value; self.gradient = gradient; self.constraintValues = constraintValues; self.jacobian = jacobian; self.hessian = hessian
-    }
-}
-
-extension SmoothConvexProgram {
-    public func objectiveValue(_ x: [Double]) -> Double { objective(x).value }
-    public func constraintValues(_ x: [Double]) -> [Double] { constraints(x).values }
-    public func derivatives(_ x: [Double], objectiveWeight: Double, constraintWeights: [Double]?) -> ProgramDerivatives {
-        let (f, gf, hf) = objective(x)
-        let (g, jac, hs) = constraints(x)
-        var hessian: Matrix<Double>? = nil
-        if let w = constraintWeights {
-            let n = x.count
-            var h = Matrix<Double>(rows: n, cols: n)
-            for a in 0..<n { for b in 0..<n { h[a, b] = objectiveWeight * hf[a, b] } }
-            for (j, hj) in hs.enumerated() where w[j] != 0 {
-                if let hj { for a in 0..<n { for b in 0..<n { h[a, b] += w[j] * hj[a, b] } } }
-            }
-            hessian = h
-        }
-        return ProgramDerivatives(value: f, gradient: gf, constraintValues: g, jacobian: jac, hessian: hessian)
     }
 }
 
@@ -320,10 +297,6 @@ struct PhaseOneProgram<Q: SmoothConvexProgram>: SmoothConvexProgram {
     let q: Q
     var dimension: Int { q.dimension + 1 }
     var constraintCount: Int { q.constraintCount + 1 }
-    func objective(_ y: [Double]) -> (value: Double, gradient: [Double], hessian: Matrix<Double>) {
-        var gr = [Double](repeating: 0, count: dimension); gr[dimension - 1] = 1
-        return (y[dimension - 1], gr, Matrix(rows: dimension, cols: dimension))
-    }
     func objectiveValue(_ y: [Double]) -> Double { y[dimension - 1] }
     func constraintValues(_ y: [Double]) -> [Double] {
         let s = y.last!
@@ -348,27 +321,5 @@ struct PhaseOneProgram<Q: SmoothConvexProgram>: SmoothConvexProgram {
         }
         return ProgramDerivatives(value: s, gradient: gr, constraintValues: d.constraintValues.map { $0 - s } + [-s - 1e6],
                                   jacobian: jac, hessian: hessian)
-    }
-
-    func constraints(_ y: [Double]) -> (values: [Double], jacobian: Matrix<Double>, hessians: [Matrix<Double>?]) {
-        let x = Array(y.dropLast()), s = y.last!
-        let (g, j, hs) = q.constraints(x)
-        var jac = Matrix<Double>(rows: constraintCount, cols: dimension)
-        var vals = g.map { $0 - s }
-        var hh: [Matrix<Double>?] = []
-        for r in 0..<g.count {
-            for c in 0..<q.dimension { jac[r, c] = j[r, c] }
-            jac[r, q.dimension] = -1
-            hh.append(hs[r].map { h in
-                var e = Matrix<Double>(rows: dimension, cols: dimension)
-                for a in 0..<q.dimension { for b in 0..<q.dimension { e[a, b] = h[a, b] } }
-                return e
-            })
-        }
-        // Keep s bounded below so the phase-one problem has a minimum: -s - 1 <= 0 scaled.
-        vals.append(-s - 1e6)
-        jac[g.count, q.dimension] = -1
-        hh.append(nil)
-        return (vals, jac, hh)
     }
 }

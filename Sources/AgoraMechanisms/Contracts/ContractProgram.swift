@@ -52,27 +52,29 @@ struct OutcomeExpectations {
     final class Cache: @unchecked Sendable {
         var m: [Double] = []
         var e: Evaluation? = nil
-        var dm: [Double] = []
-        var d: Derivatives? = nil
         var fm: [Double] = []
         var fc: [Double]? = nil
         var first: FirstOrder? = nil
     }
 
-    /// Values and gradients of every weight row, and one Hessian: that of sum_h c_h (row h's
-    /// expectation), when coefficients were given.
+    /// Values and gradients of every weight row, and the one Hessian a Newton step uses.
     struct FirstOrder {
         /// weightRows . v: the budgets, then the objective.
         var values: [Double]
-        /// [types + 1 x types], rows as in `Derivatives.gradients`.
+        /// [types + 1 x types]: row i = grad tbar_i, row `types` = grad of the objective.
         var gradients: Matrix<Double>
+        /// The Hessian of objectiveWeight (-E v) + sum_i budgetWeights[i] (t_i - tbar_i) (t is
+        /// linear in the programs' variables), when budget weights were given.
         var hessian: Matrix<Double>?
     }
 
     /// `FirstOrder` at m from one pass (`Kernels.weightedMoments(..., combiningPairsWith:)`): a
     /// Newton step needs every gradient but only the Hessian of the combination its barrier or KKT
-    /// system forms, 36 pair sums per outcome instead of 9 x 36.
-    func firstOrder(_ m: [Double], hessianCoefficients c: [Double]?) -> FirstOrder {
+    /// system forms, 36 pair sums per outcome instead of 9 x 36. The weight rows' coefficients are
+    /// -budgetWeights[i] (tbar_i enters the budget constraint negated) and objectiveWeight (the
+    /// objective's row is -pmf).
+    func firstOrder(_ m: [Double], objectiveWeight: Double, budgetWeights: [Double]?) -> FirstOrder {
+        let c = budgetWeights.map { $0.map { -$0 } + [objectiveWeight] }
         if let f = cache.first, cache.fm == m, c == nil || cache.fc == c { return f }
         let e = evaluate(m)
         let k = countsT.rows, h = weightRows.rows
@@ -95,38 +97,6 @@ struct OutcomeExpectations {
         return f
     }
 
-    /// Every weight row's gradient and Hessian at m, from one fused pass over the outcomes: rows
-    /// 0..<types are the budgets tbar_i, row `types` the objective -E[v]. The reduced program's
-    /// Newton steps use `firstOrder` (one combined Hessian); this serves `objective`/`constraints`
-    /// (the full program, which checks the reduced one).
-    struct Derivatives {
-        var budgets: [Double]
-        /// [types + 1 x types]: row i = grad tbar_i, row `types` = grad of the objective.
-        var gradients: Matrix<Double>
-        /// types + 1 Hessians, in the same order.
-        var hessians: [Matrix<Double>]
-        var objective: Double
-    }
-
-    func derivatives(_ m: [Double]) -> Derivatives {
-        if let d = cache.d, cache.dm == m { return d }
-        let e = evaluate(m)
-        let k = countsT.rows, h = weightRows.rows
-        let r = try! Kernels.weightedMoments(columns: countsT, weights: weightRows, f0: e.value, f1: e.dvalue, f2: e.d2value)
-        var gradients = Matrix<Double>(rows: h, cols: k)
-        var hessians: [Matrix<Double>] = []
-        for row in 0..<h {
-            for a in 0..<k { gradients[row, a] = r[row, 1 + a] }
-            var hess = Matrix<Double>(rows: k, cols: k)
-            for (q, (a, b)) in pairs.enumerated() { hess[a, b] = r[row, 1 + k + q]; hess[b, a] = r[row, 1 + k + q] }
-            hessians.append(hess)
-        }
-        // Values from the evaluation (the same sums the line search's constraint values use).
-        let values = e.weighted
-        let d = Derivatives(budgets: Array(values.dropLast()), gradients: gradients, hessians: hessians, objective: values.last!)
-        cache.dm = m; cache.d = d
-        return d
-    }
     let cache = Cache()
 
     func evaluate(_ m: [Double]) -> Evaluation {
@@ -152,13 +122,6 @@ struct OutcomeExpectations {
         }
         let weighted = try! Kernels.weightedMoments(columns: countsT, weights: weightRows, f0: val).storage
         return Evaluation(totals: x, accuracy: acc, value: val, dvalue: dval, d2value: d2val, weighted: weighted)
-    }
-
-    /// The budgets tbar_i(m) = E[v(a(n . m)) | n_i >= 1] of every type, with their gradients
-    /// ([types x types], row i = grad tbar_i) and Hessians (from `derivatives`).
-    func budgets(_ m: [Double]) -> (values: [Double], gradients: Matrix<Double>, hessians: [Matrix<Double>]) {
-        let d = derivatives(m)
-        return (d.budgets, d.gradients, Array(d.hessians.prefix(d.budgets.count)))
     }
 }
 
@@ -189,11 +152,6 @@ struct ReducedContractProgram: SmoothConvexProgram {
         return (0..<types).map { i in f[0] + (0..<types).reduce(0.0) { $0 + tm[i, $1] * m[$1] } }
     }
 
-    func objective(_ m: [Double]) -> (value: Double, gradient: [Double], hessian: Matrix<Double>) {
-        let d = exp.derivatives(m)
-        return (d.objective, d.gradients.row(types), d.hessians[types])
-    }
-
     func objectiveValue(_ m: [Double]) -> Double {
         exp.evaluate(m).weighted[types]
     }
@@ -208,22 +166,11 @@ struct ReducedContractProgram: SmoothConvexProgram {
         return vals
     }
 
-    func constraints(_ m: [Double]) -> (values: [Double], jacobian: Matrix<Double>, hessians: [Matrix<Double>?]) {
-        let (tbar, grads, hess) = exp.budgets(m)
-        let (vals, jac) = linearised(m, budgets: tbar, budgetGradients: grads)
-        // Budget: t_i - tbar_i <= 0 (convex: tbar_i is concave, its Hessian enters negated); the rest are linear.
-        let hs: [Matrix<Double>?] = (0..<constraintCount).map { j in
-            j < types ? try! Matrix(rows: types, cols: types, storage: hess[j].storage.map { -$0 }) : nil
-        }
-        return (vals, jac, hs)
-    }
-
     /// One pass over the outcomes: the Hessian asked for is objectiveWeight (-E v) + sum_i w_i
     /// (t_i - tbar_i) (only the budgets are nonlinear), i.e. the weight rows combined with
     /// coefficients -w_i for the budgets' rows and objectiveWeight for the objective's.
     func derivatives(_ m: [Double], objectiveWeight: Double, constraintWeights: [Double]?) -> ProgramDerivatives {
-        let coefficients = constraintWeights.map { w in (0..<types).map { -w[$0] } + [objectiveWeight] }
-        let first = exp.firstOrder(m, hessianCoefficients: coefficients)
+        let first = exp.firstOrder(m, objectiveWeight: objectiveWeight, budgetWeights: constraintWeights.map { Array($0.prefix(types)) })
         let (vals, jac) = linearised(m, budgets: first.values, budgetGradients: first.gradients)
         return ProgramDerivatives(value: first.values[types], gradient: first.gradients.row(types), constraintValues: vals,
                                   jacobian: jac, hessian: first.hessian)
@@ -272,39 +219,50 @@ struct FullContractProgram: SmoothConvexProgram {
     var dimension: Int { 2 * types }
     var constraintCount: Int { types + types + types * (types - 1) + 2 * types }
 
-    func objective(_ y: [Double]) -> (value: Double, gradient: [Double], hessian: Matrix<Double>) {
-        let red = ReducedContractProgram(exp: exp, c: c, f: f)
-        let (v, g, h) = red.objective(Array(y[0..<types]))
-        var hh = Matrix<Double>(rows: dimension, cols: dimension)
-        for a in 0..<types { for b in 0..<types { hh[a, b] = h[a, b] } }
-        return (v, g + [Double](repeating: 0, count: types), hh)
+    func objectiveValue(_ y: [Double]) -> Double {
+        exp.evaluate(Array(y[0..<types])).weighted[types]
     }
 
-    func constraints(_ y: [Double]) -> (values: [Double], jacobian: Matrix<Double>, hessians: [Matrix<Double>?]) {
+    func constraintValues(_ y: [Double]) -> [Double] {
+        linearised(y, budgets: exp.evaluate(Array(y[0..<types])).weighted, budgetGradients: nil).0
+    }
+
+    /// As the reduced program: only the budgets (rows 0..<types, t_i - tbar_i(m)) and the
+    /// objective depend nonlinearly on m; their combined Hessian fills the m block.
+    func derivatives(_ y: [Double], objectiveWeight: Double, constraintWeights: [Double]?) -> ProgramDerivatives {
+        let m = Array(y[0..<types])
+        let first = exp.firstOrder(m, objectiveWeight: objectiveWeight, budgetWeights: constraintWeights.map { Array($0.prefix(types)) })
+        let (vals, jac) = linearised(y, budgets: first.values, budgetGradients: first.gradients)
+        let hessian = first.hessian.map { h in
+            var e = Matrix<Double>(rows: dimension, cols: dimension)
+            for a in 0..<types { for b in 0..<types { e[a, b] = h[a, b] } }
+            return e
+        }
+        return ProgramDerivatives(value: first.values[types], gradient: first.gradients.row(types) + [Double](repeating: 0, count: types),
+                                  constraintValues: vals, jacobian: jac, hessian: hessian)
+    }
+
+    /// Constraint values, and the Jacobian when the budgets' gradients are given.
+    func linearised(_ y: [Double], budgets tbar: [Double], budgetGradients grads: Matrix<Double>?) -> ([Double], Matrix<Double>) {
         let m = Array(y[0..<types]), t = Array(y[types...])
         var vals: [Double] = []
-        var jac = Matrix<Double>(rows: constraintCount, cols: dimension)
-        var hs: [Matrix<Double>?] = []
+        var jac = Matrix<Double>(rows: grads == nil ? 0 : constraintCount, cols: grads == nil ? 0 : dimension)
+        func set(_ r: Int, _ c: Int, _ v: Double) { if grads != nil { jac[r, c] += v } }
         var row = 0
-        let (tbar, grads, hess) = exp.budgets(m)
-        for i in 0..<types {
+        for i in 0..<types {  // budget: t_i - tbar_i(m) <= 0
             vals.append(t[i] - tbar[i])
-            for k in 0..<types { jac[row, k] = -grads[i, k] }
-            jac[row, types + i] = 1
-            var h = Matrix<Double>(rows: dimension, cols: dimension)
-            for a in 0..<types { for b in 0..<types { h[a, b] = -hess[i][a, b] } }
-            hs.append(h); row += 1
+            if let grads { for k in 0..<types { set(row, k, -grads[i, k]) } }
+            set(row, types + i, 1); row += 1
         }
         for i in 0..<types {  // IR: f_i - t_i + c_i m_i <= 0
-            vals.append(f[i] - t[i] + c[i] * m[i]); jac[row, types + i] = -1; jac[row, i] = c[i]; hs.append(nil); row += 1
+            vals.append(f[i] - t[i] + c[i] * m[i]); set(row, types + i, -1); set(row, i, c[i]); row += 1
         }
         for i in 0..<types { for j in 0..<types where j != i {  // IC: (t_j - c_i m_j) - (t_i - c_i m_i) <= 0
             vals.append(t[j] - c[i] * m[j] - t[i] + c[i] * m[i])
-            jac[row, types + j] = 1; jac[row, j] = -c[i]; jac[row, types + i] = -1; jac[row, i] += c[i]
-            hs.append(nil); row += 1
+            set(row, types + j, 1); set(row, j, -c[i]); set(row, types + i, -1); set(row, i, c[i]); row += 1
         } }
-        for i in 0..<types { vals.append(-m[i]); jac[row, i] = -1; hs.append(nil); row += 1 }
-        for i in 0..<types { vals.append(-t[i]); jac[row, types + i] = -1; hs.append(nil); row += 1 }
-        return (vals, jac, hs)
+        for i in 0..<types { vals.append(-m[i]); set(row, i, -1); row += 1 }
+        for i in 0..<types { vals.append(-t[i]); set(row, types + i, -1); row += 1 }
+        return (vals, jac)
     }
 }
