@@ -27,7 +27,7 @@ extension BenchSession {
         }
         for m in mixByDegree {
             target(String(format: "sparse mix n=1024 d=1e4, %@ (degree %.1f), >= 0.7 of its unique-traffic bound", m.name, m.degree), m.fraction / 0.7, 1.0,
-                   quick: false, shown: String(format: "%.3f", m.fraction))
+                   quick: false, shown: String(format: "%.3f (%.2f of the neighbour-read floor, %@)", m.fraction, m.floorFraction, m.floorLevel))
         }
         if let r = records.last(where: { $0.name.hasPrefix("glm_grad/") }), let f = r.fraction_of_bound {
             target("batched logistic gradient >= 0.6 of copy bandwidth", f / 0.6, 1.0, quick: quick, shown: String(format: "%.2f", f))

@@ -29,6 +29,38 @@ extension Kernels {
         return (r0, r1, r2, r3)
     }
 
+    /// Maps two inputs to three outputs eight lanes at a time: `body` receives `x[i..<i+8]` and
+    /// `y[i..<i+8]` as vectors and returns the three output vectors for those elements. The tail
+    /// (`count % 8` elements) goes through the same `body` with its missing lanes padded by
+    /// `padding` and discarded, so every element is computed by the same lane arithmetic
+    /// whatever its position: results do not change when a caller splits its range differently
+    /// (by thread count, say), which a scalar tail loop could not promise.
+    ///
+    /// `y` may be one of the outputs (a caller's scratch): each block is loaded before it is
+    /// stored. `body` must be pure lane-wise arithmetic.
+    @inlinable @inline(__always)
+    public static func mapLanes8(
+        count n: Int, _ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, padding: Double = 0,
+        into o0: UnsafeMutablePointer<Double>, _ o1: UnsafeMutablePointer<Double>, _ o2: UnsafeMutablePointer<Double>,
+        _ body: (SIMD8<Double>, SIMD8<Double>) -> (SIMD8<Double>, SIMD8<Double>, SIMD8<Double>)
+    ) {
+        typealias V = SIMD8<Double>
+        var i = 0
+        while i + 8 <= n {
+            let (r0, r1, r2) = body(UnsafeRawPointer(x + i).loadUnaligned(as: V.self), UnsafeRawPointer(y + i).loadUnaligned(as: V.self))
+            UnsafeMutableRawPointer(o0 + i).storeBytes(of: r0, as: V.self)
+            UnsafeMutableRawPointer(o1 + i).storeBytes(of: r1, as: V.self)
+            UnsafeMutableRawPointer(o2 + i).storeBytes(of: r2, as: V.self)
+            i += 8
+        }
+        if i < n {
+            var u = V(repeating: padding), v = V(repeating: padding)
+            for l in 0..<(n - i) { u[l] = x[i + l]; v[l] = y[i + l] }
+            let (r0, r1, r2) = body(u, v)
+            for l in 0..<(n - i) { o0[i + l] = r0[l]; o1[i + l] = r1[l]; o2[i + l] = r2[l] }
+        }
+    }
+
     /// The index pairs (a, b) with a <= b of `k` columns in row-major order of the upper triangle:
     /// the pair moments of `weightedMoments(..., combiningPairsWith:)`.
     public static func upperTrianglePairs(_ k: Int) -> [(Int, Int)] {

@@ -255,6 +255,16 @@ extension Kernels {
         return min(cols, t)
     }
 
+    /// The column tile (in elements) the sparse mix uses for `agents` rows of `cols` columns.
+    ///
+    /// Exposed so that a benchmark can place the tile's working set (`agents * tile` elements,
+    /// the X rows a tile's neighbour reads reuse) in the cache hierarchy: on graphs whose
+    /// neighbours lie far apart in row order (exponential, random regular) every neighbour read
+    /// comes from the level holding that set, not from L1, and its bandwidth bounds the mix.
+    public static func sparseMixTile<T: AgoraScalar>(agents: Int, cols: Int, _: T.Type = T.self) -> Int {
+        columnTile(agents: agents, cols: cols, T.self)
+    }
+
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     static func mixStepSparse<T: AgoraScalar>(

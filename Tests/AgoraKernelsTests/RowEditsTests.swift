@@ -227,6 +227,44 @@ final class RowEditsTests: XCTestCase {
         }
     }
 
+    /// mapLanes8 at every tail length: each output is the body's lane formula for its own inputs
+    /// (compared with the scalar formula), nothing beyond `count` is written, and the second
+    /// input may be the third output (the scratch use in the contract's accuracy function).
+    func testMapLanes8CoversEveryTailAndAllowsScratchAliasing() {
+        for n in 0...19 {
+            let x = (0..<n).map { Double($0) * 0.37 - 1 }, y = (0..<n).map { Double($0 * $0) * 0.11 + 0.5 }
+            var o0 = [Double](repeating: .nan, count: n + 3), o1 = o0, o2 = o0
+            var scratch = y + [Double](repeating: -7, count: 3)
+            x.withUnsafeBufferPointer { xb in y.withUnsafeBufferPointer { yb in
+                o0.withUnsafeMutableBufferPointer { b0 in o1.withUnsafeMutableBufferPointer { b1 in o2.withUnsafeMutableBufferPointer { b2 in
+                    let xp = xb.baseAddress ?? UnsafePointer(b0.baseAddress!), yp = yb.baseAddress ?? UnsafePointer(b0.baseAddress!)
+                    Kernels.mapLanes8(count: n, xp, yp, padding: 1, into: b0.baseAddress!, b1.baseAddress!, b2.baseAddress!) { u, v in
+                        (u + v, u * v, (u - v) / v)
+                    }
+                }}}
+            }}
+            scratch.withUnsafeMutableBufferPointer { sb in
+                x.withUnsafeBufferPointer { xb in
+                    let xp = xb.baseAddress ?? UnsafePointer(sb.baseAddress!)
+                    var a = [Double](repeating: 0, count: n + 1), b = a
+                    a.withUnsafeMutableBufferPointer { ab in b.withUnsafeMutableBufferPointer { bb in
+                        Kernels.mapLanes8(count: n, xp, UnsafePointer(sb.baseAddress!), into: ab.baseAddress!, bb.baseAddress!, sb.baseAddress!) { u, v in
+                            (u + v, u * v, u - v)
+                        }
+                    }}
+                }
+            }
+            for i in 0..<n {
+                XCTAssertEqual(o0[i], x[i] + y[i], "n \(n) element \(i)")
+                XCTAssertEqual(o1[i], x[i] * y[i], "n \(n) element \(i)")
+                XCTAssertEqual(o2[i], (x[i] - y[i]) / y[i], "n \(n) element \(i)")
+                XCTAssertEqual(scratch[i], x[i] - y[i], "aliased scratch, n \(n) element \(i)")
+            }
+            XCTAssertTrue(o0[n...].allSatisfy(\.isNaN) && o1[n...].allSatisfy(\.isNaN) && o2[n...].allSatisfy(\.isNaN), "wrote past count \(n)")
+            XCTAssertEqual(Array(scratch[n...]), [-7, -7, -7], "wrote past count \(n) (aliased)")
+        }
+    }
+
     func testMap4ChunksIsElementwiseAndIgnoresThreadCount() {
         let x = (0..<70_000).map { Double($0) * 0.001 - 3 }
         let body: (UnsafeBufferPointer<Double>, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>,

@@ -54,32 +54,14 @@ public struct GeneralizationBoundAccuracy: AccuracyFunction, Codable, Equatable 
 
     /// Two passes per call: the logarithms in a loop without calls or branches, which LLVM
     /// vectorises (`Kernels.fastLog`; written into `d2a` as scratch), then the rest eight lanes at a
-    /// time (two square roots and one division per element), the tail padded. Each element's
-    /// result depends on its own x alone.
+    /// time (two square roots and one division per element) through `Kernels.mapLanes8`, whose
+    /// padded tail keeps each element's result a function of its own x alone.
     public func evaluate(_ x: UnsafeBufferPointer<Double>, a: UnsafeMutablePointer<Double>, da: UnsafeMutablePointer<Double>, d2a: UnsafeMutablePointer<Double>) {
         guard let xp = x.baseAddress else { return }
         let n = x.count, threshold = k * exp(-2), inverseK = 1 / k
         for i in 0..<n { d2a[i] = Kernels.fastLog(positiveNormal: logArgument(xp[i], threshold: threshold, inverseK: inverseK)) }
-        typealias V = SIMD8<Double>
-        var i = 0
-        while i < n {
-            let lanes = min(8, n - i)
-            var v = V(repeating: 0), lg = V(repeating: 0)
-            if lanes == 8 {
-                v = UnsafeRawPointer(xp + i).loadUnaligned(as: V.self)
-                lg = UnsafeRawPointer(d2a + i).loadUnaligned(as: V.self)
-            } else {
-                for l in 0..<lanes { v[l] = xp[i + l]; lg[l] = d2a[i + l] }
-            }
-            let (va, vda, vd2a) = evaluateLanes(v, logarithm: lg, threshold: threshold, inverseK: inverseK)
-            if lanes == 8 {
-                UnsafeMutableRawPointer(a + i).storeBytes(of: va, as: V.self)
-                UnsafeMutableRawPointer(da + i).storeBytes(of: vda, as: V.self)
-                UnsafeMutableRawPointer(d2a + i).storeBytes(of: vd2a, as: V.self)
-            } else {
-                for l in 0..<lanes { a[i + l] = va[l]; da[i + l] = vda[l]; d2a[i + l] = vd2a[l] }
-            }
-            i += 8
+        Kernels.mapLanes8(count: n, xp, d2a, into: a, da, d2a) { v, lg in
+            evaluateLanes(v, logarithm: lg, threshold: threshold, inverseK: inverseK)
         }
     }
 
