@@ -89,6 +89,19 @@ extension BenchSession {
                          neighbourBytes / 1e6, live / 1048576, level.0, level.1, floor * 1e3, floor / t.median))
             mixByDegree.append((topo.description, degree, bytes / t.median / 1e9 / bound.1, floor / t.median, level.0))
         }
+        // A row length of 4 KiB (d = 1024 floats) puts every neighbour row at the same L1 set
+        // offset; rows of more than 12 entries then take the grouped kernel (Kernels.groupedMixDegree).
+        let da = 1024
+        let xa: Matrix<Float> = rng.normalMatrix(rows: n, cols: da)
+        var ya = Matrix<Float>(rows: n, cols: da)
+        let bytesA = 2.0 * Double(n * da) * 4
+        for topo in [Topology.exponential, .randomRegular(k: 32)] {
+            let op: MixingOperator<Float> = try MixingMatrix(graph: try topo.graph(agents: n, seed: 3), scheme: .metropolis)
+                .mixingOperator(strategy: .sparse)
+            let t = measure(reps: reps, inner: 5) { try! Kernels.mix(op, xa, into: &ya) }
+            add("mix/aliased_rows/\(topo.description)/n:\(n)/d:\(da)/threads:\(allThreads)", t, threads: allThreads, bytes: bytesA,
+                bound: copyBound(workingSet: bytesA, threads: allThreads))
+        }
     }
 
     /// Peers for the d = 1e3 mix: scipy CSR and a numpy gather, identical inputs, answers compared.
