@@ -70,9 +70,10 @@ struct Benchmark {
     let setup: (_ small: Bool) throws -> (run: () -> Void, digest: () -> [Double])
 }
 
-func mixBenchmark(_ name: String, _ topology: Topology) -> Benchmark {
+/// `cols` overrides the row length (d = 1024 floats: every neighbour row at the same L1 set offset).
+func mixBenchmark(_ name: String, _ topology: Topology, cols: Int? = nil) -> Benchmark {
     Benchmark(name: name) { small in
-        let n = small ? 256 : 512, d = small ? 4000 : 10_000
+        let n = small ? 256 : 512, d = cols ?? (small ? 4000 : 10_000)
         var g = SeededGenerator(seed: 11)
         let graph = try topology.graph(agents: n)
         let w = try MixingMatrix(graph: graph, scheme: .metropolis)
@@ -86,6 +87,7 @@ func mixBenchmark(_ name: String, _ topology: Topology) -> Benchmark {
 let benchmarks: [Benchmark] = [
     mixBenchmark("mix/ring", .ring),
     mixBenchmark("mix/exponential", .exponential),
+    mixBenchmark("mix/exponential_d1024", .exponential, cols: 1024),
     Benchmark(name: "glm_grad") { small in
         let agents = 256, batch = 64, d = small ? 128 : 500
         var g = SeededGenerator(seed: 17)
