@@ -16,35 +16,40 @@ final class MixingTests: XCTestCase {
             XCTAssertEqual(y1, y2, "1 and 2 threads must agree bit for bit (n \(s.n), d \(s.d))")
         }
     }
-    /// Row lengths that put every neighbour row at the same 4 KiB offset (d = 1024 floats, 512
-    /// doubles) take the grouped kernel for rows of more than 12 entries: same numbers, bit for bit, as a
+    /// Row lengths that put every neighbour row at the same 4 KiB offset (d = 1024, 2048 floats;
+    /// 512, 1024 doubles) take the grouped kernel for rows of more than 12 entries: same numbers, bit for bit, as a
     /// plain neighbour sum in list order (mul then add, as the kernels do), with step and
     /// directions, on 1 and 2 threads.
     func testAliasedRowLengthsGiveTheListOrderSum() throws {
-        for (d, n) in [(1024, 40), (2048, 33), (1000, 40)] {
-            // 0 and 3...24 entries per row (above 12 the grouped kernel at d = 1024, 2048; its
-            // last group of 1 to 4 neighbours all occur).
+        try checkAliasedRows(Float.self, [(1024, 40), (2048, 33), (1000, 40)])
+        try checkAliasedRows(Double.self, [(512, 40), (1024, 33), (500, 40)])
+    }
+
+    func checkAliasedRows<T: AgoraScalar>(_: T.Type, _ shapes: [(d: Int, n: Int)]) throws {
+        for (d, n) in shapes {
+            // 0 and 3...24 entries per row (above 12 the grouped kernel at 4 KiB-multiple rows;
+            // its last group of 1 to 4 neighbours all occur).
             var g = SeededGenerator(seed: UInt64(d))
-            let entries: [[(Int, Float)]] = (0..<n).map { i in
-                i % 9 == 8 ? [] : (0..<(3 + i % 22)).map { t in ((i + 1 + 7 * t) % n, Float(g.uniform()) - 0.3) }
+            let entries: [[(Int, T)]] = (0..<n).map { i in
+                i % 9 == 8 ? [] : (0..<(3 + i % 22)).map { t in ((i + 1 + 7 * t) % n, T(g.uniform() - 0.3)) }
             }
-            let w = try CSRMatrix<Float>(rows: n, cols: n, entries: entries)
-            let x: Matrix<Float> = randomMatrix(n, d, seed: 9), m: Matrix<Float> = randomMatrix(n, d, seed: 10)
-            let lr = (0..<n).map { Float($0 % 4) * 0.125 }
+            let w = try CSRMatrix<T>(rows: n, cols: n, entries: entries)
+            let x: Matrix<T> = randomMatrix(n, d, seed: 9), m: Matrix<T> = randomMatrix(n, d, seed: 10)
+            let lr = (0..<n).map { T($0 % 4) * T(0.125) }
             let op = try MixingOperator(w, strategy: .sparse)
-            var reference = [Float](repeating: 0, count: n * d)
+            var reference = [T](repeating: 0, count: n * d)
             for i in 0..<n {
                 for c in 0..<d {
-                    var acc: Float = 0
+                    var acc: T = 0
                     for e in w.rowStart[i]..<w.rowStart[i + 1] { acc += w.values[e] * x.storage[Int(w.columns[e]) * d + c] }
                     reference[i * d + c] = acc - lr[i] * m.storage[i * d + c]
                 }
             }
-            var y1 = Matrix<Float>(rows: n, cols: d, repeating: 1), y2 = Matrix<Float>(rows: n, cols: d, repeating: 2)
+            var y1 = Matrix<T>(rows: n, cols: d, repeating: 1), y2 = Matrix<T>(rows: n, cols: d, repeating: 2)
             try withThreads(1) { try Kernels.mixStep(op, x, stepSizes: lr, directions: m, into: &y1) }
             try withThreads(2) { try Kernels.mixStep(op, x, stepSizes: lr, directions: m, into: &y2) }
-            XCTAssertEqual(y1.storage, reference, "d \(d): the kernel's sums must be the list-order sums")
-            XCTAssertEqual(y1, y2, "d \(d): 1 and 2 threads")
+            XCTAssertEqual(y1.storage, reference, "\(T.self), d \(d): the kernel's sums must be the list-order sums")
+            XCTAssertEqual(y1, y2, "\(T.self), d \(d): 1 and 2 threads")
         }
     }
 
