@@ -42,7 +42,7 @@ extension BenchSession {
         // machine, L3 on a 300 MiB one). The bench keeps its batches fixed, so on a large L3 the
         // rows may stay cached between calls; the bound does not count on that.
         let gradBytes = Double(agents * batch * d * 4), dataBytes = Double(x.storage.count * 4)
-        let gradBound = copyBound(workingSet: max(gradBytes, dataBytes), threads: allThreads)
+        let gradBound = copyBound(workingSet: dataBytes, threads: allThreads)
         add("dsgd_iteration/gradients_only/d:\(d)", tg, threads: allThreads, bytes: gradBytes, bound: gradBound)
         // The mix and payments read theta and the gradients once and write next (neighbour rows are
         // reused from cache): 3 agents x d floats.

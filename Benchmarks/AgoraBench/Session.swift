@@ -42,9 +42,9 @@ final class BenchSession {
     var marketRatio: Double? = nil
     /// JAX (jit) peer time / Agora time per kernel ("glm", "mix", "dsgd", "market").
     var jaxRatios: [String: Double] = [:]
-    /// Sparse mix at n = 1024, d = 1e4 per topology: (name, mean degree, fraction of the unique-traffic bound).
-    /// Per topology: the fraction of the unique-traffic bound, and of the neighbour-read floor
-    /// (reads from `floorLevel`, see `measureMixByDegree`).
+    /// Sparse mix at n = 1024, d = 1e4 per topology: name, mean degree, fraction of the
+    /// unique-traffic bound, and of the neighbour-read floor (reads from `floorLevel`; see
+    /// `measureMixByDegree`).
     var mixByDegree: [(name: String, degree: Double, fraction: Double, floorFraction: Double, floorLevel: String)] = []
     /// all-threads / 1-thread speed-ups of the contended section ("quiet/small", "contended/large", ...).
     var contendedSpeedups: [String: Double] = [:]

@@ -246,23 +246,37 @@ extension Kernels {
     }()
     static var mixTileBytes: Int { mixTileBytesOverride ?? (4 << 20) }
 
-    /// Column tile (in elements) so that the neighbour rows touched by one tile stay in cache
-    /// (about 4 MiB across all agents), at least 256 elements and a multiple of the vector width.
-    static func columnTile<T>(agents: Int, cols: Int, _: T.Type) -> Int {
+    /// The column tile (in elements) the sparse mix uses for `agents` rows of `cols` columns: the
+    /// neighbour rows one tile touches stay in cache (about 4 MiB across all agents); at least 256
+    /// elements and a multiple of the vector width.
+    ///
+    /// Public so that a benchmark can place the tile's working set (`agents * tile` elements)
+    /// in the cache hierarchy: on graphs whose neighbours lie far apart in row order (exponential,
+    /// random regular) every neighbour read comes from the level holding that set, not from L1,
+    /// and its bandwidth bounds the mix.
+    public static func sparseMixTile<T>(agents: Int, cols: Int, _: T.Type = T.self) -> Int {
         let budget = mixTileBytes
         var t = budget / max(1, agents * MemoryLayout<T>.size)
         t = max(mixTileBytesOverride == nil ? 256 : 2 * vecWidth, t - t % vecWidth)
         return min(cols, t)
     }
 
-    /// The column tile (in elements) the sparse mix uses for `agents` rows of `cols` columns.
+    /// Rows with more entries than this are swept in groups of four neighbours (`.max`: none are).
     ///
-    /// Exposed so that a benchmark can place the tile's working set (`agents * tile` elements,
-    /// the X rows a tile's neighbour reads reuse) in the cache hierarchy: on graphs whose
-    /// neighbours lie far apart in row order (exponential, random regular) every neighbour read
-    /// comes from the level holding that set, not from L1, and its bandwidth bounds the mix.
-    public static func sparseMixTile<T: AgoraScalar>(agents: Int, cols: Int, _: T.Type = T.self) -> Int {
-        columnTile(agents: agents, cols: cols, T.self)
+    /// Why: the one-sweep row kernel reads all neighbours at the same column at once, and when
+    /// the row length in bytes is a multiple of a large power of two (d = 512, 1024, 4096 floats)
+    /// all those addresses fall into the same few L1 sets (64 sets of 64 B: a 4 KiB period). With
+    /// more neighbours than distinct set offsets the lines evict each other before use. Measured
+    /// on a Zen 4 (`make bench-ab ... ONLY=mix/exponential_d1024,mix/exponential`, n = 512): groups
+    /// of four took 0.71x the time at d = 1024 and made no difference at d = 1e4; grouping every
+    /// row length made d = 1e4 1.13x slower, and rows of 9 entries gained nothing in a throwaway
+    /// probe, hence the floor of 12.
+    static func groupedMixDegree(rowBytes: Int) -> Int {
+        let period = 4096
+        let r = rowBytes % period
+        var a = period, b = r
+        while b != 0 { (a, b) = (b, a % b) }  // a = gcd(period, r); r = 0 gives one offset
+        return max(12, period / a)
     }
 
     @_specialize(where T == Float)
@@ -302,7 +316,7 @@ extension Kernels {
     ) where S.T == T {
         let n = w.rows
         if n == 0 || d == 0 { return }
-        let tile = columnTile(agents: n, cols: d, T.self)
+        let tile = sparseMixTile(agents: n, cols: d, T.self)
         let bytes = (2 + (directions == nil ? 0 : 1)) * n * d * MemoryLayout<T>.size
         // Outputs far larger than the caches are written with streaming stores (no read for
         // ownership); cache-sized outputs keep ordinary stores, which leave Y in cache for its reader.
@@ -338,15 +352,20 @@ extension Kernels {
     }
 
     /// out[c] = sum_k w_k x[col_k][c] - lr * m[c] for c in from..<to; neighbours summed in list order.
+    ///
+    /// Rows of more than `groupedAbove` entries are swept four neighbours at a time, the running
+    /// sums kept in an L1 scratch row between groups (see `groupedMixDegree`); other rows in one
+    /// sweep over all their neighbours. Either way every element is the same sum in the same
+    /// order (bit-identical); only the order of memory accesses differs.
     @inline(__always)
     static func mixRow<T: AgoraScalar, S: MixRowSource>(
         source x: S, cols: UnsafeMutablePointer<Int32>,
         weights: UnsafeMutablePointer<T>?, count: Int, lr: T, m: UnsafeMutablePointer<T>?,
         out: UnsafeMutablePointer<T>, from: Int, to: Int, stream: Bool = false, groupedAbove: Int = .max
     ) where S.T == T {
-        var c = from
         guard let weights else {
             // Agent with no entries at all: zero row (minus the step).
+            var c = from
             while c < to { out[c] = 0 - lr * (m?[c] ?? 0); c += 1 }
             return
         }
@@ -354,131 +373,83 @@ extension Kernels {
         withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<T>.self, capacity: count) { rows in
             let rows = rows.baseAddress!
             for k in 0..<count { rows[k] = x.row(cols[k]) }
-            if count > groupedAbove {
-                mixRowGrouped(rows: rows, weights: weights, count: count, lr: lr, m: m, out: out, from: from, to: to, stream: stream)
+            let sweep = MixSweep(rows: rows, weights: weights, count: count, lr: lr, m: m, out: out, from: from, to: to, stream: stream)
+            if count <= groupedAbove {
+                sweep.run(0..<count, scratch: nil)
                 return
             }
-            // Four vectors at a time: each element's sum is one chain of dependent adds (its
-            // order is fixed, so the compiler may not reassociate it), and with a single vector
-            // in flight the loop waited on add latency (about 4 cycles per neighbour): at
-            // degree 18 that, not memory, bounded the mix. Four independent vectors keep the
-            // adders busy; every element is still summed in list order (bit-identical).
-            let wide = 4 * vecWidth
-            while c + wide <= to {
-                var a0 = SIMD16<T>.zero, a1 = SIMD16<T>.zero, a2 = SIMD16<T>.zero, a3 = SIMD16<T>.zero
-                for k in 0..<count {
-                    let wk = SIMD16<T>(repeating: weights[k]), r = rows[k] + c
-                    a0 += wk * loadVec(r); a1 += wk * loadVec(r + vecWidth)
-                    a2 += wk * loadVec(r + 2 * vecWidth); a3 += wk * loadVec(r + 3 * vecWidth)
+            withUnsafeTemporaryAllocation(of: T.self, capacity: to - from) { scratch in
+                var k = 0
+                while k < count {
+                    sweep.run(k..<min(count, k + 4), scratch: scratch.baseAddress! - from, first: k == 0)
+                    k += 4
                 }
-                if let m {
-                    let l = SIMD16<T>(repeating: lr), mr = m + c
-                    a0 -= l * loadVec(mr); a1 -= l * loadVec(mr + vecWidth)
-                    a2 -= l * loadVec(mr + 2 * vecWidth); a3 -= l * loadVec(mr + 3 * vecWidth)
-                }
-                let o = out + c
-                if stream {
-                    streamVec(a0, o); streamVec(a1, o + vecWidth); streamVec(a2, o + 2 * vecWidth); streamVec(a3, o + 3 * vecWidth)
-                } else {
-                    storeVec(a0, o); storeVec(a1, o + vecWidth); storeVec(a2, o + 2 * vecWidth); storeVec(a3, o + 3 * vecWidth)
-                }
-                c += wide
-            }
-            while c + vecWidth <= to {
-                var acc = SIMD16<T>.zero
-                for k in 0..<count {
-                    acc += SIMD16<T>(repeating: weights[k]) * loadVec(rows[k] + c)
-                }
-                if let m { acc -= SIMD16<T>(repeating: lr) * loadVec(m + c) }
-                if stream { streamVec(acc, out + c) } else { storeVec(acc, out + c) }
-                c += vecWidth
-            }
-            while c < to {
-                var acc: T = 0
-                for k in 0..<count { acc += weights[k] * rows[k][c] }
-                if let m { acc -= lr * m[c] }
-                out[c] = acc
-                c += 1
             }
         }
     }
 }
 
-extension Kernels {
-    /// Rows with more neighbours than this go through `mixRowGrouped` (`.max`: none do).
-    ///
-    /// Why: the plain row kernel reads all neighbours at the same column at once, and when the
-    /// row length in bytes is a multiple of a large power of two (d = 512, 1024, 4096 floats) all
-    /// those addresses fall into the same few L1 sets (64 sets of 64 B: a 4 KiB period). With more
-    /// neighbours than distinct set offsets the lines evict each other before use; measured on a
-    /// Zen 4 (n = 128, all in L2, one thread): d = 1024 ran 1.6-1.9x slower than d = 1000 at
-    /// degree 13-32, and the grouped kernel (four neighbour streams at a time) recovers it
-    /// (1.2-1.8x at n = 1024, d = 1024 and 4096, two threads). At degree 8 the grouped kernel's
-    /// extra passes over its scratch row cost what they save (measured equal or slower), and at
-    /// other lengths the two are within noise, so the plain kernel stays there.
-    static func groupedMixDegree(rowBytes: Int) -> Int {
-        let period = 4096
-        let r = rowBytes % period
-        let distinct = r == 0 ? 1 : period / gcd(r, period)
-        return max(12, distinct)
-    }
+/// One sweep of the sparse mix's row kernel over columns from..<to for the neighbours in a
+/// range of the row's list: the sums start at zero (the first range) or from `scratch`, and end
+/// in `out` with the step subtracted (the last range) or back in `scratch`.
+struct MixSweep<T: AgoraScalar> {
+    let rows: UnsafeMutablePointer<UnsafeMutablePointer<T>>
+    let weights: UnsafeMutablePointer<T>
+    /// Entries in the row's list (the range ending there writes `out`).
+    let count: Int
+    let lr: T
+    let m: UnsafeMutablePointer<T>?
+    let out: UnsafeMutablePointer<T>
+    let from: Int, to: Int
+    let stream: Bool
 
-    static func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
-
-    /// out[c] = sum_k w_k x[col_k][c] - lr * m[c], four neighbours at a time: each group's four
-    /// streams are swept over the whole column range, the running sums kept in a scratch row
-    /// (L1) between groups. Every element is still summed in list order with the same operations
-    /// as `mixRow` (bit-identical); only the order of memory accesses differs.
+    /// `scratch` is indexed by column (nil only when the range is the whole list); `first` says
+    /// the sums start at zero; the range that ends the list writes `out`.
     @inline(__always)
-    static func mixRowGrouped<T: AgoraScalar>(
-        rows: UnsafeMutablePointer<UnsafeMutablePointer<T>>, weights: UnsafeMutablePointer<T>, count: Int,
-        lr: T, m: UnsafeMutablePointer<T>?, out: UnsafeMutablePointer<T>, from: Int, to: Int, stream: Bool
-    ) {
-        let len = to - from
-        withUnsafeTemporaryAllocation(of: T.self, capacity: len) { scratchBuffer in
-            let scratch = scratchBuffer.baseAddress!
-            var k = 0
-            while k < count {
-                let g = min(4, count - k)
-                let first = k == 0, last = k + g == count
-                let dst = last ? out + from : scratch
-                let st = last && stream
-                var c = 0
-                if g == 4 {
-                    let w0 = SIMD16<T>(repeating: weights[k]), w1 = SIMD16<T>(repeating: weights[k + 1])
-                    let w2 = SIMD16<T>(repeating: weights[k + 2]), w3 = SIMD16<T>(repeating: weights[k + 3])
-                    let r0 = rows[k] + from, r1 = rows[k + 1] + from, r2 = rows[k + 2] + from, r3 = rows[k + 3] + from
-                    while c + 2 * vecWidth <= len {
-                        var a = first ? SIMD16<T>.zero : loadVec(scratch + c)
-                        var b = first ? SIMD16<T>.zero : loadVec(scratch + c + vecWidth)
-                        a += w0 * loadVec(r0 + c); b += w0 * loadVec(r0 + c + vecWidth)
-                        a += w1 * loadVec(r1 + c); b += w1 * loadVec(r1 + c + vecWidth)
-                        a += w2 * loadVec(r2 + c); b += w2 * loadVec(r2 + c + vecWidth)
-                        a += w3 * loadVec(r3 + c); b += w3 * loadVec(r3 + c + vecWidth)
-                        if last, let m {
-                            let l = SIMD16<T>(repeating: lr)
-                            a -= l * loadVec(m + from + c); b -= l * loadVec(m + from + c + vecWidth)
-                        }
-                        if st { streamVec(a, dst + c); streamVec(b, dst + c + vecWidth) } else { storeVec(a, dst + c); storeVec(b, dst + c + vecWidth) }
-                        c += 2 * vecWidth
-                    }
-                }
-                while c + vecWidth <= len {
-                    var a = first ? SIMD16<T>.zero : loadVec(scratch + c)
-                    for j in k..<(k + g) { a += SIMD16<T>(repeating: weights[j]) * loadVec(rows[j] + from + c) }
-                    if last, let m { a -= SIMD16<T>(repeating: lr) * loadVec(m + from + c) }
-                    if st { streamVec(a, dst + c) } else { storeVec(a, dst + c) }
-                    c += vecWidth
-                }
-                while c < len {
-                    var a: T = first ? 0 : scratch[c]
-                    for j in k..<(k + g) { a += weights[j] * rows[j][from + c] }
-                    if last, let m { a -= lr * m[from + c] }
-                    dst[c] = a
-                    c += 1
-                }
-                k += g
+    func run(_ ks: Range<Int>, scratch: UnsafeMutablePointer<T>?, first: Bool = true) {
+        let last = ks.upperBound == count
+        let dst = last ? out : scratch!
+        let st = last && stream
+        @inline(__always) func start(_ c: Int) -> SIMD16<T> { first ? .zero : loadVec(scratch! + c) }
+        var c = from
+        // Four vectors at a time: each element's sum is one chain of dependent adds (its order is
+        // fixed, so the compiler may not reassociate it), and with a single vector in flight the
+        // loop waited on add latency (about 4 cycles per neighbour): at degree 18 that, not
+        // memory, bounded the mix. Four independent vectors keep the adders busy.
+        let wide = 4 * vecWidth
+        while c + wide <= to {
+            var a0 = start(c), a1 = start(c + vecWidth), a2 = start(c + 2 * vecWidth), a3 = start(c + 3 * vecWidth)
+            for k in ks {
+                let wk = SIMD16<T>(repeating: weights[k]), r = rows[k] + c
+                a0 += wk * loadVec(r); a1 += wk * loadVec(r + vecWidth)
+                a2 += wk * loadVec(r + 2 * vecWidth); a3 += wk * loadVec(r + 3 * vecWidth)
             }
+            if last, let m {
+                let l = SIMD16<T>(repeating: lr), mr = m + c
+                a0 -= l * loadVec(mr); a1 -= l * loadVec(mr + vecWidth)
+                a2 -= l * loadVec(mr + 2 * vecWidth); a3 -= l * loadVec(mr + 3 * vecWidth)
+            }
+            let o = dst + c
+            if st {
+                streamVec(a0, o); streamVec(a1, o + vecWidth); streamVec(a2, o + 2 * vecWidth); streamVec(a3, o + 3 * vecWidth)
+            } else {
+                storeVec(a0, o); storeVec(a1, o + vecWidth); storeVec(a2, o + 2 * vecWidth); storeVec(a3, o + 3 * vecWidth)
+            }
+            c += wide
+        }
+        while c + vecWidth <= to {
+            var acc = start(c)
+            for k in ks { acc += SIMD16<T>(repeating: weights[k]) * loadVec(rows[k] + c) }
+            if last, let m { acc -= SIMD16<T>(repeating: lr) * loadVec(m + c) }
+            if st { streamVec(acc, dst + c) } else { storeVec(acc, dst + c) }
+            c += vecWidth
+        }
+        while c < to {
+            var acc: T = first ? 0 : scratch![c]
+            for k in ks { acc += weights[k] * rows[k][c] }
+            if last, let m { acc -= lr * m[c] }
+            dst[c] = acc
+            c += 1
         }
     }
 }

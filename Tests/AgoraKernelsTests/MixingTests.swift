@@ -1,4 +1,4 @@
-import AgoraKernels
+@testable import AgoraKernels
 import AgoraTestSupport
 import XCTest
 
@@ -21,6 +21,9 @@ final class MixingTests: XCTestCase {
     /// plain neighbour sum in list order (mul then add, as the kernels do), with step and
     /// directions, on 1 and 2 threads.
     func testAliasedRowLengthsGiveTheListOrderSum() throws {
+        // The routing: 4 KiB-multiple rows group rows of more than 12 entries; d = 1000 floats
+        // (4000 B, 128 distinct offsets) and 500 doubles do not.
+        XCTAssertEqual([4096, 8192, 4000, 2048, 1 << 20].map { Kernels.groupedMixDegree(rowBytes: $0) }, [12, 12, 128, 12, 12])
         try checkAliasedRows(Float.self, [(1024, 40), (2048, 33), (1000, 40)])
         try checkAliasedRows(Double.self, [(512, 40), (1024, 33), (500, 40)])
     }
