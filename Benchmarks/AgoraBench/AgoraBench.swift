@@ -15,8 +15,14 @@ import Foundation
 @main
 struct AgoraBench {
     static func main() throws {
+        let args = CommandLine.arguments
+        if args.contains("-h") || args.contains("--help") { print(BenchSession.usage); return }
+        let session: BenchSession
+        do { session = try BenchSession(arguments: args) } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n\(BenchSession.usage)\n".utf8))
+            exit(2)
+        }
         BLASCoreSelection.reexecIfNeeded()  // the kernels the CPU can run (recorded in the context)
-        let session = BenchSession(arguments: CommandLine.arguments)
         session.printHeader()
         session.runBounds()
         if session.want("kernels") { try session.runKernels() }

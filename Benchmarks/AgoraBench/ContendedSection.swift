@@ -46,12 +46,19 @@ extension BenchSession {
                 add("contended/\(condition)/fork_join/threads:\(allThreads)", fj, threads: allThreads, iterations: 2000)
             }
             var blocks = [[Double]](repeating: [], count: configs.count)
+            // Regions the measured choice ran serially / in parallel per configuration (which way
+            // the choice went; probes included).
+            var runs = [(serial: Int, parallel: Int)](repeating: (0, 0), count: configs.count)
             for round in 0..<rounds {
                 for k in (round % 2 == 0 ? Array(configs.indices) : configs.indices.reversed()) {
                     let cfg = configs[k], c = cases[cfg.caseIndex]
                     pool.schedule = cfg.schedule
                     pool.threads = cfg.threads
+                    let before = pool.measuredRuns
                     blocks[k].append(measure(reps: 3, inner: c.inner) { try! Kernels.mix(c.op, c.x, into: &cases[cfg.caseIndex].y) }.median)
+                    let after = pool.measuredRuns
+                    runs[k].serial += after.serial - before.serial
+                    runs[k].parallel += after.parallel - before.parallel
                 }
             }
             func label(_ cfg: Config) -> String {
@@ -70,8 +77,11 @@ extension BenchSession {
                     let s = ratios[ratios.count / 2]
                     // The targets judge the default schedule; the threshold one is shown beside it.
                     if cfg.schedule == .measured { contendedSpeedups["\(condition)/\(label(cfg))"] = s }
-                    print(String(format: "   %@, %@ mix: %d threads %.2fx the speed of 1 (rounds: %.2f-%.2f)%@", condition, label(cfg), allThreads, s,
-                                 ratios.first!, ratios.last!, s < 0.95 ? "  (SLOWER with more threads)" : ""))
+                    let decided = runs[kAll].serial + runs[kAll].parallel
+                    let how = decided == 0 ? (cfg.schedule == .measured ? "always parallel at this size" : "fixed threshold")
+                        : String(format: "%.0f %% of calls ran in parallel", 100 * Double(runs[kAll].parallel) / Double(decided))
+                    print(String(format: "   %@, %@ mix: %d threads %.2fx the speed of 1 (rounds: %.2f-%.2f; %@)%@", condition, label(cfg), allThreads, s,
+                                 ratios.first!, ratios.last!, how, s < 0.95 ? "  (SLOWER with more threads)" : ""))
                 }
             }
             let sp = pool.spinPolicy

@@ -10,7 +10,7 @@ import Foundation
 extension BenchSession {
     /// The machine and build this run measured (recorded with every result).
     func context() -> Context {
-        Context.current(executable: arguments[0], openblasConfig: OpenBLAS.config, openblasCoreName: OpenBLAS.coreName,
+        Context.current(executable: executable, openblasConfig: OpenBLAS.config, openblasCoreName: OpenBLAS.coreName,
                         threads: allThreads, quick: quick)
     }
 
@@ -38,7 +38,6 @@ extension BenchSession {
     /// baseline comes from another machine, OpenBLAS core or thread count, unless forced.
     func compareWithBaseline() throws {
         guard let baselinePath = option("--baseline") else { return }
-        let threshold = option("--threshold").flatMap(Double.init) ?? 0.10
         guard let data = FileManager.default.contents(atPath: baselinePath) else {
             print("error: cannot read baseline \(baselinePath)"); exit(2)
         }
@@ -50,7 +49,7 @@ extension BenchSession {
         let mine = MachineIdentity(context()), theirs = MachineIdentity(base.context)
         let blocking = mine.blockingDifferences(from: theirs)
         if !blocking.isEmpty {
-            let forced = arguments.contains("--force-machine")
+            let forced = options.has("--force-machine")
             print("\n\(forced ? "warning" : "error"): the baseline \(baselinePath) was measured on a different machine or configuration:")
             for d in blocking { print("   this run vs baseline: \(d)") }
             guard forced else {

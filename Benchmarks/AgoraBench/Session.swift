@@ -6,11 +6,15 @@ import Foundation
 /// end, the machine bounds measured first (every later ratio divides by them), and the peer ratios
 /// the targets section reports.
 final class BenchSession {
-    let arguments: [String]
+    /// The program's path (recorded with the results).
+    let executable: String
+    let options: CommandLineOptions
     let quick: Bool
     let outDir: String
     /// Sections named by --only (nil: all).
     let only: Set<String>?
+    /// The regression threshold of --baseline (a fraction of the time).
+    let threshold: Double
     let reps: Int
     let pool = ThreadPool.shared
     let allThreads: Int
@@ -50,11 +54,26 @@ final class BenchSession {
     var contendedSpeedups: [String: Double] = [:]
     var contractRatios: [String: (ratio: Double, ours: Double, peer: Double)] = [:]
 
-    init(arguments args: [String]) {
-        arguments = args
-        quick = args.contains("--quick")
-        outDir = args.firstIndex(of: "--out").map { args[$0 + 1] } ?? "bench-results"
-        only = args.firstIndex(of: "--only").flatMap { $0 + 1 < args.count ? Set(args[$0 + 1].split(separator: ",").map(String.init)) : nil }
+    /// The sections `--only` can name (the bounds always run).
+    static let sections = ["kernels", "glm", "dsgd", "market", "contracts", "contended", "sweep"]
+
+    static let usage = """
+    usage: AgoraBench [--quick] [--only \(sections.joined(separator: ","))] [--out DIR]
+                      [--save-baseline FILE] [--baseline FILE [--threshold 0.10] [--force-machine]]
+    Measures the machine's bounds, then each selected section against them; writes DIR/agora-bench.{json,csv}
+    (default DIR: bench-results). Exit status: 0 done; 1 a regression against --baseline; 2 bad usage or a
+    baseline from another machine. (make bench runs it with native code generation; see README "Benchmarks".)
+    """
+
+    /// Parses the command line (`args[0]` is the program); a flag it does not know is a `UsageError`.
+    init(arguments args: [String]) throws {
+        executable = args.first ?? "AgoraBench"
+        options = try CommandLineOptions(Array(args.dropFirst()), valued: ["--out", "--only", "--save-baseline", "--baseline", "--threshold"],
+                                         switches: ["--quick", "--force-machine"])
+        quick = options.has("--quick")
+        outDir = options.value("--out") ?? "bench-results"
+        only = try options.list("--only", allowed: Self.sections).map(Set.init)
+        threshold = try options.number("--threshold", default: 0.10, min: 0)
         reps = quick ? 5 : 11
         allThreads = ThreadPool.shared.maxThreads
     }
@@ -63,9 +82,7 @@ final class BenchSession {
     func want(_ section: String) -> Bool { only?.contains(section) ?? true }
 
     /// The value of `--flag VALUE`, if given.
-    func option(_ flag: String) -> String? {
-        arguments.firstIndex(of: flag).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil }
-    }
+    func option(_ flag: String) -> String? { options.value(flag) }
 
     /// OPENBLAS_* variables of this process (recorded with the results).
     var openBLASEnvironment: [String: String] { ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("OPENBLAS_") } }

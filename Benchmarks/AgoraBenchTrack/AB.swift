@@ -126,7 +126,7 @@ func writeReport(_ r: ABReport, to dir: String) throws {
 
 /// `ab`: one comparison (exit 1 on a gated slowdown unless --report-only), or with --trials K, K
 /// comparisons and the rate of each verdict per benchmark (the false-positive and detection rates).
-func runAB(_ o: Options) throws -> Int32 {
+func runAB(_ o: CommandLineOptions) throws -> Int32 {
     let rule = ABRule(alpha: try o.number("--alpha", default: 0.05, min: 0), minimumEffect: try o.number("--min-effect", default: 0.02, min: 0),
                       threshold: try o.number("--threshold", default: 0.05, min: 0),
                       answerTolerance: try o.number("--answer-tolerance", default: 1e-5, min: 0))

@@ -4,7 +4,7 @@ import Foundation
 
 /// `record`: runs the probe `--rounds` times and appends one entry to the store's file for this
 /// machine identity.
-func runRecord(_ o: Options) throws {
+func runRecord(_ o: CommandLineOptions) throws {
     let probe = try o.string("--probe"), store = HistoryStore(folder: try o.string("--store"))
     let commit = try o.string("--commit")
     let rounds = try o.number("--rounds", default: 5, min: 1), reps = try o.number("--reps", default: 5, min: 1)
@@ -30,7 +30,7 @@ func runRecord(_ o: Options) throws {
 
 /// `report`: per machine identity and benchmark, the history over commits as SVG (median per
 /// commit, the fitted levels, the detected steps) and CSV, and the steps printed.
-func runReport(_ o: Options) throws {
+func runReport(_ o: CommandLineOptions) throws {
     let store = HistoryStore(folder: try o.string("--store")), out = try o.string("--out")
     let detector = ChangePointDetector(alpha: try o.number("--alpha", default: 0.01, min: 0),
                                        minimumStep: try o.number("--min-step", default: 0.05, min: 0))

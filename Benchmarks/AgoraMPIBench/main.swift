@@ -27,9 +27,9 @@ struct MPIBench {
     let rank: Int, ranks: Int
     var records: [Record] = []
 
-    init(arguments: [String]) throws {
-        quick = arguments.contains("--quick")
-        outDir = arguments.firstIndex(of: "--out").flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil } ?? "bench-results/mpi"
+    init(options: CommandLineOptions) throws {
+        quick = options.has("--quick")
+        outDir = options.value("--out") ?? "bench-results/mpi"
         (rank, ranks) = try MPIRuntime.start()
     }
 
@@ -175,12 +175,21 @@ func merge(_ dir: String) throws {
     print("merged \(files.joined(separator: ", ")) into \(dir)/mpi-bench.json, mpi-bench.csv and plots/mpi-*.svg")
 }
 
-let arguments = CommandLine.arguments
-if let k = arguments.firstIndex(of: "--merge") {
-    try merge(k + 1 < arguments.count ? arguments[k + 1] : "bench-results/mpi")
+let usage = "usage: AgoraMPIBench [--quick] [--out DIR]   (under mpirun)\n       AgoraMPIBench --merge DIR"
+let options: CommandLineOptions
+do {
+    options = try CommandLineOptions(Array(CommandLine.arguments.dropFirst()), valued: ["--out", "--merge"], switches: ["--quick", "--help"])
+} catch {
+    FileHandle.standardError.write(Data("error: \(error)\n\(usage)\n".utf8))
+    exit(2)
+}
+if options.has("--help") {
+    print(usage)
+} else if let dir = options.value("--merge") {
+    try merge(dir)
 } else {
     #if MPI
-    var bench = try MPIBench(arguments: arguments)
+    var bench = try MPIBench(options: options)
     try bench.run()
     MPIRuntime.finish()
     #else

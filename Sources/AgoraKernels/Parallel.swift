@@ -59,6 +59,8 @@ public final class ThreadPool: @unchecked Sendable {
     public var alwaysParallelBytes: Int = 8 << 20
     /// The measured choice of every call site (see `ParallelChooser`).
     private let chooser = Locked(ParallelChooser())
+    /// Regions whose execution the measured choice decided, by how they ran (see `measuredRuns`).
+    private let measuredSerial = Atomic<Int>(0), measuredParallel = Atomic<Int>(0)
     /// The idle workers' spin rule; `spinBudget` and `spinWakeUp` mirror it for lock-free reads.
     private let spin = Locked(SpinPolicy())
     private let spinBudget = Atomic<UInt64>(SpinPolicy.initial)
@@ -107,9 +109,12 @@ public final class ThreadPool: @unchecked Sendable {
     ///   - count: number of items (e.g. agents).
     ///   - bytes: estimated memory traffic of the whole loop, which decides serial or parallel
     ///     execution (see `Schedule`). Pass `Int.max` to force parallel execution.
+    ///   - partsPerThread: how many parts per thread to cut the range into (nil: by the traffic, see
+    ///     `parts(count:threads:bytes:perThread:)`); a kernel whose items share data (the column
+    ///     tiles of the sparse mix) sets it to its own number of blocks.
     ///   - file, line: the call site, which keys the measured choice (leave the defaults).
     ///   - body: processes one range; must not depend on which thread runs it.
-    public func parallelFor(_ count: Int, bytes: Int = .max, file: StaticString = #fileID, line: UInt = #line,
+    public func parallelFor(_ count: Int, bytes: Int = .max, partsPerThread: Int? = nil, file: StaticString = #fileID, line: UInt = #line,
                             _ body: (Range<Int>) -> Void) {
         if count <= 0 { return }
         let t = min(threads, count)
@@ -142,7 +147,8 @@ public final class ThreadPool: @unchecked Sendable {
         }
         defer { inRegion.store(false, ordering: .releasing) }
         withoutActuallyEscaping(body) { escapable in
-            let chunk = (count + t - 1) / t
+            let target = Self.parts(count: count, threads: t, bytes: bytes, perThread: partsPerThread)
+            let chunk = (count + target - 1) / target
             let parts = (count + chunk - 1) / chunk
             let run: (Int) -> Void = { p in
                 let lo = p * chunk
@@ -151,6 +157,26 @@ public final class ThreadPool: @unchecked Sendable {
             dispatch(Job(body: run, parts: parts))
         }
         if let key { record(key, parallel: true, since: start, bytes: bytes) }
+    }
+
+    /// Parts per thread of a parallel region (`AGORA_PARTS_PER_THREAD` overrides it, for experiments).
+    static let partsPerThread: Int = Platform.environment("AGORA_PARTS_PER_THREAD").flatMap { Int($0) }.map { max(1, $0) } ?? 4
+    /// The least traffic of one part, in bytes, when a region is cut finer than one part per thread.
+    static let minPartBytes = 64 * 1024
+
+    /// How many parts a parallel region of `bytes` over `count` items is cut into on `threads`
+    /// threads: a multiple of `threads` (so a quiet machine's threads get equal shares), up to
+    /// `partsPerThread` each while a part keeps `minPartBytes`; one per thread for forced regions;
+    /// `perThread` each when the caller gives it.
+    ///
+    /// Why more than one per thread: a worker that the scheduler takes off its core while it holds a
+    /// part makes the caller wait for the rest of a time slice (milliseconds) to finish it. Beside a
+    /// CPU-bound process that happened in a few percent of 100 us regions, enough to make the
+    /// region slower on two threads than on one; the exposure is the time a part takes, so
+    /// smaller parts shrink it, and the caller claims more of them when a worker is slow.
+    static func parts(count: Int, threads t: Int, bytes: Int, perThread given: Int? = nil) -> Int {
+        let perThread = given ?? (bytes == .max ? 1 : min(partsPerThread, max(1, bytes / max(1, t * minPartBytes))))
+        return max(1, min(count, t * max(1, perThread)))
     }
 
     /// The chooser's key of a call site (its `#fileID` text's address and line) at a region size
@@ -163,6 +189,7 @@ public final class ThreadPool: @unchecked Sendable {
 
     private func record(_ key: ParallelChooser.Key, parallel: Bool, since start: UInt64, bytes: Int) {
         let ns = Double(Platform.monotonicNanoseconds() &- start)
+        if parallel { measuredParallel.add(1, ordering: .relaxed) } else { measuredSerial.add(1, ordering: .relaxed) }
         chooser.withLock { $0.record(key, parallel: parallel, nanosecondsPerByte: ns / Double(bytes), callNanoseconds: ns) }
     }
 
@@ -170,6 +197,14 @@ public final class ThreadPool: @unchecked Sendable {
     /// threads: true parallel, false serial, nil not yet decided. For benchmarks and tests.
     public func measuredChoice(file: StaticString, line: UInt, bytes: Int, threads: Int) -> Bool? {
         chooser.withLock { $0.choice(Self.key(file: file, line: line, bytes: bytes, threads: threads)) }
+    }
+
+    /// How many regions the measured choice has run serially and in parallel so far (probes
+    /// included), over all call sites: a benchmark takes the difference around a block of calls to
+    /// see which way its kernel went (regions below `measuredFromBytes` or from
+    /// `alwaysParallelBytes` on are not counted: no choice was made).
+    public var measuredRuns: (serial: Int, parallel: Int) {
+        (measuredSerial.load(ordering: .relaxed), measuredParallel.load(ordering: .relaxed))
     }
 
     /// The idle workers' spin rule now (budget, measured wake-up cost). For benchmarks and tests.

@@ -5,14 +5,16 @@ import XCTest
 /// The built AgoraBenchTrack as users run it, against fake probes (shell scripts that speak the
 /// probe's protocol with known, deterministic timings): verdicts, exit statuses, refusals, files.
 final class BenchTrackCLITests: XCTestCase {
-    static let binary: String? = {
+    /// A built tool of this package (beside the test bundle, or in .build/debug), if any.
+    static func built(_ name: String) -> String? {
         let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let project = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return [here.appendingPathComponent("AgoraBenchTrack").path,
-                here.deletingLastPathComponent().appendingPathComponent("AgoraBenchTrack").path,
-                project.appendingPathComponent(".build/debug/AgoraBenchTrack").path]
+        return [here.appendingPathComponent(name).path,
+                here.deletingLastPathComponent().appendingPathComponent(name).path,
+                project.appendingPathComponent(".build/debug/" + name).path]
             .first { FileManager.default.isExecutableFile(atPath: $0) }
-    }()
+    }
+    static let binary = built("AgoraBenchTrack")
 
     let scratch = NSTemporaryDirectory() + "agora-benchtrack-\(ProcessInfo.processInfo.processIdentifier)"
 
@@ -43,8 +45,10 @@ final class BenchTrackCLITests: XCTestCase {
 
     struct Outcome { let status: Int32; let stdout: String; let stderr: String }
 
-    func run(_ args: [String]) throws -> Outcome {
-        guard let binary = Self.binary else { throw XCTSkip("AgoraBenchTrack is not built (swift build first)") }
+    func run(_ args: [String], tool: String = "AgoraBenchTrack") throws -> Outcome {
+        guard let binary = tool == "AgoraBenchTrack" ? Self.binary : Self.built(tool) else {
+            throw XCTSkip("\(tool) is not built (swift build first)")
+        }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = args
@@ -57,7 +61,7 @@ final class BenchTrackCLITests: XCTestCase {
         p.standardError = err
         try p.run()
         p.waitUntilExit()
-        XCTAssertNotEqual(p.terminationReason, .uncaughtSignal, "AgoraBenchTrack \(args.joined(separator: " ")) crashed")
+        XCTAssertNotEqual(p.terminationReason, .uncaughtSignal, "\(tool) \(args.joined(separator: " ")) crashed")
         return Outcome(status: p.terminationStatus,
                        stdout: String(decoding: FileManager.default.contents(atPath: outPath) ?? Data(), as: UTF8.self),
                        stderr: String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self))
@@ -153,5 +157,53 @@ final class BenchTrackCLITests: XCTestCase {
         let bad = try run(["report", "--store", store, "--out", scratch + "/report"])
         XCTAssertEqual(bad.status, 2)
         XCTAssertTrue(bad.stderr.contains(files[0] + ":1: not a history entry"), bad.stderr)
+    }
+
+    /// Both benchmark tools refuse what they do not know (exit 2, naming it) instead of ignoring it:
+    /// an ignored typo in AgoraBench's flags meant a quarter-hour run of every section.
+    func testUnknownOptionsAreUsageErrors() throws {
+        let a = try fakeProbe("a.sh")
+        var r = try run(["ab", "--base", a, "--head", a, "--sesions", "8"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("unknown option --sesions"), r.stderr)
+        r = try run(["report", "--store", scratch, "--out"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("--out expects a value"), r.stderr)
+        r = try run(["record", "--probe", a, "--probe", a, "--store", scratch, "--commit", "abc"])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("--probe is given twice"), r.stderr)
+
+        r = try run(["--help"], tool: "AgoraBench")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("usage: AgoraBench"), r.stdout)
+        for (args, message) in [(["--ony", "kernels"], "unknown option --ony"),
+                                (["--only", "kernels,gradients"], "--only: unknown item 'gradients'"),
+                                (["--quick", "--out"], "--out expects a value"),
+                                (["--threshold", "-1"], "--threshold expects a number >= 0.0"),
+                                (["sweep"], "unexpected argument 'sweep'")] {
+            r = try run(args, tool: "AgoraBench")
+            XCTAssertEqual(r.status, 2, "\(args): \(r.stdout)")
+            XCTAssertTrue(r.stderr.contains(message), "\(args): \(r.stderr)")
+            XCTAssertFalse(r.stdout.contains("== bounds"), "\(args) ran the benchmark")
+        }
+    }
+
+    /// The parser itself: values, switches, lists and the errors, without a process.
+    func testCommandLineOptionsParsing() throws {
+        let o = try CommandLineOptions(["--only", "a,b", "--quick", "--n", "3"], valued: ["--only", "--n", "--out"], switches: ["--quick", "--x"])
+        XCTAssertEqual(o.value("--only"), "a,b")
+        XCTAssertNil(o.value("--out"))
+        XCTAssertTrue(o.has("--quick"))
+        XCTAssertFalse(o.has("--x"))
+        XCTAssertEqual(try o.number("--n", default: 1, min: 1), 3)
+        XCTAssertEqual(try o.number("--missing", default: 7, min: 1), 7)
+        XCTAssertEqual(try o.list("--only", allowed: ["a", "b", "c"]), ["a", "b"])
+        XCTAssertThrowsError(try o.list("--only", allowed: ["a"]))
+        XCTAssertThrowsError(try o.number("--n", default: 1, min: 4))
+        XCTAssertThrowsError(try o.string("--out"))
+        XCTAssertEqual(try o.string("--out", default: "d"), "d")
+        XCTAssertThrowsError(try CommandLineOptions(["--only", "--quick"], valued: ["--only"], switches: ["--quick"]))
+        XCTAssertThrowsError(try CommandLineOptions(["-v"], valued: [], switches: []))
+        XCTAssertThrowsError(try CommandLineOptions(["--quick", "--quick"], valued: [], switches: ["--quick"]))
     }
 }

@@ -56,6 +56,34 @@ final class MixingTests: XCTestCase {
         }
     }
 
+    /// Several column tiles: the parallel parts are (tile, row block) cells, one row block per
+    /// thread. On pools of 1, 2 and 3 threads (7 rows: uneven blocks, one of them short) every
+    /// element must be the list-order sum, bit for bit the same on every pool.
+    func testColumnTiledCellsOnAnyThreadCount() throws {
+        let n = 7, d = 200_003
+        XCTAssertGreaterThan(d, Kernels.sparseMixTile(agents: n, cols: d, Float.self), "the case must span several tiles")
+        let entries: [[(Int, Float)]] = (0..<n).map { i in [(i, 0.5), ((i + 3) % n, 0.25), ((i + 5) % n, 0.125)] }
+        let w = try CSRMatrix<Float>(rows: n, cols: n, entries: entries)
+        let x: Matrix<Float> = randomMatrix(n, d, seed: 41)
+        let op = try MixingOperator(w, strategy: .sparse)
+        var answers: [Matrix<Float>] = []
+        for threads in 1...3 {
+            let pool = ThreadPool(maxThreads: threads)
+            var y = Matrix<Float>(rows: n, cols: d, repeating: 3)
+            for _ in 0..<3 { try Kernels.mix(op, x, into: &y, pool: pool) }  // the measured choice may run it either way
+            answers.append(y)
+        }
+        for c in Array(stride(from: 0, to: d, by: 1009)) + Array((d - 20)..<d) {
+            for i in 0..<n {
+                var e: Float = 0
+                for k in w.rowStart[i]..<w.rowStart[i + 1] { e += w.values[k] * x[Int(w.columns[k]), c] }
+                XCTAssertEqual(answers[0][i, c], e, "row \(i) column \(c)")
+            }
+        }
+        XCTAssertEqual(answers[0], answers[1], "1 and 2 threads")
+        XCTAssertEqual(answers[0], answers[2], "1 and 3 threads")
+    }
+
     func testSparseMixFloat() throws { try checkSparseMix(Float.self) }
     func testSparseMixDouble() throws { try checkSparseMix(Double.self) }
 

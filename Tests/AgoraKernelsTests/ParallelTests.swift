@@ -86,6 +86,28 @@ final class ParallelTests: XCTestCase {
         }
     }
 
+    /// A region is cut into up to four parts per thread, each of at least 64 KiB of traffic, and
+    /// always a multiple of the thread count (equal shares on a quiet machine); a forced region
+    /// (bytes .max) keeps one part per thread. Checked through the ranges the body receives.
+    func testRegionsAreCutIntoPartsByTheirTraffic() {
+        let pool = thresholdPool(maxThreads: 2)
+        func ranges(count: Int, bytes: Int) -> [Range<Int>] {
+            let seen = Mutex<[Range<Int>]>([])
+            pool.parallelFor(count, bytes: bytes) { r in seen.withLock { $0.append(r) } }
+            return seen.withLock { $0 }.sorted { $0.lowerBound < $1.lowerBound }
+        }
+        let kib = 1024
+        // (count, bytes, expected parts): 8 MiB over 2 threads: 4 per thread; 256 KiB: 2 per
+        // thread (64 KiB each); 100 KiB: one per thread; forced: one per thread; fewer items than parts.
+        for (count, bytes, parts) in [(64, 8 << 20, 8), (64, 256 * kib, 4), (64, 100 * kib, 2), (64, Int.max, 2), (5, 8 << 20, 5)] {
+            let r = ranges(count: count, bytes: bytes)
+            XCTAssertEqual(r.count, parts, "count \(count), bytes \(bytes)")
+            XCTAssertEqual(r.first?.lowerBound, 0)
+            XCTAssertEqual(r.last?.upperBound, count)
+            for (a, b) in zip(r, r.dropFirst()) { XCTAssertEqual(a.upperBound, b.lowerBound) }
+        }
+    }
+
     /// The measured choice as a rule, on synthetic times: warm-up alternates serial and parallel,
     /// the faster mode runs, the other is re-measured every 16th call, then every 32nd while the
     /// choice stands, and a probe that finds the other mode faster flips the choice.
@@ -181,7 +203,7 @@ final class ParallelTests: XCTestCase {
         XCTAssertNil(pool.measuredChoice(file: site, line: 2, bytes: 1000, threads: 2))
         let large = Atomic<Int>(0)
         pool.parallelFor(8, bytes: pool.alwaysParallelBytes, file: site, line: 3) { _ in large.add(1, ordering: .relaxed) }
-        XCTAssertEqual(large.load(ordering: .relaxed), 2, "two ranges: parallel")
+        XCTAssertEqual(large.load(ordering: .relaxed), 8, "parallel, in four parts per thread (8 MiB of traffic)")
     }
 
     /// The spin rule: a preemption halves the budget (not below the minimum), a paid spin grows it

@@ -140,6 +140,20 @@ let benchmarks: [Benchmark] = [
 // Command line.
 let args = CommandLine.arguments
 func option(_ flag: String) -> String? { args.firstIndex(of: flag).flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil } }
+// Every argument must be known (a typo is an error, not an ignored flag and a run of everything).
+do {
+    var k = 1
+    while k < args.count {
+        if ["--only", "--size", "--reps"].contains(args[k]) {
+            if k + 1 >= args.count { fail("\(args[k]) expects a value") }
+            k += 2
+        } else if ["--list", "--serve"].contains(args[k]) {
+            k += 1
+        } else {
+            fail("unknown argument \(args[k]); usage: AgoraABProbe [--only a,b] [--size default|small] [--reps R] [--list] [--serve]")
+        }
+    }
+}
 if args.contains("--list") {
     for b in benchmarks { print(b.name) }
     exit(0)
