@@ -71,9 +71,10 @@ struct Benchmark {
 }
 
 /// `cols` overrides the row length (d = 1024 floats: every neighbour row at the same L1 set offset).
-func mixBenchmark(_ name: String, _ topology: Topology, cols: Int? = nil) -> Benchmark {
+/// `agents` and `cols` override the sizes (both for the default and the small size).
+func mixBenchmark(_ name: String, _ topology: Topology, agents: Int? = nil, cols: Int? = nil) -> Benchmark {
     Benchmark(name: name) { small in
-        let n = small ? 256 : 512, d = cols ?? (small ? 4000 : 10_000)
+        let n = agents ?? (small ? 256 : 512), d = cols ?? (small ? 4000 : 10_000)
         var g = SeededGenerator(seed: 11)
         let graph = try topology.graph(agents: n)
         let w = try MixingMatrix(graph: graph, scheme: .metropolis)
@@ -88,6 +89,9 @@ let benchmarks: [Benchmark] = [
     mixBenchmark("mix/ring", .ring),
     mixBenchmark("mix/exponential", .exponential),
     mixBenchmark("mix/exponential_d1024", .exponential, cols: 1024),
+    // A mix far larger than the caches: 256 agents x 1e5 (X and Y 100 MB each), many column
+    // tiles, outputs written with streaming stores.
+    mixBenchmark("mix/torus_dram", .torus(rows: 16, cols: 16), agents: 256, cols: 100_000),
     Benchmark(name: "glm_grad") { small in
         let agents = 256, batch = 64, d = small ? 128 : 500
         var g = SeededGenerator(seed: 17)
