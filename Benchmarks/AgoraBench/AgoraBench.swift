@@ -16,12 +16,8 @@ import Foundation
 struct AgoraBench {
     static func main() throws {
         let args = CommandLine.arguments
-        if args.contains("-h") || args.contains("--help") { print(BenchSession.usage); return }
-        let session: BenchSession
-        do { session = try BenchSession(arguments: args) } catch {
-            FileHandle.standardError.write(Data("error: \(error)\n\(BenchSession.usage)\n".utf8))
-            exit(2)
-        }
+        let session = CommandLineOptions.parseOrExit(Array(args.dropFirst()), valued: BenchSession.valuedFlags, switches: BenchSession.switches,
+                                                     usage: BenchSession.usage) { try BenchSession(executable: args[0], options: $0) }
         BLASCoreSelection.reexecIfNeeded()  // the kernels the CPU can run (recorded in the context)
         session.printHeader()
         session.runBounds()

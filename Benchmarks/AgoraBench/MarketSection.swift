@@ -53,14 +53,14 @@ extension BenchSession {
         print(String(format: "   ssyrk of the updates alone: %.0f ms; the step runs at %.2f of this syrk bound", tSyrk.median * 1e3, marketSyrkFraction!))
         // The whole step's bound: the ssyrk plus the memory traffic no step can avoid: U (read
         // theta, write U) and the centres (read U and theta, write the centres), 5 m P floats, at the
-        // copy rate of the level they live in. It shows how much of the 0.85-of-ssyrk target the
+        // copy rate of the level they live in. It shows how much of the `marketSyrkTarget` the
         // machine's bandwidth leaves: the step's other work must fit in 0.18 of the ssyrk time.
         let matrixBytes = Double(m * p * MemoryLayout<Float>.size)
         let (level, rate) = copyBound(workingSet: matrixBytes, threads: allThreads)
         let tTraffic = 5 * matrixBytes / (rate * 1e9)
-        print(String(format: "   whole-step bound: ssyrk + %.1f GB of unavoidable traffic (U, centres) at %@ (%.0f GB/s, %.0f ms) = %.0f ms; the step runs at %.2f of it, and the 0.85-of-ssyrk target leaves %.0f ms for everything but the ssyrk",
+        print(String(format: "   whole-step bound: ssyrk + %.1f GB of unavoidable traffic (U, centres) at %@ (%.0f GB/s, %.0f ms) = %.0f ms; the step runs at %.2f of it, and the %.2f-of-ssyrk target leaves %.0f ms for everything but the ssyrk",
                      5 * matrixBytes / 1e9, level, rate, tTraffic * 1e3, (tSyrk.median + tTraffic) * 1e3,
-                     (tSyrk.median + tTraffic) / t.median, tSyrk.median * (1 / 0.85 - 1) * 1e3))
+                     (tSyrk.median + tTraffic) / t.median, Self.marketSyrkTarget, tSyrk.median * (1 / Self.marketSyrkTarget - 1) * 1e3))
         let result = (outcome: cleared, centres: ws.centres)
         let edges = result.outcome.edges.count
         print(String(format: "   %d edges (%.1f per importer); the Gram matrix alone at the sgemm rate would take %.0f ms", edges,

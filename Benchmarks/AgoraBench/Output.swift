@@ -27,7 +27,7 @@ extension BenchSession {
         }
         try csv.write(to: outDir + "/agora-bench.csv")
         print("\nwrote \(outDir)/agora-bench.json and \(outDir)/agora-bench.csv")
-        if let path = option("--save-baseline") {
+        if let path = options.value("--save-baseline") {
             try JSONOutput.write(Output(context: ctx, benchmarks: records), to: path)
             print("saved baseline \(path)")
         }
@@ -37,7 +37,7 @@ extension BenchSession {
     /// regression beyond max(threshold, the measured spread); exits 2 without comparing when the
     /// baseline comes from another machine, OpenBLAS core or thread count, unless forced.
     func compareWithBaseline() throws {
-        guard let baselinePath = option("--baseline") else { return }
+        guard let baselinePath = options.value("--baseline") else { return }
         guard let data = FileManager.default.contents(atPath: baselinePath) else {
             print("error: cannot read baseline \(baselinePath)"); exit(2)
         }

@@ -43,6 +43,8 @@ final class BenchSession {
     /// ssyrk time on the market's update matrix / the market step's time (the Gram is the step's
     /// unavoidable work: 1 = the step costs no more than its Gram matrix).
     var marketSyrkFraction: Double? = nil
+    /// The target for `marketSyrkFraction` (performance.md, issue 17).
+    static let marketSyrkTarget = 0.85
     var marketRatio: Double? = nil
     /// JAX (jit) peer time / Agora time per kernel ("glm", "mix", "dsgd", "market").
     var jaxRatios: [String: Double] = [:]
@@ -65,11 +67,14 @@ final class BenchSession {
     baseline from another machine. (make bench runs it with native code generation; see README "Benchmarks".)
     """
 
-    /// Parses the command line (`args[0]` is the program); a flag it does not know is a `UsageError`.
-    init(arguments args: [String]) throws {
-        executable = args.first ?? "AgoraBench"
-        options = try CommandLineOptions(Array(args.dropFirst()), valued: ["--out", "--only", "--save-baseline", "--baseline", "--threshold"],
-                                         switches: ["--quick", "--force-machine"])
+    /// The flags AgoraBench knows.
+    static let valuedFlags: Set<String> = ["--out", "--only", "--save-baseline", "--baseline", "--threshold"]
+    static let switches: Set<String> = ["--quick", "--force-machine"]
+
+    /// A session with the parsed options; a bad `--only` section or `--threshold` is a `UsageError`.
+    init(executable: String, options: CommandLineOptions) throws {
+        self.executable = executable
+        self.options = options
         quick = options.has("--quick")
         outDir = options.value("--out") ?? "bench-results"
         only = try options.list("--only", allowed: Self.sections).map(Set.init)
@@ -80,9 +85,6 @@ final class BenchSession {
 
     /// Whether --only selects `section` (every section when --only is absent).
     func want(_ section: String) -> Bool { only?.contains(section) ?? true }
-
-    /// The value of `--flag VALUE`, if given.
-    func option(_ flag: String) -> String? { options.value(flag) }
 
     /// OPENBLAS_* variables of this process (recorded with the results).
     var openBLASEnvironment: [String: String] { ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("OPENBLAS_") } }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A bad command line: the message names the flag and what was expected (the tools print it with
 /// their usage and exit 2).
 public struct UsageError: Error, CustomStringConvertible {
@@ -11,10 +13,13 @@ public struct UsageError: Error, CustomStringConvertible {
 /// Why strict: a flag the tool does not know used to be ignored, so `AgoraBench --help` or a typo
 /// such as `--ony kernels` ran every section for a quarter of an hour, and `--out` as the last
 /// argument crashed on a missing value. Now an unknown flag, a stray word, a flag given twice or a
-/// value-taking flag without its value is a `UsageError` naming it.
+/// value-taking flag without its value is a `UsageError` naming it. `-h` and `--help` are known to
+/// every command (`helpRequested`).
 public struct CommandLineOptions {
     private var values: [String: String] = [:]
     private var switches: Set<String> = []
+    /// `-h` or `--help` was given.
+    public private(set) var helpRequested = false
 
     /// Parses `args` (without the program name). `valued`: flags followed by a value; `switches`:
     /// flags that stand alone. A value may not itself look like a flag (`--...`).
@@ -30,11 +35,27 @@ public struct CommandLineOptions {
                 continue
             }
             if allowed.contains(a) { switches.insert(a); k += 1; continue }
+            if a == "-h" || a == "--help" { helpRequested = true; k += 1; continue }
             if a.hasPrefix("-") {
                 let known = (valued.map { "\($0) VALUE" } + allowed.map { $0 }).sorted().joined(separator: ", ")
                 throw UsageError(description: "unknown option \(a) (this command takes: \(known))")
             }
             throw UsageError(description: "unexpected argument '\(a)'")
+        }
+    }
+
+    /// A tool's command line as its `main` takes it: parses `args`, then `build`s the tool's
+    /// settings from the options (where values are checked). `--help` prints `usage` and exits 0;
+    /// an error of either step is printed with `usage` to standard error and exits 2.
+    public static func parseOrExit<Settings>(_ args: [String], valued: Set<String>, switches: Set<String>, usage: String,
+                                             _ build: (CommandLineOptions) throws -> Settings) -> Settings {
+        do {
+            let options = try CommandLineOptions(args, valued: valued, switches: switches)
+            if options.helpRequested { print(usage); exit(0) }
+            return try build(options)
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n\(usage)\n".utf8))
+            exit(2)
         }
     }
 

@@ -34,6 +34,7 @@ let flags: [String: (valued: Set<String>, switches: Set<String>)] = [
 do {
     guard let known = flags[command] else { throw UsageError(description: "unknown command '\(command)'") }
     let options = try CommandLineOptions(Array(argv.dropFirst()), valued: known.valued, switches: known.switches)
+    if options.helpRequested { print(usage); exit(0) }
     switch command {
     case "ab": exit(try runAB(options))
     case "record": try runRecord(options)

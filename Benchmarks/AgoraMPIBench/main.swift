@@ -176,16 +176,9 @@ func merge(_ dir: String) throws {
 }
 
 let usage = "usage: AgoraMPIBench [--quick] [--out DIR]   (under mpirun)\n       AgoraMPIBench --merge DIR"
-let options: CommandLineOptions
-do {
-    options = try CommandLineOptions(Array(CommandLine.arguments.dropFirst()), valued: ["--out", "--merge"], switches: ["--quick", "--help"])
-} catch {
-    FileHandle.standardError.write(Data("error: \(error)\n\(usage)\n".utf8))
-    exit(2)
-}
-if options.has("--help") {
-    print(usage)
-} else if let dir = options.value("--merge") {
+let options = CommandLineOptions.parseOrExit(Array(CommandLine.arguments.dropFirst()), valued: ["--out", "--merge"], switches: ["--quick"],
+                                            usage: usage) { $0 }
+if let dir = options.value("--merge") {
     try merge(dir)
 } else {
     #if MPI

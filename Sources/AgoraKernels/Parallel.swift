@@ -175,7 +175,7 @@ public final class ThreadPool: @unchecked Sendable {
     /// region slower on two threads than on one; the exposure is the time a part takes, so
     /// smaller parts shrink it, and the caller claims more of them when a worker is slow.
     static func parts(count: Int, threads t: Int, bytes: Int, perThread given: Int? = nil) -> Int {
-        let perThread = given ?? (bytes == .max ? 1 : min(partsPerThread, max(1, bytes / max(1, t * minPartBytes))))
+        let perThread = given ?? (bytes == .max ? 1 : min(partsPerThread, max(1, bytes / (t * minPartBytes))))
         return max(1, min(count, t * max(1, perThread)))
     }
 

@@ -173,7 +173,11 @@ final class BenchTrackCLITests: XCTestCase {
         XCTAssertEqual(r.status, 2)
         XCTAssertTrue(r.stderr.contains("--probe is given twice"), r.stderr)
 
-        r = try run(["--help"], tool: "AgoraBench")
+        r = try run(["ab", "--help"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("usage: AgoraBenchTrack"), r.stdout)
+
+        r = try run(["--quick", "--help"], tool: "AgoraBench")
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.hasPrefix("usage: AgoraBench"), r.stdout)
         for (args, message) in [(["--ony", "kernels"], "unknown option --ony"),
@@ -205,5 +209,7 @@ final class BenchTrackCLITests: XCTestCase {
         XCTAssertThrowsError(try CommandLineOptions(["--only", "--quick"], valued: ["--only"], switches: ["--quick"]))
         XCTAssertThrowsError(try CommandLineOptions(["-v"], valued: [], switches: []))
         XCTAssertThrowsError(try CommandLineOptions(["--quick", "--quick"], valued: [], switches: ["--quick"]))
+        XCTAssertFalse(o.helpRequested)
+        XCTAssertTrue(try CommandLineOptions(["--n", "2", "-h"], valued: ["--n"], switches: []).helpRequested, "every command knows -h")
     }
 }
