@@ -21,7 +21,7 @@ help:
 	@echo "make bench-python  agora_ml against scipy and JAX (jit) from Python, and its call overhead: bench-results/python"
 	@echo "make examples  run examples/python (DSGD loop, market on your data, mpi4py host) and the Swift package examples/swift"
 	@echo "make wheel  a manylinux wheel of agora_ml in dist/, checked in a fresh venv without Swift"
-	@echo "make market-reproduce  the paper's market experiments on MNIST, digits and a9a (needs ../shared/data or AGORA_DATA): out/market-reproduce"
+	@echo "make market-reproduce  the paper's market experiments on MNIST, digits and a9a, and the defaults' acceptance grid (needs ../shared/data or AGORA_DATA): out/market-reproduce"
 	@echo "make build-mpi  an MPI-enabled agora in .build-mpi/release/agora (installs Open MPI); make test-mpi: its tests under mpirun"
 	@echo "make bench-python-host  agora_ml on 1 and 2 threads while numpy's BLAS threads run in the same Python process"
 	@echo "make bench-openmp  OpenMP (libomp) beside Agora's thread pool on the same work, quiet and contended: bench-results/openmp"
@@ -103,7 +103,8 @@ run: build
 	./.build/release/agora contract s3 --out out/contract-s3
 	@echo "(menu.csv, menu.json, rewards.csv and the reward-distribution plot rewards.svg in out/contract-s3)"
 
-# The paper's market experiments (partitions, robustness, liars, inclusive market), about 15 s after
+# The paper's market experiments (partitions, robustness, liars, inclusive market) and the defaults'
+# acceptance grid (a9a, mushrooms, MNIST, digits x 3 partitions x 3 seeds), about 30 s after
 # the build; CSV, SVG, JSON and the claim checks in out/market-reproduce (docs/market.md).
 market-reproduce: build
 	@mkdir -p out

@@ -8,11 +8,13 @@ import Foundation
 struct MarketReproduceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reproduce",
-        abstract: "The paper's market experiments on MNIST, digits and a9a: partitions, robustness, liars, inclusive (or all); each writes CSV + SVG and checks the paper's claim cell by cell.")
+        abstract: "The paper's market experiments on MNIST, digits and a9a (partitions, robustness, liars, inclusive) and the defaults' acceptance grid (acceptance: a9a, mushrooms, MNIST, digits x 3 partitions x 3 seeds), or all; each writes CSV + SVG and checks its claims cell by cell.")
 
-    @Argument(help: "partitions, robustness, liars, inclusive, or all.") var experiment: String = "all"
+    @Argument(help: "partitions, robustness, liars, inclusive, acceptance, or all.") var experiment: String = "all"
     @Option(help: "Rounds per market run (the paper: 50).") var rounds: Int = 20
     @Option(help: "Seed for every random choice.") var seed: UInt64 = 1
+    @Option(help: "acceptance only: its data sets, comma separated (default a9a,mushrooms,mnist,digits).") var dataSets: String?
+    @Option(help: "acceptance only: seeds per cell, from --seed on.") var seeds: Int = 3
     @Option(help: "Write NAME.csv, NAME-checks.csv, NAME.svg and NAME.json per experiment into this folder.") var out: String?
     @Flag(help: "Print the reports as JSON lines on stdout.") var json = false
 
@@ -27,6 +29,11 @@ struct MarketReproduceCommand: ParsableCommand {
                 chosen = [e]
             }
             guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1, got \(rounds)") }
+            if dataSets != nil || seeds != 3, !chosen.contains(.acceptance) {
+                throw ValidationError("--data-sets and --seeds apply to the acceptance experiment only")
+            }
+            guard (1...100).contains(seeds) else { throw ValidationError("--seeds must be in 1...100, got \(seeds)") }
+            let sets = dataSets.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() } }
             if let out { try prepareOutputFolder(out) }
             let resolver: MarketReproduction.DataResolver = { name, scheme in
                 try resolveDataFile(name, format: nil, features: 0, partition: scheme.description)
@@ -34,7 +41,7 @@ struct MarketReproduceCommand: ParsableCommand {
             var failures = 0
             for e in chosen {
                 let progress = Progress(total: 1, label: "reproduce \(e.rawValue)")
-                let r = try e.run(data: resolver, rounds: rounds, seed: seed) { cell in
+                let r = try e.run(data: resolver, rounds: rounds, seed: seed, sets: sets, seeds: seeds) { cell in
                     if progress.enabled { FileHandle.standardError.write(Data("\r\u{1B}[Kreproduce \(e.rawValue): \(cell)".utf8)) }
                 }
                 progress.finish()

@@ -62,3 +62,44 @@ extension RobustnessTests {
         try expectRefusal(["market", "reproduce", "partitions"], "data set 'mnist' not found", environment: ["AGORA_DATA": scratch + "/no-data"])
     }
 }
+
+extension RobustnessTests {
+    /// `agora market reproduce acceptance` on the shared LIBSVM sets (skipped without them; MNIST
+    /// and digits take minutes in a debug build), 2 rounds, seeds 4 and 5: the checks agree with
+    /// the table it writes, recomputed here from the CSV, and no accuracy is NaN.
+    func testMarketAcceptanceGridAgreesWithItsTable() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("shared/data").path
+        guard ["libsvm/a9a", "libsvm/mushrooms"].allSatisfy({ FileManager.default.fileExists(atPath: root + "/" + $0) }) else {
+            throw XCTSkip("the acceptance test needs a9a and mushrooms in \(root) (absent in a fresh clone)")
+        }
+        let out = scratch + "/acceptance"
+        let r = try run(["market", "reproduce", "acceptance", "--data-sets", "mushrooms,a9a", "--seeds", "2", "--seed", "4", "--rounds", "2",
+                         "--out", out, "--json"], environment: ["AGORA_DATA": root], timeout: 300)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let checks = try XCTUnwrap(try jsonObject(r.stdout)["checks"] as? [[String: Any]])
+        XCTAssertEqual(checks.count, 18, "6 cells x 3 claims")
+        let csv = try String(contentsOfFile: out + "/acceptance.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").map(String.init) }
+        XCTAssertEqual(csv.first, ["data", "partition", "seed", "method", "mean_best_accuracy", "label_weighted_accuracy", "mean_cumulative_utility"])
+        XCTAssertEqual(csv.count, 1 + 2 * 3 * 2 * 3, "2 data sets x 3 partitions x 2 seeds x 3 methods")
+        var accuracy: [String: Double] = [:]
+        for row in csv.dropFirst() { accuracy[row[0...3].joined(separator: " ")] = Double(row[4]) }
+        for d in ["a9a", "mushrooms"] {
+            for p in ["iid", "dirichlet:0.5", "cluster:3"] {
+                let gaps = (4...5).map { s in accuracy["\(d) \(p) \(s) ipfl"]! - accuracy["\(d) \(p) \(s) local"]! }
+                let every = try XCTUnwrap(checks.first { $0["cell"] as? String == "\(d) \(p)" && ($0["claim"] as? String)?.hasSuffix("(every seed)") == true })
+                XCTAssertEqual(every["holds"] as? Bool, gaps.allSatisfy { $0 >= 0 }, "\(d) \(p): \(gaps)")
+                let detail = try XCTUnwrap(every["detail"] as? String)
+                for g in gaps { XCTAssertTrue(detail.contains(String(format: "%+.4f", g)), "\(detail) lacks \(g)") }
+                let nan = try XCTUnwrap(checks.first { $0["cell"] as? String == "\(d) \(p)" && ($0["claim"] as? String)?.contains("NaN") == true })
+                XCTAssertEqual(nan["holds"] as? Bool, true, "\(d) \(p)")
+            }
+        }
+        XCTAssertTrue(accuracy.values.allSatisfy(\.isFinite))
+        try expectRefusal(["market", "reproduce", "liars", "--seeds", "2"], "apply to the acceptance experiment only")
+        try expectRefusal(["market", "reproduce", "acceptance", "--data-sets", "mnist,iris"], "data sets must be some of a9a, mushrooms, mnist, digits")
+        for f in ["acceptance.csv", "acceptance-checks.csv", "acceptance.svg", "acceptance.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + f), f)
+        }
+    }
+}

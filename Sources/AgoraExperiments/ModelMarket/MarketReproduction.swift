@@ -20,6 +20,11 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
     /// The inclusive market: clients with different eagerness K_i and costs c_i: does every honest
     /// client gain (individual rationality), and do clients with small K still take part?
     case inclusive
+    /// Not the paper's: the acceptance grid of the market's defaults. `agora market run`'s default
+    /// settings (lr 0.05, batch 32, the pilot) on a9a, mushrooms, MNIST and digits under iid,
+    /// Dirichlet(0.5) and 3 groups, three seeds each: is iPFL at least as accurate as local
+    /// training in every run, is any shortfall beyond the test splits' noise, and is any accuracy NaN?
+    case acceptance
 
     /// One claim checked on one cell.
     public struct Check: Codable, Sendable {
@@ -46,9 +51,21 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
     /// Resolves a named data set (mnist, digits, a9a) with a partition; throws when it is absent.
     public typealias DataResolver = (_ name: String, _ partition: PartitionScheme) throws -> DataFile
 
+    /// The data sets of `acceptance`.
+    public static let acceptanceSets = ["a9a", "mushrooms", "mnist", "digits"]
+
     /// Runs the reproduction with `rounds` rounds per market run (the paper: 50; default 20).
-    public func run(data: DataResolver, rounds: Int = 20, seed: UInt64 = 1, progress: ((String) -> Void)? = nil) throws -> Report {
+    /// `acceptance` runs on `sets` (nil: `acceptanceSets`) with `seeds` seeds from `seed` on; the
+    /// other experiments have fixed data and one seed.
+    public func run(data: DataResolver, rounds: Int = 20, seed: UInt64 = 1, sets: [String]? = nil, seeds: Int = 3,
+                    progress: ((String) -> Void)? = nil) throws -> Report {
         guard rounds >= 1 else { throw AgoraError.configuration("must be at least 1, got \(rounds)", field: "rounds") }
+        guard (1...100).contains(seeds) else { throw AgoraError.configuration("must be in 1...100, got \(seeds)", field: "seeds") }
+        if let sets {
+            guard !sets.isEmpty, sets.allSatisfy(Self.acceptanceSets.contains), Set(sets).count == sets.count else {
+                throw AgoraError.configuration("data sets must be some of \(Self.acceptanceSets.joined(separator: ", ")), each once, got \(sets.joined(separator: ","))", field: "sets")
+            }
+        }
         let start = DispatchTime.now().uptimeNanoseconds
         var r: Report
         switch self {
@@ -56,6 +73,7 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
         case .robustness: r = try robustness(data, rounds: rounds, seed: seed, progress: progress)
         case .liars: r = try liars(seed: seed)
         case .inclusive: r = try inclusive(data, rounds: rounds, seed: seed, progress: progress)
+        case .acceptance: r = try acceptance(data, rounds: rounds, seed: seed, sets: sets ?? Self.acceptanceSets, seeds: seeds, progress: progress)
         }
         r.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         return r
@@ -190,5 +208,49 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
         return Report(name: rawValue, columns: ["data", "partition", "client", "K", "cost", "purchases", "sales", "cumulative_utility", "ipfl_best_accuracy", "local_best_accuracy"],
                       rows: rows, checks: checks, plotTitle: "Cumulative utility against eagerness K (inclusive market)", plotXLabel: "log10 K",
                       plotYLabel: "cumulative utility", series: series, seconds: 0)
+    }
+
+    /// The acceptance grid (see `acceptance`); seeds `seed` to `seed + seeds - 1`. The noise
+    /// check compares the mean of the per-client differences of best accuracy (iPFL - local, every
+    /// client of every seed) with twice its standard error: clients of one market are not
+    /// independent, so that standard error is an estimate, not a test.
+    func acceptance(_ data: DataResolver, rounds: Int, seed: UInt64, sets: [String], seeds count: Int, progress: ((String) -> Void)?) throws -> Report {
+        let schemes: [(String, PartitionScheme)] = [("iid", .iid), ("dirichlet:0.5", .dirichlet(beta: 0.5)), ("cluster:3", .classGroups(groups: 3))]
+        let seeds = (0..<UInt64(count)).map { seed &+ $0 }
+        var rows: [[String]] = [], checks: [Check] = [], series: [String: [[Double]]] = [:]
+        for (k, (name, (label, scheme))) in sets.flatMap({ n in schemes.map { (n, $0) } }).enumerated() {
+            let cell = "\(name) \(label)"
+            var gaps: [Double] = [], clientGaps: [Double] = [], finite = true
+            for s in seeds {
+                progress?("\(cell), seed \(s)")
+                var e = MarketExperiment()
+                e.dataFile = try data(name, scheme)
+                e.rounds = rounds; e.seed = s
+                e.methods = [.ipfl, .local, .fedavg]
+                let r = try e.run()
+                for m in r.methods {
+                    rows.append([name, label, "\(s)", m.method.rawValue, "\(m.meanBestAccuracy)", "\(m.meanBestLabelWeightedAccuracy ?? .nan)", "\(m.meanCumulativeUtility)"])
+                    finite = finite && m.bestAccuracies.allSatisfy(\.isFinite) && m.rounds.allSatisfy { $0.accuracies.allSatisfy(\.isFinite) }
+                }
+                let ipfl = r.methods[0], local = r.methods[1]
+                gaps.append(ipfl.meanBestAccuracy - local.meanBestAccuracy)
+                clientGaps += zip(ipfl.bestAccuracies, local.bestAccuracies).map { $0 - $1 }
+                series["seed \(s)", default: []].append([Double(k), gaps.last!])
+            }
+            let n = Double(clientGaps.count), mean = clientGaps.reduce(0, +) / n
+            let se = (clientGaps.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / max(1, n - 1) / n).squareRoot()
+            series["-2 standard errors", default: []].append([Double(k), -2 * se])
+            let each = gaps.map { cFormat("%+.4f", $0) }.joined(separator: " / ")
+            checks.append(Check(cell: cell, claim: "iPFL is at least as accurate as local training (every seed)", holds: gaps.allSatisfy { $0 >= 0 },
+                                detail: "iPFL - local: \(each) (seeds \(seeds.map(String.init).joined(separator: "/")))"))
+            checks.append(Check(cell: cell, claim: "iPFL is not below local training beyond the test splits' noise", holds: mean >= -2 * se,
+                                detail: cFormat("mean per-client difference %+.4f, 2 standard errors %.4f over %d client-seeds", mean, 2 * se, Int(n))))
+            checks.append(Check(cell: cell, claim: "no run produces a NaN accuracy", holds: finite, detail: finite ? "all finite" : "NaN or infinite accuracy"))
+        }
+        return Report(name: rawValue, columns: ["data", "partition", "seed", "method", "mean_best_accuracy", "label_weighted_accuracy", "mean_cumulative_utility"],
+                      rows: rows, checks: checks,
+                      plotTitle: "iPFL - local per cell: " + sets.enumerated().map { "\(3 * $0.offset)-\(3 * $0.offset + 2) \($0.element)" }.joined(separator: ", ")
+                        + " (" + schemes.map(\.0).joined(separator: ", ") + " each)",
+                      plotXLabel: "cell", plotYLabel: "iPFL - local", series: series, seconds: 0)
     }
 }
