@@ -13,7 +13,7 @@ struct MarketReproduceCommand: ParsableCommand {
     @Argument(help: "partitions, robustness, liars, inclusive, acceptance, or all.") var experiment: String = "all"
     @Option(help: "Rounds per market run (the paper: 50).") var rounds: Int = 20
     @Option(help: "Seed for every random choice.") var seed: UInt64 = 1
-    @Option(help: "acceptance only: its data sets, comma separated (default a9a,mushrooms,mnist,digits).") var dataSets: String?
+    @Option(help: "acceptance only: its data sets, comma separated: named sets or data files (LIBSVM, IDX, CSV with the label last) (default a9a,mushrooms,mnist,digits).") var dataSets: String?
     @Option(help: "acceptance only: seeds per cell, from --seed on.") var seeds: Int = 3
     @Option(help: "Write NAME.csv, NAME-checks.csv, NAME.svg and NAME.json per experiment into this folder.") var out: String?
     @Flag(help: "Print the reports as JSON lines on stdout.") var json = false
@@ -33,7 +33,7 @@ struct MarketReproduceCommand: ParsableCommand {
                 throw ValidationError("--data-sets and --seeds apply to the acceptance experiment only")
             }
             guard (1...100).contains(seeds) else { throw ValidationError("--seeds must be in 1...100, got \(seeds)") }
-            let sets = dataSets.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() } }
+            let sets = dataSets.map { $0.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } }
             if let out { try prepareOutputFolder(out) }
             let resolver: MarketReproduction.DataResolver = { name, scheme in
                 try resolveDataFile(name, format: nil, features: 0, partition: scheme.description)
