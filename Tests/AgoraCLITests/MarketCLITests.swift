@@ -102,6 +102,8 @@ extension RobustnessTests {
         }
         XCTAssertTrue(accuracy.values.allSatisfy(\.isFinite))
         try expectRefusal(["market", "reproduce", "liars", "--seeds", "2"], "apply to the acceptance experiment only")
+        try expectRefusal(["market", "reproduce", "liars", "--seeds", "3"], "apply to the acceptance experiment only")
+        try expectRefusal(["market", "reproduce", "acceptance", "--seeds", "0"], "must be in 1...100, got 0")
         try expectRefusal(["market", "reproduce", "acceptance", "--data-sets", "mushrooms,,a9a"], "data sets must be a non-empty list without repeats")
         try expectRefusal(["market", "reproduce", "acceptance", "--data-sets", "iris"], "iris")
         for f in ["acceptance.csv", "acceptance-checks.csv", "acceptance.svg", "acceptance.json"] {
