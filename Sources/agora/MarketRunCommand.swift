@@ -159,6 +159,8 @@ struct MarketRunCommand: ParsableCommand {
         let audit: IncentiveAudit.Report?
         let proxStrengths: [Double]?
         let warnings: [String]
+        /// iPFL's best accuracy minus local training's, over honest clients, with its standard error.
+        let ipflAgainstLocal: MarketExperiment.PairedDifference?
     }
 
     func run() throws {
@@ -182,7 +184,8 @@ struct MarketRunCommand: ParsableCommand {
                                                                   meanCumulativeUtility: $0.meanCumulativeUtility,
                                                                   finalEdges: $0.rounds.last!.imports.reduce(0) { $0 + $1.count },
                                                                   maxBudgetResidual: $0.rounds.map(\.budgetResidual).max() ?? 0, seconds: $0.seconds) },
-                                  attackerBuyers: attackerBuyers, audit: r.audit, proxStrengths: r.proxStrengths, warnings: r.warnings)
+                                  attackerBuyers: attackerBuyers, audit: r.audit, proxStrengths: r.proxStrengths, warnings: r.warnings,
+                                  ipflAgainstLocal: r.ipflAgainstLocal)
             if let out { try write(r, summary, to: out) }
             if json {
                 print(try JSONOutput.line(summary))
@@ -221,6 +224,10 @@ struct MarketRunCommand: ParsableCommand {
                       + pad(fmt(m.meanCumulativeUtility), 19) + String(format: "%.2f", m.seconds))
             }
             print("  (accuracy: each client's own test split, best over rounds, mean over honest clients; label-weighted: the reference code's measure, each client's model on all clients' test rows weighted by its label distribution; baselines pay nothing, so their utility is gain minus export cost)")
+            if let d = r.ipflAgainstLocal {
+                print(String(format: "  iPFL - local: %+.4f per honest client on average, 2 standard errors %.4f over %d clients: ", d.mean, 2 * d.standardError, d.count)
+                      + (d.verdict == "within noise" ? "within the test splits' noise" : "\(d.verdict) local training beyond that noise"))
+            }
             if let ip = r.methods.first(where: { $0.method == .ipfl }), ip.rounds.allSatisfy({ $0.imports.allSatisfy(\.isEmpty) }) {
                 print("\nnote: no client bought any model in any iPFL round: every price c_j + lambda (N_j/N_i) d_ij exceeded the first marginal gain."
                       + (e.market.distance == .squaredL2 ? " Squared-L2 distances are on the scale of ||u||^2: try a much smaller --lambda." : " Try a smaller --lambda or --cost, or a larger --K."))

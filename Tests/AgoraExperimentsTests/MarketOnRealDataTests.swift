@@ -168,6 +168,31 @@ final class MarketOnRealDataTests: XCTestCase {
         XCTAssertNil(old.centreStep)
     }
 
+    /// iPFL against local training, client by client: the closed form on small cases, and a run's
+    /// comparison recomputed from its per-client best accuracies over the honest clients.
+    func testPairedDifferenceOfIPFLAndLocal() throws {
+        let d = MarketExperiment.PairedDifference([1, 2, 3], [0, 0, 0])
+        XCTAssertEqual(d.mean, 2)
+        XCTAssertEqual(d.standardError, 1 / 3.0.squareRoot(), accuracy: 1e-15, "sample sd 1 over sqrt 3")
+        XCTAssertEqual(d.count, 3)
+        XCTAssertEqual(d.verdict, "above")
+        XCTAssertEqual(MarketExperiment.PairedDifference([0.5, 0.4, 0.9], [0.6, 0.4, 0.8]).verdict, "within noise")
+        XCTAssertEqual(MarketExperiment.PairedDifference([0.5, 0.4], [0.6, 0.5]).verdict, "below", "identical differences: no noise")
+        XCTAssertEqual(MarketExperiment.PairedDifference([0.5], [0.5]).verdict, "within noise")
+        XCTAssertTrue(MarketExperiment.PairedDifference([0.5], [0.4]).standardError.isNaN)
+        var e = smallMarket()
+        e.attackers = [.init(client: 9, attack: .shuffle)]
+        let r = try e.run()
+        let c = try XCTUnwrap(r.ipflAgainstLocal)
+        let gaps = (0..<9).map { r.methods[0].bestAccuracies[$0] - r.methods[1].bestAccuracies[$0] }
+        XCTAssertEqual(c.count, 9, "the attacker is left out")
+        XCTAssertEqual(c.mean, gaps.reduce(0, +) / 9, accuracy: 1e-12)
+        let m = gaps.reduce(0, +) / 9
+        XCTAssertEqual(c.standardError, (gaps.map { ($0 - m) * ($0 - m) }.reduce(0, +) / 8 / 9).squareRoot(), accuracy: 1e-12)
+        e.methods = [.ipfl, .fedavg]
+        XCTAssertNil(try e.run().ipflAgainstLocal, "no local training, no comparison")
+    }
+
     /// The warnings: a period-2 graph and iPFL below local for most clients.
     func testWarningsOnOscillationAndOnIPFLBelowLocal() throws {
         func round(_ imports: [[Int]], _ acc: [Double]) -> MarketExperiment.Round {

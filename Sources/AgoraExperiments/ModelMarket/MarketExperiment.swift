@@ -282,6 +282,35 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         /// What a user should look at: an oscillating iPFL graph, iPFL below local training for a
         /// majority of clients.
         public var warnings: [String] = []
+        /// iPFL's best accuracy against local training's, honest client by honest client (when both ran).
+        public var ipflAgainstLocal: PairedDifference? = nil
+    }
+
+    /// The mean of per-client differences a_i - b_i (e.g. iPFL's best accuracy minus local
+    /// training's) and its standard error, the sample standard deviation of the differences over
+    /// sqrt(n). A gap within two standard errors is at the level of the test splits' noise. Clients
+    /// of one market are not independent (they trade with each other), so this is an estimate of
+    /// that noise, not a test.
+    public struct PairedDifference: Codable, Sendable, Equatable {
+        public var mean: Double
+        public var standardError: Double
+        public var count: Int
+
+        public init(_ a: [Double], _ b: [Double]) {
+            let d = zip(a, b).map { $0 - $1 }
+            let n = Double(d.count)
+            count = d.count
+            mean = d.isEmpty ? .nan : d.reduce(0, +) / n
+            let m = mean
+            standardError = d.count < 2 ? .nan : (d.reduce(0) { $0 + ($1 - m) * ($1 - m) } / (n - 1) / n).squareRoot()
+        }
+
+        /// "above", "below" or "within noise": the mean against two standard errors (with one
+        /// client, or identical differences, any non-zero mean is outside).
+        public var verdict: String {
+            let band = standardError.isNaN ? 0 : 2 * standardError
+            return mean > band ? "above" : mean < -band ? "below" : "within noise"
+        }
     }
 
     /// Loads the data, builds clients and runs every method on identical data, splits and seeds.
@@ -350,9 +379,14 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
                 audit = try IncentiveAudit.audit(market: market, truth: truth, distances: d, active: active)
             }
         }
+        let honest = (0..<clients).filter { attack[$0] == nil }
+        var comparison: PairedDifference? = nil
+        if let ipfl = results.first(where: { $0.method == .ipfl }), let local = results.first(where: { $0.method == .local }) {
+            comparison = PairedDifference(honest.map { ipfl.bestAccuracies[$0] }, honest.map { local.bestAccuracies[$0] })
+        }
         return Result(config: self, dataName: dataset.name, parameters: fed.parameterCount, truth: truth, reports: reports,
                       methods: results, audit: audit, proxStrengths: strengths,
-                      warnings: Self.warnings(results, honest: (0..<clients).filter { attack[$0] == nil }))
+                      warnings: Self.warnings(results, honest: honest), ipflAgainstLocal: comparison)
     }
 
     /// Period-2 oscillation of the iPFL graph over its last rounds (each round's edge set at most half
