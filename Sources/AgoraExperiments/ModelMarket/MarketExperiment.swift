@@ -305,11 +305,13 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
             standardError = d.count < 2 ? .nan : (d.reduce(0) { $0 + ($1 - m) * ($1 - m) } / (n - 1) / n).squareRoot()
         }
 
-        /// "above", "below" or "within noise": the mean against two standard errors (with one
-        /// client, or identical differences, any non-zero mean is outside).
-        public var verdict: String {
+        public enum Verdict: String, Sendable { case above, below, withinNoise = "within noise" }
+
+        /// The mean against two standard errors (with one client, or identical differences, any
+        /// non-zero mean is outside).
+        public var verdict: Verdict {
             let band = standardError.isNaN ? 0 : 2 * standardError
-            return mean > band ? "above" : mean < -band ? "below" : "within noise"
+            return mean > band ? .above : mean < -band ? .below : .withinNoise
         }
     }
 

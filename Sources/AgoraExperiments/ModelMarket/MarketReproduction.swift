@@ -247,7 +247,7 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
             let each = gaps.map { cFormat("%+.4f", $0) }.joined(separator: " / ")
             checks.append(Check(cell: cell, claim: "iPFL is at least as accurate as local training (every seed)", holds: gaps.allSatisfy { $0 >= 0 },
                                 detail: "iPFL - local: \(each) (seeds \(seeds.map(String.init).joined(separator: "/")))"))
-            checks.append(Check(cell: cell, claim: "iPFL is not below local training beyond the test splits' noise", holds: d.verdict != "below",
+            checks.append(Check(cell: cell, claim: "iPFL is not below local training beyond the test splits' noise", holds: d.verdict != .below,
                                 detail: cFormat("mean per-client difference %+.4f, 2 standard errors %.4f over %d client-seeds", d.mean, 2 * d.standardError, d.count)))
             checks.append(Check(cell: cell, claim: "no run produces a NaN accuracy", holds: finite, detail: finite ? "all finite" : "NaN or infinite accuracy"))
         }
