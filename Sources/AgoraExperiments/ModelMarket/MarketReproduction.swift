@@ -244,6 +244,7 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
             }
             let d = MarketExperiment.PairedDifference(ipflBest, localBest)
             series["-2 standard errors", default: []].append([Double(k), -2 * d.standardError])
+            series["0 (local training)", default: []].append([Double(k), 0])
             let each = gaps.map { cFormat("%+.4f", $0) }.joined(separator: " / ")
             checks.append(Check(cell: cell, claim: "iPFL is at least as accurate as local training (every seed)", holds: gaps.allSatisfy { $0 >= 0 },
                                 detail: "iPFL - local: \(each) (seeds \(seeds.map(String.init).joined(separator: "/")))"))
