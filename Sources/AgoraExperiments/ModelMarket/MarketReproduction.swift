@@ -112,7 +112,7 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
             checks.append(Check(cell: cell, claim: "iPFL's cumulative utility is the highest", holds: ipfl.meanCumulativeUtility >= bestOther.meanCumulativeUtility,
                                 detail: cFormat("iPFL %.1f, best other %.1f", ipfl.meanCumulativeUtility, bestOther.meanCumulativeUtility) + " (\(bestOther.method.rawValue))"))
             checks.append(Check(cell: cell, claim: "iPFL is at least as accurate as local training", holds: ipfl.meanBestAccuracy >= local.meanBestAccuracy,
-                                detail: cFormat("iPFL %.4f, local %.4f", ipfl.meanBestAccuracy, local.meanBestAccuracy)))
+                                detail: cFormat("iPFL %.4f, local %.4f", ipfl.meanBestAccuracy, local.meanBestAccuracy) + Self.noise(r.ipflAgainstLocal)))
             let mostAccurate = r.methods.max { $0.meanBestAccuracy < $1.meanBestAccuracy }!
             checks.append(Check(cell: cell, claim: "iPFL is the most accurate method", holds: ipfl.meanBestAccuracy >= mostAccurate.meanBestAccuracy,
                                 detail: cFormat("iPFL %.4f, most accurate %.4f", ipfl.meanBestAccuracy, mostAccurate.meanBestAccuracy) + " (\(mostAccurate.method.rawValue))"))
@@ -203,11 +203,17 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
                                 detail: cFormat("smallest %.3g", cum.min()!)))
             checks.append(Check(cell: cell, claim: "every client takes part (buys or sells at least once)", holds: traded == 10, detail: "\(traded) of 10 traded"))
             checks.append(Check(cell: cell, claim: "iPFL is at least as accurate as local training", holds: ipfl.meanBestAccuracy >= local.meanBestAccuracy,
-                                detail: cFormat("iPFL %.4f, local %.4f", ipfl.meanBestAccuracy, local.meanBestAccuracy)))
+                                detail: cFormat("iPFL %.4f, local %.4f", ipfl.meanBestAccuracy, local.meanBestAccuracy) + Self.noise(r.ipflAgainstLocal)))
         }
         return Report(name: rawValue, columns: ["data", "partition", "client", "K", "cost", "purchases", "sales", "cumulative_utility", "ipfl_best_accuracy", "local_best_accuracy"],
                       rows: rows, checks: checks, plotTitle: "Cumulative utility against eagerness K (inclusive market)", plotXLabel: "log10 K",
                       plotYLabel: "cumulative utility", series: series, seconds: 0)
+    }
+
+    /// "; iPFL - local per client ..., within noise": the paired difference for a check's detail.
+    static func noise(_ d: MarketExperiment.PairedDifference?) -> String {
+        guard let d else { return "" }
+        return cFormat("; per client %+.4f, 2 standard errors %.4f: ", d.mean, 2 * d.standardError) + d.verdict.rawValue
     }
 
     /// The acceptance grid (see `acceptance`); seeds `seed` to `seed + seeds - 1`. The noise
