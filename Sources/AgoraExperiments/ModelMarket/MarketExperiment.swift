@@ -359,6 +359,7 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
             ? try proxPilot.map { try choose($0, dataset: dataset, model: model, fed: fed, truth: truth, reports: reports, attack: attack, placement: placement) }
                 ?? [Double](repeating: market.proxStrength, count: clients)
             : nil
+        let honest = (0..<clients).filter { attack[$0] == nil }
         for (k, method) in methods.enumerated() {
             let t0 = DispatchTime.now().uptimeNanoseconds
             var lastMarket: (Matrix<Double>, [Bool])? = nil
@@ -367,7 +368,6 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
                 progress?(k * self.rounds + r, methods.count * self.rounds)
             }
             let secs = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-            let honest = (0..<clients).filter { attack[$0] == nil }
             let best = (0..<clients).map { i in rounds.map { $0.accuracies[i] }.filter { !$0.isNaN }.max() ?? .nan }
             let meanBest = honest.map { best[$0] }.reduce(0, +) / Double(max(1, honest.count))
             let bestWeighted = (0..<clients).map { i in rounds.compactMap { $0.labelWeightedAccuracies?[i] }.filter { !$0.isNaN }.max() ?? .nan }
@@ -381,7 +381,6 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
                 audit = try IncentiveAudit.audit(market: market, truth: truth, distances: d, active: active)
             }
         }
-        let honest = (0..<clients).filter { attack[$0] == nil }
         var comparison: PairedDifference? = nil
         if let ipfl = results.first(where: { $0.method == .ipfl }), let local = results.first(where: { $0.method == .local }) {
             comparison = PairedDifference(honest.map { ipfl.bestAccuracies[$0] }, honest.map { local.bestAccuracies[$0] })
