@@ -14,7 +14,7 @@ struct MarketReproduceCommand: ParsableCommand {
     @Option(help: "Rounds per market run (the paper: 50).") var rounds: Int = 20
     @Option(help: "Seed for every random choice.") var seed: UInt64 = 1
     @Option(help: "acceptance only: its data sets, comma separated: named sets or data files (LIBSVM, IDX, CSV with the label last) (default a9a,mushrooms,mnist,digits).") var dataSets: String?
-    @Option(help: "acceptance only: seeds per cell, from --seed on (default 3).") var seeds: Int?
+    @Option(help: "acceptance only: seeds per cell, from --seed on (default \(MarketReproduction.acceptanceSeeds)).") var seeds: Int?
     @Option(help: "Write NAME.csv, NAME-checks.csv, NAME.svg and NAME.json per experiment into this folder.") var out: String?
     @Flag(help: "Print the reports as JSON lines on stdout.") var json = false
 
@@ -40,7 +40,7 @@ struct MarketReproduceCommand: ParsableCommand {
             var failures = 0
             for e in chosen {
                 let progress = Progress(total: 1, label: "reproduce \(e.rawValue)")
-                let r = try e.run(data: resolver, rounds: rounds, seed: seed, sets: sets, seeds: seeds ?? 3) { cell in
+                let r = try e.run(data: resolver, rounds: rounds, seed: seed, sets: sets, seeds: seeds ?? MarketReproduction.acceptanceSeeds) { cell in
                     if progress.enabled { FileHandle.standardError.write(Data("\r\u{1B}[Kreproduce \(e.rawValue): \(cell)".utf8)) }
                 }
                 progress.finish()

@@ -171,15 +171,19 @@ final class MarketOnRealDataTests: XCTestCase {
     /// iPFL against local training, client by client: the closed form on small cases, and a run's
     /// comparison recomputed from its per-client best accuracies over the honest clients.
     func testPairedDifferenceOfIPFLAndLocal() throws {
-        let d = MarketExperiment.PairedDifference([1, 2, 3], [0, 0, 0])
+        typealias P = MarketExperiment.PairedDifference
+        let d = try P([1, 2, 3], [0, 0, 0])
         XCTAssertEqual(d.mean, 2)
         XCTAssertEqual(d.standardError, 1 / 3.0.squareRoot(), accuracy: 1e-15, "sample sd 1 over sqrt 3")
         XCTAssertEqual(d.count, 3)
         XCTAssertEqual(d.verdict, .above)
-        XCTAssertEqual(MarketExperiment.PairedDifference([0.5, 0.4, 0.9], [0.6, 0.4, 0.8]).verdict, .withinNoise)
-        XCTAssertEqual(MarketExperiment.PairedDifference([0.5, 0.4], [0.6, 0.5]).verdict, .below, "identical differences: no noise")
-        XCTAssertEqual(MarketExperiment.PairedDifference([0.5], [0.5]).verdict, .withinNoise)
-        XCTAssertTrue(MarketExperiment.PairedDifference([0.5], [0.4]).standardError.isNaN)
+        XCTAssertEqual(try P([0.5, 0.4, 0.9], [0.6, 0.4, 0.8]).verdict, .withinNoise)
+        XCTAssertEqual(try P([0.5, 0.4], [0.6, 0.5]).verdict, .below, "identical differences: no noise")
+        XCTAssertEqual(try P([0.5], [0.5]).verdict, .withinNoise)
+        XCTAssertTrue(try P([0.5], [0.4]).standardError.isNaN)
+        XCTAssertEqual(try P([0.5, .nan, 0.7], [0.5, 0.5, 0.5]).verdict, .undefined, "a NaN accuracy is never 'within noise'")
+        XCTAssertThrowsError(try P([0.5, 0.6], [0.5])) { XCTAssertTrue("\($0)".contains("2 values against 1"), "\($0)") }
+        XCTAssertThrowsError(try P([], []))
         var e = smallMarket()
         e.attackers = [.init(client: 9, attack: .shuffle)]
         let r = try e.run()

@@ -296,20 +296,29 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         public var standardError: Double
         public var count: Int
 
-        public init(_ a: [Double], _ b: [Double]) {
+        /// Throws unless `a` and `b` have the same, non-zero length (a pair per client).
+        public init(_ a: [Double], _ b: [Double]) throws {
+            guard a.count == b.count, !a.isEmpty else {
+                throw AgoraError.configuration("needs one pair per client: \(a.count) values against \(b.count)", field: "pairedDifference")
+            }
             let d = zip(a, b).map { $0 - $1 }
             let n = Double(d.count)
             count = d.count
-            mean = d.isEmpty ? .nan : d.reduce(0, +) / n
+            mean = d.reduce(0, +) / n
             let m = mean
             standardError = d.count < 2 ? .nan : (d.reduce(0) { $0 + ($1 - m) * ($1 - m) } / (n - 1) / n).squareRoot()
         }
 
-        public enum Verdict: String, Sendable { case above, below, withinNoise = "within noise" }
+        public enum Verdict: String, Sendable {
+            case above, below, withinNoise = "within noise"
+            /// A difference is NaN (a client without a finite accuracy): no verdict.
+            case undefined
+        }
 
         /// The mean against two standard errors (with one client, or identical differences, any
-        /// non-zero mean is outside).
+        /// non-zero mean is outside; a NaN mean is `undefined`, never "within noise").
         public var verdict: Verdict {
+            if mean.isNaN { return .undefined }
             let band = standardError.isNaN ? 0 : 2 * standardError
             return mean > band ? .above : mean < -band ? .below : .withinNoise
         }
@@ -382,8 +391,8 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
             }
         }
         var comparison: PairedDifference? = nil
-        if let ipfl = results.first(where: { $0.method == .ipfl }), let local = results.first(where: { $0.method == .local }) {
-            comparison = PairedDifference(honest.map { ipfl.bestAccuracies[$0] }, honest.map { local.bestAccuracies[$0] })
+        if let ipfl = results.first(where: { $0.method == .ipfl }), let local = results.first(where: { $0.method == .local }), !honest.isEmpty {
+            comparison = try PairedDifference(honest.map { ipfl.bestAccuracies[$0] }, honest.map { local.bestAccuracies[$0] })
         }
         return Result(config: self, dataName: dataset.name, parameters: fed.parameterCount, truth: truth, reports: reports,
                       methods: results, audit: audit, proxStrengths: strengths,

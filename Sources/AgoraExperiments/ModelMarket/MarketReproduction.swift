@@ -53,11 +53,13 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
 
     /// The data sets of `acceptance`.
     public static let acceptanceSets = ["a9a", "mushrooms", "mnist", "digits"]
+    /// The seeds per cell of `acceptance`.
+    public static let acceptanceSeeds = 3
 
     /// Runs the reproduction with `rounds` rounds per market run (the paper: 50; default 20).
     /// `acceptance` runs on `sets` (nil: `acceptanceSets`; any name or file `data` resolves) with
     /// `seeds` seeds from `seed` on; the other experiments have fixed data and one seed.
-    public func run(data: DataResolver, rounds: Int = 20, seed: UInt64 = 1, sets: [String]? = nil, seeds: Int = 3,
+    public func run(data: DataResolver, rounds: Int = 20, seed: UInt64 = 1, sets: [String]? = nil, seeds: Int = acceptanceSeeds,
                     progress: ((String) -> Void)? = nil) throws -> Report {
         guard rounds >= 1 else { throw AgoraError.configuration("must be at least 1, got \(rounds)", field: "rounds") }
         guard (1...100).contains(seeds) else { throw AgoraError.configuration("must be in 1...100, got \(seeds)", field: "seeds") }
@@ -243,18 +245,21 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
                                  "\(m.meanCumulativeUtility)"])
                     finite = finite && m.bestAccuracies.allSatisfy(\.isFinite) && m.rounds.allSatisfy { $0.accuracies.allSatisfy(\.isFinite) }
                 }
-                let ipfl = r.methods[0], local = r.methods[1]
+                guard let ipfl = r.methods.first(where: { $0.method == .ipfl }), let local = r.methods.first(where: { $0.method == .local }) else {
+                    preconditionFailure("the acceptance grid runs iPFL and local training")
+                }
                 gaps.append(ipfl.meanBestAccuracy - local.meanBestAccuracy)
                 ipflBest += ipfl.bestAccuracies; localBest += local.bestAccuracies
                 series["seed \(s)", default: []].append([Double(k), gaps.last!])
             }
-            let d = MarketExperiment.PairedDifference(ipflBest, localBest)
+            let d = try MarketExperiment.PairedDifference(ipflBest, localBest)
             series["-2 standard errors", default: []].append([Double(k), -2 * d.standardError])
             series["0 (local training)", default: []].append([Double(k), 0])
             let each = gaps.map { cFormat("%+.4f", $0) }.joined(separator: " / ")
             checks.append(Check(cell: cell, claim: "iPFL is at least as accurate as local training (every seed)", holds: gaps.allSatisfy { $0 >= 0 },
                                 detail: "iPFL - local: \(each) (seeds \(seeds.map(String.init).joined(separator: "/")))"))
-            checks.append(Check(cell: cell, claim: "iPFL is not below local training beyond the test splits' noise", holds: d.verdict != .below,
+            checks.append(Check(cell: cell, claim: "iPFL is not below local training beyond the test splits' noise",
+                                holds: d.verdict == .above || d.verdict == .withinNoise,
                                 detail: cFormat("mean per-client difference %+.4f, 2 standard errors %.4f over %d client-seeds", d.mean, 2 * d.standardError, d.count)))
             checks.append(Check(cell: cell, claim: "no run produces a NaN accuracy", holds: finite, detail: finite ? "all finite" : "NaN or infinite accuracy"))
         }
