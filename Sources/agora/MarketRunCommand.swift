@@ -25,9 +25,10 @@ struct MarketRunCommand: ParsableCommand {
     @Option(help: "lambda: weight of model distance in prices and payments (default 2).") var lambda: Double?
     @Option(help: "eta: personalization centre step, in units of the client's update with --centre-step relative (default 1), absolute as in the reference code (paper: 5).") var eta: Double?
     @Option(help: "Unit of eta: relative (scale-free, default) or absolute (the reference code).") var centreStep: String?
-    @Option(help: "Prox strength mu of (mu/2)||theta - centre||^2 for every client, or 'lambda/eta' (the reference code's coupling); turns the pilot off. Default: chosen per client by the pilot.") var prox: String?
+    @Option(help: "Prox strength mu of (mu/2)||theta - centre||^2 for every client, or 'lambda/eta' (the reference code's coupling); turns the pilot off. Default: chosen by the pilot.") var prox: String?
     @Option(help: "Candidate prox strengths of the pilot, comma separated (default 0,0.05,0.2).") var proxCandidates: String?
     @Option(help: "Rounds of the pilot per candidate (default 5); 0 turns the pilot off (every client gets the market's strength, 0.2).") var pilotRounds: Int?
+    @Option(help: "Who the pilot chooses for: market (one strength for all clients, by the validation loss pooled over them; the default) or client (each client its own strength).") var pilotScope: String?
     @Option(help: "Pull clients that bought nothing towards their own model too: yes (the reference code) or no (default).") var proxWithoutImports: String?
     @Option(help: "Distance between updates: cosine or squared-l2.") var distance: String = "cosine"
     @Option(help: "Tie-break among equal thresholds: index (reference) or random.") var tieBreak: String = "index"
@@ -96,6 +97,13 @@ struct MarketRunCommand: ParsableCommand {
                 if e.proxPilot == nil { e.proxPilot = .init() }
                 e.proxPilot!.rounds = pilotRounds
             }
+        }
+        if let pilotScope {
+            guard let scope = MarketExperiment.ProxPilot.Scope(rawValue: pilotScope) else {
+                throw ValidationError("--pilot-scope must be client or market, got '\(pilotScope)'")
+            }
+            guard e.proxPilot != nil, prox == nil else { throw ValidationError("--pilot-scope needs the pilot (not with --prox, --pilot-rounds 0 or --preset paper)") }
+            e.proxPilot!.scope = scope
         }
         if let prox {
             e.proxPilot = nil

@@ -30,6 +30,17 @@ extension RobustnessTests {
         try expectRefusal(quick + ["--centre-step", "huge"], "--centre-step must be relative or absolute")
         try expectRefusal(quick + ["--prox=-1"], "--prox must be a non-negative number")
         try expectRefusal(quick + ["--prox-candidates", "0,x"], "--prox-candidates")
+        try expectRefusal(quick + ["--pilot-scope", "everyone"], "--pilot-scope must be client or market")
+        try expectRefusal(quick + ["--pilot-scope", "client", "--prox", "0.1"], "--pilot-scope needs the pilot")
+        try expectRefusal(quick + ["--pilot-scope", "market", "--preset", "paper"], "--pilot-scope needs the pilot")
+        // The default pilot gives the market one strength; --pilot-scope client is echoed into config.json.
+        let pooled = try jsonObject(try run(quick + ["--json"]).stdout)
+        let strengths = try XCTUnwrap(pooled["proxStrengths"] as? [Double])
+        XCTAssertEqual(Set(strengths).count, 1, "\(strengths)")
+        let scoped = scratch + "/market-client-scope"
+        XCTAssertEqual(try run(quick + ["--pilot-scope", "client", "--out", scoped]).status, 0)
+        let sc = try jsonObject(try String(contentsOfFile: scoped + "/config.json", encoding: .utf8))
+        XCTAssertEqual((sc["proxPilot"] as? [String: Any])?["scope"] as? String, "client")
         try expectRefusal(quick + ["--attack-convention", "theirs"], "--attack-convention must be agora or reference")
         try expectRefusal(quick + ["--dropout-rule", "sometimes"], "--dropout-rule must be one of negative-utility, ir-probability")
         // The rule is echoed into config.json, and FedAvg's clients (negative utility) all leave.

@@ -168,6 +168,47 @@ final class MarketOnRealDataTests: XCTestCase {
         XCTAssertNil(old.centreStep)
     }
 
+    /// The pilot's choice from its losses, against a brute-force reference: per client, or one
+    /// strength for the market by the loss summed over validation rows (so the row counts weigh);
+    /// ties and NaN go to the weaker pull.
+    func testProxPilotSelectionPerClientAndForTheMarket() throws {
+        typealias P = MarketExperiment.ProxPilot
+        let c = [0, 0.05, 0.2]
+        let losses = [[1, 2, 3], [0.5, 2.5, 3], [2, 1, 3]]
+        XCTAssertEqual(P.select(candidates: c, losses: losses, rows: [1, 1, 1], scope: .client), [0.05, 0.2, 0])
+        XCTAssertEqual(P.select(candidates: c, losses: losses, rows: [1, 1, 1], scope: .market), [0, 0, 0], "sums 6, 6, 6: the weakest")
+        XCTAssertEqual(P.select(candidates: c, losses: losses, rows: [10, 1, 1], scope: .market), [0.05, 0.05, 0.05], "15, 10.5, 24")
+        XCTAssertEqual(P.select(candidates: c, losses: losses, rows: [1, 10, 1], scope: .market), [0.2, 0.2, 0.2], "24, 28.5, 15")
+        XCTAssertEqual(P.select(candidates: [0, 0.1], losses: [[.nan, 1], [2, .nan]], rows: [3, 3], scope: .client), [0.1, 0])
+        XCTAssertEqual(P.select(candidates: [0, 0.1], losses: [[.nan, 1], [2, .nan]], rows: [3, 3], scope: .market), [0, 0])
+        var g = SeededGenerator(seed: 7)
+        for _ in 0..<200 {
+            let k = Int.random(in: 1...4, using: &g), m = Int.random(in: 1...6, using: &g)
+            // Losses on a coarse grid, so ties happen.
+            let l = (0..<k).map { _ in (0..<m).map { _ in Double(Int.random(in: 0...3, using: &g)) / 4 } }
+            let rows = (0..<m).map { _ in Int.random(in: 1...5, using: &g) }
+            let cand = (0..<k).map { Double($0) / 10 }
+            let perClient = (0..<m).map { i in cand[(0..<k).min { (l[$0][i], $0) < (l[$1][i], $1) }!] }
+            XCTAssertEqual(P.select(candidates: cand, losses: l, rows: rows, scope: .client), perClient)
+            let total = l.map { zip($0, rows).map { $0 * Double($1) }.reduce(0, +) }
+            let market = cand[(0..<k).min { (total[$0], $0) < (total[$1], $1) }!]
+            XCTAssertEqual(P.select(candidates: cand, losses: l, rows: rows, scope: .market), [Double](repeating: market, count: m))
+        }
+        // The default is the market's choice; a pilot written before the option decodes as per client.
+        XCTAssertEqual(P().scope, .market)
+        let old = try JSONDecoder().decode(P.self, from: Data(#"{"candidates": [0, 0.1], "rounds": 2, "validationFraction": 0.2}"#.utf8))
+        XCTAssertNil(old.scope)
+        var e = smallMarket()
+        e.proxPilot = old
+        let a = try e.run()
+        e.proxPilot!.scope = .client
+        XCTAssertEqual(a.proxStrengths, try e.run().proxStrengths)
+        e.proxPilot!.scope = .market
+        let pooled = try XCTUnwrap(try e.run().proxStrengths)
+        XCTAssertEqual(Set(pooled).count, 1)
+        XCTAssertTrue([0, 0.1].contains(pooled[0]))
+    }
+
     /// iPFL against local training, client by client: the closed form on small cases, and a run's
     /// comparison recomputed from its per-client best accuracies over the honest clients.
     func testPairedDifferenceOfIPFLAndLocal() throws {

@@ -166,18 +166,57 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
 
     public var clients: Int { data.agents }
 
-    /// How iPFL chooses each client's prox strength when the right one depends on the data: before
-    /// the run, `rounds` rounds of iPFL per candidate strength on each client's training rows minus
-    /// a validation part (`validationFraction`, never the test rows), and each client keeps the
-    /// candidate with the lowest validation loss at the end of the pilot (ties: the weaker pull;
-    /// the loss, not the accuracy, because validation parts are small and accuracy is coarse). Candidate 0 is iPFL's
-    /// market without the pull (local training inside the market), so a client is not pushed
-    /// towards models that do not help its own data, whatever the model size or data scale.
+    /// How iPFL chooses the prox strength when the right one depends on the data: before the run,
+    /// `rounds` rounds of iPFL per candidate strength on each client's training rows minus a
+    /// validation part (`validationFraction`, never the test rows); the market (or, with scope
+    /// `.client`, each client) keeps the candidate with the lowest validation loss at the end of
+    /// the pilot (ties: the weaker pull; the loss, not the accuracy, because validation parts are
+    /// small and accuracy is coarse). Candidate 0 is iPFL's market without the pull (local training
+    /// inside the market), so a market whose clients gain nothing from their imports is not pushed
+    /// towards them, whatever the model size or data scale.
     public struct ProxPilot: Codable, Sendable, Equatable {
         public var candidates: [Double] = [0, 0.05, 0.2]
         public var rounds = 5
         public var validationFraction = 0.2
+        /// Whose validation loss decides: one strength for the market (the default since
+        /// 2026-12-03, chosen by a rule fixed before measuring it on held-out data; docs/market.md)
+        /// or one per client. nil, as decoded from configurations written before the option
+        /// existed, is `.client`, what they ran.
+        public var scope: Scope? = .market
         public init() {}
+
+        /// Whose validation loss decides.
+        public enum Scope: String, Codable, Sendable, CaseIterable {
+            /// Each client keeps the candidate with its own lowest validation loss.
+            case client
+            /// One candidate for the whole market (the default): the lowest validation loss summed
+            /// over every client's validation rows. It pools every client's rows, so the choice is
+            /// less noisy than a client's own, but one strength serves clients who gain from a pull
+            /// and clients who do not; and the clients must report their validation losses, which
+            /// nothing in the market makes truthful (an attacker's loss counts like anyone's).
+            /// Measured against `.client` in docs/market.md.
+            case market
+        }
+
+        /// The pilot's choice from its measurements: `losses[k][i]` is client i's mean validation
+        /// loss (over `rows[i]` rows) after the pilot with `candidates[k]` (ascending). `.client`:
+        /// each client the candidate of its lowest loss; `.market`: every client the candidate of
+        /// the lowest loss summed over all validation rows. Ties and NaN losses go to the earlier,
+        /// weaker candidate (the first one when every loss is NaN).
+        static func select(candidates: [Double], losses: [[Double]], rows: [Int], scope: Scope) -> [Double] {
+            func argmin(_ values: [Double]) -> Int {
+                var best = 0
+                for k in values.indices where values[k] < values[best] || (values[best].isNaN && !values[k].isNaN) { best = k }
+                return best
+            }
+            switch scope {
+            case .client:
+                return rows.indices.map { i in candidates[argmin(losses.map { $0[i] })] }
+            case .market:
+                let pooled = losses.map { l in rows.indices.reduce(0.0) { $0 + l[$1] * Double(rows[$1]) } }
+                return [Double](repeating: candidates[argmin(pooled)], count: rows.count)
+            }
+        }
 
         func validate() throws {
             guard !candidates.isEmpty, candidates.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
@@ -425,22 +464,22 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         return out
     }
 
-    /// The pilot of `ProxPilot`: per client, the candidate strength with the lowest validation loss.
+    /// The pilot of `ProxPilot`: the candidate strength with the lowest validation loss, for the
+    /// market or per client (`ProxPilot.select`).
     func choose(_ pilot: ProxPilot, dataset: Dataset, model: ModelFamily, fed: FederatedClients, truth: [ClientEconomics],
                 reports: [ClientEconomics], attack: [Int: MarketAttack], placement: (any RowPlacement)? = nil) throws -> [Double] {
         let validation = try FederatedClients(data: dataset, model: model, partition: fed.train, testFraction: pilot.validationFraction,
                                               seed: seed ^ 0x9170_7000)
         var short = self
         short.rounds = pilot.rounds
-        var best = [Double](repeating: .infinity, count: clients), chosen = [Double](repeating: 0, count: clients)
-        for mu in pilot.candidates.sorted() {
+        let candidates = pilot.candidates.sorted()
+        let losses = try candidates.map { mu -> [Double] in
             var run = FederatedRun(experiment: short, fed: validation, truth: truth, reports: reports, attack: attack, placement: placement)
             var strategy = short.makeStrategy(.ipfl, origin: run.origin, proxStrengths: [Double](repeating: mu, count: clients))
             for t in 0..<pilot.rounds { _ = try strategy.round(t, run: &run) }
-            let losses = try validation.testLosses(run.theta)
-            for i in 0..<clients where losses[i] < best[i] { best[i] = losses[i]; chosen[i] = mu }
+            return try validation.testLosses(run.theta)
         }
-        return chosen
+        return ProxPilot.select(candidates: candidates, losses: losses, rows: validation.test.map(\.count), scope: pilot.scope ?? .client)
     }
 
     func simulate(_ method: FederatedMethod, fed: FederatedClients, truth: [ClientEconomics], reports: [ClientEconomics],
