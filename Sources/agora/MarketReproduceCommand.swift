@@ -15,6 +15,7 @@ struct MarketReproduceCommand: ParsableCommand {
     @Option(help: "Seed for every random choice.") var seed: UInt64 = 1
     @Option(help: "acceptance only: its data sets, comma separated: named sets or data files (LIBSVM, IDX, CSV with the label last) (default a9a,mushrooms,mnist,digits).") var dataSets: String?
     @Option(help: "acceptance only: seeds per cell, from --seed on (default \(MarketReproduction.acceptanceSeeds)).") var seeds: Int?
+    @Option(help: "acceptance only: the pilot's scope, market (the default) or client (the default before 2026-12-03).") var pilotScope: String?
     @Option(help: "Write NAME.csv, NAME-checks.csv, NAME.svg and NAME.json per experiment into this folder.") var out: String?
     @Flag(help: "Print the reports as JSON lines on stdout.") var json = false
 
@@ -29,9 +30,10 @@ struct MarketReproduceCommand: ParsableCommand {
                 chosen = [e]
             }
             guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1, got \(rounds)") }
-            if dataSets != nil || seeds != nil, !chosen.contains(.acceptance) {
-                throw ValidationError("--data-sets and --seeds apply to the acceptance experiment only")
+            if dataSets != nil || seeds != nil || pilotScope != nil, !chosen.contains(.acceptance) {
+                throw ValidationError("--data-sets, --seeds and --pilot-scope apply to the acceptance experiment only")
             }
+            let scope = try pilotScope.map(MarketRunCommand.pilotScope)
             let sets = dataSets.map { $0.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } }
             if let out { try prepareOutputFolder(out) }
             let resolver: MarketReproduction.DataResolver = { name, scheme in
@@ -40,7 +42,8 @@ struct MarketReproduceCommand: ParsableCommand {
             var failures = 0
             for e in chosen {
                 let progress = Progress(total: 1, label: "reproduce \(e.rawValue)")
-                let r = try e.run(data: resolver, rounds: rounds, seed: seed, sets: sets, seeds: seeds ?? MarketReproduction.acceptanceSeeds) { cell in
+                let r = try e.run(data: resolver, rounds: rounds, seed: seed, sets: sets, seeds: seeds ?? MarketReproduction.acceptanceSeeds,
+                                  pilotScope: scope) { cell in
                     if progress.enabled { FileHandle.standardError.write(Data("\r\u{1B}[Kreproduce \(e.rawValue): \(cell)".utf8)) }
                 }
                 progress.finish()

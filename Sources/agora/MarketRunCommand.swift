@@ -99,9 +99,7 @@ struct MarketRunCommand: ParsableCommand {
             }
         }
         if let pilotScope {
-            guard let scope = MarketExperiment.ProxPilot.Scope(rawValue: pilotScope) else {
-                throw ValidationError("--pilot-scope must be client or market, got '\(pilotScope)'")
-            }
+            let scope = try Self.pilotScope(pilotScope)
             guard e.proxPilot != nil, prox == nil else { throw ValidationError("--pilot-scope needs the pilot (not with --prox, --pilot-rounds 0 or --preset paper)") }
             e.proxPilot!.scope = scope
         }
@@ -169,6 +167,14 @@ struct MarketRunCommand: ParsableCommand {
         let warnings: [String]
         /// iPFL's best accuracy minus local training's, over honest clients, with its standard error.
         let ipflAgainstLocal: MarketExperiment.PairedDifference?
+    }
+
+    /// `--pilot-scope`'s value (also `market reproduce acceptance`'s).
+    static func pilotScope(_ name: String) throws -> MarketExperiment.ProxPilot.Scope {
+        guard let scope = MarketExperiment.ProxPilot.Scope(rawValue: name) else {
+            throw ValidationError("--pilot-scope must be client or market, got '\(name)'")
+        }
+        return scope
     }
 
     /// The verdict of iPFL against local training, as the text table prints it.

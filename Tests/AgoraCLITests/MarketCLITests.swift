@@ -112,6 +112,29 @@ extension RobustnessTests {
             }
         }
         XCTAssertTrue(accuracy.values.allSatisfy(\.isFinite))
+        // Each cell is `market run` with the same settings: the default pilot here, and the
+        // per-client one with --pilot-scope client.
+        func runCell(_ scope: [String]) throws -> [String: Double] {
+            let r = try run(["market", "run", "--data", "mushrooms", "--partition", "iid", "--method", "ipfl,local,fedavg", "--seed", "5", "--rounds", "2",
+                             "--json"] + scope, environment: ["AGORA_DATA": root], timeout: 300)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let methods = try XCTUnwrap(try jsonObject(r.stdout)["methods"] as? [[String: Any]])
+            return Dictionary(uniqueKeysWithValues: methods.map { ($0["method"] as! String, $0["meanBestAccuracy"] as! Double) })
+        }
+        for m in ["ipfl", "local", "fedavg"] {
+            XCTAssertEqual(try runCell([])[m]!, accuracy["mushrooms iid 5 \(m)"]!, accuracy: 1e-12, m)
+        }
+        let perClient = scratch + "/acceptance-client"
+        let c = try run(["market", "reproduce", "acceptance", "--data-sets", "mushrooms", "--seeds", "1", "--seed", "5", "--rounds", "2",
+                         "--pilot-scope", "client", "--out", perClient], environment: ["AGORA_DATA": root], timeout: 300)
+        XCTAssertEqual(c.status, 0, c.stderr)
+        let row = try String(contentsOfFile: perClient + "/acceptance.csv", encoding: .utf8).split(separator: "\n")
+            .map { $0.split(separator: ",").map(String.init) }.first { $0[0...3] == ["mushrooms", "iid", "5", "ipfl"] }
+        let clientIPFL = try runCell(["--pilot-scope", "client"])["ipfl"]!
+        XCTAssertEqual(Double(try XCTUnwrap(row)[4])!, clientIPFL, accuracy: 1e-12)
+        XCTAssertNotEqual(clientIPFL, accuracy["mushrooms iid 5 ipfl"]!, "this cell tells the two pilots apart (0.9557 and 0.9563)")
+        try expectRefusal(["market", "reproduce", "acceptance", "--pilot-scope", "all"], "--pilot-scope must be client or market")
+        try expectRefusal(["market", "reproduce", "liars", "--pilot-scope", "client"], "apply to the acceptance experiment only")
         try expectRefusal(["market", "reproduce", "liars", "--seeds", "2"], "apply to the acceptance experiment only")
         try expectRefusal(["market", "reproduce", "liars", "--seeds", "3"], "apply to the acceptance experiment only")
         try expectRefusal(["market", "reproduce", "acceptance", "--seeds", "0"], "must be in 1...100, got 0")

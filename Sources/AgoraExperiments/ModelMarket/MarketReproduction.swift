@@ -58,8 +58,10 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
 
     /// Runs the reproduction with `rounds` rounds per market run (the paper: 50; default 20).
     /// `acceptance` runs on `sets` (nil: `acceptanceSets`; any name or file `data` resolves) with
-    /// `seeds` seeds from `seed` on; the other experiments have fixed data and one seed.
+    /// `seeds` seeds from `seed` on, and with `pilotScope` (nil: the default pilot's); the other
+    /// experiments have fixed data, one seed and the default pilot.
     public func run(data: DataResolver, rounds: Int = 20, seed: UInt64 = 1, sets: [String]? = nil, seeds: Int = acceptanceSeeds,
+                    pilotScope: MarketExperiment.ProxPilot.Scope? = nil,
                     progress: ((String) -> Void)? = nil) throws -> Report {
         guard rounds >= 1 else { throw AgoraError.configuration("must be at least 1, got \(rounds)", field: "rounds") }
         guard (1...100).contains(seeds) else { throw AgoraError.configuration("must be in 1...100, got \(seeds)", field: "seeds") }
@@ -75,7 +77,8 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
         case .robustness: r = try robustness(data, rounds: rounds, seed: seed, progress: progress)
         case .liars: r = try liars(seed: seed)
         case .inclusive: r = try inclusive(data, rounds: rounds, seed: seed, progress: progress)
-        case .acceptance: r = try acceptance(data, rounds: rounds, seed: seed, sets: sets ?? Self.acceptanceSets, seeds: seeds, progress: progress)
+        case .acceptance: r = try acceptance(data, rounds: rounds, seed: seed, sets: sets ?? Self.acceptanceSets, seeds: seeds,
+                                                   pilotScope: pilotScope, progress: progress)
         }
         r.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         return r
@@ -221,7 +224,8 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
     /// The acceptance grid (see `acceptance`); seeds `seed` to `seed + seeds - 1`. The noise
     /// check is `MarketExperiment.PairedDifference` over every client of every seed (all clients
     /// are honest here).
-    func acceptance(_ data: DataResolver, rounds: Int, seed: UInt64, sets: [String], seeds count: Int, progress: ((String) -> Void)?) throws -> Report {
+    func acceptance(_ data: DataResolver, rounds: Int, seed: UInt64, sets: [String], seeds count: Int, pilotScope: MarketExperiment.ProxPilot.Scope?,
+                    progress: ((String) -> Void)?) throws -> Report {
         let schemes: [(String, PartitionScheme)] = [("iid", .iid), ("dirichlet:0.5", .dirichlet(beta: 0.5)), ("cluster:3", .classGroups(groups: 3))]
         let seeds = (0..<UInt64(count)).map { seed &+ $0 }
         var rows: [[String]] = [], checks: [Check] = [], series: [String: [[Double]]] = [:]
@@ -234,6 +238,7 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
                 e.dataFile = try data(name, scheme)
                 e.rounds = rounds; e.seed = s
                 e.methods = [.ipfl, .local, .fedavg]
+                if let pilotScope { e.proxPilot?.scope = pilotScope }
                 let r = try e.run()
                 for m in r.methods {
                     // Beside the best over rounds (the paper's metric, optimistic for a noisy
