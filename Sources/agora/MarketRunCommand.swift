@@ -177,15 +177,6 @@ struct MarketRunCommand: ParsableCommand {
         return scope
     }
 
-    /// The verdict of iPFL against local training, as the text table prints it.
-    static func describe(_ v: MarketExperiment.PairedDifference.Verdict) -> String {
-        switch v {
-        case .withinNoise: return "within the test splits' noise"
-        case .above, .below: return "\(v.rawValue) local training beyond that noise"
-        case .undefined: return "undefined (a client's accuracy is NaN)"
-        }
-    }
-
     func run() throws {
         try reportingErrors {
             let e = try experiment()
@@ -248,8 +239,7 @@ struct MarketRunCommand: ParsableCommand {
             }
             print("  (accuracy: each client's own test split, best over rounds, mean over honest clients; label-weighted: the reference code's measure, each client's model on all clients' test rows weighted by its label distribution; baselines pay nothing, so their utility is gain minus export cost)")
             if let d = r.ipflAgainstLocal {
-                print(String(format: "  iPFL - local: %+.4f per honest client on average, 2 standard errors %.4f over %d clients: ", d.mean, 2 * d.standardError, d.count)
-                      + Self.describe(d.verdict))
+                print("  iPFL - local: " + d.summary(per: "honest client"))
             }
             if let ip = r.methods.first(where: { $0.method == .ipfl }), ip.rounds.allSatisfy({ $0.imports.allSatisfy(\.isEmpty) }) {
                 print("\nnote: no client bought any model in any iPFL round: every price c_j + lambda (N_j/N_i) d_ij exceeded the first marginal gain."

@@ -203,6 +203,7 @@ final class MarketOnRealDataTests: XCTestCase {
         let a = try e.run()
         e.proxPilot!.scope = .client
         XCTAssertEqual(a.proxStrengths, try e.run().proxStrengths)
+        XCTAssertGreaterThan(Set(try XCTUnwrap(a.proxStrengths)).count, 1, "the clients choose differently here, so nil is not read as .market")
         e.proxPilot!.scope = .market
         let pooled = try XCTUnwrap(try e.run().proxStrengths)
         XCTAssertEqual(Set(pooled).count, 1)
@@ -223,6 +224,10 @@ final class MarketOnRealDataTests: XCTestCase {
         XCTAssertEqual(try P([0.5], [0.5]).verdict, .withinNoise)
         XCTAssertTrue(try P([0.5], [0.4]).standardError.isNaN)
         XCTAssertEqual(try P([0.5, .nan, 0.7], [0.5, 0.5, 0.5]).verdict, .undefined, "a NaN accuracy is never 'within noise'")
+        XCTAssertEqual(d.summary(per: "client"), "+2.0000 per client on average, 2 standard errors 1.1547 over 3 clients: above beyond that noise")
+        XCTAssertEqual(try P([0.5, 0.4, 0.9], [0.6, 0.4, 0.8]).summary(per: "seed"),
+                       "+0.0000 per seed on average, 2 standard errors 0.1155 over 3 seeds: within the test splits' noise")
+        XCTAssertTrue(try P([.nan], [0.5]).summary(per: "client").hasSuffix("undefined (a difference is NaN)"))
         XCTAssertThrowsError(try P([0.5, 0.6], [0.5])) { XCTAssertTrue("\($0)".contains("2 values against 1"), "\($0)") }
         XCTAssertThrowsError(try P([], []))
         var e = smallMarket()

@@ -361,6 +361,18 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
             let band = standardError.isNaN ? 0 : 2 * standardError
             return mean > band ? .above : mean < -band ? .below : .withinNoise
         }
+
+        /// One line for a table or a check, e.g. "+0.0020 per client on average, 2 standard errors
+        /// 0.0038 over 10 clients: within the test splits' noise"; `unit` names what a pair is.
+        public func summary(per unit: String) -> String {
+            let verdict: String
+            switch self.verdict {
+            case .withinNoise: verdict = "within the test splits' noise"
+            case .above, .below: verdict = "\(self.verdict.rawValue) beyond that noise"
+            case .undefined: verdict = "undefined (a difference is NaN)"
+            }
+            return cFormat("%+.4f per ", mean) + unit + cFormat(" on average, 2 standard errors %.4f over %ld ", 2 * standardError, count) + unit + "s: " + verdict
+        }
     }
 
     /// Loads the data, builds clients and runs every method on identical data, splits and seeds.

@@ -215,10 +215,9 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
                       plotYLabel: "cumulative utility", series: series, seconds: 0)
     }
 
-    /// "; iPFL - local per client ..., within noise": the paired difference for a check's detail.
+    /// "; iPFL - local: +0.0020 per client ...": the paired difference for a check's detail.
     static func noise(_ d: MarketExperiment.PairedDifference?) -> String {
-        guard let d else { return "" }
-        return cFormat("; per client %+.4f, 2 standard errors %.4f: ", d.mean, 2 * d.standardError) + d.verdict.rawValue
+        d.map { "; iPFL - local: " + $0.summary(per: "client") } ?? ""
     }
 
     /// The acceptance grid (see `acceptance`); seeds `seed` to `seed + seeds - 1`. The noise
@@ -265,7 +264,7 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
                                 detail: "iPFL - local: \(each) (seeds \(seeds.map(String.init).joined(separator: "/")))"))
             checks.append(Check(cell: cell, claim: "iPFL is not below local training beyond the test splits' noise",
                                 holds: d.verdict == .above || d.verdict == .withinNoise,
-                                detail: cFormat("mean per-client difference %+.4f, 2 standard errors %.4f over %d client-seeds", d.mean, 2 * d.standardError, d.count)))
+                                detail: d.summary(per: "client-seed")))
             checks.append(Check(cell: cell, claim: "no run produces a NaN accuracy", holds: finite, detail: finite ? "all finite" : "NaN or infinite accuracy"))
         }
         return Report(name: rawValue, columns: ["data", "partition", "seed", "method", "mean_best_accuracy", "mean_last5_accuracy", "label_weighted_accuracy",
