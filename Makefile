@@ -8,7 +8,7 @@ NATIVE_BUILD := .build-native
 SUDO         := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 APT_PACKAGES := libopenblas-dev pkg-config zlib1g-dev
 
-.PHONY: bench-track-tool bench-ab bench-ab-ci bench-record bench-report setup setup-mpi build build-mpi test test-mpi bench-mpi bench-python examples run market-reproduce bench bench-quick bench-peers bench-smoke bench-openmp bench-python-host fuzz fuzz-build fuzz-smoke sanitize python python-test wheel clean help
+.PHONY: install docs-test format format-check bench-track-tool bench-ab bench-ab-ci bench-record bench-report setup setup-mpi build build-mpi test test-mpi bench-mpi bench-python examples run market-reproduce bench bench-quick bench-peers bench-smoke bench-openmp bench-python-host fuzz fuzz-build fuzz-smoke sanitize python python-test wheel clean help
 
 help:
 	@echo "make run    build (if needed) and run the current showcase experiment"
@@ -28,6 +28,9 @@ help:
 	@echo "make bench-mpi  the MPI benchmark at 1, 2 and 4 ranks (ping-pong bound, exchange, mix, DSGD; strong and weak scaling): bench-results/mpi"
 	@echo "make bench-ab BASE=<rev> [HEAD=<rev>] [ONLY=mix/ring,...]  interleaved A/B of two revisions' key kernels with a verdict per benchmark"
 	@echo "make bench-record [REV=<rev>]  append a run to the per-machine history (BENCH_HISTORY); make bench-report: SVG over commits with step changes"
+	@echo "make install  copy the agora binary to $(PREFIX)/bin (PREFIX=/usr/local)"
+	@echo "make docs-test  run every command and snippet the docs mark 'test' and check the JSON keys they document"
+	@echo "make format  format the Swift sources (swift format); make format-check: fail on any difference (CI)"
 	@echo "make setup  install system packages (apt-get)"
 
 # Idempotent: installs only when a package is missing.
@@ -40,6 +43,27 @@ setup:
 
 build: setup
 	$(SWIFT) build -c release
+
+PREFIX ?= /usr/local
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 .build/release/agora $(DESTDIR)$(PREFIX)/bin/agora
+	@echo "installed $(DESTDIR)$(PREFIX)/bin/agora"
+
+# The docs as a user reads them: every block marked `sh test` or `python test` in README.md,
+# docs/ and python/README.md runs, and every `keys` block is checked against the real JSON
+# (Tests/docs/check_docs.py). DOCS_ARGS=--mpi also runs the MPI blocks (after make build-mpi).
+docs-test: build python
+	python3 Tests/docs/check_docs.py $(DOCS_ARGS)
+
+# swift format (shipped with the toolchain) with the repository's .swift-format.
+FORMAT_PATHS := Package.swift Sources Tests Benchmarks examples/swift
+format:
+	$(SWIFT) format format --in-place --recursive --parallel $(FORMAT_PATHS)
+format-check:
+	@out=$$($(SWIFT) format lint --strict --recursive --parallel $(FORMAT_PATHS) 2>&1); \
+	if [ -n "$$out" ]; then echo "$$out" | head -n 40; echo "swift format: $$(echo "$$out" | wc -l) findings; run make format"; exit 1; \
+	else echo "swift format: no findings"; fi
 
 # Optional: the MPI back-end (package trait MPI; Open MPI from Debian). Never needed by build/test.
 MPI_APT_PACKAGES := libopenmpi-dev openmpi-bin
@@ -135,7 +159,7 @@ bench-quick: setup bench-peers
 	$(SWIFT) build -c release --scratch-path $(NATIVE_BUILD) $(NATIVE_FLAGS) --product AgoraBench
 	AGORA_PYTHON=$(PEER_PYTHON) ./$(NATIVE_BUILD)/release/AgoraBench --quick $(BENCH_ARGS)
 
-# OpenMP evaluation (issue 17): a separate package (Benchmarks/OpenMPEval) so that -fopenmp and
+# OpenMP evaluation: a separate package (Benchmarks/OpenMPEval) so that -fopenmp and
 # libomp never enter a library product. Runs with libomp's default wait policy and with
 # OMP_WAIT_POLICY=passive; JSON per run in bench-results/openmp.
 OMP_APT_PACKAGES := libomp-dev
@@ -265,7 +289,7 @@ bench-python: python
 	$(PY_VENV)/bin/pip install -q jax || echo "(jax unavailable: the JAX peer is skipped)"
 	$(PY_VENV)/bin/python python/bench/bench_agora_ml.py --out bench-results/python/python-bench.json $(PYTHON_BENCH_ARGS)
 
-# Agora's threads inside a Python host whose numpy keeps its own BLAS threads busy (issue 17).
+# Agora's threads inside a Python host whose numpy keeps its own BLAS threads busy.
 bench-python-host: python
 	$(PY_VENV)/bin/python python/bench/host_contention.py --out bench-results/python/host-contention.json
 

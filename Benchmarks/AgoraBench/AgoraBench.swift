@@ -18,7 +18,7 @@ struct AgoraBench {
         let args = CommandLine.arguments
         let session = CommandLineOptions.parseOrExit(Array(args.dropFirst()), valued: BenchSession.valuedFlags, switches: BenchSession.switches,
                                                      usage: BenchSession.usage) { try BenchSession(executable: args[0], options: $0) }
-        BLASCoreSelection.reexecIfNeeded()  // the kernels the CPU can run (recorded in the context)
+        restartWithBetterBLASCoreIfNeeded()  // the kernels the CPU can run (recorded in the context)
         session.printHeader()
         session.runBounds()
         if session.want("kernels") { try session.runKernels() }

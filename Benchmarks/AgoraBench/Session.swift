@@ -43,7 +43,7 @@ final class BenchSession {
     /// ssyrk time on the market's update matrix / the market step's time (the Gram is the step's
     /// unavoidable work: 1 = the step costs no more than its Gram matrix).
     var marketSyrkFraction: Double? = nil
-    /// The target for `marketSyrkFraction` (performance.md, issue 17).
+    /// The target for `marketSyrkFraction` (docs/performance.md, "The targets").
     static let marketSyrkTarget = 0.85
     var marketRatio: Double? = nil
     /// JAX (jit) peer time / Agora time per kernel ("glm", "mix", "dsgd", "market").

@@ -23,7 +23,7 @@ extension BenchSession {
         }
         if let (rs, rn) = mixPeerRatios {
             target("sparse mix n=1024 d=1e3 >= 2x faster than scipy CSR", rs / 2, 1.0, quick: false, shown: String(format: "%.1fx", rs))
-            target("sparse mix n=1024 d=1e3 >= 10x faster than numpy", rn / 10, 1.0, quick: false, shown: String(format: "%.1fx", rn))
+            print(String(format: "   reported, no target: sparse mix n=1024 d=1e3 %.1fx numpy", rn))
         }
         for m in mixByDegree {
             target(String(format: "sparse mix n=1024 d=1e4, %@ (degree %.1f), >= 0.7 of its unique-traffic bound", m.name, m.degree), m.fraction / 0.7, 1.0,
@@ -32,7 +32,7 @@ extension BenchSession {
         if let r = records.last(where: { $0.name.hasPrefix("glm_grad/") }), let f = r.fraction_of_bound {
             target("batched logistic gradient >= 0.6 of copy bandwidth", f / 0.6, 1.0, quick: quick, shown: String(format: "%.2f", f))
         }
-        // The strongest peer is JAX (jit); numpy ratios are reported, no longer targets (issue 17).
+        // The strongest peer is JAX (jit); numpy ratios are reported for information, never gated.
         if let r = jaxRatios["dsgd"] {
             target("one DSGD iteration, 256 agents, >= 3x faster than JAX jit", r / 3, 1.0, quick: quick, shown: String(format: "%.2fx", r))
         } else if want("dsgd") { print("   [SKIP] one DSGD iteration >= 3x JAX jit: no JAX peer (make bench-peers)") }

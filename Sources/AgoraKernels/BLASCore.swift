@@ -78,7 +78,8 @@ private extension Substring {
 /// newer than the library it falls back to generic SSE kernels ("Prescott"): measured 59 GFLOP/s
 /// sgemm on an AVX-512 Xeon against 220-231 with `OPENBLAS_CORETYPE=SkylakeX`/`Cooperlake`. OpenBLAS
 /// reads the variable when the library loads, so a process that wants another core must set it and
-/// start again (`reexecIfNeeded`). The chosen core is then checked against naive products and
+/// start again: `decide` says when, and the programs (the CLI, the benchmark) restart themselves;
+/// no library does. The chosen core is then checked against naive products and
 /// abandoned, with a warning, if its answers are wrong (some OpenBLAS builds compute wrong results
 /// with some cores on some CPUs).
 public enum BLASCoreSelection {
@@ -156,45 +157,47 @@ public enum BLASCoreSelection {
         return nil
     }
 
-    /// For programs (the CLI, the benchmark): if OpenBLAS picked kernels below what the CPU offers
-    /// and the user did not set OPENBLAS_CORETYPE, start this program again with the better core;
-    /// in the restarted process, check it and fall back (restart with the original core and a
-    /// warning on standard error) if its answers are wrong. Returns only when no restart is needed.
-    ///
-    /// Environment: AGORA_BLAS_SELECT=0 turns it off; AGORA_BLAS_CORE_SELECTED / _REJECTED carry
-    /// the decision across the restart (and `agora info` prints it); AGORA_BLAS_ASSUME_CORE
-    /// pretends OpenBLAS chose that core (for tests on machines whose core is already right).
-    public static func reexecIfNeeded() {
-        if let v = getenv("AGORA_BLAS_SELECT"), String(cString: v) == "0" { return }
-        if getenv("AGORA_BLAS_CORE_REJECTED") != nil { return }
-        if let selected = getenv("AGORA_BLAS_CORE_SELECTED").map({ String(cString: $0) }) {
-            guard getenv("AGORA_BLAS_VERIFIED") == nil else { return }
-            if let problem = verify() {
-                let original = getenv("AGORA_BLAS_ORIGINAL_CORE").map { String(cString: $0) } ?? ""
-                let message = "warning: OpenBLAS's \(OpenBLAS.coreName) kernels gave wrong answers here (\(problem)); back to \(original.isEmpty ? "OpenBLAS's own choice" : original)\n"
-                var bytes = Array(message.utf8)
-                _ = write(2, &bytes, bytes.count)  // standard error, unbuffered
-                unsetenv("AGORA_BLAS_CORE_SELECTED")
-                if original.isEmpty || original.lowercased() == "assumed" { unsetenv("OPENBLAS_CORETYPE") } else { setenv("OPENBLAS_CORETYPE", original, 1) }
-                setenv("AGORA_BLAS_CORE_REJECTED", "\(selected): \(problem)", 1)
-                restart()
-                return
-            }
-            setenv("AGORA_BLAS_VERIFIED", "1", 1)
-            return
-        }
-        guard getenv("OPENBLAS_CORETYPE") == nil else { return }  // the user's choice stands
-        let current = getenv("AGORA_BLAS_ASSUME_CORE").map { String(cString: $0) } ?? OpenBLAS.coreName
-        guard let (core, reason) = advice(current: current, cpu: CPUFeatures.current()) else { return }
-        setenv("OPENBLAS_CORETYPE", core, 1)
-        setenv("AGORA_BLAS_CORE_SELECTED", reason, 1)
-        setenv("AGORA_BLAS_ORIGINAL_CORE", getenv("AGORA_BLAS_ASSUME_CORE") == nil ? current : "assumed", 1)
-        restart()
+    /// What a program should do about OpenBLAS's kernels before its real work starts.
+    public enum Decision: Equatable, Sendable {
+        /// Nothing: OpenBLAS's choice, the user's `OPENBLAS_CORETYPE` or a checked choice stands.
+        case keep
+        /// The core in force was chosen by an earlier start and its answers are right: record that
+        /// (`AGORA_BLAS_VERIFIED=1`) and go on.
+        case verified
+        /// Start the program again with this environment (OpenBLAS reads `OPENBLAS_CORETYPE` only
+        /// when it loads); `warning`, when set, goes to standard error first.
+        case restart(set: [String: String], unset: [String], warning: String?)
     }
 
-    /// execv of this program with its own arguments (returns only if execv fails).
-    static func restart() {
-        let argv = CommandLine.unsafeArgv
-        _ = execv("/proc/self/exe", argv)
+    /// The decision for a program whose environment is `environment` and whose OpenBLAS runs
+    /// `currentCore`, on `cpu`. Pure: it reads no global state and changes none, so a library or
+    /// an embedder can ask it; only a program's `main` (the CLI, the benchmark) acts on it, because
+    /// acting means restarting the process. `verify` is called only in a restarted process, to
+    /// check the selected core's answers (`verify()` by default).
+    ///
+    /// Environment it reads: `AGORA_BLAS_SELECT=0` turns selection off; `OPENBLAS_CORETYPE` set by
+    /// the user wins; `AGORA_BLAS_CORE_SELECTED` / `_REJECTED` / `_VERIFIED` / `_ORIGINAL_CORE`
+    /// carry the decision across the restart (and `agora info` prints them); `AGORA_BLAS_ASSUME_CORE`
+    /// pretends OpenBLAS chose that core (for tests on machines whose core is already right).
+    public static func decide(environment env: [String: String], currentCore: String, cpu: CPUFeatures?,
+                              verify: () -> String? = { verify() }) -> Decision {
+        if env["AGORA_BLAS_SELECT"] == "0" || env["AGORA_BLAS_CORE_REJECTED"] != nil { return .keep }
+        if let selected = env["AGORA_BLAS_CORE_SELECTED"] {
+            guard env["AGORA_BLAS_VERIFIED"] == nil else { return .keep }
+            guard let problem = verify() else { return .verified }
+            let original = env["AGORA_BLAS_ORIGINAL_CORE"] ?? ""
+            let fallBack = original.isEmpty || original.lowercased() == "assumed"
+            let warning = "warning: OpenBLAS's \(currentCore) kernels gave wrong answers here (\(problem)); back to \(original.isEmpty ? "OpenBLAS's own choice" : original)"
+            var set = ["AGORA_BLAS_CORE_REJECTED": "\(selected): \(problem)"]
+            var unset = ["AGORA_BLAS_CORE_SELECTED"]
+            if fallBack { unset.append("OPENBLAS_CORETYPE") } else { set["OPENBLAS_CORETYPE"] = original }
+            return .restart(set: set, unset: unset, warning: warning)
+        }
+        guard env["OPENBLAS_CORETYPE"] == nil else { return .keep }  // the user's choice stands
+        let assumed = env["AGORA_BLAS_ASSUME_CORE"]
+        guard let (core, reason) = advice(current: assumed ?? currentCore, cpu: cpu) else { return .keep }
+        return .restart(set: ["OPENBLAS_CORETYPE": core, "AGORA_BLAS_CORE_SELECTED": reason,
+                              "AGORA_BLAS_ORIGINAL_CORE": assumed == nil ? currentCore : "assumed"],
+                        unset: [], warning: nil)
     }
 }

@@ -7,7 +7,7 @@ import Darwin
 #endif
 
 /// The per-example loss of a generalized linear model on the margin z = x . theta.
-public enum GLMLoss: String, Sendable, Codable {
+public enum GLMLoss: String, Sendable, Codable, CaseIterable {
     /// log(1 + exp(-y z)) with y in {-1, +1}.
     case logistic
     /// (z - y)^2 / 2.

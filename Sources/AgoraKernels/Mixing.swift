@@ -269,7 +269,7 @@ extension Kernels {
     /// more neighbours than distinct set offsets the lines evict each other before use. Measured
     /// on a Zen 4 (`make bench-ab ... ONLY=mix/exponential_d1024,mix/exponential`, n = 512): groups
     /// of four took 0.71x the time at d = 1024 and made no difference at d = 1e4; grouping every
-    /// row length made d = 1e4 1.13x slower, and rows of 9 entries gained nothing in a throwaway
+    /// row length made d = 1e4 1.13x slower, and rows of 9 entries gained nothing in a separate
     /// probe, hence the floor of 12.
     static func groupedMixDegree(rowBytes: Int) -> Int {
         let period = 4096

@@ -35,6 +35,12 @@ public struct MixingMatrix: Sendable, Equatable {
         let n = graph.agents
         let deg = graph.degrees
         let dmax = graph.maxDegree
+        if scheme == .uniform, let i = deg.firstIndex(where: { $0 != dmax }) {
+            // 1 / (1 + degree) is symmetric only when every agent has the same degree.
+            throw AgoraError.configuration(
+                "uniform weights need a regular graph (every agent the same degree); agent \(i) has degree \(deg[i]), the largest is \(dmax): use metropolis or max-degree",
+                field: "weights")
+        }
         var rows: [[(Int, Double)]] = []
         rows.reserveCapacity(n)
         for i in 0..<n {

@@ -12,14 +12,13 @@ struct Agora: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agora",
         abstract: "Incentive-compatible collaborative machine learning: mechanisms, kernels, experiments.",
-        subcommands: [DSGDCommand.self, MarketCommand.self, MixCommand.self, TopologyCommand.self, ContractCommand.self, DataCommand.self, InfoCommand.self],
-        defaultSubcommand: MixCommand.self
+        subcommands: [DSGDCommand.self, MarketCommand.self, MixCommand.self, TopologyCommand.self, ContractCommand.self, DataCommand.self, InfoCommand.self]
     )
 
     /// Before anything else: the OpenBLAS kernels this CPU can run (restarts once when OpenBLAS
-    /// chose generic ones; see `BLASCoreSelection`).
+    /// chose generic ones; see `restartWithBetterBLASCoreIfNeeded`).
     static func main() {
-        BLASCoreSelection.reexecIfNeeded()
+        restartWithBetterBLASCoreIfNeeded()
         Self.main(nil)
     }
 }

@@ -17,7 +17,7 @@ struct ContractCommand: ParsableCommand {
     @Flag(help: "Print one JSON object on stdout (the menu, objective, KKT residual).") var json = false
     @Option(help: "Write the menu and reward distributions as CSV files into this folder.") var out: String?
     @Flag(help: "Also solve the full program (all pairwise IC) and report its objective.") var checkFull = false
-    @Option(help: "Conditioning on n_i >= 1: truncated or size-biased (overrides the file).") var conditioning: String?
+    @Option(help: "Conditioning on n_i >= 1 (overrides the file).") var conditioning: MultinomialOutcomes.Conditioning?
     @Option(help: "Replace the exact enumeration by this many sampled outcomes (sample-average approximation, with a standard error).") var sampled: Int?
     @Option(help: "Seed for --sampled.") var seed: UInt64 = 1
 
@@ -43,10 +43,7 @@ struct ContractCommand: ParsableCommand {
                 title = setting
             }
             if let conditioning {
-                guard let cnd = MultinomialOutcomes.Conditioning(rawValue: conditioning) else {
-                    throw ValidationError("--conditioning must be truncated or size-biased")
-                }
-                s.conditioning = cnd
+                s.conditioning = conditioning
             }
             let start = DispatchTime.now().uptimeNanoseconds
             if let sampled, sampled < 1 { throw ValidationError("--sampled must be at least 1") }

@@ -11,6 +11,7 @@ struct DSGDCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dsgd",
         abstract: "Truthful decentralized SGD: runs with strategic agents, the best gain against the horizon, all agents strategic.",
+        discussion: "`agora dsgd [options]` is `agora dsgd run [options]`: its options are listed by `agora dsgd run --help`.",
         subcommands: [DSGDRunCommand.self, DSGDHorizonCommand.self, DSGDEquilibriumCommand.self],
         defaultSubcommand: DSGDRunCommand.self)
 }

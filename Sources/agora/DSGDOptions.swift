@@ -13,8 +13,8 @@ struct DSGDOptions: ParsableArguments {
     @Option(help: "A JSON experiment file (the 'config' object of a previous result); flags below override nothing when given.") var config: String?
     @Option(help: "Number of agents.") var agents: Int = 16
     @Option(help: "Topology (as in `agora topology`).") var topology: String = "exponential"
-    @Option(help: "Mixing weights.") var weights: String = "metropolis"
-    @Option(help: "Model: logistic or squared.") var model: String = "logistic"
+    @Option(help: "Mixing weights (uniform needs a regular graph).") var weights: WeightScheme = .metropolis
+    @Option(help: "Model: logistic regression or least squares.") var model: GLMLoss = .logistic
     @OptionGroup(title: "Data") var dataOptions: DataOptions
     @Option(help: "Held-out data for test accuracy (same format as --data), or 'auto' for the LIBSVM convention FILE.t (a9a -> a9a.t).") var testData: String?
     @Option(help: "Synthetic data: rows per agent.") var rows: Int = 200
@@ -27,7 +27,7 @@ struct DSGDOptions: ParsableArguments {
     @Option(help: "v, the step-size exponent, in (0.5, 1].") var v: Double = 0.6
     @Option(help: "C_0 of the payment coefficient C_t = C_0 (t+1)^-u, or 'auto': chosen by pilot runs so that inflation does not pay (see docs/dsgd.md).") var c0: String = "1e-4"
     @Option(help: "u, the payment exponent.") var u: Double = 0.1
-    @Option(help: "Edge weighting: unit, mixing-weight, degree-normalised.") var edgeWeighting: String = "unit"
+    @Option(help: "Edge weighting of the payments.") var edgeWeighting: PaymentRule.EdgeWeighting = .unit
     @Option(help: "Inflating agent as AGENT:ALPHA (repeatable).") var inflate: [String] = []
     @Option(help: "Noisy agent as AGENT:SIGMA (repeatable).") var noise: [String] = []
     @Option(help: "Myopic best-responding agent as AGENT[:L] (repeatable; L, the smoothness of its objective, defaults to a bound from its data).") var bestResponse: [String] = []
@@ -35,22 +35,18 @@ struct DSGDOptions: ParsableArguments {
     @Option(help: "Misreporting agent as AGENT:FACTOR (repeatable).") var misreport: [String] = []
     @Option(help: "Seed for every random choice.") var seed: UInt64 = 1
     @Flag(inversion: .prefixedNo, help: "Append a constant feature (the intercept); default: on with --data, off for synthetic data.") var intercept: Bool? = nil
-    @Option(help: "Utility of an agent: final (reward -f_i at the end; the spec's reading of the paper), average (time average of -f_i over the run) or cumulative (its sum).") var utility: String = "final"
-    @Option(help: "With --c0 auto: pilot iterations (default: iterations / 16, at least 100).") var pilot: Int?
-    @Option(help: "In-process mixing kernel: auto (GEMM for dense graphs), sparse or dense. The MPI back-end mixes sparsely: compare it with --mix-strategy sparse.") var mixStrategy: String = "auto"
+    @Option(help: "Utility of an agent: final (reward -f_i at the end; the spec's reading of the paper), average (time average of -f_i over the run) or cumulative (its sum).") var utility: UtilityModel = .final
+    @Option(help: "With --c0 auto: pilot iterations (default: iterations / 16, at least 100; for `dsgd horizon`, the smallest horizon).") var pilot: Int?
+    @Option(help: "In-process mixing kernel: auto (GEMM for dense graphs), sparse or dense. The MPI back-end mixes sparsely: compare it with --mix-strategy sparse.") var mixStrategy: MixStrategy = .auto
 
     func experiment() throws -> DSGDExperiment {
         if let config { return try loadJSONConfig(config, as: DSGDExperiment.self, what: "DSGD experiment") }
         var e = DSGDExperiment()
         e.data.agents = agents; e.data.rowsPerAgent = rows; e.data.features = features; e.data.heterogeneity = heterogeneity
-        guard let loss = GLMLoss(rawValue: model) else { throw ValidationError("--model must be logistic or squared") }
-        e.data.loss = loss; e.data.seed = seed
+        e.data.loss = model; e.data.seed = seed
         e.topology = try Topology(parsing: topology)
-        guard let w = WeightScheme(rawValue: weights) else { throw ValidationError("--weights '\(weights)' is not a weight scheme") }
-        e.weights = w
-        guard let ew = PaymentRule.EdgeWeighting(rawValue: edgeWeighting) else {
-            throw ValidationError("--edge-weighting must be one of \(PaymentRule.EdgeWeighting.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
+        e.weights = weights
+        let ew = edgeWeighting
         let c0Value: Double
         if c0 == "auto" { c0Value = 1e-4 } else {
             guard let x = Double(c0), x.isFinite, x > 0 else { throw ValidationError("--c0 must be a positive number or 'auto', got '\(c0)'") }
@@ -59,10 +55,8 @@ struct DSGDOptions: ParsableArguments {
         e.mechanism = TruthfulDSGD(stepSize: PowerSchedule(initial: lr, exponent: v),
                                    payments: PaymentRule(coefficient: PowerSchedule(initial: c0Value, exponent: u), edgeWeighting: ew))
         e.intercept = intercept
-        guard let ms = MixStrategy(rawValue: mixStrategy) else { throw ValidationError("--mix-strategy must be auto, sparse or dense, got '\(mixStrategy)'") }
-        e.mixStrategy = ms == .auto ? nil : ms
-        guard let um = UtilityModel(rawValue: utility) else { throw ValidationError("--utility must be final, average or cumulative, got '\(utility)'") }
-        e.utility = um == .final ? nil : um
+        e.mixStrategy = mixStrategy == .auto ? nil : mixStrategy
+        e.utility = utility == .final ? nil : utility
         e.iterations = iterations; e.batch = batch; e.seed = seed; e.l2 = l2
         if dataOptions.usesFile { e.dataFile = try dataOptions.file(defaultPartition: "iid", test: testData) }
         else if testData != nil { throw ValidationError("--test-data needs --data") }

@@ -13,12 +13,12 @@ struct DataCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Rows, features, sparsity and label counts of a data file; with --partition, the per-agent split.")
 
-        @Argument(help: "A LIBSVM/svmlight file, an IDX image file (its labels file is found by name), or a CSV file (.gz accepted).")
+        @Argument(help: "A named data set (mnist, a9a, mushrooms, digits), a LIBSVM/svmlight file, an IDX image file (its labels file is found by name), or a CSV file (.gz accepted).")
         var file: String
-        @Option(help: "Format: libsvm, idx, csv (default: from the file name).") var format: String?
+        @Option(help: "Format (default: from the file name).") var format: DataFormat?
         @Option(help: "Feature count for LIBSVM files (default: the largest index).") var features: Int = 0
         @Option(help: "IDX labels file (default: the images file name with 'images-idx3' replaced by 'labels-idx1').") var labels: String?
-        @Option(help: "CSV files: is the first row a header? yes, no, or auto (decided from the row; reported).") var header: String = "auto"
+        @Option(help: "CSV files: is the first row a header? (auto: decided from the row; reported)") var header: CSVHeader = .auto
         @Option(help: "Partition across agents: iid, dirichlet:BETA, shards:S, groups:G, skew, quantity:ALPHA.") var partition: String?
         @Option(help: "Number of agents for --partition.") var agents: Int = 10
         @Option(help: "Seed for --partition.") var seed: UInt64 = 1
@@ -28,20 +28,35 @@ struct DataCommand: ParsableCommand {
             let file: String, format: String, rows: Int, features: Int, storage: String
             let nonzeros: Int, density: Double, labels: [String], labelCounts: [Int]
             let partition: String?, agentSizes: [Int]?, agentLabelHistograms: [[Int]]?
-            /// CSV: the header row read (null when the first row was data).
+            /// CSV: the header row read (null when the first row was data or the file is not CSV).
             let header: [String]?
+
+            private enum CodingKeys: String, CodingKey {
+                case file, format, rows, features, storage, nonzeros, density, labels, labelCounts
+                case partition, agentSizes, agentLabelHistograms, header
+            }
+
+            /// `header` is always written (null when absent); the partition keys only with --partition.
+            func encode(to encoder: any Encoder) throws {
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                try c.encode(file, forKey: .file); try c.encode(format, forKey: .format); try c.encode(rows, forKey: .rows)
+                try c.encode(features, forKey: .features); try c.encode(storage, forKey: .storage)
+                try c.encode(nonzeros, forKey: .nonzeros); try c.encode(density, forKey: .density)
+                try c.encode(labels, forKey: .labels); try c.encode(labelCounts, forKey: .labelCounts)
+                try c.encodeIfPresent(partition, forKey: .partition); try c.encodeIfPresent(agentSizes, forKey: .agentSizes)
+                try c.encodeIfPresent(agentLabelHistograms, forKey: .agentLabelHistograms)
+                try c.encode(header, forKey: .header)
+            }
         }
 
         func run() throws {
             try reportingErrors {
-                guard let fmt = try? format.map(DataFormat.init(parsing:)) ?? DataFormat.guess(path: file) else {
-                    throw ValidationError("--format '\(format ?? "")' is not one of libsvm, idx, csv")
-                }
-                var source = DataFile(path: file, format: fmt, features: features)
+                // A named data set resolves as `--data NAME` does; anything else is a path.
+                var source = try resolveDataFile(file, format: format, features: features, partition: "iid")
                 source.labelsPath = labels
-                guard let h = CSVHeader(rawValue: header.lowercased()) else { throw ValidationError("--header '\(header)' is not one of yes, no, auto") }
-                source.csvHeader = h
-                let d = try source.read(file)
+                source.csvHeader = header
+                let fmt = source.format, h = header
+                let d = try source.read(source.path)
                 var part: Partition? = nil
                 if let partition {
                     part = try Partition(labels: d.labels, classes: d.classes, agents: agents,

@@ -15,7 +15,7 @@ struct MarketReproduceCommand: ParsableCommand {
     @Option(help: "Seed for every random choice.") var seed: UInt64 = 1
     @Option(help: "acceptance only: its data sets, comma separated: named sets or data files (LIBSVM, IDX, CSV with the label last) (default a9a,mushrooms,mnist,digits).") var dataSets: String?
     @Option(help: "acceptance only: seeds per cell, from --seed on (default \(MarketReproduction.acceptanceSeeds)).") var seeds: Int?
-    @Option(help: "acceptance only: the pilot's scope, market (the default) or client (the default before 2026-12-03).") var pilotScope: String?
+    @Option(help: "acceptance only: the pilot's scope (default: market; client reproduces the per-client column of docs/market.md).") var pilotScope: MarketExperiment.ProxPilot.Scope?
     @Option(help: "Write NAME.csv, NAME-checks.csv, NAME.svg and NAME.json per experiment into this folder.") var out: String?
     @Flag(help: "Print the reports as JSON lines on stdout.") var json = false
 
@@ -33,7 +33,7 @@ struct MarketReproduceCommand: ParsableCommand {
             if dataSets != nil || seeds != nil || pilotScope != nil, !chosen.contains(.acceptance) {
                 throw ValidationError("--data-sets, --seeds and --pilot-scope apply to the acceptance experiment only")
             }
-            let scope = try pilotScope.map(MarketRunCommand.pilotScope)
+            let scope = pilotScope
             let sets = dataSets.map { $0.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } }
             if let out { try prepareOutputFolder(out) }
             let resolver: MarketReproduction.DataResolver = { name, scheme in

@@ -21,17 +21,17 @@ struct MarketRunCommand: ParsableCommand {
     @Option(help: "Synthetic data: heterogeneity across clients.") var heterogeneity: Double = 3
     @Option(help: "Synthetic data: groups of clients sharing a task (0: every client its own).") var clusters: Int = 3
     @Option(help: "Methods, comma-separated: ipfl, local, fedavg, fedprox, ditto, pfedgraph, fedamp, cfl, fedfomo, or all.") var method: String = "ipfl,local,fedavg"
-    @Option(help: "Market preset: default (scale-free personalization) or paper (the reference code's: eta = 5 absolute, prox strength lambda/eta for every client); the flags below override it.") var preset: String = "default"
+    @Option(help: "Market preset: default (scale-free personalization) or paper (the reference code's: eta = 5 absolute, prox strength lambda/eta for every client); the flags below override it.") var preset: MarketPreset = .default
     @Option(help: "lambda: weight of model distance in prices and payments (default 2).") var lambda: Double?
     @Option(help: "eta: personalization centre step, in units of the client's update with --centre-step relative (default 1), absolute as in the reference code (paper: 5).") var eta: Double?
-    @Option(help: "Unit of eta: relative (scale-free, default) or absolute (the reference code).") var centreStep: String?
+    @Option(help: "Unit of eta: relative (scale-free, default) or absolute (the reference code).") var centreStep: CentreStep?
     @Option(help: "Prox strength mu of (mu/2)||theta - centre||^2 for every client, or 'lambda/eta' (the reference code's coupling); turns the pilot off. Default: chosen by the pilot.") var prox: String?
     @Option(help: "Candidate prox strengths of the pilot, comma separated (default 0,0.05,0.2).") var proxCandidates: String?
     @Option(help: "Rounds of the pilot per candidate (default 5); 0 turns the pilot off (every client gets the market's strength, 0.2).") var pilotRounds: Int?
-    @Option(help: "Who the pilot chooses for: market (one strength for all clients, by the validation loss pooled over them; the default) or client (each client its own strength).") var pilotScope: String?
+    @Option(help: "Who the pilot chooses for: market (one strength for all clients, by the validation loss pooled over them; the default) or client (each client its own strength).") var pilotScope: MarketExperiment.ProxPilot.Scope?
     @Option(help: "Pull clients that bought nothing towards their own model too: yes (the reference code) or no (default).") var proxWithoutImports: String?
-    @Option(help: "Distance between updates: cosine or squared-l2.") var distance: String = "cosine"
-    @Option(help: "Tie-break among equal thresholds: index (reference) or random.") var tieBreak: String = "index"
+    @Option(help: "Distance between updates.") var distance: MarketDistance = .cosine
+    @Option(help: "Tie-break among equal thresholds: index (the reference code) or random.") var tieBreak: MarketTieBreak = .index
     @Option(help: "Rounds.") var rounds: Int = 20
     @Option(help: "Local SGD steps per round.") var localSteps: Int = 20
     @Option(help: "Mini-batch size.") var batch: Int = 32
@@ -49,8 +49,8 @@ struct MarketRunCommand: ParsableCommand {
     @Option(help: "A misreporting client as CLIENT:SIZE_FACTOR:COST_FACTOR (repeatable).") var misreport: [String] = []
     @Option(help: "An attacker as CLIENT:KIND, KIND one of shuffle, sign-flip, free-ride-constant, free-ride-gaussian (repeatable).") var attack: [String] = []
     @Flag(help: "Clients with negative round utility leave the market.") var dropout = false
-    @Option(help: "Dropout rule (implies --dropout): negative-utility (the spec's) or ir-probability (a client stays with probability = share of its rounds with utility >= 0; a reconstruction).") var dropoutRule: String?
-    @Option(help: "Attack conventions: agora (sign-flip reflects the update about theta0, constant free-rider theta0 + 0.01) or reference (the reference code's: -theta, all ones, free-riders report cost 0).") var attackConvention: String = "agora"
+    @Option(help: "Dropout rule (implies --dropout): negative-utility (the paper's) or ir-probability (a client stays with probability = share of its rounds with utility >= 0; a reconstruction).") var dropoutRule: DropoutRule?
+    @Option(help: "Attack conventions: agora (sign-flip reflects the update about theta0, constant free-rider theta0 + 0.01) or reference (the reference code's: -theta, all ones, free-riders report cost 0).") var attackConvention: AttackConvention = .agora
     @Option(help: "The fewest rows a client may hold (at least 2; every client also gets a test row).") var minClientRows: Int = 10
     @Option(help: "Seed for every random choice.") var seed: UInt64 = 1
     @Option(help: "Write result.json, config.json, CSV files, graph.dot and SVG plots into this folder.") var out: String?
@@ -69,19 +69,15 @@ struct MarketRunCommand: ParsableCommand {
             }
             return m
         }
-        guard let dist = MarketDistance(rawValue: distance) else { throw ValidationError("--distance must be cosine or squared-l2") }
-        guard let tie = MarketTieBreak(rawValue: tieBreak) else { throw ValidationError("--tie-break must be index or random") }
         switch preset {
-        case "default": e.market = ModelMarket()
-        case "paper": e.market = .paper; e.proxPilot = nil
-        default: throw ValidationError("--preset must be default or paper, got '\(preset)'")
+        case .default: e.market = ModelMarket()
+        case .paper: e.market = .paper; e.proxPilot = nil
         }
-        e.market.distance = dist; e.market.tieBreak = tie
+        e.market.distance = distance; e.market.tieBreak = tieBreak
         if let lambda { e.market.lambda = lambda }
         if let eta { e.market.eta = eta }
         if let centreStep {
-            guard let c = CentreStep(rawValue: centreStep) else { throw ValidationError("--centre-step must be relative or absolute, got '\(centreStep)'") }
-            e.market.centreStep = c
+            e.market.centreStep = centreStep
         }
         if let proxCandidates {
             let c = try proxCandidates.split(separator: ",").map { t -> Double in
@@ -99,7 +95,7 @@ struct MarketRunCommand: ParsableCommand {
             }
         }
         if let pilotScope {
-            let scope = try Self.pilotScope(pilotScope)
+            let scope = pilotScope
             guard e.proxPilot != nil, prox == nil else { throw ValidationError("--pilot-scope needs the pilot (not with --prox, --pilot-rounds 0 or --preset paper)") }
             e.proxPilot!.scope = scope
         }
@@ -118,10 +114,7 @@ struct MarketRunCommand: ParsableCommand {
         e.l2 = l2; e.hidden = hidden; e.testFraction = testFraction; e.eagerness = eagerness; e.cost = cost
         e.sizeScale = sizeScale; e.dropout = dropout; e.seed = seed
         if let dropoutRule {
-            guard let rule = DropoutRule(rawValue: dropoutRule) else {
-                throw ValidationError("--dropout-rule must be one of \(DropoutRule.allCases.map(\.rawValue).joined(separator: ", ")), got '\(dropoutRule)'")
-            }
-            e.dropout = true; e.dropoutRule = rule
+            e.dropout = true; e.dropoutRule = dropoutRule
         }
         if minClientRows != 10 { e.minClientRows = minClientRows }
         func range(_ text: String, _ flag: String) throws -> (Double, Double) {
@@ -144,8 +137,7 @@ struct MarketRunCommand: ParsableCommand {
             }
             e.misreports.append(.init(client: c, sizeFactor: sf, costFactor: cf))
         }
-        guard let convention = AttackConvention(rawValue: attackConvention) else { throw ValidationError("--attack-convention must be agora or reference, got '\(attackConvention)'") }
-        if convention == .reference { e.attackConvention = .reference }
+        if attackConvention == .reference { e.attackConvention = .reference }
         for s in attack {
             let p = s.split(separator: ":", maxSplits: 1)
             guard p.count == 2, let c = Int(p[0]), let k = MarketAttack(rawValue: String(p[1])) else {
@@ -170,11 +162,13 @@ struct MarketRunCommand: ParsableCommand {
     }
 
     /// `--pilot-scope`'s value (also `market reproduce acceptance`'s).
-    static func pilotScope(_ name: String) throws -> MarketExperiment.ProxPilot.Scope {
-        guard let scope = MarketExperiment.ProxPilot.Scope(rawValue: name) else {
-            throw ValidationError("--pilot-scope must be client or market, got '\(name)'")
+    /// "K = 5e5, c = 1", or the range of each when it is drawn per client (the inclusive market).
+    static func economyLabel(_ e: MarketExperiment) -> String {
+        func label(_ name: String, _ one: Double, _ each: [Double]?) -> String {
+            guard let each, let lo = each.min(), let hi = each.max() else { return "\(name) = \(fmt(one))" }
+            return "\(name) per client in [\(fmt(lo)), \(fmt(hi))]"
         }
-        return scope
+        return label("K", e.eagerness, e.eagernesses) + ", " + label("c", e.cost, e.costs)
     }
 
     func run() throws {
@@ -208,7 +202,7 @@ struct MarketRunCommand: ParsableCommand {
             let source = e.dataFile.map { "\($0.path) (\($0.partition))" } ?? "synthetic logistic data (heterogeneity \(e.data.heterogeneity))"
             print("model market: \(e.clients) clients, \(r.parameters) parameters, \(source); \(e.rounds) rounds x \(e.localSteps) local steps")
             for w in r.warnings { print("warning: \(w)") }
-            print("market: lambda = \(fmt(e.market.lambda)), eta = \(fmt(e.market.eta)) (\((e.market.centreStep ?? .absolute).rawValue)), prox strength \(fmt(e.market.proxStrength))\((e.market.proxWithoutImports ?? true) ? "" : " (clients with imports only)"), K = \(fmt(e.eagerness)), c = \(fmt(e.cost)), distance \(e.market.distance.rawValue), tie-break \(e.market.tieBreak.rawValue)\n")
+            print("market: lambda = \(fmt(e.market.lambda)), eta = \(fmt(e.market.eta)) (\((e.market.centreStep ?? .absolute).rawValue)), prox strength \(fmt(e.market.proxStrength))\((e.market.proxWithoutImports ?? true) ? "" : " (clients with imports only)"), \(Self.economyLabel(e)), distance \(e.market.distance.rawValue), tie-break \(e.market.tieBreak.rawValue)\n")
             for m in r.methods {
                 print("\(m.method.rawValue):")
                 print("  " + pad("round", 7) + pad("mean acc", 10) + pad("mean utility", 14) + pad("edges", 7) + pad("budget residual", 17) + "active")

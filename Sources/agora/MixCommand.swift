@@ -16,7 +16,9 @@ struct MixCommand: ParsableCommand {
     @OptionGroup var backendOptions: BackendOptions
     @Option(help: "Parameter dimension per agent.") var dim: Int = 1000
     @Option(help: "Mixing steps.") var steps: Int = 30
-    @Option(help: "Kernel choice: auto, sparse, dense.") var strategy: String = "auto"
+    @Option(name: [.customLong("mix-strategy"), .customLong("strategy")],
+            help: "Mixing kernel: auto (GEMM for dense graphs), sparse or dense (--strategy is the same option).")
+    var strategy: MixStrategy = .auto
     @Option(help: "Threads for Agora's kernels (default: all cores).") var threads: Int?
     @Option(help: "Write per-step results as CSV to this file.") var csv: String?
     @Option(help: "Write an SVG plot of the consensus error (and the spectral bound) per step to this file.") var plot: String?
@@ -25,14 +27,11 @@ struct MixCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let (t, w) = try graph.parsed()
-            guard let s = MixStrategy(rawValue: strategy) else {
-                throw ValidationError("--strategy '\(strategy)' is not one of auto, sparse, dense")
-            }
             if let threads { guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
                 ThreadPool.shared.threads = threads }
             var e = ConsensusExperiment()
             e.topology = t; e.weights = w; e.agents = graph.agents; e.seed = graph.seed
-            e.dimension = dim; e.steps = steps; e.strategy = s
+            e.dimension = dim; e.steps = steps; e.strategy = strategy
             try e.validate()
             // Under MPI every rank runs this command; only the root prints and writes.
             let (exchange, reports) = try backendOptions.make(topology: t, weights: w, agents: graph.agents, seed: graph.seed)

@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 
 __all__ = ["AgoraError", "Topology", "topology", "mix", "mix_step", "dsgd_payments", "TruthfulDSGD", "solve_contract",
-           "Features", "glm_gradients", "update_geometry", "market_step", "blas_info", "abi_version", "ABI_VERSION"]
+           "Features", "glm_gradients", "update_geometry", "market_step", "blas_info", "recommend_blas_core", "check_blas_core", "abi_version", "ABI_VERSION"]
 
 #: The C ABI version this package was written for (agora.h's AGORA_ABI_VERSION).
 ABI_VERSION = 2
@@ -32,95 +32,53 @@ class AgoraError(RuntimeError):
         self.kind = kind
 
 
-_PROBE = """
-import ctypes, sys
-lib = ctypes.CDLL(sys.argv[1])
-lib.agora_blas_core_advice.restype = ctypes.c_int32
-core, reason, msg = ctypes.create_string_buffer(64), ctypes.create_string_buffer(512), ctypes.create_string_buffer(512)
-if sys.argv[2] == "advice":
-    lib.agora_blas_core_advice(core, 64, reason, 512)
-    print(core.value.decode() + "\t" + reason.value.decode())
-else:
-    lib.agora_blas_verify.restype = ctypes.c_int32
-    print("ok" if lib.agora_blas_verify(msg, 512) == 0 else "wrong\t" + msg.value.decode())
-"""
+def recommend_blas_core() -> dict:
+    """Whether OpenBLAS runs the kernels this CPU can run, and what to do when it does not.
+
+    Debian's OpenBLAS falls back to generic SSE kernels ("Prescott", 3-4x slower) on a CPU newer
+    than the library. OpenBLAS reads OPENBLAS_CORETYPE only when it loads, so this package never
+    changes it for you (importing agora_ml starts no process and changes no environment variable):
+    it tells you, and you set the variable before Python starts, e.g.
+    `OPENBLAS_CORETYPE=SkylakeX python script.py`.
+
+    Returns {"current": the core in this process, "recommended": a better core or None,
+    "reason": why, or None}. AGORA_BLAS_ASSUME_CORE pretends OpenBLAS chose that core (for tests).
+    """
+    core, reason = ctypes.create_string_buffer(64), ctypes.create_string_buffer(512)
+    found = _lib.agora_blas_core_advice(core, 64, reason, 512)
+    current = ctypes.create_string_buffer(64)
+    _lib.agora_blas_core(current, 64)
+    return {"current": current.value.decode(),
+            "recommended": core.value.decode() if found else None,
+            "reason": reason.value.decode() if found else None}
 
 
-def _select_blas_core(path: str) -> None:
-    """OpenBLAS reads OPENBLAS_CORETYPE when it loads, so the kernels must be chosen before the
-    library is: when OpenBLAS would pick kernels below this CPU's instruction set (a CPU newer
-    than the library: generic "Prescott" kernels, 3-4x slower), set the better core. The decision
-    is probed in a subprocess (OpenBLAS's own choice, then the better core checked against naive
-    products) once per CPU and library, and cached in ~/.cache/agora_ml. AGORA_BLAS_SELECT=0 or a
-    user's OPENBLAS_CORETYPE turn it off."""
-    if os.environ.get("OPENBLAS_CORETYPE") or os.environ.get("AGORA_BLAS_SELECT") == "0" or os.environ.get("AGORA_ML_PROBING"):
-        return
-    import hashlib
-    import subprocess
-    import sys
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = f.read().split("\n\n")[0]
-        stamp = f"{cpu}|{os.path.realpath(path)}|{os.path.getmtime(path)}|{os.environ.get('AGORA_BLAS_ASSUME_CORE', '')}"
-    except OSError:
-        return
-    home = os.path.expanduser("~")
-    if os.environ.get("XDG_CACHE_HOME"):
-        base = os.environ["XDG_CACHE_HOME"]
-    elif home and home != "~" and os.path.isdir(home):
-        base = os.path.join(home, ".cache")
-    else:
-        import tempfile
-        base = tempfile.gettempdir()
-    cache_dir = os.path.join(base, "agora_ml")
-    cache = os.path.join(cache_dir, "blas-core-" + hashlib.sha256(stamp.encode()).hexdigest()[:16] + ".txt")
-    try:
-        with open(cache) as f:
-            decision = f.read()
-    except OSError:
-        env = dict(os.environ, AGORA_ML_PROBING="1")
-
-        def probe(mode, extra=None):
-            out = subprocess.run([sys.executable, "-c", _PROBE, path, mode], env=dict(env, **(extra or {})),
-                                 capture_output=True, text=True, timeout=60)
-            return out.stdout.strip() if out.returncode == 0 else ""
-        try:
-            core, _, reason = probe("advice").partition("\t")
-            decision = ""
-            if core:
-                check = probe("verify", {"OPENBLAS_CORETYPE": core})
-                if check == "ok":
-                    decision = core + "\t" + reason
-                else:
-                    import warnings
-                    warnings.warn(f"agora_ml: OpenBLAS's {core} kernels gave wrong answers here ({check}); keeping OpenBLAS's own choice")
-            os.makedirs(cache_dir, exist_ok=True)
-            with open(cache, "w") as f:
-                f.write(decision)
-        except (OSError, subprocess.SubprocessError):
-            return
-    core, _, reason = decision.partition("\t")
-    if core:
-        os.environ["OPENBLAS_CORETYPE"] = core
-        os.environ["AGORA_BLAS_CORE_SELECTED"] = reason
+def check_blas_core() -> Optional[str]:
+    """Run sgemm, ssyrk, dgemm and dsyev of this process's OpenBLAS against naive references:
+    None when they agree, else what disagreed (some OpenBLAS builds give wrong answers with some
+    cores on some CPUs: check a core you set with OPENBLAS_CORETYPE once)."""
+    message = ctypes.create_string_buffer(512)
+    return None if _lib.agora_blas_verify(message, 512) == 0 else message.value.decode()
 
 
 def blas_info() -> dict:
-    """OpenBLAS's kernels in this process: {"core": ..., "selected": why agora_ml chose them, or
-    None when they are OpenBLAS's own (or the user's OPENBLAS_CORETYPE)}."""
-    name = ctypes.create_string_buffer(64)
-    _lib.agora_blas_core(name, 64)
-    return {"core": name.value.decode(), "selected": os.environ.get("AGORA_BLAS_CORE_SELECTED")}
+    """OpenBLAS's kernels in this process: {"core": the kernel set, "recommended": a better core
+    for this CPU or None, "reason": why, or None}."""
+    advice = recommend_blas_core()
+    return {"core": advice["current"], "recommended": advice["recommended"], "reason": advice["reason"]}
 
 
 def _load() -> ctypes.CDLL:
     path = os.environ.get("AGORA_ML_LIBRARY") or os.path.join(os.path.dirname(__file__), "_lib", "libAgoraC.so")
     if not os.path.exists(path):
         raise ImportError(f"agora_ml: the Agora library is missing at {path}; install the package with pip install ./python")
-    _select_blas_core(path)
     lib = ctypes.CDLL(path)
     lib.agora_blas_core.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
     lib.agora_blas_core.restype = None
+    lib.agora_blas_core_advice.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t]
+    lib.agora_blas_core_advice.restype = ctypes.c_int32
+    lib.agora_blas_verify.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+    lib.agora_blas_verify.restype = ctypes.c_int32
     c_char_p, c_int64, c_uint64, c_size_t = ctypes.c_char_p, ctypes.c_int64, ctypes.c_uint64, ctypes.c_size_t
     vp, msg = ctypes.c_void_p, ctypes.c_char_p
     lib.agora_abi_version.restype = ctypes.c_int32
@@ -163,6 +121,14 @@ def _load() -> ctypes.CDLL:
 
 
 _lib = _load()
+
+if not os.environ.get("OPENBLAS_CORETYPE") and os.environ.get("AGORA_BLAS_SELECT") != "0":
+    _advice = recommend_blas_core()
+    if _advice["recommended"]:
+        import warnings
+        warnings.warn(f"agora_ml: {_advice['reason']}; OpenBLAS reads its core only at start-up, so set "
+                      f"OPENBLAS_CORETYPE={_advice['recommended']} before starting Python to use it "
+                      "(AGORA_BLAS_SELECT=0 silences this)", RuntimeWarning, stacklevel=2)
 
 
 def abi_version() -> int:

@@ -1,4 +1,4 @@
-"""Agora's threads inside a Python host whose numpy runs its own BLAS threads (issue 17, item 4).
+"""Agora's threads inside a Python host whose numpy runs its own BLAS threads.
 
 For Agora pool sizes 1 and 2 (AGORA_NUM_THREADS, one subprocess each, alternated over --rounds: the
 pool is sized when the library loads), times agora_ml.mix on a ring at a small size (n = 256, d = 100: serial below the

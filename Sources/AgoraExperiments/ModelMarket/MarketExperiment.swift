@@ -178,8 +178,8 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         public var candidates: [Double] = [0, 0.05, 0.2]
         public var rounds = 5
         public var validationFraction = 0.2
-        /// Whose validation loss decides: one strength for the market (the default since
-        /// 2026-12-03, chosen by a rule fixed before measuring it on held-out data; docs/market.md)
+        /// Whose validation loss decides: one strength for the market (the default,
+        /// chosen by a rule fixed before measuring it on held-out data; docs/market.md)
         /// or one per client. nil, as decoded from configurations written before the option
         /// existed, is `.client`, what they ran.
         public var scope: Scope? = .market

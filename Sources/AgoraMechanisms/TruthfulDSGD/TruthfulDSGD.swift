@@ -9,7 +9,7 @@ import Darwin
 #endif
 
 /// Truthful decentralized SGD with neighbour payments (Chen & Wang, arXiv 2603.27962;
-/// reconstruction: see ../shared/spec/truthful-dsgd.md). Per iteration t, for every agent i:
+/// reconstruction, stated in full in docs/dsgd.md). Per iteration t, for every agent i:
 ///  1. g_i = stochastic gradient of f_i at theta_i;  the agent applies m_i (= g_i when truthful);
 ///  2. it sends theta_i and s_i = ||m_i||^2 (its report) to its neighbours;
 ///  3. theta_i <- sum_j w_ij theta_j - lambda_t m_i,  lambda_t = lambda_0 (t + 1)^-v;

@@ -162,7 +162,7 @@ if args.contains("--list") {
     for b in benchmarks { print(b.name) }
     exit(0)
 }
-BLASCoreSelection.reexecIfNeeded()
+restartWithBetterBLASCoreIfNeeded()
 let size = option("--size") ?? "default"
 guard size == "default" || size == "small" else { fail("--size must be default or small, not \(size)") }
 guard let reps = Int(option("--reps") ?? "5"), reps >= 1 else { fail("--reps must be a positive integer") }
@@ -243,3 +243,16 @@ for b in selected {
     out.append(timeBlock(b.name, run, answer))
 }
 print(encode(ProbeOutput(context: ctx, benchmarks: out)))
+
+/// The OpenBLAS kernels the CPU can run, as the benchmark chooses them: when OpenBLAS picked a core
+/// below the CPU's instruction set and the user set none, start again with the better one (OpenBLAS
+/// reads OPENBLAS_CORETYPE only when it loads). Written here with the public API every measured
+/// revision has (`advice`, `CPUFeatures`, `OpenBLAS.coreName`), since the probe builds against each.
+func restartWithBetterBLASCoreIfNeeded() {
+    let env = ProcessInfo.processInfo.environment
+    guard env["AGORA_BLAS_SELECT"] != "0", env["OPENBLAS_CORETYPE"] == nil, env["AGORA_BLAS_CORE_SELECTED"] == nil,
+          let (core, reason) = BLASCoreSelection.advice(current: OpenBLAS.coreName, cpu: CPUFeatures.current()) else { return }
+    setenv("OPENBLAS_CORETYPE", core, 1)
+    setenv("AGORA_BLAS_CORE_SELECTED", reason, 1)
+    _ = execv("/proc/self/exe", CommandLine.unsafeArgv)
+}

@@ -1,0 +1,35 @@
+import AgoraExperiments
+import AgoraKernels
+import AgoraLearning
+import AgoraMechanisms
+import AgoraTopology
+import ArgumentParser
+
+// The library's choice-valued enums as command-line values: `--help` lists their choices and a
+// wrong value gets ArgumentParser's one wording ("The value 'x' is invalid for '--weights'. Please
+// provide one of ..."). Each enum's raw value is its spelling on the command line and in JSON.
+
+extension WeightScheme: ExpressibleByArgument {}
+extension MixStrategy: ExpressibleByArgument {}
+extension GLMLoss: ExpressibleByArgument {}
+extension PaymentRule.EdgeWeighting: ExpressibleByArgument {}
+extension UtilityModel: ExpressibleByArgument {}
+extension CSVHeader: ExpressibleByArgument {}
+extension MultinomialOutcomes.Conditioning: ExpressibleByArgument {}
+
+extension DataFormat: ExpressibleByArgument {
+    /// The format names and their aliases (`DataFormat(parsing:)`).
+    public init?(argument: String) { try? self.init(parsing: argument) }
+}
+extension MarketDistance: ExpressibleByArgument {}
+extension MarketTieBreak: ExpressibleByArgument {}
+extension CentreStep: ExpressibleByArgument {}
+extension DropoutRule: ExpressibleByArgument {}
+extension AttackConvention: ExpressibleByArgument {}
+extension MarketExperiment.ProxPilot.Scope: ExpressibleByArgument {}
+
+/// `agora market run --preset`: the default market, or the reference code's personalization.
+enum MarketPreset: String, CaseIterable, ExpressibleByArgument {
+    case `default`
+    case paper
+}
