@@ -47,10 +47,10 @@ let package = Package(
     // ompi-c, Open MPI; MPICH's pkg-config name is mpich) and the MPI back-end; a plain build
     // never looks for mpi.h.
     traits: [
-        .trait(name: "MPI", description: "The MPI back-end of NeighborExchange (Open MPI or MPICH)."),
+        .trait(name: "MPI", description: "The MPI back-end of NeighborExchange (Open MPI or MPICH).")
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         // System libraries and shims.
@@ -81,8 +81,9 @@ let package = Package(
         .target(name: "AgoraTopology", dependencies: ["AgoraKernels"]),
         .target(name: "AgoraLearning", dependencies: ["AgoraKernels", "CZlib"]),
         .target(name: "AgoraMechanisms", dependencies: ["AgoraTopology", "AgoraKernels"]),
-        .target(name: "AgoraDistributed",
-                dependencies: ["AgoraTopology", "AgoraKernels", .target(name: "CMPI", condition: .when(traits: ["MPI"]))]),
+        .target(
+            name: "AgoraDistributed",
+            dependencies: ["AgoraTopology", "AgoraKernels", .target(name: "CMPI", condition: .when(traits: ["MPI"]))]),
         .target(name: "AgoraReports", dependencies: []),
         .target(
             name: "AgoraExperiments",
@@ -103,8 +104,10 @@ let package = Package(
         .target(name: "AgoraBenchCore", path: "Benchmarks/AgoraBenchCore"),
         .executableTarget(
             name: "AgoraBench",
-            dependencies: ["AgoraBenchCore", "AgoraExperiments", "AgoraReports", "AgoraMechanisms", "AgoraLearning",
-                           "AgoraTopology", "AgoraKernels"],
+            dependencies: [
+                "AgoraBenchCore", "AgoraExperiments", "AgoraReports", "AgoraMechanisms", "AgoraLearning",
+                "AgoraTopology", "AgoraKernels",
+            ],
             path: "Benchmarks/AgoraBench"
         ),
         // Regression tracking: interleaved A/B of two builds of the probe (Benchmarks/ABProbe, a
@@ -112,8 +115,10 @@ let package = Package(
         .executableTarget(name: "AgoraBenchTrack", dependencies: ["AgoraBenchCore", "AgoraReports"], path: "Benchmarks/AgoraBenchTrack"),
         .executableTarget(
             name: "AgoraMPIBench",
-            dependencies: ["AgoraBenchCore", "AgoraDistributed", "AgoraExperiments", "AgoraReports", "AgoraLearning",
-                           "AgoraTopology", "AgoraKernels"],
+            dependencies: [
+                "AgoraBenchCore", "AgoraDistributed", "AgoraExperiments", "AgoraReports", "AgoraLearning",
+                "AgoraTopology", "AgoraKernels",
+            ],
             path: "Benchmarks/AgoraMPIBench"
         ),
 
@@ -122,12 +127,16 @@ let package = Package(
         .testTarget(name: "AgoraKernelsTests", dependencies: ["AgoraKernels", "AgoraTestSupport"]),
         .testTarget(name: "AgoraTopologyTests", dependencies: ["AgoraTopology", "AgoraKernels", "AgoraTestSupport"]),
         .testTarget(name: "AgoraLearningTests", dependencies: ["AgoraLearning", "AgoraKernels", "AgoraTestSupport"]),
-        .testTarget(name: "AgoraMechanismsTests",
-                    dependencies: ["AgoraMechanisms", "AgoraLearning", "AgoraTopology", "AgoraKernels", "AgoraTestSupport"]),
+        .testTarget(
+            name: "AgoraMechanismsTests",
+            dependencies: ["AgoraMechanisms", "AgoraLearning", "AgoraTopology", "AgoraKernels", "AgoraTestSupport"]),
         .testTarget(name: "AgoraReportsTests", dependencies: ["AgoraReports"]),
-        .testTarget(name: "AgoraExperimentsTests",
-                    dependencies: ["AgoraExperiments", "AgoraMechanisms", "AgoraLearning", "AgoraTopology", "AgoraKernels",
-                                   "AgoraTestSupport"]),
+        .testTarget(
+            name: "AgoraExperimentsTests",
+            dependencies: [
+                "AgoraExperiments", "AgoraMechanisms", "AgoraLearning", "AgoraTopology", "AgoraKernels",
+                "AgoraTestSupport",
+            ]),
         .testTarget(name: "AgoraBenchCoreTests", dependencies: ["AgoraBenchCore", "AgoraBenchTrack"]),
         // The built CLI against a table of hostile inputs (clean exits, never a signal).
         .testTarget(name: "AgoraCLITests", dependencies: ["agora", "AgoraKernels"]),
@@ -146,7 +155,8 @@ if ProcessInfo.processInfo.environment["AGORA_FUZZ"] != nil {
         .executableTarget(name: "FuzzIDX", dependencies: common, path: "Tests/Fuzz/FuzzIDX"),
         .executableTarget(name: "FuzzCSV", dependencies: common, path: "Tests/Fuzz/FuzzCSV"),
         .executableTarget(name: "FuzzEdgeList", dependencies: common, path: "Tests/Fuzz/FuzzEdgeList"),
-        .executableTarget(name: "FuzzConfig", dependencies: common + ["AgoraMechanisms", "AgoraExperiments"], path: "Tests/Fuzz/FuzzConfig"),
+        .executableTarget(
+            name: "FuzzConfig", dependencies: common + ["AgoraMechanisms", "AgoraExperiments"], path: "Tests/Fuzz/FuzzConfig"),
         .executableTarget(name: "FuzzCheckpoint", dependencies: common + ["AgoraExperiments"], path: "Tests/Fuzz/FuzzCheckpoint"),
     ]
 }

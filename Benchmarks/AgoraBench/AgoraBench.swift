@@ -16,17 +16,25 @@ import Foundation
 struct AgoraBench {
     static func main() throws {
         let args = CommandLine.arguments
-        let session = CommandLineOptions.parseOrExit(Array(args.dropFirst()), valued: BenchSession.valuedFlags, switches: BenchSession.switches,
-                                                     usage: BenchSession.usage) { try BenchSession(executable: args[0], options: $0) }
+        let session = CommandLineOptions.parseOrExit(
+            Array(args.dropFirst()), valued: BenchSession.valuedFlags, switches: BenchSession.switches,
+            usage: BenchSession.usage
+        ) { try BenchSession(executable: args[0], options: $0) }
         restartWithBetterBLASCoreIfNeeded()  // the kernels the CPU can run (recorded in the context)
         session.printHeader()
         session.runBounds()
         if session.want("kernels") { try session.runKernels() }
-        session.runSection("glm", "batched logistic-regression gradients (dense), against numpy on identical inputs") { try $0.runGradients() }
+        session.runSection("glm", "batched logistic-regression gradients (dense), against numpy on identical inputs") {
+            try $0.runGradients()
+        }
         session.runSection("dsgd", "one truthful-DSGD iteration (gradients + mix + payments), against numpy/scipy") { try $0.runDSGD() }
-        session.runSection("market", "one iPFL market step (Gram distances + graph + payments + prox centres), against numpy") { try $0.runMarket() }
+        session.runSection("market", "one iPFL market step (Gram distances + graph + payments + prox centres), against numpy") {
+            try $0.runMarket()
+        }
         session.runSection("contracts", "contracts (exact solver vs scipy trust-constr peer on the same program)") { $0.runContracts() }
-        session.runSection("contended", "threads under contention: 1 vs all threads, quiet and beside a CPU-bound process") { try $0.runContended() }
+        session.runSection("contended", "threads under contention: 1 vs all threads, quiet and beside a CPU-bound process") {
+            try $0.runContended()
+        }
         if session.want("sweep") { try session.runSweep() }
         session.printTargets()
         try session.writeOutputs()

@@ -54,7 +54,9 @@ extension BenchSession {
             triadBound[th] = tbytes / ttriad.median / 1e9
             add("bound/triad/threads:\(th)", ttriad, threads: th, bytes: tbytes)
         }
-        a = []; b = []; c = []
+        a = []
+        b = []
+        c = []
         pool.threads = allThreads
         measureCacheBandwidth()
     }
@@ -67,8 +69,10 @@ extension BenchSession {
         for th in Set([1, allThreads]).sorted() {
             pool.threads = th
             var bounds: [(level: String, capacity: Double, gbs: Double)] = []
-            for (name, perCore, shared) in [("L1", CPUCaches.dataBytes(level: 1, in: caches), false), ("L2", CPUCaches.dataBytes(level: 2, in: caches), false),
-                                           ("L3", CPUCaches.dataBytes(level: 3, in: caches), true)] where perCore > 0 {
+            for (name, perCore, shared) in [
+                ("L1", CPUCaches.dataBytes(level: 1, in: caches), false), ("L2", CPUCaches.dataBytes(level: 2, in: caches), false),
+                ("L3", CPUCaches.dataBytes(level: 3, in: caches), true),
+            ] where perCore > 0 {
                 let capacity = shared ? perCore : perCore * th
                 let per = max(256, capacity / 2 / 2 / th / 4)  // floats per thread per array
                 var src = [Float](repeating: 1, count: per * th), dst = [Float](repeating: 0, count: per * th)
@@ -87,7 +91,8 @@ extension BenchSession {
                 let gbs = bytes / t.median / 1e9
                 bounds.append((name, Double(capacity), gbs))
                 add("bound/copy_in_\(name)/threads:\(th)", t, threads: th, bytes: bytes)
-                src = []; dst = []
+                src = []
+                dst = []
             }
             cacheCopyBound[th] = bounds
         }

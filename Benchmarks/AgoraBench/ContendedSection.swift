@@ -16,15 +16,23 @@ extension BenchSession {
         let bigAgents = 1024, bigD = quick ? 10_000 : 50_000
         var cases: [(name: String, op: MixingOperator<Float>, x: Matrix<Float>, y: Matrix<Float>, inner: Int)] = []
         for (name, n, d, inner) in [("small", 256, 100, 200), ("medium", 256, 2000, 50), ("large", bigAgents, bigD, 1)] {
-            let op: MixingOperator<Float> = try MixingMatrix(graph: try Topology.ring.graph(agents: n), scheme: .metropolis).mixingOperator(strategy: .sparse)
+            let op: MixingOperator<Float> = try MixingMatrix(graph: try Topology.ring.graph(agents: n), scheme: .metropolis).mixingOperator(
+                strategy: .sparse)
             cases.append((name, op, rng.normalMatrix(rows: n, cols: d), Matrix<Float>(rows: n, cols: d), inner))
         }
         let defaultSchedule = pool.schedule
-        defer { pool.schedule = defaultSchedule; pool.threads = allThreads }
+        defer {
+            pool.schedule = defaultSchedule
+            pool.threads = allThreads
+        }
         // Every configuration: the default (measured) schedule under the records' plain names, and
         // the fixed threshold on all threads for the medium case, where the two can differ (on one
         // thread the schedule plays no part: both share the measured one-thread blocks).
-        struct Config { let caseIndex: Int; let threads: Int; let schedule: ThreadPool.Schedule }
+        struct Config {
+            let caseIndex: Int
+            let threads: Int
+            let schedule: ThreadPool.Schedule
+        }
         var configs: [Config] = []
         for th in Set([1, allThreads]).sorted() {
             for i in cases.indices { configs.append(Config(caseIndex: i, threads: th, schedule: .measured)) }
@@ -67,7 +75,8 @@ extension BenchSession {
             for (k, cfg) in configs.enumerated() {
                 let c = cases[cfg.caseIndex], b = blocks[k].sorted()
                 let tag = cfg.schedule == .measured ? "" : "/schedule:threshold"
-                add("contended/\(condition)/mix/ring/n:\(c.x.rows)/d:\(c.x.cols)\(tag)/threads:\(cfg.threads)",
+                add(
+                    "contended/\(condition)/mix/ring/n:\(c.x.rows)/d:\(c.x.cols)\(tag)/threads:\(cfg.threads)",
                     (b[b.count / 2], b.first!, b.last!), threads: cfg.threads, iterations: c.inner)
             }
             if allThreads > 1 {
@@ -78,16 +87,23 @@ extension BenchSession {
                     // The targets judge the default schedule; the threshold one is shown beside it.
                     if cfg.schedule == .measured { contendedSpeedups["\(condition)/\(label(cfg))"] = s }
                     let decided = runs[kAll].serial + runs[kAll].parallel
-                    let how = decided == 0 ? (cfg.schedule == .measured ? "always parallel at this size" : "fixed threshold")
+                    let how =
+                        decided == 0
+                        ? (cfg.schedule == .measured ? "always parallel at this size" : "fixed threshold")
                         : String(format: "%.0f %% of calls ran in parallel", 100 * Double(runs[kAll].parallel) / Double(decided))
-                    print(String(format: "   %@, %@ mix: %d threads %.2fx the speed of 1 (rounds: %.2f-%.2f; %@)%@", condition, label(cfg), allThreads, s,
-                                 ratios.first!, ratios.last!, how, s < 0.95 ? "  (SLOWER with more threads)" : ""))
+                    print(
+                        String(
+                            format: "   %@, %@ mix: %d threads %.2fx the speed of 1 (rounds: %.2f-%.2f; %@)%@", condition, label(cfg),
+                            allThreads, s,
+                            ratios.first!, ratios.last!, how, s < 0.95 ? "  (SLOWER with more threads)" : ""))
                 }
             }
             let sp = pool.spinPolicy
-            print(String(format: "   %@: spin budget %.1f us, measured wake-up %@, preemptions seen while spinning so far %d", condition,
-                         Double(sp.budget) / 1000, sp.wakeUp.map { String(format: "%.1f us", Double($0) / 1000) } ?? "not yet measured",
-                         sp.preemptions))
+            print(
+                String(
+                    format: "   %@: spin budget %.1f us, measured wake-up %@, preemptions seen while spinning so far %d", condition,
+                    Double(sp.budget) / 1000, sp.wakeUp.map { String(format: "%.1f us", Double($0) / 1000) } ?? "not yet measured",
+                    sp.preemptions))
         }
     }
 }

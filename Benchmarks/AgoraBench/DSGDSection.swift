@@ -17,20 +17,23 @@ extension BenchSession {
         let theta: Matrix<Float> = g.normalMatrix(rows: agents, cols: d, scale: 0.05)
         let batches = (0..<agents).map { a in (0..<batch).map { _ in a * rowsPer + Int(g.next() % UInt64(rowsPer)) } }
         let ex = try InProcessExchange(topology: .exponential, weights: .metropolis, agents: agents, seed: 1)
-        let mech = TruthfulDSGD(stepSize: PowerSchedule(initial: 0.1, exponent: 0.6),
-                                payments: PaymentRule(coefficient: PowerSchedule(initial: 1e-3, exponent: 0.1)))
+        let mech = TruthfulDSGD(
+            stepSize: PowerSchedule(initial: 0.1, exponent: 0.6),
+            payments: PaymentRule(coefficient: PowerSchedule(initial: 1e-3, exponent: 0.1)))
         var grads = Matrix<Float>(rows: agents, cols: d), next = grads, losses = [Float](repeating: 0, count: agents)
         var pay: [Double] = []
         let t = measure(reps: reps, inner: 5) {
-            try! Kernels.glmGradients(loss: .logistic, l2: 1e-4, features: .dense(x), targets: y, parameters: theta,
-                                      batches: batches, gradients: &grads, losses: &losses, computeLosses: false)
+            try! Kernels.glmGradients(
+                loss: .logistic, l2: 1e-4, features: .dense(x), targets: y, parameters: theta,
+                batches: batches, gradients: &grads, losses: &losses, computeLosses: false)
             let norms = Kernels.rowSquaredNorms(grads).map(Double.init)
             pay = try! mech.step(iteration: 0, parameters: theta, applied: grads, reports: norms, exchange: ex, into: &next)
         }
         add("dsgd_iteration/logistic/agents:\(agents)/batch:\(batch)/d:\(d)/exponential", t, threads: allThreads)
         let tg = measure(reps: reps, inner: 5) {
-            try! Kernels.glmGradients(loss: .logistic, l2: 1e-4, features: .dense(x), targets: y, parameters: theta,
-                                      batches: batches, gradients: &grads, losses: &losses, computeLosses: false)
+            try! Kernels.glmGradients(
+                loss: .logistic, l2: 1e-4, features: .dense(x), targets: y, parameters: theta,
+                batches: batches, gradients: &grads, losses: &losses, computeLosses: false)
         }
         let normsOnce = Kernels.rowSquaredNorms(grads).map(Double.init)
         let tm = measure(reps: reps, inner: 5) {
@@ -47,36 +50,53 @@ extension BenchSession {
         // The mix and payments read theta and the gradients once and write next (neighbour rows are
         // reused from cache): 3 agents x d floats.
         let mixBytes = Double(3 * agents * d * 4)
-        add("dsgd_iteration/mix_and_payments_only/d:\(d)", tm, threads: allThreads, bytes: mixBytes, bound: copyBound(workingSet: mixBytes, threads: allThreads))
+        add(
+            "dsgd_iteration/mix_and_payments_only/d:\(d)", tm, threads: allThreads, bytes: mixBytes,
+            bound: copyBound(workingSet: mixBytes, threads: allThreads))
         // The iteration's bound: both passes at the bandwidth of the level each working set lives in.
-        let boundSeconds = gradBytes / (gradBound.1 * 1e9)
+        let boundSeconds =
+            gradBytes / (gradBound.1 * 1e9)
             + mixBytes / (copyBound(workingSet: mixBytes, threads: allThreads).1 * 1e9)
         dsgdBoundFraction = boundSeconds / t.median
-        print(String(format: "   bound (gradient rows at %@, where the %.0f MB data set fits; mix traffic at %@): %.1f us; the iteration runs at %.2f of it",
-                     gradBound.0, dataBytes / 1e6, copyBound(workingSet: mixBytes, threads: allThreads).0,
-                     boundSeconds * 1e6, dsgdBoundFraction!))
+        print(
+            String(
+                format:
+                    "   bound (gradient rows at %@, where the %.0f MB data set fits; mix traffic at %@): %.1f us; the iteration runs at %.2f of it",
+                gradBound.0, dataBytes / 1e6, copyBound(workingSet: mixBytes, threads: allThreads).0,
+                boundSeconds * 1e6, dsgdBoundFraction!))
         let peerDir = try PeerFolder("agora-dsgd-peer"), dir = peerDir.path
-        try peerDir.write(x.storage, "x.f32"); try peerDir.write(y, "y.f32"); try peerDir.write(theta.storage, "theta.f32")
+        try peerDir.write(x.storage, "x.f32")
+        try peerDir.write(y, "y.f32")
+        try peerDir.write(theta.storage, "theta.f32")
         try peerDir.write(batches.flatMap { $0.map { Int32($0) } }, "batch.i32")
         try peerDir.write(ex.mixingMatrix(iteration: 0).csr.dense().storage, "w.f64")
-        if let peer = runPeer(["dsgd_numpy.py", dir, "\(agents)", "\(rowsPer)", "\(batch)", "\(d)", "0.1", "1e-3", "1e-4", "\(reps)"], timeout: 120),
-           let secs = peer["seconds"] as? Double,
-           let dx = maxAbsDifference(peerDir.read("next.f32", as: Float.self), next.storage),
-           let pp = peerDir.read("pay.f64", as: Double.self), let dp = maxAbsDifference(pp, pay) {
+        if let peer = runPeer(
+            ["dsgd_numpy.py", dir, "\(agents)", "\(rowsPer)", "\(batch)", "\(d)", "0.1", "1e-3", "1e-4", "\(reps)"], timeout: 120),
+            let secs = peer["seconds"] as? Double,
+            let dx = maxAbsDifference(peerDir.read("next.f32", as: Float.self), next.storage),
+            let pp = peerDir.read("pay.f64", as: Double.self), let dp = maxAbsDifference(pp, pay)
+        {
             let sp = pp.map(abs).max() ?? 0
             dsgdRatio = secs / t.median
-            print(String(format: "   numpy/scipy: %.1f us; Agora is %.1fx faster; max |theta difference| %.2e, max |payment difference| %.2e (max |payment| %.2e)",
-                         secs * 1e6, dsgdRatio!, dx, dp, sp))
+            print(
+                String(
+                    format:
+                        "   numpy/scipy: %.1f us; Agora is %.1fx faster; max |theta difference| %.2e, max |payment difference| %.2e (max |payment| %.2e)",
+                    secs * 1e6, dsgdRatio!, dx, dp, sp))
         } else {
             print("   numpy peer gave no answer (needs python3 with numpy and scipy)")
         }
-        if let peer = runJAXPeer("dsgd", [dir, "\(agents)", "\(rowsPer)", "\(batch)", "\(d)", "0.1", "1e-3", "1e-4", "\(reps)"], timeout: 300),
-           let secs = peer["seconds"] as? Double,
-           let dx = maxAbsDifference(peerDir.read("next_jax.f32", as: Float.self), next.storage),
-           let dp = maxAbsDifference(peerDir.read("pay_jax.f64", as: Double.self), pay) {
+        if let peer = runJAXPeer(
+            "dsgd", [dir, "\(agents)", "\(rowsPer)", "\(batch)", "\(d)", "0.1", "1e-3", "1e-4", "\(reps)"], timeout: 300),
+            let secs = peer["seconds"] as? Double,
+            let dx = maxAbsDifference(peerDir.read("next_jax.f32", as: Float.self), next.storage),
+            let dp = maxAbsDifference(peerDir.read("pay_jax.f64", as: Double.self), pay)
+        {
             jaxRatios["dsgd"] = secs / t.median
-            print(String(format: "   JAX jit: %.1f us; Agora is %.2fx faster; max |theta difference| %.2e, max |payment difference| %.2e",
-                         secs * 1e6, secs / t.median, dx, dp))
+            print(
+                String(
+                    format: "   JAX jit: %.1f us; Agora is %.2fx faster; max |theta difference| %.2e, max |payment difference| %.2e",
+                    secs * 1e6, secs / t.median, dx, dp))
         }
     }
 }

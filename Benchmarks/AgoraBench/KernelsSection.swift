@@ -35,7 +35,8 @@ extension BenchSession {
                 pool.threads = th
                 let t = measure(reps: reps, inner: d <= 1000 ? 50 : 1) { try! Kernels.mix(sparseOp, x, into: &y) }
                 mixResults["sparse/\(d)/\(th)"] = t.median
-                add("mix/sparse/torus/n:\(n)/d:\(d)/threads:\(th)", t, threads: th, bytes: bytes,
+                add(
+                    "mix/sparse/torus/n:\(n)/d:\(d)/threads:\(th)", t, threads: th, bytes: bytes,
                     bound: copyBound(workingSet: bytes, threads: th))
             }
             pool.threads = allThreads
@@ -43,7 +44,8 @@ extension BenchSession {
                 var yd = Matrix<Float>(rows: n, cols: d)
                 let t = measure(reps: quick ? 3 : 5) { try! Kernels.mix(denseOp, x, into: &yd) }
                 mixResults["dense/\(d)"] = t.median
-                add("mix/dense_gemm/torus/n:\(n)/d:\(d)", t, threads: OpenBLAS.threads, flops: 2.0 * Double(n * n * d),
+                add(
+                    "mix/dense_gemm/torus/n:\(n)/d:\(d)", t, threads: OpenBLAS.threads, flops: 2.0 * Double(n * n * d),
                     bound: ("sgemm", sgemmRate))
                 let diff = y.maxAbsDifference(yd)
                 print("   sparse vs dense max |difference| = \(diff)")
@@ -54,7 +56,8 @@ extension BenchSession {
             let t = measure(reps: reps, inner: d <= 1000 ? 50 : 1) {
                 try! Kernels.mixStep(sparseOp, x, stepSizes: lr, directions: m, into: &y)
             }
-            add("mix_step/sparse/torus/n:\(n)/d:\(d)/threads:\(allThreads)", t, threads: allThreads,
+            add(
+                "mix_step/sparse/torus/n:\(n)/d:\(d)/threads:\(allThreads)", t, threads: allThreads,
                 bytes: 3.0 * Double(n * d) * 4, bound: copyBound(workingSet: 3.0 * Double(n * d) * 4, threads: allThreads))
         }
     }
@@ -73,8 +76,10 @@ extension BenchSession {
         var y = Matrix<Float>(rows: n, cols: d)
         let bytes = 2.0 * Double(n * d) * 4
         let bound = copyBound(workingSet: bytes, threads: allThreads)
-        let topologies: [Topology] = [.ring, .torus(rows: 32, cols: 32), .onePeerExponential, .randomRegular(k: 8),
-                                      .exponential, .randomRegular(k: 32)]
+        let topologies: [Topology] = [
+            .ring, .torus(rows: 32, cols: 32), .onePeerExponential, .randomRegular(k: 8),
+            .exponential, .randomRegular(k: 32),
+        ]
         for topo in topologies {
             let op: MixingOperator<Float> = try MixingMatrix(graph: try topo.graph(agents: n, seed: 3), scheme: .metropolis)
                 .mixingOperator(strategy: .sparse)
@@ -85,8 +90,11 @@ extension BenchSession {
             let level = copyBound(workingSet: live, threads: allThreads)
             let neighbourBytes = Double(op.csr.nonzeros) * Double(d) * 4
             let floor = max(bytes / bound.1, neighbourBytes / level.1) / 1e9
-            print(String(format: "      neighbour reads %.0f MB from the tile's live set (%.1f MiB, %@ at %.0f GB/s): floor %.2f ms, achieved %.2f of it",
-                         neighbourBytes / 1e6, live / 1048576, level.0, level.1, floor * 1e3, floor / t.median))
+            print(
+                String(
+                    format:
+                        "      neighbour reads %.0f MB from the tile's live set (%.1f MiB, %@ at %.0f GB/s): floor %.2f ms, achieved %.2f of it",
+                    neighbourBytes / 1e6, live / 1048576, level.0, level.1, floor * 1e3, floor / t.median))
             mixByDegree.append((topo.description, degree, bytes / t.median / 1e9 / bound.1, floor / t.median, level.0))
         }
         // A row length of 4 KiB (d = 1024 floats) puts every neighbour row at the same L1 set
@@ -99,7 +107,8 @@ extension BenchSession {
             let op: MixingOperator<Float> = try MixingMatrix(graph: try topo.graph(agents: n, seed: 3), scheme: .metropolis)
                 .mixingOperator(strategy: .sparse)
             let t = measure(reps: reps, inner: 5) { try! Kernels.mix(op, xa, into: &ya) }
-            add("mix/aliased_rows/\(topo.description)/n:\(n)/d:\(da)/threads:\(allThreads)", t, threads: allThreads, bytes: bytesA,
+            add(
+                "mix/aliased_rows/\(topo.description)/n:\(n)/d:\(da)/threads:\(allThreads)", t, threads: allThreads, bytes: bytesA,
                 bound: copyBound(workingSet: bytesA, threads: allThreads))
         }
     }
@@ -112,26 +121,36 @@ extension BenchSession {
         var y = Matrix<Float>(rows: n, cols: d)
         try Kernels.mix(sparseOp, x, into: &y)
         let peerDir = try PeerFolder("agora-mix-peer"), dir = peerDir.path
-        try peerDir.write(x.storage, "x.f32"); try peerDir.write(sparseOp.csr.rowStart.map { Int64($0) }, "rowstart.i64")
-        try peerDir.write(sparseOp.csr.columns, "cols.i32"); try peerDir.write(sparseOp.csr.values, "vals.f32")
+        try peerDir.write(x.storage, "x.f32")
+        try peerDir.write(sparseOp.csr.rowStart.map { Int64($0) }, "rowstart.i64")
+        try peerDir.write(sparseOp.csr.columns, "cols.i32")
+        try peerDir.write(sparseOp.csr.values, "vals.f32")
         if let peer = runPeer(["mix_scipy.py", dir, "\(n)", "\(d)", "\(reps)"], timeout: 120),
-           let ts = peer["scipy_seconds"] as? Double, let tn = peer["numpy_seconds"] as? Double,
-           let es = maxAbsDifference(peerDir.read("y_scipy.f32", as: Float.self), y.storage),
-           let en = maxAbsDifference(peerDir.read("y_numpy.f32", as: Float.self), y.storage) {
+            let ts = peer["scipy_seconds"] as? Double, let tn = peer["numpy_seconds"] as? Double,
+            let es = maxAbsDifference(peerDir.read("y_scipy.f32", as: Float.self), y.storage),
+            let en = maxAbsDifference(peerDir.read("y_numpy.f32", as: Float.self), y.storage)
+        {
             let ours = mixResults["sparse/\(d)/\(allThreads)"] ?? 0
             mixPeerRatios = (ts / ours, tn / ours)
-            print(String(format: "   peers at d = 1e3: scipy CSR %.1f us (Agora %.1fx faster), numpy gather %.1f us (%.1fx); max |difference| %.1e and %.1e",
-                         ts * 1e6, ts / ours, tn * 1e6, tn / ours, es, en))
+            print(
+                String(
+                    format:
+                        "   peers at d = 1e3: scipy CSR %.1f us (Agora %.1fx faster), numpy gather %.1f us (%.1fx); max |difference| %.1e and %.1e",
+                    ts * 1e6, ts / ours, tn * 1e6, tn / ours, es, en))
         } else {
             print("   mix peers gave no answer (needs python3 with numpy and scipy)")
         }
         if let peer = runJAXPeer("mix", [dir, "\(n)", "\(d)", "\(reps)"], timeout: 300),
-           let secs = peer["seconds"] as? Double,
-           let e = maxAbsDifference(peerDir.read("y_jax.f32", as: Float.self), y.storage) {
+            let secs = peer["seconds"] as? Double,
+            let e = maxAbsDifference(peerDir.read("y_jax.f32", as: Float.self), y.storage)
+        {
             let ours = mixResults["sparse/\(d)/\(allThreads)"] ?? 0
             jaxRatios["mix"] = secs / ours
-            print(String(format: "   JAX jit at d = 1e3 (best of ELL gather %.1f us and BCOO %.1f us): Agora %.1fx faster; max |difference| %.1e",
-                         ((peer["ell_seconds"] as? Double) ?? 0) * 1e6, ((peer["bcoo_seconds"] as? Double) ?? 0) * 1e6, secs / ours, e))
+            print(
+                String(
+                    format:
+                        "   JAX jit at d = 1e3 (best of ELL gather %.1f us and BCOO %.1f us): Agora %.1fx faster; max |difference| %.1e",
+                    ((peer["ell_seconds"] as? Double) ?? 0) * 1e6, ((peer["bcoo_seconds"] as? Double) ?? 0) * 1e6, secs / ours, e))
         }
     }
 
@@ -139,10 +158,12 @@ extension BenchSession {
     func measureGram() {
         let gx: Matrix<Float> = rng.normalMatrix(rows: quick ? 256 : 1000, cols: quick ? 10_000 : 100_000)
         let tgram = measure(reps: quick ? 3 : 5) { _ = Kernels.gram(gx) }
-        add("gram/syrk/n:\(gx.rows)/d:\(gx.cols)", tgram, threads: OpenBLAS.threads,
+        add(
+            "gram/syrk/n:\(gx.rows)/d:\(gx.cols)", tgram, threads: OpenBLAS.threads,
             flops: Double(gx.rows * gx.rows) * Double(gx.cols), bound: ("sgemm", sgemmRate))
         let tnorm = measure(reps: reps) { _ = Kernels.rowSquaredNorms(gx) }
-        add("row_norms/n:\(gx.rows)/d:\(gx.cols)", tnorm, threads: allThreads,
+        add(
+            "row_norms/n:\(gx.rows)/d:\(gx.cols)", tnorm, threads: allThreads,
             bytes: Double(gx.storage.count) * 4, bound: copyBound(workingSet: Double(gx.storage.count) * 4, threads: allThreads))
     }
 }

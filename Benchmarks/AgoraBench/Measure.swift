@@ -23,7 +23,8 @@ func runPeer(_ args: [String], timeout: Double) -> [String: Any]? {
     let cmd = "timeout \(Int(timeout)) \(python) \(dir)/\(args[0]) \(args.dropFirst().joined(separator: " "))"
     let out = shell(cmd)
     guard let line = out.split(separator: "\n").last, let data = line.data(using: .utf8),
-          let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+        let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+    else { return nil }
     return obj
 }
 
@@ -42,20 +43,30 @@ func runJAXPeer(_ kind: String, _ args: [String], timeout: Double) -> [String: A
     return out
 }
 
-struct SendPtr<T>: @unchecked Sendable { let p: UnsafeMutablePointer<T>; init(_ p: UnsafeMutablePointer<T>) { self.p = p } }
+struct SendPtr<T>: @unchecked Sendable {
+    let p: UnsafeMutablePointer<T>
+    init(_ p: UnsafeMutablePointer<T>) { self.p = p }
+}
 
 func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s + " " : s + String(repeating: " ", count: w - s.count) }
 
 /// a = b + s c, vectorized.
-@inline(never) func triad(_ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ n: Int, _ s: Float) {
+@inline(never) func triad(
+    _ a: UnsafeMutablePointer<Float>, _ b: UnsafeMutablePointer<Float>, _ c: UnsafeMutablePointer<Float>, _ n: Int, _ s: Float
+) {
     var k = 0
     let sv = SIMD16<Float>(repeating: s)
     while k + 16 <= n {
-        let v = UnsafeRawPointer(b + k).loadUnaligned(as: SIMD16<Float>.self) + sv * UnsafeRawPointer(c + k).loadUnaligned(as: SIMD16<Float>.self)
+        let v =
+            UnsafeRawPointer(b + k).loadUnaligned(as: SIMD16<Float>.self) + sv
+            * UnsafeRawPointer(c + k).loadUnaligned(as: SIMD16<Float>.self)
         UnsafeMutableRawPointer(a + k).storeBytes(of: v, as: SIMD16<Float>.self)
         k += 16
     }
-    while k < n { a[k] = b[k] + s * c[k]; k += 1 }
+    while k < n {
+        a[k] = b[k] + s * c[k]
+        k += 1
+    }
 }
 
 /// A scratch folder shared with a Python peer: inputs written as raw native-endian arrays (what
@@ -71,7 +82,9 @@ struct PeerFolder {
     }
     /// The file as an array of E, or nil when it is missing or its size is not a whole number of E.
     func read<E>(_ name: String, as _: E.Type) -> [E]? {
-        guard let data = FileManager.default.contents(atPath: path + "/" + name), data.count % MemoryLayout<E>.stride == 0 else { return nil }
+        guard let data = FileManager.default.contents(atPath: path + "/" + name), data.count % MemoryLayout<E>.stride == 0 else {
+            return nil
+        }
         return data.withUnsafeBytes { Array($0.bindMemory(to: E.self)) }
     }
 }

@@ -60,12 +60,12 @@ final class BenchSession {
     static let sections = ["kernels", "glm", "dsgd", "market", "contracts", "contended", "sweep"]
 
     static let usage = """
-    usage: AgoraBench [--quick] [--only \(sections.joined(separator: ","))] [--out DIR]
-                      [--save-baseline FILE] [--baseline FILE [--threshold 0.10] [--force-machine]]
-    Measures the machine's bounds, then each selected section against them; writes DIR/agora-bench.{json,csv}
-    (default DIR: bench-results). Exit status: 0 done; 1 a regression against --baseline; 2 bad usage or a
-    baseline from another machine. (make bench runs it with native code generation; see README "Benchmarks".)
-    """
+        usage: AgoraBench [--quick] [--only \(sections.joined(separator: ","))] [--out DIR]
+                          [--save-baseline FILE] [--baseline FILE [--threshold 0.10] [--force-machine]]
+        Measures the machine's bounds, then each selected section against them; writes DIR/agora-bench.{json,csv}
+        (default DIR: bench-results). Exit status: 0 done; 1 a regression against --baseline; 2 bad usage or a
+        baseline from another machine. (make bench runs it with native code generation; see README "Benchmarks".)
+        """
 
     /// The flags AgoraBench knows.
     static let valuedFlags: Set<String> = ["--out", "--only", "--save-baseline", "--baseline", "--threshold"]
@@ -119,12 +119,21 @@ final class BenchSession {
 
     /// Records one measurement and prints its line: time, GB/s or GFLOP/s, and the fraction of its
     /// bound when one is given.
-    func add(_ name: String, _ t: (median: Double, min: Double, max: Double), threads: Int,
-             bytes: Double? = nil, flops: Double? = nil, bound: (String, Double)? = nil, iterations: Int = 1) {
-        var r = Record(name: name, repetitions: reps, iterations: iterations, medianSeconds: t.median,
-                       minSeconds: t.min, maxSeconds: t.max, threads: threads)
-        if let bytes { r.bytes = bytes; r.gb_per_s = bytes / t.median / 1e9 }
-        if let flops { r.flops = flops; r.gflop_per_s = flops / t.median / 1e9 }
+    func add(
+        _ name: String, _ t: (median: Double, min: Double, max: Double), threads: Int,
+        bytes: Double? = nil, flops: Double? = nil, bound: (String, Double)? = nil, iterations: Int = 1
+    ) {
+        var r = Record(
+            name: name, repetitions: reps, iterations: iterations, medianSeconds: t.median,
+            minSeconds: t.min, maxSeconds: t.max, threads: threads)
+        if let bytes {
+            r.bytes = bytes
+            r.gb_per_s = bytes / t.median / 1e9
+        }
+        if let flops {
+            r.flops = flops
+            r.gflop_per_s = flops / t.median / 1e9
+        }
         if let (bn, bv) = bound {
             r.bound = bn
             r.fraction_of_bound = (r.gb_per_s ?? r.gflop_per_s ?? 0) / bv

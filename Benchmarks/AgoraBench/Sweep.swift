@@ -56,8 +56,9 @@ struct Sweep {
         // time[topology][threads][agents][dimension]
         var mixTime: [String: [Int: [Int: [Int: Double]]]] = [:]
         if !plan.skipped.isEmpty {
-            print("   skipped by the \(plan.capBytes >> 20) MiB cap on 3 [agents x d] Float matrices: "
-                  + plan.skipped.map { "\($0.agents)x\($0.dimension)" }.joined(separator: ", "))
+            print(
+                "   skipped by the \(plan.capBytes >> 20) MiB cap on 3 [agents x d] Float matrices: "
+                    + plan.skipped.map { "\($0.agents)x\($0.dimension)" }.joined(separator: ", "))
         }
         var operators: [String: MixingOperator<Float>] = [:]
         var lastShape = (0, 0)
@@ -83,9 +84,10 @@ struct Sweep {
             let t = measureAdaptive(reps: reps) { try! Kernels.mixStep(op, x, stepSizes: lr, directions: m, into: &y) }
             pool.threads = allThreads
             let bytes = 3.0 * Double(p.agents * p.dimension) * 4
-            session.add("sweep/mix_step/\(p.topology)/\(op.usesGEMM ? "gemm" : "sparse")/n:\(p.agents)/d:\(p.dimension)/threads:\(p.threads)",
-                        t, threads: p.threads, bytes: bytes, flops: op.usesGEMM ? 2.0 * Double(p.agents * p.agents) * Double(p.dimension) : nil,
-                        bound: op.usesGEMM ? ("sgemm", sgemmRate) : session.copyBound(workingSet: bytes, threads: p.threads))
+            session.add(
+                "sweep/mix_step/\(p.topology)/\(op.usesGEMM ? "gemm" : "sparse")/n:\(p.agents)/d:\(p.dimension)/threads:\(p.threads)",
+                t, threads: p.threads, bytes: bytes, flops: op.usesGEMM ? 2.0 * Double(p.agents * p.agents) * Double(p.dimension) : nil,
+                bound: op.usesGEMM ? ("sgemm", sgemmRate) : session.copyBound(workingSet: bytes, threads: p.threads))
             mixTime[p.topology, default: [:]][p.threads, default: [:]][p.agents, default: [:]][p.dimension] = t.median
         }
         return mixTime
@@ -101,12 +103,14 @@ struct Sweep {
                 let batches = (0..<n).map { a in (0..<32).map { _ in a * 64 + Int(rng.next() % 64) } }
                 var g = Matrix<Float>(rows: n, cols: d), l = [Float](repeating: 0, count: n)
                 let t = measureAdaptive(reps: reps) {
-                    try! Kernels.glmGradients(loss: .logistic, l2: 1e-4, features: .dense(feats), targets: targets, parameters: theta,
-                                              batches: batches, gradients: &g, losses: &l, computeLosses: false)
+                    try! Kernels.glmGradients(
+                        loss: .logistic, l2: 1e-4, features: .dense(feats), targets: targets, parameters: theta,
+                        batches: batches, gradients: &g, losses: &l, computeLosses: false)
                 }
                 let bytes = Double(n * 32 * d * 4)
-                session.add("sweep/glm_grad/n:\(n)/d:\(d)/threads:\(allThreads)", t, threads: allThreads, bytes: bytes,
-                            bound: session.copyBound(workingSet: bytes, threads: allThreads))
+                session.add(
+                    "sweep/glm_grad/n:\(n)/d:\(d)/threads:\(allThreads)", t, threads: allThreads, bytes: bytes,
+                    bound: session.copyBound(workingSet: bytes, threads: allThreads))
             }
         }
     }
@@ -117,7 +121,8 @@ struct Sweep {
             for d in (quick ? [10_000] : [10_000, 100_000]) {
                 let u: Matrix<Float> = rng.normalMatrix(rows: n, cols: d)
                 let t = measureAdaptive(reps: reps) { _ = Kernels.gram(u) }
-                session.add("sweep/gram/n:\(n)/d:\(d)", t, threads: OpenBLAS.threads, flops: Double(n * n) * Double(d), bound: ("sgemm", sgemmRate))
+                session.add(
+                    "sweep/gram/n:\(n)/d:\(d)", t, threads: OpenBLAS.threads, flops: Double(n * n) * Double(d), bound: ("sgemm", sgemmRate))
             }
         }
     }
@@ -132,14 +137,17 @@ struct Sweep {
                 let theta: Matrix<Float> = rng.normalMatrix(rows: n, cols: d, scale: 0.05)
                 let batches = (0..<n).map { a in (0..<32).map { _ in a * 64 + Int(rng.next() % 64) } }
                 let ex = try InProcessExchange(topology: .exponential, weights: .metropolis, agents: n, seed: 1)
-                let mech = TruthfulDSGD(stepSize: PowerSchedule(initial: 0.1, exponent: 0.6),
-                                        payments: PaymentRule(coefficient: PowerSchedule(initial: 1e-3, exponent: 0.1)))
+                let mech = TruthfulDSGD(
+                    stepSize: PowerSchedule(initial: 0.1, exponent: 0.6),
+                    payments: PaymentRule(coefficient: PowerSchedule(initial: 1e-3, exponent: 0.1)))
                 var g = Matrix<Float>(rows: n, cols: d), next = g, l = [Float](repeating: 0, count: n)
                 let t = measureAdaptive(reps: reps) {
-                    try! Kernels.glmGradients(loss: .logistic, l2: 1e-4, features: .dense(feats), targets: targets, parameters: theta,
-                                              batches: batches, gradients: &g, losses: &l, computeLosses: false)
-                    _ = try! mech.step(iteration: 0, parameters: theta, applied: g, reports: Kernels.rowSquaredNorms(g).map(Double.init),
-                                       exchange: ex, into: &next)
+                    try! Kernels.glmGradients(
+                        loss: .logistic, l2: 1e-4, features: .dense(feats), targets: targets, parameters: theta,
+                        batches: batches, gradients: &g, losses: &l, computeLosses: false)
+                    _ = try! mech.step(
+                        iteration: 0, parameters: theta, applied: g, reports: Kernels.rowSquaredNorms(g).map(Double.init),
+                        exchange: ex, into: &next)
                 }
                 session.add("sweep/dsgd_iteration/exponential/n:\(n)/d:\(d)", t, threads: allThreads)
             }
@@ -147,12 +155,17 @@ struct Sweep {
         for mClients in (quick ? [100] : [100, 1000]) {
             for p in (quick ? [1_000] : [1_000, 10_000]) {
                 let theta: Matrix<Float> = rng.normalMatrix(rows: mClients, cols: p)
-                let econ = (0..<mClients).map { _ in ClientEconomics(dataSize: (1000 + 9000 * rng.uniform()).rounded(), cost: 1, eagerness: 5e5) }
+                let econ = (0..<mClients).map { _ in
+                    ClientEconomics(dataSize: (1000 + 9000 * rng.uniform()).rounded(), cost: 1, eagerness: 5e5)
+                }
                 var ws = ModelMarket.Workspace<Float>()
                 let origin = [Float](repeating: 0, count: p)
-                let t = measureAdaptive(reps: reps) { _ = try! ModelMarket().step(uploaded: theta, origin: origin, reports: econ, workspace: &ws) }
-                session.add("sweep/market_step/m:\(mClients)/P:\(p)", t, threads: allThreads, flops: Double(mClients * mClients) * Double(p),
-                            bound: ("sgemm (Gram flops)", sgemmRate))
+                let t = measureAdaptive(reps: reps) {
+                    _ = try! ModelMarket().step(uploaded: theta, origin: origin, reports: econ, workspace: &ws)
+                }
+                session.add(
+                    "sweep/market_step/m:\(mClients)/P:\(p)", t, threads: allThreads, flops: Double(mClients * mClients) * Double(p),
+                    bound: ("sgemm (Gram flops)", sgemmRate))
             }
         }
     }
@@ -167,37 +180,49 @@ struct Sweep {
         var series: [SVGPlot.Series] = plan.dimensions.map { d in
             .init(name: "d = \(d)", points: plan.agents.compactMap { n in top[n]?[d].map { (log10(Double(n)), $0 * 1e6) } })
         }.filter { !$0.points.isEmpty }
-        try SVGPlot.write(SVGPlot.lines(title: "Fused mix + update, \(focus) graph, \(all) threads: time per step",
-                                        xLabel: "log10(agents)", yLabel: "microseconds", series: series, logY: true),
-                          to: dir + "/sweep-time-vs-agents.svg")
+        try SVGPlot.write(
+            SVGPlot.lines(
+                title: "Fused mix + update, \(focus) graph, \(all) threads: time per step",
+                xLabel: "log10(agents)", yLabel: "microseconds", series: series, logY: true),
+            to: dir + "/sweep-time-vs-agents.svg")
         series = plan.agents.map { n in
             .init(name: "\(n) agents", points: plan.dimensions.compactMap { d in top[n]?[d].map { (log10(Double(d)), gbs(n, d, $0)) } })
         }.filter { !$0.points.isEmpty }
         if let c = copyBound[all] {
             series.append(.init(name: "copy bound", points: plan.dimensions.map { (log10(Double($0)), c) }, dashed: true))
         }
-        try SVGPlot.write(SVGPlot.lines(title: "Fused mix + update, \(focus) graph, \(all) threads: bandwidth",
-                                        xLabel: "log10(model size d)", yLabel: "GB/s (3 matrices streamed)", series: series),
-                          to: dir + "/sweep-gbs-vs-dimension.svg")
+        try SVGPlot.write(
+            SVGPlot.lines(
+                title: "Fused mix + update, \(focus) graph, \(all) threads: bandwidth",
+                xLabel: "log10(model size d)", yLabel: "GB/s (3 matrices streamed)", series: series),
+            to: dir + "/sweep-gbs-vs-dimension.svg")
         if let one = byThreads[1], all > 1 {
             series = plan.agents.map { n in
-                .init(name: "\(n) agents", points: plan.dimensions.compactMap { d in
-                    guard let a = one[n]?[d], let b = top[n]?[d] else { return nil }
-                    return (log10(Double(d)), a / b)
-                })
+                .init(
+                    name: "\(n) agents",
+                    points: plan.dimensions.compactMap { d in
+                        guard let a = one[n]?[d], let b = top[n]?[d] else { return nil }
+                        return (log10(Double(d)), a / b)
+                    })
             }.filter { !$0.points.isEmpty }
-            try SVGPlot.write(SVGPlot.lines(title: "Parallel speed-up, \(all) threads over 1 (\(focus) graph)",
-                                            xLabel: "log10(model size d)", yLabel: "t(1 thread) / t(\(all) threads)", series: series),
-                              to: dir + "/sweep-parallel-efficiency.svg")
+            try SVGPlot.write(
+                SVGPlot.lines(
+                    title: "Parallel speed-up, \(all) threads over 1 (\(focus) graph)",
+                    xLabel: "log10(model size d)", yLabel: "t(1 thread) / t(\(all) threads)", series: series),
+                to: dir + "/sweep-parallel-efficiency.svg")
         }
         let n = plan.agents.contains(1024) ? 1024 : plan.agents.last!
         series = plan.topologies.compactMap { topo in
             guard let t = mixTime[topo]?[all]?[n] else { return nil }
             return .init(name: topo, points: plan.dimensions.compactMap { d in t[d].map { (log10(Double(d)), gbs(n, d, $0)) } })
         }
-        try SVGPlot.write(SVGPlot.lines(title: "Fused mix + update by topology, \(n) agents, \(all) threads",
-                                        xLabel: "log10(model size d)", yLabel: "GB/s (3 matrices streamed)", series: series),
-                          to: dir + "/sweep-gbs-by-topology.svg")
-        print("   plots: \(dir)/sweep-time-vs-agents.svg, sweep-gbs-vs-dimension.svg, sweep-parallel-efficiency.svg, sweep-gbs-by-topology.svg")
+        try SVGPlot.write(
+            SVGPlot.lines(
+                title: "Fused mix + update by topology, \(n) agents, \(all) threads",
+                xLabel: "log10(model size d)", yLabel: "GB/s (3 matrices streamed)", series: series),
+            to: dir + "/sweep-gbs-by-topology.svg")
+        print(
+            "   plots: \(dir)/sweep-time-vs-agents.svg, sweep-gbs-vs-dimension.svg, sweep-parallel-efficiency.svg, sweep-gbs-by-topology.svg"
+        )
     }
 }

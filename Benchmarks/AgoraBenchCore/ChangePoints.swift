@@ -12,7 +12,10 @@ import Foundation
 public struct ChangePointDetector: Sendable {
     public var alpha: Double
     public var minimumStep: Double
-    public init(alpha: Double = 0.01, minimumStep: Double = 0.05) { self.alpha = alpha; self.minimumStep = minimumStep }
+    public init(alpha: Double = 0.01, minimumStep: Double = 0.05) {
+        self.alpha = alpha
+        self.minimumStep = minimumStep
+    }
 
     public struct Step: Sendable, Equatable {
         /// Index of the first group of the new level.

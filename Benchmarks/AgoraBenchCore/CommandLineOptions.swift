@@ -34,8 +34,16 @@ public struct CommandLineOptions {
                 k += 2
                 continue
             }
-            if allowed.contains(a) { switches.insert(a); k += 1; continue }
-            if a == "-h" || a == "--help" { helpRequested = true; k += 1; continue }
+            if allowed.contains(a) {
+                switches.insert(a)
+                k += 1
+                continue
+            }
+            if a == "-h" || a == "--help" {
+                helpRequested = true
+                k += 1
+                continue
+            }
             if a.hasPrefix("-") {
                 let known = (valued.map { "\($0) VALUE" } + allowed.map { $0 }).sorted().joined(separator: ", ")
                 throw UsageError(description: "unknown option \(a) (this command takes: \(known))")
@@ -47,11 +55,16 @@ public struct CommandLineOptions {
     /// A tool's command line as its `main` takes it: parses `args`, then `build`s the tool's
     /// settings from the options (where values are checked). `--help` prints `usage` and exits 0;
     /// an error of either step is printed with `usage` to standard error and exits 2.
-    public static func parseOrExit<Settings>(_ args: [String], valued: Set<String>, switches: Set<String>, usage: String,
-                                             _ build: (CommandLineOptions) throws -> Settings) -> Settings {
+    public static func parseOrExit<Settings>(
+        _ args: [String], valued: Set<String>, switches: Set<String>, usage: String,
+        _ build: (CommandLineOptions) throws -> Settings
+    ) -> Settings {
         do {
             let options = try CommandLineOptions(args, valued: valued, switches: switches)
-            if options.helpRequested { print(usage); exit(0) }
+            if options.helpRequested {
+                print(usage)
+                exit(0)
+            }
             return try build(options)
         } catch {
             FileHandle.standardError.write(Data("error: \(error)\n\(usage)\n".utf8))

@@ -14,8 +14,9 @@ public struct ProbeRun: Codable, Sendable, Equatable {
         /// The probe's machine facts, plus the compiler and flags of this host (the same for both
         /// sides of an A/B, which are built here).
         public var identity: MachineIdentity {
-            MachineIdentity(cpu_model: cpu_model, num_cpus: num_cpus, caches: caches, openblas_corename: openblas_corename,
-                            threads: threads, compiler: MachineIdentity.currentCompiler(), build_flags: MachineIdentity.currentBuildFlags())
+            MachineIdentity(
+                cpu_model: cpu_model, num_cpus: num_cpus, caches: caches, openblas_corename: openblas_corename,
+                threads: threads, compiler: MachineIdentity.currentCompiler(), build_flags: MachineIdentity.currentBuildFlags())
         }
     }
     public struct Benchmark: Codable, Sendable, Equatable {
@@ -41,7 +42,9 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
         public var invocations_us: [Double]
         public var digest: [Double]
         public init(median_us: Double, invocations_us: [Double], digest: [Double]) {
-            self.median_us = median_us; self.invocations_us = invocations_us; self.digest = digest
+            self.median_us = median_us
+            self.invocations_us = invocations_us
+            self.digest = digest
         }
     }
     public var commit: String
@@ -52,10 +55,17 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
     public var identity: MachineIdentity
     public var size: String
     public var benchmarks: [String: Benchmark]
-    public init(commit: String, subject: String, dirty: Bool, date: String, identity: MachineIdentity, size: String,
-                benchmarks: [String: Benchmark]) {
-        self.commit = commit; self.subject = subject; self.dirty = dirty; self.date = date; self.identity = identity
-        self.size = size; self.benchmarks = benchmarks
+    public init(
+        commit: String, subject: String, dirty: Bool, date: String, identity: MachineIdentity, size: String,
+        benchmarks: [String: Benchmark]
+    ) {
+        self.commit = commit
+        self.subject = subject
+        self.dirty = dirty
+        self.date = date
+        self.identity = identity
+        self.size = size
+        self.benchmarks = benchmarks
     }
 }
 

@@ -21,11 +21,12 @@ extension Context {
         let git = shell("git rev-parse --short HEAD 2>/dev/null")
         let cpu = shell("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2")
         let caches = CPUCaches.current().map(\.label)
-        var c = Context(date: ISO8601DateFormatter().string(from: Date()), host_name: ProcessInfo.processInfo.hostName,
-                        executable: executable, num_cpus: ProcessInfo.processInfo.activeProcessorCount, cpu_model: cpu,
-                        caches: caches, openblas_config: openblasConfig, openblas_corename: openblasCoreName,
-                        openblas_env: ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("OPENBLAS_") },
-                        agora_threads: threads, git_revision: git.isEmpty ? "unknown" : git, quick: quick)
+        var c = Context(
+            date: ISO8601DateFormatter().string(from: Date()), host_name: ProcessInfo.processInfo.hostName,
+            executable: executable, num_cpus: ProcessInfo.processInfo.activeProcessorCount, cpu_model: cpu,
+            caches: caches, openblas_config: openblasConfig, openblas_corename: openblasCoreName,
+            openblas_env: ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("OPENBLAS_") },
+            agora_threads: threads, git_revision: git.isEmpty ? "unknown" : git, quick: quick)
         c.compiler = MachineIdentity.currentCompiler()
         c.build_flags = MachineIdentity.currentBuildFlags()
         return c

@@ -16,16 +16,24 @@ public struct MachineIdentity: Codable, Sendable, Equatable, Hashable {
     public var compiler: String
     public var build_flags: String
 
-    public init(cpu_model: String, num_cpus: Int, caches: [String], openblas_corename: String, threads: Int,
-                compiler: String, build_flags: String) {
-        self.cpu_model = cpu_model; self.num_cpus = num_cpus; self.caches = caches; self.openblas_corename = openblas_corename
-        self.threads = threads; self.compiler = compiler; self.build_flags = build_flags
+    public init(
+        cpu_model: String, num_cpus: Int, caches: [String], openblas_corename: String, threads: Int,
+        compiler: String, build_flags: String
+    ) {
+        self.cpu_model = cpu_model
+        self.num_cpus = num_cpus
+        self.caches = caches
+        self.openblas_corename = openblas_corename
+        self.threads = threads
+        self.compiler = compiler
+        self.build_flags = build_flags
     }
 
     /// The identity of an AgoraBench run.
     public init(_ c: Context) {
-        self.init(cpu_model: c.cpu_model, num_cpus: c.num_cpus, caches: c.caches, openblas_corename: c.openblas_corename,
-                  threads: c.agora_threads, compiler: c.compiler ?? "unknown", build_flags: c.build_flags ?? "unknown")
+        self.init(
+            cpu_model: c.cpu_model, num_cpus: c.num_cpus, caches: c.caches, openblas_corename: c.openblas_corename,
+            threads: c.agora_threads, compiler: c.compiler ?? "unknown", build_flags: c.build_flags ?? "unknown")
     }
 
     /// Fields whose difference makes timings incomparable.
@@ -56,7 +64,8 @@ public struct MachineIdentity: Codable, Sendable, Equatable, Hashable {
             .joined(separator: "|")
         var h: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a, stable across runs and platforms
         for b in text.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return "\(squeezed.isEmpty ? "cpu" : squeezed)-\(num_cpus)cpu-\(openblas_corename.lowercased())-t\(threads)-" + String(h & 0xffff_ffff, radix: 16)
+        return "\(squeezed.isEmpty ? "cpu" : squeezed)-\(num_cpus)cpu-\(openblas_corename.lowercased())-t\(threads)-"
+            + String(h & 0xffff_ffff, radix: 16)
     }
 
     /// One line for reports.

@@ -7,7 +7,7 @@ public struct Record: Codable, Sendable, Equatable {
     public var run_type = "iteration"
     public var repetitions: Int
     public var iterations: Int
-    public var real_time: Double          // median, in time_unit
+    public var real_time: Double  // median, in time_unit
     public var cpu_time: Double
     public var time_unit = "us"
     public var real_time_min: Double
@@ -20,10 +20,18 @@ public struct Record: Codable, Sendable, Equatable {
     public var bound: String?
     public var threads: Int
 
-    public init(name: String, repetitions: Int, iterations: Int, medianSeconds: Double, minSeconds: Double, maxSeconds: Double, threads: Int) {
-        self.name = name; self.run_name = name; self.repetitions = repetitions; self.iterations = iterations
-        self.real_time = medianSeconds * 1e6; self.cpu_time = medianSeconds * 1e6
-        self.real_time_min = minSeconds * 1e6; self.real_time_max = maxSeconds * 1e6; self.threads = threads
+    public init(
+        name: String, repetitions: Int, iterations: Int, medianSeconds: Double, minSeconds: Double, maxSeconds: Double, threads: Int
+    ) {
+        self.name = name
+        self.run_name = name
+        self.repetitions = repetitions
+        self.iterations = iterations
+        self.real_time = medianSeconds * 1e6
+        self.cpu_time = medianSeconds * 1e6
+        self.real_time_min = minSeconds * 1e6
+        self.real_time_max = maxSeconds * 1e6
+        self.threads = threads
     }
 }
 
@@ -47,13 +55,23 @@ public struct Context: Codable, Sendable, Equatable {
     /// The flags the Makefile built with (AGORA_BUILD_FLAGS; absent in older files).
     public var build_flags: String?
 
-    public init(date: String, host_name: String, executable: String, num_cpus: Int, cpu_model: String, caches: [String],
-                openblas_config: String, openblas_corename: String, openblas_env: [String: String], agora_threads: Int,
-                git_revision: String, quick: Bool) {
-        self.date = date; self.host_name = host_name; self.executable = executable; self.num_cpus = num_cpus
-        self.cpu_model = cpu_model; self.caches = caches; self.openblas_config = openblas_config
-        self.openblas_corename = openblas_corename; self.openblas_env = openblas_env; self.agora_threads = agora_threads
-        self.git_revision = git_revision; self.quick = quick
+    public init(
+        date: String, host_name: String, executable: String, num_cpus: Int, cpu_model: String, caches: [String],
+        openblas_config: String, openblas_corename: String, openblas_env: [String: String], agora_threads: Int,
+        git_revision: String, quick: Bool
+    ) {
+        self.date = date
+        self.host_name = host_name
+        self.executable = executable
+        self.num_cpus = num_cpus
+        self.cpu_model = cpu_model
+        self.caches = caches
+        self.openblas_config = openblas_config
+        self.openblas_corename = openblas_corename
+        self.openblas_env = openblas_env
+        self.agora_threads = agora_threads
+        self.git_revision = git_revision
+        self.quick = quick
     }
 }
 
@@ -61,9 +79,11 @@ public struct Context: Codable, Sendable, Equatable {
 public struct Output: Codable, Sendable, Equatable {
     public var context: Context
     public var benchmarks: [Record]
-    public init(context: Context, benchmarks: [Record]) { self.context = context; self.benchmarks = benchmarks }
+    public init(context: Context, benchmarks: [Record]) {
+        self.context = context
+        self.benchmarks = benchmarks
+    }
 }
-
 
 /// Regression check of a run against a saved baseline.
 ///
@@ -99,9 +119,10 @@ public struct BaselineComparison: Sendable, Equatable {
             guard let b = base[c.name], b.real_time > 0 else { return nil }
             let change = c.real_time / b.real_time - 1
             let allowance = max(threshold, spread(b) + spread(c))
-            return Row(name: c.name, baselineMicroseconds: b.real_time, currentMicroseconds: c.real_time,
-                       change: change, allowance: allowance,
-                       regressed: change > allowance && !Self.ungatedPrefixes.contains { c.name.hasPrefix($0) })
+            return Row(
+                name: c.name, baselineMicroseconds: b.real_time, currentMicroseconds: c.real_time,
+                change: change, allowance: allowance,
+                regressed: change > allowance && !Self.ungatedPrefixes.contains { c.name.hasPrefix($0) })
         }
         onlyInBaseline = baseline.map(\.name).filter { cur[$0] == nil }
         onlyInCurrent = current.map(\.name).filter { base[$0] == nil }
@@ -152,9 +173,15 @@ public struct SweepPlan: Sendable, Equatable {
     /// Every configuration within the cap, in a fixed order (topology, threads, agents, dimension).
     public var points: [Point] {
         var out: [Point] = []
-        for t in topologies { for th in threads { for n in agents { for d in dimensions where workingSet(agents: n, dimension: d) <= capBytes {
-            out.append(Point(agents: n, dimension: d, topology: t, threads: th))
-        } } } }
+        for t in topologies {
+            for th in threads {
+                for n in agents {
+                    for d in dimensions where workingSet(agents: n, dimension: d) <= capBytes {
+                        out.append(Point(agents: n, dimension: d, topology: t, threads: th))
+                    }
+                }
+            }
+        }
         return out
     }
 

@@ -131,8 +131,10 @@ public enum Statistics {
     }
 
     /// Percentile-bootstrap interval of exp(median(x)) (x: paired log ratios), resampling pairs.
-    public static func bootstrapPairedRatioInterval(_ logRatios: [Double], level: Double = 0.95, resamples: Int = 2000,
-                                                    seed: UInt64 = 0x5eed) -> (low: Double, high: Double) {
+    public static func bootstrapPairedRatioInterval(
+        _ logRatios: [Double], level: Double = 0.95, resamples: Int = 2000,
+        seed: UInt64 = 0x5eed
+    ) -> (low: Double, high: Double) {
         var rng = SplitMix64(seed: seed)
         var stats: [Double] = []
         stats.reserveCapacity(resamples)
@@ -216,7 +218,10 @@ public struct ABRule: Codable, Sendable, Equatable {
     public var threshold: Double
     public var answerTolerance: Double
     public init(alpha: Double = 0.05, minimumEffect: Double = 0.02, threshold: Double = 0.05, answerTolerance: Double = 1e-5) {
-        self.alpha = alpha; self.minimumEffect = minimumEffect; self.threshold = threshold; self.answerTolerance = answerTolerance
+        self.alpha = alpha
+        self.minimumEffect = minimumEffect
+        self.threshold = threshold
+        self.answerTolerance = answerTolerance
     }
 
     /// Results for benchmarks given as (name, base blocks, head blocks, base digest, head digest),
@@ -224,7 +229,8 @@ public struct ABRule: Codable, Sendable, Equatable {
     /// statistic is the paired log ratio ln(head[r] / base[r]), so a drift of the machine's speed
     /// that hits both members of a pair cancels. Ratio: exp(median of the log ratios); test:
     /// Wilcoxon signed-rank; interval: bootstrap over pairs.
-    public func compare(_ rows: [(name: String, base: [Double], head: [Double], baseDigest: [Double], headDigest: [Double])]) -> [ABResult] {
+    public func compare(_ rows: [(name: String, base: [Double], head: [Double], baseDigest: [Double], headDigest: [Double])]) -> [ABResult]
+    {
         let logs = rows.map { r in zip(r.base, r.head).map { log($0.1 / $0.0) } }
         let tests = logs.map { Statistics.wilcoxonSignedRank($0) }
         let adjusted = Statistics.holm(tests.map(\.p))
@@ -235,9 +241,10 @@ public struct ABRule: Codable, Sendable, Equatable {
             let significant = adjusted[k] < alpha && abs(ratio - 1) >= minimumEffect
             let verdict: ABVerdict = significant && ci.low > 1 ? .slower : (significant && ci.high < 1 ? .faster : .noChange)
             let diff = Self.digestDifference(r.baseDigest, r.headDigest)
-            return ABResult(name: r.name, base_us: r.base, head_us: r.head, ratio: ratio, ratio_low: ci.low, ratio_high: ci.high,
-                            p_value: tests[k].p, p_adjusted: adjusted[k], verdict: verdict, answer_difference: diff,
-                            answers_differ: diff > answerTolerance, gated: verdict == .slower && ratio - 1 > threshold)
+            return ABResult(
+                name: r.name, base_us: r.base, head_us: r.head, ratio: ratio, ratio_low: ci.low, ratio_high: ci.high,
+                p_value: tests[k].p, p_adjusted: adjusted[k], verdict: verdict, answer_difference: diff,
+                answers_differ: diff > answerTolerance, gated: verdict == .slower && ratio - 1 > threshold)
         }
     }
 

@@ -22,7 +22,8 @@ func invokeProbe(_ exe: String, only: String?, size: String, reps: Int, inject: 
         throw ProbeError(description: "probe \(exe) \(args.joined(separator: " ")) exited with status \(p.terminationStatus)")
     }
     do { return try JSONDecoder().decode(ProbeRun.self, from: data) } catch {
-        throw ProbeError(description: "probe \(exe) printed no valid result (\(error)): \(String(decoding: data.prefix(200), as: UTF8.self))")
+        throw ProbeError(
+            description: "probe \(exe) printed no valid result (\(error)): \(String(decoding: data.prefix(200), as: UTF8.self))")
     }
 }
 
@@ -79,7 +80,11 @@ final class ProbeServer {
                 return
             }
             let chunk = h.availableData
-            if chunk.isEmpty { line = buffer; buffer = Data(); return }
+            if chunk.isEmpty {
+                line = buffer
+                buffer = Data()
+                return
+            }
             buffer.append(chunk)
         }
     }
@@ -90,7 +95,10 @@ final class ProbeServer {
         var line = Data()
         Self.readLine(output.fileHandleForReading, &buffer, into: &line)
         do { return try JSONDecoder().decode(ProbeRun.Benchmark.self, from: line) } catch {
-            throw ProbeError(description: "probe \(exe) gave no result for \(name) (exit status \(process.isRunning ? "running" : "\(process.terminationStatus)"))")
+            throw ProbeError(
+                description:
+                    "probe \(exe) gave no result for \(name) (exit status \(process.isRunning ? "running" : "\(process.terminationStatus)"))"
+            )
         }
     }
 

@@ -50,12 +50,18 @@ struct MPIBench {
         return (t[t.count / 2], t.first!, t.last!)
     }
 
-    mutating func record(_ name: String, _ t: (Double, Double, Double), inner: Int, bytes: Double? = nil, bound: Double? = nil, boundLabel: String? = nil) {
-        var r = Record(name: name + "/np=\(ranks)", repetitions: 7, iterations: inner, medianSeconds: t.0, minSeconds: t.1, maxSeconds: t.2,
-                       threads: ThreadPool.shared.threads)
+    mutating func record(
+        _ name: String, _ t: (Double, Double, Double), inner: Int, bytes: Double? = nil, bound: Double? = nil, boundLabel: String? = nil
+    ) {
+        var r = Record(
+            name: name + "/np=\(ranks)", repetitions: 7, iterations: inner, medianSeconds: t.0, minSeconds: t.1, maxSeconds: t.2,
+            threads: ThreadPool.shared.threads)
         r.bytes = bytes.flatMap { $0 > 0 ? $0 : nil }  // one rank: nothing crosses ranks
         if let b = r.bytes { r.gb_per_s = b / t.0 / 1e9 }
-        if let bound { r.fraction_of_bound = bound / t.0; r.bound = boundLabel }
+        if let bound {
+            r.fraction_of_bound = bound / t.0
+            r.bound = boundLabel
+        }
         records.append(r)
         var line = (name + "/np=\(ranks)").padding(toLength: 58, withPad: " ", startingAt: 0) + String(format: "%10.2f us", t.0 * 1e6)
         if let g = r.gb_per_s { line += String(format: "  %7.3f GB/s", g) }
@@ -86,32 +92,41 @@ struct MPIBench {
             let inner = quick ? 20 : 100
             if ranks >= 2 {
                 let bound = latency + received / max(bandwidth, 1)
-                record("mpi/exchange/\(topology)/n=\(n)/d=\(d)", try time(inner: inner) { try ex.exchangeRows(iteration: 0, parameters: x) },
-                       inner: inner, bytes: received, bound: bound, boundLabel: "ping-pong latency + bytes / bandwidth")
+                record(
+                    "mpi/exchange/\(topology)/n=\(n)/d=\(d)", try time(inner: inner) { try ex.exchangeRows(iteration: 0, parameters: x) },
+                    inner: inner, bytes: received, bound: bound, boundLabel: "ping-pong latency + bytes / bandwidth")
             }
             var y = Matrix<Float>(rows: x.rows, cols: d), m = Matrix<Float>(rows: x.rows, cols: d)
             let lr = [Float](repeating: 0, count: x.rows)
-            record("mpi/mix/\(topology)/n=\(n)/d=\(d)", try time(inner: inner) {
-                try ex.mixStep(iteration: 0, parameters: x, stepSizes: lr, directions: m, into: &y)
-            }, inner: inner, bytes: received)
+            record(
+                "mpi/mix/\(topology)/n=\(n)/d=\(d)",
+                try time(inner: inner) {
+                    try ex.mixStep(iteration: 0, parameters: x, stepSizes: lr, directions: m, into: &y)
+                }, inner: inner, bytes: received)
             let nw = (quick ? 16 : 64) * ranks
             let weak = try MPIExchange(topology: topology, weights: .metropolis, agents: nw, seed: 1)
             let xw: Matrix<Float> = rng.normalMatrix(rows: weak.localAgents.count, cols: d)
             var yw = Matrix<Float>(rows: xw.rows, cols: d), mw = Matrix<Float>(rows: xw.rows, cols: d)
             let lrw = [Float](repeating: 0, count: xw.rows)
-            record("mpi/mix-weak/\(topology)/n=\(quick ? 16 : 64)P/d=\(d)", try time(inner: inner) {
-                try weak.mixStep(iteration: 0, parameters: xw, stepSizes: lrw, directions: mw, into: &yw)
-            }, inner: inner)
+            record(
+                "mpi/mix-weak/\(topology)/n=\(quick ? 16 : 64)P/d=\(d)",
+                try time(inner: inner) {
+                    try weak.mixStep(iteration: 0, parameters: xw, stepSizes: lrw, directions: mw, into: &yw)
+                }, inner: inner)
             if ranks == 1 {
                 // The in-process exchange on the same input (what MPI at one rank costs on top).
                 let local = try InProcessExchange(topology: topology, weights: .metropolis, agents: n, seed: 1, strategy: .sparse)
-                record("mpi/mix-inprocess/\(topology)/n=\(n)/d=\(d)", try time(inner: inner) {
-                    try local.mixStep(iteration: 0, parameters: x, stepSizes: lr, directions: m, into: &y)
-                }, inner: inner)
+                record(
+                    "mpi/mix-inprocess/\(topology)/n=\(n)/d=\(d)",
+                    try time(inner: inner) {
+                        try local.mixStep(iteration: 0, parameters: x, stepSizes: lr, directions: m, into: &y)
+                    }, inner: inner)
             }
         }
         // 4. One truthful-DSGD iteration (gradients, behaviours, mix, payments), strong and weak.
-        for (label, agents) in [("dsgd/n=\(quick ? 16 : 32)", quick ? 16 : 32), ("dsgd-weak/n=\(quick ? 8 : 16)P", (quick ? 8 : 16) * ranks)] {
+        for (label, agents) in [
+            ("dsgd/n=\(quick ? 16 : 32)", quick ? 16 : 32), ("dsgd-weak/n=\(quick ? 8 : 16)P", (quick ? 8 : 16) * ranks),
+        ] {
             var e = DSGDExperiment()
             e.data.agents = agents
             e.topology = .exponential
@@ -125,12 +140,15 @@ struct MPIBench {
                 samples.append(try MPIRuntime.maximum(try e.run(exchange: ex).secondsPerIteration))
             }
             samples.sort()
-            record("mpi/\(label)/features=\(e.data.features)", (samples[samples.count / 2], samples.first!, samples.last!), inner: e.iterations)
+            record(
+                "mpi/\(label)/features=\(e.data.features)", (samples[samples.count / 2], samples.first!, samples.last!), inner: e.iterations
+            )
         }
         if rank == 0 {
             try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
-            let ctx = Context.current(executable: CommandLine.arguments[0], openblasConfig: OpenBLAS.config, openblasCoreName: OpenBLAS.coreName,
-                                      threads: ThreadPool.shared.threads, quick: quick)
+            let ctx = Context.current(
+                executable: CommandLine.arguments[0], openblasConfig: OpenBLAS.config, openblasCoreName: OpenBLAS.coreName,
+                threads: ThreadPool.shared.threads, quick: quick)
             try JSONOutput.write(Output(context: ctx, benchmarks: records), to: outDir + "/mpi-np\(ranks).json")
             print("wrote \(outDir)/mpi-np\(ranks).json")
         }
@@ -141,7 +159,10 @@ struct MPIBench {
 /// Merges mpi-np*.json of one folder into mpi-bench.json, mpi-bench.csv and scaling plots.
 func merge(_ dir: String) throws {
     let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("mpi-np") && $0.hasSuffix(".json") }.sorted()
-    guard !files.isEmpty else { print("no mpi-np*.json in \(dir): run the benchmark under mpirun first (make bench-mpi)"); exit(2) }
+    guard !files.isEmpty else {
+        print("no mpi-np*.json in \(dir): run the benchmark under mpirun first (make bench-mpi)")
+        exit(2)
+    }
     var outputs: [Output] = []
     for f in files {
         guard let data = FileManager.default.contents(atPath: dir + "/" + f) else { continue }
@@ -153,31 +174,47 @@ func merge(_ dir: String) throws {
     func ranks(_ r: Record) -> Int { Int(r.name.components(separatedBy: "/np=").last ?? "") ?? 0 }
     func base(_ r: Record) -> String { r.name.components(separatedBy: "/np=").first ?? r.name }
     for r in all {
-        csv.append([CSVTable.field(base(r)), "\(ranks(r))", "\(r.threads)", "\(r.real_time)", "\(r.real_time_min)", "\(r.real_time_max)",
-                    CSVTable.field(r.gb_per_s), CSVTable.field(r.fraction_of_bound)])
+        csv.append([
+            CSVTable.field(base(r)), "\(ranks(r))", "\(r.threads)", "\(r.real_time)", "\(r.real_time_min)", "\(r.real_time_max)",
+            CSVTable.field(r.gb_per_s), CSVTable.field(r.fraction_of_bound),
+        ])
     }
     try csv.write(to: dir + "/mpi-bench.csv")
     try FileManager.default.createDirectory(atPath: dir + "/plots", withIntermediateDirectories: true)
     func series(_ prefix: String) -> [SVGPlot.Series] {
         let names = Array(Set(all.map(base).filter { $0.hasPrefix(prefix) })).sorted()
-        return names.map { n in SVGPlot.Series(name: n.replacingOccurrences(of: "mpi/", with: ""),
-                                               points: all.filter { base($0) == n }.map { (Double(ranks($0)), $0.real_time) }.sorted { $0.0 < $1.0 }) }
+        return names.map { n in
+            SVGPlot.Series(
+                name: n.replacingOccurrences(of: "mpi/", with: ""),
+                points: all.filter { base($0) == n }.map { (Double(ranks($0)), $0.real_time) }.sorted { $0.0 < $1.0 })
+        }
     }
-    try SVGPlot.write(SVGPlot.lines(title: "Strong scaling: fixed problem, more ranks", xLabel: "MPI ranks", yLabel: "us per step",
-                                    series: series("mpi/mix/") + series("mpi/dsgd/"), logY: true), to: dir + "/plots/mpi-strong-scaling.svg")
-    try SVGPlot.write(SVGPlot.lines(title: "Weak scaling: problem grows with the ranks", xLabel: "MPI ranks", yLabel: "us per step",
-                                    series: series("mpi/mix-weak/") + series("mpi/dsgd-weak/"), logY: true), to: dir + "/plots/mpi-weak-scaling.svg")
+    try SVGPlot.write(
+        SVGPlot.lines(
+            title: "Strong scaling: fixed problem, more ranks", xLabel: "MPI ranks", yLabel: "us per step",
+            series: series("mpi/mix/") + series("mpi/dsgd/"), logY: true), to: dir + "/plots/mpi-strong-scaling.svg")
+    try SVGPlot.write(
+        SVGPlot.lines(
+            title: "Weak scaling: problem grows with the ranks", xLabel: "MPI ranks", yLabel: "us per step",
+            series: series("mpi/mix-weak/") + series("mpi/dsgd-weak/"), logY: true), to: dir + "/plots/mpi-weak-scaling.svg")
     let exchange = Array(Set(all.map(base).filter { $0.hasPrefix("mpi/exchange/") })).sorted()
-    try SVGPlot.write(SVGPlot.lines(title: "Neighbour exchange: fraction of the ping-pong bound", xLabel: "MPI ranks", yLabel: "bound / measured",
-                                    series: exchange.map { n in SVGPlot.Series(name: n.replacingOccurrences(of: "mpi/", with: ""),
-                                                                              points: all.filter { base($0) == n }.compactMap { r in r.fraction_of_bound.map { (Double(ranks(r)), $0) } }) }),
-                      to: dir + "/plots/mpi-exchange-vs-bound.svg")
+    try SVGPlot.write(
+        SVGPlot.lines(
+            title: "Neighbour exchange: fraction of the ping-pong bound", xLabel: "MPI ranks", yLabel: "bound / measured",
+            series: exchange.map { n in
+                SVGPlot.Series(
+                    name: n.replacingOccurrences(of: "mpi/", with: ""),
+                    points: all.filter { base($0) == n }.compactMap { r in r.fraction_of_bound.map { (Double(ranks(r)), $0) } })
+            }),
+        to: dir + "/plots/mpi-exchange-vs-bound.svg")
     print("merged \(files.joined(separator: ", ")) into \(dir)/mpi-bench.json, mpi-bench.csv and plots/mpi-*.svg")
 }
 
 let usage = "usage: AgoraMPIBench [--quick] [--out DIR]   (under mpirun)\n       AgoraMPIBench --merge DIR"
-let options = CommandLineOptions.parseOrExit(Array(CommandLine.arguments.dropFirst()), valued: ["--out", "--merge"], switches: ["--quick"],
-                                            usage: usage) { $0 }
+let options = CommandLineOptions.parseOrExit(
+    Array(CommandLine.arguments.dropFirst()), valued: ["--out", "--merge"], switches: ["--quick"],
+    usage: usage
+) { $0 }
 if let dir = options.value("--merge") {
     try merge(dir)
 } else {

@@ -22,7 +22,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "OpenMPEval",
-            dependencies: ["COpenMPShim", .product(name: "AgoraKernels", package: "Agora"), .product(name: "AgoraBenchCore", package: "Agora")]
+            dependencies: [
+                "COpenMPShim", .product(name: "AgoraKernels", package: "Agora"), .product(name: "AgoraBenchCore", package: "Agora"),
+            ]
         ),
     ]
 )

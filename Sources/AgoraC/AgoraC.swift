@@ -5,6 +5,7 @@
 import AgoraKernels
 import AgoraMechanisms
 import AgoraTopology
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -87,9 +88,11 @@ final class TopologyHandle {
 public func agora_abi_version() -> Int32 { 2 }
 
 @_cdecl("agora_topology_create")
-public func agora_topology_create(_ name: UnsafePointer<CChar>?, _ agents: Int64, _ weights: UnsafePointer<CChar>?,
-                                  _ seed: UInt64, _ iteration: Int64, _ out: UnsafeMutablePointer<OpaquePointer?>?,
-                                  _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
+public func agora_topology_create(
+    _ name: UnsafePointer<CChar>?, _ agents: Int64, _ weights: UnsafePointer<CChar>?,
+    _ seed: UInt64, _ iteration: Int64, _ out: UnsafeMutablePointer<OpaquePointer?>?,
+    _ message: UnsafeMutablePointer<CChar>?, _ size: Int
+) -> Int32 {
     guarded(message, size) {
         guard let out else { throw ArgumentError(message: "out is NULL") }
         out.pointee = nil
@@ -98,7 +101,8 @@ public func agora_topology_create(_ name: UnsafePointer<CChar>?, _ agents: Int64
         try require(iteration >= 0, "iteration must be non-negative, got \(iteration)")
         let schemeName = weights.map { String(cString: $0) } ?? "metropolis"
         guard let scheme = WeightScheme(rawValue: schemeName) else {
-            throw ArgumentError(message: "weights '\(schemeName)' is not one of \(WeightScheme.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ArgumentError(
+                message: "weights '\(schemeName)' is not one of \(WeightScheme.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         let topology = try Topology(parsing: String(cString: name))
         let n = Int(agents)
@@ -126,20 +130,27 @@ public func agora_topology_nonzeros(_ p: OpaquePointer?) -> Int64 {
 }
 
 @_cdecl("agora_topology_csr")
-public func agora_topology_csr(_ p: OpaquePointer?, _ rowStart: UnsafeMutablePointer<Int64>?, _ columns: UnsafeMutablePointer<Int32>?,
-                               _ values: UnsafeMutablePointer<Double>?, _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
+public func agora_topology_csr(
+    _ p: OpaquePointer?, _ rowStart: UnsafeMutablePointer<Int64>?, _ columns: UnsafeMutablePointer<Int32>?,
+    _ values: UnsafeMutablePointer<Double>?, _ message: UnsafeMutablePointer<CChar>?, _ size: Int
+) -> Int32 {
     guarded(message, size) {
         let t = try TopologyHandle.from(p)
         guard let rowStart, let columns, let values else { throw ArgumentError(message: "row_start, columns and values must not be NULL") }
         let csr = t.matrix.csr
         for i in 0...csr.rows { rowStart[i] = Int64(csr.rowStart[i]) }
-        for k in 0..<csr.nonzeros { columns[k] = csr.columns[k]; values[k] = csr.values[k] }
+        for k in 0..<csr.nonzeros {
+            columns[k] = csr.columns[k]
+            values[k] = csr.values[k]
+        }
     }
 }
 
 @_cdecl("agora_topology_degrees")
-public func agora_topology_degrees(_ p: OpaquePointer?, _ degrees: UnsafeMutablePointer<Int64>?,
-                                   _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
+public func agora_topology_degrees(
+    _ p: OpaquePointer?, _ degrees: UnsafeMutablePointer<Int64>?,
+    _ message: UnsafeMutablePointer<CChar>?, _ size: Int
+) -> Int32 {
     guarded(message, size) {
         let t = try TopologyHandle.from(p)
         guard let degrees else { throw ArgumentError(message: "degrees must not be NULL") }
@@ -148,8 +159,10 @@ public func agora_topology_degrees(_ p: OpaquePointer?, _ degrees: UnsafeMutable
 }
 
 @_cdecl("agora_topology_spectral_gap")
-public func agora_topology_spectral_gap(_ p: OpaquePointer?, _ gap: UnsafeMutablePointer<Double>?, _ method: UnsafeMutablePointer<Int32>?,
-                                        _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
+public func agora_topology_spectral_gap(
+    _ p: OpaquePointer?, _ gap: UnsafeMutablePointer<Double>?, _ method: UnsafeMutablePointer<Int32>?,
+    _ message: UnsafeMutablePointer<CChar>?, _ size: Int
+) -> Int32 {
     guarded(message, size) {
         let t = try TopologyHandle.from(p)
         guard let gap else { throw ArgumentError(message: "gap must not be NULL") }
@@ -170,9 +183,11 @@ func overlaps<T>(_ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ count: Int) -> 
 }
 
 /// The shared checks and call of the four mix entry points.
-func mixChecked<T: AgoraScalar>(_ op: MixingOperator<T>, agentsOfW: Int, x: UnsafePointer<T>?, agents: Int64, dim: Int64,
-                                 stepSizes: UnsafePointer<T>?, directions: UnsafePointer<T>?, y: UnsafeMutablePointer<T>?,
-                                 fused: Bool) throws {
+func mixChecked<T: AgoraScalar>(
+    _ op: MixingOperator<T>, agentsOfW: Int, x: UnsafePointer<T>?, agents: Int64, dim: Int64,
+    stepSizes: UnsafePointer<T>?, directions: UnsafePointer<T>?, y: UnsafeMutablePointer<T>?,
+    fused: Bool
+) throws {
     guard let x, let y else { throw ArgumentError(message: "x and y must not be NULL") }
     try require(agents == Int64(agentsOfW), "x has \(agents) rows but the topology has \(agentsOfW) agents")
     try require(dim >= 0, "dim must be non-negative, got \(dim)")
@@ -189,39 +204,50 @@ func mixChecked<T: AgoraScalar>(_ op: MixingOperator<T>, agentsOfW: Int, x: Unsa
 }
 
 /// One mix entry point: the topology looked up, the operator of the element type chosen.
-func mixEntry<T: AgoraScalar>(_ p: OpaquePointer?, _ op: (TopologyHandle) -> MixingOperator<T>, _ x: UnsafePointer<T>?,
-                              _ agents: Int64, _ dim: Int64, _ stepSizes: UnsafePointer<T>?, _ directions: UnsafePointer<T>?,
-                              _ y: UnsafeMutablePointer<T>?, fused: Bool, _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
+func mixEntry<T: AgoraScalar>(
+    _ p: OpaquePointer?, _ op: (TopologyHandle) -> MixingOperator<T>, _ x: UnsafePointer<T>?,
+    _ agents: Int64, _ dim: Int64, _ stepSizes: UnsafePointer<T>?, _ directions: UnsafePointer<T>?,
+    _ y: UnsafeMutablePointer<T>?, fused: Bool, _ message: UnsafeMutablePointer<CChar>?, _ size: Int
+) -> Int32 {
     guarded(message, size) {
         let t = try TopologyHandle.from(p)
-        try mixChecked(op(t), agentsOfW: t.matrix.agents, x: x, agents: agents, dim: dim, stepSizes: stepSizes,
-                       directions: directions, y: y, fused: fused)
+        try mixChecked(
+            op(t), agentsOfW: t.matrix.agents, x: x, agents: agents, dim: dim, stepSizes: stepSizes,
+            directions: directions, y: y, fused: fused)
     }
 }
 
 @_cdecl("agora_mix_f32")
-public func agora_mix_f32(_ p: OpaquePointer?, _ x: UnsafePointer<Float>?, _ agents: Int64, _ dim: Int64, _ y: UnsafeMutablePointer<Float>?,
-                          _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
+public func agora_mix_f32(
+    _ p: OpaquePointer?, _ x: UnsafePointer<Float>?, _ agents: Int64, _ dim: Int64, _ y: UnsafeMutablePointer<Float>?,
+    _ message: UnsafeMutablePointer<CChar>?, _ size: Int
+) -> Int32 {
     mixEntry(p, \.f32, x, agents, dim, nil, nil, y, fused: false, message, size)
 }
 
 @_cdecl("agora_mix_f64")
-public func agora_mix_f64(_ p: OpaquePointer?, _ x: UnsafePointer<Double>?, _ agents: Int64, _ dim: Int64, _ y: UnsafeMutablePointer<Double>?,
-                          _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
+public func agora_mix_f64(
+    _ p: OpaquePointer?, _ x: UnsafePointer<Double>?, _ agents: Int64, _ dim: Int64, _ y: UnsafeMutablePointer<Double>?,
+    _ message: UnsafeMutablePointer<CChar>?, _ size: Int
+) -> Int32 {
     mixEntry(p, \.f64, x, agents, dim, nil, nil, y, fused: false, message, size)
 }
 
 @_cdecl("agora_mix_step_f32")
-public func agora_mix_step_f32(_ p: OpaquePointer?, _ x: UnsafePointer<Float>?, _ agents: Int64, _ dim: Int64,
-                               _ stepSizes: UnsafePointer<Float>?, _ directions: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>?,
-                               _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
+public func agora_mix_step_f32(
+    _ p: OpaquePointer?, _ x: UnsafePointer<Float>?, _ agents: Int64, _ dim: Int64,
+    _ stepSizes: UnsafePointer<Float>?, _ directions: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>?,
+    _ message: UnsafeMutablePointer<CChar>?, _ size: Int
+) -> Int32 {
     mixEntry(p, \.f32, x, agents, dim, stepSizes, directions, y, fused: true, message, size)
 }
 
 @_cdecl("agora_mix_step_f64")
-public func agora_mix_step_f64(_ p: OpaquePointer?, _ x: UnsafePointer<Double>?, _ agents: Int64, _ dim: Int64,
-                               _ stepSizes: UnsafePointer<Double>?, _ directions: UnsafePointer<Double>?, _ y: UnsafeMutablePointer<Double>?,
-                               _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
+public func agora_mix_step_f64(
+    _ p: OpaquePointer?, _ x: UnsafePointer<Double>?, _ agents: Int64, _ dim: Int64,
+    _ stepSizes: UnsafePointer<Double>?, _ directions: UnsafePointer<Double>?, _ y: UnsafeMutablePointer<Double>?,
+    _ message: UnsafeMutablePointer<CChar>?, _ size: Int
+) -> Int32 {
     mixEntry(p, \.f64, x, agents, dim, stepSizes, directions, y, fused: true, message, size)
 }
 
@@ -236,8 +262,9 @@ func dsgdMechanism(lr0: Double, v: Double, c0: Double, u: Double, weighting: Int
     default: throw ArgumentError(message: "edge_weighting must be 0 (unit), 1 (mixing weight) or 2 (degree-normalised), got \(weighting)")
     }
     try require(c0.isFinite && c0 >= 0, "c0 must be a non-negative finite number, got \(c0)")
-    let m = TruthfulDSGD(stepSize: PowerSchedule(initial: lr0, exponent: v),
-                         payments: c0 > 0 ? PaymentRule(coefficient: PowerSchedule(initial: c0, exponent: u), edgeWeighting: edge) : nil)
+    let m = TruthfulDSGD(
+        stepSize: PowerSchedule(initial: lr0, exponent: v),
+        payments: c0 > 0 ? PaymentRule(coefficient: PowerSchedule(initial: c0, exponent: u), edgeWeighting: edge) : nil)
     try m.validate()
     return m
 }
@@ -253,9 +280,11 @@ func reportArray(_ reports: UnsafePointer<Double>?, _ agents: Int) throws -> [Do
 }
 
 @_cdecl("agora_dsgd_payments")
-public func agora_dsgd_payments(_ p: OpaquePointer?, _ iteration: Int64, _ reports: UnsafePointer<Double>?, _ agents: Int64,
-                                _ c0: Double, _ u: Double, _ weighting: Int32, _ payments: UnsafeMutablePointer<Double>?,
-                                _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
+public func agora_dsgd_payments(
+    _ p: OpaquePointer?, _ iteration: Int64, _ reports: UnsafePointer<Double>?, _ agents: Int64,
+    _ c0: Double, _ u: Double, _ weighting: Int32, _ payments: UnsafeMutablePointer<Double>?,
+    _ message: UnsafeMutablePointer<CChar>?, _ size: Int
+) -> Int32 {
     guarded(message, size) {
         let t = try TopologyHandle.from(p)
         try require(agents == Int64(t.matrix.agents), "\(agents) reports for a topology of \(t.matrix.agents) agents")
@@ -269,11 +298,13 @@ public func agora_dsgd_payments(_ p: OpaquePointer?, _ iteration: Int64, _ repor
 }
 
 @_cdecl("agora_dsgd_step_f32")
-public func agora_dsgd_step_f32(_ p: OpaquePointer?, _ iteration: Int64, _ parameters: UnsafePointer<Float>?,
-                                _ applied: UnsafePointer<Float>?, _ agents: Int64, _ dim: Int64, _ reports: UnsafePointer<Double>?,
-                                _ lr0: Double, _ v: Double, _ c0: Double, _ u: Double, _ weighting: Int32,
-                                _ next: UnsafeMutablePointer<Float>?, _ payments: UnsafeMutablePointer<Double>?,
-                                _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
+public func agora_dsgd_step_f32(
+    _ p: OpaquePointer?, _ iteration: Int64, _ parameters: UnsafePointer<Float>?,
+    _ applied: UnsafePointer<Float>?, _ agents: Int64, _ dim: Int64, _ reports: UnsafePointer<Double>?,
+    _ lr0: Double, _ v: Double, _ c0: Double, _ u: Double, _ weighting: Int32,
+    _ next: UnsafeMutablePointer<Float>?, _ payments: UnsafeMutablePointer<Double>?,
+    _ message: UnsafeMutablePointer<CChar>?, _ size: Int
+) -> Int32 {
     guarded(message, size) {
         let t = try TopologyHandle.from(p)
         guard let parameters, let applied, let next, let payments else {
@@ -283,14 +314,18 @@ public func agora_dsgd_step_f32(_ p: OpaquePointer?, _ iteration: Int64, _ param
         try require(dim >= 0 && iteration >= 0, "dim and iteration must be non-negative")
         let (count, overflow) = Int(agents).multipliedReportingOverflow(by: Int(dim))
         try require(!overflow, "agents x dim overflows")
-        try require(!overlaps(parameters, UnsafePointer(next), count) && !overlaps(applied, UnsafePointer(next), count),
-                    "next overlaps parameters or applied: the output must be a separate buffer")
+        try require(
+            !overlaps(parameters, UnsafePointer(next), count) && !overlaps(applied, UnsafePointer(next), count),
+            "next overlaps parameters or applied: the output must be a separate buffer")
         let mech = try dsgdMechanism(lr0: lr0, v: v, c0: c0, u: u, weighting: weighting)
         // NULL reports: the truthful ones, ||applied_i||^2, accumulated in double.
-        let r = reports == nil ? Kernels.rowSquaredNormsInDouble(applied, rows: Int(agents), cols: Int(dim))
-                               : try reportArray(reports, Int(agents))
-        let pay = try mech.step(iteration: Int(iteration), parameters: parameters, applied: applied, dimension: Int(dim),
-                            reports: r, exchange: t.exchange, into: next)
+        let r =
+            reports == nil
+            ? Kernels.rowSquaredNormsInDouble(applied, rows: Int(agents), cols: Int(dim))
+            : try reportArray(reports, Int(agents))
+        let pay = try mech.step(
+            iteration: Int(iteration), parameters: parameters, applied: applied, dimension: Int(dim),
+            reports: r, exchange: t.exchange, into: next)
         for (i, v) in pay.enumerated() { payments[i] = v }
     }
 }
@@ -304,30 +339,38 @@ func doubles(_ p: UnsafePointer<Double>?, _ count: Int, _ name: String) throws -
 }
 
 @_cdecl("agora_contract_solve")
-public func agora_contract_solve(_ participants: Int64, _ types: Int64, _ p: UnsafePointer<Double>?, _ c: UnsafePointer<Double>?,
-                                 _ f: UnsafePointer<Double>?, _ k: Double, _ valuationScale: Double, _ sizeBiased: Int32,
-                                 _ samples: Int64, _ seed: UInt64,
-                                 _ perType: UnsafeMutablePointer<Double>?, _ scalars: UnsafeMutablePointer<Double>?,
-                                 _ poolOf: UnsafeMutablePointer<Int32>?, _ finish: UnsafeMutablePointer<CChar>?, _ finishSize: Int,
-                                 _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
+public func agora_contract_solve(
+    _ participants: Int64, _ types: Int64, _ p: UnsafePointer<Double>?, _ c: UnsafePointer<Double>?,
+    _ f: UnsafePointer<Double>?, _ k: Double, _ valuationScale: Double, _ sizeBiased: Int32,
+    _ samples: Int64, _ seed: UInt64,
+    _ perType: UnsafeMutablePointer<Double>?, _ scalars: UnsafeMutablePointer<Double>?,
+    _ poolOf: UnsafeMutablePointer<Int32>?, _ finish: UnsafeMutablePointer<CChar>?, _ finishSize: Int,
+    _ message: UnsafeMutablePointer<CChar>?, _ size: Int
+) -> Int32 {
     guarded(message, size) {
-        try require(types >= 1 && types <= Int64(ContractSetting.maxTypes), "types must be in 1...\(ContractSetting.maxTypes), got \(types)")
+        try require(
+            types >= 1 && types <= Int64(ContractSetting.maxTypes), "types must be in 1...\(ContractSetting.maxTypes), got \(types)")
         try require(participants >= 1, "participants must be at least 1, got \(participants)")
         try require(samples >= 0, "samples must be non-negative (0: exact enumeration), got \(samples)")
         guard let perType, let scalars, let poolOf else { throw ArgumentError(message: "per_type, scalars and pool_of must not be NULL") }
         let n = Int(types)
-        var setting = ContractSetting(participants: Int(participants), probabilities: try doubles(p, n, "p"), costs: try doubles(c, n, "c"),
-                                      reservationUtilities: try f.map { try doubles($0, n, "f") })
+        var setting = ContractSetting(
+            participants: Int(participants), probabilities: try doubles(p, n, "p"), costs: try doubles(c, n, "c"),
+            reservationUtilities: try f.map { try doubles($0, n, "f") })
         setting.accuracyK = k
         setting.valuationScale = valuationScale
         setting.conditioning = sizeBiased != 0 ? .sizeBiased : .truncated
         try setting.validate()
         let menu = try ContractDesigner(setting, sampledOutcomes: samples > 0 ? Int(samples) : nil, seed: seed).solve()
-        let columns = [menu.contributions, menu.values, menu.utilities, menu.reservationUtilities, menu.standAloneContributions,
-                       menu.rents, menu.budgets]
+        let columns = [
+            menu.contributions, menu.values, menu.utilities, menu.reservationUtilities, menu.standAloneContributions,
+            menu.rents, menu.budgets,
+        ]
         for (q, column) in columns.enumerated() { for i in 0..<n { perType[q * n + i] = column[i] } }
-        let s = [menu.expectedValue, menu.expectedAccuracy, menu.completeInformationValue, menu.informationCost, menu.kktResidual,
-                 Double(menu.newtonSteps), Double(menu.outcomes), Double(menu.samples ?? 0), menu.expectedValueStandardError ?? .nan]
+        let s = [
+            menu.expectedValue, menu.expectedAccuracy, menu.completeInformationValue, menu.informationCost, menu.kktResidual,
+            Double(menu.newtonSteps), Double(menu.outcomes), Double(menu.samples ?? 0), menu.expectedValueStandardError ?? .nan,
+        ]
         for (q, v) in s.enumerated() { scalars[q] = v }
         for i in 0..<n { poolOf[i] = Int32(i) }
         for group in menu.pooling { for i in group { poolOf[i] = Int32(group.min() ?? i) } }
@@ -340,7 +383,10 @@ public func agora_contract_solve(_ participants: Int64, _ types: Int64, _ p: Uns
 final class FeaturesHandle {
     let rows: FeatureRows<Float>
     let targets: [Float]
-    init(rows: FeatureRows<Float>, targets: [Float]) { self.rows = rows; self.targets = targets }
+    init(rows: FeatureRows<Float>, targets: [Float]) {
+        self.rows = rows
+        self.targets = targets
+    }
 
     static func from(_ p: OpaquePointer?) throws -> FeaturesHandle {
         guard let p else { throw ArgumentError(message: "features is NULL") }
@@ -360,9 +406,11 @@ func storeFeatures(_ rows: FeatureRows<Float>, _ targets: [Float], _ out: Unsafe
 }
 
 @_cdecl("agora_features_create_dense_f32")
-public func agora_features_create_dense_f32(_ x: UnsafePointer<Float>?, _ rows: Int64, _ cols: Int64, _ targets: UnsafePointer<Float>?,
-                                            _ out: UnsafeMutablePointer<OpaquePointer?>?,
-                                            _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
+public func agora_features_create_dense_f32(
+    _ x: UnsafePointer<Float>?, _ rows: Int64, _ cols: Int64, _ targets: UnsafePointer<Float>?,
+    _ out: UnsafeMutablePointer<OpaquePointer?>?,
+    _ message: UnsafeMutablePointer<CChar>?, _ size: Int
+) -> Int32 {
     guarded(message, size) {
         guard let out else { throw ArgumentError(message: "out is NULL") }
         out.pointee = nil
@@ -376,23 +424,27 @@ public func agora_features_create_dense_f32(_ x: UnsafePointer<Float>?, _ rows: 
 }
 
 @_cdecl("agora_features_create_csr_f32")
-public func agora_features_create_csr_f32(_ rows: Int64, _ cols: Int64, _ rowStart: UnsafePointer<Int64>?, _ columns: UnsafePointer<Int32>?,
-                                          _ values: UnsafePointer<Float>?, _ targets: UnsafePointer<Float>?,
-                                          _ out: UnsafeMutablePointer<OpaquePointer?>?,
-                                          _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
+public func agora_features_create_csr_f32(
+    _ rows: Int64, _ cols: Int64, _ rowStart: UnsafePointer<Int64>?, _ columns: UnsafePointer<Int32>?,
+    _ values: UnsafePointer<Float>?, _ targets: UnsafePointer<Float>?,
+    _ out: UnsafeMutablePointer<OpaquePointer?>?,
+    _ message: UnsafeMutablePointer<CChar>?, _ size: Int
+) -> Int32 {
     guarded(message, size) {
         guard let out else { throw ArgumentError(message: "out is NULL") }
         out.pointee = nil
-        try require(rows >= 1 && cols >= 1 && cols <= Int64(Int32.max), "rows and cols must be at least 1 (cols below 2^31), got \(rows) x \(cols)")
+        try require(
+            rows >= 1 && cols >= 1 && cols <= Int64(Int32.max), "rows and cols must be at least 1 (cols below 2^31), got \(rows) x \(cols)")
         guard let rowStart, let columns else { throw ArgumentError(message: "row_start and columns must not be NULL") }
         let starts = Array(UnsafeBufferPointer(start: rowStart, count: Int(rows) + 1)).map { Int($0) }
         let nnz = starts[Int(rows)]
         try require(starts[0] == 0 && nnz >= 0, "row_start must start at 0 and end at the number of stored entries")
         try ResourceLimits.check(bytes: 8 * Double(nnz) + 8 * Double(rows), for: "a copy of \(nnz) stored features")
         // CSRMatrix validates the offsets (monotone) and the column indices (in range).
-        let csr = try CSRMatrix(rows: Int(rows), cols: Int(cols), rowStart: starts,
-                                columns: nnz == 0 ? [] : Array(UnsafeBufferPointer(start: columns, count: nnz)),
-                                values: try finiteFloats(values, nnz, "values"))
+        let csr = try CSRMatrix(
+            rows: Int(rows), cols: Int(cols), rowStart: starts,
+            columns: nnz == 0 ? [] : Array(UnsafeBufferPointer(start: columns, count: nnz)),
+            values: try finiteFloats(values, nnz, "values"))
         storeFeatures(.sparse(csr), try finiteFloats(targets, Int(rows), "targets"), out)
     }
 }
@@ -404,10 +456,12 @@ public func agora_features_free(_ p: OpaquePointer?) {
 }
 
 @_cdecl("agora_glm_gradients_f32")
-public func agora_glm_gradients_f32(_ p: OpaquePointer?, _ loss: Int32, _ l2: Float, _ parameters: UnsafePointer<Float>?,
-                                    _ agents: Int64, _ dim: Int64, _ batchStart: UnsafePointer<Int64>?, _ batchRows: UnsafePointer<Int64>?,
-                                    _ gradients: UnsafeMutablePointer<Float>?, _ losses: UnsafeMutablePointer<Float>?,
-                                    _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
+public func agora_glm_gradients_f32(
+    _ p: OpaquePointer?, _ loss: Int32, _ l2: Float, _ parameters: UnsafePointer<Float>?,
+    _ agents: Int64, _ dim: Int64, _ batchStart: UnsafePointer<Int64>?, _ batchRows: UnsafePointer<Int64>?,
+    _ gradients: UnsafeMutablePointer<Float>?, _ losses: UnsafeMutablePointer<Float>?,
+    _ message: UnsafeMutablePointer<CChar>?, _ size: Int
+) -> Int32 {
     guarded(message, size) {
         let f = try FeaturesHandle.from(p)
         guard let parameters, let gradients, let losses, let batchStart, let batchRows else {
@@ -424,13 +478,16 @@ public func agora_glm_gradients_f32(_ p: OpaquePointer?, _ loss: Int32, _ l2: Fl
         try require(dim == Int64(f.rows.cols), "parameters have \(dim) columns but the features have \(f.rows.cols)")
         let (count, overflow) = Int(agents).multipliedReportingOverflow(by: Int(dim))
         try require(!overflow, "agents x dim overflows")
-        try require(!overlaps(parameters, UnsafePointer(gradients), count), "gradients overlap parameters: the output must be a separate buffer")
+        try require(
+            !overlaps(parameters, UnsafePointer(gradients), count), "gradients overlap parameters: the output must be a separate buffer")
         let starts = Array(UnsafeBufferPointer(start: batchStart, count: Int(agents) + 1)).map { Int($0) }
-        try require(starts[0] == 0 && zip(starts, starts.dropFirst()).allSatisfy { $0 <= $1 },
-                    "batch_start must start at 0 and never decrease")
+        try require(
+            starts[0] == 0 && zip(starts, starts.dropFirst()).allSatisfy { $0 <= $1 },
+            "batch_start must start at 0 and never decrease")
         let batches = (0..<Int(agents)).map { a in (starts[a]..<starts[a + 1]).map { Int(batchRows[$0]) } }
-        try Kernels.glmGradients(loss: kind, l2: l2, features: f.rows, targets: f.targets, parameters: parameters, agents: Int(agents),
-                                 batches: batches, gradients: gradients, losses: losses)
+        try Kernels.glmGradients(
+            loss: kind, l2: l2, features: f.rows, targets: f.targets, parameters: parameters, agents: Int(agents),
+            batches: batches, gradients: gradients, losses: losses)
     }
 }
 
@@ -443,14 +500,18 @@ public func agora_blas_core(_ name: UnsafeMutablePointer<CChar>?, _ size: Int) {
 /// 1 and the better core and why when OpenBLAS chose kernels below this CPU's instruction set
 /// (AGORA_BLAS_ASSUME_CORE pretends it chose that one), else 0 and empty strings.
 @_cdecl("agora_blas_core_advice")
-public func agora_blas_core_advice(_ core: UnsafeMutablePointer<CChar>?, _ coreSize: Int,
-                                   _ reason: UnsafeMutablePointer<CChar>?, _ reasonSize: Int) -> Int32 {
+public func agora_blas_core_advice(
+    _ core: UnsafeMutablePointer<CChar>?, _ coreSize: Int,
+    _ reason: UnsafeMutablePointer<CChar>?, _ reasonSize: Int
+) -> Int32 {
     let current = getenv("AGORA_BLAS_ASSUME_CORE").map { String(cString: $0) } ?? OpenBLAS.coreName
     guard let (best, why) = BLASCoreSelection.advice(current: current, cpu: CPUFeatures.current()) else {
-        writeMessage("", core, coreSize); writeMessage("", reason, reasonSize)
+        writeMessage("", core, coreSize)
+        writeMessage("", reason, reasonSize)
         return 0
     }
-    writeMessage(best, core, coreSize); writeMessage(why, reason, reasonSize)
+    writeMessage(best, core, coreSize)
+    writeMessage(why, reason, reasonSize)
     return 1
 }
 

@@ -32,8 +32,10 @@ func finiteVector(_ p: UnsafePointer<Float>?, _ count: Int64, _ what: String) th
 }
 
 /// Clients' economics from three parallel arrays (validated by the market, naming the client).
-func economics(_ sizes: UnsafePointer<Double>?, _ costs: UnsafePointer<Double>?, _ eagerness: UnsafePointer<Double>?,
-               _ clients: Int, _ what: String) throws -> [ClientEconomics] {
+func economics(
+    _ sizes: UnsafePointer<Double>?, _ costs: UnsafePointer<Double>?, _ eagerness: UnsafePointer<Double>?,
+    _ clients: Int, _ what: String
+) throws -> [ClientEconomics] {
     guard let sizes, let costs, let eagerness else { throw ArgumentError(message: "\(what) sizes, costs and eagerness must not be NULL") }
     let e = (0..<clients).map { ClientEconomics(dataSize: sizes[$0], cost: costs[$0], eagerness: eagerness[$0]) }
     for (i, c) in e.enumerated() { try c.validate(client: i, what: what) }
@@ -41,9 +43,11 @@ func economics(_ sizes: UnsafePointer<Double>?, _ costs: UnsafePointer<Double>?,
 }
 
 @_cdecl("agora_update_geometry_f32")
-public func agora_update_geometry_f32(_ clients: Int64, _ params: Int64, _ models: UnsafePointer<Float>?, _ origin: UnsafePointer<Float>?,
-                                      _ norms: UnsafeMutablePointer<Float>?, _ cosines: UnsafeMutablePointer<Float>?,
-                                      _ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
+public func agora_update_geometry_f32(
+    _ clients: Int64, _ params: Int64, _ models: UnsafePointer<Float>?, _ origin: UnsafePointer<Float>?,
+    _ norms: UnsafeMutablePointer<Float>?, _ cosines: UnsafeMutablePointer<Float>?,
+    _ message: UnsafeMutablePointer<CChar>?, _ size: Int
+) -> Int32 {
     guarded(message, size) {
         let x = try finiteMatrix(models, clients, params, "models")
         let o = try finiteVector(origin, params, "origin")
@@ -79,21 +83,34 @@ public func agora_market_step_f32(
             throw ArgumentError(message: "imports, payments, net_payments and utilities must not be NULL")
         }
         let metric: MarketDistance, ties: MarketTieBreak, step: CentreStep
-        switch distance { case 0: metric = .cosine; case 1: metric = .squaredL2
-        default: throw ArgumentError(message: "distance must be 0 (cosine) or 1 (squared L2), got \(distance)") }
-        switch tieBreak { case 0: ties = .index; case 1: ties = .random
-        default: throw ArgumentError(message: "tie_break must be 0 (index) or 1 (random), got \(tieBreak)") }
-        switch centreStep { case 0: step = .relative; case 1: step = .absolute
-        default: throw ArgumentError(message: "centre_step must be 0 (relative) or 1 (absolute), got \(centreStep)") }
+        switch distance {
+        case 0: metric = .cosine
+        case 1: metric = .squaredL2
+        default: throw ArgumentError(message: "distance must be 0 (cosine) or 1 (squared L2), got \(distance)")
+        }
+        switch tieBreak {
+        case 0: ties = .index
+        case 1: ties = .random
+        default: throw ArgumentError(message: "tie_break must be 0 (index) or 1 (random), got \(tieBreak)")
+        }
+        switch centreStep {
+        case 0: step = .relative
+        case 1: step = .absolute
+        default: throw ArgumentError(message: "centre_step must be 0 (relative) or 1 (absolute), got \(centreStep)")
+        }
         let market = ModelMarket(lambda: lambda, eta: eta, distance: metric, tieBreak: ties, centreStep: step)
         try market.validate()
         let mask = active.map { a in (0..<m).map { a[$0] != 0 } }
         var ws = ModelMarket.Workspace<Float>()
-        let (outcome, d) = try market.step(uploaded: theta, origin: o, reports: reports, truth: truth, active: mask, seed: seed, workspace: &ws)
+        let (outcome, d) = try market.step(
+            uploaded: theta, origin: o, reports: reports, truth: truth, active: mask, seed: seed, workspace: &ws)
         for i in 0..<m {
             netPayments[i] = outcome.netPayments[i]
             utilities[i] = outcome.utilities[i]
-            for j in 0..<m { imports[i * m + j] = -1; payments[i * m + j] = 0 }
+            for j in 0..<m {
+                imports[i * m + j] = -1
+                payments[i * m + j] = 0
+            }
             for (k, j) in outcome.imports[i].enumerated() {
                 imports[i * m + k] = Int32(j)
                 payments[i * m + j] = outcome.payments[i][k]

@@ -29,7 +29,12 @@ final class ContiguousTypes {
     let rank: Int
     private var types: [String: TypeHandle] = [:]
     init(rank: Int) { self.rank = rank }
-    deinit { for t in types.values { var h = t.value; _ = MPI_Type_free(&h) } }
+    deinit {
+        for t in types.values {
+            var h = t.value
+            _ = MPI_Type_free(&h)
+        }
+    }
 
     func floats(_ count: Int) throws -> TypeHandle { try type(count, TypeHandle(value: agora_mpi_float()), "f") }
     func words(_ count: Int) throws -> TypeHandle { try type(count, TypeHandle(value: agora_mpi_uint64()), "u") }
@@ -88,7 +93,9 @@ public enum MPIRuntime {
     /// The largest of every rank's `value`, on every rank (timings: the slowest rank counts).
     public static func maximum(_ value: Double) throws -> Double {
         var v = value, out = 0.0
-        try check(MPI_Allreduce(&v, &out, 1, agora_mpi_double(), agora_mpi_max(), agora_mpi_comm_world()), "MPI_Allreduce", rank: (try? rank()) ?? -1)
+        try check(
+            MPI_Allreduce(&v, &out, 1, agora_mpi_double(), agora_mpi_max(), agora_mpi_comm_world()), "MPI_Allreduce",
+            rank: (try? rank()) ?? -1)
         return out
     }
 
@@ -107,11 +114,19 @@ public enum MPIRuntime {
                 for k in 0..<(repetitions + 3) {
                     let start = DispatchTime.now().uptimeNanoseconds
                     if me == 0 {
-                        try check(MPI_Send(b.baseAddress, Int32(bytes), agora_mpi_byte(), peer, 7, agora_mpi_comm_world()), "MPI_Send", rank: me)
-                        try check(MPI_Recv(b.baseAddress, Int32(bytes), agora_mpi_byte(), peer, 7, agora_mpi_comm_world(), agora_mpi_status_ignore()), "MPI_Recv", rank: me)
+                        try check(
+                            MPI_Send(b.baseAddress, Int32(bytes), agora_mpi_byte(), peer, 7, agora_mpi_comm_world()), "MPI_Send", rank: me)
+                        try check(
+                            MPI_Recv(
+                                b.baseAddress, Int32(bytes), agora_mpi_byte(), peer, 7, agora_mpi_comm_world(), agora_mpi_status_ignore()),
+                            "MPI_Recv", rank: me)
                     } else {
-                        try check(MPI_Recv(b.baseAddress, Int32(bytes), agora_mpi_byte(), peer, 7, agora_mpi_comm_world(), agora_mpi_status_ignore()), "MPI_Recv", rank: me)
-                        try check(MPI_Send(b.baseAddress, Int32(bytes), agora_mpi_byte(), peer, 7, agora_mpi_comm_world()), "MPI_Send", rank: me)
+                        try check(
+                            MPI_Recv(
+                                b.baseAddress, Int32(bytes), agora_mpi_byte(), peer, 7, agora_mpi_comm_world(), agora_mpi_status_ignore()),
+                            "MPI_Recv", rank: me)
+                        try check(
+                            MPI_Send(b.baseAddress, Int32(bytes), agora_mpi_byte(), peer, 7, agora_mpi_comm_world()), "MPI_Send", rank: me)
                     }
                     if k >= 3 { times.append(Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 / 2) }
                 }
@@ -187,7 +202,10 @@ public final class MPIExchange: NeighborExchange {
     /// Builds the plans (collective: every rank must call it with the same arguments).
     public init(topology: Topology, weights: WeightScheme, agents n: Int, seed: UInt64, pool: ThreadPool = .shared) throws {
         let rank = try MPIRuntime.rank(), ranks = try MPIRuntime.size()
-        self.agents = n; self.rank = rank; self.ranks = ranks; self.pool = pool
+        self.agents = n
+        self.rank = rank
+        self.ranks = ranks
+        self.pool = pool
         blocks = blockRanges(n, ranks: ranks)
         types = ContiguousTypes(rank: rank)
         localAgents = blocks[rank]
@@ -200,11 +218,15 @@ public final class MPIExchange: NeighborExchange {
             let w = try topology.mixingMatrix(agents: n, scheme: weights, seed: seed, iteration: t)
             ps.append(try Self.plan(w, owner: owner, local: blocks[rank], rank: rank))
         }
-        graphs = gs; plans = ps
+        graphs = gs
+        plans = ps
     }
 
     deinit {
-        for p in plans { var c = p.comm.value; _ = MPI_Comm_free(&c) }
+        for p in plans {
+            var c = p.comm.value
+            _ = MPI_Comm_free(&c)
+        }
     }
 
     static func plan(_ w: MixingMatrix, owner: [Int], local: Range<Int>, rank: Int) throws -> Plan {
@@ -214,7 +236,10 @@ public final class MPIExchange: NeighborExchange {
         for i in local {
             for k in dcsr.rowStart[i]..<dcsr.rowStart[i + 1] {
                 let j = Int(dcsr.columns[k]), q = owner[j]
-                if q != rank { needed.insert(j); sendTo[q, default: []].insert(i - local.lowerBound) }
+                if q != rank {
+                    needed.insert(j)
+                    sendTo[q, default: []].insert(i - local.lowerBound)
+                }
             }
         }
         var fromRank: [Int: [Int]] = [:]
@@ -224,13 +249,22 @@ public final class MPIExchange: NeighborExchange {
         var slot: [Int: Int] = [:], receiveOffset: [Int] = [], receive: [Int] = []
         var row = 0, localOffset = -1
         for q in neighbours {
-            if q > rank && localOffset < 0 { localOffset = row; row += local.count }
+            if q > rank && localOffset < 0 {
+                localOffset = row
+                row += local.count
+            }
             receiveOffset.append(row)
             let rows = (fromRank[q] ?? []).sorted()
             receive.append(rows.count)
-            for j in rows { slot[j] = row; row += 1 }
+            for j in rows {
+                slot[j] = row
+                row += 1
+            }
         }
-        if localOffset < 0 { localOffset = row; row += local.count }
+        if localOffset < 0 {
+            localOffset = row
+            row += local.count
+        }
         for i in local { slot[i] = localOffset + (i - local.lowerBound) }
         var entries: [[(Int, Float)]] = [], start = [0], from: [Int32] = [], weights: [Double] = [], slots: [Int] = []
         for i in local {
@@ -238,7 +272,9 @@ public final class MPIExchange: NeighborExchange {
             for k in fcsr.rowStart[i]..<fcsr.rowStart[i + 1] { r.append((slot[Int(fcsr.columns[k])]!, fcsr.values[k])) }
             entries.append(r)
             for k in dcsr.rowStart[i]..<dcsr.rowStart[i + 1] where Int(dcsr.columns[k]) != i {
-                from.append(dcsr.columns[k]); weights.append(dcsr.values[k]); slots.append(slot[Int(dcsr.columns[k])]!)
+                from.append(dcsr.columns[k])
+                weights.append(dcsr.values[k])
+                slots.append(slot[Int(dcsr.columns[k])]!)
             }
             start.append(from.count)
         }
@@ -248,16 +284,19 @@ public final class MPIExchange: NeighborExchange {
         var comm = CommHandle()
         let nb = neighbours.map { Int32($0) }
         try nb.withUnsafeBufferPointer { p in
-            try MPIRuntime.check(MPI_Dist_graph_create_adjacent(agora_mpi_comm_world(), Int32(nb.count), p.baseAddress, agora_mpi_unweighted(),
-                                                                Int32(nb.count), p.baseAddress, agora_mpi_unweighted(), agora_mpi_info_null(),
-                                                                0, &comm.value), "MPI_Dist_graph_create_adjacent", rank: rank)
+            try MPIRuntime.check(
+                MPI_Dist_graph_create_adjacent(
+                    agora_mpi_comm_world(), Int32(nb.count), p.baseAddress, agora_mpi_unweighted(),
+                    Int32(nb.count), p.baseAddress, agora_mpi_unweighted(), agora_mpi_info_null(),
+                    0, &comm.value), "MPI_Dist_graph_create_adjacent", rank: rank)
         }
         try MPIRuntime.check(MPI_Comm_set_errhandler(comm.value, agora_mpi_errors_return()), "MPI_Comm_set_errhandler", rank: rank)
         let remoteOffset = zip(neighbours, receiveOffset).map { q, o in q > rank ? o - local.count : o }
-        return Plan(comm: comm, neighbours: nb, send: neighbours.map { (sendTo[$0] ?? []).sorted() }, receive: receive,
-                    receiveOffset: receiveOffset, localOffset: localOffset, combinedRows: row,
-                    remoteOffset: remoteOffset, remoteRows: row - local.count, mix: mix,
-                    scalarRowStart: start, scalarFrom: from, scalarWeights: weights, scalarSlot: slots)
+        return Plan(
+            comm: comm, neighbours: nb, send: neighbours.map { (sendTo[$0] ?? []).sorted() }, receive: receive,
+            receiveOffset: receiveOffset, localOffset: localOffset, combinedRows: row,
+            remoteOffset: remoteOffset, remoteRows: row - local.count, mix: mix,
+            scalarRowStart: start, scalarFrom: from, scalarWeights: weights, scalarSlot: slots)
     }
 
     func rowType(_ d: Int) throws -> TypeHandle { try types.floats(d) }
@@ -266,41 +305,58 @@ public final class MPIExchange: NeighborExchange {
     /// neighbours'. Elements are rows of d floats (`elementType`), or single doubles for scalars.
     /// With `inPlace`, the buffer holds received rows only (`remoteOffset`); otherwise the
     /// combined layout with the local rows copied in (`receiveOffset`, for scalars).
-    func exchange<T>(_ p: Plan, local: UnsafePointer<T>, width d: Int, elementType: TypeHandle,
-                     into combined: UnsafeMutablePointer<T>, scratch: inout [T], inPlace: Bool = false) throws {
+    func exchange<T>(
+        _ p: Plan, local: UnsafePointer<T>, width d: Int, elementType: TypeHandle,
+        into combined: UnsafeMutablePointer<T>, scratch: inout [T], inPlace: Bool = false
+    ) throws {
         let total = p.send.reduce(0) { $0 + $1.count }
         if scratch.count < max(1, total * d) { scratch = [T](repeating: local.pointee, count: max(1, total * d)) }
         var sendCounts: [Int32] = [], sendDispl: [Int32] = [], recvCounts: [Int32] = [], recvDispl: [Int32] = []
         try scratch.withUnsafeMutableBufferPointer { sb in
             var at = 0
             for (k, rows) in p.send.enumerated() {
-                sendCounts.append(Int32(rows.count)); sendDispl.append(Int32(at))
-                for r in rows { (sb.baseAddress! + at * d).update(from: local + r * d, count: d); at += 1 }
-                recvCounts.append(Int32(p.receive[k])); recvDispl.append(Int32(inPlace ? p.remoteOffset[k] : p.receiveOffset[k]))
+                sendCounts.append(Int32(rows.count))
+                sendDispl.append(Int32(at))
+                for r in rows {
+                    (sb.baseAddress! + at * d).update(from: local + r * d, count: d)
+                    at += 1
+                }
+                recvCounts.append(Int32(p.receive[k]))
+                recvDispl.append(Int32(inPlace ? p.remoteOffset[k] : p.receiveOffset[k]))
             }
             if !inPlace { (combined + p.localOffset * d).update(from: local, count: localAgents.count * d) }
-            try MPIRuntime.check(MPI_Neighbor_alltoallv(sb.baseAddress, sendCounts, sendDispl, elementType.value,
-                                                        combined, recvCounts, recvDispl, elementType.value, p.comm.value),
-                                 "MPI_Neighbor_alltoallv", rank: rank)
+            try MPIRuntime.check(
+                MPI_Neighbor_alltoallv(
+                    sb.baseAddress, sendCounts, sendDispl, elementType.value,
+                    combined, recvCounts, recvDispl, elementType.value, p.comm.value),
+                "MPI_Neighbor_alltoallv", rank: rank)
         }
     }
 
-    public func mixStep(iteration t: Int, parameters: Matrix<Float>, stepSizes: [Float], directions: Matrix<Float>,
-                        into out: inout Matrix<Float>) throws {
+    public func mixStep(
+        iteration t: Int, parameters: Matrix<Float>, stepSizes: [Float], directions: Matrix<Float>,
+        into out: inout Matrix<Float>
+    ) throws {
         let p = plans[t % plans.count], n = localAgents.count, d = parameters.cols
         guard parameters.rows == n, directions.rows == n, directions.cols == d, stepSizes.count == n else {
-            throw AgoraError.shape("MPIExchange.mixStep on rank \(rank): \(parameters.rows) x \(d) parameters, \(directions.rows) x \(directions.cols) directions, \(stepSizes.count) step sizes for \(n) local agents")
+            throw AgoraError.shape(
+                "MPIExchange.mixStep on rank \(rank): \(parameters.rows) x \(d) parameters, \(directions.rows) x \(directions.cols) directions, \(stepSizes.count) step sizes for \(n) local agents"
+            )
         }
         if out.rows != n || out.cols != d { out = Matrix(rows: n, cols: d) }
-        guard n > 0 || p.combinedRows > 0, d > 0 else { _ = try exchangeEmpty(p, d: d); return }
+        guard n > 0 || p.combinedRows > 0, d > 0 else {
+            _ = try exchangeEmpty(p, d: d)
+            return
+        }
         try exchangeRows(p, parameters)
         guard n > 0 else { return }
         combined.withUnsafeBufferPointer { cb in
             parameters.storage.withUnsafeBufferPointer { xb in
                 directions.storage.withUnsafeBufferPointer { mb in
                     out.storage.withUnsafeMutableBufferPointer { yb in
-                        Kernels.mixRows(p.mix, local: xb.baseAddress!, localOffset: p.localOffset, localRows: n, remote: cb.baseAddress!,
-                                        cols: d, into: yb.baseAddress!, stepSizes: stepSizes, directions: mb.baseAddress!, pool: pool)
+                        Kernels.mixRows(
+                            p.mix, local: xb.baseAddress!, localOffset: p.localOffset, localRows: n, remote: cb.baseAddress!,
+                            cols: d, into: yb.baseAddress!, stepSizes: stepSizes, directions: mb.baseAddress!, pool: pool)
                     }
                 }
             }
@@ -311,10 +367,15 @@ public final class MPIExchange: NeighborExchange {
     /// neighbours' rows into the combined buffer. For benchmarks of the transport.
     public func exchangeRows(iteration t: Int, parameters: Matrix<Float>) throws {
         guard parameters.rows == localAgents.count, parameters.cols > 0 else {
-            throw AgoraError.shape("MPIExchange.exchangeRows on rank \(rank): \(parameters.rows) x \(parameters.cols) parameters for \(localAgents.count) local agents")
+            throw AgoraError.shape(
+                "MPIExchange.exchangeRows on rank \(rank): \(parameters.rows) x \(parameters.cols) parameters for \(localAgents.count) local agents"
+            )
         }
         let p = plans[t % plans.count]
-        guard localAgents.count > 0 || p.combinedRows > 0 else { _ = try exchangeEmpty(p, d: parameters.cols); return }
+        guard localAgents.count > 0 || p.combinedRows > 0 else {
+            _ = try exchangeEmpty(p, d: parameters.cols)
+            return
+        }
         try exchangeRows(p, parameters)
     }
 
@@ -328,8 +389,9 @@ public final class MPIExchange: NeighborExchange {
         var scratch = sendBuffer
         try parameters.storage.withUnsafeBufferPointer { xb in
             try combined.withUnsafeMutableBufferPointer { cb in
-                try exchange(p, local: xb.baseAddress ?? UnsafePointer(cb.baseAddress!), width: d, elementType: type, into: cb.baseAddress!,
-                             scratch: &scratch, inPlace: true)
+                try exchange(
+                    p, local: xb.baseAddress ?? UnsafePointer(cb.baseAddress!), width: d, elementType: type, into: cb.baseAddress!,
+                    scratch: &scratch, inPlace: true)
             }
         }
         sendBuffer = scratch
@@ -354,45 +416,58 @@ public final class MPIExchange: NeighborExchange {
         let local = s.isEmpty ? [0.0] : s
         try local.withUnsafeBufferPointer { lb in
             try all.withUnsafeMutableBufferPointer { ab in
-                try exchange(p, local: lb.baseAddress!, width: 1, elementType: TypeHandle(value: agora_mpi_double()), into: ab.baseAddress!, scratch: &scratch)
+                try exchange(
+                    p, local: lb.baseAddress!, width: 1, elementType: TypeHandle(value: agora_mpi_double()), into: ab.baseAddress!,
+                    scratch: &scratch)
             }
         }
-        return ReceivedScalars(rowStart: p.scalarRowStart, from: p.scalarFrom, weights: p.scalarWeights, values: p.scalarSlot.map { all[$0] })
+        return ReceivedScalars(
+            rowStart: p.scalarRowStart, from: p.scalarFrom, weights: p.scalarWeights, values: p.scalarSlot.map { all[$0] })
     }
 
     public func neighborhoods(iteration t: Int) -> ReceivedScalars {
         let p = plans[t % plans.count]
-        return ReceivedScalars(rowStart: p.scalarRowStart, from: p.scalarFrom, weights: p.scalarWeights,
-                               values: [Double](repeating: 0, count: p.scalarFrom.count))
+        return ReceivedScalars(
+            rowStart: p.scalarRowStart, from: p.scalarFrom, weights: p.scalarWeights,
+            values: [Double](repeating: 0, count: p.scalarFrom.count))
     }
 
     public func degrees(iteration t: Int) -> [Int] { graphs[t % graphs.count].degrees }
 
     public func gatherRows(_ local: Matrix<Float>) throws -> Matrix<Float>? {
         let d = local.cols
-        guard local.rows == localAgents.count else { throw AgoraError.shape("gatherRows on rank \(rank): \(local.rows) rows for \(localAgents.count) local agents") }
+        guard local.rows == localAgents.count else {
+            throw AgoraError.shape("gatherRows on rank \(rank): \(local.rows) rows for \(localAgents.count) local agents")
+        }
         let type = try rowType(max(1, d))
         let counts = blocks.map { Int32($0.count) }, displs = blocks.map { Int32($0.lowerBound) }
         var full = [Float](repeating: 0, count: isRoot ? max(1, agents * d) : 1)
         let mine = local.storage.isEmpty ? [Float](repeating: 0, count: 1) : local.storage
         try mine.withUnsafeBufferPointer { lb in
             try full.withUnsafeMutableBufferPointer { fb in
-                try MPIRuntime.check(MPI_Gatherv(lb.baseAddress, Int32(local.rows), type.value, fb.baseAddress, counts, displs, type.value, 0, agora_mpi_comm_world()),
-                                     "MPI_Gatherv", rank: rank)
+                try MPIRuntime.check(
+                    MPI_Gatherv(
+                        lb.baseAddress, Int32(local.rows), type.value, fb.baseAddress, counts, displs, type.value, 0, agora_mpi_comm_world()
+                    ),
+                    "MPI_Gatherv", rank: rank)
             }
         }
         return isRoot ? try Matrix(rows: agents, cols: d, storage: Array(full.prefix(agents * d))) : nil
     }
 
     public func gather(_ local: [Double]) throws -> [Double]? {
-        guard local.count == localAgents.count else { throw AgoraError.shape("gather on rank \(rank): \(local.count) values for \(localAgents.count) local agents") }
+        guard local.count == localAgents.count else {
+            throw AgoraError.shape("gather on rank \(rank): \(local.count) values for \(localAgents.count) local agents")
+        }
         let counts = blocks.map { Int32($0.count) }, displs = blocks.map { Int32($0.lowerBound) }
         var full = [Double](repeating: 0, count: isRoot ? max(1, agents) : 1)
         let mine = local.isEmpty ? [0.0] : local
         try mine.withUnsafeBufferPointer { lb in
             try full.withUnsafeMutableBufferPointer { fb in
-                try MPIRuntime.check(MPI_Gatherv(lb.baseAddress, Int32(local.count), agora_mpi_double(), fb.baseAddress, counts, displs,
-                                                 agora_mpi_double(), 0, agora_mpi_comm_world()), "MPI_Gatherv", rank: rank)
+                try MPIRuntime.check(
+                    MPI_Gatherv(
+                        lb.baseAddress, Int32(local.count), agora_mpi_double(), fb.baseAddress, counts, displs,
+                        agora_mpi_double(), 0, agora_mpi_comm_world()), "MPI_Gatherv", rank: rank)
             }
         }
         return isRoot ? Array(full.prefix(agents)) : nil
@@ -408,8 +483,10 @@ public final class MPIExchange: NeighborExchange {
         let mine = local.isEmpty ? [UInt64](repeating: 0, count: k) : local
         try mine.withUnsafeBufferPointer { lb in
             try full.withUnsafeMutableBufferPointer { fb in
-                try MPIRuntime.check(MPI_Gatherv(lb.baseAddress, Int32(localAgents.count), type.value, fb.baseAddress, counts, displs,
-                                                 type.value, 0, agora_mpi_comm_world()), "MPI_Gatherv", rank: rank)
+                try MPIRuntime.check(
+                    MPI_Gatherv(
+                        lb.baseAddress, Int32(localAgents.count), type.value, fb.baseAddress, counts, displs,
+                        type.value, 0, agora_mpi_comm_world()), "MPI_Gatherv", rank: rank)
             }
         }
         return isRoot ? Array(full.prefix(agents * k)) : nil

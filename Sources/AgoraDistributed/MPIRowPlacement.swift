@@ -20,7 +20,9 @@ public final class MPIRowPlacement: RowPlacement {
     /// communicates only in `shareRows`.
     public init(rows m: Int) throws {
         let rank = try MPIRuntime.rank(), ranks = try MPIRuntime.size()
-        self.rank = rank; self.ranks = ranks; rows = m
+        self.rank = rank
+        self.ranks = ranks
+        rows = m
         let blocks = blockRanges(m, ranks: ranks)
         self.blocks = blocks
         types = ContiguousTypes(rank: rank)
@@ -34,8 +36,10 @@ public final class MPIRowPlacement: RowPlacement {
         let type = try types.floats(p)
         let counts = blocks.map { Int32($0.count) }, displs = blocks.map { Int32($0.lowerBound) }
         try x.storage.withUnsafeMutableBufferPointer { b in
-            try MPIRuntime.check(MPI_Allgatherv(agora_mpi_in_place(), 0, agora_mpi_datatype_null(), b.baseAddress, counts, displs,
-                                                type.value, agora_mpi_comm_world()), "MPI_Allgatherv", rank: rank)
+            try MPIRuntime.check(
+                MPI_Allgatherv(
+                    agora_mpi_in_place(), 0, agora_mpi_datatype_null(), b.baseAddress, counts, displs,
+                    type.value, agora_mpi_comm_world()), "MPI_Allgatherv", rank: rank)
         }
     }
 }

@@ -52,13 +52,15 @@ public struct ConsensusExperiment: Codable, Sendable, Equatable {
         guard dimension >= 1 else { throw AgoraError.configuration("dimension must be at least 1, got \(dimension)") }
         guard steps >= 0, steps <= 100_000_000 else { throw AgoraError.configuration("steps must be in 0...100000000, got \(steps)") }
         // Three [agents x dimension] Float matrices (X, Y and the reference average's deviations).
-        try ResourceLimits.check(bytes: 3 * 4 * Double(agents) * Double(dimension), for: "mixing \(agents) agents x \(dimension) parameters")
+        try ResourceLimits.check(
+            bytes: 3 * 4 * Double(agents) * Double(dimension), for: "mixing \(agents) agents x \(dimension) parameters")
     }
 
     /// Runs the experiment; `progress` is called after each step. With `exchange` (an MPI
     /// back-end) each process mixes its own agents' rows through it, the root gathers them for the
     /// metrics, and the root's result equals the in-process run with the sparse strategy.
-    public func run(pool: ThreadPool = .shared, progress: ((Int) -> Void)? = nil, exchange: (any NeighborExchange)? = nil) throws -> Result {
+    public func run(pool: ThreadPool = .shared, progress: ((Int) -> Void)? = nil, exchange: (any NeighborExchange)? = nil) throws -> Result
+    {
         try validate()
         if let exchange, exchange.agents != agents {
             throw AgoraError.configuration("the exchange connects \(exchange.agents) agents, the experiment has \(agents)")
@@ -67,14 +69,20 @@ public struct ConsensusExperiment: Codable, Sendable, Equatable {
         let period = topology.period(agents: agents)
         var ops: [MixingOperator<Float>] = []
         for t in 0..<period {
-            ops.append(try topology.mixingMatrix(agents: agents, scheme: weights, seed: seed, iteration: t).mixingOperator(Float.self, strategy: strategy))
+            ops.append(
+                try topology.mixingMatrix(agents: agents, scheme: weights, seed: seed, iteration: t).mixingOperator(
+                    Float.self, strategy: strategy))
         }
         let gap = try topology.scheduleMixingMatrix(agents: agents, scheme: weights, seed: seed).spectralGap()
         var rng = SeededGenerator(seed: seed, stream: 1)
         let full: Matrix<Float> = rng.normalMatrix(rows: agents, cols: dimension)
         let local = exchange?.localAgents ?? 0..<agents
-        var x = local == 0..<agents ? full : try Matrix(rows: local.count, cols: dimension,
-                                                        storage: Array(full.storage[(local.lowerBound * dimension)..<(local.upperBound * dimension)]))
+        var x =
+            local == 0..<agents
+            ? full
+            : try Matrix(
+                rows: local.count, cols: dimension,
+                storage: Array(full.storage[(local.lowerBound * dimension)..<(local.upperBound * dimension)]))
         var y = Matrix<Float>(rows: local.count, cols: dimension)
         let zeros = exchange == nil ? Matrix<Float>(rows: 0, cols: 0) : Matrix<Float>(rows: local.count, cols: dimension)
         let noSteps = [Float](repeating: 0, count: local.count)
@@ -87,9 +95,10 @@ public struct ConsensusExperiment: Codable, Sendable, Equatable {
             let m = Kernels.rowMean(all)
             var drift = 0.0
             for k in m.indices { drift = max(drift, Double(abs(m[k] - mean0[k]))) }
-            return Step(step: t, consensusError: e, relativeError: e0 > 0 ? e / e0 : 0,
-                        spectralBound: topology.isTimeVarying ? nil : pow(1 - gap, 2 * Double(t)),
-                        meanDrift: drift)
+            return Step(
+                step: t, consensusError: e, relativeError: e0 > 0 ? e / e0 : 0,
+                spectralBound: topology.isTimeVarying ? nil : pow(1 - gap, 2 * Double(t)),
+                meanDrift: drift)
         }
         var out = [try record(0)].compactMap { $0 }
         var mixSeconds = 0.0
@@ -109,8 +118,9 @@ public struct ConsensusExperiment: Codable, Sendable, Equatable {
         let degs = union.degrees
         let final = try exchange.map { try $0.gatherRows(x) } ?? x
         let digest = final.map(Kernels.bitDigest)
-        return Result(config: self, edges: union.edgeCount, degreeMin: degs.min() ?? 0, degreeMax: degs.max() ?? 0,
-                      spectralGap: gap, usesGEMM: exchange == nil && ops[0].usesGEMM, steps: out,
-                      secondsPerStep: steps > 0 ? mixSeconds / Double(steps) : 0, parametersDigest: digest)
+        return Result(
+            config: self, edges: union.edgeCount, degreeMin: degs.min() ?? 0, degreeMax: degs.max() ?? 0,
+            spectralGap: gap, usesGEMM: exchange == nil && ops[0].usesGEMM, steps: out,
+            secondsPerStep: steps > 0 ? mixSeconds / Double(steps) : 0, parametersDigest: digest)
     }
 }

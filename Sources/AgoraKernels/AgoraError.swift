@@ -33,7 +33,12 @@ public struct AgoraError: Error, CustomStringConvertible, Equatable, Sendable {
     public var field: String?
 
     public init(_ kind: Kind, _ message: String, file: String? = nil, line: Int? = nil, column: Int? = nil, field: String? = nil) {
-        self.kind = kind; self.message = message; self.file = file; self.line = line; self.column = column; self.field = field
+        self.kind = kind
+        self.message = message
+        self.file = file
+        self.line = line
+        self.column = column
+        self.field = field
     }
 
     /// "FILE:LINE:COLUMN: message" when a file is known, "field: message" when only a field is.

@@ -15,7 +15,11 @@ public struct CPUFeatures: Sendable, Equatable {
     public var flags: Set<String>
 
     public init(vendor: String, family: Int, model: Int, modelName: String, flags: Set<String>) {
-        self.vendor = vendor; self.family = family; self.model = model; self.modelName = modelName; self.flags = flags
+        self.vendor = vendor
+        self.family = family
+        self.model = model
+        self.modelName = modelName
+        self.flags = flags
     }
 
     /// The first processor of a /proc/cpuinfo text (nil when it names none).
@@ -109,7 +113,10 @@ public enum BLASCoreSelection {
     public static func advice(current: String, cpu: CPUFeatures?) -> (core: String, reason: String)? {
         guard let cpu, let best = bestCore(for: cpu), level(ofCore: best) > level(ofCore: current) else { return nil }
         let isa = ["SSE", "AVX", "AVX2", "AVX-512"][cpu.isaLevel]
-        return (best, "OpenBLAS chose its \(current) kernels (\(["generic SSE", "AVX", "AVX2", "AVX-512"][level(ofCore: current)])) on a CPU with \(isa) (\(cpu.modelName.isEmpty ? cpu.vendor : cpu.modelName)): \(best) selected")
+        return (
+            best,
+            "OpenBLAS chose its \(current) kernels (\(["generic SSE", "AVX", "AVX2", "AVX-512"][level(ofCore: current)])) on a CPU with \(isa) (\(cpu.modelName.isEmpty ? cpu.vendor : cpu.modelName)): \(best) selected"
+        )
     }
 
     /// sgemm, ssyrk, dgemm and dsyev on small inputs against naive references; nil when all agree,
@@ -118,13 +125,17 @@ public enum BLASCoreSelection {
         var rng = SeededGenerator(seed: 0xB1A5, stream: 1)
         /// The first entry (i, j) of `rows x cols` where got(i, j) differs from the Double sum of
         /// term(i, j, k) over k by more than `tol` relative.
-        func mismatch(_ what: String, _ rows: Int, _ cols: Int, upper: Bool = false, inner: Int, tol: Double,
-                      _ got: (Int, Int) -> Double, _ term: (Int, Int, Int) -> Double) -> String? {
-            for i in 0..<rows { for j in (upper ? i : 0)..<cols {
-                var s = 0.0
-                for k in 0..<inner { s += term(i, j, k) }
-                if abs(got(i, j) - s) > tol * max(1, abs(s)) { return "\(what) differs at (\(i), \(j)): \(got(i, j)) vs \(s)" }
-            } }
+        func mismatch(
+            _ what: String, _ rows: Int, _ cols: Int, upper: Bool = false, inner: Int, tol: Double,
+            _ got: (Int, Int) -> Double, _ term: (Int, Int, Int) -> Double
+        ) -> String? {
+            for i in 0..<rows {
+                for j in (upper ? i : 0)..<cols {
+                    var s = 0.0
+                    for k in 0..<inner { s += term(i, j, k) }
+                    if abs(got(i, j) - s) > tol * max(1, abs(s)) { return "\(what) differs at (\(i), \(j)): \(got(i, j)) vs \(s)" }
+                }
+            }
             return nil
         }
         let a: Matrix<Float> = rng.normalMatrix(rows: 37, cols: 29)
@@ -133,23 +144,35 @@ public enum BLASCoreSelection {
         let ad: Matrix<Double> = rng.normalMatrix(rows: 23, cols: 31)
         let bd: Matrix<Double> = rng.normalMatrix(rows: 31, cols: 19)
         var cd = Matrix<Double>(rows: 23, cols: 19)
-        do { try BLAS.gemm(a, b, into: &c); try BLAS.syrk(a, into: &g); try BLAS.gemm(ad, bd, into: &cd) } catch { return "\(error)" }
-        if let m = mismatch("sgemm", 37, 41, inner: 29, tol: 1e-4, { Double(c[$0, $1]) }, { Double(a[$0, $2]) * Double(b[$2, $1]) }) { return m }
-        if let m = mismatch("ssyrk", 37, 37, upper: true, inner: 29, tol: 1e-4, { Double(g[$0, $1]) }, { Double(a[$0, $2]) * Double(a[$1, $2]) }) { return m }
+        do {
+            try BLAS.gemm(a, b, into: &c)
+            try BLAS.syrk(a, into: &g)
+            try BLAS.gemm(ad, bd, into: &cd)
+        } catch { return "\(error)" }
+        if let m = mismatch("sgemm", 37, 41, inner: 29, tol: 1e-4, { Double(c[$0, $1]) }, { Double(a[$0, $2]) * Double(b[$2, $1]) }) {
+            return m
+        }
+        if let m = mismatch(
+            "ssyrk", 37, 37, upper: true, inner: 29, tol: 1e-4, { Double(g[$0, $1]) }, { Double(a[$0, $2]) * Double(a[$1, $2]) })
+        {
+            return m
+        }
         if let m = mismatch("dgemm", 23, 19, inner: 31, tol: 1e-12, { cd[$0, $1] }, { ad[$0, $2] * bd[$2, $1] }) { return m }
         // A symmetric matrix with known eigenvalues 1...n: Q diag(1...n) Q^T for a Householder Q.
         let n = 12
         let v: [Double] = (0..<n).map { _ in rng.normal() }
         let vv = v.reduce(0) { $0 + $1 * $1 }
         var sym = Matrix<Double>(rows: n, cols: n)
-        for i in 0..<n { for j in 0..<n {
-            var s = 0.0
-            for k in 0..<n {
-                let qik = (i == k ? 1 : 0) - 2 * v[i] * v[k] / vv, qjk = (j == k ? 1 : 0) - 2 * v[j] * v[k] / vv
-                s += qik * Double(k + 1) * qjk
+        for i in 0..<n {
+            for j in 0..<n {
+                var s = 0.0
+                for k in 0..<n {
+                    let qik = (i == k ? 1 : 0) - 2 * v[i] * v[k] / vv, qjk = (j == k ? 1 : 0) - 2 * v[j] * v[k] / vv
+                    s += qik * Double(k + 1) * qjk
+                }
+                sym[i, j] = s
             }
-            sym[i, j] = s
-        } }
+        }
         guard let ev = try? BLAS.symmetricEigenvalues(sym) else { return "dsyev failed" }
         for (k, e) in ev.sorted().enumerated() where abs(e - Double(k + 1)) > 1e-10 * Double(n) {
             return "dsyev eigenvalue \(k): \(e) vs \(k + 1)"
@@ -179,15 +202,18 @@ public enum BLASCoreSelection {
     /// the user wins; `AGORA_BLAS_CORE_SELECTED` / `_REJECTED` / `_VERIFIED` / `_ORIGINAL_CORE`
     /// carry the decision across the restart (and `agora info` prints them); `AGORA_BLAS_ASSUME_CORE`
     /// pretends OpenBLAS chose that core (for tests on machines whose core is already right).
-    public static func decide(environment env: [String: String], currentCore: String, cpu: CPUFeatures?,
-                              verify: () -> String? = { verify() }) -> Decision {
+    public static func decide(
+        environment env: [String: String], currentCore: String, cpu: CPUFeatures?,
+        verify: () -> String? = { verify() }
+    ) -> Decision {
         if env["AGORA_BLAS_SELECT"] == "0" || env["AGORA_BLAS_CORE_REJECTED"] != nil { return .keep }
         if let selected = env["AGORA_BLAS_CORE_SELECTED"] {
             guard env["AGORA_BLAS_VERIFIED"] == nil else { return .keep }
             guard let problem = verify() else { return .verified }
             let original = env["AGORA_BLAS_ORIGINAL_CORE"] ?? ""
             let fallBack = original.isEmpty || original.lowercased() == "assumed"
-            let warning = "warning: OpenBLAS's \(currentCore) kernels gave wrong answers here (\(problem)); back to \(original.isEmpty ? "OpenBLAS's own choice" : original)"
+            let warning =
+                "warning: OpenBLAS's \(currentCore) kernels gave wrong answers here (\(problem)); back to \(original.isEmpty ? "OpenBLAS's own choice" : original)"
             var set = ["AGORA_BLAS_CORE_REJECTED": "\(selected): \(problem)"]
             var unset = ["AGORA_BLAS_CORE_SELECTED"]
             if fallBack { unset.append("OPENBLAS_CORETYPE") } else { set["OPENBLAS_CORETYPE"] = original }
@@ -196,8 +222,11 @@ public enum BLASCoreSelection {
         guard env["OPENBLAS_CORETYPE"] == nil else { return .keep }  // the user's choice stands
         let assumed = env["AGORA_BLAS_ASSUME_CORE"]
         guard let (core, reason) = advice(current: assumed ?? currentCore, cpu: cpu) else { return .keep }
-        return .restart(set: ["OPENBLAS_CORETYPE": core, "AGORA_BLAS_CORE_SELECTED": reason,
-                              "AGORA_BLAS_ORIGINAL_CORE": assumed == nil ? currentCore : "assumed"],
-                        unset: [], warning: nil)
+        return .restart(
+            set: [
+                "OPENBLAS_CORETYPE": core, "AGORA_BLAS_CORE_SELECTED": reason,
+                "AGORA_BLAS_ORIGINAL_CORE": assumed == nil ? currentCore : "assumed",
+            ],
+            unset: [], warning: nil)
     }
 }

@@ -27,9 +27,10 @@ public enum BLAS {
         a.storage.withUnsafeBufferPointer { ap in
             b.storage.withUnsafeBufferPointer { bp in
                 c.storage.withUnsafeMutableBufferPointer { cp in
-                    T._gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-                            a: ap.baseAddress!, lda: max(1, a.cols), b: bp.baseAddress!, ldb: max(1, b.cols),
-                            beta: beta, c: cp.baseAddress!, ldc: max(1, c.cols))
+                    T._gemm(
+                        transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                        a: ap.baseAddress!, lda: max(1, a.cols), b: bp.baseAddress!, ldb: max(1, b.cols),
+                        beta: beta, c: cp.baseAddress!, ldc: max(1, c.cols))
                 }
             }
         }
@@ -52,12 +53,16 @@ public enum BLAS {
         guard x.count == n else { throw AgoraError.shape("gemv: op(A) is \(m) x \(n) but x has \(x.count) elements") }
         guard y.count == m else { throw AgoraError.shape("gemv: y has \(y.count) elements, expected \(m)") }
         if m == 0 { return }
-        if n == 0 { for i in y.indices { y[i] = beta == 0 ? 0 : beta * y[i] }; return }
+        if n == 0 {
+            for i in y.indices { y[i] = beta == 0 ? 0 : beta * y[i] }
+            return
+        }
         a.storage.withUnsafeBufferPointer { ap in
             x.withUnsafeBufferPointer { xp in
                 y.withUnsafeMutableBufferPointer { yp in
-                    T._gemv(trans: trans, m: a.rows, n: a.cols, alpha: alpha, a: ap.baseAddress!, lda: max(1, a.cols),
-                            x: xp.baseAddress!, incx: 1, beta: beta, y: yp.baseAddress!, incy: 1)
+                    T._gemv(
+                        trans: trans, m: a.rows, n: a.cols, alpha: alpha, a: ap.baseAddress!, lda: max(1, a.cols),
+                        x: xp.baseAddress!, incx: 1, beta: beta, y: yp.baseAddress!, incy: 1)
                 }
             }
         }

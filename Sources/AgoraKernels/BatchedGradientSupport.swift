@@ -31,11 +31,17 @@ struct RowAccess<T: AgoraScalar>: @unchecked Sendable {
         if let dense {
             let start = UnsafeRawPointer(dense + i * cols), bytes = cols * MemoryLayout<T>.stride
             var o = 0
-            while o < bytes { agora_prefetch_read(start + o); o += 64 }
+            while o < bytes {
+                agora_prefetch_read(start + o)
+                o += 64
+            }
             return
         }
         let lo = rowStart![i], hi = rowStart![i + 1]
-        if hi > lo { agora_prefetch_read(values! + lo); agora_prefetch_read(columns! + lo) }
+        if hi > lo {
+            agora_prefetch_read(values! + lo)
+            agora_prefetch_read(columns! + lo)
+        }
     }
 
     /// Dense rows only: walks `batch` in blocks of four rows (then the remaining rows one by one),
@@ -45,8 +51,10 @@ struct RowAccess<T: AgoraScalar>: @unchecked Sendable {
     /// blocked form runs four independent dot products and loads/stores `out` once per block: a
     /// single dot is bound by its accumulator's FMA latency, not by the row's bandwidth.
     @inline(__always)
-    func forEachDenseBlock(_ batch: [Int], _ w: UnsafePointer<T>, into out: UnsafeMutablePointer<T>,
-                           _ scale: (_ row: Int, _ dot: T) -> T) {
+    func forEachDenseBlock(
+        _ batch: [Int], _ w: UnsafePointer<T>, into out: UnsafeMutablePointer<T>,
+        _ scale: (_ row: Int, _ dot: T) -> T
+    ) {
         let x = dense!
         let n = batch.count
         var k = 0
@@ -86,8 +94,14 @@ struct RowAccess<T: AgoraScalar>: @unchecked Sendable {
             let row = dense + i * cols
             var q = 0
             let sv = SIMD16<T>(repeating: s)
-            while q + vecWidth <= cols { storeVec(loadVec(out + q) + sv * loadVec(row + q), out + q); q += vecWidth }
-            while q < cols { out[q] += s * row[q]; q += 1 }
+            while q + vecWidth <= cols {
+                storeVec(loadVec(out + q) + sv * loadVec(row + q), out + q)
+                q += vecWidth
+            }
+            while q < cols {
+                out[q] += s * row[q]
+                q += 1
+            }
             return
         }
         for q in rowStart![i]..<rowStart![i + 1] { out[Int(columns![q])] += s * values![q] }
@@ -98,7 +112,10 @@ struct RowAccess<T: AgoraScalar>: @unchecked Sendable {
 @inline(__always)
 func isContiguous(_ batch: [Int]) -> Bool {
     var k = 1
-    while k < batch.count { if batch[k] != batch[k - 1] + 1 { return false }; k += 1 }
+    while k < batch.count {
+        if batch[k] != batch[k - 1] + 1 { return false }
+        k += 1
+    }
     return true
 }
 
@@ -154,10 +171,16 @@ extension FeatureRows {
                 try c.columns.withUnsafeBufferPointer { cs in
                     try c.values.withUnsafeBufferPointer { vs in
                         // An empty CSR still needs non-nil pointers for the optional checks above.
-                        let dummyV = UnsafeMutablePointer<T>.allocate(capacity: 1), dummyC = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
-                        defer { dummyV.deallocate(); dummyC.deallocate() }
-                        return try body(RowAccess(dense: nil, cols: c.cols, rowStart: rs.baseAddress,
-                                                  columns: cs.baseAddress ?? UnsafePointer(dummyC), values: vs.baseAddress ?? UnsafePointer(dummyV)))
+                        let dummyV = UnsafeMutablePointer<T>.allocate(capacity: 1),
+                            dummyC = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+                        defer {
+                            dummyV.deallocate()
+                            dummyC.deallocate()
+                        }
+                        return try body(
+                            RowAccess(
+                                dense: nil, cols: c.cols, rowStart: rs.baseAddress,
+                                columns: cs.baseAddress ?? UnsafePointer(dummyC), values: vs.baseAddress ?? UnsafePointer(dummyV)))
                     }
                 }
             }
@@ -169,7 +192,9 @@ extension Kernels {
     /// Throws unless there is one label per row, each in 0..<classes.
     static func checkLabels(_ labels: [Int], rows: Int, classes: Int, kernel: String) throws {
         guard labels.count == rows else { throw AgoraError.shape("\(kernel): \(labels.count) labels for \(rows) rows") }
-        if let bad = labels.first(where: { $0 < 0 || $0 >= classes }) { throw AgoraError.shape("\(kernel): label \(bad) outside 0..<\(classes)") }
+        if let bad = labels.first(where: { $0 < 0 || $0 >= classes }) {
+            throw AgoraError.shape("\(kernel): label \(bad) outside 0..<\(classes)")
+        }
     }
 
     /// Estimated memory traffic of a batched-gradient call: every batch row read once per pass
@@ -202,8 +227,9 @@ extension Kernels {
             g.storage.withUnsafeMutableBufferPointer { gb in
                 losses.withUnsafeMutableBufferPointer { lb in
                     guard let tbase = tb.baseAddress, let gbase = gb.baseAddress, let lbase = lb.baseAddress else { return }
-                    perAgentGradientsRaw(parameters: tbase, gradients: gbase, losses: lbase, agents: theta.rows, cols: theta.cols,
-                                         batches: batches, l2: l2, decayed: decayed, bytes: bytes, pool: pool, body)
+                    perAgentGradientsRaw(
+                        parameters: tbase, gradients: gbase, losses: lbase, agents: theta.rows, cols: theta.cols,
+                        batches: batches, l2: l2, decayed: decayed, bytes: bytes, pool: pool, body)
                 }
             }
         }
@@ -215,41 +241,45 @@ extension Kernels {
         agents: Int, cols p: Int, batches: [[Int]], l2: T, decayed: ((Int) -> Bool)? = nil, bytes: Int, pool: ThreadPool,
         _ body: (Int, UnsafeMutablePointer<T>, UnsafeMutablePointer<T>) -> Double
     ) {
-                    let tp = SendablePointer(UnsafeMutablePointer(mutating: tbase))
-                    let gp = SendablePointer(gbase), lp = SendablePointer(lbase)
-                    pool.parallelFor(agents, bytes: bytes) { range in
-                        for a in range {
-                            let th = tp.p + a * p, gr = gp.p + a * p
-                            gr.update(repeating: 0, count: p)
-                            let total = body(a, th, gr)
-                            let nb = batches[a].count
-                            let inv: T = nb > 0 ? 1 / T(nb) : 0
-                            var reg: T = 0
-                            if let decayed {
-                                for q in 0..<p {
-                                    if decayed(q) {
-                                        gr[q] = gr[q] * inv + l2 * th[q]
-                                        reg += th[q] * th[q]
-                                    } else {
-                                        gr[q] = gr[q] * inv
-                                    }
-                                }
-                            } else {
-                                // Every parameter decays: one vectorised pass (no per-element closure call).
-                                let iv = SIMD16<T>(repeating: inv), lv = SIMD16<T>(repeating: l2)
-                                var acc = SIMD16<T>.zero
-                                var q = 0
-                                while q + vecWidth <= p {
-                                    let t = loadVec(th + q)
-                                    storeVec(loadVec(gr + q) * iv + lv * t, gr + q)
-                                    acc += t * t
-                                    q += vecWidth
-                                }
-                                reg = horizontalSum(acc)
-                                while q < p { gr[q] = gr[q] * inv + l2 * th[q]; reg += th[q] * th[q]; q += 1 }
-                            }
-                            lp.p[a] = T(nb > 0 ? total / Double(nb) : 0) + l2 / 2 * reg
+        let tp = SendablePointer(UnsafeMutablePointer(mutating: tbase))
+        let gp = SendablePointer(gbase), lp = SendablePointer(lbase)
+        pool.parallelFor(agents, bytes: bytes) { range in
+            for a in range {
+                let th = tp.p + a * p, gr = gp.p + a * p
+                gr.update(repeating: 0, count: p)
+                let total = body(a, th, gr)
+                let nb = batches[a].count
+                let inv: T = nb > 0 ? 1 / T(nb) : 0
+                var reg: T = 0
+                if let decayed {
+                    for q in 0..<p {
+                        if decayed(q) {
+                            gr[q] = gr[q] * inv + l2 * th[q]
+                            reg += th[q] * th[q]
+                        } else {
+                            gr[q] = gr[q] * inv
                         }
                     }
+                } else {
+                    // Every parameter decays: one vectorised pass (no per-element closure call).
+                    let iv = SIMD16<T>(repeating: inv), lv = SIMD16<T>(repeating: l2)
+                    var acc = SIMD16<T>.zero
+                    var q = 0
+                    while q + vecWidth <= p {
+                        let t = loadVec(th + q)
+                        storeVec(loadVec(gr + q) * iv + lv * t, gr + q)
+                        acc += t * t
+                        q += vecWidth
+                    }
+                    reg = horizontalSum(acc)
+                    while q < p {
+                        gr[q] = gr[q] * inv + l2 * th[q]
+                        reg += th[q] * th[q]
+                        q += 1
+                    }
+                }
+                lp.p[a] = T(nb > 0 ? total / Double(nb) : 0) + l2 / 2 * reg
+            }
+        }
     }
 }

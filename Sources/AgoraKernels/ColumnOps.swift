@@ -3,9 +3,13 @@ extension Kernels {
     /// four outputs at the same offset (chunks of ~1e6 outcomes' values and derivatives, in loops
     /// that vectorise). The chunks depend on the thread count, so `body` must compute each element
     /// from its own input alone (pad a vector tail rather than switching to a different formula).
-    public static func map4Chunks(_ x: [Double], pool: ThreadPool = .shared,
-                                  _ body: (UnsafeBufferPointer<Double>, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>,
-                                           UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void) -> ([Double], [Double], [Double], [Double]) {
+    public static func map4Chunks(
+        _ x: [Double], pool: ThreadPool = .shared,
+        _ body: (
+            UnsafeBufferPointer<Double>, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>,
+            UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>
+        ) -> Void
+    ) -> ([Double], [Double], [Double], [Double]) {
         let n = x.count
         // Every element is written below (four separate buffers: copies would share one until written).
         func output() -> [Double] { [Double](unsafeUninitializedCapacity: n) { _, c in c = n } }
@@ -55,9 +59,16 @@ extension Kernels {
         }
         if i < n {
             var u = V(repeating: padding), v = V(repeating: padding)
-            for l in 0..<(n - i) { u[l] = x[i + l]; v[l] = y[i + l] }
+            for l in 0..<(n - i) {
+                u[l] = x[i + l]
+                v[l] = y[i + l]
+            }
             let (r0, r1, r2) = body(u, v)
-            for l in 0..<(n - i) { o0[i + l] = r0[l]; o1[i + l] = r1[l]; o2[i + l] = r2[l] }
+            for l in 0..<(n - i) {
+                o0[i + l] = r0[l]
+                o1[i + l] = r1[l]
+                o2[i + l] = r2[l]
+            }
         }
     }
 
@@ -94,8 +105,10 @@ extension Kernels {
     /// the bytes of the pass (the contract solver keeps its counts so).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    public static func weightedMoments<T: AgoraScalar>(columns xt: Matrix<T>, weights w: Matrix<Double>, f0: [Double], f1: [Double]? = nil,
-                                                       pool: ThreadPool = .shared) throws -> Matrix<Double> {
+    public static func weightedMoments<T: AgoraScalar>(
+        columns xt: Matrix<T>, weights w: Matrix<Double>, f0: [Double], f1: [Double]? = nil,
+        pool: ThreadPool = .shared
+    ) throws -> Matrix<Double> {
         try moments(xt, w, f0: f0, f1: f1, f2: nil, combination: nil, pool: pool).0
     }
 
@@ -110,17 +123,23 @@ extension Kernels {
     /// `weightedMoments`, so neither result depends on the thread count.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    public static func weightedMoments<T: AgoraScalar>(columns xt: Matrix<T>, weights w: Matrix<Double>, f0: [Double], f1: [Double], f2: [Double],
-                                                       combiningPairsWith c: [Double], pool: ThreadPool = .shared) throws -> (perRow: Matrix<Double>, pairs: [Double]) {
-        guard c.count == w.rows else { throw AgoraError.shape("weightedMoments: \(c.count) combination coefficients for \(w.rows) weight rows") }
+    public static func weightedMoments<T: AgoraScalar>(
+        columns xt: Matrix<T>, weights w: Matrix<Double>, f0: [Double], f1: [Double], f2: [Double],
+        combiningPairsWith c: [Double], pool: ThreadPool = .shared
+    ) throws -> (perRow: Matrix<Double>, pairs: [Double]) {
+        guard c.count == w.rows else {
+            throw AgoraError.shape("weightedMoments: \(c.count) combination coefficients for \(w.rows) weight rows")
+        }
         let (perRow, pairs) = try moments(xt, w, f0: f0, f1: f1, f2: f2, combination: c, pool: pool)
         return (perRow, pairs)
     }
 
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    private static func moments<T: AgoraScalar>(_ xt: Matrix<T>, _ w: Matrix<Double>, f0: [Double], f1: [Double]?, f2: [Double]?,
-                                                combination: [Double]?, pool: ThreadPool) throws -> (Matrix<Double>, [Double]) {
+    private static func moments<T: AgoraScalar>(
+        _ xt: Matrix<T>, _ w: Matrix<Double>, f0: [Double], f1: [Double]?, f2: [Double]?,
+        combination: [Double]?, pool: ThreadPool
+    ) throws -> (Matrix<Double>, [Double]) {
         let rows = xt.cols, k = xt.rows, h = w.rows
         guard w.cols == rows else { throw AgoraError.shape("weightedMoments: weights have \(w.cols) columns for \(rows) outcomes") }
         guard f0.count == rows, f1.map({ $0.count == rows }) ?? true, f2.map({ $0.count == rows }) ?? true else {
@@ -140,95 +159,107 @@ extension Kernels {
         var partials = [Double](repeating: 0, count: spans * stride)
         let none = [Double]()
         xt.storage.withUnsafeBufferPointer { xb in
-        w.storage.withUnsafeBufferPointer { wb in
-        f0.withUnsafeBufferPointer { g0 in
-        (f1 ?? none).withUnsafeBufferPointer { g1 in
-        (f2 ?? none).withUnsafeBufferPointer { g2 in
-        (combination ?? none).withUnsafeBufferPointer { cb in
-        partials.withUnsafeMutableBufferPointer { partb in
-            let xp = xb.baseAddress, wp = wb.baseAddress!, part = partb.baseAddress!
-            // An empty array may still have a base address: presence is decided by f1/f2 themselves.
-            let p0 = g0.baseAddress!, p1 = f1 == nil ? nil : g1.baseAddress, p2 = f2 == nil ? nil : g2.baseAddress
-            let coef = combined ? cb.baseAddress : nil
-            pool.parallelFor(spans, bytes: rows * (h + k + 3) * 8) { range in
-                // wl [hp x block], bl [cp x block], xl [k x block], t and cw [block], acc [hp x cp] x 8, pacc [p] x 8
-                let bufferCount = (hp + cp + k + 2) * block + (hp * cp + p) * 8
-                withUnsafeTemporaryAllocation(of: Double.self, capacity: bufferCount) { buffer in
-                    let base = buffer.baseAddress!
-                    base.initialize(repeating: 0, count: bufferCount)  // padding rows and lanes stay zero
-                    let wl = base, bl = wl + hp * block, xl = bl + cp * block, t = xl + k * block, cw = t + block
-                    let acc = cw + block, pacc = acc + hp * cp * 8
-                    for c in range {
-                        let lo = c * span, hi = min(rows, lo + span)
-                        if cols == 1 && !combined {
-                            // Values only: each weight row times f0 straight from memory, with the
-                            // same lane-wise order as the blocked path (identical sums, no copies).
-                            for hh in 0..<h {
-                                let wr = wp + hh * rows
-                                var v = SIMD8<Double>(repeating: 0)
-                                var o = lo
-                                while o + 8 <= hi {
-                                    v += UnsafeRawPointer(wr + o).loadUnaligned(as: SIMD8<Double>.self)
-                                        * UnsafeRawPointer(p0 + o).loadUnaligned(as: SIMD8<Double>.self)
-                                    o += 8
-                                }
-                                if o < hi {
-                                    var x = SIMD8<Double>(repeating: 0), y = x
-                                    for l in 0..<(hi - o) { x[l] = wr[o + l]; y[l] = p0[o + l] }
-                                    v += x * y
-                                }
-                                part[c * stride + hh] = horizontalSum(v)
-                            }
-                            continue
-                        }
-                        acc.update(repeating: 0, count: hp * cp * 8)
-                        pacc.update(repeating: 0, count: p * 8)
-                        for s in Swift.stride(from: lo, to: hi, by: block) {
-                            let n = min(block, hi - s), vectors = (n + 7) / 8
-                            if n < block {  // the last, partial block: clear the lanes past its end
-                                wl.update(repeating: 0, count: hp * block); bl.update(repeating: 0, count: cp * block)
-                                xl.update(repeating: 0, count: k * block); cw.update(repeating: 0, count: block)
-                            }
-                            for hh in 0..<h { (wl + hh * block).update(from: wp + hh * rows + s, count: n) }
-                            // Row j of bl is the j-th column of the right-hand side over this block.
-                            // (Offset pointers, not p1[s + r]: the checked index sum kept these loops scalar.)
-                            bl.update(from: p0 + s, count: n)
-                            if let p1, let xp {
-                                for a in 0..<k {
-                                    let src = xp + a * rows + s, dst = xl + a * block
-                                    for r in 0..<n { dst[r] = Double(src[r]) }
-                                }
-                                let g1 = p1 + s
-                                for a in 0..<k {
-                                    let xa = xl + a * block, ba = bl + (1 + a) * block
-                                    for r in 0..<n { ba[r] = g1[r] * xa[r] }
-                                }
-                                if let p2, let coef {
-                                    // The combined weight times f2, then the pair sums in registers.
-                                    let g2 = p2 + s
-                                    for r in 0..<n { cw[r] = 0 }
-                                    for hh in 0..<h {
-                                        let ch = coef[hh], wr = wl + hh * block
-                                        for r in 0..<n { cw[r] += ch * wr[r] }
+            w.storage.withUnsafeBufferPointer { wb in
+                f0.withUnsafeBufferPointer { g0 in
+                    (f1 ?? none).withUnsafeBufferPointer { g1 in
+                        (f2 ?? none).withUnsafeBufferPointer { g2 in
+                            (combination ?? none).withUnsafeBufferPointer { cb in
+                                partials.withUnsafeMutableBufferPointer { partb in
+                                    let xp = xb.baseAddress, wp = wb.baseAddress!, part = partb.baseAddress!
+                                    // An empty array may still have a base address: presence is decided by f1/f2 themselves.
+                                    let p0 = g0.baseAddress!, p1 = f1 == nil ? nil : g1.baseAddress, p2 = f2 == nil ? nil : g2.baseAddress
+                                    let coef = combined ? cb.baseAddress : nil
+                                    pool.parallelFor(spans, bytes: rows * (h + k + 3) * 8) { range in
+                                        // wl [hp x block], bl [cp x block], xl [k x block], t and cw [block], acc [hp x cp] x 8, pacc [p] x 8
+                                        let bufferCount = (hp + cp + k + 2) * block + (hp * cp + p) * 8
+                                        withUnsafeTemporaryAllocation(of: Double.self, capacity: bufferCount) { buffer in
+                                            let base = buffer.baseAddress!
+                                            base.initialize(repeating: 0, count: bufferCount)  // padding rows and lanes stay zero
+                                            let wl = base, bl = wl + hp * block, xl = bl + cp * block, t = xl + k * block, cw = t + block
+                                            let acc = cw + block, pacc = acc + hp * cp * 8
+                                            for c in range {
+                                                let lo = c * span, hi = min(rows, lo + span)
+                                                if cols == 1 && !combined {
+                                                    // Values only: each weight row times f0 straight from memory, with the
+                                                    // same lane-wise order as the blocked path (identical sums, no copies).
+                                                    for hh in 0..<h {
+                                                        let wr = wp + hh * rows
+                                                        var v = SIMD8<Double>(repeating: 0)
+                                                        var o = lo
+                                                        while o + 8 <= hi {
+                                                            v +=
+                                                                UnsafeRawPointer(wr + o).loadUnaligned(as: SIMD8<Double>.self)
+                                                                * UnsafeRawPointer(p0 + o).loadUnaligned(as: SIMD8<Double>.self)
+                                                            o += 8
+                                                        }
+                                                        if o < hi {
+                                                            var x = SIMD8<Double>(repeating: 0), y = x
+                                                            for l in 0..<(hi - o) {
+                                                                x[l] = wr[o + l]
+                                                                y[l] = p0[o + l]
+                                                            }
+                                                            v += x * y
+                                                        }
+                                                        part[c * stride + hh] = horizontalSum(v)
+                                                    }
+                                                    continue
+                                                }
+                                                acc.update(repeating: 0, count: hp * cp * 8)
+                                                pacc.update(repeating: 0, count: p * 8)
+                                                for s in Swift.stride(from: lo, to: hi, by: block) {
+                                                    let n = min(block, hi - s), vectors = (n + 7) / 8
+                                                    if n < block {  // the last, partial block: clear the lanes past its end
+                                                        wl.update(repeating: 0, count: hp * block)
+                                                        bl.update(repeating: 0, count: cp * block)
+                                                        xl.update(repeating: 0, count: k * block)
+                                                        cw.update(repeating: 0, count: block)
+                                                    }
+                                                    for hh in 0..<h { (wl + hh * block).update(from: wp + hh * rows + s, count: n) }
+                                                    // Row j of bl is the j-th column of the right-hand side over this block.
+                                                    // (Offset pointers, not p1[s + r]: the checked index sum kept these loops scalar.)
+                                                    bl.update(from: p0 + s, count: n)
+                                                    if let p1, let xp {
+                                                        for a in 0..<k {
+                                                            let src = xp + a * rows + s, dst = xl + a * block
+                                                            for r in 0..<n { dst[r] = Double(src[r]) }
+                                                        }
+                                                        let g1 = p1 + s
+                                                        for a in 0..<k {
+                                                            let xa = xl + a * block, ba = bl + (1 + a) * block
+                                                            for r in 0..<n { ba[r] = g1[r] * xa[r] }
+                                                        }
+                                                        if let p2, let coef {
+                                                            // The combined weight times f2, then the pair sums in registers.
+                                                            let g2 = p2 + s
+                                                            for r in 0..<n { cw[r] = 0 }
+                                                            for hh in 0..<h {
+                                                                let ch = coef[hh], wr = wl + hh * block
+                                                                for r in 0..<n { cw[r] += ch * wr[r] }
+                                                            }
+                                                            for r in 0..<n { cw[r] *= g2[r] }
+                                                            combinedPairs(cw, xl, t, pacc, k: k, block: block, vectors: vectors)
+                                                        }
+                                                    }
+                                                    momentsMicroKernel(wl, bl, acc, hp: hp, cp: cp, block: block, vectors: vectors)
+                                                }
+                                                // Lane sums in a fixed order, into this span's partial.
+                                                let out = part + c * stride
+                                                for hh in 0..<h {
+                                                    for j in 0..<cols {
+                                                        out[hh * cols + j] = horizontalSum(load(acc + (hh * cp + j) * 8))
+                                                    }
+                                                }
+                                                for q in 0..<outPairs { out[h * cols + q] = horizontalSum(load(pacc + q * 8)) }
+                                            }
+                                        }
                                     }
-                                    for r in 0..<n { cw[r] *= g2[r] }
-                                    combinedPairs(cw, xl, t, pacc, k: k, block: block, vectors: vectors)
                                 }
                             }
-                            momentsMicroKernel(wl, bl, acc, hp: hp, cp: cp, block: block, vectors: vectors)
                         }
-                        // Lane sums in a fixed order, into this span's partial.
-                        let out = part + c * stride
-                        for hh in 0..<h {
-                            for j in 0..<cols {
-                                out[hh * cols + j] = horizontalSum(load(acc + (hh * cp + j) * 8))
-                            }
-                        }
-                        for q in 0..<outPairs { out[h * cols + q] = horizontalSum(load(pacc + q * 8)) }
                     }
                 }
             }
-        } } } } } } }
+        }
         out.storage.withUnsafeMutableBufferPointer { ob in
             for c in 0..<spans { for e in 0..<(h * cols) { ob[e] += partials[c * stride + e] } }
         }
@@ -241,7 +272,9 @@ extension Kernels {
     /// The contract solver's outcome totals n_o . m, read from the transposed counts.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    public static func rowCombination<T: AgoraScalar>(_ x: Matrix<T>, coefficients m: [Double], pool: ThreadPool = .shared) throws -> [Double] {
+    public static func rowCombination<T: AgoraScalar>(
+        _ x: Matrix<T>, coefficients m: [Double], pool: ThreadPool = .shared
+    ) throws -> [Double] {
         guard m.count == x.rows else { throw AgoraError.shape("rowCombination: \(m.count) coefficients for \(x.rows) rows") }
         let cols = x.cols, rows = x.rows
         var y = [Double](repeating: 0, count: cols)
@@ -271,8 +304,10 @@ extension Kernels {
 /// right-hand registers fit the 32 vector registers; a 3 x 4 tile spilled).
 /// `w` is [hp x block], `b` [cp x block], `acc` [hp x cp] vectors of 8.
 @inline(__always)
-private func momentsMicroKernel(_ w: UnsafeMutablePointer<Double>, _ b: UnsafeMutablePointer<Double>, _ acc: UnsafeMutablePointer<Double>,
-                                hp: Int, cp: Int, block: Int, vectors: Int) {
+private func momentsMicroKernel(
+    _ w: UnsafeMutablePointer<Double>, _ b: UnsafeMutablePointer<Double>, _ acc: UnsafeMutablePointer<Double>,
+    hp: Int, cp: Int, block: Int, vectors: Int
+) {
     for i in stride(from: 0, to: hp, by: 3) {
         let w0 = w + i * block, w1 = w0 + block, w2 = w1 + block
         for j in stride(from: 0, to: cp, by: 3) {
@@ -285,15 +320,27 @@ private func momentsMicroKernel(_ w: UnsafeMutablePointer<Double>, _ b: UnsafeMu
                 let o = v * 8
                 let x0 = load(w0 + o), x1 = load(w1 + o), x2 = load(w2 + o)
                 let y0 = load(b0 + o)
-                c00 += x0 * y0; c10 += x1 * y0; c20 += x2 * y0
+                c00 += x0 * y0
+                c10 += x1 * y0
+                c20 += x2 * y0
                 let y1 = load(b1 + o)
-                c01 += x0 * y1; c11 += x1 * y1; c21 += x2 * y1
+                c01 += x0 * y1
+                c11 += x1 * y1
+                c21 += x2 * y1
                 let y2 = load(b2 + o)
-                c02 += x0 * y2; c12 += x1 * y2; c22 += x2 * y2
+                c02 += x0 * y2
+                c12 += x1 * y2
+                c22 += x2 * y2
             }
-            store(c00, a0); store(c01, a0 + 8); store(c02, a0 + 16)
-            store(c10, a1); store(c11, a1 + 8); store(c12, a1 + 16)
-            store(c20, a2); store(c21, a2 + 8); store(c22, a2 + 16)
+            store(c00, a0)
+            store(c01, a0 + 8)
+            store(c02, a0 + 16)
+            store(c10, a1)
+            store(c11, a1 + 8)
+            store(c12, a1 + 16)
+            store(c20, a2)
+            store(c21, a2 + 8)
+            store(c22, a2 + 16)
         }
     }
 }
@@ -302,8 +349,10 @@ private func momentsMicroKernel(_ w: UnsafeMutablePointer<Double>, _ b: UnsafeMu
 /// `Kernels.upperTrianglePairs(k)` in order: t = cw * x[a] once per a, then each pair's sum held in
 /// a register over the block. `x` is [k x block], `pacc` [pairs] vectors of 8.
 @inline(__always)
-private func combinedPairs(_ cw: UnsafeMutablePointer<Double>, _ x: UnsafeMutablePointer<Double>, _ t: UnsafeMutablePointer<Double>,
-                           _ pacc: UnsafeMutablePointer<Double>, k: Int, block: Int, vectors: Int) {
+private func combinedPairs(
+    _ cw: UnsafeMutablePointer<Double>, _ x: UnsafeMutablePointer<Double>, _ t: UnsafeMutablePointer<Double>,
+    _ pacc: UnsafeMutablePointer<Double>, k: Int, block: Int, vectors: Int
+) {
     var q = 0
     for a in 0..<k {
         let xa = x + a * block
@@ -319,5 +368,9 @@ private func combinedPairs(_ cw: UnsafeMutablePointer<Double>, _ x: UnsafeMutabl
 }
 
 // Unaligned SIMD8<Double> loads and stores of the moment kernels' L1 buffers.
-@inline(__always) private func load(_ p: UnsafeMutablePointer<Double>) -> SIMD8<Double> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Double>.self) }
-@inline(__always) private func store(_ v: SIMD8<Double>, _ p: UnsafeMutablePointer<Double>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Double>.self) }
+@inline(__always) private func load(_ p: UnsafeMutablePointer<Double>) -> SIMD8<Double> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Double>.self)
+}
+@inline(__always) private func store(_ v: SIMD8<Double>, _ p: UnsafeMutablePointer<Double>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Double>.self)
+}

@@ -7,7 +7,10 @@ extension Kernels {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for v in m.storage {
             var b = v.bitPattern
-            for _ in 0..<4 { h = (h ^ UInt64(b & 0xFF)) &* 0x100_0000_01b3; b >>= 8 }
+            for _ in 0..<4 {
+                h = (h ^ UInt64(b & 0xFF)) &* 0x100_0000_01b3
+                b >>= 8
+            }
         }
         return String(h, radix: 16)
     }

@@ -3,8 +3,18 @@
 public enum FeatureRows<T: AgoraScalar>: Sendable {
     case dense(Matrix<T>)
     case sparse(CSRMatrix<T>)
-    public var cols: Int { switch self { case let .dense(m): return m.cols; case let .sparse(s): return s.cols } }
-    public var rows: Int { switch self { case let .dense(m): return m.rows; case let .sparse(s): return s.rows } }
+    public var cols: Int {
+        switch self {
+        case let .dense(m): return m.cols
+        case let .sparse(s): return s.cols
+        }
+    }
+    public var rows: Int {
+        switch self {
+        case let .dense(m): return m.rows
+        case let .sparse(s): return s.rows
+        }
+    }
     /// Stored entries (all non-zero entries for dense data).
     public var nonzeros: Int {
         switch self {
@@ -26,7 +36,6 @@ extension FeatureRows where T == Float {
     }
 }
 
-
 extension FeatureRows {
     /// The rows with one more column holding `value` in every row: the intercept as a feature
     /// (LIBLINEAR's `-B` convention). Its weight is then regularised like the others by an L2
@@ -35,20 +44,25 @@ extension FeatureRows {
     public func appendingConstantColumn(_ value: T) throws -> FeatureRows<T> {
         switch self {
         case let .dense(m):
-            var s = [T](); s.reserveCapacity(m.rows * (m.cols + 1))
+            var s = [T]()
+            s.reserveCapacity(m.rows * (m.cols + 1))
             for r in 0..<m.rows {
                 s.append(contentsOf: m.storage[(r * m.cols)..<((r + 1) * m.cols)])
                 s.append(value)
             }
             return .dense(Matrix(validatedRows: m.rows, cols: m.cols + 1, storage: s))
         case let .sparse(c):
-            guard c.cols < Int(Int32.max) else { throw AgoraError.shape("appendingConstantColumn: \(c.cols) columns leave no room for another") }
+            guard c.cols < Int(Int32.max) else {
+                throw AgoraError.shape("appendingConstantColumn: \(c.cols) columns leave no room for another")
+            }
             var start = [0], cols = [Int32](), vals = [T]()
-            cols.reserveCapacity(c.nonzeros + c.rows); vals.reserveCapacity(c.nonzeros + c.rows)
+            cols.reserveCapacity(c.nonzeros + c.rows)
+            vals.reserveCapacity(c.nonzeros + c.rows)
             for r in 0..<c.rows {
                 cols.append(contentsOf: c.columns[c.rowStart[r]..<c.rowStart[r + 1]])
                 vals.append(contentsOf: c.values[c.rowStart[r]..<c.rowStart[r + 1]])
-                cols.append(Int32(c.cols)); vals.append(value)
+                cols.append(Int32(c.cols))
+                vals.append(value)
                 start.append(cols.count)
             }
             // Columns stay sorted within each row: the new column is the last one.

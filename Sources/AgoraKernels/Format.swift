@@ -13,7 +13,9 @@ public func cFormat(_ format: String, _ arguments: CVarArg...) -> String {
     withVaList(arguments) { list in
         var buffer = [CChar](repeating: 0, count: 512)
         let needed = Int(vsnprintf(&buffer, buffer.count, format, list))
-        guard needed >= buffer.count else { return String(decoding: buffer.prefix(max(0, needed)).map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        guard needed >= buffer.count else {
+            return String(decoding: buffer.prefix(max(0, needed)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
         return withVaList(arguments) { again in
             var big = [CChar](repeating: 0, count: needed + 1)
             _ = vsnprintf(&big, big.count, format, again)

@@ -22,7 +22,7 @@ public enum GLMLoss: String, Sendable, Codable, CaseIterable {
             let m = -y * z
             let e = exp(-abs(m))
             let loss = max(m, 0) + log1p(e)
-            let s = m > 0 ? 1 / (1 + e) : e / (1 + e)   // sigma(m) = sigma(-y z)
+            let s = m > 0 ? 1 / (1 + e) : e / (1 + e)  // sigma(m) = sigma(-y z)
             return (loss, -y * s)
         case .squared:
             let r = z - y
@@ -59,7 +59,9 @@ extension Kernels {
     ) throws {
         let d = x.cols
         guard theta.cols == d, g.cols == d, theta.rows == g.rows, batches.count == theta.rows, losses.count == theta.rows else {
-            throw AgoraError.shape("glmGradients: parameters \(theta.rows) x \(theta.cols), gradients \(g.rows) x \(g.cols), \(batches.count) batches and \(losses.count) losses for \(d) features")
+            throw AgoraError.shape(
+                "glmGradients: parameters \(theta.rows) x \(theta.cols), gradients \(g.rows) x \(g.cols), \(batches.count) batches and \(losses.count) losses for \(d) features"
+            )
         }
         guard y.count == x.rows else { throw AgoraError.shape("glmGradients: \(y.count) targets for \(x.rows) rows") }
         try checkBatches(batches, rows: x.rows, kernel: "glmGradients")
@@ -67,9 +69,10 @@ extension Kernels {
         try theta.storage.withUnsafeBufferPointer { tb in
             try g.storage.withUnsafeMutableBufferPointer { gb in
                 try losses.withUnsafeMutableBufferPointer { lb in
-                    try glmGradients(loss: loss, l2: l2, features: x, targets: y, parameters: tb.baseAddress!, agents: theta.rows,
-                                     batches: batches, gradients: gb.baseAddress!, losses: lb.baseAddress!,
-                                     computeLosses: computeLosses, pool: pool)
+                    try glmGradients(
+                        loss: loss, l2: l2, features: x, targets: y, parameters: tb.baseAddress!, agents: theta.rows,
+                        batches: batches, gradients: gb.baseAddress!, losses: lb.baseAddress!,
+                        computeLosses: computeLosses, pool: pool)
                 }
             }
         }
@@ -91,8 +94,10 @@ extension Kernels {
         try checkBatches(batches, rows: x.rows, kernel: "glmGradients")
         let traffic = batchTraffic(batches, cols: d, passes: 1, T.self)
         x.withRowAccess { rows in
-            perAgentGradientsRaw(parameters: parameters, gradients: gradients, losses: losses, agents: agents, cols: d,
-                                 batches: batches, l2: l2, bytes: traffic, pool: pool) { a, th, gr in
+            perAgentGradientsRaw(
+                parameters: parameters, gradients: gradients, losses: losses, agents: agents, cols: d,
+                batches: batches, l2: l2, bytes: traffic, pool: pool
+            ) { a, th, gr in
                 var total = 0.0
                 if rows.dense != nil && !isContiguous(batches[a]) {
                     // Gathered rows in blocks of four: the same numbers in the same order as the loop
@@ -115,7 +120,8 @@ extension Kernels {
                     let dz: Double
                     if computeLosses {
                         let (l, d) = loss.evaluate(z, Double(y[i]))
-                        total += l; dz = d
+                        total += l
+                        dz = d
                     } else {
                         dz = loss.derivative(z, Double(y[i]))
                     }

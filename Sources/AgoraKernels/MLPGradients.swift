@@ -10,7 +10,11 @@ import Darwin
 /// W1 [hidden x inputs], b1 [hidden], W2 [classes x hidden], b2 [classes].
 public struct MLPShape: Sendable, Codable, Equatable {
     public var inputs: Int, hidden: Int, classes: Int
-    public init(inputs: Int, hidden: Int, classes: Int) { self.inputs = inputs; self.hidden = hidden; self.classes = classes }
+    public init(inputs: Int, hidden: Int, classes: Int) {
+        self.inputs = inputs
+        self.hidden = hidden
+        self.classes = classes
+    }
     public var w1: Int { 0 }
     public var b1: Int { hidden * inputs }
     public var w2: Int { b1 + hidden }
@@ -31,10 +35,14 @@ extension Kernels {
     ) throws {
         let d = x.cols, h = s.hidden, k = s.classes, p = s.parameterCount
         guard s.inputs == d, h >= 1, k >= 2 else {
-            throw AgoraError.shape("mlpGradients: shape \(s.inputs) -> \(s.hidden) -> \(s.classes) does not fit \(d) features (need hidden >= 1, classes >= 2)")
+            throw AgoraError.shape(
+                "mlpGradients: shape \(s.inputs) -> \(s.hidden) -> \(s.classes) does not fit \(d) features (need hidden >= 1, classes >= 2)"
+            )
         }
         guard theta.cols == p, g.cols == p, g.rows == theta.rows, batches.count == theta.rows, losses.count == theta.rows else {
-            throw AgoraError.shape("mlpGradients: parameters \(theta.rows) x \(theta.cols) and gradients \(g.rows) x \(g.cols) must be agents x \(p), one batch and loss per agent")
+            throw AgoraError.shape(
+                "mlpGradients: parameters \(theta.rows) x \(theta.cols) and gradients \(g.rows) x \(g.cols) must be agents x \(p), one batch and loss per agent"
+            )
         }
         try checkLabels(labels, rows: x.rows, classes: k, kernel: "mlpGradients")
         try checkBatches(batches, rows: x.rows, kernel: "mlpGradients")
@@ -42,8 +50,10 @@ extension Kernels {
         // Weights decay, biases do not.
         let decayed: (Int) -> Bool = { q in q < s.b1 || (q >= s.w2 && q < s.b2) }
         x.withRowAccess { rows in
-            perAgentGradients(parameters: theta, gradients: &g, losses: &losses, batches: batches, l2: l2,
-                              decayed: decayed, bytes: traffic, pool: pool) { a, th, gr in
+            perAgentGradients(
+                parameters: theta, gradients: &g, losses: &losses, batches: batches, l2: l2,
+                decayed: decayed, bytes: traffic, pool: pool
+            ) { a, th, gr in
                 var act = [T](repeating: 0, count: h), relu = act, dr = act
                 var z = [Double](repeating: 0, count: k)
                 var total = 0.0
@@ -55,10 +65,14 @@ extension Kernels {
                     for c in 0..<k {
                         var v = th[s.b2 + c]
                         for j in 0..<h { v += th[s.w2 + c * h + j] * relu[j] }
-                        z[c] = Double(v); zmax = max(zmax, z[c])
+                        z[c] = Double(v)
+                        zmax = max(zmax, z[c])
                     }
                     var sum = 0.0
-                    for c in 0..<k { z[c] = exp(z[c] - zmax); sum += z[c] }
+                    for c in 0..<k {
+                        z[c] = exp(z[c] - zmax)
+                        sum += z[c]
+                    }
                     let y = labels[i]
                     total += -log(z[y] / sum)
                     for j in 0..<h { dr[j] = 0 }

@@ -124,10 +124,14 @@ extension Kernels {
         if let d = w.dense {
             // With an update: Y = -diag(lr) M, then Y += W X in the GEMM (as in `mixStep`).
             var beta: T = 0
-            if let lr, let m = directions { negatedScaledRowsRaw(lr, m, into: y, rows: n, cols: cols); beta = 1 }
+            if let lr, let m = directions {
+                negatedScaledRowsRaw(lr, m, into: y, rows: n, cols: cols)
+                beta = 1
+            }
             d.storage.withUnsafeBufferPointer { db in
-                T._gemm(transA: false, transB: false, m: n, n: cols, k: w.csr.cols, alpha: 1, a: db.baseAddress!,
-                        lda: max(1, w.csr.cols), b: x, ldb: cols, beta: beta, c: y, ldc: cols)
+                T._gemm(
+                    transA: false, transB: false, m: n, n: cols, k: w.csr.cols, alpha: 1, a: db.baseAddress!,
+                    lda: max(1, w.csr.cols), b: x, ldb: cols, beta: beta, c: y, ldc: cols)
             }
         } else {
             mixStepSparseRaw(w.csr, x: x, cols: cols, stepSizes: lr, directions: lr == nil ? nil : directions, into: y, pool: pool)
@@ -146,8 +150,9 @@ extension Kernels {
         _ w: CSRMatrix<T>, x: UnsafePointer<T>, cols: Int, into y: UnsafeMutablePointer<T>,
         stepSizes: [T]? = nil, directions: UnsafePointer<T>? = nil, pool: ThreadPool = .shared
     ) {
-        mixStepSparseRaw(w, x: x, cols: cols, stepSizes: directions == nil ? nil : stepSizes, directions: stepSizes == nil ? nil : directions,
-                         into: y, pool: pool)
+        mixStepSparseRaw(
+            w, x: x, cols: cols, stepSizes: directions == nil ? nil : stepSizes, directions: stepSizes == nil ? nil : directions,
+            into: y, pool: pool)
     }
 
     /// `mixRows` where the columns of W name rows in two buffers, without copying either: columns
@@ -160,10 +165,12 @@ extension Kernels {
         _ w: CSRMatrix<T>, local: UnsafePointer<T>, localOffset: Int, localRows: Int, remote: UnsafePointer<T>, cols: Int,
         into y: UnsafeMutablePointer<T>, stepSizes: [T]? = nil, directions: UnsafePointer<T>? = nil, pool: ThreadPool = .shared
     ) {
-        let source = SplitRows(local: UnsafeMutablePointer(mutating: local), remote: UnsafeMutablePointer(mutating: remote),
-                               lower: Int32(localOffset), upper: Int32(localOffset + localRows), localRows: localRows, d: cols)
-        mixStepSparseRaw(w, source: source, cols: cols, stepSizes: directions == nil ? nil : stepSizes,
-                         directions: stepSizes == nil ? nil : directions, into: y, pool: pool)
+        let source = SplitRows(
+            local: UnsafeMutablePointer(mutating: local), remote: UnsafeMutablePointer(mutating: remote),
+            lower: Int32(localOffset), upper: Int32(localOffset + localRows), localRows: localRows, d: cols)
+        mixStepSparseRaw(
+            w, source: source, cols: cols, stepSizes: directions == nil ? nil : stepSizes,
+            directions: stepSizes == nil ? nil : directions, into: y, pool: pool)
     }
 
     /// y_i <- y_i - a_i m_i for every row i.
@@ -196,8 +203,14 @@ extension Kernels {
                 let yr = yp.p + i * d, mr = mp.p + i * d
                 var k = 0
                 let sv = SIMD16<T>(repeating: s)
-                while k + vecWidth <= d { storeVec(loadVec(yr + k) - sv * loadVec(mr + k), yr + k); k += vecWidth }
-                while k < d { yr[k] = yr[k] - s * mr[k]; k += 1 }
+                while k + vecWidth <= d {
+                    storeVec(loadVec(yr + k) - sv * loadVec(mr + k), yr + k)
+                    k += vecWidth
+                }
+                while k < d {
+                    yr[k] = yr[k] - s * mr[k]
+                    k += 1
+                }
             }
         }
     }
@@ -217,8 +230,14 @@ extension Kernels {
             let yr = y + i * d, mr = m + i * d
             var k = 0
             let sv = SIMD16<T>(repeating: s)
-            while k + vecWidth <= d { storeVec(sv * loadVec(mr + k), yr + k); k += vecWidth }
-            while k < d { yr[k] = s * mr[k]; k += 1 }
+            while k + vecWidth <= d {
+                storeVec(sv * loadVec(mr + k), yr + k)
+                k += vecWidth
+            }
+            while k < d {
+                yr[k] = s * mr[k]
+                k += 1
+            }
         }
     }
 
@@ -288,12 +307,15 @@ extension Kernels {
         if w.rows == 0 || x.cols == 0 { return }
         let mStorage = directions?.storage ?? []
         x.storage.withUnsafeBufferPointer { xb in
-        mStorage.withUnsafeBufferPointer { mb in
-        y.storage.withUnsafeMutableBufferPointer { yb in
-            // An empty array may still have a base address: decide by `directions`, not by the pointer.
-            mixStepSparseRaw(w, x: xb.baseAddress!, cols: x.cols, stepSizes: stepSizes,
-                             directions: directions == nil ? nil : mb.baseAddress, into: yb.baseAddress!, pool: pool)
-        }}}
+            mStorage.withUnsafeBufferPointer { mb in
+                y.storage.withUnsafeMutableBufferPointer { yb in
+                    // An empty array may still have a base address: decide by `directions`, not by the pointer.
+                    mixStepSparseRaw(
+                        w, x: xb.baseAddress!, cols: x.cols, stepSizes: stepSizes,
+                        directions: directions == nil ? nil : mb.baseAddress, into: yb.baseAddress!, pool: pool)
+                }
+            }
+        }
     }
 
     /// The sparse mix on raw row-major buffers: x has w.cols rows, y (and directions) w.rows rows,
@@ -304,8 +326,9 @@ extension Kernels {
         _ w: CSRMatrix<T>, x: UnsafePointer<T>, cols d: Int, stepSizes: [T]?, directions: UnsafePointer<T>?,
         into y: UnsafeMutablePointer<T>, pool: ThreadPool
     ) {
-        mixStepSparseRaw(w, source: ContiguousRows(x: UnsafeMutablePointer(mutating: x), d: d), cols: d, stepSizes: stepSizes,
-                         directions: directions, into: y, pool: pool)
+        mixStepSparseRaw(
+            w, source: ContiguousRows(x: UnsafeMutablePointer(mutating: x), d: d), cols: d, stepSizes: stepSizes,
+            directions: directions, into: y, pool: pool)
     }
 
     /// The sparse kernel over any row source (contiguous rows, or a rank's own rows beside the
@@ -323,51 +346,53 @@ extension Kernels {
         let stream = n * d * MemoryLayout<T>.size >= streamingStoreBytes
         let grouped = groupedMixDegree(rowBytes: d * MemoryLayout<T>.size)
         w.rowStart.withUnsafeBufferPointer { rs in
-        w.columns.withUnsafeBufferPointer { cs in
-        w.values.withUnsafeBufferPointer { vs in
-            let src = UncheckedSendableBox(source)
-            let mp = directions.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
-            let yp = SendablePointer(y)
-            let rsp = SendablePointer(UnsafeMutablePointer(mutating: rs.baseAddress!))
-            let csp = SendablePointer(UnsafeMutablePointer(mutating: cs.baseAddress!))
-            let vsp = w.nonzeros == 0 ? nil : vs.baseAddress.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
-            /// Rows `range`, columns c0..<c1.
-            func sweep(_ range: Range<Int>, _ c0: Int, _ c1: Int) {
-                for i in range {
-                    let lo = rsp.p[i], hi = rsp.p[i + 1]
-                    let lr: T = stepSizes?[i] ?? 0
-                    mixRow(
-                        source: src.value, cols: csp.p + lo, weights: vsp.map { $0.p + lo },
-                        count: hi - lo, lr: lr, m: mp.map { $0.p + i * d },
-                        out: yp.p + i * d, from: c0, to: c1,
-                        stream: stream && Int(bitPattern: yp.p + i * d) & 15 == 0, groupedAbove: grouped)
+            w.columns.withUnsafeBufferPointer { cs in
+                w.values.withUnsafeBufferPointer { vs in
+                    let src = UncheckedSendableBox(source)
+                    let mp = directions.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
+                    let yp = SendablePointer(y)
+                    let rsp = SendablePointer(UnsafeMutablePointer(mutating: rs.baseAddress!))
+                    let csp = SendablePointer(UnsafeMutablePointer(mutating: cs.baseAddress!))
+                    let vsp = w.nonzeros == 0 ? nil : vs.baseAddress.map { SendablePointer(UnsafeMutablePointer(mutating: $0)) }
+                    /// Rows `range`, columns c0..<c1.
+                    func sweep(_ range: Range<Int>, _ c0: Int, _ c1: Int) {
+                        for i in range {
+                            let lo = rsp.p[i], hi = rsp.p[i + 1]
+                            let lr: T = stepSizes?[i] ?? 0
+                            mixRow(
+                                source: src.value, cols: csp.p + lo, weights: vsp.map { $0.p + lo },
+                                count: hi - lo, lr: lr, m: mp.map { $0.p + i * d },
+                                out: yp.p + i * d, from: c0, to: c1,
+                                stream: stream && Int(bitPattern: yp.p + i * d) & 15 == 0, groupedAbove: grouped)
+                        }
+                    }
+                    let tiles = (d + tile - 1) / tile
+                    if tiles == 1 {
+                        // One tile: parts are row ranges (any number of them, claimed dynamically).
+                        pool.parallelFor(n, bytes: bytes) { range in
+                            defer { if stream { agora_store_fence() } }
+                            sweep(range, 0, d)
+                        }
+                        return
+                    }
+                    // Several tiles: parts are cells (tile, row block), tile-major, with one row block per
+                    // thread, so the threads sweep the same tile at once and share its neighbour rows in
+                    // cache, as one row range per thread did. (Finer row ranges, each sweeping every tile,
+                    // made the exponential mix at n = 512, d = 1e4 1.14x slower: a neighbour row's tile
+                    // left the cache before the other parts that read it came to it.) Cells give the
+                    // dynamic claiming its small parts, which a descheduled worker needs (`ThreadPool`).
+                    let blocks = max(1, min(n, pool.threads))
+                    let rowChunk = (n + blocks - 1) / blocks
+                    pool.parallelFor(tiles * blocks, bytes: bytes, partsPerThread: tiles) { cells in
+                        defer { if stream { agora_store_fence() } }
+                        for cell in cells {
+                            let c0 = (cell / blocks) * tile, b = cell % blocks
+                            sweep(min(n, b * rowChunk)..<min(n, (b + 1) * rowChunk), c0, min(d, c0 + tile))
+                        }
+                    }
                 }
             }
-            let tiles = (d + tile - 1) / tile
-            if tiles == 1 {
-                // One tile: parts are row ranges (any number of them, claimed dynamically).
-                pool.parallelFor(n, bytes: bytes) { range in
-                    defer { if stream { agora_store_fence() } }
-                    sweep(range, 0, d)
-                }
-                return
-            }
-            // Several tiles: parts are cells (tile, row block), tile-major, with one row block per
-            // thread, so the threads sweep the same tile at once and share its neighbour rows in
-            // cache, as one row range per thread did. (Finer row ranges, each sweeping every tile,
-            // made the exponential mix at n = 512, d = 1e4 1.14x slower: a neighbour row's tile
-            // left the cache before the other parts that read it came to it.) Cells give the
-            // dynamic claiming its small parts, which a descheduled worker needs (`ThreadPool`).
-            let blocks = max(1, min(n, pool.threads))
-            let rowChunk = (n + blocks - 1) / blocks
-            pool.parallelFor(tiles * blocks, bytes: bytes, partsPerThread: tiles) { cells in
-                defer { if stream { agora_store_fence() } }
-                for cell in cells {
-                    let c0 = (cell / blocks) * tile, b = cell % blocks
-                    sweep(min(n, b * rowChunk)..<min(n, (b + 1) * rowChunk), c0, min(d, c0 + tile))
-                }
-            }
-        }}}
+        }
     }
 
     /// out[c] = sum_k w_k x[col_k][c] - lr * m[c] for c in from..<to; neighbours summed in list order.
@@ -385,7 +410,10 @@ extension Kernels {
         guard let weights else {
             // Agent with no entries at all: zero row (minus the step).
             var c = from
-            while c < to { out[c] = 0 - lr * (m?[c] ?? 0); c += 1 }
+            while c < to {
+                out[c] = 0 - lr * (m?[c] ?? 0)
+                c += 1
+            }
             return
         }
         // The neighbours' row addresses once per call (a split source branches per lookup).
@@ -440,19 +468,29 @@ struct MixSweep<T: AgoraScalar> {
             var a0 = start(c), a1 = start(c + vecWidth), a2 = start(c + 2 * vecWidth), a3 = start(c + 3 * vecWidth)
             for k in ks {
                 let wk = SIMD16<T>(repeating: weights[k]), r = rows[k] + c
-                a0 += wk * loadVec(r); a1 += wk * loadVec(r + vecWidth)
-                a2 += wk * loadVec(r + 2 * vecWidth); a3 += wk * loadVec(r + 3 * vecWidth)
+                a0 += wk * loadVec(r)
+                a1 += wk * loadVec(r + vecWidth)
+                a2 += wk * loadVec(r + 2 * vecWidth)
+                a3 += wk * loadVec(r + 3 * vecWidth)
             }
             if last, let m {
                 let l = SIMD16<T>(repeating: lr), mr = m + c
-                a0 -= l * loadVec(mr); a1 -= l * loadVec(mr + vecWidth)
-                a2 -= l * loadVec(mr + 2 * vecWidth); a3 -= l * loadVec(mr + 3 * vecWidth)
+                a0 -= l * loadVec(mr)
+                a1 -= l * loadVec(mr + vecWidth)
+                a2 -= l * loadVec(mr + 2 * vecWidth)
+                a3 -= l * loadVec(mr + 3 * vecWidth)
             }
             let o = dst + c
             if st {
-                streamVec(a0, o); streamVec(a1, o + vecWidth); streamVec(a2, o + 2 * vecWidth); streamVec(a3, o + 3 * vecWidth)
+                streamVec(a0, o)
+                streamVec(a1, o + vecWidth)
+                streamVec(a2, o + 2 * vecWidth)
+                streamVec(a3, o + 3 * vecWidth)
             } else {
-                storeVec(a0, o); storeVec(a1, o + vecWidth); storeVec(a2, o + 2 * vecWidth); storeVec(a3, o + 3 * vecWidth)
+                storeVec(a0, o)
+                storeVec(a1, o + vecWidth)
+                storeVec(a2, o + 2 * vecWidth)
+                storeVec(a3, o + 3 * vecWidth)
             }
             c += wide
         }

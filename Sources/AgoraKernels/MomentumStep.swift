@@ -13,7 +13,9 @@ extension Kernels {
         learningRate lr: T, momentum mu: T, weightDecay wd: T, rows: [Bool]? = nil, pool: ThreadPool = .shared
     ) throws {
         guard g.rows == theta.rows, g.cols == theta.cols, v.rows == theta.rows, v.cols == theta.cols else {
-            throw AgoraError.shape("momentumStep: gradients \(g.rows) x \(g.cols) and velocity \(v.rows) x \(v.cols) for parameters \(theta.rows) x \(theta.cols)")
+            throw AgoraError.shape(
+                "momentumStep: gradients \(g.rows) x \(g.cols) and velocity \(v.rows) x \(v.cols) for parameters \(theta.rows) x \(theta.cols)"
+            )
         }
         try checkMask(theta, rows, "momentumStep")
         let d = theta.cols, n = theta.rows
@@ -28,9 +30,18 @@ extension Kernels {
                         for i in r where rows?[i] ?? true {
                             let t = tp.p + i * d, vel = vp.p + i * d, gr = gp.p + i * d
                             if plain {
-                                for k in 0..<d { let gk = gr[k] + wd * t[k]; vel[k] = gk; t[k] -= lr * gk }
+                                for k in 0..<d {
+                                    let gk = gr[k] + wd * t[k]
+                                    vel[k] = gk
+                                    t[k] -= lr * gk
+                                }
                             } else {
-                                for k in 0..<d { let gk = gr[k] + wd * t[k]; let vk = mu * vel[k] + gk; vel[k] = vk; t[k] -= lr * vk }
+                                for k in 0..<d {
+                                    let gk = gr[k] + wd * t[k]
+                                    let vk = mu * vel[k] + gk
+                                    vel[k] = vk
+                                    t[k] -= lr * vk
+                                }
                             }
                         }
                     }

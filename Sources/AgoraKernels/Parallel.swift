@@ -90,7 +90,10 @@ public final class ThreadPool: @unchecked Sendable {
     private final class Job {
         let body: (Int) -> Void
         let parts: Int
-        init(body: @escaping (Int) -> Void, parts: Int) { self.body = body; self.parts = parts }
+        init(body: @escaping (Int) -> Void, parts: Int) {
+            self.body = body
+            self.parts = parts
+        }
     }
 
     public init(maxThreads: Int) {
@@ -114,8 +117,10 @@ public final class ThreadPool: @unchecked Sendable {
     ///     tiles of the sparse mix) sets it to its own number of blocks.
     ///   - file, line: the call site, which keys the measured choice (leave the defaults).
     ///   - body: processes one range; must not depend on which thread runs it.
-    public func parallelFor(_ count: Int, bytes: Int = .max, partsPerThread: Int? = nil, file: StaticString = #fileID, line: UInt = #line,
-                            _ body: (Range<Int>) -> Void) {
+    public func parallelFor(
+        _ count: Int, bytes: Int = .max, partsPerThread: Int? = nil, file: StaticString = #fileID, line: UInt = #line,
+        _ body: (Range<Int>) -> Void
+    ) {
         if count <= 0 { return }
         let t = min(threads, count)
         var parallel = t > 1
@@ -124,7 +129,9 @@ public final class ThreadPool: @unchecked Sendable {
             switch schedule {
             case .threshold: parallel = bytes >= minParallelBytes
             case .measured:
-                if bytes < measuredFromBytes { parallel = false } else if bytes < alwaysParallelBytes {
+                if bytes < measuredFromBytes {
+                    parallel = false
+                } else if bytes < alwaysParallelBytes {
                     let k = Self.key(file: file, line: line, bytes: bytes, threads: t)
                     key = k
                     // Until a wake-up is measured, assume 100 us (an idle VM's figure): a longer
@@ -212,8 +219,10 @@ public final class ThreadPool: @unchecked Sendable {
 
     /// [body(0), ..., body(count - 1)] computed in parallel; each element depends only on its index,
     /// so the result does not depend on the thread count. `bytes` as in `parallelFor`.
-    public func parallelMap<T>(_ count: Int, bytes: Int = .max, file: StaticString = #fileID, line: UInt = #line,
-                               _ body: (Int) -> T) -> [T] {
+    public func parallelMap<T>(
+        _ count: Int, bytes: Int = .max, file: StaticString = #fileID, line: UInt = #line,
+        _ body: (Int) -> T
+    ) -> [T] {
         [T](unsafeUninitializedCapacity: count) { buffer, initialized in
             let out = SendableMutableRaw(buffer.baseAddress)
             parallelFor(count, bytes: bytes, file: file, line: line) { r in
@@ -238,21 +247,25 @@ public final class ThreadPool: @unchecked Sendable {
         generation.store(g, ordering: .sequentiallyConsistent)
         if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
             publishedAt.store(Platform.monotonicNanoseconds(), ordering: .relaxed)
-            condition.lock(); condition.broadcast(); condition.unlock()
+            condition.lock()
+            condition.broadcast()
+            condition.unlock()
         }
         runParts(j)
         // Parts claimed by workers may still be running; wait for them (yielding now and then, so
         // a worker that shares this core gets to finish).
         var spins = 0
         while finishedParts.load(ordering: .acquiring) < j.parts {
-            spinHint(); spins += 1
+            spinHint()
+            spins += 1
             if spins & 1023 == 0 { Platform.yieldProcessor() }
         }
         // Close the job, then wait for workers that joined it to leave (they only claim, find
         // nothing, and sign off).
         openGeneration.store(-1, ordering: .sequentiallyConsistent)
         while holders.load(ordering: .sequentiallyConsistent) > 0 {
-            spinHint(); spins += 1
+            spinHint()
+            spins += 1
             if spins & 1023 == 0 { Platform.yieldProcessor() }
         }
         job = nil
@@ -284,7 +297,10 @@ public final class ThreadPool: @unchecked Sendable {
                     spins += 1
                     if spins & 255 == 0 {
                         let now = Platform.monotonicNanoseconds()
-                        if now - last > SpinPolicy.preemptionGap { preempted = true; break }
+                        if now - last > SpinPolicy.preemptionGap {
+                            preempted = true
+                            break
+                        }
                         if now - start > budget { break }
                         last = now
                     }
@@ -302,7 +318,8 @@ public final class ThreadPool: @unchecked Sendable {
                     sleepers.add(1, ordering: .sequentiallyConsistent)
                     var slept = false
                     while generation.load(ordering: .sequentiallyConsistent) == seen {
-                        condition.wait(); slept = true
+                        condition.wait()
+                        slept = true
                     }
                     sleepers.subtract(1, ordering: .sequentiallyConsistent)
                     condition.unlock()

@@ -29,7 +29,10 @@ public struct ParallelChooser: Sendable {
         public let sizeClass: Int
         public let threads: Int
         public init(site: UInt, line: UInt, sizeClass: Int, threads: Int) {
-            self.site = site; self.line = line; self.sizeClass = sizeClass; self.threads = threads
+            self.site = site
+            self.line = line
+            self.sizeClass = sizeClass
+            self.threads = threads
         }
     }
 
@@ -65,7 +68,10 @@ public struct ParallelChooser: Sendable {
         var probeWake = 0.0
 
         mutating func startParallelProbe(_ wakeUp: Double) {
-            probing = true; probeCalls = 0; probeElapsed = 0; probeWake = wakeUp
+            probing = true
+            probeCalls = 0
+            probeElapsed = 0
+            probeWake = wakeUp
         }
 
         /// One probe call took `ns`: the probe ends with the first call that started after the
@@ -73,7 +79,8 @@ public struct ParallelChooser: Sendable {
         mutating func probeCall(_ ns: Double) {
             probeCalls += 1
             if probeCalls >= ParallelChooser.longestProbe
-                || (probeCalls >= ParallelChooser.warmupSamples && probeElapsed >= probeWake) {
+                || (probeCalls >= ParallelChooser.warmupSamples && probeElapsed >= probeWake)
+            {
                 probing = false
             }
             probeElapsed += ns
@@ -182,7 +189,10 @@ public struct SpinPolicy: Sendable, Equatable {
     }
 
     /// The worker was descheduled while spinning: the cores are oversubscribed.
-    public mutating func preempted() { budget = max(Self.minimum, budget / 2); preemptions += 1 }
+    public mutating func preempted() {
+        budget = max(Self.minimum, budget / 2)
+        preemptions += 1
+    }
 
     /// How many times a spinning worker found itself descheduled (for benchmarks and diagnosis).
     public private(set) var preemptions = 0

@@ -24,13 +24,19 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatab
             r = (r ^ (r >> 27)) &* 0x94D0_49BB_1331_11EB
             return r ^ (r >> 31)
         }
-        s0 = splitmix(&z); s1 = splitmix(&z); s2 = splitmix(&z); s3 = splitmix(&z)
+        s0 = splitmix(&z)
+        s1 = splitmix(&z)
+        s2 = splitmix(&z)
+        s3 = splitmix(&z)
     }
 
     public mutating func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
         let t = s1 << 17
-        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
         s2 ^= t
         s3 = (s3 << 45) | (s3 >> 19)
         return result
@@ -44,7 +50,10 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatab
         guard state.count == 4, state.contains(where: { $0 != 0 }) else {
             throw AgoraError.shape("SeededGenerator(state:) needs four words, not all zero; got \(state.count)")
         }
-        s0 = state[0]; s1 = state[1]; s2 = state[2]; s3 = state[3]
+        s0 = state[0]
+        s1 = state[1]
+        s2 = state[2]
+        s3 = state[3]
     }
 
     /// Uniform in [0, 1) with 53 random bits.

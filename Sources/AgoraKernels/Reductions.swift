@@ -42,8 +42,14 @@ extension Kernels {
                 guard let xp = xb.baseAddress, let mp = mb.baseAddress else { return }
                 for i in 0..<x.rows {
                     var k = 0
-                    while k + vecWidth <= d { storeVec(loadVec(mp + k) + loadVec(xp + i * d + k), mp + k); k += vecWidth }
-                    while k < d { mp[k] += xp[i * d + k]; k += 1 }
+                    while k + vecWidth <= d {
+                        storeVec(loadVec(mp + k) + loadVec(xp + i * d + k), mp + k)
+                        k += vecWidth
+                    }
+                    while k < d {
+                        mp[k] += xp[i * d + k]
+                        k += 1
+                    }
                 }
                 let s = 1 / T(x.rows)
                 for k in 0..<d { mp[k] *= s }
@@ -72,8 +78,14 @@ extension Kernels {
                         for i in 0..<x.rows where w[i] != 0 {
                             let wv = SIMD16<T>(repeating: w[i]), row = xp.p + i * d
                             var k = lo
-                            while k + vecWidth <= hi { storeVec(loadVec(op.p + k) + wv * loadVec(row + k), op.p + k); k += vecWidth }
-                            while k < hi { op.p[k] += w[i] * row[k]; k += 1 }
+                            while k + vecWidth <= hi {
+                                storeVec(loadVec(op.p + k) + wv * loadVec(row + k), op.p + k)
+                                k += vecWidth
+                            }
+                            while k < hi {
+                                op.p[k] += w[i] * row[k]
+                                k += 1
+                            }
                         }
                     }
                 }
@@ -99,9 +111,17 @@ extension Kernels {
                             var acc = SIMD16<T>.zero
                             var k = 0
                             let row = xp.p + i * d
-                            while k + vecWidth <= d { let e = loadVec(row + k) - loadVec(mp.p + k); acc += e * e; k += vecWidth }
+                            while k + vecWidth <= d {
+                                let e = loadVec(row + k) - loadVec(mp.p + k)
+                                acc += e * e
+                                k += vecWidth
+                            }
                             var s = horizontalSum(acc)
-                            while k < d { let e = row[k] - mp.p[k]; s += e * e; k += 1 }
+                            while k < d {
+                                let e = row[k] - mp.p[k]
+                                s += e * e
+                                k += 1
+                            }
                             op.p[i] = s
                         }
                     }

@@ -49,7 +49,10 @@ public enum ResourceLimits {
         let budget = memoryBudget
         guard bytes.isFinite, bytes <= budget else {
             let source = Platform.environment("AGORA_MEMORY_LIMIT") != nil ? "AGORA_MEMORY_LIMIT" : "80 % of the machine's memory"
-            throw AgoraError(.resources, "\(what) needs about \(formatBytes(bytes)), more than the \(formatBytes(budget)) allowed (\(source)); use smaller sizes or set AGORA_MEMORY_LIMIT")
+            throw AgoraError(
+                .resources,
+                "\(what) needs about \(formatBytes(bytes)), more than the \(formatBytes(budget)) allowed (\(source)); use smaller sizes or set AGORA_MEMORY_LIMIT"
+            )
         }
     }
 
@@ -58,7 +61,10 @@ public enum ResourceLimits {
         guard b.isFinite else { return "an unbounded amount of memory" }
         let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
         var v = b, u = 0
-        while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
+        while v >= 1024 && u < units.count - 1 {
+            v /= 1024
+            u += 1
+        }
         if u == 0 { return "\(Int(v)) bytes" }
         let tenths = (v * 10).rounded() / 10
         return "\(tenths) \(units[u])"

@@ -78,8 +78,10 @@ extension Kernels {
     /// x_i <- x_i + sigma z with z ~ N(0, I) drawn from `rng` element by element in order; returns
     /// ||x_i||^2 of the result accumulated in Double in element order (an agent's report of what it
     /// applied). The noise is rounded to T before the addition.
-    public static func addGaussianNoise<T: AgoraScalar>(_ x: inout Matrix<T>, row i: Int, sigma: Double,
-                                                        rng: inout SeededGenerator) throws -> Double {
+    public static func addGaussianNoise<T: AgoraScalar>(
+        _ x: inout Matrix<T>, row i: Int, sigma: Double,
+        rng: inout SeededGenerator
+    ) throws -> Double {
         try checkRow(x, i, "addGaussianNoise")
         let d = x.cols
         return withRow(&x, i) { p in
@@ -94,8 +96,10 @@ extension Kernels {
 
     /// x_i <- o + s z with z ~ N(0, I) drawn from `rng` in element order: a random model around
     /// the origin `o` (a free-rider that uploads noise).
-    public static func setRowToGaussian<T: AgoraScalar>(_ x: inout Matrix<T>, row i: Int, around o: [T], sigma: Double,
-                                                        rng: inout SeededGenerator) throws {
+    public static func setRowToGaussian<T: AgoraScalar>(
+        _ x: inout Matrix<T>, row i: Int, around o: [T], sigma: Double,
+        rng: inout SeededGenerator
+    ) throws {
         try checkRow(x, i, "setRowToGaussian")
         try checkVector(x, o, "setRowToGaussian")
         let d = x.cols
@@ -124,8 +128,10 @@ extension Kernels {
 
     /// y_i[k] <- o[k] + (x_i[perm[k]] - o[perm[k]]): the update x_i - o with its entries permuted.
     /// `perm` must be a permutation of 0..<cols.
-    public static func permuteRowUpdate<T: AgoraScalar>(_ x: Matrix<T>, row i: Int, origin o: [T], permutation perm: [Int],
-                                                        into y: inout Matrix<T>) throws {
+    public static func permuteRowUpdate<T: AgoraScalar>(
+        _ x: Matrix<T>, row i: Int, origin o: [T], permutation perm: [Int],
+        into y: inout Matrix<T>
+    ) throws {
         try checkRow(x, i, "permuteRowUpdate")
         try checkVector(x, o, "permuteRowUpdate")
         guard y.rows == x.rows, y.cols == x.cols else { throw AgoraError.shape("permuteRowUpdate: output shape differs from input") }
@@ -152,7 +158,10 @@ extension Kernels {
                 let rp = SendablePointer(UnsafeMutablePointer(mutating: rb.baseAddress!))
                 return pool.parallelMap(x.rows, bytes: x.storage.count * MemoryLayout<T>.size) { i in
                     var s = 0.0
-                    for k in 0..<d { let e = Double(xp.p[i * d + k]) - rp.p[k]; s += e * e }
+                    for k in 0..<d {
+                        let e = Double(xp.p[i * d + k]) - rp.p[k]
+                        s += e * e
+                    }
                     return s.squareRoot()
                 }
             }
@@ -173,7 +182,10 @@ extension Kernels {
         x.storage.withUnsafeBufferPointer { b in
             let p = b.baseAddress! + i * d
             var ok = true
-            for k in 0..<d where !p[k].isFinite { ok = false; break }
+            for k in 0..<d where !p[k].isFinite {
+                ok = false
+                break
+            }
             return ok
         }
     }

@@ -29,7 +29,11 @@ extension Kernels {
                 k += 8
             }
             var total = acc.sum()
-            while k < d { let v = Double(row[k]); total += v * v; k += 1 }
+            while k < d {
+                let v = Double(row[k])
+                total += v * v
+                k += 1
+            }
             return total
         }
     }
@@ -68,7 +72,7 @@ extension Kernels {
     /// The Gram matrix G = X X^T of the rows (n x n, symmetric), by BLAS syrk.
     public static func gram<T: AgoraScalar>(_ x: Matrix<T>) -> Matrix<T> {
         var g = Matrix<T>(uninitializedRows: x.rows, cols: x.rows)  // syrk (beta = 0) and the mirror write every element
-        try! BLAS.syrk(x, into: &g) // shapes are right by construction
+        try! BLAS.syrk(x, into: &g)  // shapes are right by construction
         return g
     }
 

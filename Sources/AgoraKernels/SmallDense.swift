@@ -12,7 +12,10 @@ public enum SmallDense {
         for v in m { scale = max(scale, abs(v)) }
         for col in 0..<n {
             var piv = col, best = abs(m[col * n + col])
-            for r in (col + 1)..<max(col + 1, n) where abs(m[r * n + col]) > best { best = abs(m[r * n + col]); piv = r }
+            for r in (col + 1)..<max(col + 1, n) where abs(m[r * n + col]) > best {
+                best = abs(m[r * n + col])
+                piv = r
+            }
             guard best > scale * 1e-300, best > 0 else {
                 throw AgoraError.shape("solve: matrix is singular (no pivot in column \(col))")
             }

@@ -22,21 +22,31 @@ extension Kernels {
         let d = x.cols
         guard k >= 2 else { throw AgoraError.shape("softmaxGradients: need at least 2 classes, got \(k)") }
         guard theta.cols == k * d, g.cols == k * d, g.rows == theta.rows, batches.count == theta.rows, losses.count == theta.rows else {
-            throw AgoraError.shape("softmaxGradients: parameters \(theta.rows) x \(theta.cols) and gradients \(g.rows) x \(g.cols) must be agents x (classes * features) = \(batches.count) x \(k * d), one batch and loss per agent")
+            throw AgoraError.shape(
+                "softmaxGradients: parameters \(theta.rows) x \(theta.cols) and gradients \(g.rows) x \(g.cols) must be agents x (classes * features) = \(batches.count) x \(k * d), one batch and loss per agent"
+            )
         }
         try checkLabels(labels, rows: x.rows, classes: k, kernel: "softmaxGradients")
         try checkBatches(batches, rows: x.rows, kernel: "softmaxGradients")
         let traffic = batchTraffic(batches, cols: d, passes: k, T.self)
         x.withRowAccess { rows in
-            perAgentGradients(parameters: theta, gradients: &g, losses: &losses, batches: batches, l2: l2,
-                              bytes: traffic, pool: pool) { a, th, gr in
+            perAgentGradients(
+                parameters: theta, gradients: &g, losses: &losses, batches: batches, l2: l2,
+                bytes: traffic, pool: pool
+            ) { a, th, gr in
                 var z = [Double](repeating: 0, count: k)
                 var total = 0.0
                 rows.forEachPrefetched(batches[a]) { i in
                     var zmax = -Double.infinity
-                    for c in 0..<k { z[c] = Double(rows.dot(row: i, th + c * d)); zmax = max(zmax, z[c]) }
+                    for c in 0..<k {
+                        z[c] = Double(rows.dot(row: i, th + c * d))
+                        zmax = max(zmax, z[c])
+                    }
                     var sum = 0.0
-                    for c in 0..<k { z[c] = exp(z[c] - zmax); sum += z[c] }
+                    for c in 0..<k {
+                        z[c] = exp(z[c] - zmax)
+                        sum += z[c]
+                    }
                     let y = labels[i]
                     total += -log(z[y] / sum)
                     // Gradient: (p_c - 1[c = y]) x for each class.

@@ -30,8 +30,11 @@ public struct CSRMatrix<T: AgoraScalar>: Sendable, Equatable {
         for (k, c) in columns.enumerated() where c < 0 || Int(c) >= cols {
             throw AgoraError.shape("CSR column index \(c) at entry \(k) is outside 0..<\(cols)")
         }
-        self.rows = rows; self.cols = cols
-        self.rowStart = rowStart; self.columns = columns; self.values = values
+        self.rows = rows
+        self.cols = cols
+        self.rowStart = rowStart
+        self.columns = columns
+        self.values = values
     }
 
     /// Builds CSR from per-row lists of (column, value).
@@ -41,7 +44,10 @@ public struct CSRMatrix<T: AgoraScalar>: Sendable, Equatable {
         }
         var start = [0], c: [Int32] = [], v: [T] = []
         for r in entries {
-            for (j, w) in r { c.append(Int32(truncatingIfNeeded: j)); v.append(w) }
+            for (j, w) in r {
+                c.append(Int32(truncatingIfNeeded: j))
+                v.append(w)
+            }
             start.append(c.count)
         }
         try self.init(rows: rows, cols: cols, rowStart: start, columns: c, values: v)
@@ -62,7 +68,8 @@ public struct CSRMatrix<T: AgoraScalar>: Sendable, Equatable {
     /// Converts the element type.
     public func converted<U: AgoraScalar>(to: U.Type = U.self) -> CSRMatrix<U> {
         // Safe: the structure was validated already.
-        try! CSRMatrix<U>(rows: rows, cols: cols, rowStart: rowStart, columns: columns,
-                          values: values.map { U($0) })
+        try! CSRMatrix<U>(
+            rows: rows, cols: cols, rowStart: rowStart, columns: columns,
+            values: values.map { U($0) })
     }
 }

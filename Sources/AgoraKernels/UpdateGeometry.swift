@@ -32,11 +32,20 @@ extension Kernels {
                             let xr = xp.p + i * d, ur = up.p + i * d
                             var k = 0
                             if stream && Int(bitPattern: ur) & 15 == 0 {
-                                while k + vecWidth <= d { streamVec(loadVec(xr + k) - loadVec(op.p + k), ur + k); k += vecWidth }
+                                while k + vecWidth <= d {
+                                    streamVec(loadVec(xr + k) - loadVec(op.p + k), ur + k)
+                                    k += vecWidth
+                                }
                             } else {
-                                while k + vecWidth <= d { storeVec(loadVec(xr + k) - loadVec(op.p + k), ur + k); k += vecWidth }
+                                while k + vecWidth <= d {
+                                    storeVec(loadVec(xr + k) - loadVec(op.p + k), ur + k)
+                                    k += vecWidth
+                                }
                             }
-                            while k < d { ur[k] = xr[k] - op.p[k]; k += 1 }
+                            while k < d {
+                                ur[k] = xr[k] - op.p[k]
+                                k += 1
+                            }
                         }
                     }
                 }
@@ -59,7 +68,11 @@ extension Kernels {
         public var norms: [T]
         public var cosines: Matrix<T>
         /// An empty geometry, to be filled (and its buffers reused) by `updateGeometry(_:origin:into:)`.
-        public init() { updates = Matrix(rows: 0, cols: 0); norms = []; cosines = Matrix(rows: 0, cols: 0) }
+        public init() {
+            updates = Matrix(rows: 0, cols: 0)
+            norms = []
+            cosines = Matrix(rows: 0, cols: 0)
+        }
     }
 
     /// The geometry of `x`'s rows from `origin` (allocates its buffers).
@@ -103,8 +116,14 @@ extension Kernels {
             for i in 0..<n {
                 for j in 0..<n {
                     let p = gp + i * n + j
-                    if i == j { p.pointee = 1; continue }
-                    if norms[i] == 0 || norms[j] == 0 { p.pointee = 0; continue }
+                    if i == j {
+                        p.pointee = 1
+                        continue
+                    }
+                    if norms[i] == 0 || norms[j] == 0 {
+                        p.pointee = 0
+                        continue
+                    }
                     p.pointee = Swift.min(1, Swift.max(-1, p.pointee / (norms[i] * norms[j])))
                 }
             }

@@ -4,7 +4,9 @@ extension Kernels {
     /// (dense rows skip zero entries, sparse rows touch their non-zeros only), so the result is
     /// exact to the order of summation and independent of threads. O(n d^2) for dense data, O(sum
     /// nnz_i^2) for sparse data: for reference solves on problems of moderate width.
-    public static func weightedGram(_ x: FeatureRows<Double>, rowWeights w: [Double], divisor: Double, ridge: Double) throws -> Matrix<Double> {
+    public static func weightedGram(
+        _ x: FeatureRows<Double>, rowWeights w: [Double], divisor: Double, ridge: Double
+    ) throws -> Matrix<Double> {
         guard w.count == x.rows else { throw AgoraError.shape("weightedGram: \(w.count) weights for \(x.rows) rows") }
         let d = x.cols
         var h = Matrix<Double>(rows: d, cols: d)
@@ -26,7 +28,8 @@ extension Kernels {
                 for i in 0..<x.rows {
                     let lo = c.rowStart[i], hi = c.rowStart[i + 1]
                     for p in lo..<hi {
-                        let a = Int(c.columns[p]); let va = w[i] * c.values[p]
+                        let a = Int(c.columns[p])
+                        let va = w[i] * c.values[p]
                         for q in lo..<hi { hp[a * d + Int(c.columns[q])] += va * c.values[q] }
                     }
                 }
@@ -41,8 +44,10 @@ extension Kernels {
     /// generalized linear model (w_i = l''(z_i)) without forming the d x d Hessian, O(nnz(X)).
     /// Rows are visited in order (each row's dot, then its scaled update), so the result is
     /// deterministic.
-    public static func weightedGramTimes(_ x: FeatureRows<Double>, rowWeights w: [Double], divisor: Double, ridge: Double,
-                                         _ v: [Double]) throws -> [Double] {
+    public static func weightedGramTimes(
+        _ x: FeatureRows<Double>, rowWeights w: [Double], divisor: Double, ridge: Double,
+        _ v: [Double]
+    ) throws -> [Double] {
         guard w.count == x.rows else { throw AgoraError.shape("weightedGramTimes: \(w.count) weights for \(x.rows) rows") }
         guard v.count == x.cols else { throw AgoraError.shape("weightedGramTimes: vector of \(v.count) for \(x.cols) features") }
         let d = x.cols

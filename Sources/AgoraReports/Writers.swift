@@ -34,8 +34,10 @@ public enum JSONOutput {
 
     /// The three JSON files every experiment folder has: config.json (a complete experiment, which
     /// the tools accept back as a configuration), result.json and summary.json. Creates the folder.
-    public static func writeExperiment<C: Encodable, R: Encodable, S: Encodable>(config: C, result: R, summary: S,
-                                                                              to folder: String) throws {
+    public static func writeExperiment<C: Encodable, R: Encodable, S: Encodable>(
+        config: C, result: R, summary: S,
+        to folder: String
+    ) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try write(config, to: folder + "/config.json")
         try write(result, to: folder + "/result.json")

@@ -1,4 +1,5 @@
 import AgoraKernels
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -19,7 +20,10 @@ public enum EdgeListFile {
 
     public struct EdgeKey: Hashable, Sendable {
         public let a: Int, b: Int
-        public init(_ i: Int, _ j: Int) { a = min(i, j); b = max(i, j) }
+        public init(_ i: Int, _ j: Int) {
+            a = min(i, j)
+            b = max(i, j)
+        }
     }
 
     /// Reads `path`. `agents` fixes the agent count (indices must be below it); 0 means "largest
@@ -52,19 +56,28 @@ public enum EdgeListFile {
             guard fields.count == 2 || fields.count == 3 else {
                 throw AgoraError.data(file: name, line: lineNo, "expected 'i j' or 'i j weight', found \(fields.count) fields")
             }
-            guard let i = Int(fields[0]) else { throw AgoraError.data(file: name, line: lineNo, "field 1 '\(fields[0])' is not an agent index (a non-negative integer)") }
-            guard let j = Int(fields[1]) else { throw AgoraError.data(file: name, line: lineNo, "field 2 '\(fields[1])' is not an agent index (a non-negative integer)") }
+            guard let i = Int(fields[0]) else {
+                throw AgoraError.data(file: name, line: lineNo, "field 1 '\(fields[0])' is not an agent index (a non-negative integer)")
+            }
+            guard let j = Int(fields[1]) else {
+                throw AgoraError.data(file: name, line: lineNo, "field 2 '\(fields[1])' is not an agent index (a non-negative integer)")
+            }
             guard i >= 0 else { throw AgoraError.data(file: name, line: lineNo, "agent index \(i) is negative") }
             guard j >= 0 else { throw AgoraError.data(file: name, line: lineNo, "agent index \(j) is negative") }
             guard max(i, j) < Topology.maxAgents else {
-                throw AgoraError.data(file: name, line: lineNo, "agent index \(max(i, j)) is above the largest supported index \(Topology.maxAgents - 1)")
+                throw AgoraError.data(
+                    file: name, line: lineNo, "agent index \(max(i, j)) is above the largest supported index \(Topology.maxAgents - 1)")
             }
             if agents > 0 {
                 guard i < agents, j < agents else {
                     throw AgoraError.data(file: name, line: lineNo, "agent index \(max(i, j)) is outside 0..<\(agents)")
                 }
             }
-            guard i != j else { throw AgoraError.data(file: name, line: lineNo, "self-loop on agent \(i); the diagonal weight is implied, list only edges between different agents") }
+            guard i != j else {
+                throw AgoraError.data(
+                    file: name, line: lineNo,
+                    "self-loop on agent \(i); the diagonal weight is implied, list only edges between different agents")
+            }
             let key = EdgeKey(i, j)
             if let first = seen[key] {
                 throw AgoraError.data(file: name, line: lineNo, "duplicate edge \(key.a)-\(key.b) (first listed on line \(first))")
@@ -72,14 +85,19 @@ public enum EdgeListFile {
             seen[key] = lineNo
             let hasWeight = fields.count == 3
             if let wd = weighted, wd != hasWeight {
-                throw AgoraError.data(file: name, line: lineNo, "\(hasWeight ? "has" : "lacks") a weight column while earlier lines \(wd ? "have" : "do not"); give weights on every line or on none")
+                throw AgoraError.data(
+                    file: name, line: lineNo,
+                    "\(hasWeight ? "has" : "lacks") a weight column while earlier lines \(wd ? "have" : "do not"); give weights on every line or on none"
+                )
             }
             weighted = hasWeight
             if hasWeight {
                 guard let v = Double(fields[2]), v.isFinite else {
                     throw AgoraError.data(file: name, line: lineNo, "field 3 '\(fields[2])' is not a number (a weight)")
                 }
-                guard v >= 0 else { throw AgoraError.data(file: name, line: lineNo, "negative weight \(fields[2]); mixing weights must be non-negative") }
+                guard v >= 0 else {
+                    throw AgoraError.data(file: name, line: lineNo, "negative weight \(fields[2]); mixing weights must be non-negative")
+                }
                 w[key] = v
             }
             edges.append((i, j))

@@ -22,7 +22,8 @@ public struct Graph: Sendable, Equatable, Codable {
             }
             guard a != b else { throw AgoraError.configuration("Self-loop on agent \(a): edges must join two different agents") }
             guard !sets[a].contains(b) else { throw AgoraError.configuration("Duplicate edge (\(a), \(b))") }
-            sets[a].insert(b); sets[b].insert(a)
+            sets[a].insert(b)
+            sets[b].insert(a)
         }
         self.init(agents: n, sortedNeighbors: sets.map { $0.sorted() })
     }
@@ -72,7 +73,10 @@ public struct Graph: Sendable, Equatable, Codable {
             label[s] = comps.count
             while let v = stack.popLast() {
                 comp.append(v)
-                for u in neighbors[v] where label[u] < 0 { label[u] = comps.count; stack.append(u) }
+                for u in neighbors[v] where label[u] < 0 {
+                    label[u] = comps.count
+                    stack.append(u)
+                }
             }
             comps.append(comp.sorted())
         }
@@ -92,7 +96,7 @@ public struct Graph: Sendable, Equatable, Codable {
         }.joined(separator: " ")
         throw AgoraError.configuration(
             "The \(what) is disconnected: \(c.count) components of sizes \(sizes.prefix(10).map(String.init).joined(separator: ", "))"
-            + (sizes.count > 10 ? ", ..." : "") + " (e.g. \(sample)); decentralized averaging needs a connected graph")
+                + (sizes.count > 10 ? ", ..." : "") + " (e.g. \(sample)); decentralized averaging needs a connected graph")
     }
 
     /// Union with another graph on the same agents (for time-varying schedules).

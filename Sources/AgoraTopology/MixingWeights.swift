@@ -1,4 +1,5 @@
 import AgoraKernels
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -90,25 +91,30 @@ public struct MixingMatrix: Sendable, Equatable {
                 let j = Int(csr.columns[k]), w = csr.values[k]
                 guard w.isFinite else { throw AgoraError.configuration("The \(context) has a non-finite weight w[\(i)][\(j)] = \(w)") }
                 guard w >= -tolerance else {
-                    throw AgoraError.configuration("The \(context) has a negative weight w[\(i)][\(j)] = \(w); mixing weights must be non-negative"
-                        + (i == j ? " (the self weight 1 - sum of neighbour weights is negative: neighbour weights sum above 1)" : ""))
+                    throw AgoraError.configuration(
+                        "The \(context) has a negative weight w[\(i)][\(j)] = \(w); mixing weights must be non-negative"
+                            + (i == j ? " (the self weight 1 - sum of neighbour weights is negative: neighbour weights sum above 1)" : ""))
                 }
                 entry[i * n + j, default: 0] += w
-                rowSum[i] += w; colSum[j] += w
+                rowSum[i] += w
+                colSum[j] += w
             }
         }
         for (key, w) in entry.sorted(by: { $0.key < $1.key }) {
             let i = key / n, j = key % n
             let wt = entry[j * n + i] ?? 0
             guard abs(w - wt) <= tolerance else {
-                throw AgoraError.configuration("The \(context) is not symmetric: w[\(i)][\(j)] = \(w) but w[\(j)][\(i)] = \(wt) (tolerance \(tolerance))")
+                throw AgoraError.configuration(
+                    "The \(context) is not symmetric: w[\(i)][\(j)] = \(w) but w[\(j)][\(i)] = \(wt) (tolerance \(tolerance))")
             }
         }
         for i in 0..<n where abs(rowSum[i] - 1) > tolerance {
-            throw AgoraError.configuration("The \(context) is not doubly stochastic: row \(i) sums to \(rowSum[i]), expected 1 (tolerance \(tolerance))")
+            throw AgoraError.configuration(
+                "The \(context) is not doubly stochastic: row \(i) sums to \(rowSum[i]), expected 1 (tolerance \(tolerance))")
         }
         for j in 0..<n where abs(colSum[j] - 1) > tolerance {
-            throw AgoraError.configuration("The \(context) is not doubly stochastic: column \(j) sums to \(colSum[j]), expected 1 (tolerance \(tolerance))")
+            throw AgoraError.configuration(
+                "The \(context) is not doubly stochastic: column \(j) sums to \(colSum[j]), expected 1 (tolerance \(tolerance))")
         }
     }
 
@@ -182,7 +188,10 @@ public struct MixingMatrix: Sendable, Equatable {
         var basis = Matrix<Double>(rows: steps, cols: n)
         var rng = SeededGenerator(seed: 0x1A2C05, stream: UInt64(n))
         var v = (0..<n).map { _ in rng.normal() }
-        func deflate(_ x: inout [Double]) { let m = x.reduce(0, +) / Double(n); for i in x.indices { x[i] -= m } }
+        func deflate(_ x: inout [Double]) {
+            let m = x.reduce(0, +) / Double(n)
+            for i in x.indices { x[i] -= m }
+        }
         deflate(&v)
         BLAS.scal(1 / BLAS.nrm2(v), &v)
         var alpha: [Double] = [], beta: [Double] = []
@@ -207,13 +216,19 @@ public struct MixingMatrix: Sendable, Equatable {
         }
         let k = alpha.count
         var t = Matrix<Double>(rows: k, cols: k)
-        for i in 0..<k { t[i, i] = alpha[i]; if i + 1 < k { t[i, i + 1] = beta[i]; t[i + 1, i] = beta[i] } }
+        for i in 0..<k {
+            t[i, i] = alpha[i]
+            if i + 1 < k {
+                t[i, i + 1] = beta[i]
+                t[i + 1, i] = beta[i]
+            }
+        }
         let ritz = try BLAS.symmetricEigenvalues(t)
         return max(abs(ritz.first ?? 0), abs(ritz.last ?? 0))
     }
 
     /// A prepared operator for the kernels in element type T.
     public func mixingOperator<T: AgoraScalar>(_: T.Type = T.self, strategy: MixStrategy = .auto) -> MixingOperator<T> {
-        try! MixingOperator(csr.converted(to: T.self), strategy: strategy) // square by construction
+        try! MixingOperator(csr.converted(to: T.self), strategy: strategy)  // square by construction
     }
 }

@@ -16,8 +16,9 @@ public protocol NeighborExchange {
     /// Whether this process reports results (rank 0 under MPI; always in process).
     var isRoot: Bool { get }
     /// theta_i <- sum_j w_ij(t) theta_j - lr_i m_i for every local agent i, at iteration t.
-    func mixStep(iteration t: Int, parameters: Matrix<Float>, stepSizes: [Float], directions: Matrix<Float>,
-                 into out: inout Matrix<Float>) throws
+    func mixStep(
+        iteration t: Int, parameters: Matrix<Float>, stepSizes: [Float], directions: Matrix<Float>,
+        into out: inout Matrix<Float>) throws
     /// For every local agent i, the scalars its neighbours sent at iteration t, with their mixing
     /// weights (local agent k's entries are `received.range(k)`; `from` holds global indices).
     func neighborScalars(iteration t: Int, _ s: [Double]) throws -> ReceivedScalars
@@ -44,7 +45,10 @@ public struct ReceivedScalars: Sendable {
     public var weights: [Double]
     public var values: [Double]
     public init(rowStart: [Int], from: [Int32], weights: [Double], values: [Double]) {
-        self.rowStart = rowStart; self.from = from; self.weights = weights; self.values = values
+        self.rowStart = rowStart
+        self.from = from
+        self.weights = weights
+        self.values = values
     }
     public func range(_ i: Int) -> Range<Int> { rowStart[i]..<rowStart[i + 1] }
 }
@@ -64,8 +68,10 @@ public struct InProcessExchange: NeighborExchange {
     let neighborhoodList: [ReceivedScalars]
     let pool: ThreadPool
 
-    public init(topology: Topology, weights: WeightScheme, agents: Int, seed: UInt64,
-                strategy: MixStrategy = .auto, pool: ThreadPool = .shared) throws {
+    public init(
+        topology: Topology, weights: WeightScheme, agents: Int, seed: UInt64,
+        strategy: MixStrategy = .auto, pool: ThreadPool = .shared
+    ) throws {
         self.agents = agents
         self.topology = topology
         self.weights = weights
@@ -75,28 +81,38 @@ public struct InProcessExchange: NeighborExchange {
         for t in 0..<topology.period(agents: agents) {
             let g = try topology.graph(agents: agents, seed: seed, iteration: t)
             let w = try topology.mixingMatrix(agents: agents, scheme: weights, seed: seed, iteration: t)
-            gs.append(g); ms.append(w); ops.append(w.mixingOperator(Float.self, strategy: strategy))
+            gs.append(g)
+            ms.append(w)
+            ops.append(w.mixingOperator(Float.self, strategy: strategy))
         }
-        graphs = gs; mixing = ms; operators = ops
+        graphs = gs
+        mixing = ms
+        operators = ops
         neighborhoodList = ms.map { Self.neighborhoods(of: $0, agents: agents) }
     }
 
     public func graph(iteration t: Int) -> Graph { graphs[t % graphs.count] }
     public func mixingMatrix(iteration t: Int) -> MixingMatrix { mixing[t % mixing.count] }
 
-    public func mixStep(iteration t: Int, parameters: Matrix<Float>, stepSizes: [Float], directions: Matrix<Float>,
-                        into out: inout Matrix<Float>) throws {
-        try Kernels.mixStep(operators[t % operators.count], parameters, stepSizes: stepSizes, directions: directions,
-                            into: &out, pool: pool)
+    public func mixStep(
+        iteration t: Int, parameters: Matrix<Float>, stepSizes: [Float], directions: Matrix<Float>,
+        into out: inout Matrix<Float>
+    ) throws {
+        try Kernels.mixStep(
+            operators[t % operators.count], parameters, stepSizes: stepSizes, directions: directions,
+            into: &out, pool: pool)
     }
 
     /// `mixStep` on caller-owned row-major buffers of agents x `cols` (no copies; the caller
     /// guarantees the sizes and that `out` overlaps neither input).
-    public func mixStep(iteration t: Int, parameters: UnsafePointer<Float>, cols: Int, stepSizes: [Float],
-                        directions: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+    public func mixStep(
+        iteration t: Int, parameters: UnsafePointer<Float>, cols: Int, stepSizes: [Float],
+        directions: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>
+    ) {
         stepSizes.withUnsafeBufferPointer { lr in
-            Kernels.mix(operators[t % operators.count], x: parameters, cols: cols, into: out,
-                        stepSizes: lr.baseAddress, directions: directions, pool: pool)
+            Kernels.mix(
+                operators[t % operators.count], x: parameters, cols: cols, into: out,
+                stepSizes: lr.baseAddress, directions: directions, pool: pool)
         }
     }
 
@@ -113,12 +129,16 @@ public struct InProcessExchange: NeighborExchange {
         let w = m.csr
         var out = ReceivedScalars(rowStart: [0], from: [], weights: [], values: [])
         out.rowStart.reserveCapacity(agents + 1)
-        out.from.reserveCapacity(w.nonzeros); out.weights.reserveCapacity(w.nonzeros); out.values.reserveCapacity(w.nonzeros)
+        out.from.reserveCapacity(w.nonzeros)
+        out.weights.reserveCapacity(w.nonzeros)
+        out.values.reserveCapacity(w.nonzeros)
         for i in 0..<agents {
             for k in w.rowStart[i]..<w.rowStart[i + 1] {
                 let j = Int(w.columns[k])
                 if j == i { continue }
-                out.from.append(w.columns[k]); out.weights.append(w.values[k]); out.values.append(0)
+                out.from.append(w.columns[k])
+                out.weights.append(w.values[k])
+                out.values.append(0)
             }
             out.rowStart.append(out.from.count)
         }
@@ -132,7 +152,9 @@ public struct InProcessExchange: NeighborExchange {
     public func gatherRows(_ local: Matrix<Float>) throws -> Matrix<Float>? { local }
     public func gather(_ local: [Double]) throws -> [Double]? { local }
     public func gather(_ local: [UInt64], perAgent: Int) throws -> [UInt64]? {
-        guard perAgent >= 1, local.count == agents * perAgent else { throw AgoraError.shape("gather: \(local.count) words for \(agents) agents x \(perAgent)") }
+        guard perAgent >= 1, local.count == agents * perAgent else {
+            throw AgoraError.shape("gather: \(local.count) words for \(agents) agents x \(perAgent)")
+        }
         return local
     }
 }

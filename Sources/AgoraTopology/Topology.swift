@@ -1,4 +1,5 @@
 import AgoraKernels
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -67,27 +68,49 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
             return v
         }
         func noArgument() throws {
-            guard parts.count == 1 else { throw AgoraError.configuration("Topology '\(text)': '\(name)' takes no argument (the agent count is given separately)") }
+            guard parts.count == 1 else {
+                throw AgoraError.configuration("Topology '\(text)': '\(name)' takes no argument (the agent count is given separately)")
+            }
         }
         func arguments(_ n: Int, _ spelling: String) throws {
             guard parts.count == n + 1 else { throw AgoraError.configuration("Topology '\(text)': expected \(spelling)") }
         }
         switch name {
-        case "ring": try noArgument(); self = .ring
+        case "ring":
+            try noArgument()
+            self = .ring
         case "torus", "grid":
-            if parts.count == 1 { self = .torus(rows: 0, cols: 0); return }
+            if parts.count == 1 {
+                self = .torus(rows: 0, cols: 0)
+                return
+            }
             let dims = parts[1].lowercased().split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
             guard dims.count == 2, let r = dims[0], let c = dims[1], r >= 1, c >= 1,
-                  r <= Topology.maxAgents, c <= Topology.maxAgents, r * c <= Topology.maxAgents else {
-                throw AgoraError.configuration("Topology '\(text)': expected torus:ROWSxCOLS with positive sides and at most \(Topology.maxAgents) agents, e.g. torus:4x4")
+                r <= Topology.maxAgents, c <= Topology.maxAgents, r * c <= Topology.maxAgents
+            else {
+                throw AgoraError.configuration(
+                    "Topology '\(text)': expected torus:ROWSxCOLS with positive sides and at most \(Topology.maxAgents) agents, e.g. torus:4x4"
+                )
             }
             self = .torus(rows: r, cols: c)
-        case "star": try noArgument(); self = .star
-        case "complete", "full": try noArgument(); self = .complete
-        case "exponential", "exp": try noArgument(); self = .exponential
-        case "one-peer-exponential", "one-peer-exp", "onepeer": try noArgument(); self = .onePeerExponential
-        case "erdos-renyi", "er": try arguments(1, "erdos-renyi:P"); self = .erdosRenyi(p: try num(1, "an edge probability P"))
-        case "regular", "random-regular": try arguments(1, "regular:K"); self = .randomRegular(k: try num(1, "a degree K"))
+        case "star":
+            try noArgument()
+            self = .star
+        case "complete", "full":
+            try noArgument()
+            self = .complete
+        case "exponential", "exp":
+            try noArgument()
+            self = .exponential
+        case "one-peer-exponential", "one-peer-exp", "onepeer":
+            try noArgument()
+            self = .onePeerExponential
+        case "erdos-renyi", "er":
+            try arguments(1, "erdos-renyi:P")
+            self = .erdosRenyi(p: try num(1, "an edge probability P"))
+        case "regular", "random-regular":
+            try arguments(1, "regular:K")
+            self = .randomRegular(k: try num(1, "a degree K"))
         case "small-world", "ws", "watts-strogatz":
             try arguments(2, "small-world:K:BETA")
             self = .smallWorld(k: try num(1, "a neighbour count K"), beta: try num(2, "a rewiring probability BETA (as K:BETA)"))
@@ -95,7 +118,9 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
             guard parts.count == 2, !parts[1].isEmpty else { throw AgoraError.configuration("Topology '\(text)': expected file:PATH") }
             self = .file(path: parts[1])
         default:
-            throw AgoraError.configuration("Unknown topology '\(text)'; expected one of ring, torus[:RxC], star, complete, exponential, one-peer-exponential, erdos-renyi:P, regular:K, small-world:K:BETA, file:PATH")
+            throw AgoraError.configuration(
+                "Unknown topology '\(text)'; expected one of ring, torus[:RxC], star, complete, exponential, one-peer-exponential, erdos-renyi:P, regular:K, small-world:K:BETA, file:PATH"
+            )
         }
     }
 
@@ -120,7 +145,10 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
         case let .erdosRenyi(p):
             // The sampler draws one number per pair: n^2 / 2 draws per attempt.
             guard n <= 50_000 else {
-                throw AgoraError(.resources, "Topology erdos-renyi on \(n) agents: the sampler draws n^2/2 = \(Double(n) * Double(n - 1) / 2) numbers; at most 50000 agents are supported (use regular:K or small-world:K:BETA for large random graphs)")
+                throw AgoraError(
+                    .resources,
+                    "Topology erdos-renyi on \(n) agents: the sampler draws n^2/2 = \(Double(n) * Double(n - 1) / 2) numbers; at most 50000 agents are supported (use regular:K or small-world:K:BETA for large random graphs)"
+                )
             }
             try ResourceLimits.check(bytes: 40 * p * Double(n) * Double(n - 1), for: "erdos-renyi:\(p) on \(n) agents")
         default: break
@@ -129,7 +157,15 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
         switch self {
         case .ring:
             var s = [Set<Int>](repeating: [], count: n)
-            if n > 1 { for i in 0..<n { let j = (i + 1) % n; if j != i { s[i].insert(j); s[j].insert(i) } } }
+            if n > 1 {
+                for i in 0..<n {
+                    let j = (i + 1) % n
+                    if j != i {
+                        s[i].insert(j)
+                        s[j].insert(i)
+                    }
+                }
+            }
             g = Graph(agents: n, neighborSets: s)
         case let .torus(r0, c0):
             var r = r0, c = c0
@@ -142,16 +178,26 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
                 throw AgoraError.configuration("Topology torus:\(r0)x\(c0) has \(r0 * c0) cells but there are \(n) agents")
             }
             var s = [Set<Int>](repeating: [], count: n)
-            func link(_ a: Int, _ b: Int) { if a != b { s[a].insert(b); s[b].insert(a) } }
-            for i in 0..<r { for j in 0..<c {
-                let v = i * c + j
-                link(v, i * c + (j + 1) % c)
-                link(v, ((i + 1) % r) * c + j)
-            } }
+            func link(_ a: Int, _ b: Int) {
+                if a != b {
+                    s[a].insert(b)
+                    s[b].insert(a)
+                }
+            }
+            for i in 0..<r {
+                for j in 0..<c {
+                    let v = i * c + j
+                    link(v, i * c + (j + 1) % c)
+                    link(v, ((i + 1) % r) * c + j)
+                }
+            }
             g = Graph(agents: n, neighborSets: s)
         case .star:
             var s = [Set<Int>](repeating: [], count: n)
-            for i in 1..<max(1, n) { s[0].insert(i); s[i].insert(0) }
+            for i in 1..<max(1, n) {
+                s[0].insert(i)
+                s[i].insert(0)
+            }
             g = Graph(agents: n, neighborSets: s)
         case .complete:
             g = Graph(agents: n, neighborSets: (0..<n).map { i in Set((0..<n).filter { $0 != i }) })
@@ -159,7 +205,13 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
             var s = [Set<Int>](repeating: [], count: n)
             var h = 1
             while h < n {
-                for i in 0..<n { let j = (i + h) % n; if j != i { s[i].insert(j); s[j].insert(i) } }
+                for i in 0..<n {
+                    let j = (i + h) % n
+                    if j != i {
+                        s[i].insert(j)
+                        s[j].insert(i)
+                    }
+                }
                 h *= 2
             }
             g = Graph(agents: n, neighborSets: s)
@@ -167,7 +219,10 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
             var s = [Set<Int>](repeating: [], count: n)
             if n > 1 {
                 let bit = 1 << (iteration % period(agents: n))
-                for i in 0..<n { let j = i ^ bit; if j < n { s[i].insert(j) } }
+                for i in 0..<n {
+                    let j = i ^ bit
+                    if j < n { s[i].insert(j) }
+                }
             }
             return Graph(agents: n, neighborSets: s)
         case let .erdosRenyi(p):
@@ -176,13 +231,23 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
             var attempt = 0
             while true {
                 var s = [Set<Int>](repeating: [], count: n)
-                for i in 0..<n { for j in (i + 1)..<max(i + 1, n) where rng.uniform() < p { s[i].insert(j); s[j].insert(i) } }
+                for i in 0..<n {
+                    for j in (i + 1)..<max(i + 1, n) where rng.uniform() < p {
+                        s[i].insert(j)
+                        s[j].insert(i)
+                    }
+                }
                 let cand = Graph(agents: n, neighborSets: s)
-                if cand.isConnected { g = cand; break }
+                if cand.isConnected {
+                    g = cand
+                    break
+                }
                 attempt += 1
                 if attempt >= 200 {
                     let threshold = (log(Double(n)) / Double(n) * 1000).rounded(.up) / 1000
-                    throw AgoraError.configuration("Topology erdos-renyi:\(p) on \(n) agents gave no connected graph in 200 draws; use p >= ln(n)/n = \(threshold) or larger")
+                    throw AgoraError.configuration(
+                        "Topology erdos-renyi:\(p) on \(n) agents gave no connected graph in 200 draws; use p >= ln(n)/n = \(threshold) or larger"
+                    )
                 }
             }
         case let .randomRegular(k):
@@ -212,8 +277,9 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
     /// The mixing matrix whose spectral gap describes the whole schedule: the union over one
     /// period (with `scheme`'s weights) for time-varying topologies, else `mixingMatrix`.
     public func scheduleMixingMatrix(agents n: Int, scheme: WeightScheme, seed: UInt64 = 0) throws -> MixingMatrix {
-        isTimeVarying ? try MixingMatrix(graph: unionGraph(agents: n, seed: seed), scheme: scheme)
-                      : try mixingMatrix(agents: n, scheme: scheme, seed: seed)
+        isTimeVarying
+            ? try MixingMatrix(graph: unionGraph(agents: n, seed: seed), scheme: scheme)
+            : try mixingMatrix(agents: n, scheme: scheme, seed: seed)
     }
 
     /// Whether the weights come from the topology itself (a weighted edge-list file) rather than
@@ -234,7 +300,9 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
 
     static func randomRegular(n: Int, k: Int, seed: UInt64) throws -> Graph {
         guard k >= 1, k < n else { throw AgoraError.configuration("Topology regular:\(k) needs 1 <= k < n = \(n)") }
-        guard (n * k) % 2 == 0 else { throw AgoraError.configuration("Topology regular:\(k) on \(n) agents is impossible: n * k must be even") }
+        guard (n * k) % 2 == 0 else {
+            throw AgoraError.configuration("Topology regular:\(k) on \(n) agents is impossible: n * k must be even")
+        }
         var rng = SeededGenerator(seed: seed, stream: 0x4E6)
         for _ in 0..<1000 {
             // Pairing model with early rejection of loops/duplicates (restart on a dead end).
@@ -250,8 +318,12 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
                     if b >= a { b += 1 }
                     let u = stubs[a], v = stubs[b]
                     if u == v || s[u].contains(v) { continue }
-                    s[u].insert(v); s[v].insert(u)
-                    for idx in [a, b].sorted(by: >) { stubs.swapAt(idx, stubs.count - 1); stubs.removeLast() }
+                    s[u].insert(v)
+                    s[v].insert(u)
+                    for idx in [a, b].sorted(by: >) {
+                        stubs.swapAt(idx, stubs.count - 1)
+                        stubs.removeLast()
+                    }
                     placed = true
                     break
                 }
@@ -265,25 +337,37 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
     }
 
     static func smallWorld(n: Int, k: Int, beta: Double, seed: UInt64) throws -> Graph {
-        guard k >= 2, k % 2 == 0, k < n else { throw AgoraError.configuration("Topology small-world:\(k): K must be even with 2 <= K < n = \(n)") }
+        guard k >= 2, k % 2 == 0, k < n else {
+            throw AgoraError.configuration("Topology small-world:\(k): K must be even with 2 <= K < n = \(n)")
+        }
         guard beta >= 0, beta <= 1 else { throw AgoraError.configuration("Topology small-world: BETA must be in [0, 1], got \(beta)") }
         var rng = SeededGenerator(seed: seed, stream: 0x5A11)
         for _ in 0..<200 {
             var s = [Set<Int>](repeating: [], count: n)
-            for i in 0..<n { for h in 1...(k / 2) { let j = (i + h) % n; s[i].insert(j); s[j].insert(i) } }
+            for i in 0..<n {
+                for h in 1...(k / 2) {
+                    let j = (i + h) % n
+                    s[i].insert(j)
+                    s[j].insert(i)
+                }
+            }
             for h in 1...(k / 2) {
                 for i in 0..<n where rng.uniform() < beta {
                     let j = (i + h) % n
                     guard s[i].contains(j), s[i].count < n - 1 else { continue }
                     var t = Int(rng.next() % UInt64(n))
                     while t == i || s[i].contains(t) { t = Int(rng.next() % UInt64(n)) }
-                    s[i].remove(j); s[j].remove(i); s[i].insert(t); s[t].insert(i)
+                    s[i].remove(j)
+                    s[j].remove(i)
+                    s[i].insert(t)
+                    s[t].insert(i)
                 }
             }
             let g = Graph(agents: n, neighborSets: s)
             if g.isConnected { return g }
         }
-        throw AgoraError.configuration("Topology small-world:\(k):\(beta) on \(n) agents: no connected graph in 200 draws; lower BETA or raise K")
+        throw AgoraError.configuration(
+            "Topology small-world:\(k):\(beta) on \(n) agents: no connected graph in 200 draws; lower BETA or raise K")
     }
 }
 

@@ -12,7 +12,10 @@ struct Agora: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agora",
         abstract: "Incentive-compatible collaborative machine learning: mechanisms, kernels, experiments.",
-        subcommands: [DSGDCommand.self, MarketCommand.self, MixCommand.self, TopologyCommand.self, ContractCommand.self, DataCommand.self, InfoCommand.self]
+        subcommands: [
+            DSGDCommand.self, MarketCommand.self, MixCommand.self, TopologyCommand.self, ContractCommand.self, DataCommand.self,
+            InfoCommand.self,
+        ]
     )
 
     /// Before anything else: the OpenBLAS kernels this CPU can run (restarts once when OpenBLAS

@@ -6,8 +6,9 @@ import Foundation
 /// again with it set; the library only decides (`BLASCoreSelection.decide`), the program acts.
 /// Returns when no restart is needed (or when `execv` fails, which leaves OpenBLAS's own choice).
 func restartWithBetterBLASCoreIfNeeded() {
-    let decision = BLASCoreSelection.decide(environment: ProcessInfo.processInfo.environment,
-                                            currentCore: OpenBLAS.coreName, cpu: CPUFeatures.current())
+    let decision = BLASCoreSelection.decide(
+        environment: ProcessInfo.processInfo.environment,
+        currentCore: OpenBLAS.coreName, cpu: CPUFeatures.current())
     switch decision {
     case .keep:
         return

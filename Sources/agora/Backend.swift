@@ -10,7 +10,9 @@ struct BackendOptions: ParsableArguments {
     var backend: String = "auto"
 
     /// The exchange to run on (nil: the in-process default) and whether this process reports.
-    func make(topology: Topology, weights: WeightScheme, agents: Int, seed: UInt64) throws -> (exchange: (any NeighborExchange)?, reports: Bool) {
+    func make(
+        topology: Topology, weights: WeightScheme, agents: Int, seed: UInt64
+    ) throws -> (exchange: (any NeighborExchange)?, reports: Bool) {
         guard try usesMPI() else { return (nil, true) }
         #if MPI
         try MPISession.start()
@@ -44,10 +46,15 @@ struct BackendOptions: ParsableArguments {
             return backend == "mpi" || MPIRuntime.launched
             #else
             if backend == "mpi" {
-                throw CLIError("this agora was built without MPI: build it with `make build-mpi` (Open MPI) and run .build-mpi/release/agora under mpirun")
+                throw CLIError(
+                    "this agora was built without MPI: build it with `make build-mpi` (Open MPI) and run .build-mpi/release/agora under mpirun"
+                )
             }
             if mpiLaunchSize() != nil {
-                FileHandle.standardError.write(Data("warning: launched by mpirun, but this agora was built without MPI: every rank runs the whole experiment (make build-mpi)\n".utf8))
+                FileHandle.standardError.write(
+                    Data(
+                        "warning: launched by mpirun, but this agora was built without MPI: every rank runs the whole experiment (make build-mpi)\n"
+                            .utf8))
             }
             return false
             #endif
@@ -90,7 +97,9 @@ func endingAllRanksOnError<R>(_ body: () throws -> R) throws -> R {
 /// run the whole study and print it; refuse with the reason instead.
 func refusingMPILaunch(_ command: String) throws {
     if let size = mpiLaunchSize(), size > 1 {
-        throw CLIError("agora \(command) runs in one process (its runs are independent); start it without mpirun. Under MPI: agora dsgd, agora mix, agora market run")
+        throw CLIError(
+            "agora \(command) runs in one process (its runs are independent); start it without mpirun. Under MPI: agora dsgd, agora mix, agora market run"
+        )
     }
 }
 

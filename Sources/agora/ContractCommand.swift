@@ -12,33 +12,43 @@ struct ContractCommand: ParsableCommand {
         commandName: "contract",
         abstract: "Optimal contracts paid with models: solve a scenario (s1, s2, s3), the two-type grid, or a JSON setting.")
 
-    @Argument(help: "Scenario name (s1, s2, s3, two-type-grid) or a JSON file with N, p, c and optional f, k, valuation_scale, conditioning.")
+    @Argument(
+        help: "Scenario name (s1, s2, s3, two-type-grid) or a JSON file with N, p, c and optional f, k, valuation_scale, conditioning.")
     var setting: String = "s3"
     @Flag(help: "Print one JSON object on stdout (the menu, objective, KKT residual).") var json = false
     @Option(help: "Write the menu and reward distributions as CSV files into this folder.") var out: String?
     @Flag(help: "Also solve the full program (all pairwise IC) and report its objective.") var checkFull = false
     @Option(help: "Conditioning on n_i >= 1 (overrides the file).") var conditioning: MultinomialOutcomes.Conditioning?
-    @Option(help: "Replace the exact enumeration by this many sampled outcomes (sample-average approximation, with a standard error).") var sampled: Int?
+    @Option(help: "Replace the exact enumeration by this many sampled outcomes (sample-average approximation, with a standard error).")
+    var sampled: Int?
     @Option(help: "Seed for --sampled.") var seed: UInt64 = 1
 
     func run() throws {
         try reportingErrors {
             if let out { try prepareOutputFolder(out) }
-            if setting == "two-type-grid" { try runGrid(); return }
+            if setting == "two-type-grid" {
+                try runGrid()
+                return
+            }
             var s: ContractSetting
             var title: String
             if let sc = ContractScenario(rawValue: setting.lowercased()) {
-                s = sc.setting; title = sc.summary
+                s = sc.setting
+                title = sc.summary
             } else {
                 guard let data = FileManager.default.contents(atPath: setting) else {
                     throw ValidationError("'\(setting)' is neither a scenario (s1, s2, s3, two-type-grid) nor a readable JSON file")
                 }
                 do { s = try JSONDecoder().decode(ContractSetting.self, from: data) } catch let e as DecodingError {
-                    throw ValidationError("\(setting): \(describe(e)); expected {\"N\": 10, \"p\": [...], \"c\": [...]} with optional f, k, valuation_scale, conditioning")
+                    throw ValidationError(
+                        "\(setting): \(describe(e)); expected {\"N\": 10, \"p\": [...], \"c\": [...]} with optional f, k, valuation_scale, conditioning"
+                    )
                 }
                 let unknown = unknownJSONKeys(in: data, decoded: s)
                 guard unknown.isEmpty else {
-                    throw CLIError("\(setting): unknown field\(unknown.count > 1 ? "s" : "") \(unknown.joined(separator: ", ")); expected N, p, c and optionally f, k, valuation_scale, conditioning")
+                    throw CLIError(
+                        "\(setting): unknown field\(unknown.count > 1 ? "s" : "") \(unknown.joined(separator: ", ")); expected N, p, c and optionally f, k, valuation_scale, conditioning"
+                    )
                 }
                 title = setting
             }
@@ -57,25 +67,41 @@ struct ContractCommand: ParsableCommand {
             }
             print(title)
             if let sN = menu.samples {
-                print("N = \(s.participants), \(s.costs.count) types, SAMPLED: \(sN) draws (\(menu.outcomes) distinct outcomes), \(s.conditioning.rawValue) conditioning")
+                print(
+                    "N = \(s.participants), \(s.costs.count) types, SAMPLED: \(sN) draws (\(menu.outcomes) distinct outcomes), \(s.conditioning.rawValue) conditioning"
+                )
             } else {
-                print("N = \(s.participants), \(s.costs.count) types, \(menu.outcomes) outcomes enumerated, \(s.conditioning.rawValue) conditioning")
+                print(
+                    "N = \(s.participants), \(s.costs.count) types, \(menu.outcomes) outcomes enumerated, \(s.conditioning.rawValue) conditioning"
+                )
             }
             print("")
-            print(pad("type", 6) + pad("p", 8) + pad("cost c", 10) + pad("m", 14) + pad("t", 12) + pad("u", 12) + pad("f", 12) + pad("rent", 10) + pad("alone m", 12))
+            print(
+                pad("type", 6) + pad("p", 8) + pad("cost c", 10) + pad("m", 14) + pad("t", 12) + pad("u", 12) + pad("f", 12)
+                    + pad("rent", 10) + pad("alone m", 12))
             for i in s.costs.indices {
-                print(pad("\(i + 1)", 6) + pad(fmt(s.probabilities[i]), 8) + pad(fmt(s.costs[i]), 10)
-                      + pad(String(format: "%.4f", menu.contributions[i]), 14) + pad(String(format: "%.4f", menu.values[i]), 12)
-                      + pad(String(format: "%.4f", menu.utilities[i]), 12) + pad(String(format: "%.4f", menu.reservationUtilities[i]), 12)
-                      + pad(String(format: "%.4f", menu.rents[i]), 10) + pad(String(format: "%.2f", menu.standAloneContributions[i]), 12))
+                print(
+                    pad("\(i + 1)", 6) + pad(fmt(s.probabilities[i]), 8) + pad(fmt(s.costs[i]), 10)
+                        + pad(String(format: "%.4f", menu.contributions[i]), 14) + pad(String(format: "%.4f", menu.values[i]), 12)
+                        + pad(String(format: "%.4f", menu.utilities[i]), 12) + pad(String(format: "%.4f", menu.reservationUtilities[i]), 12)
+                        + pad(String(format: "%.4f", menu.rents[i]), 10) + pad(String(format: "%.2f", menu.standAloneContributions[i]), 12))
             }
             print("")
-            print(String(format: "E[v(a)] = %.6f   (E[a] = %.8f)", menu.expectedValue, menu.expectedAccuracy)
-                  + (menu.expectedValueStandardError.map { String(format: "   sampled: standard error %.2e", $0) } ?? ""))
-            print(String(format: "complete information E[v(a)] = %.6f, information cost = %.6f", menu.completeInformationValue, menu.informationCost))
+            print(
+                String(format: "E[v(a)] = %.6f   (E[a] = %.8f)", menu.expectedValue, menu.expectedAccuracy)
+                    + (menu.expectedValueStandardError.map { String(format: "   sampled: standard error %.2e", $0) } ?? ""))
+            print(
+                String(
+                    format: "complete information E[v(a)] = %.6f, information cost = %.6f", menu.completeInformationValue,
+                    menu.informationCost))
             if let fv = menu.fullProgramValue { print(String(format: "full program (all pairwise IC) E[v(a)] = %.6f", fv)) }
-            print("pooled types: \(menu.pooling.isEmpty ? "none" : menu.pooling.map { "{" + $0.map { "\($0 + 1)" }.joined(separator: ",") + "}" }.joined(separator: " "))")
-            print(String(format: "KKT residual %.2e, %d Newton steps (%@), %.1f ms", menu.kktResidual, menu.newtonSteps, menu.solverFinish, seconds * 1e3))
+            print(
+                "pooled types: \(menu.pooling.isEmpty ? "none" : menu.pooling.map { "{" + $0.map { "\($0 + 1)" }.joined(separator: ",") + "}" }.joined(separator: " "))"
+            )
+            print(
+                String(
+                    format: "KKT residual %.2e, %d Newton steps (%@), %.1f ms", menu.kktResidual, menu.newtonSteps, menu.solverFinish,
+                    seconds * 1e3))
         }
     }
 
@@ -93,13 +119,15 @@ struct ContractCommand: ParsableCommand {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         var s = "type,p,cost,m,t,u,f,rent,budget,stand_alone_m\n"
         for i in menu.setting.costs.indices {
-            s += "\(i + 1),\(menu.setting.probabilities[i]),\(menu.setting.costs[i]),\(menu.contributions[i]),\(menu.values[i]),\(menu.utilities[i]),\(menu.reservationUtilities[i]),\(menu.rents[i]),\(menu.budgets[i]),\(menu.standAloneContributions[i])\n"
+            s +=
+                "\(i + 1),\(menu.setting.probabilities[i]),\(menu.setting.costs[i]),\(menu.contributions[i]),\(menu.values[i]),\(menu.utilities[i]),\(menu.reservationUtilities[i]),\(menu.rents[i]),\(menu.budgets[i]),\(menu.standAloneContributions[i])\n"
         }
         try s.write(toFile: folder + "/menu.csv", atomically: true, encoding: .utf8)
         var r = "type,counts,probability,model_accuracy,reward_accuracy\n"
         for i in menu.setting.costs.indices {
             for o in d.rewardDistribution(menu, type: i) {
-                r += "\(i + 1),\(o.counts.map(String.init).joined(separator: "-")),\(o.probability),\(o.modelAccuracy),\(o.rewardAccuracy)\n"
+                r +=
+                    "\(i + 1),\(o.counts.map(String.init).joined(separator: "-")),\(o.probability),\(o.modelAccuracy),\(o.rewardAccuracy)\n"
             }
         }
         try r.write(toFile: folder + "/rewards.csv", atomically: true, encoding: .utf8)
@@ -109,11 +137,17 @@ struct ContractCommand: ParsableCommand {
             let dist = d.rewardDistribution(menu, type: i).sorted { $0.rewardAccuracy < $1.rewardAccuracy }
             var cum = 0.0
             var pts: [(Double, Double)] = []
-            for o in dist { pts.append((o.rewardAccuracy, cum)); cum += o.probability; pts.append((o.rewardAccuracy, cum)) }
+            for o in dist {
+                pts.append((o.rewardAccuracy, cum))
+                cum += o.probability
+                pts.append((o.rewardAccuracy, cum))
+            }
             series.append(SVGPlot.Series(name: String(format: "type %d (c = %g)", i + 1, menu.setting.costs[i]), points: pts))
         }
-        try SVGPlot.write(SVGPlot.lines(title: "Reward distributions P(r_i <= x | n_i >= 1) (pooled types coincide)", xLabel: "model accuracy received r_i(n)",
-                                        yLabel: "cumulative probability", series: series), to: folder + "/rewards.svg")
+        try SVGPlot.write(
+            SVGPlot.lines(
+                title: "Reward distributions P(r_i <= x | n_i >= 1) (pooled types coincide)", xLabel: "model accuracy received r_i(n)",
+                yLabel: "cumulative probability", series: series), to: folder + "/rewards.svg")
         try JSONOutput.write(menu, to: folder + "/menu.json")
     }
 
@@ -124,40 +158,61 @@ struct ContractCommand: ParsableCommand {
         let ps = (0..<30).map { 0.01 + 0.98 * Double($0) / 29 }
         var rows = "N,p1,m1,m2,t1,t2,information_cost,rent2,kkt\n"
         var grid: [String: [Double]] = [:]
-        var ext = (mMin: Double.infinity, mMax: -Double.infinity, tMin: Double.infinity, tMax: -Double.infinity,
-                   icMin: Double.infinity, icAt: "", rentMax: -Double.infinity, rentAt: "")
+        var ext = (
+            mMin: Double.infinity, mMax: -Double.infinity, tMin: Double.infinity, tMax: -Double.infinity,
+            icMin: Double.infinity, icAt: "", rentMax: -Double.infinity, rentAt: ""
+        )
         let progress = Progress(total: ns.count * ps.count, label: "two-type grid")
         var done = 0
         for n in ns {
             for p1 in ps {
-                let s = ContractSetting(participants: n, probabilities: [p1, 1 - p1], costs: [0.02, 0.01],
-                                        reservationUtilities: [55.2558920959, 64.1608119437])
+                let s = ContractSetting(
+                    participants: n, probabilities: [p1, 1 - p1], costs: [0.02, 0.01],
+                    reservationUtilities: [55.2558920959, 64.1608119437])
                 let menu = try ContractDesigner(s).solve()
-                for (key, v) in [("m1", menu.contributions[0]), ("m2", menu.contributions[1]), ("t2", menu.values[1]),
-                                 ("information_cost", menu.informationCost), ("rent2", menu.rents[1])] { grid[key, default: []].append(v) }
-                rows += "\(n),\(p1),\(menu.contributions[0]),\(menu.contributions[1]),\(menu.values[0]),\(menu.values[1]),\(menu.informationCost),\(menu.rents[1]),\(menu.kktResidual)\n"
-                ext.mMin = min(ext.mMin, menu.contributions.min()!); ext.mMax = max(ext.mMax, menu.contributions.max()!)
-                ext.tMin = min(ext.tMin, menu.values.min()!); ext.tMax = max(ext.tMax, menu.values.max()!)
-                if menu.informationCost < ext.icMin { ext.icMin = menu.informationCost; ext.icAt = String(format: "N = %d, p1 = %.2f", n, p1) }
-                if menu.rents[1] > ext.rentMax { ext.rentMax = menu.rents[1]; ext.rentAt = String(format: "N = %d, p1 = %.2f", n, p1) }
-                done += 1; progress.update(done)
+                for (key, v) in [
+                    ("m1", menu.contributions[0]), ("m2", menu.contributions[1]), ("t2", menu.values[1]),
+                    ("information_cost", menu.informationCost), ("rent2", menu.rents[1]),
+                ] { grid[key, default: []].append(v) }
+                rows +=
+                    "\(n),\(p1),\(menu.contributions[0]),\(menu.contributions[1]),\(menu.values[0]),\(menu.values[1]),\(menu.informationCost),\(menu.rents[1]),\(menu.kktResidual)\n"
+                ext.mMin = min(ext.mMin, menu.contributions.min()!)
+                ext.mMax = max(ext.mMax, menu.contributions.max()!)
+                ext.tMin = min(ext.tMin, menu.values.min()!)
+                ext.tMax = max(ext.tMax, menu.values.max()!)
+                if menu.informationCost < ext.icMin {
+                    ext.icMin = menu.informationCost
+                    ext.icAt = String(format: "N = %d, p1 = %.2f", n, p1)
+                }
+                if menu.rents[1] > ext.rentMax {
+                    ext.rentMax = menu.rents[1]
+                    ext.rentAt = String(format: "N = %d, p1 = %.2f", n, p1)
+                }
+                done += 1
+                progress.update(done)
             }
         }
         progress.finish()
         let folder = out ?? "contract-two-type"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try rows.write(toFile: folder + "/grid.csv", atomically: true, encoding: .utf8)
-        for (key, label) in [("m1", "m of the high-cost type"), ("m2", "m of the low-cost type"), ("t2", "t of the low-cost type"),
-                             ("information_cost", "information cost E[v(a)] incomplete - complete"), ("rent2", "information rent of the low-cost type")] {
+        for (key, label) in [
+            ("m1", "m of the high-cost type"), ("m2", "m of the low-cost type"), ("t2", "t of the low-cost type"),
+            ("information_cost", "information cost E[v(a)] incomplete - complete"), ("rent2", "information rent of the low-cost type"),
+        ] {
             let z = ns.indices.map { r in ps.indices.map { q in grid[key]![r * ps.count + q] } }
-            try SVGPlot.write(SVGPlot.heatMap(title: label, xLabel: "p1 (share of high-cost type)", yLabel: "N (participants)",
-                                              xs: ps, ys: ns.map(Double.init), z: z), to: folder + "/\(key).svg")
+            try SVGPlot.write(
+                SVGPlot.heatMap(
+                    title: label, xLabel: "p1 (share of high-cost type)", yLabel: "N (participants)",
+                    xs: ps, ys: ns.map(Double.init), z: z), to: folder + "/\(key).svg")
         }
         print("two-type grid: c = (0.02, 0.01), f = (55.2559, 64.1608), \(ns.count) x \(ps.count) points")
         print(String(format: "m in [%.2f, %.2f]   (published [890.49, 3421.92])", ext.mMin, ext.mMax))
         print(String(format: "t in [%.2f, %.2f]   (published [73.07, 98.38])", ext.tMin, ext.tMax))
         print(String(format: "minimum information cost %.3f at %@   (published -1.62 at N = 2, p1 ~ 0.48)", ext.icMin, ext.icAt))
-        print(String(format: "maximum rent of the low-cost type %.3f at %@   (published 12.46 at N = 100, p1 ~ 0.58)", ext.rentMax, ext.rentAt))
+        print(
+            String(
+                format: "maximum rent of the low-cost type %.3f at %@   (published 12.46 at N = 100, p1 ~ 0.58)", ext.rentMax, ext.rentAt))
         print("per-point results written to \(folder)/grid.csv; heat maps m1.svg m2.svg t2.svg information_cost.svg rent2.svg")
     }
 }

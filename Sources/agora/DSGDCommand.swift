@@ -19,19 +19,30 @@ struct DSGDCommand: ParsableCommand {
 struct DSGDRunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "One experiment: payments on vs off, strategic agents and their cumulative gains against the same run with them truthful.")
+        abstract: "One experiment: payments on vs off, strategic agents and their cumulative gains against the same run with them truthful."
+    )
 
     @OptionGroup var options: DSGDOptions
     @OptionGroup var backendOptions: BackendOptions
 
     @Option(help: "Write result.json, config.json, per-run CSV files and SVG plots into this folder.") var out: String?
     @Flag(help: "Print the final summary as one JSON object on stdout.") var json = false
-    @Option(help: "Write a checkpoint (atomically) every K iterations of every run to OUT/checkpoint.json (needs --out).") var checkpointEvery: Int?
-    @Option(help: "With --checkpoint-every: stop at the first checkpoint after this many iterations (for jobs with a time limit).") var stopAfter: Int?
-    @Option(help: "Continue the experiment saved in this checkpoint file (its config is used; other experiment flags are ignored). The result equals the uninterrupted run bit for bit.") var resume: String?
+    @Option(help: "Write a checkpoint (atomically) every K iterations of every run to OUT/checkpoint.json (needs --out).")
+    var checkpointEvery: Int?
+    @Option(help: "With --checkpoint-every: stop at the first checkpoint after this many iterations (for jobs with a time limit).")
+    var stopAfter: Int?
+    @Option(
+        help:
+            "Continue the experiment saved in this checkpoint file (its config is used; other experiment flags are ignored). The result equals the uninterrupted run bit for bit."
+    ) var resume: String?
 
     struct Summary: Codable {
-        struct AgentGain: Codable { let agent: Int; let behaviour: String; let gainWithPayments: Double; let gainWithoutPayments: Double }
+        struct AgentGain: Codable {
+            let agent: Int
+            let behaviour: String
+            let gainWithPayments: Double
+            let gainWithoutPayments: Double
+        }
         let agents: Int, iterations: Int, fStar: Double
         let finalGapWithPayments: Double, finalGapWithoutPayments: Double
         let consensusErrorWithPayments: Double
@@ -59,29 +70,40 @@ struct DSGDRunCommand: ParsableCommand {
                 // Flags (or --config) that describe an experiment must describe the checkpoint's.
                 let given = try options.experiment(), defaults = try DSGDOptions.parse([]).experiment()
                 if given != defaults && given != checkpoint.config {
-                    throw CLIError("\(resume!) belongs to a different experiment than the one the flags describe; resume with no experiment flags (the checkpoint holds its configuration) or with the same ones")
+                    throw CLIError(
+                        "\(resume!) belongs to a different experiment than the one the flags describe; resume with no experiment flags (the checkpoint holds its configuration) or with the same ones"
+                    )
                 }
             }
             if let k = checkpointEvery {
                 guard k >= 1 else { throw ValidationError("--checkpoint-every must be at least 1, got \(k)") }
-                guard out != nil else { throw ValidationError("--checkpoint-every needs --out (the checkpoint goes to OUT/checkpoint.json)") }
+                guard out != nil else {
+                    throw ValidationError("--checkpoint-every needs --out (the checkpoint goes to OUT/checkpoint.json)")
+                }
             }
             if let out, reports { try prepareOutputFolder(out) }
             if stopAfter != nil && checkpointEvery == nil { throw ValidationError("--stop-after needs --checkpoint-every") }
-            let policy = checkpointEvery.map { DSGDExperiment.CheckpointPolicy(path: out! + "/checkpoint.json", every: $0, stopAfter: stopAfter) }
+            let policy = checkpointEvery.map {
+                DSGDExperiment.CheckpointPolicy(path: out! + "/checkpoint.json", every: $0, stopAfter: stopAfter)
+            }
             let progress = Progress(total: reports ? 100 : 0, label: "dsgd")
             let started = Date()
             // A planned stop (--stop-after) happens on every rank at the same iteration: not an error.
             var stopped: DSGDExperiment.Stopped? = nil
             let outcome: DSGDExperiment.Result? = try endingAllRanksOnError {
                 do {
-                    return try e.run(progress: { done, total in progress.update(done * 100 / max(1, total)) }, checkpoints: policy, resume: checkpoint,
-                                     referenceProgress: { k, gn in
-                                         // Wide data: the reference solve takes a while; say so once it has taken a second.
-                                         guard reports, Date().timeIntervalSince(started) > 1 else { return }
-                                         FileHandle.standardError.write(Data(String(format: "reference solve (f*): Newton iteration %d, gradient norm %.3e\n", k, gn).utf8))
-                                     }, exchange: exchange)
-                } catch let s as DSGDExperiment.Stopped { stopped = s; return nil }
+                    return try e.run(
+                        progress: { done, total in progress.update(done * 100 / max(1, total)) }, checkpoints: policy, resume: checkpoint,
+                        referenceProgress: { k, gn in
+                            // Wide data: the reference solve takes a while; say so once it has taken a second.
+                            guard reports, Date().timeIntervalSince(started) > 1 else { return }
+                            FileHandle.standardError.write(
+                                Data(String(format: "reference solve (f*): Newton iteration %d, gradient norm %.3e\n", k, gn).utf8))
+                        }, exchange: exchange)
+                } catch let s as DSGDExperiment.Stopped {
+                    stopped = s
+                    return nil
+                }
             }
             progress.finish()
             guard reports else { return }
@@ -95,14 +117,19 @@ struct DSGDRunCommand: ParsableCommand {
             // Honest transfers: what truthful agents pay each other when nobody deviates.
             let honestRun = r.runs.first { $0.label == "all-truthful" } ?? pay
             let honestMax = honestRun.points.last!.cumulativePayments.map(abs).max() ?? 0
-            let summary = Summary(agents: e.data.agents, iterations: e.iterations, fStar: r.fStar,
-                                  finalGapWithPayments: pay.points.last!.optimalityGap, finalGapWithoutPayments: off.points.last!.optimalityGap,
-                                  consensusErrorWithPayments: pay.points.last!.consensusError,
-                                  maxBudgetResidual: pay.points.map(\.budgetResidual).max() ?? 0,
-                                  honestTransferMax: honestMax, honestTransferPerIteration: honestMax / Double(e.iterations),
-                                  strategic: r.gains.map { .init(agent: $0.agent, behaviour: $0.behaviour, gainWithPayments: $0.withPayments.last!, gainWithoutPayments: $0.withoutPayments.last!) },
-                                  warnings: r.warnings, parametersDigest: pay.points.last!.parametersDigest,
-                                  secondsPerIteration: r.secondsPerIteration)
+            let summary = Summary(
+                agents: e.data.agents, iterations: e.iterations, fStar: r.fStar,
+                finalGapWithPayments: pay.points.last!.optimalityGap, finalGapWithoutPayments: off.points.last!.optimalityGap,
+                consensusErrorWithPayments: pay.points.last!.consensusError,
+                maxBudgetResidual: pay.points.map(\.budgetResidual).max() ?? 0,
+                honestTransferMax: honestMax, honestTransferPerIteration: honestMax / Double(e.iterations),
+                strategic: r.gains.map {
+                    .init(
+                        agent: $0.agent, behaviour: $0.behaviour, gainWithPayments: $0.withPayments.last!,
+                        gainWithoutPayments: $0.withoutPayments.last!)
+                },
+                warnings: r.warnings, parametersDigest: pay.points.last!.parametersDigest,
+                secondsPerIteration: r.secondsPerIteration)
             if let out { try write(r, summary, to: out) }
             if json {
                 print(try JSONOutput.line(summary))
@@ -110,11 +137,20 @@ struct DSGDRunCommand: ParsableCommand {
             }
             for w in r.warnings { print("warning: \(w)") }
             let source = e.dataFile.map { "\($0.path) (\($0.partition))" } ?? "synthetic data (heterogeneity \(e.data.heterogeneity))"
-            print("truthful DSGD: \(e.data.agents) agents, \(e.topology), \(e.data.loss.rawValue) regression on \(source), \(e.iterations) iterations")
+            print(
+                "truthful DSGD: \(e.data.agents) agents, \(e.topology), \(e.data.loss.rawValue) regression on \(source), \(e.iterations) iterations"
+            )
             print(String(format: "f* = %.6f (Newton reference); %.1f us per iteration per run", r.fStar, r.secondsPerIteration * 1e6))
-            if let b = e.mechanism.gainBound(gradientBound: 1, degree: e.topology.isTimeVarying ? 1 : (try? e.topology.graph(agents: e.data.agents, seed: e.seed).degrees.min() ?? 1) ?? 1, iterations: e.iterations) {
-                print(String(format: "one-step gain bound lambda_t^2 G^2 / (4 C_t d) at G = 1, smallest degree: first step %.3g, summed over the run %.3g (2v - u = %.2f)",
-                             b.first, b.cumulative, 2 * e.mechanism.stepSize.exponent - (e.mechanism.payments?.coefficient.exponent ?? 0)))
+            if let b = e.mechanism.gainBound(
+                gradientBound: 1,
+                degree: e.topology.isTimeVarying ? 1 : (try? e.topology.graph(agents: e.data.agents, seed: e.seed).degrees.min() ?? 1) ?? 1,
+                iterations: e.iterations)
+            {
+                print(
+                    String(
+                        format:
+                            "one-step gain bound lambda_t^2 G^2 / (4 C_t d) at G = 1, smallest degree: first step %.3g, summed over the run %.3g (2v - u = %.2f)",
+                        b.first, b.cumulative, 2 * e.mechanism.stepSize.exponent - (e.mechanism.payments?.coefficient.exponent ?? 0)))
             }
             print("")
             // Payments change incentives, not the updates: with deviators present both runs move
@@ -122,7 +158,9 @@ struct DSGDRunCommand: ParsableCommand {
             let honest = r.runs.first { $0.label == "all-truthful" } ?? pay
             print(pad("", 26) + pad("with deviators", 16) + pad("all truthful", 16))
             print(pad("optimality gap", 26) + pad(fmt(summary.finalGapWithPayments), 16) + pad(fmt(honest.points.last!.optimalityGap), 16))
-            print(pad("consensus error", 26) + pad(fmt(pay.points.last!.consensusError), 16) + pad(fmt(honest.points.last!.consensusError), 16))
+            print(
+                pad("consensus error", 26) + pad(fmt(pay.points.last!.consensusError), 16)
+                    + pad(fmt(honest.points.last!.consensusError), 16))
             if let a = pay.points.last!.accuracy, let b = honest.points.last!.accuracy {
                 print(pad("accuracy of the average", 26) + pad(String(format: "%.4f", a), 16) + pad(String(format: "%.4f", b), 16))
             }
@@ -135,9 +173,13 @@ struct DSGDRunCommand: ParsableCommand {
                 print("")
                 print(pad("strategic agent", 18) + pad("behaviour", 24) + pad("gain, payments on", 20) + pad("gain, payments off", 20))
                 for g in r.gains {
-                    print(pad("\(g.agent)", 18) + pad(g.behaviour, 24) + pad(fmt(g.withPayments.last!), 20) + pad(fmt(g.withoutPayments.last!), 20))
+                    print(
+                        pad("\(g.agent)", 18) + pad(g.behaviour, 24) + pad(fmt(g.withPayments.last!), 20)
+                            + pad(fmt(g.withoutPayments.last!), 20))
                 }
-                print("(gain = utility minus the utility in the same run with that agent truthful; utility = -f_i(theta_i) - cumulative payments)")
+                print(
+                    "(gain = utility minus the utility in the same run with that agent truthful; utility = -f_i(theta_i) - cumulative payments)"
+                )
             }
             if let out { print("\nresults, config, CSV and plots written to \(out)") }
         }
@@ -145,13 +187,20 @@ struct DSGDRunCommand: ParsableCommand {
 
     func write(_ r: DSGDExperiment.Result, _ s: Summary, to folder: String) throws {
         try JSONOutput.writeExperiment(config: r.config, result: r, summary: s, to: folder)
-        var csv = CSVTable(columns: ["run", "iteration", "optimality_gap", "distance", "consensus_error", "budget_residual", "accuracy", "test_accuracy"])
+        var csv = CSVTable(columns: [
+            "run", "iteration", "optimality_gap", "distance", "consensus_error", "budget_residual", "accuracy", "test_accuracy",
+        ])
         var jsonl = ""
         for run in r.runs {
             for p in run.points {
-                csv.append([CSVTable.field(run.label), "\(p.iteration)", "\(p.optimalityGap)", "\(p.distance)", "\(p.consensusError)",
-                            "\(p.budgetResidual)", CSVTable.field(p.accuracy), CSVTable.field(p.testAccuracy)])
-                struct L: Codable { let run: String; let point: DSGDExperiment.Point }
+                csv.append([
+                    CSVTable.field(run.label), "\(p.iteration)", "\(p.optimalityGap)", "\(p.distance)", "\(p.consensusError)",
+                    "\(p.budgetResidual)", CSVTable.field(p.accuracy), CSVTable.field(p.testAccuracy),
+                ])
+                struct L: Codable {
+                    let run: String
+                    let point: DSGDExperiment.Point
+                }
                 jsonl += try JSONOutput.line(L(run: run.label, point: p)) + "\n"
             }
         }
@@ -160,25 +209,44 @@ struct DSGDRunCommand: ParsableCommand {
         var gains = CSVTable(columns: ["agent", "behaviour", "iteration", "gain_with_payments", "gain_without_payments"])
         for g in r.gains {
             for k in g.iterations.indices {
-                gains.append(["\(g.agent)", CSVTable.field(g.behaviour), "\(g.iterations[k])", "\(g.withPayments[k])", "\(g.withoutPayments[k])"])
+                gains.append([
+                    "\(g.agent)", CSVTable.field(g.behaviour), "\(g.iterations[k])", "\(g.withPayments[k])", "\(g.withoutPayments[k])",
+                ])
             }
         }
         try gains.write(to: folder + "/gains.csv")
         let main = r.runs.filter { $0.label == "payments" || $0.label == "all-truthful" }
-        try SVGPlot.write(SVGPlot.lines(title: "Optimality gap f(theta_bar) - f*", xLabel: "iteration", yLabel: "gap",
-                                        series: main.map { run in .init(name: run.label == "payments" ? "with deviators" : "all truthful", points: run.points.map { (Double($0.iteration), $0.optimalityGap) }) }, logY: true),
-                          to: folder + "/gap.svg")
-        try SVGPlot.write(SVGPlot.lines(title: "Consensus error", xLabel: "iteration", yLabel: "sum_i ||theta_i - theta_bar||^2",
-                                        series: main.map { run in .init(name: run.label == "payments" ? "with deviators" : "all truthful", points: run.points.map { (Double($0.iteration), $0.consensusError) }) }, logY: true),
-                          to: folder + "/consensus.svg")
+        try SVGPlot.write(
+            SVGPlot.lines(
+                title: "Optimality gap f(theta_bar) - f*", xLabel: "iteration", yLabel: "gap",
+                series: main.map { run in
+                    .init(
+                        name: run.label == "payments" ? "with deviators" : "all truthful",
+                        points: run.points.map { (Double($0.iteration), $0.optimalityGap) })
+                }, logY: true),
+            to: folder + "/gap.svg")
+        try SVGPlot.write(
+            SVGPlot.lines(
+                title: "Consensus error", xLabel: "iteration", yLabel: "sum_i ||theta_i - theta_bar||^2",
+                series: main.map { run in
+                    .init(
+                        name: run.label == "payments" ? "with deviators" : "all truthful",
+                        points: run.points.map { (Double($0.iteration), $0.consensusError) })
+                }, logY: true),
+            to: folder + "/consensus.svg")
         var gs: [SVGPlot.Series] = []
         for g in r.gains {
             gs.append(.init(name: "agent \(g.agent) (\(g.behaviour))", points: zip(g.iterations, g.withPayments).map { (Double($0), $1) }))
-            gs.append(.init(name: "agent \(g.agent), payments off", points: zip(g.iterations, g.withoutPayments).map { (Double($0), $1) }, dashed: true))
+            gs.append(
+                .init(
+                    name: "agent \(g.agent), payments off", points: zip(g.iterations, g.withoutPayments).map { (Double($0), $1) },
+                    dashed: true))
         }
         if !gs.isEmpty {
-            try SVGPlot.write(SVGPlot.lines(title: "Cumulative gain of strategic agents", xLabel: "iteration", yLabel: "utility - truthful utility", series: gs),
-                              to: folder + "/gains.svg")
+            try SVGPlot.write(
+                SVGPlot.lines(
+                    title: "Cumulative gain of strategic agents", xLabel: "iteration", yLabel: "utility - truthful utility", series: gs),
+                to: folder + "/gains.svg")
         }
     }
 }

@@ -10,13 +10,15 @@ import Foundation
 /// The flags that describe a truthful-DSGD experiment, shared by `dsgd run`, `dsgd horizon` and
 /// `dsgd equilibrium`.
 struct DSGDOptions: ParsableArguments {
-    @Option(help: "A JSON experiment file (the 'config' object of a previous result); flags below override nothing when given.") var config: String?
+    @Option(help: "A JSON experiment file (the 'config' object of a previous result); flags below override nothing when given.") var config:
+        String?
     @Option(help: "Number of agents.") var agents: Int = 16
     @Option(help: "Topology (as in `agora topology`).") var topology: String = "exponential"
     @Option(help: "Mixing weights (uniform needs a regular graph).") var weights: WeightScheme = .metropolis
     @Option(help: "Model: logistic regression or least squares.") var model: GLMLoss = .logistic
     @OptionGroup(title: "Data") var dataOptions: DataOptions
-    @Option(help: "Held-out data for test accuracy (same format as --data), or 'auto' for the LIBSVM convention FILE.t (a9a -> a9a.t).") var testData: String?
+    @Option(help: "Held-out data for test accuracy (same format as --data), or 'auto' for the LIBSVM convention FILE.t (a9a -> a9a.t).")
+    var testData: String?
     @Option(help: "Synthetic data: rows per agent.") var rows: Int = 200
     @Option(help: "Synthetic data: features.") var features: Int = 20
     @Option(help: "Synthetic data: heterogeneity across agents.") var heterogeneity: Double = 1
@@ -25,55 +27,98 @@ struct DSGDOptions: ParsableArguments {
     @Option(help: "Mini-batch size per agent.") var batch: Int = 16
     @Option(help: "lambda_0 of the step size lambda_t = lambda_0 (t+1)^-v.") var lr: Double = 0.5
     @Option(help: "v, the step-size exponent, in (0.5, 1].") var v: Double = 0.6
-    @Option(help: "C_0 of the payment coefficient C_t = C_0 (t+1)^-u, or 'auto': chosen by pilot runs so that inflation does not pay (see docs/dsgd.md).") var c0: String = "1e-4"
+    @Option(
+        help:
+            "C_0 of the payment coefficient C_t = C_0 (t+1)^-u, or 'auto': chosen by pilot runs so that inflation does not pay (see docs/dsgd.md)."
+    ) var c0: String = "1e-4"
     @Option(help: "u, the payment exponent.") var u: Double = 0.1
     @Option(help: "Edge weighting of the payments.") var edgeWeighting: PaymentRule.EdgeWeighting = .unit
     @Option(help: "Inflating agent as AGENT:ALPHA (repeatable).") var inflate: [String] = []
     @Option(help: "Noisy agent as AGENT:SIGMA (repeatable).") var noise: [String] = []
-    @Option(help: "Myopic best-responding agent as AGENT[:L] (repeatable; L, the smoothness of its objective, defaults to a bound from its data).") var bestResponse: [String] = []
+    @Option(
+        help:
+            "Myopic best-responding agent as AGENT[:L] (repeatable; L, the smoothness of its objective, defaults to a bound from its data)."
+    ) var bestResponse: [String] = []
     @Option(help: "Free-riding agent (repeatable).") var freeRide: [Int] = []
     @Option(help: "Misreporting agent as AGENT:FACTOR (repeatable).") var misreport: [String] = []
     @Option(help: "Seed for every random choice.") var seed: UInt64 = 1
-    @Flag(inversion: .prefixedNo, help: "Append a constant feature (the intercept); default: on with --data, off for synthetic data.") var intercept: Bool? = nil
-    @Option(help: "Utility of an agent: final (reward -f_i at the end; the spec's reading of the paper), average (time average of -f_i over the run) or cumulative (its sum).") var utility: UtilityModel = .final
-    @Option(help: "With --c0 auto: pilot iterations (default: iterations / 16, at least 100; for `dsgd horizon`, the smallest horizon).") var pilot: Int?
-    @Option(help: "In-process mixing kernel: auto (GEMM for dense graphs), sparse or dense. The MPI back-end mixes sparsely: compare it with --mix-strategy sparse.") var mixStrategy: MixStrategy = .auto
+    @Flag(inversion: .prefixedNo, help: "Append a constant feature (the intercept); default: on with --data, off for synthetic data.")
+    var intercept: Bool? = nil
+    @Option(
+        help:
+            "Utility of an agent: final (reward -f_i at the end; our reading of the paper), average (time average of -f_i over the run) or cumulative (its sum)."
+    ) var utility: UtilityModel = .final
+    @Option(help: "With --c0 auto: pilot iterations (default: iterations / 16, at least 100; for `dsgd horizon`, the smallest horizon).")
+    var pilot: Int?
+    @Option(
+        help:
+            "In-process mixing kernel: auto (GEMM for dense graphs), sparse or dense. The MPI back-end mixes sparsely: compare it with --mix-strategy sparse."
+    ) var mixStrategy: MixStrategy = .auto
 
     func experiment() throws -> DSGDExperiment {
         if let config { return try loadJSONConfig(config, as: DSGDExperiment.self, what: "DSGD experiment") }
         var e = DSGDExperiment()
-        e.data.agents = agents; e.data.rowsPerAgent = rows; e.data.features = features; e.data.heterogeneity = heterogeneity
-        e.data.loss = model; e.data.seed = seed
+        e.data.agents = agents
+        e.data.rowsPerAgent = rows
+        e.data.features = features
+        e.data.heterogeneity = heterogeneity
+        e.data.loss = model
+        e.data.seed = seed
         e.topology = try Topology(parsing: topology)
         e.weights = weights
         let ew = edgeWeighting
         let c0Value: Double
-        if c0 == "auto" { c0Value = 1e-4 } else {
-            guard let x = Double(c0), x.isFinite, x > 0 else { throw ValidationError("--c0 must be a positive number or 'auto', got '\(c0)'") }
+        if c0 == "auto" {
+            c0Value = 1e-4
+        } else {
+            guard let x = Double(c0), x.isFinite, x > 0 else {
+                throw ValidationError("--c0 must be a positive number or 'auto', got '\(c0)'")
+            }
             c0Value = x
         }
-        e.mechanism = TruthfulDSGD(stepSize: PowerSchedule(initial: lr, exponent: v),
-                                   payments: PaymentRule(coefficient: PowerSchedule(initial: c0Value, exponent: u), edgeWeighting: ew))
+        e.mechanism = TruthfulDSGD(
+            stepSize: PowerSchedule(initial: lr, exponent: v),
+            payments: PaymentRule(coefficient: PowerSchedule(initial: c0Value, exponent: u), edgeWeighting: ew))
         e.intercept = intercept
         e.mixStrategy = mixStrategy == .auto ? nil : mixStrategy
         e.utility = utility == .final ? nil : utility
-        e.iterations = iterations; e.batch = batch; e.seed = seed; e.l2 = l2
-        if dataOptions.usesFile { e.dataFile = try dataOptions.file(defaultPartition: "iid", test: testData) }
-        else if testData != nil { throw ValidationError("--test-data needs --data") }
+        e.iterations = iterations
+        e.batch = batch
+        e.seed = seed
+        e.l2 = l2
+        if dataOptions.usesFile {
+            e.dataFile = try dataOptions.file(defaultPartition: "iid", test: testData)
+        } else if testData != nil {
+            throw ValidationError("--test-data needs --data")
+        }
         e.evaluateEvery = max(1, iterations / 100)
         func pair(_ s: String, _ flag: String, defaultValue: Double? = nil) throws -> (Int, Double) {
             let p = s.split(separator: ":", omittingEmptySubsequences: false)
             guard p.count == 2 || (p.count == 1 && defaultValue != nil), let a = Int(p[0]),
-                  let val = p.count > 1 ? Double(p[1]) : defaultValue, val.isFinite else {
-                throw ValidationError("\(flag) '\(s)': expected AGENT:VALUE\(defaultValue != nil ? " or AGENT" : "") (an agent index and a finite number)")
+                let val = p.count > 1 ? Double(p[1]) : defaultValue, val.isFinite
+            else {
+                throw ValidationError(
+                    "\(flag) '\(s)': expected AGENT:VALUE\(defaultValue != nil ? " or AGENT" : "") (an agent index and a finite number)")
             }
             return (a, val)
         }
-        for s in inflate { let (a, x) = try pair(s, "--inflate"); e.strategic.append(.init(agent: a, behaviour: .inflate(alpha: x))) }
-        for s in noise { let (a, x) = try pair(s, "--noise"); e.strategic.append(.init(agent: a, behaviour: .noise(sigma: x))) }
-        for s in bestResponse { let (a, x) = try pair(s, "--best-response", defaultValue: 0); e.strategic.append(.init(agent: a, behaviour: .bestResponse(smoothness: x > 0 ? x : nil))) }
+        for s in inflate {
+            let (a, x) = try pair(s, "--inflate")
+            e.strategic.append(.init(agent: a, behaviour: .inflate(alpha: x)))
+        }
+        for s in noise {
+            let (a, x) = try pair(s, "--noise")
+            e.strategic.append(.init(agent: a, behaviour: .noise(sigma: x)))
+        }
+        for s in bestResponse {
+            let (a, x) = try pair(s, "--best-response", defaultValue: 0)
+            e.strategic.append(.init(agent: a, behaviour: .bestResponse(smoothness: x > 0 ? x : nil)))
+        }
         for a in freeRide { e.strategic.append(.init(agent: a, behaviour: .freeRide)) }
-        for s in misreport { let (a, x) = try pair(s, "--misreport"); e.strategic.append(.init(agent: a, behaviour: .misreport(factor: x))) }
+        for s in misreport {
+            let (a, x) = try pair(s, "--misreport")
+            e.strategic.append(.init(agent: a, behaviour: .misreport(factor: x)))
+        }
         return e
     }
 
@@ -82,11 +127,14 @@ struct DSGDOptions: ParsableArguments {
         guard c0 == "auto" else { return (e, nil) }
         let p = pilot ?? max(100, horizon / 16)
         guard p >= 2 else { throw ValidationError("--pilot must be at least 2, got \(p)") }
-        let progress = Progress(total: 1 + e.data.agents * DeviationFamily.manipulation.deviations.filter(\.isInflation).count, label: "calibrating C_0")
+        let progress = Progress(
+            total: 1 + e.data.agents * DeviationFamily.manipulation.deviations.filter(\.isInflation).count, label: "calibrating C_0")
         let c = try e.calibrate(pilot: p, progress: { progress.update($0) })
         progress.finish()
         if !quiet {
-            print("C_0 = \(fmt(c.c0)) chosen on a \(c.pilotHorizon)-iteration pilot (margin \(c.margin); set by \(c.binding)); the myopic bound lambda_0 / (2 min omega_i) would be \(fmt(c.myopicBound))")
+            print(
+                "C_0 = \(fmt(c.c0)) chosen on a \(c.pilotHorizon)-iteration pilot (margin \(c.margin); set by \(c.binding)); the myopic bound lambda_0 / (2 min omega_i) would be \(fmt(c.myopicBound))"
+            )
             for u in c.undeterrable { print("warning: \(u) gained with no extra payment on the pilot: no C_0 deters it") }
         }
         return (e.withCoefficient(c.c0), c)

@@ -13,7 +13,10 @@ struct DataCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Rows, features, sparsity and label counts of a data file; with --partition, the per-agent split.")
 
-        @Argument(help: "A named data set (mnist, a9a, mushrooms, digits), a LIBSVM/svmlight file, an IDX image file (its labels file is found by name), or a CSV file (.gz accepted).")
+        @Argument(
+            help:
+                "A named data set (mnist, a9a, mushrooms, digits), a LIBSVM/svmlight file, an IDX image file (its labels file is found by name), or a CSV file (.gz accepted)."
+        )
         var file: String
         @Option(help: "Format (default: from the file name).") var format: DataFormat?
         @Option(help: "Feature count for LIBSVM files (default: the largest index).") var features: Int = 0
@@ -39,11 +42,17 @@ struct DataCommand: ParsableCommand {
             /// `header` is always written (null when absent); the partition keys only with --partition.
             func encode(to encoder: any Encoder) throws {
                 var c = encoder.container(keyedBy: CodingKeys.self)
-                try c.encode(file, forKey: .file); try c.encode(format, forKey: .format); try c.encode(rows, forKey: .rows)
-                try c.encode(features, forKey: .features); try c.encode(storage, forKey: .storage)
-                try c.encode(nonzeros, forKey: .nonzeros); try c.encode(density, forKey: .density)
-                try c.encode(labels, forKey: .labels); try c.encode(labelCounts, forKey: .labelCounts)
-                try c.encodeIfPresent(partition, forKey: .partition); try c.encodeIfPresent(agentSizes, forKey: .agentSizes)
+                try c.encode(file, forKey: .file)
+                try c.encode(format, forKey: .format)
+                try c.encode(rows, forKey: .rows)
+                try c.encode(features, forKey: .features)
+                try c.encode(storage, forKey: .storage)
+                try c.encode(nonzeros, forKey: .nonzeros)
+                try c.encode(density, forKey: .density)
+                try c.encode(labels, forKey: .labels)
+                try c.encode(labelCounts, forKey: .labelCounts)
+                try c.encodeIfPresent(partition, forKey: .partition)
+                try c.encodeIfPresent(agentSizes, forKey: .agentSizes)
                 try c.encodeIfPresent(agentLabelHistograms, forKey: .agentLabelHistograms)
                 try c.encode(header, forKey: .header)
             }
@@ -59,26 +68,34 @@ struct DataCommand: ParsableCommand {
                 let d = try source.read(source.path)
                 var part: Partition? = nil
                 if let partition {
-                    part = try Partition(labels: d.labels, classes: d.classes, agents: agents,
-                                         scheme: PartitionScheme(parsing: partition), seed: seed)
+                    part = try Partition(
+                        labels: d.labels, classes: d.classes, agents: agents,
+                        scheme: PartitionScheme(parsing: partition), seed: seed)
                 }
                 let storage: String
                 if case .sparse = d.features { storage = "sparse (CSR)" } else { storage = "dense" }
-                let s = Summary(file: file, format: fmt.rawValue, rows: d.rows, features: d.features.cols, storage: storage,
-                                nonzeros: d.features.nonzeros, density: d.features.density, labels: d.labelNames,
-                                labelCounts: d.labelCounts, partition: partition, agentSizes: part?.sizes,
-                                agentLabelHistograms: part?.labelHistograms, header: d.columnNames)
+                let s = Summary(
+                    file: file, format: fmt.rawValue, rows: d.rows, features: d.features.cols, storage: storage,
+                    nonzeros: d.features.nonzeros, density: d.features.density, labels: d.labelNames,
+                    labelCounts: d.labelCounts, partition: partition, agentSizes: part?.sizes,
+                    agentLabelHistograms: part?.labelHistograms, header: d.columnNames)
                 if json {
                     print(try JSONOutput.line(s))
                     return
                 }
                 print("file      \(file) (\(fmt))")
                 if fmt == .csv {
-                    print("header    " + (d.columnNames.map { "\($0.joined(separator: ", "))\(h == .auto ? " (detected)" : "")" } ?? "none\(h == .auto ? " (the first row is data)" : "")"))
+                    print(
+                        "header    "
+                            + (d.columnNames.map { "\($0.joined(separator: ", "))\(h == .auto ? " (detected)" : "")" }
+                                ?? "none\(h == .auto ? " (the first row is data)" : "")"))
                 }
                 print("rows      \(s.rows)")
                 print("features  \(s.features), \(storage), \(s.nonzeros) non-zeros, density \(fmt4(s.density))")
-                print("labels    " + zip(s.labels, s.labelCounts).enumerated().map { "class \($0.offset) = '\($0.element.0)': \($0.element.1)" }.joined(separator: ", "))
+                print(
+                    "labels    "
+                        + zip(s.labels, s.labelCounts).enumerated().map { "class \($0.offset) = '\($0.element.0)': \($0.element.1)" }
+                        .joined(separator: ", "))
                 if let part, let partition {
                     print("")
                     print("partition \(partition) over \(agents) agents (seed \(seed))")

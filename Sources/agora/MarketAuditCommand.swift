@@ -10,7 +10,9 @@ import Foundation
 struct MarketAuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
-        abstract: "Does misreporting pay? Utility change of each client from cost x0.5, cost x2 and size x2 over random markets (or one given market), and IR violations.")
+        abstract:
+            "Does misreporting pay? Utility change of each client from cost x0.5, cost x2 and size x2 over random markets (or one given market), and IR violations."
+    )
 
     @Option(help: "Random markets to draw.") var markets: Int = 500
     @Option(help: "Clients per market.") var clients: Int = 10
@@ -19,11 +21,17 @@ struct MarketAuditCommand: ParsableCommand {
     @Option(name: .customLong("K"), help: "Eagerness K.") var eagerness: Double = 5e5
     @Option(help: "Distances: 1 - cos of random directions in this many dimensions.") var dimensions: Int = 5
     @Option(help: "lambda.") var lambda: Double = 2
-    @Option(help: "A JSON market {\"clients\": [{\"dataSize\", \"cost\", \"eagerness\"}], \"distances\": [[...]]} to audit instead of random ones.") var market: String?
+    @Option(
+        help:
+            "A JSON market {\"clients\": [{\"dataSize\", \"cost\", \"eagerness\"}], \"distances\": [[...]]} to audit instead of random ones."
+    ) var market: String?
     @Option(help: "Seed.") var seed: UInt64 = 1
     @Flag(help: "Print the report as JSON.") var json = false
 
-    struct GivenMarket: Codable { var clients: [ClientEconomics]; var distances: [[Double]] }
+    struct GivenMarket: Codable {
+        var clients: [ClientEconomics]
+        var distances: [[Double]]
+    }
 
     func run() throws {
         try reportingErrors {
@@ -45,7 +53,9 @@ struct MarketAuditCommand: ParsableCommand {
                     return (lo, hi)
                 }
                 var draw = IncentiveAudit.MarketDraw()
-                draw.clients = clients; draw.eagerness = eagerness; draw.dimensions = dimensions
+                draw.clients = clients
+                draw.eagerness = eagerness
+                draw.dimensions = dimensions
                 (draw.minSize, draw.maxSize) = try range(sizes, "--sizes")
                 (draw.minCost, draw.maxCost) = try range(costs, "--costs")
                 report = try IncentiveAudit.audit(market: mech, markets: try IncentiveAudit.randomMarkets(draw, count: markets, seed: seed))
@@ -54,14 +64,20 @@ struct MarketAuditCommand: ParsableCommand {
                 print(try JSONOutput.line(report))
                 return
             }
-            print("incentive audit: \(report.markets) market\(report.markets == 1 ? "" : "s") of \(report.clients) clients, lambda = \(fmt(lambda)); one client misreports at a time, utilities on true values")
+            print(
+                "incentive audit: \(report.markets) market\(report.markets == 1 ? "" : "s") of \(report.clients) clients, lambda = \(fmt(lambda)); one client misreports at a time, utilities on true values"
+            )
             printAudit(report)
             let lies = report.findings.filter { $0.profitable > 0 }
             if lies.isEmpty {
                 print("finding: no audited misreport paid in these markets.")
             } else {
-                print("finding: truthfulness fails for " + lies.map { "\($0.deviation.name) (\(String(format: "%.1f%%", 100 * $0.profitableFraction)) of cases, \(String(format: "%.0f%%", 100 * Double($0.profitableMarkets) / Double(max(1, report.markets)))) of markets)" }.joined(separator: ", ")
-                      + "; the paper claims truthfulness, the rule as specified does not have it.")
+                print(
+                    "finding: truthfulness fails for "
+                        + lies.map {
+                            "\($0.deviation.name) (\(String(format: "%.1f%%", 100 * $0.profitableFraction)) of cases, \(String(format: "%.0f%%", 100 * Double($0.profitableMarkets) / Double(max(1, report.markets)))) of markets)"
+                        }.joined(separator: ", ")
+                        + "; the paper claims truthfulness, the rule as specified does not have it.")
             }
         }
     }

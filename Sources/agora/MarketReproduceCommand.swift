@@ -8,14 +8,20 @@ import Foundation
 struct MarketReproduceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reproduce",
-        abstract: "The paper's market experiments on MNIST, digits and a9a (partitions, robustness, liars, inclusive) and the defaults' acceptance grid (acceptance: a9a, mushrooms, MNIST, digits x 3 partitions x 3 seeds), or all; each writes CSV + SVG and checks its claims cell by cell.")
+        abstract:
+            "The paper's market experiments on MNIST, digits and a9a (partitions, robustness, liars, inclusive) and the defaults' acceptance grid (acceptance: a9a, mushrooms, MNIST, digits x 3 partitions x 3 seeds), or all; each writes CSV + SVG and checks its claims cell by cell."
+    )
 
     @Argument(help: "partitions, robustness, liars, inclusive, acceptance, or all.") var experiment: String = "all"
     @Option(help: "Rounds per market run (the paper: 50).") var rounds: Int = 20
     @Option(help: "Seed for every random choice.") var seed: UInt64 = 1
-    @Option(help: "acceptance only: its data sets, comma separated: named sets or data files (LIBSVM, IDX, CSV with the label last) (default a9a,mushrooms,mnist,digits).") var dataSets: String?
+    @Option(
+        help:
+            "acceptance only: its data sets, comma separated: named sets or data files (LIBSVM, IDX, CSV with the label last) (default a9a,mushrooms,mnist,digits)."
+    ) var dataSets: String?
     @Option(help: "acceptance only: seeds per cell, from --seed on (default \(MarketReproduction.acceptanceSeeds)).") var seeds: Int?
-    @Option(help: "acceptance only: the pilot's scope (default: market; client reproduces the per-client column of docs/market.md).") var pilotScope: MarketExperiment.ProxPilot.Scope?
+    @Option(help: "acceptance only: the pilot's scope (default: market; client reproduces the per-client column of docs/market.md).")
+    var pilotScope: MarketExperiment.ProxPilot.Scope?
     @Option(help: "Write NAME.csv, NAME-checks.csv, NAME.svg and NAME.json per experiment into this folder.") var out: String?
     @Flag(help: "Print the reports as JSON lines on stdout.") var json = false
 
@@ -23,9 +29,13 @@ struct MarketReproduceCommand: ParsableCommand {
         try refusingMPILaunch("market reproduce")
         try reportingErrors {
             let chosen: [MarketReproduction]
-            if experiment == "all" { chosen = MarketReproduction.allCases } else {
+            if experiment == "all" {
+                chosen = MarketReproduction.allCases
+            } else {
                 guard let e = MarketReproduction(rawValue: experiment) else {
-                    throw ValidationError("unknown experiment '\(experiment)'; expected \(MarketReproduction.allCases.map(\.rawValue).joined(separator: ", ")) or all")
+                    throw ValidationError(
+                        "unknown experiment '\(experiment)'; expected \(MarketReproduction.allCases.map(\.rawValue).joined(separator: ", ")) or all"
+                    )
                 }
                 chosen = [e]
             }
@@ -34,7 +44,9 @@ struct MarketReproduceCommand: ParsableCommand {
                 throw ValidationError("--data-sets, --seeds and --pilot-scope apply to the acceptance experiment only")
             }
             let scope = pilotScope
-            let sets = dataSets.map { $0.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) } }
+            let sets = dataSets.map {
+                $0.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            }
             if let out { try prepareOutputFolder(out) }
             let resolver: MarketReproduction.DataResolver = { name, scheme in
                 try resolveDataFile(name, format: nil, features: 0, partition: scheme.description)
@@ -42,22 +54,32 @@ struct MarketReproduceCommand: ParsableCommand {
             var failures = 0
             for e in chosen {
                 let progress = Progress(total: 1, label: "reproduce \(e.rawValue)")
-                let r = try e.run(data: resolver, rounds: rounds, seed: seed, sets: sets, seeds: seeds ?? MarketReproduction.acceptanceSeeds,
-                                  pilotScope: scope) { cell in
+                let r = try e.run(
+                    data: resolver, rounds: rounds, seed: seed, sets: sets, seeds: seeds ?? MarketReproduction.acceptanceSeeds,
+                    pilotScope: scope
+                ) { cell in
                     if progress.enabled { FileHandle.standardError.write(Data("\r\u{1B}[Kreproduce \(e.rawValue): \(cell)".utf8)) }
                 }
                 progress.finish()
                 failures += r.checks.filter { !$0.holds }.count
                 if let out { try write(r, to: out) }
-                if json { print(try JSONOutput.line(r)); continue }
-                print("== \(r.name) (\(String(format: "%.1f", r.seconds)) s): \(r.checks.filter(\.holds).count) of \(r.checks.count) checks hold")
+                if json {
+                    print(try JSONOutput.line(r))
+                    continue
+                }
+                print(
+                    "== \(r.name) (\(String(format: "%.1f", r.seconds)) s): \(r.checks.filter(\.holds).count) of \(r.checks.count) checks hold"
+                )
                 for c in r.checks {
                     print("  " + (c.holds ? "holds " : "FAILS ") + pad(c.cell, 34) + pad(c.claim, 66) + c.detail)
                 }
                 print("")
             }
             if !json {
-                print(failures == 0 ? "every claim checked holds on this data" : "\(failures) claim(s) fail on this data (reported, not hidden; see docs/market.md)")
+                print(
+                    failures == 0
+                        ? "every claim checked holds on this data"
+                        : "\(failures) claim(s) fail on this data (reported, not hidden; see docs/market.md)")
                 if let out { print("tables, checks, plots and JSON in \(out)") }
             }
         }
@@ -72,6 +94,7 @@ struct MarketReproduceCommand: ParsableCommand {
         try c.write(to: folder + "/\(r.name)-checks.csv")
         try JSONOutput.write(r, to: folder + "/\(r.name).json")
         let series = r.series.keys.sorted().map { name in SVGPlot.Series(name: name, points: r.series[name]!.map { ($0[0], $0[1]) }) }
-        try SVGPlot.write(SVGPlot.lines(title: r.plotTitle, xLabel: r.plotXLabel, yLabel: r.plotYLabel, series: series), to: folder + "/\(r.name).svg")
+        try SVGPlot.write(
+            SVGPlot.lines(title: r.plotTitle, xLabel: r.plotXLabel, yLabel: r.plotYLabel, series: series), to: folder + "/\(r.name).svg")
     }
 }

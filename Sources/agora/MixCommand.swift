@@ -16,8 +16,9 @@ struct MixCommand: ParsableCommand {
     @OptionGroup var backendOptions: BackendOptions
     @Option(help: "Parameter dimension per agent.") var dim: Int = 1000
     @Option(help: "Mixing steps.") var steps: Int = 30
-    @Option(name: [.customLong("mix-strategy"), .customLong("strategy")],
-            help: "Mixing kernel: auto (GEMM for dense graphs), sparse or dense (--strategy is the same option).")
+    @Option(
+        name: [.customLong("mix-strategy"), .customLong("strategy")],
+        help: "Mixing kernel: auto (GEMM for dense graphs), sparse or dense (--strategy is the same option).")
     var strategy: MixStrategy = .auto
     @Option(help: "Threads for Agora's kernels (default: all cores).") var threads: Int?
     @Option(help: "Write per-step results as CSV to this file.") var csv: String?
@@ -27,11 +28,18 @@ struct MixCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let (t, w) = try graph.parsed()
-            if let threads { guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-                ThreadPool.shared.threads = threads }
+            if let threads {
+                guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+                ThreadPool.shared.threads = threads
+            }
             var e = ConsensusExperiment()
-            e.topology = t; e.weights = w; e.agents = graph.agents; e.seed = graph.seed
-            e.dimension = dim; e.steps = steps; e.strategy = strategy
+            e.topology = t
+            e.weights = w
+            e.agents = graph.agents
+            e.seed = graph.seed
+            e.dimension = dim
+            e.steps = steps
+            e.strategy = strategy
             try e.validate()
             // Under MPI every rank runs this command; only the root prints and writes.
             let (exchange, reports) = try backendOptions.make(topology: t, weights: w, agents: graph.agents, seed: graph.seed)
@@ -45,22 +53,31 @@ struct MixCommand: ParsableCommand {
             if let plot {
                 var series = [SVGPlot.Series(name: "relative error", points: r.steps.map { (Double($0.step), $0.relativeError) })]
                 if !t.isTimeVarying {
-                    series.append(SVGPlot.Series(name: "(1 - gap)^(2t)", points: r.steps.map { (Double($0.step), $0.spectralBound ?? .nan) }, dashed: true))
+                    series.append(
+                        SVGPlot.Series(
+                            name: "(1 - gap)^(2t)", points: r.steps.map { (Double($0.step), $0.spectralBound ?? .nan) }, dashed: true))
                 }
-                try SVGPlot.write(SVGPlot.lines(title: "Gossip averaging: \(t) on \(graph.agents) agents, \(w.rawValue) weights",
-                                                xLabel: "step", yLabel: "relative consensus error", series: series, logY: true), to: plot)
+                try SVGPlot.write(
+                    SVGPlot.lines(
+                        title: "Gossip averaging: \(t) on \(graph.agents) agents, \(w.rawValue) weights",
+                        xLabel: "step", yLabel: "relative consensus error", series: series, logY: true), to: plot)
             }
             if json {
                 print(try JSONOutput.line(r))
                 return
             }
-            print("topology \(t) on \(graph.agents) agents, \(w.rawValue) weights: \(r.edges) edges, degree \(r.degreeMin)..\(r.degreeMax), spectral gap \(fmt(r.spectralGap))")
-            print("d = \(dim), kernel \(r.usesGEMM ? "dense (GEMM)" : "sparse"), \(ThreadPool.shared.threads) thread(s)\(exchange.map { " per rank, \($0.agents) agents over MPI ranks" } ?? ""), \(fmt(r.secondsPerStep * 1e6)) us per step")
+            print(
+                "topology \(t) on \(graph.agents) agents, \(w.rawValue) weights: \(r.edges) edges, degree \(r.degreeMin)..\(r.degreeMax), spectral gap \(fmt(r.spectralGap))"
+            )
+            print(
+                "d = \(dim), kernel \(r.usesGEMM ? "dense (GEMM)" : "sparse"), \(ThreadPool.shared.threads) thread(s)\(exchange.map { " per rank, \($0.agents) agents over MPI ranks" } ?? ""), \(fmt(r.secondsPerStep * 1e6)) us per step"
+            )
             print("")
             print(pad("step", 6) + pad("consensus error", 18) + pad("relative", 14) + pad("(1-gap)^2t", 14) + pad("mean drift", 12))
             for st in r.steps {
-                print(pad("\(st.step)", 6) + pad(fmt(st.consensusError), 18) + pad(fmt(st.relativeError), 14)
-                      + pad(st.spectralBound.map(fmt) ?? "-", 14) + pad(fmt(st.meanDrift), 12))
+                print(
+                    pad("\(st.step)", 6) + pad(fmt(st.consensusError), 18) + pad(fmt(st.relativeError), 14)
+                        + pad(st.spectralBound.map(fmt) ?? "-", 14) + pad(fmt(st.meanDrift), 12))
             }
         }
     }

@@ -9,7 +9,10 @@ import Foundation
 
 /// Options shared by commands that build a graph.
 struct GraphOptions: ParsableArguments {
-    @Option(help: "Topology: ring, torus[:RxC], star, complete, exponential, one-peer-exponential, erdos-renyi:P, regular:K, small-world:K:BETA, file:PATH.")
+    @Option(
+        help:
+            "Topology: ring, torus[:RxC], star, complete, exponential, one-peer-exponential, erdos-renyi:P, regular:K, small-world:K:BETA, file:PATH."
+    )
     var topology: String = "exponential"
     @Option(help: "Mixing weights (uniform needs a regular graph).")
     var weights: WeightScheme = .metropolis
@@ -25,11 +28,17 @@ struct GraphOptions: ParsableArguments {
 
 /// Options shared by commands that read a data set (`agora dsgd`, `agora market run`).
 struct DataOptions: ParsableArguments {
-    @Option(help: "Data: synthetic (generated, the default), mnist, a9a, mushrooms, digits (from $AGORA_DATA or ../shared/data), or a file path (LIBSVM, IDX images, CSV).")
+    @Option(
+        help:
+            "Data: synthetic (generated, the default), mnist, a9a, mushrooms, digits (from $AGORA_DATA or ../shared/data), or a file path (LIBSVM, IDX images, CSV)."
+    )
     var data: String?
     @Option(help: "Format of a --data path (default: from the name).")
     var format: DataFormat?
-    @Option(help: "Partition across agents: iid, dirichlet:BETA, shards:S, groups:G (cluster:G), skew (2 disjoint class groups), quantity:ALPHA (default: iid for dsgd, dirichlet:0.1 for market run).")
+    @Option(
+        help:
+            "Partition across agents: iid, dirichlet:BETA, shards:S, groups:G (cluster:G), skew (2 disjoint class groups), quantity:ALPHA (default: iid for dsgd, dirichlet:0.1 for market run)."
+    )
     var partition: String?
     @Option(help: "LIBSVM feature count for --data (default: the largest index).")
     var dataFeatures: Int = 0
@@ -86,7 +95,8 @@ func resolveDataFile(_ name: String, format: DataFormat?, features: Int, partiti
             throw CLIError("data set '\(name)' not found at \(path); set AGORA_DATA to the folder holding mnist/, libsvm/ and uci/")
         }
     }
-    var file = DataFile(path: path, format: try fmt ?? DataFormat.guess(path: path), features: nf, partition: try PartitionScheme(parsing: partition))
+    var file = DataFile(
+        path: path, format: try fmt ?? DataFormat.guess(path: path), features: nf, partition: try PartitionScheme(parsing: partition))
     if let test {
         // "auto": the conventional held-out file beside a LIBSVM training file (a9a -> a9a.t).
         file.testPath = test == "auto" ? path + ".t" : test

@@ -19,7 +19,10 @@ final class Progress {
     let total: Int, label: String
     let enabled = isatty(2) != 0
     var last = -1
-    init(total: Int, label: String) { self.total = total; self.label = label }
+    init(total: Int, label: String) {
+        self.total = total
+        self.label = label
+    }
     func update(_ done: Int) {
         guard enabled, total > 0 else { return }
         let pct = done * 100 / total
@@ -42,7 +45,8 @@ struct CLIError: Error, CustomStringConvertible {
 /// (they mean "absent"). Returns dotted paths, e.g. ["mechanism.stepsize"].
 func unknownJSONKeys<T: Encodable>(in data: Data, decoded value: T) -> [String] {
     guard let input = try? JSONSerialization.jsonObject(with: data),
-          let echo = try? JSONSerialization.jsonObject(with: JSONEncoder().encode(value)) else { return [] }
+        let echo = try? JSONSerialization.jsonObject(with: JSONEncoder().encode(value))
+    else { return [] }
     func walk(_ a: Any, _ b: Any?, _ path: String) -> [String] {
         if let da = a as? [String: Any] {
             let db = b as? [String: Any] ?? [:]
@@ -71,18 +75,17 @@ func loadJSONConfig<T: Codable>(_ path: String, as _: T.Type, what: String) thro
     }
     let unknown = unknownJSONKeys(in: data, decoded: e)
     guard unknown.isEmpty else {
-        throw CLIError("\(path): unknown field\(unknown.count > 1 ? "s" : "") \(unknown.joined(separator: ", ")); a result's config.json lists every field")
+        throw CLIError(
+            "\(path): unknown field\(unknown.count > 1 ? "s" : "") \(unknown.joined(separator: ", ")); a result's config.json lists every field"
+        )
     }
     return e
 }
 
-
-
 /// Turns library errors into a clean message and a non-zero exit (no stack trace, no crash, no
 /// usage text, which only fits mistakes in the arguments).
 func reportingErrors<R>(_ body: () throws -> R) throws -> R {
-    do { return try body() }
-    catch let e as AgoraError { throw CLIError(e.description) }
+    do { return try body() } catch let e as AgoraError { throw CLIError(e.description) }
 }
 
 /// Makes sure results can be written into `folder` before any computation starts (creates it and

@@ -31,13 +31,14 @@ struct TopologyCommand: ParsableCommand {
             let g = try t.unionGraph(agents: graph.agents, seed: graph.seed)
             let gap = try t.scheduleMixingMatrix(agents: graph.agents, scheme: w, seed: graph.seed).spectralGapWithMethod()
             let d = g.degrees
-            let s = Summary(topology: t.description, weights: try t.hasOwnWeights(agents: graph.agents) ? "edge-list file" : w.rawValue,
-                            agents: g.agents, edges: g.edgeCount,
-                            degreeMin: d.min() ?? 0, degreeMax: d.max() ?? 0,
-                            degreeMean: Double(d.reduce(0, +)) / Double(max(1, d.count)),
-                            timeVarying: t.isTimeVarying, period: t.period(agents: g.agents), spectralGap: gap.gap,
-                            spectralGapMethod: gap.method.rawValue,
-                            edgeList: edges ? g.edges.map { [$0.0, $0.1] } : nil)
+            let s = Summary(
+                topology: t.description, weights: try t.hasOwnWeights(agents: graph.agents) ? "edge-list file" : w.rawValue,
+                agents: g.agents, edges: g.edgeCount,
+                degreeMin: d.min() ?? 0, degreeMax: d.max() ?? 0,
+                degreeMean: Double(d.reduce(0, +)) / Double(max(1, d.count)),
+                timeVarying: t.isTimeVarying, period: t.period(agents: g.agents), spectralGap: gap.gap,
+                spectralGapMethod: gap.method.rawValue,
+                edgeList: edges ? g.edges.map { [$0.0, $0.1] } : nil)
             if json {
                 print(try JSONOutput.line(s))
                 return

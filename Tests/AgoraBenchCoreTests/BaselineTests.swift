@@ -4,7 +4,9 @@ import XCTest
 
 final class BaselineTests: XCTestCase {
     func rec(_ name: String, _ median: Double, _ min: Double, _ max: Double) -> Record {
-        Record(name: name, repetitions: 5, iterations: 1, medianSeconds: median * 1e-6, minSeconds: min * 1e-6, maxSeconds: max * 1e-6, threads: 2)
+        Record(
+            name: name, repetitions: 5, iterations: 1, medianSeconds: median * 1e-6, minSeconds: min * 1e-6, maxSeconds: max * 1e-6,
+            threads: 2)
     }
 
     func testRegressionsRespectThresholdAndSpread() {
@@ -21,8 +23,9 @@ final class BaselineTests: XCTestCase {
         XCTAssertEqual(c.onlyInBaseline, ["gone"])
         XCTAssertEqual(c.onlyInCurrent, ["new"])
         // Machine bounds and reference libraries are listed but never gate.
-        let ref = BaselineComparison(baseline: [rec("reference/dispatch", 1, 1, 1), rec("bound/copy", 10, 10, 10)],
-                                     current: [rec("reference/dispatch", 3, 3, 3), rec("bound/copy", 30, 30, 30)])
+        let ref = BaselineComparison(
+            baseline: [rec("reference/dispatch", 1, 1, 1), rec("bound/copy", 10, 10, 10)],
+            current: [rec("reference/dispatch", 3, 3, 3), rec("bound/copy", 30, 30, 30)])
         XCTAssertEqual(ref.rows.count, 2)
         XCTAssertTrue(ref.regressions.isEmpty)
         // Faster is never a regression.
@@ -31,10 +34,14 @@ final class BaselineTests: XCTestCase {
 
     func testJSONRoundTripKeepsGoogleBenchmarkFields() throws {
         var r = rec("mix/sparse", 320, 300, 350)
-        r.bytes = 8e6; r.gb_per_s = 25; r.fraction_of_bound = 1.1; r.bound = "copy"
-        let ctx = Context(date: "2026-11-25T00:00:00Z", host_name: "h", executable: "AgoraBench", num_cpus: 2, cpu_model: "cpu",
-                          caches: ["L1-Data:48K"], openblas_config: "OpenBLAS 0.3.21", openblas_corename: "Zen",
-                          openblas_env: [:], agora_threads: 2, git_revision: "abc", quick: true)
+        r.bytes = 8e6
+        r.gb_per_s = 25
+        r.fraction_of_bound = 1.1
+        r.bound = "copy"
+        let ctx = Context(
+            date: "2026-11-25T00:00:00Z", host_name: "h", executable: "AgoraBench", num_cpus: 2, cpu_model: "cpu",
+            caches: ["L1-Data:48K"], openblas_config: "OpenBLAS 0.3.21", openblas_corename: "Zen",
+            openblas_env: [:], agora_threads: 2, git_revision: "abc", quick: true)
         let data = try JSONEncoder().encode(Output(context: ctx, benchmarks: [r]))
         let obj = try JSONSerialization.jsonObject(with: data) as! [String: Any]
         let b = (obj["benchmarks"] as! [[String: Any]])[0]
@@ -64,8 +71,9 @@ final class SweepPlanTests: XCTestCase {
         // 4096 x 1e5 x 3 Floats = 4.9 GB: skipped; 256 x 1e5 = 307 MB: kept.
         XCTAssertTrue(p.skipped.contains { $0 == (4096, 100_000) })
         XCTAssertTrue(p.points.contains { $0.agents == 256 && $0.dimension == 100_000 })
-        XCTAssertEqual(p.points.count + p.skipped.count * p.topologies.count * p.threads.count,
-                       p.agents.count * p.dimensions.count * p.topologies.count * p.threads.count)
+        XCTAssertEqual(
+            p.points.count + p.skipped.count * p.topologies.count * p.threads.count,
+            p.agents.count * p.dimensions.count * p.topologies.count * p.threads.count)
         XCTAssertEqual(Set(p.points).count, p.points.count)
     }
 

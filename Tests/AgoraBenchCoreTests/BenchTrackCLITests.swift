@@ -9,10 +9,12 @@ final class BenchTrackCLITests: XCTestCase {
     static func built(_ name: String) -> String? {
         let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let project = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return [here.appendingPathComponent(name).path,
-                here.deletingLastPathComponent().appendingPathComponent(name).path,
-                project.appendingPathComponent(".build/debug/" + name).path]
-            .first { FileManager.default.isExecutableFile(atPath: $0) }
+        return [
+            here.appendingPathComponent(name).path,
+            here.deletingLastPathComponent().appendingPathComponent(name).path,
+            project.appendingPathComponent(".build/debug/" + name).path,
+        ]
+        .first { FileManager.default.isExecutableFile(atPath: $0) }
     }
     static let binary = built("AgoraBenchTrack")
 
@@ -28,22 +30,26 @@ final class BenchTrackCLITests: XCTestCase {
     func fakeProbe(_ name: String, levelA: Int = 100, core: String = "Haswell") throws -> String {
         let path = scratch + "/" + name
         let script = """
-        #!/bin/sh
-        ctx='{"cpu_model":"Fake CPU","num_cpus":2,"caches":["L1-Data:32K"],"openblas_config":"fake","openblas_corename":"\(core)","threads":2,"size":"small"}'
-        block() {
-          j=$(( ($2 * 7) % 5 )); l=200; [ "$1" = bench/a ] && l=\(levelA)
-          printf '{"name":"%s","inner":10,"samples_us":[%d.5,%d.0,%d.0],"digest":[1,2]}\\n' "$1" $((l + j + 1)) $((l + j)) $((l + j + 2))
-        }
-        case " $* " in *" --list "*) echo bench/a; echo bench/b; exit 0;; esac
-        case " $* " in *" --serve "*) echo "$ctx"; k=0; while read name; do k=$((k + 1)); block "$name" $k; done; exit 0;; esac
-        echo "{\\"context\\":$ctx,\\"benchmarks\\":[$(block bench/a 1),$(block bench/b 1)]}"
-        """
+            #!/bin/sh
+            ctx='{"cpu_model":"Fake CPU","num_cpus":2,"caches":["L1-Data:32K"],"openblas_config":"fake","openblas_corename":"\(core)","threads":2,"size":"small"}'
+            block() {
+              j=$(( ($2 * 7) % 5 )); l=200; [ "$1" = bench/a ] && l=\(levelA)
+              printf '{"name":"%s","inner":10,"samples_us":[%d.5,%d.0,%d.0],"digest":[1,2]}\\n' "$1" $((l + j + 1)) $((l + j)) $((l + j + 2))
+            }
+            case " $* " in *" --list "*) echo bench/a; echo bench/b; exit 0;; esac
+            case " $* " in *" --serve "*) echo "$ctx"; k=0; while read name; do k=$((k + 1)); block "$name" $k; done; exit 0;; esac
+            echo "{\\"context\\":$ctx,\\"benchmarks\\":[$(block bench/a 1),$(block bench/b 1)]}"
+            """
         try script.write(toFile: path, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
         return path
     }
 
-    struct Outcome { let status: Int32; let stdout: String; let stderr: String }
+    struct Outcome {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
 
     func run(_ args: [String], tool: String = "AgoraBenchTrack") throws -> Outcome {
         guard let binary = tool == "AgoraBenchTrack" ? Self.binary : Self.built(tool) else {
@@ -55,16 +61,21 @@ final class BenchTrackCLITests: XCTestCase {
         let outPath = scratch + "/out-\(UUID().uuidString)", errPath = scratch + "/err-\(UUID().uuidString)"
         _ = FileManager.default.createFile(atPath: outPath, contents: nil)
         _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath)), err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        defer { try? out.close(); try? err.close() }
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath)),
+            err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        defer {
+            try? out.close()
+            try? err.close()
+        }
         p.standardOutput = out
         p.standardError = err
         try p.run()
         p.waitUntilExit()
         XCTAssertNotEqual(p.terminationReason, .uncaughtSignal, "\(tool) \(args.joined(separator: " ")) crashed")
-        return Outcome(status: p.terminationStatus,
-                       stdout: String(decoding: FileManager.default.contents(atPath: outPath) ?? Data(), as: UTF8.self),
-                       stderr: String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self))
+        return Outcome(
+            status: p.terminationStatus,
+            stdout: String(decoding: FileManager.default.contents(atPath: outPath) ?? Data(), as: UTF8.self),
+            stderr: String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self))
     }
 
     func testIdenticalBuildsReportNoChangeAndWriteFiles() throws {
@@ -111,13 +122,17 @@ final class BenchTrackCLITests: XCTestCase {
     func testUsageErrors() throws {
         let a = try fakeProbe("a.sh")
         let missing = try run(["ab", "--base", a])
-        XCTAssertEqual(missing.status, 2); XCTAssertTrue(missing.stderr.contains("--head is required"), missing.stderr)
+        XCTAssertEqual(missing.status, 2)
+        XCTAssertTrue(missing.stderr.contains("--head is required"), missing.stderr)
         let noProbe = try run(["ab", "--base", a, "--head", scratch + "/nothing"])
-        XCTAssertEqual(noProbe.status, 2); XCTAssertTrue(noProbe.stderr.contains("cannot run probe"), noProbe.stderr)
+        XCTAssertEqual(noProbe.status, 2)
+        XCTAssertTrue(noProbe.stderr.contains("cannot run probe"), noProbe.stderr)
         let badRounds = try run(["ab", "--base", a, "--head", a, "--sessions", "x"])
-        XCTAssertEqual(badRounds.status, 2); XCTAssertTrue(badRounds.stderr.contains("--sessions expects a number"), badRounds.stderr)
+        XCTAssertEqual(badRounds.status, 2)
+        XCTAssertTrue(badRounds.stderr.contains("--sessions expects a number"), badRounds.stderr)
         let unknown = try run(["ab", "--base", a, "--head", a, "--only", "bench/zzz"])
-        XCTAssertEqual(unknown.status, 2); XCTAssertTrue(unknown.stderr.contains("unknown benchmark bench/zzz"), unknown.stderr)
+        XCTAssertEqual(unknown.status, 2)
+        XCTAssertTrue(unknown.stderr.contains("unknown benchmark bench/zzz"), unknown.stderr)
         XCTAssertEqual(try run(["frobnicate"]).status, 2)
     }
 
@@ -134,7 +149,9 @@ final class BenchTrackCLITests: XCTestCase {
         let a = try fakeProbe("a.sh"), slow = try fakeProbe("slow.sh", levelA: 130)
         let store = scratch + "/history"
         for (k, probe) in [a, a, a, slow, slow, slow].enumerated() {
-            let r = try run(["record", "--probe", probe, "--store", store, "--commit", "c\(k)", "--subject", "commit \(k)", "--rounds", "4"])
+            let r = try run([
+                "record", "--probe", probe, "--store", store, "--commit", "c\(k)", "--subject", "commit \(k)", "--rounds", "4",
+            ])
             XCTAssertEqual(r.status, 0, r.stderr)
         }
         let files = try FileManager.default.contentsOfDirectory(atPath: store)
@@ -180,11 +197,13 @@ final class BenchTrackCLITests: XCTestCase {
         r = try run(["--quick", "--help"], tool: "AgoraBench")
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.hasPrefix("usage: AgoraBench"), r.stdout)
-        for (args, message) in [(["--ony", "kernels"], "unknown option --ony"),
-                                (["--only", "kernels,gradients"], "--only: unknown item 'gradients'"),
-                                (["--quick", "--out"], "--out expects a value"),
-                                (["--threshold", "-1"], "--threshold expects a number >= 0.0"),
-                                (["sweep"], "unexpected argument 'sweep'")] {
+        for (args, message) in [
+            (["--ony", "kernels"], "unknown option --ony"),
+            (["--only", "kernels,gradients"], "--only: unknown item 'gradients'"),
+            (["--quick", "--out"], "--out expects a value"),
+            (["--threshold", "-1"], "--threshold expects a number >= 0.0"),
+            (["sweep"], "unexpected argument 'sweep'"),
+        ] {
             r = try run(args, tool: "AgoraBench")
             XCTAssertEqual(r.status, 2, "\(args): \(r.stdout)")
             XCTAssertTrue(r.stderr.contains(message), "\(args): \(r.stderr)")
@@ -194,7 +213,8 @@ final class BenchTrackCLITests: XCTestCase {
 
     /// The parser itself: values, switches, lists and the errors, without a process.
     func testCommandLineOptionsParsing() throws {
-        let o = try CommandLineOptions(["--only", "a,b", "--quick", "--n", "3"], valued: ["--only", "--n", "--out"], switches: ["--quick", "--x"])
+        let o = try CommandLineOptions(
+            ["--only", "a,b", "--quick", "--n", "3"], valued: ["--only", "--n", "--out"], switches: ["--quick", "--x"])
         XCTAssertEqual(o.value("--only"), "a,b")
         XCTAssertNil(o.value("--out"))
         XCTAssertTrue(o.has("--quick"))

@@ -38,13 +38,16 @@ final class TrackingTests: XCTestCase {
         // Paired log ratios of a 10 % slowdown with +-2 % noise per pair.
         let logs = (0..<15).map { _ in log(1.10 * (1 + 0.04 * noise())) }
         let ci = Statistics.bootstrapPairedRatioInterval(logs)
-        XCTAssertLessThan(ci.low, 1.10 + 0.001); XCTAssertGreaterThan(ci.high, 1.10 - 0.001)
+        XCTAssertLessThan(ci.low, 1.10 + 0.001)
+        XCTAssertGreaterThan(ci.high, 1.10 - 0.001)
         XCTAssertGreaterThan(ci.low, 1.0)
         XCTAssertLessThan(ci.high - ci.low, 0.05)
         let again = Statistics.bootstrapPairedRatioInterval(logs)
-        XCTAssertEqual(ci.low, again.low); XCTAssertEqual(ci.high, again.high)
+        XCTAssertEqual(ci.low, again.low)
+        XCTAssertEqual(ci.high, again.high)
         let none = Statistics.bootstrapPairedRatioInterval((0..<15).map { _ in 0.02 * noise() })
-        XCTAssertLessThanOrEqual(none.low, 1); XCTAssertGreaterThanOrEqual(none.high, 1)
+        XCTAssertLessThanOrEqual(none.low, 1)
+        XCTAssertGreaterThanOrEqual(none.high, 1)
     }
 
     /// Synthetic paired session values with a known effect: 10 % slower is found and gated, an
@@ -54,10 +57,12 @@ final class TrackingTests: XCTestCase {
         var g = SplitMix64(seed: 9)
         func draw(_ level: Double) -> [Double] { (0..<10).map { _ in level * (1 + 0.03 * (Double(g.next() % 1000) / 1000 - 0.5)) } }
         let base = draw(100)
-        let rows = [("slow", base, draw(110), [1.0, 2], [1.0, 2]),
-                    ("same", base, base, [1.0, 2], [1.0, 2]),
-                    ("tiny", base, base.map { $0 * 1.01 }, [1.0, 2], [1.0, 2]),
-                    ("fast", base, draw(80), [1.0, 2], [1.0, 2.001])]
+        let rows = [
+            ("slow", base, draw(110), [1.0, 2], [1.0, 2]),
+            ("same", base, base, [1.0, 2], [1.0, 2]),
+            ("tiny", base, base.map { $0 * 1.01 }, [1.0, 2], [1.0, 2]),
+            ("fast", base, draw(80), [1.0, 2], [1.0, 2.001]),
+        ]
         let r = ABRule().compare(rows.map { (name: $0.0, base: $0.1, head: $0.2, baseDigest: $0.3, headDigest: $0.4) })
         XCTAssertEqual(r.map(\.verdict), [.slower, .noChange, .noChange, .faster])
         XCTAssertEqual(r.map(\.gated), [true, false, false, false])
@@ -66,7 +71,8 @@ final class TrackingTests: XCTestCase {
         XCTAssertEqual(r[3].answer_difference, 0.001 / 2.001, accuracy: 1e-12)
         // A slowdown below the gate's threshold is reported but does not gate.
         let mild = ABRule(threshold: 0.15).compare([(name: "slow", base: base, head: draw(110), baseDigest: [], headDigest: [])])
-        XCTAssertEqual(mild[0].verdict, .slower); XCTAssertFalse(mild[0].gated)
+        XCTAssertEqual(mild[0].verdict, .slower)
+        XCTAssertFalse(mild[0].gated)
     }
 
     func testChangePointsFindOneLastingStepAndNoSpuriousOnes() {
@@ -78,7 +84,8 @@ final class TrackingTests: XCTestCase {
         XCTAssertEqual(steps.map(\.index), [7])
         XCTAssertEqual(steps[0].change, 0.15, accuracy: 0.03)
         let levels = d.levels(stepped, steps: steps)
-        XCTAssertEqual(levels[0], 100, accuracy: 2); XCTAssertEqual(levels[11], 115, accuracy: 2)
+        XCTAssertEqual(levels[0], 100, accuracy: 2)
+        XCTAssertEqual(levels[11], 115, accuracy: 2)
         XCTAssertEqual(d.detect((0..<12).map { _ in commit(100) }), [])
         // One noisy commit between equal levels is not a lasting step.
         var spike = (0..<12).map { _ in commit(100) }
@@ -90,12 +97,14 @@ final class TrackingTests: XCTestCase {
     }
 
     func testMachineIdentity() {
-        let a = MachineIdentity(cpu_model: "AMD EPYC 9B45", num_cpus: 2, caches: ["L1-Data:48K", "L2-Unified:1024K"],
-                                openblas_corename: "Zen", threads: 2, compiler: "Swift version 6.3.1", build_flags: "-march=native")
+        let a = MachineIdentity(
+            cpu_model: "AMD EPYC 9B45", num_cpus: 2, caches: ["L1-Data:48K", "L2-Unified:1024K"],
+            openblas_corename: "Zen", threads: 2, compiler: "Swift version 6.3.1", build_flags: "-march=native")
         var b = a
         XCTAssertEqual(a.slug, b.slug)
         XCTAssertTrue(a.slug.hasPrefix("amd-epyc-9b45-2cpu-zen-t2-"))
-        b.openblas_corename = "Prescott"; b.threads = 1
+        b.openblas_corename = "Prescott"
+        b.threads = 1
         XCTAssertEqual(a.blockingDifferences(from: b).count, 2)
         XCTAssertNotEqual(a.slug, b.slug)
         var c = a
@@ -108,11 +117,14 @@ final class TrackingTests: XCTestCase {
     func testHistoryStoreRoundTripAndErrors() throws {
         let dir = NSTemporaryDirectory() + "agora-history-\(ProcessInfo.processInfo.processIdentifier)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let id = MachineIdentity(cpu_model: "X", num_cpus: 2, caches: [], openblas_corename: "Haswell", threads: 2, compiler: "s", build_flags: "f")
+        let id = MachineIdentity(
+            cpu_model: "X", num_cpus: 2, caches: [], openblas_corename: "Haswell", threads: 2, compiler: "s", build_flags: "f")
         let store = HistoryStore(folder: dir)
-        let e1 = HistoryEntry(commit: "abc", subject: "one", dirty: false, date: "2026-12-01T00:00:00Z", identity: id, size: "small",
-                              benchmarks: ["mix/ring": .init(median_us: 10, invocations_us: [9, 10, 11], digest: [1])])
-        var e2 = e1; e2.commit = "def"
+        let e1 = HistoryEntry(
+            commit: "abc", subject: "one", dirty: false, date: "2026-12-01T00:00:00Z", identity: id, size: "small",
+            benchmarks: ["mix/ring": .init(median_us: 10, invocations_us: [9, 10, 11], digest: [1])])
+        var e2 = e1
+        e2.commit = "def"
         let path = try store.append(e1)
         XCTAssertEqual(try store.append(e2), path)
         let loaded = try store.load()
@@ -148,8 +160,10 @@ extension TrackingTests {
     /// The cache reader against the shell reading of sysfs it replaced (the labels recorded in
     /// every result must not change form).
     func testCacheLabelsMatchSysfs() throws {
-        let viaShell = shell("for d in /sys/devices/system/cpu/cpu0/cache/index*; do echo L$(cat $d/level)-$(cat $d/type):$(cat $d/size); done 2>/dev/null")
-            .split(separator: "\n").map(String.init)
+        let viaShell = shell(
+            "for d in /sys/devices/system/cpu/cpu0/cache/index*; do echo L$(cat $d/level)-$(cat $d/type):$(cat $d/size); done 2>/dev/null"
+        )
+        .split(separator: "\n").map(String.init)
         let caches = CPUCaches.current()
         if viaShell.isEmpty { throw XCTSkip("no cache information in sysfs on this machine") }
         XCTAssertEqual(caches.map(\.label), viaShell)

@@ -12,8 +12,11 @@ extension RobustnessTests {
 
     func testHorizonCommandWritesItsSchemaAndFiles() throws {
         let out = scratch + "/horizon"
-        let r = try run(["dsgd", "horizon"] + Self.smallDSGD + ["--horizons", "40,80,160", "--family", "inflate:2,free-ride",
-                                                                "--c0", "auto", "--json", "--out", out])
+        let r = try run(
+            ["dsgd", "horizon"] + Self.smallDSGD + [
+                "--horizons", "40,80,160", "--family", "inflate:2,free-ride",
+                "--c0", "auto", "--json", "--out", out,
+            ])
         XCTAssertEqual(r.status, 0, r.stderr)
         let j = try jsonObject(r.stdout)
         XCTAssertEqual(j["horizons"] as? [Int], [40, 80, 160])
@@ -39,7 +42,8 @@ extension RobustnessTests {
     }
 
     func testEquilibriumAndCalibratedRunsAnswerInJSON() throws {
-        let r = try run(["dsgd", "equilibrium"] + Self.smallDSGD + ["--iterations", "100", "--family", "inflate:2", "--rounds", "2", "--json"])
+        let r = try run(
+            ["dsgd", "equilibrium"] + Self.smallDSGD + ["--iterations", "100", "--family", "inflate:2", "--rounds", "2", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let j = try jsonObject(r.stdout)
         for key in ["allTruthful", "withPayments", "withoutPayments"] {
@@ -66,7 +70,9 @@ extension RobustnessTests {
         try expectRefusal(["dsgd", "horizon", "--family", "inflate:0.5"], "alpha")
         try expectRefusal(["dsgd", "--c0", "cheap"], "--c0 must be a positive number or 'auto'")
         try expectRefusal(["dsgd", "--c0", "-1"], "--c0")
-        try expectRefusal(["dsgd", "--utility", "happiness"], "--utility must be")
+        try expectRefusal(
+            ["dsgd", "--utility", "happiness"],
+            "is invalid for '--utility <utility>'. Please provide one of 'final', 'average' or 'cumulative'")
         try expectRefusal(["dsgd", "equilibrium", "--rounds", "0"], "rounds")
         try expectRefusal(["dsgd", "--c0", "auto", "--pilot", "1"], "--pilot")
     }

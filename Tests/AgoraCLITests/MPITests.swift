@@ -26,14 +26,22 @@ final class MPITests: XCTestCase {
     let scratch = NSTemporaryDirectory() + "agora-mpi-tests-\(ProcessInfo.processInfo.processIdentifier)"
 
     override func setUpWithError() throws {
-        guard Self.mpirun != nil else { throw XCTSkip("mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev; make test-mpi)") }
-        guard Self.binary != nil else { throw XCTSkip("no MPI build of agora (.build-mpi/release/agora): run `make build-mpi` or `make test-mpi`") }
+        guard Self.mpirun != nil else {
+            throw XCTSkip("mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev; make test-mpi)")
+        }
+        guard Self.binary != nil else {
+            throw XCTSkip("no MPI build of agora (.build-mpi/release/agora): run `make build-mpi` or `make test-mpi`")
+        }
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
     }
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: scratch) }
 
-    struct Outcome { let status: Int32; let stdout: String; let stderr: String }
+    struct Outcome {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
 
     /// Runs the MPI build, under `mpirun -np ranks` when `ranks` is given, else directly.
     func agora(_ args: [String], ranks: Int?) throws -> Outcome {
@@ -46,24 +54,34 @@ final class MPITests: XCTestCase {
             p.arguments = args
         }
         var env = ProcessInfo.processInfo.environment
-        env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"; env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+        env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+        env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
         env["AGORA_NUM_THREADS"] = "1"  // several ranks on two cores: one thread each
         p.environment = env
         let tag = UUID().uuidString
         let outPath = scratch + "/out-\(tag)", errPath = scratch + "/err-\(tag)"
         FileManager.default.createFile(atPath: outPath, contents: nil)
         FileManager.default.createFile(atPath: errPath, contents: nil)
-        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath)), err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        defer { try? out.close(); try? err.close() }
-        p.standardOutput = out; p.standardError = err
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath)),
+            err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        defer {
+            try? out.close()
+            try? err.close()
+        }
+        p.standardOutput = out
+        p.standardError = err
         try p.run()
         let deadline = Date().addingTimeInterval(120)
         while p.isRunning && Date() < deadline { usleep(20_000) }
-        if p.isRunning { p.terminate(); XCTFail("\(args.joined(separator: " ")) at \(ranks ?? 0) ranks did not finish within 120 s") }
+        if p.isRunning {
+            p.terminate()
+            XCTFail("\(args.joined(separator: " ")) at \(ranks ?? 0) ranks did not finish within 120 s")
+        }
         p.waitUntilExit()
-        return Outcome(status: p.terminationStatus,
-                       stdout: String(decoding: FileManager.default.contents(atPath: outPath) ?? Data(), as: UTF8.self),
-                       stderr: String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self))
+        return Outcome(
+            status: p.terminationStatus,
+            stdout: String(decoding: FileManager.default.contents(atPath: outPath) ?? Data(), as: UTF8.self),
+            stderr: String(decoding: FileManager.default.contents(atPath: errPath) ?? Data(), as: UTF8.self))
     }
 
     /// The JSON object with every timing field removed (they differ between any two runs).
@@ -97,7 +115,8 @@ final class MPITests: XCTestCase {
             XCTAssertEqual(r.status, 0, "\(label)\n\(r.stderr)")
             XCTAssertEqual(try numbers(r.stdout, label), reference, label)
             for file in files {
-                let a = FileManager.default.contents(atPath: baseOut + "/" + file), b = FileManager.default.contents(atPath: out + "/" + file)
+                let a = FileManager.default.contents(atPath: baseOut + "/" + file),
+                    b = FileManager.default.contents(atPath: out + "/" + file)
                 XCTAssertNotNil(b, "\(label): \(file) not written")
                 XCTAssertEqual(a, b, "\(label): \(file) differs from the in-process run's")
             }
@@ -109,7 +128,9 @@ final class MPITests: XCTestCase {
     func testMixIsBitIdenticalAtEveryRankCount() throws {
         for topology in Self.topologies {
             for (n, d) in [(3, 5), (16, 33)] {
-                let args = ["mix", "--topology", topology, "--agents", "\(n)", "--dim", "\(d)", "--steps", "9", "--strategy", "sparse", "--json"]
+                let args = [
+                    "mix", "--topology", topology, "--agents", "\(n)", "--dim", "\(d)", "--steps", "9", "--strategy", "sparse", "--json",
+                ]
                 let base = try agora(args + ["--backend", "inprocess"], ranks: nil)
                 XCTAssertEqual(base.status, 0, base.stderr)
                 let reference = try numbers(base.stdout, "in process")
@@ -129,20 +150,25 @@ final class MPITests: XCTestCase {
     func testDSGDWithDeviatorsIsIdenticalAtEveryRankCount() throws {
         for topology in Self.topologies {
             let n = topology == "ring" ? 5 : 7
-            let args = ["dsgd", "--agents", "\(n)", "--topology", topology, "--rows", "30", "--features", "4", "--batch", "4",
-                        "--iterations", "60", "--inflate", "1:2", "--noise", "3:0.5", "--best-response", "\(n - 1)",
-                        "--mix-strategy", "sparse", "--json"]
+            let args = [
+                "dsgd", "--agents", "\(n)", "--topology", topology, "--rows", "30", "--features", "4", "--batch", "4",
+                "--iterations", "60", "--inflate", "1:2", "--noise", "3:0.5", "--best-response", "\(n - 1)",
+                "--mix-strategy", "sparse", "--json",
+            ]
             // Every evaluation's payments, utilities and parameter digest are in the --out files.
-            try assertIdenticalToInProcess(args, ranks: Array(1...4), files: ["metrics.csv", "metrics.jsonl", "gains.csv"],
-                                           tag: "dsgd \(topology) n=\(n)", digest: true)
+            try assertIdenticalToInProcess(
+                args, ranks: Array(1...4), files: ["metrics.csv", "metrics.jsonl", "gains.csv"],
+                tag: "dsgd \(topology) n=\(n)", digest: true)
         }
     }
 
     func testCheckpointUnderMPIResumesAtAnotherRankCount() throws {
         // Stopped in the second run at 2 ranks (the root gathers and writes every agent's state),
         // resumed at 3 ranks and, from a fresh stop, in process: both equal the uninterrupted run.
-        let args = ["dsgd", "--agents", "7", "--topology", "one-peer-exponential", "--rows", "30", "--features", "4", "--batch", "4",
-                    "--iterations", "60", "--inflate", "1:2", "--noise", "3:0.5", "--best-response", "6", "--mix-strategy", "sparse"]
+        let args = [
+            "dsgd", "--agents", "7", "--topology", "one-peer-exponential", "--rows", "30", "--features", "4", "--batch", "4",
+            "--iterations", "60", "--inflate", "1:2", "--noise", "3:0.5", "--best-response", "6", "--mix-strategy", "sparse",
+        ]
         let baseOut = scratch + "/ck-base"
         let base = try agora(args + ["--backend", "inprocess", "--json", "--out", baseOut], ranks: nil)
         XCTAssertEqual(base.status, 0, base.stderr)
@@ -157,15 +183,19 @@ final class MPITests: XCTestCase {
             let r = try agora(resume, ranks: resumeRanks)
             XCTAssertEqual(r.status, 0, "\(label)\n\(r.stderr)")
             XCTAssertEqual(try numbers(r.stdout, label), reference, label)
-            XCTAssertEqual(FileManager.default.contents(atPath: baseOut + "/metrics.jsonl"), FileManager.default.contents(atPath: out + "/metrics.jsonl"), label)
+            XCTAssertEqual(
+                FileManager.default.contents(atPath: baseOut + "/metrics.jsonl"),
+                FileManager.default.contents(atPath: out + "/metrics.jsonl"), label)
         }
     }
 
     func testMarketWithClientsOverRanksIsIdentical() throws {
         // Every method, an attacker, the prox pilot and an MLP (training the block of each rank,
         // the server's step on the shared matrix): JSON and every --out file as in process.
-        let args = ["market", "run", "--clients", "7", "--rounds", "3", "--local-steps", "4", "--method", "all", "--hidden", "6",
-                    "--attack", "2:sign-flip", "--json"]
+        let args = [
+            "market", "run", "--clients", "7", "--rounds", "3", "--local-steps", "4", "--method", "all", "--hidden", "6",
+            "--attack", "2:sign-flip", "--json",
+        ]
         try assertIdenticalToInProcess(args, ranks: [2, 3, 4], files: ["rounds.csv", "clients.csv", "graph.dot"], tag: "market")
     }
 

@@ -10,14 +10,19 @@ extension RobustnessTests {
         let pj = try jsonObject(paper.stdout)
         XCTAssertEqual(pj["proxStrengths"] as? [Double], [Double](repeating: 0.4, count: 10))
         XCTAssertNotNil((pj["methods"] as? [[String: Any]])?.first?["meanBestLabelWeightedAccuracy"] as? Double)
-        let econ = try write("econ.csv", "client,K,cost\n" + (0..<10).map { "\($0),\($0 == 0 ? 0 : 5e5),\(0.5)" }.joined(separator: "\n") + "\n")
+        let econ = try write(
+            "econ.csv", "client,K,cost\n" + (0..<10).map { "\($0),\($0 == 0 ? 0 : 5e5),\(0.5)" }.joined(separator: "\n") + "\n")
         let out = scratch + "/market-econ"
         let e = try run(quick + ["--economics", econ, "--out", out, "--json"])
         XCTAssertEqual(e.status, 0, e.stderr)
         let config = try jsonObject(try String(contentsOfFile: out + "/config.json", encoding: .utf8))
         XCTAssertEqual((config["eagernesses"] as? [Double])?.first, 0)
         XCTAssertEqual(config["costs"] as? [Double], [Double](repeating: 0.5, count: 10))
-        let ranged = try run(quick + ["--K-range", "1e5:1e6", "--cost-range", "0.5:2", "--attack", "9:free-ride-constant", "--attack-convention", "reference", "--json"])
+        let ranged = try run(
+            quick + [
+                "--K-range", "1e5:1e6", "--cost-range", "0.5:2", "--attack", "9:free-ride-constant", "--attack-convention", "reference",
+                "--json",
+            ])
         XCTAssertEqual(ranged.status, 0, ranged.stderr)
         try expectRefusal(quick + ["--economics", scratch + "/missing.csv"], "cannot read the client economics file")
         let dup = try write("dup.csv", "client,K,cost\n0,1,1\n0,1,1\n")
@@ -26,11 +31,13 @@ extension RobustnessTests {
         try expectRefusal(quick + ["--economics", head], "header must be client,K,cost")
         try expectRefusal(quick + ["--economics", econ, "--K-range", "1:2"], "drop --K-range")
         try expectRefusal(quick + ["--K-range", "5:1"], "LO:HI")
-        try expectRefusal(quick + ["--preset", "fancy"], "--preset must be default or paper")
-        try expectRefusal(quick + ["--centre-step", "huge"], "--centre-step must be relative or absolute")
+        try expectRefusal(quick + ["--preset", "fancy"], "is invalid for '--preset <preset>'. Please provide one of 'default' and 'paper'")
+        try expectRefusal(quick + ["--centre-step", "huge"], "is invalid for '--centre-step <centre-step>'")
         try expectRefusal(quick + ["--prox=-1"], "--prox must be a non-negative number")
         try expectRefusal(quick + ["--prox-candidates", "0,x"], "--prox-candidates")
-        try expectRefusal(quick + ["--pilot-scope", "everyone"], "--pilot-scope must be client or market")
+        try expectRefusal(
+            quick + ["--pilot-scope", "everyone"],
+            "is invalid for '--pilot-scope <pilot-scope>'. Please provide one of 'client' and 'market'")
         try expectRefusal(quick + ["--pilot-scope", "client", "--prox", "0.1"], "--pilot-scope needs the pilot")
         try expectRefusal(quick + ["--pilot-scope", "market", "--preset", "paper"], "--pilot-scope needs the pilot")
         // The default pilot gives the market one strength; --pilot-scope client is echoed into config.json.
@@ -41,11 +48,16 @@ extension RobustnessTests {
         XCTAssertEqual(try run(quick + ["--pilot-scope", "client", "--out", scoped]).status, 0)
         let sc = try jsonObject(try String(contentsOfFile: scoped + "/config.json", encoding: .utf8))
         XCTAssertEqual((sc["proxPilot"] as? [String: Any])?["scope"] as? String, "client")
-        try expectRefusal(quick + ["--attack-convention", "theirs"], "--attack-convention must be agora or reference")
-        try expectRefusal(quick + ["--dropout-rule", "sometimes"], "--dropout-rule must be one of negative-utility, ir-probability")
+        try expectRefusal(quick + ["--attack-convention", "theirs"], "is invalid for '--attack-convention <attack-convention>'")
+        try expectRefusal(
+            quick + ["--dropout-rule", "sometimes"],
+            "is invalid for '--dropout-rule <dropout-rule>'. Please provide one of 'negative-utility' and 'ir-probability'")
         // The rule is echoed into config.json, and FedAvg's clients (negative utility) all leave.
         let dropOut = scratch + "/market-dropout"
-        let d = try run(["market", "run", "--rounds", "2", "--local-steps", "5", "--method", "fedavg", "--dropout-rule", "ir-probability", "--out", dropOut])
+        let d = try run([
+            "market", "run", "--rounds", "2", "--local-steps", "5", "--method", "fedavg", "--dropout-rule", "ir-probability", "--out",
+            dropOut,
+        ])
         XCTAssertEqual(d.status, 0, d.stderr)
         let dc = try jsonObject(try String(contentsOfFile: dropOut + "/config.json", encoding: .utf8))
         XCTAssertEqual(dc["dropoutRule"] as? String, "ir-probability")
@@ -64,13 +76,16 @@ extension RobustnessTests {
         let checks = try XCTUnwrap(j["checks"] as? [[String: Any]])
         XCTAssertEqual(checks.count, 12)
         // The paper claims truthfulness; under-reporting cost pays in some markets (reported).
-        XCTAssertTrue(checks.contains { ($0["claim"] as? String) == "cost x0.5 never pays (truthfulness)" && ($0["holds"] as? Bool) == false })
-        XCTAssertTrue(checks.contains { ($0["claim"] as? String) == "individual rationality with true reports" && ($0["holds"] as? Bool) == true })
+        XCTAssertTrue(
+            checks.contains { ($0["claim"] as? String) == "cost x0.5 never pays (truthfulness)" && ($0["holds"] as? Bool) == false })
+        XCTAssertTrue(
+            checks.contains { ($0["claim"] as? String) == "individual rationality with true reports" && ($0["holds"] as? Bool) == true })
         for f in ["liars.csv", "liars-checks.csv", "liars.svg", "liars.json"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + f), f)
         }
         try expectRefusal(["market", "reproduce", "figure-9"], "unknown experiment 'figure-9'")
-        try expectRefusal(["market", "reproduce", "partitions"], "data set 'mnist' not found", environment: ["AGORA_DATA": scratch + "/no-data"])
+        try expectRefusal(
+            ["market", "reproduce", "partitions"], "data set 'mnist' not found", environment: ["AGORA_DATA": scratch + "/no-data"])
     }
 }
 
@@ -85,14 +100,23 @@ extension RobustnessTests {
             throw XCTSkip("the acceptance test needs a9a and mushrooms in \(root) (absent in a fresh clone)")
         }
         let out = scratch + "/acceptance"
-        let r = try run(["market", "reproduce", "acceptance", "--data-sets", "mushrooms,a9a", "--seeds", "2", "--seed", "4", "--rounds", "2",
-                         "--out", out, "--json"], environment: ["AGORA_DATA": root], timeout: 300)
+        let r = try run(
+            [
+                "market", "reproduce", "acceptance", "--data-sets", "mushrooms,a9a", "--seeds", "2", "--seed", "4", "--rounds", "2",
+                "--out", out, "--json",
+            ], environment: ["AGORA_DATA": root], timeout: 300)
         XCTAssertEqual(r.status, 0, r.stderr)
         let checks = try XCTUnwrap(try jsonObject(r.stdout)["checks"] as? [[String: Any]])
         XCTAssertEqual(checks.count, 18, "6 cells x 3 claims")
-        let csv = try String(contentsOfFile: out + "/acceptance.csv", encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").map(String.init) }
-        XCTAssertEqual(csv.first, ["data", "partition", "seed", "method", "mean_best_accuracy", "mean_last5_accuracy", "label_weighted_accuracy",
-                                   "mean_cumulative_utility"])
+        let csv = try String(contentsOfFile: out + "/acceptance.csv", encoding: .utf8).split(separator: "\n").map {
+            $0.split(separator: ",").map(String.init)
+        }
+        XCTAssertEqual(
+            csv.first,
+            [
+                "data", "partition", "seed", "method", "mean_best_accuracy", "mean_last5_accuracy", "label_weighted_accuracy",
+                "mean_cumulative_utility",
+            ])
         XCTAssertEqual(csv.count, 1 + 2 * 3 * 2 * 3, "2 data sets x 3 partitions x 2 seeds x 3 methods")
         var accuracy: [String: Double] = [:]
         for row in csv.dropFirst() {
@@ -103,11 +127,13 @@ extension RobustnessTests {
         for d in ["a9a", "mushrooms"] {
             for p in ["iid", "dirichlet:0.5", "cluster:3"] {
                 let gaps = (4...5).map { s in accuracy["\(d) \(p) \(s) ipfl"]! - accuracy["\(d) \(p) \(s) local"]! }
-                let every = try XCTUnwrap(checks.first { $0["cell"] as? String == "\(d) \(p)" && ($0["claim"] as? String)?.hasSuffix("(every seed)") == true })
+                let every = try XCTUnwrap(
+                    checks.first { $0["cell"] as? String == "\(d) \(p)" && ($0["claim"] as? String)?.hasSuffix("(every seed)") == true })
                 XCTAssertEqual(every["holds"] as? Bool, gaps.allSatisfy { $0 >= 0 }, "\(d) \(p): \(gaps)")
                 let detail = try XCTUnwrap(every["detail"] as? String)
                 for g in gaps { XCTAssertTrue(detail.contains(String(format: "%+.4f", g)), "\(detail) lacks \(g)") }
-                let nan = try XCTUnwrap(checks.first { $0["cell"] as? String == "\(d) \(p)" && ($0["claim"] as? String)?.contains("NaN") == true })
+                let nan = try XCTUnwrap(
+                    checks.first { $0["cell"] as? String == "\(d) \(p)" && ($0["claim"] as? String)?.contains("NaN") == true })
                 XCTAssertEqual(nan["holds"] as? Bool, true, "\(d) \(p)")
             }
         }
@@ -115,8 +141,12 @@ extension RobustnessTests {
         // Each cell is `market run` with the same settings: the default pilot here, and the
         // per-client one with --pilot-scope client.
         func runCell(_ scope: [String]) throws -> [String: Double] {
-            let r = try run(["market", "run", "--data", "mushrooms", "--partition", "iid", "--method", "ipfl,local,fedavg", "--seed", "5", "--rounds", "2",
-                             "--json"] + scope, environment: ["AGORA_DATA": root], timeout: 300)
+            let r = try run(
+                [
+                    "market", "run", "--data", "mushrooms", "--partition", "iid", "--method", "ipfl,local,fedavg", "--seed", "5",
+                    "--rounds", "2",
+                    "--json",
+                ] + scope, environment: ["AGORA_DATA": root], timeout: 300)
             XCTAssertEqual(r.status, 0, r.stderr)
             let methods = try XCTUnwrap(try jsonObject(r.stdout)["methods"] as? [[String: Any]])
             return Dictionary(uniqueKeysWithValues: methods.map { ($0["method"] as! String, $0["meanBestAccuracy"] as! Double) })
@@ -126,20 +156,24 @@ extension RobustnessTests {
             XCTAssertEqual(cell[m]!, accuracy["mushrooms iid 5 \(m)"]!, accuracy: 1e-12, m)
         }
         let perClient = scratch + "/acceptance-client"
-        let c = try run(["market", "reproduce", "acceptance", "--data-sets", "mushrooms", "--seeds", "1", "--seed", "5", "--rounds", "2",
-                         "--pilot-scope", "client", "--out", perClient], environment: ["AGORA_DATA": root], timeout: 300)
+        let c = try run(
+            [
+                "market", "reproduce", "acceptance", "--data-sets", "mushrooms", "--seeds", "1", "--seed", "5", "--rounds", "2",
+                "--pilot-scope", "client", "--out", perClient,
+            ], environment: ["AGORA_DATA": root], timeout: 300)
         XCTAssertEqual(c.status, 0, c.stderr)
         let row = try String(contentsOfFile: perClient + "/acceptance.csv", encoding: .utf8).split(separator: "\n")
             .map { $0.split(separator: ",").map(String.init) }.first { $0[0...3] == ["mushrooms", "iid", "5", "ipfl"] }
         let clientIPFL = try runCell(["--pilot-scope", "client"])["ipfl"]!
         XCTAssertEqual(Double(try XCTUnwrap(row)[4])!, clientIPFL, accuracy: 1e-12)
         XCTAssertNotEqual(clientIPFL, accuracy["mushrooms iid 5 ipfl"]!, "this cell tells the two pilots apart (0.9557 and 0.9563)")
-        try expectRefusal(["market", "reproduce", "acceptance", "--pilot-scope", "all"], "--pilot-scope must be client or market")
+        try expectRefusal(["market", "reproduce", "acceptance", "--pilot-scope", "all"], "is invalid for '--pilot-scope <pilot-scope>'")
         try expectRefusal(["market", "reproduce", "liars", "--pilot-scope", "client"], "apply to the acceptance experiment only")
         try expectRefusal(["market", "reproduce", "liars", "--seeds", "2"], "apply to the acceptance experiment only")
         try expectRefusal(["market", "reproduce", "liars", "--seeds", "3"], "apply to the acceptance experiment only")
         try expectRefusal(["market", "reproduce", "acceptance", "--seeds", "0"], "must be in 1...100, got 0")
-        try expectRefusal(["market", "reproduce", "acceptance", "--data-sets", "mushrooms,,a9a"], "data sets must be a non-empty list without repeats")
+        try expectRefusal(
+            ["market", "reproduce", "acceptance", "--data-sets", "mushrooms,,a9a"], "data sets must be a non-empty list without repeats")
         try expectRefusal(["market", "reproduce", "acceptance", "--data-sets", "iris"], "iris")
         for f in ["acceptance.csv", "acceptance-checks.csv", "acceptance.svg", "acceptance.json"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + f), f)

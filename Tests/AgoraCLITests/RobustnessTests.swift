@@ -7,16 +7,23 @@ import XCTest
 /// 64 for a usage error) and a message on standard error that names the problem, never a signal,
 /// a Swift trap or a stack trace.
 final class RobustnessTests: XCTestCase {
-    struct Outcome { let status: Int32; let signalled: Bool; let stdout: String; let stderr: String }
+    struct Outcome {
+        let status: Int32
+        let signalled: Bool
+        let stdout: String
+        let stderr: String
+    }
 
     /// The agora binary built beside this test bundle (swift test builds it as a dependency).
     static let binary: String? = {
         let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let project = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let candidates = [here.appendingPathComponent("agora").path,
-                          here.deletingLastPathComponent().appendingPathComponent("agora").path,
-                          project.appendingPathComponent(".build/debug/agora").path,
-                          project.appendingPathComponent(".build/release/agora").path]
+        let candidates = [
+            here.appendingPathComponent("agora").path,
+            here.deletingLastPathComponent().appendingPathComponent("agora").path,
+            project.appendingPathComponent(".build/debug/agora").path,
+            project.appendingPathComponent(".build/release/agora").path,
+        ]
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
     }()
 
@@ -44,7 +51,10 @@ final class RobustnessTests: XCTestCase {
         FileManager.default.createFile(atPath: errPath, contents: nil)
         let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        defer { try? out.close(); try? err.close() }
+        defer {
+            try? out.close()
+            try? err.close()
+        }
         p.standardOutput = out
         p.standardError = err
         try p.run()
@@ -56,20 +66,24 @@ final class RobustnessTests: XCTestCase {
         }
         p.waitUntilExit()
         let o = FileManager.default.contents(atPath: outPath) ?? Data(), e = FileManager.default.contents(atPath: errPath) ?? Data()
-        return Outcome(status: p.terminationStatus, signalled: p.terminationReason == .uncaughtSignal,
-                       stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        return Outcome(
+            status: p.terminationStatus, signalled: p.terminationReason == .uncaughtSignal,
+            stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 
     /// Asserts a clean refusal whose message contains `fragment`.
-    func expectRefusal(_ args: [String], _ fragment: String, environment: [String: String] = [:],
-                       file: StaticString = #filePath, line: UInt = #line) throws {
+    func expectRefusal(
+        _ args: [String], _ fragment: String, environment: [String: String] = [:],
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let r = try run(args, environment: environment)
         let all = r.stderr + r.stdout
         let label = "agora \(args.joined(separator: " "))"
         XCTAssertFalse(r.signalled, "\(label) was killed by signal \(r.status)\n\(all)", file: file, line: line)
         XCTAssertTrue(r.status == 1 || r.status == 64, "\(label) exited \(r.status), expected 1 or 64\n\(all)", file: file, line: line)
         XCTAssertFalse(all.contains("Fatal error") || all.contains("Backtrac"), "\(label) trapped\n\(all)", file: file, line: line)
-        XCTAssertTrue(all.localizedCaseInsensitiveContains(fragment), "\(label): message lacks '\(fragment)'\n\(all)", file: file, line: line)
+        XCTAssertTrue(
+            all.localizedCaseInsensitiveContains(fragment), "\(label): message lacks '\(fragment)'\n\(all)", file: file, line: line)
     }
 
     func write(_ name: String, _ bytes: [UInt8]) throws -> String {
@@ -113,12 +127,16 @@ final class RobustnessTests: XCTestCase {
         try expectRefusal(["market", "audit", "--markets", "1000000000"], "needs about")
         try expectRefusal(["topology", "--topology", "complete", "--agents", "1000000"], "needs about")
         try expectRefusal(["topology", "--topology", "erdos-renyi:0.0001", "--agents", "1000000"], "at most 50000 agents")
-        try expectRefusal(["mix", "--agents", "64", "--dim", "1000", "--steps", "1"], "AGORA_MEMORY_LIMIT",
-                          environment: ["AGORA_MEMORY_LIMIT": "100K"])
+        try expectRefusal(
+            ["mix", "--agents", "64", "--dim", "1000", "--steps", "1"], "AGORA_MEMORY_LIMIT",
+            environment: ["AGORA_MEMORY_LIMIT": "100K"])
     }
 
     func testContractSettingsAreBounded() throws {
-        let many = try write("many.json", #"{"N": 10, "p": [\#((0..<300).map { _ in "0.00333333333333333" }.joined(separator: ","))], "c": [\#((0..<300).map { "\(Double($0 + 1) / 100)" }.joined(separator: ","))]}"#)
+        let many = try write(
+            "many.json",
+            #"{"N": 10, "p": [\#((0..<300).map { _ in "0.00333333333333333" }.joined(separator: ","))], "c": [\#((0..<300).map { "\(Double($0 + 1) / 100)" }.joined(separator: ","))]}"#
+        )
         try expectRefusal(["contract", many], "types")
         let bigN = try write("bign.json", #"{"N": 9223372036854775807, "p": [0.5, 0.5], "c": [1, 2]}"#)
         try expectRefusal(["contract", bigN], "participants")
@@ -133,7 +151,8 @@ final class RobustnessTests: XCTestCase {
         let labelsOnly = try write("labels.svm", "1\n-1\n1\n")
         try expectRefusal(["data", "inspect", labelsOnly], "no features")
         // IDX headers whose sizes overflow or exceed the file.
-        let idxHuge = try write("huge-idx3-ubyte", [0, 0, 8, 3, 0x7F, 0xFF, 0xFF, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 1, 2, 3])
+        let idxHuge = try write(
+            "huge-idx3-ubyte", [0, 0, 8, 3, 0x7F, 0xFF, 0xFF, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 1, 2, 3])
         let labels = try write("x-labels-idx1-ubyte", [0, 0, 8, 1, 0, 0, 0, 1, 7])
         try expectRefusal(["data", "inspect", idxHuge, "--labels", labels], "declare more data")
         let idxMany = try write("many-idx3-ubyte", [0, 0, 8, 255] + [UInt8](repeating: 0xFF, count: 1020))
@@ -151,12 +170,64 @@ final class RobustnessTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains(#""format":"libsvm""#), r.stdout)
     }
 
+    /// The CLI as a newcomer meets it: a bare `agora` prints help and runs nothing; every
+    /// choice-valued option lists its choices in `--help`; one wording for a wrong choice; a named
+    /// data set resolves in `data inspect`, whose JSON always carries `header`.
+    func testHelpListsChoicesAndBareAgoraPrintsHelp() throws {
+        let bare = try run([])
+        XCTAssertEqual(bare.status, 0, bare.stderr)
+        XCTAssertTrue(bare.stdout.contains("SUBCOMMANDS:") && bare.stdout.contains("dsgd"), bare.stdout)
+        XCTAssertTrue(bare.stdout.hasPrefix("OVERVIEW:"), "a bare agora prints help and runs nothing:\n\(bare.stdout)")
+        let choices: [([String], [String])] = [
+            (["mix", "--help"], ["values: metropolis, max-degree, uniform, lazy-metropolis", "values: auto, sparse, dense"]),
+            (
+                ["dsgd", "run", "--help"],
+                [
+                    "values: logistic, squared", "values: final, average, cumulative",
+                    "values: unit, mixing-weight, degree-normalised", "values: libsvm, idx, csv", "values: auto, yes, no",
+                ]
+            ),
+            (
+                ["market", "run", "--help"],
+                [
+                    "values: default, paper", "values: cosine, squared-l2", "values: index, random",
+                    "values: absolute, relative", "values: client, market",
+                    "values: negative-utility, ir-probability", "values: agora, reference",
+                ]
+            ),
+            (["contract", "--help"], ["values: truncated, size-biased"]),
+        ]
+        for (args, expected) in choices {
+            let help = try run(args)
+            // ArgumentParser wraps help at the terminal width: compare with the line breaks removed.
+            let flat = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            for e in expected { XCTAssertTrue(flat.contains(e), "agora \(args.joined(separator: " ")): no '\(e)' in\n\(help.stdout)") }
+        }
+        try expectRefusal(["mix", "--weights", "even"], "is invalid for '--weights <weights>'. Please provide one of 'metropolis'")
+        try expectRefusal(
+            ["topology", "--topology", "star", "--agents", "5", "--weights", "uniform"], "uniform weights need a regular graph")
+        let csv = try write("plain.csv", "1,2,0\n3,4,1\n5,6,0\n")
+        let plain = try run(["data", "inspect", csv, "--json"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertTrue(plain.stdout.contains(#""header":null"#), plain.stdout)
+        let root =
+            ProcessInfo.processInfo.environment["AGORA_DATA"]
+            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("shared/data").path
+        if FileManager.default.fileExists(atPath: root + "/libsvm/mushrooms") {
+            let named = try run(["data", "inspect", "mushrooms", "--json"], environment: ["AGORA_DATA": root])
+            XCTAssertEqual(named.status, 0, named.stderr)
+            XCTAssertTrue(named.stdout.contains(#""rows":8124"#) && named.stdout.contains(#""features":112"#), named.stdout)
+        }
+    }
+
     func testGzipBombIsRefusedBeforeItExhaustsMemory() throws {
         let bomb = scratch + "/bomb.csv.gz"
         let make = Process()
         make.executableURL = URL(fileURLWithPath: "/bin/sh")
         make.arguments = ["-c", "head -c 400000000 /dev/zero | gzip -1 > '\(bomb)'"]
-        try make.run(); make.waitUntilExit()
+        try make.run()
+        make.waitUntilExit()
         guard make.terminationStatus == 0 else { throw XCTSkip("gzip is not available") }
         try expectRefusal(["data", "inspect", bomb], "needs about", environment: ["AGORA_MEMORY_LIMIT": "512M"])
     }
@@ -188,8 +259,10 @@ final class RobustnessTests: XCTestCase {
 
     func testEditedOrForeignCheckpointsAreRefused() throws {
         let out = scratch + "/ck"
-        let first = try run(["dsgd", "--agents", "8", "--topology", "ring", "--iterations", "60", "--checkpoint-every", "20",
-                             "--stop-after", "20", "--out", out])
+        let first = try run([
+            "dsgd", "--agents", "8", "--topology", "ring", "--iterations", "60", "--checkpoint-every", "20",
+            "--stop-after", "20", "--out", out,
+        ])
         XCTAssertEqual(first.status, 0, first.stderr)
         let path = out + "/checkpoint.json"
         try expectRefusal(["dsgd", "--resume", path, "--agents", "9"], "different experiment")
@@ -215,7 +288,8 @@ final class RobustnessTests: XCTestCase {
         guard env["OPENBLAS_CORETYPE"] == nil || fromMake else {
             throw XCTSkip("OPENBLAS_CORETYPE is set for this run: the CLI keeps the user's core")
         }
-        guard let cpu = CPUFeatures.current(), let best = BLASCoreSelection.bestCore(for: cpu), BLASCoreSelection.level(ofCore: best) > 0 else {
+        guard let cpu = CPUFeatures.current(), let best = BLASCoreSelection.bestCore(for: cpu), BLASCoreSelection.level(ofCore: best) > 0
+        else {
             throw XCTSkip("this CPU offers nothing better than generic kernels")
         }
         let forced = try run(["info"], environment: ["AGORA_BLAS_ASSUME_CORE": "Prescott"], removing: clean)
@@ -227,11 +301,13 @@ final class RobustnessTests: XCTestCase {
         let none = try run(["info", "--selected-core"], removing: clean)
         // Without pretending: a core only where OpenBLAS's own choice (the CLI's own, as `info`
         // reports it in AGORA_BLAS_ORIGINAL_CORE when it changed it) is below the CPU.
-        let original = plain.stdout.split(separator: "\n").first { $0.hasPrefix("env AGORA_BLAS_ORIGINAL_CORE=") }
+        let original =
+            plain.stdout.split(separator: "\n").first { $0.hasPrefix("env AGORA_BLAS_ORIGINAL_CORE=") }
             .map { String($0.dropFirst("env AGORA_BLAS_ORIGINAL_CORE=".count)) } ?? (fromMake ? nil : OpenBLAS.coreName)
         if let original {
-            XCTAssertEqual(none.stdout.trimmingCharacters(in: .whitespacesAndNewlines),
-                           BLASCoreSelection.advice(current: original, cpu: cpu)?.core ?? "")
+            XCTAssertEqual(
+                none.stdout.trimmingCharacters(in: .whitespacesAndNewlines),
+                BLASCoreSelection.advice(current: original, cpu: cpu)?.core ?? "")
         } else {
             XCTAssertEqual(none.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "", "no core changed: none selected")
         }
@@ -244,11 +320,14 @@ final class RobustnessTests: XCTestCase {
     func testInfoReportsTheParallelSchedule() throws {
         let plain = try run(["info"], environment: ["AGORA_PARALLEL_SCHEDULE": "measured"])
         XCTAssertEqual(plain.status, 0, plain.stderr)
-        XCTAssertTrue(plain.stdout.contains("parallel regions  measured per kernel loop: serial below 32 KiB, parallel from 8 MiB"), plain.stdout)
+        XCTAssertTrue(
+            plain.stdout.contains("parallel regions  measured per kernel loop: serial below 32 KiB, parallel from 8 MiB"), plain.stdout)
         let fixed = try run(["info"], environment: ["AGORA_PARALLEL_SCHEDULE": "threshold"])
         XCTAssertTrue(fixed.stdout.contains("parallel regions  fixed threshold: parallel from 256 KiB"), fixed.stdout)
         let bad = try run(["info"], environment: ["AGORA_PARALLEL_SCHEDULE": "fastest"])
         XCTAssertEqual(bad.status, 0)
-        XCTAssertTrue(bad.stdout.contains("AGORA_PARALLEL_SCHEDULE=fastest not understood (expected one of measured, threshold): measured is used"), bad.stdout)
+        XCTAssertTrue(
+            bad.stdout.contains("AGORA_PARALLEL_SCHEDULE=fastest not understood (expected one of measured, threshold): measured is used"),
+            bad.stdout)
     }
 }

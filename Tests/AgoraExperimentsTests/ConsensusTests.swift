@@ -6,7 +6,10 @@ import XCTest
 final class ConsensusTests: XCTestCase {
     func testConsensusFollowsTheSpectralBound() throws {
         var e = ConsensusExperiment()
-        e.topology = .ring; e.agents = 24; e.dimension = 37; e.steps = 40
+        e.topology = .ring
+        e.agents = 24
+        e.dimension = 37
+        e.steps = 40
         let r = try e.run()
         XCTAssertEqual(r.steps.count, 41)
         for s in r.steps {
@@ -15,12 +18,18 @@ final class ConsensusTests: XCTestCase {
         }
         XCTAssertLessThan(r.steps.last!.relativeError, 0.5)
         // The time-varying schedule averages exactly after one period when n is a power of two.
-        e.topology = .onePeerExponential; e.agents = 16; e.steps = 4
+        e.topology = .onePeerExponential
+        e.agents = 16
+        e.steps = 4
         XCTAssertLessThan(try e.run().steps.last!.relativeError, 1e-10)
         // Sparse and dense kernels agree.
-        e.topology = .complete; e.agents = 12; e.steps = 2
-        e.strategy = .sparse; let a = try e.run()
-        e.strategy = .dense; let b = try e.run()
+        e.topology = .complete
+        e.agents = 12
+        e.steps = 2
+        e.strategy = .sparse
+        let a = try e.run()
+        e.strategy = .dense
+        let b = try e.run()
         XCTAssertTrue(b.usesGEMM && !a.usesGEMM)
         XCTAssertEqual(a.steps[1].consensusError, b.steps[1].consensusError, accuracy: 1e-6 * a.steps[0].consensusError)
         e.agents = 0

@@ -10,9 +10,13 @@ import XCTest
 final class DSGDSimulationTests: XCTestCase {
     func small() -> DSGDExperiment {
         var e = DSGDExperiment()
-        e.data.agents = 8; e.data.rowsPerAgent = 60; e.data.features = 6
+        e.data.agents = 8
+        e.data.rowsPerAgent = 60
+        e.data.features = 6
         e.topology = .ring
-        e.iterations = 300; e.evaluateEvery = 50; e.batch = 8
+        e.iterations = 300
+        e.evaluateEvery = 50
+        e.batch = 8
         e.strategic = [.init(agent: 2, behaviour: .inflate(alpha: 3)), .init(agent: 5, behaviour: .noise(sigma: 1))]
         // Calibrated for this small ring: with C_0 = 1e-4 inflation still pays here (+0.03), so the
         // coefficient must be set per configuration (see the DSGD notes in the README).
@@ -23,8 +27,12 @@ final class DSGDSimulationTests: XCTestCase {
     func testIncentivesBudgetBalanceAndDeterminism() throws {
         let e = small()
         let r = try e.run()
-        XCTAssertEqual(r.runs.map(\.label), ["payments", "no-payments", "all-truthful", "payments/truthful-2", "no-payments/truthful-2",
-                                            "payments/truthful-5", "no-payments/truthful-5"])
+        XCTAssertEqual(
+            r.runs.map(\.label),
+            [
+                "payments", "no-payments", "all-truthful", "payments/truthful-2", "no-payments/truthful-2",
+                "payments/truthful-5", "no-payments/truthful-5",
+            ])
         let pay = r.runs[0]
         for p in pay.points {
             XCTAssertLessThanOrEqual(p.budgetResidual, 1e-12, "budget balance every iteration")
@@ -49,8 +57,11 @@ final class DSGDSimulationTests: XCTestCase {
 
     func testInvalidConfigurationsNameTheField() {
         func expect(_ change: (inout DSGDExperiment) -> Void, _ fragment: String, line: UInt = #line) {
-            var e = small(); change(&e)
-            XCTAssertThrowsError(try e.validate(), line: line) { err in XCTAssertTrue("\(err)".contains(fragment), "'\(err)' lacks '\(fragment)'", line: line) }
+            var e = small()
+            change(&e)
+            XCTAssertThrowsError(try e.validate(), line: line) { err in
+                XCTAssertTrue("\(err)".contains(fragment), "'\(err)' lacks '\(fragment)'", line: line)
+            }
         }
         expect({ $0.strategic = [.init(agent: 8, behaviour: .freeRide)] }, "strategic agent index 8 is outside 0..<8")
         expect({ $0.strategic = [.init(agent: 1, behaviour: .inflate(alpha: 0.5))] }, "inflate alpha must be a finite number >= 1")
@@ -62,24 +73,33 @@ final class DSGDSimulationTests: XCTestCase {
 
     func testResumeEqualsTheUninterruptedRunBitForBit() throws {
         var e = small()
-        e.iterations = 120; e.evaluateEvery = 20
+        e.iterations = 120
+        e.evaluateEvery = 20
         let full = try e.run()
         let path = NSTemporaryDirectory() + "agora-checkpoint-\(UUID().uuidString).json"
         defer { try? FileManager.default.removeItem(atPath: path) }
         // Interrupted in the middle of the third run (2 x 120 + 40 iterations).
-        XCTAssertThrowsError(try e.run(checkpoints: .init(path: path, every: 20, stopAfter: 280))) { XCTAssertTrue($0 is DSGDExperiment.Stopped) }
+        XCTAssertThrowsError(try e.run(checkpoints: .init(path: path, every: 20, stopAfter: 280))) {
+            XCTAssertTrue($0 is DSGDExperiment.Stopped)
+        }
         let c = try DSGDExperiment.Checkpoint.read(path: path)
-        XCTAssertEqual(c.run, 2); XCTAssertEqual(c.iteration, 40); XCTAssertEqual(c.finishedRuns.count, 2)
+        XCTAssertEqual(c.run, 2)
+        XCTAssertEqual(c.iteration, 40)
+        XCTAssertEqual(c.finishedRuns.count, 2)
         // Resumed, itself checkpointing and interrupted once more, then resumed again.
         XCTAssertThrowsError(try e.run(checkpoints: .init(path: path, every: 20, stopAfter: 100), resume: c))
         let resumed = try e.run(resume: try DSGDExperiment.Checkpoint.read(path: path))
-        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
         XCTAssertEqual(try enc.encode(resumed.runs), try enc.encode(full.runs))
         XCTAssertEqual(try enc.encode(resumed.gains), try enc.encode(full.gains))
         // A checkpoint of another experiment is refused.
-        var other = e; other.seed = 99
+        var other = e
+        other.seed = 99
         XCTAssertThrowsError(try other.run(resume: c)) { XCTAssertTrue("\($0)".contains("different experiment")) }
-        XCTAssertThrowsError(try DSGDExperiment.Checkpoint.read(path: path + ".missing")) { XCTAssertTrue("\($0)".contains("cannot read the checkpoint")) }
+        XCTAssertThrowsError(try DSGDExperiment.Checkpoint.read(path: path + ".missing")) {
+            XCTAssertTrue("\($0)".contains("cannot read the checkpoint"))
+        }
     }
 
     /// A checkpoint whose contents do not fit its own counters (a finished run without its points,
@@ -87,7 +107,8 @@ final class DSGDSimulationTests: XCTestCase {
     /// that leaves the digest stale is refused on reading.
     func testInconsistentOrEditedCheckpointsAreRefused() throws {
         var e = small()
-        e.iterations = 60; e.evaluateEvery = 20
+        e.iterations = 60
+        e.evaluateEvery = 20
         let path = NSTemporaryDirectory() + "agora-checkpoint-\(UUID().uuidString).json"
         defer { try? FileManager.default.removeItem(atPath: path) }
         XCTAssertThrowsError(try e.run(checkpoints: .init(path: path, every: 20, stopAfter: 100)))
@@ -103,7 +124,8 @@ final class DSGDSimulationTests: XCTestCase {
         // edited by hand, by the digest.
         try ahead.write(path: path)
         XCTAssertThrowsError(try e.run(resume: try DSGDExperiment.Checkpoint.read(path: path)))
-        let text = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: #""lastResidual":"#, with: #""lastResidual":1"#)
+        let text = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(
+            of: #""lastResidual":"#, with: #""lastResidual":1"#)
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try DSGDExperiment.Checkpoint.read(path: path)) { XCTAssertTrue("\($0)".contains("digest"), "\($0)") }
     }
@@ -129,12 +151,16 @@ final class DSGDDataFileTests: XCTestCase {
         var e = DSGDExperiment()
         e.data.agents = 6
         e.dataFile = DataFile(path: path, format: .libsvm, features: 3, partition: .dirichlet(beta: 1))
-        e.topology = .ring; e.iterations = 200; e.evaluateEvery = 50
+        e.topology = .ring
+        e.iterations = 200
+        e.evaluateEvery = 50
         let r = try e.run()
         let run = r.runs[0]
         XCTAssertLessThan(run.points.last!.optimalityGap, run.points.first!.optimalityGap)
         XCTAssertGreaterThan(run.points.last!.accuracy!, 0.9)
-        XCTAssertThrowsError(try DataFormat(parsing: "parquet")) { XCTAssertTrue("\($0)".contains("format 'parquet' is not one of libsvm, idx, csv")) }
+        XCTAssertThrowsError(try DataFormat(parsing: "parquet")) {
+            XCTAssertTrue("\($0)".contains("format 'parquet' is not one of libsvm, idx, csv"))
+        }
         XCTAssertEqual(try DataFormat(parsing: "SVMlight"), .libsvm)
         let config = #"{"path": "x", "format": "parquet", "features": 0, "partition": {"iid": {}}}"#
         XCTAssertThrowsError(try JSONDecoder().decode(DataFile.self, from: Data(config.utf8))) {
@@ -152,7 +178,8 @@ final class DSGDDataFileTests: XCTestCase {
         e.dataFile = DataFile(path: try sharedData("libsvm/a9a"), format: .libsvm, features: 123, partition: .iid)
         e.dataFile!.testPath = try sharedData("libsvm/a9a.t")
         e.l2 = 1e-4
-        e.iterations = 1600; e.evaluateEvery = 200
+        e.iterations = 1600
+        e.evaluateEvery = 200
         let r = try e.run()
         let pts = r.runs[0].points
         for p in pts { XCTAssertLessThanOrEqual(p.budgetResidual, 1e-10) }

@@ -1,4 +1,3 @@
-@testable import AgoraExperiments
 import AgoraKernels
 import AgoraLearning
 import AgoraMechanisms
@@ -7,14 +6,20 @@ import AgoraTopology
 import Foundation
 import XCTest
 
+@testable import AgoraExperiments
+
 /// The mechanism's claims measured (issue: "Truthful DSGD, measured like the paper claims it"):
 /// empirical best responses, the gain against the horizon, calibration, all agents strategic,
 /// and the convergence rates, on small synthetic problems (strongly convex through the L2 term).
 final class DSGDIncentiveTests: XCTestCase {
     func tiny(_ loss: GLMLoss = .logistic) -> DSGDExperiment {
         var e = DSGDExperiment()
-        e.data.agents = 6; e.data.rowsPerAgent = 40; e.data.features = 5; e.data.loss = loss
-        e.topology = .ring; e.batch = 4
+        e.data.agents = 6
+        e.data.rowsPerAgent = 40
+        e.data.features = 5
+        e.data.loss = loss
+        e.topology = .ring
+        e.batch = 4
         return e
     }
 
@@ -40,7 +45,9 @@ final class DSGDIncentiveTests: XCTestCase {
         for k in 0..<4 {
             for i in 0..<6 {
                 XCTAssertEqual(unit.payments[k][i] * 0.03, at.payments[k][i], accuracy: 1e-12 * max(1, abs(at.payments[k][i])))
-                XCTAssertEqual(unit.utility(agent: i, at: k, c0: 0.03, model: .final), at.utility(agent: i, at: k, c0: 0.03, model: .final), accuracy: 1e-12)
+                XCTAssertEqual(
+                    unit.utility(agent: i, at: k, c0: 0.03, model: .final), at.utility(agent: i, at: k, c0: 0.03, model: .final),
+                    accuracy: 1e-12)
                 XCTAssertEqual(off.payments[k][i], 0)
             }
             XCTAssertEqual(unit.payments[k].reduce(0, +), 0, accuracy: 1e-10, "budget balance")
@@ -65,14 +72,15 @@ final class DSGDIncentiveTests: XCTestCase {
             for k in 0..<d { full[k] += (z - ctx.targets[r]) * x[k] / Double(rows.count) }
         }
         for k in 0..<d { full[k] += e.l2 * theta[k] }
-        let g = (0..<d).map { 0.3 * full[$0] + 0.01 * Double($0) }   // a mini-batch-like direction
+        let g = (0..<d).map { 0.3 * full[$0] + 0.01 * Double($0) }  // a mini-batch-like direction
         let gg = g.map { $0 * $0 }.reduce(0, +)
         sim.grads = try Matrix(rows: 6, cols: d, storage: (0..<6).flatMap { a in (0..<d).map { a == i ? Float(g[$0]) : 0 } })
         let gg32 = Double((0..<d).map { Float(g[$0]) * Float(g[$0]) }.reduce(0, +))
         let lam = 0.5 * pow(6.0, -0.6), c = 0.02 * pow(6.0, -0.1), omega = 2.0 / 3, L = 1.7
         let dot = zip(full, g).map(*).reduce(0, +)
         let expected = max(1, lam * dot / ((L * lam * lam + 2 * c * omega) * gg))
-        XCTAssertEqual(try sim.myopicInflation(agent: i, iteration: t, smoothness: L, reportedNorm: gg32), expected, accuracy: 1e-4 * expected)
+        XCTAssertEqual(
+            try sim.myopicInflation(agent: i, iteration: t, smoothness: L, reportedNorm: gg32), expected, accuracy: 1e-4 * expected)
         XCTAssertGreaterThan(expected, 1, "the test exercises the interior branch")
         for w in e.mechanism.payments!.edgeWeightSums(iteration: 0, exchange: ctx.exchange) { XCTAssertEqual(w, 2.0 / 3, accuracy: 1e-12) }
     }
@@ -92,7 +100,9 @@ final class DSGDIncentiveTests: XCTestCase {
             study.calibrate = true
             study.pilotHorizon = 400
             let r = try e.horizonStudy(study)
-            XCTAssertTrue(r.epsilonWithPayments.allSatisfy { $0 >= 0 } && r.epsilonWithoutPayments.allSatisfy { $0 >= 0 }, "truthful play is in the family")
+            XCTAssertTrue(
+                r.epsilonWithPayments.allSatisfy { $0 >= 0 } && r.epsilonWithoutPayments.allSatisfy { $0 >= 0 },
+                "truthful play is in the family")
             for c in r.curves where !c.lowersReport {
                 for k in r.horizons.indices {
                     XCTAssertGreaterThanOrEqual(r.epsilonWithPayments[k], c.withPayments[k], "epsilon_hat is the maximum over the family")
@@ -103,7 +113,8 @@ final class DSGDIncentiveTests: XCTestCase {
             XCTAssertGreaterThan(off.last!, 4 * off.first!, "\(loss): without payments the gain grows with T: \(off)")
             XCTAssertGreaterThan(r.slopeWithoutPayments ?? 0, 0.5)
             let bound = r.epsilonWithPayments.first! + 0.01 * off.last!
-            XCTAssertLessThanOrEqual(r.epsilonWithPayments.max()!, bound, "\(loss): with payments the gain stays bounded: \(r.epsilonWithPayments)")
+            XCTAssertLessThanOrEqual(
+                r.epsilonWithPayments.max()!, bound, "\(loss): with payments the gain stays bounded: \(r.epsilonWithPayments)")
             // The myopic best response is derived for the per-step reward: it never loses to truthful play under it.
             for c in r.curves where c.behaviour.hasPrefix("myopic") {
                 XCTAssertTrue((c.withPayments + c.withoutPayments).allSatisfy { $0 >= -1e-9 }, "\(loss): myopic best response lost: \(c)")
@@ -124,7 +135,8 @@ final class DSGDIncentiveTests: XCTestCase {
         XCTAssertTrue(r.epsilonWithPayments.allSatisfy { $0 <= 0.01 * r.epsilonWithoutPayments.max()! }, "\(r.epsilonWithPayments)")
         let low = try XCTUnwrap(r.reportLoweringWithPayments)
         XCTAssertGreaterThan(low.last!, low.first!, "a free-rider's income grows with T")
-        XCTAssertTrue(r.honestTransferMax.last! > r.honestTransferMax.first!, "honest transfers grow on heterogeneous data (spec, open questions)")
+        XCTAssertTrue(
+            r.honestTransferMax.last! > r.honestTransferMax.first!, "honest transfers grow on heterogeneous data (spec, open questions)")
     }
 
     /// The calibrated C_0 deters every inflation on the pilot, and is tight: at C_0 / (2 margin)
@@ -142,9 +154,12 @@ final class DSGDIncentiveTests: XCTestCase {
             for b in inflation.deviations {
                 let tr = try e.trace(ctx, strategic: [.init(agent: i, behaviour: b)], coefficient: nil, iterations: 200, evaluateAt: grid)
                 for k in 1..<tr.iterations.count {
-                    let gain = tr.utility(agent: i, at: k, c0: c.c0, model: .final) - truthful.utility(agent: i, at: k, c0: c.c0, model: .final)
+                    let gain =
+                        tr.utility(agent: i, at: k, c0: c.c0, model: .final) - truthful.utility(agent: i, at: k, c0: c.c0, model: .final)
                     XCTAssertLessThanOrEqual(gain, 1e-12, "agent \(i), \(b), t = \(tr.iterations[k])")
-                    let below = tr.utility(agent: i, at: k, c0: c.c0 / 3, model: .final) - truthful.utility(agent: i, at: k, c0: c.c0 / 3, model: .final)
+                    let below =
+                        tr.utility(agent: i, at: k, c0: c.c0 / 3, model: .final)
+                        - truthful.utility(agent: i, at: k, c0: c.c0 / 3, model: .final)
                     if below > 0 { paysBelow = true }
                 }
             }
@@ -199,7 +214,9 @@ final class DSGDIncentiveTests: XCTestCase {
         for alpha in [[Double](repeating: 1, count: 6), [1, 1, 1, 2.5, 1, 1]] {
             let target = optimum(alpha)
             if alpha.allSatisfy({ $0 == 1 }) {
-                for (a, b) in zip(target, ctx.reference.theta) { XCTAssertEqual(a, b, accuracy: 1e-6, "the independent solve agrees with the reference solver") }
+                for (a, b) in zip(target, ctx.reference.theta) {
+                    XCTAssertEqual(a, b, accuracy: 1e-6, "the independent solve agrees with the reference solver")
+                }
             }
             let strategic: [DSGDExperiment.Strategic] = alpha[3] == 1 ? [] : [.init(agent: 3, behaviour: .inflate(alpha: alpha[3]))]
             // The mean over three seeds of the mini-batches (one run's curve is noisy).
@@ -213,7 +230,8 @@ final class DSGDIncentiveTests: XCTestCase {
                         var err = 0.0
                         for i in 0..<6 { for q in 0..<d { err += pow(Double(sim.theta[i, q]) - target[q], 2) } }
                         if seed == 1 { ts.append(log(Double(t + 1))) }
-                        mean[k] += err / 18; k += 1
+                        mean[k] += err / 18
+                        k += 1
                     }
                 }
             }
@@ -234,12 +252,19 @@ final class DSGDIncentiveTests: XCTestCase {
         // the separator passes through 0 and cannot beat the majority class by much.
         var g = SeededGenerator(seed: 9)
         var text = ""
-        for _ in 0..<400 { let v = g.uniform(); text += "\(v > 0.7 ? 1 : -1) 1:\(v)\n" }
+        for _ in 0..<400 {
+            let v = g.uniform()
+            text += "\(v > 0.7 ? 1 : -1) 1:\(v)\n"
+        }
         let path = NSTemporaryDirectory() + "agora-intercept-\(getpid()).svm"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
         var e = DSGDExperiment()
-        e.data.agents = 4; e.topology = .ring; e.iterations = 1500; e.evaluateEvery = 1500; e.mechanism.stepSize.initial = 2
+        e.data.agents = 4
+        e.topology = .ring
+        e.iterations = 1500
+        e.evaluateEvery = 1500
+        e.mechanism.stepSize.initial = 2
         e.dataFile = DataFile(path: path, format: .libsvm, partition: .iid)
         XCTAssertTrue(e.usesIntercept, "on by default for data files")
         let with = try e.run().runs[0].points.last!.accuracy!

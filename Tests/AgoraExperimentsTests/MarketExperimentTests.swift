@@ -1,4 +1,3 @@
-@testable import AgoraExperiments
 import AgoraKernels
 import AgoraLearning
 import AgoraMechanisms
@@ -7,32 +6,49 @@ import AgoraTopology
 import Foundation
 import XCTest
 
+@testable import AgoraExperiments
+
 final class MarketExperimentTests: XCTestCase {
     func testBadInputGivesClearErrors() throws {
         let ok = ClientEconomics(dataSize: 100, cost: 1, eagerness: 10)
         let d = Matrix<Double>(rows: 2, cols: 2)
         func message(_ body: () throws -> Void) -> String {
-            do { try body(); return "" } catch { return "\(error)" }
+            do {
+                try body()
+                return ""
+            } catch { return "\(error)" }
         }
-        XCTAssertTrue(message { _ = try ModelMarket().clear(reports: [ok, ClientEconomics(dataSize: -1, cost: 1, eagerness: 1)], distances: d) }.contains("client 1 report: data size N must be a positive"))
-        XCTAssertTrue(message { _ = try ModelMarket().clear(reports: [ClientEconomics(dataSize: 1, cost: -2, eagerness: 1), ok], distances: d) }.contains("cost c must be a non-negative"))
-        XCTAssertTrue(message { _ = try ModelMarket().clear(reports: [ok, ClientEconomics(dataSize: 1, cost: 1, eagerness: -1)], distances: d) }.contains("eagerness K must be a non-negative"))
-        XCTAssertTrue(message { _ = try ModelMarket(lambda: 0).clear(reports: [ok, ok], distances: d) }.contains("lambda must be a positive"))
+        XCTAssertTrue(
+            message { _ = try ModelMarket().clear(reports: [ok, ClientEconomics(dataSize: -1, cost: 1, eagerness: 1)], distances: d) }
+                .contains("client 1 report: data size N must be a positive"))
+        XCTAssertTrue(
+            message { _ = try ModelMarket().clear(reports: [ClientEconomics(dataSize: 1, cost: -2, eagerness: 1), ok], distances: d) }
+                .contains("cost c must be a non-negative"))
+        XCTAssertTrue(
+            message { _ = try ModelMarket().clear(reports: [ok, ClientEconomics(dataSize: 1, cost: 1, eagerness: -1)], distances: d) }
+                .contains("eagerness K must be a non-negative"))
+        XCTAssertTrue(
+            message { _ = try ModelMarket(lambda: 0).clear(reports: [ok, ok], distances: d) }.contains("lambda must be a positive"))
         XCTAssertTrue(message { _ = try ModelMarket(eta: -1).clear(reports: [ok, ok], distances: d) }.contains("eta must be a positive"))
-        XCTAssertTrue(message { _ = try ModelMarket().clear(reports: [ok, ok, ok], distances: d) }.contains("distances are 2 x 2 for 3 clients"))
-        XCTAssertTrue(message { _ = try ModelMarket().clear(reports: [ok, ok], truth: [ok], distances: d) }.contains("2 reports but 1 true"))
+        XCTAssertTrue(
+            message { _ = try ModelMarket().clear(reports: [ok, ok, ok], distances: d) }.contains("distances are 2 x 2 for 3 clients"))
+        XCTAssertTrue(
+            message { _ = try ModelMarket().clear(reports: [ok, ok], truth: [ok], distances: d) }.contains("2 reports but 1 true"))
         var e = MarketExperiment()
         e.market.eta = 0
         XCTAssertTrue(message { _ = try e.run() }.contains("eta must be a positive"))
-        e = MarketExperiment(); e.attackers = [.init(client: 99, attack: .shuffle)]
+        e = MarketExperiment()
+        e.attackers = [.init(client: 99, attack: .shuffle)]
         XCTAssertTrue(message { _ = try e.run() }.contains("attacker client 99 is outside 0..<10"))
-        e = MarketExperiment(); e.misreports = [.init(client: 1, sizeFactor: -2)]
+        e = MarketExperiment()
+        e.misreports = [.init(client: 1, sizeFactor: -2)]
         XCTAssertTrue(message { _ = try e.run() }.contains("misreport factors must be positive"))
     }
 
     func small() -> MarketExperiment {
         var e = MarketExperiment()
-        e.rounds = 6; e.localSteps = 10
+        e.rounds = 6
+        e.localSteps = 10
         e.methods = [.ipfl, .local]
         return e
     }
@@ -45,7 +61,8 @@ final class MarketExperimentTests: XCTestCase {
     func testPersonalisedBaselinesWinOnGroupedClients() throws {
         var e = MarketExperiment()
         e.data.agents = 9
-        e.rounds = 15; e.localSteps = 10
+        e.rounds = 15
+        e.localSteps = 10
         e.methods = [.local, .fedavg, .fedamp, .cfl, .fedfomo]
         let r = try e.run()
         let acc = Dictionary(uniqueKeysWithValues: r.methods.map { ($0.method, $0.meanBestAccuracy) })
@@ -59,7 +76,9 @@ final class MarketExperimentTests: XCTestCase {
         let cfl = edges(.cfl)
         XCTAssertGreaterThan(cfl.count, 0, "CFL split the federation")
         XCTAssertTrue(cfl.allSatisfy { $0.0 % 3 == $0.1 % 3 }, "CFL clusters cross the groups: \(cfl)")
-        let fomo = r.methods.first { $0.method == .fedfomo }!.rounds.flatMap { $0.imports.enumerated().flatMap { i, js in js.map { (i, $0) } } }
+        let fomo = r.methods.first { $0.method == .fedfomo }!.rounds.flatMap {
+            $0.imports.enumerated().flatMap { i, js in js.map { (i, $0) } }
+        }
         XCTAssertGreaterThan(fomo.count, 0, "FedFomo mixed in some models")
         XCTAssertGreaterThanOrEqual(Double(fomo.filter { $0.0 % 3 == $0.1 % 3 }.count), 0.8 * Double(fomo.count), "FedFomo picks: \(fomo)")
         for m in r.methods { for rd in m.rounds { XCTAssertFalse(rd.accuracies.contains { $0.isNaN }, "\(m.method) round \(rd.round)") } }
@@ -70,7 +89,9 @@ final class MarketExperimentTests: XCTestCase {
         var u = Matrix<Float>(rows: 6, cols: 3)
         for i in 0..<6 {
             let s: Float = i % 2 == 0 ? 1 : -1
-            u[i, 0] = s; u[i, 1] = s * 0.5 + Float(i) * 0.01; u[i, 2] = Float(i % 3) * 0.02
+            u[i, 0] = s
+            u[i, 1] = s * 0.5 + Float(i) * 0.01
+            u[i, 2] = Float(i % 3) * 0.02
         }
         let geo = try Kernels.updateGeometry(u, origin: [0, 0, 0])
         let (a, b) = CFLStrategy.bipartition(Array(0..<6), cosines: geo.cosines)
@@ -105,11 +126,14 @@ final class MarketExperimentTests: XCTestCase {
         var e = [ClientEconomics](repeating: ClientEconomics(dataSize: 5000, cost: 1, eagerness: 5e5), count: m)
         for a in 6..<8 { e[a] = ClientEconomics(dataSize: 5000, cost: 0, eagerness: 0) }
         var d = Matrix<Double>(rows: m, cols: m)
-        for i in 0..<m { for j in 0..<m where i != j {
-            d[i, j] = (i < 6 && j < 6) ? (i % 2 == j % 2 ? 0.05 : 0.9) : (i == 6 || j == 6 ? 1.0 : 1.9)
-        } }
+        for i in 0..<m {
+            for j in 0..<m where i != j {
+                d[i, j] = (i < 6 && j < 6) ? (i % 2 == j % 2 ? 0.05 : 0.9) : (i == 6 || j == 6 ? 1.0 : 1.9)
+            }
+        }
         let o = try ModelMarket(lambda: 2).clear(reports: e, distances: d)
-        XCTAssertEqual(o.buyers[6], 0); XCTAssertEqual(o.buyers[7], 0)
+        XCTAssertEqual(o.buyers[6], 0)
+        XCTAssertEqual(o.buyers[7], 0)
         for i in 0..<6 { XCTAssertFalse(o.imports[i].isEmpty) }
         // No honest alternative (all honest distances 1): the shuffled seller (d = 1, c = 0) is the
         // cheapest, and is bought iff lambda < G(2N) - G(N) = 2.93.
@@ -128,9 +152,12 @@ final class MarketExperimentTests: XCTestCase {
         var e = small()
         e.dataFile = DataFile(path: try sharedData("uci/digits.csv.gz"), format: .csv, partition: .classGroups(groups: 3))
         e.methods = [.ipfl]
-        e.rounds = 6; e.localSteps = 20
-        e.attackers = [.init(client: 9, attack: .signFlip), .init(client: 7, attack: .shuffle),
-                       .init(client: 8, attack: .freeRideGaussian), .init(client: 6, attack: .freeRideConstant)]
+        e.rounds = 6
+        e.localSteps = 20
+        e.attackers = [
+            .init(client: 9, attack: .signFlip), .init(client: 7, attack: .shuffle),
+            .init(client: 8, attack: .freeRideGaussian), .init(client: 6, attack: .freeRideConstant),
+        ]
         let r = try e.run()
         let bad = Set(e.attackers.map(\.client))
         for rd in r.methods[0].rounds {
@@ -177,13 +204,22 @@ final class MarketExperimentTests: XCTestCase {
     /// an always-rational client, drops an never-rational one, and otherwise leaves with the
     /// complementary frequency (binomial, 20 000 draws: 4 standard deviations is 0.014).
     func testDropoutRules() {
-        XCTAssertTrue(DropoutRule.negativeUtility.leaves(utility: -0.5, rational: 3, rounds: 4, draw: { XCTFail("no draw"); return 0 }))
+        XCTAssertTrue(
+            DropoutRule.negativeUtility.leaves(
+                utility: -0.5, rational: 3, rounds: 4,
+                draw: {
+                    XCTFail("no draw")
+                    return 0
+                }))
         XCTAssertFalse(DropoutRule.negativeUtility.leaves(utility: -1e-13, rational: 0, rounds: 4, draw: { 0 }))
         var g = SeededGenerator(seed: 7)
-        XCTAssertFalse((0..<1000).contains { _ in DropoutRule.irProbability.leaves(utility: 0, rational: 5, rounds: 5, draw: { g.uniform() }) })
-        XCTAssertTrue((0..<1000).allSatisfy { _ in DropoutRule.irProbability.leaves(utility: -1, rational: 0, rounds: 3, draw: { g.uniform() }) })
+        XCTAssertFalse(
+            (0..<1000).contains { _ in DropoutRule.irProbability.leaves(utility: 0, rational: 5, rounds: 5, draw: { g.uniform() }) })
+        XCTAssertTrue(
+            (0..<1000).allSatisfy { _ in DropoutRule.irProbability.leaves(utility: -1, rational: 0, rounds: 3, draw: { g.uniform() }) })
         let n = 20_000
-        let left = (0..<n).filter { _ in DropoutRule.irProbability.leaves(utility: -1, rational: 3, rounds: 4, draw: { g.uniform() }) }.count
+        let left = (0..<n).filter { _ in DropoutRule.irProbability.leaves(utility: -1, rational: 3, rounds: 4, draw: { g.uniform() }) }
+            .count
         XCTAssertEqual(Double(left) / Double(n), 0.25, accuracy: 0.014)
     }
 
@@ -195,7 +231,8 @@ final class MarketExperimentTests: XCTestCase {
             var e = small()
             e.methods = [.fedavg, .ipfl]
             e.rounds = 3
-            e.dropout = true; e.dropoutRule = rule
+            e.dropout = true
+            e.dropoutRule = rule
             let r = try e.run()
             let fedavg = r.methods[0].rounds, ipfl = r.methods[1].rounds
             XCTAssertEqual(fedavg[0].active, [Bool](repeating: true, count: e.clients), "\(rule)")
@@ -214,7 +251,10 @@ final class MarketExperimentTests: XCTestCase {
         var e = MarketExperiment()
         e.dataFile = DataFile(path: images, format: .idx, partition: .dirichlet(beta: 0.1))
         e.methods = [.ipfl, .local]
-        e.rounds = 8; e.localSteps = 20; e.batch = 32; e.learningRate = 0.01
+        e.rounds = 8
+        e.localSteps = 20
+        e.batch = 32
+        e.learningRate = 0.01
         e.labelWeightedAccuracy = false  // one prediction per client and pooled test row per round: slow in debug builds
         let r = try e.run()
         let ipfl = r.methods[0].meanBestAccuracy, local = r.methods[1].meanBestAccuracy

@@ -1,4 +1,3 @@
-@testable import AgoraExperiments
 import AgoraKernels
 import AgoraLearning
 import AgoraMechanisms
@@ -6,13 +5,16 @@ import AgoraTestSupport
 import Foundation
 import XCTest
 
+@testable import AgoraExperiments
+
 /// The market as a user runs it on data of their own (issue: "The model market on real data"):
 /// the minimum client size, label-mix clusters on binary data, the inclusive market, the reference
 /// code's attack and evaluation conventions, the per-client prox pilot and the warnings.
 final class MarketOnRealDataTests: XCTestCase {
     func smallMarket() -> MarketExperiment {
         var e = MarketExperiment()
-        e.rounds = 6; e.localSteps = 10
+        e.rounds = 6
+        e.localSteps = 10
         e.methods = [.ipfl, .local]
         return e
     }
@@ -29,14 +31,17 @@ final class MarketOnRealDataTests: XCTestCase {
         XCTAssertEqual(Set(p.agents.flatMap { $0 }).count, 8000)
         let unconstrained = try Partition(labels: labels, classes: 2, agents: 10, scheme: .dirichlet(beta: 0.1), seed: 3)
         XCTAssertLessThan(unconstrained.sizes.min()!, 10, "the first draw alone would leave a client short")
-        XCTAssertThrowsError(try Partition(labels: Array(labels.prefix(600)), classes: 2, agents: 10, scheme: .dirichlet(beta: 0.1), seed: 3, minRows: 10)) { error in
+        XCTAssertThrowsError(
+            try Partition(labels: Array(labels.prefix(600)), classes: 2, agents: 10, scheme: .dirichlet(beta: 0.1), seed: 3, minRows: 10)
+        ) { error in
             XCTAssertTrue("\(error)".contains("no dirichlet:0.1 split in 1000 draws"), "\(error)")
         }
         XCTAssertThrowsError(try Partition(labels: labels, classes: 2, agents: 10, scheme: .iid, seed: 3, minRows: 801)) { error in
             XCTAssertTrue("\(error)".contains("at least 801"), "\(error)")
         }
         let tiny = (0..<40).map { $0 == 0 ? 1 : 0 }
-        XCTAssertThrowsError(try Partition(labels: tiny, classes: 2, agents: 4, scheme: .classGroups(groups: 2), seed: 1, minRows: 5)) { error in
+        XCTAssertThrowsError(try Partition(labels: tiny, classes: 2, agents: 4, scheme: .classGroups(groups: 2), seed: 1, minRows: 5)) {
+            error in
             XCTAssertTrue("\(error)".contains("agent 2 gets 1 rows"), "\(error)")
         }
         var e = smallMarket()
@@ -89,10 +94,14 @@ final class MarketOnRealDataTests: XCTestCase {
         try "client,K,cost\n0,1,1\n1,-5,1\n".write(toFile: path, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try MarketExperiment.readEconomics(path: path, clients: 2)) { error in
             let a = error as! AgoraError
-            XCTAssertEqual(a.line, 3); XCTAssertEqual(a.field, "K"); XCTAssertEqual(a.file, path)
+            XCTAssertEqual(a.line, 3)
+            XCTAssertEqual(a.field, "K")
+            XCTAssertEqual(a.file, path)
         }
         try "client,K,cost\n0,1,1\n".write(toFile: path, atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try MarketExperiment.readEconomics(path: path, clients: 2)) { XCTAssertTrue("\($0)".contains("no row for client 1"), "\($0)") }
+        XCTAssertThrowsError(try MarketExperiment.readEconomics(path: path, clients: 2)) {
+            XCTAssertTrue("\($0)".contains("no row for client 1"), "\($0)")
+        }
         let d = MarketExperiment.uniformDraws(1000, lo: 2, hi: 3, seed: 1, stream: 7)
         XCTAssertTrue(d.allSatisfy { $0 >= 2 && $0 <= 3 })
         XCTAssertEqual(d.reduce(0, +) / 1000, 2.5, accuracy: 0.03)
@@ -103,17 +112,23 @@ final class MarketOnRealDataTests: XCTestCase {
     func testReferenceAttackConventions() throws {
         var e = smallMarket()
         e.methods = [.ipfl]
-        e.attackers = [.init(client: 9, attack: .signFlip), .init(client: 8, attack: .freeRideConstant), .init(client: 7, attack: .freeRideGaussian)]
+        e.attackers = [
+            .init(client: 9, attack: .signFlip), .init(client: 8, attack: .freeRideConstant), .init(client: 7, attack: .freeRideGaussian),
+        ]
         e.attackConvention = .reference
         let r = try e.run()
-        XCTAssertEqual(r.reports[8].cost, 0); XCTAssertEqual(r.reports[7].cost, 0)
-        XCTAssertEqual(r.truth[8].cost, 1); XCTAssertEqual(r.truth[7].cost, 1)
+        XCTAssertEqual(r.reports[8].cost, 0)
+        XCTAssertEqual(r.reports[7].cost, 0)
+        XCTAssertEqual(r.truth[8].cost, 1)
+        XCTAssertEqual(r.truth[7].cost, 1)
         XCTAssertEqual(r.reports[9].cost, 0, "a sign-flip attacker is a pure seller")
         // Upload checks on the strategy itself: -theta and all ones.
-        let fed = try FederatedClients(data: try e.data.generate().data, model: .linear(LinearModel(loss: .logistic, l2: 0)),
-                                       partition: try e.data.generate().partition, testFraction: 0.2, seed: 1)
-        var run = FederatedRun(experiment: e, fed: fed, truth: r.truth, reports: r.reports,
-                               attack: Dictionary(uniqueKeysWithValues: e.attackers.map { ($0.client, $0.attack) }))
+        let fed = try FederatedClients(
+            data: try e.data.generate().data, model: .linear(LinearModel(loss: .logistic, l2: 0)),
+            partition: try e.data.generate().partition, testFraction: 0.2, seed: 1)
+        var run = FederatedRun(
+            experiment: e, fed: fed, truth: r.truth, reports: r.reports,
+            attack: Dictionary(uniqueKeysWithValues: e.attackers.map { ($0.client, $0.attack) }))
         let x = try Matrix<Float>(rows: 10, cols: fed.parameterCount, storage: (0..<(10 * fed.parameterCount)).map { Float($0 % 7) - 3 })
         let u = try run.upload(x)
         XCTAssertEqual(u.row(9), x.row(9).map { -$0 })
@@ -136,7 +151,9 @@ final class MarketOnRealDataTests: XCTestCase {
             var correct = [0.0, 0.0], count = [0.0, 0.0], share = [0.0, 0.0]
             for r in fed.train[i] { share[data.labels[r]] += 1 }
             for r in pooled {
-                let x = (0..<data.features.cols).map { k -> Float in if case let .dense(m) = data.features { return m[r, k] } else { return 0 } }
+                let x = (0..<data.features.cols).map { k -> Float in
+                    if case let .dense(m) = data.features { return m[r, k] } else { return 0 }
+                }
                 let z = zip(x, theta.row(i)).reduce(Float(0)) { $0 + $1.0 * $1.1 }
                 count[data.labels[r]] += 1
                 if (z > 0 ? 1 : 0) == data.labels[r] { correct[data.labels[r]] += 1 }
@@ -163,7 +180,8 @@ final class MarketOnRealDataTests: XCTestCase {
         XCTAssertEqual(p.proxStrengths, [Double](repeating: 0.4, count: 10), "lambda / eta = 2 / 5")
         XCTAssertEqual(ModelMarket.paper.centreStep, .absolute)
         // A configuration written before the options existed decodes as the reference code's market.
-        let old = try JSONDecoder().decode(ModelMarket.self, from: Data(#"{"lambda": 2, "eta": 5, "distance": "cosine", "tieBreak": "index"}"#.utf8))
+        let old = try JSONDecoder().decode(
+            ModelMarket.self, from: Data(#"{"lambda": 2, "eta": 5, "distance": "cosine", "tieBreak": "index"}"#.utf8))
         XCTAssertEqual(old.proxStrength, 0.4)
         XCTAssertNil(old.centreStep)
     }
@@ -203,7 +221,8 @@ final class MarketOnRealDataTests: XCTestCase {
         let a = try e.run()
         e.proxPilot!.scope = .client
         XCTAssertEqual(a.proxStrengths, try e.run().proxStrengths)
-        XCTAssertGreaterThan(Set(try XCTUnwrap(a.proxStrengths)).count, 1, "the clients choose differently here, so nil is not read as .market")
+        XCTAssertGreaterThan(
+            Set(try XCTUnwrap(a.proxStrengths)).count, 1, "the clients choose differently here, so nil is not read as .market")
         e.proxPilot!.scope = .market
         let pooled = try XCTUnwrap(try e.run().proxStrengths)
         XCTAssertEqual(Set(pooled).count, 1)
@@ -224,9 +243,11 @@ final class MarketOnRealDataTests: XCTestCase {
         XCTAssertEqual(try P([0.5], [0.5]).verdict, .withinNoise)
         XCTAssertTrue(try P([0.5], [0.4]).standardError.isNaN)
         XCTAssertEqual(try P([0.5, .nan, 0.7], [0.5, 0.5, 0.5]).verdict, .undefined, "a NaN accuracy is never 'within noise'")
-        XCTAssertEqual(d.summary(per: "client"), "+2.0000 per client on average, 2 standard errors 1.1547 over 3 clients: above beyond that noise")
-        XCTAssertEqual(try P([0.5, 0.4, 0.9], [0.6, 0.4, 0.8]).summary(per: "seed"),
-                       "+0.0000 per seed on average, 2 standard errors 0.1155 over 3 seeds: within the test splits' noise")
+        XCTAssertEqual(
+            d.summary(per: "client"), "+2.0000 per client on average, 2 standard errors 1.1547 over 3 clients: above beyond that noise")
+        XCTAssertEqual(
+            try P([0.5, 0.4, 0.9], [0.6, 0.4, 0.8]).summary(per: "seed"),
+            "+0.0000 per seed on average, 2 standard errors 0.1155 over 3 seeds: within the test splits' noise")
         XCTAssertTrue(try P([.nan], [0.5]).summary(per: "client").hasSuffix("undefined (a difference is NaN)"))
         XCTAssertThrowsError(try P([0.5, 0.6], [0.5])) { XCTAssertTrue("\($0)".contains("2 values against 1"), "\($0)") }
         XCTAssertThrowsError(try P([], []))
@@ -246,20 +267,24 @@ final class MarketOnRealDataTests: XCTestCase {
     /// The warnings: a period-2 graph and iPFL below local for most clients.
     func testWarningsOnOscillationAndOnIPFLBelowLocal() throws {
         func round(_ imports: [[Int]], _ acc: [Double]) -> MarketExperiment.Round {
-            .init(round: 1, accuracies: acc, meanAccuracy: 0, utilities: [0, 0, 0], cumulativeUtilities: [0, 0, 0], imports: imports,
-                  payments: [[], [], []], netPayments: [0, 0, 0], budgetResidual: 0, active: [true, true, true])
+            .init(
+                round: 1, accuracies: acc, meanAccuracy: 0, utilities: [0, 0, 0], cumulativeUtilities: [0, 0, 0], imports: imports,
+                payments: [[], [], []], netPayments: [0, 0, 0], budgetResidual: 0, active: [true, true, true])
         }
         let a = [[1], [0], []], b = [[1, 2], [0], [0]]
-        let osc = MarketExperiment.MethodResult(method: .ipfl, rounds: [a, b, a, b, a, b].map { round($0, [0.5, 0.5, 0.5]) },
-                                                bestAccuracies: [0.5, 0.9, 0.5], meanBestAccuracy: 0, meanCumulativeUtility: 0, seconds: 0)
-        let local = MarketExperiment.MethodResult(method: .local, rounds: [], bestAccuracies: [0.6, 0.8, 0.6], meanBestAccuracy: 0,
-                                                  meanCumulativeUtility: 0, seconds: 0)
+        let osc = MarketExperiment.MethodResult(
+            method: .ipfl, rounds: [a, b, a, b, a, b].map { round($0, [0.5, 0.5, 0.5]) },
+            bestAccuracies: [0.5, 0.9, 0.5], meanBestAccuracy: 0, meanCumulativeUtility: 0, seconds: 0)
+        let local = MarketExperiment.MethodResult(
+            method: .local, rounds: [], bestAccuracies: [0.6, 0.8, 0.6], meanBestAccuracy: 0,
+            meanCumulativeUtility: 0, seconds: 0)
         let w = MarketExperiment.warnings([osc, local], honest: [0, 1, 2])
         XCTAssertEqual(w.count, 2, "\(w)")
         XCTAssertTrue(w[0].contains("period 2"), w[0])
         XCTAssertTrue(w[1].contains("2 of 3 honest clients (0, 2)"), w[1])
-        let steady = MarketExperiment.MethodResult(method: .ipfl, rounds: [a, a, a, a, b, b].map { round($0, [0.5, 0.5, 0.5]) },
-                                                   bestAccuracies: [0.7, 0.7, 0.7], meanBestAccuracy: 0, meanCumulativeUtility: 0, seconds: 0)
+        let steady = MarketExperiment.MethodResult(
+            method: .ipfl, rounds: [a, a, a, a, b, b].map { round($0, [0.5, 0.5, 0.5]) },
+            bestAccuracies: [0.7, 0.7, 0.7], meanBestAccuracy: 0, meanCumulativeUtility: 0, seconds: 0)
         XCTAssertEqual(MarketExperiment.warnings([steady, local], honest: [0, 1, 2]), [])
     }
 }

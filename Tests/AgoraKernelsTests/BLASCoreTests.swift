@@ -5,27 +5,27 @@ import XCTest
 /// check run on whatever core this process has.
 final class BLASCoreTests: XCTestCase {
     static let xeon = """
-    processor\t: 0
-    vendor_id\t: GenuineIntel
-    cpu family\t: 6
-    model\t\t: 207
-    model name\t: Intel(R) Xeon(R) Platinum 8581C CPU @ 2.30GHz
-    flags\t\t: fpu sse sse2 avx avx2 fma avx512f avx512dq avx512bw avx512vl avx512_bf16
+        processor\t: 0
+        vendor_id\t: GenuineIntel
+        cpu family\t: 6
+        model\t\t: 207
+        model name\t: Intel(R) Xeon(R) Platinum 8581C CPU @ 2.30GHz
+        flags\t\t: fpu sse sse2 avx avx2 fma avx512f avx512dq avx512bw avx512vl avx512_bf16
 
-    processor\t: 1
-    vendor_id\t: GenuineIntel
-    flags\t\t: fpu
-    """
+        processor\t: 1
+        vendor_id\t: GenuineIntel
+        flags\t\t: fpu
+        """
 
     static let zen = """
-    processor\t: 0
-    vendor_id\t: AuthenticAMD
-    cpu family\t: 25
-    model\t\t: 1
-    model name\t: AMD EPYC 7B13
-    flags\t\t: fpu sse sse2 avx avx2 fma
+        processor\t: 0
+        vendor_id\t: AuthenticAMD
+        cpu family\t: 25
+        model\t\t: 1
+        model name\t: AMD EPYC 7B13
+        flags\t\t: fpu sse sse2 avx avx2 fma
 
-    """
+        """
 
     func testParsesTheFirstProcessor() throws {
         let x = try XCTUnwrap(CPUFeatures(cpuinfo: Self.xeon))

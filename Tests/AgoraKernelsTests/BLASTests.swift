@@ -12,12 +12,14 @@ final class BLASTests: XCTestCase {
 
     func checkGemm<T: AgoraScalar>(_: T.Type) throws {
         for (m, k, n) in [(1, 1, 1), (3, 5, 2), (17, 9, 33)] {
-            for ta in [false, true] { for tb in [false, true] {
-                let a: Matrix<T> = ta ? randomMatrix(k, m, seed: 1) : randomMatrix(m, k, seed: 1)
-                let b: Matrix<T> = tb ? randomMatrix(n, k, seed: 2) : randomMatrix(k, n, seed: 2)
-                let c = try BLAS.product(a, b, transA: ta, transB: tb)
-                assertClose(c.storage, naiveProduct(a, b, ta, tb), rel: 10 * tol(T.self))
-            } }
+            for ta in [false, true] {
+                for tb in [false, true] {
+                    let a: Matrix<T> = ta ? randomMatrix(k, m, seed: 1) : randomMatrix(m, k, seed: 1)
+                    let b: Matrix<T> = tb ? randomMatrix(n, k, seed: 2) : randomMatrix(k, n, seed: 2)
+                    let c = try BLAS.product(a, b, transA: ta, transB: tb)
+                    assertClose(c.storage, naiveProduct(a, b, ta, tb), rel: 10 * tol(T.self))
+                }
+            }
         }
         // alpha, beta
         let a: Matrix<T> = randomMatrix(4, 3, seed: 3), b: Matrix<T> = randomMatrix(3, 5, seed: 4)
@@ -51,7 +53,8 @@ final class BLASTests: XCTestCase {
         var w = v
         try BLAS.axpy(T(2), u, &w)
         assertClose(w, (0..<7).map { 2 * Double(u[$0]) + Double(v[$0]) }, rel: 10 * tol(T.self))
-        XCTAssertEqual(Double(BLAS.nrm2(u)), (0..<7).reduce(0.0) { $0 + Double(u[$1]) * Double(u[$1]) }.squareRoot(), accuracy: 10 * tol(T.self))
+        XCTAssertEqual(
+            Double(BLAS.nrm2(u)), (0..<7).reduce(0.0) { $0 + Double(u[$1]) * Double(u[$1]) }.squareRoot(), accuracy: 10 * tol(T.self))
         var s = u
         BLAS.scal(T(-3), &s)
         assertClose(s, u.map { -3 * Double($0) }, rel: tol(T.self))
@@ -101,7 +104,8 @@ final class BLASTests: XCTestCase {
     func testEigenvaluesOfKnownMatrices() throws {
         // [[2, 1], [1, 2]] has eigenvalues 1 and 3.
         let ev = try BLAS.symmetricEigenvalues(try Matrix<Double>([[2, 1], [1, 2]]))
-        XCTAssertEqual(ev[0], 1, accuracy: 1e-14); XCTAssertEqual(ev[1], 3, accuracy: 1e-14)
+        XCTAssertEqual(ev[0], 1, accuracy: 1e-14)
+        XCTAssertEqual(ev[1], 3, accuracy: 1e-14)
         let evf = try BLAS.symmetricEigenvalues(try Matrix<Float>([[4, 0, 0], [0, -1, 0], [0, 0, 2]]))
         XCTAssertEqual(evf, [-1, 2, 4])
     }

@@ -1,6 +1,7 @@
-@testable import AgoraKernels
 import AgoraTestSupport
 import XCTest
+
+@testable import AgoraKernels
 
 final class MixingTests: XCTestCase {
     func checkSparseMix<T: AgoraScalar>(_: T.Type) throws {
@@ -104,8 +105,9 @@ final class MixingTests: XCTestCase {
                     Kernels.mixRows(w, x: xb.baseAddress!, cols: s.d, into: &contiguous, stepSizes: lr, directions: mb.baseAddress!)
                     local.withUnsafeBufferPointer { lb in
                         remote.withUnsafeBufferPointer { rb in
-                            Kernels.mixRows(w, local: lb.baseAddress ?? rb.baseAddress!, localOffset: lo, localRows: hi - lo, remote: rb.baseAddress!,
-                                            cols: s.d, into: &split, stepSizes: lr, directions: mb.baseAddress!)
+                            Kernels.mixRows(
+                                w, local: lb.baseAddress ?? rb.baseAddress!, localOffset: lo, localRows: hi - lo, remote: rb.baseAddress!,
+                                cols: s.d, into: &split, stepSizes: lr, directions: mb.baseAddress!)
                         }
                     }
                 }
@@ -153,7 +155,7 @@ final class MixingTests: XCTestCase {
     /// rows 16-byte aligned (streamed) and others not (ordinary stores): both must give the
     /// reference numbers, on 1 and 2 threads alike.
     func testStreamingStoresOnLargeOutputs() throws {
-        let n = 16, d = (1 << 20) + 3   // 16 x 1048579 Floats = 64 MiB + 192 bytes
+        let n = 16, d = (1 << 20) + 3  // 16 x 1048579 Floats = 64 MiB + 192 bytes
         let w: CSRMatrix<Float> = randomCSR(n, seed: 5)
         let x: Matrix<Float> = randomMatrix(n, d, seed: 6)
         let m: Matrix<Float> = randomMatrix(n, d, seed: 7)
@@ -199,10 +201,16 @@ final class MixingTests: XCTestCase {
         XCTAssertThrowsError(try Kernels.mix(op, Matrix<Float>(rows: 4, cols: 2), into: &y)) { e in
             XCTAssertTrue("\(e)".contains("expected 4 x 2"), "\(e)")
         }
-        XCTAssertThrowsError(try Kernels.mixStep(op, Matrix<Float>(rows: 4, cols: 3), stepSizes: [1, 2], directions: Matrix<Float>(rows: 4, cols: 3), into: &y)) { e in
+        XCTAssertThrowsError(
+            try Kernels.mixStep(
+                op, Matrix<Float>(rows: 4, cols: 3), stepSizes: [1, 2], directions: Matrix<Float>(rows: 4, cols: 3), into: &y)
+        ) { e in
             XCTAssertTrue("\(e)".contains("needs 4 step sizes, got 2"), "\(e)")
         }
-        XCTAssertThrowsError(try Kernels.mixStep(op, Matrix<Float>(rows: 4, cols: 3), stepSizes: [1, 2, 3, 4], directions: Matrix<Float>(rows: 4, cols: 1), into: &y)) { e in
+        XCTAssertThrowsError(
+            try Kernels.mixStep(
+                op, Matrix<Float>(rows: 4, cols: 3), stepSizes: [1, 2, 3, 4], directions: Matrix<Float>(rows: 4, cols: 1), into: &y)
+        ) { e in
             XCTAssertTrue("\(e)".contains("directions are 4 x 1"), "\(e)")
         }
     }

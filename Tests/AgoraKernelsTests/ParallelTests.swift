@@ -1,7 +1,7 @@
 import AgoraKernels
+import AgoraTestSupport
 import Foundation
 import Synchronization
-import AgoraTestSupport
 import XCTest
 
 final class ParallelTests: XCTestCase {
@@ -58,7 +58,7 @@ final class ParallelTests: XCTestCase {
         let pool = thresholdPool(maxThreads: 2)
         let seen = Atomic<Int>(0)
         pool.parallelFor(2) { _ in seen.add(1, ordering: .relaxed) }
-        usleep(300_000) // longer than the spin window: the worker parks
+        usleep(300_000)  // longer than the spin window: the worker parks
         pool.parallelFor(2) { _ in seen.add(1, ordering: .relaxed) }
         XCTAssertEqual(seen.load(ordering: .relaxed), 4)
     }
@@ -125,8 +125,9 @@ final class ParallelTests: XCTestCase {
         XCTAssertEqual(c.choice(k), false, "serial measured faster")
         modes = []
         for _ in 0..<50 { step(serial: 1, parallel: 2) }
-        XCTAssertEqual(modes.indices.filter { modes[$0] }, [15, 16, 48, 49],
-                       "a parallel probe (no wake-up measured: two calls) at the 16th call, then 32 calls later")
+        XCTAssertEqual(
+            modes.indices.filter { modes[$0] }, [15, 16, 48, 49],
+            "a parallel probe (no wake-up measured: two calls) at the 16th call, then 32 calls later")
         XCTAssertEqual(c.choice(k), false)
         // The machine changes: parallel becomes faster; the next probe (64 calls on) sees it.
         modes = []
@@ -188,7 +189,9 @@ final class ParallelTests: XCTestCase {
             var ranges: [Range<Int>] = []
             pool.parallelFor(8, bytes: 64 * 1024, file: site, line: 1) { r in
                 if r.lowerBound > 0 { usleep(2000) }
-                lock.lock(); ranges.append(r); lock.unlock()
+                lock.lock()
+                ranges.append(r)
+                lock.unlock()
             }
             let got = ranges
             XCTAssertEqual(got.map(\.count).reduce(0, +), 8)
@@ -241,8 +244,11 @@ final class ParallelTests: XCTestCase {
         let pool = thresholdPool(maxThreads: 2)
         let seen = Atomic<Int>(0)
         for _ in 0..<3 {
-            usleep(300_000) // longer than any spin budget: the worker parks
-            pool.parallelFor(2) { _ in usleep(5000); seen.add(1, ordering: .relaxed) }
+            usleep(300_000)  // longer than any spin budget: the worker parks
+            pool.parallelFor(2) { _ in
+                usleep(5000)
+                seen.add(1, ordering: .relaxed)
+            }
         }
         XCTAssertEqual(seen.load(ordering: .relaxed), 6)
         usleep(50_000)

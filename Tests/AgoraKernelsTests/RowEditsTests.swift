@@ -1,6 +1,6 @@
 import AgoraKernels
-import Foundation
 import AgoraTestSupport
+import Foundation
 import XCTest
 
 /// The row edits and optimiser steps that experiments apply between mechanism steps, each against a
@@ -41,7 +41,10 @@ final class RowEditsTests: XCTestCase {
         var g1 = SeededGenerator(seed: 5, stream: 3), g2 = g1
         let sq = try Kernels.addGaussianNoise(&y, row: 1, sigma: 0.3, rng: &g1)
         var naive = x.row(1), naiveSq = 0.0
-        for k in 0..<23 { naive[k] = naive[k] + Float(0.3 * g2.normal()); naiveSq += Double(naive[k]) * Double(naive[k]) }
+        for k in 0..<23 {
+            naive[k] = naive[k] + Float(0.3 * g2.normal())
+            naiveSq += Double(naive[k]) * Double(naive[k])
+        }
         XCTAssertEqual(y.row(1), naive)
         XCTAssertEqual(sq, naiveSq)
         XCTAssertEqual(g1, g2, "the stream advances exactly once per element")
@@ -78,7 +81,10 @@ final class RowEditsTests: XCTestCase {
         let d = try withThreads(2) { try Kernels.rowDistances(x, to: r) }
         for i in 0..<6 {
             var s = 0.0
-            for k in 0..<31 { let e = Double(x[i, k]) - r[k]; s += e * e }
+            for k in 0..<31 {
+                let e = Double(x[i, k]) - r[k]
+                s += e * e
+            }
             XCTAssertEqual(d[i], s.squareRoot())
         }
         XCTAssertNil(Kernels.firstNonFiniteRow(x))
@@ -98,7 +104,8 @@ final class RowEditsTests: XCTestCase {
                 var theta = start, v = Matrix<Float>(rows: 7, cols: 40)
                 try withThreads(threads) {
                     for _ in 0..<3 {
-                        try Kernels.momentumStep(&theta, velocity: &v, gradients: g, learningRate: 0.1, momentum: mu, weightDecay: wd, rows: mask)
+                        try Kernels.momentumStep(
+                            &theta, velocity: &v, gradients: g, learningRate: 0.1, momentum: mu, weightDecay: wd, rows: mask)
                     }
                 }
                 results.append(theta.storage)
@@ -137,7 +144,8 @@ final class RowEditsTests: XCTestCase {
 
     func testUpperTrianglePairs() {
         let pairs = Kernels.upperTrianglePairs(4)
-        XCTAssertEqual(pairs.map { [$0.0, $0.1] }, [[0, 0], [0, 1], [0, 2], [0, 3], [1, 1], [1, 2], [1, 3], [2, 2], [2, 3], [3, 3]])
+        XCTAssertEqual(
+            pairs.map { [$0.0, $0.1] }, [[0, 0], [0, 1], [0, 2], [0, 3], [1, 1], [1, 2], [1, 3], [2, 2], [2, 3], [3, 3]])
         XCTAssertTrue(Kernels.upperTrianglePairs(0).isEmpty)
     }
 
@@ -154,10 +162,15 @@ final class RowEditsTests: XCTestCase {
             let two = try withThreads(2) { try Kernels.weightedMoments(columns: xt, weights: w, f0: f0, f1: f1) }
             XCTAssertEqual(one, two, "rows \(rows): thread count changed the sums")
             let values = try withThreads(2) { try Kernels.weightedMoments(columns: xt, weights: w, f0: f0) }
-            XCTAssertEqual(one.cols, 1 + k); XCTAssertEqual(values.cols, 1)
+            XCTAssertEqual(one.cols, 1 + k)
+            XCTAssertEqual(values.cols, 1)
             func check(_ got: Double, _ terms: (Int) -> Double, _ what: String) {
                 var naive = 0.0, scale = 0.0
-                for r in 0..<rows { let v = terms(r); naive += v; scale += abs(v) }
+                for r in 0..<rows {
+                    let v = terms(r)
+                    naive += v
+                    scale += abs(v)
+                }
                 XCTAssertEqual(got, naive, accuracy: 1e-13 * max(1, scale), "rows \(rows), \(what)")
             }
             for hh in 0..<h {
@@ -169,8 +182,10 @@ final class RowEditsTests: XCTestCase {
         let x = Matrix<Double>(rows: 2, cols: 4)
         XCTAssertThrowsError(try Kernels.weightedMoments(columns: x, weights: Matrix<Double>(rows: 1, cols: 3), f0: [0, 0, 0, 0]))
         XCTAssertThrowsError(try Kernels.weightedMoments(columns: x, weights: Matrix<Double>(rows: 1, cols: 4), f0: [0]))
-        XCTAssertThrowsError(try Kernels.weightedMoments(columns: x, weights: Matrix<Double>(rows: 2, cols: 4), f0: [0, 0, 0, 0],
-                                                         f1: [0, 0, 0, 0], f2: [0, 0, 0, 0], combiningPairsWith: [1]), "one coefficient per weight row")
+        XCTAssertThrowsError(
+            try Kernels.weightedMoments(
+                columns: x, weights: Matrix<Double>(rows: 2, cols: 4), f0: [0, 0, 0, 0],
+                f1: [0, 0, 0, 0], f2: [0, 0, 0, 0], combiningPairsWith: [1]), "one coefficient per weight row")
     }
 
     /// The pair block for one combination of the weight rows (what a Newton step needs) against the
@@ -181,18 +196,25 @@ final class RowEditsTests: XCTestCase {
             let w: Matrix<Double> = randomMatrix(h, rows, seed: UInt64(rows + 8))
             let f: Matrix<Double> = randomMatrix(3, rows, seed: UInt64(rows + 9))
             let c = (0..<h).map { Double($0) - 1.5 }
-            let one = try withThreads(1) { try Kernels.weightedMoments(columns: xt, weights: w, f0: f.row(0), f1: f.row(1), f2: f.row(2), combiningPairsWith: c) }
-            let two = try withThreads(2) { try Kernels.weightedMoments(columns: xt, weights: w, f0: f.row(0), f1: f.row(1), f2: f.row(2), combiningPairsWith: c) }
-            XCTAssertEqual(one.perRow, two.perRow); XCTAssertEqual(one.pairs, two.pairs)
-            XCTAssertEqual(one.perRow, try Kernels.weightedMoments(columns: xt, weights: w, f0: f.row(0), f1: f.row(1)),
-                           "rows \(rows): values and first moments as without the combination")
+            let one = try withThreads(1) {
+                try Kernels.weightedMoments(columns: xt, weights: w, f0: f.row(0), f1: f.row(1), f2: f.row(2), combiningPairsWith: c)
+            }
+            let two = try withThreads(2) {
+                try Kernels.weightedMoments(columns: xt, weights: w, f0: f.row(0), f1: f.row(1), f2: f.row(2), combiningPairsWith: c)
+            }
+            XCTAssertEqual(one.perRow, two.perRow)
+            XCTAssertEqual(one.pairs, two.pairs)
+            XCTAssertEqual(
+                one.perRow, try Kernels.weightedMoments(columns: xt, weights: w, f0: f.row(0), f1: f.row(1)),
+                "rows \(rows): values and first moments as without the combination")
             for (q, (a, b)) in Kernels.upperTrianglePairs(k).enumerated() {
                 var naive = 0.0, scale = 0.0
                 for r in 0..<rows {
                     var cw = 0.0
                     for hh in 0..<h { cw += c[hh] * w[hh, r] }
                     let v = cw * f[2, r] * xt[a, r] * xt[b, r]
-                    naive += v; scale += abs(v)
+                    naive += v
+                    scale += abs(v)
                 }
                 XCTAssertEqual(one.pairs[q], naive, accuracy: 1e-13 * max(1, scale), "rows \(rows), pair (\(a), \(b))")
             }
@@ -216,12 +238,18 @@ final class RowEditsTests: XCTestCase {
     /// fastLog against glibc's log over the whole positive normal range: within 1 ulp (fdlibm's bound).
     func testFastLogIsWithinOneUlpOfLibm() {
         var rng = SeededGenerator(seed: 5)
-        var inputs: [Double] = [1, 2, 0.5, .leastNormalMagnitude, .greatestFiniteMagnitude, 1 + .ulpOfOne, 1 - .ulpOfOne / 2, 0.7071067811865476, 1.4142135623730951]
+        var inputs: [Double] = [
+            1, 2, 0.5, .leastNormalMagnitude, .greatestFiniteMagnitude, 1 + .ulpOfOne, 1 - .ulpOfOne / 2, 0.7071067811865476,
+            1.4142135623730951,
+        ]
         for _ in 0..<200_000 { inputs.append(exp(Double.random(in: -708...709, using: &rng))) }
         for _ in 0..<20_000 { inputs.append(Double.random(in: 0.5...2, using: &rng)) }
         for x in inputs {
             let got = Kernels.fastLog(positiveNormal: x), want = log(x)
-            if want == 0 { XCTAssertEqual(got, 0, "log(1)"); continue }
+            if want == 0 {
+                XCTAssertEqual(got, 0, "log(1)")
+                continue
+            }
             let err = abs(got - want) / want.ulp
             XCTAssertLessThanOrEqual(err, 1, "log(\(x)): \(got) vs libm \(want)")
         }
@@ -235,23 +263,35 @@ final class RowEditsTests: XCTestCase {
             let x = (0..<n).map { Double($0) * 0.37 - 1 }, y = (0..<n).map { Double($0 * $0) * 0.11 + 0.5 }
             var o0 = [Double](repeating: .nan, count: n + 3), o1 = o0, o2 = o0
             var scratch = y + [Double](repeating: -7, count: 3)
-            x.withUnsafeBufferPointer { xb in y.withUnsafeBufferPointer { yb in
-                o0.withUnsafeMutableBufferPointer { b0 in o1.withUnsafeMutableBufferPointer { b1 in o2.withUnsafeMutableBufferPointer { b2 in
-                    let xp = xb.baseAddress ?? UnsafePointer(b0.baseAddress!), yp = yb.baseAddress ?? UnsafePointer(b0.baseAddress!)
-                    Kernels.mapLanes8(count: n, xp, yp, padding: 1, into: b0.baseAddress!, b1.baseAddress!, b2.baseAddress!) { u, v in
-                        (u + v, u * v, (u - v) / v)
+            x.withUnsafeBufferPointer { xb in
+                y.withUnsafeBufferPointer { yb in
+                    o0.withUnsafeMutableBufferPointer { b0 in
+                        o1.withUnsafeMutableBufferPointer { b1 in
+                            o2.withUnsafeMutableBufferPointer { b2 in
+                                let xp = xb.baseAddress ?? UnsafePointer(b0.baseAddress!),
+                                    yp = yb.baseAddress ?? UnsafePointer(b0.baseAddress!)
+                                Kernels.mapLanes8(count: n, xp, yp, padding: 1, into: b0.baseAddress!, b1.baseAddress!, b2.baseAddress!) {
+                                    u, v in
+                                    (u + v, u * v, (u - v) / v)
+                                }
+                            }
+                        }
                     }
-                }}}
-            }}
+                }
+            }
             scratch.withUnsafeMutableBufferPointer { sb in
                 x.withUnsafeBufferPointer { xb in
                     let xp = xb.baseAddress ?? UnsafePointer(sb.baseAddress!)
                     var a = [Double](repeating: 0, count: n + 1), b = a
-                    a.withUnsafeMutableBufferPointer { ab in b.withUnsafeMutableBufferPointer { bb in
-                        Kernels.mapLanes8(count: n, xp, UnsafePointer(sb.baseAddress!), into: ab.baseAddress!, bb.baseAddress!, sb.baseAddress!) { u, v in
-                            (u + v, u * v, u - v)
+                    a.withUnsafeMutableBufferPointer { ab in
+                        b.withUnsafeMutableBufferPointer { bb in
+                            Kernels.mapLanes8(
+                                count: n, xp, UnsafePointer(sb.baseAddress!), into: ab.baseAddress!, bb.baseAddress!, sb.baseAddress!
+                            ) { u, v in
+                                (u + v, u * v, u - v)
+                            }
                         }
-                    }}
+                    }
                 }
             }
             for i in 0..<n {
@@ -260,27 +300,43 @@ final class RowEditsTests: XCTestCase {
                 XCTAssertEqual(o2[i], (x[i] - y[i]) / y[i], "n \(n) element \(i)")
                 XCTAssertEqual(scratch[i], x[i] - y[i], "aliased scratch, n \(n) element \(i)")
             }
-            XCTAssertTrue(o0[n...].allSatisfy(\.isNaN) && o1[n...].allSatisfy(\.isNaN) && o2[n...].allSatisfy(\.isNaN), "wrote past count \(n)")
+            XCTAssertTrue(
+                o0[n...].allSatisfy(\.isNaN) && o1[n...].allSatisfy(\.isNaN) && o2[n...].allSatisfy(\.isNaN), "wrote past count \(n)")
             XCTAssertEqual(Array(scratch[n...]), [-7, -7, -7], "wrote past count \(n) (aliased)")
         }
     }
 
     func testMap4ChunksIsElementwiseAndIgnoresThreadCount() {
         let x = (0..<70_000).map { Double($0) * 0.001 - 3 }
-        let body: (UnsafeBufferPointer<Double>, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>,
-                   UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void = { xs, o0, o1, o2, o3 in
-            for i in xs.indices { o0[i] = xs[i] * xs[i]; o1[i] = exp(xs[i]); o2[i] = -xs[i]; o3[i] = 1 }
-        }
+        let body:
+            (
+                UnsafeBufferPointer<Double>, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>,
+                UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>
+            ) -> Void = { xs, o0, o1, o2, o3 in
+                for i in xs.indices {
+                    o0[i] = xs[i] * xs[i]
+                    o1[i] = exp(xs[i])
+                    o2[i] = -xs[i]
+                    o3[i] = 1
+                }
+            }
         let one = withThreads(1) { Kernels.map4Chunks(x, body) }, two = withThreads(2) { Kernels.map4Chunks(x, body) }
-        XCTAssertEqual(one.0, two.0); XCTAssertEqual(one.1, two.1); XCTAssertEqual(one.2, two.2); XCTAssertEqual(one.3, two.3)
+        XCTAssertEqual(one.0, two.0)
+        XCTAssertEqual(one.1, two.1)
+        XCTAssertEqual(one.2, two.2)
+        XCTAssertEqual(one.3, two.3)
         for i in stride(from: 0, to: x.count, by: 997) {
-            XCTAssertEqual(one.0[i], x[i] * x[i]); XCTAssertEqual(one.1[i], exp(x[i])); XCTAssertEqual(one.2[i], -x[i]); XCTAssertEqual(one.3[i], 1)
+            XCTAssertEqual(one.0[i], x[i] * x[i])
+            XCTAssertEqual(one.1[i], exp(x[i]))
+            XCTAssertEqual(one.2[i], -x[i])
+            XCTAssertEqual(one.3[i], 1)
         }
         XCTAssertEqual(Kernels.map4Chunks([], body).0, [])
     }
 
     func testErrorDescriptionsNameWhereTheProblemIs() {
-        XCTAssertEqual(AgoraError.data(file: "a.svm", line: 3, column: 7, "expected INDEX:VALUE").description, "a.svm:3:7: expected INDEX:VALUE")
+        XCTAssertEqual(
+            AgoraError.data(file: "a.svm", line: 3, column: 7, "expected INDEX:VALUE").description, "a.svm:3:7: expected INDEX:VALUE")
         XCTAssertEqual(AgoraError.configuration("must be positive", field: "market.eta").description, "market.eta: must be positive")
         XCTAssertEqual(AgoraError.shape("2 x 3 and 3 x 2").description, "2 x 3 and 3 x 2")
         XCTAssertEqual(AgoraError.io("truncated", file: "c.json").kind, .io)
@@ -290,7 +346,8 @@ final class RowEditsTests: XCTestCase {
     /// in /proc/self/status (Cpus_allowed, hexadecimal words), an independent reference.
     func testThreadPoolSizeFollowsTheAffinityMask() throws {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") }) else {
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed:") })
+        else {
             throw XCTSkip("no /proc/self/status (not Linux)")
         }
         let hex = line.dropFirst("Cpus_allowed:".count).filter { $0.isHexDigit }

@@ -8,9 +8,12 @@ final class RowOpsTests: XCTestCase {
             let a: Matrix<T> = randomMatrix(s.n, s.d, seed: 500 + UInt64(idx))
             let b: Matrix<T> = randomMatrix(s.n, s.d, seed: 600 + UInt64(idx))
             var norms = [Double](repeating: 0, count: s.n), dots = norms
-            for i in 0..<s.n { for c in 0..<s.d {
-                norms[i] += Double(a[i, c]) * Double(a[i, c]); dots[i] += Double(a[i, c]) * Double(b[i, c])
-            } }
+            for i in 0..<s.n {
+                for c in 0..<s.d {
+                    norms[i] += Double(a[i, c]) * Double(a[i, c])
+                    dots[i] += Double(a[i, c]) * Double(b[i, c])
+                }
+            }
             let n1 = withThreads(1) { Kernels.rowSquaredNorms(a) }
             let n2 = withThreads(2) { Kernels.rowSquaredNorms(a) }
             assertClose(n1, norms, rel: tol(T.self))
@@ -31,9 +34,11 @@ final class RowOpsTests: XCTestCase {
             assertClose(cross.storage, cNaive, rel: 10 * tol(T.self))
             let dist = Kernels.cosineDistances(a)
             var dNaive = [Double](repeating: 0, count: s.n * s.n)
-            for i in 0..<s.n { for j in 0..<s.n where i != j {
-                dNaive[i * s.n + j] = 1 - gNaive[i * s.n + j] / (gNaive[i * s.n + i] * gNaive[j * s.n + j]).squareRoot()
-            } }
+            for i in 0..<s.n {
+                for j in 0..<s.n where i != j {
+                    dNaive[i * s.n + j] = 1 - gNaive[i * s.n + j] / (gNaive[i * s.n + i] * gNaive[j * s.n + j]).squareRoot()
+                }
+            }
             // 1 - cos loses digits through cancellation: absolute tolerance scaled accordingly.
             assertClose(dist.storage, dNaive, rel: T.self == Float.self ? 1e-4 : 1e-10)
         }
@@ -75,7 +80,10 @@ final class RowOpsTests: XCTestCase {
             let a: Matrix<T> = randomMatrix(1, n, seed: UInt64(n))
             let b: Matrix<T> = randomMatrix(1, n, seed: UInt64(n) + 1)
             var s = 0.0, dd = 0.0
-            for k in 0..<n { s += Double(a.storage[k]); dd += Double(a.storage[k]) * Double(b.storage[k]) }
+            for k in 0..<n {
+                s += Double(a.storage[k])
+                dd += Double(a.storage[k]) * Double(b.storage[k])
+            }
             let s1 = withThreads(1) { Kernels.sum(a.storage) }
             let s2 = withThreads(2) { Kernels.sum(a.storage) }
             XCTAssertEqual(s1, s2, "sum must not depend on the thread count")

@@ -1,13 +1,14 @@
 import AgoraKernels
 import AgoraLearning
-import Foundation
 import AgoraTestSupport
+import Foundation
 import XCTest
 
 final class IDXCSVTests: XCTestCase {
     func testMNISTTestSet() throws {
-        let d = try IDXReader.dataset(images: try sharedData("mnist/t10k-images-idx3-ubyte.gz"),
-                                      labels: try sharedData("mnist/t10k-labels-idx1-ubyte.gz"))
+        let d = try IDXReader.dataset(
+            images: try sharedData("mnist/t10k-images-idx3-ubyte.gz"),
+            labels: try sharedData("mnist/t10k-labels-idx1-ubyte.gz"))
         XCTAssertEqual(d.rows, 10000)
         XCTAssertEqual(d.features.cols, 784)
         XCTAssertEqual(d.labelNames, (0...9).map(String.init))
@@ -43,13 +44,16 @@ final class IDXCSVTests: XCTestCase {
 
     func testGzipRoundTripAndCorruption() throws {
         // gzip of "1,2,a\n3,4,b\n" made by Python's gzip module (mtime 0).
-        let gz: [UInt8] = [0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0x33, 0xd4, 0x31, 0xd2, 0x49, 0xe4,
-                           0x32, 0xd6, 0x31, 0xd1, 0x49, 0xe2, 0x02, 0x00, 0x82, 0xfa, 0xf2, 0xb7, 0x0c, 0x00, 0x00, 0x00]
+        let gz: [UInt8] = [
+            0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0x33, 0xd4, 0x31, 0xd2, 0x49, 0xe4,
+            0x32, 0xd6, 0x31, 0xd1, 0x49, 0xe2, 0x02, 0x00, 0x82, 0xfa, 0xf2, 0xb7, 0x0c, 0x00, 0x00, 0x00,
+        ]
         XCTAssertEqual(String(decoding: try CompressedFile.gunzip(gz, name: "t.gz"), as: UTF8.self), "1,2,a\n3,4,b\n")
         XCTAssertThrowsError(try CompressedFile.gunzip(Array(gz.prefix(16)), name: "t.gz")) { e in
             XCTAssertTrue("\(e)".contains("truncated gzip data"), "\(e)")
         }
-        var bad = gz; bad[12] ^= 0xFF
+        var bad = gz
+        bad[12] ^= 0xFF
         XCTAssertThrowsError(try CompressedFile.gunzip(bad, name: "t.gz")) { e in XCTAssertTrue("\(e)".contains("t.gz:"), "\(e)") }
     }
 
@@ -80,9 +84,12 @@ final class IDXCSVTests: XCTestCase {
 
     func testCSVConventionsAndErrors() throws {
         let d = try CSVReader.parse(Array("f1,f2,label\r\n1,2,cat\n3,4,dog\n\n5,6,cat".utf8), name: "a.csv")
-        XCTAssertEqual(d.rows, 3); XCTAssertEqual(d.labelNames, ["cat", "dog"]); XCTAssertEqual(d.labels, [0, 1, 0])
+        XCTAssertEqual(d.rows, 3)
+        XCTAssertEqual(d.labelNames, ["cat", "dog"])
+        XCTAssertEqual(d.labels, [0, 1, 0])
         let first = try CSVReader.parse(Array("0,1,2\n1,3,4\n".utf8), name: "b.csv", labelColumn: 0)
-        XCTAssertEqual(first.labels, [0, 1]); XCTAssertEqual(first.features.cols, 2)
+        XCTAssertEqual(first.labels, [0, 1])
+        XCTAssertEqual(first.features.cols, 2)
         func expect(_ t: String, _ fragment: String, line: UInt = #line) {
             XCTAssertThrowsError(try CSVReader.parse(Array(t.utf8), name: "c.csv"), line: line) { e in
                 XCTAssertTrue("\(e)".contains(fragment), "'\(e)' lacks '\(fragment)'", line: line)

@@ -1,7 +1,7 @@
 import AgoraKernels
 import AgoraLearning
-import Foundation
 import AgoraTestSupport
+import Foundation
 import XCTest
 
 final class LIBSVMTests: XCTestCase {

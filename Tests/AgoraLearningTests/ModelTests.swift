@@ -1,7 +1,8 @@
 import AgoraKernels
-@testable import AgoraLearning
 import AgoraTestSupport
 import XCTest
+
+@testable import AgoraLearning
 
 final class ModelTests: XCTestCase {
     func testGradientsMatchFiniteDifferences() throws {
@@ -14,8 +15,10 @@ final class ModelTests: XCTestCase {
                 let (_, grad, _) = try model.evaluate(theta, features: x, targets: y)
                 for k in [0, 7, 18] {
                     var tp = theta, tm = theta
-                    tp[k] += 1e-6; tm[k] -= 1e-6
-                    let fd = (try model.evaluate(tp, features: x, targets: y).value - model.evaluate(tm, features: x, targets: y).value) / 2e-6
+                    tp[k] += 1e-6
+                    tm[k] -= 1e-6
+                    let fd =
+                        (try model.evaluate(tp, features: x, targets: y).value - model.evaluate(tm, features: x, targets: y).value) / 2e-6
                     XCTAssertEqual(grad[k], fd, accuracy: 1e-7, "\(loss) feature \(k)")
                 }
             }
@@ -30,7 +33,9 @@ final class ModelTests: XCTestCase {
         XCTAssertLessThan(r.iterations, 30)
         let (_, _, acc) = try model.evaluate(r.theta, features: d.features.double, targets: try model.targets(d))
         XCTAssertGreaterThan(acc!, 0.84, "a9a logistic regression reaches about 85 % training accuracy")
-        XCTAssertThrowsError(try model.targets(Dataset(name: "three", features: .dense(Matrix(rows: 3, cols: 1)), labels: [0, 1, 2], labelNames: ["a", "b", "c"])))
+        XCTAssertThrowsError(
+            try model.targets(
+                Dataset(name: "three", features: .dense(Matrix(rows: 3, cols: 1)), labels: [0, 1, 2], labelNames: ["a", "b", "c"])))
     }
 
     func testDenseAndSparseAgree() throws {
@@ -54,7 +59,9 @@ final class NewtonCGTests: XCTestCase {
             for x in [FeatureRows<Double>.dense(dense), .sparse(sparse)] {
                 let direct = try ReferenceSolver.solve(model, features: x, targets: y)
                 var steps = 0
-                let cg = try ReferenceSolver.newtonCG(model, features: x, targets: y, tolerance: 1e-11, maxIterations: 200) { _, _ in steps += 1 }
+                let cg = try ReferenceSolver.newtonCG(model, features: x, targets: y, tolerance: 1e-11, maxIterations: 200) { _, _ in
+                    steps += 1
+                }
                 XCTAssertLessThan(cg.gradientNorm, 1e-9, "\(loss)")
                 XCTAssertEqual(cg.fStar, direct.fStar, accuracy: 1e-12 * max(1, abs(direct.fStar)), "\(loss)")
                 for k in 0..<40 { XCTAssertEqual(cg.theta[k], direct.theta[k], accuracy: 1e-7) }

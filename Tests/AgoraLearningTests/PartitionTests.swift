@@ -15,8 +15,10 @@ final class PartitionTests: XCTestCase {
     }
 
     func testEverySchemeCoversTheDataAndIsReproducible() throws {
-        for scheme: PartitionScheme in [.iid, .dirichlet(beta: 0.1), .dirichlet(beta: 1), .shards(perAgent: 2), .classGroups(groups: 2),
-                                        .classGroups(groups: 3), .quantitySkew(alpha: 0.5)] {
+        for scheme: PartitionScheme in [
+            .iid, .dirichlet(beta: 0.1), .dirichlet(beta: 1), .shards(perAgent: 2), .classGroups(groups: 2),
+            .classGroups(groups: 3), .quantitySkew(alpha: 0.5),
+        ] {
             let agents = scheme == .classGroups(groups: 3) ? 9 : 10
             let p = try Partition(labels: labels, classes: 10, agents: agents, scheme: scheme, seed: 5)
             checkCovers(p)
@@ -67,11 +69,15 @@ final class PartitionTests: XCTestCase {
 
     func testErrors() {
         func expect(_ body: () throws -> Void, _ fragment: String, line: UInt = #line) {
-            XCTAssertThrowsError(try body(), line: line) { e in XCTAssertTrue("\(e)".contains(fragment), "'\(e)' lacks '\(fragment)'", line: line) }
+            XCTAssertThrowsError(try body(), line: line) { e in
+                XCTAssertTrue("\(e)".contains(fragment), "'\(e)' lacks '\(fragment)'", line: line)
+            }
         }
         expect({ _ = try Partition(labels: [0, 1], classes: 2, agents: 3, scheme: .iid, seed: 1) }, "2 rows cannot give each of 3 agents")
         expect({ _ = try Partition(labels: self.labels, classes: 10, agents: 0, scheme: .iid, seed: 1) }, "at least 1")
-        expect({ _ = try Partition(labels: self.labels, classes: 10, agents: 4, scheme: .dirichlet(beta: 0), seed: 1) }, "beta must be positive")
+        expect(
+            { _ = try Partition(labels: self.labels, classes: 10, agents: 4, scheme: .dirichlet(beta: 0), seed: 1) },
+            "beta must be positive")
         expect({ _ = try Partition(labels: self.labels, classes: 10, agents: 4, scheme: .classGroups(groups: 5), seed: 1) }, "G <= agents")
         expect({ _ = try PartitionScheme(parsing: "banana") }, "unknown partition 'banana'")
         expect({ _ = try PartitionScheme(parsing: "dirichlet") }, "expected dirichlet:BETA")

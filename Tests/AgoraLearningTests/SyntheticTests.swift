@@ -6,10 +6,19 @@ import XCTest
 final class SyntheticTests: XCTestCase {
     func localOptimaSpread(_ h: Double) throws -> Double {
         var p = SyntheticProblem()
-        p.loss = .squared; p.agents = 2; p.rowsPerAgent = 400; p.features = 8; p.heterogeneity = h; p.noise = 0.01; p.seed = 3
+        p.loss = .squared
+        p.agents = 2
+        p.rowsPerAgent = 400
+        p.features = 8
+        p.heterogeneity = h
+        p.noise = 0.01
+        p.seed = 3
         let (data, parts) = try p.generate()
         let model = LinearModel(loss: .squared, l2: 1e-6)
-        guard case let .dense(x) = data.features else { XCTFail("dense"); return 0 }
+        guard case let .dense(x) = data.features else {
+            XCTFail("dense")
+            return 0
+        }
         var thetas: [[Double]] = []
         for rows in parts {
             let sub = try Matrix<Double>(rows: rows.count, cols: 8, storage: rows.flatMap { r in x.row(r).map(Double.init) })
@@ -27,10 +36,14 @@ final class SyntheticTests: XCTestCase {
 
     func testSeededAndShaped() throws {
         var p = SyntheticProblem()
-        p.agents = 4; p.rowsPerAgent = 30; p.features = 5
+        p.agents = 4
+        p.rowsPerAgent = 30
+        p.features = 5
         let (a, parts) = try p.generate()
         let (b, _) = try p.generate()
-        XCTAssertEqual(a.rows, 120); XCTAssertEqual(a.features.cols, 5); XCTAssertEqual(a.classes, 2)
+        XCTAssertEqual(a.rows, 120)
+        XCTAssertEqual(a.features.cols, 5)
+        XCTAssertEqual(a.classes, 2)
         XCTAssertEqual(parts.map(\.count), [30, 30, 30, 30])
         XCTAssertEqual(a.labels, b.labels)
         guard case let .dense(xa) = a.features, case let .dense(xb) = b.features else { return XCTFail("dense") }

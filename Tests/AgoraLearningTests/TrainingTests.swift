@@ -12,7 +12,11 @@ final class MomentumSGDTests: XCTestCase {
         var t: [Double] = [1, -2], v: [Double] = [0, 0]
         for _ in 0..<3 {
             try sgd.step(&theta, gradients: g)
-            for q in 0..<2 { let gk = Double(g.storage[q]) + 0.01 * t[q]; v[q] = 0.9 * v[q] + gk; t[q] -= 0.1 * v[q] }
+            for q in 0..<2 {
+                let gk = Double(g.storage[q]) + 0.01 * t[q]
+                v[q] = 0.9 * v[q] + gk
+                t[q] -= 0.1 * v[q]
+            }
         }
         XCTAssertEqual(Double(theta.storage[0]), t[0], accuracy: 1e-6)
         XCTAssertEqual(Double(theta.storage[1]), t[1], accuracy: 1e-6)
@@ -51,8 +55,9 @@ final class TrainingTests: XCTestCase {
         for _ in 0..<150 {
             let batch = (0..<64).map { _ in Int(rng.next() % UInt64(d.rows)) }
             var g = Matrix<Float>(rows: 1, cols: theta.cols), l: [Float] = [0]
-            try Kernels.softmaxGradients(classes: 10, l2: 1e-4, features: .dense(scaled), labels: d.labels, parameters: theta,
-                                         batches: [batch], gradients: &g, losses: &l)
+            try Kernels.softmaxGradients(
+                classes: 10, l2: 1e-4, features: .dense(scaled), labels: d.labels, parameters: theta,
+                batches: [batch], gradients: &g, losses: &l)
             try sgd.step(&theta, gradients: g)
         }
         let after = try family.evaluate(theta.storage, data: d)
@@ -61,13 +66,19 @@ final class TrainingTests: XCTestCase {
         // Float gradient vs a Double finite difference of the Float loss, loose tolerance.
         var g = Matrix<Float>(rows: 1, cols: theta.cols), l: [Float] = [0]
         let rows = [Array(0..<200)]
-        try Kernels.softmaxGradients(classes: 10, l2: 1e-4, features: .dense(scaled), labels: d.labels, parameters: theta, batches: rows, gradients: &g, losses: &l)
+        try Kernels.softmaxGradients(
+            classes: 10, l2: 1e-4, features: .dense(scaled), labels: d.labels, parameters: theta, batches: rows, gradients: &g, losses: &l)
         for q in [20, 300, 639] {
             var tp = theta, tm = theta
-            tp.storage[q] += 1e-2; tm.storage[q] -= 1e-2
+            tp.storage[q] += 1e-2
+            tm.storage[q] -= 1e-2
             var lp: [Float] = [0], lm: [Float] = [0], scratch = g
-            try Kernels.softmaxGradients(classes: 10, l2: 1e-4, features: .dense(scaled), labels: d.labels, parameters: tp, batches: rows, gradients: &scratch, losses: &lp)
-            try Kernels.softmaxGradients(classes: 10, l2: 1e-4, features: .dense(scaled), labels: d.labels, parameters: tm, batches: rows, gradients: &scratch, losses: &lm)
+            try Kernels.softmaxGradients(
+                classes: 10, l2: 1e-4, features: .dense(scaled), labels: d.labels, parameters: tp, batches: rows, gradients: &scratch,
+                losses: &lp)
+            try Kernels.softmaxGradients(
+                classes: 10, l2: 1e-4, features: .dense(scaled), labels: d.labels, parameters: tm, batches: rows, gradients: &scratch,
+                losses: &lm)
             XCTAssertEqual(Double(g.storage[q]), Double(lp[0] - lm[0]) / 2e-2, accuracy: 2e-3 + 0.02 * abs(Double(g.storage[q])))
         }
     }

@@ -1,9 +1,9 @@
 import AgoraKernels
-import Foundation
 import AgoraLearning
 import AgoraMechanisms
-import AgoraTopology
 import AgoraTestSupport
+import AgoraTopology
+import Foundation
 import XCTest
 
 final class ContractTests: XCTestCase {
@@ -47,13 +47,18 @@ final class ContractTests: XCTestCase {
             xs += [0, -1, k * exp(-2), .nan, .infinity, -.infinity, .leastNonzeroMagnitude, .greatestFiniteMagnitude]
             var a = [Double](repeating: -1, count: xs.count), da = a, d2a = a
             xs.withUnsafeBufferPointer { xb in
-                a.withUnsafeMutableBufferPointer { ab in da.withUnsafeMutableBufferPointer { db in d2a.withUnsafeMutableBufferPointer { d2b in
-                    // Odd offsets and lengths: every element meets every lane position and the padded tail.
-                    for (lo, hi) in [(0, 5), (5, 12), (12, 700), (700, xs.count)] {
-                        acc.evaluate(UnsafeBufferPointer(rebasing: xb[lo..<hi]), a: ab.baseAddress! + lo,
-                                     da: db.baseAddress! + lo, d2a: d2b.baseAddress! + lo)
+                a.withUnsafeMutableBufferPointer { ab in
+                    da.withUnsafeMutableBufferPointer { db in
+                        d2a.withUnsafeMutableBufferPointer { d2b in
+                            // Odd offsets and lengths: every element meets every lane position and the padded tail.
+                            for (lo, hi) in [(0, 5), (5, 12), (12, 700), (700, xs.count)] {
+                                acc.evaluate(
+                                    UnsafeBufferPointer(rebasing: xb[lo..<hi]), a: ab.baseAddress! + lo,
+                                    da: db.baseAddress! + lo, d2a: d2b.baseAddress! + lo)
+                            }
+                        }
                     }
-                } } }
+                }
             }
             for (i, x) in xs.enumerated() {
                 let one = acc.evaluate(x)
@@ -64,7 +69,9 @@ final class ContractTests: XCTestCase {
                 if ra == 0 || !ra.isFinite {
                     // Off the branch both give exact zeros; at the kink (a within rounding of 0) allow either side.
                     if abs(ra) < 1e-12 && abs(a[i]) < 1e-12 { continue }
-                    XCTAssertEqual(a[i], 0, "a(\(x)) off the positive branch"); XCTAssertEqual(da[i], 0); XCTAssertEqual(d2a[i], 0)
+                    XCTAssertEqual(a[i], 0, "a(\(x)) off the positive branch")
+                    XCTAssertEqual(da[i], 0)
+                    XCTAssertEqual(d2a[i], 0)
                     continue
                 }
                 // Absolute in a (1 - (s + 4)/sqrt(x) cancels near the kink), relative in the derivatives.
@@ -87,13 +94,19 @@ final class ContractTests: XCTestCase {
             var reference = 0.0
             for r in 0..<o.counts.rows {
                 var s = 0.0, ff = 0.0
-                for i in 0..<c.count { s += o.counts[r, i] / c[i]; ff += o.counts[r, i] * f[i] / c[i] }
+                for i in 0..<c.count {
+                    s += o.counts[r, i] / c[i]
+                    ff += o.counts[r, i] * f[i] / c[i]
+                }
                 func g(_ m: Double) -> Double { s * val.evaluate(acc.evaluate(m).a).v - ff - m }
                 // The largest sign change of g on a log grid up to S v(1), then bisection.
                 var hi = s * 100 + 1, lo = hi
                 while lo > 1e-3 && g(lo) < 0 { lo /= 1.01 }
                 if g(lo) < 0 { continue }
-                for _ in 0..<200 { let mid = 0.5 * (lo + hi); if g(mid) >= 0 { lo = mid } else { hi = mid } }
+                for _ in 0..<200 {
+                    let mid = 0.5 * (lo + hi)
+                    if g(mid) >= 0 { lo = mid } else { hi = mid }
+                }
                 reference += o.pmf[r] * val.evaluate(acc.evaluate(lo).a).v
             }
             XCTAssertEqual(d.completeInformationValue(), reference, accuracy: 1e-9 * reference, "\(scenario)")
@@ -131,9 +144,12 @@ final class ContractTests: XCTestCase {
             let i = order[k], j = order[k - 1]
             XCTAssertEqual(t[i] - c[i] * m[i], t[j] - c[i] * m[j], accuracy: tolV, "\(label): local downward IC", file: file, line: line)
         }
-        for i in c.indices { for j in c.indices where i != j {
-            XCTAssertGreaterThanOrEqual(u[i] - (t[j] - c[i] * m[j]), -1e-9 * max(1, abs(u[i])), "\(label): IC \(i) vs \(j)", file: file, line: line)
-        } }
+        for i in c.indices {
+            for j in c.indices where i != j {
+                XCTAssertGreaterThanOrEqual(
+                    u[i] - (t[j] - c[i] * m[j]), -1e-9 * max(1, abs(u[i])), "\(label): IC \(i) vs \(j)", file: file, line: line)
+            }
+        }
         // 3. m, t, u nondecreasing as cost falls.
         for k in 1..<order.count {
             XCTAssertGreaterThanOrEqual(m[order[k]], m[order[k - 1]] * (1 - 1e-12), "\(label): m monotone", file: file, line: line)
@@ -141,7 +157,8 @@ final class ContractTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(u[order[k]], u[order[k - 1]] - tolV, file: file, line: line)
         }
         // 4. Budget binds for the lowest-cost type, holds for all.
-        XCTAssertEqual(t[order.last!], menu.budgets[order.last!], accuracy: 1e-7 * t[order.last!], "\(label): budget binds", file: file, line: line)
+        XCTAssertEqual(
+            t[order.last!], menu.budgets[order.last!], accuracy: 1e-7 * t[order.last!], "\(label): budget binds", file: file, line: line)
         for i in c.indices { XCTAssertLessThanOrEqual(t[i], menu.budgets[i] + tolV, file: file, line: line) }
         // 5. IR.
         for i in c.indices { XCTAssertGreaterThanOrEqual(u[i], f[i] - tolV, "\(label): IR \(i)", file: file, line: line) }
@@ -152,7 +169,8 @@ final class ContractTests: XCTestCase {
             for o in dist {
                 XCTAssertLessThanOrEqual(o.rewardAccuracy, o.modelAccuracy * (1 + 1e-12), file: file, line: line)
                 XCTAssertGreaterThanOrEqual(o.counts[i], 1, file: file, line: line)
-                ev += o.probability * d.valuation.evaluate(o.rewardAccuracy).v; mass += o.probability
+                ev += o.probability * d.valuation.evaluate(o.rewardAccuracy).v
+                mass += o.probability
             }
             XCTAssertEqual(mass, 1, accuracy: 1e-12, file: file, line: line)
             XCTAssertEqual(ev, t[i], accuracy: 1e-9 * max(1, t[i]), "\(label): map-back expectation", file: file, line: line)
@@ -189,8 +207,9 @@ final class ContractTests: XCTestCase {
         var bothBinding = 0
         for n in [2, 10, 50] {
             for p1 in [0.2, 0.5, 0.8] {
-                var s = ContractSetting(participants: n, probabilities: [p1, 1 - p1], costs: [0.02, 0.01],
-                                        reservationUtilities: [55.2558920959, 64.1608119437])
+                var s = ContractSetting(
+                    participants: n, probabilities: [p1, 1 - p1], costs: [0.02, 0.01],
+                    reservationUtilities: [55.2558920959, 64.1608119437])
                 s.conditioning = .truncated
                 let d = try ContractDesigner(s)
                 let menu = try d.solve()
@@ -237,12 +256,14 @@ final class ContractTests: XCTestCase {
         // A concave valuation v(r) = 100 sqrt(r) and a saturating accuracy a(x) = 1 - exp(-x / 500).
         struct Saturating: AccuracyFunction {
             func evaluate(_ x: Double) -> (a: Double, da: Double, d2a: Double) {
-                let e = Foundation.exp(-x / 500); return (1 - e, e / 500, -e / 250_000)
+                let e = Foundation.exp(-x / 500)
+                return (1 - e, e / 500, -e / 250_000)
             }
         }
         struct SquareRoot: ValuationFunction {
             func evaluate(_ r: Double) -> (v: Double, dv: Double, d2v: Double) {
-                let q = max(r, 1e-300).squareRoot(); return (100 * q, 50 / q, -25 / (q * q * q))
+                let q = max(r, 1e-300).squareRoot()
+                return (100 * q, 50 / q, -25 / (q * q * q))
             }
             func inverse(_ value: Double) -> Double { (value / 100) * (value / 100) }
         }
@@ -272,7 +293,10 @@ final class ContractTests: XCTestCase {
         expect("twice", ContractSetting(participants: 10, probabilities: [0.5, 0.5], costs: [0.2, 0.2]))
         expect("p has 3 entries but c has 2", ContractSetting(participants: 10, probabilities: [0.2, 0.3, 0.5], costs: [0.2, 0.1]))
         expect("N must be at least 1", ContractSetting(participants: 0, probabilities: [1], costs: [0.2]))
-        expect("f[0] = -1.0", ContractSetting(participants: 3, probabilities: [0.5, 0.5], costs: [0.2, 0.1], reservationUtilities: [-1, 0]))
-        expect("outcomes, more than the exact-enumeration limit", ContractSetting(participants: 200, probabilities: [Double](repeating: 0.125, count: 8), costs: (1...8).map { Double($0) / 10 }))
+        expect(
+            "f[0] = -1.0", ContractSetting(participants: 3, probabilities: [0.5, 0.5], costs: [0.2, 0.1], reservationUtilities: [-1, 0]))
+        expect(
+            "outcomes, more than the exact-enumeration limit",
+            ContractSetting(participants: 200, probabilities: [Double](repeating: 0.125, count: 8), costs: (1...8).map { Double($0) / 10 }))
     }
 }

@@ -1,9 +1,9 @@
 import AgoraKernels
 import AgoraLearning
 import AgoraMechanisms
+import AgoraTestSupport
 import AgoraTopology
 import Foundation
-import AgoraTestSupport
 import XCTest
 
 final class ModelMarketTests: XCTestCase {
@@ -66,7 +66,8 @@ final class ModelMarketTests: XCTestCase {
     func testBudgetBalanceAndIndividualRationalityOverRandomMarkets() throws {
         var draw = IncentiveAudit.MarketDraw()
         for (clients, dims) in [(10, 5), (25, 3), (6, 50)] {
-            draw.clients = clients; draw.dimensions = dims
+            draw.clients = clients
+            draw.dimensions = dims
             let markets = try IncentiveAudit.randomMarkets(draw, count: 150, seed: UInt64(clients))
             var edges = 0
             for (truth, d, _) in markets {
@@ -75,7 +76,9 @@ final class ModelMarketTests: XCTestCase {
                 XCTAssertLessThanOrEqual(o.budgetResidual, 1e-13 * max(1, scale))
                 for u in o.utilities { XCTAssertGreaterThanOrEqual(u, -1e-9, "IR with true reports") }
                 // Every payment covers the exporter's cost (the exporter side of IR).
-                for (i, js) in o.imports.enumerated() { for (k, j) in js.enumerated() { XCTAssertGreaterThanOrEqual(o.payments[i][k], truth[j].cost - 1e-9) } }
+                for (i, js) in o.imports.enumerated() {
+                    for (k, j) in js.enumerated() { XCTAssertGreaterThanOrEqual(o.payments[i][k], truth[j].cost - 1e-9) }
+                }
                 edges += o.edges.count
             }
             XCTAssertGreaterThan(edges, 0, "markets with no trade test nothing")
@@ -93,7 +96,8 @@ final class ModelMarketTests: XCTestCase {
         var cases = try IncentiveAudit.randomMarkets(draw, count: 40, seed: 3).map { ($0.0, $0.1) }
         draw.clients = 90
         for (k, (r, d, _)) in try IncentiveAudit.randomMarkets(draw, count: 8, seed: 4).enumerated() {
-            cases.append((r.map { ClientEconomics(dataSize: $0.dataSize, cost: $0.cost * (k % 2 == 0 ? 0.01 : 3), eagerness: $0.eagerness) }, d))
+            cases.append(
+                (r.map { ClientEconomics(dataSize: $0.dataSize, cost: $0.cost * (k % 2 == 0 ? 0.01 : 3), eagerness: $0.eagerness) }, d))
         }
         var bought = 0
         for (r, d) in cases {
@@ -102,15 +106,23 @@ final class ModelMarketTests: XCTestCase {
             for i in r.indices {
                 // Naive reference: all thresholds, sorted descending, stable by index.
                 let cands = r.indices.filter { $0 != i }.map { j -> (Int, Double) in
-                    (j, MarketGain.threshold(eagerness: r[i].eagerness, size: r[j].dataSize, price: r[j].cost + 2 * r[j].dataSize / r[i].dataSize * d[i, j]).x)
+                    (
+                        j,
+                        MarketGain.threshold(
+                            eagerness: r[i].eagerness, size: r[j].dataSize, price: r[j].cost + 2 * r[j].dataSize / r[i].dataSize * d[i, j]
+                        ).x
+                    )
                 }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
                 var n = r[i].dataSize, expect: [Int] = []
                 for (j, th) in cands {
                     // Buying is worth its price exactly when below the threshold.
-                    let worth = MarketGain.marginal(eagerness: r[i].eagerness, before: n, added: r[j].dataSize) > r[j].cost + 2 * r[j].dataSize / r[i].dataSize * d[i, j]
+                    let worth =
+                        MarketGain.marginal(eagerness: r[i].eagerness, before: n, added: r[j].dataSize) > r[j].cost + 2 * r[j].dataSize
+                        / r[i].dataSize * d[i, j]
                     XCTAssertEqual(worth, n + r[j].dataSize < th)
                     if !worth { break }
-                    expect.append(j); n += r[j].dataSize
+                    expect.append(j)
+                    n += r[j].dataSize
                 }
                 XCTAssertEqual(g.imports[i], expect)
             }
@@ -133,35 +145,39 @@ final class ModelMarketTests: XCTestCase {
         let origin = (0..<p).map { _ in 0.1 * g.normal() }
         let r = (0..<m).map { _ in ClientEconomics(dataSize: 1000 + 4000 * g.uniform(), cost: 1, eagerness: 5e5) }
         let imports = [[1, 2], [0], [], [4, 0, 1], [3]]
-        for kind in MarketDistance.allCases { for unit in CentreStep.allCases {
-            let mech = ModelMarket(lambda: 2, eta: 0.7, distance: kind, centreStep: unit)
-            let geo = try Kernels.updateGeometry(theta, origin: origin)
-            let centres = try mech.proxCenters(parameters: theta, geometry: geo, imports: imports, reports: r)
-            func dist(_ a: [Double], _ b: [Double]) -> Double {
-                let ua = zip(a, origin).map { $0 - $1 }, ub = zip(b, origin).map { $0 - $1 }
-                switch kind {
-                case .cosine:
-                    let dot = zip(ua, ub).reduce(0) { $0 + $1.0 * $1.1 }
-                    return 1 - dot / (ua.reduce(0) { $0 + $1 * $1 }.squareRoot() * ub.reduce(0) { $0 + $1 * $1 }.squareRoot())
-                case .squaredL2: return zip(ua, ub).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
-                }
-            }
-            for i in 0..<m {
-                for k in 0..<p {
-                    var grad = 0.0
-                    for j in imports[i] {
-                        var plus = theta.row(i), minus = theta.row(i)
-                        let h = 1e-6
-                        plus[k] += h; minus[k] -= h
-                        grad += r[j].dataSize / r[i].dataSize * (dist(plus, theta.row(j)) - dist(minus, theta.row(j))) / (2 * h)
+        for kind in MarketDistance.allCases {
+            for unit in CentreStep.allCases {
+                let mech = ModelMarket(lambda: 2, eta: 0.7, distance: kind, centreStep: unit)
+                let geo = try Kernels.updateGeometry(theta, origin: origin)
+                let centres = try mech.proxCenters(parameters: theta, geometry: geo, imports: imports, reports: r)
+                func dist(_ a: [Double], _ b: [Double]) -> Double {
+                    let ua = zip(a, origin).map { $0 - $1 }, ub = zip(b, origin).map { $0 - $1 }
+                    switch kind {
+                    case .cosine:
+                        let dot = zip(ua, ub).reduce(0) { $0 + $1.0 * $1.1 }
+                        return 1 - dot / (ua.reduce(0) { $0 + $1 * $1 }.squareRoot() * ub.reduce(0) { $0 + $1 * $1 }.squareRoot())
+                    case .squaredL2: return zip(ua, ub).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
                     }
-                    let w = max(1, imports[i].reduce(0.0) { $0 + r[$1].dataSize / r[i].dataSize })
-                    let norm2 = zip(theta.row(i), origin).reduce(0.0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
-                    let eta = unit == .absolute ? 0.7 : kind == .cosine ? 0.7 * norm2 / w : 0.7 / (2 * w)
-                    XCTAssertEqual(centres[i, k], theta[i, k] - eta * grad, accuracy: 1e-7, "\(kind) \(unit) client \(i) coordinate \(k)")
+                }
+                for i in 0..<m {
+                    for k in 0..<p {
+                        var grad = 0.0
+                        for j in imports[i] {
+                            var plus = theta.row(i), minus = theta.row(i)
+                            let h = 1e-6
+                            plus[k] += h
+                            minus[k] -= h
+                            grad += r[j].dataSize / r[i].dataSize * (dist(plus, theta.row(j)) - dist(minus, theta.row(j))) / (2 * h)
+                        }
+                        let w = max(1, imports[i].reduce(0.0) { $0 + r[$1].dataSize / r[i].dataSize })
+                        let norm2 = zip(theta.row(i), origin).reduce(0.0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
+                        let eta = unit == .absolute ? 0.7 : kind == .cosine ? 0.7 * norm2 / w : 0.7 / (2 * w)
+                        XCTAssertEqual(
+                            centres[i, k], theta[i, k] - eta * grad, accuracy: 1e-7, "\(kind) \(unit) client \(i) coordinate \(k)")
+                    }
                 }
             }
-        } }
+        }
     }
 
     /// The relative centre step is scale-free: scaling every update by s scales each centre's move
@@ -176,7 +192,8 @@ final class ModelMarketTests: XCTestCase {
         func moves(_ scale: Double, _ unit: CentreStep) throws -> [Double] {
             let theta = try Matrix(rows: m, cols: p, storage: (0..<(m * p)).map { origin[$0 % p] + scale * u.storage[$0] })
             let mech = ModelMarket(eta: 0.8, centreStep: unit)
-            let c = try mech.proxCenters(parameters: theta, geometry: try Kernels.updateGeometry(theta, origin: origin), imports: imports, reports: r)
+            let c = try mech.proxCenters(
+                parameters: theta, geometry: try Kernels.updateGeometry(theta, origin: origin), imports: imports, reports: r)
             return (0..<m).map { i in zip(c.row(i), theta.row(i)).reduce(0.0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot() }
         }
         let rel1 = try moves(1, .relative), rel100 = try moves(100, .relative)

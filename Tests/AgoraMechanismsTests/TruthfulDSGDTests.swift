@@ -1,21 +1,24 @@
 import AgoraKernels
 import AgoraLearning
 import AgoraMechanisms
+import AgoraTestSupport
 import AgoraTopology
 import Foundation
-import AgoraTestSupport
 import XCTest
 
 final class TruthfulDSGDTests: XCTestCase {
-    let mechanism = TruthfulDSGD(stepSize: PowerSchedule(initial: 0.1, exponent: 0.6),
-                                 payments: PaymentRule(coefficient: PowerSchedule(initial: 0.5, exponent: 0.1)))
+    let mechanism = TruthfulDSGD(
+        stepSize: PowerSchedule(initial: 0.1, exponent: 0.6),
+        payments: PaymentRule(coefficient: PowerSchedule(initial: 0.5, exponent: 0.1)))
 
     func testBudgetBalanceOnEveryTopologyAndWeighting() throws {
         let n = 16
         var g = SeededGenerator(seed: 3)
         let reports = (0..<n).map { _ in 10 * g.uniform() }
-        for topology: Topology in [.ring, .torus(rows: 4, cols: 4), .star, .complete, .exponential, .onePeerExponential,
-                                   .erdosRenyi(p: 0.3), .randomRegular(k: 3), .smallWorld(k: 4, beta: 0.2)] {
+        for topology: Topology in [
+            .ring, .torus(rows: 4, cols: 4), .star, .complete, .exponential, .onePeerExponential,
+            .erdosRenyi(p: 0.3), .randomRegular(k: 3), .smallWorld(k: 4, beta: 0.2),
+        ] {
             let ex = try InProcessExchange(topology: topology, weights: .metropolis, agents: n, seed: 1)
             for weighting in PaymentRule.EdgeWeighting.allCases {
                 let rule = PaymentRule(coefficient: PowerSchedule(initial: 0.5, exponent: 0.1), edgeWeighting: weighting)
@@ -26,7 +29,9 @@ final class TruthfulDSGDTests: XCTestCase {
                     XCTAssertLessThanOrEqual(abs(p.reduce(0, +)), 1e-14 * scale, "budget balance: \(topology) \(weighting) t=\(t)")
                 }
                 // Equal reports: nobody pays.
-                XCTAssertEqual(try rule.payments(iteration: 0, reports: [Double](repeating: 2, count: n), exchange: ex), [Double](repeating: 0, count: n))
+                XCTAssertEqual(
+                    try rule.payments(iteration: 0, reports: [Double](repeating: 2, count: n), exchange: ex),
+                    [Double](repeating: 0, count: n))
             }
         }
     }
@@ -55,7 +60,9 @@ final class TruthfulDSGDTests: XCTestCase {
 
     func testScheduleChecksAndGainBound() throws {
         XCTAssertTrue(mechanism.warnings.isEmpty)  // 2 * 0.6 - 0.1 = 1.1 > 1
-        let weak = TruthfulDSGD(stepSize: PowerSchedule(initial: 0.1, exponent: 0.55), payments: PaymentRule(coefficient: PowerSchedule(initial: 1, exponent: 0.2)))
+        let weak = TruthfulDSGD(
+            stepSize: PowerSchedule(initial: 0.1, exponent: 0.55),
+            payments: PaymentRule(coefficient: PowerSchedule(initial: 1, exponent: 0.2)))
         XCTAssertEqual(weak.warnings.count, 1)
         XCTAssertTrue(weak.warnings[0].contains("2v - u = 0.9"))
         XCTAssertThrowsError(try TruthfulDSGD(stepSize: PowerSchedule(initial: 0.1, exponent: 0.4), payments: nil).validate()) { e in
@@ -75,28 +82,39 @@ final class TruthfulDSGDTests: XCTestCase {
     /// pooled optimum, and the payments stay zero-sum at every iteration.
     func testTruthfulRunConvergesAndPaymentsBalance() throws {
         var problem = SyntheticProblem()
-        problem.loss = .squared; problem.agents = 8; problem.rowsPerAgent = 100; problem.features = 6
-        problem.heterogeneity = 0.5; problem.noise = 0.05
+        problem.loss = .squared
+        problem.agents = 8
+        problem.rowsPerAgent = 100
+        problem.features = 6
+        problem.heterogeneity = 0.5
+        problem.noise = 0.05
         let (data, parts) = try problem.generate()
         let model = LinearModel(loss: .squared, l2: 1e-3)
         let y = try model.targets(data)
         let star = try ReferenceSolver.solve(model, features: data.features.double, targets: y)
         let ex = try InProcessExchange(topology: .ring, weights: .metropolis, agents: 8, seed: 1)
-        let dsgd = TruthfulDSGD(stepSize: PowerSchedule(initial: 0.2, exponent: 0.6),
-                                payments: PaymentRule(coefficient: PowerSchedule(initial: 0.5, exponent: 0.1)))
+        let dsgd = TruthfulDSGD(
+            stepSize: PowerSchedule(initial: 0.2, exponent: 0.6),
+            payments: PaymentRule(coefficient: PowerSchedule(initial: 0.5, exponent: 0.1)))
         var theta = Matrix<Float>(rows: 8, cols: 6), next = theta
         var grads = theta, losses = [Float](repeating: 0, count: 8)
         var rng = SeededGenerator(seed: 5)
         func distance() -> Double {
             var s = 0.0
-            for i in 0..<8 { for k in 0..<6 { let e = Double(theta[i, k]) - star.theta[k]; s += e * e } }
+            for i in 0..<8 {
+                for k in 0..<6 {
+                    let e = Double(theta[i, k]) - star.theta[k]
+                    s += e * e
+                }
+            }
             return (s / 8).squareRoot()
         }
         let d0 = distance()
         for t in 0..<1500 {
             let batches = parts.map { rows in (0..<10).map { _ in rows[Int(rng.next() % UInt64(rows.count))] } }
-            try Kernels.glmGradients(loss: .squared, l2: 1e-3, features: data.features, targets: y.map(Float.init),
-                                     parameters: theta, batches: batches, gradients: &grads, losses: &losses)
+            try Kernels.glmGradients(
+                loss: .squared, l2: 1e-3, features: data.features, targets: y.map(Float.init),
+                parameters: theta, batches: batches, gradients: &grads, losses: &losses)
             let reports = Kernels.rowSquaredNorms(grads).map(Double.init)
             let pay = try dsgd.step(iteration: t, parameters: theta, applied: grads, reports: reports, exchange: ex, into: &next)
             XCTAssertLessThanOrEqual(abs(pay.reduce(0, +)), 1e-12 * max(1, pay.map(abs).reduce(0, +)))

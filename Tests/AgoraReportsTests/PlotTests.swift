@@ -1,9 +1,10 @@
 import AgoraReports
 import Foundation
+import XCTest
+
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
-import XCTest
 
 final class PlotTests: XCTestCase {
     func wellFormed(_ svg: String) -> Bool {
@@ -11,10 +12,12 @@ final class PlotTests: XCTestCase {
     }
 
     func testLinePlotIsWellFormedAndDropsNonPositiveOnLogScale() {
-        let svg = SVGPlot.lines(title: "a < b & c", xLabel: "x", yLabel: "y", series: [
-            .init(name: "one", points: [(0, 1), (1, 0.1), (2, 0), (3, .nan)]),
-            .init(name: "two", points: [(0, 2), (3, 0.01)], dashed: true),
-        ], logY: true)
+        let svg = SVGPlot.lines(
+            title: "a < b & c", xLabel: "x", yLabel: "y",
+            series: [
+                .init(name: "one", points: [(0, 1), (1, 0.1), (2, 0), (3, .nan)]),
+                .init(name: "two", points: [(0, 2), (3, 0.01)], dashed: true),
+            ], logY: true)
         XCTAssertTrue(wellFormed(svg))
         XCTAssertTrue(svg.contains("a &lt; b &amp; c"))
         XCTAssertTrue(svg.contains(">one<") && svg.contains(">two<"))

@@ -16,7 +16,10 @@ final class WritersTests: XCTestCase {
     }
 
     func testJSONLinesAreSortedAndOneLine() throws {
-        struct S: Encodable { let b = 2; let a = [1.0, 0.5] }
+        struct S: Encodable {
+            let b = 2
+            let a = [1.0, 0.5]
+        }
         XCTAssertEqual(try JSONOutput.line(S()), #"{"a":[1,0.5],"b":2}"#)
     }
 }

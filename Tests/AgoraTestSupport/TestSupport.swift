@@ -15,7 +15,10 @@ public func randomCSR<T: AgoraScalar>(_ n: Int, seed: UInt64, emptyEvery: Int = 
     var g = SeededGenerator(seed: seed)
     var rows: [[(Int, T)]] = []
     for i in 0..<n {
-        if emptyEvery > 0 && i % emptyEvery == emptyEvery - 1 { rows.append([]); continue }
+        if emptyEvery > 0 && i % emptyEvery == emptyEvery - 1 {
+            rows.append([])
+            continue
+        }
         let k = Int(g.next() % UInt64(min(n, 6))) + 1
         var r: [(Int, T)] = []
         for _ in 0..<k { r.append((Int(g.next() % UInt64(n)), T(g.uniform()))) }
@@ -67,12 +70,18 @@ public let testShapes: [(n: Int, d: Int)] = [(1, 1), (1, 17), (3, 1), (5, 15), (
 
 /// A random feature matrix, dense and the same as CSR (each entry non-zero with probability
 /// `density`), drawn from `g`.
-public func randomDenseAndSparse(rows: Int, cols: Int, density: Double, _ g: inout SeededGenerator) -> (dense: Matrix<Double>, sparse: CSRMatrix<Double>) {
+public func randomDenseAndSparse(
+    rows: Int, cols: Int, density: Double, _ g: inout SeededGenerator
+) -> (dense: Matrix<Double>, sparse: CSRMatrix<Double>) {
     var m = Matrix<Double>(rows: rows, cols: cols)
     var entries: [[(Int, Double)]] = []
     for i in 0..<rows {
         var r: [(Int, Double)] = []
-        for k in 0..<cols where g.uniform() < density { let v = g.normal(); m[i, k] = v; r.append((k, v)) }
+        for k in 0..<cols where g.uniform() < density {
+            let v = g.normal()
+            m[i, k] = v
+            r.append((k, v))
+        }
         entries.append(r)
     }
     return (m, try! CSRMatrix(rows: rows, cols: cols, entries: entries))

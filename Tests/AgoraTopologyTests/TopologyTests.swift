@@ -1,8 +1,9 @@
 import AgoraKernels
-@testable import AgoraTopology
-import Foundation
 import AgoraTestSupport
+import Foundation
 import XCTest
+
+@testable import AgoraTopology
 
 final class TopologyTests: XCTestCase {
     /// Symmetric, doubly stochastic, non-negative, supported on the graph plus the diagonal.
@@ -12,7 +13,8 @@ final class TopologyTests: XCTestCase {
         for i in 0..<n {
             var row = 0.0, col = 0.0
             for j in 0..<n {
-                row += d[i, j]; col += d[j, i]
+                row += d[i, j]
+                col += d[j, i]
                 XCTAssertEqual(d[i, j], d[j, i], accuracy: 1e-15, "symmetry", file: file, line: line)
                 XCTAssertGreaterThanOrEqual(d[i, j], 0, file: file, line: line)
                 if i != j && d[i, j] != 0 { XCTAssertTrue(g.neighbors[i].contains(j), "weight off the graph", file: file, line: line) }
@@ -25,10 +27,28 @@ final class TopologyTests: XCTestCase {
     func testStaticFamiliesDegreesAndConnectivity() throws {
         let n = 16
         let cases: [(Topology, (Graph) -> Void)] = [
-            (.ring, { g in XCTAssertEqual(g.degrees, [Int](repeating: 2, count: n)); XCTAssertEqual(g.edgeCount, n) }),
-            (.torus(rows: 4, cols: 4), { g in XCTAssertEqual(g.degrees, [Int](repeating: 4, count: n)); XCTAssertEqual(g.edgeCount, 32) }),
+            (
+                .ring,
+                { g in
+                    XCTAssertEqual(g.degrees, [Int](repeating: 2, count: n))
+                    XCTAssertEqual(g.edgeCount, n)
+                }
+            ),
+            (
+                .torus(rows: 4, cols: 4),
+                { g in
+                    XCTAssertEqual(g.degrees, [Int](repeating: 4, count: n))
+                    XCTAssertEqual(g.edgeCount, 32)
+                }
+            ),
             (.torus(rows: 0, cols: 0), { g in XCTAssertEqual(g.degrees, [Int](repeating: 4, count: n)) }),
-            (.star, { g in XCTAssertEqual(g.degrees[0], n - 1); XCTAssertEqual(Set(g.degrees.dropFirst()), [1]) }),
+            (
+                .star,
+                { g in
+                    XCTAssertEqual(g.degrees[0], n - 1)
+                    XCTAssertEqual(Set(g.degrees.dropFirst()), [1])
+                }
+            ),
             (.complete, { g in XCTAssertEqual(g.edgeCount, n * (n - 1) / 2) }),
             (.exponential, { g in XCTAssertEqual(g.neighbors[0], [1, 2, 4, 8, 12, 14, 15]) }),
             (.erdosRenyi(p: 0.3), { g in XCTAssertTrue(g.isConnected) }),
@@ -45,7 +65,8 @@ final class TopologyTests: XCTestCase {
             // Seeded: the same seed gives the same graph.
             XCTAssertEqual(try t.graph(agents: n, seed: 42), g, "\(t)")
         }
-        XCTAssertNotEqual(try Topology.erdosRenyi(p: 0.3).graph(agents: n, seed: 1), try Topology.erdosRenyi(p: 0.3).graph(agents: n, seed: 2))
+        XCTAssertNotEqual(
+            try Topology.erdosRenyi(p: 0.3).graph(agents: n, seed: 1), try Topology.erdosRenyi(p: 0.3).graph(agents: n, seed: 2))
     }
 
     /// The encoded form is agents + neighbour lists; degrees are derived again when decoding.
@@ -85,8 +106,10 @@ final class TopologyTests: XCTestCase {
         var x = try Matrix<Double>((0..<n).map { [Double($0 * $0)] })
         var y = Matrix<Double>(rows: n, cols: 1)
         for it in 0..<3 {
-            let op: MixingOperator<Double> = try MixingMatrix(graph: t.graph(agents: n, iteration: it), scheme: .metropolis).mixingOperator()
-            try Kernels.mix(op, x, into: &y); swap(&x, &y)
+            let op: MixingOperator<Double> = try MixingMatrix(graph: t.graph(agents: n, iteration: it), scheme: .metropolis)
+                .mixingOperator()
+            try Kernels.mix(op, x, into: &y)
+            swap(&x, &y)
         }
         for i in 0..<n { XCTAssertEqual(x[i, 0], 17.5, accuracy: 1e-12) }
     }
@@ -140,8 +163,12 @@ final class TopologyTests: XCTestCase {
         expect("g.txt:2: lacks a weight column") { _ = try EdgeListFile.parse("0 1 0.5\n1 2\n", name: "g.txt") }
         expect("g.txt:1: negative weight -0.5") { _ = try EdgeListFile.parse("0 1 -0.5\n", name: "g.txt") }
         expect("g.txt: no edges") { _ = try EdgeListFile.parse("# nothing\n", name: "g.txt") }
-        expect("g.txt:1: agent index 1048576 is above the largest supported index 1048575") { _ = try EdgeListFile.parse("0 1048576\n", name: "g.txt") }
-        expect("/nonexistent/edges.txt: cannot read the edge-list file") { _ = try Topology.file(path: "/nonexistent/edges.txt").graph(agents: 3) }
+        expect("g.txt:1: agent index 1048576 is above the largest supported index 1048575") {
+            _ = try EdgeListFile.parse("0 1048576\n", name: "g.txt")
+        }
+        expect("/nonexistent/edges.txt: cannot read the edge-list file") {
+            _ = try Topology.file(path: "/nonexistent/edges.txt").graph(agents: 3)
+        }
         let path = try tempFile("0 1\n2 3\n")
         defer { try? FileManager.default.removeItem(atPath: path) }
         expect("is disconnected: 2 components of sizes 2, 2") { _ = try Topology.file(path: path).graph(agents: 4) }
@@ -149,7 +176,9 @@ final class TopologyTests: XCTestCase {
         let heavy = try EdgeListFile.parse("0 1 0.7\n0 2 0.6\n", name: "h.txt")
         expect("negative weight w[0][0]") { _ = try MixingMatrix(graph: heavy.graph, weights: heavy.weights!) }
         let irregular = try Topology.star.graph(agents: 4)
-        expect("is not symmetric: w[0][1]") { _ = try MixingMatrix(graph: irregular, scheme: .uniform) }
+        expect("uniform weights need a regular graph") { _ = try MixingMatrix(graph: irregular, scheme: .uniform) }
+        let asymmetric = MixingMatrix(try CSRMatrix(rows: 2, cols: 2, entries: [[(0, 0.5), (1, 0.5)], [(0, 0.4), (1, 0.6)]]))
+        expect("is not symmetric: w[0][1]") { try asymmetric.validate() }
         let notStochastic = MixingMatrix(try CSRMatrix(rows: 2, cols: 2, entries: [[(0, 0.5), (1, 0.4)], [(0, 0.4), (1, 0.5)]]))
         expect("is not doubly stochastic: row 0 sums to 0.9") { try notStochastic.validate() }
         let colOnly = MixingMatrix(try CSRMatrix(rows: 2, cols: 2, entries: [[(0, 1.0)], [(1, 1.0), (1, 0.0)]]))
@@ -168,8 +197,10 @@ final class TopologyTests: XCTestCase {
     }
 
     func testParsingRoundTrips() throws {
-        for t: Topology in [.ring, .torus(rows: 4, cols: 8), .star, .complete, .exponential, .onePeerExponential,
-                            .erdosRenyi(p: 0.25), .randomRegular(k: 4), .smallWorld(k: 4, beta: 0.1), .file(path: "/tmp/a:b.txt")] {
+        for t: Topology in [
+            .ring, .torus(rows: 4, cols: 8), .star, .complete, .exponential, .onePeerExponential,
+            .erdosRenyi(p: 0.25), .randomRegular(k: 4), .smallWorld(k: 4, beta: 0.1), .file(path: "/tmp/a:b.txt"),
+        ] {
             XCTAssertEqual(try Topology(parsing: t.description), t)
         }
     }

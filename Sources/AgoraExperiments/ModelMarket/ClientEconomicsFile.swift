@@ -7,11 +7,17 @@ extension MarketExperiment {
     /// how much they want to import and what exporting costs them). Errors name the file, line
     /// and field.
     public static func readEconomics(path: String, clients: Int) throws -> (eagerness: [Double], cost: [Double]) {
-        guard let data = FileManager.default.contents(atPath: path) else { throw AgoraError.io("cannot read the client economics file", file: path) }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw AgoraError.io("cannot read the client economics file", file: path)
+        }
         guard let text = String(data: data, encoding: .utf8) else { throw AgoraError.data(file: path, "is not UTF-8 text") }
-        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
         while lines.last == "" { lines.removeLast() }
-        guard let header = lines.first else { throw AgoraError.data(file: path, "is empty; expected the header client,K,cost and one row per client") }
+        guard let header = lines.first else {
+            throw AgoraError.data(file: path, "is empty; expected the header client,K,cost and one row per client")
+        }
         let names = header.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         guard names == ["client", "k", "cost"] else {
             throw AgoraError.data(file: path, line: 1, "the header must be client,K,cost, got '\(header)'")
@@ -21,7 +27,8 @@ extension MarketExperiment {
             let f = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             guard f.count == 3 else { throw AgoraError.data(file: path, line: n + 1, "expected 3 fields (client,K,cost), got \(f.count)") }
             guard let i = Int(f[0]), i >= 0, i < clients else {
-                throw AgoraError(.data, "client must be an index in 0..<\(clients), got '\(f[0])'", file: path, line: n + 1, field: "client")
+                throw AgoraError(
+                    .data, "client must be an index in 0..<\(clients), got '\(f[0])'", file: path, line: n + 1, field: "client")
             }
             guard k[i] == nil else { throw AgoraError(.data, "client \(i) is listed twice", file: path, line: n + 1, field: "client") }
             guard let kv = Double(f[1]), kv.isFinite, kv >= 0 else {
@@ -30,7 +37,8 @@ extension MarketExperiment {
             guard let cv = Double(f[2]), cv.isFinite, cv >= 0 else {
                 throw AgoraError(.data, "cost must be a non-negative number, got '\(f[2])'", file: path, line: n + 1, field: "cost")
             }
-            k[i] = kv; c[i] = cv
+            k[i] = kv
+            c[i] = cv
         }
         if let missing = k.firstIndex(where: { $0 == nil }) {
             throw AgoraError.data(file: path, "has no row for client \(missing) (every client 0..<\(clients) needs one)")

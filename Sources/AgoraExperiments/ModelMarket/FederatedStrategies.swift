@@ -1,8 +1,8 @@
-import Foundation
 import AgoraKernels
 import AgoraLearning
 import AgoraMechanisms
 import AgoraTopology
+import Foundation
 
 /// The state of one method's run of a market experiment that every strategy reads and advances:
 /// the clients' current models, who is still in the market, and the seeded random streams
@@ -29,12 +29,18 @@ struct FederatedRun {
     /// the server's step runs on the full matrix, identically everywhere.
     let placement: any RowPlacement
 
-    init(experiment e: MarketExperiment, fed: FederatedClients, truth: [ClientEconomics], reports: [ClientEconomics],
-         attack: [Int: MarketAttack], placement: (any RowPlacement)? = nil) {
+    init(
+        experiment e: MarketExperiment, fed: FederatedClients, truth: [ClientEconomics], reports: [ClientEconomics],
+        attack: [Int: MarketAttack], placement: (any RowPlacement)? = nil
+    ) {
         self.placement = placement ?? SingleProcessPlacement(rows: e.clients)
         let m = e.clients, p = fed.parameterCount
         var initRNG = SeededGenerator(seed: e.seed, stream: 0x1417)
-        experiment = e; self.fed = fed; self.truth = truth; self.reports = reports; self.attack = attack
+        experiment = e
+        self.fed = fed
+        self.truth = truth
+        self.reports = reports
+        self.attack = attack
         origin = (0..<p).map { _ in Float(initRNG.normal() * 0.01) }
         theta = Matrix<Float>(uninitializedRows: m, cols: p)
         try! Kernels.broadcast(origin, into: &theta)  // origin has p elements by construction
@@ -52,9 +58,10 @@ struct FederatedRun {
     /// `centres` with per-client `strengths`.
     /// Then every process receives the rows the others trained.
     mutating func train(_ x: inout Matrix<Float>, centres: Matrix<Float>? = nil, strengths: [Float]? = nil) throws {
-        try fed.train(&x, steps: experiment.localSteps, batch: experiment.batch, optimizer: optimizer, centres: centres,
-                      strengths: strengths, training: trains, rngs: &rngs,
-                      only: placement.localRows == 0..<clients ? nil : placement.localRows)
+        try fed.train(
+            &x, steps: experiment.localSteps, batch: experiment.batch, optimizer: optimizer, centres: centres,
+            strengths: strengths, training: trains, rngs: &rngs,
+            only: placement.localRows == 0..<clients ? nil : placement.localRows)
         try placement.shareRows(&x)
     }
 
@@ -156,8 +163,9 @@ struct IPFLStrategy: FederatedStrategy {
         try run.trainModels(centres: centres, strengths: centres == nil ? nil : strengths)
         // 3. Attack hook on uploads; 4-7. the server.
         let uploaded = try run.upload(run.theta)
-        let (outcome, d) = try market.step(uploaded: uploaded, origin: run.origin, reports: run.reports, truth: run.truth,
-                                           active: run.active, seed: tieSeed.next(), workspace: &workspace)
+        let (outcome, d) = try market.step(
+            uploaded: uploaded, origin: run.origin, reports: run.reports, truth: run.truth,
+            active: run.active, seed: tieSeed.next(), workspace: &workspace)
         centres = workspace.centres
         lastImports = outcome.imports
         return FederatedRoundResult(evaluated: run.theta, imports: outcome.imports, market: (outcome, d))
@@ -193,7 +201,10 @@ struct DittoStrategy: FederatedStrategy {
     let lambda: Double
     var personal: Matrix<Float>? = nil
 
-    init(global: [Float], lambda: Double) { self.global = global; self.lambda = lambda }
+    init(global: [Float], lambda: Double) {
+        self.global = global
+        self.lambda = lambda
+    }
 
     mutating func round(_ t: Int, run: inout FederatedRun) throws -> FederatedRoundResult {
         var personal = self.personal ?? run.theta  // personal models start at theta0
@@ -229,7 +240,10 @@ struct PFedGraphStrategy: FederatedStrategy {
         var rows = [[(Int, Float)]](repeating: [], count: m)
         var imports = [[Int]](repeating: [], count: m)
         for i in 0..<m {
-            guard run.active[i] else { rows[i] = [(i, 1)]; continue }
+            guard run.active[i] else {
+                rows[i] = [(i, 1)]
+                continue
+            }
             let a = projectOntoSimplex(members.map { j in alpha * run.sizes[j] / total + Double(geo.cosines[i, j]) / 2 })
             for (q, j) in members.enumerated() where a[q] > 0 {
                 rows[i].append((j, Float(a[q])))
@@ -289,7 +303,10 @@ struct FedAMPStrategy: FederatedStrategy {
         var rows = [[(Int, Float)]](repeating: [], count: m)
         var imports = [[Int]](repeating: [], count: m)
         for i in 0..<m {
-            guard run.active[i] else { rows[i] = [(i, 1)]; continue }
+            guard run.active[i] else {
+                rows[i] = [(i, 1)]
+                continue
+            }
             var own = 1.0
             for (q, j) in members.enumerated() where j != i {
                 let w = alpha * raw[i][q]
@@ -321,7 +338,10 @@ struct CFLStrategy: FederatedStrategy {
 
     mutating func round(_ t: Int, run: inout FederatedRun) throws -> FederatedRoundResult {
         let m = run.clients
-        if clusters.isEmpty { clusters = [Array(0..<m)]; models = [run.origin] }
+        if clusters.isEmpty {
+            clusters = [Array(0..<m)]
+            models = [run.origin]
+        }
         var start = run.theta
         for (c, members) in clusters.enumerated() {
             try Kernels.broadcast(models[c], into: &start, rows: (0..<m).map { i in members.contains(i) && run.active[i] })
@@ -354,7 +374,8 @@ struct CFLStrategy: FederatedStrategy {
                 nextModels.append(total > 0 ? try Kernels.weightedRowSum(uploaded, weights: w) : models[c])
             }
         }
-        clusters = next; models = nextModels
+        clusters = next
+        models = nextModels
         var evaluated = run.theta
         var imports = [[Int]](repeating: [], count: m)
         for (c, members) in clusters.enumerated() {
@@ -415,7 +436,9 @@ struct FedFomoStrategy: FederatedStrategy {
             let peers = try run.fed.losses(uploaded, on: [[Int]](repeating: run.fed.test[i], count: m))
             let own = (0..<uploaded.cols).map { Double(run.theta[i, $0]) }
             let distances = try Kernels.rowDistances(uploaded, to: own)
-            let scores = members.filter { $0 != i }.map { j in (j, (ownLosses[i] - peers[j]) / max(distances[j], 1e-12)) }.filter { $0.1 > 0 }
+            let scores = members.filter { $0 != i }.map { j in (j, (ownLosses[i] - peers[j]) / max(distances[j], 1e-12)) }.filter {
+                $0.1 > 0
+            }
             let total = scores.reduce(0) { $0 + $1.1 }
             guard total > 0 else { continue }  // no model helps: keep its own
             let keep = 1 - scores.reduce(0) { $0 + $1.1 / total }  // 0 up to rounding
@@ -425,7 +448,9 @@ struct FedFomoStrategy: FederatedStrategy {
         var next = Matrix<Float>(uninitializedRows: m, cols: uploaded.cols)  // the mix writes every element
         let w = try CSRMatrix(rows: m, cols: 2 * m, entries: rows)  // rectangular: the sparse kernel on raw rows
         source.storage.withUnsafeBufferPointer { xb in
-            next.storage.withUnsafeMutableBufferPointer { yb in Kernels.mixRows(w, x: xb.baseAddress!, cols: uploaded.cols, into: yb.baseAddress!) }
+            next.storage.withUnsafeMutableBufferPointer { yb in
+                Kernels.mixRows(w, x: xb.baseAddress!, cols: uploaded.cols, into: yb.baseAddress!)
+            }
         }
         personal = next
         return FederatedRoundResult(evaluated: next, imports: imports, market: nil)

@@ -85,7 +85,10 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
     public struct Attacker: Codable, Sendable, Equatable {
         public var client: Int
         public var attack: MarketAttack
-        public init(client: Int, attack: MarketAttack) { self.client = client; self.attack = attack }
+        public init(client: Int, attack: MarketAttack) {
+            self.client = client
+            self.attack = attack
+        }
     }
     /// A client that reports other values than its true ones.
     public struct Misreport: Codable, Sendable, Equatable {
@@ -93,7 +96,9 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         public var sizeFactor: Double = 1
         public var costFactor: Double = 1
         public init(client: Int, sizeFactor: Double = 1, costFactor: Double = 1) {
-            self.client = client; self.sizeFactor = sizeFactor; self.costFactor = costFactor
+            self.client = client
+            self.sizeFactor = sizeFactor
+            self.costFactor = costFactor
         }
     }
 
@@ -101,7 +106,11 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
     /// number of clients in every case.
     public var data: SyntheticProblem = {
         var s = SyntheticProblem()
-        s.agents = 10; s.rowsPerAgent = 100; s.features = 20; s.heterogeneity = 3; s.clusters = 3
+        s.agents = 10
+        s.rowsPerAgent = 100
+        s.features = 20
+        s.heterogeneity = 3
+        s.clusters = 3
         return s
     }()
     public var dataFile: DataFile? = nil
@@ -220,9 +229,13 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
 
         func validate() throws {
             guard !candidates.isEmpty, candidates.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
-                throw AgoraError.configuration("candidate prox strengths must be a non-empty list of non-negative numbers, got \(candidates)", field: "proxPilot.candidates")
+                throw AgoraError.configuration(
+                    "candidate prox strengths must be a non-empty list of non-negative numbers, got \(candidates)",
+                    field: "proxPilot.candidates")
             }
-            guard rounds >= 1, rounds <= 10_000 else { throw AgoraError.configuration("must be in 1...10000, got \(rounds)", field: "proxPilot.rounds") }
+            guard rounds >= 1, rounds <= 10_000 else {
+                throw AgoraError.configuration("must be in 1...10000, got \(rounds)", field: "proxPilot.rounds")
+            }
             guard validationFraction > 0, validationFraction < 1 else {
                 throw AgoraError.configuration("must be in (0, 1), got \(validationFraction)", field: "proxPilot.validationFraction")
             }
@@ -233,17 +246,34 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         try data.validate()
         try market.validate()
         guard clients >= 2 else { throw AgoraError.configuration("a market needs at least 2 clients, got \(clients)") }
-        guard clients <= 100_000 else { throw AgoraError(.resources, "at most 100000 clients are supported (the market keeps m x m matrices), got \(clients)") }
-        guard rounds >= 1, rounds <= 1_000_000 else { throw AgoraError.configuration("must be in 1...1000000, got \(rounds)", field: "rounds") }
-        guard localSteps >= 1, localSteps <= 1_000_000 else { throw AgoraError.configuration("must be in 1...1000000, got \(localSteps)", field: "localSteps") }
+        guard clients <= 100_000 else {
+            throw AgoraError(.resources, "at most 100000 clients are supported (the market keeps m x m matrices), got \(clients)")
+        }
+        guard rounds >= 1, rounds <= 1_000_000 else {
+            throw AgoraError.configuration("must be in 1...1000000, got \(rounds)", field: "rounds")
+        }
+        guard localSteps >= 1, localSteps <= 1_000_000 else {
+            throw AgoraError.configuration("must be in 1...1000000, got \(localSteps)", field: "localSteps")
+        }
         guard batch >= 1, batch <= 1_000_000 else { throw AgoraError.configuration("must be in 1...1000000, got \(batch)", field: "batch") }
-        if let k = minClientRows { guard k >= 2 else { throw AgoraError.configuration("minClientRows must be at least 2 (one training and one test row), got \(k)", field: "minClientRows") } }
-        guard testFraction > 0, testFraction < 1 else { throw AgoraError.configuration("must be in (0, 1), got \(testFraction)", field: "testFraction") }
+        if let k = minClientRows {
+            guard k >= 2 else {
+                throw AgoraError.configuration(
+                    "minClientRows must be at least 2 (one training and one test row), got \(k)", field: "minClientRows")
+            }
+        }
+        guard testFraction > 0, testFraction < 1 else {
+            throw AgoraError.configuration("must be in (0, 1), got \(testFraction)", field: "testFraction")
+        }
         guard hidden >= 0 else { throw AgoraError.configuration("hidden must be >= 0, got \(hidden)") }
-        guard learningRate.isFinite, learningRate > 0 else { throw AgoraError.configuration("learningRate must be positive, got \(learningRate)") }
+        guard learningRate.isFinite, learningRate > 0 else {
+            throw AgoraError.configuration("learningRate must be positive, got \(learningRate)")
+        }
         guard momentum >= 0, momentum < 1 else { throw AgoraError.configuration("momentum must be in [0, 1), got \(momentum)") }
         guard l2 >= 0, l2.isFinite else { throw AgoraError.configuration("l2 must be non-negative, got \(l2)") }
-        guard eagerness.isFinite, eagerness >= 0 else { throw AgoraError.configuration("eagerness K must be non-negative, got \(eagerness)") }
+        guard eagerness.isFinite, eagerness >= 0 else {
+            throw AgoraError.configuration("eagerness K must be non-negative, got \(eagerness)")
+        }
         guard cost.isFinite, cost >= 0 else { throw AgoraError.configuration("cost c must be non-negative, got \(cost)") }
         for (name, list) in [("eagernesses", eagernesses), ("costs", costs)] {
             guard let list else { continue }
@@ -253,17 +283,23 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
             }
         }
         if let s = sizeScale { guard s.isFinite, s > 0 else { throw AgoraError.configuration("sizeScale must be positive, got \(s)") } }
-        guard fedproxMu >= 0, dittoLambda >= 0, pfedgraphAlpha >= 0 else { throw AgoraError.configuration("baseline parameters must be non-negative") }
+        guard fedproxMu >= 0, dittoLambda >= 0, pfedgraphAlpha >= 0 else {
+            throw AgoraError.configuration("baseline parameters must be non-negative")
+        }
         guard (fedampLambda ?? 0) >= 0, (0...1).contains(fedampShare ?? 0.5), (0...1).contains(cflRatio ?? 0.4), (cflWarmup ?? 0) >= 0,
-              (0.0..<1).contains(fedfomoValidation ?? 0.2), (fedfomoValidation ?? 0.2) > 0 else {
-            throw AgoraError.configuration("FedAMP lambda >= 0 and share in [0, 1], CFL ratio in [0, 1] and warmup >= 0, FedFomo validation fraction in (0, 1)")
+            (0.0..<1).contains(fedfomoValidation ?? 0.2), (fedfomoValidation ?? 0.2) > 0
+        else {
+            throw AgoraError.configuration(
+                "FedAMP lambda >= 0 and share in [0, 1], CFL ratio in [0, 1] and warmup >= 0, FedFomo validation fraction in (0, 1)")
         }
         guard !methods.isEmpty else { throw AgoraError.configuration("no method to run") }
         for a in attackers where a.client < 0 || a.client >= clients {
             throw AgoraError.configuration("attacker client \(a.client) is outside 0..<\(clients)")
         }
         for r in misreports {
-            guard r.client >= 0, r.client < clients else { throw AgoraError.configuration("misreporting client \(r.client) is outside 0..<\(clients)") }
+            guard r.client >= 0, r.client < clients else {
+                throw AgoraError.configuration("misreporting client \(r.client) is outside 0..<\(clients)")
+            }
             guard r.sizeFactor > 0, r.sizeFactor.isFinite, r.costFactor >= 0, r.costFactor.isFinite else {
                 throw AgoraError.configuration("client \(r.client): misreport factors must be positive (size) and non-negative (cost)")
             }
@@ -371,7 +407,8 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
             case .above, .below: verdict = "\(self.verdict.rawValue) beyond that noise"
             case .undefined: verdict = "undefined (a difference is NaN)"
             }
-            return cFormat("%+.4f per ", mean) + unit + cFormat(" on average, 2 standard errors %.4f over %ld ", 2 * standardError, count) + unit + "s: " + verdict
+            return cFormat("%+.4f per ", mean) + unit + cFormat(" on average, 2 standard errors %.4f over %ld ", 2 * standardError, count)
+                + unit + "s: " + verdict
         }
     }
 
@@ -387,23 +424,31 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         try validate()
         let (dataset, parts): (Dataset, [[Int]])
         let least = minClientRows ?? 10
-        if let f = dataFile { (dataset, parts) = try f.load(agents: clients, seed: seed, minRows: least) } else { (dataset, parts) = try data.generate() }
+        if let f = dataFile {
+            (dataset, parts) = try f.load(agents: clients, seed: seed, minRows: least)
+        } else {
+            (dataset, parts) = try data.generate()
+        }
         if let (c, rows) = parts.enumerated().map({ ($0.offset, $0.element.count) }).first(where: { $0.1 < least }) {
-            throw AgoraError.configuration("client \(c) has \(rows) rows after the \(dataFile?.partition.description ?? "synthetic") partition; every client needs at least \(least) (minClientRows): use fewer clients, a larger data set or a less skewed partition", field: "minClientRows")
+            throw AgoraError.configuration(
+                "client \(c) has \(rows) rows after the \(dataFile?.partition.description ?? "synthetic") partition; every client needs at least \(least) (minClientRows): use fewer clients, a larger data set or a less skewed partition",
+                field: "minClientRows")
         }
         let model = try ModelFamily.classifier(for: dataset, hidden: hidden, l2: l2)
         let p = model.parameterCount(features: dataset.features.cols)
         // Per method: about a dozen [clients x parameters] Float matrices (models, personal models,
         // centres, uploads, gradients, velocities, the market's workspace) and m x m Double ones.
-        try ResourceLimits.check(bytes: 12 * 4 * Double(clients) * Double(p) + 4 * 8 * Double(clients) * Double(clients),
-                                 for: "a market of \(clients) clients x \(p) parameters")
+        try ResourceLimits.check(
+            bytes: 12 * 4 * Double(clients) * Double(p) + 4 * 8 * Double(clients) * Double(clients),
+            for: "a market of \(clients) clients x \(p) parameters")
         let fed = try FederatedClients(data: dataset, model: model, partition: parts, testFraction: testFraction, seed: seed)
         let attack = Dictionary(attackers.map { ($0.client, $0.attack) }, uniquingKeysWith: { a, _ in a })
         let scale = sizeScale ?? 5000 / (Double(fed.train.reduce(0) { $0 + $1.count }) / Double(clients))
         let truth: [ClientEconomics] = (0..<clients).map { i in
             let seller = attack[i]?.seller ?? false
-            return ClientEconomics(dataSize: Double(fed.train[i].count) * scale, cost: seller ? 0 : costs?[i] ?? cost,
-                                   eagerness: seller ? 0 : eagernesses?[i] ?? eagerness)
+            return ClientEconomics(
+                dataSize: Double(fed.train[i].count) * scale, cost: seller ? 0 : costs?[i] ?? cost,
+                eagerness: seller ? 0 : eagernesses?[i] ?? eagerness)
         }
         var reports = truth
         if attackConvention == .reference {
@@ -415,39 +460,52 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         }
         var results: [MethodResult] = []
         var audit: IncentiveAudit.Report? = nil
-        let strengths: [Double]? = methods.contains(.ipfl)
-            ? try proxPilot.map { try choose($0, dataset: dataset, model: model, fed: fed, truth: truth, reports: reports, attack: attack, placement: placement) }
+        let strengths: [Double]? =
+            methods.contains(.ipfl)
+            ? try proxPilot.map {
+                try choose(
+                    $0, dataset: dataset, model: model, fed: fed, truth: truth, reports: reports, attack: attack, placement: placement)
+            }
                 ?? [Double](repeating: market.proxStrength, count: clients)
             : nil
         let honest = (0..<clients).filter { attack[$0] == nil }
         for (k, method) in methods.enumerated() {
             let t0 = DispatchTime.now().uptimeNanoseconds
             var lastMarket: (Matrix<Double>, [Bool])? = nil
-            let rounds = try simulate(method, fed: fed, truth: truth, reports: reports, attack: attack, proxStrengths: strengths,
-                                      placement: placement, lastMarket: &lastMarket) { r in
+            let rounds = try simulate(
+                method, fed: fed, truth: truth, reports: reports, attack: attack, proxStrengths: strengths,
+                placement: placement, lastMarket: &lastMarket
+            ) { r in
                 progress?(k * self.rounds + r, methods.count * self.rounds)
             }
             let secs = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
             let best = (0..<clients).map { i in rounds.map { $0.accuracies[i] }.filter { !$0.isNaN }.max() ?? .nan }
             let meanBest = honest.map { best[$0] }.reduce(0, +) / Double(max(1, honest.count))
-            let bestWeighted = (0..<clients).map { i in rounds.compactMap { $0.labelWeightedAccuracies?[i] }.filter { !$0.isNaN }.max() ?? .nan }
+            let bestWeighted = (0..<clients).map { i in
+                rounds.compactMap { $0.labelWeightedAccuracies?[i] }.filter { !$0.isNaN }.max() ?? .nan
+            }
             let meanBestWeighted = honest.map { bestWeighted[$0] }.reduce(0, +) / Double(max(1, honest.count))
             let cum = rounds.last!.cumulativeUtilities
-            results.append(MethodResult(method: method, rounds: rounds, bestAccuracies: best, meanBestAccuracy: meanBest,
-                                        meanBestLabelWeightedAccuracy: meanBestWeighted,
-                                        meanCumulativeUtility: honest.map { cum[$0] }.reduce(0, +) / Double(max(1, honest.count)),
-                                        seconds: secs))
+            results.append(
+                MethodResult(
+                    method: method, rounds: rounds, bestAccuracies: best, meanBestAccuracy: meanBest,
+                    meanBestLabelWeightedAccuracy: meanBestWeighted,
+                    meanCumulativeUtility: honest.map { cum[$0] }.reduce(0, +) / Double(max(1, honest.count)),
+                    seconds: secs))
             if method == .ipfl, let (d, active) = lastMarket {
                 audit = try IncentiveAudit.audit(market: market, truth: truth, distances: d, active: active)
             }
         }
         var comparison: PairedDifference? = nil
-        if let ipfl = results.first(where: { $0.method == .ipfl }), let local = results.first(where: { $0.method == .local }), !honest.isEmpty {
+        if let ipfl = results.first(where: { $0.method == .ipfl }), let local = results.first(where: { $0.method == .local }),
+            !honest.isEmpty
+        {
             comparison = try PairedDifference(honest.map { ipfl.bestAccuracies[$0] }, honest.map { local.bestAccuracies[$0] })
         }
-        return Result(config: self, dataName: dataset.name, parameters: fed.parameterCount, truth: truth, reports: reports,
-                      methods: results, audit: audit, proxStrengths: strengths,
-                      warnings: Self.warnings(results, honest: honest), ipflAgainstLocal: comparison)
+        return Result(
+            config: self, dataName: dataset.name, parameters: fed.parameterCount, truth: truth, reports: reports,
+            methods: results, audit: audit, proxStrengths: strengths,
+            warnings: Self.warnings(results, honest: honest), ipflAgainstLocal: comparison)
     }
 
     /// Period-2 oscillation of the iPFL graph over its last rounds (each round's edge set at most half
@@ -465,12 +523,16 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
             alternating += 1
         }
         if alternating >= 3 {
-            out.append("the iPFL graph oscillates with period 2 over its last \(alternating + 2) rounds (\(edges.last!.count) and \(edges[edges.count - 2].count) edges in turn): clients buy a model, are pulled towards it, drop it and come back; a smaller centre step (eta) or the relative centre step damps it")
+            out.append(
+                "the iPFL graph oscillates with period 2 over its last \(alternating + 2) rounds (\(edges.last!.count) and \(edges[edges.count - 2].count) edges in turn): clients buy a model, are pulled towards it, drop it and come back; a smaller centre step (eta) or the relative centre step damps it"
+            )
         }
         if let local = results.first(where: { $0.method == .local }) {
             let below = honest.filter { ipfl.bestAccuracies[$0] < local.bestAccuracies[$0] - 1e-12 }
             if below.count * 2 > honest.count {
-                out.append("iPFL's best accuracy is below local training's for \(below.count) of \(honest.count) honest clients (\(below.map(String.init).joined(separator: ", "))): the market's personalization does not help on this data")
+                out.append(
+                    "iPFL's best accuracy is below local training's for \(below.count) of \(honest.count) honest clients (\(below.map(String.init).joined(separator: ", "))): the market's personalization does not help on this data"
+                )
             }
         }
         return out
@@ -478,10 +540,13 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
 
     /// The pilot of `ProxPilot`: the candidate strength with the lowest validation loss, for the
     /// market or per client (`ProxPilot.select`).
-    func choose(_ pilot: ProxPilot, dataset: Dataset, model: ModelFamily, fed: FederatedClients, truth: [ClientEconomics],
-                reports: [ClientEconomics], attack: [Int: MarketAttack], placement: (any RowPlacement)? = nil) throws -> [Double] {
-        let validation = try FederatedClients(data: dataset, model: model, partition: fed.train, testFraction: pilot.validationFraction,
-                                              seed: seed ^ 0x9170_7000)
+    func choose(
+        _ pilot: ProxPilot, dataset: Dataset, model: ModelFamily, fed: FederatedClients, truth: [ClientEconomics],
+        reports: [ClientEconomics], attack: [Int: MarketAttack], placement: (any RowPlacement)? = nil
+    ) throws -> [Double] {
+        let validation = try FederatedClients(
+            data: dataset, model: model, partition: fed.train, testFraction: pilot.validationFraction,
+            seed: seed ^ 0x9170_7000)
         var short = self
         short.rounds = pilot.rounds
         let candidates = pilot.candidates.sorted()
@@ -494,16 +559,20 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         return ProxPilot.select(candidates: candidates, losses: losses, rows: validation.test.map(\.count), scope: pilot.scope ?? .client)
     }
 
-    func simulate(_ method: FederatedMethod, fed: FederatedClients, truth: [ClientEconomics], reports: [ClientEconomics],
-                  attack: [Int: MarketAttack], proxStrengths: [Double]? = nil, placement: (any RowPlacement)? = nil,
-                  lastMarket: inout (Matrix<Double>, [Bool])?,
-                  tick: (Int) -> Void) throws -> [Round] {
+    func simulate(
+        _ method: FederatedMethod, fed: FederatedClients, truth: [ClientEconomics], reports: [ClientEconomics],
+        attack: [Int: MarketAttack], proxStrengths: [Double]? = nil, placement: (any RowPlacement)? = nil,
+        lastMarket: inout (Matrix<Double>, [Bool])?,
+        tick: (Int) -> Void
+    ) throws -> [Round] {
         let m = clients
         // FedFomo scores models on validation rows split off the training rows (not trained on);
         // every method is evaluated on the same test rows of `fed`.
-        let training = method == .fedfomo
-            ? try FederatedClients(data: fed.data, model: fed.model, partition: fed.train, testFraction: fedfomoValidation ?? 0.2,
-                                   seed: seed ^ 0xF0F0_0000)
+        let training =
+            method == .fedfomo
+            ? try FederatedClients(
+                data: fed.data, model: fed.model, partition: fed.train, testFraction: fedfomoValidation ?? 0.2,
+                seed: seed ^ 0xF0F0_0000)
             : fed
         var run = FederatedRun(experiment: self, fed: training, truth: truth, reports: reports, attack: attack, placement: placement)
         // Only the reporting process evaluates (the others' rounds carry NaN accuracies).
@@ -527,26 +596,32 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
                 for js in r.imports { for j in js { buyers[j] += 1 } }
                 for i in 0..<m {
                     let total = r.imports[i].reduce(truth[i].dataSize) { $0 + truth[$1].dataSize }
-                    utilities[i] = MarketGain.gain(eagerness: truth[i].eagerness, own: truth[i].dataSize, total: total)
+                    utilities[i] =
+                        MarketGain.gain(eagerness: truth[i].eagerness, own: truth[i].dataSize, total: total)
                         - truth[i].cost * Double(buyers[i])
                 }
             }
             for i in 0..<m { cumulative[i] += utilities[i] }
             let accs = evaluates ? try fed.accuracies(r.evaluated) : [Double](repeating: .nan, count: m)
             let honest = (0..<m).filter { attack[$0] == nil }
-            out.append(Round(round: t + 1, accuracies: accs, meanAccuracy: honest.map { accs[$0] }.reduce(0, +) / Double(max(1, honest.count)),
-                             labelWeightedAccuracies: evaluates && labelWeightedAccuracy ?? true ? try fed.labelWeightedAccuracies(r.evaluated) : nil,
-                             utilities: utilities, cumulativeUtilities: cumulative, imports: r.imports,
-                             payments: r.market?.outcome.payments ?? [[Double]](repeating: [], count: m),
-                             netPayments: r.market?.outcome.netPayments ?? [Double](repeating: 0, count: m),
-                             budgetResidual: r.market?.outcome.budgetResidual ?? 0, active: run.active))
+            out.append(
+                Round(
+                    round: t + 1, accuracies: accs, meanAccuracy: honest.map { accs[$0] }.reduce(0, +) / Double(max(1, honest.count)),
+                    labelWeightedAccuracies: evaluates && labelWeightedAccuracy ?? true
+                        ? try fed.labelWeightedAccuracies(r.evaluated) : nil,
+                    utilities: utilities, cumulativeUtilities: cumulative, imports: r.imports,
+                    payments: r.market?.outcome.payments ?? [[Double]](repeating: [], count: m),
+                    netPayments: r.market?.outcome.netPayments ?? [Double](repeating: 0, count: m),
+                    budgetResidual: r.market?.outcome.budgetResidual ?? 0, active: run.active))
             // 8. Optional dropout.
             if dropout {
                 let rule = dropoutRule ?? .negativeUtility
                 for i in 0..<m where run.active[i] {
                     activeRounds[i] += 1
                     if utilities[i] >= -DropoutRule.tolerance { rationalRounds[i] += 1 }
-                    if rule.leaves(utility: utilities[i], rational: rationalRounds[i], rounds: activeRounds[i], draw: { leaveDraws.uniform() }) {
+                    if rule.leaves(
+                        utility: utilities[i], rational: rationalRounds[i], rounds: activeRounds[i], draw: { leaveDraws.uniform() })
+                    {
                         run.active[i] = false
                     }
                 }
@@ -559,7 +634,9 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
     /// The strategy object of one method (its own state: global model, centres, workspace).
     func makeStrategy(_ method: FederatedMethod, origin: [Float], proxStrengths: [Double]? = nil) -> any FederatedStrategy {
         switch method {
-        case .ipfl: return IPFLStrategy(market: market, seed: seed, strengths: proxStrengths ?? [Double](repeating: market.proxStrength, count: clients))
+        case .ipfl:
+            return IPFLStrategy(
+                market: market, seed: seed, strengths: proxStrengths ?? [Double](repeating: market.proxStrength, count: clients))
         case .local: return LocalStrategy()
         case .fedavg: return FedAvgStrategy(global: origin, proximal: nil)
         case .fedprox: return FedAvgStrategy(global: origin, proximal: fedproxMu)

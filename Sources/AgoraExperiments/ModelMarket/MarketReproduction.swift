@@ -60,14 +60,17 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
     /// `acceptance` runs on `sets` (nil: `acceptanceSets`; any name or file `data` resolves) with
     /// `seeds` seeds from `seed` on, and with `pilotScope` (nil: the default pilot's); the other
     /// experiments have fixed data, one seed and the default pilot.
-    public func run(data: DataResolver, rounds: Int = 20, seed: UInt64 = 1, sets: [String]? = nil, seeds: Int = acceptanceSeeds,
-                    pilotScope: MarketExperiment.ProxPilot.Scope? = nil,
-                    progress: ((String) -> Void)? = nil) throws -> Report {
+    public func run(
+        data: DataResolver, rounds: Int = 20, seed: UInt64 = 1, sets: [String]? = nil, seeds: Int = acceptanceSeeds,
+        pilotScope: MarketExperiment.ProxPilot.Scope? = nil,
+        progress: ((String) -> Void)? = nil
+    ) throws -> Report {
         guard rounds >= 1 else { throw AgoraError.configuration("must be at least 1, got \(rounds)", field: "rounds") }
         guard (1...100).contains(seeds) else { throw AgoraError.configuration("must be in 1...100, got \(seeds)", field: "seeds") }
         if let sets {
             guard !sets.isEmpty, !sets.contains(""), Set(sets).count == sets.count else {
-                throw AgoraError.configuration("data sets must be a non-empty list without repeats, got '\(sets.joined(separator: ","))'", field: "sets")
+                throw AgoraError.configuration(
+                    "data sets must be a non-empty list without repeats, got '\(sets.joined(separator: ","))'", field: "sets")
             }
         }
         let start = DispatchTime.now().uptimeNanoseconds
@@ -77,8 +80,10 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
         case .robustness: r = try robustness(data, rounds: rounds, seed: seed, progress: progress)
         case .liars: r = try liars(seed: seed)
         case .inclusive: r = try inclusive(data, rounds: rounds, seed: seed, progress: progress)
-        case .acceptance: r = try acceptance(data, rounds: rounds, seed: seed, sets: sets ?? Self.acceptanceSets, seeds: seeds,
-                                                   pilotScope: pilotScope, progress: progress)
+        case .acceptance:
+            r = try acceptance(
+                data, rounds: rounds, seed: seed, sets: sets ?? Self.acceptanceSets, seeds: seeds,
+                pilotScope: pilotScope, progress: progress)
         }
         r.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         return r
@@ -90,14 +95,20 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
         var e = MarketExperiment()
         e.dataFile = file
         e.data.agents = clients
-        e.rounds = rounds; e.localSteps = 20; e.batch = 64; e.learningRate = 0.01; e.seed = seed
+        e.rounds = rounds
+        e.localSteps = 20
+        e.batch = 64
+        e.learningRate = 0.01
+        e.seed = seed
         return e
     }
 
     func partitions(_ data: DataResolver, rounds: Int, seed: UInt64, progress: ((String) -> Void)?) throws -> Report {
         let cells: [(String, String, PartitionScheme, Int)] = [
-            ("mnist", "NIID", .dirichlet(beta: 0.1), 10), ("mnist", "Cluster", .classGroups(groups: 3), 9), ("mnist", "Skew", .classGroups(groups: 2), 10),
-            ("digits", "NIID", .dirichlet(beta: 0.1), 10), ("digits", "Cluster", .classGroups(groups: 3), 9), ("digits", "Skew", .classGroups(groups: 2), 10),
+            ("mnist", "NIID", .dirichlet(beta: 0.1), 10), ("mnist", "Cluster", .classGroups(groups: 3), 9),
+            ("mnist", "Skew", .classGroups(groups: 2), 10),
+            ("digits", "NIID", .dirichlet(beta: 0.1), 10), ("digits", "Cluster", .classGroups(groups: 3), 9),
+            ("digits", "Skew", .classGroups(groups: 2), 10),
             ("a9a", "NIID", .dirichlet(beta: 0.1), 10), ("a9a", "Cluster", .classGroups(groups: 3), 9),
         ]
         var rows: [[String]] = [], checks: [Check] = [], series: [String: [[Double]]] = [:]
@@ -108,30 +119,54 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
             e.methods = FederatedMethod.allCases
             let r = try e.run()
             for m in r.methods {
-                rows.append([name, label, "\(clients)", m.method.rawValue, "\(m.meanBestAccuracy)", "\(m.meanBestLabelWeightedAccuracy ?? .nan)", "\(m.meanCumulativeUtility)"])
+                rows.append([
+                    name, label, "\(clients)", m.method.rawValue, "\(m.meanBestAccuracy)", "\(m.meanBestLabelWeightedAccuracy ?? .nan)",
+                    "\(m.meanCumulativeUtility)",
+                ])
                 series[m.method.rawValue, default: []].append([Double(k), m.meanBestAccuracy])
             }
             let ipfl = r.methods.first { $0.method == .ipfl }!, local = r.methods.first { $0.method == .local }!
             let others = r.methods.filter { $0.method != .ipfl }
             let bestOther = others.max { $0.meanCumulativeUtility < $1.meanCumulativeUtility }!
-            checks.append(Check(cell: cell, claim: "iPFL's cumulative utility is the highest", holds: ipfl.meanCumulativeUtility >= bestOther.meanCumulativeUtility,
-                                detail: cFormat("iPFL %.1f, best other %.1f", ipfl.meanCumulativeUtility, bestOther.meanCumulativeUtility) + " (\(bestOther.method.rawValue))"))
-            checks.append(Check(cell: cell, claim: "iPFL is at least as accurate as local training", holds: ipfl.meanBestAccuracy >= local.meanBestAccuracy,
-                                detail: cFormat("iPFL %.4f, local %.4f", ipfl.meanBestAccuracy, local.meanBestAccuracy) + Self.noise(r.ipflAgainstLocal)))
+            checks.append(
+                Check(
+                    cell: cell, claim: "iPFL's cumulative utility is the highest",
+                    holds: ipfl.meanCumulativeUtility >= bestOther.meanCumulativeUtility,
+                    detail: cFormat("iPFL %.1f, best other %.1f", ipfl.meanCumulativeUtility, bestOther.meanCumulativeUtility)
+                        + " (\(bestOther.method.rawValue))"))
+            checks.append(
+                Check(
+                    cell: cell, claim: "iPFL is at least as accurate as local training",
+                    holds: ipfl.meanBestAccuracy >= local.meanBestAccuracy,
+                    detail: cFormat("iPFL %.4f, local %.4f", ipfl.meanBestAccuracy, local.meanBestAccuracy) + Self.noise(r.ipflAgainstLocal)
+                ))
             let mostAccurate = r.methods.max { $0.meanBestAccuracy < $1.meanBestAccuracy }!
-            checks.append(Check(cell: cell, claim: "iPFL is the most accurate method", holds: ipfl.meanBestAccuracy >= mostAccurate.meanBestAccuracy,
-                                detail: cFormat("iPFL %.4f, most accurate %.4f", ipfl.meanBestAccuracy, mostAccurate.meanBestAccuracy) + " (\(mostAccurate.method.rawValue))"))
+            checks.append(
+                Check(
+                    cell: cell, claim: "iPFL is the most accurate method", holds: ipfl.meanBestAccuracy >= mostAccurate.meanBestAccuracy,
+                    detail: cFormat("iPFL %.4f, most accurate %.4f", ipfl.meanBestAccuracy, mostAccurate.meanBestAccuracy)
+                        + " (\(mostAccurate.method.rawValue))"))
         }
-        return Report(name: rawValue, columns: ["data", "partition", "clients", "method", "mean_best_accuracy", "label_weighted_accuracy", "mean_cumulative_utility"],
-                      rows: rows, checks: checks, plotTitle: "Mean best accuracy per partition (" + cells.enumerated().map { "\($0.offset): \($0.element.0) \($0.element.1)" }.joined(separator: ", ") + ")",
-                      plotXLabel: "cell", plotYLabel: "mean best accuracy", series: series, seconds: 0)
+        return Report(
+            name: rawValue,
+            columns: [
+                "data", "partition", "clients", "method", "mean_best_accuracy", "label_weighted_accuracy", "mean_cumulative_utility",
+            ],
+            rows: rows, checks: checks,
+            plotTitle: "Mean best accuracy per partition ("
+                + cells.enumerated().map { "\($0.offset): \($0.element.0) \($0.element.1)" }.joined(separator: ", ") + ")",
+            plotXLabel: "cell", plotYLabel: "mean best accuracy", series: series, seconds: 0)
     }
 
     func robustness(_ data: DataResolver, rounds: Int, seed: UInt64, progress: ((String) -> Void)?) throws -> Report {
-        let attackers: [MarketExperiment.Attacker] = [.init(client: 6, attack: .freeRideConstant), .init(client: 7, attack: .freeRideGaussian),
-                                                      .init(client: 8, attack: .shuffle), .init(client: 9, attack: .signFlip)]
+        let attackers: [MarketExperiment.Attacker] = [
+            .init(client: 6, attack: .freeRideConstant), .init(client: 7, attack: .freeRideGaussian),
+            .init(client: 8, attack: .shuffle), .init(client: 9, attack: .signFlip),
+        ]
         var rows: [[String]] = [], checks: [Check] = [], series: [String: [[Double]]] = [:]
-        for (name, label, scheme) in [("digits", "Cluster", PartitionScheme.classGroups(groups: 3)), ("mnist", "NIID", .dirichlet(beta: 0.1))] {
+        for (name, label, scheme) in [
+            ("digits", "Cluster", PartitionScheme.classGroups(groups: 3)), ("mnist", "NIID", .dirichlet(beta: 0.1)),
+        ] {
             for convention in AttackConvention.allCases {
                 let cell = "\(name) \(label), \(convention.rawValue) attacks"
                 progress?(cell)
@@ -144,20 +179,36 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
                 let cleanAcc = honest.map { base.bestAccuracies[$0] }.reduce(0, +) / 6
                 let hitAcc = honest.map { hit.bestAccuracies[$0] }.reduce(0, +) / 6
                 for a in attackers {
-                    let buyers = hit.rounds.map { r in r.imports.enumerated().filter { honest.contains($0.offset) && $0.element.contains(a.client) }.count }
-                    rows.append([name, label, convention.rawValue, a.attack.rawValue, "\(buyers.last!)", "\(buyers.reduce(0, +))", "\(cleanAcc)", "\(hitAcc)"])
-                    series["\(name) \(convention.rawValue) \(a.attack.rawValue)"] = buyers.enumerated().map { [Double($0.offset + 1), Double($0.element)] }
-                    checks.append(Check(cell: cell, claim: "\(a.attack.rawValue) has no honest buyer in the last round", holds: buyers.last! == 0,
-                                        detail: "honest buyers per round: \(buyers.map(String.init).joined(separator: " "))"))
+                    let buyers = hit.rounds.map { r in
+                        r.imports.enumerated().filter { honest.contains($0.offset) && $0.element.contains(a.client) }.count
+                    }
+                    rows.append([
+                        name, label, convention.rawValue, a.attack.rawValue, "\(buyers.last!)", "\(buyers.reduce(0, +))", "\(cleanAcc)",
+                        "\(hitAcc)",
+                    ])
+                    series["\(name) \(convention.rawValue) \(a.attack.rawValue)"] = buyers.enumerated().map {
+                        [Double($0.offset + 1), Double($0.element)]
+                    }
+                    checks.append(
+                        Check(
+                            cell: cell, claim: "\(a.attack.rawValue) has no honest buyer in the last round", holds: buyers.last! == 0,
+                            detail: "honest buyers per round: \(buyers.map(String.init).joined(separator: " "))"))
                 }
-                checks.append(Check(cell: cell, claim: "honest clients' accuracy holds (within 0.01 of the market without attackers)", holds: hitAcc >= cleanAcc - 0.01,
-                                    detail: cFormat("clients 0-5: %.4f with attackers, %.4f without", hitAcc, cleanAcc)))
+                checks.append(
+                    Check(
+                        cell: cell, claim: "honest clients' accuracy holds (within 0.01 of the market without attackers)",
+                        holds: hitAcc >= cleanAcc - 0.01,
+                        detail: cFormat("clients 0-5: %.4f with attackers, %.4f without", hitAcc, cleanAcc)))
             }
         }
-        return Report(name: rawValue, columns: ["data", "partition", "convention", "attack", "honest_buyers_last_round", "honest_purchases_all_rounds",
-                                                "honest_accuracy_without_attackers", "honest_accuracy_with_attackers"],
-                      rows: rows, checks: checks, plotTitle: "Honest clients buying from each attacker, per round", plotXLabel: "round",
-                      plotYLabel: "honest buyers", series: series, seconds: 0)
+        return Report(
+            name: rawValue,
+            columns: [
+                "data", "partition", "convention", "attack", "honest_buyers_last_round", "honest_purchases_all_rounds",
+                "honest_accuracy_without_attackers", "honest_accuracy_with_attackers",
+            ],
+            rows: rows, checks: checks, plotTitle: "Honest clients buying from each attacker, per round", plotXLabel: "round",
+            plotYLabel: "honest buyers", series: series, seconds: 0)
     }
 
     func liars(seed: UInt64) throws -> Report {
@@ -169,22 +220,37 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
             let markets = try IncentiveAudit.randomMarkets(draw, count: 500, seed: seed)
             let report = try IncentiveAudit.audit(market: market, markets: markets)
             for f in report.findings {
-                rows.append(["\(dims)", f.deviation.name, "\(f.cases)", "\(f.profitable)", "\(f.profitableFraction)", "\(f.meanGain)", "\(f.worstGain)"])
+                rows.append([
+                    "\(dims)", f.deviation.name, "\(f.cases)", "\(f.profitable)", "\(f.profitableFraction)", "\(f.meanGain)",
+                    "\(f.worstGain)",
+                ])
                 series[f.deviation.name, default: []].append([Double(dims), f.profitableFraction])
-                checks.append(Check(cell: "\(dims)-dimensional distances", claim: "\(f.deviation.name) never pays (truthfulness)", holds: f.profitable == 0,
-                                    detail: cFormat("profitable in %d of %d cases (%.1f %%), worst gain %.3g", f.profitable, f.cases, 100 * f.profitableFraction, f.worstGain)))
+                checks.append(
+                    Check(
+                        cell: "\(dims)-dimensional distances", claim: "\(f.deviation.name) never pays (truthfulness)",
+                        holds: f.profitable == 0,
+                        detail: cFormat(
+                            "profitable in %d of %d cases (%.1f %%), worst gain %.3g", f.profitable, f.cases, 100 * f.profitableFraction,
+                            f.worstGain)))
             }
-            checks.append(Check(cell: "\(dims)-dimensional distances", claim: "individual rationality with true reports", holds: report.irViolations == 0,
-                                detail: "\(report.irViolations) violations"))
+            checks.append(
+                Check(
+                    cell: "\(dims)-dimensional distances", claim: "individual rationality with true reports",
+                    holds: report.irViolations == 0,
+                    detail: "\(report.irViolations) violations"))
         }
-        return Report(name: rawValue, columns: ["distance_dimensions", "misreport", "cases", "profitable", "profitable_fraction", "mean_gain", "worst_gain"],
-                      rows: rows, checks: checks, plotTitle: "Share of client-markets where a misreport pays (500 random markets)",
-                      plotXLabel: "dimensions of the random update directions", plotYLabel: "profitable fraction", series: series, seconds: 0)
+        return Report(
+            name: rawValue,
+            columns: ["distance_dimensions", "misreport", "cases", "profitable", "profitable_fraction", "mean_gain", "worst_gain"],
+            rows: rows, checks: checks, plotTitle: "Share of client-markets where a misreport pays (500 random markets)",
+            plotXLabel: "dimensions of the random update directions", plotYLabel: "profitable fraction", series: series, seconds: 0)
     }
 
     func inclusive(_ data: DataResolver, rounds: Int, seed: UInt64, progress: ((String) -> Void)?) throws -> Report {
         var rows: [[String]] = [], checks: [Check] = [], series: [String: [[Double]]] = [:]
-        for (name, label, scheme) in [("digits", "Cluster", PartitionScheme.classGroups(groups: 3)), ("mnist", "NIID", .dirichlet(beta: 0.1))] {
+        for (name, label, scheme) in [
+            ("digits", "Cluster", PartitionScheme.classGroups(groups: 3)), ("mnist", "NIID", .dirichlet(beta: 0.1)),
+        ] {
             let cell = "\(name) \(label)"
             progress?(cell)
             var e = Self.experiment(try data(name, scheme), clients: 10, rounds: rounds, seed: seed)
@@ -200,19 +266,35 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
                 let bought = ipfl.rounds.reduce(0) { $0 + $1.imports[i].count }
                 let sold = ipfl.rounds.reduce(0) { $0 + $1.imports.filter { $0.contains(i) }.count }
                 if bought + sold > 0 { traded += 1 }
-                rows.append([name, label, "\(i)", "\(r.truth[i].eagerness)", "\(r.truth[i].cost)", "\(bought)", "\(sold)", "\(cum[i])",
-                             "\(ipfl.bestAccuracies[i])", "\(local.bestAccuracies[i])"])
+                rows.append([
+                    name, label, "\(i)", "\(r.truth[i].eagerness)", "\(r.truth[i].cost)", "\(bought)", "\(sold)", "\(cum[i])",
+                    "\(ipfl.bestAccuracies[i])", "\(local.bestAccuracies[i])",
+                ])
                 series[cell, default: []].append([log10(r.truth[i].eagerness), cum[i]])
             }
-            checks.append(Check(cell: cell, claim: "every client's cumulative utility is non-negative (IR)", holds: cum.allSatisfy { $0 >= -1e-9 },
-                                detail: cFormat("smallest %.3g", cum.min()!)))
-            checks.append(Check(cell: cell, claim: "every client takes part (buys or sells at least once)", holds: traded == 10, detail: "\(traded) of 10 traded"))
-            checks.append(Check(cell: cell, claim: "iPFL is at least as accurate as local training", holds: ipfl.meanBestAccuracy >= local.meanBestAccuracy,
-                                detail: cFormat("iPFL %.4f, local %.4f", ipfl.meanBestAccuracy, local.meanBestAccuracy) + Self.noise(r.ipflAgainstLocal)))
+            checks.append(
+                Check(
+                    cell: cell, claim: "every client's cumulative utility is non-negative (IR)", holds: cum.allSatisfy { $0 >= -1e-9 },
+                    detail: cFormat("smallest %.3g", cum.min()!)))
+            checks.append(
+                Check(
+                    cell: cell, claim: "every client takes part (buys or sells at least once)", holds: traded == 10,
+                    detail: "\(traded) of 10 traded"))
+            checks.append(
+                Check(
+                    cell: cell, claim: "iPFL is at least as accurate as local training",
+                    holds: ipfl.meanBestAccuracy >= local.meanBestAccuracy,
+                    detail: cFormat("iPFL %.4f, local %.4f", ipfl.meanBestAccuracy, local.meanBestAccuracy) + Self.noise(r.ipflAgainstLocal)
+                ))
         }
-        return Report(name: rawValue, columns: ["data", "partition", "client", "K", "cost", "purchases", "sales", "cumulative_utility", "ipfl_best_accuracy", "local_best_accuracy"],
-                      rows: rows, checks: checks, plotTitle: "Cumulative utility against eagerness K (inclusive market)", plotXLabel: "log10 K",
-                      plotYLabel: "cumulative utility", series: series, seconds: 0)
+        return Report(
+            name: rawValue,
+            columns: [
+                "data", "partition", "client", "K", "cost", "purchases", "sales", "cumulative_utility", "ipfl_best_accuracy",
+                "local_best_accuracy",
+            ],
+            rows: rows, checks: checks, plotTitle: "Cumulative utility against eagerness K (inclusive market)", plotXLabel: "log10 K",
+            plotYLabel: "cumulative utility", series: series, seconds: 0)
     }
 
     /// "; iPFL - local: +0.0020 per client ...": the paired difference for a check's detail.
@@ -223,9 +305,13 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
     /// The acceptance grid (see `acceptance`); seeds `seed` to `seed + seeds - 1`. The noise
     /// check is `MarketExperiment.PairedDifference` over every client of every seed (all clients
     /// are honest here).
-    func acceptance(_ data: DataResolver, rounds: Int, seed: UInt64, sets: [String], seeds count: Int, pilotScope: MarketExperiment.ProxPilot.Scope?,
-                    progress: ((String) -> Void)?) throws -> Report {
-        let schemes: [(String, PartitionScheme)] = [("iid", .iid), ("dirichlet:0.5", .dirichlet(beta: 0.5)), ("cluster:3", .classGroups(groups: 3))]
+    func acceptance(
+        _ data: DataResolver, rounds: Int, seed: UInt64, sets: [String], seeds count: Int, pilotScope: MarketExperiment.ProxPilot.Scope?,
+        progress: ((String) -> Void)?
+    ) throws -> Report {
+        let schemes: [(String, PartitionScheme)] = [
+            ("iid", .iid), ("dirichlet:0.5", .dirichlet(beta: 0.5)), ("cluster:3", .classGroups(groups: 3)),
+        ]
         let seeds = (0..<UInt64(count)).map { seed &+ $0 }
         var rows: [[String]] = [], checks: [Check] = [], series: [String: [[Double]]] = [:]
         for (k, (name, (label, scheme))) in sets.flatMap({ n in schemes.map { (n, $0) } }).enumerated() {
@@ -235,7 +321,8 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
                 progress?("\(cell), seed \(s)")
                 var e = MarketExperiment()
                 e.dataFile = try data(name, scheme)
-                e.rounds = rounds; e.seed = s
+                e.rounds = rounds
+                e.seed = s
                 e.methods = [.ipfl, .local, .fedavg]
                 if let pilotScope { e.proxPilot?.scope = pilotScope }
                 let r = try e.run()
@@ -243,35 +330,54 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
                     // Beside the best over rounds (the paper's metric, optimistic for a noisy
                     // trajectory): each client's mean accuracy over the last 5 rounds.
                     let last = m.rounds.suffix(5)
-                    let settled = m.bestAccuracies.indices.map { i in last.reduce(0) { $0 + $1.accuracies[i] } / Double(last.count) }.reduce(0, +)
+                    let settled =
+                        m.bestAccuracies.indices.map { i in last.reduce(0) { $0 + $1.accuracies[i] } / Double(last.count) }.reduce(0, +)
                         / Double(m.bestAccuracies.count)
-                    rows.append([name, label, "\(s)", m.method.rawValue, "\(m.meanBestAccuracy)", "\(settled)", "\(m.meanBestLabelWeightedAccuracy ?? .nan)",
-                                 "\(m.meanCumulativeUtility)"])
-                    finite = finite && m.bestAccuracies.allSatisfy(\.isFinite) && m.rounds.allSatisfy { $0.accuracies.allSatisfy(\.isFinite) }
+                    rows.append([
+                        name, label, "\(s)", m.method.rawValue, "\(m.meanBestAccuracy)", "\(settled)",
+                        "\(m.meanBestLabelWeightedAccuracy ?? .nan)",
+                        "\(m.meanCumulativeUtility)",
+                    ])
+                    finite =
+                        finite && m.bestAccuracies.allSatisfy(\.isFinite) && m.rounds.allSatisfy { $0.accuracies.allSatisfy(\.isFinite) }
                 }
-                guard let ipfl = r.methods.first(where: { $0.method == .ipfl }), let local = r.methods.first(where: { $0.method == .local }) else {
+                guard let ipfl = r.methods.first(where: { $0.method == .ipfl }), let local = r.methods.first(where: { $0.method == .local })
+                else {
                     preconditionFailure("the acceptance grid runs iPFL and local training")
                 }
                 gaps.append(ipfl.meanBestAccuracy - local.meanBestAccuracy)
-                ipflBest += ipfl.bestAccuracies; localBest += local.bestAccuracies
+                ipflBest += ipfl.bestAccuracies
+                localBest += local.bestAccuracies
                 series["seed \(s)", default: []].append([Double(k), gaps.last!])
             }
             let d = try MarketExperiment.PairedDifference(ipflBest, localBest)
             series["-2 standard errors", default: []].append([Double(k), -2 * d.standardError])
             series["0 (local training)", default: []].append([Double(k), 0])
             let each = gaps.map { cFormat("%+.4f", $0) }.joined(separator: " / ")
-            checks.append(Check(cell: cell, claim: "iPFL is at least as accurate as local training (every seed)", holds: gaps.allSatisfy { $0 >= 0 },
-                                detail: "iPFL - local: \(each) (seeds \(seeds.map(String.init).joined(separator: "/")))"))
-            checks.append(Check(cell: cell, claim: "iPFL is not below local training beyond the test splits' noise",
-                                holds: d.verdict == .above || d.verdict == .withinNoise,
-                                detail: d.summary(per: "client-seed")))
-            checks.append(Check(cell: cell, claim: "no run produces a NaN accuracy", holds: finite, detail: finite ? "all finite" : "NaN or infinite accuracy"))
+            checks.append(
+                Check(
+                    cell: cell, claim: "iPFL is at least as accurate as local training (every seed)", holds: gaps.allSatisfy { $0 >= 0 },
+                    detail: "iPFL - local: \(each) (seeds \(seeds.map(String.init).joined(separator: "/")))"))
+            checks.append(
+                Check(
+                    cell: cell, claim: "iPFL is not below local training beyond the test splits' noise",
+                    holds: d.verdict == .above || d.verdict == .withinNoise,
+                    detail: d.summary(per: "client-seed")))
+            checks.append(
+                Check(
+                    cell: cell, claim: "no run produces a NaN accuracy", holds: finite,
+                    detail: finite ? "all finite" : "NaN or infinite accuracy"))
         }
-        return Report(name: rawValue, columns: ["data", "partition", "seed", "method", "mean_best_accuracy", "mean_last5_accuracy", "label_weighted_accuracy",
-                                                "mean_cumulative_utility"],
-                      rows: rows, checks: checks,
-                      plotTitle: "iPFL - local per cell: " + sets.enumerated().map { "\(3 * $0.offset)-\(3 * $0.offset + 2) \($0.element)" }.joined(separator: ", ")
-                        + " (" + schemes.map(\.0).joined(separator: ", ") + " each)",
-                      plotXLabel: "cell", plotYLabel: "iPFL - local", series: series, seconds: 0)
+        return Report(
+            name: rawValue,
+            columns: [
+                "data", "partition", "seed", "method", "mean_best_accuracy", "mean_last5_accuracy", "label_weighted_accuracy",
+                "mean_cumulative_utility",
+            ],
+            rows: rows, checks: checks,
+            plotTitle: "iPFL - local per cell: "
+                + sets.enumerated().map { "\(3 * $0.offset)-\(3 * $0.offset + 2) \($0.element)" }.joined(separator: ", ")
+                + " (" + schemes.map(\.0).joined(separator: ", ") + " each)",
+            plotXLabel: "cell", plotYLabel: "iPFL - local", series: series, seconds: 0)
     }
 }

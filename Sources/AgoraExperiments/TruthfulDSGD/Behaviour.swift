@@ -65,7 +65,9 @@ public enum Behaviour: Codable, Sendable, Hashable, CustomStringConvertible {
         switch self {
         case let .inflate(a): guard a >= 1, a.isFinite else { throw bad("inflate alpha must be a finite number >= 1, got \(a)") }
         case let .inflateSchedule(a, d):
-            guard a >= 1, a.isFinite, d >= 0, d.isFinite else { throw bad("a fading inflation needs alpha >= 1 and decay >= 0, got \(a), \(d)") }
+            guard a >= 1, a.isFinite, d >= 0, d.isFinite else {
+                throw bad("a fading inflation needs alpha >= 1 and decay >= 0, got \(a), \(d)")
+            }
         case let .noise(sg): guard sg >= 0, sg.isFinite else { throw bad("noise sigma must be a finite number >= 0, got \(sg)") }
         case let .bestResponse(l): if let l { guard l > 0, l.isFinite else { throw bad("best-response smoothness must be > 0, got \(l)") } }
         case let .misreport(f): guard f >= 0, f.isFinite else { throw bad("misreport factor must be a finite number >= 0, got \(f)") }

@@ -72,10 +72,15 @@ extension DSGDExperiment {
         precondition(coefficient != nil || !strategic.contains { $0.behaviour.dependsOnPayments })
         let c = coefficient ?? 1
         let rule = mechanism.payments ?? PaymentRule(coefficient: PowerSchedule(initial: 1, exponent: 0.1))
-        let mech = TruthfulDSGD(stepSize: mechanism.stepSize,
-                                payments: c > 0 ? PaymentRule(coefficient: PowerSchedule(initial: c, exponent: rule.coefficient.exponent),
-                                                              edgeWeighting: rule.edgeWeighting) : nil)
-        guard context.exchange.localAgents == 0..<data.agents else { throw AgoraError.configuration("counterfactual studies need the in-process exchange") }
+        let mech = TruthfulDSGD(
+            stepSize: mechanism.stepSize,
+            payments: c > 0
+                ? PaymentRule(
+                    coefficient: PowerSchedule(initial: c, exponent: rule.coefficient.exponent),
+                    edgeWeighting: rule.edgeWeighting) : nil)
+        guard context.exchange.localAgents == 0..<data.agents else {
+            throw AgoraError.configuration("counterfactual studies need the in-process exchange")
+        }
         var sim = Simulation(context: context, mechanism: mech, strategic: strategic, batch: batch, seed: seed)
         var its = [0], rewards = [try sim.agentLosses().map { -$0 }], pays = [sim.cumulative]
         var next = 0
@@ -83,14 +88,17 @@ extension DSGDExperiment {
         for t in 0..<T {
             try sim.advance(t)
             if next < stops.count && stops[next] == t + 1 {
-                its.append(t + 1); rewards.append(try sim.agentLosses().map { -$0 }); pays.append(sim.cumulative)
+                its.append(t + 1)
+                rewards.append(try sim.agentLosses().map { -$0 })
+                pays.append(sim.cumulative)
                 next += 1
             }
         }
         let m = try sim.networkMetrics()
-        return Trace(iterations: its, rewards: rewards, payments: pays, unitPayments: coefficient == nil,
-                     coefficient: coefficient, finalGap: m.gap, finalAccuracy: m.accuracy, finalTestAccuracy: m.testAccuracy,
-                     finalConsensusError: Double(Kernels.consensusError(sim.theta)))
+        return Trace(
+            iterations: its, rewards: rewards, payments: pays, unitPayments: coefficient == nil,
+            coefficient: coefficient, finalGap: m.gap, finalAccuracy: m.accuracy, finalTestAccuracy: m.testAccuracy,
+            finalConsensusError: Double(Kernels.consensusError(sim.theta)))
     }
 
     /// The evaluation grid of a study up to `horizon`: every `every` iterations and the horizons.
@@ -123,9 +131,15 @@ public struct DeviationFamily: Codable, Sendable, Equatable {
     /// (inflate:A, fade:A:DECAY, noise:S, best-response[:L], free-ride, misreport:F).
     public init(parsing s: String) throws {
         switch s {
-        case "manipulation": self = .manipulation; return
-        case "all": self = .all; return
-        case "equilibrium": self = .equilibrium; return
+        case "manipulation":
+            self = .manipulation
+            return
+        case "all":
+            self = .all
+            return
+        case "equilibrium":
+            self = .equilibrium
+            return
         default: break
         }
         var out: [Behaviour] = []
@@ -140,13 +154,19 @@ public struct DeviationFamily: Codable, Sendable, Equatable {
             }
             switch p[0] {
             case "inflate": out.append(.inflate(alpha: try need(1)[0]))
-            case "fade": let x = try need(2); out.append(.inflateSchedule(alpha: x[0], decay: x[1]))
+            case "fade":
+                let x = try need(2)
+                out.append(.inflateSchedule(alpha: x[0], decay: x[1]))
             case "noise": out.append(.noise(sigma: try need(1)[0]))
             case "best-response": out.append(.bestResponse(smoothness: v.isEmpty ? nil : try need(1)[0]))
-            case "free-ride": _ = try need(0); out.append(.freeRide)
+            case "free-ride":
+                _ = try need(0)
+                out.append(.freeRide)
             case "misreport": out.append(.misreport(factor: try need(1)[0]))
             default:
-                throw AgoraError.configuration("unknown deviation '\(item)': expected manipulation, all, equilibrium, or a comma list of inflate:A, fade:A:DECAY, noise:S, best-response[:L], free-ride, misreport:F", field: "family")
+                throw AgoraError.configuration(
+                    "unknown deviation '\(item)': expected manipulation, all, equilibrium, or a comma list of inflate:A, fade:A:DECAY, noise:S, best-response[:L], free-ride, misreport:F",
+                    field: "family")
             }
         }
         guard !out.isEmpty else { throw AgoraError.configuration("the deviation family is empty", field: "family") }

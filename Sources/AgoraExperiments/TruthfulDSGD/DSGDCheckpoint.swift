@@ -40,7 +40,9 @@ extension DSGDExperiment {
                 throw AgoraError.io("not an Agora DSGD checkpoint (\(error))", file: path)
             }
             if !verifyDigest { return c }
-            guard let stored = c.digest else { throw AgoraError.io("the checkpoint has no digest (written by an older Agora, or edited)", file: path) }
+            guard let stored = c.digest else {
+                throw AgoraError.io("the checkpoint has no digest (written by an older Agora, or edited)", file: path)
+            }
             guard try c.computedDigest() == stored else {
                 throw AgoraError.io("the checkpoint was edited or damaged: its digest does not match its contents", file: path)
             }
@@ -71,19 +73,24 @@ extension DSGDExperiment {
             guard config == experiment else { throw AgoraError.io("the checkpoint belongs to a different experiment (its config differs)") }
             let iterations = experiment.iterations, every = experiment.evaluateEvery, n = experiment.data.agents
             guard run >= 0, run <= labels.count, finishedRuns.count == run, iteration >= 0, iteration <= iterations else {
-                throw AgoraError.io("the checkpoint is inconsistent (run \(run) of \(labels.count), iteration \(iteration) of \(iterations))")
+                throw AgoraError.io(
+                    "the checkpoint is inconsistent (run \(run) of \(labels.count), iteration \(iteration) of \(iterations))")
             }
             let full = Self.expectedPoints(done: iterations, total: iterations, every: every)
             for (k, r) in finishedRuns.enumerated() where r.label != labels[k] || r.points.count != full {
-                throw AgoraError.io("the checkpoint is inconsistent: finished run \(k) is '\(r.label)' with \(r.points.count) evaluations, expected '\(labels[k])' with \(full)")
+                throw AgoraError.io(
+                    "the checkpoint is inconsistent: finished run \(k) is '\(r.label)' with \(r.points.count) evaluations, expected '\(labels[k])' with \(full)"
+                )
             }
             let now = Self.expectedPoints(done: iteration, total: iterations, every: every)
             guard run == labels.count || points.count == now else {
-                throw AgoraError.io("the checkpoint is inconsistent: \(points.count) evaluations after \(iteration) iterations, expected \(now)")
+                throw AgoraError.io(
+                    "the checkpoint is inconsistent: \(points.count) evaluations after \(iteration) iterations, expected \(now)")
             }
             let allPoints = finishedRuns.flatMap(\.points) + points
             guard allPoints.allSatisfy({ $0.utilities.count == n && $0.cumulativePayments.count == n }) else {
-                throw AgoraError.io("the checkpoint is inconsistent: an evaluation does not hold one utility and one payment per agent (\(n))")
+                throw AgoraError.io(
+                    "the checkpoint is inconsistent: an evaluation does not hold one utility and one payment per agent (\(n))")
             }
             guard run == labels.count || (cumulativePayments.count == n && batchStreams.count == n && noiseStreams.count == n) else {
                 throw AgoraError.io("the checkpoint's state does not fit \(n) agents")
@@ -103,7 +110,11 @@ extension DSGDExperiment {
         public var path: String
         public var every: Int
         public var stopAfter: Int?
-        public init(path: String, every: Int, stopAfter: Int? = nil) { self.path = path; self.every = every; self.stopAfter = stopAfter }
+        public init(path: String, every: Int, stopAfter: Int? = nil) {
+            self.path = path
+            self.every = every
+            self.stopAfter = stopAfter
+        }
     }
 
     /// Thrown when a run stops at a checkpoint on purpose (`CheckpointPolicy.stopAfter`).

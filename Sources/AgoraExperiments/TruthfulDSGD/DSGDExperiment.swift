@@ -9,7 +9,10 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
     public struct Strategic: Codable, Sendable, Equatable {
         public var agent: Int
         public var behaviour: Behaviour
-        public init(agent: Int, behaviour: Behaviour) { self.agent = agent; self.behaviour = behaviour }
+        public init(agent: Int, behaviour: Behaviour) {
+            self.agent = agent
+            self.behaviour = behaviour
+        }
     }
     public var data = SyntheticProblem()
     /// A data file (LIBSVM, IDX images, CSV) split across `data.agents` agents by `partition`;
@@ -18,8 +21,9 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
     public var l2 = 1e-3
     public var topology: Topology = .exponential
     public var weights: WeightScheme = .metropolis
-    public var mechanism = TruthfulDSGD(stepSize: PowerSchedule(initial: 0.5, exponent: 0.6),
-                                        payments: PaymentRule(coefficient: PowerSchedule(initial: 1e-4, exponent: 0.1)))
+    public var mechanism = TruthfulDSGD(
+        stepSize: PowerSchedule(initial: 0.5, exponent: 0.6),
+        payments: PaymentRule(coefficient: PowerSchedule(initial: 1e-4, exponent: 0.1)))
     public var batch = 16
     public var iterations = 1000
     public var evaluateEvery = 10
@@ -42,7 +46,9 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
         guard iterations >= 1, iterations <= 1_000_000_000 else {
             throw AgoraError.configuration("must be in 1...1000000000, got \(iterations)", field: "iterations")
         }
-        guard data.agents <= Topology.maxAgents else { throw AgoraError(.resources, "at most \(Topology.maxAgents) agents are supported, got \(data.agents)") }
+        guard data.agents <= Topology.maxAgents else {
+            throw AgoraError(.resources, "at most \(Topology.maxAgents) agents are supported, got \(data.agents)")
+        }
         guard evaluateEvery >= 1 else { throw AgoraError.configuration("evaluateEvery must be at least 1, got \(evaluateEvery)") }
         guard l2 >= 0, l2.isFinite else { throw AgoraError.configuration("l2 must be non-negative, got \(l2)") }
         for s in strategic {
@@ -71,9 +77,11 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
     /// the root's result equals the in-process run's (same numbers; other ranks return a result
     /// without evaluations). Under MPI the root writes checkpoints and every rank resumes its own
     /// agents from the same file (a file system all ranks see).
-    public func run(progress: ((Int, Int) -> Void)? = nil, checkpoints: CheckpointPolicy? = nil,
-                    resume: Checkpoint? = nil, referenceProgress: ((Int, Double) -> Void)? = nil,
-                    exchange: (any NeighborExchange)? = nil) throws -> Result {
+    public func run(
+        progress: ((Int, Int) -> Void)? = nil, checkpoints: CheckpointPolicy? = nil,
+        resume: Checkpoint? = nil, referenceProgress: ((Int, Double) -> Void)? = nil,
+        exchange: (any NeighborExchange)? = nil
+    ) throws -> Result {
         try validate()
         let context = try prepare(referenceProgress: referenceProgress, exchange: exchange)
         var variants: [(String, TruthfulDSGD, [Strategic])] = []
@@ -96,14 +104,19 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
             let doneBefore = done
             let save: ((Int, Checkpoint?) throws -> Void)? = checkpoints.map { policy in
                 { iteration, c in
-                    if var c { c.run = k; c.finishedRuns = runs; try c.write(path: policy.path) }  // the root's
+                    if var c {
+                        c.run = k
+                        c.finishedRuns = runs
+                        try c.write(path: policy.path)
+                    }  // the root's
                     let sessionIterations = doneBefore + iteration - (state?.iteration ?? 0)
                     if let stop = policy.stopAfter, sessionIterations >= stop {
                         throw Stopped(checkpoint: policy.path, iterations: sessionIterations)
                     }
                 }
             }
-            let points = try simulate(v.1, v.2, context: context, resume: state, checkpointEvery: checkpoints?.every ?? 0, save: save) { t in
+            let points = try simulate(v.1, v.2, context: context, resume: state, checkpointEvery: checkpoints?.every ?? 0, save: save) {
+                t in
                 progress?(k * iterations + t, variants.count * iterations)
             }
             done += iterations - (state?.iteration ?? 0)
@@ -122,15 +135,18 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
                     utilityModel.utility(ra.points, agent: s.agent, at: k) - utilityModel.utility(rb.points, agent: s.agent, at: k)
                 }
             }
-            gains.append(Gain(agent: s.agent, behaviour: s.behaviour.description, iterations: runs[0].points.map(\.iteration),
-                              withPayments: curve("payments", "payments/truthful-\(s.agent)"),
-                              withoutPayments: curve("no-payments", "no-payments/truthful-\(s.agent)")))
+            gains.append(
+                Gain(
+                    agent: s.agent, behaviour: s.behaviour.description, iterations: runs[0].points.map(\.iteration),
+                    withPayments: curve("payments", "payments/truthful-\(s.agent)"),
+                    withoutPayments: curve("no-payments", "no-payments/truthful-\(s.agent)")))
         }
         var warnings = mechanism.warnings
         for r in runs {
             guard let first = r.points.first?.optimalityGap, let last = r.points.last?.optimalityGap else { continue }
             if !(last <= max(10 * first, 1e-12)) {
-                warnings.append("run '\(r.label)' diverges: the optimality gap grew from \(first) to \(last); lower the step size (stepSize.initial)")
+                warnings.append(
+                    "run '\(r.label)' diverges: the optimality gap grew from \(first) to \(last); lower the step size (stepSize.initial)")
             }
         }
         return Result(config: self, fStar: context.reference.fStar, warnings: warnings, runs: runs, gains: gains, secondsPerIteration: secs)

@@ -29,28 +29,36 @@ extension DSGDExperiment {
         var testSet = try dataFile?.loadTest(matching: dataset)
         if usesIntercept {
             dataset.features = try dataset.features.appendingConstantColumn(1)
-            if var t = testSet { t.features = try t.features.appendingConstantColumn(1); testSet = t }
+            if var t = testSet {
+                t.features = try t.features.appendingConstantColumn(1)
+                testSet = t
+            }
         }
         // Parameters, next iterate, gradients, applied updates and the evaluation's gradients
         // ([agents x d] Float each), the batches, the Double copy of the features.
-        try ResourceLimits.check(bytes: 5 * 4 * Double(data.agents) * Double(dataset.features.cols)
-                                 + 8 * Double(data.agents) * Double(batch) + 12 * Double(dataset.features.nonzeros),
-                                 for: "DSGD on \(data.agents) agents x \(dataset.features.cols) parameters")
+        try ResourceLimits.check(
+            bytes: 5 * 4 * Double(data.agents) * Double(dataset.features.cols)
+                + 8 * Double(data.agents) * Double(batch) + 12 * Double(dataset.features.nonzeros),
+            for: "DSGD on \(data.agents) agents x \(dataset.features.cols) parameters")
         let model = LinearModel(loss: data.loss, l2: l2)
         let y = try model.targets(dataset)
         let pooled = dataset.features.double
         let test = try testSet.map { ($0.features.double, try model.targets($0)) }
         let reference = try ReferenceSolver.solve(model, features: pooled, targets: y, progress: referenceProgress)
-        let exchange = try given ?? InProcessExchange(topology: topology, weights: weights, agents: data.agents, seed: seed,
-                                                      strategy: mixStrategy ?? .auto)
+        let exchange =
+            try given
+            ?? InProcessExchange(
+                topology: topology, weights: weights, agents: data.agents, seed: seed,
+                strategy: mixStrategy ?? .auto)
         guard exchange.agents == data.agents else {
             throw AgoraError.configuration("the exchange connects \(exchange.agents) agents, the experiment has \(data.agents)")
         }
         let rowNorms = Self.rowSquaredNorms(pooled)
         let curvature = data.loss == .logistic ? 0.25 : 1.0
         let smoothness = parts.map { p in curvature * p.reduce(0.0) { $0 + rowNorms[$1] } / Double(max(1, p.count)) + l2 }
-        return Prepared(dataset: dataset, parts: parts, model: model, targets: y, targetsFloat: y.map(Float.init), pooled: pooled,
-                        test: test, reference: reference, exchange: exchange, smoothness: smoothness)
+        return Prepared(
+            dataset: dataset, parts: parts, model: model, targets: y, targetsFloat: y.map(Float.init), pooled: pooled,
+            test: test, reference: reference, exchange: exchange, smoothness: smoothness)
     }
 
     static func rowSquaredNorms(_ x: FeatureRows<Double>) -> [Double] {
@@ -87,11 +95,17 @@ extension DSGDExperiment {
 
         init(context: Prepared, mechanism: TruthfulDSGD, strategic: [Strategic], batch: Int, seed: UInt64) {
             let local = context.exchange.localAgents, n = local.count, d = context.dataset.features.cols
-            self.context = context; self.mechanism = mechanism; self.batch = batch
+            self.context = context
+            self.mechanism = mechanism
+            self.batch = batch
             first = local.lowerBound
-            behaviour = Dictionary(strategic.filter { local.contains($0.agent) }.map { ($0.agent - local.lowerBound, $0.behaviour) },
-                                   uniquingKeysWith: { a, _ in a })
-            theta = Matrix<Float>(rows: n, cols: d); next = theta; grads = theta; applied = theta
+            behaviour = Dictionary(
+                strategic.filter { local.contains($0.agent) }.map { ($0.agent - local.lowerBound, $0.behaviour) },
+                uniquingKeysWith: { a, _ in a })
+            theta = Matrix<Float>(rows: n, cols: d)
+            next = theta
+            grads = theta
+            applied = theta
             losses = [Float](repeating: 0, count: n)
             cumulative = [Double](repeating: 0, count: n)
             batchRNG = local.map { SeededGenerator(seed: seed, stream: 1000 + UInt64($0)) }
@@ -101,34 +115,48 @@ extension DSGDExperiment {
         /// Iteration t: mini-batch gradients, behaviours, the mechanism's step and payments.
         mutating func advance(_ t: Int) throws {
             let n = theta.rows, parts = context.parts, model = context.model
-            let batches = (0..<n).map { a in (0..<batch).map { _ in parts[first + a][Int(batchRNG[a].next() % UInt64(parts[first + a].count))] } }
-            try Kernels.glmGradients(loss: model.loss, l2: Float(model.l2), features: context.dataset.features, targets: context.targetsFloat,
-                                     parameters: theta, batches: batches, gradients: &grads, losses: &losses, computeLosses: false)
+            let batches = (0..<n).map { a in
+                (0..<batch).map { _ in parts[first + a][Int(batchRNG[a].next() % UInt64(parts[first + a].count))] }
+            }
+            try Kernels.glmGradients(
+                loss: model.loss, l2: Float(model.l2), features: context.dataset.features, targets: context.targetsFloat,
+                parameters: theta, batches: batches, gradients: &grads, losses: &losses, computeLosses: false)
             applied = grads
             var norms = Kernels.rowSquaredNorms(grads).map(Double.init)
             for (i, b) in behaviour {
                 switch b {
-                case let .inflate(a): try Kernels.scaleRow(&applied, row: i, by: Float(a)); norms[i] *= a * a
+                case let .inflate(a):
+                    try Kernels.scaleRow(&applied, row: i, by: Float(a))
+                    norms[i] *= a * a
                 case let .inflateSchedule(a0, decay):
                     let a = 1 + (a0 - 1) * pow(Double(t + 1), -decay)
-                    try Kernels.scaleRow(&applied, row: i, by: Float(a)); norms[i] *= a * a
+                    try Kernels.scaleRow(&applied, row: i, by: Float(a))
+                    norms[i] *= a * a
                 case let .noise(s): norms[i] = try Kernels.addGaussianNoise(&applied, row: i, sigma: s, rng: &noiseRNG[i])
                 case let .bestResponse(l):
-                    let a = try myopicInflation(agent: i, iteration: t, smoothness: l ?? context.smoothness[first + i], reportedNorm: norms[i])
-                    try Kernels.scaleRow(&applied, row: i, by: Float(a)); norms[i] *= a * a
-                case .freeRide: try Kernels.fillRow(&applied, row: i, with: 0); norms[i] = 0
+                    let a = try myopicInflation(
+                        agent: i, iteration: t, smoothness: l ?? context.smoothness[first + i], reportedNorm: norms[i])
+                    try Kernels.scaleRow(&applied, row: i, by: Float(a))
+                    norms[i] *= a * a
+                case .freeRide:
+                    try Kernels.fillRow(&applied, row: i, with: 0)
+                    norms[i] = 0
                 case let .misreport(f): norms[i] *= f
                 }
             }
-            let pay = try mechanism.step(iteration: t, parameters: theta, applied: applied, reports: norms, exchange: context.exchange, into: &next)
+            let pay = try mechanism.step(
+                iteration: t, parameters: theta, applied: applied, reports: norms, exchange: context.exchange, into: &next)
             for i in 0..<n { cumulative[i] += pay[i] }
             if let bad = cumulative.firstIndex(where: { !$0.isFinite }) {
-                throw AgoraError.numerical("non-finite payment ledger of agent \(first + bad) at iteration \(t): lower the payment coefficient (payments.coefficient.initial) or the step size")
+                throw AgoraError.numerical(
+                    "non-finite payment ledger of agent \(first + bad) at iteration \(t): lower the payment coefficient (payments.coefficient.initial) or the step size"
+                )
             }
             // The residual sums every agent's payment in agent order (on the root under MPI).
             if let all = try context.exchange.gather(pay) { lastResidual = abs(all.reduce(0, +)) }
             if let bad = Kernels.firstNonFiniteRow(next) {
-                throw AgoraError.numerical("non-finite parameter of agent \(first + bad) at iteration \(t): lower the step size (stepSize.initial)")
+                throw AgoraError.numerical(
+                    "non-finite parameter of agent \(first + bad) at iteration \(t): lower the step size (stepSize.initial)")
             }
             swap(&theta, &next)
         }
@@ -140,9 +168,10 @@ extension DSGDExperiment {
             let d = theta.cols
             var full = Matrix<Float>(rows: 1, cols: d), l: [Float] = [0]
             let own = try Matrix(rows: 1, cols: d, storage: Array(theta.storage[(i * d)..<((i + 1) * d)]))
-            try Kernels.glmGradients(loss: context.model.loss, l2: Float(context.model.l2), features: context.dataset.features,
-                                     targets: context.targetsFloat, parameters: own, batches: [context.parts[first + i]],
-                                     gradients: &full, losses: &l, computeLosses: false)
+            try Kernels.glmGradients(
+                loss: context.model.loss, l2: Float(context.model.l2), features: context.dataset.features,
+                targets: context.targetsFloat, parameters: own, batches: [context.parts[first + i]],
+                gradients: &full, losses: &l, computeLosses: false)
             var dot = 0.0
             for k in 0..<d { dot += Double(full.storage[k]) * Double(grads.storage[i * d + k]) }
             let lam = mechanism.stepSize(t)
@@ -157,8 +186,9 @@ extension DSGDExperiment {
             let x = all ?? theta
             precondition(x.rows == context.parts.count, "agentLosses needs every agent's row")
             var g = Matrix<Float>(rows: x.rows, cols: x.cols), l = [Float](repeating: 0, count: x.rows)
-            try Kernels.glmGradients(loss: context.model.loss, l2: Float(context.model.l2), features: context.dataset.features,
-                                     targets: context.targetsFloat, parameters: x, batches: context.parts, gradients: &g, losses: &l)
+            try Kernels.glmGradients(
+                loss: context.model.loss, l2: Float(context.model.l2), features: context.dataset.features,
+                targets: context.targetsFloat, parameters: x, batches: context.parts, gradients: &g, losses: &l)
             return l.map(Double.init)
         }
 
@@ -173,8 +203,10 @@ extension DSGDExperiment {
 
     /// One run of the configured experiment under `mech` with the given strategic agents: the
     /// mechanism steps, evaluations every `evaluateEvery` iterations, and checkpoints.
-    func simulate(_ mech: TruthfulDSGD, _ strategicAgents: [Strategic], context: Prepared, resume: Checkpoint?,
-                  checkpointEvery: Int, save: ((Int, Checkpoint?) throws -> Void)?, tick: (Int) -> Void) throws -> [Point] {
+    func simulate(
+        _ mech: TruthfulDSGD, _ strategicAgents: [Strategic], context: Prepared, resume: Checkpoint?,
+        checkpointEvery: Int, save: ((Int, Checkpoint?) throws -> Void)?, tick: (Int) -> Void
+    ) throws -> [Point] {
         let n = data.agents, d = context.dataset.features.cols
         var sim = Simulation(context: context, mechanism: mech, strategic: strategicAgents, batch: batch, seed: seed)
         var points: [Point] = []
@@ -186,11 +218,13 @@ extension DSGDExperiment {
             let metrics = try sim.networkMetrics(all)
             let dist = try Kernels.rowDistances(all, to: context.reference.theta).reduce(0, +)
             let l = try sim.agentLosses(all)
-            points.append(Point(iteration: t, optimalityGap: metrics.gap, distance: dist / Double(n),
-                                consensusError: Double(Kernels.consensusError(all)), budgetResidual: sim.lastResidual,
-                                accuracy: metrics.accuracy, testAccuracy: metrics.testAccuracy,
-                                cumulativePayments: cumulative,
-                                utilities: (0..<n).map { -l[$0] - cumulative[$0] }, parametersDigest: Kernels.bitDigest(all)))
+            points.append(
+                Point(
+                    iteration: t, optimalityGap: metrics.gap, distance: dist / Double(n),
+                    consensusError: Double(Kernels.consensusError(all)), budgetResidual: sim.lastResidual,
+                    accuracy: metrics.accuracy, testAccuracy: metrics.testAccuracy,
+                    cumulativePayments: cumulative,
+                    utilities: (0..<n).map { -l[$0] - cumulative[$0] }, parametersDigest: Kernels.bitDigest(all)))
         }
         var first = 0
         if let c = resume {
@@ -199,7 +233,8 @@ extension DSGDExperiment {
             }
             // Every process resumes its own agents (all of them in process, its block under MPI).
             let local = context.exchange.localAgents
-            sim.theta = try Matrix(rows: local.count, cols: d, storage: Array(c.parameters[(local.lowerBound * d)..<(local.upperBound * d)]))
+            sim.theta = try Matrix(
+                rows: local.count, cols: d, storage: Array(c.parameters[(local.lowerBound * d)..<(local.upperBound * d)]))
             sim.cumulative = Array(c.cumulativePayments[local])
             sim.batchRNG = Array(c.batchStreams[local])
             sim.noiseRNG = Array(c.noiseStreams[local])
@@ -221,10 +256,13 @@ extension DSGDExperiment {
                 let noiseWords = try exchange.gather(sim.noiseRNG.flatMap(\.state), perAgent: 4)
                 var checkpoint: Checkpoint? = nil
                 if let theta, let cumulative, let batchWords, let noiseWords {
-                    func streams(_ w: [UInt64]) throws -> [SeededGenerator] { try (0..<n).map { try SeededGenerator(state: Array(w[(4 * $0)..<(4 * $0 + 4)])) } }
-                    checkpoint = Checkpoint(config: self, run: 0, finishedRuns: [], iteration: t + 1, parameters: theta.storage,
-                                            cumulativePayments: cumulative, batchStreams: try streams(batchWords), noiseStreams: try streams(noiseWords),
-                                            points: points, lastResidual: sim.lastResidual)
+                    func streams(_ w: [UInt64]) throws -> [SeededGenerator] {
+                        try (0..<n).map { try SeededGenerator(state: Array(w[(4 * $0)..<(4 * $0 + 4)])) }
+                    }
+                    checkpoint = Checkpoint(
+                        config: self, run: 0, finishedRuns: [], iteration: t + 1, parameters: theta.storage,
+                        cumulativePayments: cumulative, batchStreams: try streams(batchWords), noiseStreams: try streams(noiseWords),
+                        points: points, lastResidual: sim.lastResidual)
                 }
                 try save(t + 1, checkpoint)
             }

@@ -15,7 +15,9 @@ public struct EquilibriumStudy: Codable, Sendable, Equatable {
 
     public func validate() throws {
         guard rounds >= 1, rounds <= 100 else { throw AgoraError.configuration("must be in 1...100, got \(rounds)", field: "rounds") }
-        guard tolerance >= 0, tolerance.isFinite else { throw AgoraError.configuration("must be a finite number >= 0, got \(tolerance)", field: "tolerance") }
+        guard tolerance >= 0, tolerance.isFinite else {
+            throw AgoraError.configuration("must be a finite number >= 0, got \(tolerance)", field: "tolerance")
+        }
     }
 
     /// The network and the agents where the best responses stopped.
@@ -51,8 +53,10 @@ public struct EquilibriumStudy: Codable, Sendable, Equatable {
 extension DSGDExperiment {
     /// Runs the all-strategic study at the experiment's C_0 (or `calibration`'s). `progress`
     /// receives the number of runs so far.
-    public func equilibrium(_ study: EquilibriumStudy, calibration: Calibration? = nil,
-                            progress: ((Int) -> Void)? = nil) throws -> EquilibriumStudy.Result {
+    public func equilibrium(
+        _ study: EquilibriumStudy, calibration: Calibration? = nil,
+        progress: ((Int) -> Void)? = nil
+    ) throws -> EquilibriumStudy.Result {
         try validate()
         try study.validate()
         let start = DispatchTime.now().uptimeNanoseconds
@@ -62,23 +66,28 @@ extension DSGDExperiment {
         let c0 = calibration?.c0 ?? mechanism.payments?.coefficient.initial ?? 0
         var cache: [String: Trace] = [:]
         var runs = 0
-        func key(_ p: [Behaviour?], _ c: Double?) -> String { p.map { $0?.description ?? "-" }.joined(separator: "|") + "@\(c.map { "\($0)" } ?? "unit")" }
+        func key(_ p: [Behaviour?], _ c: Double?) -> String {
+            p.map { $0?.description ?? "-" }.joined(separator: "|") + "@\(c.map { "\($0)" } ?? "unit")"
+        }
         func traced(_ p: [Behaviour?], c0: Double) throws -> Trace {
             let s = p.enumerated().compactMap { i, b in b.map { Strategic(agent: i, behaviour: $0) } }
             let coefficient: Double? = s.contains { $0.behaviour.dependsOnPayments } ? c0 : nil
             let k = key(p, coefficient)
             if let t = cache[k] { return t }
             let t = try trace(context, strategic: s, coefficient: coefficient, iterations: T, evaluateAt: grid)
-            runs += 1; progress?(runs)
+            runs += 1
+            progress?(runs)
             cache[k] = t
             return t
         }
         func outcome(_ p: [Behaviour?], c0: Double, rounds: Int, converged: Bool) throws -> EquilibriumStudy.Outcome {
             let t = try traced(p, c0: c0), last = t.iterations.count - 1
-            return .init(profile: p.map { $0?.description ?? "truthful" }, deviators: p.compactMap { $0 }.count, rounds: rounds, converged: converged,
-                         gap: t.finalGap, accuracy: t.finalAccuracy, testAccuracy: t.finalTestAccuracy, consensusError: t.finalConsensusError,
-                         utilities: (0..<n).map { t.utility(agent: $0, at: last, c0: c0, model: model) },
-                         payments: (0..<n).map { t.payments[last][$0] * (t.unitPayments ? c0 : 1) })
+            return .init(
+                profile: p.map { $0?.description ?? "truthful" }, deviators: p.compactMap { $0 }.count, rounds: rounds,
+                converged: converged,
+                gap: t.finalGap, accuracy: t.finalAccuracy, testAccuracy: t.finalTestAccuracy, consensusError: t.finalConsensusError,
+                utilities: (0..<n).map { t.utility(agent: $0, at: last, c0: c0, model: model) },
+                payments: (0..<n).map { t.payments[last][$0] * (t.unitPayments ? c0 : 1) })
         }
         func iterate(c0: Double) throws -> EquilibriumStudy.Outcome {
             var profile = [Behaviour?](repeating: nil, count: n)
@@ -91,11 +100,18 @@ extension DSGDExperiment {
                     var bestUtility = try traced(profile, c0: c0).utility(agent: i, at: last, c0: c0, model: model)
                     var best = profile[i]
                     for b in [nil] + study.family.deviations.map(Optional.some) where b != profile[i] {
-                        var p = profile; p[i] = b
+                        var p = profile
+                        p[i] = b
                         let u = try traced(p, c0: c0).utility(agent: i, at: last, c0: c0, model: model)
-                        if u > bestUtility + study.tolerance { bestUtility = u; best = b }
+                        if u > bestUtility + study.tolerance {
+                            bestUtility = u
+                            best = b
+                        }
                     }
-                    if best != profile[i] { profile[i] = best; changed = true }
+                    if best != profile[i] {
+                        profile[i] = best
+                        changed = true
+                    }
                 }
                 converged = !changed
             }
@@ -104,8 +120,9 @@ extension DSGDExperiment {
         let truthful = try outcome([Behaviour?](repeating: nil, count: n), c0: c0, rounds: 0, converged: true)
         let on = try iterate(c0: c0)
         let off = try iterate(c0: 0)
-        return .init(config: withCoefficient(c0), study: study, utility: model, c0: c0, calibration: calibration,
-                     allTruthful: truthful, withPayments: on, withoutPayments: off, runs: runs,
-                     seconds: Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
+        return .init(
+            config: withCoefficient(c0), study: study, utility: model, c0: c0, calibration: calibration,
+            allTruthful: truthful, withPayments: on, withoutPayments: off, runs: runs,
+            seconds: Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
     }
 }

@@ -31,8 +31,12 @@ public struct HorizonStudy: Codable, Sendable, Equatable {
         guard !agents.isEmpty, agents.allSatisfy({ $0 >= 0 && $0 < n }) else {
             throw AgoraError.configuration("deviating agents must be in 0..<\(n), got \(agents)", field: "agents")
         }
-        if let e = evaluateEvery { guard e >= 1 else { throw AgoraError.configuration("must be at least 1, got \(e)", field: "evaluateEvery") } }
-        if let p = pilotHorizon { guard p >= 2 else { throw AgoraError.configuration("must be at least 2, got \(p)", field: "pilotHorizon") } }
+        if let e = evaluateEvery {
+            guard e >= 1 else { throw AgoraError.configuration("must be at least 1, got \(e)", field: "evaluateEvery") }
+        }
+        if let p = pilotHorizon {
+            guard p >= 2 else { throw AgoraError.configuration("must be at least 2, got \(p)", field: "pilotHorizon") }
+        }
         guard calibrationMargin >= 1, calibrationMargin.isFinite else {
             throw AgoraError.configuration("must be a finite number >= 1, got \(calibrationMargin)", field: "calibrationMargin")
         }
@@ -103,13 +107,17 @@ extension DSGDExperiment {
     /// horizon. With the final-model utility the reward gain saturates while the extra payments
     /// keep growing (sum_t C_t diverges for u < 1), so deterrence at the pilot horizon carries to
     /// longer ones; the horizon study measures whether it does.
-    public func calibrate(pilot: Int, family: DeviationFamily = .manipulation, margin: Double = 1.5,
-                          progress: ((Int) -> Void)? = nil) throws -> Calibration {
+    public func calibrate(
+        pilot: Int, family: DeviationFamily = .manipulation, margin: Double = 1.5,
+        progress: ((Int) -> Void)? = nil
+    ) throws -> Calibration {
         try validate()
         return try calibrate(try prepare(), pilot: pilot, family: family, margin: margin, progress: progress)
     }
 
-    func calibrate(_ context: Prepared, pilot: Int, family: DeviationFamily, margin: Double, progress: ((Int) -> Void)?) throws -> Calibration {
+    func calibrate(
+        _ context: Prepared, pilot: Int, family: DeviationFamily, margin: Double, progress: ((Int) -> Void)?
+    ) throws -> Calibration {
         let n = data.agents, model = utilityModel
         let grid = Self.grid(every: max(1, pilot / 10), horizon: pilot, including: [pilot])
         let truthful = try trace(context, strategic: [], coefficient: nil, iterations: pilot, evaluateAt: grid)
@@ -118,14 +126,21 @@ extension DSGDExperiment {
         let members = family.deviations.filter(\.isInflation)
         for i in 0..<n {
             for b in members {
-                let tr = try trace(context, strategic: [Strategic(agent: i, behaviour: b)], coefficient: nil, iterations: pilot, evaluateAt: grid)
-                runs += 1; progress?(runs)
+                let tr = try trace(
+                    context, strategic: [Strategic(agent: i, behaviour: b)], coefficient: nil, iterations: pilot, evaluateAt: grid)
+                runs += 1
+                progress?(runs)
                 for k in 1..<tr.iterations.count {
-                    let dR = model.reward(tr.rewards.map { $0[i] }, iterations: tr.iterations, at: k) - model.reward(truthful.rewards.map { $0[i] }, iterations: truthful.iterations, at: k)
+                    let dR =
+                        model.reward(tr.rewards.map { $0[i] }, iterations: tr.iterations, at: k)
+                        - model.reward(truthful.rewards.map { $0[i] }, iterations: truthful.iterations, at: k)
                     let dQ = tr.payments[k][i] - truthful.payments[k][i]
                     guard dR > 0 else { continue }
                     if dQ > 0 {
-                        if dR / dQ > need { need = dR / dQ; binding = "agent \(i), \(b), iteration \(tr.iterations[k])" }
+                        if dR / dQ > need {
+                            need = dR / dQ
+                            binding = "agent \(i), \(b), iteration \(tr.iterations[k])"
+                        }
                     } else if !undeterrable.contains("agent \(i), \(b)") {
                         undeterrable.append("agent \(i), \(b)")
                     }
@@ -134,15 +149,17 @@ extension DSGDExperiment {
         }
         let rule = mechanism.payments ?? PaymentRule(coefficient: PowerSchedule(initial: 1e-4, exponent: 0.1))
         let omega = rule.edgeWeightSums(iteration: 0, exchange: context.exchange).min() ?? 1
-        return Calibration(c0: need > 0 ? margin * need : rule.coefficient.initial, pilotHorizon: pilot, margin: margin, binding: binding,
-                           myopicBound: mechanism.stepSize.initial / (2 * max(omega, 1e-300)), undeterrable: undeterrable, runs: runs)
+        return Calibration(
+            c0: need > 0 ? margin * need : rule.coefficient.initial, pilotHorizon: pilot, margin: margin, binding: binding,
+            myopicBound: mechanism.stepSize.initial / (2 * max(omega, 1e-300)), undeterrable: undeterrable, runs: runs)
     }
 
     /// This experiment with payment coefficient C_0 = c0 (other schedule settings kept).
     public func withCoefficient(_ c0: Double) -> DSGDExperiment {
         var e = self
         let rule = mechanism.payments ?? PaymentRule(coefficient: PowerSchedule(initial: c0, exponent: 0.1))
-        e.mechanism.payments = PaymentRule(coefficient: PowerSchedule(initial: c0, exponent: rule.coefficient.exponent), edgeWeighting: rule.edgeWeighting)
+        e.mechanism.payments = PaymentRule(
+            coefficient: PowerSchedule(initial: c0, exponent: rule.coefficient.exponent), edgeWeighting: rule.edgeWeighting)
         return e
     }
 
@@ -158,13 +175,17 @@ extension DSGDExperiment {
         let calibrationRuns = study.calibrate ? 1 + data.agents * study.family.deviations.filter(\.isInflation).count : 0
         let total = calibrationRuns + 1 + study.agents.count * (study.family.deviations.count + paid)
         var runs = 0
-        let calibration = try study.calibrate
-            ? calibrate(context, pilot: study.pilotHorizon ?? horizons[0], family: study.family, margin: study.calibrationMargin) { k in progress?(k, total) }
+        let calibration =
+            try study.calibrate
+            ? calibrate(context, pilot: study.pilotHorizon ?? horizons[0], family: study.family, margin: study.calibrationMargin) { k in
+                progress?(k, total)
+            }
             : nil
         runs += calibration?.runs ?? 0
         let c0 = calibration?.c0 ?? mechanism.payments?.coefficient.initial ?? 0
         let truthful = try trace(context, strategic: [], coefficient: nil, iterations: T, evaluateAt: grid)
-        runs += 1; progress?(runs, total)
+        runs += 1
+        progress?(runs, total)
         let at = horizons.map { h in truthful.iterations.firstIndex(of: h)! }
         let model = utilityModel
         var curves: [HorizonStudy.Curve] = []
@@ -177,21 +198,27 @@ extension DSGDExperiment {
                     off = try trace(context, strategic: s, coefficient: 0, iterations: T, evaluateAt: grid)
                     runs += 2
                 } else {
-                    on = try trace(context, strategic: s, coefficient: nil, iterations: T, evaluateAt: grid); off = on
+                    on = try trace(context, strategic: s, coefficient: nil, iterations: T, evaluateAt: grid)
+                    off = on
                     runs += 1
                 }
                 progress?(runs, total)
                 func gain(_ t: Trace, _ c: Double, _ k: Int) -> Double {
                     Self.gain(t.utility(agent: i, at: k, c0: c, model: model), over: truthful.utility(agent: i, at: k, c0: c, model: model))
                 }
-                curves.append(.init(agent: i, behaviour: b.description, lowersReport: b.lowersReport,
-                                    withPayments: at.map { gain(on, c0, $0) }, withoutPayments: at.map { gain(off, 0, $0) }))
+                curves.append(
+                    .init(
+                        agent: i, behaviour: b.description, lowersReport: b.lowersReport,
+                        withPayments: at.map { gain(on, c0, $0) }, withoutPayments: at.map { gain(off, 0, $0) }))
             }
         }
         func best(_ pick: (HorizonStudy.Curve) -> [Double], _ keep: (HorizonStudy.Curve) -> Bool) -> ([Double], [String]) {
             var eps = [Double](repeating: 0, count: horizons.count), who = [String](repeating: "truthful", count: horizons.count)
             for c in curves where keep(c) {
-                for (k, g) in pick(c).enumerated() where g > eps[k] { eps[k] = g; who[k] = "agent \(c.agent): \(c.behaviour)" }
+                for (k, g) in pick(c).enumerated() where g > eps[k] {
+                    eps[k] = g
+                    who[k] = "agent \(c.agent): \(c.behaviour)"
+                }
             }
             return (eps, who)
         }

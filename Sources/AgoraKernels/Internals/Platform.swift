@@ -1,3 +1,5 @@
+import CAgoraSupport
+
 // The few operating-system services the kernels need (threads, a parking lot, a monotonic clock,
 // the environment, the CPU count), each wrapped once over the C library so that AgoraKernels has no
 // Foundation dependency: the C ABI library links the Swift runtime statically, and Foundation would
@@ -9,7 +11,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CAgoraSupport
 
 enum Platform {
     /// Nanoseconds of a monotonic clock (CLOCK_MONOTONIC): for spin limits and timings.
@@ -39,7 +40,14 @@ enum Platform {
     /// Starts a thread running `body` with the given stack size and name (the name shows in `top`
     /// and debuggers). The thread is detached: pools keep their workers for the process's life.
     static func startThread(name: String, stackSize: Int, _ body: @escaping () -> Void) {
-        final class Box { let body: () -> Void; let name: String; init(_ b: @escaping () -> Void, _ n: String) { body = b; name = n } }
+        final class Box {
+            let body: () -> Void
+            let name: String
+            init(_ b: @escaping () -> Void, _ n: String) {
+                body = b
+                name = n
+            }
+        }
         let context = Unmanaged.passRetained(Box(body, name)).toOpaque()
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
@@ -51,12 +59,14 @@ enum Platform {
         #else
         var thread = pthread_t()
         #endif
-        let status = pthread_create(&thread, &attributes, { raw in
-            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-            agora_name_this_thread(box.name)
-            box.body()
-            return nil
-        }, context)
+        let status = pthread_create(
+            &thread, &attributes,
+            { raw in
+                let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+                agora_name_this_thread(box.name)
+                box.body()
+                return nil
+            }, context)
         precondition(status == 0, "cannot start a worker thread (pthread_create returned \(status))")
     }
 }

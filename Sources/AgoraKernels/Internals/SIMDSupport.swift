@@ -1,4 +1,5 @@
 import CAgoraSupport
+
 // Internal helpers for SIMD loads/stores on raw element pointers. Kept in one place, in the manner
 // of swift-collections' unsafe-buffer helpers.
 
@@ -23,9 +24,11 @@ func streamVec<T: AgoraScalar>(_ v: SIMD16<T>, _ p: UnsafeMutablePointer<T>) {
     var tmp = v
     withUnsafeBytes(of: &tmp) { raw in
         if T.self == Float.self {
-            agora_stream_f32x16(UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self), raw.baseAddress!.assumingMemoryBound(to: Float.self))
+            agora_stream_f32x16(
+                UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self), raw.baseAddress!.assumingMemoryBound(to: Float.self))
         } else {
-            agora_stream_f64x16(UnsafeMutableRawPointer(p).assumingMemoryBound(to: Double.self), raw.baseAddress!.assumingMemoryBound(to: Double.self))
+            agora_stream_f64x16(
+                UnsafeMutableRawPointer(p).assumingMemoryBound(to: Double.self), raw.baseAddress!.assumingMemoryBound(to: Double.self))
         }
     }
 }
@@ -50,9 +53,15 @@ func horizontalSum<T: AgoraScalar>(_ v: SIMD8<T>) -> T {
 func fixedOrderSum<T: AgoraScalar>(_ x: UnsafePointer<T>, _ n: Int) -> T {
     var acc = SIMD16<T>.zero
     var k = 0
-    while k + vecWidth <= n { acc += loadVec(x + k); k += vecWidth }
+    while k + vecWidth <= n {
+        acc += loadVec(x + k)
+        k += vecWidth
+    }
     var s = horizontalSum(acc)
-    while k < n { s += x[k]; k += 1 }
+    while k < n {
+        s += x[k]
+        k += 1
+    }
     return s
 }
 
@@ -61,9 +70,15 @@ func fixedOrderSum<T: AgoraScalar>(_ x: UnsafePointer<T>, _ n: Int) -> T {
 func fixedOrderDot<T: AgoraScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ n: Int) -> T {
     var acc = SIMD16<T>.zero
     var k = 0
-    while k + vecWidth <= n { acc += loadVec(x + k) * loadVec(y + k); k += vecWidth }
+    while k + vecWidth <= n {
+        acc += loadVec(x + k) * loadVec(y + k)
+        k += vecWidth
+    }
     var s = horizontalSum(acc)
-    while k < n { s += x[k] * y[k]; k += 1 }
+    while k < n {
+        s += x[k] * y[k]
+        k += 1
+    }
     return s
 }
 
@@ -71,18 +86,28 @@ func fixedOrderDot<T: AgoraScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>,
 /// bit-identical to it): four independent accumulators hide the FMA latency that bounds one dot,
 /// and y is loaded once for the four rows.
 @inline(__always) @usableFromInline
-func fixedOrderDot4<T: AgoraScalar>(_ x0: UnsafePointer<T>, _ x1: UnsafePointer<T>, _ x2: UnsafePointer<T>, _ x3: UnsafePointer<T>,
-                                    _ y: UnsafePointer<T>, _ n: Int) -> (T, T, T, T) {
+func fixedOrderDot4<T: AgoraScalar>(
+    _ x0: UnsafePointer<T>, _ x1: UnsafePointer<T>, _ x2: UnsafePointer<T>, _ x3: UnsafePointer<T>,
+    _ y: UnsafePointer<T>, _ n: Int
+) -> (T, T, T, T) {
     var a0 = SIMD16<T>.zero, a1 = SIMD16<T>.zero, a2 = SIMD16<T>.zero, a3 = SIMD16<T>.zero
     var k = 0
     while k + vecWidth <= n {
         let yv = loadVec(y + k)
-        a0 += loadVec(x0 + k) * yv; a1 += loadVec(x1 + k) * yv
-        a2 += loadVec(x2 + k) * yv; a3 += loadVec(x3 + k) * yv
+        a0 += loadVec(x0 + k) * yv
+        a1 += loadVec(x1 + k) * yv
+        a2 += loadVec(x2 + k) * yv
+        a3 += loadVec(x3 + k) * yv
         k += vecWidth
     }
     var s0 = horizontalSum(a0), s1 = horizontalSum(a1), s2 = horizontalSum(a2), s3 = horizontalSum(a3)
-    while k < n { s0 += x0[k] * y[k]; s1 += x1[k] * y[k]; s2 += x2[k] * y[k]; s3 += x3[k] * y[k]; k += 1 }
+    while k < n {
+        s0 += x0[k] * y[k]
+        s1 += x1[k] * y[k]
+        s2 += x2[k] * y[k]
+        s3 += x3[k] * y[k]
+        k += 1
+    }
     return (s0, s1, s2, s3)
 }
 
@@ -90,19 +115,26 @@ func fixedOrderDot4<T: AgoraScalar>(_ x0: UnsafePointer<T>, _ x1: UnsafePointer<
 /// order as four successive axpys (bit-identical), with out loaded and stored once instead of four
 /// times.
 @inline(__always) @usableFromInline
-func addScaled4<T: AgoraScalar>(_ x0: UnsafePointer<T>, _ x1: UnsafePointer<T>, _ x2: UnsafePointer<T>, _ x3: UnsafePointer<T>,
-                                _ s: (T, T, T, T), into out: UnsafeMutablePointer<T>, _ n: Int) {
+func addScaled4<T: AgoraScalar>(
+    _ x0: UnsafePointer<T>, _ x1: UnsafePointer<T>, _ x2: UnsafePointer<T>, _ x3: UnsafePointer<T>,
+    _ s: (T, T, T, T), into out: UnsafeMutablePointer<T>, _ n: Int
+) {
     let v0 = SIMD16<T>(repeating: s.0), v1 = SIMD16<T>(repeating: s.1), v2 = SIMD16<T>(repeating: s.2), v3 = SIMD16<T>(repeating: s.3)
     var q = 0
     while q + vecWidth <= n {
         var g = loadVec(out + q)
-        g = g + v0 * loadVec(x0 + q); g = g + v1 * loadVec(x1 + q)
-        g = g + v2 * loadVec(x2 + q); g = g + v3 * loadVec(x3 + q)
+        g = g + v0 * loadVec(x0 + q)
+        g = g + v1 * loadVec(x1 + q)
+        g = g + v2 * loadVec(x2 + q)
+        g = g + v3 * loadVec(x3 + q)
         storeVec(g, out + q)
         q += vecWidth
     }
     while q < n {
-        out[q] += s.0 * x0[q]; out[q] += s.1 * x1[q]; out[q] += s.2 * x2[q]; out[q] += s.3 * x3[q]
+        out[q] += s.0 * x0[q]
+        out[q] += s.1 * x1[q]
+        out[q] += s.2 * x2[q]
+        out[q] += s.3 * x3[q]
         q += 1
     }
 }

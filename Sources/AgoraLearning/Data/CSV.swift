@@ -19,7 +19,9 @@ public enum CSVReader {
         try parse(CompressedFile.contents(of: path), name: path, labelColumn: labelColumn, header: header)
     }
 
-    public static func parse(_ input: [UInt8], name: String, labelColumn: Int? = nil, header headerMode: CSVHeader = .auto) throws -> Dataset {
+    public static func parse(
+        _ input: [UInt8], name: String, labelColumn: Int? = nil, header headerMode: CSVHeader = .auto
+    ) throws -> Dataset {
         let bytes = input.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(input.dropFirst(3)) : input
         for (k, b) in bytes.prefix(4096).enumerated() where b == 0 || (b < 0x20 && b != 0x0A && b != 0x0D && b != 0x09) {
             throw AgoraError.data(file: name, String(format: "unexpected byte 0x%02X at offset %d: this does not look like CSV text", b, k))
@@ -39,12 +41,17 @@ public enum CSVReader {
             let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
             if width < 0 {
                 width = fields.count
-                guard width >= 2 else { throw AgoraError.data(file: name, line: lineNo, "expected at least 2 columns (features and a label), found \(width)") }
+                guard width >= 2 else {
+                    throw AgoraError.data(file: name, line: lineNo, "expected at least 2 columns (features and a label), found \(width)")
+                }
                 labelAt = labelColumn ?? (width - 1)
                 guard labelAt >= 0 && labelAt < width else {
                     throw AgoraError.data(file: name, line: lineNo, "label column \(labelAt) is outside 0..<\(width)")
                 }
-                if try isHeader(fields, labelAt: labelAt, mode: headerMode, name: name, line: lineNo) { header = fields; continue }
+                if try isHeader(fields, labelAt: labelAt, mode: headerMode, name: name, line: lineNo) {
+                    header = fields
+                    continue
+                }
             }
             guard fields.count == width else {
                 throw AgoraError.data(file: name, line: lineNo, "\(fields.count) fields, expected \(width) like the first row")
@@ -53,10 +60,14 @@ public enum CSVReader {
             row.reserveCapacity(width - 1)
             var column = 1
             for (k, f) in fields.enumerated() {
-                if k == labelAt { labels.append(f); labelLines.append(lineNo) } else {
+                if k == labelAt {
+                    labels.append(f)
+                    labelLines.append(lineNo)
+                } else {
                     guard let v = Float(f), v.isFinite else {
-                        throw AgoraError.data(file: name, line: lineNo, column: column,
-                                        "field \(k + 1)\(header.map { " ('\($0[k])')" } ?? "") = '\(f)' is not a finite number")
+                        throw AgoraError.data(
+                            file: name, line: lineNo, column: column,
+                            "field \(k + 1)\(header.map { " ('\($0[k])')" } ?? "") = '\(f)' is not a finite number")
                     }
                     row.append(v)
                 }
@@ -83,8 +94,10 @@ public enum CSVReader {
             if numeric.isEmpty { return true }
             if numeric.count == features.count { return false }
             let text = features.first { Float(fields[$0]) == nil }!
-            throw AgoraError.data(file: name, line: line, column: nil,
-                                  "the first row mixes numbers and text (field \(text + 1) = '\(fields[text])'): it is neither clearly a header nor clearly data; say which (header yes or no)")
+            throw AgoraError.data(
+                file: name, line: line, column: nil,
+                "the first row mixes numbers and text (field \(text + 1) = '\(fields[text])'): it is neither clearly a header nor clearly data; say which (header yes or no)"
+            )
         }
     }
 

@@ -57,13 +57,18 @@ public struct DataFile: Codable, Sendable, Equatable {
     public var csvHeader: CSVHeader? = nil
 
     public init(path: String, format: DataFormat, features: Int = 0, partition: PartitionScheme = .iid) {
-        self.path = path; self.format = format; self.features = features; self.partition = partition
+        self.path = path
+        self.format = format
+        self.features = features
+        self.partition = partition
     }
 
     /// Reads one file of this format (the training file or the held-out one).
     public func read(_ file: String) throws -> Dataset {
         let d = try readFormat(file)
-        guard d.features.cols >= 1 else { throw AgoraError.data(file: file, "the data has no features (every row is a bare label): a model needs at least one") }
+        guard d.features.cols >= 1 else {
+            throw AgoraError.data(file: file, "the data has no features (every row is a bare label): a model needs at least one")
+        }
         return d
     }
 
@@ -72,9 +77,13 @@ public struct DataFile: Codable, Sendable, Equatable {
         case .libsvm: return try LIBSVMReader.read(path: file, features: features)
         case .csv: return try CSVReader.read(path: file, header: csvHeader ?? .auto)
         case .idx:
-            let labels = file == path ? (labelsPath ?? file.replacingOccurrences(of: "images-idx3", with: "labels-idx1"))
-                                      : file.replacingOccurrences(of: "images-idx3", with: "labels-idx1")
-            guard labels != file else { throw AgoraError.data(file: file, "cannot tell the IDX labels file from this name; give it explicitly") }
+            let labels =
+                file == path
+                ? (labelsPath ?? file.replacingOccurrences(of: "images-idx3", with: "labels-idx1"))
+                : file.replacingOccurrences(of: "images-idx3", with: "labels-idx1")
+            guard labels != file else {
+                throw AgoraError.data(file: file, "cannot tell the IDX labels file from this name; give it explicitly")
+            }
             return try IDXReader.dataset(images: file, labels: labels)
         }
     }
@@ -91,7 +100,8 @@ public struct DataFile: Codable, Sendable, Equatable {
         guard let testPath else { return nil }
         let t = try read(testPath)
         guard t.features.cols == train.features.cols else {
-            throw AgoraError.data(file: testPath, "has \(t.features.cols) features, the training file \(train.features.cols) (set the LIBSVM feature count)")
+            throw AgoraError.data(
+                file: testPath, "has \(t.features.cols) features, the training file \(train.features.cols) (set the LIBSVM feature count)")
         }
         guard t.labelNames == train.labelNames else {
             throw AgoraError.data(file: testPath, "labels \(t.labelNames) differ from the training file's \(train.labelNames)")

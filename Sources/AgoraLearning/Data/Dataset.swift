@@ -18,7 +18,10 @@ public struct Dataset: Sendable {
     public var classes: Int { labelNames.count }
 
     public init(name: String, features: FeatureMatrix, labels: [Int], labelNames: [String]) {
-        self.name = name; self.features = features; self.labels = labels; self.labelNames = labelNames
+        self.name = name
+        self.features = features
+        self.labels = labels
+        self.labelNames = labelNames
     }
     public var rows: Int { labels.count }
 

@@ -41,7 +41,9 @@ public enum CompressedFile {
                 // A small file may inflate to far more than memory holds (a "zip bomb"): the data
                 // is kept, then converted (4 bytes per value), so 5x the inflated size must fit.
                 if out.count > limitCheckedAt {
-                    try ResourceLimits.check(bytes: 5 * Double(out.count), for: "\(name) (gzip, inflated to more than \(ResourceLimits.formatBytes(Double(out.count))) so far)")
+                    try ResourceLimits.check(
+                        bytes: 5 * Double(out.count),
+                        for: "\(name) (gzip, inflated to more than \(ResourceLimits.formatBytes(Double(out.count))) so far)")
                     limitCheckedAt = out.count + (64 << 20)
                 }
                 if status == Z_STREAM_END {

@@ -68,38 +68,48 @@ public enum LIBSVMReader {
                     while p < stop && !isSpace(bytes[p]) { p += 1 }
                     try checkText(bytes, ts, p, name, line, col(ts, lineStart))
                     guard let colon = bytes[ts..<p].firstIndex(of: 0x3A) else {
-                        throw AgoraError.data(file: name, line: line, column: col(ts, lineStart),
-                                        "expected 'index:value', found '\(String(decoding: bytes[ts..<p], as: UTF8.self))'")
+                        throw AgoraError.data(
+                            file: name, line: line, column: col(ts, lineStart),
+                            "expected 'index:value', found '\(String(decoding: bytes[ts..<p], as: UTF8.self))'")
                     }
                     let it = String(decoding: bytes[ts..<colon], as: UTF8.self)
                     let vt = String(decoding: bytes[(colon + 1)..<p], as: UTF8.self)
                     guard let idx = Int(it), idx >= 1 else {
-                        throw AgoraError.data(file: name, line: line, column: col(ts, lineStart),
-                                        "feature index '\(it)' is not a positive integer (indices are 1-based)")
+                        throw AgoraError.data(
+                            file: name, line: line, column: col(ts, lineStart),
+                            "feature index '\(it)' is not a positive integer (indices are 1-based)")
                     }
                     guard idx <= maxFeatures else {
-                        throw AgoraError.data(file: name, line: line, column: col(ts, lineStart),
-                                        "feature index \(idx) is above the largest supported index \(maxFeatures)")
+                        throw AgoraError.data(
+                            file: name, line: line, column: col(ts, lineStart),
+                            "feature index \(idx) is above the largest supported index \(maxFeatures)")
                     }
                     guard idx > last else {
-                        throw AgoraError.data(file: name, line: line, column: col(ts, lineStart),
-                                        "feature index \(idx) after \(last): indices must increase strictly within a line")
+                        throw AgoraError.data(
+                            file: name, line: line, column: col(ts, lineStart),
+                            "feature index \(idx) after \(last): indices must increase strictly within a line")
                     }
                     if features > 0 && idx > features {
-                        throw AgoraError.data(file: name, line: line, column: col(ts, lineStart),
-                                        "feature index \(idx) is beyond the feature count \(features)")
+                        throw AgoraError.data(
+                            file: name, line: line, column: col(ts, lineStart),
+                            "feature index \(idx) is beyond the feature count \(features)")
                     }
                     guard !vt.isEmpty else {
-                        throw AgoraError.data(file: name, line: line, column: col(colon + 1, lineStart),
-                                        "missing value after '\(it):' (truncated line?)")
+                        throw AgoraError.data(
+                            file: name, line: line, column: col(colon + 1, lineStart),
+                            "missing value after '\(it):' (truncated line?)")
                     }
                     guard let v = Float(vt), v.isFinite else {
-                        throw AgoraError.data(file: name, line: line, column: col(colon + 1, lineStart),
-                                        "value '\(vt)' of feature \(idx) is not a finite number")
+                        throw AgoraError.data(
+                            file: name, line: line, column: col(colon + 1, lineStart),
+                            "value '\(vt)' of feature \(idx) is not a finite number")
                     }
                     last = idx
                     maxIndex = max(maxIndex, idx)
-                    if v != 0 { cols.append(Int32(idx - 1)); vals.append(v) }
+                    if v != 0 {
+                        cols.append(Int32(idx - 1))
+                        vals.append(v)
+                    }
                 }
                 rowStart.append(cols.count)
             }
@@ -114,15 +124,17 @@ public enum LIBSVMReader {
         for (c, v) in classesSorted.enumerated() { classOf[v] = c }
         let d = features > 0 ? features : maxIndex
         let csr = try CSRMatrix(rows: labelsRaw.count, cols: d, rowStart: rowStart, columns: cols, values: vals)
-        return Dataset(name: name, features: .sparse(csr), labels: labelsRaw.map { classOf[$0]! },
-                       labelNames: classesSorted.map { labelText[$0]! })
+        return Dataset(
+            name: name, features: .sparse(csr), labels: labelsRaw.map { classOf[$0]! },
+            labelNames: classesSorted.map { labelText[$0]! })
     }
 
     /// Rejects control bytes and invalid UTF-8 (binary files) with the position.
     static func checkText(_ b: [UInt8], _ s: Int, _ e: Int, _ name: String, _ line: Int, _ column: Int) throws {
         for k in s..<e where b[k] < 0x20 || b[k] == 0x7F || b[k] >= 0x80 {
-            throw AgoraError.data(file: name, line: line, column: column + (k - s),
-                            String(format: "unexpected byte 0x%02X: this does not look like LIBSVM text", b[k]))
+            throw AgoraError.data(
+                file: name, line: line, column: column + (k - s),
+                String(format: "unexpected byte 0x%02X: this does not look like LIBSVM text", b[k]))
         }
     }
 }

@@ -47,7 +47,8 @@ public enum PartitionScheme: Sendable, Equatable, Codable, CustomStringConvertib
         /// A whole count from 1 to 1e6 after the colon.
         func count(_ what: String) throws -> Int {
             guard parts.count == 2, let v = Int(parts[1]), v >= 1, v <= 1_000_000 else {
-                throw AgoraError.configuration("'\(text)': expected \(name):\(what) with a whole number \(what) from 1 to 1000000", field: "partition")
+                throw AgoraError.configuration(
+                    "'\(text)': expected \(name):\(what) with a whole number \(what) from 1 to 1000000", field: "partition")
             }
             return v
         }
@@ -55,14 +56,18 @@ public enum PartitionScheme: Sendable, Equatable, Codable, CustomStringConvertib
             guard parts.count == 1 else { throw AgoraError.configuration("'\(text)': '\(name)' takes no argument", field: "partition") }
         }
         switch name {
-        case "iid": try noArgument(); self = .iid
+        case "iid":
+            try noArgument()
+            self = .iid
         case "dirichlet", "dir": self = .dirichlet(beta: try num("BETA"))
         case "shards": self = .shards(perAgent: try count("S"))
         case "groups", "cluster", "clusters": self = .classGroups(groups: try count("G"))
         case "skew": self = .classGroups(groups: parts.count == 2 ? try count("G") : 2)
         case "quantity", "quantity-skew": self = .quantitySkew(alpha: try num("ALPHA"))
         default:
-            throw AgoraError.configuration("unknown partition '\(text)'; expected iid, dirichlet:BETA, shards:S, groups:G (cluster:G), skew, quantity:ALPHA", field: "partition")
+            throw AgoraError.configuration(
+                "unknown partition '\(text)'; expected iid, dirichlet:BETA, shards:S, groups:G (cluster:G), skew, quantity:ALPHA",
+                field: "partition")
         }
     }
 }
@@ -89,8 +94,12 @@ public struct Partition: Sendable {
     /// satisfies the minimum, is refused with the agent and its size.
     public init(labels: [Int], classes: Int, agents count: Int, scheme: PartitionScheme, seed: UInt64, minRows: Int = 1) throws {
         let n = labels.count
-        guard count >= 1 else { throw AgoraError.configuration("the number of agents must be at least 1, got \(count)", field: "partition") }
-        guard n >= count else { throw AgoraError.configuration("\(n) rows cannot give each of \(count) agents at least one row", field: "partition") }
+        guard count >= 1 else {
+            throw AgoraError.configuration("the number of agents must be at least 1, got \(count)", field: "partition")
+        }
+        guard n >= count else {
+            throw AgoraError.configuration("\(n) rows cannot give each of \(count) agents at least one row", field: "partition")
+        }
         guard minRows >= 1, n >= count * minRows else {
             throw AgoraError.configuration("\(n) rows cannot give each of \(count) agents at least \(minRows) rows", field: "partition")
         }
@@ -103,10 +112,13 @@ public struct Partition: Sendable {
         var out = [[Int]](repeating: [], count: count)
         switch scheme {
         case .iid:
-            var all = Array(0..<n); all.shuffle(using: &rng)
+            var all = Array(0..<n)
+            all.shuffle(using: &rng)
             for (k, r) in all.enumerated() { out[k % count].append(r) }
         case let .dirichlet(beta):
-            guard beta > 0, beta.isFinite else { throw AgoraError.configuration("dirichlet beta must be positive, got \(beta)", field: "partition") }
+            guard beta > 0, beta.isFinite else {
+                throw AgoraError.configuration("dirichlet beta must be positive, got \(beta)", field: "partition")
+            }
             var attempt = 0
             while true {
                 out = [[Int]](repeating: [], count: count)
@@ -120,7 +132,9 @@ public struct Partition: Sendable {
                 let smallest = out.map(\.count).min() ?? 0
                 if minRows <= 1 || smallest >= minRows { break }
                 guard attempt < 1000 else {
-                    throw AgoraError.configuration("no dirichlet:\(beta) split in 1000 draws gave each of \(count) agents at least \(minRows) rows (the last left one with \(smallest)): use fewer agents, a larger beta or a smaller minimum", field: "partition")
+                    throw AgoraError.configuration(
+                        "no dirichlet:\(beta) split in 1000 draws gave each of \(count) agents at least \(minRows) rows (the last left one with \(smallest)): use fewer agents, a larger beta or a smaller minimum",
+                        field: "partition")
                 }
             }
             // Never leave an agent empty: give it a row from the largest agent.
@@ -133,7 +147,8 @@ public struct Partition: Sendable {
             let total = count * s
             guard n >= total else { throw AgoraError.configuration("\(n) rows cannot make \(total) shards", field: "partition") }
             let sorted = (0..<classes).flatMap { byClass[$0] }
-            var order = Array(0..<total); order.shuffle(using: &rng)
+            var order = Array(0..<total)
+            order.shuffle(using: &rng)
             for (k, shard) in order.enumerated() {
                 let lo = shard * n / total, hi = (shard + 1) * n / total
                 out[k / s].append(contentsOf: sorted[lo..<hi])
@@ -166,8 +181,11 @@ public struct Partition: Sendable {
                 for (j, r) in rows.enumerated() { out[ag[k].lowerBound + j % ag[k].count].append(r) }
             }
         case let .quantitySkew(alpha):
-            guard alpha > 0, alpha.isFinite else { throw AgoraError.configuration("quantity alpha must be positive, got \(alpha)", field: "partition") }
-            var all = Array(0..<n); all.shuffle(using: &rng)
+            guard alpha > 0, alpha.isFinite else {
+                throw AgoraError.configuration("quantity alpha must be positive, got \(alpha)", field: "partition")
+            }
+            var all = Array(0..<n)
+            all.shuffle(using: &rng)
             var shares = rng.dirichlet(count: count, alpha: alpha)
             // At least one row each: reserve them, share the rest.
             let rest = n - count
@@ -175,12 +193,15 @@ public struct Partition: Sendable {
             var pos = 0
             for a in 0..<count {
                 let take = 1 + cuts[a + 1] - cuts[a]
-                out[a].append(contentsOf: all[pos..<(pos + take)]); pos += take
+                out[a].append(contentsOf: all[pos..<(pos + take)])
+                pos += take
             }
             shares.removeAll()
         }
         if let short = out.indices.first(where: { out[$0].count < minRows }) {
-            throw AgoraError.configuration("agent \(short) gets \(out[short].count) rows under the \(scheme) partition; every agent needs at least \(minRows): use fewer agents or another partition", field: "partition")
+            throw AgoraError.configuration(
+                "agent \(short) gets \(out[short].count) rows under the \(scheme) partition; every agent needs at least \(minRows): use fewer agents or another partition",
+                field: "partition")
         }
         for a in 0..<count { out[a].sort() }
         agents = out
@@ -211,7 +232,10 @@ extension SeededGenerator {
         let d = a - 1.0 / 3, c = 1 / (9 * d).squareRoot()
         while true {
             var x = 0.0, v = 0.0
-            repeat { x = normal(); v = 1 + c * x } while v <= 0
+            repeat {
+                x = normal()
+                v = 1 + c * x
+            } while v <= 0
             v = v * v * v
             let u = uniform()
             if u < 1 - 0.0331 * x * x * x * x { return d * v }
@@ -223,7 +247,10 @@ extension SeededGenerator {
     public mutating func dirichlet(count: Int, alpha: Double) -> [Double] {
         var g = (0..<count).map { _ in gamma(shape: alpha) }
         var s = g.reduce(0, +)
-        if s <= 0 { g = [Double](repeating: 1, count: count); s = Double(count) }
+        if s <= 0 {
+            g = [Double](repeating: 1, count: count)
+            s = Double(count)
+        }
         return g.map { $0 / s }
     }
 }

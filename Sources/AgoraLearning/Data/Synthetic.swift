@@ -26,14 +26,23 @@ public struct SyntheticProblem: Codable, Sendable, Equatable {
 
     public func validate() throws {
         guard agents >= 1 else { throw AgoraError.configuration("agents must be at least 1, got \(agents)", field: "synthetic") }
-        guard rowsPerAgent >= 1 else { throw AgoraError.configuration("rowsPerAgent must be at least 1, got \(rowsPerAgent)", field: "synthetic") }
+        guard rowsPerAgent >= 1 else {
+            throw AgoraError.configuration("rowsPerAgent must be at least 1, got \(rowsPerAgent)", field: "synthetic")
+        }
         guard features >= 1 else { throw AgoraError.configuration("features must be at least 1, got \(features)", field: "synthetic") }
-        guard heterogeneity >= 0, heterogeneity.isFinite else { throw AgoraError.configuration("heterogeneity must be a non-negative number, got \(heterogeneity)", field: "synthetic") }
-        if let c = clusters { guard c >= 0 else { throw AgoraError.configuration("clusters must be non-negative, got \(c)", field: "synthetic") } }
-        guard noise >= 0, noise.isFinite else { throw AgoraError.configuration("noise must be a non-negative number, got \(noise)", field: "synthetic") }
+        guard heterogeneity >= 0, heterogeneity.isFinite else {
+            throw AgoraError.configuration("heterogeneity must be a non-negative number, got \(heterogeneity)", field: "synthetic")
+        }
+        if let c = clusters {
+            guard c >= 0 else { throw AgoraError.configuration("clusters must be non-negative, got \(c)", field: "synthetic") }
+        }
+        guard noise >= 0, noise.isFinite else {
+            throw AgoraError.configuration("noise must be a non-negative number, got \(noise)", field: "synthetic")
+        }
         // The Float features, plus the Double copy reference solves make.
-        try ResourceLimits.check(bytes: 12 * Double(agents) * Double(rowsPerAgent) * Double(features),
-                                 for: "synthetic data of \(agents) x \(rowsPerAgent) rows x \(features) features")
+        try ResourceLimits.check(
+            bytes: 12 * Double(agents) * Double(rowsPerAgent) * Double(features),
+            for: "synthetic data of \(agents) x \(rowsPerAgent) rows x \(features) features")
     }
 
     /// The pooled data set and the agents' rows (agent a owns rows a*rowsPerAgent ..< (a+1)*rowsPerAgent).
@@ -75,8 +84,9 @@ public struct SyntheticProblem: Codable, Sendable, Equatable {
                 }
             }
         }
-        var data = Dataset(name: "synthetic-\(loss.rawValue)", features: .dense(x), labels: labels,
-                           labelNames: loss == .logistic ? ["-1", "+1"] : ["0"])
+        var data = Dataset(
+            name: "synthetic-\(loss.rawValue)", features: .dense(x), labels: labels,
+            labelNames: loss == .logistic ? ["-1", "+1"] : ["0"])
         if loss == .squared { data.targets = targets }
         return (data, (0..<agents).map { a in Array((a * rowsPerAgent)..<((a + 1) * rowsPerAgent)) })
     }

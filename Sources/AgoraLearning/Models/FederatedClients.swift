@@ -16,7 +16,9 @@ public struct FederatedClients: Sendable {
     /// Splits each client's rows (from a `Partition`) into train and test parts: a seeded shuffle,
     /// then the last `testFraction` (at least one row when the client has two or more) for testing.
     public init(data: Dataset, model: ModelFamily, partition: [[Int]], testFraction: Double, seed: UInt64) throws {
-        guard testFraction >= 0, testFraction < 1 else { throw AgoraError.data(file: data.name, "test fraction must be in [0, 1), got \(testFraction)") }
+        guard testFraction >= 0, testFraction < 1 else {
+            throw AgoraError.data(file: data.name, "test fraction must be in [0, 1), got \(testFraction)")
+        }
         var tr: [[Int]] = [], te: [[Int]] = []
         for (c, rows) in partition.enumerated() {
             guard !rows.isEmpty else { throw AgoraError.data(file: data.name, "client \(c) has no rows") }
@@ -28,7 +30,10 @@ public struct FederatedClients: Sendable {
             tr.append(Array(r[..<(r.count - nt)]))
             te.append(Array(r[(r.count - nt)...]))
         }
-        self.data = data; self.model = model; self.train = tr; self.test = te
+        self.data = data
+        self.model = model
+        self.train = tr
+        self.test = te
         self.x = data.features
         if case let .linear(m) = model { targets = try m.targets(data).map(Float.init) } else { targets = [] }
     }
@@ -38,14 +43,22 @@ public struct FederatedClients: Sendable {
     /// drawn from each client's own seeded stream, so results do not depend on the thread count.
     /// With `only`, just those clients train and draw batches (the others' rows and streams are
     /// left as they are: another process trains them, see `RowPlacement`).
-    public func train(_ theta: inout Matrix<Float>, steps: Int, batch: Int, optimizer: MomentumSGD,
-                      centres: Matrix<Float>? = nil, strengths: [Float]? = nil, training: [Bool],
-                      rngs: inout [SeededGenerator], only: Range<Int>? = nil) throws {
+    public func train(
+        _ theta: inout Matrix<Float>, steps: Int, batch: Int, optimizer: MomentumSGD,
+        centres: Matrix<Float>? = nil, strengths: [Float]? = nil, training: [Bool],
+        rngs: inout [SeededGenerator], only: Range<Int>? = nil
+    ) throws {
         let m = theta.rows, p = theta.cols
         guard m == count, p == parameterCount, training.count == m, rngs.count == m else {
-            throw AgoraError.shape("train: \(m) x \(p) parameters, \(training.count) flags, \(rngs.count) streams for \(count) clients with \(parameterCount) parameters")
+            throw AgoraError.shape(
+                "train: \(m) x \(p) parameters, \(training.count) flags, \(rngs.count) streams for \(count) clients with \(parameterCount) parameters"
+            )
         }
-        if let centres { guard centres.rows == m, centres.cols == p, strengths?.count == m else { throw AgoraError.shape("train: centres must be \(m) x \(p) with \(m) strengths") } }
+        if let centres {
+            guard centres.rows == m, centres.cols == p, strengths?.count == m else {
+                throw AgoraError.shape("train: centres must be \(m) x \(p) with \(m) strengths")
+            }
+        }
         var opt = optimizer
         let mask = only.map { r in training.indices.map { training[$0] && r.contains($0) } } ?? training
         var g = Matrix<Float>(rows: m, cols: p), losses = [Float](repeating: 0, count: m)
@@ -54,8 +67,9 @@ public struct FederatedClients: Sendable {
             let batches = (0..<m).map { i in
                 only.map { $0.contains(i) } ?? true ? (0..<batch).map { _ in train[i][Int(rngs[i].next() % UInt64(train[i].count))] } : []
             }
-            try model.gradients(features: x, labels: data.labels, targets: targets, parameters: theta, batches: batches,
-                                gradients: &g, losses: &losses)
+            try model.gradients(
+                features: x, labels: data.labels, targets: targets, parameters: theta, batches: batches,
+                gradients: &g, losses: &losses)
             if let centres, let s = strengths {
                 // g_i += s_i (theta_i - c_i), as two scaled-row updates in the kernels.
                 Kernels.subtractScaledRows(s.map { -$0 }, theta, from: &g)
@@ -79,7 +93,8 @@ public struct FederatedClients: Sendable {
     /// e.g. every client's model on one client's validation rows.
     public func losses(_ theta: Matrix<Float>, on batches: [[Int]]) throws -> [Double] {
         var g = Matrix<Float>(rows: theta.rows, cols: theta.cols), l = [Float](repeating: 0, count: theta.rows)
-        try model.gradients(features: x, labels: data.labels, targets: targets, parameters: theta, batches: batches, gradients: &g, losses: &l)
+        try model.gradients(
+            features: x, labels: data.labels, targets: targets, parameters: theta, batches: batches, gradients: &g, losses: &l)
         return l.map(Double.init)
     }
 

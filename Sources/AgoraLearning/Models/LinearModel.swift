@@ -6,7 +6,10 @@ import Foundation
 public struct LinearModel: Sendable, Codable, Equatable {
     public var loss: GLMLoss
     public var l2: Double
-    public init(loss: GLMLoss, l2: Double) { self.loss = loss; self.l2 = l2 }
+    public init(loss: GLMLoss, l2: Double) {
+        self.loss = loss
+        self.l2 = l2
+    }
 
     /// Targets for `data`: logistic regression needs exactly two classes (class 0 -> -1,
     /// class 1 -> +1); least squares uses the data's real targets, else the class index.
@@ -14,7 +17,9 @@ public struct LinearModel: Sendable, Codable, Equatable {
         switch loss {
         case .logistic:
             guard data.classes == 2 else {
-                throw AgoraError.data(file: data.name, "binary logistic regression needs 2 classes, the data has \(data.classes) (\(data.labelNames.joined(separator: ", ")))")
+                throw AgoraError.data(
+                    file: data.name,
+                    "binary logistic regression needs 2 classes, the data has \(data.classes) (\(data.labelNames.joined(separator: ", ")))")
             }
             return data.labels.map { $0 == 1 ? 1 : -1 }
         case .squared:
@@ -23,12 +28,15 @@ public struct LinearModel: Sendable, Codable, Equatable {
     }
 
     /// Full-data objective, gradient and, for logistic regression, accuracy (sign agreement).
-    public func evaluate(_ theta: [Double], features: FeatureRows<Double>, targets: [Double]) throws -> (value: Double, gradient: [Double], accuracy: Double?) {
+    public func evaluate(
+        _ theta: [Double], features: FeatureRows<Double>, targets: [Double]
+    ) throws -> (value: Double, gradient: [Double], accuracy: Double?) {
         var g = Matrix<Double>(rows: 1, cols: features.cols)
         var l = [0.0]
-        try Kernels.glmGradients(loss: loss, l2: l2, features: features, targets: targets,
-                                 parameters: try Matrix(rows: 1, cols: theta.count, storage: theta),
-                                 batches: [Array(0..<features.rows)], gradients: &g, losses: &l)
+        try Kernels.glmGradients(
+            loss: loss, l2: l2, features: features, targets: targets,
+            parameters: try Matrix(rows: 1, cols: theta.count, storage: theta),
+            batches: [Array(0..<features.rows)], gradients: &g, losses: &l)
         var acc: Double? = nil
         if loss == .logistic {
             var correct = 0

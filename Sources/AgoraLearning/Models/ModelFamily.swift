@@ -25,12 +25,14 @@ public enum ModelFamily: Sendable, Equatable, Codable {
             let r = try m.evaluate(theta.map(Double.init), features: data.features.double, targets: try m.targets(data))
             return (r.value, r.accuracy ?? .nan)
         case let .softmax(k, l2):
-            try Kernels.softmaxGradients(classes: k, l2: Float(l2), features: x, labels: data.labels, parameters: t,
-                                         batches: all, gradients: &g, losses: &l)
+            try Kernels.softmaxGradients(
+                classes: k, l2: Float(l2), features: x, labels: data.labels, parameters: t,
+                batches: all, gradients: &g, losses: &l)
             return (Double(l[0]), try accuracy(theta, features: x, labels: data.labels, rows: Array(0..<data.rows)))
         case let .mlp(s, l2):
-            try Kernels.mlpGradients(shape: s, l2: Float(l2), features: x, labels: data.labels, parameters: t,
-                                     batches: all, gradients: &g, losses: &l)
+            try Kernels.mlpGradients(
+                shape: s, l2: Float(l2), features: x, labels: data.labels, parameters: t,
+                batches: all, gradients: &g, losses: &l)
             return (Double(l[0]), try accuracy(theta, features: x, labels: data.labels, rows: Array(0..<data.rows)))
         }
     }
@@ -40,7 +42,9 @@ extension ModelFamily {
     /// The model family a classification data set calls for: binary logistic regression for two
     /// classes, softmax regression otherwise, or a one-hidden-layer MLP when `hidden` > 0.
     public static func classifier(for data: Dataset, hidden: Int = 0, l2: Double) throws -> ModelFamily {
-        guard data.classes >= 2 else { throw AgoraError.data(file: data.name, "classification needs at least 2 classes, the data has \(data.classes)") }
+        guard data.classes >= 2 else {
+            throw AgoraError.data(file: data.name, "classification needs at least 2 classes, the data has \(data.classes)")
+        }
         if hidden > 0 { return .mlp(MLPShape(inputs: data.features.cols, hidden: hidden, classes: data.classes), l2: l2) }
         if data.classes == 2 { return .linear(LinearModel(loss: .logistic, l2: l2)) }
         return .softmax(classes: data.classes, l2: l2)
@@ -49,18 +53,23 @@ extension ModelFamily {
     /// Mini-batch gradients and losses for every row of `theta` at once (one batch per row), through
     /// the batched kernels. `targets` are the real-valued targets of linear models (from
     /// `LinearModel.targets`), ignored otherwise.
-    public func gradients(features x: FeatureRows<Float>, labels: [Int], targets: [Float], parameters theta: Matrix<Float>,
-                          batches: [[Int]], gradients g: inout Matrix<Float>, losses: inout [Float]) throws {
+    public func gradients(
+        features x: FeatureRows<Float>, labels: [Int], targets: [Float], parameters theta: Matrix<Float>,
+        batches: [[Int]], gradients g: inout Matrix<Float>, losses: inout [Float]
+    ) throws {
         switch self {
         case let .linear(m):
-            try Kernels.glmGradients(loss: m.loss, l2: Float(m.l2), features: x, targets: targets, parameters: theta,
-                                     batches: batches, gradients: &g, losses: &losses)
+            try Kernels.glmGradients(
+                loss: m.loss, l2: Float(m.l2), features: x, targets: targets, parameters: theta,
+                batches: batches, gradients: &g, losses: &losses)
         case let .softmax(k, l2):
-            try Kernels.softmaxGradients(classes: k, l2: Float(l2), features: x, labels: labels, parameters: theta,
-                                         batches: batches, gradients: &g, losses: &losses)
+            try Kernels.softmaxGradients(
+                classes: k, l2: Float(l2), features: x, labels: labels, parameters: theta,
+                batches: batches, gradients: &g, losses: &losses)
         case let .mlp(s, l2):
-            try Kernels.mlpGradients(shape: s, l2: Float(l2), features: x, labels: labels, parameters: theta,
-                                     batches: batches, gradients: &g, losses: &losses)
+            try Kernels.mlpGradients(
+                shape: s, l2: Float(l2), features: x, labels: labels, parameters: theta,
+                batches: batches, gradients: &g, losses: &losses)
         }
     }
 
@@ -68,7 +77,10 @@ extension ModelFamily {
     public func predict(_ theta: [Float], features x: FeatureRows<Float>, rows: [Int]) throws -> [Int] {
         func argmax(_ z: ArraySlice<Float>) -> Int {
             var best = z.startIndex, bz = -Float.infinity
-            for c in z.indices where z[c] > bz { bz = z[c]; best = c }
+            for c in z.indices where z[c] > bz {
+                bz = z[c]
+                best = c
+            }
             return best - z.startIndex
         }
         switch self {
@@ -81,7 +93,8 @@ extension ModelFamily {
             let pre = try x.blockDots(rows: rows, weights: theta, blocks: s.hidden)
             return rows.indices.map { r in
                 let hid = (0..<s.hidden).map { j in max(0, pre[r * s.hidden + j] + theta[s.b1 + j]) }
-                let z = (0..<s.classes).map { c in (0..<s.hidden).reduce(theta[s.b2 + c]) { $0 + theta[s.w2 + c * s.hidden + $1] * hid[$1] } }
+                let z = (0..<s.classes).map { c in (0..<s.hidden).reduce(theta[s.b2 + c]) { $0 + theta[s.w2 + c * s.hidden + $1] * hid[$1] }
+                }
                 return argmax(z[...])
             }
         }

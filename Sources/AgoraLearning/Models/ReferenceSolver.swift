@@ -22,12 +22,18 @@ public enum ReferenceSolver {
 
     /// `progress`, when given, hears about every Newton iteration (iteration, gradient norm): wide
     /// problems take a while.
-    public static func solve(_ model: LinearModel, features x: FeatureRows<Double>, targets y: [Double],
-                             tolerance: Double = 1e-11, maxIterations: Int = 50,
-                             progress: ((Int, Double) -> Void)? = nil) throws -> Result {
+    public static func solve(
+        _ model: LinearModel, features x: FeatureRows<Double>, targets y: [Double],
+        tolerance: Double = 1e-11, maxIterations: Int = 50,
+        progress: ((Int, Double) -> Void)? = nil
+    ) throws -> Result {
         let d = x.cols, n = x.rows
         guard n > 0 else { throw AgoraError(.data, "reference solver: no rows") }
-        if model.loss == .logistic { guard model.l2 > 0 else { throw AgoraError(.data, "reference solver: logistic regression needs l2 > 0 for a unique optimum (separable data has none)") } }
+        if model.loss == .logistic {
+            guard model.l2 > 0 else {
+                throw AgoraError(.data, "reference solver: logistic regression needs l2 > 0 for a unique optimum (separable data has none)")
+            }
+        }
         if d > directLimit {
             return try newtonCG(model, features: x, targets: y, tolerance: tolerance, maxIterations: 4 * maxIterations, progress: progress)
         }
@@ -59,8 +65,16 @@ public enum ReferenceSolver {
             while true {
                 let cand = (0..<d).map { theta[$0] + t * step[$0] }
                 let (fc, gc, _) = try model.evaluate(cand, features: x, targets: y)
-                if fc <= f - 0.25 * t * dec { theta = cand; f = fc; g = gc; break }
-                if t < 1e-6 { it = maxIterations; break }  // no decrease left at this precision
+                if fc <= f - 0.25 * t * dec {
+                    theta = cand
+                    f = fc
+                    g = gc
+                    break
+                }
+                if t < 1e-6 {
+                    it = maxIterations
+                    break
+                }  // no decrease left at this precision
                 t *= 0.5
             }
             it += 1
@@ -72,15 +86,19 @@ public enum ReferenceSolver {
     static func curvatures(_ model: LinearModel, _ x: FeatureRows<Double>, _ theta: [Double]) -> [Double] {
         (0..<x.rows).map { i in
             switch model.loss {
-            case .logistic: let s = 1 / (1 + exp(-model.margin(x, i, theta))); return s * (1 - s)
+            case .logistic:
+                let s = 1 / (1 + exp(-model.margin(x, i, theta)))
+                return s * (1 - s)
             case .squared: return 1
             }
         }
     }
 
     /// Newton-CG (truncated Newton) with the same Armijo backtracking as the direct path.
-    static func newtonCG(_ model: LinearModel, features x: FeatureRows<Double>, targets y: [Double], tolerance: Double,
-                         maxIterations: Int, progress: ((Int, Double) -> Void)?) throws -> Result {
+    static func newtonCG(
+        _ model: LinearModel, features x: FeatureRows<Double>, targets y: [Double], tolerance: Double,
+        maxIterations: Int, progress: ((Int, Double) -> Void)?
+    ) throws -> Result {
         let d = x.cols, n = Double(x.rows)
         var theta = [Double](repeating: 0, count: d)
         var (f, g, _) = try model.evaluate(theta, features: x, targets: y)
@@ -118,8 +136,16 @@ public enum ReferenceSolver {
                 var cand = theta
                 try BLAS.axpy(t, p, &cand)
                 let (fc, gc, _) = try model.evaluate(cand, features: x, targets: y)
-                if fc <= f - 0.25 * t * dec || dec < 1e-10 * max(1, abs(f)) { theta = cand; f = fc; g = gc; break }
-                if t < 1e-6 { it = maxIterations; break }
+                if fc <= f - 0.25 * t * dec || dec < 1e-10 * max(1, abs(f)) {
+                    theta = cand
+                    f = fc
+                    g = gc
+                    break
+                }
+                if t < 1e-6 {
+                    it = maxIterations
+                    break
+                }
                 t *= 0.5
             }
             it += 1

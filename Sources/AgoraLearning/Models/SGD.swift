@@ -10,7 +10,9 @@ public struct MomentumSGD: Sendable {
     public private(set) var velocity: Matrix<Float>?
 
     public init(learningRate: Double, momentum: Double = 0, weightDecay: Double = 0) {
-        self.learningRate = learningRate; self.momentum = momentum; self.weightDecay = weightDecay
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.weightDecay = weightDecay
     }
 
     /// One step on every row, or only on the rows flagged in `rows` (the others, and their
@@ -23,7 +25,8 @@ public struct MomentumSGD: Sendable {
         if velocity == nil || velocity!.rows != theta.rows || velocity!.cols != theta.cols {
             velocity = Matrix(rows: theta.rows, cols: theta.cols)
         }
-        try Kernels.momentumStep(&theta, velocity: &velocity!, gradients: g, learningRate: Float(learningRate),
-                                 momentum: Float(momentum), weightDecay: Float(weightDecay), rows: rows)
+        try Kernels.momentumStep(
+            &theta, velocity: &velocity!, gradients: g, learningRate: Float(learningRate),
+            momentum: Float(momentum), weightDecay: Float(weightDecay), rows: rows)
     }
 }

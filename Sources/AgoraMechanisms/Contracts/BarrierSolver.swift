@@ -1,4 +1,5 @@
 import AgoraKernels
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -35,7 +36,11 @@ public struct ProgramDerivatives {
     /// The Hessian of objectiveWeight f + sum_j w_j g_j; nil when no weights were asked for.
     public var hessian: Matrix<Double>?
     public init(value: Double, gradient: [Double], constraintValues: [Double], jacobian: Matrix<Double>, hessian: Matrix<Double>?) {
-        self.value = value; self.gradient = gradient; self.constraintValues = constraintValues; self.jacobian = jacobian; self.hessian = hessian
+        self.value = value
+        self.gradient = gradient
+        self.constraintValues = constraintValues
+        self.jacobian = jacobian
+        self.hessian = hessian
     }
 }
 
@@ -102,8 +107,9 @@ public struct BarrierSolver {
         if let best { return best }
         let g = p.constraintValues(x)
         let lambda = g.map { 1 / (t * max(1e-300, -$0)) }
-        let barrier = ConvexSolution(x: x, objective: p.objectiveValue(x), multipliers: lambda, active: [],
-                                     kktResidual: kkt(p, x, lambda), newtonSteps: steps, finish: "barrier")
+        let barrier = ConvexSolution(
+            x: x, objective: p.objectiveValue(x), multipliers: lambda, active: [],
+            kktResidual: kkt(p, x, lambda), newtonSteps: steps, finish: "barrier")
         if let s = tryPolish(p, x: x, t: t, steps: &steps), s.kktResidual <= barrier.kktResidual { return s }
         return barrier
     }
@@ -125,14 +131,14 @@ public struct BarrierSolver {
                 let feasible = p.constraintValues(xp).allSatisfy { $0 <= 1e-9 * constraintScale(p, xp) }
                 if !feasible { return nil }
                 let lam = lp.map { max(0, $0) }
-                return ConvexSolution(x: xp, objective: p.objectiveValue(xp), multipliers: lam, active: active,
-                                      kktResidual: kkt(p, xp, lam), newtonSteps: steps, finish: "active-set polish")
+                return ConvexSolution(
+                    x: xp, objective: p.objectiveValue(xp), multipliers: lam, active: active,
+                    kktResidual: kkt(p, xp, lam), newtonSteps: steps, finish: "active-set polish")
             }
             active.removeAll { drop.contains($0) }
         }
         return nil
     }
-
 
     /// A maximal subset of `candidates` (in order) whose constraint gradients are linearly
     /// independent. Degenerate optima (e.g. every type pooled with every budget binding at once)
@@ -177,13 +183,18 @@ public struct BarrierSolver {
     }
 
     /// Damped Newton on t f - sum log(-g); returns the number of steps.
-    func centre<P: SmoothConvexProgram>(_ p: P, _ x: inout [Double], t: Double, steps: inout Int,
-                                        until done: (([Double]) -> Bool)? = nil) throws {
+    func centre<P: SmoothConvexProgram>(
+        _ p: P, _ x: inout [Double], t: Double, steps: inout Int,
+        until done: (([Double]) -> Bool)? = nil
+    ) throws {
         let n = p.dimension
         func phi(_ y: [Double]) -> Double? {
             let g = p.constraintValues(y)
             var s = t * p.objectiveValue(y)
-            for v in g { if !(v < 0) { return nil }; s -= log(-v) }
+            for v in g {
+                if !(v < 0) { return nil }
+                s -= log(-v)
+            }
             return s
         }
         var lastFullStepDecrement = Double.infinity
@@ -223,7 +234,9 @@ public struct BarrierSolver {
                 if dec > 0.5 * lastFullStepDecrement { break }
                 let y = (0..<n).map { x[$0] + dx[$0] }
                 if phi(y) != nil {
-                    x = y; lastFullStepDecrement = dec; steps += 1
+                    x = y
+                    lastFullStepDecrement = dec
+                    steps += 1
                     continue
                 }
             }
@@ -232,7 +245,10 @@ public struct BarrierSolver {
             var s = 1.0
             while s > 1e-12 {
                 let y = (0..<n).map { x[$0] + s * dx[$0] }
-                if let v = phi(y), v <= base - 0.25 * s * dec { x = y; break }
+                if let v = phi(y), v <= base - 0.25 * s * dec {
+                    x = y
+                    break
+                }
                 s *= 0.5
             }
             steps += 1
@@ -254,9 +270,15 @@ public struct BarrierSolver {
             let gf = d.gradient, g = d.constraintValues, jac = d.jacobian, hl = d.hessian!
             var kk = Matrix<Double>(rows: n + k, cols: n + k)
             var rhs = [Double](repeating: 0, count: n + k)
-            for a in 0..<n { for b in 0..<n { kk[a, b] = hl[a, b] } ; rhs[a] = -gf[a] }
+            for a in 0..<n {
+                for b in 0..<n { kk[a, b] = hl[a, b] }
+                rhs[a] = -gf[a]
+            }
             for (r, j) in active.enumerated() {
-                for a in 0..<n { kk[n + r, a] = jac[j, a]; kk[a, n + r] = jac[j, a] }
+                for a in 0..<n {
+                    kk[n + r, a] = jac[j, a]
+                    kk[a, n + r] = jac[j, a]
+                }
                 rhs[n + r] = -g[j]
             }
             // Solve for the step and the new multipliers directly: H dx + J^T lam = -grad f.
@@ -313,13 +335,15 @@ struct PhaseOneProgram<Q: SmoothConvexProgram>: SmoothConvexProgram {
             jac[r, q.dimension] = -1
         }
         jac[q.constraintCount, q.dimension] = -1
-        var gr = [Double](repeating: 0, count: dimension); gr[dimension - 1] = 1
+        var gr = [Double](repeating: 0, count: dimension)
+        gr[dimension - 1] = 1
         let hessian = d.hessian.map { h in
             var e = Matrix<Double>(rows: dimension, cols: dimension)
             for a in 0..<q.dimension { for b in 0..<q.dimension { e[a, b] = h[a, b] } }
             return e
         }
-        return ProgramDerivatives(value: s, gradient: gr, constraintValues: d.constraintValues.map { $0 - s } + [-s - 1e6],
-                                  jacobian: jac, hessian: hessian)
+        return ProgramDerivatives(
+            value: s, gradient: gr, constraintValues: d.constraintValues.map { $0 - s } + [-s - 1e6],
+            jacobian: jac, hessian: hessian)
     }
 }

@@ -1,5 +1,6 @@
 import AgoraKernels
 import AgoraTopology
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -40,9 +41,9 @@ struct OutcomeExpectations {
     struct Evaluation {
         var totals: [Double]
         var accuracy: [Double]
-        var value: [Double]      // v(a(x))
-        var dvalue: [Double]     // d v(a(x)) / dx
-        var d2value: [Double]    // d2 v(a(x)) / dx2
+        var value: [Double]  // v(a(x))
+        var dvalue: [Double]  // d v(a(x)) / dx
+        var d2value: [Double]  // d2 v(a(x)) / dx2
         /// weightRows . value: the budgets tbar_i, then the objective -E[v].
         var weighted: [Double]
     }
@@ -81,11 +82,15 @@ struct OutcomeExpectations {
         let perRow: Matrix<Double>
         var hessian: Matrix<Double>? = nil
         if let c {
-            let r = try! Kernels.weightedMoments(columns: countsT, weights: weightRows, f0: e.value, f1: e.dvalue, f2: e.d2value,
-                                                 combiningPairsWith: c)
+            let r = try! Kernels.weightedMoments(
+                columns: countsT, weights: weightRows, f0: e.value, f1: e.dvalue, f2: e.d2value,
+                combiningPairsWith: c)
             perRow = r.perRow
             var hess = Matrix<Double>(rows: k, cols: k)
-            for (q, (a, b)) in pairs.enumerated() { hess[a, b] = r.pairs[q]; hess[b, a] = r.pairs[q] }
+            for (q, (a, b)) in pairs.enumerated() {
+                hess[a, b] = r.pairs[q]
+                hess[b, a] = r.pairs[q]
+            }
             hessian = hess
         } else {
             perRow = try! Kernels.weightedMoments(columns: countsT, weights: weightRows, f0: e.value, f1: e.dvalue)
@@ -93,7 +98,9 @@ struct OutcomeExpectations {
         var gradients = Matrix<Double>(rows: h, cols: k)
         for row in 0..<h { for a in 0..<k { gradients[row, a] = perRow[row, 1 + a] } }
         let f = FirstOrder(values: e.weighted, gradients: gradients, hessian: hessian)
-        cache.fm = m; cache.fc = c; cache.first = f
+        cache.fm = m
+        cache.fc = c
+        cache.first = f
         return f
     }
 
@@ -102,7 +109,8 @@ struct OutcomeExpectations {
     func evaluate(_ m: [Double]) -> Evaluation {
         if let e = cache.e, cache.m == m { return e }
         let e = evaluateUncached(m)
-        cache.m = m; cache.e = e
+        cache.m = m
+        cache.e = e
         return e
     }
 
@@ -117,7 +125,9 @@ struct OutcomeExpectations {
             for i in xs.indices {
                 let (vv, dvv, d2vv) = valuation.evaluate(a[i])
                 let da = dv[i], d2a = d2v[i]
-                v[i] = vv; dv[i] = dvv * da; d2v[i] = d2vv * da * da + dvv * d2a
+                v[i] = vv
+                dv[i] = dvv * da
+                d2v[i] = d2vv * da * da + dvv * d2a
             }
         }
         let weighted = try! Kernels.weightedMoments(columns: countsT, weights: weightRows, f0: val).storage
@@ -141,7 +151,10 @@ struct ReducedContractProgram: SmoothConvexProgram {
     var tMap: Matrix<Double> {
         var t = Matrix<Double>(rows: types, cols: types)
         for i in 0..<types {
-            if i > 0 { for k in 0..<types { t[i, k] = t[i - 1, k] } ; t[i, i - 1] -= c[i] }
+            if i > 0 {
+                for k in 0..<types { t[i, k] = t[i - 1, k] }
+                t[i, i - 1] -= c[i]
+            }
             t[i, i] += c[i]
         }
         return t
@@ -172,8 +185,9 @@ struct ReducedContractProgram: SmoothConvexProgram {
     func derivatives(_ m: [Double], objectiveWeight: Double, constraintWeights: [Double]?) -> ProgramDerivatives {
         let first = exp.firstOrder(m, objectiveWeight: objectiveWeight, budgetWeights: constraintWeights.map { Array($0.prefix(types)) })
         let (vals, jac) = linearised(m, budgets: first.values, budgetGradients: first.gradients)
-        return ProgramDerivatives(value: first.values[types], gradient: first.gradients.row(types), constraintValues: vals,
-                                  jacobian: jac, hessian: first.hessian)
+        return ProgramDerivatives(
+            value: first.values[types], gradient: first.gradients.row(types), constraintValues: vals,
+            jacobian: jac, hessian: first.hessian)
     }
 
     /// Constraint values and Jacobian from the budgets and their gradients (rows 0..<types of
@@ -200,11 +214,13 @@ struct ReducedContractProgram: SmoothConvexProgram {
         // Monotone m_i - m_{i+1} <= 0.
         for i in 0..<max(0, types - 1) {
             vals.append(m[i] - m[i + 1])
-            jac[row, i] = 1; jac[row, i + 1] = -1
+            jac[row, i] = 1
+            jac[row, i + 1] = -1
             row += 1
         }
         // m_1 >= 0.
-        vals.append(-m[0]); jac[row, 0] = -1
+        vals.append(-m[0])
+        jac[row, 0] = -1
         return (vals, jac)
     }
 }
@@ -238,8 +254,9 @@ struct FullContractProgram: SmoothConvexProgram {
             for a in 0..<types { for b in 0..<types { e[a, b] = h[a, b] } }
             return e
         }
-        return ProgramDerivatives(value: first.values[types], gradient: first.gradients.row(types) + [Double](repeating: 0, count: types),
-                                  constraintValues: vals, jacobian: jac, hessian: hessian)
+        return ProgramDerivatives(
+            value: first.values[types], gradient: first.gradients.row(types) + [Double](repeating: 0, count: types),
+            constraintValues: vals, jacobian: jac, hessian: hessian)
     }
 
     /// Constraint values, and the Jacobian when the budgets' gradients are given.
@@ -252,17 +269,35 @@ struct FullContractProgram: SmoothConvexProgram {
         for i in 0..<types {  // budget: t_i - tbar_i(m) <= 0
             vals.append(t[i] - tbar[i])
             if let grads { for k in 0..<types { set(row, k, -grads[i, k]) } }
-            set(row, types + i, 1); row += 1
+            set(row, types + i, 1)
+            row += 1
         }
         for i in 0..<types {  // IR: f_i - t_i + c_i m_i <= 0
-            vals.append(f[i] - t[i] + c[i] * m[i]); set(row, types + i, -1); set(row, i, c[i]); row += 1
+            vals.append(f[i] - t[i] + c[i] * m[i])
+            set(row, types + i, -1)
+            set(row, i, c[i])
+            row += 1
         }
-        for i in 0..<types { for j in 0..<types where j != i {  // IC: (t_j - c_i m_j) - (t_i - c_i m_i) <= 0
-            vals.append(t[j] - c[i] * m[j] - t[i] + c[i] * m[i])
-            set(row, types + j, 1); set(row, j, -c[i]); set(row, types + i, -1); set(row, i, c[i]); row += 1
-        } }
-        for i in 0..<types { vals.append(-m[i]); set(row, i, -1); row += 1 }
-        for i in 0..<types { vals.append(-t[i]); set(row, types + i, -1); row += 1 }
+        for i in 0..<types {
+            for j in 0..<types where j != i {  // IC: (t_j - c_i m_j) - (t_i - c_i m_i) <= 0
+                vals.append(t[j] - c[i] * m[j] - t[i] + c[i] * m[i])
+                set(row, types + j, 1)
+                set(row, j, -c[i])
+                set(row, types + i, -1)
+                set(row, i, c[i])
+                row += 1
+            }
+        }
+        for i in 0..<types {
+            vals.append(-m[i])
+            set(row, i, -1)
+            row += 1
+        }
+        for i in 0..<types {
+            vals.append(-t[i])
+            set(row, types + i, -1)
+            row += 1
+        }
         return (vals, jac)
     }
 }

@@ -1,5 +1,6 @@
 import AgoraKernels
 import AgoraTopology
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -64,7 +65,8 @@ public struct ContractSetting: Codable, Sendable, Equatable {
             throw AgoraError.configuration("p has \(probabilities.count) entries but c has \(i): one probability per type")
         }
         guard i <= ContractSetting.maxTypes else {
-            throw AgoraError.configuration("c has \(i) types; at most \(ContractSetting.maxTypes) are supported (the program has I^2 incentive constraints)")
+            throw AgoraError.configuration(
+                "c has \(i) types; at most \(ContractSetting.maxTypes) are supported (the program has I^2 incentive constraints)")
         }
         guard participants >= 1 else { throw AgoraError.configuration("N must be at least 1, got \(participants)") }
         guard participants <= ContractSetting.maxParticipants else {
@@ -80,7 +82,8 @@ public struct ContractSetting: Codable, Sendable, Equatable {
         }
         let sorted = costs.sorted()
         for k in 1..<max(1, sorted.count) where sorted[k] == sorted[k - 1] {
-            throw AgoraError.configuration("c has the cost \(sorted[k]) twice: types must have distinct costs (merge equal types and add their probabilities)")
+            throw AgoraError.configuration(
+                "c has the cost \(sorted[k]) twice: types must have distinct costs (merge equal types and add their probabilities)")
         }
         if let f = reservationUtilities {
             guard f.count == i else { throw AgoraError.configuration("f has \(f.count) entries but c has \(i)") }
@@ -143,7 +146,7 @@ public struct ContractMenu: Codable, Sendable {
 ///  5. map back to reward distributions: v(r_i(n)) = (t_i / tbar_i) v(a(n . m)).
 public struct ContractDesigner {
     public let setting: ContractSetting
-    let order: [Int]          // internal position -> caller index (costs descending)
+    let order: [Int]  // internal position -> caller index (costs descending)
     let c: [Double]
     let f: [Double]
     let standAlone: [Double]
@@ -158,9 +161,11 @@ public struct ContractDesigner {
     ///   - sampledOutcomes: when set, replace the exact enumeration by this many Monte-Carlo draws
     ///     (sample-average approximation, seeded by `seed`); the menu then reports the standard error
     ///     of its objective.
-    public init(_ setting: ContractSetting, outcomeLimit: Int = MultinomialOutcomes.defaultLimit,
-                sampledOutcomes: Int? = nil, seed: UInt64 = 1,
-                accuracy: (any AccuracyFunction)? = nil, valuation: (any ValuationFunction)? = nil) throws {
+    public init(
+        _ setting: ContractSetting, outcomeLimit: Int = MultinomialOutcomes.defaultLimit,
+        sampledOutcomes: Int? = nil, seed: UInt64 = 1,
+        accuracy: (any AccuracyFunction)? = nil, valuation: (any ValuationFunction)? = nil
+    ) throws {
         try setting.validate()
         self.setting = setting
         let acc: any AccuracyFunction = accuracy ?? GeneralizationBoundAccuracy(k: setting.accuracyK)
@@ -174,11 +179,15 @@ public struct ContractDesigner {
         let ord = order
         f = setting.reservationUtilities.map { given in ord.map { given[$0] } } ?? sa.map(\.f)
         let p = order.map { setting.probabilities[$0] }
-        let outcomes = try sampledOutcomes.map {
-            try MultinomialOutcomes(trials: setting.participants, probabilities: p, sampling: $0, seed: seed,
-                                    conditioning: setting.conditioning)
-        } ?? MultinomialOutcomes(trials: setting.participants, probabilities: p,
-                                 conditioning: setting.conditioning, limit: outcomeLimit)
+        let outcomes =
+            try sampledOutcomes.map {
+                try MultinomialOutcomes(
+                    trials: setting.participants, probabilities: p, sampling: $0, seed: seed,
+                    conditioning: setting.conditioning)
+            }
+            ?? MultinomialOutcomes(
+                trials: setting.participants, probabilities: p,
+                conditioning: setting.conditioning, limit: outcomeLimit)
         expectations = OutcomeExpectations(outcomes: outcomes, accuracy: acc, valuation: val)
     }
 
@@ -208,7 +217,13 @@ public struct ContractDesigner {
         var pools: [[Int]] = []
         var group = [0]
         for i in 1..<max(1, types) {
-            if m[i] - m[i - 1] <= 1e-9 * max(1, m[i]) { group.append(i); m[i] = m[i - 1] } else { pools.append(group); group = [i] }
+            if m[i] - m[i - 1] <= 1e-9 * max(1, m[i]) {
+                group.append(i)
+                m[i] = m[i - 1]
+            } else {
+                pools.append(group)
+                group = [i]
+            }
         }
         pools.append(group)
         let t = prog.t(m)
@@ -216,7 +231,10 @@ public struct ContractDesigner {
         let e = expectations.evaluate(m)
         let pmf = expectations.outcomes.pmf
         var ev = 0.0, ea = 0.0
-        for o in pmf.indices { ev += pmf[o] * e.value[o]; ea += pmf[o] * e.accuracy[o] }
+        for o in pmf.indices {
+            ev += pmf[o] * e.value[o]
+            ea += pmf[o] * e.accuracy[o]
+        }
         let cond = expectations.outcomes.conditional
         let budgets = (0..<types).map { i in (0..<pmf.count).reduce(0.0) { $0 + cond[i, $1] * e.value[$1] } }
         let complete = completeInformation ? completeInformationValue() : .nan
@@ -260,12 +278,19 @@ public struct ContractDesigner {
         // Where a turns positive (the start of the concave branch).
         var lo0 = 1e-9, hi0 = 1.0
         while acc.evaluate(hi0).a <= 0 { hi0 *= 2 }
-        for _ in 0..<200 { let mid = 0.5 * (lo0 + hi0); if acc.evaluate(mid).a > 0 { hi0 = mid } else { lo0 = mid } }
+        for _ in 0..<200 {
+            let mid = 0.5 * (lo0 + hi0)
+            if acc.evaluate(mid).a > 0 { hi0 = mid } else { lo0 = mid }
+        }
         let m0 = hi0
         let cc = c, ff = f
         let contributions = pool.parallelMap(counts.rows, bytes: counts.rows * 4096) { o -> Double in
             var sS = 0.0, fF = 0.0
-            for i in 0..<types { let n = counts[o, i]; sS += n / cc[i]; fF += n * ff[i] / cc[i] }
+            for i in 0..<types {
+                let n = counts[o, i]
+                sS += n / cc[i]
+                fF += n * ff[i] / cc[i]
+            }
             // g, g' and g'' at M by the chain rule.
             func derivatives(_ mm: Double) -> (g: Double, dg: Double, d2g: Double) {
                 let e = acc.evaluate(mm), v = val.evaluate(e.a)
@@ -274,10 +299,16 @@ public struct ContractDesigner {
             let top = max(m0 * 2, sS * vmax + 1)
             var arg = m0
             if derivatives(m0 * (1 + 1e-12)).dg > 0 {
-                arg = Self.decreasingRoot(from: m0, to: top, tolerance: 1e-13) { let d = derivatives($0); return (d.dg, d.d2g) }
+                arg = Self.decreasingRoot(from: m0, to: top, tolerance: 1e-13) {
+                    let d = derivatives($0)
+                    return (d.dg, d.d2g)
+                }
             }
             if derivatives(arg).g < 0 { return 0 }  // no positive root: nothing is trained, a = 0
-            let root = Self.decreasingRoot(from: arg, to: top, tolerance: 1e-14) { let d = derivatives($0); return (d.g, d.dg) }
+            let root = Self.decreasingRoot(from: arg, to: top, tolerance: 1e-14) {
+                let d = derivatives($0)
+                return (d.g, d.dg)
+            }
             return pmf[o] * val.evaluate(acc.evaluate(root).a).v
         }
         var total = 0.0
@@ -290,7 +321,8 @@ public struct ContractDesigner {
     /// one side converges while the bracket's other end stays put, so convergence is also declared
     /// when a step is below the tolerance. (Plain bisection took ~45 halvings per root, two roots per
     /// outcome: 3 of the 6 s that `agora contract` spent on the I = 8, N = 20 setting.)
-    static func decreasingRoot(from l0: Double, to r0: Double, tolerance: Double, _ f: (Double) -> (value: Double, slope: Double)) -> Double {
+    static func decreasingRoot(from l0: Double, to r0: Double, tolerance: Double, _ f: (Double) -> (value: Double, slope: Double)) -> Double
+    {
         var l = l0, r = r0, x = 0.5 * (l0 + r0)
         for _ in 0..<200 {
             let (v, slope) = f(x)
@@ -310,10 +342,10 @@ public struct ContractDesigner {
 
     /// One type's reward distribution under the proportional map-back, in the caller's indexing.
     public struct RewardOutcome: Codable, Sendable {
-        public var counts: [Int]            // type counts n (caller's order)
-        public var probability: Double      // conditional probability given n_i >= 1
-        public var modelAccuracy: Double    // a(n . m)
-        public var rewardAccuracy: Double   // r_i(n)
+        public var counts: [Int]  // type counts n (caller's order)
+        public var probability: Double  // conditional probability given n_i >= 1
+        public var modelAccuracy: Double  // a(n . m)
+        public var rewardAccuracy: Double  // r_i(n)
     }
 
     /// The map-back v(r_i(n)) = (t_i / tbar_i) v(a(n . m)) for caller type `type`.
@@ -328,8 +360,10 @@ public struct ContractDesigner {
         for o in 0..<counts.rows where cond[pos, o] > 0 {
             var n = [Int](repeating: 0, count: m.count)
             for (p, idx) in order.enumerated() { n[idx] = Int(counts[o, p]) }
-            out.append(RewardOutcome(counts: n, probability: cond[pos, o], modelAccuracy: e.accuracy[o],
-                                     rewardAccuracy: valuation.inverse(ratio * e.value[o])))
+            out.append(
+                RewardOutcome(
+                    counts: n, probability: cond[pos, o], modelAccuracy: e.accuracy[o],
+                    rewardAccuracy: valuation.inverse(ratio * e.value[o])))
         }
         return out
     }

@@ -1,4 +1,5 @@
 import AgoraKernels
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -15,11 +16,16 @@ public protocol AccuracyFunction: Sendable {
     /// implementation may vectorise, but each element's result must depend on `x[i]` alone, never
     /// on its position in the buffer: the solver calls this on chunks that change with the thread
     /// count, and its results must not.
-    func evaluate(_ x: UnsafeBufferPointer<Double>, a: UnsafeMutablePointer<Double>, da: UnsafeMutablePointer<Double>, d2a: UnsafeMutablePointer<Double>)
+    func evaluate(
+        _ x: UnsafeBufferPointer<Double>, a: UnsafeMutablePointer<Double>, da: UnsafeMutablePointer<Double>,
+        d2a: UnsafeMutablePointer<Double>)
 }
 
 extension AccuracyFunction {
-    public func evaluate(_ x: UnsafeBufferPointer<Double>, a: UnsafeMutablePointer<Double>, da: UnsafeMutablePointer<Double>, d2a: UnsafeMutablePointer<Double>) {
+    public func evaluate(
+        _ x: UnsafeBufferPointer<Double>, a: UnsafeMutablePointer<Double>, da: UnsafeMutablePointer<Double>,
+        d2a: UnsafeMutablePointer<Double>
+    ) {
         for i in x.indices { (a[i], da[i], d2a[i]) = evaluate(x[i]) }
     }
 }
@@ -56,7 +62,10 @@ public struct GeneralizationBoundAccuracy: AccuracyFunction, Codable, Equatable 
     /// vectorises (`Kernels.fastLog`; written into `d2a` as scratch), then the rest eight lanes at a
     /// time (two square roots and one division per element) through `Kernels.mapLanes8`, whose
     /// padded tail keeps each element's result a function of its own x alone.
-    public func evaluate(_ x: UnsafeBufferPointer<Double>, a: UnsafeMutablePointer<Double>, da: UnsafeMutablePointer<Double>, d2a: UnsafeMutablePointer<Double>) {
+    public func evaluate(
+        _ x: UnsafeBufferPointer<Double>, a: UnsafeMutablePointer<Double>, da: UnsafeMutablePointer<Double>,
+        d2a: UnsafeMutablePointer<Double>
+    ) {
         guard let xp = x.baseAddress else { return }
         let n = x.count, threshold = k * exp(-2), inverseK = 1 / k
         for i in 0..<n { d2a[i] = Kernels.fastLog(positiveNormal: logArgument(xp[i], threshold: threshold, inverseK: inverseK)) }
@@ -78,7 +87,8 @@ public struct GeneralizationBoundAccuracy: AccuracyFunction, Codable, Equatable 
     /// finite, NaN, or a <= 0) every output is 0; those lanes compute with x = k so that the
     /// arithmetic stays finite, and are then discarded.
     @inline(__always)
-    func evaluateLanes<V: SIMD>(_ x: V, logarithm lg: V, threshold: Double, inverseK: Double) -> (a: V, da: V, d2a: V) where V.Scalar == Double {
+    func evaluateLanes<V: SIMD>(_ x: V, logarithm lg: V, threshold: Double, inverseK: Double) -> (a: V, da: V, d2a: V)
+    where V.Scalar == Double {
         let kk = V(repeating: k)
         let onBranch = (x .> threshold) .& (x * inverseK .<= .greatestFiniteMagnitude)
         let xs = x.replacing(with: kk, where: .!onBranch)
@@ -94,9 +104,11 @@ public struct GeneralizationBoundAccuracy: AccuracyFunction, Codable, Equatable 
         let ds = kk * invS * ix
         let dh = ds * (0.5 + kk * invS * invS)
         let zero = V(repeating: 0)
-        return (zero.replacing(with: a, where: keep),
-                zero.replacing(with: h * x32inv, where: keep),
-                zero.replacing(with: dh * x32inv - 1.5 * h * x32inv * ix, where: keep))
+        return (
+            zero.replacing(with: a, where: keep),
+            zero.replacing(with: h * x32inv, where: keep),
+            zero.replacing(with: dh * x32inv - 1.5 * h * x32inv * ix, where: keep)
+        )
     }
 }
 
@@ -123,16 +135,31 @@ public func reservationUtility(cost c: Double, accuracy: AccuracyFunction, valua
     while accuracy.evaluate(hi).a <= 0 && hi < 1e30 { hi *= 2 }
     if hi >= 1e30 { return (0, 0) }
     var lo = hi / 2
-    for _ in 0..<200 { let mid = 0.5 * (lo + hi); if accuracy.evaluate(mid).a > 0 { hi = mid } else { lo = mid } }
+    for _ in 0..<200 {
+        let mid = 0.5 * (lo + hi)
+        if accuracy.evaluate(mid).a > 0 { hi = mid } else { lo = mid }
+    }
     let start = hi
     // The marginal value peaks shortly after a turns positive, then decreases.
     var peak = start
     var best = marginal(start)
     var m = start
-    for _ in 0..<200 { m *= 1.05; let v = marginal(m); if v > best { best = v; peak = m } else { break } }
+    for _ in 0..<200 {
+        m *= 1.05
+        let v = marginal(m)
+        if v > best {
+            best = v
+            peak = m
+        } else {
+            break
+        }
+    }
     if best <= c { return (0, 0) }
     var l = peak, r = peak
-    while marginal(r) > c { r *= 2; if r > 1e30 { return (0, 0) } }
+    while marginal(r) > c {
+        r *= 2
+        if r > 1e30 { return (0, 0) }
+    }
     for _ in 0..<300 {
         let mid = 0.5 * (l + r)
         if marginal(mid) > c { l = mid } else { r = mid }

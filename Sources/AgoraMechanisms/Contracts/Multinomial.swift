@@ -1,4 +1,5 @@
 import AgoraKernels
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -39,14 +40,19 @@ public struct MultinomialOutcomes: Sendable {
     /// Largest enumeration accepted by default (about 40 MB of counts at I = 5).
     public static let defaultLimit = 1_000_000
 
-    public init(trials: Int, probabilities p: [Double], conditioning: Conditioning = .truncated,
-                limit: Int = MultinomialOutcomes.defaultLimit) throws {
+    public init(
+        trials: Int, probabilities p: [Double], conditioning: Conditioning = .truncated,
+        limit: Int = MultinomialOutcomes.defaultLimit
+    ) throws {
         let k = p.count
         guard k >= 1 else { throw AgoraError.configuration("p must have at least one type") }
         guard trials >= 1 else { throw AgoraError.configuration("N must be at least 1, got \(trials)") }
         let total = Self.outcomeCount(trials: trials, types: k)
         guard total <= Double(limit) else {
-            throw AgoraError.configuration(cFormat("N = %ld with I = %ld types has %.4g outcomes, more than the exact-enumeration limit %ld; use fewer types or participants, or sample the outcomes (the sample-average estimator), which solves the sample-average problem and reports a standard error", trials, k, total, limit))
+            throw AgoraError.configuration(
+                cFormat(
+                    "N = %ld with I = %ld types has %.4g outcomes, more than the exact-enumeration limit %ld; use fewer types or participants, or sample the outcomes (the sample-average estimator), which solves the sample-average problem and reports a standard error",
+                    trials, k, total, limit))
         }
         self.trials = trials
         self.probabilities = p
@@ -54,8 +60,15 @@ public struct MultinomialOutcomes: Sendable {
         var rows: [Int] = []
         var current = [Int](repeating: 0, count: k)
         func rec(_ i: Int, _ left: Int) {
-            if i == k - 1 { current[i] = left; rows.append(contentsOf: current); return }
-            for c in stride(from: left, through: 0, by: -1) { current[i] = c; rec(i + 1, left - c) }
+            if i == k - 1 {
+                current[i] = left
+                rows.append(contentsOf: current)
+                return
+            }
+            for c in stride(from: left, through: 0, by: -1) {
+                current[i] = c
+                rec(i + 1, left - c)
+            }
         }
         rec(0, trials)
         let m = rows.count / k
@@ -80,10 +93,14 @@ public struct MultinomialOutcomes: Sendable {
             switch conditioning {
             case .truncated:
                 let z = 1 - pow(1 - p[i], Double(trials))
-                guard z > 0 else { throw AgoraError.configuration("type \(i + 1) has probability 0: its conditional expectation is undefined") }
+                guard z > 0 else {
+                    throw AgoraError.configuration("type \(i + 1) has probability 0: its conditional expectation is undefined")
+                }
                 for o in 0..<m where rows[o * k + i] >= 1 { cond[i, o] = pm[o] / z }
             case .sizeBiased:
-                guard p[i] > 0 else { throw AgoraError.configuration("type \(i + 1) has probability 0: its conditional expectation is undefined") }
+                guard p[i] > 0 else {
+                    throw AgoraError.configuration("type \(i + 1) has probability 0: its conditional expectation is undefined")
+                }
                 for o in 0..<m where rows[o * k + i] >= 1 {
                     var n = Array(rows[(o * k)..<((o + 1) * k)])
                     n[i] -= 1
@@ -102,18 +119,25 @@ extension MultinomialOutcomes {
     /// frequencies restricted to n_i >= 1 and renormalised; size-biased = frequency * n_i / (N p_i),
     /// renormalised. Expectations are then unbiased (truncated: consistent) estimates whose standard
     /// error shrinks like 1/sqrt(samples).
-    public init(trials: Int, probabilities p: [Double], sampling samples: Int, seed: UInt64,
-                conditioning: Conditioning = .truncated) throws {
+    public init(
+        trials: Int, probabilities p: [Double], sampling samples: Int, seed: UInt64,
+        conditioning: Conditioning = .truncated
+    ) throws {
         let k = p.count
         guard k >= 1 else { throw AgoraError.configuration("p must have at least one type") }
         guard trials >= 1 else { throw AgoraError.configuration("N must be at least 1, got \(trials)") }
         guard samples >= 1 else { throw AgoraError.configuration("the number of samples must be at least 1, got \(samples)") }
         guard Double(samples) * Double(trials) <= 2e9 else {
-            throw AgoraError.configuration("\(samples) samples of N = \(trials) draw \(Double(samples) * Double(trials)) participants; at most 2e9 are supported (use fewer samples)")
+            throw AgoraError.configuration(
+                "\(samples) samples of N = \(trials) draw \(Double(samples) * Double(trials)) participants; at most 2e9 are supported (use fewer samples)"
+            )
         }
         var cdf = [Double](repeating: 0, count: k)
         var acc = 0.0
-        for i in 0..<k { acc += p[i]; cdf[i] = acc }
+        for i in 0..<k {
+            acc += p[i]
+            cdf[i] = acc
+        }
         var rng = SeededGenerator(seed: seed, stream: 0xC0_47AC7)
         var freq: [[Int]: Int] = [:]
         var order: [[Int]] = []
@@ -126,7 +150,12 @@ extension MultinomialOutcomes {
                 while i < k - 1 && u >= cdf[i] { i += 1 }
                 n[i] += 1
             }
-            if let f = freq[n] { freq[n] = f + 1 } else { freq[n] = 1; order.append(n) }
+            if let f = freq[n] {
+                freq[n] = f + 1
+            } else {
+                freq[n] = 1
+                order.append(n)
+            }
         }
         let m = order.count
         var counts = Matrix<Double>(rows: m, cols: k)
@@ -140,7 +169,8 @@ extension MultinomialOutcomes {
             var z = 0.0
             for o in 0..<m where counts[o, i] >= 1 {
                 let w = conditioning == .truncated ? pm[o] : pm[o] * counts[o, i] / (Double(trials) * p[i])
-                cond[i, o] = w; z += w
+                cond[i, o] = w
+                z += w
             }
             guard z > 0 else {
                 throw AgoraError.configuration("no sampled outcome contains type \(i + 1) (p = \(p[i])): draw more samples")

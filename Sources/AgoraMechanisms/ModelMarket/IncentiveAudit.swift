@@ -1,4 +1,5 @@
 import AgoraKernels
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -18,11 +19,15 @@ public enum IncentiveAudit {
         public var sizeFactor: Double
         public var costFactor: Double
         public init(name: String, sizeFactor: Double = 1, costFactor: Double = 1) {
-            self.name = name; self.sizeFactor = sizeFactor; self.costFactor = costFactor
+            self.name = name
+            self.sizeFactor = sizeFactor
+            self.costFactor = costFactor
         }
-        public static let standard = [Deviation(name: "cost x0.5", costFactor: 0.5),
-                                      Deviation(name: "cost x2", costFactor: 2),
-                                      Deviation(name: "size x2", sizeFactor: 2)]
+        public static let standard = [
+            Deviation(name: "cost x0.5", costFactor: 0.5),
+            Deviation(name: "cost x2", costFactor: 2),
+            Deviation(name: "size x2", sizeFactor: 2),
+        ]
     }
 
     /// Findings for one deviation across all audited (market, client) pairs.
@@ -53,17 +58,23 @@ public enum IncentiveAudit {
     }
 
     /// Audits one market (true reports, given distances).
-    public static func audit(market: ModelMarket, truth: [ClientEconomics], distances: Matrix<Double>, active: [Bool]? = nil,
-                             deviations: [Deviation] = Deviation.standard, tolerance: Double = 1e-9) throws -> Report {
+    public static func audit(
+        market: ModelMarket, truth: [ClientEconomics], distances: Matrix<Double>, active: [Bool]? = nil,
+        deviations: [Deviation] = Deviation.standard, tolerance: Double = 1e-9
+    ) throws -> Report {
         try audit(market: market, markets: [(truth, distances, active)], deviations: deviations, tolerance: tolerance)
     }
 
     /// Audits many markets.
-    public static func audit(market: ModelMarket, markets: [([ClientEconomics], Matrix<Double>, [Bool]?)],
-                             deviations: [Deviation] = Deviation.standard, tolerance: Double = 1e-9) throws -> Report {
+    public static func audit(
+        market: ModelMarket, markets: [([ClientEconomics], Matrix<Double>, [Bool]?)],
+        deviations: [Deviation] = Deviation.standard, tolerance: Double = 1e-9
+    ) throws -> Report {
         guard !markets.isEmpty else { throw AgoraError.configuration("an audit needs at least one market") }
         for (k, m) in markets.enumerated() where m.0.count < 2 {
-            throw AgoraError.configuration("market \(k) has \(m.0.count) client\(m.0.count == 1 ? "" : "s"); a market needs at least 2 (nobody could trade, so nothing would be audited)")
+            throw AgoraError.configuration(
+                "market \(k) has \(m.0.count) client\(m.0.count == 1 ? "" : "s"); a market needs at least 2 (nobody could trade, so nothing would be audited)"
+            )
         }
         var gains = [[(Double, Int, Int)]](repeating: [], count: deviations.count)
         var ir = 0, worstIR = 0.0, budget = 0.0
@@ -88,14 +99,16 @@ public enum IncentiveAudit {
             let g = gains[q]
             let worst = g.max { $0.0 < $1.0 } ?? (0, -1, -1)
             let prof = g.filter { $0.0 > tolerance }.count
-            return Finding(deviation: dev, cases: g.count, profitable: prof,
-                           profitableFraction: g.isEmpty ? 0 : Double(prof) / Double(g.count),
-                           profitableMarkets: Set(g.filter { $0.0 > tolerance }.map(\.1)).count,
-                           meanGain: g.isEmpty ? 0 : g.reduce(0) { $0 + $1.0 } / Double(g.count),
-                           worstGain: worst.0, worstMarket: worst.1, worstClient: worst.2)
+            return Finding(
+                deviation: dev, cases: g.count, profitable: prof,
+                profitableFraction: g.isEmpty ? 0 : Double(prof) / Double(g.count),
+                profitableMarkets: Set(g.filter { $0.0 > tolerance }.map(\.1)).count,
+                meanGain: g.isEmpty ? 0 : g.reduce(0) { $0 + $1.0 } / Double(g.count),
+                worstGain: worst.0, worstMarket: worst.1, worstClient: worst.2)
         }
-        return Report(markets: markets.count, clients: markets.first?.0.count ?? 0, findings: findings, irViolations: ir,
-                      worstIR: worstIR, budgetResidualMax: budget, tolerance: tolerance)
+        return Report(
+            markets: markets.count, clients: markets.first?.0.count ?? 0, findings: findings, irViolations: ir,
+            worstIR: worstIR, budgetResidualMax: budget, tolerance: tolerance)
     }
 
     /// How random markets are drawn for `randomMarkets`.
@@ -115,26 +128,33 @@ public enum IncentiveAudit {
 
         public func validate() throws {
             guard clients >= 2 else { throw AgoraError.configuration("random markets need at least 2 clients, got \(clients)") }
-            guard minSize > 0, maxSize >= minSize else { throw AgoraError.configuration("sizes must satisfy 0 < minSize <= maxSize, got \(minSize), \(maxSize)") }
-            guard minCost >= 0, maxCost >= minCost else { throw AgoraError.configuration("costs must satisfy 0 <= minCost <= maxCost, got \(minCost), \(maxCost)") }
+            guard minSize > 0, maxSize >= minSize else {
+                throw AgoraError.configuration("sizes must satisfy 0 < minSize <= maxSize, got \(minSize), \(maxSize)")
+            }
+            guard minCost >= 0, maxCost >= minCost else {
+                throw AgoraError.configuration("costs must satisfy 0 <= minCost <= maxCost, got \(minCost), \(maxCost)")
+            }
             guard eagerness >= 0 else { throw AgoraError.configuration("eagerness must be non-negative, got \(eagerness)") }
             guard dimensions >= 1 else { throw AgoraError.configuration("dimensions must be at least 1, got \(dimensions)") }
         }
     }
 
     /// `count` seeded random markets (true values and cosine distances).
-    public static func randomMarkets(_ draw: MarketDraw, count: Int, seed: UInt64) throws -> [([ClientEconomics], Matrix<Double>, [Bool]?)] {
+    public static func randomMarkets(_ draw: MarketDraw, count: Int, seed: UInt64) throws -> [([ClientEconomics], Matrix<Double>, [Bool]?)]
+    {
         try draw.validate()
         guard count >= 1 else { throw AgoraError.configuration("the number of markets must be at least 1, got \(count)") }
         // Per market: distances and directions (Double), the client descriptions.
-        try ResourceLimits.check(bytes: Double(count) * Double(draw.clients) * (8 * Double(draw.clients + draw.dimensions) + 64),
-                                 for: "\(count) random markets of \(draw.clients) clients")
+        try ResourceLimits.check(
+            bytes: Double(count) * Double(draw.clients) * (8 * Double(draw.clients + draw.dimensions) + 64),
+            for: "\(count) random markets of \(draw.clients) clients")
         var rng = SeededGenerator(seed: seed, stream: 0xA0D1)
         return (0..<count).map { _ in
             let m = draw.clients
             let econ = (0..<m).map { _ in
-                ClientEconomics(dataSize: (draw.minSize + rng.uniform() * (draw.maxSize - draw.minSize)).rounded(),
-                                cost: draw.minCost + rng.uniform() * (draw.maxCost - draw.minCost), eagerness: draw.eagerness)
+                ClientEconomics(
+                    dataSize: (draw.minSize + rng.uniform() * (draw.maxSize - draw.minSize)).rounded(),
+                    cost: draw.minCost + rng.uniform() * (draw.maxCost - draw.minCost), eagerness: draw.eagerness)
             }
             let dirs: Matrix<Double> = rng.normalMatrix(rows: m, cols: draw.dimensions)
             let geo = try! Kernels.updateGeometry(dirs, origin: [Double](repeating: 0, count: draw.dimensions))

@@ -1,4 +1,5 @@
 import AgoraKernels
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -14,14 +15,22 @@ public struct ClientEconomics: Codable, Sendable, Equatable {
     public var cost: Double
     public var eagerness: Double
     public init(dataSize: Double, cost: Double, eagerness: Double) {
-        self.dataSize = dataSize; self.cost = cost; self.eagerness = eagerness
+        self.dataSize = dataSize
+        self.cost = cost
+        self.eagerness = eagerness
     }
 
     /// Checks one client's numbers, naming the client and field.
     public func validate(client i: Int, what: String = "report") throws {
-        guard dataSize.isFinite, dataSize > 0 else { throw AgoraError.configuration("client \(i) \(what): data size N must be a positive finite number, got \(dataSize)") }
-        guard cost.isFinite, cost >= 0 else { throw AgoraError.configuration("client \(i) \(what): cost c must be a non-negative finite number, got \(cost)") }
-        guard eagerness.isFinite, eagerness >= 0 else { throw AgoraError.configuration("client \(i) \(what): eagerness K must be a non-negative finite number, got \(eagerness)") }
+        guard dataSize.isFinite, dataSize > 0 else {
+            throw AgoraError.configuration("client \(i) \(what): data size N must be a positive finite number, got \(dataSize)")
+        }
+        guard cost.isFinite, cost >= 0 else {
+            throw AgoraError.configuration("client \(i) \(what): cost c must be a non-negative finite number, got \(cost)")
+        }
+        guard eagerness.isFinite, eagerness >= 0 else {
+            throw AgoraError.configuration("client \(i) \(what): eagerness K must be a non-negative finite number, got \(eagerness)")
+        }
     }
 }
 
@@ -152,10 +161,17 @@ public struct ModelMarket: Codable, Sendable, Equatable {
     /// model, i.e. a proximal-point damping of its training). nil: true, the reference code.
     public var proxWithoutImports: Bool? = false
 
-    public init(lambda: Double = 2, eta: Double = 1, distance: MarketDistance = .cosine, tieBreak: MarketTieBreak = .index,
-                centreStep: CentreStep = .relative, prox: Double? = 0.2, proxWithoutImports: Bool = false) {
-        self.lambda = lambda; self.eta = eta; self.distance = distance; self.tieBreak = tieBreak
-        self.centreStep = centreStep; self.prox = prox; self.proxWithoutImports = proxWithoutImports
+    public init(
+        lambda: Double = 2, eta: Double = 1, distance: MarketDistance = .cosine, tieBreak: MarketTieBreak = .index,
+        centreStep: CentreStep = .relative, prox: Double? = 0.2, proxWithoutImports: Bool = false
+    ) {
+        self.lambda = lambda
+        self.eta = eta
+        self.distance = distance
+        self.tieBreak = tieBreak
+        self.centreStep = centreStep
+        self.prox = prox
+        self.proxWithoutImports = proxWithoutImports
     }
 
     /// The reference code's personalization (the paper's CIFAR-10 values): lambda = 2, eta = 5 in
@@ -177,7 +193,11 @@ public struct ModelMarket: Codable, Sendable, Equatable {
     public func validate() throws {
         guard lambda.isFinite, lambda > 0 else { throw AgoraError.configuration("lambda must be a positive finite number, got \(lambda)") }
         guard eta.isFinite, eta > 0 else { throw AgoraError.configuration("eta must be a positive finite number, got \(eta)") }
-        if let prox { guard prox.isFinite, prox >= 0 else { throw AgoraError.configuration("the prox strength must be a non-negative finite number, got \(prox)") } }
+        if let prox {
+            guard prox.isFinite, prox >= 0 else {
+                throw AgoraError.configuration("the prox strength must be a non-negative finite number, got \(prox)")
+            }
+        }
     }
 
     static func check(_ reports: [ClientEconomics], _ truth: [ClientEconomics], _ d: Matrix<Double>, _ active: [Bool]?) throws {
@@ -197,8 +217,10 @@ public struct ModelMarket: Codable, Sendable, Equatable {
     /// Graph learning (Algorithm 2): for each importer i with K_i > 0, the candidates j sorted by
     /// threshold NTh_ij (price w_ij = c_j + lambda (N_j/N_i) d_ij) descending, bought while
     /// n + N_j < NTh_ij, stopping at the first failure. Uses reported values only.
-    public func graph(reports r: [ClientEconomics], distances d: Matrix<Double>, active: [Bool]? = nil,
-                      seed: UInt64 = 0) -> (imports: [[Int]], iterations: Int) {
+    public func graph(
+        reports r: [ClientEconomics], distances d: Matrix<Double>, active: [Bool]? = nil,
+        seed: UInt64 = 0
+    ) -> (imports: [[Int]], iterations: Int) {
         let m = r.count
         let isActive = active ?? [Bool](repeating: true, count: m)
         let perImporter: [([Int], Int)] = ThreadPool.shared.parallelMap(m, bytes: m * m * 64) { i in
@@ -274,8 +296,10 @@ public struct ModelMarket: Codable, Sendable, Equatable {
 
     /// Payments r_ij = G_i(a_i) - G_i(a_i - e_j) - lambda (N_j/N_i) d_ij on reported values, net
     /// payments, and utilities U_i = G_i - c_i (importers of i) - p_i on true values.
-    public func settle(imports: [[Int]], reports r: [ClientEconomics], truth: [ClientEconomics],
-                       distances d: Matrix<Double>) -> MarketOutcome {
+    public func settle(
+        imports: [[Int]], reports r: [ClientEconomics], truth: [ClientEconomics],
+        distances d: Matrix<Double>
+    ) -> MarketOutcome {
         let m = r.count
         var pay = [[Double]](repeating: [], count: m)
         var net = [Double](repeating: 0, count: m)
@@ -296,13 +320,16 @@ public struct ModelMarket: Codable, Sendable, Equatable {
         }
         let costs = (0..<m).map { truth[$0].cost * Double(buyers[$0]) }
         let util = (0..<m).map { gains[$0] - costs[$0] - net[$0] }
-        return MarketOutcome(imports: imports, payments: pay, netPayments: net, gains: gains, exportCosts: costs,
-                             utilities: util, buyers: buyers, thresholdIterations: 0)
+        return MarketOutcome(
+            imports: imports, payments: pay, netPayments: net, gains: gains, exportCosts: costs,
+            utilities: util, buyers: buyers, thresholdIterations: 0)
     }
 
     /// Graph learning and settlement in one call (validated).
-    public func clear(reports: [ClientEconomics], truth: [ClientEconomics]? = nil, distances: Matrix<Double>,
-                      active: [Bool]? = nil, seed: UInt64 = 0) throws -> MarketOutcome {
+    public func clear(
+        reports: [ClientEconomics], truth: [ClientEconomics]? = nil, distances: Matrix<Double>,
+        active: [Bool]? = nil, seed: UInt64 = 0
+    ) throws -> MarketOutcome {
         let truth = truth ?? reports
         try validate()
         try Self.check(reports, truth, distances, active)
@@ -325,10 +352,14 @@ public struct ModelMarket: Codable, Sendable, Equatable {
     /// `workspace.centres`; the workspace's buffers are reused when shapes match).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    public func step<T: AgoraScalar>(uploaded theta: Matrix<T>, origin: [T], reports: [ClientEconomics],
-                                     truth: [ClientEconomics]? = nil, active: [Bool]? = nil, seed: UInt64 = 0,
-                                     workspace ws: inout Workspace<T>) throws -> (outcome: MarketOutcome, distances: Matrix<Double>) {
-        guard theta.rows == reports.count else { throw AgoraError.configuration("\(theta.rows) uploaded models for \(reports.count) clients") }
+    public func step<T: AgoraScalar>(
+        uploaded theta: Matrix<T>, origin: [T], reports: [ClientEconomics],
+        truth: [ClientEconomics]? = nil, active: [Bool]? = nil, seed: UInt64 = 0,
+        workspace ws: inout Workspace<T>
+    ) throws -> (outcome: MarketOutcome, distances: Matrix<Double>) {
+        guard theta.rows == reports.count else {
+            throw AgoraError.configuration("\(theta.rows) uploaded models for \(reports.count) clients")
+        }
         try Kernels.updateGeometry(theta, origin: origin, into: &ws.geometry)
         let d = distances(ws.geometry)
         let outcome = try clear(reports: reports, truth: truth, distances: d, active: active, seed: seed)
@@ -365,8 +396,10 @@ public struct ModelMarket: Codable, Sendable, Equatable {
     /// Squared L2: grad = 2 (u_i - u_j), so 2 eta w_ij at j and -2 eta sum_j w_ij on the diagonal.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    public func proxCenters<T: AgoraScalar>(parameters theta: Matrix<T>, geometry geo: Kernels.UpdateGeometry<T>,
-                                            imports: [[Int]], reports r: [ClientEconomics]) throws -> Matrix<T> {
+    public func proxCenters<T: AgoraScalar>(
+        parameters theta: Matrix<T>, geometry geo: Kernels.UpdateGeometry<T>,
+        imports: [[Int]], reports r: [ClientEconomics]
+    ) throws -> Matrix<T> {
         var out = Matrix<T>(rows: 0, cols: 0)
         try proxCenters(parameters: theta, geometry: geo, imports: imports, reports: r, into: &out)
         return out
@@ -375,11 +408,15 @@ public struct ModelMarket: Codable, Sendable, Equatable {
     /// The prox centres written into `out` (reallocated only when its shape differs).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    public func proxCenters<T: AgoraScalar>(parameters theta: Matrix<T>, geometry geo: Kernels.UpdateGeometry<T>,
-                                            imports: [[Int]], reports r: [ClientEconomics], into out: inout Matrix<T>) throws {
+    public func proxCenters<T: AgoraScalar>(
+        parameters theta: Matrix<T>, geometry geo: Kernels.UpdateGeometry<T>,
+        imports: [[Int]], reports r: [ClientEconomics], into out: inout Matrix<T>
+    ) throws {
         let m = theta.rows
         guard imports.count == m, r.count == m, geo.updates.rows == m, geo.updates.cols == theta.cols else {
-            throw AgoraError.configuration("proxCenters: \(m) models, \(imports.count) import lists, \(r.count) reports, updates \(geo.updates.rows) x \(geo.updates.cols)")
+            throw AgoraError.configuration(
+                "proxCenters: \(m) models, \(imports.count) import lists, \(r.count) reports, updates \(geo.updates.rows) x \(geo.updates.cols)"
+            )
         }
         var entries = [[(Int, T)]](repeating: [], count: m)
         let relative = (centreStep ?? .absolute) == .relative

@@ -1,4 +1,5 @@
 import AgoraTopology
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

@@ -1,4 +1,5 @@
 import AgoraKernels
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -33,4 +34,3 @@ public struct PowerSchedule: Codable, Sendable, Equatable {
         }
     }
 }
-

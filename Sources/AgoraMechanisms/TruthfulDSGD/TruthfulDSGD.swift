@@ -1,5 +1,6 @@
 import AgoraKernels
 import AgoraTopology
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -41,7 +42,11 @@ public struct TruthfulDSGD: Codable, Sendable, Equatable {
         guard let p = payments else { return [] }
         let v = stepSize.exponent, u = p.coefficient.exponent
         if 2 * v - u <= 1 {
-            return [cFormat("2v - u = %.3g <= 1: sum_t lambda_t^2 / C_t diverges, so the one-step gain bound does not sum to a finite total (choose v > (1 + u) / 2)", 2 * v - u)]
+            return [
+                cFormat(
+                    "2v - u = %.3g <= 1: sum_t lambda_t^2 / C_t diverges, so the one-step gain bound does not sum to a finite total (choose v > (1 + u) / 2)",
+                    2 * v - u)
+            ]
         }
         return []
     }
@@ -64,8 +69,10 @@ public struct TruthfulDSGD: Codable, Sendable, Equatable {
     /// One iteration: parameters move by the fused mix-and-step; returns each agent's net payment
     /// (all zero with payments off). `applied` are the directions m_i the agents use, `reports`
     /// the squared norms they announce.
-    public func step(iteration t: Int, parameters: Matrix<Float>, applied: Matrix<Float>, reports: [Double],
-                     exchange: NeighborExchange, into next: inout Matrix<Float>) throws -> [Double] {
+    public func step(
+        iteration t: Int, parameters: Matrix<Float>, applied: Matrix<Float>, reports: [Double],
+        exchange: NeighborExchange, into next: inout Matrix<Float>
+    ) throws -> [Double] {
         let lr = [Float](repeating: Float(stepSize(t)), count: parameters.rows)
         try exchange.mixStep(iteration: t, parameters: parameters, stepSizes: lr, directions: applied, into: &next)
         return try payments?.payments(iteration: t, reports: reports, exchange: exchange)
@@ -74,8 +81,10 @@ public struct TruthfulDSGD: Codable, Sendable, Equatable {
 
     /// `step` on caller-owned row-major buffers of agents x `dimension` (the C ABI's entry: no
     /// copies). The caller guarantees the sizes and that `next` overlaps neither input.
-    public func step(iteration t: Int, parameters: UnsafePointer<Float>, applied: UnsafePointer<Float>, dimension: Int,
-                     reports: [Double], exchange: InProcessExchange, into next: UnsafeMutablePointer<Float>) throws -> [Double] {
+    public func step(
+        iteration t: Int, parameters: UnsafePointer<Float>, applied: UnsafePointer<Float>, dimension: Int,
+        reports: [Double], exchange: InProcessExchange, into next: UnsafeMutablePointer<Float>
+    ) throws -> [Double] {
         let lr = [Float](repeating: Float(stepSize(t)), count: exchange.agents)
         exchange.mixStep(iteration: t, parameters: parameters, cols: dimension, stepSizes: lr, directions: applied, into: next)
         return try payments?.payments(iteration: t, reports: reports, exchange: exchange)

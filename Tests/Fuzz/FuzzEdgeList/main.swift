@@ -7,7 +7,10 @@ Fuzz.run { b in
     for agents in [0, 5] {
         guard let c = try? EdgeListFile.parse(text, name: "fuzz.edges", agents: agents) else { continue }
         guard c.graph.agents <= 512 else { continue }
-        if let w = c.weights { _ = try? MixingMatrix(graph: c.graph, weights: w) }
-        else { _ = try? MixingMatrix(graph: c.graph, scheme: .metropolis) }
+        if let w = c.weights {
+            _ = try? MixingMatrix(graph: c.graph, weights: w)
+        } else {
+            _ = try? MixingMatrix(graph: c.graph, scheme: .metropolis)
+        }
     }
 }

@@ -1,4 +1,5 @@
 import CFuzzDriver
+
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -60,7 +60,10 @@ func read(_ path: String) -> String { (try? String(contentsOfFile: path, encodin
 /// the same numbers (identical builds agree exactly; a reordered sum differs in the last bits).
 func digest(_ v: [Float]) -> [Double] {
     var s = 0.0, q = 0.0
-    for x in v { s += Double(x); q += Double(x) * Double(x) }
+    for x in v {
+        s += Double(x)
+        q += Double(x) * Double(x)
+    }
     return [s, q, Double(v.first ?? 0), Double(v.isEmpty ? 0 : v[v.count / 2])]
 }
 
@@ -100,10 +103,13 @@ let benchmarks: [Benchmark] = [
         let theta: Matrix<Float> = g.normalMatrix(rows: agents, cols: d, scale: 0.05)
         let batches = (0..<agents).map { a in Array((a * batch)..<((a + 1) * batch)) }
         var grads = Matrix<Float>(rows: agents, cols: d), losses = [Float](repeating: 0, count: agents)
-        return ({
-            try! Kernels.glmGradients(loss: .logistic, l2: 1e-4, features: .dense(x), targets: y, parameters: theta,
-                                      batches: batches, gradients: &grads, losses: &losses)
-        }, { digest(grads.storage) })
+        return (
+            {
+                try! Kernels.glmGradients(
+                    loss: .logistic, l2: 1e-4, features: .dense(x), targets: y, parameters: theta,
+                    batches: batches, gradients: &grads, losses: &losses)
+            }, { digest(grads.storage) }
+        )
     },
     Benchmark(name: "dsgd_iteration") { small in
         let agents = 256, rowsPer = 64, batch = 32, d = small ? 100 : 500
@@ -113,16 +119,20 @@ let benchmarks: [Benchmark] = [
         let theta: Matrix<Float> = g.normalMatrix(rows: agents, cols: d, scale: 0.05)
         let batches = (0..<agents).map { a in (0..<batch).map { _ in a * rowsPer + Int(g.next() % UInt64(rowsPer)) } }
         let ex = try InProcessExchange(topology: .exponential, weights: .metropolis, agents: agents, seed: 1)
-        let mech = TruthfulDSGD(stepSize: PowerSchedule(initial: 0.1, exponent: 0.6),
-                                payments: PaymentRule(coefficient: PowerSchedule(initial: 1e-3, exponent: 0.1)))
+        let mech = TruthfulDSGD(
+            stepSize: PowerSchedule(initial: 0.1, exponent: 0.6),
+            payments: PaymentRule(coefficient: PowerSchedule(initial: 1e-3, exponent: 0.1)))
         var grads = Matrix<Float>(rows: agents, cols: d), next = grads, losses = [Float](repeating: 0, count: agents)
         var pay: [Double] = []
-        return ({
-            try! Kernels.glmGradients(loss: .logistic, l2: 1e-4, features: .dense(x), targets: y, parameters: theta,
-                                      batches: batches, gradients: &grads, losses: &losses, computeLosses: false)
-            let norms = Kernels.rowSquaredNorms(grads).map(Double.init)
-            pay = try! mech.step(iteration: 0, parameters: theta, applied: grads, reports: norms, exchange: ex, into: &next)
-        }, { digest(next.storage) + [pay.reduce(0, +)] })
+        return (
+            {
+                try! Kernels.glmGradients(
+                    loss: .logistic, l2: 1e-4, features: .dense(x), targets: y, parameters: theta,
+                    batches: batches, gradients: &grads, losses: &losses, computeLosses: false)
+                let norms = Kernels.rowSquaredNorms(grads).map(Double.init)
+                pay = try! mech.step(iteration: 0, parameters: theta, applied: grads, reports: norms, exchange: ex, into: &next)
+            }, { digest(next.storage) + [pay.reduce(0, +)] }
+        )
     },
     Benchmark(name: "market_step") { small in
         let m = small ? 100 : 200, p = small ? 2000 : 10_000, clusters = 10
@@ -130,14 +140,18 @@ let benchmarks: [Benchmark] = [
         let origin = (0..<p).map { _ in Float(0.01 * g.normal()) }
         let centres: Matrix<Float> = g.normalMatrix(rows: clusters, cols: p)
         var theta = Matrix<Float>(rows: m, cols: p)
-        for i in 0..<m { for q in 0..<p { theta.storage[i * p + q] = origin[q] + centres.storage[(i % clusters) * p + q] + Float(0.7 * g.normal()) } }
+        for i in 0..<m {
+            for q in 0..<p { theta.storage[i * p + q] = origin[q] + centres.storage[(i % clusters) * p + q] + Float(0.7 * g.normal()) }
+        }
         let econ = (0..<m).map { _ in ClientEconomics(dataSize: (1000 + 9000 * g.uniform()).rounded(), cost: 1, eagerness: 5e5) }
         let market = ModelMarket(lambda: 2, eta: 5)
         var ws = ModelMarket.Workspace<Float>()
         var net: [Double] = []
-        return ({
-            net = try! market.step(uploaded: theta, origin: origin, reports: econ, workspace: &ws).outcome.netPayments
-        }, { digest(ws.centres.storage) + [net.reduce(0) { $0 + abs($1) }] })
+        return (
+            {
+                net = try! market.step(uploaded: theta, origin: origin, reports: econ, workspace: &ws).outcome.netPayments
+            }, { digest(ws.centres.storage) + [net.reduce(0) { $0 + abs($1) }] }
+        )
     },
 ]
 
@@ -194,7 +208,8 @@ if let spec = ProcessInfo.processInfo.environment["AGORA_AB_INJECT"], !spec.isEm
         for _ in 0..<(inner + extra) { run() }
         samples.append(Double(now() - s) * 1e-3 / Double(inner))
     }
-    return Sample(name: name, inner: inner, samples_us: samples, digest: answer(), injected: extra > 0 ? Double(extra) / Double(inner) : nil)
+    return Sample(
+        name: name, inner: inner, samples_us: samples, digest: answer(), injected: extra > 0 ? Double(extra) / Double(inner) : nil)
 }
 
 /// One line on stdout, unbuffered (the A/B driver waits for it).
@@ -206,18 +221,22 @@ func encode<T: Encodable>(_ v: T) -> String {
     return String(decoding: try! enc.encode(v), as: UTF8.self)
 }
 
-let cpu = read("/proc/cpuinfo").split(separator: "\n").first { $0.hasPrefix("model name") }
+let cpu =
+    read("/proc/cpuinfo").split(separator: "\n").first { $0.hasPrefix("model name") }
     .map { $0.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "" } ?? "unknown"
 var caches: [String] = []
 for k in 0..<8 {
     let dir = "/sys/devices/system/cpu/cpu0/cache/index\(k)"
     let level = read(dir + "/level").trimmingCharacters(in: .whitespacesAndNewlines)
     if level.isEmpty { break }
-    caches.append("L\(level)-\(read(dir + "/type").trimmingCharacters(in: .whitespacesAndNewlines)):\(read(dir + "/size").trimmingCharacters(in: .whitespacesAndNewlines))")
+    caches.append(
+        "L\(level)-\(read(dir + "/type").trimmingCharacters(in: .whitespacesAndNewlines)):\(read(dir + "/size").trimmingCharacters(in: .whitespacesAndNewlines))"
+    )
 }
-let ctx = ProbeContext(cpu_model: cpu, num_cpus: ProcessInfo.processInfo.activeProcessorCount, caches: caches,
-                       openblas_config: OpenBLAS.config, openblas_corename: OpenBLAS.coreName,
-                       threads: ThreadPool.shared.maxThreads, size: size)
+let ctx = ProbeContext(
+    cpu_model: cpu, num_cpus: ProcessInfo.processInfo.activeProcessorCount, caches: caches,
+    openblas_config: OpenBLAS.config, openblas_corename: OpenBLAS.coreName,
+    threads: ThreadPool.shared.maxThreads, size: size)
 
 if args.contains("--serve") {
     // Server mode for the interleaved A/B: the context on the first line, then one line per request
@@ -251,7 +270,8 @@ print(encode(ProbeOutput(context: ctx, benchmarks: out)))
 func restartWithBetterBLASCoreIfNeeded() {
     let env = ProcessInfo.processInfo.environment
     guard env["AGORA_BLAS_SELECT"] != "0", env["OPENBLAS_CORETYPE"] == nil, env["AGORA_BLAS_CORE_SELECTED"] == nil,
-          let (core, reason) = BLASCoreSelection.advice(current: OpenBLAS.coreName, cpu: CPUFeatures.current()) else { return }
+        let (core, reason) = BLASCoreSelection.advice(current: OpenBLAS.coreName, cpu: CPUFeatures.current())
+    else { return }
     setenv("OPENBLAS_CORETYPE", core, 1)
     setenv("AGORA_BLAS_CORE_SELECTED", reason, 1)
     _ = execv("/proc/self/exe", CommandLine.unsafeArgv)

@@ -57,8 +57,10 @@ var outOMP = outPool
     }
 }
 
-print("OpenMP evaluation: \(String(cString: shim_omp_version())), OMP_WAIT_POLICY=\(ProcessInfo.processInfo.environment["OMP_WAIT_POLICY"] ?? "(default)"), "
-      + "KMP_BLOCKTIME=\(ProcessInfo.processInfo.environment["KMP_BLOCKTIME"] ?? "(default)"); Agora pool of \(allThreads) threads; \(reps) repetitions")
+print(
+    "OpenMP evaluation: \(String(cString: shim_omp_version())), OMP_WAIT_POLICY=\(ProcessInfo.processInfo.environment["OMP_WAIT_POLICY"] ?? "(default)"), "
+        + "KMP_BLOCKTIME=\(ProcessInfo.processInfo.environment["KMP_BLOCKTIME"] ?? "(default)"); Agora pool of \(allThreads) threads; \(reps) repetitions"
+)
 var rows: [Row] = []
 for condition in ["quiet", "contended"] {
     let competitor = condition == "contended" ? try CompetingProcess() : nil
@@ -68,8 +70,14 @@ for condition in ["quiet", "contended"] {
         let fjOMP = th > 1 ? measure(inner: 2000) { shim_omp_empty(Int32(th)) } : nil
         let sp = measure(inner: sizes[0].inner) { runPool(0) }, so = measure(inner: sizes[0].inner) { runOMP(0, th) }
         let lp = measure(inner: sizes[1].inner) { runPool(1) }, lo = measure(inner: sizes[1].inner) { runOMP(1, th) }
-        rows.append(Row(condition: condition, runtime: "agora-pool", threads: th, forkJoinMicros: fjPool.map { $0 * 1e6 }, smallMicros: sp * 1e6, largeMillis: lp * 1e3))
-        rows.append(Row(condition: condition, runtime: "openmp", threads: th, forkJoinMicros: fjOMP.map { $0 * 1e6 }, smallMicros: so * 1e6, largeMillis: lo * 1e3))
+        rows.append(
+            Row(
+                condition: condition, runtime: "agora-pool", threads: th, forkJoinMicros: fjPool.map { $0 * 1e6 }, smallMicros: sp * 1e6,
+                largeMillis: lp * 1e3))
+        rows.append(
+            Row(
+                condition: condition, runtime: "openmp", threads: th, forkJoinMicros: fjOMP.map { $0 * 1e6 }, smallMicros: so * 1e6,
+                largeMillis: lo * 1e3))
     }
     pool.threads = allThreads
     competitor?.stop()
@@ -80,12 +88,16 @@ print("condition  runtime     threads  fork/join us  small mix us  large mix ms 
 for r in rows {
     let one = rows.first { $0.condition == r.condition && $0.runtime == r.runtime && $0.threads == 1 }!
     func pad(_ s: String, _ w: Int) -> String { s.count >= w ? s : s + String(repeating: " ", count: w - s.count) }
-    print(pad(r.condition, 11) + pad(r.runtime, 12) + String(format: "%7d  %12@  %12.1f  %12.2f  %.2fx / %.2fx", r.threads,
-                 (r.forkJoinMicros.map { String(format: "%.2f", $0) } ?? "-") as NSString, r.smallMicros, r.largeMillis,
-                 one.smallMicros / r.smallMicros, one.largeMillis / r.largeMillis))
+    print(
+        pad(r.condition, 11) + pad(r.runtime, 12)
+            + String(
+                format: "%7d  %12@  %12.1f  %12.2f  %.2fx / %.2fx", r.threads,
+                (r.forkJoinMicros.map { String(format: "%.2f", $0) } ?? "-") as NSString, r.smallMicros, r.largeMillis,
+                one.smallMicros / r.smallMicros, one.largeMillis / r.largeMillis))
 }
 if let outPath {
-    let enc = JSONEncoder(); enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.prettyPrinted, .sortedKeys]
     try enc.encode(rows).write(to: URL(fileURLWithPath: outPath))
     print("wrote \(outPath)")
 }
