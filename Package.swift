@@ -33,6 +33,8 @@ let package = Package(
         .library(name: "AgoraMechanisms", targets: ["AgoraMechanisms"]),
         .library(name: "AgoraReports", targets: ["AgoraReports"]),
         .library(name: "AgoraExperiments", targets: ["AgoraExperiments"]),
+        // The MPI back-end of NeighborExchange (empty unless built with the MPI trait).
+        .library(name: "AgoraDistributed", targets: ["AgoraDistributed"]),
         // The C ABI (include/agora.h) as a shared library, for C and the Python package agora_ml.
         .library(name: "AgoraC", type: .dynamic, targets: ["AgoraC"]),
         .executable(name: "agora", targets: ["agora"]),

@@ -323,7 +323,7 @@ public func agora_dsgd_step_f32(
             reports == nil
             ? Kernels.rowSquaredNormsInDouble(applied, rows: Int(agents), cols: Int(dim))
             : try reportArray(reports, Int(agents))
-        let pay = try mech.step(
+        let pay = try mech.stepOnBuffers(
             iteration: Int(iteration), parameters: parameters, applied: applied, dimension: Int(dim),
             reports: r, exchange: t.exchange, into: next)
         for (i, v) in pay.enumerated() { payments[i] = v }
@@ -521,5 +521,20 @@ public func agora_blas_core_advice(
 public func agora_blas_verify(_ message: UnsafeMutablePointer<CChar>?, _ size: Int) -> Int32 {
     guarded(message, size) {
         if let problem = BLASCoreSelection.verify() { throw AgoraError.numerical(problem) }
+    }
+}
+
+extension TruthfulDSGD {
+    /// `step` on caller-owned row-major buffers of agents x `dimension`, the C ABI's entry (no
+    /// copies): the same fused mix-and-step and payment rule. The caller has checked the sizes
+    /// and that `next` overlaps neither input.
+    fileprivate func stepOnBuffers(
+        iteration t: Int, parameters: UnsafePointer<Float>, applied: UnsafePointer<Float>, dimension: Int,
+        reports: [Double], exchange: InProcessExchange, into next: UnsafeMutablePointer<Float>
+    ) throws -> [Double] {
+        let lr = [Float](repeating: Float(stepSize(t)), count: exchange.agents)
+        exchange.mixStep(iteration: t, parameters: parameters, cols: dimension, stepSizes: lr, directions: applied, into: next)
+        return try payments?.payments(iteration: t, reports: reports, exchange: exchange)
+            ?? [Double](repeating: 0, count: exchange.agents)
     }
 }

@@ -151,68 +151,27 @@ struct ContractCommand: ParsableCommand {
         try JSONOutput.write(menu, to: folder + "/menu.json")
     }
 
-    /// The two-type grid of the paper's section 6.1: c = (0.02, 0.01), N in {2, 4, ..., 100},
-    /// p1 in linspace(0.01, 0.99, 30).
+    /// The two-type grid of the paper's section 6.1 (`TwoTypeGrid`), with the published extremes.
     func runGrid() throws {
-        let ns = Array(stride(from: 2, through: 100, by: 2))
-        let ps = (0..<30).map { 0.01 + 0.98 * Double($0) / 29 }
-        var rows = "N,p1,m1,m2,t1,t2,information_cost,rent2,kkt\n"
-        var grid: [String: [Double]] = [:]
-        var ext = (
-            mMin: Double.infinity, mMax: -Double.infinity, tMin: Double.infinity, tMax: -Double.infinity,
-            icMin: Double.infinity, icAt: "", rentMax: -Double.infinity, rentAt: ""
-        )
-        let progress = Progress(total: ns.count * ps.count, label: "two-type grid")
-        var done = 0
-        for n in ns {
-            for p1 in ps {
-                let s = ContractSetting(
-                    participants: n, probabilities: [p1, 1 - p1], costs: [0.02, 0.01],
-                    reservationUtilities: [55.2558920959, 64.1608119437])
-                let menu = try ContractDesigner(s).solve()
-                for (key, v) in [
-                    ("m1", menu.contributions[0]), ("m2", menu.contributions[1]), ("t2", menu.values[1]),
-                    ("information_cost", menu.informationCost), ("rent2", menu.rents[1]),
-                ] { grid[key, default: []].append(v) }
-                rows +=
-                    "\(n),\(p1),\(menu.contributions[0]),\(menu.contributions[1]),\(menu.values[0]),\(menu.values[1]),\(menu.informationCost),\(menu.rents[1]),\(menu.kktResidual)\n"
-                ext.mMin = min(ext.mMin, menu.contributions.min()!)
-                ext.mMax = max(ext.mMax, menu.contributions.max()!)
-                ext.tMin = min(ext.tMin, menu.values.min()!)
-                ext.tMax = max(ext.tMax, menu.values.max()!)
-                if menu.informationCost < ext.icMin {
-                    ext.icMin = menu.informationCost
-                    ext.icAt = String(format: "N = %d, p1 = %.2f", n, p1)
-                }
-                if menu.rents[1] > ext.rentMax {
-                    ext.rentMax = menu.rents[1]
-                    ext.rentAt = String(format: "N = %d, p1 = %.2f", n, p1)
-                }
-                done += 1
-                progress.update(done)
-            }
-        }
+        let grid = TwoTypeGrid()
+        let progress = Progress(total: grid.participants.count * grid.shares.count, label: "two-type grid")
+        let r = try grid.run { progress.update($0) }
         progress.finish()
         let folder = out ?? "contract-two-type"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        try rows.write(toFile: folder + "/grid.csv", atomically: true, encoding: .utf8)
-        for (key, label) in [
-            ("m1", "m of the high-cost type"), ("m2", "m of the low-cost type"), ("t2", "t of the low-cost type"),
-            ("information_cost", "information cost E[v(a)] incomplete - complete"), ("rent2", "information rent of the low-cost type"),
-        ] {
-            let z = ns.indices.map { r in ps.indices.map { q in grid[key]![r * ps.count + q] } }
-            try SVGPlot.write(
-                SVGPlot.heatMap(
-                    title: label, xLabel: "p1 (share of high-cost type)", yLabel: "N (participants)",
-                    xs: ps, ys: ns.map(Double.init), z: z), to: folder + "/\(key).svg")
-        }
-        print("two-type grid: c = (0.02, 0.01), f = (55.2559, 64.1608), \(ns.count) x \(ps.count) points")
-        print(String(format: "m in [%.2f, %.2f]   (published [890.49, 3421.92])", ext.mMin, ext.mMax))
-        print(String(format: "t in [%.2f, %.2f]   (published [73.07, 98.38])", ext.tMin, ext.tMax))
-        print(String(format: "minimum information cost %.3f at %@   (published -1.62 at N = 2, p1 ~ 0.48)", ext.icMin, ext.icAt))
+        try r.write(to: folder)
+        func at(_ p: TwoTypeGrid.Point) -> String { String(format: "N = %d, p1 = %.2f", p.participants, p.share) }
+        print("two-type grid: c = (0.02, 0.01), f = (55.2559, 64.1608), \(grid.participants.count) x \(grid.shares.count) points")
         print(
             String(
-                format: "maximum rent of the low-cost type %.3f at %@   (published 12.46 at N = 100, p1 ~ 0.58)", ext.rentMax, ext.rentAt))
+                format: "m in [%.2f, %.2f]   (published [890.49, 3421.92])", r.contributionRange.lowerBound, r.contributionRange.upperBound)
+        )
+        print(String(format: "t in [%.2f, %.2f]   (published [73.07, 98.38])", r.valueRange.lowerBound, r.valueRange.upperBound))
+        let ic = r.minimumInformationCost, rent = r.maximumLowCostRent
+        print(String(format: "minimum information cost %.3f at %@   (published -1.62 at N = 2, p1 ~ 0.48)", ic.informationCost, at(ic)))
+        print(
+            String(
+                format: "maximum rent of the low-cost type %.3f at %@   (published 12.46 at N = 100, p1 ~ 0.58)", rent.lowCostRent, at(rent)
+            ))
         print("per-point results written to \(folder)/grid.csv; heat maps m1.svg m2.svg t2.svg information_cost.svg rent2.svg")
     }
 }

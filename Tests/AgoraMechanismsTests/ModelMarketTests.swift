@@ -126,6 +126,15 @@ final class ModelMarketTests: XCTestCase {
                 }
                 XCTAssertEqual(g.imports[i], expect)
             }
+            // The readable reference in the source is the same algorithm: same imports, also with
+            // random tie-breaking and inactive clients.
+            XCTAssertEqual(mech.referenceGraph(reports: r, distances: d), g.imports)
+            var random = mech
+            random.tieBreak = .random
+            let active = r.indices.map { $0 % 5 != 2 }
+            XCTAssertEqual(
+                random.referenceGraph(reports: r, distances: d, active: active, seed: 9),
+                random.graph(reports: r, distances: d, active: active, seed: 9).imports)
         }
         XCTAssertGreaterThan(bought, 500, "the cases must trade for the comparison to mean something")
         // A pure seller (K = 0) never imports.
@@ -150,6 +159,14 @@ final class ModelMarketTests: XCTestCase {
                 let mech = ModelMarket(lambda: 2, eta: 0.7, distance: kind, centreStep: unit)
                 let geo = try Kernels.updateGeometry(theta, origin: origin)
                 let centres = try mech.proxCenters(parameters: theta, geometry: geo, imports: imports, reports: r)
+                // The readable reference in the source gives the same centres.
+                let reference = mech.referenceProxCenters(
+                    parameters: (0..<m).map { theta.row($0) }, origin: origin, imports: imports, reports: r)
+                for i in 0..<m {
+                    for k in 0..<p {
+                        XCTAssertEqual(centres[i, k], reference[i][k], accuracy: 1e-12, "\(kind) \(unit) reference, client \(i)")
+                    }
+                }
                 func dist(_ a: [Double], _ b: [Double]) -> Double {
                     let ua = zip(a, origin).map { $0 - $1 }, ub = zip(b, origin).map { $0 - $1 }
                     switch kind {

@@ -294,6 +294,38 @@ public struct ModelMarket: Codable, Sendable, Equatable {
         return (perImporter.map(\.0), perImporter.reduce(0) { $0 + $1.1 })
     }
 
+    /// Algorithm 2 read literally, the readable reference of `graph`: for each importer, every
+    /// candidate's threshold solved, the candidates sorted by threshold descending (ties by
+    /// `tieBreak`), bought while n + N_j < NTh_ij, stopping at the first failure. `graph` returns
+    /// the same imports without solving most thresholds (tested equal); this one is for reading
+    /// and for tests.
+    public func referenceGraph(
+        reports r: [ClientEconomics], distances d: Matrix<Double>, active: [Bool]? = nil, seed: UInt64 = 0
+    ) -> [[Int]] {
+        let m = r.count
+        let isActive = active ?? [Bool](repeating: true, count: m)
+        return (0..<m).map { i in
+            guard isActive[i], r[i].eagerness > 0 else { return [] }
+            var rng = SeededGenerator(seed: seed, stream: 0xAA00 + UInt64(i))
+            var candidates: [(j: Int, threshold: Double, key: UInt64)] = []
+            for j in 0..<m where j != i && isActive[j] {
+                let price = r[j].cost + distanceCharge(importer: r[i], exporter: r[j], distance: d[i, j])
+                let key = tieBreak == .random ? rng.next() : UInt64(j)
+                let threshold = MarketGain.threshold(eagerness: r[i].eagerness, size: r[j].dataSize, price: price).x
+                candidates.append((j, threshold, key))
+            }
+            candidates.sort { $0.threshold != $1.threshold ? $0.threshold > $1.threshold : $0.key < $1.key }
+            var n = r[i].dataSize
+            var bought: [Int] = []
+            for c in candidates {
+                guard n + r[c.j].dataSize < c.threshold else { break }
+                bought.append(c.j)
+                n += r[c.j].dataSize
+            }
+            return bought
+        }
+    }
+
     /// Payments r_ij = G_i(a_i) - G_i(a_i - e_j) - lambda (N_j/N_i) d_ij on reported values, net
     /// payments, and utilities U_i = G_i - c_i (importers of i) - p_i on true values.
     public func settle(
@@ -454,5 +486,47 @@ public struct ModelMarket: Codable, Sendable, Equatable {
         if out.rows != m || out.cols != theta.cols { out = Matrix(uninitializedRows: m, cols: theta.cols) }  // the mix writes every element
         // y_i = sum_j W_ij u_j - (-1) theta_i.
         try Kernels.mixStep(op, geo.updates, stepSizes: [T](repeating: -1, count: m), directions: theta, into: &out)
+    }
+
+    /// The prox centres read literally, the readable reference of `proxCenters`: for each client i
+    /// with imports, u_k = theta_k - theta0, and
+    /// theta_bar_i = theta_i - eta_i sum_j a_ij (N_j/N_i) grad_{theta_i} d(theta_i, theta_j), with
+    /// grad = -(uhat_j - cos_ij uhat_i) / ||u_i|| (cosine) or 2 (u_i - u_j) (squared L2), and eta_i = eta
+    /// (absolute) or eta ||u_i||^2 / W_i (cosine) and eta / (2 W_i) (squared L2) with
+    /// W_i = max(1, sum_j a_ij N_j/N_i) (relative). A client without imports, or with a zero update
+    /// under the cosine distance, keeps its model. Row by row in Double, for reading and tests;
+    /// `proxCenters` computes the same as one fused sparse mix (tested equal).
+    public func referenceProxCenters(
+        parameters theta: [[Double]], origin: [Double], imports: [[Int]], reports r: [ClientEconomics]
+    ) -> [[Double]] {
+        func norm(_ v: [Double]) -> Double { v.reduce(0) { $0 + $1 * $1 }.squareRoot() }
+        let u = theta.map { zip($0, origin).map { $0 - $1 } }
+        return theta.indices.map { i in
+            let ni = norm(u[i])
+            guard !imports[i].isEmpty, distance == .squaredL2 || ni > 0 else { return theta[i] }
+            let weightSum = max(1, imports[i].reduce(0.0) { $0 + r[$1].dataSize / r[i].dataSize })
+            let step: Double
+            switch ((centreStep ?? .absolute) == .relative, distance) {
+            case (false, _): step = eta
+            case (true, .cosine): step = eta * ni * ni / weightSum
+            case (true, .squaredL2): step = eta / (2 * weightSum)
+            }
+            var gradient = [Double](repeating: 0, count: theta[i].count)
+            for j in imports[i] {
+                let w = r[j].dataSize / r[i].dataSize
+                for k in gradient.indices {
+                    switch distance {
+                    case .cosine:
+                        let nj = norm(u[j])
+                        guard nj > 0 else { continue }
+                        let cosine = zip(u[i], u[j]).reduce(0) { $0 + $1.0 * $1.1 } / (ni * nj)
+                        gradient[k] += w * -(u[j][k] / nj - cosine * u[i][k] / ni) / ni
+                    case .squaredL2:
+                        gradient[k] += w * 2 * (u[i][k] - u[j][k])
+                    }
+                }
+            }
+            return zip(theta[i], gradient).map { $0 - step * $1 }
+        }
     }
 }

@@ -78,16 +78,4 @@ public struct TruthfulDSGD: Codable, Sendable, Equatable {
         return try payments?.payments(iteration: t, reports: reports, exchange: exchange)
             ?? [Double](repeating: 0, count: parameters.rows)
     }
-
-    /// `step` on caller-owned row-major buffers of agents x `dimension` (the C ABI's entry: no
-    /// copies). The caller guarantees the sizes and that `next` overlaps neither input.
-    public func step(
-        iteration t: Int, parameters: UnsafePointer<Float>, applied: UnsafePointer<Float>, dimension: Int,
-        reports: [Double], exchange: InProcessExchange, into next: UnsafeMutablePointer<Float>
-    ) throws -> [Double] {
-        let lr = [Float](repeating: Float(stepSize(t)), count: exchange.agents)
-        exchange.mixStep(iteration: t, parameters: parameters, cols: dimension, stepSizes: lr, directions: applied, into: next)
-        return try payments?.payments(iteration: t, reports: reports, exchange: exchange)
-            ?? [Double](repeating: 0, count: exchange.agents)
-    }
 }
