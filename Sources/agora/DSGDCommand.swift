@@ -112,10 +112,10 @@ struct DSGDRunCommand: ParsableCommand {
                 return
             }
             guard let r = outcome else { return }
-            let pay = r.runs.first { $0.label == "payments" }!, off = r.runs.first { $0.label == "no-payments" }!
+            let pay = try r.requiredRun(.payments), off = try r.requiredRun(.noPayments)
             // Payments change incentives, not the updates: `off` moves exactly like `pay`.
             // Honest transfers: what truthful agents pay each other when nobody deviates.
-            let honestRun = r.runs.first { $0.label == "all-truthful" } ?? pay
+            let honestRun = r.run(.allTruthful) ?? pay
             let honestMax = honestRun.points.last!.cumulativePayments.map(abs).max() ?? 0
             let summary = Summary(
                 agents: e.data.agents, iterations: e.iterations, fStar: r.fStar,
@@ -155,7 +155,7 @@ struct DSGDRunCommand: ParsableCommand {
             print("")
             // Payments change incentives, not the updates: with deviators present both runs move
             // identically; "all truthful" is what the deterrence buys.
-            let honest = r.runs.first { $0.label == "all-truthful" } ?? pay
+            let honest = r.run(.allTruthful) ?? pay
             print(pad("", 26) + pad("with deviators", 16) + pad("all truthful", 16))
             print(pad("optimality gap", 26) + pad(fmt(summary.finalGapWithPayments), 16) + pad(fmt(honest.points.last!.optimalityGap), 16))
             print(
@@ -215,13 +215,13 @@ struct DSGDRunCommand: ParsableCommand {
             }
         }
         try gains.write(to: folder + "/gains.csv")
-        let main = r.runs.filter { $0.label == "payments" || $0.label == "all-truthful" }
+        let main = [r.run(.payments), r.run(.allTruthful)].compactMap { $0 }
         try SVGPlot.write(
             SVGPlot.lines(
                 title: "Optimality gap f(theta_bar) - f*", xLabel: "iteration", yLabel: "gap",
                 series: main.map { run in
                     .init(
-                        name: run.label == "payments" ? "with deviators" : "all truthful",
+                        name: run.label == DSGDExperiment.RunID.payments.label ? "with deviators" : "all truthful",
                         points: run.points.map { (Double($0.iteration), $0.optimalityGap) })
                 }, logY: true),
             to: folder + "/gap.svg")
@@ -230,7 +230,7 @@ struct DSGDRunCommand: ParsableCommand {
                 title: "Consensus error", xLabel: "iteration", yLabel: "sum_i ||theta_i - theta_bar||^2",
                 series: main.map { run in
                     .init(
-                        name: run.label == "payments" ? "with deviators" : "all truthful",
+                        name: run.label == DSGDExperiment.RunID.payments.label ? "with deviators" : "all truthful",
                         points: run.points.map { (Double($0.iteration), $0.consensusError) })
                 }, logY: true),
             to: folder + "/consensus.svg")

@@ -33,6 +33,14 @@ final class DSGDSimulationTests: XCTestCase {
                 "payments", "no-payments", "all-truthful", "payments/truthful-2", "no-payments/truthful-2",
                 "payments/truthful-5", "no-payments/truthful-5",
             ])
+        XCTAssertEqual(e.runLabels, r.runs.map(\.label), "runLabels names the runs in the order run makes them")
+        // Typed identifiers find the same runs; a run the result lacks is an error, not a trap.
+        XCTAssertEqual(r.run(.truthful(agent: 5, payments: false))?.label, "no-payments/truthful-5")
+        XCTAssertEqual(try r.requiredRun(.allTruthful).label, "all-truthful")
+        XCTAssertNil(r.run(.truthful(agent: 3, payments: true)))
+        XCTAssertThrowsError(try r.requiredRun(.truthful(agent: 3, payments: true))) {
+            XCTAssertTrue("\($0)".contains("no 'payments/truthful-3' run"), "\($0)")
+        }
         let pay = r.runs[0]
         for p in pay.points {
             XCTAssertLessThanOrEqual(p.budgetResidual, 1e-12, "budget balance every iteration")

@@ -63,10 +63,10 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
     /// The labels of the runs `run` makes, in order: "payments", "no-payments", then with
     /// strategic agents "all-truthful" and per agent its two counterfactuals.
     public var runLabels: [String] {
-        var labels = ["payments", "no-payments"]
-        if !strategic.isEmpty { labels.append("all-truthful") }
-        for s in strategic { labels += ["payments/truthful-\(s.agent)", "no-payments/truthful-\(s.agent)"] }
-        return labels
+        var ids: [RunID] = [.payments, .noPayments]
+        if !strategic.isEmpty { ids.append(.allTruthful) }
+        for s in strategic { ids += [.truthful(agent: s.agent, payments: true), .truthful(agent: s.agent, payments: false)] }
+        return ids.map(\.label)
     }
 
     /// Runs the configured experiment, the payments-off baseline, and the counterfactual runs.
@@ -86,13 +86,13 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
         let context = try prepare(referenceProgress: referenceProgress, exchange: exchange)
         var variants: [(String, TruthfulDSGD, [Strategic])] = []
         let off = TruthfulDSGD(stepSize: mechanism.stepSize, payments: nil)
-        variants.append(("payments", mechanism, strategic))
-        variants.append(("no-payments", off, strategic))
-        if !strategic.isEmpty { variants.append(("all-truthful", mechanism, [])) }
+        variants.append((RunID.payments.label, mechanism, strategic))
+        variants.append((RunID.noPayments.label, off, strategic))
+        if !strategic.isEmpty { variants.append((RunID.allTruthful.label, mechanism, [])) }
         for s in strategic {
             let others = strategic.filter { $0.agent != s.agent }
-            variants.append(("payments/truthful-\(s.agent)", mechanism, others))
-            variants.append(("no-payments/truthful-\(s.agent)", off, others))
+            variants.append((RunID.truthful(agent: s.agent, payments: true).label, mechanism, others))
+            variants.append((RunID.truthful(agent: s.agent, payments: false).label, off, others))
         }
         assert(variants.map(\.0) == runLabels)
         if let resume { try resume.check(against: self, runs: runLabels) }
@@ -129,8 +129,8 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
         }
         var gains: [Gain] = []
         for s in strategic {
-            func curve(_ a: String, _ b: String) -> [Double] {
-                let ra = runs.first { $0.label == a }!, rb = runs.first { $0.label == b }!
+            func curve(_ a: RunID, _ b: RunID) -> [Double] {
+                let ra = runs.first { $0.label == a.label }!, rb = runs.first { $0.label == b.label }!
                 return ra.points.indices.map { k in
                     utilityModel.utility(ra.points, agent: s.agent, at: k) - utilityModel.utility(rb.points, agent: s.agent, at: k)
                 }
@@ -138,8 +138,8 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
             gains.append(
                 Gain(
                     agent: s.agent, behaviour: s.behaviour.description, iterations: runs[0].points.map(\.iteration),
-                    withPayments: curve("payments", "payments/truthful-\(s.agent)"),
-                    withoutPayments: curve("no-payments", "no-payments/truthful-\(s.agent)")))
+                    withPayments: curve(.payments, .truthful(agent: s.agent, payments: true)),
+                    withoutPayments: curve(.noPayments, .truthful(agent: s.agent, payments: false))))
         }
         var warnings = mechanism.warnings
         for r in runs {

@@ -1,3 +1,5 @@
+import AgoraKernels
+
 extension DSGDExperiment {
     /// Per-evaluation metrics of one run.
     public struct Point: Codable, Sendable {
@@ -22,6 +24,25 @@ extension DSGDExperiment {
         public var parametersDigest: String? = nil
     }
 
+    /// Which run of an experiment: the configured one, payments off, everyone truthful, or a
+    /// strategic agent's counterfactual (that agent truthful, the others as configured). `label`
+    /// is the run's name in `Result.runs`, checkpoints and the CSV files.
+    public enum RunID: Hashable, Sendable {
+        case payments
+        case noPayments
+        case allTruthful
+        case truthful(agent: Int, payments: Bool)
+
+        public var label: String {
+            switch self {
+            case .payments: "payments"
+            case .noPayments: "no-payments"
+            case .allTruthful: "all-truthful"
+            case .truthful(let agent, let payments): (payments ? "payments" : "no-payments") + "/truthful-\(agent)"
+            }
+        }
+    }
+
     public struct Run: Codable, Sendable {
         public var label: String
         public var points: [Point]
@@ -39,6 +60,20 @@ extension DSGDExperiment {
         /// it truthful) at each evaluation, with and without payments.
         public var gains: [Gain]
         public var secondsPerIteration: Double
+
+        /// The run `id`, nil when this experiment did not make it (`.allTruthful` and the
+        /// counterfactuals exist only with strategic agents).
+        public func run(_ id: RunID) -> Run? { runs.first { $0.label == id.label } }
+
+        /// The run `id`, or an error naming it when the result lacks it (a result file edited or
+        /// from another version).
+        public func requiredRun(_ id: RunID) throws -> Run {
+            guard let r = run(id) else {
+                throw AgoraError.configuration(
+                    "the DSGD result has no '\(id.label)' run (runs: \(runs.map(\.label).joined(separator: ", ")))")
+            }
+            return r
+        }
     }
 
     public struct Gain: Codable, Sendable {
