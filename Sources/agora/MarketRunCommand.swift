@@ -378,15 +378,15 @@ struct MarketRunCommand: ParsableCommand {
         if let ip = r.methods.first(where: { $0.method == .ipfl }) {
             let last = ip.rounds.last!
             // Edges point the way models flow: exporter -> importer.
-            var dot = "digraph market {\n  // last iPFL round: an edge j -> i means client i imports (buys) client j's model\n"
-            for i in 0..<r.config.clients {
-                dot += "  \(i) [label=\"\(i)\\nN=\(Int(r.truth[i].dataSize))\"\(attackers.contains(i) ? ", color=red" : "")];\n"
-            }
-            for (i, js) in last.imports.enumerated() {
-                for (k, j) in js.enumerated() { dot += "  \(j) -> \(i) [label=\"r=\(String(format: "%.3g", last.payments[i][k]))\"];\n" }
-            }
-            dot += "}\n"
-            try dot.write(toFile: folder + "/graph.dot", atomically: true, encoding: .utf8)
+            let dot = DOTGraph(
+                name: "market", comment: "last iPFL round: an edge j -> i means client i imports (buys) client j's model",
+                nodes: (0..<r.config.clients).map {
+                    .init(id: $0, label: "\($0)\nN=\(Int(r.truth[$0].dataSize))", highlighted: attackers.contains($0))
+                },
+                edges: last.imports.enumerated().flatMap { i, js in
+                    js.enumerated().map { k, j in .init(from: j, to: i, label: "r=" + String(format: "%.3g", last.payments[i][k])) }
+                })
+            try dot.text.write(toFile: folder + "/graph.dot", atomically: true, encoding: .utf8)
             try SVGPlot.write(
                 SVGPlot.directedGraph(
                     title: "iPFL collaboration graph, round \(last.round) (arrow: model flows to its buyer)",

@@ -22,4 +22,24 @@ final class WritersTests: XCTestCase {
         }
         XCTAssertEqual(try JSONOutput.line(S()), #"{"a":[1,0.5],"b":2}"#)
     }
+
+    /// The DOT writer: one line per node and edge, labels quoted and escaped, highlighted nodes red.
+    func testDOTGraphQuotesLabelsAndMarksHighlightedNodes() {
+        let g = DOTGraph(
+            name: "market", comment: "an edge j -> i: i buys j's model",
+            nodes: [.init(id: 0, label: "0\nN=5000"), .init(id: 1, label: "say \"hi\"", highlighted: true)],
+            edges: [.init(from: 1, to: 0, label: "r=0.25"), .init(from: 0, to: 1)])
+        XCTAssertEqual(
+            g.text,
+            """
+            digraph "market" {
+              // an edge j -> i: i buys j's model
+              0 [label="0\\nN=5000"];
+              1 [label="say \\"hi\\"", color=red];
+              1 -> 0 [label="r=0.25"];
+              0 -> 1;
+            }
+
+            """)
+    }
 }
