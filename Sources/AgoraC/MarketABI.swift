@@ -53,8 +53,9 @@ public func agora_update_geometry_f32(
         let o = try finiteVector(origin, params, "origin")
         guard let norms else { throw ArgumentError(message: "norms must not be NULL") }
         let geo = try Kernels.updateGeometry(x, origin: o)
-        for i in 0..<Int(clients) { norms[i] = geo.norms[i] }
-        if let cosines { for k in 0..<geo.cosines.storage.count { cosines[k] = geo.cosines.storage[k] } }
+        // Computed in Agora's own buffers, then copied once into the caller's (memcpy).
+        norms.update(from: geo.norms, count: Int(clients))
+        if let cosines { cosines.update(from: geo.cosines.storage, count: geo.cosines.storage.count) }
     }
 }
 
@@ -116,7 +117,7 @@ public func agora_market_step_f32(
                 payments[i * m + j] = outcome.payments[i][k]
             }
         }
-        if let distances { for k in 0..<(m * m) { distances[k] = d.storage[k] } }
-        if let centres { for k in 0..<ws.centres.storage.count { centres[k] = ws.centres.storage[k] } }
+        if let distances { distances.update(from: d.storage, count: m * m) }
+        if let centres { centres.update(from: ws.centres.storage, count: ws.centres.storage.count) }
     }
 }

@@ -106,42 +106,29 @@ extension Kernels {
         withRow(&x, i) { p in for k in 0..<d { p[k] = o[k] + T(sigma * rng.normal()) } }
     }
 
-    /// x_i <- o + c (every element of the origin shifted by the constant c).
-    public static func setRowToShifted<T: AgoraScalar>(_ x: inout Matrix<T>, row i: Int, origin o: [T], by c: T) throws {
-        try checkRow(x, i, "setRowToShifted")
-        try checkVector(x, o, "setRowToShifted")
+    /// x_i[k] <- base[k] + a (x_i[k] - origin[k]), in place: row i's update from `origin`, scaled
+    /// by `a` and moved to `base` (a = -1 with base = origin reflects the update about the origin).
+    /// Each element is computed in that order, in T.
+    public static func rebaseRow<T: AgoraScalar>(_ x: inout Matrix<T>, row i: Int, origin: [T], scale a: T, base: [T]) throws {
+        try checkRow(x, i, "rebaseRow")
+        try checkVector(x, origin, "rebaseRow")
+        try checkVector(x, base, "rebaseRow")
         let d = x.cols
-        withRow(&x, i) { p in for k in 0..<d { p[k] = o[k] + c } }
+        withRow(&x, i) { p in for k in 0..<d { p[k] = base[k] + a * (p[k] - origin[k]) } }
     }
 
-    /// y_i <- o - (x_i - o): the update x_i - o with its sign flipped, from the origin o.
-    public static func reflectRow<T: AgoraScalar>(_ x: Matrix<T>, row i: Int, about o: [T], into y: inout Matrix<T>) throws {
-        try checkRow(x, i, "reflectRow")
-        try checkVector(x, o, "reflectRow")
-        guard y.rows == x.rows, y.cols == x.cols else { throw AgoraError.shape("reflectRow: output shape differs from input") }
+    /// y_i[k] <- x_i[indices[k]]: row i gathered by `indices` (each in 0..<cols; a permutation
+    /// shuffles the row).
+    public static func gatherRow<T: AgoraScalar>(_ x: Matrix<T>, row i: Int, indices: [Int], into y: inout Matrix<T>) throws {
+        try checkRow(x, i, "gatherRow")
+        guard y.rows == x.rows, y.cols == x.cols else { throw AgoraError.shape("gatherRow: output shape differs from input") }
         let d = x.cols
-        x.storage.withUnsafeBufferPointer { xb in
-            let src = xb.baseAddress! + i * d
-            withRow(&y, i) { p in for k in 0..<d { p[k] = o[k] - (src[k] - o[k]) } }
-        }
-    }
-
-    /// y_i[k] <- o[k] + (x_i[perm[k]] - o[perm[k]]): the update x_i - o with its entries permuted.
-    /// `perm` must be a permutation of 0..<cols.
-    public static func permuteRowUpdate<T: AgoraScalar>(
-        _ x: Matrix<T>, row i: Int, origin o: [T], permutation perm: [Int],
-        into y: inout Matrix<T>
-    ) throws {
-        try checkRow(x, i, "permuteRowUpdate")
-        try checkVector(x, o, "permuteRowUpdate")
-        guard y.rows == x.rows, y.cols == x.cols else { throw AgoraError.shape("permuteRowUpdate: output shape differs from input") }
-        let d = x.cols
-        guard perm.count == d, perm.allSatisfy({ $0 >= 0 && $0 < d }) else {
-            throw AgoraError.shape("permuteRowUpdate: the permutation must list \(d) indices in 0..<\(d)")
+        guard indices.count == d, indices.allSatisfy({ $0 >= 0 && $0 < d }) else {
+            throw AgoraError.shape("gatherRow: the indices must list \(d) positions in 0..<\(d)")
         }
         x.storage.withUnsafeBufferPointer { xb in
             let src = xb.baseAddress! + i * d
-            withRow(&y, i) { p in for k in 0..<d { p[k] = o[k] + (src[perm[k]] - o[perm[k]]) } }
+            withRow(&y, i) { p in for k in 0..<d { p[k] = src[indices[k]] } }
         }
     }
 

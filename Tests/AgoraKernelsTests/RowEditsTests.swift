@@ -48,16 +48,18 @@ final class RowEditsTests: XCTestCase {
         XCTAssertEqual(y.row(1), naive)
         XCTAssertEqual(sq, naiveSq)
         XCTAssertEqual(g1, g2, "the stream advances exactly once per element")
-        // Sign flip, permutation, shift, Gaussian around the origin.
+        // Rebasing (reflection about the origin, a move to another base), gathering (a shuffle),
+        // Gaussian around the origin; against the element formulas.
         var u = x
-        try Kernels.reflectRow(x, row: 0, about: o, into: &u)
+        try Kernels.rebaseRow(&u, row: 0, origin: o, scale: -1, base: o)
         let perm = Array((0..<23).reversed())
-        try Kernels.permuteRowUpdate(x, row: 2, origin: o, permutation: perm, into: &u)
-        try Kernels.setRowToShifted(&u, row: 3, origin: o, by: 0.01)
+        try Kernels.gatherRow(x, row: 2, indices: perm, into: &u)
+        let base = (0..<23).map { Float($0) * 0.5 }
+        try Kernels.rebaseRow(&u, row: 3, origin: o, scale: 2.5, base: base)
         for k in 0..<23 {
-            XCTAssertEqual(u[0, k], o[k] - (x[0, k] - o[k]))
-            XCTAssertEqual(u[2, k], o[k] + (x[2, perm[k]] - o[perm[k]]))
-            XCTAssertEqual(u[3, k], o[k] + 0.01)
+            XCTAssertEqual(u[0, k], o[k] - (x[0, k] - o[k]), "reflection: o + (-1)(x - o) is o - (x - o) exactly")
+            XCTAssertEqual(u[2, k], x[2, perm[k]])
+            XCTAssertEqual(u[3, k], base[k] + 2.5 * (x[3, k] - o[k]))
             XCTAssertEqual(u[1, k], x[1, k], "rows not named are untouched")
         }
         var h1 = SeededGenerator(seed: 9), h2 = h1
@@ -71,7 +73,9 @@ final class RowEditsTests: XCTestCase {
         XCTAssertThrowsError(try Kernels.fillRow(&x, row: -1, with: 0))
         XCTAssertThrowsError(try Kernels.broadcast([1, 2], into: &x))
         XCTAssertThrowsError(try Kernels.broadcast([1, 2, 3, 4], into: &x, rows: [true]))
-        XCTAssertThrowsError(try Kernels.permuteRowUpdate(x, row: 0, origin: [0, 0, 0, 0], permutation: [0, 1, 2, 4], into: &x))
+        var y = x
+        XCTAssertThrowsError(try Kernels.gatherRow(x, row: 0, indices: [0, 1, 2, 4], into: &y))
+        XCTAssertThrowsError(try Kernels.rebaseRow(&x, row: 0, origin: [0, 0, 0], scale: 1, base: [0, 0, 0, 0]))
         XCTAssertThrowsError(try Kernels.rowDistances(x, to: [0]))
     }
 

@@ -80,13 +80,18 @@ struct FederatedRun {
         for (i, a) in attack.sorted(by: { $0.key < $1.key }) {
             switch a {
             case .shuffle:
+                // The update's entries permuted: u_i[k] = o[k] + (x_i[p[k]] - o[p[k]]).
                 var perm = Array(0..<x.cols)
                 perm.shuffle(using: &attackRNG[i])
-                try Kernels.permuteRowUpdate(x, row: i, origin: origin, permutation: perm, into: &u)
+                try Kernels.gatherRow(x, row: i, indices: perm, into: &u)
+                try Kernels.rebaseRow(&u, row: i, origin: perm.map { origin[$0] }, scale: 1, base: origin)
             case .signFlip where reference: try Kernels.scaleRow(&u, row: i, by: -1)
-            case .signFlip: try Kernels.reflectRow(x, row: i, about: origin, into: &u)
+            // The update reflected about the origin: u_i = o - (x_i - o).
+            case .signFlip: try Kernels.rebaseRow(&u, row: i, origin: origin, scale: -1, base: origin)
             case .freeRideConstant where reference: try Kernels.fillRow(&u, row: i, with: 1)
-            case .freeRideConstant: try Kernels.setRowToShifted(&u, row: i, origin: origin, by: 0.01)
+            // The origin shifted by 0.01 in every coordinate.
+            case .freeRideConstant:
+                try Kernels.broadcast(origin.map { $0 + 0.01 }, into: &u, rows: (0..<x.rows).map { $0 == i })
             case .freeRideGaussian: try Kernels.setRowToGaussian(&u, row: i, around: origin, sigma: 0.01, rng: &attackRNG[i])
             }
         }
