@@ -29,9 +29,8 @@ public enum EdgeListFile {
     /// Reads `path`. `agents` fixes the agent count (indices must be below it); 0 means "largest
     /// index + 1".
     public static func read(path: String, agents: Int = 0) throws -> Contents {
-        guard let data = SystemFile.contents(atPath: path) else {
-            throw AgoraError.data(file: path, "cannot read the edge-list file (missing or not readable)")
-        }
+        // At most 2^20 agents, each pair on a line of at most ~60 bytes: 1 GiB bounds any valid file.
+        let data = try SystemFile.read(path: path, maxBytes: 1 << 30, what: "the edge-list file")
         guard let text = String(validating: data, as: UTF8.self) else {
             throw AgoraError.data(file: path, "not UTF-8 text; expected lines of 'i j' agent pairs")
         }

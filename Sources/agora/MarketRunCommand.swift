@@ -182,6 +182,10 @@ struct MarketRunCommand: ParsableCommand {
             }
             return (lo, hi)
         }
+        if KRange != nil || costRange != nil || economics != nil {
+            // Per-client economics are drawn or read for `clients` entries: validate the count first.
+            guard clients >= 1 else { throw ValidationError("--clients must be at least 1, got \(clients)") }
+        }
         if let KRange {
             let (lo, hi) = try range(KRange, "--K-range")
             e.eagernesses = MarketExperiment.uniformDraws(clients, lo: lo, hi: hi, seed: seed, stream: 0xEA6E)

@@ -68,7 +68,8 @@ func unknownJSONKeys<T: Encodable>(in data: Data, decoded value: T) -> [String] 
 /// Reads a JSON experiment file: decodes it as `T`, and rejects fields that `T` does not know
 /// (typos would otherwise be silently ignored), naming the file and the dotted paths.
 func loadJSONConfig<T: Codable>(_ path: String, as _: T.Type, what: String) throws -> T {
-    guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read config file \(path)") }
+    // A configuration is a few kilobytes; 64 MiB leaves room for per-client lists of any market size.
+    let data = Data(try SystemFile.read(path: path, maxBytes: 64 << 20, what: "the configuration file"))
     let e: T
     do { e = try JSONDecoder().decode(T.self, from: data) } catch {
         throw CLIError("\(path): not a valid \(what) (\(error))")

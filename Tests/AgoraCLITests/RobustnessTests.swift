@@ -221,6 +221,17 @@ final class RobustnessTests: XCTestCase {
         }
     }
 
+    /// Inputs that are not regular files, or far too large, are refused before they are read;
+    /// a negative client count is refused before per-client economics are drawn for it.
+    func testDevicesAndNegativeCountsAreRefusedBeforeUse() throws {
+        try expectRefusal(["topology", "--topology", "file:/dev/zero", "--agents", "4"], "must be a regular file")
+        try expectRefusal(["market", "run", "--config", "/dev/zero"], "must be a regular file")
+        try expectRefusal(["dsgd", "--config", scratch], "must be a regular file")
+        for flag in [["--K-range", "1e5:1e6"], ["--cost-range", "0.5:2"], ["--economics", "/nonexistent.csv"]] {
+            try expectRefusal(["market", "run", "--clients=-1"] + flag, "--clients must be at least 1, got -1")
+        }
+    }
+
     func testGzipBombIsRefusedBeforeItExhaustsMemory() throws {
         let bomb = scratch + "/bomb.csv.gz"
         let make = Process()

@@ -384,3 +384,9 @@ def test_import_starts_no_process_and_reports_a_generic_core(tmp_path):
         return
     assert got["info"]["recommended"] and "Prescott" in got["info"]["reason"], got
     assert len(got["warned"]) == 1 and got["info"]["recommended"] in got["warned"][0], got
+
+
+def test_a_device_as_edge_list_is_refused():
+    """file:/dev/zero would be read forever: it is refused as not a regular file."""
+    with pytest.raises(agora_ml.AgoraError, match="regular file"):
+        agora_ml.topology("file:/dev/zero", 4)

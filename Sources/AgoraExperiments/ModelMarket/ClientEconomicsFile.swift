@@ -7,9 +7,9 @@ extension MarketExperiment {
     /// how much they want to import and what exporting costs them). Errors name the file, line
     /// and field.
     public static func readEconomics(path: String, clients: Int) throws -> (eagerness: [Double], cost: [Double]) {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw AgoraError.io("cannot read the client economics file", file: path)
-        }
+        guard clients >= 1 else { throw AgoraError.configuration("the market needs at least one client, got \(clients)", field: "clients") }
+        // One short row per client (at most 100 000 clients): 64 MiB bounds any valid file.
+        let data = Data(try SystemFile.read(path: path, maxBytes: 64 << 20, what: "the client economics file"))
         guard let text = String(data: data, encoding: .utf8) else { throw AgoraError.data(file: path, "is not UTF-8 text") }
         var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map {
             $0.trimmingCharacters(in: .whitespaces)
@@ -49,6 +49,6 @@ extension MarketExperiment {
     /// `count` seeded uniform draws from [lo, hi] (per-client K or c drawn from a range).
     public static func uniformDraws(_ count: Int, lo: Double, hi: Double, seed: UInt64, stream: UInt64) -> [Double] {
         var g = SeededGenerator(seed: seed, stream: stream)
-        return (0..<count).map { _ in lo + (hi - lo) * g.uniform() }
+        return (0..<max(0, count)).map { _ in lo + (hi - lo) * g.uniform() }
     }
 }

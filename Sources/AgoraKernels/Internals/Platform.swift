@@ -73,6 +73,39 @@ enum Platform {
 
 /// Whole-file reads through the C library (for the readers of layers that stay Foundation-free).
 public enum SystemFile {
+    /// The bytes of the regular file at `path`, read with a bound: anything that is not a regular
+    /// file (a device such as /dev/zero, a FIFO, a folder) is refused before reading, and so is a
+    /// file larger than `maxBytes` or than the memory budget (`ResourceLimits`), with its size and
+    /// the limit in the message. `what` names the file in errors ("the edge-list file").
+    public static func read(path: String, maxBytes: Int, what: String) throws -> [UInt8] {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            throw AgoraError.data(file: path, "cannot read \(what): \(String(cString: strerror(errno)))")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw AgoraError.data(file: path, "\(what) must be a regular file (this is a device, a pipe or a folder)")
+        }
+        let size = Int(st.st_size)
+        guard size <= maxBytes else {
+            throw AgoraError(
+                .resources,
+                "\(path): \(what) is \(ResourceLimits.formatBytes(Double(size))), more than the \(ResourceLimits.formatBytes(Double(maxBytes))) accepted"
+            )
+        }
+        try ResourceLimits.check(bytes: Double(size), for: "reading \(path)")
+        guard let f = fopen(path, "rb") else {
+            throw AgoraError.data(file: path, "cannot open \(what): \(String(cString: strerror(errno)))")
+        }
+        defer { fclose(f) }
+        // Read at most one byte past the size seen, so a file that grows while it is read is caught.
+        var out = [UInt8](repeating: 0, count: size + 1)
+        let n = out.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
+        guard ferror(f) == 0 else { throw AgoraError.io("\(path): reading \(what) failed", file: path) }
+        guard n <= size else { throw AgoraError.data(file: path, "\(what) grew while it was read") }
+        out.removeLast(out.count - n)
+        return out
+    }
+
     /// The bytes of the file at `path`, or nil when it cannot be opened or read (missing, a
     /// folder, no permission).
     public static func contents(atPath path: String) -> [UInt8]? {
