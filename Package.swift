@@ -2,7 +2,7 @@
 //
 // Agora: incentive-compatible collaborative machine learning.
 //
-// Layers look only down (README "Architecture" has the import graph):
+// Layers look only down (docs/architecture.md has the import graph):
 //
 //   agora (CLI), AgoraBench, AgoraC (C ABI, libAgoraC.so -> python/agora_ml)
 //        |
@@ -16,7 +16,9 @@
 //   AgoraTopology         graphs, topologies, mixing weights, spectral gap, NeighborExchange
 //   AgoraDistributed      MPIExchange: the NeighborExchange over MPI (trait MPI; empty without it)
 //        |
-//   AgoraKernels          SIMD kernels, BLAS (the only C calls), thread pool, RNG
+//   AgoraKernels          SIMD kernels, BLAS (the only BLAS calls), thread pool (re-exports AgoraCore)
+//        |
+//   AgoraCore             error vocabulary, platform services, seeded RNG, formatting, resource limits
 //        |
 //   COpenBLAS, CZlib, CAgoraSupport, CMPI (trait MPI) (CBridge/)
 //
@@ -27,6 +29,7 @@ import PackageDescription
 let package = Package(
     name: "Agora",
     products: [
+        .library(name: "AgoraCore", targets: ["AgoraCore"]),
         .library(name: "AgoraKernels", targets: ["AgoraKernels"]),
         .library(name: "AgoraTopology", targets: ["AgoraTopology"]),
         .library(name: "AgoraLearning", targets: ["AgoraLearning"]),
@@ -79,7 +82,10 @@ let package = Package(
         ),
 
         // Libraries, bottom up.
-        .target(name: "AgoraKernels", dependencies: ["COpenBLAS", "CAgoraSupport"]),
+        // The base: the error vocabulary, platform services, the seeded generator, formatting,
+        // resource limits, CPU features. No Foundation, no BLAS.
+        .target(name: "AgoraCore", dependencies: ["CAgoraSupport"]),
+        .target(name: "AgoraKernels", dependencies: ["AgoraCore", "COpenBLAS", "CAgoraSupport"]),
         .target(name: "AgoraTopology", dependencies: ["AgoraKernels"]),
         .target(name: "AgoraLearning", dependencies: ["AgoraKernels", "CZlib"]),
         .target(name: "AgoraMechanisms", dependencies: ["AgoraTopology", "AgoraKernels"]),

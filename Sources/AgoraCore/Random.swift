@@ -68,11 +68,4 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatab
         let u2 = uniform()
         return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
-
-    /// A `rows x cols` matrix of N(0, scale^2) entries.
-    public mutating func normalMatrix<T: AgoraScalar>(rows: Int, cols: Int, scale: Double = 1, as: T.Type = T.self) -> Matrix<T> {
-        var m = Matrix<T>(rows: rows, cols: cols)
-        for k in m.storage.indices { m.storage[k] = T(normal() * scale) }
-        return m
-    }
 }

@@ -1,9 +1,9 @@
 import CAgoraSupport
 
-// The few operating-system services the kernels need (threads, a parking lot, a monotonic clock,
-// the environment, the CPU count), each wrapped once over the C library so that AgoraKernels has no
-// Foundation dependency: the C ABI library links the Swift runtime statically, and Foundation would
-// add its ICU data (~60 MB) to it.
+// The few operating-system services Agora needs (threads, a monotonic clock, the environment, the
+// CPU count, bounded file reads), each wrapped once over the C library so that the libraries below
+// the experiments have no Foundation dependency: the C ABI library links the Swift runtime
+// statically, and Foundation would add its ICU data (~60 MB) to it.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -12,26 +12,26 @@ import Musl
 import Darwin
 #endif
 
-enum Platform {
+public enum Platform {
     /// Nanoseconds of a monotonic clock (CLOCK_MONOTONIC): for spin limits and timings.
     /// Gives the processor to another runnable thread (a waiter that spins on a descheduled
     /// worker would otherwise keep that worker off the core it needs).
-    static func yieldProcessor() { _ = sched_yield() }
+    public static func yieldProcessor() { _ = sched_yield() }
 
-    static func monotonicNanoseconds() -> UInt64 {
+    public static func monotonicNanoseconds() -> UInt64 {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
     }
 
     /// The value of an environment variable, if set.
-    static func environment(_ name: String) -> String? {
+    public static func environment(_ name: String) -> String? {
         getenv(name).map { String(cString: $0) }
     }
 
     /// The processors this process may run on: the CPU affinity mask (what `taskset`, cgroups'
     /// cpusets and MPI launchers' bindings restrict) where the system has one, else the online CPUs.
-    static func availableProcessors() -> Int {
+    public static func availableProcessors() -> Int {
         let affinity = Int(agora_affinity_cpu_count())
         if affinity > 0 { return affinity }
         return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
@@ -39,7 +39,7 @@ enum Platform {
 
     /// Starts a thread running `body` with the given stack size and name (the name shows in `top`
     /// and debuggers). The thread is detached: pools keep their workers for the process's life.
-    static func startThread(name: String, stackSize: Int, _ body: @escaping () -> Void) {
+    public static func startThread(name: String, stackSize: Int, _ body: @escaping () -> Void) {
         final class Box {
             let body: () -> Void
             let name: String
@@ -125,43 +125,3 @@ public enum SystemFile {
     }
 }
 
-/// A mutex with a condition variable (pthread), heap-allocated so that its address never moves.
-/// Used to park idle pool workers.
-final class ParkingLot: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-
-    init() {
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(condition, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(condition)
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-        condition.deallocate()
-    }
-
-    func lock() { pthread_mutex_lock(mutex) }
-    func unlock() { pthread_mutex_unlock(mutex) }
-    /// Waits for a broadcast; call with the lock held (it is held again on return).
-    func wait() { pthread_cond_wait(condition, mutex) }
-    func broadcast() { pthread_cond_broadcast(condition) }
-}
-
-/// A value behind a pthread mutex. Not the standard library's `Mutex`: on Linux that one locks
-/// with raw futex calls, which ThreadSanitizer does not see, so every access under it was reported
-/// as a race (`make sanitize`); pthread locks are intercepted and understood.
-final class Locked<Value>: @unchecked Sendable {
-    private let lot = ParkingLot()
-    private var value: Value
-
-    init(_ value: Value) { self.value = value }
-
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        lot.lock()
-        defer { lot.unlock() }
-        return try body(&value)
-    }
-}
