@@ -75,4 +75,3 @@ private extension Substring {
         return String(s)
     }
 }
-

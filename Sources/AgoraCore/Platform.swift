@@ -124,4 +124,3 @@ public enum SystemFile {
         return out
     }
 }
-
