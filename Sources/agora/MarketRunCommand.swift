@@ -17,68 +17,51 @@ struct MarketRunCommand: ParsableCommand {
     @Option(help: "Number of clients.") var clients: Int = 10
     @OptionGroup(title: "Data") var dataOptions: DataOptions
     @OptionGroup var backendOptions: BackendOptions
-    @Option(help: "Synthetic data: rows per client.") var rows: Int = 100
-    @Option(help: "Synthetic data: features.") var features: Int = 20
-    @Option(help: "Synthetic data: heterogeneity across clients.") var heterogeneity: Double = 3
-    @Option(help: "Synthetic data: groups of clients sharing a task (0: every client its own).") var clusters: Int = 3
-    @Option(help: "Methods, comma-separated: ipfl, local, fedavg, fedprox, ditto, pfedgraph, fedamp, cfl, fedfomo, or all.") var method:
-        String = "ipfl,local,fedavg"
-    @Option(
-        help:
-            "Market preset: default (scale-free personalization) or paper (the reference code's: eta = 5 absolute, prox strength lambda/eta for every client); the flags below override it."
-    ) var preset: MarketPreset = .default
-    @Option(help: "lambda: weight of model distance in prices and payments (default 2).") var lambda: Double?
-    @Option(
-        help:
-            "eta: personalization centre step, in units of the client's update with --centre-step relative (default 1), absolute as in the reference code (paper: 5)."
-    ) var eta: Double?
-    @Option(help: "Unit of eta: relative (scale-free, default) or absolute (the reference code).") var centreStep: CentreStep?
-    @Option(
-        help:
-            "Prox strength mu of (mu/2)||theta - centre||^2 for every client, or 'lambda/eta' (the reference code's coupling); turns the pilot off. Default: chosen by the pilot."
-    ) var prox: String?
-    @Option(help: "Candidate prox strengths of the pilot, comma separated (default 0,0.05,0.2).") var proxCandidates: String?
-    @Option(help: "Rounds of the pilot per candidate (default 5); 0 turns the pilot off (every client gets the market's strength, 0.2).")
-    var pilotRounds: Int?
-    @Option(
-        help:
-            "Who the pilot chooses for: market (one strength for all clients, by the validation loss pooled over them; the default) or client (each client its own strength)."
-    ) var pilotScope: MarketExperiment.ProxPilot.Scope?
-    @Option(help: "Pull clients that bought nothing towards their own model too: yes (the reference code) or no (default).")
-    var proxWithoutImports: String?
-    @Option(help: "Distance between updates.") var distance: MarketDistance = .cosine
-    @Option(help: "Tie-break among equal thresholds: index (the reference code) or random.") var tieBreak: MarketTieBreak = .index
-    @Option(help: "Rounds.") var rounds: Int = 20
-    @Option(help: "Local SGD steps per round.") var localSteps: Int = 20
-    @Option(help: "Mini-batch size.") var batch: Int = 32
-    @Option(help: "SGD learning rate.") var lr: Double = 0.05
-    @Option(help: "SGD momentum.") var momentum: Double = 0.9
-    @Option(help: "L2 weight decay.") var l2: Double = 1e-5
-    @Option(help: "Hidden units of an MLP (0: logistic/softmax regression).") var hidden: Int = 0
-    @Option(help: "Fraction of each client's rows held out for its test accuracy.") var testFraction: Double = 0.2
-    @Option(name: .customLong("K"), help: "Eagerness K of every importing client.") var eagerness: Double = 5e5
-    @Option(help: "Export cost c of every client.") var cost: Double = 1
-    @Option(name: .customLong("K-range"), help: "Inclusive market: per-client K drawn uniformly from LO:HI (seeded).") var KRange: String?
-    @Option(help: "Inclusive market: per-client cost c drawn uniformly from LO:HI (seeded).") var costRange: String?
-    @Option(help: "Inclusive market: per-client K and cost from a CSV file with header client,K,cost.") var economics: String?
-    @Option(help: "True data size N = training rows x this factor (default: mean N = 5000, the paper's client size for K = 5e5).")
-    var sizeScale: Double?
-    @Option(help: "A misreporting client as CLIENT:SIZE_FACTOR:COST_FACTOR (repeatable).") var misreport: [String] = []
-    @Option(help: "An attacker as CLIENT:KIND, KIND one of shuffle, sign-flip, free-ride-constant, free-ride-gaussian (repeatable).")
-    var attack: [String] = []
-    @Flag(help: "Clients with negative round utility leave the market.") var dropout = false
-    @Option(
-        help:
-            "Dropout rule (implies --dropout): negative-utility (the paper's) or ir-probability (a client stays with probability = share of its rounds with utility >= 0; a reconstruction)."
-    ) var dropoutRule: DropoutRule?
-    @Option(
-        help:
-            "Attack conventions: agora (sign-flip reflects the update about theta0, constant free-rider theta0 + 0.01) or reference (the reference code's: -theta, all ones, free-riders report cost 0)."
-    ) var attackConvention: AttackConvention = .agora
-    @Option(help: "The fewest rows a client may hold (at least 2; every client also gets a test row).") var minClientRows: Int = 10
     @Option(help: "Seed for every random choice.") var seed: UInt64 = 1
     @Option(help: "Write result.json, config.json, CSV files, graph.dot and SVG plots into this folder.") var out: String?
     @Flag(help: "Print a JSON summary on stdout.") var json = false
+    @OptionGroup(title: "Synthetic data (without --data)") var synthetic: SyntheticDataFlags
+    @OptionGroup(title: "Methods and the market") var market: MarketFlags
+    @OptionGroup(title: "Training") var training: TrainingFlags
+    @OptionGroup(title: "Attacks and misreports") var attacks: AttackFlags
+
+    // The options above live in groups (for --help); the code below reads them by their flag names.
+    private var rows: Int { synthetic.rows }
+    private var features: Int { synthetic.features }
+    private var heterogeneity: Double { synthetic.heterogeneity }
+    private var clusters: Int { synthetic.clusters }
+    private var method: String { market.method }
+    private var preset: MarketPreset { market.preset }
+    private var lambda: Double? { market.lambda }
+    private var eta: Double? { market.eta }
+    private var centreStep: CentreStep? { market.centreStep }
+    private var prox: String? { market.prox }
+    private var proxCandidates: String? { market.proxCandidates }
+    private var pilotRounds: Int? { market.pilotRounds }
+    private var pilotScope: MarketExperiment.ProxPilot.Scope? { market.pilotScope }
+    private var proxWithoutImports: String? { market.proxWithoutImports }
+    private var distance: MarketDistance { market.distance }
+    private var tieBreak: MarketTieBreak { market.tieBreak }
+    private var eagerness: Double { market.eagerness }
+    private var cost: Double { market.cost }
+    private var KRange: String? { market.KRange }
+    private var costRange: String? { market.costRange }
+    private var economics: String? { market.economics }
+    private var sizeScale: Double? { market.sizeScale }
+    private var dropout: Bool { market.dropout }
+    private var dropoutRule: DropoutRule? { market.dropoutRule }
+    private var rounds: Int { training.rounds }
+    private var localSteps: Int { training.localSteps }
+    private var batch: Int { training.batch }
+    private var lr: Double { training.lr }
+    private var momentum: Double { training.momentum }
+    private var l2: Double { training.l2 }
+    private var hidden: Int { training.hidden }
+    private var testFraction: Double { training.testFraction }
+    private var minClientRows: Int { training.minClientRows }
+    private var misreport: [String] { attacks.misreport }
+    private var attack: [String] { attacks.attack }
+    private var attackConvention: AttackConvention { attacks.attackConvention }
 
     func experiment() throws -> MarketExperiment {
         if let config { return try loadJSONConfig(config, as: MarketExperiment.self, what: "market experiment") }
@@ -438,4 +421,79 @@ func printAudit(_ a: IncentiveAudit.Report) {
     print(
         "  IR violations with true reports (U_i < -\(fmt(a.tolerance))): \(a.irViolations); smallest utility \(fmt(a.worstIR)); largest budget residual \(fmt(a.budgetResidualMax))"
     )
+}
+
+/// `agora market run` options: synthetic data (without --data).
+struct SyntheticDataFlags: ParsableArguments {
+    @Option(help: "Synthetic data: rows per client.") var rows: Int = 100
+    @Option(help: "Synthetic data: features.") var features: Int = 20
+    @Option(help: "Synthetic data: heterogeneity across clients.") var heterogeneity: Double = 3
+    @Option(help: "Synthetic data: groups of clients sharing a task (0: every client its own).") var clusters: Int = 3
+}
+
+/// `agora market run` options: methods and the market.
+struct MarketFlags: ParsableArguments {
+    @Flag(help: "Clients with negative round utility leave the market.") var dropout = false
+    @Option(help: "Methods, comma-separated: ipfl, local, fedavg, fedprox, ditto, pfedgraph, fedamp, cfl, fedfomo, or all.") var method:
+        String = "ipfl,local,fedavg"
+    @Option(
+        help:
+            "Market preset: default (scale-free personalization) or paper (the reference code's: eta = 5 absolute, prox strength lambda/eta for every client); the flags below override it."
+    ) var preset: MarketPreset = .default
+    @Option(help: "lambda: weight of model distance in prices and payments (default 2).") var lambda: Double?
+    @Option(
+        help:
+            "eta: personalization centre step, in units of the client's update with --centre-step relative (default 1), absolute as in the reference code (paper: 5)."
+    ) var eta: Double?
+    @Option(help: "Unit of eta: relative (scale-free, default) or absolute (the reference code).") var centreStep: CentreStep?
+    @Option(
+        help:
+            "Prox strength mu of (mu/2)||theta - centre||^2 for every client, or 'lambda/eta' (the reference code's coupling); turns the pilot off. Default: chosen by the pilot."
+    ) var prox: String?
+    @Option(help: "Candidate prox strengths of the pilot, comma separated (default 0,0.05,0.2).") var proxCandidates: String?
+    @Option(help: "Rounds of the pilot per candidate (default 5); 0 turns the pilot off (every client gets the market's strength, 0.2).")
+    var pilotRounds: Int?
+    @Option(
+        help:
+            "Who the pilot chooses for: market (one strength for all clients, by the validation loss pooled over them; the default) or client (each client its own strength)."
+    ) var pilotScope: MarketExperiment.ProxPilot.Scope?
+    @Option(help: "Pull clients that bought nothing towards their own model too: yes (the reference code) or no (default).")
+    var proxWithoutImports: String?
+    @Option(help: "Distance between updates.") var distance: MarketDistance = .cosine
+    @Option(help: "Tie-break among equal thresholds: index (the reference code) or random.") var tieBreak: MarketTieBreak = .index
+    @Option(name: .customLong("K"), help: "Eagerness K of every importing client.") var eagerness: Double = 5e5
+    @Option(help: "Export cost c of every client.") var cost: Double = 1
+    @Option(name: .customLong("K-range"), help: "Inclusive market: per-client K drawn uniformly from LO:HI (seeded).") var KRange: String?
+    @Option(help: "Inclusive market: per-client cost c drawn uniformly from LO:HI (seeded).") var costRange: String?
+    @Option(help: "Inclusive market: per-client K and cost from a CSV file with header client,K,cost.") var economics: String?
+    @Option(help: "True data size N = training rows x this factor (default: mean N = 5000, the paper's client size for K = 5e5).")
+    var sizeScale: Double?
+    @Option(
+        help:
+            "Dropout rule (implies --dropout): negative-utility (the paper's) or ir-probability (a client stays with probability = share of its rounds with utility >= 0; a reconstruction)."
+    ) var dropoutRule: DropoutRule?
+}
+
+/// `agora market run` options: training.
+struct TrainingFlags: ParsableArguments {
+    @Option(help: "Rounds.") var rounds: Int = 20
+    @Option(help: "Local SGD steps per round.") var localSteps: Int = 20
+    @Option(help: "Mini-batch size.") var batch: Int = 32
+    @Option(help: "SGD learning rate.") var lr: Double = 0.05
+    @Option(help: "SGD momentum.") var momentum: Double = 0.9
+    @Option(help: "L2 weight decay.") var l2: Double = 1e-5
+    @Option(help: "Hidden units of an MLP (0: logistic/softmax regression).") var hidden: Int = 0
+    @Option(help: "Fraction of each client's rows held out for its test accuracy.") var testFraction: Double = 0.2
+    @Option(help: "The fewest rows a client may hold (at least 2; every client also gets a test row).") var minClientRows: Int = 10
+}
+
+/// `agora market run` options: attacks and misreports.
+struct AttackFlags: ParsableArguments {
+    @Option(help: "A misreporting client as CLIENT:SIZE_FACTOR:COST_FACTOR (repeatable).") var misreport: [String] = []
+    @Option(help: "An attacker as CLIENT:KIND, KIND one of shuffle, sign-flip, free-ride-constant, free-ride-gaussian (repeatable).")
+    var attack: [String] = []
+    @Option(
+        help:
+            "Attack conventions: agora (sign-flip reflects the update about theta0, constant free-rider theta0 + 0.01) or reference (the reference code's: -theta, all ones, free-riders report cost 0)."
+    ) var attackConvention: AttackConvention = .agora
 }
