@@ -504,7 +504,7 @@ public func agora_blas_core_advice(
     _ core: UnsafeMutablePointer<CChar>?, _ coreSize: Int,
     _ reason: UnsafeMutablePointer<CChar>?, _ reasonSize: Int
 ) -> Int32 {
-    let current = getenv("AGORA_BLAS_ASSUME_CORE").map { String(cString: $0) } ?? OpenBLAS.coreName
+    let current = Platform.environment("AGORA_BLAS_ASSUME_CORE") ?? OpenBLAS.coreName
     guard let (best, why) = BLASCoreSelection.advice(current: current, cpu: CPUFeatures.current()) else {
         writeMessage("", core, coreSize)
         writeMessage("", reason, reasonSize)

@@ -3,14 +3,6 @@ import AgoraKernels
 import AgoraTopology
 import CMPI
 import Dispatch
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// MPI handle types differ between implementations (Open MPI: pointers to incomplete structs,
 /// imported as optionals; MPICH: Int32), so they are declared by inference from the shim's null
 /// handles, never by name.
@@ -57,7 +49,7 @@ public enum MPIRuntime {
     /// Whether this process was started by an MPI launcher (Open MPI, MPICH/Hydra or PMIx).
     public static var launched: Bool {
         let names: [String] = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"]
-        return names.contains { name in getenv(name) != nil }
+        return names.contains { name in Platform.environment(name) != nil }
     }
 
     /// MPI_Init_thread (funneled: only the main thread calls MPI; Agora's pool threads never do).

@@ -1,11 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Which OpenBLAS core kernels to run, and why.
 ///
 /// Debian's OpenBLAS (DYNAMIC_ARCH) picks its kernels from the CPU model it recognises; on a CPU

@@ -1,11 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The per-example loss of a generalized linear model on the margin z = x . theta.
 public enum GLMLoss: String, Sendable, Codable, CaseIterable {
     /// log(1 + exp(-y z)) with y in {-1, +1}.
@@ -20,8 +12,8 @@ public enum GLMLoss: String, Sendable, Codable, CaseIterable {
         case .logistic:
             // One exponential serves both: e = exp(-|m|), m = -y z.
             let m = -y * z
-            let e = exp(-abs(m))
-            let loss = max(m, 0) + log1p(e)
+            let e = Math.exp(-abs(m))
+            let loss = max(m, 0) + Math.log1p(e)
             let s = m > 0 ? 1 / (1 + e) : e / (1 + e)  // sigma(m) = sigma(-y z)
             return (loss, -y * s)
         case .squared:
@@ -34,7 +26,7 @@ public enum GLMLoss: String, Sendable, Codable, CaseIterable {
     @inline(__always)
     public func derivative(_ z: Double, _ y: Double) -> Double {
         switch self {
-        case .logistic: return -y / (1 + exp(y * z))
+        case .logistic: return -y / (1 + Math.exp(y * z))
         case .squared: return z - y
         }
     }

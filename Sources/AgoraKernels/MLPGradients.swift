@@ -1,11 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Layout of a one-hidden-layer ReLU network's parameters in one flat row:
 /// W1 [hidden x inputs], b1 [hidden], W2 [classes x hidden], b2 [classes].
 public struct MLPShape: Sendable, Codable, Equatable {
@@ -70,11 +62,11 @@ extension Kernels {
                     }
                     var sum = 0.0
                     for c in 0..<k {
-                        z[c] = exp(z[c] - zmax)
+                        z[c] = Math.exp(z[c] - zmax)
                         sum += z[c]
                     }
                     let y = labels[i]
-                    total += -log(z[y] / sum)
+                    total += -Math.log(z[y] / sum)
                     for j in 0..<h { dr[j] = 0 }
                     for c in 0..<k {
                         let dz = T(z[c] / sum - (c == y ? 1 : 0))

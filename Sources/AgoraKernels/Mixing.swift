@@ -1,13 +1,5 @@
 import CAgoraSupport
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// How `Kernels.mix` applies a mixing matrix.
 public enum MixStrategy: String, Sendable, Codable, CaseIterable {
     /// Sparse neighbour sums when W is sparse, GEMM when its density is at least
@@ -253,14 +245,14 @@ extension Kernels {
     /// Output size from which the sparse mix writes with streaming stores: twice a 32 MiB
     /// last-level cache (`AGORA_STREAM_BYTES` overrides it; 0 disables streaming).
     static let streamingStoreBytes: Int = {
-        if let s = getenv("AGORA_STREAM_BYTES"), let v = Int(String(cString: s)), v >= 0 { return v == 0 ? .max : v }
+        if let s = Platform.environment("AGORA_STREAM_BYTES"), let v = Int(s), v >= 0 { return v == 0 ? .max : v }
         return 64 << 20
     }()
 
     /// Cache budget of one column tile of the sparse mix, in bytes across all agents
     /// (`AGORA_MIX_TILE_BYTES` overrides it, for tuning experiments).
     static let mixTileBytesOverride: Int? = {
-        if let s = getenv("AGORA_MIX_TILE_BYTES"), let v = Int(String(cString: s)), v > 0 { return v }
+        if let s = Platform.environment("AGORA_MIX_TILE_BYTES"), let v = Int(s), v > 0 { return v }
         return nil
     }()
     static var mixTileBytes: Int { mixTileBytesOverride ?? (4 << 20) }

@@ -1,11 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 extension Kernels {
     /// Mini-batch gradients of L2-regularised multinomial softmax regression for every agent.
     ///
@@ -44,11 +36,11 @@ extension Kernels {
                     }
                     var sum = 0.0
                     for c in 0..<k {
-                        z[c] = exp(z[c] - zmax)
+                        z[c] = Math.exp(z[c] - zmax)
                         sum += z[c]
                     }
                     let y = labels[i]
-                    total += -log(z[y] / sum)
+                    total += -Math.log(z[y] / sum)
                     // Gradient: (p_c - 1[c = y]) x for each class.
                     for c in 0..<k { rows.addScaled(row: i, T(z[c] / sum - (c == y ? 1 : 0)), into: gr + c * d) }
                 }

@@ -1,13 +1,5 @@
 import AgoraKernels
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Reads undirected edge lists: one edge `i j` per line (0-based agent indices), optionally with a
 /// third column, a weight w_ij > 0 for custom mixing weights. `#` starts a comment; blank lines and
 /// CRLF endings are accepted. Every problem names the file and line.

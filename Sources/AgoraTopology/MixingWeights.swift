@@ -1,13 +1,5 @@
 import AgoraKernels
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// How mixing weights are derived from a graph.
 public enum WeightScheme: String, Sendable, Codable, CaseIterable {
     /// Metropolis-Hastings: w_ij = 1 / (1 + max(d_i, d_j)), w_ii = 1 - sum_j w_ij. Symmetric and
@@ -151,7 +143,7 @@ public struct MixingMatrix: Sendable, Equatable {
             var slem = 0.0
             for k in 1..<n {
                 var lambda = 0.0
-                for (o, w) in offsets { lambda += w * cos(2 * Double.pi * Double(o) * Double(k) / Double(n)) }
+                for (o, w) in offsets { lambda += w * Math.cos(2 * Double.pi * Double(o) * Double(k) / Double(n)) }
                 slem = max(slem, abs(lambda))
             }
             return (1 - slem, .circulant)

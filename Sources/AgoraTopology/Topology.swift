@@ -1,13 +1,5 @@
 import AgoraKernels
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A family of communication graphs, as BlueFog users know them, plus edge-list files.
 ///
 /// Static topologies give one graph; `onePeerExponential` is time-varying: `graph(at:)` changes
@@ -244,7 +236,7 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
                 }
                 attempt += 1
                 if attempt >= 200 {
-                    let threshold = (log(Double(n)) / Double(n) * 1000).rounded(.up) / 1000
+                    let threshold = (Math.log(Double(n)) / Double(n) * 1000).rounded(.up) / 1000
                     throw AgoraError.configuration(
                         "Topology erdos-renyi:\(p) on \(n) agents gave no connected graph in 200 draws; use p >= ln(n)/n = \(threshold) or larger"
                     )

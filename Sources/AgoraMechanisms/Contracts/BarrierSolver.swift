@@ -1,13 +1,5 @@
 import AgoraKernels
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A smooth convex program with few variables:  minimize f(x)  subject to  g_j(x) <= 0.
 ///
 /// Implementations return exact first and second derivatives; f and every g_j must be convex.
@@ -193,7 +185,7 @@ public struct BarrierSolver {
             var s = t * p.objectiveValue(y)
             for v in g {
                 if !(v < 0) { return nil }
-                s -= log(-v)
+                s -= Math.log(-v)
             }
             return s
         }

@@ -1,14 +1,6 @@
 import AgoraKernels
 import AgoraTopology
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Expectations over all Multinomial outcomes of v(a(n . m)) and their derivatives: totals
 /// x = N m, per-outcome values and derivatives (vectorised), then every weighted sum one Newton step
 /// needs from one fused pass (`Kernels.weightedMoments`: values, N^T diag(w) v', N^T diag(w v'') N).

@@ -1,14 +1,6 @@
 import AgoraKernels
 import AgoraTopology
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A contract-design setting: N participants with types drawn i.i.d. from p, type i having marginal
 /// contribution cost c_i. Types may be given in any order; they are sorted by cost (highest first)
 /// internally and every result is reported in the caller's order.

@@ -1,13 +1,5 @@
 import AgoraKernels
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Model accuracy as a function of total contribution x: value, first and second derivative.
 /// Must be nondecreasing, and concave where positive.
 public protocol AccuracyFunction: Sendable {
@@ -52,7 +44,7 @@ public struct GeneralizationBoundAccuracy: AccuracyFunction, Codable, Equatable 
     /// One element: the same operations as the batched form on a two-lane vector (lane-wise IEEE
     /// arithmetic, so both agree to the last bit; two lanes cost what one does).
     public func evaluate(_ x: Double) -> (a: Double, da: Double, d2a: Double) {
-        let threshold = k * exp(-2), inverseK = 1 / k
+        let threshold = k * Math.exp(-2), inverseK = 1 / k
         let lg = Kernels.fastLog(positiveNormal: logArgument(x, threshold: threshold, inverseK: inverseK))
         let (a, da, d2a) = evaluateLanes(SIMD2(repeating: x), logarithm: SIMD2(repeating: lg), threshold: threshold, inverseK: inverseK)
         return (a[0], da[0], d2a[0])
@@ -67,7 +59,7 @@ public struct GeneralizationBoundAccuracy: AccuracyFunction, Codable, Equatable 
         d2a: UnsafeMutablePointer<Double>
     ) {
         guard let xp = x.baseAddress else { return }
-        let n = x.count, threshold = k * exp(-2), inverseK = 1 / k
+        let n = x.count, threshold = k * Math.exp(-2), inverseK = 1 / k
         for i in 0..<n { d2a[i] = Kernels.fastLog(positiveNormal: logArgument(xp[i], threshold: threshold, inverseK: inverseK)) }
         Kernels.mapLanes8(count: n, xp, d2a, into: a, da, d2a) { v, lg in
             evaluateLanes(v, logarithm: lg, threshold: threshold, inverseK: inverseK)

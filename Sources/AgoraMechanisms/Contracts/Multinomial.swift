@@ -1,13 +1,5 @@
 import AgoraKernels
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Every outcome of Multinomial(N, p): type counts n with sum n = N, their probabilities, and per
 /// type the conditional weights given n_i >= 1. Enumerated once, so expectations over outcomes are
 /// exact dot products (gemv/gemm) rather than Monte-Carlo estimates.
@@ -34,7 +26,7 @@ public struct MultinomialOutcomes: Sendable {
     /// Number of outcomes, C(N + I - 1, I - 1), as a Double (it can be astronomically large).
     public static func outcomeCount(trials n: Int, types k: Int) -> Double {
         guard k >= 1 else { return 0 }
-        return exp(logGamma(Double(n + k)) - logGamma(Double(n + 1)) - logGamma(Double(k)))
+        return Math.exp(logGamma(Double(n + k)) - logGamma(Double(n + 1)) - logGamma(Double(k)))
     }
 
     /// Largest enumeration accepted by default (about 40 MB of counts at I = 5).
@@ -73,7 +65,7 @@ public struct MultinomialOutcomes: Sendable {
         rec(0, trials)
         let m = rows.count / k
         counts = try Matrix(rows: m, cols: k, storage: rows.map(Double.init))
-        let logp = p.map { $0 > 0 ? log($0) : -Double.infinity }
+        let logp = p.map { $0 > 0 ? Math.log($0) : -Double.infinity }
         // log c! for every count that can occur (the same logGamma values, looked up: at 888k
         // outcomes of 8 types the calls took a tenth of a second).
         let logFactorial = (0...trials).map { logGamma(Double($0 + 1)) }
@@ -86,13 +78,13 @@ public struct MultinomialOutcomes: Sendable {
             return s
         }
         var pm = [Double](repeating: 0, count: m)
-        for o in 0..<m { pm[o] = exp(logPMF(rows[(o * k)..<((o + 1) * k)], trials)) }
+        for o in 0..<m { pm[o] = Math.exp(logPMF(rows[(o * k)..<((o + 1) * k)], trials)) }
         pmf = pm
         var cond = Matrix<Double>(rows: k, cols: m)
         for i in 0..<k {
             switch conditioning {
             case .truncated:
-                let z = 1 - pow(1 - p[i], Double(trials))
+                let z = 1 - Math.pow(1 - p[i], Double(trials))
                 guard z > 0 else {
                     throw AgoraError.configuration("type \(i + 1) has probability 0: its conditional expectation is undefined")
                 }
@@ -104,7 +96,7 @@ public struct MultinomialOutcomes: Sendable {
                 for o in 0..<m where rows[o * k + i] >= 1 {
                     var n = Array(rows[(o * k)..<((o + 1) * k)])
                     n[i] -= 1
-                    cond[i, o] = exp(logPMF(n[...], trials - 1))
+                    cond[i, o] = Math.exp(logPMF(n[...], trials - 1))
                 }
             }
         }
@@ -186,9 +178,5 @@ extension MultinomialOutcomes {
     }
 }
 
-/// log Gamma(x) through the reentrant C function (plain `lgamma` is ambiguous between modules and
-/// writes a global sign variable).
-@inline(__always) func logGamma(_ x: Double) -> Double {
-    var sign: Int32 = 0
-    return lgamma_r(x, &sign)
-}
+/// log Gamma(x) (`Math.logGamma`: the reentrant C function).
+@inline(__always) func logGamma(_ x: Double) -> Double { Math.logGamma(x) }

@@ -1,13 +1,5 @@
 import AgoraKernels
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Measures whether misreporting pays in the market as implemented: for each client and each
 /// misreport (cost x0.5, cost x2, data size x2, or any list of factors), the change of its true
 /// utility when only it misreports, everything else (distances, others' reports) fixed; and

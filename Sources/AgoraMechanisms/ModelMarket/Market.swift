@@ -1,13 +1,5 @@
 import AgoraKernels
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// What a client tells the market (or what is true about it): data size N, the cost c of exporting
 /// its model once (per importer), and its eagerness K >= 0 (K = 0: a pure seller that never imports).
 public struct ClientEconomics: Codable, Sendable, Equatable {
@@ -80,7 +72,7 @@ public enum MarketGain {
         if !(w > 0) { return (.infinity, 0) }
         if k == 0 { return (n, 0) }  // nothing is ever worth buying: no x above N qualifies
         let s = k.squareRoot()
-        var delta = min(n.squareRoot(), cbrt(w * n * n / (4 * s)))
+        var delta = min(n.squareRoot(), Math.cbrt(w * n * n / (4 * s)))
         var it = 0
         while it < 100 {
             let d2 = delta * delta

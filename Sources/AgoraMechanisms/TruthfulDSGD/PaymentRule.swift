@@ -1,13 +1,5 @@
 import AgoraTopology
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Neighbour-to-neighbour payments of truthful decentralized SGD (Chen & Wang, arXiv 2603.27962;
 /// reconstruction, see the spec): on every edge (i, j), agent i pays agent j
 ///     tau_ij = C_t omega_ij (s_i - s_j),

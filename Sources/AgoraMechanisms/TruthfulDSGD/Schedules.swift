@@ -1,13 +1,5 @@
 import AgoraKernels
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A power-law schedule a_t = a_0 (t + 1)^(-exponent), as used for step sizes (lambda_t, exponent
 /// v) and payment coefficients (C_t, exponent u) in truthful decentralized SGD.
 public struct PowerSchedule: Codable, Sendable, Equatable {
@@ -21,7 +13,7 @@ public struct PowerSchedule: Codable, Sendable, Equatable {
 
     /// The value at iteration t (t = 0, 1, ...).
     public func callAsFunction(_ t: Int) -> Double {
-        initial * pow(Double(t + 1), -exponent)
+        initial * Math.pow(Double(t + 1), -exponent)
     }
 
     /// Checks that the schedule is usable, naming `field` in the error.

@@ -1,14 +1,6 @@
 import AgoraKernels
 import AgoraTopology
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Truthful decentralized SGD with neighbour payments (Chen & Wang, arXiv 2603.27962;
 /// reconstruction, stated in full in docs/dsgd.md). Per iteration t, for every agent i:
 ///  1. g_i = stochastic gradient of f_i at theta_i;  the agent applies m_i (= g_i when truthful);
