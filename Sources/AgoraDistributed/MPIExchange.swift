@@ -77,6 +77,17 @@ public enum MPIRuntime {
     /// Ends every rank (after an error on one: the others may be waiting in a collective).
     public static func abort(code: Int32) { _ = MPI_Abort(agora_mpi_comm_world(), code) }
 
+    /// Every rank's block of rows shared with every rank, in place (`MPI_Allgatherv` with
+    /// `MPI_IN_PLACE`): rank r's rows are `counts[r]` elements of `type` from element `displs[r]`.
+    static func allgatherInPlace(
+        _ base: UnsafeMutableRawPointer?, counts: [Int32], displacements: [Int32], type: TypeHandle, rank: Int
+    ) throws {
+        try check(
+            MPI_Allgatherv(
+                agora_mpi_in_place(), 0, agora_mpi_datatype_null(), base, counts, displacements, type.value,
+                agora_mpi_comm_world()), "MPI_Allgatherv", rank: rank)
+    }
+
     /// Waits for every rank (before a timed region, so all ranks start together).
     public static func barrier() throws {
         try check(MPI_Barrier(agora_mpi_comm_world()), "MPI_Barrier", rank: (try? rank()) ?? -1)

@@ -1,7 +1,6 @@
 #if MPI
 import AgoraKernels
 import AgoraTopology
-import CMPI
 
 /// `RowPlacement` over MPI: clients in contiguous blocks over the ranks (rank r owns rows
 /// r m / P ..< (r + 1) m / P; ranks may own none), rows shared by `MPI_Allgatherv` in place, one
@@ -36,10 +35,8 @@ public final class MPIRowPlacement: RowPlacement {
         let type = try types.floats(p)
         let counts = blocks.map { Int32($0.count) }, displs = blocks.map { Int32($0.lowerBound) }
         try x.storage.withUnsafeMutableBufferPointer { b in
-            try MPIRuntime.check(
-                MPI_Allgatherv(
-                    agora_mpi_in_place(), 0, agora_mpi_datatype_null(), b.baseAddress, counts, displs,
-                    type.value, agora_mpi_comm_world()), "MPI_Allgatherv", rank: rank)
+            try MPIRuntime.allgatherInPlace(
+                UnsafeMutableRawPointer(b.baseAddress), counts: counts, displacements: displs, type: type, rank: rank)
         }
     }
 }
