@@ -176,6 +176,21 @@ public func agora_topology_spectral_gap(
     }
 }
 
+/// Buffers from C are at most 2^48 bytes (the x86-64 and arm64 user address space): a size above it
+/// cannot describe memory the caller owns, and below it no size, offset or overlap arithmetic here
+/// can overflow.
+let maxBufferBytes = 1 << 48
+
+/// `rows x cols` elements of `bytesEach` bytes, from sizes given in C: both non-negative, the
+/// buffer within `maxBufferBytes`. Throws with `what` and the sizes otherwise (never traps).
+func checkedElements(_ rows: Int64, _ cols: Int64, bytesEach: Int, _ what: String) throws -> Int {
+    try require(rows >= 0 && cols >= 0, "\(what): sizes must be non-negative, got \(rows) x \(cols)")
+    let (n, o1) = Int(rows).multipliedReportingOverflow(by: Int(cols))
+    let (bytes, o2) = n.multipliedReportingOverflow(by: bytesEach)
+    try require(!o1 && !o2 && bytes <= maxBufferBytes, "\(what): \(rows) x \(cols) elements exceed the address space")
+    return n
+}
+
 /// Whether [a, a + n) and [b, b + n) share memory.
 func overlaps<T>(_ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ count: Int) -> Bool {
     let x = UInt(bitPattern: a), y = UInt(bitPattern: b), bytes = UInt(count * MemoryLayout<T>.stride)
@@ -191,8 +206,7 @@ func mixChecked<T: AgoraScalar>(
     guard let x, let y else { throw ArgumentError(message: "x and y must not be NULL") }
     try require(agents == Int64(agentsOfW), "x has \(agents) rows but the topology has \(agentsOfW) agents")
     try require(dim >= 0, "dim must be non-negative, got \(dim)")
-    let (count, overflow) = Int(agents).multipliedReportingOverflow(by: Int(dim))
-    try require(!overflow, "agents x dim overflows")
+    let count = try checkedElements(agents, dim, bytesEach: MemoryLayout<T>.stride, "agents x dim")
     try require(!overlaps(x, UnsafePointer(y), count), "y overlaps x: the output must be a separate buffer")
     if fused {
         guard let stepSizes, let directions else { throw ArgumentError(message: "step_sizes and directions must not be NULL") }
@@ -312,8 +326,7 @@ public func agora_dsgd_step_f32(
         }
         try require(agents == Int64(t.matrix.agents), "parameters have \(agents) rows but the topology has \(t.matrix.agents) agents")
         try require(dim >= 0 && iteration >= 0, "dim and iteration must be non-negative")
-        let (count, overflow) = Int(agents).multipliedReportingOverflow(by: Int(dim))
-        try require(!overflow, "agents x dim overflows")
+        let count = try checkedElements(agents, dim, bytesEach: MemoryLayout<Float>.stride, "agents x dim")
         try require(
             !overlaps(parameters, UnsafePointer(next), count) && !overlaps(applied, UnsafePointer(next), count),
             "next overlaps parameters or applied: the output must be a separate buffer")
@@ -415,8 +428,7 @@ public func agora_features_create_dense_f32(
         guard let out else { throw ArgumentError(message: "out is NULL") }
         out.pointee = nil
         try require(rows >= 1 && cols >= 1, "rows and cols must be at least 1, got \(rows) x \(cols)")
-        let (count, overflow) = Int(rows).multipliedReportingOverflow(by: Int(cols))
-        try require(!overflow, "rows x cols overflows")
+        let count = try checkedElements(rows, cols, bytesEach: MemoryLayout<Float>.stride, "rows x cols")
         try ResourceLimits.check(bytes: 4 * Double(count), for: "a copy of \(rows) x \(cols) features")
         let m = try Matrix(rows: Int(rows), cols: Int(cols), storage: try finiteFloats(x, count, "x"))
         storeFeatures(.dense(m), try finiteFloats(targets, Int(rows), "targets"), out)
@@ -436,6 +448,7 @@ public func agora_features_create_csr_f32(
         try require(
             rows >= 1 && cols >= 1 && cols <= Int64(Int32.max), "rows and cols must be at least 1 (cols below 2^31), got \(rows) x \(cols)")
         guard let rowStart, let columns else { throw ArgumentError(message: "row_start and columns must not be NULL") }
+        _ = try checkedElements(rows + 0, 1, bytesEach: MemoryLayout<Int64>.stride, "row_start (rows + 1 entries)")
         let starts = Array(UnsafeBufferPointer(start: rowStart, count: Int(rows) + 1)).map { Int($0) }
         let nnz = starts[Int(rows)]
         try require(starts[0] == 0 && nnz >= 0, "row_start must start at 0 and end at the number of stored entries")
@@ -476,8 +489,7 @@ public func agora_glm_gradients_f32(
         try require(l2.isFinite && l2 >= 0, "l2 must be non-negative and finite, got \(l2)")
         try require(agents >= 1, "agents must be at least 1, got \(agents)")
         try require(dim == Int64(f.rows.cols), "parameters have \(dim) columns but the features have \(f.rows.cols)")
-        let (count, overflow) = Int(agents).multipliedReportingOverflow(by: Int(dim))
-        try require(!overflow, "agents x dim overflows")
+        let count = try checkedElements(agents, dim, bytesEach: MemoryLayout<Float>.stride, "agents x dim")
         try require(
             !overlaps(parameters, UnsafePointer(gradients), count), "gradients overlap parameters: the output must be a separate buffer")
         let starts = Array(UnsafeBufferPointer(start: batchStart, count: Int(agents) + 1)).map { Int($0) }

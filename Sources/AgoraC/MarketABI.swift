@@ -7,9 +7,7 @@ import AgoraMechanisms
 /// `rows x cols` with an overflow check (sizes come from C).
 func elementCount(_ rows: Int64, _ cols: Int64, _ what: String) throws -> Int {
     try require(rows >= 1 && cols >= 1, "\(what) must have at least one row and one column, got \(rows) x \(cols)")
-    let (n, overflow) = Int(rows).multipliedReportingOverflow(by: Int(cols))
-    try require(!overflow, "\(what): \(rows) x \(cols) overflows")
-    return n
+    return try checkedElements(rows, cols, bytesEach: MemoryLayout<Float>.stride, what)
 }
 
 /// A Float matrix copied from the caller's buffer, checked finite (the market's arithmetic and the
@@ -26,7 +24,8 @@ func finiteMatrix(_ p: UnsafePointer<Float>?, _ rows: Int64, _ cols: Int64, _ wh
 
 func finiteVector(_ p: UnsafePointer<Float>?, _ count: Int64, _ what: String) throws -> [Float] {
     guard let p else { throw ArgumentError(message: "\(what) must not be NULL") }
-    let v = Array(UnsafeBufferPointer(start: p, count: Int(count)))
+    let n = try checkedElements(count, 1, bytesEach: MemoryLayout<Float>.stride, what)
+    let v = Array(UnsafeBufferPointer(start: p, count: n))
     if let bad = v.firstIndex(where: { !$0.isFinite }) { throw ArgumentError(message: "\(what)[\(bad)] = \(v[bad]) must be finite") }
     return v
 }

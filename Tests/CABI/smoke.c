@@ -37,6 +37,24 @@ int main(void) {
     CHECK(agora_mix_f32(NULL, x, 8, 3, y, msg, sizeof msg) == AGORA_ERROR_ARGUMENT, "NULL topology: %s", msg);
     CHECK(agora_mix_f32(t, NULL, 8, 3, y, msg, sizeof msg) == AGORA_ERROR_ARGUMENT, "NULL x: %s", msg);
     CHECK(agora_mix_f32(t, x, 8, -3, y, msg, sizeof msg) == AGORA_ERROR_ARGUMENT, "negative dim: %s", msg);
+    /* Sizes past the address space are refused before any size or overlap arithmetic can overflow. */
+    CHECK(agora_mix_f32(t, x, 8, (int64_t)1 << 59, y, msg, sizeof msg) == AGORA_ERROR_ARGUMENT && strstr(msg, "address space"),
+          "dim 2^59: %s", msg);
+    {
+        int64_t starts[2] = {0, 0};
+        int32_t cols[1] = {0};
+        float vals[1] = {0}, targets[1] = {0};
+        agora_features *f = NULL;
+        CHECK(agora_features_create_csr_f32(INT64_MAX, 3, starts, cols, vals, targets, &f, msg, sizeof msg) == AGORA_ERROR_ARGUMENT
+                  && f == NULL && strstr(msg, "address space"), "csr rows INT64_MAX: %s", msg);
+        float dense[6] = {1, 2, 3, 4, 5, 6}, y2[2] = {0, 1};
+        CHECK(agora_features_create_dense_f32(dense, 2, 3, y2, &f, msg, sizeof msg) == AGORA_OK, "dense: %s", msg);
+        float theta[3] = {0}, grads[3], losses[1];
+        int64_t bstart[2] = {0, 1}, brows[1] = {0};
+        CHECK(agora_glm_gradients_f32(f, 0, 0.0f, theta, INT64_MAX, 3, bstart, brows, grads, losses, msg, sizeof msg)
+                  == AGORA_ERROR_ARGUMENT, "gradients agents INT64_MAX: %s", msg);
+        agora_features_free(f);
+    }
     agora_topology *bad = NULL;
     CHECK(agora_topology_create("ring:5", 8, NULL, 0, 0, &bad, msg, sizeof msg) == AGORA_ERROR_CONFIGURATION && bad == NULL, "ring:5: %s", msg);
     CHECK(agora_topology_create("complete", 1000000, NULL, 0, 0, &bad, msg, sizeof msg) == AGORA_ERROR_RESOURCES, "complete 1e6: %s", msg);
