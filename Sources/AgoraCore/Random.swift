@@ -56,6 +56,20 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatab
         s3 = state[3]
     }
 
+    private enum CodingKeys: String, CodingKey { case s0, s1, s2, s3 }
+
+    /// Decodes the four words and refuses the all-zero state, as `init(state:)` does: from it
+    /// xoshiro returns zeros forever, and the normal sampler (which redraws a zero) would never end.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let words = try [CodingKeys.s0, .s1, .s2, .s3].map { try c.decode(UInt64.self, forKey: $0) }
+        guard words.contains(where: { $0 != 0 }) else {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "a random stream's state is all zero, which no generator reaches"))
+        }
+        (s0, s1, s2, s3) = (words[0], words[1], words[2], words[3])
+    }
+
     /// Uniform in [0, 1) with 53 random bits.
     public mutating func uniform() -> Double {
         Double(next() >> 11) * 0x1.0p-53
