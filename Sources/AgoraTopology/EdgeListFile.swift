@@ -86,8 +86,14 @@ public enum EdgeListFile {
                 guard let v = Double(fields[2]), v.isFinite else {
                     throw AgoraError.data(file: name, line: lineNo, "field 3 '\(fields[2])' is not a number (a weight)")
                 }
-                guard v >= 0 else {
-                    throw AgoraError.data(file: name, line: lineNo, "negative weight \(fields[2]); mixing weights must be non-negative")
+                guard v > 0 else {
+                    // A zero weight is no edge: the graph's connectivity would be checked on an edge
+                    // that W does not have, and W could fall apart into pieces that never mix.
+                    throw AgoraError.data(
+                        file: name, line: lineNo,
+                        v == 0
+                            ? "weight 0: an edge of weight 0 is no edge; leave the line out (the graph must stay connected without it)"
+                            : "negative weight \(fields[2]); mixing weights must be positive")
                 }
                 w[key] = v
             }

@@ -162,6 +162,10 @@ final class TopologyTests: XCTestCase {
         expect("g.txt:1: agent index -1 is negative") { _ = try EdgeListFile.parse("-1 2\n", name: "g.txt") }
         expect("g.txt:2: lacks a weight column") { _ = try EdgeListFile.parse("0 1 0.5\n1 2\n", name: "g.txt") }
         expect("g.txt:1: negative weight -0.5") { _ = try EdgeListFile.parse("0 1 -0.5\n", name: "g.txt") }
+        // A zero weight would pass the connectivity check on the unweighted graph while W splits.
+        expect("g.txt:2: weight 0: an edge of weight 0 is no edge") {
+            _ = try EdgeListFile.parse("0 1 0.5\n1 2 0\n2 3 0.5\n", name: "g.txt")
+        }
         expect("g.txt: no edges") { _ = try EdgeListFile.parse("# nothing\n", name: "g.txt") }
         expect("g.txt:1: agent index 1048576 is above the largest supported index 1048575") {
             _ = try EdgeListFile.parse("0 1048576\n", name: "g.txt")
