@@ -54,6 +54,36 @@ final class PartitionTests: XCTestCase {
         XCTAssertLessThan(iid, 0.1)
     }
 
+    /// A tiny concentration makes every Gamma draw underflow; the shares still follow the draws
+    /// (one agent takes almost everything) instead of silently becoming equal, and moderate
+    /// concentrations are unchanged by the logarithms kept beside the values.
+    func testTinyDirichletConcentrationDoesNotBecomeEqualShares() throws {
+        var g = SeededGenerator(seed: 5)
+        for _ in 0..<20 {
+            let shares = g.dirichlet(count: 10, alpha: 1e-5)
+            XCTAssertEqual(shares.reduce(0, +), 1, accuracy: 1e-12)
+            XCTAssertGreaterThan(shares.max()!, 0.99, "\(shares)")
+        }
+        var a = SeededGenerator(seed: 9), b = a
+        for alpha in [0.1, 0.5, 2.0] {
+            let shares = a.dirichlet(count: 6, alpha: alpha)
+            let gammas = (0..<6).map { _ in b.gamma(shape: alpha) }
+            let total = gammas.reduce(0, +)
+            XCTAssertEqual(shares, gammas.map { $0 / total }, "alpha \(alpha): the shares are the normalised draws")
+        }
+        // As a partition: each class lands (almost) wholly on one agent, never an equal split (or,
+        // when no draw gives every agent its minimum rows, a refusal that says so).
+        do {
+            let p = try Partition(labels: labels, classes: 10, agents: 10, scheme: .dirichlet(beta: 1e-5), seed: 3)
+            for c in 0..<10 {
+                let perAgent = p.labelHistograms.map { $0[c] }
+                XCTAssertGreaterThan(Double(perAgent.max()!), 0.9 * Double(perAgent.reduce(0, +)), "class \(c): \(perAgent)")
+            }
+        } catch {
+            XCTAssertTrue("\(error)".contains("no dirichlet:1e-05 split"), "\(error)")
+        }
+    }
+
     func testClassGroupsAreDisjoint() throws {
         let p = try Partition(labels: labels, classes: 10, agents: 10, scheme: .classGroups(groups: 2), seed: 1)
         for (a, h) in p.labelHistograms.enumerated() {

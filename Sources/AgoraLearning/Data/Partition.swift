@@ -223,11 +223,16 @@ public struct Partition: Sendable {
 
 extension SeededGenerator {
     /// Gamma(shape, 1) by Marsaglia and Tsang (shape < 1 through the boost Gamma(a + 1) U^(1/a)).
-    public mutating func gamma(shape a: Double) -> Double {
+    public mutating func gamma(shape a: Double) -> Double { gammaAndLog(shape: a).value }
+
+    /// A Gamma(shape, 1) draw and its logarithm, from the same random numbers. For a tiny shape
+    /// the value underflows to 0 (U^(1/a) with a = 1e-5) while the logarithm stays exact.
+    mutating func gammaAndLog(shape a: Double) -> (value: Double, log: Double) {
         if a < 1 {
             var u = uniform()
             while u <= 0 { u = uniform() }
-            return gamma(shape: a + 1) * pow(u, 1 / a)
+            let boost = gammaAndLog(shape: a + 1)
+            return (boost.value * pow(u, 1 / a), boost.log + log(u) / a)
         }
         let d = a - 1.0 / 3, c = 1 / (9 * d).squareRoot()
         while true {
@@ -238,19 +243,21 @@ extension SeededGenerator {
             } while v <= 0
             v = v * v * v
             let u = uniform()
-            if u < 1 - 0.0331 * x * x * x * x { return d * v }
-            if u > 0, log(u) < 0.5 * x * x + d * (1 - v + log(v)) { return d * v }
+            if u < 1 - 0.0331 * x * x * x * x { return (d * v, log(d * v)) }
+            if u > 0, log(u) < 0.5 * x * x + d * (1 - v + log(v)) { return (d * v, log(d * v)) }
         }
     }
 
-    /// A Dirichlet(alpha, ..., alpha) draw of `count` shares.
+    /// A Dirichlet(alpha, ..., alpha) draw of `count` shares. When every Gamma draw underflows (a
+    /// tiny alpha), the shares come from the draws' logarithms (the largest gets almost all), not
+    /// from a silent fallback to equal shares.
     public mutating func dirichlet(count: Int, alpha: Double) -> [Double] {
-        var g = (0..<count).map { _ in gamma(shape: alpha) }
-        var s = g.reduce(0, +)
-        if s <= 0 {
-            g = [Double](repeating: 1, count: count)
-            s = Double(count)
-        }
-        return g.map { $0 / s }
+        let draws = (0..<count).map { _ in gammaAndLog(shape: alpha) }
+        let s = draws.reduce(0) { $0 + $1.value }
+        if s > 0 && s.isFinite { return draws.map { $0.value / s } }
+        guard let top = draws.map(\.log).max(), top.isFinite else { return [Double](repeating: 1 / Double(count), count: count) }
+        let scaled = draws.map { exp($0.log - top) }
+        let total = scaled.reduce(0, +)
+        return scaled.map { $0 / total }
     }
 }
