@@ -19,11 +19,20 @@ public enum ResourceLimits {
         return pages > 0 && size > 0 ? Double(pages) * Double(size) : 0
     }
 
-    /// The memory one run may plan to use, in bytes.
+    /// The memory one run may plan to use, in bytes: `AGORA_MEMORY_LIMIT` when it is set (and a
+    /// valid byte count; `check` refuses a malformed one), else 80 % of physical memory.
     public static var memoryBudget: Double {
         if let text = Platform.environment("AGORA_MEMORY_LIMIT"), let v = parseBytes(text) { return v }
         let physical = physicalMemory
         return physical > 0 ? 0.8 * physical : .infinity
+    }
+
+    /// The error for a set but malformed `AGORA_MEMORY_LIMIT` (nil when unset or valid).
+    public static var memoryLimitProblem: AgoraError? {
+        guard let text = Platform.environment("AGORA_MEMORY_LIMIT"), parseBytes(text) == nil else { return nil }
+        return AgoraError.configuration(
+            "AGORA_MEMORY_LIMIT='\(text)' is not a positive byte count (e.g. 512M, 8G, 1.5T): unset it or correct it",
+            field: "AGORA_MEMORY_LIMIT")
     }
 
     /// "12", "512M", "8G", "1.5T" as bytes (nil when malformed).
@@ -46,6 +55,7 @@ public enum ResourceLimits {
     /// Throws an `AgoraError` of kind `.resources` when `bytes` (an estimate of what `what` will
     /// allocate) exceeds the budget.
     public static func check(bytes: Double, for what: String) throws {
+        if let problem = memoryLimitProblem { throw problem }
         let budget = memoryBudget
         guard bytes.isFinite, bytes <= budget else {
             let source = Platform.environment("AGORA_MEMORY_LIMIT") != nil ? "AGORA_MEMORY_LIMIT" : "80 % of the machine's memory"

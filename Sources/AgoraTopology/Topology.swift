@@ -99,7 +99,11 @@ public enum Topology: Sendable, Equatable, Codable, CustomStringConvertible {
             self = .onePeerExponential
         case "erdos-renyi", "er":
             try arguments(1, "erdos-renyi:P")
-            self = .erdosRenyi(p: try num(1, "an edge probability P"))
+            let p: Double = try num(1, "an edge probability P")
+            guard p.isFinite, p > 0, p <= 1 else {
+                throw AgoraError.configuration("Topology '\(text)': the edge probability P must be in (0, 1], got \(parts[1])")
+            }
+            self = .erdosRenyi(p: p)
         case "regular", "random-regular":
             try arguments(1, "regular:K")
             self = .randomRegular(k: try num(1, "a degree K"))

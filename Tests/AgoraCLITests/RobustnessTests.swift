@@ -130,6 +130,16 @@ final class RobustnessTests: XCTestCase {
         try expectRefusal(
             ["mix", "--agents", "64", "--dim", "1000", "--steps", "1"], "AGORA_MEMORY_LIMIT",
             environment: ["AGORA_MEMORY_LIMIT": "100K"])
+        // A malformed or zero limit is an error naming the variable, not silently ignored.
+        for bad in ["lots", "0", "-5G"] {
+            try expectRefusal(
+                ["mix", "--agents", "64", "--dim", "1000", "--steps", "1"], "AGORA_MEMORY_LIMIT='\(bad)' is not a positive byte count",
+                environment: ["AGORA_MEMORY_LIMIT": bad])
+        }
+        // A probability that is not one is a spelling error, not a memory estimate.
+        for p in ["nan", "0", "1.5", "inf"] {
+            try expectRefusal(["topology", "--topology", "erdos-renyi:\(p)", "--agents", "16"], "the edge probability P must be in (0, 1]")
+        }
     }
 
     func testContractSettingsAreBounded() throws {
