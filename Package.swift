@@ -106,7 +106,7 @@ let package = Package(
             name: "agora",
             dependencies: [
                 "AgoraExperiments", "AgoraReports", "AgoraMechanisms", "AgoraLearning", "AgoraTopology", "AgoraKernels",
-                "AgoraDistributed", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "AgoraDistributed", "CAgoraSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(name: "AgoraBenchCore", path: "Benchmarks/AgoraBenchCore"),

@@ -62,5 +62,13 @@ static inline void agora_name_this_thread(const char *name) {
 static inline int agora_affinity_cpu_count(void) { return 0; }
 static inline void agora_name_this_thread(const char *name) { (void)name; }
 #endif
+/* Flushes standard output; 0 when everything written so far arrived, else -1. A program calls it
+ * before exiting so that a full disk or /dev/full behind its output is an error, not exit 0 with
+ * the output lost (Swift 6 cannot name the C `stdout` variable itself). */
+#include <stdio.h>
+static inline int agora_flush_stdout(void) {
+    return (fflush(stdout) != 0 || ferror(stdout) != 0) ? -1 : 0;
+}
+
 #endif
 

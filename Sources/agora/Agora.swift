@@ -5,6 +5,7 @@ import AgoraMechanisms
 import AgoraReports
 import AgoraTopology
 import ArgumentParser
+import CAgoraSupport
 import Foundation
 
 @main
@@ -23,5 +24,11 @@ struct Agora: ParsableCommand {
     static func main() {
         restartWithBetterBLASCoreIfNeeded()
         Self.main(nil)
+        // Output that never arrived is a failure: a full disk or /dev/full behind `--json >` must
+        // not exit 0 with the result lost.
+        if agora_flush_stdout() != 0 {
+            FileHandle.standardError.write(Data("Error: writing standard output failed (\(String(cString: strerror(errno))))\n".utf8))
+            Foundation.exit(1)
+        }
     }
 }

@@ -242,6 +242,28 @@ final class RobustnessTests: XCTestCase {
         }
     }
 
+    /// Standard output that cannot be written (a full device) ends with an error and exit 1,
+    /// never exit 0 with the JSON lost.
+    func testFailedStandardOutputIsAnError() throws {
+        guard let binary = Self.binary else { throw XCTSkip("the agora binary is not built (swift build first)") }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["topology", "--topology", "ring", "--agents", "8", "--json"]
+        let full = try XCTUnwrap(FileHandle(forWritingAtPath: "/dev/full"))
+        let errPath = scratch + "/stderr-full"
+        FileManager.default.createFile(atPath: errPath, contents: nil)
+        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        p.standardOutput = full
+        p.standardError = err
+        try p.run()
+        p.waitUntilExit()
+        try? err.close()
+        XCTAssertEqual(p.terminationReason, .exit)
+        XCTAssertEqual(p.terminationStatus, 1)
+        let message = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+        XCTAssertTrue(message.contains("writing standard output failed"), message)
+    }
+
     func testGzipBombIsRefusedBeforeItExhaustsMemory() throws {
         let bomb = scratch + "/bomb.csv.gz"
         let make = Process()
