@@ -172,6 +172,10 @@ class Topology:
                 raise TypeError(f"{label} must be an integer, got {type(value).__name__}")
         if seed < 0 or seed >= 2**64:
             raise ValueError(f"seed must be in [0, 2**64), got {seed}")
+        # ctypes wraps integers past the C type silently (2**64 + 8 agents would become 8).
+        for label, value in (("agents", agents), ("iteration", iteration)):
+            if not -2**63 <= value < 2**63:
+                raise ValueError(f"{label} must fit in 64 bits, got {value}")
         handle = ctypes.c_void_p()
         _call(_lib.agora_topology_create, name.encode(), int(agents), weights.encode(), int(seed), int(iteration),
               ctypes.byref(handle))
@@ -459,7 +463,13 @@ def glm_gradients(features: Features, parameters: np.ndarray, batches, loss: str
         raise ValueError(f"parameters have {theta.shape[1]} columns but the features have {features.shape[1]}")
     if len(batches) != agents:
         raise ValueError(f"one batch per agent: {len(batches)} batches for {agents} agents")
-    rows = [np.asarray(b, dtype=np.int64).ravel() for b in batches]
+    rows = []
+    for a, b in enumerate(batches):
+        r = np.asarray(b)
+        if r.size and not np.issubdtype(r.dtype, np.integer):
+            # Row indices: 2.7 is no row (a float index used to be truncated to 2 silently).
+            raise TypeError(f"batches[{a}] must hold integer row indices, got dtype {r.dtype}")
+        rows.append(r.astype(np.int64, copy=False).ravel())
     starts = np.zeros(agents + 1, np.int64)
     starts[1:] = np.cumsum([r.shape[0] for r in rows])
     flat = np.ascontiguousarray(np.concatenate(rows) if rows else np.zeros(0, np.int64))
@@ -469,6 +479,8 @@ def glm_gradients(features: Features, parameters: np.ndarray, batches, loss: str
     lo = np.empty(agents, np.float32) if losses is None else losses
     if not isinstance(lo, np.ndarray) or lo.dtype != np.float32 or lo.shape != (agents,) or not lo.flags.c_contiguous:
         raise ValueError(f"losses must be a contiguous float32 array of {agents} entries")
+    if np.shares_memory(lo, theta) or np.shares_memory(lo, g):
+        raise ValueError("losses overlaps parameters or out: it must be a separate array")
     _call(_lib.agora_glm_gradients_f32, features._handle, 0 if loss == "logistic" else 1, float(l2), _ptr(theta),
           agents, theta.shape[1], _ptr(starts), _ptr(flat) if flat.size else None, _ptr(g), _ptr(lo))
     return g, lo

@@ -390,3 +390,21 @@ def test_a_device_as_edge_list_is_refused():
     """file:/dev/zero would be read forever: it is refused as not a regular file."""
     with pytest.raises(agora_ml.AgoraError, match="regular file"):
         agora_ml.topology("file:/dev/zero", 4)
+
+
+def test_sizes_and_indices_are_not_silently_converted():
+    """Integers past 64 bits, float row indices and aliased outputs are refused, not wrapped,
+    truncated or overwritten."""
+    with pytest.raises(ValueError, match="64 bits"):
+        agora_ml.topology("ring", 2**64 + 8)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((20, 3)).astype(np.float32)
+    y = (rng.random(20) < 0.5).astype(np.float32)
+    f = agora_ml.Features(x, y)
+    theta = np.zeros((2, 3), np.float32)
+    with pytest.raises(TypeError, match="integer row indices"):
+        agora_ml.glm_gradients(f, theta, [[0.0, 2.7], [1, 2]])
+    buf = np.zeros(8, np.float32)
+    out = buf[:6].reshape(2, 3)
+    with pytest.raises(ValueError, match="losses overlaps"):
+        agora_ml.glm_gradients(f, theta, [[0, 1], [2, 3]], out=out, losses=buf[4:6])
