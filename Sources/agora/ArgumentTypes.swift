@@ -28,6 +28,18 @@ extension DropoutRule: ExpressibleByArgument {}
 extension AttackConvention: ExpressibleByArgument {}
 extension MarketExperiment.ProxPilot.Scope: ExpressibleByArgument {}
 
+/// A yes/no choice (`--prox-without-imports yes|no`).
+enum YesNo: String, CaseIterable, ExpressibleByArgument {
+    case yes, no
+    var isYes: Bool { self == .yes }
+}
+
+/// `agora market reproduce EXPERIMENT`: one of the paper's experiments, or all of them.
+enum ReproductionChoice: String, CaseIterable, ExpressibleByArgument {
+    case partitions, robustness, liars, inclusive, acceptance, all
+    var experiments: [MarketReproduction] { self == .all ? MarketReproduction.allCases : [MarketReproduction(rawValue: rawValue)!] }
+}
+
 /// `agora market run --preset`: the default market, or the reference code's personalization.
 enum MarketPreset: String, CaseIterable, ExpressibleByArgument {
     case `default`

@@ -6,8 +6,11 @@ import Foundation
 
 /// Where the agents run: in this process, or spread over MPI ranks (`mpirun`, an MPI build).
 struct BackendOptions: ParsableArguments {
+    /// Where agents run.
+    enum Kind: String, CaseIterable, ExpressibleByArgument { case auto, inprocess, mpi }
+
     @Option(help: "Where agents run: auto (MPI when launched by mpirun and built with MPI), inprocess, or mpi.")
-    var backend: String = "auto"
+    var backend: Kind = .auto
 
     /// The exchange to run on (nil: the in-process default) and whether this process reports.
     func make(
@@ -40,12 +43,12 @@ struct BackendOptions: ParsableArguments {
     /// warns when mpirun launched a build without it (every rank would run the whole experiment).
     func usesMPI() throws -> Bool {
         switch backend {
-        case "inprocess": return false
-        case "auto", "mpi":
+        case .inprocess: return false
+        case .auto, .mpi:
             #if MPI
-            return backend == "mpi" || MPIRuntime.launched
+            return backend == .mpi || MPIRuntime.launched
             #else
-            if backend == "mpi" {
+            if backend == .mpi {
                 throw CLIError(
                     "this agora was built without MPI: build it with `make build-mpi` (Open MPI) and run .build-mpi/release/agora under mpirun"
                 )
@@ -58,8 +61,6 @@ struct BackendOptions: ParsableArguments {
             }
             return false
             #endif
-        default:
-            throw ValidationError("--backend must be auto, inprocess or mpi, got '\(backend)'")
         }
     }
 }

@@ -15,45 +15,36 @@ struct DSGDOptions: ParsableArguments {
     @Option(help: "Number of agents.") var agents: Int = 16
     @Option(help: "Topology (as in `agora topology`).") var topology: String = "exponential"
     @Option(help: "Mixing weights (uniform needs a regular graph).") var weights: WeightScheme = .metropolis
-    @Option(help: "Model: logistic regression or least squares.") var model: GLMLoss = .logistic
     @OptionGroup(title: "Data") var dataOptions: DataOptions
-    @Option(help: "Held-out data for test accuracy (same format as --data), or 'auto' for the LIBSVM convention FILE.t (a9a -> a9a.t).")
-    var testData: String?
-    @Option(help: "Synthetic data: rows per agent.") var rows: Int = 200
-    @Option(help: "Synthetic data: features.") var features: Int = 20
-    @Option(help: "Synthetic data: heterogeneity across agents.") var heterogeneity: Double = 1
-    @Option(help: "L2 regularisation of the model.") var l2: Double = 1e-3
-    @Option(help: "Iterations.") var iterations: Int = 1000
-    @Option(help: "Mini-batch size per agent.") var batch: Int = 16
-    @Option(help: "lambda_0 of the step size lambda_t = lambda_0 (t+1)^-v.") var lr: Double = 0.5
-    @Option(help: "v, the step-size exponent, in (0.5, 1].") var v: Double = 0.6
-    @Option(
-        help:
-            "C_0 of the payment coefficient C_t = C_0 (t+1)^-u, or 'auto': chosen by pilot runs so that inflation does not pay (see docs/dsgd.md)."
-    ) var c0: String = "1e-4"
-    @Option(help: "u, the payment exponent.") var u: Double = 0.1
-    @Option(help: "Edge weighting of the payments.") var edgeWeighting: PaymentRule.EdgeWeighting = .unit
-    @Option(help: "Inflating agent as AGENT:ALPHA (repeatable).") var inflate: [String] = []
-    @Option(help: "Noisy agent as AGENT:SIGMA (repeatable).") var noise: [String] = []
-    @Option(
-        help:
-            "Myopic best-responding agent as AGENT[:L] (repeatable; L, the smoothness of its objective, defaults to a bound from its data)."
-    ) var bestResponse: [String] = []
-    @Option(help: "Free-riding agent (repeatable).") var freeRide: [Int] = []
-    @Option(help: "Misreporting agent as AGENT:FACTOR (repeatable).") var misreport: [String] = []
     @Option(help: "Seed for every random choice.") var seed: UInt64 = 1
-    @Flag(inversion: .prefixedNo, help: "Append a constant feature (the intercept); default: on with --data, off for synthetic data.")
-    var intercept: Bool? = nil
-    @Option(
-        help:
-            "Utility of an agent: final (reward -f_i at the end; our reading of the paper), average (time average of -f_i over the run) or cumulative (its sum)."
-    ) var utility: UtilityModel = .final
-    @Option(help: "With --c0 auto: pilot iterations (default: iterations / 16, at least 100; for `dsgd horizon`, the smallest horizon).")
-    var pilot: Int?
-    @Option(
-        help:
-            "In-process mixing kernel: auto (GEMM for dense graphs), sparse or dense. The MPI back-end mixes sparsely: compare it with --mix-strategy sparse."
-    ) var mixStrategy: MixStrategy = .auto
+    @OptionGroup(title: "Synthetic data (without --data)") var synthetic: DSGDSyntheticFlags
+    @OptionGroup(title: "The mechanism") var mechanism: DSGDMechanismFlags
+    @OptionGroup(title: "Model and training") var training: DSGDTrainingFlags
+    @OptionGroup(title: "Strategic agents") var strategic: DSGDStrategicFlags
+
+    // The options above live in groups (for --help); the code below reads them by their flag names.
+    var rows: Int { synthetic.rows }
+    var features: Int { synthetic.features }
+    var heterogeneity: Double { synthetic.heterogeneity }
+    var lr: Double { mechanism.lr }
+    var v: Double { mechanism.v }
+    var c0: String { mechanism.c0 }
+    var u: Double { mechanism.u }
+    var edgeWeighting: PaymentRule.EdgeWeighting { mechanism.edgeWeighting }
+    var utility: UtilityModel { mechanism.utility }
+    var pilot: Int? { mechanism.pilot }
+    var model: GLMLoss { training.model }
+    var testData: String? { training.testData }
+    var l2: Double { training.l2 }
+    var iterations: Int { training.iterations }
+    var batch: Int { training.batch }
+    var intercept: Bool? { training.intercept }
+    var mixStrategy: MixStrategy { training.mixStrategy }
+    var inflate: [String] { strategic.inflate }
+    var noise: [String] { strategic.noise }
+    var bestResponse: [String] { strategic.bestResponse }
+    var freeRide: [Int] { strategic.freeRide }
+    var misreport: [String] { strategic.misreport }
 
     func experiment() throws -> DSGDExperiment {
         if let config { return try loadJSONConfig(config, as: DSGDExperiment.self, what: "DSGD experiment") }
@@ -139,4 +130,58 @@ struct DSGDOptions: ParsableArguments {
         }
         return (e.withCoefficient(c.c0), c)
     }
+}
+
+/// `agora dsgd` options: synthetic data (without --data).
+struct DSGDSyntheticFlags: ParsableArguments {
+    @Option(help: "Synthetic data: rows per agent.") var rows: Int = 200
+    @Option(help: "Synthetic data: features.") var features: Int = 20
+    @Option(help: "Synthetic data: heterogeneity across agents.") var heterogeneity: Double = 1
+}
+
+/// `agora dsgd` options: the mechanism.
+struct DSGDMechanismFlags: ParsableArguments {
+    @Option(help: "lambda_0 of the step size lambda_t = lambda_0 (t+1)^-v.") var lr: Double = 0.5
+    @Option(help: "v, the step-size exponent, in (0.5, 1].") var v: Double = 0.6
+    @Option(
+        help:
+            "C_0 of the payment coefficient C_t = C_0 (t+1)^-u, or 'auto': chosen by pilot runs so that inflation does not pay (see docs/dsgd.md)."
+    ) var c0: String = "1e-4"
+    @Option(help: "u, the payment exponent.") var u: Double = 0.1
+    @Option(help: "Edge weighting of the payments.") var edgeWeighting: PaymentRule.EdgeWeighting = .unit
+    @Option(
+        help:
+            "Utility of an agent: final (reward -f_i at the end; our reading of the paper), average (time average of -f_i over the run) or cumulative (its sum)."
+    ) var utility: UtilityModel = .final
+    @Option(help: "With --c0 auto: pilot iterations (default: iterations / 16, at least 100; for `dsgd horizon`, the smallest horizon).")
+    var pilot: Int?
+}
+
+/// `agora dsgd` options: model and training.
+struct DSGDTrainingFlags: ParsableArguments {
+    @Option(help: "Model: logistic regression or least squares.") var model: GLMLoss = .logistic
+    @Option(help: "Held-out data for test accuracy (same format as --data), or 'auto' for the LIBSVM convention FILE.t (a9a -> a9a.t).")
+    var testData: String?
+    @Option(help: "L2 regularisation of the model.") var l2: Double = 1e-3
+    @Option(help: "Iterations.") var iterations: Int = 1000
+    @Option(help: "Mini-batch size per agent.") var batch: Int = 16
+    @Flag(inversion: .prefixedNo, help: "Append a constant feature (the intercept); default: on with --data, off for synthetic data.")
+    var intercept: Bool? = nil
+    @Option(
+        help:
+            "In-process mixing kernel: auto (GEMM for dense graphs), sparse or dense. The MPI back-end mixes sparsely: compare it with --mix-strategy sparse."
+    ) var mixStrategy: MixStrategy = .auto
+
+}
+
+/// `agora dsgd` options: strategic agents.
+struct DSGDStrategicFlags: ParsableArguments {
+    @Option(help: "Inflating agent as AGENT:ALPHA (repeatable).") var inflate: [String] = []
+    @Option(help: "Noisy agent as AGENT:SIGMA (repeatable).") var noise: [String] = []
+    @Option(
+        help:
+            "Myopic best-responding agent as AGENT[:L] (repeatable; L, the smoothness of its objective, defaults to a bound from its data)."
+    ) var bestResponse: [String] = []
+    @Option(help: "Free-riding agent (repeatable).") var freeRide: [Int] = []
+    @Option(help: "Misreporting agent as AGENT:FACTOR (repeatable).") var misreport: [String] = []
 }

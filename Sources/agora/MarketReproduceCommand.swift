@@ -12,7 +12,7 @@ struct MarketReproduceCommand: ParsableCommand {
             "The paper's market experiments on MNIST, digits and a9a (partitions, robustness, liars, inclusive) and the defaults' acceptance grid (acceptance: a9a, mushrooms, MNIST, digits x 3 partitions x 3 seeds), or all; each writes CSV + SVG and checks its claims cell by cell."
     )
 
-    @Argument(help: "partitions, robustness, liars, inclusive, acceptance, or all.") var experiment: String = "all"
+    @Argument(help: "The experiment to run, or all of them.") var experiment: ReproductionChoice = .all
     @Option(help: "Rounds per market run (the paper: 50).") var rounds: Int = 20
     @Option(help: "Seed for every random choice.") var seed: UInt64 = 1
     @Option(
@@ -28,17 +28,7 @@ struct MarketReproduceCommand: ParsableCommand {
     func run() throws {
         try refusingMPILaunch("market reproduce")
         try reportingErrors {
-            let chosen: [MarketReproduction]
-            if experiment == "all" {
-                chosen = MarketReproduction.allCases
-            } else {
-                guard let e = MarketReproduction(rawValue: experiment) else {
-                    throw ValidationError(
-                        "unknown experiment '\(experiment)'; expected \(MarketReproduction.allCases.map(\.rawValue).joined(separator: ", ")) or all"
-                    )
-                }
-                chosen = [e]
-            }
+            let chosen = experiment.experiments
             guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1, got \(rounds)") }
             if dataSets != nil || seeds != nil || pilotScope != nil, !chosen.contains(.acceptance) {
                 throw ValidationError("--data-sets, --seeds and --pilot-scope apply to the acceptance experiment only")

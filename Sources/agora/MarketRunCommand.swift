@@ -39,7 +39,7 @@ struct MarketRunCommand: ParsableCommand {
     private var proxCandidates: String? { market.proxCandidates }
     private var pilotRounds: Int? { market.pilotRounds }
     private var pilotScope: MarketExperiment.ProxPilot.Scope? { market.pilotScope }
-    private var proxWithoutImports: String? { market.proxWithoutImports }
+    private var proxWithoutImports: YesNo? { market.proxWithoutImports }
     private var distance: MarketDistance { market.distance }
     private var tieBreak: MarketTieBreak { market.tieBreak }
     private var eagerness: Double { market.eagerness }
@@ -135,10 +135,7 @@ struct MarketRunCommand: ParsableCommand {
             }
         }
         if let proxWithoutImports {
-            guard ["yes", "no"].contains(proxWithoutImports) else {
-                throw ValidationError("--prox-without-imports must be yes or no, got '\(proxWithoutImports)'")
-            }
-            e.market.proxWithoutImports = proxWithoutImports == "yes"
+            e.market.proxWithoutImports = proxWithoutImports.isYes
         }
         e.rounds = rounds
         e.localSteps = localSteps
@@ -458,7 +455,7 @@ struct MarketFlags: ParsableArguments {
             "Who the pilot chooses for: market (one strength for all clients, by the validation loss pooled over them; the default) or client (each client its own strength)."
     ) var pilotScope: MarketExperiment.ProxPilot.Scope?
     @Option(help: "Pull clients that bought nothing towards their own model too: yes (the reference code) or no (default).")
-    var proxWithoutImports: String?
+    var proxWithoutImports: YesNo?
     @Option(help: "Distance between updates.") var distance: MarketDistance = .cosine
     @Option(help: "Tie-break among equal thresholds: index (the reference code) or random.") var tieBreak: MarketTieBreak = .index
     @Option(name: .customLong("K"), help: "Eagerness K of every importing client.") var eagerness: Double = 5e5

@@ -83,7 +83,7 @@ extension RobustnessTests {
         for f in ["liars.csv", "liars-checks.csv", "liars.svg", "liars.json"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + f), f)
         }
-        try expectRefusal(["market", "reproduce", "figure-9"], "unknown experiment 'figure-9'")
+        try expectRefusal(["market", "reproduce", "figure-9"], "The value 'figure-9' is invalid for '<experiment>'")
         try expectRefusal(
             ["market", "reproduce", "partitions"], "data set 'mnist' not found", environment: ["AGORA_DATA": scratch + "/no-data"])
     }

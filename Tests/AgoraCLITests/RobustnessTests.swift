@@ -189,7 +189,11 @@ final class RobustnessTests: XCTestCase {
         XCTAssertTrue(bare.stdout.contains("SUBCOMMANDS:") && bare.stdout.contains("dsgd"), bare.stdout)
         XCTAssertTrue(bare.stdout.hasPrefix("OVERVIEW:"), "a bare agora prints help and runs nothing:\n\(bare.stdout)")
         let choices: [([String], [String])] = [
-            (["mix", "--help"], ["values: metropolis, max-degree, uniform, lazy-metropolis", "values: auto, sparse, dense"]),
+            (
+                ["mix", "--help"],
+                ["values: metropolis, max-degree, uniform, lazy-metropolis", "values: auto, sparse, dense", "values: auto, inprocess, mpi"]
+            ),
+            (["market", "reproduce", "--help"], ["values: partitions, robustness, liars, inclusive, acceptance, all"]),
             (
                 ["dsgd", "run", "--help"],
                 [
@@ -202,7 +206,7 @@ final class RobustnessTests: XCTestCase {
                 [
                     "values: default, paper", "values: cosine, squared-l2", "values: index, random",
                     "values: absolute, relative", "values: client, market",
-                    "values: negative-utility, ir-probability", "values: agora, reference",
+                    "values: negative-utility, ir-probability", "values: agora, reference", "values: yes, no",
                 ]
             ),
             (["contract", "--help"], ["values: truncated, size-biased"]),
