@@ -29,7 +29,9 @@ public enum JSONOutput {
     /// Writes `value` as indented JSON with sorted keys to `path`.
     public static func write<T: Encodable>(_ value: T, to path: String) throws {
         let encoder = encoder([.prettyPrinted, .sortedKeys])
-        try encoder.encode(value).write(to: URL(fileURLWithPath: path))
+        // Atomically (a temporary file renamed over the target): a full disk or a kill leaves the
+        // previous file or none, never a truncated, invalid JSON document.
+        try encoder.encode(value).write(to: URL(fileURLWithPath: path), options: .atomic)
     }
 
     /// The three JSON files every experiment folder has: config.json (a complete experiment, which

@@ -113,7 +113,13 @@ func prepareOutputFile(_ path: String) throws {
         throw CLIError("cannot write \(path): the folder \(folder.isEmpty ? "." : folder) is not writable")
     }
     var isDir: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-        throw CLIError("cannot write \(path): it is a folder")
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+        if isDir.boolValue { throw CLIError("cannot write \(path): it is a folder") }
+        // Outputs are written atomically (a new file renamed over the old): over a device or a
+        // pipe that would replace the node itself (as root, /dev/null), so only regular files.
+        let type = (try? FileManager.default.attributesOfItem(atPath: path)[.type]) as? FileAttributeType
+        guard type == .typeRegular || type == .typeSymbolicLink else {
+            throw CLIError("cannot write \(path): it is a device or a pipe, not a file; write to a file and copy it")
+        }
     }
 }

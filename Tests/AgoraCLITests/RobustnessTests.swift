@@ -268,6 +268,16 @@ final class RobustnessTests: XCTestCase {
         XCTAssertTrue(message.contains("writing standard output failed"), message)
     }
 
+    /// An output path that is a device is refused before anything runs (the atomic write would
+    /// replace the device node with a regular file).
+    func testDevicesAreNotOutputFiles() throws {
+        try expectRefusal(["mix", "--agents", "8", "--dim", "10", "--steps", "2", "--csv", "/dev/null"], "it is a device or a pipe")
+        try expectRefusal(["mix", "--agents", "8", "--dim", "10", "--steps", "2", "--plot", "/dev/zero"], "it is a device or a pipe")
+        var st = stat()
+        XCTAssertEqual(stat("/dev/null", &st), 0)
+        XCTAssertEqual(st.st_mode & S_IFMT, S_IFCHR, "/dev/null is still a character device")
+    }
+
     func testGzipBombIsRefusedBeforeItExhaustsMemory() throws {
         let bomb = scratch + "/bomb.csv.gz"
         let make = Process()
