@@ -36,8 +36,13 @@ struct ContractCommand: ParsableCommand {
                 s = sc.setting
                 title = sc.summary
             } else {
-                guard let data = FileManager.default.contents(atPath: setting) else {
+                guard FileManager.default.fileExists(atPath: setting) else {
                     throw ValidationError("'\(setting)' is neither a scenario (s1, s2, s3, two-type-grid) nor a readable JSON file")
+                }
+                // A setting is a few numbers; 1 MiB bounds any valid file (regular files only).
+                let data = Data(try SystemFile.read(path: setting, maxBytes: 1 << 20, what: "the contract setting"))
+                if let dup = duplicateJSONKey(in: data) {
+                    throw CLIError("\(setting):\(dup.line): the field '\(dup.key)' appears twice in one object; keep one")
                 }
                 do { s = try JSONDecoder().decode(ContractSetting.self, from: data) } catch let e as DecodingError {
                     throw ValidationError(

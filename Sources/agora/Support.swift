@@ -65,11 +65,51 @@ func unknownJSONKeys<T: Encodable>(in data: Data, decoded value: T) -> [String] 
     return walk(input, echo, "")
 }
 
+/// The first key that appears twice in one JSON object, with its line (nil when none does). JSON
+/// decoders keep one of the two silently, so a file with both `"rounds": 5` and `"rounds": 50` would
+/// run with one of them unnoticed. A byte scan: strings (with escapes) are skipped as units.
+func duplicateJSONKey(in data: Data) -> (key: String, line: Int)? {
+    struct Level {
+        var keys: Set<[UInt8]>?  // nil in an array
+        var expectingKey: Bool
+    }
+    var stack: [Level] = []
+    var line = 1
+    let bytes = [UInt8](data)
+    var i = 0
+    while i < bytes.count {
+        let c = bytes[i]
+        switch c {
+        case UInt8(ascii: "\n"): line += 1
+        case UInt8(ascii: "{"): stack.append(Level(keys: [], expectingKey: true))
+        case UInt8(ascii: "["): stack.append(Level(keys: nil, expectingKey: false))
+        case UInt8(ascii: "}"), UInt8(ascii: "]"): if !stack.isEmpty { stack.removeLast() }
+        case UInt8(ascii: ","): if let top = stack.last, top.keys != nil { stack[stack.count - 1].expectingKey = true }
+        case UInt8(ascii: "\""):
+            var j = i + 1
+            while j < bytes.count && bytes[j] != UInt8(ascii: "\"") { j += bytes[j] == UInt8(ascii: "\\") ? 2 : 1 }
+            let raw = Array(bytes[(i + 1)..<min(j, bytes.count)])
+            if let top = stack.last, top.expectingKey, var keys = top.keys {
+                if keys.contains(raw) { return (String(decoding: raw, as: UTF8.self), line) }
+                keys.insert(raw)
+                stack[stack.count - 1] = Level(keys: keys, expectingKey: false)
+            }
+            i = j
+        default: break
+        }
+        i += 1
+    }
+    return nil
+}
+
 /// Reads a JSON experiment file: decodes it as `T`, and rejects fields that `T` does not know
 /// (typos would otherwise be silently ignored), naming the file and the dotted paths.
 func loadJSONConfig<T: Codable>(_ path: String, as _: T.Type, what: String) throws -> T {
     // A configuration is a few kilobytes; 64 MiB leaves room for per-client lists of any market size.
     let data = Data(try SystemFile.read(path: path, maxBytes: 64 << 20, what: "the configuration file"))
+    if let dup = duplicateJSONKey(in: data) {
+        throw CLIError("\(path):\(dup.line): the field '\(dup.key)' appears twice in one object; keep one")
+    }
     let e: T
     do { e = try JSONDecoder().decode(T.self, from: data) } catch {
         throw CLIError("\(path): not a valid \(what) (\(error))")

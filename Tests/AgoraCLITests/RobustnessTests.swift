@@ -278,6 +278,22 @@ final class RobustnessTests: XCTestCase {
         XCTAssertEqual(st.st_mode & S_IFMT, S_IFCHR, "/dev/null is still a character device")
     }
 
+    /// A configuration naming a field twice is refused with the field and line (a decoder keeps
+    /// one of them silently); the same key in different objects is fine.
+    func testDuplicateConfigurationFieldsAreRefused() throws {
+        let out = scratch + "/dup-run"
+        XCTAssertEqual(try run(["market", "run", "--rounds", "1", "--local-steps", "2", "--method", "local", "--out", out]).status, 0)
+        let text = try String(contentsOfFile: out + "/config.json", encoding: .utf8)
+        XCTAssertEqual(try run(["market", "run", "--config", out + "/config.json"]).status, 0, "a written config.json loads")
+        let doubled = text.replacingOccurrences(of: "\"rounds\" : 1,", with: "\"rounds\" : 1,\n  \"rounds\" : 50,")
+        XCTAssertNotEqual(doubled, text, "the test must edit the file")
+        let bad = try write("dup.json", doubled)
+        try expectRefusal(["market", "run", "--config", bad], "the field 'rounds' appears twice in one object")
+        let setting = try write("dup-setting.json", #"{"N": 10, "p": [0.5, 0.5], "c": [0.02, 0.01], "N": 4}"#)
+        try expectRefusal(["contract", setting], "dup-setting.json:1: the field 'N' appears twice")
+        try expectRefusal(["contract", "/dev/zero"], "must be a regular file")
+    }
+
     func testGzipBombIsRefusedBeforeItExhaustsMemory() throws {
         let bomb = scratch + "/bomb.csv.gz"
         let make = Process()
