@@ -81,7 +81,9 @@ struct DSGDRunCommand: ParsableCommand {
                     throw ValidationError("--checkpoint-every needs --out (the checkpoint goes to OUT/checkpoint.json)")
                 }
             }
-            if let out, reports { try prepareOutputFolder(out) }
+            // Checked on the reporting rank; a refusal there must end every rank, which would
+            // otherwise wait in the first collective for it.
+            if let out, reports { try endingAllRanksOnError { try prepareOutputFolder(out) } }
             if stopAfter != nil && checkpointEvery == nil { throw ValidationError("--stop-after needs --checkpoint-every") }
             let policy = checkpointEvery.map {
                 DSGDExperiment.CheckpointPolicy(path: out! + "/checkpoint.json", every: $0, stopAfter: stopAfter)

@@ -211,4 +211,19 @@ final class MPITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("missing.libsvm"), r.stderr)
         XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr)
     }
+
+    /// An output the reporting rank cannot write ends the whole job with its message (the other
+    /// ranks used to wait in a collective forever).
+    func testAnUnwritableOutputOnTheRootEndsEveryRank() throws {
+        for args in [
+            ["mix", "--topology", "ring", "--agents", "8", "--dim", "10", "--steps", "3", "--csv", "/nonexistent-folder/steps.csv"],
+            ["dsgd", "--agents", "4", "--topology", "ring", "--iterations", "10", "--out", "/proc/agora-out"],
+            ["market", "run", "--rounds", "1", "--local-steps", "2", "--method", "local", "--out", "/proc/agora-out"],
+        ] {
+            let r = try agora(args, ranks: 2)
+            XCTAssertNotEqual(r.status, 0, "\(args.joined(separator: " "))")
+            XCTAssertTrue(
+                r.stderr.contains("cannot write") || r.stderr.contains("cannot create"), "\(args.joined(separator: " ")): \(r.stderr)")
+        }
+    }
 }
