@@ -68,6 +68,17 @@ final class IDXCSVTests: XCTestCase {
         let h = try CSVReader.parse(Array("a,b,label\n1,2,0\n3,4,1\n".utf8), name: "h.csv")
         XCTAssertEqual(h.columnNames ?? [], ["a", "b", "label"])
         XCTAssertEqual(h.rows, 2)
+        // Numeric column names: a text label above numeric labels makes the first row a header,
+        // not a data row whose label is a third class.
+        let n = try CSVReader.parse(Array("0,1,label\n1,2,0\n3,4,1\n5,6,1\n".utf8), name: "n.csv")
+        XCTAssertEqual(n.columnNames ?? [], ["0", "1", "label"])
+        XCTAssertEqual(n.rows, 3)
+        XCTAssertEqual(n.labelNames, ["0", "1"])
+        XCTAssertEqual(n.labels, [0, 1, 1])
+        // Text labels throughout stay data (the first row is a row like the others).
+        let t = try CSVReader.parse(Array("0,1,cat\n1,2,dog\n".utf8), name: "t2.csv")
+        XCTAssertNil(t.columnNames)
+        XCTAssertEqual(t.rows, 2)
         // An empty cell or a typo in the first row is ambiguous in auto mode; explicit modes decide.
         XCTAssertThrowsError(try CSVReader.parse(Array("1,,0\n3,4,1\n".utf8), name: "e.csv")) {
             XCTAssertTrue("\($0)".contains("e.csv:1: the first row mixes numbers and text"), "\($0)")

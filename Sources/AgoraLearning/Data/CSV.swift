@@ -34,6 +34,7 @@ public enum CSVReader {
         var labelAt = -1
         var lineNo = 0
         var header: [String]? = nil
+        var firstRowFields: [String]? = nil
         for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) {
             lineNo += 1
             let line = raw.trimmingCharacters(in: .whitespaces)
@@ -52,6 +53,7 @@ public enum CSVReader {
                     header = fields
                     continue
                 }
+                firstRowFields = fields
             }
             guard fields.count == width else {
                 throw AgoraError.data(file: name, line: lineNo, "\(fields.count) fields, expected \(width) like the first row")
@@ -74,6 +76,16 @@ public enum CSVReader {
                 column += f.count + 1
             }
             rows.append(row)
+        }
+        // Auto mode and numeric column names (`0,1,2,label`): the feature fields look like data, but a
+        // text label above labels that are all numbers is a header, not a class of its own.
+        if headerMode == .auto, header == nil, let first = firstRowFields, labels.count >= 2, Double(labels[0]) == nil,
+            labels.dropFirst().allSatisfy({ Double($0) != nil })
+        {
+            header = first
+            rows.removeFirst()
+            labels.removeFirst()
+            labelLines.removeFirst()
         }
         guard !rows.isEmpty else { throw AgoraError.data(file: name, "no data rows") }
         let (classOf, classes) = try labelClasses(labels, lines: labelLines, name: name)
