@@ -101,19 +101,22 @@ let package = Package(
         // The C ABI: @_cdecl wrappers over the kernels and topologies (header in include/).
         .target(name: "AgoraC", dependencies: ["AgoraMechanisms", "AgoraTopology", "AgoraKernels"], exclude: ["include"]),
 
-        // Executables.
+        // Executables, and what only executables may do: restart with a better OpenBLAS core (not a
+        // product: no library links it).
+        .target(name: "AgoraProgramSupport", dependencies: ["AgoraKernels"]),
         .executableTarget(
             name: "agora",
             dependencies: [
                 "AgoraExperiments", "AgoraReports", "AgoraMechanisms", "AgoraLearning", "AgoraTopology", "AgoraKernels",
-                "AgoraDistributed", "CAgoraSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "AgoraDistributed", "AgoraProgramSupport", "CAgoraSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(name: "AgoraBenchCore", path: "Benchmarks/AgoraBenchCore"),
         .executableTarget(
             name: "AgoraBench",
             dependencies: [
-                "AgoraBenchCore", "AgoraExperiments", "AgoraReports", "AgoraMechanisms", "AgoraLearning",
+                "AgoraBenchCore", "AgoraProgramSupport", "AgoraExperiments", "AgoraReports", "AgoraMechanisms", "AgoraLearning",
                 "AgoraTopology", "AgoraKernels",
             ],
             path: "Benchmarks/AgoraBench"

@@ -1,5 +1,6 @@
 import AgoraBenchCore
 import AgoraKernels
+import AgoraProgramSupport
 import Foundation
 
 // AgoraBench: measures the machine's bounds first (copy/triad bandwidth, sgemm throughput, fork/join

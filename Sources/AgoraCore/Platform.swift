@@ -105,22 +105,4 @@ public enum SystemFile {
         out.removeLast(out.count - n)
         return out
     }
-
-    /// The bytes of the file at `path`, or nil when it cannot be opened or read (missing, a
-    /// folder, no permission).
-    public static func contents(atPath path: String) -> [UInt8]? {
-        guard let f = fopen(path, "rb") else { return nil }
-        defer { fclose(f) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
-            if n > 0 { out.append(contentsOf: chunk[0..<n]) }
-            if n < chunk.count {
-                if ferror(f) != 0 { return nil }
-                break
-            }
-        }
-        return out
-    }
 }

@@ -2,6 +2,7 @@ import AgoraExperiments
 import AgoraKernels
 import AgoraLearning
 import AgoraMechanisms
+import AgoraProgramSupport
 import AgoraReports
 import AgoraTopology
 import ArgumentParser

@@ -37,7 +37,7 @@ enum YesNo: String, CaseIterable, ExpressibleByArgument {
 /// `agora market reproduce EXPERIMENT`: one of the paper's experiments, or all of them.
 enum ReproductionChoice: String, CaseIterable, ExpressibleByArgument {
     case partitions, robustness, liars, inclusive, acceptance, all
-    var experiments: [MarketReproduction] { self == .all ? MarketReproduction.allCases : [MarketReproduction(rawValue: rawValue)!] }
+    var experiments: [MarketReproduction] { MarketReproduction.allCases.filter { self == .all || $0.rawValue == rawValue } }
 }
 
 /// `agora market run --preset`: the default market, or the reference code's personalization.

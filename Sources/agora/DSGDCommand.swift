@@ -81,9 +81,7 @@ struct DSGDRunCommand: ParsableCommand {
                     throw ValidationError("--checkpoint-every needs --out (the checkpoint goes to OUT/checkpoint.json)")
                 }
             }
-            // Checked on the reporting rank; a refusal there must end every rank, which would
-            // otherwise wait in the first collective for it.
-            if let out, reports { try endingAllRanksOnError { try prepareOutputFolder(out) } }
+            if let out, reports { try prepareOutputFolder(out) }
             if stopAfter != nil && checkpointEvery == nil { throw ValidationError("--stop-after needs --checkpoint-every") }
             let policy = checkpointEvery.map {
                 DSGDExperiment.CheckpointPolicy(path: out! + "/checkpoint.json", every: $0, stopAfter: stopAfter)
@@ -217,25 +215,17 @@ struct DSGDRunCommand: ParsableCommand {
             }
         }
         try gains.write(to: folder + "/gains.csv")
-        let main = [r.run(.payments), r.run(.allTruthful)].compactMap { $0 }
-        try SVGPlot.write(
-            SVGPlot.lines(
-                title: "Optimality gap f(theta_bar) - f*", xLabel: "iteration", yLabel: "gap",
-                series: main.map { run in
-                    .init(
-                        name: run.label == DSGDExperiment.RunID.payments.label ? "with deviators" : "all truthful",
-                        points: run.points.map { (Double($0.iteration), $0.optimalityGap) })
-                }, logY: true),
-            to: folder + "/gap.svg")
-        try SVGPlot.write(
-            SVGPlot.lines(
-                title: "Consensus error", xLabel: "iteration", yLabel: "sum_i ||theta_i - theta_bar||^2",
-                series: main.map { run in
-                    .init(
-                        name: run.label == DSGDExperiment.RunID.payments.label ? "with deviators" : "all truthful",
-                        points: run.points.map { (Double($0.iteration), $0.consensusError) })
-                }, logY: true),
-            to: folder + "/consensus.svg")
+        // The configured run and, with deviators, the all-truthful one, each under its plot name.
+        let main = [("with deviators", r.run(.payments)), ("all truthful", r.run(.allTruthful))].compactMap { name, run in
+            run.map { (name, $0) }
+        }
+        func plot(_ title: String, _ yLabel: String, _ file: String, _ value: (DSGDExperiment.Point) -> Double) throws {
+            let series = main.map { name, run in SVGPlot.Series(name: name, points: run.points.map { (Double($0.iteration), value($0)) }) }
+            try SVGPlot.write(
+                SVGPlot.lines(title: title, xLabel: "iteration", yLabel: yLabel, series: series, logY: true), to: folder + "/" + file)
+        }
+        try plot("Optimality gap f(theta_bar) - f*", "gap", "gap.svg") { $0.optimalityGap }
+        try plot("Consensus error", "sum_i ||theta_i - theta_bar||^2", "consensus.svg") { $0.consensusError }
         var gs: [SVGPlot.Series] = []
         for g in r.gains {
             gs.append(.init(name: "agent \(g.agent) (\(g.behaviour))", points: zip(g.iterations, g.withPayments).map { (Double($0), $1) }))

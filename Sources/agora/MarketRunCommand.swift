@@ -236,8 +236,7 @@ struct MarketRunCommand: ParsableCommand {
             let e = try experiment()
             // Under MPI every rank runs this command and trains its block of clients; only the root prints and writes.
             let (placement, reports) = try backendOptions.placement(rows: e.clients)
-            // A refusal on the reporting rank ends every rank (they would wait for it in a collective).
-            if reports, let out { try endingAllRanksOnError { try prepareOutputFolder(out) } }
+            if reports, let out { try prepareOutputFolder(out) }
             let progress = Progress(total: reports ? e.rounds * e.methods.count : 0, label: "market")
             let r = try endingAllRanksOnError { try e.run(progress: { done, _ in progress.update(done) }, placement: placement) }
             progress.finish()

@@ -43,11 +43,8 @@ struct MixCommand: ParsableCommand {
             try e.validate()
             // Under MPI every rank runs this command; only the root prints and writes.
             let (exchange, reports) = try backendOptions.make(topology: t, weights: w, agents: graph.agents, seed: graph.seed)
-            // A refusal on the reporting rank ends every rank (they would wait for it in a collective).
-            try endingAllRanksOnError {
-                if reports, let csv { try prepareOutputFile(csv) }
-                if reports, let plot { try prepareOutputFile(plot) }
-            }
+            if reports, let csv { try prepareOutputFile(csv) }
+            if reports, let plot { try prepareOutputFile(plot) }
             let progress = Progress(total: reports ? steps : 0, label: "mixing")
             let r = try endingAllRanksOnError { try e.run(progress: { progress.update($0) }, exchange: exchange) }
             progress.finish()

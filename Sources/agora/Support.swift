@@ -132,34 +132,41 @@ func reportingErrors<R>(_ body: () throws -> R) throws -> R {
 /// Makes sure results can be written into `folder` before any computation starts (creates it and
 /// writes, then removes, a probe file): a run never finishes only to lose its results.
 func prepareOutputFolder(_ folder: String) throws {
-    do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
-        throw CLIError("cannot create the output folder \(folder): \(error.localizedDescription)")
+    // Under MPI only the reporting rank checks (and writes); its refusal must end every rank,
+    // which would otherwise wait for it in the first collective.
+    try endingAllRanksOnError {
+        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+            throw CLIError("cannot create the output folder \(folder): \(error.localizedDescription)")
+        }
+        let probe = folder + "/.agora-write-test-\(ProcessInfo.processInfo.processIdentifier)"
+        guard FileManager.default.createFile(atPath: probe, contents: Data()) else {
+            throw CLIError("cannot write into the output folder \(folder) (read-only, or not a folder)")
+        }
+        try? FileManager.default.removeItem(atPath: probe)
     }
-    let probe = folder + "/.agora-write-test-\(ProcessInfo.processInfo.processIdentifier)"
-    guard FileManager.default.createFile(atPath: probe, contents: Data()) else {
-        throw CLIError("cannot write into the output folder \(folder) (read-only, or not a folder)")
-    }
-    try? FileManager.default.removeItem(atPath: probe)
 }
 
 /// The same check for one output file: its folder exists and accepts a new file.
 func prepareOutputFile(_ path: String) throws {
-    let folder = (path as NSString).deletingLastPathComponent
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: folder.isEmpty ? "." : folder, isDirectory: &isDirectory), isDirectory.boolValue else {
-        throw CLIError("cannot write \(path): the folder \(folder) does not exist")
-    }
-    guard FileManager.default.isWritableFile(atPath: folder.isEmpty ? "." : folder) else {
-        throw CLIError("cannot write \(path): the folder \(folder.isEmpty ? "." : folder) is not writable")
-    }
-    var isDir: ObjCBool = false
-    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
-        if isDir.boolValue { throw CLIError("cannot write \(path): it is a folder") }
-        // Outputs are written atomically (a new file renamed over the old): over a device or a
-        // pipe that would replace the node itself (as root, /dev/null), so only regular files.
-        let type = (try? FileManager.default.attributesOfItem(atPath: path)[.type]) as? FileAttributeType
-        guard type == .typeRegular || type == .typeSymbolicLink else {
-            throw CLIError("cannot write \(path): it is a device or a pipe, not a file; write to a file and copy it")
+    // As `prepareOutputFolder`: a refusal on the reporting rank ends every rank.
+    try endingAllRanksOnError {
+        let folder = (path as NSString).deletingLastPathComponent
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.isEmpty ? "." : folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw CLIError("cannot write \(path): the folder \(folder) does not exist")
+        }
+        guard FileManager.default.isWritableFile(atPath: folder.isEmpty ? "." : folder) else {
+            throw CLIError("cannot write \(path): the folder \(folder.isEmpty ? "." : folder) is not writable")
+        }
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+            if isDir.boolValue { throw CLIError("cannot write \(path): it is a folder") }
+            // Outputs are written atomically (a new file renamed over the old): over a device or a
+            // pipe that would replace the node itself (as root, /dev/null), so only regular files.
+            let type = (try? FileManager.default.attributesOfItem(atPath: path)[.type]) as? FileAttributeType
+            guard type == .typeRegular || type == .typeSymbolicLink else {
+                throw CLIError("cannot write \(path): it is a device or a pipe, not a file; write to a file and copy it")
+            }
         }
     }
 }

@@ -16,6 +16,7 @@ final class TwoTypeGridTests: XCTestCase {
         XCTAssertEqual(r.points.map(\.share), [0.01, 0.48, 0.99, 0.01, 0.48, 0.99])
         let closedForm = (grid.reservationUtilities[1] - grid.reservationUtilities[0]) / (grid.costs[0] - grid.costs[1])
         XCTAssertEqual(closedForm, 890.4920, accuracy: 1e-4)
+        var binding = 0
         for p in r.points {
             // Each point is the designer's own solution of that setting.
             let menu = try ContractDesigner(
@@ -26,8 +27,15 @@ final class TwoTypeGridTests: XCTestCase {
             XCTAssertEqual(p.contributions, menu.contributions)
             XCTAssertEqual(p.lowCostRent, menu.rents[1])
             // u_1 = f_1 binds; where the low-cost type's IR binds too (no rent), m_1 is the closed form.
-            if p.lowCostRent < 1e-7 { XCTAssertEqual(p.contributions[0], closedForm, accuracy: 1e-4) }
+            XCTAssertEqual(
+                p.values[0] - grid.costs[0] * p.contributions[0], grid.reservationUtilities[0], accuracy: 1e-6,
+                "the high-cost type's IR binds")
+            if p.lowCostRent < 1e-7 {
+                binding += 1
+                XCTAssertEqual(p.contributions[0], closedForm, accuracy: 1e-4)
+            }
         }
+        XCTAssertGreaterThan(binding, 0, "the closed form must be checked at some point of this corner")
         XCTAssertEqual(r.minimumInformationCost.informationCost, r.points.map(\.informationCost).min()!)
         XCTAssertEqual(r.maximumLowCostRent.lowCostRent, r.points.map(\.lowCostRent).max()!)
         let rows = r.table.text.split(separator: "\n")

@@ -56,7 +56,7 @@ final class LIBSVMTests: XCTestCase {
         expect(Array("# only a comment\n\n".utf8), "no data rows")
         expect([0x1F, 0x8B, 0x08, 0x00, 0xFF, 0x10], "bad.svm:1:1: unexpected byte 0x1F")
         XCTAssertThrowsError(try LIBSVMReader.read(path: "/nonexistent/file.svm")) { e in
-            XCTAssertTrue("\(e)".contains("/nonexistent/file.svm: cannot read the file"))
+            XCTAssertTrue("\(e)".contains("/nonexistent/file.svm: cannot read the LIBSVM file: No such file or directory"), "\(e)")
         }
     }
 }

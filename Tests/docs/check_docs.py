@@ -11,7 +11,7 @@ Python blocks must also say whether they run here:
     ```keys CMD       CMD is run and prints one JSON object; the block lists its top-level keys
                       (comma separated, `?` marks a key that may be absent); a key missing from
                       the output or present but not listed fails
-    ```text / swift / json / python (without a tag) ...   shown, never run
+    ```text / swift / json ...   shown, never run
 
 A shell or Python block without a tag fails the check, so a new snippet is either tested or
 marked long on purpose. The closing line reads "docs: N passed, M failed".
@@ -130,8 +130,6 @@ def main() -> int:
             if lang not in RUNNABLE:
                 continue
             tag = words[1] if len(words) > 1 else ""
-            if lang == "python" and not tag:
-                continue  # an illustration inside prose (none in the pages today)
             if tag not in TAGS:
                 verdict(where, False, f"a `{lang}` block must be tagged test, long or mpi, not '{tag}'")
                 continue

@@ -6,10 +6,7 @@ import Foundation
 /// name). The only file of Agora that calls zlib.
 public enum CompressedFile {
     public static func contents(of path: String) throws -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw AgoraError.data(file: path, "cannot read the file (missing or not readable)")
-        }
-        return try decode([UInt8](data), name: path)
+        return try decode(SystemFile.read(path: path, maxBytes: .max, what: "the data file"), name: path)
     }
 
     /// `bytes` inflated when they start with the gzip magic, else unchanged; `name` labels errors.

@@ -12,10 +12,8 @@ public enum LIBSVMReader {
     /// Reads `path`. `features` fixes the feature count (a test split can use fewer indices than
     /// its training split); 0 means "largest index in the file".
     public static func read(path: String, features: Int = 0) throws -> Dataset {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw AgoraError.data(file: path, "cannot read the file (missing or not readable)")
-        }
-        return try parse([UInt8](data), name: path, features: features)
+        let data = try SystemFile.read(path: path, maxBytes: .max, what: "the LIBSVM file")
+        return try parse(data, name: path, features: features)
     }
 
     /// The largest feature index (and count) a file may use: CSR columns are 32-bit.

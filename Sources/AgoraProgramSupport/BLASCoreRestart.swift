@@ -1,11 +1,15 @@
 import AgoraKernels
 import Foundation
 
+// Process-level work for Agora's programs (the `agora` CLI, AgoraBench), kept out of every library
+// product: this target is a dependency of executables only, never a product, so no embedder links
+// a function that restarts its host.
+
 /// Before anything else: the OpenBLAS kernels this CPU can run. OpenBLAS reads
 /// `OPENBLAS_CORETYPE` only when it loads, so choosing another core means starting this program
 /// again with it set; the library only decides (`BLASCoreSelection.decide`), the program acts.
 /// Returns when no restart is needed (or when `execv` fails, which leaves OpenBLAS's own choice).
-func restartWithBetterBLASCoreIfNeeded() {
+public func restartWithBetterBLASCoreIfNeeded() {
     let decision = BLASCoreSelection.decide(
         environment: ProcessInfo.processInfo.environment,
         currentCore: OpenBLAS.coreName, cpu: CPUFeatures.current())
