@@ -279,7 +279,7 @@ python: setup $(PY_VENV)/bin/python
 	$(PY_VENV)/bin/python -c "import agora_ml, numpy as np; t = agora_ml.topology('ring', 8); x = np.ones((8, 3), np.float32); print(agora_ml.mix(x, t))"
 
 python-test: python
-	$(PY_VENV)/bin/python -m pytest -q python/tests
+	$(PY_VENV)/bin/python -m pytest -q python/tests $(PYTEST_ARGS)
 	clang -std=c11 -D_DEFAULT_SOURCE -Wall -Werror -I Sources/AgoraC/include Tests/CABI/smoke.c -L .build-python/release -lAgoraC -lm -o .build-python/cabi-smoke
 	LD_LIBRARY_PATH=.build-python/release ./.build-python/cabi-smoke
 

@@ -92,7 +92,7 @@ let package = Package(
         .target(
             name: "AgoraDistributed",
             dependencies: ["AgoraTopology", "AgoraKernels", .target(name: "CMPI", condition: .when(traits: ["MPI"]))]),
-        .target(name: "AgoraReports", dependencies: []),
+        .target(name: "AgoraReports", dependencies: ["AgoraCore"]),
         .target(
             name: "AgoraExperiments",
             dependencies: ["AgoraReports", "AgoraMechanisms", "AgoraLearning", "AgoraTopology", "AgoraKernels"]
@@ -148,9 +148,9 @@ let package = Package(
                 "AgoraExperiments", "AgoraMechanisms", "AgoraLearning", "AgoraTopology", "AgoraKernels",
                 "AgoraTestSupport",
             ]),
-        .testTarget(name: "AgoraBenchCoreTests", dependencies: ["AgoraBenchCore", "AgoraBenchTrack"]),
+        .testTarget(name: "AgoraBenchCoreTests", dependencies: ["AgoraBenchCore", "AgoraBenchTrack", "AgoraTestSupport"]),
         // The built CLI against a table of hostile inputs (clean exits, never a signal).
-        .testTarget(name: "AgoraCLITests", dependencies: ["agora", "AgoraKernels"]),
+        .testTarget(name: "AgoraCLITests", dependencies: ["agora", "AgoraKernels", "AgoraTestSupport"]),
     ]
 )
 

@@ -197,6 +197,32 @@ func overlaps<T>(_ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ count: Int) -> 
     return x < y + bytes && y < x + bytes
 }
 
+/// A caller's buffer by name, start and length in bytes, for `requireSeparate`.
+struct CBuffer {
+    let name: String
+    let start: UInt
+    let bytes: UInt
+    init<T>(_ name: String, _ p: UnsafePointer<T>?, _ count: Int) {
+        self.name = name
+        start = p.map { UInt(bitPattern: $0) } ?? 0
+        bytes = p == nil ? 0 : UInt(count * MemoryLayout<T>.stride)
+    }
+    init<T>(_ name: String, _ p: UnsafeMutablePointer<T>?, _ count: Int) { self.init(name, p.map { UnsafePointer($0) }, count) }
+    func overlaps(_ o: CBuffer) -> Bool { bytes > 0 && o.bytes > 0 && start < o.start + o.bytes && o.start < start + bytes }
+}
+
+/// Outputs must not share memory with each other or with any input (NULL and empty buffers are
+/// exempt): one shared rule, so every entry point reports an aliased buffer by name instead of
+/// returning results that depend on the order of its writes. Sizes are validated before this
+/// (`checkedElements`), so no sum here can overflow.
+func requireSeparate(outputs: [CBuffer], inputs: [CBuffer]) throws {
+    for (k, o) in outputs.enumerated() {
+        for other in outputs[(k + 1)...] + inputs where o.overlaps(other) {
+            throw ArgumentError(message: "\(o.name) overlaps \(other.name): every output must be a separate buffer")
+        }
+    }
+}
+
 /// The shared checks and call of the four mix entry points.
 func mixChecked<T: AgoraScalar>(
     _ op: MixingOperator<T>, agentsOfW: Int, x: UnsafePointer<T>?, agents: Int64, dim: Int64,
@@ -307,6 +333,7 @@ public func agora_dsgd_payments(
         try require(c0 > 0, "c0 must be positive for payments, got \(c0)")
         let rule = try dsgdMechanism(lr0: 1, v: 1, c0: c0, u: u, weighting: weighting).payments!
         let r = try reportArray(reports, Int(agents))
+        try requireSeparate(outputs: [CBuffer("payments", payments, Int(agents))], inputs: [CBuffer("reports", reports, Int(agents))])
         for (i, v) in try rule.payments(iteration: Int(iteration), reports: r, exchange: t.exchange).enumerated() { payments[i] = v }
     }
 }
@@ -327,9 +354,11 @@ public func agora_dsgd_step_f32(
         try require(agents == Int64(t.matrix.agents), "parameters have \(agents) rows but the topology has \(t.matrix.agents) agents")
         try require(dim >= 0 && iteration >= 0, "dim and iteration must be non-negative")
         let count = try checkedElements(agents, dim, bytesEach: MemoryLayout<Float>.stride, "agents x dim")
-        try require(
-            !overlaps(parameters, UnsafePointer(next), count) && !overlaps(applied, UnsafePointer(next), count),
-            "next overlaps parameters or applied: the output must be a separate buffer")
+        try requireSeparate(
+            outputs: [CBuffer("next", next, count), CBuffer("payments", payments, Int(agents))],
+            inputs: [
+                CBuffer("parameters", parameters, count), CBuffer("applied", applied, count), CBuffer("reports", reports, Int(agents)),
+            ])
         let mech = try dsgdMechanism(lr0: lr0, v: v, c0: c0, u: u, weighting: weighting)
         // NULL reports: the truthful ones, ||applied_i||^2, accumulated in double.
         let r =
@@ -490,8 +519,9 @@ public func agora_glm_gradients_f32(
         try require(agents >= 1, "agents must be at least 1, got \(agents)")
         try require(dim == Int64(f.rows.cols), "parameters have \(dim) columns but the features have \(f.rows.cols)")
         let count = try checkedElements(agents, dim, bytesEach: MemoryLayout<Float>.stride, "agents x dim")
-        try require(
-            !overlaps(parameters, UnsafePointer(gradients), count), "gradients overlap parameters: the output must be a separate buffer")
+        try requireSeparate(
+            outputs: [CBuffer("gradients", gradients, count), CBuffer("losses", losses, Int(agents))],
+            inputs: [CBuffer("parameters", parameters, count)])
         let starts = Array(UnsafeBufferPointer(start: batchStart, count: Int(agents) + 1)).map { Int($0) }
         try require(
             starts[0] == 0 && zip(starts, starts.dropFirst()).allSatisfy { $0 <= $1 },

@@ -51,6 +51,11 @@ public func agora_update_geometry_f32(
         let x = try finiteMatrix(models, clients, params, "models")
         let o = try finiteVector(origin, params, "origin")
         guard let norms else { throw ArgumentError(message: "norms must not be NULL") }
+        let n = Int(clients), total = n * Int(params)
+        let nn = try checkedElements(clients, clients, bytesEach: MemoryLayout<Float>.stride, "cosines (clients x clients)")
+        try requireSeparate(
+            outputs: [CBuffer("norms", norms, n), CBuffer("cosines", cosines, nn)],
+            inputs: [CBuffer("models", models, total), CBuffer("origin", origin, Int(params))])
         let geo = try Kernels.updateGeometry(x, origin: o)
         // Computed in Agora's own buffers, then copied once into the caller's (memcpy).
         norms.update(from: geo.norms, count: Int(clients))
@@ -82,6 +87,18 @@ public func agora_market_step_f32(
         guard let imports, let payments, let netPayments, let utilities else {
             throw ArgumentError(message: "imports, payments, net_payments and utilities must not be NULL")
         }
+        let total = m * Int(params)
+        let mm = try checkedElements(clients, clients, bytesEach: MemoryLayout<Double>.stride, "payments (clients x clients)")
+        try requireSeparate(
+            outputs: [
+                CBuffer("imports", imports, mm), CBuffer("payments", payments, mm), CBuffer("net_payments", netPayments, m),
+                CBuffer("utilities", utilities, m), CBuffer("distances", distances, mm), CBuffer("centres", centres, total),
+            ],
+            inputs: [
+                CBuffer("uploaded", uploaded, total), CBuffer("origin", origin, Int(params)), CBuffer("sizes", sizes, m),
+                CBuffer("costs", costs, m), CBuffer("eagerness", eagerness, m), CBuffer("true_sizes", trueSizes, m),
+                CBuffer("true_costs", trueCosts, m), CBuffer("true_eagerness", trueEagerness, m), CBuffer("active", active, m),
+            ])
         let metric: MarketDistance, ties: MarketTieBreak, step: CentreStep
         switch distance {
         case 0: metric = .cosine

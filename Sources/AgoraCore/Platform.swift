@@ -105,4 +105,88 @@ public enum SystemFile {
         out.removeLast(out.count - n)
         return out
     }
+
+    /// Writes `text` (UTF-8) to `path` atomically; see `writeAtomically(_:to:)` for bytes.
+    public static func writeAtomically(_ text: String, to path: String) throws {
+        try writeAtomically(Array(text.utf8), to: path)
+    }
+
+    /// Writes `bytes` to `path` atomically: a reader sees the old file or the whole new one, never
+    /// a part, and a failed write (a full disk) leaves the old file as it was.
+    ///
+    /// Why this and not Foundation's `.atomic` option: that writes a named temporary file beside
+    /// the target, which a process killed mid-write (SIGKILL, the OOM killer, a Slurm time limit)
+    /// leaves behind in the user's output folder. On Linux the bytes go to an unnamed file in the
+    /// target's folder (`O_TMPFILE`), which gets a name only once it is complete (linked through
+    /// `/proc/self/fd`, then renamed over the target), so a kill leaves nothing. Where the file
+    /// system lacks `O_TMPFILE` (or `/proc` is not mounted), a named temporary `.NAME.agora-tmp-PID`
+    /// is written and renamed, and removed on any error.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+        let slash = path.lastIndex(of: "/")
+        let dir = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        let temporary = dir + "/." + name + ".agora-tmp-\(getpid())"
+        func failure(_ what: String, _ code: Int32 = errno) -> AgoraError {
+            AgoraError.io("\(path): \(what): \(String(cString: strerror(code)))", file: path)
+        }
+        /// Writes every byte to `fd` (retrying short writes and interruptions); false on an error.
+        func writeAll(_ fd: Int32) -> Bool {
+            var offset = 0
+            return bytes.withUnsafeBytes { raw in
+                while offset < raw.count {
+                    let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        return false
+                    }
+                    offset += n
+                }
+                return true
+            }
+        }
+        #if os(Linux)
+        // O_TMPFILE is __O_TMPFILE | O_DIRECTORY; __O_TMPFILE is 0o20000000 on x86-64 and arm64
+        // (Swift's Glibc does not import the composite macro).
+        let unnamed = open(dir, Int32(0o20000000) | O_DIRECTORY | O_WRONLY | O_CLOEXEC, 0o644)
+        if unnamed >= 0 {
+            if !writeAll(unnamed) {
+                let code = errno
+                close(unnamed)
+                throw failure("writing failed", code)
+            }
+            unlink(temporary)  // a leftover of a killed process that had this pid
+            let linked = linkat(AT_FDCWD, "/proc/self/fd/\(unnamed)", AT_FDCWD, temporary, AT_SYMLINK_FOLLOW) == 0
+            let closed = close(unnamed) == 0
+            if linked {
+                guard closed else {
+                    let code = errno
+                    unlink(temporary)
+                    throw failure("writing failed", code)
+                }
+                guard rename(temporary, path) == 0 else {
+                    let code = errno
+                    unlink(temporary)
+                    throw failure("cannot move the new file into place", code)
+                }
+                return
+            }
+            // No /proc: fall back to a named temporary file below.
+        }
+        #endif
+        unlink(temporary)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw failure("cannot create a file in \(dir)") }
+        let written = writeAll(fd)
+        let code = errno
+        guard close(fd) == 0, written else {
+            let c = written ? errno : code
+            unlink(temporary)
+            throw failure("writing failed", c)
+        }
+        guard rename(temporary, path) == 0 else {
+            let c = errno
+            unlink(temporary)
+            throw failure("cannot move the new file into place", c)
+        }
+    }
 }

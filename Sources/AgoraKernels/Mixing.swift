@@ -47,6 +47,35 @@ public struct MixingOperator<T: AgoraScalar>: Sendable {
 }
 
 extension Kernels {
+    /// Whether all `count` elements at `p` are finite. x * 0 is 0 for a finite x and NaN for an
+    /// infinite or NaN one, so four running sums of x * 0 stay 0 exactly when everything is finite.
+    @inline(__always)
+    static func allFinite<T: AgoraScalar>(_ p: UnsafePointer<T>, count n: Int) -> Bool {
+        var a: T = 0, b: T = 0, c: T = 0, d: T = 0
+        var k = 0
+        while k + 4 <= n {
+            a += p[k] * 0
+            b += p[k + 1] * 0
+            c += p[k + 2] * 0
+            d += p[k + 3] * 0
+            k += 4
+        }
+        while k < n {
+            a += p[k] * 0
+            k += 1
+        }
+        return (a + b + c + d) == 0
+    }
+
+    /// Whether the GEMM path may run on these inputs. GEMM multiplies every x_j by every w_ij,
+    /// the structural zeros included, and 0 * NaN is NaN: a NaN or infinity in one agent's row
+    /// would reach every agent, where y = W X (a sum over each row's neighbours) reaches only the
+    /// agent's neighbours. Inputs with a non-finite element therefore take the sparse path, so the
+    /// result is the same whichever strategy `auto` picked (a scan of X, small beside the GEMM).
+    static func gemmAllowed<T: AgoraScalar>(_ x: UnsafePointer<T>, _ m: UnsafePointer<T>?, count: Int) -> Bool {
+        allFinite(x, count: count) && (m.map { allFinite($0, count: count) } ?? true)
+    }
+
     /// Y = W X: row `i` of `y` becomes sum_j w_ij x_j.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
@@ -54,7 +83,7 @@ extension Kernels {
         _ w: MixingOperator<T>, _ x: Matrix<T>, into y: inout Matrix<T>, pool: ThreadPool = .shared
     ) throws {
         try checkMix(w.csr, x, y)
-        if let d = w.dense {
+        if let d = w.dense, x.storage.withUnsafeBufferPointer({ $0.isEmpty || gemmAllowed($0.baseAddress!, nil, count: $0.count) }) {
             try BLAS.gemm(d, x, into: &y)
         } else {
             mixStepSparse(w.csr, x, stepSizes: nil, directions: nil, into: &y, pool: pool)
@@ -82,7 +111,10 @@ extension Kernels {
         guard m.rows == x.rows, m.cols == x.cols else {
             throw AgoraError.shape("mixStep directions are \(m.rows) x \(m.cols), parameters \(x.rows) x \(x.cols)")
         }
-        if let d = w.dense {
+        let finite = x.storage.withUnsafeBufferPointer { xb in
+            m.storage.withUnsafeBufferPointer { mb in xb.isEmpty || gemmAllowed(xb.baseAddress!, mb.baseAddress!, count: xb.count) }
+        }
+        if let d = w.dense, finite {
             // Y = -diag(lr) M first, then the GEMM adds W X (beta = 1): Y is written once by us
             // and read-modified once by BLAS, instead of a second full pass after the GEMM.
             m.storage.withUnsafeBufferPointer { mb in
@@ -113,7 +145,7 @@ extension Kernels {
         guard n > 0, cols > 0 else { return }
         // The update runs only with both step sizes and directions.
         let lr = directions == nil ? nil : stepSizes.map { Array(UnsafeBufferPointer(start: $0, count: n)) }
-        if let d = w.dense {
+        if let d = w.dense, gemmAllowed(x, lr == nil ? nil : directions, count: n * cols) {
             // With an update: Y = -diag(lr) M, then Y += W X in the GEMM (as in `mixStep`).
             var beta: T = 0
             if let lr, let m = directions {

@@ -57,6 +57,10 @@ public final class ThreadPool: @unchecked Sendable {
     /// `Schedule.measured`: from this size on a region is parallel without measuring: the callers'
     /// dynamic claiming bounds its cost at a serial run plus one wake-up, a small share here.
     public var alwaysParallelBytes: Int = 8 << 20
+    /// The clock of the measured choice, in nanoseconds (monotonic). Tests set a virtual clock that
+    /// their region bodies advance, so the choice they check follows from the rule and not from
+    /// how busy the machine is; set it before the pool runs regions.
+    public var clock: @Sendable () -> UInt64 = { Platform.monotonicNanoseconds() }
     /// The measured choice of every call site (see `ParallelChooser`).
     private let chooser = Locked(ParallelChooser())
     /// Regions whose execution the measured choice decided, by how they ran (see `measuredRuns`).
@@ -142,7 +146,7 @@ public final class ThreadPool: @unchecked Sendable {
                 }
             }
         }
-        let start = key == nil ? 0 : Platform.monotonicNanoseconds()
+        let start = key == nil ? 0 : clock()
         if !parallel {
             body(0..<count)
             if let key { record(key, parallel: false, since: start, bytes: bytes) }
@@ -195,7 +199,7 @@ public final class ThreadPool: @unchecked Sendable {
     }
 
     private func record(_ key: ParallelChooser.Key, parallel: Bool, since start: UInt64, bytes: Int) {
-        let ns = Double(Platform.monotonicNanoseconds() &- start)
+        let ns = Double(clock() &- start)
         if parallel { measuredParallel.add(1, ordering: .relaxed) } else { measuredSerial.add(1, ordering: .relaxed) }
         chooser.withLock { $0.record(key, parallel: parallel, nanosecondsPerByte: ns / Double(bytes), callNanoseconds: ns) }
     }
@@ -213,6 +217,9 @@ public final class ThreadPool: @unchecked Sendable {
     public var measuredRuns: (serial: Int, parallel: Int) {
         (measuredSerial.load(ordering: .relaxed), measuredParallel.load(ordering: .relaxed))
     }
+
+    /// How many workers are parked (asleep on the condition variable) now. For tests.
+    public var parkedWorkers: Int { sleepers.load(ordering: .sequentiallyConsistent) }
 
     /// The idle workers' spin rule now (budget, measured wake-up cost). For benchmarks and tests.
     public var spinPolicy: SpinPolicy { spin.withLock { $0 } }

@@ -1,3 +1,4 @@
+import AgoraCore
 import Foundation
 
 /// Minimal, dependency-free SVG charts for experiment outputs: line plots (linear or log y) and
@@ -187,6 +188,6 @@ public enum SVGPlot {
     public static func write(_ svg: String, to path: String) throws {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        try svg.write(toFile: path, atomically: true, encoding: .utf8)
+        try SystemFile.writeAtomically(svg, to: path)
     }
 }

@@ -1,3 +1,4 @@
+import AgoraCore
 import Foundation
 
 /// JSON outputs as every Agora tool writes them: keys sorted (so files diff cleanly and a result is
@@ -29,9 +30,9 @@ public enum JSONOutput {
     /// Writes `value` as indented JSON with sorted keys to `path`.
     public static func write<T: Encodable>(_ value: T, to path: String) throws {
         let encoder = encoder([.prettyPrinted, .sortedKeys])
-        // Atomically (a temporary file renamed over the target): a full disk or a kill leaves the
-        // previous file or none, never a truncated, invalid JSON document.
-        try encoder.encode(value).write(to: URL(fileURLWithPath: path), options: .atomic)
+        // Atomically: a full disk or a kill leaves the previous file or none, never a truncated,
+        // invalid JSON document, and no temporary file (SystemFile.writeAtomically).
+        try SystemFile.writeAtomically(Array(encoder.encode(value)), to: path)
     }
 
     /// The three JSON files every experiment folder has: config.json (a complete experiment, which
@@ -77,6 +78,6 @@ public struct CSVTable: Sendable {
 
     /// Writes the table to `path` atomically (a reader never sees half a file).
     public func write(to path: String) throws {
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try SystemFile.writeAtomically(text, to: path)
     }
 }

@@ -127,7 +127,7 @@ struct ContractCommand: ParsableCommand {
             s +=
                 "\(i + 1),\(menu.setting.probabilities[i]),\(menu.setting.costs[i]),\(menu.contributions[i]),\(menu.values[i]),\(menu.utilities[i]),\(menu.reservationUtilities[i]),\(menu.rents[i]),\(menu.budgets[i]),\(menu.standAloneContributions[i])\n"
         }
-        try s.write(toFile: folder + "/menu.csv", atomically: true, encoding: .utf8)
+        try SystemFile.writeAtomically(s, to: folder + "/menu.csv")
         var r = "type,counts,probability,model_accuracy,reward_accuracy\n"
         for i in menu.setting.costs.indices {
             for o in d.rewardDistribution(menu, type: i) {
@@ -135,7 +135,7 @@ struct ContractCommand: ParsableCommand {
                     "\(i + 1),\(o.counts.map(String.init).joined(separator: "-")),\(o.probability),\(o.modelAccuracy),\(o.rewardAccuracy)\n"
             }
         }
-        try r.write(toFile: folder + "/rewards.csv", atomically: true, encoding: .utf8)
+        try SystemFile.writeAtomically(r, to: folder + "/rewards.csv")
         // Reward distribution per type: the CDF of the model accuracy r_i(n) a type receives.
         var series: [SVGPlot.Series] = []
         for i in menu.setting.costs.indices {

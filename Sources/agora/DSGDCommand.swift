@@ -59,6 +59,19 @@ struct DSGDRunCommand: ParsableCommand {
         let secondsPerIteration: Double
     }
 
+    /// The options of this command that do not describe the experiment (where and how it runs).
+    static let runFlags: Set<String> = ["--out", "--json", "--checkpoint-every", "--stop-after", "--resume", "--backend"]
+
+    /// The experiment flags (`--name` or `--name=value`) among `arguments`: every option except the
+    /// run flags and the subcommand words.
+    static func experimentFlagsGiven(in arguments: [String]) -> [String] {
+        arguments.compactMap { a -> String? in
+            guard a.hasPrefix("--"), a != "--" else { return nil }
+            let name = String(a.split(separator: "=", maxSplits: 1)[0])
+            return runFlags.contains(name) ? nil : name
+        }
+    }
+
     func run() throws {
         try reportingErrors {
             let checkpoint = try resume.map { try DSGDExperiment.Checkpoint.read(path: $0) }
@@ -68,10 +81,15 @@ struct DSGDRunCommand: ParsableCommand {
             if checkpoint == nil { e = try options.calibrated(e, horizon: e.iterations, quiet: json || !reports).0 }
             if let checkpoint {
                 // Flags (or --config) that describe an experiment must describe the checkpoint's.
+                // Any experiment flag given counts, even one equal to its default (`--iterations
+                // 1000` must not be dropped silently when the checkpoint's run has 60).
                 let given = try options.experiment(), defaults = try DSGDOptions.parse([]).experiment()
-                if given != defaults && given != checkpoint.config {
+                let flagged = Self.experimentFlagsGiven(in: Array(CommandLine.arguments.dropFirst()))
+                if (given != defaults || !flagged.isEmpty) && given != checkpoint.config {
                     throw CLIError(
-                        "\(resume!) belongs to a different experiment than the one the flags describe; resume with no experiment flags (the checkpoint holds its configuration) or with the same ones"
+                        "\(resume!) belongs to a different experiment than the one the flags describe"
+                            + (flagged.isEmpty ? "" : " (\(flagged.joined(separator: ", ")))")
+                            + "; resume with no experiment flags (the checkpoint holds its configuration) or with the same ones"
                     )
                 }
             }
@@ -205,7 +223,7 @@ struct DSGDRunCommand: ParsableCommand {
             }
         }
         try csv.write(to: folder + "/metrics.csv")
-        try jsonl.write(toFile: folder + "/metrics.jsonl", atomically: true, encoding: .utf8)
+        try SystemFile.writeAtomically(jsonl, to: folder + "/metrics.jsonl")
         var gains = CSVTable(columns: ["agent", "behaviour", "iteration", "gain_with_payments", "gain_without_payments"])
         for g in r.gains {
             for k in g.iterations.indices {

@@ -370,7 +370,7 @@ struct MarketRunCommand: ParsableCommand {
                 edges: last.imports.enumerated().flatMap { i, js in
                     js.enumerated().map { k, j in .init(from: j, to: i, label: "r=" + String(format: "%.3g", last.payments[i][k])) }
                 })
-            try dot.text.write(toFile: folder + "/graph.dot", atomically: true, encoding: .utf8)
+            try SystemFile.writeAtomically(dot.text, to: folder + "/graph.dot")
             try SVGPlot.write(
                 SVGPlot.directedGraph(
                     title: "iPFL collaboration graph, round \(last.round) (arrow: model flows to its buyer)",

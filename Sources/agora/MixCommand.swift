@@ -87,7 +87,7 @@ struct MixCommand: ParsableCommand {
         for st in r.steps {
             s += "\(st.step),\(st.consensusError),\(st.relativeError),\(st.spectralBound.map { "\($0)" } ?? ""),\(st.meanDrift)\n"
         }
-        do { try s.write(toFile: path, atomically: true, encoding: .utf8) } catch {
+        do { try SystemFile.writeAtomically(s, to: path) } catch {
             throw ValidationError("Cannot write CSV to '\(path)': \(error.localizedDescription)")
         }
     }

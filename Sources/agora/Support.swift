@@ -44,6 +44,13 @@ struct CLIError: Error, CustomStringConvertible {
 /// found by comparing the input with the value's own re-encoding. Keys given as null are allowed
 /// (they mean "absent"). Returns dotted paths, e.g. ["mechanism.stepsize"].
 func unknownJSONKeys<T: Encodable>(in data: Data, decoded value: T) -> [String] {
+    // Above 1 MiB (long per-agent lists) the object trees of both documents would take ~100x the
+    // file's size: compare the sets of key paths instead, with array positions collapsed.
+    if data.count > 1 << 20 {
+        guard let echo = try? JSONEncoder().encode(value) else { return [] }
+        let known = jsonKeyPaths(in: [UInt8](echo)).all
+        return jsonKeyPaths(in: [UInt8](data)).nonNull.filter { !known.contains($0) }.sorted()
+    }
     guard let input = try? JSONSerialization.jsonObject(with: data),
         let echo = try? JSONSerialization.jsonObject(with: JSONEncoder().encode(value))
     else { return [] }
@@ -63,6 +70,61 @@ func unknownJSONKeys<T: Encodable>(in data: Data, decoded value: T) -> [String] 
         return []
     }
     return walk(input, echo, "")
+}
+
+/// The key paths of a JSON document with array positions collapsed ("strategic[].kind"): every
+/// path, and those whose value is not null. A byte scan (strings with escapes skipped as units), so
+/// its memory is the number of distinct paths, whatever the document's size.
+func jsonKeyPaths(in bytes: [UInt8]) -> (all: Set<String>, nonNull: Set<String>) {
+    var all = Set<String>(), nonNull = Set<String>()
+    // One entry per open container: its path, and whether it is an object expecting a key.
+    var stack: [(path: String, object: Bool, expectingKey: Bool)] = []
+    var i = 0
+    let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
+    while i < bytes.count {
+        let c = bytes[i]
+        switch c {
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            let parent = stack.last?.path ?? ""
+            let path = c == UInt8(ascii: "[") ? parent + "[]" : parent
+            stack.append((path, c == UInt8(ascii: "{"), c == UInt8(ascii: "{")))
+        case UInt8(ascii: "}"), UInt8(ascii: "]"):
+            if !stack.isEmpty { stack.removeLast() }
+        // A finished value inside an object: its key's path is popped below, at the next key.
+        case UInt8(ascii: ","):
+            if let top = stack.last, top.object { stack[stack.count - 1].expectingKey = true }
+        case quote:
+            var j = i + 1
+            while j < bytes.count && bytes[j] != quote { j += bytes[j] == backslash ? 2 : 1 }
+            if let top = stack.last, top.object, top.expectingKey {
+                let key = String(decoding: bytes[(i + 1)..<min(j, bytes.count)], as: UTF8.self)
+                // The container path of this object is the path of its parent entry plus its key.
+                let base = top.path
+                let path = base.isEmpty ? key : base + "." + key
+                all.insert(path)
+                var k = j + 1
+                while k < bytes.count,
+                    [UInt8(ascii: " "), UInt8(ascii: "\n"), UInt8(ascii: "\t"), UInt8(ascii: "\r"), UInt8(ascii: ":")].contains(bytes[k])
+                {
+                    k += 1
+                }
+                let isNull = k + 4 <= bytes.count && Array(bytes[k..<(k + 4)]) == Array("null".utf8)
+                if !isNull { nonNull.insert(path) }
+                stack[stack.count - 1].expectingKey = false
+                // A nested container opened right after this key takes the key's path.
+                if k < bytes.count, bytes[k] == UInt8(ascii: "{") || bytes[k] == UInt8(ascii: "[") {
+                    stack.append(
+                        (bytes[k] == UInt8(ascii: "[") ? path + "[]" : path, bytes[k] == UInt8(ascii: "{"), bytes[k] == UInt8(ascii: "{")))
+                    i = k + 1
+                    continue
+                }
+            }
+            i = j
+        default: break
+        }
+        i += 1
+    }
+    return (all, nonNull)
 }
 
 /// The first key that appears twice in one JSON object, with its line (nil when none does). JSON

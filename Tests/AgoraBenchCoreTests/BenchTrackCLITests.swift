@@ -1,4 +1,5 @@
 import AgoraBenchCore
+import AgoraTestSupport
 import Foundation
 import XCTest
 
@@ -53,7 +54,7 @@ final class BenchTrackCLITests: XCTestCase {
 
     func run(_ args: [String], tool: String = "AgoraBenchTrack") throws -> Outcome {
         guard let binary = tool == "AgoraBenchTrack" ? Self.binary : Self.built(tool) else {
-            throw XCTSkip("\(tool) is not built (swift build first)")
+            throw missingResource("\(tool) is not built (swift build first)")
         }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)

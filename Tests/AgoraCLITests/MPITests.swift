@@ -1,3 +1,4 @@
+import AgoraTestSupport
 import Foundation
 import XCTest
 
@@ -27,10 +28,10 @@ final class MPITests: XCTestCase {
 
     override func setUpWithError() throws {
         guard Self.mpirun != nil else {
-            throw XCTSkip("mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev; make test-mpi)")
+            throw missingResource("mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev; make test-mpi)")
         }
         guard Self.binary != nil else {
-            throw XCTSkip("no MPI build of agora (.build-mpi/release/agora): run `make build-mpi` or `make test-mpi`")
+            throw missingResource("no MPI build of agora (.build-mpi/release/agora): run `make build-mpi` or `make test-mpi`")
         }
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
     }

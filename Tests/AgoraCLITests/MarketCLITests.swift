@@ -1,3 +1,4 @@
+import AgoraTestSupport
 import Foundation
 import XCTest
 
@@ -94,11 +95,8 @@ extension RobustnessTests {
     /// and digits take minutes in a debug build), 2 rounds, seeds 4 and 5: the checks agree with
     /// the table it writes, recomputed here from the CSV, and no accuracy is NaN.
     func testMarketAcceptanceGridAgreesWithItsTable() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("shared/data").path
-        guard ["libsvm/a9a", "libsvm/mushrooms"].allSatisfy({ FileManager.default.fileExists(atPath: root + "/" + $0) }) else {
-            throw XCTSkip("the acceptance test needs a9a and mushrooms in \(root) (absent in a fresh clone)")
-        }
+        for set in ["libsvm/a9a", "libsvm/mushrooms"] { _ = try sharedData(set) }
+        let root = sharedDataRoot()
         let out = scratch + "/acceptance"
         let r = try run(
             [

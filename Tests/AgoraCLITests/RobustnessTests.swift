@@ -1,4 +1,5 @@
 import AgoraKernels
+import AgoraTestSupport
 import Foundation
 import XCTest
 
@@ -37,10 +38,13 @@ final class RobustnessTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: scratch)
     }
 
-    func run(_ args: [String], environment: [String: String] = [:], removing: [String] = [], timeout: TimeInterval = 60) throws -> Outcome {
-        guard let binary = Self.binary else { throw XCTSkip("the agora binary is not built (swift build first)") }
+    func run(
+        _ args: [String], environment: [String: String] = [:], removing: [String] = [], timeout: TimeInterval = 60,
+        executable: String? = nil
+    ) throws -> Outcome {
+        guard let binary = Self.binary else { throw missingResource("the agora binary is not built (swift build first)") }
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
+        p.executableURL = URL(fileURLWithPath: executable ?? binary)
         p.arguments = args
         p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }.filter { !removing.contains($0.key) }
         p.currentDirectoryURL = URL(fileURLWithPath: scratch)
@@ -224,15 +228,10 @@ final class RobustnessTests: XCTestCase {
         let plain = try run(["data", "inspect", csv, "--json"])
         XCTAssertEqual(plain.status, 0, plain.stderr)
         XCTAssertTrue(plain.stdout.contains(#""header":null"#), plain.stdout)
-        let root =
-            ProcessInfo.processInfo.environment["AGORA_DATA"]
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("shared/data").path
-        if FileManager.default.fileExists(atPath: root + "/libsvm/mushrooms") {
-            let named = try run(["data", "inspect", "mushrooms", "--json"], environment: ["AGORA_DATA": root])
-            XCTAssertEqual(named.status, 0, named.stderr)
-            XCTAssertTrue(named.stdout.contains(#""rows":8124"#) && named.stdout.contains(#""features":112"#), named.stdout)
-        }
+        _ = try sharedData("libsvm/mushrooms")
+        let named = try run(["data", "inspect", "mushrooms", "--json"], environment: ["AGORA_DATA": sharedDataRoot()])
+        XCTAssertEqual(named.status, 0, named.stderr)
+        XCTAssertTrue(named.stdout.contains(#""rows":8124"#) && named.stdout.contains(#""features":112"#), named.stdout)
     }
 
     /// Inputs that are not regular files, or far too large, are refused before they are read;
@@ -249,7 +248,7 @@ final class RobustnessTests: XCTestCase {
     /// Standard output that cannot be written (a full device) ends with an error and exit 1,
     /// never exit 0 with the JSON lost.
     func testFailedStandardOutputIsAnError() throws {
-        guard let binary = Self.binary else { throw XCTSkip("the agora binary is not built (swift build first)") }
+        guard let binary = Self.binary else { throw missingResource("the agora binary is not built (swift build first)") }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = ["topology", "--topology", "ring", "--agents", "8", "--json"]
@@ -301,7 +300,7 @@ final class RobustnessTests: XCTestCase {
         make.arguments = ["-c", "head -c 400000000 /dev/zero | gzip -1 > '\(bomb)'"]
         try make.run()
         make.waitUntilExit()
-        guard make.terminationStatus == 0 else { throw XCTSkip("gzip is not available") }
+        guard make.terminationStatus == 0 else { throw missingResource("gzip is not available") }
         try expectRefusal(["data", "inspect", bomb], "needs about", environment: ["AGORA_MEMORY_LIMIT": "512M"])
     }
 

@@ -171,6 +171,81 @@ final class MarketExperimentTests: XCTestCase {
         XCTAssertEqual(r.truth[7].eagerness, 0)
     }
 
+    /// FedAMP's cloud weights against the formula computed here from the update vectors themselves
+    /// (distances summed coordinate by coordinate, not from norms and cosines): sigma the median
+    /// squared distance, raw exp(-d/sigma)/sigma, the largest row sum scaled to `share`; an
+    /// inactive client keeps its model; rows sum to 1.
+    func testFedAMPWeightsFollowTheFormula() throws {
+        let u: [[Double]] = [[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0.5], [5, 5, 5], [-1, 0.2, 0]]
+        let active = [true, true, true, false, true]
+        let share = 0.5
+        let m = u.count
+        let norms = u.map { ($0.reduce(0) { $0 + $1 * $1 }).squareRoot() }
+        func cos(_ i: Int, _ j: Int) -> Double {
+            norms[i] == 0 || norms[j] == 0 ? 0 : zip(u[i], u[j]).reduce(0) { $0 + $1.0 * $1.1 } / (norms[i] * norms[j])
+        }
+        let got = FedAMPStrategy.weights(norms: norms, cosines: cos, active: active, share: share)
+        let members = (0..<m).filter { active[$0] }
+        func d(_ i: Int, _ j: Int) -> Double { zip(u[i], u[j]).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } }
+        let pairs = members.flatMap { i in members.filter { $0 > i }.map { d(i, $0) } }.sorted()
+        XCTAssertEqual(pairs.count, 6)
+        let sigma = pairs[3]  // the upper median of 6, as the strategy takes all[count / 2]
+        func raw(_ i: Int, _ j: Int) -> Double { exp(-d(i, j) / sigma) / sigma }
+        let largest = members.map { i in members.filter { $0 != i }.reduce(0) { $0 + raw(i, $1) } }.max()!
+        for i in 0..<m {
+            let row = Dictionary(uniqueKeysWithValues: got.rows[i].map { ($0.0, Double($0.1)) })
+            XCTAssertEqual(row.values.reduce(0, +), 1, accuracy: 1e-6, "row \(i) sums to 1")
+            guard active[i] else {
+                XCTAssertEqual(row, [i: 1], "inactive client \(i) keeps its own model")
+                continue
+            }
+            XCTAssertNil(row[3], "no weight on the inactive client")
+            for j in members where j != i {
+                XCTAssertEqual(row[j]!, share / largest * raw(i, j), accuracy: 1e-6, "xi[\(i)][\(j)]")
+            }
+            XCTAssertGreaterThanOrEqual(row[i]!, 1 - share - 1e-6, "own weight at least 1 - share")
+            XCTAssertEqual(got.imports[i], members.filter { $0 != i && share / largest * raw(i, $0) > 1e-3 })
+        }
+    }
+
+    /// FedFomo's weights: positive scores (loss gain per unit distance) normalised; negative and
+    /// zero gains and the client itself left out; nothing when no peer helps.
+    func testFedFomoWeightsFollowTheFormula() throws {
+        // Client 0, loss 1.0; peers 1 (loss 0.5 at distance 1), 2 (0.8 at 0.5), 3 (1.2: worse), 4 (1.0: no gain).
+        let w = try XCTUnwrap(
+            FedFomoStrategy.weights(
+                client: 0, ownLoss: 1.0, peerLosses: [0.9, 0.5, 0.8, 1.2, 1.0], distances: [0, 1, 0.5, 2, 1], members: [0, 1, 2, 3, 4]))
+        // Scores 0.5 / 1 = 0.5 and 0.2 / 0.5 = 0.4: weights 5/9 and 4/9.
+        XCTAssertEqual(w.weights.map(\.0), [1, 2])
+        XCTAssertEqual(w.weights[0].1, 5.0 / 9, accuracy: 1e-12)
+        XCTAssertEqual(w.weights[1].1, 4.0 / 9, accuracy: 1e-12)
+        XCTAssertEqual(w.keep, 0, accuracy: 1e-12)
+        XCTAssertNil(
+            FedFomoStrategy.weights(client: 0, ownLoss: 0.3, peerLosses: [0.3, 0.5, 0.8], distances: [0, 1, 1], members: [0, 1, 2]),
+            "no peer lowers the loss: the client keeps its own model")
+        let outside = try XCTUnwrap(
+            FedFomoStrategy.weights(client: 0, ownLoss: 1, peerLosses: [1, 0.5, 0.1], distances: [0, 1, 1], members: [0, 1]))
+        XCTAssertEqual(outside.weights.map(\.0), [1], "only members are scored (client 2 is out of the market)")
+    }
+
+    /// FedProx is FedAvg with a proximal pull: with mu = 0 it is FedAvg to the bit; with mu > 0 it
+    /// trains differently, every client is evaluated on the one global model, and nothing is NaN.
+    func testFedProxIsFedAvgWithAPull() throws {
+        var e = small()
+        e.rounds = 3
+        e.methods = [.fedavg, .fedprox]
+        e.fedproxMu = 0
+        let zero = try e.run()
+        XCTAssertEqual(zero.methods[0].rounds.map(\.accuracies), zero.methods[1].rounds.map(\.accuracies))
+        e.fedproxMu = 1
+        let pulled = try e.run()
+        XCTAssertEqual(pulled.methods[0].rounds.map(\.accuracies), zero.methods[0].rounds.map(\.accuracies), "FedAvg unchanged")
+        XCTAssertNotEqual(pulled.methods[1].rounds.map(\.accuracies), zero.methods[1].rounds.map(\.accuracies), "mu = 1 pulls")
+        for rd in pulled.methods[1].rounds { XCTAssertFalse(rd.accuracies.contains { !$0.isFinite }) }
+        let importsAll = pulled.methods[1].rounds.last!.imports.allSatisfy { $0.count == e.clients - 1 }
+        XCTAssertTrue(importsAll, "a global model uses every client")
+    }
+
     func testSameNumbersOnOneAndTwoThreads() throws {
         var e = small()
         e.methods = [.ipfl, .pfedgraph, .ditto]

@@ -58,7 +58,7 @@ final class ParallelTests: XCTestCase {
         let pool = thresholdPool(maxThreads: 2)
         let seen = Atomic<Int>(0)
         pool.parallelFor(2) { _ in seen.add(1, ordering: .relaxed) }
-        usleep(300_000)  // longer than the spin window: the worker parks
+        waitUntilParked(pool)
         pool.parallelFor(2) { _ in seen.add(1, ordering: .relaxed) }
         XCTAssertEqual(seen.load(ordering: .relaxed), 4)
     }
@@ -182,30 +182,38 @@ final class ParallelTests: XCTestCase {
         XCTAssertEqual(unsized.choice, false, "two-call probes never see the steady parallel cost")
     }
 
-    /// The pool's measured schedule on real executions: a region whose parallel run is made slow
-    /// (the second part sleeps 2 ms, the serial run does not) is soon run serially, and its results
-    /// are those of the serial run.
+    /// The pool's measured schedule on real executions, timed by a virtual clock: a region whose
+    /// parallel runs take 2 s (each part but the first advances the clock by 1 s) and whose serial
+    /// run takes 1 us is run serially except for the rule's two warm-up calls and one two-call probe
+    /// at the 16th call; its results are those of the serial run. (Parallel calls longer than any
+    /// recordable wake-up, under 1 s, make every probe the minimum two calls.)
     func testMeasuredScheduleRunsSeriallyWhereParallelIsSlower() {
         let pool = ThreadPool(maxThreads: 2)
         pool.schedule = .measured
+        let now = Atomic<UInt64>(1)
+        pool.clock = { now.load(ordering: .sequentiallyConsistent) }
         let site: StaticString = "ParallelTests.slowParallel"
-        var serialRuns = 0
+        var modes: [Bool] = []
         for _ in 0..<40 {
             // NSLock (pthread), not Mutex: ThreadSanitizer does not see the latter's futex on Linux.
             let lock = NSLock()
             var ranges: [Range<Int>] = []
             pool.parallelFor(8, bytes: 64 * 1024, file: site, line: 1) { r in
-                if r.lowerBound > 0 { usleep(2000) }
+                now.add(r.lowerBound > 0 ? 1_000_000_000 : 1000, ordering: .sequentiallyConsistent)
                 lock.lock()
                 ranges.append(r)
                 lock.unlock()
             }
-            let got = ranges
+            let got = ranges.sorted { $0.lowerBound < $1.lowerBound }
+            XCTAssertEqual(got.first?.lowerBound, 0)
+            XCTAssertEqual(got.last?.upperBound, 8)
             XCTAssertEqual(got.map(\.count).reduce(0, +), 8)
-            if got == [0..<8] { serialRuns += 1 }
+            modes.append(got != [0..<8])
         }
         XCTAssertEqual(pool.measuredChoice(file: site, line: 1, bytes: 64 * 1024, threads: 2), false)
-        XCTAssertGreaterThanOrEqual(serialRuns, 34, "2 warm-up runs and at most a few probes are parallel")
+        XCTAssertEqual(
+            modes.indices.filter { modes[$0] }, [2, 3, 19, 20],
+            "two serial and two parallel warm-up calls, then serial with a two-call parallel probe at the 16th call")
         // Below the measured range: serial without measuring; from alwaysParallelBytes: parallel.
         var small: [Range<Int>] = []
         pool.parallelFor(8, bytes: 1000, file: site, line: 2) { small.append($0) }
@@ -246,20 +254,37 @@ final class ParallelTests: XCTestCase {
         XCTAssertEqual(q.budget, SpinPolicy.initial / 2, "only preemption cuts the budget below the quiet default")
     }
 
-    /// An idle pool's workers measure their wake-up cost when woken from parking.
+    /// A parked worker measures its wake-up cost when a region wakes it. The worker is seen parked
+    /// before the region starts, and the region's two parts wait for each other, so the worker (not
+    /// the caller) runs one of them: no sleep decides the outcome. (The waits' 60 s deadlines only
+    /// turn a hang into a failure.)
     func testParkedWorkerMeasuresItsWakeUp() {
         let pool = thresholdPool(maxThreads: 2)
-        let seen = Atomic<Int>(0)
-        for _ in 0..<3 {
-            usleep(300_000)  // longer than any spin budget: the worker parks
-            pool.parallelFor(2) { _ in
-                usleep(5000)
-                seen.add(1, ordering: .relaxed)
-            }
+        XCTAssertNil(pool.spinPolicy.wakeUp)
+        waitUntilParked(pool)
+        let started = Atomic<Int>(0)
+        let bothRan = Atomic<Bool>(true)
+        pool.parallelFor(2) { _ in
+            started.add(1, ordering: .sequentiallyConsistent)
+            if !waitFor({ started.load(ordering: .sequentiallyConsistent) == 2 }) { bothRan.store(false, ordering: .relaxed) }
         }
-        XCTAssertEqual(seen.load(ordering: .relaxed), 6)
-        usleep(50_000)
-        XCTAssertNotNil(pool.spinPolicy.wakeUp, "a parked worker joined at least one of three 5 ms regions")
+        XCTAssertTrue(bothRan.load(ordering: .relaxed), "the two parts ran at the same time, on two threads")
+        XCTAssertNotNil(pool.spinPolicy.wakeUp, "the parked worker measured its wake-up before joining the region")
+    }
+
+    /// Polls `condition` (yielding) until it holds; false after 60 s (a hang, reported as a failure).
+    private func waitFor(_ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(60)
+        while !condition() {
+            if Date() > deadline { return false }
+            sched_yield()
+        }
+        return true
+    }
+
+    /// Waits until every worker of `pool` is parked (its spin budget spent).
+    private func waitUntilParked(_ pool: ThreadPool) {
+        XCTAssertTrue(waitFor { pool.parkedWorkers == pool.maxThreads - 1 }, "the idle workers park within 60 s")
     }
 
     /// A private pool on the fixed-threshold schedule (parallel from `minParallelBytes`; 0: every

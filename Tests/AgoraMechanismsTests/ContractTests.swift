@@ -282,6 +282,56 @@ final class ContractTests: XCTestCase {
         }
     }
 
+    /// One type: everyone is that type (n = N e_1), so its IR binds and the budget is v(a(N m)); the
+    /// objective grows with m, so m is the largest root of v(a(N m)) - c m = f, found here by
+    /// bisection on the formula written out (an independent reference).
+    func testOneTypeContributesTheLargestAffordableAmount() throws {
+        let c = 0.5, n = 10.0
+        let menu = try ContractDesigner(ContractSetting(participants: 10, probabilities: [1], costs: [c])).solve()
+        func v(_ x: Double) -> Double {
+            guard x > exp(-2) else { return 0 }
+            return 100 * max(0, 1 - ((2 * (2 + log(x))).squareRoot() + 4) / x.squareRoot())
+        }
+        let f = menu.reservationUtilities[0]
+        // g(m) = v(a(N m)) - c m - f is positive just past the stand-alone point and negative far out.
+        var lo = max(menu.standAloneContributions[0], 10), hi = 1e7
+        XCTAssertGreaterThan(v(n * lo) - c * lo - f, 0)
+        for _ in 0..<200 {
+            let mid = (lo + hi) / 2
+            if v(n * mid) - c * mid - f > 0 { lo = mid } else { hi = mid }
+        }
+        XCTAssertEqual(menu.contributions[0], lo, accuracy: 1e-6 * lo)
+        XCTAssertEqual(menu.utilities[0], f, accuracy: 1e-8 * max(1, f), "the IR binds")
+        XCTAssertEqual(menu.values[0], v(n * lo), accuracy: 1e-6, "t = v(a(N m)): the whole budget")
+        XCTAssertEqual(menu.rents[0], 0, accuracy: 1e-8)
+        XCTAssertLessThan(menu.kktResidual, 1e-8)
+        XCTAssertEqual(menu.informationCost, 0, accuracy: 1e-6, "one type: nothing hidden")
+    }
+
+    /// The largest menu accepted, 20 types (N = 3: 1540 outcomes): the invariants hold.
+    func testTwentyTypesSolveWithTheInvariants() throws {
+        let types = 20
+        let costs = (0..<types).map { 0.02 + 0.01 * Double($0) }
+        let menu = try ContractDesigner(
+            ContractSetting(participants: 3, probabilities: [Double](repeating: 1.0 / Double(types), count: types), costs: costs)
+        ).solve(completeInformation: false)
+        XCTAssertLessThan(menu.kktResidual, 1e-8)
+        let byCost = costs.indices.sorted { costs[$0] > costs[$1] }
+        XCTAssertEqual(menu.utilities[byCost[0]], menu.reservationUtilities[byCost[0]], accuracy: 1e-8, "u_1 = f_1")
+        for (a, b) in zip(byCost, byCost.dropFirst()) {
+            XCTAssertGreaterThanOrEqual(menu.contributions[b], menu.contributions[a] - 1e-9, "m nondecreasing as cost falls")
+            XCTAssertGreaterThanOrEqual(menu.utilities[b], menu.utilities[a] - 1e-9, "u nondecreasing as cost falls")
+        }
+        for i in 0..<types {
+            XCTAssertGreaterThanOrEqual(menu.utilities[i], menu.reservationUtilities[i] - 1e-9, "IR of type \(i)")
+            // Every pairwise IC: type i prefers its own contract.
+            for j in 0..<types {
+                XCTAssertGreaterThanOrEqual(
+                    menu.utilities[i], menu.values[j] - costs[i] * menu.contributions[j] - 1e-7, "IC \(i) over \(j)")
+            }
+        }
+    }
+
     func testBadInputIsRejectedWithTheField() {
         func expect(_ fragment: String, _ s: ContractSetting, line: UInt = #line) {
             XCTAssertThrowsError(try ContractDesigner(s), line: line) { e in
@@ -292,7 +342,12 @@ final class ContractTests: XCTestCase {
         expect("c[1] = -0.1", ContractSetting(participants: 10, probabilities: [0.5, 0.5], costs: [0.2, -0.1]))
         expect("twice", ContractSetting(participants: 10, probabilities: [0.5, 0.5], costs: [0.2, 0.2]))
         expect("p has 3 entries but c has 2", ContractSetting(participants: 10, probabilities: [0.2, 0.3, 0.5], costs: [0.2, 0.1]))
-        expect("N must be at least 1", ContractSetting(participants: 0, probabilities: [1], costs: [0.2]))
+        expect("N must be at least 2", ContractSetting(participants: 0, probabilities: [1], costs: [0.2]))
+        expect("N = 1: a lone participant", ContractSetting(participants: 1, probabilities: [0.5, 0.5], costs: [0.2, 0.1]))
+        expect(
+            "at most 20",
+            ContractSetting(
+                participants: 3, probabilities: [Double](repeating: 1.0 / 21, count: 21), costs: (1...21).map { Double($0) / 100 }))
         expect(
             "f[0] = -1.0", ContractSetting(participants: 3, probabilities: [0.5, 0.5], costs: [0.2, 0.1], reservationUtilities: [-1, 0]))
         expect(

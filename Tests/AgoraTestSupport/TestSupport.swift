@@ -87,14 +87,37 @@ public func randomDenseAndSparse(
     return (m, try! CSRMatrix(rows: rows, cols: cols, entries: entries))
 }
 
-/// A file of the shared data folder (`../shared/data` beside the project root), or an `XCTSkip`
-/// that says where it was looked for: a fresh clone has no shared data, and its tests skip.
-public func sharedData(_ relative: String, filePath: String = #filePath) throws -> String {
+/// Why a test could not run here: a resource it needs is missing (the shared data, an MPI build,
+/// the built binary, a system tool). Outside CI the test is skipped with this message; with
+/// `AGORA_TEST_REQUIRE_ALL=1` (CI sets it) the test fails with it instead, because a test that
+/// silently skips there proves nothing.
+public func missingResource(_ message: String) -> any Error {
+    if ProcessInfo.processInfo.environment["AGORA_TEST_REQUIRE_ALL"] == "1" {
+        return MissingTestResource(message: message + " (AGORA_TEST_REQUIRE_ALL=1: a required test may not skip)")
+    }
+    return XCTSkip(message)
+}
+
+/// The failure `missingResource` throws when every test must run.
+public struct MissingTestResource: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+/// The shared data folder: `$AGORA_DATA` when set, else `../shared/data` beside the project root.
+public func sharedDataRoot(filePath: String = #filePath) -> String {
+    if let env = ProcessInfo.processInfo.environment["AGORA_DATA"], !env.isEmpty { return env }
     // Tests/<Suite>/<File>.swift -> the project root -> its parent.
     let project = URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let path = project.deletingLastPathComponent().appendingPathComponent("shared/data").appendingPathComponent(relative).path
+    return project.deletingLastPathComponent().appendingPathComponent("shared/data").path
+}
+
+/// A file of the shared data folder (`sharedDataRoot()`), or the `missingResource` error that says
+/// where it was looked for: a fresh clone has no shared data, and its tests skip (fail in CI).
+public func sharedData(_ relative: String, filePath: String = #filePath) throws -> String {
+    let path = URL(fileURLWithPath: sharedDataRoot(filePath: filePath)).appendingPathComponent(relative).path
     if FileManager.default.fileExists(atPath: path) { return path }
-    throw XCTSkip("real data set \(relative) not found at \(path) (../shared/data is absent in a fresh clone)")
+    throw missingResource("real data set \(relative) not found at \(path) (set AGORA_DATA or put the data in ../shared/data)")
 }
 
 /// A small random binary classification set (labels -1/+1), dense and the same as CSR (about 40 %

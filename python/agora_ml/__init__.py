@@ -266,7 +266,8 @@ def _output(out, x: np.ndarray) -> np.ndarray:
 
 def mix(x: np.ndarray, topology: Topology, out: Optional[np.ndarray] = None) -> np.ndarray:
     """W @ x for x of agents x dim (float32 or float64), written into `out` when given (which must
-    not overlap x) and returned."""
+    not overlap x) and returned. A NaN or infinity in agent j's row reaches exactly j's neighbours
+    (the rows i with w_ij != 0), as with scipy.sparse, whichever kernel runs."""
     x = _matrix("x", x, topology.agents)
     y = _output(out, x)
     if np.shares_memory(x, y):

@@ -289,10 +289,26 @@ struct FedAMPStrategy: FederatedStrategy {
         try run.trainModels(centres: clouds, strengths: clouds == nil ? nil : strengths)
         let uploaded = try run.upload(run.theta)
         let geo = try Kernels.updateGeometry(uploaded, origin: run.origin)
-        let members = (0..<m).filter { run.active[$0] }
+        let (rows, imports) = Self.weights(
+            norms: geo.norms.map(Double.init), cosines: { Double(geo.cosines[$0, $1]) }, active: run.active, share: share)
+        clouds = try aggregate(rows, uploaded)
+        return FederatedRoundResult(evaluated: run.theta, imports: imports, market: nil)
+    }
+
+    /// The cloud-model weights xi of one round from the updates' norms and cosines: squared
+    /// distances d_ij = |u_i|^2 + |u_j|^2 - 2 cos_ij |u_i| |u_j|, sigma their median over active
+    /// pairs, raw_ij = exp(-d_ij / sigma) / sigma, alpha = share / max_i sum_j raw_ij, xi_ij =
+    /// alpha raw_ij and xi_ii = 1 - sum_j xi_ij; inactive clients keep their own model. Imports:
+    /// peers with xi_ij > 1e-3. Rows sorted by client index.
+    static func weights(
+        norms: [Double], cosines: (Int, Int) -> Double, active: [Bool], share: Double
+    ) -> (
+        rows: [[(Int, Float)]], imports: [[Int]]
+    ) {
+        let m = norms.count
+        let members = (0..<m).filter { active[$0] }
         func squared(_ i: Int, _ j: Int) -> Double {
-            let ni = Double(geo.norms[i]), nj = Double(geo.norms[j])
-            return max(0, ni * ni + nj * nj - 2 * Double(geo.cosines[i, j]) * ni * nj)
+            max(0, norms[i] * norms[i] + norms[j] * norms[j] - 2 * cosines(i, j) * norms[i] * norms[j])
         }
         var all: [Double] = []
         for (a, i) in members.enumerated() { for j in members[(a + 1)...] { all.append(squared(i, j)) } }
@@ -308,7 +324,7 @@ struct FedAMPStrategy: FederatedStrategy {
         var rows = [[(Int, Float)]](repeating: [], count: m)
         var imports = [[Int]](repeating: [], count: m)
         for i in 0..<m {
-            guard run.active[i] else {
+            guard active[i] else {
                 rows[i] = [(i, 1)]
                 continue
             }
@@ -322,8 +338,7 @@ struct FedAMPStrategy: FederatedStrategy {
             rows[i].append((i, Float(own)))
             rows[i].sort { $0.0 < $1.0 }
         }
-        clouds = try aggregate(rows, uploaded)
-        return FederatedRoundResult(evaluated: run.theta, imports: imports, market: nil)
+        return (rows, imports)
     }
 }
 
@@ -441,14 +456,12 @@ struct FedFomoStrategy: FederatedStrategy {
             let peers = try run.fed.losses(uploaded, on: [[Int]](repeating: run.fed.test[i], count: m))
             let own = (0..<uploaded.cols).map { Double(run.theta[i, $0]) }
             let distances = try Kernels.rowDistances(uploaded, to: own)
-            let scores = members.filter { $0 != i }.map { j in (j, (ownLosses[i] - peers[j]) / max(distances[j], 1e-12)) }.filter {
-                $0.1 > 0
-            }
-            let total = scores.reduce(0) { $0 + $1.1 }
-            guard total > 0 else { continue }  // no model helps: keep its own
-            let keep = 1 - scores.reduce(0) { $0 + $1.1 / total }  // 0 up to rounding
-            rows[i] = [(i, Float(keep))] + scores.map { (m + $0.0, Float($0.1 / total)) }
-            imports[i] = scores.map(\.0)
+            guard
+                let (keep, weights) = Self.weights(
+                    client: i, ownLoss: ownLosses[i], peerLosses: peers, distances: distances, members: members)
+            else { continue }  // no model helps: keep its own
+            rows[i] = [(i, Float(keep))] + weights.map { (m + $0.0, Float($0.1)) }
+            imports[i] = weights.map(\.0)
         }
         var next = Matrix<Float>(uninitializedRows: m, cols: uploaded.cols)  // the mix writes every element
         let w = try CSRMatrix(rows: m, cols: 2 * m, entries: rows)  // rectangular: the sparse kernel on raw rows
@@ -459,5 +472,20 @@ struct FedFomoStrategy: FederatedStrategy {
         }
         personal = next
         return FederatedRoundResult(evaluated: next, imports: imports, market: nil)
+    }
+
+    /// Client i's FedFomo weights: scores s_ij = (L_i(w_i) - L_i(w_j)) / max(||w_j - w_i||, 1e-12)
+    /// over the other members, the positive ones normalised to sum to 1 (w_ij = s_ij / sum s), and
+    /// the weight left on its own model (0 up to rounding). nil when no score is positive.
+    static func weights(
+        client i: Int, ownLoss: Double, peerLosses: [Double], distances: [Double], members: [Int]
+    ) -> (
+        keep: Double, weights: [(Int, Double)]
+    )? {
+        let scores = members.filter { $0 != i }.map { j in (j, (ownLoss - peerLosses[j]) / max(distances[j], 1e-12)) }.filter { $0.1 > 0 }
+        let total = scores.reduce(0) { $0 + $1.1 }
+        guard total > 0 else { return nil }
+        let keep = 1 - scores.reduce(0) { $0 + $1.1 / total }
+        return (keep, scores.map { ($0.0, $0.1 / total) })
     }
 }

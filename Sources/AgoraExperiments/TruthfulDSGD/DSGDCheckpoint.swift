@@ -58,12 +58,12 @@ extension DSGDExperiment {
             return String(h, radix: 16)
         }
 
-        /// Writes atomically (a temporary file renamed over the target), so an interruption during
-        /// the write leaves the previous checkpoint intact.
+        /// Writes atomically (`SystemFile.writeAtomically`), so an interruption during the write
+        /// leaves the previous checkpoint intact and no temporary file.
         public func write(path: String) throws {
             var sealed = self
             sealed.digest = try computedDigest()
-            try JSONOutput.encoder([.sortedKeys]).encode(sealed).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try SystemFile.writeAtomically(Array(JSONOutput.encoder([.sortedKeys]).encode(sealed)), to: path)
         }
 
         /// Checks that this checkpoint belongs to `experiment` (whose runs are labelled `runs`, in

@@ -60,7 +60,15 @@ public struct ContractSetting: Codable, Sendable, Equatable {
             throw AgoraError.configuration(
                 "c has \(i) types; at most \(ContractSetting.maxTypes) are supported (the program has I^2 incentive constraints)")
         }
-        guard participants >= 1 else { throw AgoraError.configuration("N must be at least 1, got \(participants)") }
+        guard participants >= 1 else { throw AgoraError.configuration("N must be at least 2, got \(participants)") }
+        // One participant: its only outcome is itself, so a type's budget v(a(m_i)) minus its cost
+        // reaches its reservation utility only at its stand-alone contribution (equality). The menu
+        // is then every type's stand-alone contract, a point with no interior for the barrier solver.
+        guard participants >= 2 else {
+            throw AgoraError.configuration(
+                "N = 1: a lone participant can only be offered its stand-alone contract (every IR binds, no "
+                    + "collaboration to share), which has no strictly feasible interior; N must be at least 2")
+        }
         guard participants <= ContractSetting.maxParticipants else {
             throw AgoraError.configuration("N = \(participants): at most \(ContractSetting.maxParticipants) participants are supported")
         }
