@@ -85,7 +85,7 @@ struct MPIBench {
         let n = quick ? 64 : 256, d = quick ? 256 : 1000
         // 2. The neighbour exchange against the bound, 3. the mix step (strong and weak scaling).
         for topology in [Topology.ring, .exponential] {
-            let ex = try MPIExchange(topology: topology, weights: .metropolis, agents: n, seed: 1)
+            let ex = try MPIExchange(topology: topology, weights: .metropolis, agents: n, seed: 1, strategy: .sparse)
             var rng = SeededGenerator(seed: 1, stream: UInt64(rank))
             let x: Matrix<Float> = rng.normalMatrix(rows: ex.localAgents.count, cols: d)
             let received = try MPIRuntime.maximum(Double(ex.receivedRows(iteration: 0) * d * 4))
@@ -104,7 +104,7 @@ struct MPIBench {
                     try ex.mixStep(iteration: 0, parameters: x, stepSizes: lr, directions: m, into: &y)
                 }, inner: inner, bytes: received)
             let nw = (quick ? 16 : 64) * ranks
-            let weak = try MPIExchange(topology: topology, weights: .metropolis, agents: nw, seed: 1)
+            let weak = try MPIExchange(topology: topology, weights: .metropolis, agents: nw, seed: 1, strategy: .sparse)
             let xw: Matrix<Float> = rng.normalMatrix(rows: weak.localAgents.count, cols: d)
             var yw = Matrix<Float>(rows: xw.rows, cols: d), mw = Matrix<Float>(rows: xw.rows, cols: d)
             let lrw = [Float](repeating: 0, count: xw.rows)
@@ -133,7 +133,8 @@ struct MPIBench {
             e.iterations = quick ? 40 : 200
             e.evaluateEvery = e.iterations
             e.mixStrategy = .sparse
-            let ex = try MPIExchange(topology: e.topology, weights: e.weights, agents: agents, seed: e.seed)
+            let ex = try MPIExchange(
+                topology: e.topology, weights: e.weights, agents: agents, seed: e.seed, strategy: e.mixStrategy ?? .auto)
             var samples: [Double] = []
             for _ in 0..<(quick ? 3 : 5) {
                 try MPIRuntime.barrier()

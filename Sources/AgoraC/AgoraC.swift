@@ -365,6 +365,10 @@ public func agora_dsgd_step_f32(
             reports == nil
             ? Kernels.rowSquaredNormsInDouble(applied, rows: Int(agents), cols: Int(dim))
             : try reportArray(reports, Int(agents))
+        if reports == nil, c0 > 0, let bad = r.firstIndex(where: { !$0.isFinite }) {
+            throw ArgumentError(
+                message: "applied row \(bad) is not finite (its truthful report ||applied_\(bad)||^2 is \(r[bad])): payments need finite reports")
+        }
         let pay = try mech.stepOnBuffers(
             iteration: Int(iteration), parameters: parameters, applied: applied, dimension: Int(dim),
             reports: r, exchange: t.exchange, into: next)

@@ -157,11 +157,12 @@ public enum MPIRuntime {
 /// graph communicator per step of the topology's period, neighbour rows and scalars exchanged with
 /// `MPI_Neighbor_alltoallv` (rows as one `MPI_Type_contiguous(d)` element, so counts stay small).
 ///
-/// Identical numbers to `InProcessExchange` with the sparse strategy: each rank reads its own rows
-/// in place and its neighbours' from the receive buffer, in global agent order, and mixes with the
-/// same weights in the same order (`Kernels.mixRows(local:remote:)`, no copy of the own rows), and
-/// scalars are listed by ascending neighbour as in process. (The in-process GEMM path for dense W
-/// sums in BLAS order and is not reproduced.)
+/// Identical numbers to `InProcessExchange` with the same mixing strategy. Sparse steps: each rank
+/// reads its own rows in place and its neighbours' from the receive buffer, in global agent order,
+/// and mixes with the same weights in the same order (`Kernels.mixRows(local:remote:)`, no copy of
+/// the own rows). Steps the strategy mixes by GEMM (dense W, as `MixingOperator` decides in
+/// process): every rank gathers all rows and makes the in-process kernel call on the whole matrix
+/// (`denseMixStep`). Scalars are listed by ascending neighbour as in process.
 public final class MPIExchange: NeighborExchange {
     public let agents: Int
     public let rank: Int
@@ -170,6 +171,11 @@ public final class MPIExchange: NeighborExchange {
     public var isRoot: Bool { rank == 0 }
     let graphs: [Graph]
     let plans: [Plan]
+    /// Per step of the period: the GEMM operator when the strategy mixes this step by GEMM in
+    /// process, else nil (the sparse plan mixes).
+    let denseOperators: [MixingOperator<Float>?]
+    /// Whether the first step of the period mixes by GEMM (what `agora mix` reports).
+    public var usesGEMM: Bool { denseOperators[0] != nil }
     let blocks: [Range<Int>]
     let pool: ThreadPool
     let types: ContiguousTypes
@@ -203,7 +209,10 @@ public final class MPIExchange: NeighborExchange {
     }
 
     /// Builds the plans (collective: every rank must call it with the same arguments).
-    public init(topology: Topology, weights: WeightScheme, agents n: Int, seed: UInt64, pool: ThreadPool = .shared) throws {
+    public init(
+        topology: Topology, weights: WeightScheme, agents n: Int, seed: UInt64, strategy: MixStrategy = .auto,
+        pool: ThreadPool = .shared
+    ) throws {
         let rank = try MPIRuntime.rank(), ranks = try MPIRuntime.size()
         self.agents = n
         self.rank = rank
@@ -215,14 +224,17 @@ public final class MPIExchange: NeighborExchange {
         _ = try topology.unionGraph(agents: n, seed: seed)  // connected over a period (as in process)
         var owner = [Int](repeating: 0, count: n)
         for (r, b) in blocks.enumerated() { for j in b { owner[j] = r } }
-        var gs: [Graph] = [], ps: [Plan] = []
+        var gs: [Graph] = [], ps: [Plan] = [], dense: [MixingOperator<Float>?] = []
         for t in 0..<topology.period(agents: n) {
             gs.append(try topology.graph(agents: n, seed: seed, iteration: t))
             let w = try topology.mixingMatrix(agents: n, scheme: weights, seed: seed, iteration: t)
             ps.append(try Self.plan(w, owner: owner, local: blocks[rank], rank: rank))
+            let op = w.mixingOperator(Float.self, strategy: strategy)
+            dense.append(op.usesGEMM ? op : nil)
         }
         graphs = gs
         plans = ps
+        denseOperators = dense
     }
 
     deinit {
@@ -347,6 +359,10 @@ public final class MPIExchange: NeighborExchange {
             )
         }
         if out.rows != n || out.cols != d { out = Matrix(rows: n, cols: d) }
+        if let op = denseOperators[t % denseOperators.count] {
+            try denseMixStep(op, parameters: parameters, stepSizes: stepSizes, directions: directions, into: &out)
+            return
+        }
         guard n > 0 || p.combinedRows > 0, d > 0 else {
             _ = try exchangeEmpty(p, d: d)
             return
@@ -364,6 +380,42 @@ public final class MPIExchange: NeighborExchange {
                 }
             }
         }
+    }
+
+    /// A GEMM step over MPI: every rank gathers every agent's parameters, directions and step sizes
+    /// (`MPI_Allgatherv`) and makes the in-process call (`Kernels.mixStep` on the whole matrix),
+    /// keeping its own rows. The same call on the same inputs gives the same bits at any rank count
+    /// (OpenBLAS splits a GEMM over rows and columns, never over the inner sum, so its thread count
+    /// does not change a result either). The GEMM runs on every rank: W is dense here (density at
+    /// least `MixingOperator.denseThreshold`), so each agent needs most rows anyway, and a dense
+    /// GEMM is the cheap part of such a step.
+    func denseMixStep(
+        _ op: MixingOperator<Float>, parameters: Matrix<Float>, stepSizes: [Float], directions: Matrix<Float>,
+        into out: inout Matrix<Float>
+    ) throws {
+        let n = agents, d = parameters.cols, local = localAgents
+        guard d > 0 else { return }
+        func everyRow(_ mine: [Float], width: Int) throws -> [Float] {
+            var full = [Float](repeating: 0, count: max(1, n * width))
+            full.withUnsafeMutableBufferPointer { fb in
+                mine.withUnsafeBufferPointer { mb in
+                    if let src = mb.baseAddress { (fb.baseAddress! + local.lowerBound * width).update(from: src, count: mine.count) }
+                }
+            }
+            let type = try types.floats(width)
+            try full.withUnsafeMutableBytes { fb in
+                try MPIRuntime.allgatherInPlace(
+                    fb.baseAddress, counts: blocks.map { Int32($0.count) }, displacements: blocks.map { Int32($0.lowerBound) },
+                    type: type, rank: rank)
+            }
+            return full
+        }
+        let x = try Matrix(rows: n, cols: d, storage: Array(try everyRow(parameters.storage, width: d).prefix(n * d)))
+        let m = try Matrix(rows: n, cols: d, storage: Array(try everyRow(directions.storage, width: d).prefix(n * d)))
+        let lr = Array(try everyRow(stepSizes, width: 1).prefix(n))
+        var y = Matrix<Float>(rows: n, cols: d)
+        try Kernels.mixStep(op, x, stepSizes: lr, directions: m, into: &y, pool: pool)
+        out = try Matrix(rows: local.count, cols: d, storage: Array(y.storage[(local.lowerBound * d)..<(local.upperBound * d)]))
     }
 
     /// The neighbour exchange of `mixStep` alone (no arithmetic): this rank's rows out, the

@@ -58,7 +58,8 @@ public struct ConsensusExperiment: Codable, Sendable, Equatable {
 
     /// Runs the experiment; `progress` is called after each step. With `exchange` (an MPI
     /// back-end) each process mixes its own agents' rows through it, the root gathers them for the
-    /// metrics, and the root's result equals the in-process run with the sparse strategy.
+    /// metrics, and the root's result equals the in-process run (the exchange mixes each step with
+    /// the same strategy).
     public func run(pool: ThreadPool = .shared, progress: ((Int) -> Void)? = nil, exchange: (any NeighborExchange)? = nil) throws -> Result
     {
         try validate()
@@ -120,7 +121,7 @@ public struct ConsensusExperiment: Codable, Sendable, Equatable {
         let digest = final.map(Kernels.bitDigest)
         return Result(
             config: self, edges: union.edgeCount, degreeMin: degs.min() ?? 0, degreeMax: degs.max() ?? 0,
-            spectralGap: gap, usesGEMM: exchange == nil && ops[0].usesGEMM, steps: out,
+            spectralGap: gap, usesGEMM: ops[0].usesGEMM, steps: out,
             secondsPerStep: steps > 0 ? mixSeconds / Double(steps) : 0, parametersDigest: digest)
     }
 }

@@ -13,13 +13,15 @@ struct BackendOptions: ParsableArguments {
     var backend: Kind = .auto
 
     /// The exchange to run on (nil: the in-process default) and whether this process reports.
+    /// `strategy` is the run's mixing strategy: the MPI exchange mixes each step the way the
+    /// in-process one would (sparse or GEMM), so a run's numbers do not depend on the back-end.
     func make(
-        topology: Topology, weights: WeightScheme, agents: Int, seed: UInt64
+        topology: Topology, weights: WeightScheme, agents: Int, seed: UInt64, strategy: MixStrategy
     ) throws -> (exchange: (any NeighborExchange)?, reports: Bool) {
         guard try usesMPI() else { return (nil, true) }
         #if MPI
         try MPISession.start()
-        let ex = try MPIExchange(topology: topology, weights: weights, agents: agents, seed: seed)
+        let ex = try MPIExchange(topology: topology, weights: weights, agents: agents, seed: seed, strategy: strategy)
         return (ex, ex.isRoot)
         #else
         return (nil, true)

@@ -77,7 +77,8 @@ struct DSGDRunCommand: ParsableCommand {
             let checkpoint = try resume.map { try DSGDExperiment.Checkpoint.read(path: $0) }
             var e = try checkpoint?.config ?? options.experiment()
             // Under MPI every rank runs this command; only the root prints and writes.
-            let (exchange, reports) = try backendOptions.make(topology: e.topology, weights: e.weights, agents: e.data.agents, seed: e.seed)
+            let (exchange, reports) = try backendOptions.make(
+                topology: e.topology, weights: e.weights, agents: e.data.agents, seed: e.seed, strategy: e.mixStrategy ?? .auto)
             if checkpoint == nil { e = try options.calibrated(e, horizon: e.iterations, quiet: json || !reports).0 }
             if let checkpoint {
                 // Flags (or --config) that describe an experiment must describe the checkpoint's.

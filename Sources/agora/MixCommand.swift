@@ -42,7 +42,8 @@ struct MixCommand: ParsableCommand {
             e.strategy = strategy
             try e.validate()
             // Under MPI every rank runs this command; only the root prints and writes.
-            let (exchange, reports) = try backendOptions.make(topology: t, weights: w, agents: graph.agents, seed: graph.seed)
+            let (exchange, reports) = try backendOptions.make(
+                topology: t, weights: w, agents: graph.agents, seed: graph.seed, strategy: strategy)
             if reports, let csv { try prepareOutputFile(csv) }
             if reports, let plot { try prepareOutputFile(plot) }
             let progress = Progress(total: reports ? steps : 0, label: "mixing")

@@ -45,9 +45,15 @@ final class MPITests: XCTestCase {
     }
 
     /// Runs the MPI build, under `mpirun -np ranks` when `ranks` is given, else directly.
-    func agora(_ args: [String], ranks: Int?) throws -> Outcome {
+    func agora(_ args: [String], ranks: Int?, perRank: [[String]]? = nil) throws -> Outcome {
         let p = Process()
-        if let ranks {
+        if let perRank {
+            // MPMD: one rank per argument list (`mpirun -np 1 agora A : -np 1 agora B`), to give ranks different inputs.
+            p.executableURL = URL(fileURLWithPath: Self.mpirun!)
+            p.arguments =
+                ["--oversubscribe", "--bind-to", "none"]
+                + perRank.enumerated().flatMap { k, a in (k > 0 ? [":"] : []) + ["-np", "1", Self.binary!] + a }
+        } else if let ranks {
             p.executableURL = URL(fileURLWithPath: Self.mpirun!)
             p.arguments = ["--oversubscribe", "--bind-to", "none", "-np", "\(ranks)", Self.binary!] + args
         } else {
@@ -148,6 +154,32 @@ final class MPITests: XCTestCase {
         }
     }
 
+    /// Default flags: the strategy comes from the problem (GEMM for the exponential graphs on 16
+    /// and 64 agents, density at least 0.1; sparse for the ring on 64), and under mpirun the same
+    /// JSON (`usesGEMM` included) and files come out at 1-4 ranks as in process; a forced dense
+    /// strategy too.
+    func testDefaultFlagsGiveIdenticalNumbersAtEveryRankCount() throws {
+        try assertIdenticalToInProcess(
+            ["dsgd", "--agents", "16", "--topology", "exponential", "--iterations", "60", "--inflate", "3:3", "--json"],
+            ranks: [1, 2, 3, 4], files: ["metrics.csv", "gains.csv"], tag: "dsgd default", digest: true)
+        try assertIdenticalToInProcess(
+            ["dsgd", "--agents", "9", "--topology", "ring", "--iterations", "30", "--mix-strategy", "dense", "--json"],
+            ranks: [2, 3], files: ["metrics.csv"], tag: "dsgd dense", digest: true)
+        for (topology, gemm) in [("exponential", true), ("ring", false)] {
+            let args = ["mix", "--topology", topology, "--agents", "64", "--dim", "50", "--steps", "5", "--json"]
+            let base = try agora(args + ["--backend", "inprocess"], ranks: nil)
+            XCTAssertEqual(base.status, 0, base.stderr)
+            let reference = try numbers(base.stdout, "in process")
+            XCTAssertEqual(reference["usesGEMM"] as? Bool, gemm, "\(topology): the strategy auto picks")
+            for ranks in 1...4 {
+                let r = try agora(args, ranks: ranks)
+                let label = "mix \(topology) default flags at \(ranks) ranks"
+                XCTAssertEqual(r.status, 0, "\(label)\n\(r.stderr)")
+                XCTAssertEqual(try numbers(r.stdout, label), reference, label)
+            }
+        }
+    }
+
     func testDSGDWithDeviatorsIsIdenticalAtEveryRankCount() throws {
         for topology in Self.topologies {
             let n = topology == "ring" ? 5 : 7
@@ -211,6 +243,31 @@ final class MPITests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("missing.libsvm"), r.stderr)
         XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr)
+    }
+
+    /// A failure on one rank only (rank 1's data file is missing, rank 0's is fine) ends every
+    /// rank with that rank's message, instead of rank 0 waiting in a collective.
+    func testAFailureOnOneRankOnlyEndsTheJob() throws {
+        let good = scratch + "/good.libsvm"
+        let rows = (0..<40).map { i in "\(i % 2 == 0 ? 1 : -1) 1:\(Double(i % 7) / 7) 2:\(Double(i % 5) / 5) 3:\(i % 3)" }
+        try rows.joined(separator: "\n").write(toFile: good, atomically: true, encoding: .utf8)
+        let common = ["dsgd", "--agents", "4", "--topology", "ring", "--iterations", "10"]
+        let r = try agora([], ranks: nil, perRank: [common + ["--data", good], common + ["--data", scratch + "/absent.libsvm"]])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("absent.libsvm"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr)
+    }
+
+    /// DSGD on a data file (`--data`): the same numbers and files at 1-3 ranks as in process.
+    func testDSGDOnADataFileIsIdenticalAtEveryRankCount() throws {
+        let file = scratch + "/train.libsvm"
+        let rows = (0..<120).map { i in "\(i % 3 == 0 ? 1 : -1) 1:\(Double(i % 7) / 7) 3:\(Double(i % 11) / 11) 4:\(i % 2)" }
+        try rows.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let args = [
+            "dsgd", "--agents", "5", "--topology", "exponential", "--data", file, "--partition", "dirichlet:0.5", "--iterations", "30",
+            "--inflate", "1:2", "--mix-strategy", "sparse", "--json",
+        ]
+        try assertIdenticalToInProcess(args, ranks: [1, 2, 3], files: ["metrics.csv", "gains.csv"], tag: "dsgd data", digest: true)
     }
 
     /// An output the reporting rank cannot write ends the whole job with its message (the other

@@ -432,3 +432,17 @@ def test_non_finite_input_reaches_only_neighbours(dtype):
     assert set(np.nonzero(np.isnan(y).any(axis=1))[0]) == {7, 0, 1}
     step = agora_ml.mix_step(x, t, 0.5, np.zeros_like(x))
     assert np.array_equal(np.isnan(step), np.isnan(ref))
+
+
+def test_a_non_finite_update_cannot_be_reported():
+    # The truthful reports are ||applied_i||^2, computed inside: an infinite update would make
+    # infinite payments; it is refused with the row named (given reports are checked the same way).
+    t = agora_ml.topology("ring", 8)
+    m = agora_ml.TruthfulDSGD(t, coefficient=0.01)
+    x = np.ones((8, 3), np.float32)
+    g = np.ones((8, 3), np.float32)
+    g[3, 0] = np.inf
+    with pytest.raises(agora_ml.AgoraError, match="applied row 3"):
+        m.step(x, g)
+    with pytest.raises(agora_ml.AgoraError, match=r"reports\[2\]"):
+        agora_ml.dsgd_payments(np.array([1, 2, np.nan, 4, 5, 6, 7, 8.0]), t, 0.1)
