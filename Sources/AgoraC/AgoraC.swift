@@ -367,7 +367,9 @@ public func agora_dsgd_step_f32(
             : try reportArray(reports, Int(agents))
         if reports == nil, c0 > 0, let bad = r.firstIndex(where: { !$0.isFinite }) {
             throw ArgumentError(
-                message: "applied row \(bad) is not finite (its truthful report ||applied_\(bad)||^2 is \(r[bad])): payments need finite reports")
+                message:
+                    "applied row \(bad) is not finite (its truthful report ||applied_\(bad)||^2 is \(r[bad])): payments need finite reports"
+            )
         }
         let pay = try mech.stepOnBuffers(
             iteration: Int(iteration), parameters: parameters, applied: applied, dimension: Int(dim),
