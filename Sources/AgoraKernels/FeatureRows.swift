@@ -18,7 +18,20 @@ public enum FeatureRows<T: AgoraScalar>: Sendable {
     /// Stored entries (all non-zero entries for dense data).
     public var nonzeros: Int {
         switch self {
-        case let .dense(m): return m.storage.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
+        case let .dense(m):
+            return m.storage.withUnsafeBufferPointer { b in
+                var count = 0
+                for v in b where v != 0 { count += 1 }
+                return count
+            }
+        case let .sparse(s): return s.nonzeros
+        }
+    }
+    /// Entries held in memory: rows x cols for dense rows, the non-zeros for sparse ones (no scan;
+    /// for memory estimates).
+    public var storedEntries: Int {
+        switch self {
+        case let .dense(m): return m.rows * m.cols
         case let .sparse(s): return s.nonzeros
         }
     }

@@ -10,10 +10,11 @@ public enum GLMLoss: String, Sendable, Codable, CaseIterable {
     public func evaluate(_ z: Double, _ y: Double) -> (loss: Double, dz: Double) {
         switch self {
         case .logistic:
-            // One exponential serves both: e = exp(-|m|), m = -y z.
+            // One exponential serves both: e = exp(-|m|), m = -y z. Inline polynomials instead of
+            // libm calls (Kernels.fastExp, fastLog1p: under 1.5 ulp), one per example.
             let m = -y * z
-            let e = Math.exp(-abs(m))
-            let loss = max(m, 0) + Math.log1p(e)
+            let e = Kernels.fastExp(-abs(m))
+            let loss = max(m, 0) + Kernels.fastLog1p(unit: e)
             let s = m > 0 ? 1 / (1 + e) : e / (1 + e)  // sigma(m) = sigma(-y z)
             return (loss, -y * s)
         case .squared:
@@ -22,17 +23,176 @@ public enum GLMLoss: String, Sendable, Codable, CaseIterable {
         }
     }
 
+    /// The loss alone (evaluations: no derivative needed).
+    @inline(__always)
+    public func value(_ z: Double, _ y: Double) -> Double {
+        switch self {
+        case .logistic:
+            let m = -y * z
+            return max(m, 0) + Kernels.fastLog1p(unit: Kernels.fastExp(-abs(m)))
+        case .squared:
+            let r = z - y
+            return 0.5 * r * r
+        }
+    }
+
     /// The derivative in z alone (one exponential, no logarithm): for loops that do not need the loss.
     @inline(__always)
     public func derivative(_ z: Double, _ y: Double) -> Double {
         switch self {
-        case .logistic: return -y / (1 + Math.exp(y * z))
+        case .logistic:
+            // -y sigma(-y z), from e = exp(-|y z|) (never overflows).
+            let m = -y * z
+            let e = Kernels.fastExp(-abs(m))
+            return -y * (m > 0 ? 1 / (1 + e) : e / (1 + e))
         case .squared: return z - y
         }
     }
 }
 
 extension Kernels {
+    /// Rows per block of `glmObjective` (fixed, so the sums do not depend on the thread count).
+    static let objectiveBlock = 2048
+
+    /// The full-data objective (1/n) sum_i l(x_i . theta, y_i) + (l2/2) ||theta||^2 of one model
+    /// and, for the logistic loss, its accuracy (the share of rows with y_i x_i . theta > 0), in one
+    /// pass over the rows and without a gradient: what an evaluation reports. (Through
+    /// `glmGradients` with one agent the same numbers took a serial pass for the loss and the
+    /// gradient nobody read, and a second one for the accuracy.) Rows are cut into fixed blocks of
+    /// `objectiveBlock`, summed in row order inside a block and the block sums added in block
+    /// order, so the result does not depend on the thread count.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func glmObjective<T: AgoraScalar>(
+        loss: GLMLoss, l2: Double, features x: FeatureRows<T>, targets y: [T], parameters theta: [T],
+        pool: ThreadPool = .shared
+    ) throws -> (value: Double, accuracy: Double?) {
+        let n = x.rows, d = x.cols
+        guard theta.count == d, y.count == n else {
+            throw AgoraError.shape("glmObjective: \(theta.count) parameters and \(y.count) targets for \(n) rows x \(d) features")
+        }
+        guard n > 0 else { return (0.5 * l2 * theta.reduce(0.0) { $0 + Double($1) * Double($1) }, nil) }
+        let block = objectiveBlock, blocks = (n + block - 1) / block
+        var sums = [Double](repeating: 0, count: blocks), correct = [Int](repeating: 0, count: blocks)
+        theta.withUnsafeBufferPointer { tb in
+            y.withUnsafeBufferPointer { yb in
+                sums.withUnsafeMutableBufferPointer { sb in
+                    correct.withUnsafeMutableBufferPointer { cb in
+                        let w = tb.baseAddress!, targets = yb.baseAddress!, outS = sb.baseAddress!, outC = cb.baseAddress!
+                        x.withRowAccess { rows in
+                            pool.parallelFor(blocks, bytes: n * d * MemoryLayout<T>.stride) { r in
+                                // Margins of eight rows, then their losses in one vector pass (the
+                                // logistic loss's exponential and logarithm), added in row order.
+                                withUnsafeTemporaryAllocation(of: Double.self, capacity: 16) { buf in
+                                    let m = buf.baseAddress!, l = m + 8
+                                    for b in r {
+                                        var total = 0.0, right = 0
+                                        let end = min(n, (b + 1) * block)
+                                        var i = b * block
+                                        while i < end {
+                                            let c = min(8, end - i)
+                                            for q in 0..<c {
+                                                let z = Double(rows.dot(row: i + q, w)), yi = Double(targets[i + q])
+                                                if z * yi > 0 { right += 1 }
+                                                m[q] = loss == .logistic ? -yi * z : 0.5 * (z - yi) * (z - yi)
+                                            }
+                                            if loss == .logistic {
+                                                logisticLosses(m, count: c, into: l)
+                                                for q in 0..<c { total += l[q] }
+                                            } else {
+                                                for q in 0..<c { total += m[q] }
+                                            }
+                                            i += c
+                                        }
+                                        outS[b] = total
+                                        outC[b] = right
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let norm = theta.reduce(0.0) { $0 + Double($1) * Double($1) }
+        let value = sums.reduce(0, +) / Double(n) + 0.5 * l2 * norm
+        return (value, loss == .logistic ? Double(correct.reduce(0, +)) / Double(n) : nil)
+    }
+
+    /// Every agent's mean loss on its batch plus (l2/2) ||theta_a||^2, without gradients: the
+    /// numbers `glmGradients` writes into `losses` (the same sums in the same order, bit for bit),
+    /// at half its work, for evaluations that report losses only. Agents run in parallel.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func glmBatchLosses<T: AgoraScalar>(
+        loss: GLMLoss, l2: T, features x: FeatureRows<T>, targets y: [T], parameters theta: Matrix<T>, batches: [[Int]],
+        pool: ThreadPool = .shared
+    ) throws -> [T] {
+        let d = x.cols, agents = theta.rows
+        guard theta.cols == d, batches.count == agents, y.count == x.rows else {
+            throw AgoraError.shape(
+                "glmBatchLosses: parameters \(theta.rows) x \(theta.cols), \(batches.count) batches, \(y.count) targets for \(x.rows) rows x \(d) features"
+            )
+        }
+        try checkBatches(batches, rows: x.rows, kernel: "glmBatchLosses")
+        var out = [T](repeating: 0, count: agents)
+        guard agents > 0, d > 0 else { return out }
+        let traffic = batchTraffic(batches, cols: d, passes: 1, T.self)
+        theta.storage.withUnsafeBufferPointer { tb in
+            y.withUnsafeBufferPointer { yb in
+                out.withUnsafeMutableBufferPointer { ob in
+                    let tp = tb.baseAddress!, targets = yb.baseAddress!, lp = ob.baseAddress!
+                    x.withRowAccess { rows in
+                        pool.parallelFor(agents, bytes: traffic) { range in
+                            for a in range {
+                                let th = tp + a * d
+                                // Eight margins at a time, their losses in one vector pass, added in
+                                // batch order (the scalar loop's sum, bit for bit).
+                                var total = 0.0
+                                let rowsOfA = batches[a]
+                                withUnsafeTemporaryAllocation(of: Double.self, capacity: 16) { buf in
+                                    let m = buf.baseAddress!, l = m + 8
+                                    var j = 0
+                                    while j < rowsOfA.count {
+                                        let c = min(8, rowsOfA.count - j)
+                                        for q in 0..<c {
+                                            let i = rowsOfA[j + q]
+                                            let z = Double(rows.dot(row: i, th)), yi = Double(targets[i])
+                                            m[q] = loss == .logistic ? -yi * z : 0.5 * (z - yi) * (z - yi)
+                                        }
+                                        if loss == .logistic {
+                                            logisticLosses(m, count: c, into: l)
+                                            for q in 0..<c { total += l[q] }
+                                        } else {
+                                            for q in 0..<c { total += m[q] }
+                                        }
+                                        j += c
+                                    }
+                                }
+                                // The regulariser as perAgentGradientsRaw sums it (16-lane partial sums).
+                                var acc = SIMD16<T>.zero
+                                var q = 0
+                                while q + vecWidth <= d {
+                                    let t = loadVec(th + q)
+                                    acc += t * t
+                                    q += vecWidth
+                                }
+                                var reg = horizontalSum(acc)
+                                while q < d {
+                                    reg += th[q] * th[q]
+                                    q += 1
+                                }
+                                let nb = batches[a].count
+                                lp[a] = T(nb > 0 ? total / Double(nb) : 0) + l2 / 2 * reg
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
     /// Mini-batch gradients of an L2-regularised generalized linear model for every agent at once:
     /// row a of `gradients` becomes (1/|B_a|) sum_{i in B_a} l'(x_i . theta_a, y_i) x_i + l2 theta_a,
     /// and `losses[a]` the matching mean loss plus (l2/2) ||theta_a||^2 (only the regulariser when

@@ -68,6 +68,56 @@ final class GLMGradientTests: XCTestCase {
         }
     }
 
+    /// The evaluation objective against a naive serial loop through libm (loss, regulariser,
+    /// accuracy), dense and sparse, logistic and squared, across several row blocks; identical on
+    /// 1 and 2 threads.
+    func testObjectiveMatchesANaiveLoopAndIgnoresThreadCount() throws {
+        let rows = 5000, cols = 13
+        let (dense, sparse, y) = randomClassification(rows: rows, cols: cols, seed: 11)
+        var g = SeededGenerator(seed: 12)
+        let theta = (0..<cols).map { _ in 0.5 * g.normal() }
+        for x in [FeatureRows<Double>.dense(dense), .sparse(sparse)] {
+            for loss in [GLMLoss.logistic, .squared] {
+                var total = 0.0, right = 0
+                for i in 0..<rows {
+                    var z = 0.0
+                    for k in 0..<cols { z += dense[i, k] * theta[k] }
+                    total += loss == .logistic ? log1p(exp(-y[i] * z)) : 0.5 * (z - y[i]) * (z - y[i])
+                    if z * y[i] > 0 { right += 1 }
+                }
+                let want = total / Double(rows) + 0.5 * 0.01 * theta.reduce(0) { $0 + $1 * $1 }
+                let one = try withThreads(1) { try Kernels.glmObjective(loss: loss, l2: 0.01, features: x, targets: y, parameters: theta) }
+                let two = try withThreads(2) { try Kernels.glmObjective(loss: loss, l2: 0.01, features: x, targets: y, parameters: theta) }
+                XCTAssertEqual(one.value, want, accuracy: 1e-12 * abs(want), "\(loss)")
+                XCTAssertEqual(one.value, two.value, "\(loss): thread count")
+                XCTAssertEqual(one.accuracy, loss == .logistic ? Double(right) / Double(rows) : nil)
+                XCTAssertEqual(one.accuracy, two.accuracy)
+            }
+        }
+        XCTAssertThrowsError(try Kernels.glmObjective(loss: .logistic, l2: 0, features: .dense(dense), targets: y, parameters: [1, 2]))
+    }
+
+    /// The loss-only kernel gives the losses `glmGradients` writes, bit for bit (dense with
+    /// contiguous and gathered batches, and sparse rows).
+    func testBatchLossesEqualTheGradientKernelsLosses() throws {
+        let (dense, sparse, y) = randomClassification(rows: 80, cols: 37, seed: 21)
+        let agents = 7
+        var g = SeededGenerator(seed: 22)
+        let theta: Matrix<Float> = g.normalMatrix(rows: agents, cols: 37, scale: 0.3)
+        let batches = (0..<agents).map { a in a % 2 == 0 ? Array((a * 5)..<(a * 5 + 9)) : (0..<(4 + a)).map { (a * 11 + $0 * 7) % 80 } }
+        let yf = y.map(Float.init)
+        for x in [
+            FeatureRows<Float>.dense(try Matrix(rows: 80, cols: 37, storage: dense.storage.map(Float.init))),
+            .sparse(sparse.converted(to: Float.self)),
+        ] {
+            var grads = Matrix<Float>(rows: agents, cols: 37), want = [Float](repeating: 0, count: agents)
+            try Kernels.glmGradients(
+                loss: .logistic, l2: 0.02, features: x, targets: yf, parameters: theta, batches: batches, gradients: &grads, losses: &want)
+            let got = try Kernels.glmBatchLosses(loss: .logistic, l2: 0.02, features: x, targets: yf, parameters: theta, batches: batches)
+            XCTAssertEqual(got, want)
+        }
+    }
+
     func testShapeErrors() {
         var g = Matrix<Float>(rows: 2, cols: 3), l: [Float] = [0, 0]
         XCTAssertThrowsError(

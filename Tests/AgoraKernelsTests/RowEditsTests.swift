@@ -146,6 +146,29 @@ final class RowEditsTests: XCTestCase {
         XCTAssertThrowsError(try Kernels.weightedGram(.dense(dense), rowWeights: [1], divisor: 1, ridge: 0))
     }
 
+    /// The blocked dgemm path (9000 rows: three blocks) and the row loop a negative weight falls
+    /// back to, against the definition summed here; symmetric, and the same on 1 and 2 threads.
+    func testWeightedGramOverSeveralBlocksAndWithANegativeWeight() throws {
+        var g = SeededGenerator(seed: 9)
+        let rows = 9000, d = 7
+        let x: Matrix<Double> = randomMatrix(rows, d, seed: 10)
+        var w = (0..<rows).map { _ in g.uniform() }
+        for negative in [false, true] {
+            if negative { w[17] = -0.25 }
+            let one = try withThreads(1) { try Kernels.weightedGram(.dense(x), rowWeights: w, divisor: Double(rows), ridge: 0.1) }
+            let two = try withThreads(2) { try Kernels.weightedGram(.dense(x), rowWeights: w, divisor: Double(rows), ridge: 0.1) }
+            XCTAssertEqual(one, two)
+            for a in 0..<d {
+                for b in 0..<d {
+                    var s = 0.0
+                    for i in 0..<rows { s += w[i] * x[i, a] * x[i, b] }
+                    XCTAssertEqual(one[a, b], s / Double(rows) + (a == b ? 0.1 : 0), accuracy: 1e-13, "negative weight: \(negative)")
+                    XCTAssertEqual(one[a, b], one[b, a])
+                }
+            }
+        }
+    }
+
     func testUpperTrianglePairs() {
         let pairs = Kernels.upperTrianglePairs(4)
         XCTAssertEqual(
@@ -256,6 +279,76 @@ final class RowEditsTests: XCTestCase {
             }
             let err = abs(got - want) / want.ulp
             XCTAssertLessThanOrEqual(err, 1, "log(\(x)): \(got) vs libm \(want)")
+        }
+    }
+
+    /// fastExp against glibc's exp over its whole range [-708, 709] (uniform draws, plus the
+    /// edges, values near 0 and near multiples of ln 2/2 where the reduction switches k), at most
+    /// 1 ulp; inputs beyond the range clamp to its ends.
+    func testFastExpIsWithinOneUlpOfLibmOverItsRange() {
+        var rng = SeededGenerator(seed: 6)
+        var inputs: [Double] = [0, -0.0, 1, -1, -708, 709, 1e-300, -1e-300, 0.34657359027997264, -0.34657359027997264, 700, -700]
+        for _ in 0..<300_000 { inputs.append(Double.random(in: -708...709, using: &rng)) }
+        for _ in 0..<50_000 { inputs.append(Double.random(in: -1...1, using: &rng)) }
+        for k in -2040...2040 { inputs.append(Double(k) * 0.34657359027997264 + Double.random(in: -1e-9...1e-9, using: &rng)) }
+        var worst = 0.0
+        for x in inputs where x >= -708 && x <= 709 {
+            let got = Kernels.fastExp(x), want = exp(x)
+            let err = abs(got - want) / want.ulp
+            worst = max(worst, err)
+            XCTAssertLessThanOrEqual(err, 1, "exp(\(x)): \(got) vs libm \(want)")
+        }
+        XCTAssertLessThan(worst, 1.0001)
+        XCTAssertEqual(Kernels.fastExp(-1000), Kernels.fastExp(-708), "clamped below")
+        XCTAssertEqual(Kernels.fastExp(1000), Kernels.fastExp(709), "clamped above")
+        XCTAssertGreaterThan(Kernels.fastExp(-1000), 0)
+    }
+
+    /// fastLog1p against glibc's log1p on [0, 1] (uniform, log-uniform down to 1e-300, and the
+    /// edges): at most 1.5 ulp. And the logistic loss and its derivative built on them against the
+    /// textbook formulas through libm, over margins from -800 to 800 (relative 1e-15, or absolute
+    /// 1e-300 where the value underflows).
+    func testFastLog1pAndTheLogisticLossAgreeWithLibm() {
+        var rng = SeededGenerator(seed: 7)
+        var inputs: [Double] = [0, 1, .leastNormalMagnitude, 1e-300, 1e-17, 1e-16, 2.220446049250313e-16, 0.5]
+        for _ in 0..<200_000 { inputs.append(Double.random(in: 0...1, using: &rng)) }
+        for _ in 0..<100_000 { inputs.append(exp(Double.random(in: -690...0, using: &rng))) }
+        for t in inputs {
+            let got = Kernels.fastLog1p(unit: t), want = log1p(t)
+            if want == 0 {
+                XCTAssertEqual(got, 0)
+                continue
+            }
+            XCTAssertLessThanOrEqual(abs(got - want) / want.ulp, 1.5, "log1p(\(t)): \(got) vs libm \(want)")
+        }
+        for _ in 0..<100_000 {
+            let z = Double.random(in: -800...800, using: &rng), y: Double = Bool.random(using: &rng) ? 1 : -1
+            let (l, dz) = GLMLoss.logistic.evaluate(z, y)
+            let m = -y * z
+            let lossRef = max(m, 0) + log1p(exp(-abs(m)))
+            let dRef = -y / (1 + exp(y * z))
+            XCTAssertEqual(l, lossRef, accuracy: max(1e-15 * abs(lossRef), 1e-300), "loss at z = \(z), y = \(y)")
+            XCTAssertEqual(dz, dRef, accuracy: max(2e-15 * abs(dRef), 1e-300), "derivative at z = \(z), y = \(y)")
+            XCTAssertEqual(GLMLoss.logistic.derivative(z, y), dz, "one formula for both entry points")
+        }
+    }
+
+    /// The eight-lane exponential and logarithm equal the scalar functions lane by lane, bit for
+    /// bit (what lets the loss kernels vectorise without changing a sum).
+    func testEightLaneExpAndLogEqualTheScalarFunctions() {
+        var rng = SeededGenerator(seed: 8)
+        for _ in 0..<20_000 {
+            var x = SIMD8<Double>(), u = SIMD8<Double>()
+            for q in 0..<8 {
+                x[q] = Double.random(in: -720...720, using: &rng)
+                u[q] = exp(Double.random(in: -700...700, using: &rng))
+            }
+            if Bool.random(using: &rng) { x[3] = -0.0 }
+            let e = Kernels.fastExp(x), l = Kernels.fastLog(positiveNormal: u)
+            for q in 0..<8 {
+                XCTAssertEqual(e[q].bitPattern, Kernels.fastExp(x[q]).bitPattern, "exp(\(x[q]))")
+                XCTAssertEqual(l[q].bitPattern, Kernels.fastLog(positiveNormal: u[q]).bitPattern, "log(\(u[q]))")
+            }
         }
     }
 

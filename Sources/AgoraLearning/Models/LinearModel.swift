@@ -46,5 +46,12 @@ public struct LinearModel: Sendable, Codable, Equatable {
         return (l[0], g.storage, acc)
     }
 
+    /// Full-data objective and, for logistic regression, accuracy, without the gradient: one
+    /// parallel pass (`Kernels.glmObjective`), what evaluations during a run need.
+    public func objective(_ theta: [Double], features: FeatureRows<Double>, targets: [Double]) throws -> (value: Double, accuracy: Double?)
+    {
+        try Kernels.glmObjective(loss: loss, l2: l2, features: features, targets: targets, parameters: theta)
+    }
+
     func margin(_ x: FeatureRows<Double>, _ i: Int, _ theta: [Double]) -> Double { x.dot(row: i, theta) }
 }
