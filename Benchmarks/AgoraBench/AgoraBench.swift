@@ -9,7 +9,7 @@ import Foundation
 //
 // One file per section (Bounds, Kernels, Gradients, DSGD, Market, Contracts, Sweep, Targets,
 // Output); they share one `BenchSession` (options, records, the measured bounds, the peer ratios).
-// Options: --quick, --out DIR, --only kernels,glm,dsgd,market,contracts,contended,sweep (the bounds always
+// Options: --quick, --out DIR, --only kernels,glm,dsgd,experiment,market,contracts,contended,sweep (the bounds always
 // run), --save-baseline FILE, --baseline FILE [--threshold 0.1] [--force-machine]. Interleaved A/B
 // between revisions and the per-machine history: AgoraBenchTrack (make bench-ab, bench-record).
 
@@ -29,6 +29,9 @@ struct AgoraBench {
             try $0.runGradients()
         }
         session.runSection("dsgd", "one truthful-DSGD iteration (gradients + mix + payments), against numpy/scipy") { try $0.runDSGD() }
+        session.runSection("experiment", "the DSGD experiment loop as agora dsgd runs it, against its kernels, from 16 agents up") {
+            try $0.runExperimentProfile()
+        }
         session.runSection("market", "one iPFL market step (Gram distances + graph + payments + prox centres), against numpy") {
             try $0.runMarket()
         }

@@ -57,7 +57,7 @@ final class BenchSession {
     var contractRatios: [String: (ratio: Double, ours: Double, peer: Double)] = [:]
 
     /// The sections `--only` can name (the bounds always run).
-    static let sections = ["kernels", "glm", "dsgd", "market", "contracts", "contended", "sweep"]
+    static let sections = ["kernels", "glm", "dsgd", "experiment", "market", "contracts", "contended", "sweep"]
 
     static let usage = """
         usage: AgoraBench [--quick] [--only \(sections.joined(separator: ","))] [--out DIR]
