@@ -113,6 +113,29 @@ extension RobustnessTests {
         XCTAssertEqual(small.status, 0, small.stderr)
     }
 
+    /// A gzip bomb (800 MB of zeros in under 1 MB) read under `ulimit -v 1.5 GB` is refused while
+    /// it inflates, with the limit named, instead of an abort in the allocator.
+    func testAGzipBombUnderAnAddressSpaceLimitIsRefused() throws {
+        guard let binary = Self.binary else { throw missingResource("the agora binary is not built (swift build first)") }
+        let bomb = scratch + "/bomb.csv.gz"
+        let make = try run(["-c", "head -c 800M /dev/zero | gzip -1 > '\(bomb)'"], executable: "/bin/sh")
+        guard make.status == 0 else { throw missingResource("gzip is not available") }
+        let r = try run(["-c", "ulimit -v 1500000 && exec \(binary) data inspect '\(bomb)'"], executable: "/bin/sh")
+        XCTAssertFalse(r.signalled, r.stderr)
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("gzip, inflated to more than") && r.stderr.contains("ulimit -v"), r.stderr)
+    }
+
+    /// A step size that makes the parameters overflow is named as the cause (the payments, computed
+    /// from the same diverged updates, used to be blamed first).
+    func testDivergenceBlamesTheStepSize() throws {
+        for lr in ["1e30", "1e300"] {
+            try expectRefusal(["dsgd", "--agents", "8", "--topology", "ring", "--lr", lr, "--iterations", "50"], "lower the step size")
+            let r = try run(["dsgd", "--agents", "8", "--topology", "ring", "--lr", lr, "--iterations", "50"])
+            XCTAssertFalse(r.stderr.contains("payment coefficient"), r.stderr)
+        }
+    }
+
     /// `agora contract s3 --json`: at least the published optimum (94.01337), a tiny KKT residual,
     /// every IR; size-biased conditioning solves end to end and changes the menu.
     func testContractValuesAndSizeBiasedConditioning() throws {

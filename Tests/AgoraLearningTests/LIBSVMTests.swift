@@ -26,6 +26,28 @@ final class LIBSVMTests: XCTestCase {
         XCTAssertEqual(d.labelCounts, [3916, 4208])
     }
 
+    /// A gzip-compressed LIBSVM file (gzip run here) reads as the plain one.
+    func testGzippedFileReadsAsThePlainOne() throws {
+        let dir = NSTemporaryDirectory() + "agora-libsvm-gz-\(ProcessInfo.processInfo.processIdentifier)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let plain = dir + "/small.libsvm"
+        try "+1 1:0.5 3:2\n-1 2:1e-3\n+1 1:1 3:-4\n".write(toFile: plain, atomically: true, encoding: .utf8)
+        let gzip = Process()
+        gzip.executableURL = URL(fileURLWithPath: "/bin/sh")
+        gzip.arguments = ["-c", "gzip -c '\(plain)' > '\(plain).gz'"]
+        try gzip.run()
+        gzip.waitUntilExit()
+        guard gzip.terminationStatus == 0 else { throw missingResource("gzip is not available") }
+        let a = try LIBSVMReader.read(path: plain), b = try LIBSVMReader.read(path: plain + ".gz")
+        XCTAssertEqual(a.labels, b.labels)
+        XCTAssertEqual(a.labelNames, b.labelNames)
+        guard case let .sparse(x) = a.features, case let .sparse(z) = b.features else { return XCTFail("sparse") }
+        XCTAssertEqual(x.values, z.values)
+        XCTAssertEqual(x.columns, z.columns)
+        XCTAssertEqual(x.rowStart, z.rowStart)
+    }
+
     func testSmallFileValuesAndConventions() throws {
         let text = "# header comment\r\n+1 1:0.5 3:2 # trailing\r\n\r\n-1 2:1e-3\n0 \n+1 1:1 2:0 3:-4"
         let d = try LIBSVMReader.parse(Array(text.utf8), name: "small.txt", features: 4)

@@ -152,6 +152,12 @@ extension DSGDExperiment {
             }
             let pay = try mechanism.step(
                 iteration: t, parameters: theta, applied: applied, reports: norms, exchange: context.exchange, into: &next)
+            // Diverged parameters first: they make the reports, and so the payments, non-finite
+            // too, and the step size is then the cause, not the payment coefficient.
+            if let bad = Kernels.firstNonFiniteRow(next) {
+                throw AgoraError.numerical(
+                    "non-finite parameter of agent \(first + bad) at iteration \(t): lower the step size (stepSize.initial)")
+            }
             for i in 0..<n { cumulative[i] += pay[i] }
             if let bad = cumulative.firstIndex(where: { !$0.isFinite }) {
                 throw AgoraError.numerical(
@@ -160,10 +166,6 @@ extension DSGDExperiment {
             }
             // The residual sums every agent's payment in agent order (on the root under MPI).
             if let all = try context.exchange.gather(pay) { lastResidual = abs(all.reduce(0, +)) }
-            if let bad = Kernels.firstNonFiniteRow(next) {
-                throw AgoraError.numerical(
-                    "non-finite parameter of agent \(first + bad) at iteration \(t): lower the step size (stepSize.initial)")
-            }
             swap(&theta, &next)
         }
 

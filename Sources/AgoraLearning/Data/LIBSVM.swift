@@ -12,7 +12,8 @@ public enum LIBSVMReader {
     /// Reads `path`. `features` fixes the feature count (a test split can use fewer indices than
     /// its training split); 0 means "largest index in the file".
     public static func read(path: String, features: Int = 0) throws -> Dataset {
-        let data = try SystemFile.read(path: path, maxBytes: .max, what: "the LIBSVM file")
+        // Gzip-compressed files are inflated (by their magic bytes), as for CSV and IDX.
+        let data = try CompressedFile.decode(SystemFile.read(path: path, maxBytes: .max, what: "the LIBSVM file"), name: path)
         return try parse(data, name: path, features: features)
     }
 
