@@ -96,7 +96,7 @@ func resolveDataFile(_ name: String, format: DataFormat?, features: Int, partiti
         }
     }
     var file = DataFile(
-        path: path, format: try fmt ?? DataFormat.guess(path: path), features: nf, partition: try PartitionScheme(parsing: partition))
+        path: path, format: fmt ?? DataFormat.guess(path: path), features: nf, partition: try PartitionScheme(parsing: partition))
     if let test {
         // "auto": the conventional held-out file beside a LIBSVM training file (a9a -> a9a.t).
         file.testPath = test == "auto" ? path + ".t" : test
