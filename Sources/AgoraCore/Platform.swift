@@ -144,6 +144,15 @@ public enum SystemFile {
                 return true
             }
         }
+        /// The named temporary file gone and the error thrown (with the errno `code`).
+        func abandon(_ what: String, _ code: Int32) -> AgoraError {
+            unlink(temporary)
+            return failure(what, code)
+        }
+        /// The complete temporary file renamed over the target.
+        func moveIntoPlace() throws {
+            guard rename(temporary, path) == 0 else { throw abandon("cannot move the new file into place", errno) }
+        }
         #if os(Linux)
         // O_TMPFILE is __O_TMPFILE | O_DIRECTORY; __O_TMPFILE is 0o20000000 on x86-64 and arm64
         // (Swift's Glibc does not import the composite macro).
@@ -158,16 +167,8 @@ public enum SystemFile {
             let linked = linkat(AT_FDCWD, "/proc/self/fd/\(unnamed)", AT_FDCWD, temporary, AT_SYMLINK_FOLLOW) == 0
             let closed = close(unnamed) == 0
             if linked {
-                guard closed else {
-                    let code = errno
-                    unlink(temporary)
-                    throw failure("writing failed", code)
-                }
-                guard rename(temporary, path) == 0 else {
-                    let code = errno
-                    unlink(temporary)
-                    throw failure("cannot move the new file into place", code)
-                }
+                guard closed else { throw abandon("writing failed", errno) }
+                try moveIntoPlace()
                 return
             }
             // No /proc: fall back to a named temporary file below.
@@ -178,15 +179,7 @@ public enum SystemFile {
         guard fd >= 0 else { throw failure("cannot create a file in \(dir)") }
         let written = writeAll(fd)
         let code = errno
-        guard close(fd) == 0, written else {
-            let c = written ? errno : code
-            unlink(temporary)
-            throw failure("writing failed", c)
-        }
-        guard rename(temporary, path) == 0 else {
-            let c = errno
-            unlink(temporary)
-            throw failure("cannot move the new file into place", c)
-        }
+        guard close(fd) == 0, written else { throw abandon("writing failed", written ? errno : code) }
+        try moveIntoPlace()
     }
 }

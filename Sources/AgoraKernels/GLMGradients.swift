@@ -81,29 +81,14 @@ extension Kernels {
                         let w = tb.baseAddress!, targets = yb.baseAddress!, outS = sb.baseAddress!, outC = cb.baseAddress!
                         x.withRowAccess { rows in
                             pool.parallelFor(blocks, bytes: n * d * MemoryLayout<T>.stride) { r in
-                                // Margins of eight rows, then their losses in one vector pass (the
-                                // logistic loss's exponential and logarithm), added in row order.
+                                // Losses eight rows at a time (`lossSum`), blocks in order.
                                 withUnsafeTemporaryAllocation(of: Double.self, capacity: 16) { buf in
-                                    let m = buf.baseAddress!, l = m + 8
                                     for b in r {
-                                        var total = 0.0, right = 0
-                                        let end = min(n, (b + 1) * block)
-                                        var i = b * block
-                                        while i < end {
-                                            let c = min(8, end - i)
-                                            for q in 0..<c {
-                                                let z = Double(rows.dot(row: i + q, w)), yi = Double(targets[i + q])
-                                                if z * yi > 0 { right += 1 }
-                                                m[q] = loss == .logistic ? -yi * z : 0.5 * (z - yi) * (z - yi)
-                                            }
-                                            if loss == .logistic {
-                                                logisticLosses(m, count: c, into: l)
-                                                for q in 0..<c { total += l[q] }
-                                            } else {
-                                                for q in 0..<c { total += m[q] }
-                                            }
-                                            i += c
-                                        }
+                                        let first = b * block
+                                        let (total, right) = lossSum(
+                                            loss, rows: rows, w: w, targets: targets, count: min(n, first + block) - first,
+                                            scratch: buf.baseAddress!
+                                        ) { first + $0 }
                                         outS[b] = total
                                         outC[b] = right
                                     }
@@ -117,6 +102,36 @@ extension Kernels {
         let norm = theta.reduce(0.0) { $0 + Double($1) * Double($1) }
         let value = sums.reduce(0, +) / Double(n) + 0.5 * l2 * norm
         return (value, loss == .logistic ? Double(correct.reduce(0, +)) / Double(n) : nil)
+    }
+
+    /// The sum over `count` rows (the k-th is `row(k)`) of l(x . w, y) in row order, the logistic
+    /// loss's exponential and logarithm taken eight rows at a time (`logisticLosses`, equal to the
+    /// scalar formula lane by lane), and how many rows have y x . w > 0. `scratch` holds 16
+    /// doubles. The one loop of `glmObjective` and `glmBatchLosses`.
+    @inline(__always)
+    static func lossSum<T: AgoraScalar>(
+        _ loss: GLMLoss, rows: RowAccess<T>, w: UnsafePointer<T>, targets: UnsafePointer<T>, count: Int,
+        scratch m: UnsafeMutablePointer<Double>, row: (Int) -> Int
+    ) -> (total: Double, right: Int) {
+        let l = m + 8
+        var total = 0.0, right = 0, j = 0
+        while j < count {
+            let c = min(8, count - j)
+            for q in 0..<c {
+                let i = row(j + q)
+                let z = Double(rows.dot(row: i, w)), yi = Double(targets[i])
+                if z * yi > 0 { right += 1 }
+                m[q] = loss == .logistic ? -yi * z : 0.5 * (z - yi) * (z - yi)
+            }
+            if loss == .logistic {
+                logisticLosses(m, count: c, into: l)
+                for q in 0..<c { total += l[q] }
+            } else {
+                for q in 0..<c { total += m[q] }
+            }
+            j += c
+        }
+        return (total, right)
     }
 
     /// Every agent's mean loss on its batch plus (l2/2) ||theta_a||^2, without gradients: the
@@ -146,28 +161,13 @@ extension Kernels {
                         pool.parallelFor(agents, bytes: traffic) { range in
                             for a in range {
                                 let th = tp + a * d
-                                // Eight margins at a time, their losses in one vector pass, added in
-                                // batch order (the scalar loop's sum, bit for bit).
-                                var total = 0.0
+                                // Losses eight rows at a time (`lossSum`), in batch order: the scalar
+                                // loop's sum, bit for bit.
                                 let rowsOfA = batches[a]
-                                withUnsafeTemporaryAllocation(of: Double.self, capacity: 16) { buf in
-                                    let m = buf.baseAddress!, l = m + 8
-                                    var j = 0
-                                    while j < rowsOfA.count {
-                                        let c = min(8, rowsOfA.count - j)
-                                        for q in 0..<c {
-                                            let i = rowsOfA[j + q]
-                                            let z = Double(rows.dot(row: i, th)), yi = Double(targets[i])
-                                            m[q] = loss == .logistic ? -yi * z : 0.5 * (z - yi) * (z - yi)
-                                        }
-                                        if loss == .logistic {
-                                            logisticLosses(m, count: c, into: l)
-                                            for q in 0..<c { total += l[q] }
-                                        } else {
-                                            for q in 0..<c { total += m[q] }
-                                        }
-                                        j += c
-                                    }
+                                let total = withUnsafeTemporaryAllocation(of: Double.self, capacity: 16) { buf in
+                                    lossSum(loss, rows: rows, w: th, targets: targets, count: rowsOfA.count, scratch: buf.baseAddress!) {
+                                        rowsOfA[$0]
+                                    }.total
                                 }
                                 // The regulariser as perAgentGradientsRaw sums it (16-lane partial sums).
                                 var acc = SIMD16<T>.zero

@@ -245,12 +245,19 @@ final class MPITests: XCTestCase {
         XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr)
     }
 
+    /// A small LIBSVM file in the scratch folder: `rows` lines of label 1/-1 (every `period`-th +1)
+    /// and three features derived from the line number.
+    func writeLIBSVM(_ name: String, rows: Int, period: Int) throws -> String {
+        let path = scratch + "/" + name
+        let lines = (0..<rows).map { i in "\(i % period == 0 ? 1 : -1) 1:\(Double(i % 7) / 7) 3:\(Double(i % 11) / 11) 4:\(i % 2)" }
+        try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
     /// A failure on one rank only (rank 1's data file is missing, rank 0's is fine) ends every
     /// rank with that rank's message, instead of rank 0 waiting in a collective.
     func testAFailureOnOneRankOnlyEndsTheJob() throws {
-        let good = scratch + "/good.libsvm"
-        let rows = (0..<40).map { i in "\(i % 2 == 0 ? 1 : -1) 1:\(Double(i % 7) / 7) 2:\(Double(i % 5) / 5) 3:\(i % 3)" }
-        try rows.joined(separator: "\n").write(toFile: good, atomically: true, encoding: .utf8)
+        let good = try writeLIBSVM("good.libsvm", rows: 40, period: 2)
         let common = ["dsgd", "--agents", "4", "--topology", "ring", "--iterations", "10"]
         let r = try agora([], ranks: nil, perRank: [common + ["--data", good], common + ["--data", scratch + "/absent.libsvm"]])
         XCTAssertNotEqual(r.status, 0)
@@ -260,9 +267,7 @@ final class MPITests: XCTestCase {
 
     /// DSGD on a data file (`--data`): the same numbers and files at 1-3 ranks as in process.
     func testDSGDOnADataFileIsIdenticalAtEveryRankCount() throws {
-        let file = scratch + "/train.libsvm"
-        let rows = (0..<120).map { i in "\(i % 3 == 0 ? 1 : -1) 1:\(Double(i % 7) / 7) 3:\(Double(i % 11) / 11) 4:\(i % 2)" }
-        try rows.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let file = try writeLIBSVM("train.libsvm", rows: 120, period: 3)
         let args = [
             "dsgd", "--agents", "5", "--topology", "exponential", "--data", file, "--partition", "dirichlet:0.5", "--iterations", "30",
             "--inflate", "1:2", "--mix-strategy", "sparse", "--json",
