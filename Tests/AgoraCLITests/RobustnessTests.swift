@@ -111,23 +111,37 @@ final class RobustnessTests: XCTestCase {
 
     func testPartitionAndTopologySpellingsAreExact() throws {
         let data = try write("tiny.svm", (0..<60).map { "\($0 % 2 == 0 ? 1 : -1) 1:\($0) 2:1" }.joined(separator: "\n"))
-        for bad in ["shards:nan", "shards:1e300", "cluster:inf", "iid:5", "dirichlet:-1", "dirichlet:"] {
-            try expectRefusal(["dsgd", "--data", data, "--partition", bad, "--agents", "4", "--iterations", "5"], "partition")
+        // Each refusal names the spelling and what was expected (not only a word any usage text has).
+        for (bad, why) in [
+            ("shards:nan", "expected shards:S with a whole number S from 1 to 1000000"),
+            ("shards:1e300", "expected shards:S with a whole number S from 1 to 1000000"),
+            ("cluster:inf", "expected cluster:G with a whole number G from 1 to 1000000"), ("iid:5", "'iid' takes no argument"),
+            ("dirichlet:-1", "expected dirichlet:BETA with a positive number BETA"),
+            ("dirichlet:", "expected dirichlet:BETA with a positive number BETA"),
+        ] {
+            try expectRefusal(
+                ["dsgd", "--data", data, "--partition", bad, "--agents", "4", "--iterations", "5"], "partition: '\(bad)': " + why)
         }
-        for bad in ["ring:5", "star:3", "complete:1", "torus:9999999999x9999999999", "torus:0x4", "erdos-renyi:0.5:1", "small-world:4"] {
-            try expectRefusal(["topology", "--topology", bad, "--agents", "16"], "Topology")
+        for (bad, why) in [
+            ("ring:5", "'ring' takes no argument"), ("star:3", "'star' takes no argument"), ("complete:1", "'complete' takes no argument"),
+            ("torus:9999999999x9999999999", "expected torus:ROWSxCOLS with positive sides and at most 1048576 agents"),
+            ("torus:0x4", "expected torus:ROWSxCOLS with positive sides"), ("erdos-renyi:0.5:1", "expected erdos-renyi:P"),
+            ("small-world:4", "expected small-world:K:BETA"),
+        ] {
+            try expectRefusal(["topology", "--topology", bad, "--agents", "16"], "Topology '\(bad)': " + why)
         }
     }
 
     func testSizesNearIntMaxAndTooLargeRunsAreRefusedUpFront() throws {
         let huge = String(Int.max)
-        try expectRefusal(["mix", "--agents", huge, "--dim", "10", "--steps", "1"], "agents")
+        try expectRefusal(["mix", "--agents", huge, "--dim", "10", "--steps", "1"], "mixing \(huge) agents x 10 parameters needs about")
         try expectRefusal(["mix", "--agents", "4", "--dim", huge, "--steps", "1"], "needs about")
         try expectRefusal(["mix", "--agents", "4096", "--dim", "1000000", "--steps", "1"], "needs about")
-        try expectRefusal(["dsgd", "--iterations", huge], "iterations")
+        try expectRefusal(["dsgd", "--iterations", huge], "iterations: must be in 1...1000000000, got \(huge)")
         try expectRefusal(["dsgd", "--features", huge], "needs about")
-        try expectRefusal(["dsgd", "--batch", "1000000000"], "batch")
-        try expectRefusal(["market", "run", "--clients", "1000000"], "1000000")
+        try expectRefusal(["dsgd", "--batch", "1000000000"], "batch: must be in 1...1000000, got 1000000000")
+        try expectRefusal(
+            ["market", "run", "--clients", "1000000"], "synthetic data of 1000000 x", environment: ["AGORA_MEMORY_LIMIT": "8G"])
         try expectRefusal(["market", "audit", "--markets", "1000000000"], "needs about")
         try expectRefusal(["topology", "--topology", "complete", "--agents", "1000000"], "needs about")
         try expectRefusal(["topology", "--topology", "erdos-renyi:0.0001", "--agents", "1000000"], "at most 50000 agents")
@@ -151,10 +165,10 @@ final class RobustnessTests: XCTestCase {
             "many.json",
             #"{"N": 10, "p": [\#((0..<300).map { _ in "0.00333333333333333" }.joined(separator: ","))], "c": [\#((0..<300).map { "\(Double($0 + 1) / 100)" }.joined(separator: ","))]}"#
         )
-        try expectRefusal(["contract", many], "types")
+        try expectRefusal(["contract", many], "c has 300 types; at most 20 are supported")
         let bigN = try write("bign.json", #"{"N": 9223372036854775807, "p": [0.5, 0.5], "c": [1, 2]}"#)
-        try expectRefusal(["contract", bigN], "participants")
-        try expectRefusal(["contract", "s3", "--sampled", "1000000000"], "samples")
+        try expectRefusal(["contract", bigN], "at most 1000000 participants are supported")
+        try expectRefusal(["contract", "s3", "--sampled", "1000000000"], "1000000000 samples of N = 10")
     }
 
     func testMalformedDataFilesNameTheProblem() throws {
