@@ -31,6 +31,7 @@ struct AgoraBench {
         session.runSection("dsgd", "one truthful-DSGD iteration (gradients + mix + payments), against numpy/scipy") { try $0.runDSGD() }
         session.runSection("experiment", "the DSGD experiment loop as agora dsgd runs it, against its kernels, from 16 agents up") {
             try $0.runExperimentProfile()
+            try $0.runMixAndMarketLoops()
         }
         session.runSection("market", "one iPFL market step (Gram distances + graph + payments + prox centres), against numpy") {
             try $0.runMarket()

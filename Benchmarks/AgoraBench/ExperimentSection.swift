@@ -103,4 +103,45 @@ extension BenchSession {
                 ], logY: true),
             to: outDir + "/plots/experiment-cost-per-agent.svg")
     }
+
+    /// The two other loops users run, profiled the same way. `agora mix`'s loop (ConsensusExperiment:
+    /// the mix step plus per-step consensus metrics) against `Kernels.mix` alone on the same shapes,
+    /// from 16 agents up; `agora market run`'s iPFL loop (local training, the server's step, the
+    /// evaluation of every client each round) per round and per client, from 10 clients up, to
+    /// show whether the cost per client stays flat.
+    func runMixAndMarketLoops() throws {
+        print(pad("mix: agents", 14) + pad("loop us/step", 14) + pad("kernel us/step", 16) + "loop/kernel")
+        for n in quick ? [16, 256, 4096] : [16, 256, 4096, 65_536] {
+            var e = ConsensusExperiment()
+            e.topology = .exponential
+            e.agents = n
+            e.dimension = 100
+            e.steps = 20
+            let loop = try e.run().secondsPerStep
+            let w = try Topology.exponential.mixingMatrix(agents: n, scheme: .metropolis, seed: e.seed, iteration: 0)
+            let op = w.mixingOperator(Float.self, strategy: e.strategy)
+            var g = SeededGenerator(seed: 43)
+            let x: Matrix<Float> = g.normalMatrix(rows: n, cols: 100)
+            var y = Matrix<Float>(rows: n, cols: 100)
+            let t = measure(reps: quick ? 3 : reps, inner: 5) { try! Kernels.mix(op, x, into: &y) }
+            add("experiment/mix/loop/agents:\(n)", (loop, loop, loop), threads: allThreads)
+            add("experiment/mix/kernel/agents:\(n)", t, threads: allThreads)
+            print(
+                pad("   \(n)", 14) + pad(String(format: "%.1f", loop * 1e6), 14) + pad(String(format: "%.1f", t.median * 1e6), 16)
+                    + String(format: "%.1fx", loop / t.median))
+        }
+        print(pad("market: clients", 17) + pad("ms/round", 10) + "us per client per round")
+        for clients in quick ? [10, 100] : [10, 100, 1000] {
+            var e = MarketExperiment()
+            e.data.agents = clients
+            e.methods = [.ipfl]
+            e.rounds = quick ? 5 : 20
+            let r = try e.run()
+            let perRound = r.methods[0].seconds / Double(e.rounds)
+            add("experiment/market/ipfl_round/clients:\(clients)", (perRound, perRound, perRound), threads: allThreads)
+            print(
+                pad("   \(clients)", 17) + pad(String(format: "%.2f", perRound * 1e3), 10)
+                    + String(format: "%.1f", perRound / Double(clients) * 1e6))
+        }
+    }
 }
