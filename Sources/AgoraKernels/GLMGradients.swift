@@ -61,17 +61,20 @@ extension Kernels {
     /// gradient nobody read, and a second one for the accuracy.) Rows are cut into fixed blocks of
     /// `objectiveBlock`, summed in row order inside a block and the block sums added in block
     /// order, so the result does not depend on the thread count.
+    ///
+    /// Rows of any scalar type, parameters and sums in Double (`RowAccess.dotWide`: Float rows
+    /// are read exactly as a Double copy of them would be).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public static func glmObjective<T: AgoraScalar>(
-        loss: GLMLoss, l2: Double, features x: FeatureRows<T>, targets y: [T], parameters theta: [T],
+        loss: GLMLoss, l2: Double, features x: FeatureRows<T>, targets y: [Double], parameters theta: [Double],
         pool: ThreadPool = .shared
     ) throws -> (value: Double, accuracy: Double?) {
         let n = x.rows, d = x.cols
         guard theta.count == d, y.count == n else {
             throw AgoraError.shape("glmObjective: \(theta.count) parameters and \(y.count) targets for \(n) rows x \(d) features")
         }
-        guard n > 0 else { return (0.5 * l2 * theta.reduce(0.0) { $0 + Double($1) * Double($1) }, nil) }
+        guard n > 0 else { return (0.5 * l2 * theta.reduce(0.0) { $0 + $1 * $1 }, nil) }
         let block = objectiveBlock, blocks = (n + block - 1) / block
         var sums = [Double](repeating: 0, count: blocks), correct = [Int](repeating: 0, count: blocks)
         theta.withUnsafeBufferPointer { tb in
@@ -86,9 +89,8 @@ extension Kernels {
                                     for b in r {
                                         let first = b * block
                                         let (total, right) = lossSum(
-                                            loss, rows: rows, w: w, targets: targets, count: min(n, first + block) - first,
-                                            scratch: buf.baseAddress!
-                                        ) { first + $0 }
+                                            loss, count: min(n, first + block) - first, scratch: buf.baseAddress!, row: { first + $0 },
+                                            margin: { rows.dotWide(row: $0, w) }, target: { targets[$0] })
                                         outS[b] = total
                                         outC[b] = right
                                     }
@@ -99,7 +101,7 @@ extension Kernels {
                 }
             }
         }
-        let norm = theta.reduce(0.0) { $0 + Double($1) * Double($1) }
+        let norm = theta.reduce(0.0) { $0 + $1 * $1 }
         let value = sums.reduce(0, +) / Double(n) + 0.5 * l2 * norm
         return (value, loss == .logistic ? Double(correct.reduce(0, +)) / Double(n) : nil)
     }
@@ -109,9 +111,9 @@ extension Kernels {
     /// scalar formula lane by lane), and how many rows have y x . w > 0. `scratch` holds 16
     /// doubles. The one loop of `glmObjective` and `glmBatchLosses`.
     @inline(__always)
-    static func lossSum<T: AgoraScalar>(
-        _ loss: GLMLoss, rows: RowAccess<T>, w: UnsafePointer<T>, targets: UnsafePointer<T>, count: Int,
-        scratch m: UnsafeMutablePointer<Double>, row: (Int) -> Int
+    static func lossSum(
+        _ loss: GLMLoss, count: Int, scratch m: UnsafeMutablePointer<Double>, row: (Int) -> Int,
+        margin: (Int) -> Double, target: (Int) -> Double
     ) -> (total: Double, right: Int) {
         let l = m + 8
         var total = 0.0, right = 0, j = 0
@@ -119,7 +121,7 @@ extension Kernels {
             let c = min(8, count - j)
             for q in 0..<c {
                 let i = row(j + q)
-                let z = Double(rows.dot(row: i, w)), yi = Double(targets[i])
+                let z = margin(i), yi = target(i)
                 if z * yi > 0 { right += 1 }
                 m[q] = loss == .logistic ? -yi * z : 0.5 * (z - yi) * (z - yi)
             }
@@ -165,9 +167,10 @@ extension Kernels {
                                 // loop's sum, bit for bit.
                                 let rowsOfA = batches[a]
                                 let total = withUnsafeTemporaryAllocation(of: Double.self, capacity: 16) { buf in
-                                    lossSum(loss, rows: rows, w: th, targets: targets, count: rowsOfA.count, scratch: buf.baseAddress!) {
-                                        rowsOfA[$0]
-                                    }.total
+                                    lossSum(
+                                        loss, count: rowsOfA.count, scratch: buf.baseAddress!, row: { rowsOfA[$0] },
+                                        margin: { rows.dot(row: $0, th).wide }, target: { targets[$0].wide }
+                                    ).total
                                 }
                                 // The regulariser as perAgentGradientsRaw sums it (16-lane partial sums).
                                 var acc = SIMD16<T>.zero
@@ -257,25 +260,25 @@ extension Kernels {
                     // 11 % faster; contiguous batches, one stream the hardware prefetcher follows, 14 %
                     // slower in blocks, so they keep the row loop.)
                     rows.forEachDenseBlock(batches[a], th, into: gr) { i, zt in
-                        let z = Double(zt)
+                        let z = zt.wide
                         if computeLosses {
-                            let (l, d) = loss.evaluate(z, Double(y[i]))
+                            let (l, d) = loss.evaluate(z, y[i].wide)
                             total += l
                             return T(d)
                         }
-                        return T(loss.derivative(z, Double(y[i])))
+                        return T(loss.derivative(z, y[i].wide))
                     }
                     return total
                 }
                 rows.forEachPrefetched(batches[a]) { i in
-                    let z = Double(rows.dot(row: i, th))
+                    let z = rows.dot(row: i, th).wide
                     let dz: Double
                     if computeLosses {
-                        let (l, d) = loss.evaluate(z, Double(y[i]))
+                        let (l, d) = loss.evaluate(z, y[i].wide)
                         total += l
                         dz = d
                     } else {
-                        dz = loss.derivative(z, Double(y[i]))
+                        dz = loss.derivative(z, y[i].wide)
                     }
                     rows.addScaled(row: i, T(dz), into: gr)
                 }

@@ -8,6 +8,11 @@ public protocol AgoraScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable
 where Self.RawSignificand: FixedWidthInteger {
     /// A short name used in benchmark records and error messages ("f32" or "f64").
     static var typeName: String { get }
+    /// The value as a Double (exact for Float and Double). A requirement rather than the generic
+    /// `Double(_:)`, whose unspecialised form is a call per element in the wide kernels.
+    var wide: Double { get }
+    /// Sixteen lanes as Doubles (exact), for the same reason.
+    static func wide(_ v: SIMD16<Self>) -> SIMD16<Double>
 
     // Raw BLAS entry points; see `BLAS` for the shape-checked public wrappers.
     static func _gemm(

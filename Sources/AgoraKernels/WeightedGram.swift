@@ -5,8 +5,10 @@ extension Kernels {
     /// rows skip zero entries, sparse rows touch their non-zeros only). Either way the result is
     /// independent of threads. O(n d^2) for dense data, O(sum
     /// nnz_i^2) for sparse data: for reference solves on problems of moderate width.
-    public static func weightedGram(
-        _ x: FeatureRows<Double>, rowWeights w: [Double], divisor: Double, ridge: Double
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func weightedGram<T: AgoraScalar>(
+        _ x: FeatureRows<T>, rowWeights w: [Double], divisor: Double, ridge: Double
     ) throws -> Matrix<Double> {
         guard w.count == x.rows else { throw AgoraError.shape("weightedGram: \(w.count) weights for \(x.rows) rows") }
         let d = x.cols
@@ -29,7 +31,7 @@ extension Kernels {
                             let rows = min(block, x.rows - start)
                             for i in 0..<rows {
                                 let r = w[start + i].squareRoot(), src = mp + (start + i) * d, dst = sp + i * d
-                                for k in 0..<d { dst[k] = r * src[k] }
+                                for k in 0..<d { dst[k] = r * src[k].wide }
                             }
                             Double._gemm(
                                 transA: true, transB: false, m: d, n: d, k: rows, alpha: 1, a: sp, lda: d, b: sp, ldb: d,
@@ -45,8 +47,8 @@ extension Kernels {
                     for i in 0..<x.rows {
                         let row = mp + i * d
                         for a in 0..<d where row[a] != 0 {
-                            let va = w[i] * row[a]
-                            for b in 0..<d { hp[a * d + b] += va * row[b] }
+                            let va = w[i] * row[a].wide
+                            for b in 0..<d { hp[a * d + b] += va * row[b].wide }
                         }
                     }
                 }
@@ -55,8 +57,8 @@ extension Kernels {
                     let lo = c.rowStart[i], hi = c.rowStart[i + 1]
                     for p in lo..<hi {
                         let a = Int(c.columns[p])
-                        let va = w[i] * c.values[p]
-                        for q in lo..<hi { hp[a * d + Int(c.columns[q])] += va * c.values[q] }
+                        let va = w[i] * c.values[p].wide
+                        for q in lo..<hi { hp[a * d + Int(c.columns[q])] += va * c.values[q].wide }
                     }
                 }
             }
@@ -73,8 +75,10 @@ extension Kernels {
     /// generalized linear model (w_i = l''(z_i)) without forming the d x d Hessian, O(nnz(X)).
     /// Rows are visited in order (each row's dot, then its scaled update), so the result is
     /// deterministic.
-    public static func weightedGramTimes(
-        _ x: FeatureRows<Double>, rowWeights w: [Double], divisor: Double, ridge: Double,
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func weightedGramTimes<T: AgoraScalar>(
+        _ x: FeatureRows<T>, rowWeights w: [Double], divisor: Double, ridge: Double,
         _ v: [Double]
     ) throws -> [Double] {
         guard w.count == x.rows else { throw AgoraError.shape("weightedGramTimes: \(w.count) weights for \(x.rows) rows") }
@@ -91,9 +95,9 @@ extension Kernels {
                         for i in 0..<x.rows where w[i] != 0 {
                             let row = mb.baseAddress! + i * d
                             var z = 0.0
-                            for k in 0..<d { z += row[k] * vp[k] }
+                            for k in 0..<d { z += row[k].wide * vp[k] }
                             let s = w[i] * z
-                            for k in 0..<d { o[k] += s * row[k] }
+                            for k in 0..<d { o[k] += s * row[k].wide }
                         }
                     }
                 case let .sparse(c):
@@ -102,9 +106,9 @@ extension Kernels {
                             for i in 0..<x.rows where w[i] != 0 {
                                 let lo = c.rowStart[i], hi = c.rowStart[i + 1]
                                 var z = 0.0
-                                for p in lo..<hi { z += valb[p] * vp[Int(cb[p])] }
+                                for p in lo..<hi { z += valb[p].wide * vp[Int(cb[p])] }
                                 let s = w[i] * z
-                                for p in lo..<hi { o[Int(cb[p])] += s * valb[p] }
+                                for p in lo..<hi { o[Int(cb[p])] += s * valb[p].wide }
                             }
                         }
                     }

@@ -118,6 +118,55 @@ final class GLMGradientTests: XCTestCase {
         }
     }
 
+    /// Float rows read wide give exactly what their Double copy gives (Float to Double is exact
+    /// and the operations are the same): the objective, the value and gradient, the margins, the
+    /// weighted Gram and its products, dense and sparse, across several row blocks.
+    func testWideKernelsOnFloatRowsEqualTheDoubleCopy() throws {
+        let rows = 9000, cols = 21
+        let (dense, sparse, y) = randomClassification(rows: rows, cols: cols, seed: 31)
+        var g = SeededGenerator(seed: 32)
+        let theta = (0..<cols).map { _ in 0.3 * g.normal() }
+        let w = (0..<rows).map { _ in g.uniform() }, v = (0..<cols).map { _ in g.normal() }
+        let floatDense = try Matrix<Float>(rows: rows, cols: cols, storage: dense.storage.map { Float($0) })
+        let doubleDense = try Matrix<Double>(rows: rows, cols: cols, storage: floatDense.storage.map(Double.init))
+        let floatSparse = sparse.converted(to: Float.self)
+        let doubleSparse = floatSparse.converted(to: Double.self)
+        for (f, d) in [
+            (FeatureRows<Float>.dense(floatDense), FeatureRows<Double>.dense(doubleDense)), (.sparse(floatSparse), .sparse(doubleSparse)),
+        ] {
+            let a = try Kernels.glmObjective(loss: .logistic, l2: 0.01, features: f, targets: y, parameters: theta)
+            let b = try Kernels.glmObjective(loss: .logistic, l2: 0.01, features: d, targets: y, parameters: theta)
+            XCTAssertEqual(a.value, b.value)
+            XCTAssertEqual(a.accuracy, b.accuracy)
+            let p = try Kernels.glmValueAndGradient(loss: .logistic, l2: 0.01, features: f, targets: y, parameters: theta)
+            let q = try Kernels.glmValueAndGradient(loss: .logistic, l2: 0.01, features: d, targets: y, parameters: theta)
+            XCTAssertEqual(p.value, q.value)
+            XCTAssertEqual(p.gradient, q.gradient)
+            XCTAssertEqual(try Kernels.wideMargins(f, parameters: theta), try Kernels.wideMargins(d, parameters: theta))
+            XCTAssertEqual(
+                try Kernels.weightedGram(f, rowWeights: w, divisor: 9000, ridge: 0.1),
+                try Kernels.weightedGram(d, rowWeights: w, divisor: 9000, ridge: 0.1))
+            XCTAssertEqual(
+                try Kernels.weightedGramTimes(f, rowWeights: w, divisor: 9000, ridge: 0.1, v),
+                try Kernels.weightedGramTimes(d, rowWeights: w, divisor: 9000, ridge: 0.1, v))
+            XCTAssertEqual(Kernels.wideRowSquaredNorms(f), Kernels.wideRowSquaredNorms(d))
+            // And the value and gradient against a naive serial loop through libm.
+            var total = 0.0
+            var grad = [Double](repeating: 0, count: cols)
+            for i in 0..<rows {
+                var z = 0.0
+                for k in 0..<cols { z += doubleDense[i, k] * theta[k] }
+                total += log1p(exp(-y[i] * z))
+                let dz = -y[i] / (1 + exp(y[i] * z))
+                for k in 0..<cols { grad[k] += dz * doubleDense[i, k] }
+            }
+            if case .dense = f {
+                XCTAssertEqual(p.value, total / Double(rows) + 0.005 * theta.reduce(0) { $0 + $1 * $1 }, accuracy: 1e-12)
+                for k in 0..<cols { XCTAssertEqual(p.gradient[k], grad[k] / Double(rows) + 0.01 * theta[k], accuracy: 1e-12) }
+            }
+        }
+    }
+
     func testShapeErrors() {
         var g = Matrix<Float>(rows: 2, cols: 3), l: [Float] = [0, 0]
         XCTAssertThrowsError(

@@ -13,8 +13,7 @@ extension DSGDExperiment {
         let model: LinearModel
         let targets: [Double]
         let targetsFloat: [Float]
-        let pooled: FeatureRows<Double>
-        let test: (FeatureRows<Double>, [Double])?
+        let test: (FeatureRows<Float>, [Double])?
         let reference: ReferenceSolver.Result
         /// In process, or one rank's share of the agents under MPI (`localAgents`).
         let exchange: any NeighborExchange
@@ -35,16 +34,18 @@ extension DSGDExperiment {
             }
         }
         // Parameters, next iterate, gradients, applied updates and the evaluation's gradients
-        // ([agents x d] Float each), the batches, the Double copy of the features.
+        // ([agents x d] Float each), the batches, the features (Float, 4 bytes per stored entry,
+        // plus 8 per sparse entry's column and row bookkeeping, counted generously).
         try ResourceLimits.check(
             bytes: 5 * 4 * Double(data.agents) * Double(dataset.features.cols)
-                + 8 * Double(data.agents) * Double(batch) + 12 * Double(dataset.features.storedEntries),
+                + 8 * Double(data.agents) * Double(batch) + 4 * Double(dataset.features.storedEntries),
             for: "DSGD on \(data.agents) agents x \(dataset.features.cols) parameters")
         let model = LinearModel(loss: data.loss, l2: l2)
         let y = try model.targets(dataset)
-        let pooled = dataset.features.double
-        let test = try testSet.map { ($0.features.double, try model.targets($0)) }
-        let reference = try ReferenceSolver.solve(model, features: pooled, targets: y, progress: referenceProgress)
+        // The reference solve and the evaluations read the Float features as Double (exactly):
+        // no Double copy of the data is held.
+        let test = try testSet.map { ($0.features, try model.targets($0)) }
+        let reference = try ReferenceSolver.solve(model, features: dataset.features, targets: y, progress: referenceProgress)
         let exchange =
             try given
             ?? InProcessExchange(
@@ -53,20 +54,12 @@ extension DSGDExperiment {
         guard exchange.agents == data.agents else {
             throw AgoraError.configuration("the exchange connects \(exchange.agents) agents, the experiment has \(data.agents)")
         }
-        let rowNorms = Self.rowSquaredNorms(pooled)
+        let rowNorms = Kernels.wideRowSquaredNorms(dataset.features)
         let curvature = data.loss == .logistic ? 0.25 : 1.0
         let smoothness = parts.map { p in curvature * p.reduce(0.0) { $0 + rowNorms[$1] } / Double(max(1, p.count)) + l2 }
         return Prepared(
-            dataset: dataset, parts: parts, model: model, targets: y, targetsFloat: y.map(Float.init), pooled: pooled,
+            dataset: dataset, parts: parts, model: model, targets: y, targetsFloat: y.map(Float.init),
             test: test, reference: reference, exchange: exchange, smoothness: smoothness)
-    }
-
-    static func rowSquaredNorms(_ x: FeatureRows<Double>) -> [Double] {
-        switch x {
-        case let .dense(m): return Kernels.rowSquaredNorms(m)
-        case let .sparse(c):
-            return (0..<c.rows).map { r in c.values[c.rowStart[r]..<c.rowStart[r + 1]].reduce(0) { $0 + $1 * $1 } }
-        }
     }
 
     /// Whether the model gets an intercept column: as configured, else on for data files (real
@@ -202,7 +195,7 @@ extension DSGDExperiment {
         /// Pooled metrics of the network average of the full matrix `all` (default: this one's).
         func networkMetrics(_ all: Matrix<Float>? = nil) throws -> (gap: Double, accuracy: Double?, testAccuracy: Double?) {
             let mean = Kernels.rowMean(all ?? theta).map(Double.init)
-            let full = try context.model.objective(mean, features: context.pooled, targets: context.targets)
+            let full = try context.model.objective(mean, features: context.dataset.features, targets: context.targets)
             let testAccuracy = try context.test.flatMap { try context.model.objective(mean, features: $0.0, targets: $0.1).accuracy }
             return (full.value - context.reference.fStar, full.accuracy, testAccuracy)
         }

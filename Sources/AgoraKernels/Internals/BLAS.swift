@@ -10,6 +10,8 @@ import COpenBLAS
 
 extension Float: AgoraScalar {
     public static var typeName: String { "f32" }
+    @inline(__always) public var wide: Double { Double(self) }
+    @inline(__always) public static func wide(_ v: SIMD16<Float>) -> SIMD16<Double> { SIMD16<Double>(v) }
     public static func _gemm(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
@@ -58,6 +60,8 @@ extension Float: AgoraScalar {
 
 extension Double: AgoraScalar {
     public static var typeName: String { "f64" }
+    @inline(__always) public var wide: Double { self }
+    @inline(__always) public static func wide(_ v: SIMD16<Double>) -> SIMD16<Double> { v }
     public static func _gemm(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Double,
         a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,

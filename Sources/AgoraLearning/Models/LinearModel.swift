@@ -27,29 +27,21 @@ public struct LinearModel: Sendable, Codable, Equatable {
         }
     }
 
-    /// Full-data objective, gradient and, for logistic regression, accuracy (sign agreement).
-    public func evaluate(
-        _ theta: [Double], features: FeatureRows<Double>, targets: [Double]
+    /// Full-data objective, gradient and, for logistic regression, accuracy (sign agreement), in
+    /// Double on rows of any scalar type (`Kernels.glmValueAndGradient`: Float data read exactly).
+    public func evaluate<T: AgoraScalar>(
+        _ theta: [Double], features: FeatureRows<T>, targets: [Double]
     ) throws -> (value: Double, gradient: [Double], accuracy: Double?) {
-        var g = Matrix<Double>(rows: 1, cols: features.cols)
-        var l = [0.0]
-        try Kernels.glmGradients(
-            loss: loss, l2: l2, features: features, targets: targets,
-            parameters: try Matrix(rows: 1, cols: theta.count, storage: theta),
-            batches: [Array(0..<features.rows)], gradients: &g, losses: &l)
-        var acc: Double? = nil
-        if loss == .logistic {
-            var correct = 0
-            for i in 0..<features.rows where margin(features, i, theta) * targets[i] > 0 { correct += 1 }
-            acc = Double(correct) / Double(max(1, features.rows))
-        }
-        return (l[0], g.storage, acc)
+        try Kernels.glmValueAndGradient(loss: loss, l2: l2, features: features, targets: targets, parameters: theta)
     }
 
     /// Full-data objective and, for logistic regression, accuracy, without the gradient: one
     /// parallel pass (`Kernels.glmObjective`), what evaluations during a run need.
-    public func objective(_ theta: [Double], features: FeatureRows<Double>, targets: [Double]) throws -> (value: Double, accuracy: Double?)
-    {
+    public func objective<T: AgoraScalar>(
+        _ theta: [Double], features: FeatureRows<T>, targets: [Double]
+    ) throws -> (
+        value: Double, accuracy: Double?
+    ) {
         try Kernels.glmObjective(loss: loss, l2: l2, features: features, targets: targets, parameters: theta)
     }
 

@@ -22,8 +22,9 @@ public enum ReferenceSolver {
 
     /// `progress`, when given, hears about every Newton iteration (iteration, gradient norm): wide
     /// problems take a while.
-    public static func solve(
-        _ model: LinearModel, features x: FeatureRows<Double>, targets y: [Double],
+    /// Rows of any scalar type: Float data is read as Double, exactly (no Double copy is held).
+    public static func solve<T: AgoraScalar>(
+        _ model: LinearModel, features x: FeatureRows<T>, targets y: [Double],
         tolerance: Double = 1e-11, maxIterations: Int = 50,
         progress: ((Int, Double) -> Void)? = nil
     ) throws -> Result {
@@ -46,7 +47,7 @@ public enum ReferenceSolver {
             progress?(it, gn)
             if gn <= tolerance { break }
             // Hessian: (1/n) X^T diag(l''(z)) X + l2 I.
-            let curvature = curvatures(model, x, theta)
+            let curvature = try curvatures(model, x, theta)
             let h = try Kernels.weightedGram(x, rowWeights: curvature, divisor: Double(n), ridge: model.l2)
             let step = try SmallDense.solve(h, g.map { -$0 })
             var dec = 0.0
@@ -83,20 +84,20 @@ public enum ReferenceSolver {
     }
 
     /// l''(z_i) at the current margins (the Hessian's row weights).
-    static func curvatures(_ model: LinearModel, _ x: FeatureRows<Double>, _ theta: [Double]) -> [Double] {
-        (0..<x.rows).map { i in
-            switch model.loss {
-            case .logistic:
-                let s = 1 / (1 + exp(-model.margin(x, i, theta)))
+    static func curvatures<T: AgoraScalar>(_ model: LinearModel, _ x: FeatureRows<T>, _ theta: [Double]) throws -> [Double] {
+        switch model.loss {
+        case .logistic:
+            return try Kernels.wideMargins(x, parameters: theta).map { z in
+                let s = 1 / (1 + exp(-z))
                 return s * (1 - s)
-            case .squared: return 1
             }
+        case .squared: return [Double](repeating: 1, count: x.rows)
         }
     }
 
     /// Newton-CG (truncated Newton) with the same Armijo backtracking as the direct path.
-    static func newtonCG(
-        _ model: LinearModel, features x: FeatureRows<Double>, targets y: [Double], tolerance: Double,
+    static func newtonCG<T: AgoraScalar>(
+        _ model: LinearModel, features x: FeatureRows<T>, targets y: [Double], tolerance: Double,
         maxIterations: Int, progress: ((Int, Double) -> Void)?
     ) throws -> Result {
         let d = x.cols, n = Double(x.rows)
@@ -108,7 +109,7 @@ public enum ReferenceSolver {
             let gn = norm(g)
             progress?(it, gn)
             if gn <= tolerance { break }
-            let w = curvatures(model, x, theta)
+            let w = try curvatures(model, x, theta)
             // CG on H p = -g, from p = 0, to the relative residual min(0.1, sqrt(||g||)).
             var p = [Double](repeating: 0, count: d)
             var r = g
