@@ -11,7 +11,13 @@ import COpenBLAS
 extension Float: AgoraScalar {
     public static var typeName: String { "f32" }
     @inline(__always) public var wide: Double { Double(self) }
-    @inline(__always) public static func wide(_ v: SIMD16<Float>) -> SIMD16<Double> { SIMD16<Double>(v) }
+    @inline(__always) public static func wide(_ v: SIMD16<Float>) -> SIMD16<Double> {
+        // Lane by lane with a constant trip count (becomes vcvtps2pd; the standard library's
+        // SIMD16<Double>(v) stayed an out-of-line call per vector).
+        var out = SIMD16<Double>()
+        for i in 0..<16 { out[i] = Double(v[i]) }
+        return out
+    }
     public static func _gemm(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
