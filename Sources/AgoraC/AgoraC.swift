@@ -191,12 +191,6 @@ func checkedElements(_ rows: Int64, _ cols: Int64, bytesEach: Int, _ what: Strin
     return n
 }
 
-/// Whether [a, a + n) and [b, b + n) share memory.
-func overlaps<T>(_ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ count: Int) -> Bool {
-    let x = UInt(bitPattern: a), y = UInt(bitPattern: b), bytes = UInt(count * MemoryLayout<T>.stride)
-    return x < y + bytes && y < x + bytes
-}
-
 /// A caller's buffer by name, start and length in bytes, for `requireSeparate`.
 struct CBuffer {
     let name: String
@@ -233,10 +227,14 @@ func mixChecked<T: AgoraScalar>(
     try require(agents == Int64(agentsOfW), "x has \(agents) rows but the topology has \(agentsOfW) agents")
     try require(dim >= 0, "dim must be non-negative, got \(dim)")
     let count = try checkedElements(agents, dim, bytesEach: MemoryLayout<T>.stride, "agents x dim")
-    try require(!overlaps(x, UnsafePointer(y), count), "y overlaps x: the output must be a separate buffer")
+    try requireSeparate(
+        outputs: [CBuffer("y", y, count)],
+        inputs: [
+            CBuffer("x", x, count), CBuffer("directions", fused ? directions : nil, count),
+            CBuffer("step_sizes", fused ? stepSizes : nil, Int(agents)),
+        ])
     if fused {
         guard let stepSizes, let directions else { throw ArgumentError(message: "step_sizes and directions must not be NULL") }
-        try require(!overlaps(directions, UnsafePointer(y), count), "y overlaps directions: the output must be a separate buffer")
         Kernels.mix(op, x: x, cols: Int(dim), into: y, stepSizes: stepSizes, directions: directions)
     } else {
         Kernels.mix(op, x: x, cols: Int(dim), into: y)

@@ -174,8 +174,6 @@ public final class MPIExchange: NeighborExchange {
     /// Per step of the period: the GEMM operator when the strategy mixes this step by GEMM in
     /// process, else nil (the sparse plan mixes).
     let denseOperators: [MixingOperator<Float>?]
-    /// Whether the first step of the period mixes by GEMM (what `agora mix` reports).
-    public var usesGEMM: Bool { denseOperators[0] != nil }
     let blocks: [Range<Int>]
     let pool: ThreadPool
     let types: ContiguousTypes

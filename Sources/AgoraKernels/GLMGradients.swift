@@ -51,16 +51,11 @@ public enum GLMLoss: String, Sendable, Codable, CaseIterable {
 }
 
 extension Kernels {
-    /// Rows per block of `glmObjective` (fixed, so the sums do not depend on the thread count).
-    static let objectiveBlock = 2048
-
     /// The full-data objective (1/n) sum_i l(x_i . theta, y_i) + (l2/2) ||theta||^2 of one model
     /// and, for the logistic loss, its accuracy (the share of rows with y_i x_i . theta > 0), in one
-    /// pass over the rows and without a gradient: what an evaluation reports. (Through
-    /// `glmGradients` with one agent the same numbers took a serial pass for the loss and the
-    /// gradient nobody read, and a second one for the accuracy.) Rows are cut into fixed blocks of
-    /// `objectiveBlock`, summed in row order inside a block and the block sums added in block
-    /// order, so the result does not depend on the thread count.
+    /// pass over the rows and without a gradient: what an evaluation reports. Rows in fixed blocks
+    /// (`fullDataPass`), each summed in row order with the logistic loss eight rows at a time
+    /// (`lossSum`): the result does not depend on the thread count.
     ///
     /// Rows of any scalar type, parameters and sums in Double (`RowAccess.dotWide`: Float rows
     /// are read exactly as a Double copy of them would be).
@@ -70,40 +65,17 @@ extension Kernels {
         loss: GLMLoss, l2: Double, features x: FeatureRows<T>, targets y: [Double], parameters theta: [Double],
         pool: ThreadPool = .shared
     ) throws -> (value: Double, accuracy: Double?) {
-        let n = x.rows, d = x.cols
-        guard theta.count == d, y.count == n else {
-            throw AgoraError.shape("glmObjective: \(theta.count) parameters and \(y.count) targets for \(n) rows x \(d) features")
-        }
-        guard n > 0 else { return (0.5 * l2 * theta.reduce(0.0) { $0 + $1 * $1 }, nil) }
-        let block = objectiveBlock, blocks = (n + block - 1) / block
-        var sums = [Double](repeating: 0, count: blocks), correct = [Int](repeating: 0, count: blocks)
-        theta.withUnsafeBufferPointer { tb in
-            y.withUnsafeBufferPointer { yb in
-                sums.withUnsafeMutableBufferPointer { sb in
-                    correct.withUnsafeMutableBufferPointer { cb in
-                        let w = tb.baseAddress!, targets = yb.baseAddress!, outS = sb.baseAddress!, outC = cb.baseAddress!
-                        x.withRowAccess { rows in
-                            pool.parallelFor(blocks, bytes: n * d * MemoryLayout<T>.stride) { r in
-                                // Losses eight rows at a time (`lossSum`), blocks in order.
-                                withUnsafeTemporaryAllocation(of: Double.self, capacity: 16) { buf in
-                                    for b in r {
-                                        let first = b * block
-                                        let (total, right) = lossSum(
-                                            loss, count: min(n, first + block) - first, scratch: buf.baseAddress!, row: { first + $0 },
-                                            margin: { rows.dotWide(row: $0, w) }, target: { targets[$0] })
-                                        outS[b] = total
-                                        outC[b] = right
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
         let norm = theta.reduce(0.0) { $0 + $1 * $1 }
-        let value = sums.reduce(0, +) / Double(n) + 0.5 * l2 * norm
-        return (value, loss == .logistic ? Double(correct.reduce(0, +)) / Double(n) : nil)
+        if x.rows == 0, theta.count == x.cols, y.isEmpty { return (0.5 * l2 * norm, nil) }
+        let pass = try fullDataPass(
+            "glmObjective", features: x, targets: y, parameters: theta, extraPerBlock: 0, pool: pool
+        ) { rows, w, targets, range, _, scratch in
+            lossSum(
+                loss, count: range.count, scratch: scratch, row: { range.lowerBound + $0 }, margin: { rows.dotWide(row: $0, w) },
+                target: { targets[$0] })
+        }
+        let inv = 1 / Double(x.rows)
+        return (pass.lossSum * inv + 0.5 * l2 * norm, loss == .logistic ? Double(pass.correct) * inv : nil)
     }
 
     /// The sum over `count` rows (the k-th is `row(k)`) of l(x . w, y) in row order, the logistic

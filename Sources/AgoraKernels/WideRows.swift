@@ -49,50 +49,48 @@ extension RowAccess {
 }
 
 extension Kernels {
-    /// Rows per block of the wide full-data kernels (fixed: sums do not depend on the thread count).
-    static let wideBlock = 4096
+    /// Rows per block of the full-data kernels (fixed: sums do not depend on the thread count).
+    static let rowBlock = 4096
 
-    /// One model on all rows, in Double: f = (1/n) sum_i l(x_i . theta, y_i) + (l2/2) ||theta||^2,
-    /// its gradient, and for the logistic loss the accuracy (share of rows with y_i x_i . theta > 0).
-    /// Rows of any scalar type (Float data is read as Double, exactly). Parallel over fixed blocks
-    /// of rows whose partial sums are added in block order: deterministic on any thread count. The
-    /// objective of the reference solve and of `LinearModel.evaluate`.
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    public static func glmValueAndGradient<T: AgoraScalar>(
-        loss: GLMLoss, l2: Double, features x: FeatureRows<T>, targets y: [Double], parameters theta: [Double],
-        pool: ThreadPool = .shared
-    ) throws -> (value: Double, gradient: [Double], accuracy: Double?) {
+    /// The one scaffold of the full-data kernels (`glmObjective`, `glmValueAndGradient`): checks
+    /// the shapes, cuts the rows into fixed blocks of `rowBlock`, runs `body` on the blocks in
+    /// parallel and adds the blocks' results in block order, so nothing depends on the thread
+    /// count. `body(rows, theta, targets, range, extra, scratch)` returns its block's loss sum and
+    /// count of rows with y x . theta > 0; it may write its own `extraPerBlock` doubles at
+    /// `extra` (summed over blocks into `extra` of the result); `scratch` holds 16 doubles.
+    /// Requires at least one row.
+    @inline(__always)
+    static func fullDataPass<T: AgoraScalar>(
+        _ kernel: String, features x: FeatureRows<T>, targets y: [Double], parameters theta: [Double], extraPerBlock: Int,
+        pool: ThreadPool,
+        _ body: (
+            RowAccess<T>, UnsafePointer<Double>, UnsafePointer<Double>, Range<Int>, UnsafeMutablePointer<Double>,
+            UnsafeMutablePointer<Double>
+        )
+            -> (Double, Int)
+    ) throws -> (lossSum: Double, correct: Int, extra: [Double]) {
         let n = x.rows, d = x.cols
-        guard theta.count == d, y.count == n else {
-            throw AgoraError.shape("glmValueAndGradient: \(theta.count) parameters and \(y.count) targets for \(n) rows x \(d) features")
+        guard theta.count == d, y.count == n, n > 0 else {
+            throw AgoraError.shape("\(kernel): \(theta.count) parameters and \(y.count) targets for \(n) rows x \(d) features")
         }
-        let norm = theta.reduce(0.0) { $0 + $1 * $1 }
-        guard n > 0 else { return (0.5 * l2 * norm, theta.map { l2 * $0 }, nil) }
-        let blocks = (n + wideBlock - 1) / wideBlock
+        let blocks = (n + rowBlock - 1) / rowBlock
         var sums = [Double](repeating: 0, count: blocks), right = [Int](repeating: 0, count: blocks)
-        var partial = [Double](repeating: 0, count: blocks * d)
+        var partial = [Double](repeating: 0, count: max(1, blocks * extraPerBlock))
         theta.withUnsafeBufferPointer { tb in
             y.withUnsafeBufferPointer { yb in
                 sums.withUnsafeMutableBufferPointer { sb in
                     right.withUnsafeMutableBufferPointer { rb in
                         partial.withUnsafeMutableBufferPointer { pb in
                             let w = tb.baseAddress!, targets = yb.baseAddress!
-                            let outS = sb.baseAddress!, outR = rb.baseAddress!, outG = pb.baseAddress!
+                            let outS = sb.baseAddress!, outR = rb.baseAddress!, outE = pb.baseAddress!
                             x.withRowAccess { rows in
                                 pool.parallelFor(blocks, bytes: n * d * MemoryLayout<T>.stride) { r in
-                                    for b in r {
-                                        var total = 0.0, correct = 0
-                                        let g = outG + b * d
-                                        for i in (b * wideBlock)..<min(n, (b + 1) * wideBlock) {
-                                            let z = rows.dotWide(row: i, w), yi = targets[i]
-                                            let (l, dz) = loss.evaluate(z, yi)
-                                            total += l
-                                            if z * yi > 0 { correct += 1 }
-                                            rows.addScaledWide(row: i, dz, into: g)
+                                    withUnsafeTemporaryAllocation(of: Double.self, capacity: 16) { scratch in
+                                        for b in r {
+                                            let range = (b * rowBlock)..<min(n, (b + 1) * rowBlock)
+                                            (outS[b], outR[b]) = body(
+                                                rows, w, targets, range, outE + b * extraPerBlock, scratch.baseAddress!)
                                         }
-                                        outS[b] = total
-                                        outR[b] = correct
                                     }
                                 }
                             }
@@ -101,12 +99,40 @@ extension Kernels {
                 }
             }
         }
-        var gradient = [Double](repeating: 0, count: d)
-        for b in 0..<blocks { for k in 0..<d { gradient[k] += partial[b * d + k] } }
-        let inv = 1 / Double(n)
-        for k in 0..<d { gradient[k] = gradient[k] * inv + l2 * theta[k] }
-        let value = sums.reduce(0, +) * inv + 0.5 * l2 * norm
-        return (value, gradient, loss == .logistic ? Double(right.reduce(0, +)) * inv : nil)
+        var extra = [Double](repeating: 0, count: extraPerBlock)
+        for b in 0..<blocks { for k in 0..<extraPerBlock { extra[k] += partial[b * extraPerBlock + k] } }
+        return (sums.reduce(0, +), right.reduce(0, +), extra)
+    }
+
+    /// One model on all rows, in Double: f = (1/n) sum_i l(x_i . theta, y_i) + (l2/2) ||theta||^2,
+    /// its gradient, and for the logistic loss the accuracy (share of rows with y_i x_i . theta > 0).
+    /// Rows of any scalar type (Float data is read as Double, exactly), in fixed blocks
+    /// (`fullDataPass`): deterministic on any thread count. The objective of the reference solve
+    /// and of `LinearModel.evaluate`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func glmValueAndGradient<T: AgoraScalar>(
+        loss: GLMLoss, l2: Double, features x: FeatureRows<T>, targets y: [Double], parameters theta: [Double],
+        pool: ThreadPool = .shared
+    ) throws -> (value: Double, gradient: [Double], accuracy: Double?) {
+        let norm = theta.reduce(0.0) { $0 + $1 * $1 }
+        if x.rows == 0, theta.count == x.cols, y.isEmpty { return (0.5 * l2 * norm, theta.map { l2 * $0 }, nil) }
+        let pass = try fullDataPass(
+            "glmValueAndGradient", features: x, targets: y, parameters: theta, extraPerBlock: x.cols, pool: pool
+        ) { rows, w, targets, range, g, _ in
+            var total = 0.0, correct = 0
+            for i in range {
+                let z = rows.dotWide(row: i, w), yi = targets[i]
+                let (l, dz) = loss.evaluate(z, yi)
+                total += l
+                if z * yi > 0 { correct += 1 }
+                rows.addScaledWide(row: i, dz, into: g)
+            }
+            return (total, correct)
+        }
+        let inv = 1 / Double(x.rows)
+        let gradient = (0..<x.cols).map { pass.extra[$0] * inv + l2 * theta[$0] }
+        return (pass.lossSum * inv + 0.5 * l2 * norm, gradient, loss == .logistic ? Double(pass.correct) * inv : nil)
     }
 
     /// The margins x_i . theta of every row, in Double (rows in parallel, each in a fixed order).

@@ -194,6 +194,9 @@ int main(void) {
     CHECK(ST(agora_mix_f32(t, x, 7, 3, y, msg, sizeof msg)) == AGORA_ERROR_ARGUMENT && strstr(msg, "8 agents"), "rows: %s", msg);
     CHECK(ST(agora_mix_f32(t, x, 8, 3, (float *)x, msg, sizeof msg)) == AGORA_ERROR_ARGUMENT && strstr(msg, "overlaps"), "overlap: %s", msg);
     CHECK(ST(agora_mix_f32(NULL, x, 8, 3, y, msg, sizeof msg)) == AGORA_ERROR_ARGUMENT, "NULL topology: %s", msg);
+    /* The fused step's output may not cover its inputs (refused before anything is written). */
+    CHECK(ST(agora_mix_step_f32(t, x, 8, 3, lr, m, (float *)lr, msg, sizeof msg)) == AGORA_ERROR_ARGUMENT && strstr(msg, "y overlaps"),
+          "y over step sizes: %s", msg);
     CHECK(ST(agora_mix_f32(t, NULL, 8, 3, y, msg, sizeof msg)) == AGORA_ERROR_ARGUMENT, "NULL x: %s", msg);
     CHECK(ST(agora_mix_f32(t, x, 8, -3, y, msg, sizeof msg)) == AGORA_ERROR_ARGUMENT, "negative dim: %s", msg);
     /* Sizes past the address space are refused before any size or overlap arithmetic can overflow. */

@@ -45,5 +45,4 @@ public struct LinearModel: Sendable, Codable, Equatable {
         try Kernels.glmObjective(loss: loss, l2: l2, features: features, targets: targets, parameters: theta)
     }
 
-    func margin(_ x: FeatureRows<Double>, _ i: Int, _ theta: [Double]) -> Double { x.dot(row: i, theta) }
 }
