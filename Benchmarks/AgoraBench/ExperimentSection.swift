@@ -8,23 +8,25 @@ import Foundation
 
 extension BenchSession {
     /// The DSGD experiment loop as `agora dsgd` runs it (synthetic defaults, exponential graph, an
-    /// evaluation every iterations / 100), against its own kernels, from 16 agents up. Per size:
-    /// the whole loop per iteration, the loop with evaluations only at its two ends, the kernels
-    /// alone at the same shapes (gradients of the mini-batches, then the mechanism step: fused mix
-    /// and payments), the set-up (data, graph, the Newton reference), and the process's peak
-    /// resident memory so far. Why: users run experiments, not kernels; a loop far above its
-    /// kernels, or a cost per agent that grows with the agents, is what this section shows.
-    /// Writes plots/experiment-cost-per-agent.svg.
+    /// evaluation every iterations / 100), against its own kernels, from 16 agents up. Per size,
+    /// from the run's own timing (`DSGDExperiment.Timing`): the whole loop per simulated
+    /// iteration, the iterations without their evaluations, one evaluation (and what it costs in
+    /// kernel iterations), the set-up (data, graph, the Newton reference), the process's peak
+    /// resident memory so far; the kernels alone at the same shapes (gradients of the mini-batches,
+    /// then the mechanism step: fused mix and payments) and, up to 1000 agents, the JAX jit peer of
+    /// that bare iteration (answers compared). Why: users run experiments, not kernels; a loop far
+    /// above its kernels, or a cost per agent that grows with the agents, is what this section
+    /// shows. Writes plots/experiment-cost-per-agent.svg.
     func runExperimentProfile() throws {
         let sizes = quick ? [16, 256, 1000] : [16, 256, 1000, 10_000, 100_000]
         struct Row {
             let agents: Int
-            let total: Double, loop: Double, kernels: Double, setup: Double, peakBytes: Double, dataBytes: Double
+            let total: Double, loop: Double, evaluation: Double, kernels: Double, setup: Double, peakBytes: Double, dataBytes: Double
         }
         var rows: [Row] = []
         print(
-            pad("agents", 10) + pad("loop ms/it", 12) + pad("no-eval ms/it", 15) + pad("kernels ms/it", 15) + pad("loop/kernels", 14)
-                + pad("set-up s", 10) + pad("peak MB", 10) + "data MB")
+            pad("agents", 9) + pad("ms/it", 9) + pad("no-eval ms/it", 14) + pad("kernels ms/it", 14) + pad("no-eval/k", 10)
+                + pad("eval ms", 9) + pad("eval/k", 8) + pad("set-up s", 9) + pad("peak MB", 9) + "data MB")
         for n in sizes {
             var e = DSGDExperiment()
             e.data.agents = n
@@ -34,20 +36,10 @@ extension BenchSession {
             let iterations = n >= 100_000 ? 20 : 200
             e.iterations = iterations
             e.evaluateEvery = max(1, iterations / 100)
-            let start = now()
             let full = try e.run()
-            let wall = Double(now() - start) * 1e-9
-            let runs = Double(max(1, full.runs.count))
-            let setup = max(0, wall - full.secondsPerIteration * Double(iterations) * runs)
-            // The loop without evaluations: two runs evaluated only at their ends, I and 2I
-            // iterations long; the difference of their loop times is I iterations of the loop alone.
-            var quiet = e
-            quiet.evaluateEvery = iterations
-            let short = try quiet.run().secondsPerIteration * Double(iterations)
-            quiet.iterations = 2 * iterations
-            quiet.evaluateEvery = 2 * iterations
-            let long = try quiet.run().secondsPerIteration * Double(2 * iterations)
-            let loop = max(0, long - short) / Double(iterations)
+            guard let timing = full.timing else { continue }
+            let loop = timing.loopSeconds / Double(max(1, timing.simulatedIterations))
+            let evaluation = timing.evaluationSeconds / Double(max(1, timing.evaluations))
             // The kernels alone at the same shapes: rows x features of the synthetic problem.
             let d = e.data.features, rowsPer = e.data.rowsPerAgent, batch = e.batch
             var g = SeededGenerator(seed: 41)
@@ -57,49 +49,79 @@ extension BenchSession {
             let batches = (0..<n).map { a in (0..<batch).map { _ in a * rowsPer + Int(g.next() % UInt64(rowsPer)) } }
             let ex = try InProcessExchange(topology: e.topology, weights: e.weights, agents: n, seed: e.seed)
             var grads = Matrix<Float>(rows: n, cols: d), next = grads, losses = [Float](repeating: 0, count: n)
+            var pay: [Double] = []
             let mech = e.mechanism
             let t = measure(reps: quick ? 3 : reps, inner: n >= 10_000 ? 1 : 5) {
                 try! Kernels.glmGradients(
                     loss: .logistic, l2: Float(e.l2), features: .dense(x), targets: y, parameters: theta,
                     batches: batches, gradients: &grads, losses: &losses, computeLosses: false)
                 let norms = Kernels.rowSquaredNorms(grads).map(Double.init)
-                _ = try! mech.step(iteration: 0, parameters: theta, applied: grads, reports: norms, exchange: ex, into: &next)
+                pay = try! mech.step(iteration: 0, parameters: theta, applied: grads, reports: norms, exchange: ex, into: &next)
             }
             var usage = rusage()
             getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
             let peak = Double(usage.ru_maxrss) * 1024
-            // What the run must hold: the Float features and their Double copy (evaluations and the
-            // reference solve), and five agents x d Float matrices.
-            let dataBytes = Double(n * rowsPer * d) * 12 + 5 * 4 * Double(n * d)
+            // What the run must hold: the Float features and the labels (8 bytes a row), and five
+            // agents x d Float matrices.
+            let dataBytes = Double(n * rowsPer * d) * 4 + Double(n * rowsPer) * 8 + 5 * 4 * Double(n * d)
             rows.append(
                 Row(
-                    agents: n, total: full.secondsPerIteration, loop: loop, kernels: t.median, setup: setup, peakBytes: peak,
-                    dataBytes: dataBytes))
-            for (part, secs) in [("loop", full.secondsPerIteration), ("loop_without_evaluations", loop), ("kernels", t.median)] {
+                    agents: n, total: full.secondsPerIteration, loop: loop, evaluation: evaluation, kernels: t.median,
+                    setup: timing.setupSeconds, peakBytes: peak, dataBytes: dataBytes))
+            for (part, secs) in [
+                ("loop", full.secondsPerIteration), ("loop_without_evaluations", loop), ("evaluation", evaluation), ("kernels", t.median),
+            ] {
                 add("experiment/dsgd/\(part)/agents:\(n)", (secs, secs, secs), threads: allThreads)
             }
             print(
-                pad("\(n)", 10) + pad(String(format: "%.3f", full.secondsPerIteration * 1e3), 12)
-                    + pad(String(format: "%.3f", loop * 1e3), 15)
-                    + pad(String(format: "%.3f", t.median * 1e3), 15)
-                    + pad(String(format: "%.1fx", full.secondsPerIteration / t.median), 14)
-                    + pad(String(format: "%.2f", setup), 10) + pad(String(format: "%.0f", peak / 1e6), 10)
+                pad("\(n)", 9) + pad(String(format: "%.3f", full.secondsPerIteration * 1e3), 9)
+                    + pad(String(format: "%.3f", loop * 1e3), 14)
+                    + pad(String(format: "%.3f", t.median * 1e3), 14)
+                    + pad(String(format: "%.1fx", loop / t.median), 10)
+                    + pad(String(format: "%.2f", evaluation * 1e3), 9)
+                    + pad(String(format: "%.1f", evaluation / t.median), 8)
+                    + pad(String(format: "%.2f", timing.setupSeconds), 9) + pad(String(format: "%.0f", peak / 1e6), 9)
                     + String(format: "%.0f", dataBytes / 1e6))
+            // The JAX jit peer of the bare iteration (dense W: up to 1000 agents), same inputs and
+            // step size (lambda_0 at t = 0), answers compared.
+            if n == 1000 {
+                let peerDir = try PeerFolder("agora-experiment-peer"), dir = peerDir.path
+                try peerDir.write(x.storage, "x.f32")
+                try peerDir.write(y, "y.f32")
+                try peerDir.write(theta.storage, "theta.f32")
+                try peerDir.write(batches.flatMap { $0.map { Int32($0) } }, "batch.i32")
+                try peerDir.write(ex.mixingMatrix(iteration: 0).csr.dense().storage, "w.f64")
+                let lr = mech.stepSize(0), c = mech.payments?.coefficient(0) ?? 0
+                if let peer = runJAXPeer(
+                    "dsgd", [dir, "\(n)", "\(rowsPer)", "\(batch)", "\(d)", "\(lr)", "\(c)", "\(e.l2)", "\(reps)"], timeout: 300),
+                    let secs = peer["seconds"] as? Double,
+                    let dx = maxAbsDifference(peerDir.read("next_jax.f32", as: Float.self), next.storage),
+                    let dp = maxAbsDifference(peerDir.read("pay_jax.f64", as: Double.self), pay)
+                {
+                    add("experiment/dsgd/jax_bare_iteration/agents:\(n)", (secs, secs, secs), threads: allThreads)
+                    print(
+                        String(
+                            format:
+                                "   JAX jit bare iteration at %d agents: %.3f ms; the kernels are %.1fx faster, the loop without evaluations %.1fx, the whole loop %.2fx; max |theta difference| %.2e, max |payment difference| %.2e",
+                            n, secs * 1e3, secs / t.median, secs / loop, secs / full.secondsPerIteration, dx, dp))
+                }
+            }
         }
         print(
-            "   (peak MB: the process's peak so far, sizes in increasing order; data MB: features, their Double copy and 5 agents x d matrices)"
+            "   (ms/it: the whole loop per simulated iteration; eval: one evaluation, and eval/k in kernel iterations; peak MB: the process's peak so far, sizes in increasing order; data MB: features, labels and 5 agents x d matrices)"
         )
         func perAgent(_ f: (Row) -> Double) -> [(Double, Double)] {
             rows.map { (log10(Double($0.agents)), f($0) / Double($0.agents) * 1e6) }
         }
         try SVGPlot.write(
             SVGPlot.lines(
-                title: "DSGD experiment loop against its kernels: cost per agent per iteration",
+                title: "DSGD experiment loop against its kernels: cost per agent",
                 xLabel: "log10(agents)", yLabel: "microseconds per agent",
                 series: [
-                    .init(name: "whole loop", points: perAgent(\.total)),
-                    .init(name: "loop, no evaluations", points: perAgent(\.loop)),
-                    .init(name: "kernels alone", points: perAgent(\.kernels), dashed: true),
+                    .init(name: "whole loop, per iteration", points: perAgent(\.total)),
+                    .init(name: "iteration without evaluations", points: perAgent(\.loop)),
+                    .init(name: "one evaluation", points: perAgent(\.evaluation)),
+                    .init(name: "kernels alone, per iteration", points: perAgent(\.kernels), dashed: true),
                 ], logY: true),
             to: outDir + "/plots/experiment-cost-per-agent.svg")
     }

@@ -12,7 +12,8 @@ import Darwin
 /// one of these, created from the experiment's seed (and a stream index where several independent
 /// streams are needed), so a seed fixes a run completely and the thread count never matters.
 public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatable {
-    private var s0, s1, s2, s3: UInt64
+    // Internal (for the inlinable draws below: a mini-batch or a data set makes millions).
+    @usableFromInline var s0, s1, s2, s3: UInt64
 
     /// A generator for `seed`; `stream` selects an independent sub-stream (e.g. one per agent).
     public init(seed: UInt64, stream: UInt64 = 0) {
@@ -30,6 +31,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatab
         s3 = splitmix(&z)
     }
 
+    @inlinable
     public mutating func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
         let t = s1 << 17
@@ -71,15 +73,30 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatab
     }
 
     /// Uniform in [0, 1) with 53 random bits.
+    @inlinable
     public mutating func uniform() -> Double {
         Double(next() >> 11) * 0x1.0p-53
     }
 
     /// Standard normal by the Box-Muller transform (one value per call; simple and reproducible).
     public mutating func normal() -> Double {
+        let (u1, u2) = normalUniforms()
+        return Self.normal(u1, u2)
+    }
+
+    /// The two uniforms `normal()` draws (u1 in (0, 1), redrawn while 0; then u2): a generator
+    /// can draw them in sequence and leave the transform (`normal(_:_:)`, the costly part) to
+    /// other threads, with the same result as `normal()`.
+    @inlinable
+    public mutating func normalUniforms() -> (Double, Double) {
         var u1 = uniform()
         while u1 <= 0 { u1 = uniform() }
-        let u2 = uniform()
-        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+        return (u1, uniform())
+    }
+
+    /// The Box-Muller transform of `normalUniforms()`.
+    @inline(__always)
+    public static func normal(_ u1: Double, _ u2: Double) -> Double {
+        (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
 }

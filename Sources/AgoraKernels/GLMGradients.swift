@@ -71,31 +71,45 @@ extension Kernels {
             "glmObjective", features: x, targets: y, parameters: theta, extraPerBlock: 0, pool: pool
         ) { rows, w, targets, range, _, scratch in
             lossSum(
-                loss, count: range.count, scratch: scratch, row: { range.lowerBound + $0 }, margin: { rows.dotWide(row: $0, w) },
-                target: { targets[$0] })
+                loss, count: range.count, scratch: scratch, list: nil, first: range.lowerBound,
+                WideMargins(rows: rows, w: w, y: targets))
         }
         let inv = 1 / Double(x.rows)
         return (pass.lossSum * inv + 0.5 * l2 * norm, loss == .logistic ? Double(pass.correct) * inv : nil)
     }
 
-    /// The sum over `count` rows (the k-th is `row(k)`) of l(x . w, y) in row order, the logistic
-    /// loss's exponential and logarithm taken eight rows at a time (`logisticLosses`, equal to the
-    /// scalar formula lane by lane), and how many rows have y x . w > 0. `scratch` holds 16
-    /// doubles. The one loop of `glmObjective` and `glmBatchLosses`.
+    /// Doubles of scratch `lossSum` needs.
+    static let lossScratch = 24
+
+    /// The sum over `count` rows (the k-th is `list[k]`, or `first + k` without a list) of
+    /// l(x . w, y) in row order, the logistic loss's exponential and logarithm taken eight rows at a
+    /// time (`logisticLosses`, equal to the scalar formula lane by lane), and how many rows have
+    /// y x . w > 0. The margins come four rows at a time (`MarginSource.margins4`, each equal to
+    /// `margin` of its row: independent dots overlap), the rest one by one. `scratch` holds
+    /// `lossScratch` doubles. The one loop of `glmObjective`, `glmBatchLosses` and the pooled pass;
+    /// generic over the margin source (specialized: no call per row).
     @inline(__always)
-    static func lossSum(
-        _ loss: GLMLoss, count: Int, scratch m: UnsafeMutablePointer<Double>, row: (Int) -> Int,
-        margin: (Int) -> Double, target: (Int) -> Double
+    static func lossSum<M: MarginSource>(
+        _ loss: GLMLoss, count: Int, scratch m: UnsafeMutablePointer<Double>, list: UnsafePointer<Int>?, first: Int, _ source: M
     ) -> (total: Double, right: Int) {
-        let l = m + 8
+        let l = m + 8, z = m + 16
         var total = 0.0, right = 0, j = 0
+        @inline(__always) func row(_ k: Int) -> Int { list.map { $0[k] } ?? first + k }
         while j < count {
             let c = min(8, count - j)
+            var q = 0
+            while q + 4 <= c {
+                (z[q], z[q + 1], z[q + 2], z[q + 3]) = source.margins4(row(j + q), row(j + q + 1), row(j + q + 2), row(j + q + 3))
+                q += 4
+            }
+            while q < c {
+                z[q] = source.margin(row(j + q))
+                q += 1
+            }
             for q in 0..<c {
-                let i = row(j + q)
-                let z = margin(i), yi = target(i)
-                if z * yi > 0 { right += 1 }
-                m[q] = loss == .logistic ? -yi * z : 0.5 * (z - yi) * (z - yi)
+                let zi = z[q], yi = source.target(row(j + q))
+                if zi * yi > 0 { right += 1 }
+                m[q] = loss == .logistic ? -yi * zi : 0.5 * (zi - yi) * (zi - yi)
             }
             if loss == .logistic {
                 logisticLosses(m, count: c, into: l)
@@ -117,55 +131,110 @@ extension Kernels {
         loss: GLMLoss, l2: T, features x: FeatureRows<T>, targets y: [T], parameters theta: Matrix<T>, batches: [[Int]],
         pool: ThreadPool = .shared
     ) throws -> [T] {
+        try batchLossPass(
+            "glmBatchLosses", loss: loss, l2: l2, features: x, targets: y, parameters: theta, batches: batches, pooled: nil, pool: pool
+        ).losses
+    }
+
+    /// `glmBatchLosses` and, in the same pass over the rows, the loss of one more model (`pooled`,
+    /// in Double: the network average) on every batch's rows: per agent its sum over its rows in
+    /// batch order and how many rows it classifies right, then the sums in agent order. When the
+    /// batches cover every row once, that is the pooled objective's loss sum (what `glmObjective`
+    /// sums in blocks of rows; equal up to rounding) at half the memory traffic of two passes: an
+    /// evaluation reads the data once. Rows of an agent are read twice, the second time from cache.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func glmBatchAndPooledLosses<T: AgoraScalar>(
+        loss: GLMLoss, l2: T, features x: FeatureRows<T>, targets y: [T], parameters theta: Matrix<T>, batches: [[Int]],
+        pooled: [Double], pooledTargets: [Double], pool: ThreadPool = .shared
+    ) throws -> (losses: [T], pooledLossSum: Double, pooledCorrect: Int) {
+        guard pooled.count == x.cols, pooledTargets.count == x.rows else {
+            throw AgoraError.shape(
+                "glmBatchAndPooledLosses: \(pooled.count) pooled parameters and \(pooledTargets.count) targets for \(x.rows) rows x \(x.cols) features"
+            )
+        }
+        let r = try pooled.withUnsafeBufferPointer { pb in
+            try pooledTargets.withUnsafeBufferPointer { yb in
+                try batchLossPass(
+                    "glmBatchAndPooledLosses", loss: loss, l2: l2, features: x, targets: y, parameters: theta, batches: batches,
+                    pooled: (pb.baseAddress!, yb.baseAddress!), pool: pool)
+            }
+        }
+        var total = 0.0, correct = 0
+        for (sum, right) in r.pooled {
+            total += sum
+            correct += right
+        }
+        return (r.losses, total, correct)
+    }
+
+    /// The one pass of `glmBatchLosses` and `glmBatchAndPooledLosses`.
+    @inline(__always)
+    static func batchLossPass<T: AgoraScalar>(
+        _ kernel: String, loss: GLMLoss, l2: T, features x: FeatureRows<T>, targets y: [T], parameters theta: Matrix<T>,
+        batches: [[Int]], pooled: (theta: UnsafePointer<Double>, targets: UnsafePointer<Double>)?, pool: ThreadPool
+    ) throws -> (losses: [T], pooled: [(Double, Int)]) {
         let d = x.cols, agents = theta.rows
         guard theta.cols == d, batches.count == agents, y.count == x.rows else {
             throw AgoraError.shape(
-                "glmBatchLosses: parameters \(theta.rows) x \(theta.cols), \(batches.count) batches, \(y.count) targets for \(x.rows) rows x \(d) features"
+                "\(kernel): parameters \(theta.rows) x \(theta.cols), \(batches.count) batches, \(y.count) targets for \(x.rows) rows x \(d) features"
             )
         }
-        try checkBatches(batches, rows: x.rows, kernel: "glmBatchLosses")
+        try checkBatches(batches, rows: x.rows, kernel: kernel)
         var out = [T](repeating: 0, count: agents)
-        guard agents > 0, d > 0 else { return out }
-        let traffic = batchTraffic(batches, cols: d, passes: 1, T.self)
+        var sums = [(Double, Int)](repeating: (0, 0), count: agents)
+        guard agents > 0, d > 0 else { return (out, pooled == nil ? [] : sums) }
+        let traffic = batchTraffic(batches, cols: d, passes: pooled == nil ? 1 : 2, T.self)
         theta.storage.withUnsafeBufferPointer { tb in
             y.withUnsafeBufferPointer { yb in
                 out.withUnsafeMutableBufferPointer { ob in
-                    let tp = tb.baseAddress!, targets = yb.baseAddress!, lp = ob.baseAddress!
-                    x.withRowAccess { rows in
-                        pool.parallelFor(agents, bytes: traffic) { range in
-                            for a in range {
-                                let th = tp + a * d
-                                // Losses eight rows at a time (`lossSum`), in batch order: the scalar
-                                // loop's sum, bit for bit.
-                                let rowsOfA = batches[a]
-                                let total = withUnsafeTemporaryAllocation(of: Double.self, capacity: 16) { buf in
-                                    lossSum(
-                                        loss, count: rowsOfA.count, scratch: buf.baseAddress!, row: { rowsOfA[$0] },
-                                        margin: { rows.dot(row: $0, th).wide }, target: { targets[$0].wide }
-                                    ).total
+                    sums.withUnsafeMutableBufferPointer { sb in
+                        let tp = tb.baseAddress!, targets = yb.baseAddress!, lp = ob.baseAddress!
+                        let sp = SendablePointer(sb.baseAddress!)
+                        x.withRowAccess { rows in
+                            pool.parallelFor(agents, bytes: traffic) { range in
+                                withUnsafeTemporaryAllocation(of: Double.self, capacity: lossScratch) { buf in
+                                    for a in range {
+                                        let th = tp + a * d
+                                        // Losses eight rows at a time (`lossSum`), in batch order: the
+                                        // scalar loop's sum, bit for bit.
+                                        batches[a].withUnsafeBufferPointer { list in
+                                            let total = lossSum(
+                                                loss, count: list.count, scratch: buf.baseAddress!, list: list.baseAddress, first: 0,
+                                                NarrowMargins(rows: rows, w: th, y: targets)
+                                            ).total
+                                            if let (w, py) = pooled {
+                                                let r = lossSum(
+                                                    loss, count: list.count, scratch: buf.baseAddress!, list: list.baseAddress, first: 0,
+                                                    WideMargins(rows: rows, w: w, y: py))
+                                                sp.p[a] = (r.total, r.right)
+                                            }
+                                            // The regulariser as perAgentGradientsRaw sums it (16-lane
+                                            // partial sums).
+                                            var acc = SIMD16<T>.zero
+                                            var q = 0
+                                            while q + vecWidth <= d {
+                                                let t = loadVec(th + q)
+                                                acc += t * t
+                                                q += vecWidth
+                                            }
+                                            var reg = horizontalSum(acc)
+                                            while q < d {
+                                                reg += th[q] * th[q]
+                                                q += 1
+                                            }
+                                            let nb = list.count
+                                            lp[a] = T(nb > 0 ? total / Double(nb) : 0) + l2 / 2 * reg
+                                        }
+                                    }
                                 }
-                                // The regulariser as perAgentGradientsRaw sums it (16-lane partial sums).
-                                var acc = SIMD16<T>.zero
-                                var q = 0
-                                while q + vecWidth <= d {
-                                    let t = loadVec(th + q)
-                                    acc += t * t
-                                    q += vecWidth
-                                }
-                                var reg = horizontalSum(acc)
-                                while q < d {
-                                    reg += th[q] * th[q]
-                                    q += 1
-                                }
-                                let nb = batches[a].count
-                                lp[a] = T(nb > 0 ? total / Double(nb) : 0) + l2 / 2 * reg
                             }
                         }
                     }
                 }
             }
         }
-        return out
+        return (out, pooled == nil ? [] : sums)
     }
 
     /// Mini-batch gradients of an L2-regularised generalized linear model for every agent at once:
@@ -258,4 +327,35 @@ extension Kernels {
             }
         }
     }
+}
+
+/// Where `Kernels.lossSum` gets a row's margin and target.
+protocol MarginSource {
+    func margin(_ row: Int) -> Double
+    func margins4(_ a: Int, _ b: Int, _ c: Int, _ d: Int) -> (Double, Double, Double, Double)
+    func target(_ row: Int) -> Double
+}
+
+/// Margins in Double of Double parameters (`RowAccess.dotWide`): the pooled objective's.
+struct WideMargins<T: AgoraScalar>: MarginSource {
+    let rows: RowAccess<T>
+    let w: UnsafePointer<Double>
+    let y: UnsafePointer<Double>
+    @inline(__always) func margin(_ row: Int) -> Double { rows.dotWide(row: row, w) }
+    @inline(__always) func margins4(_ a: Int, _ b: Int, _ c: Int, _ d: Int) -> (Double, Double, Double, Double) {
+        rows.dotWide4(rows: a, b, c, d, w)
+    }
+    @inline(__always) func target(_ row: Int) -> Double { y[row] }
+}
+
+/// Margins in the rows' own type, widened (`RowAccess.dot`): an agent's, as its gradients see them.
+struct NarrowMargins<T: AgoraScalar>: MarginSource {
+    let rows: RowAccess<T>
+    let w: UnsafePointer<T>
+    let y: UnsafePointer<T>
+    @inline(__always) func margin(_ row: Int) -> Double { rows.dot(row: row, w).wide }
+    @inline(__always) func margins4(_ a: Int, _ b: Int, _ c: Int, _ d: Int) -> (Double, Double, Double, Double) {
+        rows.dot4Wide(rows: a, b, c, d, w)
+    }
+    @inline(__always) func target(_ row: Int) -> Double { y[row].wide }
 }

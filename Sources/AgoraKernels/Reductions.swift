@@ -26,6 +26,8 @@ extension Kernels {
     }
 
     /// ||x||^2 with the same fixed blocking as `sum`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func squaredNorm<T: AgoraScalar>(_ x: [T], pool: ThreadPool = .shared) -> T {
         try! dot(x, x, pool: pool)
     }
@@ -95,6 +97,8 @@ extension Kernels {
     }
 
     /// Consensus error sum_i ||x_i - mean||^2, reduced in a fixed order.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func consensusError<T: AgoraScalar>(_ x: Matrix<T>, pool: ThreadPool = .shared) -> T {
         let mean = rowMean(x)
         let d = x.cols

@@ -29,6 +29,8 @@ extension Kernels {
     }
 
     /// x_i <- a x_i (an agent that inflates or deflates what it applies).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func scaleRow<T: AgoraScalar>(_ x: inout Matrix<T>, row i: Int, by a: T) throws {
         try checkRow(x, i, "scaleRow")
         let d = x.cols
@@ -36,6 +38,8 @@ extension Kernels {
     }
 
     /// x_i <- v (every element of the row set to `value`).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func fillRow<T: AgoraScalar>(_ x: inout Matrix<T>, row i: Int, with value: T) throws {
         try checkRow(x, i, "fillRow")
         let d = x.cols
@@ -44,6 +48,8 @@ extension Kernels {
 
     /// x_i <- v for every row i with `rows[i]` (all rows when `rows` is nil): broadcasts one
     /// vector (an initial model, a global model) to the agents.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func broadcast<T: AgoraScalar>(_ v: [T], into x: inout Matrix<T>, rows: [Bool]? = nil) throws {
         try checkVector(x, v, "broadcast")
         try checkMask(x, rows, "broadcast")
@@ -59,6 +65,8 @@ extension Kernels {
     }
 
     /// y_i <- x_i for every row i with `rows[i]` (x and y of the same shape).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func copyRows<T: AgoraScalar>(_ x: Matrix<T>, into y: inout Matrix<T>, rows: [Bool]) throws {
         guard x.rows == y.rows, x.cols == y.cols else {
             throw AgoraError.shape("copyRows: shapes \(x.rows) x \(x.cols) and \(y.rows) x \(y.cols) differ")
@@ -78,6 +86,8 @@ extension Kernels {
     /// x_i <- x_i + sigma z with z ~ N(0, I) drawn from `rng` element by element in order; returns
     /// ||x_i||^2 of the result accumulated in Double in element order (an agent's report of what it
     /// applied). The noise is rounded to T before the addition.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func addGaussianNoise<T: AgoraScalar>(
         _ x: inout Matrix<T>, row i: Int, sigma: Double,
         rng: inout SeededGenerator
@@ -96,6 +106,8 @@ extension Kernels {
 
     /// x_i <- o + s z with z ~ N(0, I) drawn from `rng` in element order: a random model around
     /// the origin `o` (a free-rider that uploads noise).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func setRowToGaussian<T: AgoraScalar>(
         _ x: inout Matrix<T>, row i: Int, around o: [T], sigma: Double,
         rng: inout SeededGenerator
@@ -109,6 +121,8 @@ extension Kernels {
     /// x_i[k] <- base[k] + a (x_i[k] - origin[k]), in place: row i's update from `origin`, scaled
     /// by `a` and moved to `base` (a = -1 with base = origin reflects the update about the origin).
     /// Each element is computed in that order, in T.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func rebaseRow<T: AgoraScalar>(_ x: inout Matrix<T>, row i: Int, origin: [T], scale a: T, base: [T]) throws {
         try checkRow(x, i, "rebaseRow")
         try checkVector(x, origin, "rebaseRow")
@@ -119,6 +133,8 @@ extension Kernels {
 
     /// y_i[k] <- x_i[indices[k]]: row i gathered by `indices` (each in 0..<cols; a permutation
     /// shuffles the row).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func gatherRow<T: AgoraScalar>(_ x: Matrix<T>, row i: Int, indices: [Int], into y: inout Matrix<T>) throws {
         try checkRow(x, i, "gatherRow")
         guard y.rows == x.rows, y.cols == x.cols else { throw AgoraError.shape("gatherRow: output shape differs from input") }
@@ -134,6 +150,8 @@ extension Kernels {
 
     /// ||x_i - r|| for every row i, in Double (each row summed in element order): distances of
     /// the agents to a reference point such as the optimum theta*.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func rowDistances<T: AgoraScalar>(_ x: Matrix<T>, to r: [Double], pool: ThreadPool = .shared) throws -> [Double] {
         guard r.count == x.cols else { throw AgoraError.shape("rowDistances: reference of \(r.count) elements for rows of \(x.cols)") }
         let d = x.cols
@@ -157,9 +175,15 @@ extension Kernels {
 
     /// The first row holding a non-finite element (nil when all are finite): a divergence check
     /// that names the agent.
+    /// It runs every iteration of an experiment, so the common answer (all finite) comes from
+    /// one vectorised scan (`allFinite`); rows are searched only when that scan fails.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func firstNonFiniteRow<T: AgoraScalar>(_ x: Matrix<T>) -> Int? {
         let d = x.cols
         guard d > 0 else { return nil }
+        let finite = x.storage.withUnsafeBufferPointer { b in b.isEmpty || allFinite(b.baseAddress!, count: b.count) }
+        if finite { return nil }
         for i in 0..<x.rows where !rowIsFinite(x, i, d) { return i }
         return nil
     }

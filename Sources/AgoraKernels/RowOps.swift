@@ -70,6 +70,8 @@ extension Kernels {
     }
 
     /// The Gram matrix G = X X^T of the rows (n x n, symmetric), by BLAS syrk.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func gram<T: AgoraScalar>(_ x: Matrix<T>) -> Matrix<T> {
         var g = Matrix<T>(uninitializedRows: x.rows, cols: x.rows)  // syrk (beta = 0) and the mirror write every element
         try! BLAS.syrk(x, into: &g)  // shapes are right by construction
@@ -77,6 +79,8 @@ extension Kernels {
     }
 
     /// The cross Gram matrix A B^T (rows of A against rows of B), by BLAS gemm.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func gram<T: AgoraScalar>(_ a: Matrix<T>, _ b: Matrix<T>) throws -> Matrix<T> {
         guard a.cols == b.cols else {
             throw AgoraError.shape("gram: rows have \(a.cols) and \(b.cols) elements")
@@ -91,6 +95,8 @@ extension Kernels {
     /// outside); D_ii = 0; a zero row has no direction, and its distance to every other row is
     /// defined as 1 (cosine similarity 0). For nearly parallel rows the Gram route loses about
     /// half the digits of 1 - cos (cancellation); use Double when distances below ~1e-4 matter.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public static func cosineDistances<T: AgoraScalar>(_ x: Matrix<T>) -> Matrix<T> {
         var g = gram(x)
         _ = gramToCosines(&g)

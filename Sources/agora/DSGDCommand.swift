@@ -25,6 +25,10 @@ struct DSGDRunCommand: ParsableCommand {
     @OptionGroup var options: DSGDOptions
     @OptionGroup var backendOptions: BackendOptions
 
+    @Option(
+        help:
+            "Evaluate every K iterations (default: iterations / 100, about 101 points per run). Each evaluation passes over all data twice (every agent's loss and the network average's), as much as ~10-20 iterations: fewer evaluations, faster runs."
+    ) var evaluateEvery: Int?
     @Option(help: "Write result.json, config.json, per-run CSV files and SVG plots into this folder.") var out: String?
     @Flag(help: "Print the final summary as one JSON object on stdout.") var json = false
     @Option(help: "Write a checkpoint (atomically) every K iterations of every run to OUT/checkpoint.json (needs --out).")
@@ -57,6 +61,8 @@ struct DSGDRunCommand: ParsableCommand {
         /// e.g. in process against MPI, without writing parameters out).
         let parametersDigest: String?
         let secondsPerIteration: Double
+        /// Set-up, iterations and evaluations in seconds (timings, like secondsPerIteration).
+        let timing: DSGDExperiment.Timing?
     }
 
     /// The options of this command that do not describe the experiment (where and how it runs).
@@ -75,7 +81,14 @@ struct DSGDRunCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let checkpoint = try resume.map { try DSGDExperiment.Checkpoint.read(path: $0) }
-            var e = try checkpoint?.config ?? options.experiment()
+            if let k = evaluateEvery, k < 1 { throw ValidationError("--evaluate-every must be at least 1, got \(k)") }
+            // The experiment the flags describe: the options plus this command's evaluation grid.
+            func described() throws -> DSGDExperiment {
+                var e = try options.experiment()
+                if let k = evaluateEvery { e.evaluateEvery = k }
+                return e
+            }
+            var e = try checkpoint?.config ?? described()
             // Under MPI every rank runs this command; only the root prints and writes.
             let (exchange, reports) = try backendOptions.make(
                 topology: e.topology, weights: e.weights, agents: e.data.agents, seed: e.seed, strategy: e.mixStrategy ?? .auto)
@@ -84,7 +97,7 @@ struct DSGDRunCommand: ParsableCommand {
                 // Flags (or --config) that describe an experiment must describe the checkpoint's.
                 // Any experiment flag given counts, even one equal to its default (`--iterations
                 // 1000` must not be dropped silently when the checkpoint's run has 60).
-                let given = try options.experiment(), defaults = try DSGDOptions.parse([]).experiment()
+                let given = try described(), defaults = try DSGDOptions.parse([]).experiment()
                 let flagged = Self.experimentFlagsGiven(in: Array(CommandLine.arguments.dropFirst()))
                 if (given != defaults || !flagged.isEmpty) && given != checkpoint.config {
                     throw CLIError(
@@ -148,7 +161,7 @@ struct DSGDRunCommand: ParsableCommand {
                         gainWithoutPayments: $0.withoutPayments.last!)
                 },
                 warnings: r.warnings, parametersDigest: pay.points.last!.parametersDigest,
-                secondsPerIteration: r.secondsPerIteration)
+                secondsPerIteration: r.secondsPerIteration, timing: r.timing)
             if let out { try write(r, summary, to: out) }
             if json {
                 print(try JSONOutput.line(summary))
@@ -159,7 +172,13 @@ struct DSGDRunCommand: ParsableCommand {
             print(
                 "truthful DSGD: \(e.data.agents) agents, \(e.topology), \(e.data.loss.rawValue) regression on \(source), \(e.iterations) iterations"
             )
-            print(String(format: "f* = %.6f (Newton reference); %.1f us per iteration per run", r.fStar, r.secondsPerIteration * 1e6))
+            print(String(format: "f* = %.6f (Newton reference); %.1f us per iteration", r.fStar, r.secondsPerIteration * 1e6))
+            if let t = r.timing {
+                print(
+                    String(
+                        format: "time: set-up %.2f s, %d iterations %.2f s, %d evaluations %.2f s", t.setupSeconds, t.simulatedIterations,
+                        t.loopSeconds, t.evaluations, t.evaluationSeconds))
+            }
             if let b = e.mechanism.gainBound(
                 gradientBound: 1,
                 degree: e.topology.isTimeVarying ? 1 : (try? e.topology.graph(agents: e.data.agents, seed: e.seed).degrees.min() ?? 1) ?? 1,

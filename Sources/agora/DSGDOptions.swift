@@ -169,7 +169,7 @@ struct DSGDTrainingFlags: ParsableArguments {
     var intercept: Bool? = nil
     @Option(
         help:
-            "In-process mixing kernel: auto (GEMM for dense graphs), sparse or dense. The MPI back-end mixes sparsely: compare it with --mix-strategy sparse."
+            "Mixing kernel: auto (GEMM for dense graphs), sparse or dense. The MPI back-end makes the same choice and the same numbers."
     ) var mixStrategy: MixStrategy = .auto
 
 }

@@ -1,4 +1,3 @@
-import AgoraExperiments
 import AgoraKernels
 import AgoraLearning
 import AgoraMechanisms
@@ -6,6 +5,8 @@ import AgoraTestSupport
 import AgoraTopology
 import Foundation
 import XCTest
+
+@testable import AgoraExperiments
 
 final class DSGDSimulationTests: XCTestCase {
     func small() -> DSGDExperiment {
@@ -63,6 +64,31 @@ final class DSGDSimulationTests: XCTestCase {
         XCTAssertEqual(r1.gains.map(\.withPayments), r.gains.map(\.withPayments))
     }
 
+    /// A payments-on run and its payments-off twin share one simulated trajectory (payments never
+    /// change the updates unless a behaviour reads C_t): every number equals two separate
+    /// simulations, and a best-responding agent (which reads C_t) keeps its runs separate.
+    func testSharedTrajectoriesEqualSeparateSimulationsBitForBit() throws {
+        for strategic in [small().strategic, small().strategic + [.init(agent: 6, behaviour: .bestResponse(smoothness: nil))]] {
+            var e = small()
+            e.iterations = 100
+            e.evaluateEvery = 10
+            e.strategic = strategic
+            var separate = e
+            separate.sharesTrajectories = false
+            let a = try e.run(), b = try separate.run()
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys]
+            XCTAssertEqual(try enc.encode(a.runs), try enc.encode(b.runs))
+            XCTAssertEqual(try enc.encode(a.gains), try enc.encode(b.gains))
+            // Shared: 4 trajectories for 7 runs. With the best responder, 8 for 9: only its own
+            // counterfactual pair (where it is truthful) still shares.
+            let expected = strategic.count == 2 ? 4 : 8
+            XCTAssertEqual(a.timing?.simulatedIterations, expected * e.iterations)
+            XCTAssertEqual(b.timing?.simulatedIterations, a.runs.count * e.iterations)
+            XCTAssertEqual(a.timing?.evaluations, expected * 11)
+        }
+    }
+
     func testInvalidConfigurationsNameTheField() {
         func expect(_ change: (inout DSGDExperiment) -> Void, _ fragment: String, line: UInt = #line) {
             var e = small()
@@ -86,16 +112,23 @@ final class DSGDSimulationTests: XCTestCase {
         let full = try e.run()
         let path = NSTemporaryDirectory() + "agora-checkpoint-\(UUID().uuidString).json"
         defer { try? FileManager.default.removeItem(atPath: path) }
-        // Interrupted in the middle of the third run (2 x 120 + 40 iterations).
-        XCTAssertThrowsError(try e.run(checkpoints: .init(path: path, every: 20, stopAfter: 280))) {
+        // Interrupted in the middle of the third run, "all-truthful" (120 iterations of the first
+        // two runs, which share one trajectory, + 40).
+        XCTAssertThrowsError(try e.run(checkpoints: .init(path: path, every: 20, stopAfter: 160))) {
             XCTAssertTrue($0 is DSGDExperiment.Stopped)
         }
         let c = try DSGDExperiment.Checkpoint.read(path: path)
         XCTAssertEqual(c.run, 2)
         XCTAssertEqual(c.iteration, 40)
         XCTAssertEqual(c.finishedRuns.count, 2)
-        // Resumed, itself checkpointing and interrupted once more, then resumed again.
+        // Resumed, itself checkpointing and interrupted once more (inside the shared trajectory of
+        // agent 2's two counterfactuals: the payments-off twin's points are saved too), then
+        // resumed again.
         XCTAssertThrowsError(try e.run(checkpoints: .init(path: path, every: 20, stopAfter: 100), resume: c))
+        let shared = try DSGDExperiment.Checkpoint.read(path: path)
+        XCTAssertEqual(shared.run, 3)
+        XCTAssertEqual(shared.iteration, 20)
+        XCTAssertEqual(shared.companionPoints?.count, shared.points.count)
         let resumed = try e.run(resume: try DSGDExperiment.Checkpoint.read(path: path))
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
@@ -119,9 +152,15 @@ final class DSGDSimulationTests: XCTestCase {
         e.evaluateEvery = 20
         let path = NSTemporaryDirectory() + "agora-checkpoint-\(UUID().uuidString).json"
         defer { try? FileManager.default.removeItem(atPath: path) }
-        XCTAssertThrowsError(try e.run(checkpoints: .init(path: path, every: 20, stopAfter: 100)))
+        // Inside the shared trajectory of the first two runs: the twin's points must match.
+        XCTAssertThrowsError(try e.run(checkpoints: .init(path: path, every: 20, stopAfter: 20)))
+        var twin = try DSGDExperiment.Checkpoint.read(path: path)
+        XCTAssertEqual(twin.run, 0)
+        twin.companionPoints?.removeLast()
+        XCTAssertThrowsError(try e.run(resume: twin)) { XCTAssertTrue("\($0)".contains("payments-off twin"), "\($0)") }
+        XCTAssertThrowsError(try e.run(checkpoints: .init(path: path, every: 20, stopAfter: 80)))
         let c = try DSGDExperiment.Checkpoint.read(path: path)
-        XCTAssertEqual(c.run, 1)
+        XCTAssertEqual(c.run, 2)
         var empty = c
         empty.finishedRuns[0].points = []
         XCTAssertThrowsError(try e.run(resume: empty)) { XCTAssertTrue("\($0)".contains("finished run 0"), "\($0)") }

@@ -118,6 +118,64 @@ final class GLMGradientTests: XCTestCase {
         }
     }
 
+    /// The fused evaluation pass: the agents' losses are `glmBatchLosses`' bit for bit, and the
+    /// pooled model's loss over batches that cover every row once is the full-data loss sum (the
+    /// objective's, up to rounding; against a plain Double loop too) with the same count of rows
+    /// classified right; the same on 1 and 2 threads; both losses; a shape error names the kernel.
+    func testBatchAndPooledLossesEqualTheSeparatePasses() throws {
+        let rows = 5003, cols = 21, agents = 40
+        let (dense, sparse, y) = randomClassification(rows: rows, cols: cols, seed: 41)
+        var g = SeededGenerator(seed: 42)
+        let theta: Matrix<Float> = g.normalMatrix(rows: agents, cols: cols, scale: 0.3)
+        let pooled = (0..<cols).map { _ in 0.3 * g.normal() }
+        // A random partition of the rows into uneven batches (every row once).
+        var order = Array(0..<rows)
+        for i in stride(from: rows - 1, to: 0, by: -1) { order.swapAt(i, Int(g.next() % UInt64(i + 1))) }
+        let cuts = [0] + (1..<agents).map { $0 * rows / agents + Int(g.next() % 50) } + [rows]
+        let batches = (0..<agents).map { Array(order[cuts[$0]..<cuts[$0 + 1]]) }
+        let yf = y.map(Float.init)
+        for x in [
+            FeatureRows<Float>.dense(try Matrix(rows: rows, cols: cols, storage: dense.storage.map(Float.init))),
+            .sparse(sparse.converted(to: Float.self)),
+        ] {
+            for loss in [GLMLoss.logistic, .squared] {
+                let separate = try Kernels.glmBatchLosses(
+                    loss: loss, l2: 0.02, features: x, targets: yf, parameters: theta, batches: batches)
+                let objective = try Kernels.glmObjective(loss: loss, l2: 0, features: x, targets: y, parameters: pooled)
+                var plain = 0.0, right = 0
+                for i in 0..<rows {
+                    let z = (0..<cols).reduce(0.0) { $0 + Double(Float(dense[i, $1])) * pooled[$1] }
+                    plain += loss.value(z, y[i])
+                    if z * y[i] > 0 { right += 1 }
+                }
+                let one = try withThreads(1) {
+                    try Kernels.glmBatchAndPooledLosses(
+                        loss: loss, l2: 0.02, features: x, targets: yf, parameters: theta, batches: batches, pooled: pooled,
+                        pooledTargets: y)
+                }
+                let two = try withThreads(2) {
+                    try Kernels.glmBatchAndPooledLosses(
+                        loss: loss, l2: 0.02, features: x, targets: yf, parameters: theta, batches: batches, pooled: pooled,
+                        pooledTargets: y)
+                }
+                XCTAssertEqual(one.losses, separate, "\(loss)")
+                XCTAssertEqual(one.losses, two.losses)
+                XCTAssertEqual(one.pooledLossSum, two.pooledLossSum)
+                XCTAssertEqual(one.pooledLossSum / Double(rows), objective.value, accuracy: 1e-13 * abs(objective.value), "\(loss)")
+                XCTAssertEqual(one.pooledLossSum, plain, accuracy: 1e-11 * abs(plain), "\(loss)")
+                if loss == .logistic {
+                    XCTAssertEqual(Double(one.pooledCorrect) / Double(rows), objective.accuracy)
+                    XCTAssertEqual(one.pooledCorrect, right)
+                }
+            }
+        }
+        XCTAssertThrowsError(
+            try Kernels.glmBatchAndPooledLosses(
+                loss: .logistic, l2: 0, features: .dense(Matrix<Float>(rows: 3, cols: 2)), targets: [1, 1, 1],
+                parameters: Matrix<Float>(rows: 1, cols: 2), batches: [[0]], pooled: [1], pooledTargets: [1, 1, 1])
+        ) { XCTAssertTrue("\($0)".contains("glmBatchAndPooledLosses"), "\($0)") }
+    }
+
     /// Float rows read wide give exactly what their Double copy gives (Float to Double is exact
     /// and the operations are the same): the objective, the value and gradient, the margins, the
     /// weighted Gram and its products, dense and sparse, across several row blocks.

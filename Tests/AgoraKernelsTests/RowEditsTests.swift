@@ -146,26 +146,37 @@ final class RowEditsTests: XCTestCase {
         XCTAssertThrowsError(try Kernels.weightedGram(.dense(dense), rowWeights: [1], divisor: 1, ridge: 0))
     }
 
-    /// The blocked dgemm path (9000 rows: three blocks) and the row loop a negative weight falls
-    /// back to, against the definition summed here; symmetric, and the same on 1 and 2 threads.
+    /// Both dense paths against the definition summed here: rank-one updates in fixed row ranges
+    /// (up to `smallGramWidth` columns: widths 7 and 20, padded to 8 and 24, with a row count that
+    /// leaves a remainder of the four-row step) and the blocked dgemm (70 columns: three blocks),
+    /// plus the row loop a negative weight sends the dgemm path to. Exactly symmetric, and the same
+    /// on 1 and 2 threads.
     func testWeightedGramOverSeveralBlocksAndWithANegativeWeight() throws {
-        var g = SeededGenerator(seed: 9)
-        let rows = 9000, d = 7
-        let x: Matrix<Double> = randomMatrix(rows, d, seed: 10)
-        var w = (0..<rows).map { _ in g.uniform() }
-        for negative in [false, true] {
-            if negative { w[17] = -0.25 }
-            let one = try withThreads(1) { try Kernels.weightedGram(.dense(x), rowWeights: w, divisor: Double(rows), ridge: 0.1) }
-            let two = try withThreads(2) { try Kernels.weightedGram(.dense(x), rowWeights: w, divisor: Double(rows), ridge: 0.1) }
-            XCTAssertEqual(one, two)
-            for a in 0..<d {
-                for b in 0..<d {
-                    var s = 0.0
-                    for i in 0..<rows { s += w[i] * x[i, a] * x[i, b] }
-                    XCTAssertEqual(one[a, b], s / Double(rows) + (a == b ? 0.1 : 0), accuracy: 1e-13, "negative weight: \(negative)")
-                    XCTAssertEqual(one[a, b], one[b, a])
+        for (rows, d) in [(9000, 7), (9001, 20), (9000, 70)] {
+            var g = SeededGenerator(seed: 9)
+            let x: Matrix<Double> = randomMatrix(rows, d, seed: 10)
+            var w = (0..<rows).map { _ in g.uniform() }
+            for negative in [false, true] {
+                if negative { w[17] = -0.25 }
+                let one = try withThreads(1) { try Kernels.weightedGram(.dense(x), rowWeights: w, divisor: Double(rows), ridge: 0.1) }
+                let two = try withThreads(2) { try Kernels.weightedGram(.dense(x), rowWeights: w, divisor: Double(rows), ridge: 0.1) }
+                XCTAssertEqual(one, two, "\(d) columns")
+                for a in 0..<d {
+                    for b in 0..<d {
+                        var s = 0.0
+                        for i in 0..<rows { s += w[i] * x[i, a] * x[i, b] }
+                        XCTAssertEqual(
+                            one[a, b], s / Double(rows) + (a == b ? 0.1 : 0), accuracy: 1e-13, "\(d) columns, negative weight: \(negative)")
+                        XCTAssertEqual(one[a, b], one[b, a])
+                    }
                 }
             }
+            // Float rows are read as Double exactly: the same matrix as their Double copy.
+            let xf = try Matrix<Float>(rows: rows, cols: d, storage: x.storage.map { Float($0) })
+            let xd = try Matrix<Double>(rows: rows, cols: d, storage: xf.storage.map { Double($0) })
+            XCTAssertEqual(
+                try Kernels.weightedGram(.dense(xf), rowWeights: w, divisor: 3, ridge: 0),
+                try Kernels.weightedGram(.dense(xd), rowWeights: w, divisor: 3, ridge: 0), "\(d) columns, Float rows")
         }
     }
 

@@ -19,6 +19,9 @@ extension DSGDExperiment {
         public var batchStreams: [SeededGenerator]
         public var noiseStreams: [SeededGenerator]
         public var points: [Point]
+        /// The payments-off twin's evaluations so far when the run in progress shares its
+        /// trajectory with it (see `DSGDExperiment.run`); nil when it runs alone.
+        public var companionPoints: [Point]? = nil
         public var lastResidual: Double
         /// FNV-1a (64-bit, hex) of the checkpoint's own JSON without this field: an edited or
         /// damaged file is refused instead of silently changing the result.
@@ -87,7 +90,11 @@ extension DSGDExperiment {
                 throw AgoraError.io(
                     "the checkpoint is inconsistent: \(points.count) evaluations after \(iteration) iterations, expected \(now)")
             }
-            let allPoints = finishedRuns.flatMap(\.points) + points
+            if let c = companionPoints, c.count != points.count || run + 1 >= labels.count {
+                throw AgoraError.io(
+                    "the checkpoint is inconsistent: \(c.count) evaluations of the payments-off twin beside \(points.count) of run \(run)")
+            }
+            let allPoints = finishedRuns.flatMap(\.points) + points + (companionPoints ?? [])
             guard allPoints.allSatisfy({ $0.utilities.count == n && $0.cumulativePayments.count == n }) else {
                 throw AgoraError.io(
                     "the checkpoint is inconsistent: an evaluation does not hold one utility and one payment per agent (\(n))")

@@ -34,10 +34,19 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
     public var intercept: Bool? = nil
     /// How an agent values the model (nil: `.final`, the spec's reading of the paper).
     public var utility: UtilityModel? = nil
-    /// The in-process mixing kernel (nil: `.auto`, GEMM for dense W). The MPI back-end always
-    /// mixes sparsely; `.sparse` here gives the same numbers bit for bit.
+    /// The mixing kernel (nil: `.auto`, GEMM for dense W). The MPI back-end makes the same choice
+    /// (`MPIExchange(strategy:)`), so both give the same numbers bit for bit.
     public var mixStrategy: MixStrategy? = nil
+    /// Whether a payments-on run and its payments-off twin share one simulated trajectory when no
+    /// behaviour reads the payment coefficient (the default). Not part of the experiment: off only
+    /// in tests, to check that sharing changes no number.
+    var sharesTrajectories = true
     public init() {}
+
+    private enum CodingKeys: String, CodingKey {
+        case data, dataFile, l2, topology, weights, mechanism, batch, iterations, evaluateEvery, seed, strategic, intercept
+        case utility, mixStrategy
+    }
 
     public func validate() throws {
         try data.validate()
@@ -83,6 +92,7 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
         exchange: (any NeighborExchange)? = nil
     ) throws -> Result {
         try validate()
+        let setupStart = DispatchTime.now().uptimeNanoseconds
         let context = try prepare(referenceProgress: referenceProgress, exchange: exchange)
         var variants: [(String, TruthfulDSGD, [Strategic])] = []
         let off = TruthfulDSGD(stepSize: mechanism.stepSize, payments: nil)
@@ -97,9 +107,32 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
         assert(variants.map(\.0) == runLabels)
         if let resume { try resume.check(against: self, runs: runLabels) }
         var runs: [Run] = resume?.finishedRuns ?? []
+        // Payments never change the updates unless a behaviour reads C_t: a payments-on run and
+        // the payments-off run with the same strategic agents then follow one trajectory, so it
+        // is simulated once and both runs are evaluated on it (`simulate(companion:)`), the
+        // payments-off run with a zero ledger. The numbers equal two separate simulations bit for
+        // bit (tested); only the time halves.
+        func pairs(_ k: Int) -> Bool {
+            guard sharesTrajectories, k + 1 < variants.count else { return false }
+            let on = variants[k], off = variants[k + 1]
+            return on.1.payments != nil && off.1.payments == nil && on.2 == off.2 && off.1.stepSize == on.1.stepSize
+                && !on.2.contains { $0.behaviour.dependsOnPayments }
+        }
+        // The simulated trajectories still to run: (first run, whether its successor is paired).
+        var plan: [(run: Int, paired: Bool)] = []
+        var next = runs.count
+        while next < variants.count {
+            let state = resume.flatMap { $0.run == next ? $0 : nil }
+            // A checkpoint of a run simulated alone (no companion points) resumes alone.
+            let paired = pairs(next) && (state == nil || state?.companionPoints != nil)
+            plan.append((next, paired))
+            next += paired ? 2 : 1
+        }
         let start = DispatchTime.now().uptimeNanoseconds
         var done = 0
-        for (k, v) in variants.enumerated() where k >= runs.count {
+        var clock = EvaluationClock()
+        for (step, item) in plan.enumerated() {
+            let k = item.run, v = variants[k]
             let state = resume.flatMap { $0.run == k ? $0 : nil }
             let doneBefore = done
             let save: ((Int, Checkpoint?) throws -> Void)? = checkpoints.map { policy in
@@ -115,17 +148,26 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
                     }
                 }
             }
-            let points = try simulate(v.1, v.2, context: context, resume: state, checkpointEvery: checkpoints?.every ?? 0, save: save) {
-                t in
-                progress?(k * iterations + t, variants.count * iterations)
+            let simulated = try simulate(
+                v.1, v.2, context: context, companion: item.paired, resume: state, checkpointEvery: checkpoints?.every ?? 0,
+                save: save, clock: &clock
+            ) { t in
+                progress?(step * iterations + t, plan.count * iterations)
             }
             done += iterations - (state?.iteration ?? 0)
-            runs.append(Run(label: v.0, points: points))
+            runs.append(Run(label: v.0, points: simulated.points))
+            if let companion = simulated.companion { runs.append(Run(label: variants[k + 1].0, points: companion)) }
         }
-        let secs = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 / Double(max(1, done))
+        assert(runs.map(\.label) == runLabels)
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+        let secs = elapsed / Double(max(1, done))
+        let timing = Timing(
+            setupSeconds: Double(start - setupStart) * 1e-9, loopSeconds: elapsed - clock.seconds, evaluationSeconds: clock.seconds,
+            evaluations: clock.count, simulatedIterations: done)
         // Only the root evaluated (under MPI): the others' runs hold no points to compare.
         guard context.exchange.isRoot else {
-            return Result(config: self, fStar: context.reference.fStar, warnings: [], runs: [], gains: [], secondsPerIteration: secs)
+            return Result(
+                config: self, fStar: context.reference.fStar, warnings: [], runs: [], gains: [], secondsPerIteration: secs, timing: timing)
         }
         var gains: [Gain] = []
         for s in strategic {
@@ -149,6 +191,8 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
                     "run '\(r.label)' diverges: the optimality gap grew from \(first) to \(last); lower the step size (stepSize.initial)")
             }
         }
-        return Result(config: self, fStar: context.reference.fStar, warnings: warnings, runs: runs, gains: gains, secondsPerIteration: secs)
+        return Result(
+            config: self, fStar: context.reference.fStar, warnings: warnings, runs: runs, gains: gains, secondsPerIteration: secs,
+            timing: timing)
     }
 }

@@ -1,4 +1,5 @@
 import AgoraKernels
+import Dispatch
 
 extension DSGDExperiment {
     /// Per-evaluation metrics of one run.
@@ -59,7 +60,11 @@ extension DSGDExperiment {
         /// For each strategic agent: cumulative gain (utility minus its utility in the same run with
         /// it truthful) at each evaluation, with and without payments.
         public var gains: [Gain]
+        /// Wall time of the runs divided by the iterations simulated (a payments-off run that
+        /// shares its twin's trajectory is not simulated again), evaluations included.
         public var secondsPerIteration: Double
+        /// Where the time went (nil in results written before it was recorded).
+        public var timing: Timing? = nil
 
         /// The run `id`, nil when this experiment did not make it (`.allTruthful` and the
         /// counterfactuals exist only with strategic agents).
@@ -82,5 +87,32 @@ extension DSGDExperiment {
         public var iterations: [Int]
         public var withPayments: [Double]
         public var withoutPayments: [Double]
+    }
+
+    /// Where an experiment's time went, in seconds: the set-up (data, graph, reference solve), the
+    /// iterations without their evaluations, and the evaluations (every agent's loss, the network
+    /// average's objective and accuracy, distances, consensus, digest).
+    public struct Timing: Codable, Sendable {
+        public var setupSeconds: Double
+        public var loopSeconds: Double
+        public var evaluationSeconds: Double
+        /// Evaluations made (a shared trajectory's evaluation counts once) and iterations simulated.
+        public var evaluations: Int
+        public var simulatedIterations: Int
+    }
+
+    /// Accumulates the time spent in evaluations across runs.
+    struct EvaluationClock {
+        var nanoseconds: UInt64 = 0
+        var count = 0
+        var seconds: Double { Double(nanoseconds) * 1e-9 }
+        mutating func time<R>(_ body: () throws -> R) rethrows -> R {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            defer {
+                nanoseconds += DispatchTime.now().uptimeNanoseconds - t0
+                count += 1
+            }
+            return try body()
+        }
     }
 }

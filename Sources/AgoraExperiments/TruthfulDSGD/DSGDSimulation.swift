@@ -19,6 +19,9 @@ extension DSGDExperiment {
         let exchange: any NeighborExchange
         /// Per agent, the trace bound on the smoothness of f_i (for the myopic best response).
         let smoothness: [Double]
+        /// Whether the agents' rows cover every row of the data once: an evaluation then gets the
+        /// pooled objective from the same pass as the agents' losses (`glmBatchAndPooledLosses`).
+        let partsCoverRows: Bool
     }
 
     /// Loads or generates the data and solves the reference problem once for all runs; `exchange`
@@ -57,9 +60,18 @@ extension DSGDExperiment {
         let rowNorms = Kernels.wideRowSquaredNorms(dataset.features)
         let curvature = data.loss == .logistic ? 0.25 : 1.0
         let smoothness = parts.map { p in curvature * p.reduce(0.0) { $0 + rowNorms[$1] } / Double(max(1, p.count)) + l2 }
+        var seen = [Bool](repeating: false, count: dataset.rows), once = true, owned = 0
+        for p in parts {
+            for i in p {
+                if seen[i] { once = false }
+                seen[i] = true
+                owned += 1
+            }
+        }
         return Prepared(
             dataset: dataset, parts: parts, model: model, targets: y, targetsFloat: y.map(Float.init),
-            test: test, reference: reference, exchange: exchange, smoothness: smoothness)
+            test: test, reference: reference, exchange: exchange, smoothness: smoothness,
+            partsCoverRows: once && owned == dataset.rows)
     }
 
     /// Whether the model gets an intercept column: as configured, else on for data files (real
@@ -115,12 +127,20 @@ extension DSGDExperiment {
             if batches.count != n { batches = [[Int]](repeating: [Int](repeating: 0, count: batch), count: n) }
             for a in 0..<n {
                 let own = parts[first + a], count = UInt64(own.count)
-                for k in 0..<batch { batches[a][k] = own[Int(batchRNG[a].next() % count)] }
+                var rng = batchRNG[a]
+                batches[a].withUnsafeMutableBufferPointer { b in
+                    own.withUnsafeBufferPointer { o in
+                        for k in 0..<b.count { b[k] = o[Int(rng.next() % count)] }
+                    }
+                }
+                batchRNG[a] = rng
             }
             try Kernels.glmGradients(
                 loss: model.loss, l2: Float(model.l2), features: context.dataset.features, targets: context.targetsFloat,
                 parameters: theta, batches: batches, gradients: &grads, losses: &losses, computeLosses: false)
-            applied = grads
+            // The applied directions are the gradients unless a behaviour edits them: copying only
+            // then keeps `grads` unshared, so the next iteration writes it in place.
+            if !behaviour.isEmpty { applied = grads }
             var norms = Kernels.rowSquaredNorms(grads).map(Double.init)
             for (i, b) in behaviour {
                 switch b {
@@ -144,7 +164,8 @@ extension DSGDExperiment {
                 }
             }
             let pay = try mechanism.step(
-                iteration: t, parameters: theta, applied: applied, reports: norms, exchange: context.exchange, into: &next)
+                iteration: t, parameters: theta, applied: behaviour.isEmpty ? grads : applied, reports: norms,
+                exchange: context.exchange, into: &next)
             // Diverged parameters first: they make the reports, and so the payments, non-finite
             // too, and the step size is then the cause, not the payment coefficient.
             if let bad = Kernels.firstNonFiniteRow(next) {
@@ -192,6 +213,29 @@ extension DSGDExperiment {
             return l.map(Double.init)
         }
 
+        /// What an evaluation reports of the full matrix `all`: every agent's f_i(theta_i) and the
+        /// pooled metrics of the network average. When the agents' rows cover the data once, both
+        /// come from one pass over the rows (`glmBatchAndPooledLosses`: the pooled loss summed per
+        /// agent, then in agent order); otherwise from `agentLosses` and `networkMetrics`.
+        func evaluation(_ all: Matrix<Float>) throws -> (losses: [Double], gap: Double, accuracy: Double?, testAccuracy: Double?) {
+            guard context.partsCoverRows else {
+                let m = try networkMetrics(all)
+                return (try agentLosses(all), m.gap, m.accuracy, m.testAccuracy)
+            }
+            let model = context.model, mean = Kernels.rowMean(all).map(Double.init)
+            let r = try Kernels.glmBatchAndPooledLosses(
+                loss: model.loss, l2: Float(model.l2), features: context.dataset.features, targets: context.targetsFloat,
+                parameters: all, batches: context.parts, pooled: mean, pooledTargets: context.targets)
+            // The pooled objective as `glmObjective` forms it from its loss sum.
+            let inv = 1 / Double(context.dataset.rows), norm = mean.reduce(0.0) { $0 + $1 * $1 }
+            let value = r.pooledLossSum * inv + 0.5 * model.l2 * norm
+            let testAccuracy = try context.test.flatMap { try model.objective(mean, features: $0.0, targets: $0.1).accuracy }
+            return (
+                r.losses.map(Double.init), value - context.reference.fStar,
+                model.loss == .logistic ? Double(r.pooledCorrect) * inv : nil, testAccuracy
+            )
+        }
+
         /// Pooled metrics of the network average of the full matrix `all` (default: this one's).
         func networkMetrics(_ all: Matrix<Float>? = nil) throws -> (gap: Double, accuracy: Double?, testAccuracy: Double?) {
             let mean = Kernels.rowMean(all ?? theta).map(Double.init)
@@ -202,29 +246,42 @@ extension DSGDExperiment {
     }
 
     /// One run of the configured experiment under `mech` with the given strategic agents: the
-    /// mechanism steps, evaluations every `evaluateEvery` iterations, and checkpoints.
+    /// mechanism steps, evaluations every `evaluateEvery` iterations, and checkpoints. With
+    /// `companion`, the same trajectory is also evaluated as the payments-off run (valid when no
+    /// behaviour reads the payment coefficient: the updates are then the same): its points have
+    /// zero payments, zero budget residual and utility -f_i.
     func simulate(
-        _ mech: TruthfulDSGD, _ strategicAgents: [Strategic], context: Prepared, resume: Checkpoint?,
-        checkpointEvery: Int, save: ((Int, Checkpoint?) throws -> Void)?, tick: (Int) -> Void
-    ) throws -> [Point] {
+        _ mech: TruthfulDSGD, _ strategicAgents: [Strategic], context: Prepared, companion: Bool = false, resume: Checkpoint?,
+        checkpointEvery: Int, save: ((Int, Checkpoint?) throws -> Void)?, clock: inout EvaluationClock, tick: (Int) -> Void
+    ) throws -> (points: [Point], companion: [Point]?) {
         let n = data.agents, d = context.dataset.features.cols
         var sim = Simulation(context: context, mechanism: mech, strategic: strategicAgents, batch: batch, seed: seed)
-        var points: [Point] = []
+        var points: [Point] = [], offPoints: [Point] = []
+        let zeros = [Double](repeating: 0, count: n)
         // Evaluations see every agent: the root gathers the rows and ledgers (in process they are
         // all here already) and computes exactly what the in-process run computes.
         func evaluate(_ t: Int) throws {
             let all = try context.exchange.gatherRows(sim.theta), cumulative = try context.exchange.gather(sim.cumulative)
             guard let all, let cumulative else { return }
-            let metrics = try sim.networkMetrics(all)
-            let dist = try Kernels.rowDistances(all, to: context.reference.theta).reduce(0, +)
-            let l = try sim.agentLosses(all)
-            points.append(
-                Point(
+            try clock.time {
+                let metrics = try sim.evaluation(all)
+                let dist = try Kernels.rowDistances(all, to: context.reference.theta).reduce(0, +)
+                let l = metrics.losses
+                let point = Point(
                     iteration: t, optimalityGap: metrics.gap, distance: dist / Double(n),
                     consensusError: Double(Kernels.consensusError(all)), budgetResidual: sim.lastResidual,
                     accuracy: metrics.accuracy, testAccuracy: metrics.testAccuracy,
                     cumulativePayments: cumulative,
-                    utilities: (0..<n).map { -l[$0] - cumulative[$0] }, parametersDigest: Kernels.bitDigest(all)))
+                    utilities: (0..<n).map { -l[$0] - cumulative[$0] }, parametersDigest: Kernels.bitDigest(all))
+                points.append(point)
+                if companion {
+                    var off = point
+                    off.budgetResidual = 0
+                    off.cumulativePayments = zeros
+                    off.utilities = (0..<n).map { -l[$0] - zeros[$0] }
+                    offPoints.append(off)
+                }
+            }
         }
         var first = 0
         if let c = resume {
@@ -240,6 +297,7 @@ extension DSGDExperiment {
             sim.noiseRNG = Array(c.noiseStreams[local])
             sim.lastResidual = c.lastResidual
             points = c.points
+            offPoints = c.companionPoints ?? []
             first = c.iteration
         } else {
             try evaluate(0)
@@ -262,12 +320,12 @@ extension DSGDExperiment {
                     checkpoint = Checkpoint(
                         config: self, run: 0, finishedRuns: [], iteration: t + 1, parameters: theta.storage,
                         cumulativePayments: cumulative, batchStreams: try streams(batchWords), noiseStreams: try streams(noiseWords),
-                        points: points, lastResidual: sim.lastResidual)
+                        points: points, companionPoints: companion ? offPoints : nil, lastResidual: sim.lastResidual)
                 }
                 try save(t + 1, checkpoint)
             }
             tick(t + 1)
         }
-        return points
+        return (points, companion ? offPoints : nil)
     }
 }

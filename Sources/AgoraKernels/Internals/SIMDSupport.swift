@@ -18,6 +18,17 @@ func storeVec<T: AgoraScalar>(_ v: SIMD16<T>, _ p: UnsafeMutablePointer<T>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<T>.self)
 }
 
+/// Eight Doubles (one AVX-512 register), for kernels over short padded rows.
+@inline(__always) @usableFromInline
+func loadVec8(_ p: UnsafePointer<Double>) -> SIMD8<Double> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Double>.self)
+}
+
+@inline(__always) @usableFromInline
+func storeVec8(_ v: SIMD8<Double>, _ p: UnsafeMutablePointer<Double>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Double>.self)
+}
+
 /// Streaming (non-temporal) store of a vector to a 16-byte aligned address (see CAgoraSupport).
 @inline(__always) @usableFromInline
 func streamVec<T: AgoraScalar>(_ v: SIMD16<T>, _ p: UnsafeMutablePointer<T>) {

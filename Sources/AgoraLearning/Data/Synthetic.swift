@@ -39,9 +39,9 @@ public struct SyntheticProblem: Codable, Sendable, Equatable {
         guard noise >= 0, noise.isFinite else {
             throw AgoraError.configuration("noise must be a non-negative number, got \(noise)", field: "synthetic")
         }
-        // The Float features, plus the Double copy reference solves make.
+        // The Float features and, per row, its label and target.
         try ResourceLimits.check(
-            bytes: 12 * Double(agents) * Double(rowsPerAgent) * Double(features),
+            bytes: Double(agents) * Double(rowsPerAgent) * (4 * Double(features) + 16),
             for: "synthetic data of \(agents) x \(rowsPerAgent) rows x \(features) features")
     }
 
@@ -60,29 +60,82 @@ public struct SyntheticProblem: Codable, Sendable, Equatable {
         let shared: [([Double], [Double])] = (0..<max(0, groups)).map { _ in
             (star.map { $0 + heterogeneity * clusterRNG.normal() * s }, (0..<d).map { _ in heterogeneity * clusterRNG.normal() * s })
         }
-        for a in 0..<agents {
-            let theta: [Double], mu: [Double]
-            if groups > 0 {
-                (theta, mu) = shared[a % groups]
-            } else {
-                theta = star.map { $0 + heterogeneity * rng.normal() * s }
-                mu = (0..<d).map { _ in heterogeneity * rng.normal() * s }
-            }
-            for r in 0..<rowsPerAgent {
-                let i = a * rowsPerAgent + r
-                var z = 0.0
-                for k in 0..<d {
-                    let v = mu[k] + rng.normal()
-                    x[i, k] = Float(v)
-                    z += Double(Float(v)) * theta[k]
+        // One stream, drawn in the order of the plain loop (per agent its local optimum and mean
+        // unless clustered; per row d normals, then the label's uniform or the noise's normal).
+        // The draws are cheap and stay serial; the Box-Muller transforms (a logarithm and a cosine
+        // per feature) and the rows run in parallel on chunks of agents: the data are the plain
+        // loop's bit for bit.
+        let slots = 2 * d + 2
+        let chunkAgents = max(1, 32_768 / rowsPerAgent)
+        var uniforms = [Double](repeating: 0, count: min(agents, chunkAgents) * rowsPerAgent * slots)
+        // Per agent of the chunk, its optimum and feature mean (flat: the parallel rows read them
+        // through pointers, not arrays of arrays whose reference counts the threads would share).
+        var optima = [Double](), means = [Double]()
+        let pool = ThreadPool.shared
+        var first = 0
+        while first < agents {
+            let count = min(chunkAgents, agents - first)
+            optima.removeAll(keepingCapacity: true)
+            means.removeAll(keepingCapacity: true)
+            uniforms.withUnsafeMutableBufferPointer { ub in
+                var o = 0
+                for a in first..<(first + count) {
+                    if groups > 0 {
+                        optima += shared[a % groups].0
+                        means += shared[a % groups].1
+                    } else {
+                        optima += star.map { $0 + heterogeneity * rng.normal() * s }
+                        means += (0..<d).map { _ in heterogeneity * rng.normal() * s }
+                    }
+                    for _ in 0..<rowsPerAgent {
+                        for _ in 0..<d {
+                            (ub[o], ub[o + 1]) = rng.normalUniforms()
+                            o += 2
+                        }
+                        switch loss {
+                        case .squared: (ub[o], ub[o + 1]) = rng.normalUniforms()
+                        case .logistic: ub[o] = rng.uniform()
+                        }
+                        o += 2
+                    }
                 }
-                switch loss {
-                case .squared:
-                    targets[i] = z + noise * rng.normal()
-                case .logistic:
-                    labels[i] = rng.uniform() < 1 / (1 + exp(-scale * z)) ? 1 : 0
+            }
+            let rows = count * rowsPerAgent, base = first * rowsPerAgent
+            let model = loss, sigma = noise, margin = scale, perAgent = rowsPerAgent
+            uniforms.withUnsafeBufferPointer { ub in
+                optima.withUnsafeBufferPointer { ob in
+                    means.withUnsafeBufferPointer { mb in
+                        x.storage.withUnsafeMutableBufferPointer { xb in
+                            labels.withUnsafeMutableBufferPointer { lb in
+                                targets.withUnsafeMutableBufferPointer { tb in
+                                    let u = ub.baseAddress!, xs = SendableBuffer(xb.baseAddress!)
+                                    let ls = SendableBuffer(lb.baseAddress!), ts = SendableBuffer(tb.baseAddress!)
+                                    pool.parallelFor(rows, bytes: rows * slots * 8) { r in
+                                        for j in r {
+                                            let theta = ob.baseAddress! + (j / perAgent) * d, mu = mb.baseAddress! + (j / perAgent) * d
+                                            let i = base + j
+                                            let draws = u + j * slots
+                                            var z = 0.0
+                                            for k in 0..<d {
+                                                let v = mu[k] + SeededGenerator.normal(draws[2 * k], draws[2 * k + 1])
+                                                xs.p[i * d + k] = Float(v)
+                                                z += Double(Float(v)) * theta[k]
+                                            }
+                                            switch model {
+                                            case .squared:
+                                                ts.p[i] = z + sigma * SeededGenerator.normal(draws[2 * d], draws[2 * d + 1])
+                                            case .logistic:
+                                                ls.p[i] = draws[2 * d] < 1 / (1 + exp(-margin * z)) ? 1 : 0
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             }
+            first += count
         }
         var data = Dataset(
             name: "synthetic-\(loss.rawValue)", features: .dense(x), labels: labels,
@@ -90,4 +143,10 @@ public struct SyntheticProblem: Codable, Sendable, Equatable {
         if loss == .squared { data.targets = targets }
         return (data, (0..<agents).map { a in Array((a * rowsPerAgent)..<((a + 1) * rowsPerAgent)) })
     }
+}
+
+/// A pointer the parallel generator's rows write through (each row to its own elements only).
+private struct SendableBuffer<T>: @unchecked Sendable {
+    let p: UnsafeMutablePointer<T>
+    init(_ p: UnsafeMutablePointer<T>) { self.p = p }
 }
