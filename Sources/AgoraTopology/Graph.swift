@@ -34,7 +34,8 @@ public struct Graph: Sendable, Equatable, Codable {
         self.init(agents: n, sortedNeighbors: neighborSets.map { $0.sorted() })
     }
 
-    private init(agents n: Int, sortedNeighbors: [[Int]]) {
+    /// From neighbour lists already sorted and free of repeats.
+    init(agents n: Int, sortedNeighbors: [[Int]]) {
         agents = n
         neighbors = sortedNeighbors
         degrees = sortedNeighbors.map(\.count)

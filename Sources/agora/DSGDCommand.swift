@@ -37,7 +37,7 @@ struct DSGDRunCommand: ParsableCommand {
     var stopAfter: Int?
     @Option(
         help:
-            "Continue the experiment saved in this checkpoint file (its config is used; other experiment flags are ignored). The result equals the uninterrupted run bit for bit."
+            "Continue the experiment saved in this checkpoint file (its config is used; experiment flags given must describe the same experiment). The result equals the uninterrupted run bit for bit."
     ) var resume: String?
 
     struct Summary: Codable {

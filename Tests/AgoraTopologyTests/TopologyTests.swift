@@ -70,6 +70,25 @@ final class TopologyTests: XCTestCase {
     }
 
     /// The encoded form is agents + neighbour lists; degrees are derived again when decoding.
+    /// The exponential graph is built from lists; they must be the sets of its definition (i and
+    /// i + 2^k linked for every 2^k < n), sorted: small sizes, powers of two and others.
+    func testExponentialGraphEqualsItsDefinition() throws {
+        for n in [1, 2, 3, 5, 8, 16, 17, 100, 1024, 1000] {
+            var sets = [Set<Int>](repeating: [], count: n)
+            var h = 1
+            while h < n {
+                for i in 0..<n where (i + h) % n != i {
+                    sets[i].insert((i + h) % n)
+                    sets[(i + h) % n].insert(i)
+                }
+                h *= 2
+            }
+            let g = try Topology.exponential.graph(agents: n)
+            XCTAssertEqual(g.neighbors, sets.map { $0.sorted() }, "n = \(n)")
+            XCTAssertEqual(g.degrees, sets.map(\.count), "n = \(n)")
+        }
+    }
+
     func testGraphRoundTripsThroughJSONWithDerivedDegrees() throws {
         let g = try Topology.randomRegular(k: 4).graph(agents: 20, seed: 2)
         let data = try JSONEncoder().encode(g)
