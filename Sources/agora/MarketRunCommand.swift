@@ -200,6 +200,15 @@ struct MarketRunCommand: ParsableCommand {
         return e
     }
 
+    /// Purchases of a method's run over all rounds, realised (paid for) or not; nil without a market.
+    static func purchases(_ m: MarketExperiment.MethodResult, unrealised: Bool) -> Int? {
+        guard m.rounds.contains(where: { $0.unrealised != nil }) else { return nil }
+        return m.rounds.reduce(0) { total, rd in
+            guard let u = rd.unrealised else { return total }
+            return total + rd.imports.indices.filter { u[$0] == unrealised }.reduce(0) { $0 + rd.imports[$1].count }
+        }
+    }
+
     struct Summary: Codable {
         struct Method: Codable {
             let method: String
@@ -207,6 +216,10 @@ struct MarketRunCommand: ParsableCommand {
             let meanBestLabelWeightedAccuracy: Double?
             let meanCumulativeUtility: Double
             let finalEdges: Int
+            /// iPFL: purchases over all rounds that were paid for (their buyer's training used them)
+            /// and that were not (prox strength 0, or the last round); nil for baselines.
+            let paidPurchases: Int?
+            let unrealisedPurchases: Int?
             let maxBudgetResidual: Double
             let seconds: Double
         }
@@ -254,6 +267,7 @@ struct MarketRunCommand: ParsableCommand {
                         meanBestLabelWeightedAccuracy: $0.meanBestLabelWeightedAccuracy,
                         meanCumulativeUtility: $0.meanCumulativeUtility,
                         finalEdges: $0.rounds.last!.imports.reduce(0) { $0 + $1.count },
+                        paidPurchases: Self.purchases($0, unrealised: false), unrealisedPurchases: Self.purchases($0, unrealised: true),
                         maxBudgetResidual: $0.rounds.map(\.budgetResidual).max() ?? 0, seconds: $0.seconds)
                 },
                 attackerBuyers: attackerBuyers, audit: r.audit, proxStrengths: r.proxStrengths, warnings: r.warnings,
@@ -275,15 +289,19 @@ struct MarketRunCommand: ParsableCommand {
             for m in r.methods {
                 print("\(m.method.rawValue):")
                 print(
-                    "  " + pad("round", 7) + pad("mean acc", 10) + pad("mean utility", 14) + pad("edges", 7) + pad("budget residual", 17)
-                        + "active")
+                    "  " + pad("round", 7) + pad("mean acc", 10) + pad("mean utility", 14) + pad("edges", 7) + pad("paid for", 10)
+                        + pad("budget residual", 17) + "active")
                 let every = max(1, e.rounds / 10)
                 for rd in m.rounds where rd.round % every == 0 || rd.round == 1 || rd.round == e.rounds {
                     let honest = (0..<e.clients).filter { !attackers.contains($0) }
                     let mu = honest.map { rd.utilities[$0] }.reduce(0, +) / Double(max(1, honest.count))
                     print(
                         "  " + pad("\(rd.round)", 7) + pad(String(format: "%.4f", rd.meanAccuracy), 10) + pad(fmt(mu), 14)
-                            + pad("\(rd.imports.reduce(0) { $0 + $1.count })", 7) + pad(fmt(rd.budgetResidual), 17)
+                            + pad("\(rd.imports.reduce(0) { $0 + $1.count })", 7)
+                            + pad(
+                                rd.unrealised.map { u in "\(rd.imports.indices.filter { !u[$0] }.reduce(0) { $0 + rd.imports[$1].count })" }
+                                    ?? "-", 10)
+                            + pad(fmt(rd.budgetResidual), 17)
                             + "\(rd.active.filter { $0 }.count)")
                 }
             }
@@ -363,12 +381,19 @@ struct MarketRunCommand: ParsableCommand {
             let last = ip.rounds.last!
             // Edges point the way models flow: exporter -> importer.
             let dot = DOTGraph(
-                name: "market", comment: "last iPFL round: an edge j -> i means client i imports (buys) client j's model",
+                name: "market",
+                comment:
+                    "last iPFL round's learned graph: an edge j -> i means client i would import client j's model (unpaid: no round is left to use it)",
                 nodes: (0..<r.config.clients).map {
                     .init(id: $0, label: "\($0)\nN=\(Int(r.truth[$0].dataSize))", highlighted: attackers.contains($0))
                 },
                 edges: last.imports.enumerated().flatMap { i, js in
-                    js.enumerated().map { k, j in .init(from: j, to: i, label: "r=" + String(format: "%.3g", last.payments[i][k])) }
+                    js.enumerated().map { k, j in
+                        // Unrealised purchases (the last round's always) carry no payment.
+                        .init(
+                            from: j, to: i,
+                            label: k < last.payments[i].count ? "r=" + String(format: "%.3g", last.payments[i][k]) : "unpaid")
+                    }
                 })
             try SystemFile.writeAtomically(dot.text, to: folder + "/graph.dot")
             try SVGPlot.write(

@@ -9,6 +9,44 @@ import XCTest
 @testable import AgoraExperiments
 
 final class MarketExperimentTests: XCTestCase {
+    /// Honest accounting: a purchase is paid for only when its buyer's training uses it. With prox
+    /// strength 0 nothing bought is used, so nobody pays and no gain is counted, while the learned
+    /// graph is still reported; with a positive strength every round but the last is settled as
+    /// the full market would settle it (budget balanced, payments aligned with the imports), and
+    /// the last round's purchases (no round left to use them) are unpaid. The models do not depend
+    /// on the accounting: the accuracies are the same with strength 0 as in local training.
+    func testClientsPayOnlyForPurchasesTheirTrainingUses() throws {
+        var e = MarketExperiment()
+        e.rounds = 4
+        e.localSteps = 5
+        e.methods = [.ipfl, .local]
+        e.proxPilot = nil
+        for strength in [0.0, 0.2] {
+            e.market.prox = strength
+            let r = try e.run()
+            let ipfl = try XCTUnwrap(r.methods.first { $0.method == .ipfl }), local = r.methods[1]
+            XCTAssertGreaterThan(ipfl.rounds.reduce(0) { $0 + $1.imports.joined().count }, 0, "the market learns a graph")
+            for rd in ipfl.rounds {
+                let unrealised = try XCTUnwrap(rd.unrealised)
+                for i in 0..<e.clients {
+                    let used = strength > 0 && rd.round < e.rounds
+                    XCTAssertEqual(unrealised[i], !used && !rd.imports[i].isEmpty, "round \(rd.round) client \(i)")
+                    XCTAssertEqual(rd.payments[i].count, used ? rd.imports[i].count : 0, "round \(rd.round) client \(i)")
+                }
+                XCTAssertEqual(rd.netPayments.reduce(0, +), 0, accuracy: 1e-9)
+                if strength == 0 || rd.round == e.rounds {
+                    XCTAssertEqual(rd.utilities, [Double](repeating: 0, count: e.clients), "nothing realised: no gain, no cost")
+                }
+            }
+            if strength == 0 {
+                XCTAssertEqual(ipfl.rounds.map(\.accuracies), local.rounds.map(\.accuracies), "strength 0 trains alone")
+                XCTAssertEqual(ipfl.meanCumulativeUtility, 0)
+            } else {
+                XCTAssertGreaterThan(ipfl.rounds[0].payments.joined().count, 0)
+            }
+        }
+    }
+
     func testBadInputGivesClearErrors() throws {
         let ok = ClientEconomics(dataSize: 100, cost: 1, eagerness: 10)
         let d = Matrix<Double>(rows: 2, cols: 2)

@@ -125,8 +125,12 @@ struct FederatedRoundResult {
     var evaluated: Matrix<Float>
     /// Importer -> exporters (the market's graph, or whom a baseline's model uses).
     var imports: [[Int]]
-    /// The market's outcome and distances (iPFL only; baselines pay nothing).
+    /// The market's outcome and distances (iPFL only; baselines pay nothing). The outcome settles
+    /// the realised purchases only (see `unrealised`); `imports` above is the learned graph.
     var market: (outcome: MarketOutcome, distances: Matrix<Double>)?
+    /// iPFL: per client, whether its purchases this round go unused by its training (prox strength
+    /// 0, or no round left to train in); such purchases are neither paid for nor counted as gains.
+    var unrealised: [Bool]? = nil
 }
 
 /// One federated method as a small strategy: what a round does to the clients' models.
@@ -173,7 +177,20 @@ struct IPFLStrategy: FederatedStrategy {
             active: run.active, seed: tieSeed.next(), workspace: &workspace)
         centres = workspace.centres
         lastImports = outcome.imports
-        return FederatedRoundResult(evaluated: run.theta, imports: outcome.imports, market: (outcome, d))
+        // Honest accounting: a purchase is realised when the buyer's next round trains towards a
+        // centre built from it (a positive strength and a round left). Only realised purchases are
+        // paid for and counted as gains (a buyer's purchases are all realised or none, so each
+        // realised payment is the one the full market sets); the learned graph stays `imports`.
+        let unrealised = (0..<run.clients).map { i in
+            !outcome.imports[i].isEmpty && !(self.strengths[i] > 0 && t + 1 < run.experiment.rounds)
+        }
+        var settled = outcome
+        if unrealised.contains(true) {
+            let realised = (0..<run.clients).map { unrealised[$0] ? [] : outcome.imports[$0] }
+            settled = market.settle(imports: realised, reports: run.reports, truth: run.truth, distances: d)
+            settled.thresholdIterations = outcome.thresholdIterations
+        }
+        return FederatedRoundResult(evaluated: run.theta, imports: outcome.imports, market: (settled, d), unrealised: unrealised)
     }
 }
 

@@ -322,11 +322,16 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         public var cumulativeUtilities: [Double]
         /// Importer -> exporters (the market's graph, or who a baseline's model uses).
         public var imports: [[Int]]
-        /// payments[i][k] = r_{i, imports[i][k]} (iPFL; empty lists for baselines).
+        /// payments[i][k] = r_{i, imports[i][k]} (iPFL; empty lists for baselines, and for a client
+        /// whose purchases are unrealised).
         public var payments: [[Double]]
         public var netPayments: [Double]
         public var budgetResidual: Double
         public var active: [Bool]
+        /// iPFL: per client, whether its purchases this round (in `imports`, the learned graph) go
+        /// unused by its training: prox strength 0, or the last round. They are not paid for and
+        /// their gains are not counted in `utilities` (nil for baselines and older results).
+        public var unrealised: [Bool]? = nil
     }
 
     public struct MethodResult: Codable, Sendable {
@@ -604,15 +609,16 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
             for i in 0..<m { cumulative[i] += utilities[i] }
             let accs = evaluates ? try fed.accuracies(r.evaluated) : [Double](repeating: .nan, count: m)
             let honest = (0..<m).filter { attack[$0] == nil }
+            let mean = honest.map { accs[$0] }.reduce(0, +) / Double(max(1, honest.count))
+            let labelWeighted = evaluates && labelWeightedAccuracy ?? true ? try fed.labelWeightedAccuracies(r.evaluated) : nil
+            let payments = r.market?.outcome.payments ?? [[Double]](repeating: [], count: m)
+            let net = r.market?.outcome.netPayments ?? [Double](repeating: 0, count: m)
             out.append(
                 Round(
-                    round: t + 1, accuracies: accs, meanAccuracy: honest.map { accs[$0] }.reduce(0, +) / Double(max(1, honest.count)),
-                    labelWeightedAccuracies: evaluates && labelWeightedAccuracy ?? true
-                        ? try fed.labelWeightedAccuracies(r.evaluated) : nil,
-                    utilities: utilities, cumulativeUtilities: cumulative, imports: r.imports,
-                    payments: r.market?.outcome.payments ?? [[Double]](repeating: [], count: m),
-                    netPayments: r.market?.outcome.netPayments ?? [Double](repeating: 0, count: m),
-                    budgetResidual: r.market?.outcome.budgetResidual ?? 0, active: run.active))
+                    round: t + 1, accuracies: accs, meanAccuracy: mean, labelWeightedAccuracies: labelWeighted,
+                    utilities: utilities, cumulativeUtilities: cumulative, imports: r.imports, payments: payments,
+                    netPayments: net, budgetResidual: r.market?.outcome.budgetResidual ?? 0, active: run.active,
+                    unrealised: r.unrealised))
             // 8. Optional dropout.
             if dropout {
                 let rule = dropoutRule ?? .negativeUtility
