@@ -47,6 +47,19 @@ final class MarketExperimentTests: XCTestCase {
         }
     }
 
+    /// The default economy caps a typical client at two purchases and says so; one that allows
+    /// more, or in which nobody imports, does not warn.
+    func testAnEconomyThatAllowsOnlyAHandfulOfPurchasesWarns() {
+        let typical = [ClientEconomics](repeating: ClientEconomics(dataSize: 5000, cost: 1, eagerness: 5e5), count: 10)
+        let w = MarketExperiment.economyWarnings(typical)
+        XCTAssertEqual(w.count, 1)
+        XCTAssertTrue(w.first?.contains("at most 2 purchases") ?? false, "\(w)")
+        XCTAssertEqual(
+            MarketExperiment.economyWarnings(typical.map { ClientEconomics(dataSize: $0.dataSize, cost: $0.cost, eagerness: 5e7) }), [])
+        XCTAssertEqual(
+            MarketExperiment.economyWarnings(typical.map { ClientEconomics(dataSize: $0.dataSize, cost: $0.cost, eagerness: 0) }), [])
+    }
+
     func testBadInputGivesClearErrors() throws {
         let ok = ClientEconomics(dataSize: 100, cost: 1, eagerness: 10)
         let d = Matrix<Double>(rows: 2, cols: 2)

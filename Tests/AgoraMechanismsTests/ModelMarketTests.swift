@@ -13,6 +13,23 @@ final class ModelMarketTests: XCTestCase {
         return k.squareRoot() * n / (a * b * (a + b))
     }
 
+    /// The economy's cap on purchases against the closed form: the p-th partner of size N is worth
+    /// sqrt(K) (1/sqrt(p N) - 1/sqrt((p + 1) N)); at K = 5e5, N = 5000, c = 1 the gains are 2.93,
+    /// 1.30, 0.77, so two purchases; larger K allows more, a zero K none.
+    func testAffordablePartnersFollowTheMarginalGains() {
+        XCTAssertEqual(MarketGain.marginal(eagerness: 5e5, before: 5000, added: 5000), 2.93, accuracy: 0.005)
+        XCTAssertEqual(MarketGain.marginal(eagerness: 5e5, before: 10000, added: 5000), 1.30, accuracy: 0.005)
+        XCTAssertEqual(MarketGain.marginal(eagerness: 5e5, before: 15000, added: 5000), 0.77, accuracy: 0.005)
+        XCTAssertEqual(MarketGain.affordablePartners(eagerness: 5e5, size: 5000, cost: 1), 2)
+        for (k, n, c) in [(5e7, 5000.0, 1.0), (5e6, 2000.0, 0.5), (1e4, 100.0, 2.0)] {
+            var p = 0
+            while p < 1000, k.squareRoot() * (1 / (Double(p + 1) * n).squareRoot() - 1 / (Double(p + 2) * n).squareRoot()) > c { p += 1 }
+            XCTAssertEqual(MarketGain.affordablePartners(eagerness: k, size: n, cost: c), p, "K \(k) N \(n) c \(c)")
+        }
+        XCTAssertGreaterThan(MarketGain.affordablePartners(eagerness: 5e7, size: 5000, cost: 1), 5)
+        XCTAssertEqual(MarketGain.affordablePartners(eagerness: 0, size: 5000, cost: 1), 0)
+    }
+
     func testThresholdsSolveTheirEquationExactly() {
         var worst = 0.0, maxIterations = 0
         for k in [1.0, 5e5, 1e8] {

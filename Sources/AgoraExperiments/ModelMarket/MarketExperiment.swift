@@ -510,7 +510,24 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         return Result(
             config: self, dataName: dataset.name, parameters: fed.parameterCount, truth: truth, reports: reports,
             methods: results, audit: audit, proxStrengths: strengths,
-            warnings: Self.warnings(results, honest: honest), ipflAgainstLocal: comparison)
+            warnings: Self.economyWarnings(truth) + Self.warnings(results, honest: honest), ipflAgainstLocal: comparison)
+    }
+
+    /// A warning when the economy lets a typical client afford only a handful of purchases: for the
+    /// median client (its K and N) and the median cost, the number of partners of its own size
+    /// whose marginal gain exceeds that cost (`MarketGain.affordablePartners`). At two or fewer the
+    /// graph learning cannot use more collaborators, whatever the data say.
+    static func economyWarnings(_ truth: [ClientEconomics]) -> [String] {
+        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+        guard !truth.isEmpty else { return [] }
+        let k = median(truth.map(\.eagerness)), n = median(truth.map(\.dataSize)), c = median(truth.map(\.cost))
+        let p = MarketGain.affordablePartners(eagerness: k, size: n, cost: c)
+        guard k > 0, p <= 2 else { return [] }
+        return [
+            "the economy allows a typical client at most \(p) purchase\(p == 1 ? "" : "s")"
+                + cFormat(" (median K = %.3g, N = %.0f, c = %.3g: ", k, n, c)
+                + "the next partner of its size gains less than its cost); raise K or lower c to let clients buy more (docs/market.md)"
+        ]
     }
 
     /// Period-2 oscillation of the iPFL graph over its last rounds (each round's edge set at most half

@@ -50,6 +50,16 @@ public enum MarketGain {
         marginal(eagerness: k, before: own, added: total - own)
     }
 
+    /// How many partners of a client's own size N it can buy before the next one's marginal gain
+    /// falls to the lowest possible price, the partner's cost c (the distance charge only adds to
+    /// it): the largest p with G(N + p N) - G(N + (p - 1) N) > c, at most `cap`. The economy's cap
+    /// on the graph's in-degree: with K = 5e5, N = 5000 and c = 1 it is 2.
+    public static func affordablePartners(eagerness k: Double, size n: Double, cost c: Double, cap: Int = 1000) -> Int {
+        var p = 0
+        while p < cap, marginal(eagerness: k, before: n * Double(p + 1), added: n) > c { p += 1 }
+        return p
+    }
+
     /// G(before + added) - G(before) = sqrt(K) (1/sqrt(b) - 1/sqrt(b + a)), in the cancellation-free
     /// form sqrt(K) a / (sqrt(b) sqrt(b + a) (sqrt(b) + sqrt(b + a))).
     public static func marginal(eagerness k: Double, before b: Double, added a: Double) -> Double {
