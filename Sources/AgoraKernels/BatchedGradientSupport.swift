@@ -45,15 +45,15 @@ struct RowAccess<T: AgoraScalar>: @unchecked Sendable {
     }
 
     /// Dense rows only: walks `batch` in blocks of four rows (then the remaining rows one by one),
-    /// prefetching the next block, and calls `body` with the block's row pointers and their dot
-    /// products with `w` (each bit-identical to `dot(row:)`); `body` returns the four scale factors
-    /// and the block is added to `out` in row order (bit-identical to four `addScaled` calls). The
-    /// blocked form runs four independent dot products and loads/stores `out` once per block: a
-    /// single dot is bound by its accumulator's FMA latency, not by the row's bandwidth.
+    /// prefetching the next block; `scale4` turns the block's rows and their dot products with `w`
+    /// (each bit-identical to `dot(row:)`) into four scale factors (`scale` one row's), and the
+    /// block is added to `out` in row order (bit-identical to four `addScaled` calls). The blocked
+    /// form runs four independent dot products and loads/stores `out` once per block: a single dot
+    /// is bound by its accumulator's FMA latency, not by the row's bandwidth.
     @inline(__always)
     func forEachDenseBlock(
         _ batch: [Int], _ w: UnsafePointer<T>, into out: UnsafeMutablePointer<T>,
-        _ scale: (_ row: Int, _ dot: T) -> T
+        _ scale: (_ row: Int, _ dot: T) -> T, scale4: ((Int, Int, Int, Int), (T, T, T, T)) -> (T, T, T, T)
     ) {
         let x = dense!
         let n = batch.count
@@ -63,7 +63,7 @@ struct RowAccess<T: AgoraScalar>: @unchecked Sendable {
             for r in (k + 4)..<min(k + 8, n) where batch[r] != batch[r - 1] + 1 { prefetch(row: batch[r]) }
             let p0 = x + batch[k] * cols, p1 = x + batch[k + 1] * cols, p2 = x + batch[k + 2] * cols, p3 = x + batch[k + 3] * cols
             let z = fixedOrderDot4(p0, p1, p2, p3, w, cols)
-            let s = (scale(batch[k], z.0), scale(batch[k + 1], z.1), scale(batch[k + 2], z.2), scale(batch[k + 3], z.3))
+            let s = scale4((batch[k], batch[k + 1], batch[k + 2], batch[k + 3]), z)
             addScaled4(p0, p1, p2, p3, s, into: out, cols)
             k += 4
         }

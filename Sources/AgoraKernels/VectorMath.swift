@@ -44,7 +44,8 @@ extension Kernels {
         let v = min(max(x, -708), 709)
         // k = round(v / ln 2) as a double (adding and removing 1.5 * 2^52 rounds to nearest).
         let shifter = 6_755_399_441_055_744.0
-        let k = (v * 1.44269504088896338700e+00 + shifter) - shifter
+        let kd = v * 1.44269504088896338700e+00 + shifter
+        let k = kd - shifter
         let hi = v - k * 6.93147180369123816490e-01, lo = k * 1.90821492927058770002e-10
         let r = hi - lo
         let t = r * r
@@ -55,8 +56,10 @@ extension Kernels {
                     * (6.61375632143793436117e-05
                         + t * (-1.65339022054652515390e-06 + t * 4.13813679705723846039e-08))))
         let y = 1 - ((lo - (r * c) / (2 - c)) - hi)
-        // y in [0.7, 1.5): multiply by 2^k through the exponent field (k in [-1021, 1023] here).
-        return y * Double(bitPattern: UInt64(Int64(k) + 1023) << 52)
+        // y in [0.7, 1.5): multiply by 2^k through the exponent field (k in [-1021, 1023] here),
+        // from the low bits of k + 1.5 * 2^52 (no integer conversion: a NaN margin gives NaN, where
+        // Int64(k) trapped).
+        return y * Double(bitPattern: (kd.bitPattern &+ 1023) &<< 52)
     }
 
     /// ln(1 + t) for t in [0, 1] (the softplus term of the logistic loss), without branches or

@@ -118,6 +118,27 @@ final class GLMGradientTests: XCTestCase {
         }
     }
 
+    /// Four derivatives in lanes equal the scalar derivative bit for bit, over margins from tiny
+    /// to overflowing, both signs of zero, infinities and NaN, for both losses.
+    func testFourDerivativesInLanesEqualTheScalarOnes() {
+        var g = SeededGenerator(seed: 51)
+        var zs: [Double] = [0, -0.0, 1e-300, -1e-300, 700, -700, 800, -800, .infinity, -.infinity, .nan, 1, -1, 36.7, -36.7]
+        for _ in 0..<4000 { zs.append(g.normal() * pow(10, Double(Int(g.next() % 7)) - 3)) }
+        while zs.count % 4 != 0 { zs.append(0.5) }
+        for loss in GLMLoss.allCases {
+            for k in stride(from: 0, to: zs.count, by: 4) {
+                for y in [1.0, -1.0] {
+                    let z = SIMD4(zs[k], zs[k + 1], zs[k + 2], zs[k + 3]), yv = SIMD4<Double>(repeating: y)
+                    let d = loss.derivatives(z, yv)
+                    for q in 0..<4 {
+                        let want = loss.derivative(z[q], y)
+                        XCTAssertEqual(d[q].bitPattern, want.bitPattern, "\(loss) z \(z[q]) y \(y): \(d[q]) vs \(want)")
+                    }
+                }
+            }
+        }
+    }
+
     /// The fused evaluation pass: the agents' losses are `glmBatchLosses`' bit for bit, and the
     /// pooled model's loss over batches that cover every row once is the full-data loss sum (the
     /// objective's, up to rounding; against a plain Double loop too) with the same count of rows

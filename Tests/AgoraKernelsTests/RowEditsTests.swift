@@ -310,6 +310,8 @@ final class RowEditsTests: XCTestCase {
             XCTAssertLessThanOrEqual(err, 1, "exp(\(x)): \(got) vs libm \(want)")
         }
         XCTAssertLessThan(worst, 1.0001)
+        XCTAssertTrue(Kernels.fastExp(.nan).isNaN, "a NaN gives NaN (it used to trap in an integer conversion)")
+        XCTAssertTrue(Kernels.fastExp(SIMD8<Double>(repeating: .nan))[0].isNaN)
         XCTAssertEqual(Kernels.fastExp(-1000), Kernels.fastExp(-708), "clamped below")
         XCTAssertEqual(Kernels.fastExp(1000), Kernels.fastExp(709), "clamped above")
         XCTAssertGreaterThan(Kernels.fastExp(-1000), 0)
