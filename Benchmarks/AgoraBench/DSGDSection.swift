@@ -64,12 +64,8 @@ extension BenchSession {
                     "   bound (gradient rows at %@, where the %.0f MB data set fits; mix traffic at %@): %.1f us; the iteration runs at %.2f of it",
                 gradBound.0, dataBytes / 1e6, copyBound(workingSet: mixBytes, threads: allThreads).0,
                 boundSeconds * 1e6, dsgdBoundFraction!))
-        let peerDir = try PeerFolder("agora-dsgd-peer"), dir = peerDir.path
-        try peerDir.write(x.storage, "x.f32")
-        try peerDir.write(y, "y.f32")
-        try peerDir.write(theta.storage, "theta.f32")
-        try peerDir.write(batches.flatMap { $0.map { Int32($0) } }, "batch.i32")
-        try peerDir.write(ex.mixingMatrix(iteration: 0).csr.dense().storage, "w.f64")
+        let peerDir = try PeerFolder.dsgd("agora-dsgd-peer", x: x, y: y, theta: theta, batches: batches, exchange: ex)
+        let dir = peerDir.path
         if let peer = runPeer(
             ["dsgd_numpy.py", dir, "\(agents)", "\(rowsPer)", "\(batch)", "\(d)", "0.1", "1e-3", "1e-4", "\(reps)"], timeout: 120),
             let secs = peer["seconds"] as? Double,

@@ -85,12 +85,8 @@ extension BenchSession {
             // The JAX jit peer of the bare iteration (dense W: up to 1000 agents), same inputs and
             // step size (lambda_0 at t = 0), answers compared.
             if n == 1000 {
-                let peerDir = try PeerFolder("agora-experiment-peer"), dir = peerDir.path
-                try peerDir.write(x.storage, "x.f32")
-                try peerDir.write(y, "y.f32")
-                try peerDir.write(theta.storage, "theta.f32")
-                try peerDir.write(batches.flatMap { $0.map { Int32($0) } }, "batch.i32")
-                try peerDir.write(ex.mixingMatrix(iteration: 0).csr.dense().storage, "w.f64")
+                let peerDir = try PeerFolder.dsgd("agora-experiment-peer", x: x, y: y, theta: theta, batches: batches, exchange: ex)
+                let dir = peerDir.path
                 let lr = mech.stepSize(0), c = mech.payments?.coefficient(0) ?? 0
                 if let peer = runJAXPeer(
                     "dsgd", [dir, "\(n)", "\(rowsPer)", "\(batch)", "\(d)", "\(lr)", "\(c)", "\(e.l2)", "\(reps)"], timeout: 300),

@@ -1,4 +1,6 @@
 import AgoraBenchCore
+import AgoraKernels
+import AgoraTopology
 import Foundation
 
 func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -80,6 +82,20 @@ struct PeerFolder {
     func write<E>(_ v: [E], _ name: String) throws {
         try v.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: URL(fileURLWithPath: path + "/" + name))
     }
+    /// The inputs of the DSGD iteration peers (`dsgd_numpy.py`, `jax_peers.py dsgd`): features,
+    /// targets, parameters, the batches' rows and the dense mixing matrix of iteration 0.
+    static func dsgd(
+        _ name: String, x: Matrix<Float>, y: [Float], theta: Matrix<Float>, batches: [[Int]], exchange: InProcessExchange
+    ) throws -> PeerFolder {
+        let folder = try PeerFolder(name)
+        try folder.write(x.storage, "x.f32")
+        try folder.write(y, "y.f32")
+        try folder.write(theta.storage, "theta.f32")
+        try folder.write(batches.flatMap { $0.map { Int32($0) } }, "batch.i32")
+        try folder.write(exchange.mixingMatrix(iteration: 0).csr.dense().storage, "w.f64")
+        return folder
+    }
+
     /// The file as an array of E, or nil when it is missing or its size is not a whole number of E.
     func read<E>(_ name: String, as _: E.Type) -> [E]? {
         guard let data = FileManager.default.contents(atPath: path + "/" + name), data.count % MemoryLayout<E>.stride == 0 else {
