@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 // Rows of any scalar type read with Double arithmetic ("wide"): what the reference solve and the
 // evaluations need on data that training keeps in Float. Float to Double is exact, so these give
 // the numbers of a Double copy of the rows without holding that copy (8 bytes per stored entry:
@@ -231,7 +234,30 @@ extension Kernels {
     ) throws
         -> [Double]
     {
-        guard theta.count == x.cols else { throw AgoraError.shape("wideMargins: \(theta.count) parameters for \(x.cols) features") }
+        try mapMargins("wideMargins", x, theta, pool: pool) { $0 }
+    }
+
+    /// l''(z_i) of the logistic loss at every row's margin, sigma(z) (1 - sigma(z)) with libm's
+    /// exponential: the row weights of the Newton reference's Hessian, in the same parallel pass as
+    /// the margins (each row's value does not depend on the thread count).
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func logisticCurvatures<T: AgoraScalar>(
+        _ x: FeatureRows<T>, parameters theta: [Double], pool: ThreadPool = .shared
+    ) throws -> [Double] {
+        try mapMargins("logisticCurvatures", x, theta, pool: pool) { z in
+            let s = 1 / (1 + exp(-z))
+            return s * (1 - s)
+        }
+    }
+
+    /// f(x_i . theta) for every row, rows in parallel (the one loop of `wideMargins` and
+    /// `logisticCurvatures`).
+    @inline(__always)
+    static func mapMargins<T: AgoraScalar>(
+        _ kernel: String, _ x: FeatureRows<T>, _ theta: [Double], pool: ThreadPool, _ f: (Double) -> Double
+    ) throws -> [Double] {
+        guard theta.count == x.cols else { throw AgoraError.shape("\(kernel): \(theta.count) parameters for \(x.cols) features") }
         var out = [Double](repeating: 0, count: x.rows)
         guard x.rows > 0 else { return out }
         theta.withUnsafeBufferPointer { tb in
@@ -239,7 +265,7 @@ extension Kernels {
                 let w = tb.baseAddress!, o = ob.baseAddress!
                 x.withRowAccess { rows in
                     pool.parallelFor(x.rows, bytes: x.rows * x.cols * MemoryLayout<T>.stride) { r in
-                        for i in r { o[i] = rows.dotWide(row: i, w) }
+                        for i in r { o[i] = f(rows.dotWide(row: i, w)) }
                     }
                 }
             }

@@ -86,21 +86,7 @@ public enum ReferenceSolver {
     /// l''(z_i) at the current margins (the Hessian's row weights).
     static func curvatures<T: AgoraScalar>(_ model: LinearModel, _ x: FeatureRows<T>, _ theta: [Double]) throws -> [Double] {
         switch model.loss {
-        case .logistic:
-            // In parallel: one libm exponential per row, 2 x 10^7 of them per Newton step at 10^5
-            // agents (each element's formula is unchanged, so is the result).
-            var w = try Kernels.wideMargins(x, parameters: theta)
-            w.withUnsafeMutableBufferPointer { b in
-                let p = b.baseAddress!, n = b.count
-                nonisolated(unsafe) let out = p
-                ThreadPool.shared.parallelFor(n, bytes: 8 * n) { r in
-                    for i in r {
-                        let s = 1 / (1 + exp(-out[i]))
-                        out[i] = s * (1 - s)
-                    }
-                }
-            }
-            return w
+        case .logistic: return try Kernels.logisticCurvatures(x, parameters: theta)
         case .squared: return [Double](repeating: 1, count: x.rows)
         }
     }
