@@ -85,7 +85,7 @@ final class TopologyHandle {
 }
 
 @_cdecl("agora_abi_version")
-public func agora_abi_version() -> Int32 { 2 }
+public func agora_abi_version() -> Int32 { 3 }
 
 @_cdecl("agora_topology_create")
 public func agora_topology_create(

@@ -68,7 +68,8 @@ public func agora_market_step_f32(
     _ clients: Int64, _ params: Int64, _ uploaded: UnsafePointer<Float>?, _ origin: UnsafePointer<Float>?,
     _ sizes: UnsafePointer<Double>?, _ costs: UnsafePointer<Double>?, _ eagerness: UnsafePointer<Double>?,
     _ trueSizes: UnsafePointer<Double>?, _ trueCosts: UnsafePointer<Double>?, _ trueEagerness: UnsafePointer<Double>?,
-    _ active: UnsafePointer<UInt8>?, _ lambda: Double, _ eta: Double, _ distance: Int32, _ tieBreak: Int32, _ centreStep: Int32,
+    _ active: UnsafePointer<UInt8>?, _ settled: UnsafePointer<UInt8>?, _ lambda: Double, _ eta: Double, _ distance: Int32,
+    _ tieBreak: Int32, _ centreStep: Int32,
     _ seed: UInt64, _ imports: UnsafeMutablePointer<Int32>?, _ payments: UnsafeMutablePointer<Double>?,
     _ netPayments: UnsafeMutablePointer<Double>?, _ utilities: UnsafeMutablePointer<Double>?,
     _ distances: UnsafeMutablePointer<Double>?, _ centres: UnsafeMutablePointer<Float>?,
@@ -98,6 +99,7 @@ public func agora_market_step_f32(
                 CBuffer("uploaded", uploaded, total), CBuffer("origin", origin, Int(params)), CBuffer("sizes", sizes, m),
                 CBuffer("costs", costs, m), CBuffer("eagerness", eagerness, m), CBuffer("true_sizes", trueSizes, m),
                 CBuffer("true_costs", trueCosts, m), CBuffer("true_eagerness", trueEagerness, m), CBuffer("active", active, m),
+                CBuffer("settled", settled, m),
             ])
         let metric: MarketDistance, ties: MarketTieBreak, step: CentreStep
         switch distance {
@@ -118,9 +120,11 @@ public func agora_market_step_f32(
         let market = ModelMarket(lambda: lambda, eta: eta, distance: metric, tieBreak: ties, centreStep: step)
         try market.validate()
         let mask = active.map { a in (0..<m).map { a[$0] != 0 } }
+        let settling = settled.map { s in (0..<m).map { s[$0] != 0 } }
         var ws = ModelMarket.Workspace<Float>()
         let (outcome, d) = try market.step(
-            uploaded: theta, origin: o, reports: reports, truth: truth, active: mask, seed: seed, workspace: &ws)
+            uploaded: theta, origin: o, reports: reports, truth: truth, active: mask, seed: seed, settled: settling,
+            workspace: &ws)
         for i in 0..<m {
             netPayments[i] = outcome.netPayments[i]
             utilities[i] = outcome.utilities[i]
@@ -128,9 +132,10 @@ public func agora_market_step_f32(
                 imports[i * m + j] = -1
                 payments[i * m + j] = 0
             }
+            // An unsettled buyer's imports are listed with no payments (`outcome.payments[i]` empty).
             for (k, j) in outcome.imports[i].enumerated() {
                 imports[i * m + k] = Int32(j)
-                payments[i * m + j] = outcome.payments[i][k]
+                if k < outcome.payments[i].count { payments[i * m + j] = outcome.payments[i][k] }
             }
         }
         if let distances { distances.update(from: d.storage, count: m * m) }

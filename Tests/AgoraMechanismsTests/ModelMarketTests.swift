@@ -102,6 +102,53 @@ final class ModelMarketTests: XCTestCase {
         }
     }
 
+    /// A buyer left out of `settled` keeps its learned imports but pays, gains and costs its
+    /// exporters nothing; every settled buyer pays exactly what the full market sets (the formula
+    /// recomputed here), and the budget balances.
+    func testUnsettledBuyersKeepTheGraphAndPayNothing() throws {
+        var draw = IncentiveAudit.MarketDraw()
+        draw.clients = 12
+        let mech = ModelMarket(lambda: 2)
+        var checked = 0
+        for (k, (truth, d, _)) in try IncentiveAudit.randomMarkets(draw, count: 30, seed: 11).enumerated() {
+            let full = try mech.clear(reports: truth, distances: d)
+            let settled = (0..<truth.count).map { ($0 + k) % 3 != 0 }
+            let o = try mech.clear(reports: truth, distances: d, settled: settled)
+            XCTAssertEqual(o.imports, full.imports)
+            XCTAssertEqual(o.unsettled, (0..<truth.count).map { !settled[$0] && !full.imports[$0].isEmpty })
+            var net = [Double](repeating: 0, count: truth.count), sold = [Int](repeating: 0, count: truth.count)
+            for i in 0..<truth.count {
+                guard settled[i] else {
+                    XCTAssertEqual(o.payments[i], [])
+                    XCTAssertEqual(o.gains[i], 0)
+                    continue
+                }
+                XCTAssertEqual(o.payments[i], full.payments[i])
+                XCTAssertEqual(o.gains[i], full.gains[i])
+                for (q, j) in o.imports[i].enumerated() {
+                    net[i] += o.payments[i][q]
+                    net[j] -= o.payments[i][q]
+                    sold[j] += 1
+                    checked += 1
+                }
+            }
+            XCTAssertEqual(o.buyers, sold)
+            for i in 0..<truth.count {
+                XCTAssertEqual(o.netPayments[i], net[i], accuracy: 1e-12)
+                XCTAssertEqual(o.utilities[i], o.gains[i] - truth[i].cost * Double(sold[i]) - net[i], accuracy: 1e-9)
+            }
+            XCTAssertLessThanOrEqual(o.budgetResidual, 1e-12)
+        }
+        XCTAssertGreaterThan(checked, 20, "markets with no settled trade test nothing")
+        XCTAssertThrowsError(
+            try mech.clear(
+                reports: [ClientEconomics](repeating: .init(dataSize: 1, cost: 1, eagerness: 1), count: 2),
+                distances: Matrix<Double>(rows: 2, cols: 2), settled: [true])
+        ) { e in
+            XCTAssertTrue("\(e)".contains("settlement flags"), "\(e)")
+        }
+    }
+
     func testGreedyGraphFollowsThresholdsAndStopsAtFirstFailure() throws {
         // The graph decides most candidates without solving their thresholds (a closed-form
         // viability test, see `graph`); the naive reference solves every one. Small and larger

@@ -121,14 +121,14 @@ static void extra_cases(agora_topology *t) {
                   && strstr(msg, "overlap"), "cosines over models: %s", msg);
         double sizes[3] = {100, 100, 100}, costs[3] = {1, 1, 1}, eager[3] = {5e5, 5e5, 5e5}, pay[9], net[3], util[3];
         int32_t imports[9];
-        CHECK(ST(agora_market_step_f32(3, 2, models, origin, sizes, costs, eager, NULL, NULL, NULL, NULL, 1.0, 1.0, 7, 0, 0, 1, imports, pay,
+        CHECK(ST(agora_market_step_f32(3, 2, models, origin, sizes, costs, eager, NULL, NULL, NULL, NULL, NULL, 1.0, 1.0, 7, 0, 0, 1, imports, pay,
                                     net, util, NULL, NULL, msg, sizeof msg)) == AGORA_ERROR_ARGUMENT, "distance 7: %s", msg);
-        CHECK(ST(agora_market_step_f32(3, 2, models, origin, sizes, costs, eager, NULL, NULL, NULL, NULL, -1.0, 1.0, 0, 0, 0, 1, imports,
+        CHECK(ST(agora_market_step_f32(3, 2, models, origin, sizes, costs, eager, NULL, NULL, NULL, NULL, NULL, -1.0, 1.0, 0, 0, 0, 1, imports,
                                     pay, net, util, NULL, NULL, msg, sizeof msg)) == AGORA_ERROR_CONFIGURATION, "lambda -1: %s", msg);
-        CHECK(ST(agora_market_step_f32(3, 2, models, origin, NULL, costs, eager, NULL, NULL, NULL, NULL, 1.0, 1.0, 0, 0, 0, 1, imports, pay,
+        CHECK(ST(agora_market_step_f32(3, 2, models, origin, NULL, costs, eager, NULL, NULL, NULL, NULL, NULL, 1.0, 1.0, 0, 0, 0, 1, imports, pay,
                                     net, util, NULL, NULL, msg, sizeof msg)) == AGORA_ERROR_ARGUMENT, "NULL sizes: %s", msg);
         double neg_sizes[3] = {100, -1, 100};
-        CHECK(ST(agora_market_step_f32(3, 2, models, origin, neg_sizes, costs, eager, NULL, NULL, NULL, NULL, 1.0, 1.0, 0, 0, 0, 1, imports,
+        CHECK(ST(agora_market_step_f32(3, 2, models, origin, neg_sizes, costs, eager, NULL, NULL, NULL, NULL, NULL, 1.0, 1.0, 0, 0, 0, 1, imports,
                                     pay, net, util, NULL, NULL, msg, sizeof msg)) == AGORA_ERROR_CONFIGURATION, "size -1: %s", msg);
     }
     begin_case("contract: one type and errors");

@@ -18,7 +18,7 @@ __all__ = ["AgoraError", "Topology", "topology", "mix", "mix_step", "dsgd_paymen
            "Features", "glm_gradients", "update_geometry", "market_step", "blas_info", "recommend_blas_core", "check_blas_core", "abi_version", "ABI_VERSION"]
 
 #: The C ABI version this package was written for (agora.h's AGORA_ABI_VERSION).
-ABI_VERSION = 2
+ABI_VERSION = 3
 
 _STATUS = {1: "argument", 2: "shape", 3: "configuration", 4: "data", 5: "io", 6: "numerical", 7: "resources"}
 
@@ -108,7 +108,7 @@ def _load() -> ctypes.CDLL:
     lib.agora_features_free.restype = None
     lib.agora_glm_gradients_f32.argtypes = [vp, c_int32, c_float, vp, c_int64, c_int64, vp, vp, vp, vp, msg, c_size_t]
     lib.agora_update_geometry_f32.argtypes = [c_int64, c_int64, vp, vp, vp, vp, msg, c_size_t]
-    lib.agora_market_step_f32.argtypes = [c_int64, c_int64, vp, vp, vp, vp, vp, vp, vp, vp, vp, c_double, c_double,
+    lib.agora_market_step_f32.argtypes = [c_int64, c_int64, vp, vp, vp, vp, vp, vp, vp, vp, vp, vp, c_double, c_double,
                                           c_int32, c_int32, c_int32, c_uint64, vp, vp, vp, vp, vp, vp, msg, c_size_t]
     for name in ("agora_update_geometry_f32", "agora_market_step_f32", "agora_topology_create", "agora_topology_csr", "agora_topology_degrees", "agora_topology_spectral_gap",
                  "agora_mix_f32", "agora_mix_f64", "agora_mix_step_f32", "agora_mix_step_f64", "agora_dsgd_payments",
@@ -524,12 +524,14 @@ _CENTRE_STEPS = {"relative": 0, "absolute": 1}
 
 
 def market_step(uploaded: np.ndarray, origin, sizes, costs, eagerness, truth: Optional[dict] = None, active=None,
-                lam: float = 2.0, eta: float = 1.0, distance: str = "cosine", tie_break: str = "index",
+                settled=None, lam: float = 2.0, eta: float = 1.0, distance: str = "cosine", tie_break: str = "index",
                 centre_step: str = "relative", seed: int = 0, centres_out: Optional[np.ndarray] = None) -> dict:
     """One server step of the iPFL model-sharing market over the uploaded models (float32 clients x
     parameters, measured as updates from `origin`) with the clients' reported data sizes, export
     costs and eagerness (`truth`: a dict with the same three keys for the utilities; default the
-    reports). `active`: a boolean mask of clients in the market (default all).
+    reports). `active`: a boolean mask of clients in the market (default all). `settled`: a boolean
+    mask of the buyers whose purchases are paid for (default all); a buyer left out (its training
+    will not use what it bought) keeps its imports but pays, gains and costs its exporters nothing.
 
     Returns a dict: imports (list of lists, purchase order), payments (clients x clients, r_ij paid
     by i to j), net_payments, utilities, distances (clients x clients) and centres (clients x
@@ -546,11 +548,14 @@ def market_step(uploaded: np.ndarray, origin, sizes, costs, eagerness, truth: Op
         if missing:
             raise ValueError(f"truth needs sizes, costs and eagerness; missing {sorted(missing)}")
         tru = [_vector("truth " + k, truth[k], m) for k in ("sizes", "costs", "eagerness")]
-    mask = None
-    if active is not None:
-        mask = np.ascontiguousarray(active, dtype=np.uint8)
-        if mask.shape != (m,):
-            raise ValueError(f"active must hold one flag per client ({m}), got shape {mask.shape}")
+    def flags(name, value):
+        if value is None:
+            return None
+        f = np.ascontiguousarray(value, dtype=np.uint8)
+        if f.shape != (m,):
+            raise ValueError(f"{name} must hold one flag per client ({m}), got shape {f.shape}")
+        return f
+    mask, settle_mask = flags("active", active), flags("settled", settled)
     for name, table in (("distance", _DISTANCES), ("tie_break", _TIES), ("centre_step", _CENTRE_STEPS)):
         value = {"distance": distance, "tie_break": tie_break, "centre_step": centre_step}[name]
         if value not in table:
@@ -566,7 +571,7 @@ def market_step(uploaded: np.ndarray, origin, sizes, costs, eagerness, truth: Op
     distances = np.empty((m, m), np.float64)
     ptr = lambda a: None if a is None else a.ctypes.data
     _call(_lib.agora_market_step_f32, m, p, _ptr(x), _ptr(o), ptr(rep[0]), ptr(rep[1]), ptr(rep[2]),
-          ptr(tru[0]), ptr(tru[1]), ptr(tru[2]), ptr(mask), float(lam), float(eta), _DISTANCES[distance],
+          ptr(tru[0]), ptr(tru[1]), ptr(tru[2]), ptr(mask), ptr(settle_mask), float(lam), float(eta), _DISTANCES[distance],
           _TIES[tie_break], _CENTRE_STEPS[centre_step], int(seed), _ptr(imports), _ptr(payments),
           _ptr(net), _ptr(utilities), _ptr(distances), _ptr(centres))
     return {"imports": [[int(j) for j in row if j >= 0] for row in imports], "payments": payments,

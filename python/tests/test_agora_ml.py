@@ -115,7 +115,7 @@ def test_the_library_is_called_without_the_gil():
 
 
 def test_abi_version():
-    assert agora_ml.abi_version() == agora_ml.ABI_VERSION == 2
+    assert agora_ml.abi_version() == agora_ml.ABI_VERSION == 3
 
 
 @pytest.mark.parametrize("weighting", ["unit", "mixing-weight", "degree-normalised"])
@@ -317,6 +317,29 @@ def test_market_step_inactive_clients_neither_buy_nor_sell():
     r = agora_ml.market_step(uploaded, origin, sizes, costs, eagerness, active=active)
     assert r["imports"][1] == [] and r["imports"][4] == []
     assert all(1 not in js and 4 not in js for js in r["imports"])
+
+
+def test_market_step_unsettled_buyers_keep_their_imports_and_pay_nothing():
+    uploaded, origin, sizes, costs, eagerness = market_inputs()
+    full = agora_ml.market_step(uploaded, origin, sizes, costs, eagerness)
+    buyers = [i for i, js in enumerate(full["imports"]) if js]
+    assert len(buyers) >= 2, "the fixture should have several buyers"
+    settled = np.ones(len(sizes), bool)
+    settled[buyers[0]] = False
+    r = agora_ml.market_step(uploaded, origin, sizes, costs, eagerness, settled=settled)
+    assert r["imports"] == full["imports"], "the learned graph does not depend on who pays"
+    assert np.all(r["payments"][buyers[0]] == 0)
+    for i in buyers[1:]:
+        assert np.array_equal(r["payments"][i], full["payments"][i]), "a settled payment is the full market's"
+    assert abs(r["net_payments"].sum()) < 1e-8, "budget balance"
+    sold = np.array([sum(j in js for i, js in enumerate(r["imports"]) if settled[i]) for j in range(len(sizes))])
+    paid = r["payments"].sum(axis=1) - r["payments"].sum(axis=0)
+    gains = np.array([marginal_gain(eagerness[i], sizes[i], sizes[js].sum()) if settled[i] else 0.0
+                      for i, js in enumerate(r["imports"])])
+    assert np.allclose(r["net_payments"], paid, atol=1e-9)
+    assert np.allclose(r["utilities"], gains - costs * sold - paid, atol=1e-8)
+    with pytest.raises(ValueError, match="settled must hold one flag per client"):
+        agora_ml.market_step(uploaded, origin, sizes, costs, eagerness, settled=[True])
 
 
 def test_market_step_truth_changes_utilities_not_the_market():

@@ -22,7 +22,7 @@
 extern "C" {
 #endif
 
-#define AGORA_ABI_VERSION 2
+#define AGORA_ABI_VERSION 3
 
 typedef int32_t agora_status;
 enum {
@@ -138,7 +138,9 @@ agora_status agora_update_geometry_f32(int64_t clients, int64_t params, const fl
  * models' updates, the collaboration graph (per-importer thresholds), marginal-benefit payments and
  * the prox centres. Reports (sizes N, export costs c, eagerness K; clients each) drive the market;
  * true_* (or all three NULL: the reports) give the utilities. active[clients] (NULL: all) leaves
- * clients out. lambda > 0, eta > 0; distance 0 cosine / 1 squared L2; tie_break 0 index / 1 seeded
+ * clients out. settled[clients] (NULL: all) says whose purchases are paid for: a buyer with
+ * settled[i] = 0 (its training will not use what it bought) keeps its imports in the graph but
+ * pays nothing, gains nothing and costs its exporters nothing. lambda > 0, eta > 0; distance 0 cosine / 1 squared L2; tie_break 0 index / 1 seeded
  * random (seed); centre_step 0 relative (scale-free, Agora's default) / 1 absolute (the paper's).
  * Outputs: imports[clients * clients]: row i lists the exporters i buys from in purchase order, -1
  * after the last; payments[clients * clients]: r_ij paid by i to j (0 where i does not buy from j);
@@ -148,7 +150,7 @@ agora_status agora_update_geometry_f32(int64_t clients, int64_t params, const fl
 agora_status agora_market_step_f32(int64_t clients, int64_t params, const float *uploaded, const float *origin,
                                    const double *sizes, const double *costs, const double *eagerness,
                                    const double *true_sizes, const double *true_costs, const double *true_eagerness,
-                                   const uint8_t *active, double lambda, double eta, int32_t distance, int32_t tie_break,
+                                   const uint8_t *active, const uint8_t *settled, double lambda, double eta, int32_t distance, int32_t tie_break,
                                    int32_t centre_step, uint64_t seed, int32_t *imports, double *payments,
                                    double *net_payments, double *utilities, double *distances, float *centres,
                                    char *message, size_t message_size);

@@ -170,27 +170,19 @@ struct IPFLStrategy: FederatedStrategy {
         let pulled = (0..<run.clients).map { run.active[$0] && t > 0 && (!lastImports[$0].isEmpty || (market.proxWithoutImports ?? true)) }
         let strengths = (0..<run.clients).map { Float(pulled[$0] ? self.strengths[$0] : 0) }
         try run.trainModels(centres: centres, strengths: centres == nil ? nil : strengths)
-        // 3. Attack hook on uploads; 4-7. the server.
+        // 3. Attack hook on uploads; 4-7. the server. Honest accounting: a purchase is realised
+        // when the buyer's next round trains towards a centre built from it (a positive strength
+        // and a round left); the market settles only those buyers (`ModelMarket.settle`), and the
+        // learned graph stays `imports`.
+        let realising = (0..<run.clients).map { self.strengths[$0] > 0 && t + 1 < run.experiment.rounds }
         let uploaded = try run.upload(run.theta)
         let (outcome, d) = try market.step(
             uploaded: uploaded, origin: run.origin, reports: run.reports, truth: run.truth,
-            active: run.active, seed: tieSeed.next(), workspace: &workspace)
+            active: run.active, seed: tieSeed.next(), settled: realising, workspace: &workspace)
         centres = workspace.centres
         lastImports = outcome.imports
-        // Honest accounting: a purchase is realised when the buyer's next round trains towards a
-        // centre built from it (a positive strength and a round left). Only realised purchases are
-        // paid for and counted as gains (a buyer's purchases are all realised or none, so each
-        // realised payment is the one the full market sets); the learned graph stays `imports`.
-        let unrealised = (0..<run.clients).map { i in
-            !outcome.imports[i].isEmpty && !(self.strengths[i] > 0 && t + 1 < run.experiment.rounds)
-        }
-        var settled = outcome
-        if unrealised.contains(true) {
-            let realised = (0..<run.clients).map { unrealised[$0] ? [] : outcome.imports[$0] }
-            settled = market.settle(imports: realised, reports: run.reports, truth: run.truth, distances: d)
-            settled.thresholdIterations = outcome.thresholdIterations
-        }
-        return FederatedRoundResult(evaluated: run.theta, imports: outcome.imports, market: (settled, d), unrealised: unrealised)
+        let unrealised = outcome.unsettled ?? [Bool](repeating: false, count: run.clients)
+        return FederatedRoundResult(evaluated: run.theta, imports: outcome.imports, market: (outcome, d), unrealised: unrealised)
     }
 }
 

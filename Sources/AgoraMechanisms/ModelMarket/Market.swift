@@ -119,6 +119,9 @@ public struct MarketOutcome: Codable, Sendable {
     public var buyers: [Int]
     /// Newton iterations used by all threshold solves (for diagnostics).
     public var thresholdIterations: Int
+    /// Per client, whether it bought (`imports` non-empty) but its purchases were not settled
+    /// (`ModelMarket.settle`'s `settled`): no payment, no gain, no export cost. nil: all settled.
+    public var unsettled: [Bool]? = nil
 
     /// |sum_i p_i|.
     public var budgetResidual: Double { abs(netPayments.reduce(0, +)) }
@@ -330,16 +333,23 @@ public struct ModelMarket: Codable, Sendable, Equatable {
 
     /// Payments r_ij = G_i(a_i) - G_i(a_i - e_j) - lambda (N_j/N_i) d_ij on reported values, net
     /// payments, and utilities U_i = G_i - c_i (importers of i) - p_i on true values.
+    ///
+    /// `settled` (nil: every buyer) says whose purchases are realised: a buyer whose training will
+    /// not use what it bought (a prox strength of 0, or no round left to train in) neither pays for
+    /// its imports nor counts their gain, and its exporters bear no cost for it. Its imports stay in
+    /// the outcome (`imports`, the learned graph) with an empty payment list. A buyer's purchases are
+    /// settled all or none, so each settled payment is the one the full market sets and the budget
+    /// still balances exactly.
     public func settle(
         imports: [[Int]], reports r: [ClientEconomics], truth: [ClientEconomics],
-        distances d: Matrix<Double>
+        distances d: Matrix<Double>, settled: [Bool]? = nil
     ) -> MarketOutcome {
         let m = r.count
         var pay = [[Double]](repeating: [], count: m)
         var net = [Double](repeating: 0, count: m)
         var buyers = [Int](repeating: 0, count: m)
         var gains = [Double](repeating: 0, count: m)
-        for i in 0..<m {
+        for i in 0..<m where settled?[i] ?? true {
             let total = imports[i].reduce(r[i].dataSize) { $0 + r[$1].dataSize }
             for j in imports[i] {
                 let marginal = MarketGain.marginal(eagerness: r[i].eagerness, before: total - r[j].dataSize, added: r[j].dataSize)
@@ -354,21 +364,25 @@ public struct ModelMarket: Codable, Sendable, Equatable {
         }
         let costs = (0..<m).map { truth[$0].cost * Double(buyers[$0]) }
         let util = (0..<m).map { gains[$0] - costs[$0] - net[$0] }
+        let unsettled = settled.map { s in (0..<m).map { !s[$0] && !imports[$0].isEmpty } }
         return MarketOutcome(
             imports: imports, payments: pay, netPayments: net, gains: gains, exportCosts: costs,
-            utilities: util, buyers: buyers, thresholdIterations: 0)
+            utilities: util, buyers: buyers, thresholdIterations: 0, unsettled: unsettled)
     }
 
-    /// Graph learning and settlement in one call (validated).
+    /// Graph learning and settlement in one call (validated); `settled` as in `settle`.
     public func clear(
         reports: [ClientEconomics], truth: [ClientEconomics]? = nil, distances: Matrix<Double>,
-        active: [Bool]? = nil, seed: UInt64 = 0
+        active: [Bool]? = nil, seed: UInt64 = 0, settled: [Bool]? = nil
     ) throws -> MarketOutcome {
         let truth = truth ?? reports
         try validate()
         try Self.check(reports, truth, distances, active)
+        if let settled, settled.count != reports.count {
+            throw AgoraError.configuration("\(settled.count) settlement flags for \(reports.count) clients", field: "settled")
+        }
         let g = graph(reports: reports, distances: distances, active: active, seed: seed)
-        var o = settle(imports: g.imports, reports: reports, truth: truth, distances: distances)
+        var o = settle(imports: g.imports, reports: reports, truth: truth, distances: distances, settled: settled)
         o.thresholdIterations = g.iterations
         return o
     }
@@ -382,13 +396,14 @@ public struct ModelMarket: Codable, Sendable, Equatable {
     }
 
     /// One server step of Algorithm 1 (steps 4-7): update geometry of the uploaded models (one Gram
-    /// matrix), distances, graph learning, payments and utilities, and the prox centres (left in
-    /// `workspace.centres`; the workspace's buffers are reused when shapes match).
+    /// matrix), distances, graph learning, payments and utilities (for the `settled` buyers, as in
+    /// `settle`), and the prox centres (left in `workspace.centres`; the workspace's buffers are
+    /// reused when shapes match).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func step<T: AgoraScalar>(
         uploaded theta: Matrix<T>, origin: [T], reports: [ClientEconomics],
-        truth: [ClientEconomics]? = nil, active: [Bool]? = nil, seed: UInt64 = 0,
+        truth: [ClientEconomics]? = nil, active: [Bool]? = nil, seed: UInt64 = 0, settled: [Bool]? = nil,
         workspace ws: inout Workspace<T>
     ) throws -> (outcome: MarketOutcome, distances: Matrix<Double>) {
         guard theta.rows == reports.count else {
@@ -396,7 +411,7 @@ public struct ModelMarket: Codable, Sendable, Equatable {
         }
         try Kernels.updateGeometry(theta, origin: origin, into: &ws.geometry)
         let d = distances(ws.geometry)
-        let outcome = try clear(reports: reports, truth: truth, distances: d, active: active, seed: seed)
+        let outcome = try clear(reports: reports, truth: truth, distances: d, active: active, seed: seed, settled: settled)
         try proxCenters(parameters: theta, geometry: ws.geometry, imports: outcome.imports, reports: reports, into: &ws.centres)
         return (outcome, d)
     }
