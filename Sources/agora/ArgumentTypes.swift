@@ -27,6 +27,7 @@ extension CentreStep: ExpressibleByArgument {}
 extension DropoutRule: ExpressibleByArgument {}
 extension AttackConvention: ExpressibleByArgument {}
 extension MarketExperiment.ProxPilot.Scope: ExpressibleByArgument {}
+extension MarketExperiment.ProxPilot.Criterion: ExpressibleByArgument {}
 
 /// A yes/no choice (`--prox-without-imports yes|no`).
 enum YesNo: String, CaseIterable, ExpressibleByArgument {
@@ -36,7 +37,7 @@ enum YesNo: String, CaseIterable, ExpressibleByArgument {
 
 /// `agora market reproduce EXPERIMENT`: one of the paper's experiments, or all of them.
 enum ReproductionChoice: String, CaseIterable, ExpressibleByArgument {
-    case partitions, robustness, liars, inclusive, acceptance, all
+    case partitions, robustness, liars, inclusive, acceptance, gain, all
     var experiments: [MarketReproduction] { MarketReproduction.allCases.filter { self == .all || $0.rawValue == rawValue } }
 }
 

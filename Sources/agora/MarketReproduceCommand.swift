@@ -9,7 +9,7 @@ struct MarketReproduceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reproduce",
         abstract:
-            "The paper's market experiments on MNIST, digits and a9a (partitions, robustness, liars, inclusive) and the defaults' acceptance grid (acceptance: a9a, mushrooms, MNIST, digits x 3 partitions x 3 seeds), or all; each writes CSV + SVG and checks its claims cell by cell."
+            "The paper's market experiments on MNIST, digits and a9a (partitions, robustness, liars, inclusive), the defaults' acceptance grid (acceptance: a9a, mushrooms, MNIST, digits x 3 partitions x 3 seeds) and the collaborative-gain grid (gain: every method, 4 partitions, 3 seeds), or all; each writes CSV + SVG and checks its claims cell by cell."
     )
 
     @Argument(help: "The experiment to run, or all of them.") var experiment: ReproductionChoice = .all
@@ -17,9 +17,9 @@ struct MarketReproduceCommand: ParsableCommand {
     @Option(help: "Seed for every random choice.") var seed: UInt64 = 1
     @Option(
         help:
-            "acceptance only: its data sets, comma separated: named sets or data files (LIBSVM, IDX, CSV with the label last) (default a9a,mushrooms,mnist,digits)."
+            "acceptance and gain: their data sets, comma separated: named sets or data files (LIBSVM, IDX, CSV with the label last) (default a9a,mushrooms,mnist,digits)."
     ) var dataSets: String?
-    @Option(help: "acceptance only: seeds per cell, from --seed on (default \(MarketReproduction.acceptanceSeeds)).") var seeds: Int?
+    @Option(help: "acceptance and gain: seeds per cell, from --seed on (default \(MarketReproduction.acceptanceSeeds)).") var seeds: Int?
     @Option(help: "acceptance only: the pilot's scope (default: market; client reproduces the per-client column of docs/market.md).")
     var pilotScope: MarketExperiment.ProxPilot.Scope?
     @Option(help: "Write NAME.csv, NAME-checks.csv, NAME.svg and NAME.json per experiment into this folder.") var out: String?
@@ -30,8 +30,11 @@ struct MarketReproduceCommand: ParsableCommand {
         try reportingErrors {
             let chosen = experiment.experiments
             guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1, got \(rounds)") }
-            if dataSets != nil || seeds != nil || pilotScope != nil, !chosen.contains(.acceptance) {
-                throw ValidationError("--data-sets, --seeds and --pilot-scope apply to the acceptance experiment only")
+            if dataSets != nil || seeds != nil, !chosen.contains(.acceptance), !chosen.contains(.gain) {
+                throw ValidationError("--data-sets and --seeds apply to the acceptance and gain experiments only")
+            }
+            if pilotScope != nil, !chosen.contains(.acceptance) {
+                throw ValidationError("--pilot-scope applies to the acceptance experiment only")
             }
             let scope = pilotScope
             let sets = dataSets.map {

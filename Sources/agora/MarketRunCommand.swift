@@ -40,9 +40,10 @@ struct MarketRunCommand: ParsableCommand {
     private var pilotRounds: Int? { market.pilotRounds }
     private var pilotScope: MarketExperiment.ProxPilot.Scope? { market.pilotScope }
     private var proxWithoutImports: YesNo? { market.proxWithoutImports }
+    private var purchaseCheck: String? { market.purchaseCheck }
     private var distance: MarketDistance { market.distance }
     private var tieBreak: MarketTieBreak { market.tieBreak }
-    private var eagerness: Double { market.eagerness }
+    private var eagerness: String { market.eagerness }
     private var cost: Double { market.cost }
     private var KRange: String? { market.KRange }
     private var costRange: String? { market.costRange }
@@ -89,6 +90,7 @@ struct MarketRunCommand: ParsableCommand {
         case .paper:
             e.market = .paper
             e.proxPilot = nil
+            e.purchaseCheck = nil
         }
         e.market.distance = distance
         e.market.tieBreak = tieBreak
@@ -116,6 +118,12 @@ struct MarketRunCommand: ParsableCommand {
                 e.proxPilot!.rounds = pilotRounds
             }
         }
+        if let pilotCriterion = market.pilotCriterion {
+            guard e.proxPilot != nil, prox == nil else {
+                throw ValidationError("--pilot-criterion needs the pilot (not with --prox, --pilot-rounds 0 or --preset paper)")
+            }
+            e.proxPilot!.criterion = pilotCriterion
+        }
         if let pilotScope {
             let scope = pilotScope
             guard e.proxPilot != nil, prox == nil else {
@@ -137,6 +145,16 @@ struct MarketRunCommand: ParsableCommand {
         if let proxWithoutImports {
             e.market.proxWithoutImports = proxWithoutImports.isYes
         }
+        if let purchaseCheck {
+            if purchaseCheck == "off" {
+                e.purchaseCheck = nil
+            } else {
+                guard let v = Double(purchaseCheck), v.isFinite, v >= 0, v <= 1 else {
+                    throw ValidationError("--purchase-check must be a share in [0, 1] or 'off', got '\(purchaseCheck)'")
+                }
+                e.purchaseCheck = .init(share: v)
+            }
+        }
         e.rounds = rounds
         e.localSteps = localSteps
         e.batch = batch
@@ -145,7 +163,14 @@ struct MarketRunCommand: ParsableCommand {
         e.l2 = l2
         e.hidden = hidden
         e.testFraction = testFraction
-        e.eagerness = eagerness
+        if eagerness != "auto" {
+            guard let k = Double(eagerness), k.isFinite, k >= 0 else {
+                throw ValidationError("--K must be a non-negative number or 'auto', got '\(eagerness)'")
+            }
+            e.eagerness = k
+        } else if preset == .paper {
+            e.eagerness = 5e5
+        }
         e.cost = cost
         e.sizeScale = sizeScale
         e.dropout = dropout
@@ -229,6 +254,8 @@ struct MarketRunCommand: ParsableCommand {
         let attackerBuyers: [Int: Int]
         let audit: IncentiveAudit.Report?
         let proxStrengths: [Double]?
+        /// The K every importing client got when `--K auto` chose it.
+        let automaticEagerness: Double?
         let warnings: [String]
         /// iPFL's best accuracy minus local training's, over honest clients, with its standard error.
         let ipflAgainstLocal: MarketExperiment.PairedDifference?
@@ -236,12 +263,17 @@ struct MarketRunCommand: ParsableCommand {
 
     /// `--pilot-scope`'s value (also `market reproduce acceptance`'s).
     /// "K = 5e5, c = 1", or the range of each when it is drawn per client (the inclusive market).
-    static func economyLabel(_ e: MarketExperiment) -> String {
+    static func economyLabel(_ e: MarketExperiment, automatic: Double? = nil) -> String {
         func label(_ name: String, _ one: Double, _ each: [Double]?) -> String {
             guard let each, let lo = each.min(), let hi = each.max() else { return "\(name) = \(fmt(one))" }
             return "\(name) per client in [\(fmt(lo)), \(fmt(hi))]"
         }
-        return label("K", e.eagerness, e.eagernesses) + ", " + label("c", e.cost, e.costs)
+        let k =
+            e.eagernesses != nil
+            ? label("K", 0, e.eagernesses)
+            : e.eagerness.map { "K = \(fmt($0))" }
+                ?? automatic.map { "K = \(fmt($0)) (auto: every other client affordable)" } ?? "K = auto"
+        return k + ", " + label("c", e.cost, e.costs)
     }
 
     func run() throws {
@@ -270,7 +302,8 @@ struct MarketRunCommand: ParsableCommand {
                         paidPurchases: Self.purchases($0, unrealised: false), unrealisedPurchases: Self.purchases($0, unrealised: true),
                         maxBudgetResidual: $0.rounds.map(\.budgetResidual).max() ?? 0, seconds: $0.seconds)
                 },
-                attackerBuyers: attackerBuyers, audit: r.audit, proxStrengths: r.proxStrengths, warnings: r.warnings,
+                attackerBuyers: attackerBuyers, audit: r.audit, proxStrengths: r.proxStrengths,
+                automaticEagerness: r.automaticEagerness, warnings: r.warnings,
                 ipflAgainstLocal: r.ipflAgainstLocal)
             if let out { try write(r, summary, to: out) }
             if json {
@@ -284,7 +317,7 @@ struct MarketRunCommand: ParsableCommand {
             )
             for w in r.warnings { print("warning: \(w)") }
             print(
-                "market: lambda = \(fmt(e.market.lambda)), eta = \(fmt(e.market.eta)) (\((e.market.centreStep ?? .absolute).rawValue)), prox strength \(fmt(e.market.proxStrength))\((e.market.proxWithoutImports ?? true) ? "" : " (clients with imports only)"), \(Self.economyLabel(e)), distance \(e.market.distance.rawValue), tie-break \(e.market.tieBreak.rawValue)\n"
+                "market: lambda = \(fmt(e.market.lambda)), eta = \(fmt(e.market.eta)) (\((e.market.centreStep ?? .absolute).rawValue)), prox strength \(fmt(e.market.proxStrength))\((e.market.proxWithoutImports ?? true) ? "" : " (clients with imports only)"), \(Self.economyLabel(e, automatic: r.automaticEagerness)), distance \(e.market.distance.rawValue), tie-break \(e.market.tieBreak.rawValue)\n"
             )
             for m in r.methods {
                 print("\(m.method.rawValue):")
@@ -460,7 +493,7 @@ struct MarketFlags: ParsableArguments {
         String = "ipfl,local,fedavg"
     @Option(
         help:
-            "Market preset: default (scale-free personalization) or paper (the reference code's: eta = 5 absolute, prox strength lambda/eta for every client); the flags below override it."
+            "Market preset: default (scale-free personalization, the purchase check) or paper (the reference code's: eta = 5 absolute, prox strength lambda/eta for every client, no purchase check); the flags below override it."
     ) var preset: MarketPreset = .default
     @Option(help: "lambda: weight of model distance in prices and payments (default 2).") var lambda: Double?
     @Option(
@@ -479,11 +512,21 @@ struct MarketFlags: ParsableArguments {
         help:
             "Who the pilot chooses for: market (one strength for all clients, by the validation loss pooled over them; the default) or client (each client its own strength)."
     ) var pilotScope: MarketExperiment.ProxPilot.Scope?
+    @Option(help: "What the pilot compares on the validation rows: loss (default) or accuracy.")
+    var pilotCriterion: MarketExperiment.ProxPilot.Criterion?
     @Option(help: "Pull clients that bought nothing towards their own model too: yes (the reference code) or no (default).")
     var proxWithoutImports: YesNo?
+    @Option(
+        help:
+            "iPFL buyers' check of the models on offer, on their own training rows: a seller stays a candidate only if its model improves on theta0 by this share of the buyer's own improvement (default 0.5), or off."
+    ) var purchaseCheck: String?
     @Option(help: "Distance between updates.") var distance: MarketDistance = .cosine
     @Option(help: "Tie-break among equal thresholds: index (the reference code) or random.") var tieBreak: MarketTieBreak = .index
-    @Option(name: .customLong("K"), help: "Eagerness K of every importing client.") var eagerness: Double = 5e5
+    @Option(
+        name: .customLong("K"),
+        help:
+            "Eagerness K of every importing client, or auto: the smallest K at which the median client can afford every other client of its size at the median cost (1.71e7 for 10 clients of N = 5000 at c = 1; --preset paper: 5e5, the paper's)."
+    ) var eagerness: String = "auto"
     @Option(help: "Export cost c of every client.") var cost: Double = 1
     @Option(name: .customLong("K-range"), help: "Inclusive market: per-client K drawn uniformly from LO:HI (seeded).") var KRange: String?
     @Option(help: "Inclusive market: per-client cost c drawn uniformly from LO:HI (seeded).") var costRange: String?

@@ -150,7 +150,9 @@ final class MarketExperimentTests: XCTestCase {
     }
 
     func testTrainingLoopKeepsBudgetBalanceAndIRAndLearnsTheClusters() throws {
-        let r = try small().run()
+        var e = small()
+        e.eagerness = 5e5  // the paper's economy: two purchases each, inside the group
+        let r = try e.run()
         let ipfl = r.methods[0]
         for rd in ipfl.rounds {
             let scale = rd.netPayments.map(abs).reduce(0, +)
@@ -318,12 +320,25 @@ final class MarketExperimentTests: XCTestCase {
         var e = small()
         e.methods = [.fedavg]
         e.rounds = 2
+        e.eagerness = 5e5  // the paper's economy
         let r = try e.run()
         // 10 equal clients of N = 5000 sharing with everyone: sqrt(K/N)(1 - 1/sqrt 10) - 9, about -2.16 (the paper's -2.2).
         let n = r.truth[0].dataSize
         let expect = (5e5 / n).squareRoot() - (5e5 / (10 * n)).squareRoot() - 9
         XCTAssertEqual(r.methods[0].rounds[0].utilities[0], expect, accuracy: 1e-9)
         XCTAssertEqual(expect, -2.16, accuracy: 0.05)
+        XCTAssertNil(r.automaticEagerness)
+        // The default economy: K lets a client afford all 9 others at cost 1 (the 9th partner's
+        // marginal gain just above 1), so FedAvg's sharing with everyone pays.
+        e.eagerness = nil
+        let auto = try e.run()
+        let k = try XCTUnwrap(auto.automaticEagerness)
+        XCTAssertEqual(k, MarketGain.eagerness(affording: 9, size: n, cost: 1))
+        XCTAssertEqual(auto.truth.map(\.eagerness), [Double](repeating: k, count: 10))
+        XCTAssertEqual(MarketGain.affordablePartners(eagerness: k, size: n, cost: 1), 9)
+        XCTAssertEqual(MarketGain.marginal(eagerness: k, before: 9 * n, added: n), 1, accuracy: 1e-6)
+        XCTAssertEqual(auto.methods[0].rounds[0].utilities[0], (k / n).squareRoot() - (k / (10 * n)).squareRoot() - 9, accuracy: 1e-9)
+        XCTAssertTrue(auto.warnings.allSatisfy { !$0.contains("economy allows") }, "\(auto.warnings)")
     }
 
     /// The two dropout rules on their own: the spec's is deterministic; the IR-probability rule keeps
@@ -358,6 +373,7 @@ final class MarketExperimentTests: XCTestCase {
             e.methods = [.fedavg, .ipfl]
             e.rounds = 3
             e.dropout = true
+            e.eagerness = 5e5  // the paper's economy, where sharing with everyone loses
             e.dropoutRule = rule
             let r = try e.run()
             let fedavg = r.methods[0].rounds, ipfl = r.methods[1].rounds

@@ -28,6 +28,44 @@ final class ModelMarketTests: XCTestCase {
         }
         XCTAssertGreaterThan(MarketGain.affordablePartners(eagerness: 5e7, size: 5000, cost: 1), 5)
         XCTAssertEqual(MarketGain.affordablePartners(eagerness: 0, size: 5000, cost: 1), 0)
+        // The inverse: the smallest K that affords P partners affords exactly P (not P - 1, and
+        // K a little smaller affords P - 1), for the default's P = 9 and others.
+        XCTAssertEqual(MarketGain.eagerness(affording: 9, size: 5000, cost: 1), 1.7088e7, accuracy: 1e3)
+        for (p, n, c) in [(1, 5000.0, 1.0), (2, 5000, 1), (9, 5000, 1), (9, 120, 0.5), (99, 3e4, 2), (999, 50, 1)] {
+            let k = MarketGain.eagerness(affording: p, size: n, cost: c)
+            XCTAssertEqual(MarketGain.affordablePartners(eagerness: k, size: n, cost: c, cap: 5000), p, "P \(p) N \(n) c \(c)")
+            XCTAssertEqual(MarketGain.affordablePartners(eagerness: k * 0.999, size: n, cost: c, cap: 5000), p - 1, "P \(p) N \(n) c \(c)")
+        }
+        XCTAssertEqual(MarketGain.eagerness(affording: 0, size: 5000, cost: 1), 0)
+    }
+
+    /// Eligibility takes a seller out of one importer's candidates altogether: the graph equals the
+    /// naive reference with the same mask, never buys an ineligible seller, and equals the
+    /// unrestricted graph with an all-true mask.
+    func testIneligibleSellersAreNeitherBoughtNorBlocking() throws {
+        var draw = IncentiveAudit.MarketDraw()
+        draw.clients = 12
+        var g = SeededGenerator(seed: 21)
+        var refused = 0
+        for (k, (r, d, _)) in try IncentiveAudit.randomMarkets(draw, count: 40, seed: 9).enumerated() {
+            let mech = ModelMarket(lambda: 2, tieBreak: k % 2 == 0 ? .index : .random)
+            let mask = (0..<r.count).map { _ in (0..<r.count).map { _ in g.uniform() < 0.7 } }
+            let masked = mech.graph(reports: r, distances: d, seed: UInt64(k), eligible: mask).imports
+            XCTAssertEqual(masked, mech.referenceGraph(reports: r, distances: d, seed: UInt64(k), eligible: mask))
+            for (i, js) in masked.enumerated() {
+                for j in js { XCTAssertTrue(mask[i][j], "market \(k): \(i) bought ineligible \(j)") }
+            }
+            let all = [[Bool]](repeating: [Bool](repeating: true, count: r.count), count: r.count)
+            let full = mech.graph(reports: r, distances: d, seed: UInt64(k)).imports
+            XCTAssertEqual(mech.graph(reports: r, distances: d, seed: UInt64(k), eligible: all).imports, full)
+            refused += zip(full, masked).filter { $0 != $1 }.count
+        }
+        XCTAssertGreaterThan(refused, 10, "the masks should change some importers' purchases")
+        XCTAssertThrowsError(
+            try ModelMarket().clear(
+                reports: [ClientEconomics](repeating: .init(dataSize: 1, cost: 1, eagerness: 1), count: 2),
+                distances: Matrix<Double>(rows: 2, cols: 2), eligible: [[true, true]])
+        ) { e in XCTAssertTrue("\(e)".contains("eligibility must be 2 x 2"), "\(e)") }
     }
 
     func testThresholdsSolveTheirEquationExactly() {

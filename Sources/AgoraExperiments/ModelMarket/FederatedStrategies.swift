@@ -155,6 +155,8 @@ struct IPFLStrategy: FederatedStrategy {
     var lastImports: [[Int]] = []
     var workspace = ModelMarket.Workspace<Float>()
     var tieSeed: SeededGenerator
+    /// Each client's training accuracy at theta0 (for the purchase check), computed once.
+    var originScores: [Double]? = nil
 
     /// Each client's prox strength when it has imports (or always, with `proxWithoutImports`).
     let strengths: [Double]
@@ -176,13 +178,23 @@ struct IPFLStrategy: FederatedStrategy {
         // learned graph stays `imports`.
         let realising = (0..<run.clients).map { self.strengths[$0] > 0 && t + 1 < run.experiment.rounds }
         let uploaded = try run.upload(run.theta)
+        let eligible = try run.experiment.purchaseCheck.map { try check($0, uploaded: uploaded, run: run) }
         let (outcome, d) = try market.step(
             uploaded: uploaded, origin: run.origin, reports: run.reports, truth: run.truth,
-            active: run.active, seed: tieSeed.next(), settled: realising, workspace: &workspace)
+            active: run.active, seed: tieSeed.next(), settled: realising, eligible: eligible, workspace: &workspace)
         centres = workspace.centres
         lastImports = outcome.imports
         let unrealised = outcome.unsettled ?? [Bool](repeating: false, count: run.clients)
         return FederatedRoundResult(evaluated: run.theta, imports: outcome.imports, market: (outcome, d), unrealised: unrealised)
+    }
+
+    /// The buyers' `PurchaseCheck`: every uploaded model's accuracy on every client's training
+    /// rows, against theta0's (computed once) and the client's own trained model's.
+    mutating func check(_ rule: MarketExperiment.PurchaseCheck, uploaded: Matrix<Float>, run: FederatedRun) throws -> [[Bool]] {
+        if originScores == nil { originScores = try run.fed.accuracies(try run.tiled(run.origin), on: run.fed.train) }
+        let offered = try run.fed.crossAccuracies(uploaded, on: run.fed.train)
+        let own = try run.fed.accuracies(run.theta, on: run.fed.train)
+        return rule.eligible(origin: originScores!, own: own, offered: offered)
     }
 }
 

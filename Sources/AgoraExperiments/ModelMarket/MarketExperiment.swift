@@ -128,8 +128,11 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
     public var learningRate = 0.05
     public var momentum = 0.9
     public var market = ModelMarket()
-    /// Eagerness K of every importing client.
-    public var eagerness = 5e5
+    /// Eagerness K of every importing client; nil (the default): `automaticEagerness`, the
+    /// smallest K at which the median client can afford every other client of its size. (The
+    /// paper's 5e5 lets a client of 5000 rows afford two; configurations written before the option
+    /// existed carry their value.)
+    public var eagerness: Double? = nil
     /// Export cost c of every client (true value).
     public var cost = 1.0
     /// Per-client eagerness K_i and cost c_i (the paper's inclusive market; `readEconomics`,
@@ -157,6 +160,11 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
     /// Each client's prox strength chosen by a pilot on its own validation rows (`ProxPilot`); nil
     /// (also in configurations written before the option existed): the market's strength for all.
     public var proxPilot: ProxPilot? = ProxPilot()
+    /// iPFL: each buyer checks the models on offer on its own training rows before the market
+    /// learns the graph, and takes out of its candidates those that do not improve on theta0 by a
+    /// share of its own improvement (`PurchaseCheck`). nil (also in configurations written before
+    /// the option existed): no check, every uploaded model is a candidate.
+    public var purchaseCheck: PurchaseCheck? = PurchaseCheck()
     public var fedproxMu = 0.01
     public var dittoLambda = 0.1
     public var pfedgraphAlpha = 0.8
@@ -192,7 +200,19 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         /// or one per client. nil, as decoded from configurations written before the option
         /// existed, is `.client`, what they ran.
         public var scope: Scope? = .market
+        /// What the pilot compares on the validation rows; nil (configurations written before the
+        /// option existed): `.loss`.
+        public var criterion: Criterion? = .loss
         public init() {}
+
+        /// What the pilot compares on the validation rows.
+        public enum Criterion: String, Codable, Sendable, CaseIterable {
+            /// The mean validation loss (lower is better).
+            case loss
+            /// The validation accuracy (higher is better): a weaker pull leaves larger, more
+            /// confident weights, which the loss can prefer while classifying worse.
+            case accuracy
+        }
 
         /// Whose validation loss decides.
         public enum Scope: String, Codable, Sendable, CaseIterable {
@@ -242,6 +262,39 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         }
     }
 
+    /// A buyer's check of the models on offer, on its own training rows (no test or validation row
+    /// is used): with A_i the accuracy on the buyer's training rows, the buyer's own improvement
+    /// g_i = A_i(theta_i) - A_i(theta0) and seller j's g_ij = A_i(theta_j) - A_i(theta0), j stays a
+    /// candidate of i only if g_ij > share x max(g_i, 0). The check is a defence, not a price: a
+    /// seller whose model does not do on the buyer's data part of what the buyer's own training did
+    /// (a shuffled or sign-flipped update, a free-rider's near-theta0 upload, or an honest model of
+    /// another task) is not bought, whatever its distance. Accuracy rather than loss: an early,
+    /// overconfident model of the same task can have a loss above theta0's and still classify well.
+    /// Scale-free (one buyer's rows, one measure). Costs one prediction per (buyer, seller) pair and
+    /// buyer training row per round.
+    public struct PurchaseCheck: Codable, Sendable, Equatable {
+        /// The share of its own improvement over theta0 that a seller's model must reach on the
+        /// buyer's rows (0: any improvement over theta0).
+        public var share = 0.5
+        public init(share: Double = 0.5) { self.share = share }
+
+        /// eligible[i][j] from the buyers' scores (higher is better): `origin[i]` = A_i(theta0),
+        /// `own[i]` = A_i(theta_i), `offered[i][j]` = A_i(theta_j). A NaN score fails the check;
+        /// i itself is not a candidate.
+        public func eligible(origin: [Double], own: [Double], offered: [[Double]]) -> [[Bool]] {
+            origin.indices.map { i in
+                let bar = share * max(own[i] - origin[i], 0)
+                return offered[i].indices.map { j in j != i && offered[i][j] - origin[i] > bar }
+            }
+        }
+
+        func validate() throws {
+            guard share.isFinite, share >= 0, share <= 1 else {
+                throw AgoraError.configuration("must be in [0, 1], got \(share)", field: "purchaseCheck.share")
+            }
+        }
+    }
+
     public func validate() throws {
         try data.validate()
         try market.validate()
@@ -271,8 +324,10 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         }
         guard momentum >= 0, momentum < 1 else { throw AgoraError.configuration("momentum must be in [0, 1), got \(momentum)") }
         guard l2 >= 0, l2.isFinite else { throw AgoraError.configuration("l2 must be non-negative, got \(l2)") }
-        guard eagerness.isFinite, eagerness >= 0 else {
-            throw AgoraError.configuration("eagerness K must be non-negative, got \(eagerness)")
+        if let eagerness {
+            guard eagerness.isFinite, eagerness >= 0 else {
+                throw AgoraError.configuration("eagerness K must be non-negative, got \(eagerness)")
+            }
         }
         guard cost.isFinite, cost >= 0 else { throw AgoraError.configuration("cost c must be non-negative, got \(cost)") }
         for (name, list) in [("eagernesses", eagernesses), ("costs", costs)] {
@@ -306,6 +361,7 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         }
         if Set(attackers.map(\.client)).count != attackers.count { throw AgoraError.configuration("a client is listed twice as attacker") }
         try proxPilot?.validate()
+        try purchaseCheck?.validate()
     }
 
     /// One round of one method.
@@ -359,6 +415,9 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         public var audit: IncentiveAudit.Report?
         /// Each client's prox strength in iPFL (chosen by the pilot, or the market's).
         public var proxStrengths: [Double]? = nil
+        /// The eagerness K the run gave every importing client when the configuration left it to
+        /// `automaticEagerness` (nil when K was given, or drawn per client).
+        public var automaticEagerness: Double? = nil
         /// What a user should look at: an oscillating iPFL graph, iPFL below local training for a
         /// majority of clients.
         public var warnings: [String] = []
@@ -449,11 +508,12 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         let fed = try FederatedClients(data: dataset, model: model, partition: parts, testFraction: testFraction, seed: seed)
         let attack = Dictionary(attackers.map { ($0.client, $0.attack) }, uniquingKeysWith: { a, _ in a })
         let scale = sizeScale ?? 5000 / (Double(fed.train.reduce(0) { $0 + $1.count }) / Double(clients))
+        let sizes = (0..<clients).map { Double(fed.train[$0].count) * scale }
+        let k = eagerness ?? automaticEagerness(sizes: sizes)
         let truth: [ClientEconomics] = (0..<clients).map { i in
             let seller = attack[i]?.seller ?? false
             return ClientEconomics(
-                dataSize: Double(fed.train[i].count) * scale, cost: seller ? 0 : costs?[i] ?? cost,
-                eagerness: seller ? 0 : eagernesses?[i] ?? eagerness)
+                dataSize: sizes[i], cost: seller ? 0 : costs?[i] ?? cost, eagerness: seller ? 0 : eagernesses?[i] ?? k)
         }
         var reports = truth
         if attackConvention == .reference {
@@ -509,8 +569,20 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         }
         return Result(
             config: self, dataName: dataset.name, parameters: fed.parameterCount, truth: truth, reports: reports,
-            methods: results, audit: audit, proxStrengths: strengths,
+            methods: results, audit: audit, proxStrengths: strengths, automaticEagerness: eagerness == nil && eagernesses == nil ? k : nil,
             warnings: Self.economyWarnings(truth) + Self.warnings(results, honest: honest), ipflAgainstLocal: comparison)
+    }
+
+    /// The default eagerness: the smallest K at which a client of the median size can afford every
+    /// other client (m - 1 partners) of that size at the median cost (`MarketGain.eagerness`), so
+    /// the economy caps no purchase that the price would allow: the distance charge and the
+    /// buyers' `PurchaseCheck` decide. When the median cost is 0 the price of a partner at cosine
+    /// distance 1, lambda, stands in for it. Scale-free: it follows N, c and the number of clients
+    /// (1.71e7 for 10 clients of N = 5000 at c = 1, where the paper's 5e5 affords two).
+    public func automaticEagerness(sizes: [Double]) -> Double {
+        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+        let c = median(costs ?? [Double](repeating: cost, count: clients))
+        return MarketGain.eagerness(affording: max(1, clients - 1), size: median(sizes), cost: c > 0 ? c : market.lambda)
     }
 
     /// A warning when the economy lets a typical client afford only a handful of purchases: for the
@@ -576,7 +648,11 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
             var run = FederatedRun(experiment: short, fed: validation, truth: truth, reports: reports, attack: attack, placement: placement)
             var strategy = short.makeStrategy(.ipfl, origin: run.origin, proxStrengths: [Double](repeating: mu, count: clients))
             for t in 0..<pilot.rounds { _ = try strategy.round(t, run: &run) }
-            return try validation.testLosses(run.theta)
+            switch pilot.criterion ?? .loss {
+            case .loss: return try validation.testLosses(run.theta)
+            // Minimised by `select`: the error rate.
+            case .accuracy: return try validation.accuracies(run.theta).map { 1 - $0 }
+            }
         }
         return ProxPilot.select(candidates: candidates, losses: losses, rows: validation.test.map(\.count), scope: pilot.scope ?? .client)
     }

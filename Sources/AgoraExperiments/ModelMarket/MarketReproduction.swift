@@ -25,6 +25,12 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
     /// Dirichlet(0.5) and 3 groups, three seeds each: is iPFL at least as accurate as local
     /// training in every run, is any shortfall beyond the test splits' noise, and is any accuracy NaN?
     case acceptance
+    /// Not the paper's: the collaborative-gain grid. Every method (iPFL and the eight baselines)
+    /// with the defaults on each data set under iid, Dirichlet(0.5), Dirichlet(0.1) and 3 groups,
+    /// three seeds each: in the cells where some baseline beats local training by more than two
+    /// standard errors, what share of the best baseline's summed gain does iPFL capture (at least
+    /// 70 %), does any cell fall below local beyond that noise, and what does the trade cost?
+    case gain
 
     /// One claim checked on one cell.
     public struct Check: Codable, Sendable {
@@ -84,6 +90,8 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
             r = try acceptance(
                 data, rounds: rounds, seed: seed, sets: sets ?? Self.acceptanceSets, seeds: seeds,
                 pilotScope: pilotScope, progress: progress)
+        case .gain:
+            r = try gain(data, rounds: rounds, seed: seed, sets: sets ?? Self.acceptanceSets, seeds: seeds, progress: progress)
         }
         r.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         return r
@@ -379,5 +387,111 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
                 + sets.enumerated().map { "\(3 * $0.offset)-\(3 * $0.offset + 2) \($0.element)" }.joined(separator: ", ")
                 + " (" + schemes.map(\.0).joined(separator: ", ") + " each)",
             plotXLabel: "cell", plotYLabel: "iPFL - local", series: series, seconds: 0)
+    }
+
+    /// The share of the best baselines' gain over local training that iPFL must capture (`gain`).
+    public static let gainShareTarget = 0.7
+
+    /// The collaborative-gain grid (see `gain`); seeds `seed` to `seed + seeds - 1`. Per cell, each
+    /// method's gain over local training is the mean of its per-client differences in best accuracy
+    /// over every client of every seed (`MarketExperiment.PairedDifference`); a baseline's gain
+    /// counts when it exceeds twice its standard error, and the cell's best such gain is the
+    /// target. A run that fails (a method diverging, say) is reported in the checks and left out.
+    func gain(
+        _ data: DataResolver, rounds: Int, seed: UInt64, sets: [String], seeds count: Int, progress: ((String) -> Void)?
+    ) throws -> Report {
+        let schemes: [(String, PartitionScheme)] = [
+            ("iid", .iid), ("dirichlet:0.5", .dirichlet(beta: 0.5)), ("dirichlet:0.1", .dirichlet(beta: 0.1)),
+            ("cluster:3", .classGroups(groups: 3)),
+        ]
+        let seeds = (0..<UInt64(count)).map { seed &+ $0 }
+        var rows: [[String]] = [], checks: [Check] = [], series: [String: [[Double]]] = [:]
+        var targetSum = 0.0, capturedSum = 0.0, counted = 0, purchases: [Double] = [], payments: [Double] = []
+        for (k, (name, (label, scheme))) in sets.flatMap({ n in schemes.map { (n, $0) } }).enumerated() {
+            let cell = "\(name) \(label)"
+            var best: [FederatedMethod: [Double]] = [:], failures: [String] = []
+            for s in seeds {
+                progress?("\(cell), seed \(s)")
+                var e = MarketExperiment()
+                e.dataFile = try data(name, scheme)
+                e.rounds = rounds
+                e.seed = s
+                e.methods = FederatedMethod.allCases
+                let r: MarketExperiment.Result
+                do { r = try e.run() } catch {
+                    failures.append("seed \(s): \(error)")
+                    continue
+                }
+                for m in r.methods {
+                    best[m.method, default: []] += m.bestAccuracies
+                    var paid = 0.0, bought = 0.0
+                    for rd in m.rounds {
+                        for (i, js) in rd.imports.enumerated() where m.method == .ipfl && !(rd.unrealised?[i] ?? false) {
+                            bought += Double(js.count)
+                        }
+                        paid += rd.payments.reduce(0) { $0 + $1.reduce(0, +) }
+                    }
+                    let perRound = Double(max(1, m.rounds.count))
+                    if m.method == .ipfl {
+                        purchases.append(bought / perRound)
+                        payments.append(paid / perRound)
+                    }
+                    rows.append([
+                        name, label, "\(s)", m.method.rawValue, "\(m.meanBestAccuracy)", "\(m.meanCumulativeUtility)",
+                        m.method == .ipfl ? "\(bought / perRound)" : "", m.method == .ipfl ? "\(paid / perRound)" : "",
+                    ])
+                }
+            }
+            checks.append(
+                Check(
+                    cell: cell, claim: "every run completes", holds: failures.isEmpty,
+                    detail: failures.isEmpty ? "\(seeds.count) of \(seeds.count) seeds" : failures.joined(separator: "; ")))
+            guard let local = best[.local], let ipfl = best[.ipfl], !local.isEmpty else { continue }
+            let gains = try FederatedMethod.allCases.filter { $0 != .local }.compactMap {
+                m -> (FederatedMethod, MarketExperiment.PairedDifference)? in
+                guard let b = best[m] else { return nil }
+                return (m, try MarketExperiment.PairedDifference(b, local))
+            }
+            let mine = gains.first { $0.0 == .ipfl }!.1
+            let target = gains.filter { $0.0 != .ipfl && $0.1.verdict == .above }.max { $0.1.mean < $1.1.mean }
+            if let target {
+                targetSum += target.1.mean
+                capturedSum += mine.mean
+                counted += 1
+            }
+            series["iPFL - local", default: []].append([Double(k), mine.mean])
+            series["best baseline - local (beyond 2 standard errors)", default: []].append([Double(k), target?.1.mean ?? 0])
+            let targetText =
+                target.map {
+                    "best baseline " + $0.0.rawValue + cFormat(" %+.4f, iPFL captures %.0f %%", $0.1.mean, 100 * mine.mean / $0.1.mean)
+                }
+                ?? "no baseline beats local beyond 2 standard errors"
+            checks.append(
+                Check(
+                    cell: cell, claim: "iPFL is not below local training beyond the test splits' noise",
+                    holds: mine.verdict == .above || mine.verdict == .withinNoise,
+                    detail: mine.summary(per: "client-seed") + "; " + targetText))
+        }
+        let share = targetSum > 0 ? capturedSum / targetSum : .nan
+        func mean(_ v: [Double]) -> Double { v.isEmpty ? .nan : v.reduce(0, +) / Double(v.count) }
+        checks.append(
+            Check(
+                cell: "all cells",
+                claim: cFormat("iPFL captures at least %.0f %% of the best baselines' summed gain", 100 * Self.gainShareTarget),
+                holds: share >= Self.gainShareTarget,
+                detail: cFormat(
+                    "%.3f: iPFL %+.4f against %+.4f over the %ld cells where a baseline beats local beyond 2 standard errors; iPFL pays for %.1f purchases and %.1f in payments per round",
+                    share, capturedSum, targetSum, counted, mean(purchases), mean(payments))))
+        return Report(
+            name: rawValue,
+            columns: [
+                "data", "partition", "seed", "method", "mean_best_accuracy", "mean_cumulative_utility", "paid_purchases_per_round",
+                "payments_per_round",
+            ],
+            rows: rows, checks: checks,
+            plotTitle: "Gain over local training per cell: "
+                + sets.enumerated().map { "\(4 * $0.offset)-\(4 * $0.offset + 3) \($0.element)" }.joined(separator: ", ")
+                + " (" + schemes.map(\.0).joined(separator: ", ") + " each)",
+            plotXLabel: "cell", plotYLabel: "best accuracy - local's", series: series, seconds: 0)
     }
 }

@@ -119,8 +119,20 @@ public struct FederatedClients: Sendable {
         }
     }
 
+    /// accuracies[i][a]: row a of `theta` on the rows `rows[i]` (e.g. every uploaded model on each
+    /// client's training rows); NaN for an empty row list.
+    public func crossAccuracies(_ theta: Matrix<Float>, on rows: [[Int]]) throws -> [[Double]] {
+        let models = (0..<theta.rows).map { theta.row($0) }
+        return try rows.map { r in try models.map { try model.accuracy($0, features: x, labels: data.labels, rows: r) } }
+    }
+
     /// Test accuracy of each client's own row of `theta` on its own test rows.
     public func accuracies(_ theta: Matrix<Float>) throws -> [Double] {
-        try (0..<count).map { i in try model.accuracy(theta.row(i), features: x, labels: data.labels, rows: test[i]) }
+        try accuracies(theta, on: test)
+    }
+
+    /// Accuracy of row i of `theta` on the rows `rows[i]`, for every row.
+    public func accuracies(_ theta: Matrix<Float>, on rows: [[Int]]) throws -> [Double] {
+        try rows.indices.map { i in try model.accuracy(theta.row(i), features: x, labels: data.labels, rows: rows[i]) }
     }
 }

@@ -60,6 +60,17 @@ public enum MarketGain {
         return p
     }
 
+    /// The smallest eagerness K (times 1 + 1e-9) at which a client of size N can afford `partners`
+    /// partners of its own size at price c: the p-th such partner is worth
+    /// sqrt(K) (1/sqrt(p N) - 1/sqrt((p + 1) N)), so K = N c^2 / (1/sqrt(P) - 1/sqrt(P + 1))^2.
+    /// The inverse of `affordablePartners` (tested): at N = 5000, c = 1 and 9 partners, 1.71e7.
+    public static func eagerness(affording partners: Int, size n: Double, cost c: Double) -> Double {
+        guard partners > 0 else { return 0 }
+        let p = Double(partners)
+        let step = 1 / p.squareRoot() - 1 / (p + 1).squareRoot()
+        return n * c * c / (step * step) * (1 + 1e-9)
+    }
+
     /// G(before + added) - G(before) = sqrt(K) (1/sqrt(b) - 1/sqrt(b + a)), in the cancellation-free
     /// form sqrt(K) a / (sqrt(b) sqrt(b + a) (sqrt(b) + sqrt(b + a))).
     public static func marginal(eagerness k: Double, before b: Double, added a: Double) -> Double {
@@ -222,9 +233,13 @@ public struct ModelMarket: Codable, Sendable, Equatable {
     /// Graph learning (Algorithm 2): for each importer i with K_i > 0, the candidates j sorted by
     /// threshold NTh_ij (price w_ij = c_j + lambda (N_j/N_i) d_ij) descending, bought while
     /// n + N_j < NTh_ij, stopping at the first failure. Uses reported values only.
+    ///
+    /// `eligible` (nil: everyone) restricts whom each importer may buy from: `eligible[i][j]` false
+    /// takes j out of i's candidates altogether (neither bought nor blocking), e.g. a model that
+    /// failed i's own check of what it would buy.
     public func graph(
         reports r: [ClientEconomics], distances d: Matrix<Double>, active: [Bool]? = nil,
-        seed: UInt64 = 0
+        seed: UInt64 = 0, eligible: [[Bool]]? = nil
     ) -> (imports: [[Int]], iterations: Int) {
         let m = r.count
         let isActive = active ?? [Bool](repeating: true, count: m)
@@ -256,8 +271,9 @@ public struct ModelMarket: Codable, Sendable, Equatable {
                 }
             }
             for j in 0..<m where j != i && isActive[j] {
-                let w = r[j].cost + distanceCharge(importer: r[i], exporter: r[j], distance: d[i, j])
                 let key = tieBreak == .random ? rng.next() : UInt64(j)
+                guard eligible?[i][j] ?? true else { continue }
+                let w = r[j].cost + distanceCharge(importer: r[i], exporter: r[j], distance: d[i, j])
                 if w > 0, MarketGain.marginal(eagerness: ki, before: ni, added: r[j].dataSize) < w * (1 - 1e-9) {
                     unsolved.append((j, w, key))
                     continue
@@ -305,7 +321,8 @@ public struct ModelMarket: Codable, Sendable, Equatable {
     /// the same imports without solving most thresholds (tested equal); this one is for reading
     /// and for tests.
     public func referenceGraph(
-        reports r: [ClientEconomics], distances d: Matrix<Double>, active: [Bool]? = nil, seed: UInt64 = 0
+        reports r: [ClientEconomics], distances d: Matrix<Double>, active: [Bool]? = nil, seed: UInt64 = 0,
+        eligible: [[Bool]]? = nil
     ) -> [[Int]] {
         let m = r.count
         let isActive = active ?? [Bool](repeating: true, count: m)
@@ -314,8 +331,9 @@ public struct ModelMarket: Codable, Sendable, Equatable {
             var rng = SeededGenerator(seed: seed, stream: 0xAA00 + UInt64(i))
             var candidates: [(j: Int, threshold: Double, key: UInt64)] = []
             for j in 0..<m where j != i && isActive[j] {
-                let price = r[j].cost + distanceCharge(importer: r[i], exporter: r[j], distance: d[i, j])
                 let key = tieBreak == .random ? rng.next() : UInt64(j)
+                guard eligible?[i][j] ?? true else { continue }
+                let price = r[j].cost + distanceCharge(importer: r[i], exporter: r[j], distance: d[i, j])
                 let threshold = MarketGain.threshold(eagerness: r[i].eagerness, size: r[j].dataSize, price: price).x
                 candidates.append((j, threshold, key))
             }
@@ -370,10 +388,11 @@ public struct ModelMarket: Codable, Sendable, Equatable {
             utilities: util, buyers: buyers, thresholdIterations: 0, unsettled: unsettled)
     }
 
-    /// Graph learning and settlement in one call (validated); `settled` as in `settle`.
+    /// Graph learning and settlement in one call (validated); `eligible` as in `graph`, `settled` as
+    /// in `settle`.
     public func clear(
         reports: [ClientEconomics], truth: [ClientEconomics]? = nil, distances: Matrix<Double>,
-        active: [Bool]? = nil, seed: UInt64 = 0, settled: [Bool]? = nil
+        active: [Bool]? = nil, seed: UInt64 = 0, settled: [Bool]? = nil, eligible: [[Bool]]? = nil
     ) throws -> MarketOutcome {
         let truth = truth ?? reports
         try validate()
@@ -381,7 +400,10 @@ public struct ModelMarket: Codable, Sendable, Equatable {
         if let settled, settled.count != reports.count {
             throw AgoraError.configuration("\(settled.count) settlement flags for \(reports.count) clients", field: "settled")
         }
-        let g = graph(reports: reports, distances: distances, active: active, seed: seed)
+        if let eligible, eligible.count != reports.count || eligible.contains(where: { $0.count != reports.count }) {
+            throw AgoraError.configuration("eligibility must be \(reports.count) x \(reports.count) flags", field: "eligible")
+        }
+        let g = graph(reports: reports, distances: distances, active: active, seed: seed, eligible: eligible)
         var o = settle(imports: g.imports, reports: reports, truth: truth, distances: distances, settled: settled)
         o.thresholdIterations = g.iterations
         return o
@@ -404,14 +426,15 @@ public struct ModelMarket: Codable, Sendable, Equatable {
     public func step<T: AgoraScalar>(
         uploaded theta: Matrix<T>, origin: [T], reports: [ClientEconomics],
         truth: [ClientEconomics]? = nil, active: [Bool]? = nil, seed: UInt64 = 0, settled: [Bool]? = nil,
-        workspace ws: inout Workspace<T>
+        eligible: [[Bool]]? = nil, workspace ws: inout Workspace<T>
     ) throws -> (outcome: MarketOutcome, distances: Matrix<Double>) {
         guard theta.rows == reports.count else {
             throw AgoraError.configuration("\(theta.rows) uploaded models for \(reports.count) clients")
         }
         try Kernels.updateGeometry(theta, origin: origin, into: &ws.geometry)
         let d = distances(ws.geometry)
-        let outcome = try clear(reports: reports, truth: truth, distances: d, active: active, seed: seed, settled: settled)
+        let outcome = try clear(
+            reports: reports, truth: truth, distances: d, active: active, seed: seed, settled: settled, eligible: eligible)
         try proxCenters(parameters: theta, geometry: ws.geometry, imports: outcome.imports, reports: reports, into: &ws.centres)
         return (outcome, d)
     }
