@@ -11,6 +11,27 @@ extension RobustnessTests {
         let pj = try jsonObject(paper.stdout)
         XCTAssertEqual(pj["proxStrengths"] as? [Double], [Double](repeating: 0.4, count: 10))
         XCTAssertNotNil((pj["methods"] as? [[String: Any]])?.first?["meanBestLabelWeightedAccuracy"] as? Double)
+        XCTAssertNil(pj["automaticEagerness"], "the paper preset runs the paper's K = 5e5")
+        // The default economy: K chosen so the median client can afford the 9 others (N = 5000, c = 1).
+        let auto = try run(quick + ["--out", scratch + "/market-auto"])
+        XCTAssertEqual(auto.status, 0, auto.stderr)
+        XCTAssertTrue(auto.stdout.contains("K = 1.7088e+07 (auto: every other client affordable)"), auto.stdout)
+        XCTAssertFalse(auto.stdout.contains("economy allows"), auto.stdout)
+        let autoConfig = try jsonObject(try String(contentsOfFile: scratch + "/market-auto/config.json", encoding: .utf8))
+        XCTAssertNil(autoConfig["eagerness"], "auto is stored as no K, so a saved run stays automatic")
+        XCTAssertEqual((autoConfig["purchaseCheck"] as? [String: Any])?["share"] as? Double, 0.5)
+        let paperEconomy = try run(quick + ["--K", "5e5", "--purchase-check", "off", "--out", scratch + "/market-5e5"])
+        XCTAssertEqual(paperEconomy.status, 0, paperEconomy.stderr)
+        XCTAssertTrue(paperEconomy.stdout.contains("K = 500000, c = 1"), paperEconomy.stdout)
+        XCTAssertTrue(paperEconomy.stdout.contains("warning: the economy allows a typical client at most 2 purchases"), paperEconomy.stdout)
+        let fixedConfig = try jsonObject(try String(contentsOfFile: scratch + "/market-5e5/config.json", encoding: .utf8))
+        XCTAssertEqual(fixedConfig["eagerness"] as? Double, 5e5)
+        XCTAssertNil(fixedConfig["purchaseCheck"])
+        try expectRefusal(quick + ["--K", "lots"], "--K must be a non-negative number or 'auto'")
+        try expectRefusal(quick + ["--K=-1"], "--K must be a non-negative number or 'auto'")
+        try expectRefusal(quick + ["--purchase-check", "1.5"], "--purchase-check must be a share in [0, 1] or 'off'")
+        try expectRefusal(quick + ["--pilot-criterion", "vibes"], "is invalid for '--pilot-criterion <pilot-criterion>'")
+        try expectRefusal(quick + ["--prox", "0.1", "--pilot-criterion", "accuracy"], "--pilot-criterion needs the pilot")
         let econ = try write(
             "econ.csv", "client,K,cost\n" + (0..<10).map { "\($0),\($0 == 0 ? 0 : 5e5),\(0.5)" }.joined(separator: "\n") + "\n")
         let out = scratch + "/market-econ"
@@ -169,7 +190,22 @@ extension RobustnessTests {
         try expectRefusal(["market", "reproduce", "liars", "--pilot-scope", "client"], "applies to the acceptance experiment only")
         try expectRefusal(["market", "reproduce", "gain", "--pilot-scope", "client"], "applies to the acceptance experiment only")
         try expectRefusal(["market", "reproduce", "liars", "--seeds", "2"], "apply to the acceptance and gain experiments only")
-        try expectRefusal(["market", "reproduce", "liars", "--seeds", "3"], "apply to the acceptance experiment only")
+        // The collaborative-gain grid: every method, 4 partitions; its share check recomputed from its CSV.
+        let gainOut = scratch + "/gain"
+        let g = try run(
+            ["market", "reproduce", "gain", "--data-sets", "mushrooms", "--seeds", "2", "--rounds", "2", "--out", gainOut, "--json"],
+            environment: ["AGORA_DATA": root], timeout: 600)
+        XCTAssertEqual(g.status == 0 || g.status == 1, true, g.stderr)
+        let gainChecks = try XCTUnwrap(try jsonObject(g.stdout)["checks"] as? [[String: Any]])
+        XCTAssertEqual(gainChecks.count, 4 * 2 + 1, "4 cells x (runs complete, not below local) + the share")
+        let gainCSV = try String(contentsOfFile: gainOut + "/gain.csv", encoding: .utf8).split(separator: "\n").map {
+            $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        }
+        XCTAssertEqual(gainCSV.count, 1 + 4 * 2 * 9, "4 partitions x 2 seeds x 9 methods")
+        XCTAssertEqual(gainCSV.first?.prefix(4).map { $0 }, ["data", "partition", "seed", "method"])
+        let share = try XCTUnwrap(gainChecks.last?["detail"] as? String)
+        XCTAssertTrue(share.contains("purchases") && share.contains("payments per round"), share)
+        try expectRefusal(["market", "reproduce", "liars", "--seeds", "3"], "apply to the acceptance and gain experiments only")
         try expectRefusal(["market", "reproduce", "acceptance", "--seeds", "0"], "must be in 1...100, got 0")
         try expectRefusal(
             ["market", "reproduce", "acceptance", "--data-sets", "mushrooms,,a9a"], "data sets must be a non-empty list without repeats")
