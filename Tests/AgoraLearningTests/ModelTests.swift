@@ -38,6 +38,34 @@ final class ModelTests: XCTestCase {
                 Dataset(name: "three", features: .dense(Matrix(rows: 3, cols: 1)), labels: [0, 1, 2], labelNames: ["a", "b", "c"])))
     }
 
+    /// Every model's accuracy on shared rows in one pass equals `accuracy` model by model (linear,
+    /// softmax with ties broken to the first class, MLP; dense and sparse rows; NaN parameters).
+    func testAccuraciesOfManyModelsEqualOneByOne() throws {
+        let (dense, sparse, _) = randomClassification(rows: 60, cols: 9, seed: 5)
+        var g = SeededGenerator(seed: 17)
+        let labels3 = (0..<60).map { $0 % 3 }, labels2 = (0..<60).map { $0 % 2 }
+        let families: [(ModelFamily, [Int])] = [
+            (.linear(LinearModel(loss: .logistic, l2: 0)), labels2), (.softmax(classes: 3, l2: 0), labels3),
+            (.mlp(MLPShape(inputs: 9, hidden: 4, classes: 3), l2: 0), labels3),
+        ]
+        for (family, labels) in families {
+            let p = family.parameterCount(features: 9)
+            var thetas = Matrix<Float>(rows: 5, cols: p)
+            for a in 0..<5 { for c in 0..<p { thetas[a, c] = a == 3 ? 0 : Float(g.normal()) } }  // model 3: all ties
+            thetas[4, 0] = .nan
+            let rows = Array(stride(from: 1, to: 60, by: 2))
+            let denseF = try Matrix<Float>(rows: dense.rows, cols: dense.cols, storage: dense.storage.map(Float.init))
+            for x in [FeatureRows<Float>.dense(denseF), .sparse(sparse.converted(to: Float.self))] {
+                let all = try family.accuracies(thetas, features: x, labels: labels, rows: rows)
+                for a in 0..<5 {
+                    let one = try family.accuracy(thetas.row(a), features: x, labels: labels, rows: rows)
+                    XCTAssertTrue(all[a] == one, "\(family) model \(a): \(all[a]) against \(one)")
+                }
+                XCTAssertTrue(try family.accuracies(thetas, features: x, labels: labels, rows: []).allSatisfy(\.isNaN))
+            }
+        }
+    }
+
     func testDenseAndSparseAgree() throws {
         let (dense, sparse, y) = randomClassification(rows: 50, cols: 21, seed: 3)
         let model = LinearModel(loss: .logistic, l2: 0.1)

@@ -122,8 +122,7 @@ public struct FederatedClients: Sendable {
     /// accuracies[i][a]: row a of `theta` on the rows `rows[i]` (e.g. every uploaded model on each
     /// client's training rows); NaN for an empty row list.
     public func crossAccuracies(_ theta: Matrix<Float>, on rows: [[Int]]) throws -> [[Double]] {
-        let models = (0..<theta.rows).map { theta.row($0) }
-        return try rows.map { r in try models.map { try model.accuracy($0, features: x, labels: data.labels, rows: r) } }
+        try rows.map { r in try model.accuracies(theta, features: x, labels: data.labels, rows: r) }
     }
 
     /// Test accuracy of each client's own row of `theta` on its own test rows.

@@ -100,6 +100,40 @@ extension ModelFamily {
         }
     }
 
+    /// The accuracy of every row of `thetas` (one model each) on the same `rows` (NaN for no rows).
+    /// Linear and softmax models share one pass over the rows (all models' weights as the blocks
+    /// of one `blockDots`, each dot as in `predict`, so the answers equal `accuracy` model by
+    /// model); an MLP goes model by model.
+    public func accuracies(_ thetas: Matrix<Float>, features x: FeatureRows<Float>, labels: [Int], rows: [Int]) throws -> [Double] {
+        let m = thetas.rows
+        if rows.isEmpty { return [Double](repeating: .nan, count: m) }
+        let k: Int
+        switch self {
+        case .linear: k = 1
+        case let .softmax(classes, _): k = classes
+        case .mlp: return try (0..<m).map { try accuracy(thetas.row($0), features: x, labels: labels, rows: rows) }
+        }
+        let z = try x.blockDots(rows: rows, weights: thetas.storage, blocks: m * k)
+        return (0..<m).map { a in
+            var right = 0
+            for (q, r) in rows.enumerated() {
+                let base = q * m * k + a * k
+                var best = 0
+                if k == 1 {
+                    best = z[base] > 0 ? 1 : 0
+                } else {
+                    var bz = -Float.infinity
+                    for c in 0..<k where z[base + c] > bz {
+                        bz = z[base + c]
+                        best = c
+                    }
+                }
+                if best == labels[r] { right += 1 }
+            }
+            return Double(right) / Double(rows.count)
+        }
+    }
+
     /// Fraction of `rows` classified correctly (NaN for no rows).
     public func accuracy(_ theta: [Float], features x: FeatureRows<Float>, labels: [Int], rows: [Int]) throws -> Double {
         if rows.isEmpty { return .nan }
