@@ -38,8 +38,9 @@ final class ModelTests: XCTestCase {
                 Dataset(name: "three", features: .dense(Matrix(rows: 3, cols: 1)), labels: [0, 1, 2], labelNames: ["a", "b", "c"])))
     }
 
-    /// Every model's accuracy on shared rows in one pass equals `accuracy` model by model (linear,
-    /// softmax with ties broken to the first class, MLP; dense and sparse rows; NaN parameters).
+    /// Every model's accuracy on shared rows at once (a GEMM on dense rows, one `blockDots` on
+    /// sparse ones) equals `accuracy` model by model (linear, softmax with ties broken to the first
+    /// class, MLP; NaN parameters): random scores are never within rounding of a tie.
     func testAccuraciesOfManyModelsEqualOneByOne() throws {
         let (dense, sparse, _) = randomClassification(rows: 60, cols: 9, seed: 5)
         var g = SeededGenerator(seed: 17)

@@ -101,9 +101,11 @@ extension ModelFamily {
     }
 
     /// The accuracy of every row of `thetas` (one model each) on the same `rows` (NaN for no rows).
-    /// Linear and softmax models share one pass over the rows (all models' weights as the blocks
-    /// of one `blockDots`, each dot as in `predict`, so the answers equal `accuracy` model by
-    /// model); an MLP goes model by model.
+    /// Linear and softmax models score all models at once: on dense rows one GEMM of the gathered
+    /// rows by all models' weights (the cost of the market's purchase check is m^2 n p, so it runs
+    /// at BLAS speed; a score then differs from `predict`'s fixed-order dot in rounding only, which
+    /// flips a prediction only at an exact tie of two classes); on sparse rows one `blockDots` with
+    /// every model's weights as its blocks. An MLP goes model by model.
     public func accuracies(_ thetas: Matrix<Float>, features x: FeatureRows<Float>, labels: [Int], rows: [Int]) throws -> [Double] {
         let m = thetas.rows
         if rows.isEmpty { return [Double](repeating: .nan, count: m) }
@@ -113,7 +115,23 @@ extension ModelFamily {
         case let .softmax(classes, _): k = classes
         case .mlp: return try (0..<m).map { try accuracy(thetas.row($0), features: x, labels: labels, rows: rows) }
         }
-        let z = try x.blockDots(rows: rows, weights: thetas.storage, blocks: m * k)
+        let z: [Float]
+        if case let .dense(xm) = x {
+            let d = xm.cols
+            guard thetas.cols == k * d else {
+                throw AgoraError.shape("accuracies: models of \(thetas.cols) parameters for \(k) x \(d) weights")
+            }
+            var gathered = Matrix<Float>(uninitializedRows: rows.count, cols: d)
+            for (q, r) in rows.enumerated() {
+                guard r >= 0, r < xm.rows else { throw AgoraError.shape("accuracies: row \(r) is outside 0..<\(xm.rows)") }
+                gathered.storage.replaceSubrange(q * d..<(q + 1) * d, with: xm.storage[r * d..<(r + 1) * d])
+            }
+            // thetas (m x k d, row-major) is the (m k) x d matrix of all class weights.
+            let weights = try Matrix(rows: m * k, cols: d, storage: thetas.storage)
+            z = try BLAS.product(gathered, weights, transB: true).storage
+        } else {
+            z = try x.blockDots(rows: rows, weights: thetas.storage, blocks: m * k)
+        }
         return (0..<m).map { a in
             var right = 0
             for (q, r) in rows.enumerated() {
