@@ -383,10 +383,16 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
                 "mean_cumulative_utility",
             ],
             rows: rows, checks: checks,
-            plotTitle: "iPFL - local per cell: "
-                + sets.enumerated().map { "\(3 * $0.offset)-\(3 * $0.offset + 2) \($0.element)" }.joined(separator: ", ")
-                + " (" + schemes.map(\.0).joined(separator: ", ") + " each)",
+            plotTitle: "iPFL - local per cell: " + Self.cellRanges(sets, schemes.map(\.0)),
             plotXLabel: "cell", plotYLabel: "iPFL - local", series: series, seconds: 0)
+    }
+
+    /// "0-2 a9a, 3-5 mushrooms (iid, dirichlet:0.5, cluster:3 each)": which plot x-values (cells)
+    /// belong to which data set, for a grid of `sets` x `partitions`.
+    static func cellRanges(_ sets: [String], _ partitions: [String]) -> String {
+        let n = partitions.count
+        return sets.enumerated().map { "\(n * $0.offset)-\(n * $0.offset + n - 1) \($0.element)" }.joined(separator: ", ")
+            + " (" + partitions.joined(separator: ", ") + " each)"
     }
 
     /// The share of the best baselines' gain over local training that iPFL must capture (`gain`).
@@ -489,9 +495,7 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
                 "payments_per_round",
             ],
             rows: rows, checks: checks,
-            plotTitle: "Gain over local training per cell: "
-                + sets.enumerated().map { "\(4 * $0.offset)-\(4 * $0.offset + 3) \($0.element)" }.joined(separator: ", ")
-                + " (" + schemes.map(\.0).joined(separator: ", ") + " each)",
+            plotTitle: "Gain over local training per cell: " + Self.cellRanges(sets, schemes.map(\.0)),
             plotXLabel: "cell", plotYLabel: "best accuracy - local's", series: series, seconds: 0)
     }
 }
