@@ -159,6 +159,27 @@ extension FeatureRows {
         return out
     }
 
+    /// The same scores as `blockDots` for many blocks at once (e.g. every class of every model on
+    /// one client's rows): on dense rows the listed rows are gathered and multiplied by all blocks
+    /// in one GEMM, so the work runs at BLAS speed but each score is summed in BLAS's order (it
+    /// differs from `blockDots`' fixed-order dot in rounding only); on sparse rows it is
+    /// `blockDots`.
+    public func blockScores(rows list: [Int], weights w: [T], blocks: Int) throws -> [T] {
+        guard case let .dense(m) = self, blocks > 0, !list.isEmpty else {
+            return try blockDots(rows: list, weights: w, blocks: blocks)
+        }
+        guard w.count >= blocks * cols else {
+            throw AgoraError.shape("blockScores: \(blocks) blocks of \(cols) need \(blocks * cols) weights, got \(w.count)")
+        }
+        var gathered = Matrix<T>(uninitializedRows: list.count, cols: cols)
+        for (q, r) in list.enumerated() {
+            guard r >= 0, r < rows else { throw AgoraError.shape("blockScores: row \(r) is outside 0..<\(rows)") }
+            gathered.storage.replaceSubrange(q * cols..<(q + 1) * cols, with: m.storage[r * cols..<(r + 1) * cols])
+        }
+        let weights = try Matrix(rows: blocks, cols: cols, storage: Array(w.prefix(blocks * cols)))
+        return try BLAS.product(gathered, weights, transB: true).storage
+    }
+
     /// Runs `body` with raw row access (valid only inside `body`).
     func withRowAccess<R>(_ body: (RowAccess<T>) throws -> R) rethrows -> R {
         switch self {

@@ -22,6 +22,10 @@ struct MarketReproduceCommand: ParsableCommand {
     @Option(help: "acceptance and gain: seeds per cell, from --seed on (default \(MarketReproduction.acceptanceSeeds)).") var seeds: Int?
     @Option(help: "acceptance only: the pilot's scope (default: market; client reproduces the per-client column of docs/market.md).")
     var pilotScope: MarketExperiment.ProxPilot.Scope?
+    @Option(
+        help:
+            "acceptance and gain: run every cell from this market experiment (a config.json of `agora market run --out`, e.g. with --K 5e5 --purchase-check off); its data, seed, rounds and methods are set per cell."
+    ) var baseConfig: String?
     @Option(help: "Write NAME.csv, NAME-checks.csv, NAME.svg and NAME.json per experiment into this folder.") var out: String?
     @Flag(help: "Print the reports as JSON lines on stdout.") var json = false
 
@@ -30,9 +34,10 @@ struct MarketReproduceCommand: ParsableCommand {
         try reportingErrors {
             let chosen = experiment.experiments
             guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1, got \(rounds)") }
-            if dataSets != nil || seeds != nil, !chosen.contains(.acceptance), !chosen.contains(.gain) {
-                throw ValidationError("--data-sets and --seeds apply to the acceptance and gain experiments only")
+            if dataSets != nil || seeds != nil || baseConfig != nil, !chosen.contains(.acceptance), !chosen.contains(.gain) {
+                throw ValidationError("--data-sets, --seeds and --base-config apply to the acceptance and gain experiments only")
             }
+            let base = try baseConfig.map { try loadJSONConfig($0, as: MarketExperiment.self, what: "market experiment") }
             if pilotScope != nil, !chosen.contains(.acceptance) {
                 throw ValidationError("--pilot-scope applies to the acceptance experiment only")
             }
@@ -49,7 +54,7 @@ struct MarketReproduceCommand: ParsableCommand {
                 let progress = Progress(total: 1, label: "reproduce \(e.rawValue)")
                 let r = try e.run(
                     data: resolver, rounds: rounds, seed: seed, sets: sets, seeds: seeds ?? MarketReproduction.acceptanceSeeds,
-                    pilotScope: scope
+                    pilotScope: scope, base: base
                 ) { cell in
                     if progress.enabled { FileHandle.standardError.write(Data("\r\u{1B}[Kreproduce \(e.rawValue): \(cell)".utf8)) }
                 }

@@ -225,15 +225,6 @@ struct MarketRunCommand: ParsableCommand {
         return e
     }
 
-    /// Purchases of a method's run over all rounds, realised (paid for) or not; nil without a market.
-    static func purchases(_ m: MarketExperiment.MethodResult, unrealised: Bool) -> Int? {
-        guard m.rounds.contains(where: { $0.unrealised != nil }) else { return nil }
-        return m.rounds.reduce(0) { total, rd in
-            guard let u = rd.unrealised else { return total }
-            return total + rd.imports.indices.filter { u[$0] == unrealised }.reduce(0) { $0 + rd.imports[$1].count }
-        }
-    }
-
     struct Summary: Codable {
         struct Method: Codable {
             let method: String
@@ -299,7 +290,7 @@ struct MarketRunCommand: ParsableCommand {
                         meanBestLabelWeightedAccuracy: $0.meanBestLabelWeightedAccuracy,
                         meanCumulativeUtility: $0.meanCumulativeUtility,
                         finalEdges: $0.rounds.last!.imports.reduce(0) { $0 + $1.count },
-                        paidPurchases: Self.purchases($0, unrealised: false), unrealisedPurchases: Self.purchases($0, unrealised: true),
+                        paidPurchases: $0.purchases(unrealised: false), unrealisedPurchases: $0.purchases(unrealised: true),
                         maxBudgetResidual: $0.rounds.map(\.budgetResidual).max() ?? 0, seconds: $0.seconds)
                 },
                 attackerBuyers: attackerBuyers, audit: r.audit, proxStrengths: r.proxStrengths,

@@ -205,6 +205,27 @@ extension RobustnessTests {
         XCTAssertEqual(gainCSV.first?.prefix(4).map { $0 }, ["data", "partition", "seed", "method"])
         let share = try XCTUnwrap(gainChecks.last?["detail"] as? String)
         XCTAssertTrue(share.contains("purchases") && share.contains("payments per round"), share)
+        // --base-config: every cell starts from a saved experiment (here the paper's economy
+        // without the check) and equals `market run` with those flags.
+        let paperEconomy = ["--K", "5e5", "--purchase-check", "off"]
+        let saved = scratch + "/base-paper-economy"
+        let b = try run(["market", "run", "--rounds", "1", "--out", saved] + paperEconomy)
+        XCTAssertEqual(b.status, 0, b.stderr)
+        let based = scratch + "/acceptance-based"
+        let a = try run(
+            [
+                "market", "reproduce", "acceptance", "--data-sets", "mushrooms", "--seeds", "1", "--seed", "7", "--rounds", "2",
+                "--base-config", saved + "/config.json", "--out", based,
+            ], environment: ["AGORA_DATA": root], timeout: 300)
+        XCTAssertEqual(a.status == 0 || a.status == 1, true, a.stderr)
+        let basedRow = try String(contentsOfFile: based + "/acceptance.csv", encoding: .utf8).split(separator: "\n")
+            .map { $0.split(separator: ",").map(String.init) }.first { $0[0...3] == ["mushrooms", "iid", "7", "ipfl"] }
+        let flagged = try runCell(paperEconomy)["ipfl"]!
+        XCTAssertEqual(Double(try XCTUnwrap(basedRow)[4])!, flagged, accuracy: 1e-12)
+        XCTAssertNotEqual(flagged, accuracy["mushrooms iid 7 ipfl"]!, "the saved economy changes this cell")
+        try expectRefusal(
+            ["market", "reproduce", "liars", "--base-config", saved + "/config.json"], "--base-config apply to the acceptance and gain")
+        try expectRefusal(["market", "reproduce", "gain", "--base-config", scratch + "/nothing.json"], "nothing.json")
         try expectRefusal(["market", "reproduce", "liars", "--seeds", "3"], "apply to the acceptance and gain experiments only")
         try expectRefusal(["market", "reproduce", "acceptance", "--seeds", "0"], "must be in 1...100, got 0")
         try expectRefusal(

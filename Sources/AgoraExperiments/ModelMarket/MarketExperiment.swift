@@ -401,6 +401,20 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         /// Mean over honest clients of cumulative utility.
         public var meanCumulativeUtility: Double
         public var seconds: Double
+
+        /// iPFL: purchases over all rounds that were paid for (`unrealised` false) or, with
+        /// `unrealised`, left unpaid because the buyer's training did not use them; nil for a
+        /// method without a market (baselines, older results).
+        public func purchases(unrealised: Bool) -> Int? {
+            guard rounds.contains(where: { $0.unrealised != nil }) else { return nil }
+            return rounds.reduce(0) { total, rd in
+                guard let u = rd.unrealised else { return total }
+                return total + rd.imports.indices.filter { u[$0] == unrealised }.reduce(0) { $0 + rd.imports[$1].count }
+            }
+        }
+
+        /// The payments importers made over all rounds (0 for a method without a market).
+        public var paymentsMade: Double { rounds.reduce(0) { $0 + $1.payments.reduce(0) { $0 + $1.reduce(0, +) } } }
     }
 
     public struct Result: Codable, Sendable {
@@ -580,19 +594,20 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
     /// distance 1, lambda, stands in for it. Scale-free: it follows N, c and the number of clients
     /// (1.71e7 for 10 clients of N = 5000 at c = 1, where the paper's 5e5 affords two).
     public func automaticEagerness(sizes: [Double]) -> Double {
-        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
-        let c = median(costs ?? [Double](repeating: cost, count: clients))
-        return MarketGain.eagerness(affording: max(1, clients - 1), size: median(sizes), cost: c > 0 ? c : market.lambda)
+        let c = Self.median(costs ?? [Double](repeating: cost, count: clients))
+        return MarketGain.eagerness(affording: max(1, clients - 1), size: Self.median(sizes), cost: c > 0 ? c : market.lambda)
     }
+
+    /// The upper median (the typical client of the economy rules; `v` non-empty).
+    static func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
 
     /// A warning when the economy lets a typical client afford only a handful of purchases: for the
     /// median client (its K and N) and the median cost, the number of partners of its own size
     /// whose marginal gain exceeds that cost (`MarketGain.affordablePartners`). At two or fewer the
     /// graph learning cannot use more collaborators, whatever the data say.
     static func economyWarnings(_ truth: [ClientEconomics]) -> [String] {
-        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
         guard !truth.isEmpty else { return [] }
-        let k = median(truth.map(\.eagerness)), n = median(truth.map(\.dataSize)), c = median(truth.map(\.cost))
+        let k = Self.median(truth.map(\.eagerness)), n = Self.median(truth.map(\.dataSize)), c = Self.median(truth.map(\.cost))
         let p = MarketGain.affordablePartners(eagerness: k, size: n, cost: c)
         guard k > 0, p <= 2 else { return [] }
         return [

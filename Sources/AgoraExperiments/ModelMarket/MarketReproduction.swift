@@ -63,12 +63,13 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
     public static let acceptanceSeeds = 3
 
     /// Runs the reproduction with `rounds` rounds per market run (the paper: 50; default 20).
-    /// `acceptance` runs on `sets` (nil: `acceptanceSets`; any name or file `data` resolves) with
-    /// `seeds` seeds from `seed` on, and with `pilotScope` (nil: the default pilot's); the other
-    /// experiments have fixed data, one seed and the default pilot.
+    /// `acceptance` and `gain` run on `sets` (nil: `acceptanceSets`; any name or file `data`
+    /// resolves) with `seeds` seeds from `seed` on, every cell from `base` (nil: the defaults; its
+    /// data, seed, rounds and methods are set per cell), and `acceptance` with `pilotScope` (nil:
+    /// the base's pilot); the other experiments have fixed data, one seed and the defaults.
     public func run(
         data: DataResolver, rounds: Int = 20, seed: UInt64 = 1, sets: [String]? = nil, seeds: Int = acceptanceSeeds,
-        pilotScope: MarketExperiment.ProxPilot.Scope? = nil,
+        pilotScope: MarketExperiment.ProxPilot.Scope? = nil, base: MarketExperiment? = nil,
         progress: ((String) -> Void)? = nil
     ) throws -> Report {
         guard rounds >= 1 else { throw AgoraError.configuration("must be at least 1, got \(rounds)", field: "rounds") }
@@ -89,9 +90,11 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
         case .acceptance:
             r = try acceptance(
                 data, rounds: rounds, seed: seed, sets: sets ?? Self.acceptanceSets, seeds: seeds,
-                pilotScope: pilotScope, progress: progress)
+                pilotScope: pilotScope, base: base ?? MarketExperiment(), progress: progress)
         case .gain:
-            r = try gain(data, rounds: rounds, seed: seed, sets: sets ?? Self.acceptanceSets, seeds: seeds, progress: progress)
+            r = try gain(
+                data, rounds: rounds, seed: seed, sets: sets ?? Self.acceptanceSets, seeds: seeds, base: base ?? MarketExperiment(),
+                progress: progress)
         }
         r.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         return r
@@ -315,7 +318,7 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
     /// are honest here).
     func acceptance(
         _ data: DataResolver, rounds: Int, seed: UInt64, sets: [String], seeds count: Int, pilotScope: MarketExperiment.ProxPilot.Scope?,
-        progress: ((String) -> Void)?
+        base: MarketExperiment, progress: ((String) -> Void)?
     ) throws -> Report {
         let schemes: [(String, PartitionScheme)] = [
             ("iid", .iid), ("dirichlet:0.5", .dirichlet(beta: 0.5)), ("cluster:3", .classGroups(groups: 3)),
@@ -327,11 +330,7 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
             var gaps: [Double] = [], ipflBest: [Double] = [], localBest: [Double] = [], finite = true
             for s in seeds {
                 progress?("\(cell), seed \(s)")
-                var e = MarketExperiment()
-                e.dataFile = try data(name, scheme)
-                e.rounds = rounds
-                e.seed = s
-                e.methods = [.ipfl, .local, .fedavg]
+                var e = try Self.cell(base, data(name, scheme), rounds: rounds, seed: s, methods: [.ipfl, .local, .fedavg])
                 if let pilotScope { e.proxPilot?.scope = pilotScope }
                 let r = try e.run()
                 for m in r.methods {
@@ -395,6 +394,18 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
             + " (" + partitions.joined(separator: ", ") + " each)"
     }
 
+    /// One cell of the `acceptance` and `gain` grids: `base` on `file`, with the grid's rounds,
+    /// seed and methods.
+    static func cell(_ base: MarketExperiment, _ file: DataFile, rounds: Int, seed: UInt64, methods: [FederatedMethod]) -> MarketExperiment
+    {
+        var e = base
+        e.dataFile = file
+        e.rounds = rounds
+        e.seed = seed
+        e.methods = methods
+        return e
+    }
+
     /// The share of the best baselines' gain over local training that iPFL must capture (`gain`).
     public static let gainShareTarget = 0.7
 
@@ -404,7 +415,8 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
     /// counts when it exceeds twice its standard error, and the cell's best such gain is the
     /// target. A run that fails (a method diverging, say) is reported in the checks and left out.
     func gain(
-        _ data: DataResolver, rounds: Int, seed: UInt64, sets: [String], seeds count: Int, progress: ((String) -> Void)?
+        _ data: DataResolver, rounds: Int, seed: UInt64, sets: [String], seeds count: Int, base: MarketExperiment,
+        progress: ((String) -> Void)?
     ) throws -> Report {
         let schemes: [(String, PartitionScheme)] = [
             ("iid", .iid), ("dirichlet:0.5", .dirichlet(beta: 0.5)), ("dirichlet:0.1", .dirichlet(beta: 0.1)),
@@ -418,11 +430,7 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
             var best: [FederatedMethod: [Double]] = [:], failures: [String] = []
             for s in seeds {
                 progress?("\(cell), seed \(s)")
-                var e = MarketExperiment()
-                e.dataFile = try data(name, scheme)
-                e.rounds = rounds
-                e.seed = s
-                e.methods = FederatedMethod.allCases
+                let e = try Self.cell(base, data(name, scheme), rounds: rounds, seed: s, methods: FederatedMethod.allCases)
                 let r: MarketExperiment.Result
                 do { r = try e.run() } catch {
                     failures.append("seed \(s): \(error)")
@@ -430,22 +438,16 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
                 }
                 for m in r.methods {
                     best[m.method, default: []] += m.bestAccuracies
-                    var paid = 0.0, bought = 0.0
-                    for rd in m.rounds {
-                        for (i, js) in rd.imports.enumerated() where m.method == .ipfl && !(rd.unrealised?[i] ?? false) {
-                            bought += Double(js.count)
-                        }
-                        paid += rd.payments.reduce(0) { $0 + $1.reduce(0, +) }
+                    // iPFL's trade per round: purchases paid for and payments made.
+                    var trade = ["", ""]
+                    if let bought = m.purchases(unrealised: false) {
+                        let perRound = Double(max(1, m.rounds.count))
+                        purchases.append(Double(bought) / perRound)
+                        payments.append(m.paymentsMade / perRound)
+                        trade = ["\(purchases.last!)", "\(payments.last!)"]
                     }
-                    let perRound = Double(max(1, m.rounds.count))
-                    if m.method == .ipfl {
-                        purchases.append(bought / perRound)
-                        payments.append(paid / perRound)
-                    }
-                    rows.append([
-                        name, label, "\(s)", m.method.rawValue, "\(m.meanBestAccuracy)", "\(m.meanCumulativeUtility)",
-                        m.method == .ipfl ? "\(bought / perRound)" : "", m.method == .ipfl ? "\(paid / perRound)" : "",
-                    ])
+                    rows.append(
+                        [name, label, "\(s)", m.method.rawValue, "\(m.meanBestAccuracy)", "\(m.meanCumulativeUtility)"] + trade)
                 }
             }
             checks.append(

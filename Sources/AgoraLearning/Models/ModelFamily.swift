@@ -75,37 +75,45 @@ extension ModelFamily {
 
     /// The predicted class of each row in `rows` (scores through `FeatureRows.blockDots`).
     public func predict(_ theta: [Float], features x: FeatureRows<Float>, rows: [Int]) throws -> [Int] {
-        func argmax(_ z: ArraySlice<Float>) -> Int {
-            var best = z.startIndex, bz = -Float.infinity
-            for c in z.indices where z[c] > bz {
-                bz = z[c]
-                best = c
-            }
-            return best - z.startIndex
-        }
         switch self {
         case .linear:
-            return try x.blockDots(rows: rows, weights: theta, blocks: 1).map { $0 > 0 ? 1 : 0 }
+            let z = try x.blockDots(rows: rows, weights: theta, blocks: 1)
+            return z.indices.map { Self.predictedClass(z[$0...$0]) }
         case let .softmax(k, _):
             let z = try x.blockDots(rows: rows, weights: theta, blocks: k)
-            return rows.indices.map { argmax(z[($0 * k)..<(($0 + 1) * k)]) }
+            return rows.indices.map { Self.predictedClass(z[($0 * k)..<(($0 + 1) * k)]) }
         case let .mlp(s, _):
             let pre = try x.blockDots(rows: rows, weights: theta, blocks: s.hidden)
             return rows.indices.map { r in
                 let hid = (0..<s.hidden).map { j in max(0, pre[r * s.hidden + j] + theta[s.b1 + j]) }
                 let z = (0..<s.classes).map { c in (0..<s.hidden).reduce(theta[s.b2 + c]) { $0 + theta[s.w2 + c * s.hidden + $1] * hid[$1] }
                 }
-                return argmax(z[...])
+                return Self.argmax(z[...])
             }
         }
     }
 
+    /// The class a linear or softmax model predicts from its scores: for one score (logistic) 1
+    /// when it is positive, else the first class of the largest score (0 when all are NaN).
+    static func predictedClass(_ z: ArraySlice<Float>) -> Int {
+        z.count == 1 ? (z.first! > 0 ? 1 : 0) : argmax(z)
+    }
+
+    /// The position of the first largest element (0 when none beats -infinity, e.g. all NaN).
+    static func argmax(_ z: ArraySlice<Float>) -> Int {
+        var best = z.startIndex, bz = -Float.infinity
+        for c in z.indices where z[c] > bz {
+            bz = z[c]
+            best = c
+        }
+        return best - z.startIndex
+    }
+
     /// The accuracy of every row of `thetas` (one model each) on the same `rows` (NaN for no rows).
-    /// Linear and softmax models score all models at once: on dense rows one GEMM of the gathered
-    /// rows by all models' weights (the cost of the market's purchase check is m^2 n p, so it runs
-    /// at BLAS speed; a score then differs from `predict`'s fixed-order dot in rounding only, which
-    /// flips a prediction only at an exact tie of two classes); on sparse rows one `blockDots` with
-    /// every model's weights as its blocks. An MLP goes model by model.
+    /// Linear and softmax models score all models at once (`blockScores`: one GEMM on dense rows,
+    /// so the cost of the market's purchase check, m^2 n p per round, runs at BLAS speed; a score
+    /// then differs from `predict`'s in rounding only, which flips a prediction only at an exact
+    /// tie of two classes). An MLP goes model by model.
     public func accuracies(_ thetas: Matrix<Float>, features x: FeatureRows<Float>, labels: [Int], rows: [Int]) throws -> [Double] {
         let m = thetas.rows
         if rows.isEmpty { return [Double](repeating: .nan, count: m) }
@@ -115,40 +123,14 @@ extension ModelFamily {
         case let .softmax(classes, _): k = classes
         case .mlp: return try (0..<m).map { try accuracy(thetas.row($0), features: x, labels: labels, rows: rows) }
         }
-        let z: [Float]
-        if case let .dense(xm) = x {
-            let d = xm.cols
-            guard thetas.cols == k * d else {
-                throw AgoraError.shape("accuracies: models of \(thetas.cols) parameters for \(k) x \(d) weights")
-            }
-            var gathered = Matrix<Float>(uninitializedRows: rows.count, cols: d)
-            for (q, r) in rows.enumerated() {
-                guard r >= 0, r < xm.rows else { throw AgoraError.shape("accuracies: row \(r) is outside 0..<\(xm.rows)") }
-                gathered.storage.replaceSubrange(q * d..<(q + 1) * d, with: xm.storage[r * d..<(r + 1) * d])
-            }
-            // thetas (m x k d, row-major) is the (m k) x d matrix of all class weights.
-            let weights = try Matrix(rows: m * k, cols: d, storage: thetas.storage)
-            z = try BLAS.product(gathered, weights, transB: true).storage
-        } else {
-            z = try x.blockDots(rows: rows, weights: thetas.storage, blocks: m * k)
+        guard thetas.cols == k * x.cols else {
+            throw AgoraError.shape("accuracies: models of \(thetas.cols) parameters for \(k) x \(x.cols) weights")
         }
+        // thetas (m x k d, row-major) holds m k blocks of d weights: model a's class c is block a k + c.
+        let z = try x.blockScores(rows: rows, weights: thetas.storage, blocks: m * k)
         return (0..<m).map { a in
-            var right = 0
-            for (q, r) in rows.enumerated() {
-                let base = q * m * k + a * k
-                var best = 0
-                if k == 1 {
-                    best = z[base] > 0 ? 1 : 0
-                } else {
-                    var bz = -Float.infinity
-                    for c in 0..<k where z[base + c] > bz {
-                        bz = z[base + c]
-                        best = c
-                    }
-                }
-                if best == labels[r] { right += 1 }
-            }
-            return Double(right) / Double(rows.count)
+            let right = rows.indices.filter { q in Self.predictedClass(z[(q * m + a) * k..<(q * m + a + 1) * k]) == labels[rows[q]] }
+            return Double(right.count) / Double(rows.count)
         }
     }
 
