@@ -8,7 +8,7 @@ import Foundation
 
 extension BenchSession {
     /// The DSGD experiment loop as `agora dsgd` runs it (synthetic defaults, exponential graph, an
-    /// evaluation every iterations / 100), against its own kernels, from 16 agents up. Per size,
+    /// evaluation grid `agora dsgd` uses), against its own kernels, from 16 agents up. Per size,
     /// from the run's own timing (`DSGDExperiment.Timing`): the whole loop per simulated
     /// iteration, the iterations without their evaluations, one evaluation (and what it costs in
     /// kernel iterations), the set-up (data, graph, the Newton reference), the process's peak
@@ -32,10 +32,10 @@ extension BenchSession {
             e.data.agents = n
             // The largest size with fewer rows per agent, so that it fits a small machine.
             if n >= 100_000 { e.data.rowsPerAgent = 50 }
-            // 200 iterations (an evaluation every 2, as the CLI sets it); 20 at 10^5 agents.
+            // 200 iterations (an evaluation every 10, as the CLI sets it); 20 at 10^5 agents.
             let iterations = n >= 100_000 ? 20 : 200
             e.iterations = iterations
-            e.evaluateEvery = max(1, iterations / 100)
+            e.evaluateEvery = DSGDExperiment.defaultEvaluationInterval(iterations: iterations, utility: e.utilityModel)
             let full = try e.run()
             guard let timing = full.timing else { continue }
             let loop = timing.loopSeconds / Double(max(1, timing.simulatedIterations))

@@ -27,7 +27,7 @@ struct DSGDRunCommand: ParsableCommand {
 
     @Option(
         help:
-            "Evaluate every K iterations (default: iterations / 100, about 101 points per run). Each evaluation passes over all data twice (every agent's loss and the network average's), as much as ~10-20 iterations: fewer evaluations, faster runs."
+            "Evaluate every K iterations (default: iterations / 20, about 21 points per run; iterations / 100 under --utility average|cumulative, which integrate over the points). Each evaluation passes over all data twice (every agent's loss and the network average's), as much as ~10 iterations: fewer evaluations, faster runs, the same final numbers."
     ) var evaluateEvery: Int?
     @Option(help: "Write result.json, config.json, per-run CSV files and SVG plots into this folder.") var out: String?
     @Flag(help: "Print the final summary as one JSON object on stdout.") var json = false

@@ -82,7 +82,7 @@ struct DSGDOptions: ParsableArguments {
         } else if testData != nil {
             throw ValidationError("--test-data needs --data")
         }
-        e.evaluateEvery = max(1, iterations / 100)
+        e.evaluateEvery = DSGDExperiment.defaultEvaluationInterval(iterations: iterations, utility: e.utilityModel)
         func pair(_ s: String, _ flag: String, defaultValue: Double? = nil) throws -> (Int, Double) {
             let p = s.split(separator: ":", omittingEmptySubsequences: false)
             guard p.count == 2 || (p.count == 1 && defaultValue != nil), let a = Int(p[0]),

@@ -43,6 +43,18 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
     var sharesTrajectories = true
     public init() {}
 
+    /// The evaluation interval `agora dsgd` uses unless told: about 21 points per run under the
+    /// final utility, about 101 under the average and cumulative ones. Why: an evaluation reads
+    /// every agent's full data twice (its own loss and the network average's), about ten kernel
+    /// iterations at the synthetic defaults, so 101 points cost three times the iterations they
+    /// describe. The final utility needs only the last point (always evaluated); the others draw
+    /// the curves, and 21 draw them well enough. The average and cumulative utilities integrate
+    /// the losses over the evaluations, so they keep the finer grid. The trajectory and the final
+    /// numbers do not depend on the grid.
+    public static func defaultEvaluationInterval(iterations: Int, utility: UtilityModel) -> Int {
+        max(1, iterations / (utility == .final ? 20 : 100))
+    }
+
     private enum CodingKeys: String, CodingKey {
         case data, dataFile, l2, topology, weights, mechanism, batch, iterations, evaluateEvery, seed, strategic, intercept
         case utility, mixStrategy
