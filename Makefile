@@ -13,7 +13,7 @@ NATIVE_BUILD := .build-native
 SUDO         := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 APT_PACKAGES := libopenblas-dev pkg-config zlib1g-dev
 
-.PHONY: install docs-test format format-check bench-track-tool bench-ab bench-ab-ci bench-record bench-report setup setup-mpi build build-mpi test test-mpi bench-mpi bench-python examples run market-reproduce bench bench-quick bench-peers bench-smoke bench-openmp bench-python-host fuzz fuzz-build fuzz-smoke sanitize python python-test wheel clean help
+.PHONY: setup-report report-check install docs-test format format-check bench-track-tool bench-ab bench-ab-ci bench-record bench-report setup setup-mpi build build-mpi test test-mpi bench-mpi bench-python examples run market-reproduce bench bench-quick bench-peers bench-smoke bench-openmp bench-python-host fuzz fuzz-build fuzz-smoke sanitize python python-test wheel clean help
 
 help:
 	@echo "make run    build (if needed) and run the current showcase experiment"
@@ -33,6 +33,7 @@ help:
 	@echo "make bench-mpi  the MPI benchmark at 1, 2 and 4 ranks (ping-pong bound, exchange, mix, DSGD; strong and weak scaling): bench-results/mpi"
 	@echo "make bench-ab BASE=<rev> [HEAD=<rev>] [ONLY=mix/ring,...]  interleaved A/B of two revisions' key kernels with a verdict per benchmark"
 	@echo "make bench-record [REV=<rev>]  append a run to the per-machine history (BENCH_HISTORY); make bench-report: SVG over commits with step changes"
+	@echo "make report-check  agora sweep on examples/sweeps/dsgd-deterrence.json, agora report, and both reports checked in headless Chromium (installs chromium): out/report-check"
 	@echo "make install  copy the agora binary to $(PREFIX)/bin (PREFIX=/usr/local)"
 	@echo "make docs-test  run every command and snippet the docs mark 'test' and check the JSON keys they document"
 	@echo "make format  format the Swift sources (swift format); make format-check: fail on any difference (CI)"
@@ -85,6 +86,27 @@ build-mpi: setup setup-mpi
 # mpirun -np 1..4 against the in-process exchange (bit-identical parameters, payments, files).
 test-mpi: build-mpi
 	AGORA_MPI_BINARY=$(CURDIR)/.build-mpi/release/agora $(SWIFT) test --disable-swift-testing --filter MPITests
+
+# agora sweep and agora report end to end, in a real browser: one of the papers' grids
+# (examples/sweeps/dsgd-deterrence.json, 24 cells) run in process, its report and a run's report
+# loaded by headless Chromium (the page's script ran without an error, plots and tables present,
+# nothing logged as an error), with screenshots in out/report-check/ (Tests/report/check_report.py).
+REPORT_APT_PACKAGES = chromium
+setup-report:
+	@if command -v chromium >/dev/null 2>&1; then :; else \
+	  echo "Installing Chromium: $(REPORT_APT_PACKAGES)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(REPORT_APT_PACKAGES); \
+	fi
+
+report-check: build setup-report
+	rm -rf out/report-check && mkdir -p out/report-check
+	./.build/release/agora sweep examples/sweeps/dsgd-deterrence.json --out out/report-check/dsgd-deterrence
+	./.build/release/agora report out/report-check/dsgd-deterrence --x c0 --by topology
+	python3 Tests/report/check_report.py out/report-check/dsgd-deterrence/report.html --plots 4 --screenshot out/report-check/sweep.png
+	./.build/release/agora dsgd --agents 16 --topology exponential --inflate 3:3 --iterations 400 --out out/report-check/run > /dev/null
+	./.build/release/agora report out/report-check/run
+	python3 Tests/report/check_report.py out/report-check/run/report.html --plots 3 --screenshot out/report-check/run.png
 
 # The MPI section of the benchmark: ping-pong bound, neighbour exchange, mix step and DSGD
 # iteration at 1, 2 and 4 ranks (strong and weak scaling), merged with plots into

@@ -11,6 +11,8 @@ static inline MPI_Datatype agora_mpi_float(void) { return MPI_FLOAT; }
 static inline MPI_Datatype agora_mpi_double(void) { return MPI_DOUBLE; }
 static inline MPI_Datatype agora_mpi_int(void) { return MPI_INT; }
 static inline MPI_Datatype agora_mpi_uint64(void) { return MPI_UINT64_T; }
+static inline MPI_Datatype agora_mpi_int64(void) { return MPI_INT64_T; }
+static inline int agora_mpi_any_source(void) { return MPI_ANY_SOURCE; }
 static inline MPI_Datatype agora_mpi_datatype_null(void) { return MPI_DATATYPE_NULL; }
 static inline MPI_Info agora_mpi_info_null(void) { return MPI_INFO_NULL; }
 static inline MPI_Errhandler agora_mpi_errors_return(void) { return MPI_ERRORS_RETURN; }

@@ -102,6 +102,15 @@ public enum MPIRuntime {
         return out
     }
 
+    /// The sum of every rank's `value`, on every rank.
+    public static func sum(_ value: Double) throws -> Double {
+        var v = value, out = 0.0
+        try check(
+            MPI_Allreduce(&v, &out, 1, agora_mpi_double(), agora_mpi_sum(), agora_mpi_comm_world()), "MPI_Allreduce",
+            rank: (try? rank()) ?? -1)
+        return out
+    }
+
     /// One-way time of a `bytes`-byte message between ranks 0 and 1 (half the median round trip
     /// over `repetitions` after a warm-up), on every rank; 0 with fewer than two ranks. The
     /// transport's bound for neighbour exchanges: latency from small messages, bandwidth from large.

@@ -9,10 +9,13 @@ public enum SVGPlot {
         public var name: String
         public var points: [(Double, Double)]
         public var dashed: Bool
-        public init(name: String, points: [(Double, Double)], dashed: Bool = false) {
+        /// Error bars: the half-length at each point (nil: none).
+        public var errors: [Double]?
+        public init(name: String, points: [(Double, Double)], dashed: Bool = false, errors: [Double]? = nil) {
             self.name = name
             self.points = points
             self.dashed = dashed
+            self.errors = errors
         }
     }
 
@@ -30,14 +33,24 @@ public enum SVGPlot {
         return String(format: a >= 100 ? "%.0f" : (a >= 1 ? "%.3g" : "%.2g"), v)
     }
 
-    /// A line chart. With `logY`, non-positive values are dropped.
+    /// A line chart. With `logY`, non-positive values are dropped. Series with `errors` get
+    /// vertical bars of that half-length. With `xCategories`, x = k is labelled by the k-th name
+    /// (a categorical axis: topologies, partitions) instead of numeric ticks.
     public static func lines(
         title: String, xLabel: String, yLabel: String, series: [Series], logY: Bool = false,
-        width: Double = 800, height: Double = 440
+        xCategories: [String]? = nil, width: Double = 800, height: Double = 440
     ) -> String {
         let left = 80.0, right = 250.0, top = 40.0, bottom = 55.0
         let pw = width - left - right, ph = height - top - bottom
-        let pts = series.flatMap { $0.points }.filter { $0.0.isFinite && $0.1.isFinite && (!logY || $0.1 > 0) }
+        var pts = series.flatMap { $0.points }.filter { $0.0.isFinite && $0.1.isFinite && (!logY || $0.1 > 0) }
+        for ser in series {
+            guard let e = ser.errors else { continue }
+            for (p, h) in zip(ser.points, e) where h.isFinite && h > 0 {
+                pts.append((p.0, p.1 + h))
+                if !logY || p.1 - h > 0 { pts.append((p.0, p.1 - h)) }
+            }
+        }
+        pts = pts.filter { $0.0.isFinite && $0.1.isFinite && (!logY || $0.1 > 0) }
         var x0 = pts.map(\.0).min() ?? 0, x1 = pts.map(\.0).max() ?? 1
         var y0 = pts.map { logY ? log10($0.1) : $0.1 }.min() ?? 0, y1 = pts.map { logY ? log10($0.1) : $0.1 }.max() ?? 1
         if x1 == x0 { x1 = x0 + 1 }
@@ -53,15 +66,28 @@ public enum SVGPlot {
             y0 -= pad
             y1 += pad
         }
-        if !logY && x0 > 0 && x0 < 0.2 * x1 { x0 = 0 }
+        if let c = xCategories {
+            x0 = -0.5
+            x1 = Double(max(c.count, 1)) - 0.5
+        } else if !logY && x0 > 0 && x0 < 0.2 * x1 {
+            x0 = 0
+        }
         func sx(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * pw }
         func sy(_ y: Double) -> Double { top + ph - ((logY ? log10(y) : y) - y0) / (y1 - y0) * ph }
         var s = header(width, height, title)
         s += "<rect x='\(left)' y='\(top)' width='\(pw)' height='\(ph)' fill='none' stroke='#444'/>\n"
-        for k in 0...5 {
-            let xv = x0 + (x1 - x0) * Double(k) / 5
-            s +=
-                "<line x1='\(sx(xv))' y1='\(top + ph)' x2='\(sx(xv))' y2='\(top + ph + 5)' stroke='#444'/><text x='\(sx(xv))' y='\(top + ph + 20)' text-anchor='middle'>\(tick(xv))</text>\n"
+        if let c = xCategories {
+            for (k, name) in c.enumerated() {
+                let xv = Double(k)
+                s +=
+                    "<line x1='\(sx(xv))' y1='\(top + ph)' x2='\(sx(xv))' y2='\(top + ph + 5)' stroke='#444'/><text x='\(sx(xv))' y='\(top + ph + 20)' text-anchor='middle'>\(esc(name))</text>\n"
+            }
+        } else {
+            for k in 0...5 {
+                let xv = x0 + (x1 - x0) * Double(k) / 5
+                s +=
+                    "<line x1='\(sx(xv))' y1='\(top + ph)' x2='\(sx(xv))' y2='\(top + ph + 5)' stroke='#444'/><text x='\(sx(xv))' y='\(top + ph + 20)' text-anchor='middle'>\(tick(xv))</text>\n"
+            }
         }
         if logY {
             for e in Int(y0)...Int(y1) {
@@ -85,6 +111,12 @@ public enum SVGPlot {
                 .map { String(format: "%.2f,%.2f", sx($0.0), sy($0.1)) }.joined(separator: " ")
             s +=
                 "<polyline fill='none' stroke='\(color)' stroke-width='2' \(ser.dashed ? "stroke-dasharray='6 4'" : "") points='\(path)'/>\n"
+            for (p, h) in zip(ser.points, ser.errors ?? []) where p.0.isFinite && p.1.isFinite && h.isFinite && h > 0 {
+                let lo = logY ? max(p.1 - h, pow(10, y0)) : p.1 - h
+                let x = sx(p.0)
+                let d = String(format: "M%.2f,%.2fV%.2fM%.2f,%.2fh8M%.2f,%.2fh8", x, sy(lo), sy(p.1 + h), x - 4, sy(lo), x - 4, sy(p.1 + h))
+                s += "<path d='\(d)' stroke='\(color)' fill='none'/>\n"
+            }
             let ly = top + 14 + Double(k) * 20
             s +=
                 "<line x1='\(left + pw + 12)' y1='\(ly - 4)' x2='\(left + pw + 36)' y2='\(ly - 4)' stroke='\(color)' stroke-width='2' \(ser.dashed ? "stroke-dasharray='6 4'" : "")/><text x='\(left + pw + 42)' y='\(ly)'>\(esc(ser.name))</text>\n"

@@ -16,7 +16,7 @@ struct Agora: ParsableCommand {
         abstract: "Incentive-compatible collaborative machine learning: mechanisms, kernels, experiments.",
         subcommands: [
             DSGDCommand.self, MarketCommand.self, MixCommand.self, TopologyCommand.self, ContractCommand.self, DataCommand.self,
-            InfoCommand.self,
+            InfoCommand.self, SweepCommand.self, ReportCommand.self,
         ]
     )
 

@@ -238,6 +238,8 @@ struct MarketRunCommand: ParsableCommand {
             let unrealisedPurchases: Int?
             let maxBudgetResidual: Double
             let seconds: Double
+            /// Set when the method's training diverged (its numbers cover the rounds before).
+            let diverged: String?
         }
         let data: String, clients: Int, parameters: Int, rounds: Int
         let methods: [Method]
@@ -291,7 +293,7 @@ struct MarketRunCommand: ParsableCommand {
                         meanCumulativeUtility: $0.meanCumulativeUtility,
                         finalEdges: $0.rounds.last!.imports.reduce(0) { $0 + $1.count },
                         paidPurchases: $0.purchases(unrealised: false), unrealisedPurchases: $0.purchases(unrealised: true),
-                        maxBudgetResidual: $0.rounds.map(\.budgetResidual).max() ?? 0, seconds: $0.seconds)
+                        maxBudgetResidual: $0.rounds.map(\.budgetResidual).max() ?? 0, seconds: $0.seconds, diverged: $0.diverged)
                 },
                 attackerBuyers: attackerBuyers, audit: r.audit, proxStrengths: r.proxStrengths,
                 automaticEagerness: r.automaticEagerness, warnings: r.warnings,

@@ -315,4 +315,46 @@ final class MPITests: XCTestCase {
                 r.stderr.contains("cannot write") || r.stderr.contains("cannot create"), "\(args.joined(separator: " ")): \(r.stderr)")
         }
     }
+
+    /// `agora sweep` under mpirun is a task farm (rank 0 hands out cells, the others run them):
+    /// the table is the in-process sweep's byte for byte at 1-3 ranks, and a second run under
+    /// mpirun finds every cell done.
+    func testSweepTaskFarmWritesTheInProcessTable() throws {
+        let file = scratch + "/farm.json"
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        try """
+        { "command": "dsgd run", "options": { "agents": 6, "iterations": 20, "inflate": "0:2" },
+          "axes": [ { "name": "topology", "values": ["ring", "exponential"] } ], "seeds": 2 }
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let base = try agora(["sweep", file, "--out", scratch + "/farm-inprocess", "--backend", "inprocess"], ranks: nil)
+        XCTAssertEqual(base.status, 0, base.stderr)
+        let reference = FileManager.default.contents(atPath: scratch + "/farm-inprocess/results.csv")
+        XCTAssertNotNil(reference)
+        for p in 1...3 {
+            let out = scratch + "/farm-\(p)"
+            let r = try agora(["sweep", file, "--out", out], ranks: p)
+            XCTAssertEqual(r.status, 0, "\(p) ranks: \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("task farm"), r.stderr)
+            XCTAssertEqual(FileManager.default.contents(atPath: out + "/results.csv"), reference, "\(p) ranks")
+            XCTAssertEqual(
+                FileManager.default.contents(atPath: out + "/results.jsonl"),
+                FileManager.default.contents(atPath: scratch + "/farm-inprocess/results.jsonl"), "\(p) ranks")
+        }
+        let again = try agora(["sweep", file, "--out", scratch + "/farm-3"], ranks: 3)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stderr.contains("0 of 4 cells to run"), again.stderr)
+    }
+
+    /// A method that diverges stops at the same round on every back-end (the check runs after the
+    /// rows are shared), and the run goes on with the other methods: the same JSON at 1-3 ranks.
+    func testADivergingMethodStopsAlikeAtEveryRankCount() throws {
+        _ = try sharedData("uci/digits.csv.gz")
+        setenv("AGORA_DATA", sharedDataRoot(), 1)
+        let args = [
+            "market", "run", "--data", "digits", "--method", "local,fedfomo", "--partition", "dirichlet:0.1", "--seed", "2", "--rounds",
+            "7",
+            "--json",
+        ]
+        try assertIdenticalToInProcess(args, ranks: [1, 2, 3], files: ["rounds.csv"], tag: "market diverged")
+    }
 }

@@ -56,13 +56,15 @@ struct FederatedRun {
 
     /// `localSteps` of momentum SGD on every training client of `x`, optionally pulled towards
     /// `centres` with per-client `strengths`.
-    /// Then every process receives the rows the others trained.
+    /// Then every process receives the rows the others trained, and checks them all: a divergence
+    /// is seen by every process at once (the same error on every back-end).
     mutating func train(_ x: inout Matrix<Float>, centres: Matrix<Float>? = nil, strengths: [Float]? = nil) throws {
         try fed.train(
             &x, steps: experiment.localSteps, batch: experiment.batch, optimizer: optimizer, centres: centres,
             strengths: strengths, training: trains, rngs: &rngs,
-            only: placement.localRows == 0..<clients ? nil : placement.localRows)
+            only: placement.localRows == 0..<clients ? nil : placement.localRows, checkFinite: false)
         try placement.shareRows(&x)
+        try FederatedClients.checkFinite(x)
     }
 
     /// `train` on the clients' current models `theta`.

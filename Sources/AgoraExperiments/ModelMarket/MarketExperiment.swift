@@ -401,6 +401,9 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         /// Mean over honest clients of cumulative utility.
         public var meanCumulativeUtility: Double
         public var seconds: Double
+        /// Set when the method's training diverged: why, and `rounds` holds the rounds before it.
+        /// The other methods of the run go on (one method's learning rate does not end the run).
+        public var diverged: String? = nil
 
         /// iPFL: purchases over all rounds that were paid for (`unrealised` false) or, with
         /// `unrealised`, left unpaid because the buyer's training did not use them; nil for a
@@ -550,10 +553,10 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         let honest = (0..<clients).filter { attack[$0] == nil }
         for (k, method) in methods.enumerated() {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            var lastMarket: (Matrix<Double>, [Bool])? = nil
+            var lastMarket: (Matrix<Double>, [Bool])? = nil, diverged: String? = nil
             let rounds = try simulate(
                 method, fed: fed, truth: truth, reports: reports, attack: attack, proxStrengths: strengths,
-                placement: placement, lastMarket: &lastMarket
+                placement: placement, lastMarket: &lastMarket, diverged: &diverged
             ) { r in
                 progress?(k * self.rounds + r, methods.count * self.rounds)
             }
@@ -570,7 +573,7 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
                     method: method, rounds: rounds, bestAccuracies: best, meanBestAccuracy: meanBest,
                     meanBestLabelWeightedAccuracy: meanBestWeighted,
                     meanCumulativeUtility: honest.map { cum[$0] }.reduce(0, +) / Double(max(1, honest.count)),
-                    seconds: secs))
+                    seconds: secs, diverged: diverged))
             if method == .ipfl, let (d, active) = lastMarket {
                 audit = try IncentiveAudit.audit(market: market, truth: truth, distances: d, active: active)
             }
@@ -621,7 +624,9 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
     /// as far from the one two rounds back as from the last one, three rounds running), and iPFL's best accuracy below
     /// local training's for more than half of the honest clients.
     static func warnings(_ results: [MethodResult], honest: [Int]) -> [String] {
-        var out: [String] = []
+        var out: [String] = results.compactMap { m in
+            m.diverged.map { "\(m.method.rawValue) diverged at \($0); its results cover the \(m.rounds.count) rounds before" }
+        }
         guard let ipfl = results.first(where: { $0.method == .ipfl }) else { return out }
         let edges = ipfl.rounds.map { r in Set(r.imports.enumerated().flatMap { i, js in js.map { "\(i)>\($0)" } }) }
         var alternating = 0
@@ -675,7 +680,7 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
     func simulate(
         _ method: FederatedMethod, fed: FederatedClients, truth: [ClientEconomics], reports: [ClientEconomics],
         attack: [Int: MarketAttack], proxStrengths: [Double]? = nil, placement: (any RowPlacement)? = nil,
-        lastMarket: inout (Matrix<Double>, [Bool])?,
+        lastMarket: inout (Matrix<Double>, [Bool])?, diverged: inout String?,
         tick: (Int) -> Void
     ) throws -> [Round] {
         let m = clients
@@ -698,7 +703,15 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
         var leaveDraws = SeededGenerator(seed: seed, stream: 0xD809)
         var out: [Round] = []
         for t in 0..<rounds {
-            let r = try strategy.round(t, run: &run)
+            let r: FederatedRoundResult
+            do {
+                r = try strategy.round(t, run: &run)
+            } catch let e as AgoraError where e.kind == .numerical && !out.isEmpty {
+                // The method stops here; its rounds so far stand (every process sees the same
+                // divergence: `FederatedRun.train` checks after the rows are shared).
+                diverged = "round \(t + 1): \(e.message)"
+                break
+            }
             var utilities = [Double](repeating: 0, count: m)
             if let market = r.market {
                 utilities = market.outcome.utilities

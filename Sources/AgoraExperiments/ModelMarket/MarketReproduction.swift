@@ -346,7 +346,8 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
                         "\(m.meanCumulativeUtility)",
                     ])
                     finite =
-                        finite && m.bestAccuracies.allSatisfy(\.isFinite) && m.rounds.allSatisfy { $0.accuracies.allSatisfy(\.isFinite) }
+                        finite && m.diverged == nil && m.bestAccuracies.allSatisfy(\.isFinite)
+                        && m.rounds.allSatisfy { $0.accuracies.allSatisfy(\.isFinite) }
                 }
                 guard let ipfl = r.methods.first(where: { $0.method == .ipfl }), let local = r.methods.first(where: { $0.method == .local })
                 else {
@@ -434,6 +435,12 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
                 let r: MarketExperiment.Result
                 do { r = try e.run() } catch {
                     failures.append("seed \(s): \(error)")
+                    continue
+                }
+                // A method that diverged has fewer rounds than the others: the seed is left out
+                // whole, as a failed run would be, so that every pairing covers the same clients.
+                if let d = r.methods.first(where: { $0.diverged != nil }) {
+                    failures.append("seed \(s): \(d.method.rawValue) diverged at \(d.diverged!)")
                     continue
                 }
                 for m in r.methods {

@@ -46,7 +46,7 @@ public struct FederatedClients: Sendable {
     public func train(
         _ theta: inout Matrix<Float>, steps: Int, batch: Int, optimizer: MomentumSGD,
         centres: Matrix<Float>? = nil, strengths: [Float]? = nil, training: [Bool],
-        rngs: inout [SeededGenerator], only: Range<Int>? = nil
+        rngs: inout [SeededGenerator], only: Range<Int>? = nil, checkFinite: Bool = true
     ) throws {
         let m = theta.rows, p = theta.cols
         guard m == count, p == parameterCount, training.count == m, rngs.count == m else {
@@ -78,8 +78,13 @@ public struct FederatedClients: Sendable {
             // Clients that do not train keep their parameters (and velocities) exactly.
             try opt.step(&theta, gradients: g, rows: mask)
         }
-        if Kernels.firstNonFiniteRow(theta) != nil {
-            throw AgoraError.numerical("local training diverged (non-finite parameters): lower the learning rate")
+        if checkFinite { try Self.checkFinite(theta) }
+    }
+
+    /// Throws when a model has left the finite numbers (what `train` checks after its steps).
+    public static func checkFinite(_ theta: Matrix<Float>) throws {
+        if let row = Kernels.firstNonFiniteRow(theta) {
+            throw AgoraError.numerical("local training diverged (client \(row)'s parameters are not finite): lower the learning rate")
         }
     }
 
