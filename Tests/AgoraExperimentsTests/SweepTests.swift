@@ -102,6 +102,19 @@ final class SweepTests: XCTestCase {
             (#"{ "command": "mix", "axes": [ { "name": "dim", "range": { "from": 1, "to": 5, "step": -1 } } ] }"#, "axes[0].range.step"),
             (#"{ "command": "mix", "axes": [ { "name": "dim", "values": [ { "a": 1 } ] } ] }"#, "axes[0].values[0]: expected a number"),
             (#"{ "command": "mix", "seeds": [-1] }"#, "seeds[0]: expected a non-negative integer"),
+            (#"{ "command": "mix", "seeds": 1000000000 }"#, "seeds: expected a list of seeds, a count N in 1...100000"),
+            (
+                #"{ "command": "mix", "axes": [ { "name": "dim", "range": { "from": 9e18, "to": 9.1e18, "step": 1 } } ] }"#,
+                "from and to must lie within"
+            ),
+            (
+                #"{ "command": "mix", "axes": [ { "name": "dim", "range": { "from": 0, "to": 1, "step": 1e-9 } } ] }"#,
+                "more than 100000 values"
+            ),
+            (
+                #"{ "command": "mix", "axes": [ { "name": "a", "range": { "from": 1, "to": 99999, "step": 1 } }, { "name": "b", "range": { "from": 1, "to": 99999, "step": 1 } }, { "name": "c", "range": { "from": 1, "to": 99999, "step": 1 } }, { "name": "d", "range": { "from": 1, "to": 99999, "step": 1 } } ] }"#,
+                "the grid has"
+            ),
         ]
         for (json, fragment) in cases {
             XCTAssertThrowsError(try sweep(json), json) { error in

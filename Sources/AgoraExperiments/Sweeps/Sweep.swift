@@ -275,6 +275,7 @@ public struct Sweep: Sendable {
             guard let from = r["from"]?.number, let to = r["to"]?.number, from.isFinite, to.isFinite else {
                 throw fail("\(field).range", "expected numbers \"from\" and \"to\", and \"step\" or \"times\"")
             }
+            guard abs(from) <= 1e15, abs(to) <= 1e15 else { throw fail("\(field).range", "from and to must lie within +-1e15") }
             let integers = [r["from"], r["to"], r["step"], r["times"]].allSatisfy {
                 if case .integer? = $0 { return true }
                 return $0 == nil
@@ -282,12 +283,13 @@ public struct Sweep: Sendable {
             var out: [JSONValue] = []
             if let step = r["step"]?.number {
                 guard r["times"] == nil else { throw fail("\(field).range", "give \"step\" or \"times\", not both") }
-                guard step.isFinite, step != 0, (to - from) / step >= 0 else {
+                guard step.isFinite, step != 0, abs(step) <= 1e15, (to - from) / step >= 0 else {
                     throw fail(
                         "\(field).range.step", "expected a step that goes from \(JSONValue.text(from)) towards \(JSONValue.text(to))")
                 }
-                let n = Int(((to - from) / step * (1 + 1e-12)).rounded(.down)) + 1
-                guard n <= 100_000 else { throw fail("\(field).range", "more than 100000 values") }
+                let steps = ((to - from) / step * (1 + 1e-12)).rounded(.down)
+                guard steps < 100_000 else { throw fail("\(field).range", "more than 100000 values") }
+                let n = Int(steps) + 1
                 for k in 0..<n { out.append(integers ? .integer(Int(from) + k * Int(step)) : .number(from + Double(k) * step)) }
             } else if let times = r["times"]?.number {
                 guard times.isFinite, times > 1, from > 0, to >= from else {
@@ -341,8 +343,8 @@ public struct Sweep: Sendable {
             switch s {
             case .array(let l): list = l
             case .object(let r): list = try values(["range": .object(r.merging(["step": .integer(1)]) { a, _ in a })], "seeds")
-            case .integer(let n) where n >= 1: list = (1...n).map { .integer($0) }
-            default: throw fail("seeds", "expected a list of seeds, a count N (seeds 1...N) or {\"from\": A, \"to\": B}")
+            case .integer(let n) where n >= 1 && n <= 100_000: list = (1...n).map { .integer($0) }
+            default: throw fail("seeds", "expected a list of seeds, a count N in 1...100000 (seeds 1...N) or {\"from\": A, \"to\": B}")
             }
             for (k, v) in list.enumerated() {
                 guard case .integer(let x) = v, x >= 0 else {
@@ -360,9 +362,10 @@ public struct Sweep: Sendable {
                 }
             }
         }
-        let sweep = Sweep(command: canonical, arguments: arguments, options: options, axes: axes)
-        guard sweep.count <= 1_000_000 else { throw fail("axes", "the grid has \(sweep.count) cells; at most 1000000") }
-        return sweep
+        // The product in Double: many long axes would overflow an Int.
+        let cells = axes.reduce(1.0) { $0 * Double($1.count) }
+        guard cells <= 1_000_000 else { throw fail("axes", "the grid has \(JSONValue.text(cells)) cells; at most 1000000") }
+        return Sweep(command: canonical, arguments: arguments, options: options, axes: axes)
     }
 
     /// Every cell, in grid order.
