@@ -14,6 +14,7 @@ extension MixStrategy: ExpressibleByArgument {}
 extension GLMLoss: ExpressibleByArgument {}
 extension PaymentRule.EdgeWeighting: ExpressibleByArgument {}
 extension UtilityModel: ExpressibleByArgument {}
+extension DSGDExperiment.AuditSwitch: ExpressibleByArgument {}
 extension CSVHeader: ExpressibleByArgument {}
 extension MultinomialOutcomes.Conditioning: ExpressibleByArgument {}
 

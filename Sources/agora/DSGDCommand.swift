@@ -56,6 +56,12 @@ struct DSGDRunCommand: ParsableCommand {
         let honestTransferMax: Double
         let honestTransferPerIteration: Double
         let strategic: [AgentGain]
+        /// The individual-rationality audit: the smallest margin over honest agents of utility in
+        /// the network minus utility training alone (nil when every agent is strategic), and how
+        /// many honest agents are below zero.
+        let irMarginMin: Double?
+        let irMarginMinWithoutPayments: Double?
+        let irAgentsBelowZero: Int
         let warnings: [String]
         /// `Kernels.bitDigest` of the final parameters of the run with payments (compare runs,
         /// e.g. in process against MPI, without writing parameters out).
@@ -160,6 +166,9 @@ struct DSGDRunCommand: ParsableCommand {
                         agent: $0.agent, behaviour: $0.behaviour, gainWithPayments: $0.withPayments.last!,
                         gainWithoutPayments: $0.withoutPayments.last!)
                 },
+                irMarginMin: r.individualRationality?.marginMin,
+                irMarginMinWithoutPayments: r.individualRationality?.marginMinWithoutPayments,
+                irAgentsBelowZero: r.individualRationality?.agentsBelowZero.count ?? 0,
                 warnings: r.warnings, parametersDigest: pay.points.last!.parametersDigest,
                 secondsPerIteration: r.secondsPerIteration, timing: r.timing)
             if let out { try write(r, summary, to: out) }
@@ -207,6 +216,12 @@ struct DSGDRunCommand: ParsableCommand {
             }
             print(pad("max budget residual", 26) + pad(fmt(summary.maxBudgetResidual), 16) + pad("-", 16))
             print(pad("largest honest transfer", 26) + pad("-", 16) + pad(fmt(honestMax), 16))
+            if let ir = r.individualRationality, let m = ir.marginMin {
+                let worst = ir.margins.indices.filter { ir.margins[$0] == m }.first.map { " (agent \($0))" } ?? ""
+                print(
+                    "individual rationality: honest agents' utility in the network minus training alone: smallest \(fmt(m))\(worst); \(ir.agentsBelowZero.count) of \(ir.margins.compactMap { $0 }.count) below zero; without payments the smallest is \(fmt(ir.marginMinWithoutPayments ?? .nan))"
+                )
+            }
             if !r.gains.isEmpty {
                 print("")
                 print(pad("strategic agent", 18) + pad("behaviour", 24) + pad("gain, payments on", 20) + pad("gain, payments off", 20))
@@ -253,6 +268,23 @@ struct DSGDRunCommand: ParsableCommand {
             }
         }
         try gains.write(to: folder + "/gains.csv")
+        if let ir = r.individualRationality {
+            var t = CSVTable(columns: ["agent", "margin", "alone_reward"])
+            for i in ir.margins.indices {
+                t.append(["\(i)", CSVTable.field(ir.margins[i]), "\(ir.aloneRewards[i])"])
+            }
+            try t.write(to: folder + "/ir.csv")
+            try SVGPlot.write(
+                SVGPlot.lines(
+                    title: "Individual rationality: smallest honest margin (network minus alone)", xLabel: "iteration",
+                    yLabel: "utility in the network - utility alone",
+                    series: [
+                        .init(name: "smallest margin", points: zip(ir.iterations, ir.minimumMargins).map { (Double($0), $1) }),
+                        .init(
+                            name: "zero", points: [(Double(ir.iterations.first ?? 0), 0), (Double(ir.iterations.last ?? 0), 0)],
+                            dashed: true),
+                    ]), to: folder + "/ir.svg")
+        }
         // The configured run and, with deviators, the all-truthful one, each under its plot name.
         let main = [("with deviators", r.run(.payments)), ("all truthful", r.run(.allTruthful))].compactMap { name, run in
             run.map { (name, $0) }

@@ -73,6 +73,7 @@ struct DSGDOptions: ParsableArguments {
         e.intercept = intercept
         e.mixStrategy = mixStrategy == .auto ? nil : mixStrategy
         e.utility = utility == .final ? nil : utility
+        e.irAudit = mechanism.irAudit == .on ? nil : mechanism.irAudit
         e.iterations = iterations
         e.batch = batch
         e.seed = seed
@@ -155,6 +156,10 @@ struct DSGDMechanismFlags: ParsableArguments {
     ) var utility: UtilityModel = .final
     @Option(help: "With --c0 auto: pilot iterations (default: iterations / 16, at least 100; for `dsgd horizon`, the smallest horizon).")
     var pilot: Int?
+    @Option(
+        help:
+            "The individual-rationality audit: every honest agent's utility against training alone (one more run, gradients only). on or off."
+    ) var irAudit: DSGDExperiment.AuditSwitch = .on
 }
 
 /// `agora dsgd` options: model and training.

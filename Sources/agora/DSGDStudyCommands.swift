@@ -30,6 +30,8 @@ struct DSGDHorizonCommand: ParsableCommand {
         let epsilonWithPayments: [Double], epsilonWithoutPayments: [Double], reportLoweringWithPayments: [Double]?
         let slopeWithPayments: Double?, slopeWithoutPayments: Double?
         let honestTransferMax: [Double]
+        /// The individual-rationality audit per horizon (see `HorizonStudy.Result.irMarginMin`).
+        let irMarginMin: [Double]?, irMarginMinWithoutPayments: [Double]?, irObjective: String?
         let runs: Int, seconds: Double
     }
 
@@ -67,7 +69,8 @@ struct DSGDHorizonCommand: ParsableCommand {
                 horizons: r.horizons, c0: r.c0, utility: r.utility.rawValue, epsilonWithPayments: r.epsilonWithPayments,
                 epsilonWithoutPayments: r.epsilonWithoutPayments, reportLoweringWithPayments: r.reportLoweringWithPayments,
                 slopeWithPayments: r.slopeWithPayments, slopeWithoutPayments: r.slopeWithoutPayments,
-                honestTransferMax: r.honestTransferMax, runs: r.runs, seconds: r.seconds)
+                honestTransferMax: r.honestTransferMax, irMarginMin: r.irMarginMin,
+                irMarginMinWithoutPayments: r.irMarginMinWithoutPayments, irObjective: r.irObjective, runs: r.runs, seconds: r.seconds)
             if let out { try write(r, summary, to: out) }
             if json {
                 print(try JSONOutput.line(summary))
@@ -84,13 +87,13 @@ struct DSGDHorizonCommand: ParsableCommand {
             )
             print(
                 pad("T", 8) + pad("eps, payments on", 18) + pad("best deviation", 34) + pad("eps, payments off", 19)
-                    + pad("best deviation", 34) + pad("honest max |P|", 16)
+                    + pad("best deviation", 34) + pad("honest max |P|", 16) + (r.irMarginMin != nil ? pad("IR margin min", 15) : "")
                     + (r.reportLoweringWithPayments != nil ? "report-lowering, on" : ""))
             for k in r.horizons.indices {
                 print(
                     pad("\(r.horizons[k])", 8) + pad(fmt(r.epsilonWithPayments[k]), 18) + pad(r.bestWithPayments[k], 34)
                         + pad(fmt(r.epsilonWithoutPayments[k]), 19) + pad(r.bestWithoutPayments[k], 34)
-                        + pad(fmt(r.honestTransferMax[k]), 16)
+                        + pad(fmt(r.honestTransferMax[k]), 16) + (r.irMarginMin.map { pad(fmt($0[k]), 15) } ?? "")
                         + (r.reportLoweringWithPayments.map { fmt($0[k]) } ?? ""))
             }
             func slope(_ s: Double?) -> String {
@@ -110,6 +113,11 @@ struct DSGDHorizonCommand: ParsableCommand {
                     "note: report-lowering deviations (free-riding, under-reporting) gain \(fmt(low.last!)) at T = \(r.horizons.last!) with payments: the rule pays for low reports (reports are trusted)"
                 )
             }
+            if let on = r.irMarginMin, let off = r.irMarginMinWithoutPayments, let objective = r.irObjective {
+                print(
+                    "individual rationality (all truthful, \(objective) objective): the smallest margin of utility in the network over training alone is \(fmt(on.last!)) at T = \(r.horizons.last!) (\(fmt(off.last!)) without payments)\(on.last! < 0 ? ": some honest agent would rather train alone" : "")"
+                )
+            }
             if let out { print("\nresult.json, horizon.csv, curves.csv and horizon.svg written to \(out)") }
         }
     }
@@ -118,13 +126,15 @@ struct DSGDHorizonCommand: ParsableCommand {
         try JSONOutput.writeExperiment(config: r.config, result: r, summary: s, to: folder)
         var t = CSVTable(columns: [
             "horizon", "epsilon_with_payments", "best_with_payments", "epsilon_without_payments", "best_without_payments",
-            "report_lowering_with_payments", "honest_transfer_max", "honest_transfer_per_iteration",
+            "report_lowering_with_payments", "honest_transfer_max", "honest_transfer_per_iteration", "ir_margin_min",
+            "ir_margin_min_without_payments",
         ])
         for k in r.horizons.indices {
             t.append([
                 "\(r.horizons[k])", "\(r.epsilonWithPayments[k])", CSVTable.field(r.bestWithPayments[k]), "\(r.epsilonWithoutPayments[k])",
                 CSVTable.field(r.bestWithoutPayments[k]), CSVTable.field(r.reportLoweringWithPayments?[k]),
-                "\(r.honestTransferMax[k])", "\(r.honestTransferPerIteration[k])",
+                "\(r.honestTransferMax[k])", "\(r.honestTransferPerIteration[k])", CSVTable.field(r.irMarginMin?[k]),
+                CSVTable.field(r.irMarginMinWithoutPayments?[k]),
             ])
         }
         try t.write(to: folder + "/horizon.csv")

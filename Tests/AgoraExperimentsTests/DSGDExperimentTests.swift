@@ -81,11 +81,12 @@ final class DSGDSimulationTests: XCTestCase {
             XCTAssertEqual(try enc.encode(a.runs), try enc.encode(b.runs))
             XCTAssertEqual(try enc.encode(a.gains), try enc.encode(b.gains))
             // Shared: 4 trajectories for 7 runs. With the best responder, 8 for 9: only its own
-            // counterfactual pair (where it is truthful) still shares.
+            // counterfactual pair (where it is truthful) still shares. Each adds the
+            // individual-rationality audit's run of every agent alone (one more trajectory).
             let expected = strategic.count == 2 ? 4 : 8
-            XCTAssertEqual(a.timing?.simulatedIterations, expected * e.iterations)
-            XCTAssertEqual(b.timing?.simulatedIterations, a.runs.count * e.iterations)
-            XCTAssertEqual(a.timing?.evaluations, expected * 11)
+            XCTAssertEqual(a.timing?.simulatedIterations, (expected + 1) * e.iterations)
+            XCTAssertEqual(b.timing?.simulatedIterations, (a.runs.count + 1) * e.iterations)
+            XCTAssertEqual(a.timing?.evaluations, (expected + 1) * 11)
         }
     }
 
@@ -240,5 +241,106 @@ final class DSGDDataFileTests: XCTestCase {
         XCTAssertGreaterThan(pts.last!.accuracy!, 0.82)
         XCTAssertGreaterThan(pts.last!.testAccuracy!, 0.82, "held-out a9a.t")
         XCTAssertLessThan(abs(pts.last!.testAccuracy! - pts.last!.accuracy!), 0.02)
+    }
+}
+
+/// The individual-rationality audit against a naive reference: every agent trained alone by a
+/// plain Double loop (the same mini-batch streams and step sizes), scored on held-out rows of its
+/// own distribution; the margins as the definitions compose them.
+final class IndividualRationalityTests: XCTestCase {
+    func experiment() -> DSGDExperiment {
+        var e = DSGDExperiment()
+        e.data.agents = 5
+        e.data.rowsPerAgent = 40
+        e.data.features = 4
+        e.topology = .ring
+        e.iterations = 60
+        e.evaluateEvery = 20
+        e.batch = 6
+        e.strategic = [.init(agent: 3, behaviour: .inflate(alpha: 2))]
+        e.mechanism.payments = PaymentRule(coefficient: PowerSchedule(initial: 1e-2, exponent: 0.1))
+        return e
+    }
+
+    /// -f_i of an agent trained alone, by a plain loop in Double.
+    func dense(_ data: Dataset) -> Matrix<Float> {
+        guard case .dense(let m) = data.features else { fatalError("synthetic data are dense") }
+        return m
+    }
+
+    func naiveAlone(_ e: DSGDExperiment, agent a: Int, train: Dataset, heldOut: Dataset) -> Double {
+        let d = e.data.features, rows = e.data.rowsPerAgent, own = Array((a * rows)..<((a + 1) * rows))
+        func x(_ data: Dataset, _ i: Int) -> [Double] { (0..<d).map { Double(dense(data).storage[i * d + $0]) } }
+        func y(_ data: Dataset, _ i: Int) -> Double { data.labels[i] == 1 ? 1 : -1 }
+        var theta = [Double](repeating: 0, count: d)
+        var rng = SeededGenerator(seed: e.seed, stream: 1000 + UInt64(a))
+        for t in 0..<e.iterations {
+            let batch = (0..<e.batch).map { _ in own[Int(rng.next() % UInt64(rows))] }
+            var g = theta.map { e.l2 * $0 }
+            for i in batch {
+                let xi = x(train, i), m = y(train, i) * zip(xi, theta).reduce(0) { $0 + $1.0 * $1.1 }
+                let s = 1 / (1 + exp(m))  // sigma(-m)
+                for k in 0..<d { g[k] -= y(train, i) * s * xi[k] / Double(e.batch) }
+            }
+            let lr = e.mechanism.stepSize(t)
+            for k in 0..<d { theta[k] -= lr * g[k] }
+        }
+        let held = Array((a * rows)..<((a + 1) * rows))
+        var loss = 0.0
+        for i in held {
+            let m = y(heldOut, i) * zip(x(heldOut, i), theta).reduce(0) { $0 + $1.0 * $1.1 }
+            loss += log1p(exp(-m))
+        }
+        return -(loss / Double(rows) + 0.5 * e.l2 * theta.reduce(0) { $0 + $1 * $1 })
+    }
+
+    func testAuditAgainstANaiveAloneRunAndItsDefinition() throws {
+        let e = experiment()
+        let r = try e.run()
+        let ir = try XCTUnwrap(r.individualRationality)
+        XCTAssertEqual(ir.objective, "held-out")
+        let g = try e.data.generate(heldOutRowsPerAgent: e.data.rowsPerAgent)
+        let heldOut = try XCTUnwrap(g.heldOut)
+        // The training data are generate()'s bit for bit: held-out rows come from a stream of their own.
+        let plain = try e.data.generate().data
+        XCTAssertEqual(dense(plain).storage, dense(g.data).storage)
+        XCTAssertEqual(plain.labels, g.data.labels)
+        for a in 0..<e.data.agents {
+            let reference = naiveAlone(e, agent: a, train: g.data, heldOut: heldOut)
+            XCTAssertEqual(ir.aloneRewards[a], reference, accuracy: 1e-4 * max(1, abs(reference)), "agent \(a) alone")
+        }
+        // Margin = held-out reward in the network - held-out reward alone - payments (final utility).
+        let pay = try r.requiredRun(.payments).points
+        let last = try XCTUnwrap(pay.last), held = try XCTUnwrap(last.heldOutRewards)
+        var honest: [Double] = []
+        for a in 0..<e.data.agents {
+            guard a != 3 else {
+                XCTAssertNil(ir.margins[a], "the strategic agent is not audited")
+                continue
+            }
+            let m = held[a] - ir.aloneRewards[a] - last.cumulativePayments[a]
+            XCTAssertEqual(try XCTUnwrap(ir.margins[a]), m, accuracy: 1e-12)
+            honest.append(m)
+        }
+        XCTAssertEqual(ir.marginMin, honest.min())
+        XCTAssertEqual(ir.agentsBelowZero, (0..<e.data.agents).filter { $0 != 3 && ir.margins[$0]! < 0 })
+        XCTAssertEqual(ir.iterations, [0, 20, 40, 60])
+        XCTAssertEqual(ir.minimumMargins.last, ir.marginMin)
+    }
+
+    /// The audit changes no other number, and `irAudit = .off` leaves it out.
+    func testTheAuditChangesNothingElse() throws {
+        var off = experiment()
+        off.irAudit = .off
+        let a = try experiment().run(), b = try off.run()
+        XCTAssertNil(b.individualRationality)
+        XCTAssertEqual(a.runs.count, b.runs.count)
+        for (x, y) in zip(a.runs, b.runs) {
+            for (p, q) in zip(x.points, y.points) {
+                XCTAssertEqual(p.parametersDigest, q.parametersDigest)
+                XCTAssertEqual(p.utilities, q.utilities)
+                XCTAssertEqual(p.optimalityGap, q.optimalityGap)
+            }
+        }
     }
 }

@@ -44,6 +44,9 @@ extension DSGDExperiment {
         public var iterations: [Int]
         /// [evaluation][agent]: -f_i(theta_i,t).
         public var rewards: [[Double]]
+        /// [evaluation][agent]: -f_i(theta_i,t) on held-out rows of the agent's distribution (when
+        /// asked for and the data give them).
+        public var heldOutRewards: [[Double]]? = nil
         /// [evaluation][agent]: cumulative payments at the run's coefficient.
         public var payments: [[Double]]
         /// True when `payments` were made at C_0 = 1 and scale to any C_0.
@@ -68,7 +71,9 @@ extension DSGDExperiment {
     /// Runs `iterations` iterations with the given strategic agents and records a trace at the
     /// evaluation iterations `evaluateAt` (sorted, positive). With `coefficient` nil the run uses
     /// the unit coefficient (valid only when no behaviour reads C_t); otherwise that C_0 (0: off).
-    func trace(_ context: Prepared, strategic: [Strategic], coefficient: Double?, iterations T: Int, evaluateAt: [Int]) throws -> Trace {
+    func trace(
+        _ context: Prepared, strategic: [Strategic], coefficient: Double?, iterations T: Int, evaluateAt: [Int], heldOut: Bool = false
+    ) throws -> Trace {
         precondition(coefficient != nil || !strategic.contains { $0.behaviour.dependsOnPayments })
         let c = coefficient ?? 1
         let rule = mechanism.payments ?? PaymentRule(coefficient: PowerSchedule(initial: 1, exponent: 0.1))
@@ -83,6 +88,8 @@ extension DSGDExperiment {
         }
         var sim = Simulation(context: context, mechanism: mech, strategic: strategic, batch: batch, seed: seed)
         var its = [0], rewards = [try sim.agentLosses().map { -$0 }], pays = [sim.cumulative]
+        let scoresHeldOut = heldOut && context.heldOut != nil
+        var held: [[Double]] = scoresHeldOut ? [try sim.heldOutRewards(sim.theta)!] : []
         var next = 0
         let stops = evaluateAt.filter { $0 > 0 && $0 <= T }
         for t in 0..<T {
@@ -90,13 +97,15 @@ extension DSGDExperiment {
             if next < stops.count && stops[next] == t + 1 {
                 its.append(t + 1)
                 rewards.append(try sim.agentLosses().map { -$0 })
+                if scoresHeldOut { held.append(try sim.heldOutRewards(sim.theta)!) }
                 pays.append(sim.cumulative)
                 next += 1
             }
         }
         let m = try sim.networkMetrics()
         return Trace(
-            iterations: its, rewards: rewards, payments: pays, unitPayments: coefficient == nil,
+            iterations: its, rewards: rewards, heldOutRewards: scoresHeldOut ? held : nil, payments: pays,
+            unitPayments: coefficient == nil,
             coefficient: coefficient, finalGap: m.gap, finalAccuracy: m.accuracy, finalTestAccuracy: m.testAccuracy,
             finalConsensusError: Double(Kernels.consensusError(sim.theta)))
     }

@@ -34,6 +34,16 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
     public var intercept: Bool? = nil
     /// How an agent values the model (nil: `.final`, the spec's reading of the paper).
     public var utility: UtilityModel? = nil
+    /// The individual-rationality audit (nil: `.on`): every honest agent's utility in the network
+    /// against training alone for the same iterations (`Result.individualRationality`), scored on
+    /// held-out rows of the agent's distribution when the data give them (synthetic data), else
+    /// on its training rows. It costs one more simulation (gradients only) and its evaluations.
+    public var irAudit: AuditSwitch? = nil
+
+    /// On or off.
+    public enum AuditSwitch: String, Codable, Sendable, CaseIterable {
+        case on, off
+    }
     /// The mixing kernel (nil: `.auto`, GEMM for dense W). The MPI back-end makes the same choice
     /// (`MPIExchange(strategy:)`), so both give the same numbers bit for bit.
     public var mixStrategy: MixStrategy? = nil
@@ -57,7 +67,7 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
 
     private enum CodingKeys: String, CodingKey {
         case data, dataFile, l2, topology, weights, mechanism, batch, iterations, evaluateEvery, seed, strategic, intercept
-        case utility, mixStrategy
+        case utility, mixStrategy, irAudit
     }
 
     public func validate() throws {
@@ -160,8 +170,10 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
                     }
                 }
             }
+            // The configured run (the first) carries the held-out rewards the audit scores.
             let simulated = try simulate(
-                v.1, v.2, context: context, companion: item.paired, resume: state, checkpointEvery: checkpoints?.every ?? 0,
+                v.1, v.2, context: context, companion: item.paired, audited: k == 0 && irAudit != .off, resume: state,
+                checkpointEvery: checkpoints?.every ?? 0,
                 save: save, clock: &clock
             ) { t in
                 progress?(step * iterations + t, plan.count * iterations)
@@ -171,6 +183,10 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
             if let companion = simulated.companion { runs.append(Run(label: variants[k + 1].0, points: companion)) }
         }
         assert(runs.map(\.label) == runLabels)
+        // The outside option of the individual-rationality audit: every agent training alone
+        // (every process trains its own agents; the root evaluates).
+        let alone = irAudit == .off ? nil : try aloneRewards(context, clock: &clock)
+        if irAudit != .off { done += iterations }
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         let secs = elapsed / Double(max(1, done))
         let timing = Timing(
@@ -203,8 +219,26 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
                     "run '\(r.label)' diverges: the optimality gap grew from \(first) to \(last); lower the step size (stepSize.initial)")
             }
         }
+        let audit = try alone.map { a in
+            IndividualRationality(
+                points: try requiredPoints(runs, .payments), alone: a, strategic: Set(strategic.map(\.agent)), model: utilityModel)
+        }
+        if let audit, let m = audit.marginMin, m < 0 {
+            let why =
+                (audit.marginMinWithoutPayments ?? 0) < 0
+                ? "even without payments the common model serves some of them worse than their own (\(audit.objective) objective)"
+                : "the payments cost them more than the collaboration gave"
+            warnings.append(
+                "\(audit.agentsBelowZero.count) of \(data.agents - strategic.count) honest agents would have done better training alone (smallest margin \(m)): \(why) (individualRationality)"
+            )
+        }
         return Result(
             config: self, fStar: context.reference.fStar, warnings: warnings, runs: runs, gains: gains, secondsPerIteration: secs,
-            timing: timing)
+            timing: timing, individualRationality: audit)
+    }
+
+    func requiredPoints(_ runs: [Run], _ id: RunID) throws -> [Point] {
+        guard let r = runs.first(where: { $0.label == id.label }) else { throw AgoraError.configuration("no '\(id.label)' run") }
+        return r.points
     }
 }

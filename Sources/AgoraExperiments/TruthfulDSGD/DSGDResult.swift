@@ -23,6 +23,10 @@ extension DSGDExperiment {
         /// `Kernels.bitDigest` of every agent's parameters at this evaluation: equal digests
         /// mean bit-identical parameters (in process against MPI at any rank count).
         public var parametersDigest: String? = nil
+        /// Every agent's reward -f_i(theta_i) on held-out rows of its own distribution (the
+        /// individual-rationality audit's objective; set on the configured run's points when the
+        /// data give held-out rows).
+        public var heldOutRewards: [Double]? = nil
     }
 
     /// Which run of an experiment: the configured one, payments off, everyone truthful, or a
@@ -65,6 +69,9 @@ extension DSGDExperiment {
         public var secondsPerIteration: Double
         /// Where the time went (nil in results written before it was recorded).
         public var timing: Timing? = nil
+        /// Would the honest agents rather train alone? (nil on the non-reporting processes and in
+        /// results written before the audit.)
+        public var individualRationality: IndividualRationality? = nil
 
         /// The run `id`, nil when this experiment did not make it (`.allTruthful` and the
         /// counterfactuals exist only with strategic agents).
@@ -78,6 +85,63 @@ extension DSGDExperiment {
                     "the DSGD result has no '\(id.label)' run (runs: \(runs.map(\.label).joined(separator: ", ")))")
             }
             return r
+        }
+    }
+
+    /// The individual-rationality audit of the run with payments as configured: for each honest
+    /// (non-strategic) agent, its utility in the network (reward minus cumulative payments, under
+    /// the experiment's utility model) minus its utility training alone on its own data for the
+    /// same iterations (the same step sizes and mini-batches, no neighbours, no payments). A
+    /// negative margin means the agent would have done better alone: joining was not
+    /// individually rational for it.
+    public struct IndividualRationality: Codable, Sendable {
+        /// What the rewards were scored on: "held-out" (rows of each agent's own distribution it
+        /// did not train on) or "training" (its own training rows, where training alone is
+        /// always at least as good: see docs/dsgd.md).
+        public var objective: String
+        /// The evaluations' iterations.
+        public var iterations: [Int]
+        /// Per agent, the margin at the last iteration (nil for strategic agents).
+        public var margins: [Double?]
+        /// Per evaluation, the smallest margin over the honest agents: under the final utility,
+        /// the k-th is the margin of the same run stopped at iterations[k] (a plot over T).
+        public var minimumMargins: [Double]
+        /// Per agent, its reward -f_i(theta_i) at the last iteration when training alone.
+        public var aloneRewards: [Double]
+        /// The smallest final margin over the honest agents (nil when every agent is strategic).
+        public var marginMin: Double?
+        /// The same without the payments (the payments-off run follows the same trajectory): what
+        /// the collaboration itself is worth to the agent least served by it, before the mechanism
+        /// charges anything.
+        public var marginMinWithoutPayments: Double?
+        /// The honest agents whose final margin is negative.
+        public var agentsBelowZero: [Int]
+
+        /// The audit of `points` (a run's evaluations) against `alone` ([evaluation][agent] rewards
+        /// training alone at the same iterations, on the same objective), for the agents not in
+        /// `strategic`. The network's rewards are the points' held-out rewards when they have
+        /// them, else their training rewards.
+        public init(points: [Point], alone: [[Double]], strategic: Set<Int>, model: UtilityModel) {
+            let n = alone.first?.count ?? 0, its = points.map(\.iteration)
+            let honest = (0..<n).filter { !strategic.contains($0) }
+            let heldOut = points.allSatisfy { $0.heldOutRewards != nil }
+            // [agent][evaluation]: the network's rewards and the rewards alone.
+            let network = (0..<n).map { i in points.map { heldOut ? $0.heldOutRewards![i] : $0.utilities[i] + $0.cumulativePayments[i] } }
+            let solo = (0..<n).map { i in alone.map { $0[i] } }
+            func collaboration(_ i: Int, _ k: Int) -> Double {
+                model.reward(network[i], iterations: its, at: k) - model.reward(solo[i], iterations: its, at: k)
+            }
+            func margin(_ i: Int, _ k: Int) -> Double { collaboration(i, k) - points[k].cumulativePayments[i] }
+            objective = heldOut ? "held-out" : "training"
+            iterations = its
+            let last = points.count - 1
+            let final = (0..<n).map { strategic.contains($0) ? nil : margin($0, last) }
+            margins = final
+            minimumMargins = points.indices.map { k in honest.map { margin($0, k) }.min() ?? .nan }
+            aloneRewards = alone.last ?? []
+            marginMin = honest.map { final[$0]! }.min()
+            marginMinWithoutPayments = honest.map { collaboration($0, last) }.min()
+            agentsBelowZero = honest.filter { final[$0]! < 0 }
         }
     }
 

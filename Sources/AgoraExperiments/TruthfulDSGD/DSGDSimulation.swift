@@ -22,12 +22,23 @@ extension DSGDExperiment {
         /// Whether the agents' rows cover every row of the data once: an evaluation then gets the
         /// pooled objective from the same pass as the agents' losses (`glmBatchAndPooledLosses`).
         let partsCoverRows: Bool
+        /// Rows of each agent's own distribution that it does not train on (synthetic data), with
+        /// their targets and each agent's rows: the individual-rationality audit's objective.
+        let heldOut: (features: FeatureRows<Float>, targets: [Float], parts: [[Int]])?
     }
 
     /// Loads or generates the data and solves the reference problem once for all runs; `exchange`
     /// replaces the in-process one (an MPI back-end: this process then simulates its own agents).
     func prepare(referenceProgress: ((Int, Double) -> Void)? = nil, exchange given: (any NeighborExchange)? = nil) throws -> Prepared {
-        var (dataset, parts) = try dataFile.map { try $0.load(agents: data.agents, seed: seed) } ?? data.generate()
+        var heldOutSet: Dataset? = nil
+        var (dataset, parts): (Dataset, [[Int]])
+        if let f = dataFile {
+            (dataset, parts) = try f.load(agents: data.agents, seed: seed)
+        } else {
+            // Held-out rows for the individual-rationality audit: as many per agent as it trains on.
+            let g = try data.generate(heldOutRowsPerAgent: irAudit == .off ? 0 : data.rowsPerAgent)
+            (dataset, parts, heldOutSet) = (g.data, g.partition, g.heldOut)
+        }
         var testSet = try dataFile?.loadTest(matching: dataset)
         if usesIntercept {
             dataset.features = try dataset.features.appendingConstantColumn(1)
@@ -68,10 +79,14 @@ extension DSGDExperiment {
                 owned += 1
             }
         }
+        let heldOut = try heldOutSet.map { h in
+            let per = h.rows / max(1, data.agents)
+            return (h.features, try model.targets(h).map(Float.init), (0..<data.agents).map { Array(($0 * per)..<(($0 + 1) * per)) })
+        }
         return Prepared(
             dataset: dataset, parts: parts, model: model, targets: y, targetsFloat: y.map(Float.init),
             test: test, reference: reference, exchange: exchange, smoothness: smoothness,
-            partsCoverRows: once && owned == dataset.rows)
+            partsCoverRows: once && owned == dataset.rows, heldOut: heldOut)
     }
 
     /// Whether the model gets an intercept column: as configured, else on for data files (real
@@ -119,8 +134,9 @@ extension DSGDExperiment {
             noiseRNG = local.map { SeededGenerator(seed: seed, stream: 5000 + UInt64($0)) }
         }
 
-        /// Iteration t: mini-batch gradients, behaviours, the mechanism's step and payments.
-        mutating func advance(_ t: Int) throws {
+        /// Every local agent's mini-batch gradient at `theta` into `grads`, the batches drawn from
+        /// its own stream.
+        mutating func gradients() throws {
             let n = theta.rows, parts = context.parts, model = context.model
             // The mini-batches are drawn into arrays kept from the last iteration (1000 agents drew
             // 1000 fresh arrays per iteration: a tenth of the loop in malloc, free and reference counts).
@@ -138,6 +154,26 @@ extension DSGDExperiment {
             try Kernels.glmGradients(
                 loss: model.loss, l2: Float(model.l2), features: context.dataset.features, targets: context.targetsFloat,
                 parameters: theta, batches: batches, gradients: &grads, losses: &losses, computeLosses: false)
+        }
+
+        /// Iteration t of every agent training alone (the individual-rationality audit's outside
+        /// option): the same mini-batches and step size as in the network, no neighbours, no
+        /// payments: theta_i <- theta_i - lambda_t g_i.
+        mutating func advanceAlone(_ t: Int) throws {
+            try gradients()
+            next = theta
+            Kernels.subtractScaledRows([Float](repeating: Float(mechanism.stepSize(t)), count: theta.rows), grads, from: &next)
+            if let bad = Kernels.firstNonFiniteRow(next) {
+                throw AgoraError.numerical(
+                    "non-finite parameter of agent \(first + bad) training alone at iteration \(t): lower the step size (stepSize.initial)")
+            }
+            swap(&theta, &next)
+        }
+
+        /// Iteration t: mini-batch gradients, behaviours, the mechanism's step and payments.
+        mutating func advance(_ t: Int) throws {
+            let n = theta.rows
+            try gradients()
             // The applied directions are the gradients unless a behaviour edits them: copying only
             // then keeps `grads` unshared, so the next iteration writes it in place.
             if !behaviour.isEmpty { applied = grads }
@@ -202,6 +238,16 @@ extension DSGDExperiment {
             return max(1, lam * dot / ((L * lam * lam + 2 * c * omega) * gg))
         }
 
+        /// -f_i(theta_i) of every agent on its held-out rows (nil without them), from the full
+        /// [agents x d] matrix `all`.
+        func heldOutRewards(_ all: Matrix<Float>) throws -> [Double]? {
+            guard let h = context.heldOut else { return nil }
+            return try Kernels.glmBatchLosses(
+                loss: context.model.loss, l2: Float(context.model.l2), features: h.features, targets: h.targets, parameters: all,
+                batches: h.parts
+            ).map { -Double($0) }
+        }
+
         /// f_i(theta_i) for every agent on all of its own data (the reward is its negative), from
         /// the full [agents x d] matrix `all` (default: this simulation's, in process).
         func agentLosses(_ all: Matrix<Float>? = nil) throws -> [Double] {
@@ -245,14 +291,46 @@ extension DSGDExperiment {
         }
     }
 
+    /// The iterations an evaluation falls on: 0, every `evaluateEvery`, and the last.
+    var evaluationIterations: [Int] {
+        [0] + (1...iterations).filter { $0 % evaluateEvery == 0 || $0 == iterations }
+    }
+
+    /// Every agent training alone on its own data for the run's iterations (`advanceAlone`): per
+    /// evaluation (`evaluationIterations`), every agent's reward -f_i(theta_i) on all of its own
+    /// data (on its held-out rows when the data give them). On the root; nil on the other
+    /// processes (each trains its own agents alone).
+    func aloneRewards(_ context: Prepared, clock: inout EvaluationClock) throws -> [[Double]]? {
+        try aloneRewards(context, iterations: iterations, evaluateAt: evaluationIterations, clock: &clock)
+    }
+
+    /// `aloneRewards` over `T` iterations, evaluated at the iterations in `evaluateAt` (0 included
+    /// when listed).
+    func aloneRewards(_ context: Prepared, iterations T: Int, evaluateAt: [Int], clock: inout EvaluationClock) throws -> [[Double]]? {
+        var sim = Simulation(context: context, mechanism: mechanism, strategic: [], batch: batch, seed: seed)
+        var rewards: [[Double]] = []
+        let stops = Set(evaluateAt)
+        func evaluate() throws {
+            guard let all = try context.exchange.gatherRows(sim.theta) else { return }
+            try clock.time { rewards.append(try sim.heldOutRewards(all) ?? sim.agentLosses(all).map { -$0 }) }
+        }
+        if stops.contains(0) { try evaluate() }
+        for t in 0..<T {
+            try sim.advanceAlone(t)
+            if stops.contains(t + 1) { try evaluate() }
+        }
+        return context.exchange.isRoot ? rewards : nil
+    }
+
     /// One run of the configured experiment under `mech` with the given strategic agents: the
     /// mechanism steps, evaluations every `evaluateEvery` iterations, and checkpoints. With
     /// `companion`, the same trajectory is also evaluated as the payments-off run (valid when no
     /// behaviour reads the payment coefficient: the updates are then the same): its points have
     /// zero payments, zero budget residual and utility -f_i.
     func simulate(
-        _ mech: TruthfulDSGD, _ strategicAgents: [Strategic], context: Prepared, companion: Bool = false, resume: Checkpoint?,
-        checkpointEvery: Int, save: ((Int, Checkpoint?) throws -> Void)?, clock: inout EvaluationClock, tick: (Int) -> Void
+        _ mech: TruthfulDSGD, _ strategicAgents: [Strategic], context: Prepared, companion: Bool = false, audited: Bool = false,
+        resume: Checkpoint?, checkpointEvery: Int, save: ((Int, Checkpoint?) throws -> Void)?, clock: inout EvaluationClock,
+        tick: (Int) -> Void
     ) throws -> (points: [Point], companion: [Point]?) {
         let n = data.agents, d = context.dataset.features.cols
         var sim = Simulation(context: context, mechanism: mech, strategic: strategicAgents, batch: batch, seed: seed)
@@ -272,13 +350,15 @@ extension DSGDExperiment {
                     consensusError: Double(Kernels.consensusError(all)), budgetResidual: sim.lastResidual,
                     accuracy: metrics.accuracy, testAccuracy: metrics.testAccuracy,
                     cumulativePayments: cumulative,
-                    utilities: (0..<n).map { -l[$0] - cumulative[$0] }, parametersDigest: Kernels.bitDigest(all))
+                    utilities: (0..<n).map { -l[$0] - cumulative[$0] }, parametersDigest: Kernels.bitDigest(all),
+                    heldOutRewards: audited ? try sim.heldOutRewards(all) : nil)
                 points.append(point)
                 if companion {
                     var off = point
                     off.budgetResidual = 0
                     off.cumulativePayments = zeros
                     off.utilities = (0..<n).map { -l[$0] - zeros[$0] }
+                    off.heldOutRewards = nil
                     offPoints.append(off)
                 }
             }

@@ -75,6 +75,14 @@ public struct HorizonStudy: Codable, Sendable, Equatable {
         /// From the all-truthful run: the largest |cumulative payment| of any agent, and per iteration.
         public var honestTransferMax: [Double]
         public var honestTransferPerIteration: [Double]
+        /// The individual-rationality audit of the all-truthful run at each horizon: the smallest
+        /// margin over the agents of utility in the network (at C_0) minus utility training alone
+        /// for the same iterations, and the same without payments (what collaboration itself is
+        /// worth to the agent it serves least); scored on `irObjective` ("held-out" rows of each
+        /// agent's distribution for synthetic data, else "training"). nil when `irAudit` is off.
+        public var irMarginMin: [Double]? = nil
+        public var irMarginMinWithoutPayments: [Double]? = nil
+        public var irObjective: String? = nil
         public var curves: [Curve]
         public var runs: Int
         public var seconds: Double
@@ -183,7 +191,7 @@ extension DSGDExperiment {
             : nil
         runs += calibration?.runs ?? 0
         let c0 = calibration?.c0 ?? mechanism.payments?.coefficient.initial ?? 0
-        let truthful = try trace(context, strategic: [], coefficient: nil, iterations: T, evaluateAt: grid)
+        let truthful = try trace(context, strategic: [], coefficient: nil, iterations: T, evaluateAt: grid, heldOut: irAudit != .off)
         runs += 1
         progress?(runs, total)
         let at = horizons.map { h in truthful.iterations.firstIndex(of: h)! }
@@ -226,12 +234,28 @@ extension DSGDExperiment {
         let (epsOff, whoOff) = best(\.withoutPayments) { !$0.lowersReport }
         let lowering = curves.contains(where: \.lowersReport) ? best(\.withPayments) { $0.lowersReport }.0 : nil
         let honest = at.map { k in truthful.payments[k].map { abs(c0 * $0) }.max() ?? 0 }
+        // The audit: the truthful run's held-out (or training) rewards against every agent alone.
+        var irOn: [Double]? = nil, irOff: [Double]? = nil, objective: String? = nil
+        if irAudit != .off {
+            var clock = EvaluationClock()
+            let alone = try aloneRewards(context, iterations: T, evaluateAt: truthful.iterations, clock: &clock)!
+            let network = truthful.heldOutRewards ?? truthful.rewards
+            objective = truthful.heldOutRewards == nil ? "training" : "held-out"
+            let n = data.agents
+            func worth(_ i: Int, _ k: Int) -> Double {
+                model.reward(network.map { $0[i] }, iterations: truthful.iterations, at: k)
+                    - model.reward(alone.map { $0[i] }, iterations: truthful.iterations, at: k)
+            }
+            irOff = at.map { k in (0..<n).map { worth($0, k) }.min() ?? .nan }
+            irOn = at.map { k in (0..<n).map { worth($0, k) - c0 * truthful.payments[k][$0] }.min() ?? .nan }
+        }
         return HorizonStudy.Result(
             config: withCoefficient(c0), study: study, utility: model, c0: c0, calibration: calibration, horizons: horizons,
             epsilonWithPayments: epsOn, bestWithPayments: whoOn, epsilonWithoutPayments: epsOff, bestWithoutPayments: whoOff,
             reportLoweringWithPayments: lowering,
             slopeWithPayments: Self.logLogSlope(horizons, epsOn), slopeWithoutPayments: Self.logLogSlope(horizons, epsOff),
             honestTransferMax: honest, honestTransferPerIteration: zip(honest, horizons).map { $0 / Double($1) },
+            irMarginMin: irOn, irMarginMinWithoutPayments: irOff, irObjective: objective,
             curves: curves, runs: runs, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9)
     }
 

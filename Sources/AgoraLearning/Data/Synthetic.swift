@@ -47,7 +47,18 @@ public struct SyntheticProblem: Codable, Sendable, Equatable {
 
     /// The pooled data set and the agents' rows (agent a owns rows a*rowsPerAgent ..< (a+1)*rowsPerAgent).
     public func generate() throws -> (data: Dataset, partition: [[Int]]) {
+        let g = try generate(heldOutRowsPerAgent: 0)
+        return (g.data, g.partition)
+    }
+
+    /// `generate()` and, with `heldOutRowsPerAgent` > 0, a second sample of that many rows per
+    /// agent from the same agent's distribution (its optimum and feature mean), drawn from a stream
+    /// of their own: the training data are `generate()`'s bit for bit. Agent a owns held-out rows
+    /// a*heldOutRowsPerAgent ..< (a+1)*heldOutRowsPerAgent. What an agent's model is worth on data
+    /// it has not trained on (the population objective the training loss estimates).
+    public func generate(heldOutRowsPerAgent held: Int) throws -> (data: Dataset, partition: [[Int]], heldOut: Dataset?) {
         try validate()
+        guard held >= 0 else { throw AgoraError.configuration("heldOutRowsPerAgent must be non-negative, got \(held)", field: "synthetic") }
         let d = features, n = agents * rowsPerAgent
         var rng = SeededGenerator(seed: seed, stream: 0x5E7)
         let s = 1 / Double(d).squareRoot()
@@ -71,6 +82,8 @@ public struct SyntheticProblem: Codable, Sendable, Equatable {
         // Per agent of the chunk, its optimum and feature mean (flat: the parallel rows read them
         // through pointers, not arrays of arrays whose reference counts the threads would share).
         var optima = [Double](), means = [Double]()
+        // Every agent's optimum and mean, kept for the held-out rows (only when asked).
+        var allOptima = [Double](), allMeans = [Double]()
         let pool = ThreadPool.shared
         var first = 0
         while first < agents {
@@ -99,6 +112,10 @@ public struct SyntheticProblem: Codable, Sendable, Equatable {
                         o += 2
                     }
                 }
+            }
+            if held > 0 {
+                allOptima += optima
+                allMeans += means
             }
             let rows = count * rowsPerAgent, base = first * rowsPerAgent
             let model = loss, sigma = noise, margin = scale, perAgent = rowsPerAgent
@@ -141,7 +158,29 @@ public struct SyntheticProblem: Codable, Sendable, Equatable {
             name: "synthetic-\(loss.rawValue)", features: .dense(x), labels: labels,
             labelNames: loss == .logistic ? ["-1", "+1"] : ["0"])
         if loss == .squared { data.targets = targets }
-        return (data, (0..<agents).map { a in Array((a * rowsPerAgent)..<((a + 1) * rowsPerAgent)) })
+        let partition = (0..<agents).map { a in Array((a * rowsPerAgent)..<((a + 1) * rowsPerAgent)) }
+        guard held > 0 else { return (data, partition, nil) }
+        // The held-out rows: the same model per agent, serial (they serve evaluations only).
+        var h = SeededGenerator(seed: seed, stream: 0x4E1D)
+        let m = agents * held
+        var hx = Matrix<Float>(rows: m, cols: d)
+        var hl = [Int](repeating: 0, count: m), ht = [Double](repeating: 0, count: m)
+        for i in 0..<m {
+            let a = i / held
+            var z = 0.0
+            for k in 0..<d {
+                let v = Float(allMeans[a * d + k] + h.normal())
+                hx.storage[i * d + k] = v
+                z += Double(v) * allOptima[a * d + k]
+            }
+            switch loss {
+            case .squared: ht[i] = z + noise * h.normal()
+            case .logistic: hl[i] = h.uniform() < 1 / (1 + exp(-scale * z)) ? 1 : 0
+            }
+        }
+        var heldOut = Dataset(name: data.name + "-held-out", features: .dense(hx), labels: hl, labelNames: data.labelNames)
+        if loss == .squared { heldOut.targets = ht }
+        return (data, partition, heldOut)
     }
 }
 
