@@ -15,6 +15,7 @@ extension GLMLoss: ExpressibleByArgument {}
 extension PaymentRule.EdgeWeighting: ExpressibleByArgument {}
 extension UtilityModel: ExpressibleByArgument {}
 extension DSGDExperiment.AuditSwitch: ExpressibleByArgument {}
+extension DSGDExperiment.CalibrationScope: ExpressibleByArgument {}
 extension CSVHeader: ExpressibleByArgument {}
 extension MultinomialOutcomes.Conditioning: ExpressibleByArgument {}
 

@@ -48,6 +48,9 @@ struct DSGDRunCommand: ParsableCommand {
             let gainWithoutPayments: Double
         }
         let agents: Int, iterations: Int, fStar: Double
+        /// The payment coefficient C_0 the run used, and, when it was chosen (--c0 auto), how.
+        let c0: Double
+        let calibration: DSGDExperiment.Calibration?
         let finalGapWithPayments: Double, finalGapWithoutPayments: Double
         let consensusErrorWithPayments: Double
         let maxBudgetResidual: Double
@@ -89,21 +92,27 @@ struct DSGDRunCommand: ParsableCommand {
             let checkpoint = try resume.map { try DSGDExperiment.Checkpoint.read(path: $0) }
             if let k = evaluateEvery, k < 1 { throw ValidationError("--evaluate-every must be at least 1, got \(k)") }
             // The experiment the flags describe: the options plus this command's evaluation grid.
+            // With --c0 auto the calibrated C_0 is the checkpoint's: compare everything else.
             func described() throws -> DSGDExperiment {
                 var e = try options.experiment()
                 if let k = evaluateEvery { e.evaluateEvery = k }
+                if options.c0 == "auto", let c = checkpoint?.config.mechanism.payments?.coefficient.initial { e = e.withCoefficient(c) }
                 return e
             }
             var e = try checkpoint?.config ?? described()
             // Under MPI every rank runs this command; only the root prints and writes.
             let (exchange, reports) = try backendOptions.make(
                 topology: e.topology, weights: e.weights, agents: e.data.agents, seed: e.seed, strategy: e.mixStrategy ?? .auto)
-            if checkpoint == nil { e = try options.calibrated(e, horizon: e.iterations, quiet: json || !reports).0 }
+            var calibration: DSGDExperiment.Calibration? = nil
+            if checkpoint == nil { (e, calibration) = try options.calibrated(e, horizon: e.iterations, quiet: json || !reports) }
             if let checkpoint {
                 // Flags (or --config) that describe an experiment must describe the checkpoint's.
                 // Any experiment flag given counts, even one equal to its default (`--iterations
                 // 1000` must not be dropped silently when the checkpoint's run has 60).
-                let given = try described(), defaults = try DSGDOptions.parse([]).experiment()
+                // (The default C_0 is chosen by calibration: the checkpoint's stands in for it.)
+                var defaults = try DSGDOptions.parse([]).experiment()
+                if let c = checkpoint.config.mechanism.payments?.coefficient.initial { defaults = defaults.withCoefficient(c) }
+                let given = try described()
                 let flagged = Self.experimentFlagsGiven(in: Array(CommandLine.arguments.dropFirst()))
                 if (given != defaults || !flagged.isEmpty) && given != checkpoint.config {
                     throw CLIError(
@@ -157,6 +166,7 @@ struct DSGDRunCommand: ParsableCommand {
             let honestMax = honestRun.points.last!.cumulativePayments.map(abs).max() ?? 0
             let summary = Summary(
                 agents: e.data.agents, iterations: e.iterations, fStar: r.fStar,
+                c0: e.mechanism.payments?.coefficient.initial ?? 0, calibration: calibration,
                 finalGapWithPayments: pay.points.last!.optimalityGap, finalGapWithoutPayments: off.points.last!.optimalityGap,
                 consensusErrorWithPayments: pay.points.last!.consensusError,
                 maxBudgetResidual: pay.points.map(\.budgetResidual).max() ?? 0,

@@ -115,13 +115,15 @@ struct DSGDOptions: ParsableArguments {
     }
 
     /// --c0 auto: the experiment with C_0 chosen by `DSGDExperiment.calibrate` (printed unless quiet).
-    func calibrated(_ e: DSGDExperiment, horizon: Int, quiet: Bool) throws -> (DSGDExperiment, DSGDExperiment.Calibration?) {
+    func calibrated(
+        _ e: DSGDExperiment, horizon: Int, quiet: Bool, defaultScope: DSGDExperiment.CalibrationScope = .quick
+    ) throws -> (DSGDExperiment, DSGDExperiment.Calibration?) {
         guard c0 == "auto" else { return (e, nil) }
         let p = pilot ?? max(100, horizon / 16)
         guard p >= 2 else { throw ValidationError("--pilot must be at least 2, got \(p)") }
-        let progress = Progress(
-            total: 1 + e.data.agents * DeviationFamily.manipulation.deviations.filter(\.isInflation).count, label: "calibrating C_0")
-        let c = try e.calibrate(pilot: p, progress: { progress.update($0) })
+        let scope = mechanism.calibration ?? defaultScope
+        let progress = Progress(total: e.calibrationRuns(scope), label: "calibrating C_0")
+        let c = try e.calibrate(pilot: p, scope: scope, progress: { progress.update($0) })
         progress.finish()
         if !quiet {
             print(
@@ -146,8 +148,8 @@ struct DSGDMechanismFlags: ParsableArguments {
     @Option(help: "v, the step-size exponent, in (0.5, 1].") var v: Double = 0.6
     @Option(
         help:
-            "C_0 of the payment coefficient C_t = C_0 (t+1)^-u, or 'auto': chosen by pilot runs so that inflation does not pay (see docs/dsgd.md)."
-    ) var c0: String = "1e-4"
+            "C_0 of the payment coefficient C_t = C_0 (t+1)^-u, or 'auto' (the default): chosen by pilot runs so that inflation does not pay (--calibration; docs/dsgd.md)."
+    ) var c0: String = "auto"
     @Option(help: "u, the payment exponent.") var u: Double = 0.1
     @Option(help: "Edge weighting of the payments.") var edgeWeighting: PaymentRule.EdgeWeighting = .unit
     @Option(
@@ -156,6 +158,10 @@ struct DSGDMechanismFlags: ParsableArguments {
     ) var utility: UtilityModel = .final
     @Option(help: "With --c0 auto: pilot iterations (default: iterations / 16, at least 100; for `dsgd horizon`, the smallest horizon).")
     var pilot: Int?
+    @Option(
+        help:
+            "With --c0 auto: quick (the 4 agents the truthful pilot serves worst, each inflating x1.1: at most 5 pilot runs; the default of `dsgd run`) or full (every agent, every inflation of the manipulation family: 1 + 8 x agents runs; the default of the studies)."
+    ) var calibration: DSGDExperiment.CalibrationScope?
     @Option(
         help:
             "The individual-rationality audit: every honest agent's utility against training alone (one more run, gradients only). on or off."

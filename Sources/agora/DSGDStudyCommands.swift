@@ -59,6 +59,7 @@ struct DSGDHorizonCommand: ParsableCommand {
             study.family = try DeviationFamily(parsing: family)
             study.evaluateEvery = evaluateEvery
             study.calibrate = options.c0 == "auto"
+            study.calibrationScope = options.mechanism.calibration ?? .full
             study.pilotHorizon = options.pilot
             e.iterations = study.horizons.max() ?? e.iterations
             if let out { try prepareOutputFolder(out) }
@@ -191,7 +192,7 @@ struct DSGDEquilibriumCommand: ParsableCommand {
             study.tolerance = tolerance
             try study.validate()
             if let out { try prepareOutputFolder(out) }
-            let (calibrated, calibration) = try options.calibrated(e, horizon: e.iterations, quiet: json)
+            let (calibrated, calibration) = try options.calibrated(e, horizon: e.iterations, quiet: json, defaultScope: .full)
             let progress = Progress(total: 1, label: "equilibrium runs")
             let r = try calibrated.equilibrium(study, calibration: calibration) { k in
                 if progress.enabled { FileHandle.standardError.write(Data("\requilibrium: \(k) runs".utf8)) }

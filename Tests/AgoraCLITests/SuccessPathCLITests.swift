@@ -26,7 +26,10 @@ extension RobustnessTests {
         let resumed = try run(["dsgd", "--resume", out + "/checkpoint.json", "--out", out, "--checkpoint-every", "10", "--json"])
         XCTAssertEqual(resumed.status, 0, resumed.stderr)
         var a = try jsonObject(base.stdout, "uninterrupted"), b = try jsonObject(resumed.stdout, "resumed")
-        for key in ["secondsPerIteration", "timing"] {
+        // The resumed run does not calibrate again (its C_0, `c0`, is the checkpoint's): only the
+        // uninterrupted one says how C_0 was chosen.
+        XCTAssertNotNil(a["calibration"])
+        for key in ["secondsPerIteration", "timing", "calibration"] {
             a[key] = nil
             b[key] = nil
         }
@@ -61,7 +64,8 @@ extension RobustnessTests {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = [
-            "dsgd", "--agents", "64", "--topology", "ring", "--iterations", "1000000", "--checkpoint-every", "1", "--out", out,
+            "dsgd", "--agents", "64", "--topology", "ring", "--iterations", "1000000", "--c0", "1e-4", "--checkpoint-every", "1", "--out",
+            out,
         ]
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice

@@ -160,26 +160,43 @@ public struct SyntheticProblem: Codable, Sendable, Equatable {
         if loss == .squared { data.targets = targets }
         let partition = (0..<agents).map { a in Array((a * rowsPerAgent)..<((a + 1) * rowsPerAgent)) }
         guard held > 0 else { return (data, partition, nil) }
-        // The held-out rows: the same model per agent, serial (they serve evaluations only).
-        var h = SeededGenerator(seed: seed, stream: 0x4E1D)
-        let m = agents * held
+        // The held-out rows: the same model per agent, each agent from a stream of its own, so the
+        // agents run in parallel and the rows do not depend on the thread count.
+        let m = agents * held, sigma = noise, margin = scale, model = loss
         var hx = Matrix<Float>(rows: m, cols: d)
         var hl = [Int](repeating: 0, count: m), ht = [Double](repeating: 0, count: m)
-        for i in 0..<m {
-            let a = i / held
-            var z = 0.0
-            for k in 0..<d {
-                let v = Float(allMeans[a * d + k] + h.normal())
-                hx.storage[i * d + k] = v
-                z += Double(v) * allOptima[a * d + k]
-            }
-            switch loss {
-            case .squared: ht[i] = z + noise * h.normal()
-            case .logistic: hl[i] = h.uniform() < 1 / (1 + exp(-scale * z)) ? 1 : 0
+        allOptima.withUnsafeBufferPointer { ob in
+            allMeans.withUnsafeBufferPointer { mb in
+                hx.storage.withUnsafeMutableBufferPointer { xb in
+                    hl.withUnsafeMutableBufferPointer { lb in
+                        ht.withUnsafeMutableBufferPointer { tb in
+                            let xs = SendableBuffer(xb.baseAddress!), ls = SendableBuffer(lb.baseAddress!),
+                                ts = SendableBuffer(tb.baseAddress!)
+                            let o = ob.baseAddress!, mu = mb.baseAddress!, seed = self.seed
+                            pool.parallelFor(agents, bytes: m * d * 8) { range in
+                                for a in range {
+                                    var h = SeededGenerator(seed: seed, stream: 0x4E1D_0000_0000 &+ UInt64(a))
+                                    for i in (a * held)..<((a + 1) * held) {
+                                        var z = 0.0
+                                        for k in 0..<d {
+                                            let v = Float(mu[a * d + k] + h.normal())
+                                            xs.p[i * d + k] = v
+                                            z += Double(v) * o[a * d + k]
+                                        }
+                                        switch model {
+                                        case .squared: ts.p[i] = z + sigma * h.normal()
+                                        case .logistic: ls.p[i] = h.uniform() < 1 / (1 + exp(-margin * z)) ? 1 : 0
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
         var heldOut = Dataset(name: data.name + "-held-out", features: .dense(hx), labels: hl, labelNames: data.labelNames)
-        if loss == .squared { heldOut.targets = ht }
+        if model == .squared { heldOut.targets = ht }
         return (data, partition, heldOut)
     }
 }
