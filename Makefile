@@ -88,9 +88,11 @@ test-mpi: build-mpi
 	AGORA_MPI_BINARY=$(CURDIR)/.build-mpi/release/agora $(SWIFT) test --disable-swift-testing --filter MPITests
 
 # agora sweep and agora report end to end, in a real browser: one of the papers' grids
-# (examples/sweeps/dsgd-deterrence.json, 24 cells) run in process, its report and a run's report
-# loaded by headless Chromium (the page's script ran without an error, plots and tables present,
-# nothing logged as an error), with screenshots in out/report-check/ (Tests/report/check_report.py).
+# (examples/sweeps/dsgd-deterrence.json, 24 cells) run in process, and the reports of that sweep, of
+# a run, of a horizon study and of a benchmark history (AgoraBenchTrack over a stand-in probe,
+# Tests/report/bench_history.sh) loaded by headless Chromium (the page's script ran without an
+# error, plots and tables present, nothing logged as an error), with screenshots in
+# out/report-check/ (Tests/report/check_report.py).
 REPORT_APT_PACKAGES = chromium
 setup-report:
 	@if command -v chromium >/dev/null 2>&1; then :; else \
@@ -99,14 +101,20 @@ setup-report:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(REPORT_APT_PACKAGES); \
 	fi
 
-report-check: build setup-report
+report-check: build setup-report bench-track-tool
 	rm -rf out/report-check && mkdir -p out/report-check
 	./.build/release/agora sweep examples/sweeps/dsgd-deterrence.json --out out/report-check/dsgd-deterrence
 	./.build/release/agora report out/report-check/dsgd-deterrence --x c0 --by topology
 	python3 Tests/report/check_report.py out/report-check/dsgd-deterrence/report.html --plots 4 --screenshot out/report-check/sweep.png
 	./.build/release/agora dsgd --agents 16 --topology exponential --inflate 3:3 --iterations 400 --out out/report-check/run > /dev/null
 	./.build/release/agora report out/report-check/run
-	python3 Tests/report/check_report.py out/report-check/run/report.html --plots 3 --screenshot out/report-check/run.png
+	python3 Tests/report/check_report.py out/report-check/run/report.html --plots 4 --screenshot out/report-check/run.png
+	./.build/release/agora dsgd horizon --horizons 100,200,400 --deviators 0 --family inflate:2,noise:0.1 --c0 1e-3 --out out/report-check/horizon > /dev/null
+	./.build/release/agora report out/report-check/horizon
+	python3 Tests/report/check_report.py out/report-check/horizon/report.html --plots 1 --tables 2 --screenshot out/report-check/horizon.png
+	@machine=$$(./Tests/report/bench_history.sh "$(CURDIR)/$(NATIVE_BUILD)/release/AgoraBenchTrack" out/report-check/bench) && \
+	./.build/release/agora report "$$machine" --out out/report-check/bench/report.html && \
+	python3 Tests/report/check_report.py out/report-check/bench/report.html --plots 2 --screenshot out/report-check/bench.png
 
 # The MPI section of the benchmark: ping-pong bound, neighbour exchange, mix step and DSGD
 # iteration at 1, 2 and 4 ranks (strong and weak scaling), merged with plots into

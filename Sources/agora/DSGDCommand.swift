@@ -48,9 +48,9 @@ struct DSGDRunCommand: ParsableCommand {
             let gainWithoutPayments: Double
         }
         let agents: Int, iterations: Int, fStar: Double
-        /// The payment coefficient C_0 the run used, and, when it was chosen (--c0 auto), how.
+        /// The payment coefficient C_0 the run used (chosen by calibration unless --c0 VALUE; how it
+        /// was chosen is printed and, with --out, written to calibration.json).
         let c0: Double
-        let calibration: DSGDExperiment.Calibration?
         let finalGapWithPayments: Double, finalGapWithoutPayments: Double
         let consensusErrorWithPayments: Double
         let maxBudgetResidual: Double
@@ -104,7 +104,10 @@ struct DSGDRunCommand: ParsableCommand {
             let (exchange, reports) = try backendOptions.make(
                 topology: e.topology, weights: e.weights, agents: e.data.agents, seed: e.seed, strategy: e.mixStrategy ?? .auto)
             var calibration: DSGDExperiment.Calibration? = nil
-            if checkpoint == nil { (e, calibration) = try options.calibrated(e, horizon: e.iterations, quiet: json || !reports) }
+            // Every rank calibrates (the same C_0 everywhere); an error on one ends them all.
+            if checkpoint == nil {
+                (e, calibration) = try endingAllRanksOnError { try options.calibrated(e, horizon: e.iterations, quiet: json || !reports) }
+            }
             if let checkpoint {
                 // Flags (or --config) that describe an experiment must describe the checkpoint's.
                 // Any experiment flag given counts, even one equal to its default (`--iterations
@@ -166,7 +169,7 @@ struct DSGDRunCommand: ParsableCommand {
             let honestMax = honestRun.points.last!.cumulativePayments.map(abs).max() ?? 0
             let summary = Summary(
                 agents: e.data.agents, iterations: e.iterations, fStar: r.fStar,
-                c0: e.mechanism.payments?.coefficient.initial ?? 0, calibration: calibration,
+                c0: e.mechanism.payments?.coefficient.initial ?? 0,
                 finalGapWithPayments: pay.points.last!.optimalityGap, finalGapWithoutPayments: off.points.last!.optimalityGap,
                 consensusErrorWithPayments: pay.points.last!.consensusError,
                 maxBudgetResidual: pay.points.map(\.budgetResidual).max() ?? 0,
@@ -181,7 +184,10 @@ struct DSGDRunCommand: ParsableCommand {
                 irAgentsBelowZero: r.individualRationality?.agentsBelowZero.count ?? 0,
                 warnings: r.warnings, parametersDigest: pay.points.last!.parametersDigest,
                 secondsPerIteration: r.secondsPerIteration, timing: r.timing)
-            if let out { try write(r, summary, to: out) }
+            if let out {
+                try write(r, summary, to: out)
+                if let calibration { try JSONOutput.write(calibration, to: out + "/calibration.json") }
+            }
             if json {
                 print(try JSONOutput.line(summary))
                 return

@@ -119,7 +119,8 @@ struct DSGDOptions: ParsableArguments {
         _ e: DSGDExperiment, horizon: Int, quiet: Bool, defaultScope: DSGDExperiment.CalibrationScope = .quick
     ) throws -> (DSGDExperiment, DSGDExperiment.Calibration?) {
         guard c0 == "auto" else { return (e, nil) }
-        let p = pilot ?? max(100, horizon / 16)
+        // At least 100 iterations, a sixteenth of long runs, never more than the run itself.
+        let p = pilot ?? min(horizon, max(100, horizon / 16))
         guard p >= 2 else { throw ValidationError("--pilot must be at least 2, got \(p)") }
         let scope = mechanism.calibration ?? defaultScope
         let progress = Progress(total: e.calibrationRuns(scope), label: "calibrating C_0")
@@ -156,7 +157,10 @@ struct DSGDMechanismFlags: ParsableArguments {
         help:
             "Utility of an agent: final (reward -f_i at the end; our reading of the paper), average (time average of -f_i over the run) or cumulative (its sum)."
     ) var utility: UtilityModel = .final
-    @Option(help: "With --c0 auto: pilot iterations (default: iterations / 16, at least 100; for `dsgd horizon`, the smallest horizon).")
+    @Option(
+        help:
+            "With --c0 auto: pilot iterations (default: iterations / 16, at least 100 and at most the iterations; for `dsgd horizon`, the smallest horizon)."
+    )
     var pilot: Int?
     @Option(
         help:

@@ -357,4 +357,35 @@ final class MPITests: XCTestCase {
         ]
         try assertIdenticalToInProcess(args, ranks: [1, 2, 3], files: ["rounds.csv"], tag: "market diverged")
     }
+
+    /// A 3 x 2 x 2 sweep of `market run` (methods x partitions x seeds): the same results.csv and
+    /// results.jsonl in process, under mpirun -np 3 (task farm), and as 2 shards merged by --collect.
+    func testAMarketSweepIsTheSameInEveryMode() throws {
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        let file = scratch + "/market-sweep.json"
+        try """
+        { "command": "market run", "options": { "rounds": 2, "local-steps": 3 },
+          "axes": [ { "name": "method", "values": ["ipfl", "local", "fedavg"] },
+                    { "name": "partition", "values": ["iid", "dirichlet:0.5"] } ], "seeds": 2 }
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let base = try agora(["sweep", file, "--out", scratch + "/ms-inprocess", "--backend", "inprocess"], ranks: nil)
+        XCTAssertEqual(base.status, 0, base.stderr)
+        let farm = try agora(["sweep", file, "--out", scratch + "/ms-farm"], ranks: 3)
+        XCTAssertEqual(farm.status, 0, farm.stderr)
+        for k in 0..<2 {
+            let shard = try agora(
+                ["sweep", file, "--out", scratch + "/ms-shards", "--shard", "\(k)/2", "--backend", "inprocess"], ranks: nil)
+            XCTAssertEqual(shard.status, 0, shard.stderr)
+        }
+        let collect = try agora(["sweep", file, "--out", scratch + "/ms-shards", "--collect", "--backend", "inprocess"], ranks: nil)
+        XCTAssertEqual(collect.status, 0, collect.stderr)
+        let reference = FileManager.default.contents(atPath: scratch + "/ms-inprocess/results.csv")
+        XCTAssertEqual(String(decoding: reference ?? Data(), as: UTF8.self).split(separator: "\n").count, 13, "a header and 12 cells")
+        for mode in ["ms-farm", "ms-shards"] {
+            XCTAssertEqual(FileManager.default.contents(atPath: scratch + "/\(mode)/results.csv"), reference, mode)
+            XCTAssertEqual(
+                FileManager.default.contents(atPath: scratch + "/\(mode)/results.jsonl"),
+                FileManager.default.contents(atPath: scratch + "/ms-inprocess/results.jsonl"), mode)
+        }
+    }
 }

@@ -137,6 +137,13 @@ extension RobustnessTests {
             ["sweep", typo, "--out", scratch + "/typo.sweep"],
             "typo.json: cell 0 (agents=4): agora mix --agents 4 --dims 4: Unknown option '--dims'")
         XCTAssertFalse(FileManager.default.fileExists(atPath: scratch + "/typo.sweep/cells"), "nothing ran")
+        // An axis that is no option of the command, and an empty axis.
+        let axis = try writeSweepFile("axis.json", #"{ "command": "mix", "axes": [ { "name": "topolgy", "values": ["ring"] } ] }"#)
+        try expectRefusal(
+            ["sweep", axis, "--out", scratch + "/axis.sweep"], "cell 0 (topolgy=ring): agora mix --topolgy ring: Unknown option '--topolgy'"
+        )
+        let empty = try writeSweepFile("empty.json", #"{ "command": "mix", "axes": [ { "name": "agents", "values": [] } ] }"#)
+        try expectRefusal(["sweep", empty], "empty.json: axes[0].values: expected a non-empty list")
         let broken = try writeSweepFile("broken.json", "{ \"command\": \"mix\",\n  \"axes\": [ { \"name\" 4 } ] }")
         try expectRefusal(["sweep", broken], "broken.json:2:")
         let field = try writeSweepFile("field.json", #"{ "command": "mix", "axes": [ { "name": "agents", "range": { "from": 4 } } ] }"#)
@@ -196,5 +203,48 @@ extension RobustnessTests {
         XCTAssertTrue((fomo["meanBestAccuracy"] as? Double)?.isFinite ?? false, "the rounds before count")
         let warnings = try XCTUnwrap(o["warnings"] as? [String])
         XCTAssertTrue(warnings.contains { $0.hasPrefix("fedfomo diverged at round 6") }, "\(warnings)")
+    }
+}
+
+extension RobustnessTests {
+    /// A sweep killed with SIGKILL after some cells resumes with only the missing ones, and its
+    /// table equals the uninterrupted sweep's; the kill leaves no half cell behind.
+    func testAKilledSweepResumesWithTheMissingCellsOnly() throws {
+        guard let binary = Self.binary else { throw missingResource("the agora binary is not built (swift build first)") }
+        let file = try writeSweepFile(
+            "killed.json",
+            #"{ "command": "dsgd run", "options": { "agents": 6, "iterations": 400, "c0": "1e-3" }, "axes": [ { "name": "topology", "values": ["ring", "exponential", "complete"] } ], "seeds": 3 }"#
+        )
+        let whole = try run(["sweep", file, "--out", scratch + "/killed-whole.sweep"], timeout: 600)
+        XCTAssertEqual(whole.status, 0, whole.stderr)
+        let out = scratch + "/killed.sweep"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["sweep", file, "--out", out, "--jobs", "1"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        func finished() -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: out + "/cells")) ?? []).filter {
+                !$0.hasPrefix(".") && !$0.hasSuffix(".json")
+            }
+        }
+        let deadline = Date().addingTimeInterval(300)
+        while finished().count < 2 && Date() < deadline && p.isRunning { usleep(20_000) }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let before = finished().count
+        XCTAssertGreaterThanOrEqual(before, 2)
+        XCTAssertLessThan(before, 9, "killed before the end")
+        for key in finished() {
+            XCTAssertNotNil(FileManager.default.contents(atPath: out + "/cells/" + key + "/summary.json"), "cell \(key) is whole")
+        }
+        // The child running when the parent died may still finish and rename itself into place.
+        usleep(3_000_000)
+        let done = finished().count
+        let resumed = try run(["sweep", file, "--out", out], timeout: 600)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stderr.contains("\(done) done already, \(9 - done) to run"), resumed.stderr)
+        XCTAssertEqual(contents(out + "/results.csv"), contents(scratch + "/killed-whole.sweep/results.csv"))
     }
 }
