@@ -21,10 +21,7 @@ public enum SVGPlot {
 
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"]
 
-    static func esc(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
-            of: ">", with: "&gt;")
-    }
+    static func esc(_ s: String) -> String { HTMLReport.escape(s) }
 
     static func tick(_ v: Double) -> String {
         if v == 0 { return "0" }

@@ -73,6 +73,39 @@ public struct CSVTable: Sendable {
         return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
+    /// The fields of one line as `field` writes them (the inverse: quoted fields unquoted, doubled
+    /// quotes single, carriage returns dropped): what `agora report` reads back from the CSV
+    /// files Agora wrote.
+    public static func fields(ofLine line: String) -> [String] {
+        var out: [String] = [], field = "", quoted = false
+        var chars = line.makeIterator(), pending: Character? = nil
+        while let c = pending ?? chars.next() {
+            pending = nil
+            if quoted {
+                if c == "\"" {
+                    let after = chars.next()
+                    if after == "\"" {
+                        field.append("\"")
+                    } else {
+                        quoted = false
+                        pending = after
+                    }
+                } else {
+                    field.append(c)
+                }
+            } else if c == "\"" {
+                quoted = true
+            } else if c == "," {
+                out.append(field)
+                field = ""
+            } else if c != "\r" {
+                field.append(c)
+            }
+        }
+        out.append(field)
+        return out
+    }
+
     /// An optional number: its shortest exact decimal form, or an empty field (missing value).
     public static func field<T: CustomStringConvertible>(_ v: T?) -> String { v.map { "\($0)" } ?? "" }
 

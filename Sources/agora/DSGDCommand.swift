@@ -233,7 +233,7 @@ struct DSGDRunCommand: ParsableCommand {
             print(pad("max budget residual", 26) + pad(fmt(summary.maxBudgetResidual), 16) + pad("-", 16))
             print(pad("largest honest transfer", 26) + pad("-", 16) + pad(fmt(honestMax), 16))
             if let ir = r.individualRationality, let m = ir.marginMin {
-                let worst = ir.margins.indices.filter { ir.margins[$0] == m }.first.map { " (agent \($0))" } ?? ""
+                let worst = ir.margins.firstIndex(of: m).map { " (agent \($0))" } ?? ""
                 print(
                     "individual rationality: honest agents' utility in the network minus training alone: smallest \(fmt(m))\(worst); \(ir.agentsBelowZero.count) of \(ir.margins.compactMap { $0 }.count) below zero; without payments the smallest is \(fmt(ir.marginMinWithoutPayments ?? .nan))"
                 )

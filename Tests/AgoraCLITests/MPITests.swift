@@ -109,7 +109,12 @@ final class MPITests: XCTestCase {
     /// Runs `args` in process and under mpirun at each of `ranks`, each with its own --out
     /// folder: rank 0's JSON (timings aside) and the named --out files must equal the in-process
     /// run's byte for byte (and, with `digest`, the JSON must carry a parameters digest).
-    func assertIdenticalToInProcess(_ args: [String], ranks: [Int], files: [String], tag: String, digest: Bool = false) throws {
+    @discardableResult
+    func assertIdenticalToInProcess(
+        _ args: [String], ranks: [Int], files: [String], tag: String, digest: Bool = false
+    ) throws
+        -> NSDictionary
+    {
         let baseOut = scratch + "/\(tag.replacingOccurrences(of: " ", with: "-"))-inprocess"
         let base = try agora(args + ["--backend", "inprocess", "--out", baseOut], ranks: nil)
         XCTAssertEqual(base.status, 0, base.stderr)
@@ -128,6 +133,7 @@ final class MPITests: XCTestCase {
                 XCTAssertEqual(a, b, "\(label): \(file) differs from the in-process run's")
             }
         }
+        return reference
     }
 
     static let topologies = ["ring", "exponential", "one-peer-exponential"]
@@ -355,7 +361,10 @@ final class MPITests: XCTestCase {
             "7",
             "--json",
         ]
-        try assertIdenticalToInProcess(args, ranks: [1, 2, 3], files: ["rounds.csv"], tag: "market diverged")
+        let reference = try assertIdenticalToInProcess(args, ranks: [1, 2, 3], files: ["rounds.csv"], tag: "market diverged")
+        let methods = try XCTUnwrap(reference["methods"] as? [[String: Any]])
+        let fomo = try XCTUnwrap(methods.first { $0["method"] as? String == "fedfomo" })
+        XCTAssertTrue((fomo["diverged"] as? String)?.hasPrefix("round 6:") ?? false, "the method does diverge: \(fomo)")
     }
 
     /// A 3 x 2 x 2 sweep of `market run` (methods x partitions x seeds): the same results.csv and

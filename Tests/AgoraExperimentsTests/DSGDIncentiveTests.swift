@@ -167,6 +167,34 @@ final class DSGDIncentiveTests: XCTestCase {
         XCTAssertTrue(paysBelow, "C_0 / (2 x margin) no longer deters: the calibration is not vacuously large")
     }
 
+    /// The quick calibration (the default of `agora dsgd`): it examines the 4 agents with the
+    /// lowest reward at the end of the truthful pilot; at its C_0 none of them gains by inflating
+    /// x1.1 at the pilot's horizon, and at C_0 / 3 one does (it is not vacuously large). It costs
+    /// 5 pilots whatever the size.
+    func testQuickCalibrationDetersAtThePilotHorizonAndIsTight() throws {
+        let e = tiny()
+        let c = try e.calibrate(pilot: 200, scope: .quick)
+        XCTAssertEqual(c.scope, .quick)
+        XCTAssertEqual(c.runs, 5)
+        XCTAssertEqual(e.calibrationRuns(.quick), 5)
+        let ctx = try e.prepare()
+        let truthful = try e.trace(ctx, strategic: [], coefficient: nil, iterations: 200, evaluateAt: [200])
+        let final = truthful.rewards.last!
+        let worst = (0..<6).sorted { final[$0] != final[$1] ? final[$0] < final[$1] : $0 < $1 }.prefix(4)
+        XCTAssertEqual(c.agents, Array(worst))
+        var paysBelow = false
+        for i in worst {
+            let tr = try e.trace(
+                ctx, strategic: [.init(agent: i, behaviour: .inflate(alpha: 1.1))], coefficient: nil, iterations: 200, evaluateAt: [200])
+            func gain(_ c0: Double) -> Double {
+                tr.utility(agent: i, at: 1, c0: c0, model: .final) - truthful.utility(agent: i, at: 1, c0: c0, model: .final)
+            }
+            XCTAssertLessThanOrEqual(gain(c.c0), 1e-12, "agent \(i)")
+            if gain(c.c0 / 3) > 0 { paysBelow = true }
+        }
+        XCTAssertTrue(paysBelow, "C_0 / 3 no longer deters x1.1 for any examined agent")
+    }
+
     /// The paper's experiment in small: every agent strategic. Without payments agents inflate; with
     /// the calibrated coefficient nobody does, and the outcome is the all-truthful run.
     func testAllStrategicAgentsInflateOnlyWithoutPayments() throws {

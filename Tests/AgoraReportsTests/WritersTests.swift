@@ -15,6 +15,16 @@ final class WritersTests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: path, encoding: .utf8), t.text)
     }
 
+    /// `CSVTable.fields(ofLine:)` reads back what `CSVTable.field` writes, commas, quotes and
+    /// empty fields included.
+    func testCSVFieldsReadBackWhatFieldWrites() {
+        let values = ["plain", "a,b", "say \"hi\"", "", "\"", ",", "x\"\",\"y"]
+        let line = values.map { CSVTable.field($0) }.joined(separator: ",")
+        XCTAssertEqual(CSVTable.fields(ofLine: line), values)
+        XCTAssertEqual(CSVTable.fields(ofLine: "1,2\r"), ["1", "2"])
+        XCTAssertEqual(CSVTable.fields(ofLine: ""), [""])
+    }
+
     func testJSONLinesAreSortedAndOneLine() throws {
         struct S: Encodable {
             let b = 2

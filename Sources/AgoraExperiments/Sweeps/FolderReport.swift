@@ -188,9 +188,9 @@ public enum FolderReport {
             let text = String(decoding: try SystemFile.read(path: path + "/" + name, maxBytes: 256 << 20, what: "table"), as: UTF8.self)
             let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
             guard let head = lines.first else { continue }
-            let rows = lines.dropFirst().prefix(2000).map { CSVSplit.fields(String($0)) }
+            let rows = lines.dropFirst().prefix(2000).map { CSVTable.fields(ofLine: String($0)) }
             let note = lines.count - 1 > rows.count ? "<p>The first 2000 of \(lines.count - 1) rows.</p>" : ""
-            sections.append(.init(title: name, html: note + HTMLReport.table(columns: CSVSplit.fields(String(head)), rows: rows)))
+            sections.append(.init(title: name, html: note + HTMLReport.table(columns: CSVTable.fields(ofLine: String(head)), rows: rows)))
         }
         if names.contains("config.json") {
             let text = String(decoding: try SystemFile.read(path: path + "/config.json", maxBytes: 64 << 20, what: "config"), as: UTF8.self)
@@ -199,37 +199,5 @@ public enum FolderReport {
         return HTMLReport.page(
             title: "Run: \(URL(fileURLWithPath: path).lastPathComponent)", subtitle: "Made by agora report from \(path).",
             sections: sections)
-    }
-}
-
-/// Splits one CSV line as `CSVTable` writes them (fields quoted when they hold commas or quotes).
-enum CSVSplit {
-    static func fields(_ line: String) -> [String] {
-        var out: [String] = [], field = "", quoted = false, chars = Array(line), k = 0
-        while k < chars.count {
-            let c = chars[k]
-            if quoted {
-                if c == "\"" {
-                    if k + 1 < chars.count && chars[k + 1] == "\"" {
-                        field.append("\"")
-                        k += 1
-                    } else {
-                        quoted = false
-                    }
-                } else {
-                    field.append(c)
-                }
-            } else if c == "\"" {
-                quoted = true
-            } else if c == "," {
-                out.append(field)
-                field = ""
-            } else if c != "\r" {
-                field.append(c)
-            }
-            k += 1
-        }
-        out.append(field)
-        return out
     }
 }

@@ -1,4 +1,5 @@
 import AgoraCore
+import AgoraReports
 import Foundation
 
 /// What a sweep folder holds of one cell.
@@ -108,16 +109,10 @@ public struct SweepTable: Sendable {
         return v.scalarText ?? ""
     }
 
-    static func csvField(_ v: JSONValue?) -> String {
-        let s = csvText(v)
-        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
-        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
-
     static func csv(_ columns: [String], _ rows: [[JSONValue?]]) -> String {
-        var s = columns.map { csvField(.string($0)) }.joined(separator: ",") + "\n"
-        for r in rows { s += r.map(csvField).joined(separator: ",") + "\n" }
-        return s
+        var t = CSVTable(columns: columns.map { CSVTable.field($0) })
+        for r in rows { t.append(r.map { CSVTable.field(csvText($0)) }) }
+        return t.text
     }
 
     /// results.csv: pandas reads it with `pd.read_csv` (empty fields are NaN).

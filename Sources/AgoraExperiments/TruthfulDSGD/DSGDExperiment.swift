@@ -219,9 +219,9 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
                     "run '\(r.label)' diverges: the optimality gap grew from \(first) to \(last); lower the step size (stepSize.initial)")
             }
         }
-        let audit = try alone.map { a in
-            IndividualRationality(
-                points: try requiredPoints(runs, .payments), alone: a, strategic: Set(strategic.map(\.agent)), model: utilityModel)
+        // runs[0] is the configured run (`runLabels`).
+        let audit = alone.map {
+            IndividualRationality(points: runs[0].points, alone: $0, strategic: Set(strategic.map(\.agent)), model: utilityModel)
         }
         if let audit, let m = audit.marginMin, m < 0 {
             let why =
@@ -237,8 +237,4 @@ public struct DSGDExperiment: Codable, Sendable, Equatable {
             timing: timing, individualRationality: audit)
     }
 
-    func requiredPoints(_ runs: [Run], _ id: RunID) throws -> [Point] {
-        guard let r = runs.first(where: { $0.label == id.label }) else { throw AgoraError.configuration("no '\(id.label)' run") }
-        return r.points
-    }
 }

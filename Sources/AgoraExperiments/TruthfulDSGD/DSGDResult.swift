@@ -106,6 +106,8 @@ extension DSGDExperiment {
         /// Per evaluation, the smallest margin over the honest agents: under the final utility,
         /// the k-th is the margin of the same run stopped at iterations[k] (a plot over T).
         public var minimumMargins: [Double]
+        /// The same without the payments, per evaluation.
+        public var minimumMarginsWithoutPayments: [Double]
         /// Per agent, its reward -f_i(theta_i) at the last iteration when training alone.
         public var aloneRewards: [Double]
         /// The smallest final margin over the honest agents (nil when every agent is strategic).
@@ -122,25 +124,40 @@ extension DSGDExperiment {
         /// `strategic`. The network's rewards are the points' held-out rewards when they have
         /// them, else their training rewards.
         public init(points: [Point], alone: [[Double]], strategic: Set<Int>, model: UtilityModel) {
-            let n = alone.first?.count ?? 0, its = points.map(\.iteration)
-            let honest = (0..<n).filter { !strategic.contains($0) }
             let heldOut = points.allSatisfy { $0.heldOutRewards != nil }
+            self.init(
+                iterations: points.map(\.iteration),
+                network: points.map { p in heldOut ? p.heldOutRewards! : zip(p.utilities, p.cumulativePayments).map { $0 + $1 } },
+                alone: alone, payments: points.map(\.cumulativePayments), strategic: strategic, model: model,
+                objective: heldOut ? "held-out" : "training")
+        }
+
+        /// The audit from its parts, each [evaluation][agent] at `iterations`: the rewards in the
+        /// network and alone (on `objective`) and the cumulative payments. The margin of agent i
+        /// at evaluation k is reward_net - reward_alone (under `model`, which may integrate over
+        /// the evaluations) minus payments.
+        public init(
+            iterations its: [Int], network: [[Double]], alone: [[Double]], payments: [[Double]], strategic: Set<Int>,
+            model: UtilityModel, objective: String
+        ) {
+            let n = alone.first?.count ?? 0
+            let honest = (0..<n).filter { !strategic.contains($0) }
             // [agent][evaluation]: the network's rewards and the rewards alone.
-            let network = (0..<n).map { i in points.map { heldOut ? $0.heldOutRewards![i] : $0.utilities[i] + $0.cumulativePayments[i] } }
-            let solo = (0..<n).map { i in alone.map { $0[i] } }
+            let net = (0..<n).map { i in network.map { $0[i] } }, solo = (0..<n).map { i in alone.map { $0[i] } }
             func collaboration(_ i: Int, _ k: Int) -> Double {
-                model.reward(network[i], iterations: its, at: k) - model.reward(solo[i], iterations: its, at: k)
+                model.reward(net[i], iterations: its, at: k) - model.reward(solo[i], iterations: its, at: k)
             }
-            func margin(_ i: Int, _ k: Int) -> Double { collaboration(i, k) - points[k].cumulativePayments[i] }
-            objective = heldOut ? "held-out" : "training"
+            func margin(_ i: Int, _ k: Int) -> Double { collaboration(i, k) - payments[k][i] }
+            self.objective = objective
             iterations = its
-            let last = points.count - 1
+            let last = its.count - 1
             let final = (0..<n).map { strategic.contains($0) ? nil : margin($0, last) }
             margins = final
-            minimumMargins = points.indices.map { k in honest.map { margin($0, k) }.min() ?? .nan }
+            minimumMargins = its.indices.map { k in honest.map { margin($0, k) }.min() ?? .nan }
+            minimumMarginsWithoutPayments = its.indices.map { k in honest.map { collaboration($0, k) }.min() ?? .nan }
             aloneRewards = alone.last ?? []
             marginMin = honest.map { final[$0]! }.min()
-            marginMinWithoutPayments = honest.map { collaboration($0, last) }.min()
+            marginMinWithoutPayments = honest.isEmpty ? nil : minimumMarginsWithoutPayments[last]
             agentsBelowZero = honest.filter { final[$0]! < 0 }
         }
     }

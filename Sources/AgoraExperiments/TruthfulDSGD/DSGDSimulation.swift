@@ -291,10 +291,11 @@ extension DSGDExperiment {
         }
     }
 
-    /// The iterations an evaluation falls on: 0, every `evaluateEvery`, and the last.
-    var evaluationIterations: [Int] {
-        [0] + (1...iterations).filter { $0 % evaluateEvery == 0 || $0 == iterations }
-    }
+    /// Whether an evaluation follows iteration count `t` (> 0): every `evaluateEvery`, and the last.
+    func evaluates(after t: Int) -> Bool { t % evaluateEvery == 0 || t == iterations }
+
+    /// The iterations an evaluation falls on: 0 and `evaluates(after:)`.
+    var evaluationIterations: [Int] { [0] + (1...iterations).filter(evaluates(after:)) }
 
     /// Every agent training alone on its own data for the run's iterations (`advanceAlone`): per
     /// evaluation (`evaluationIterations`), every agent's reward -f_i(theta_i) on all of its own
@@ -384,7 +385,7 @@ extension DSGDExperiment {
         }
         for t in first..<iterations {
             try sim.advance(t)
-            if (t + 1) % evaluateEvery == 0 || t + 1 == iterations { try evaluate(t + 1) }
+            if evaluates(after: t + 1) { try evaluate(t + 1) }
             if let save, checkpointEvery > 0, (t + 1) % checkpointEvery == 0 || t + 1 == iterations {
                 // The root gathers every agent's state and writes; every process then learns
                 // whether to stop (the same decision everywhere: it depends on the iteration only).

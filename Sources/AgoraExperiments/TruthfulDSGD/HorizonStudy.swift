@@ -280,16 +280,14 @@ extension DSGDExperiment {
         var irOn: [Double]? = nil, irOff: [Double]? = nil, objective: String? = nil
         if irAudit != .off {
             var clock = EvaluationClock()
-            let alone = try aloneRewards(context, iterations: T, evaluateAt: truthful.iterations, clock: &clock)!
-            let network = truthful.heldOutRewards ?? truthful.rewards
-            objective = truthful.heldOutRewards == nil ? "training" : "held-out"
-            let n = data.agents
-            func worth(_ i: Int, _ k: Int) -> Double {
-                model.reward(network.map { $0[i] }, iterations: truthful.iterations, at: k)
-                    - model.reward(alone.map { $0[i] }, iterations: truthful.iterations, at: k)
-            }
-            irOff = at.map { k in (0..<n).map { worth($0, k) }.min() ?? .nan }
-            irOn = at.map { k in (0..<n).map { worth($0, k) - c0 * truthful.payments[k][$0] }.min() ?? .nan }
+            let audit = DSGDExperiment.IndividualRationality(
+                iterations: truthful.iterations, network: truthful.heldOutRewards ?? truthful.rewards,
+                alone: try aloneRewards(context, iterations: T, evaluateAt: truthful.iterations, clock: &clock)!,
+                payments: truthful.payments.map { $0.map { c0 * $0 } }, strategic: [], model: model,
+                objective: truthful.heldOutRewards == nil ? "training" : "held-out")
+            irOn = at.map { audit.minimumMargins[$0] }
+            irOff = at.map { audit.minimumMarginsWithoutPayments[$0] }
+            objective = audit.objective
         }
         return HorizonStudy.Result(
             config: withCoefficient(c0), study: study, utility: model, c0: c0, calibration: calibration, horizons: horizons,

@@ -131,19 +131,15 @@ public struct SyntheticProblem: Codable, Sendable, Equatable {
                                         for j in r {
                                             let theta = ob.baseAddress! + (j / perAgent) * d, mu = mb.baseAddress! + (j / perAgent) * d
                                             let i = base + j
+                                            // The row's draws in the order the plain loop took them.
                                             let draws = u + j * slots
-                                            var z = 0.0
-                                            for k in 0..<d {
-                                                let v = mu[k] + SeededGenerator.normal(draws[2 * k], draws[2 * k + 1])
-                                                xs.p[i * d + k] = Float(v)
-                                                z += Double(Float(v)) * theta[k]
-                                            }
-                                            switch model {
-                                            case .squared:
-                                                ts.p[i] = z + sigma * SeededGenerator.normal(draws[2 * d], draws[2 * d + 1])
-                                            case .logistic:
-                                                ls.p[i] = draws[2 * d] < 1 / (1 + exp(-margin * z)) ? 1 : 0
-                                            }
+                                            var slot = 0
+                                            (ls.p[i], ts.p[i]) = Self.row(
+                                                d, mean: mu, optimum: theta, into: xs.p + i * d, loss: model, noise: sigma, scale: margin,
+                                                normal: {
+                                                    defer { slot += 2 }
+                                                    return SeededGenerator.normal(draws[slot], draws[slot + 1])
+                                                }, uniform: { draws[slot] })
                                         }
                                     }
                                 }
@@ -177,16 +173,9 @@ public struct SyntheticProblem: Codable, Sendable, Equatable {
                                 for a in range {
                                     var h = SeededGenerator(seed: seed, stream: 0x4E1D_0000_0000 &+ UInt64(a))
                                     for i in (a * held)..<((a + 1) * held) {
-                                        var z = 0.0
-                                        for k in 0..<d {
-                                            let v = Float(mu[a * d + k] + h.normal())
-                                            xs.p[i * d + k] = v
-                                            z += Double(v) * o[a * d + k]
-                                        }
-                                        switch model {
-                                        case .squared: ts.p[i] = z + sigma * h.normal()
-                                        case .logistic: ls.p[i] = h.uniform() < 1 / (1 + exp(-margin * z)) ? 1 : 0
-                                        }
+                                        (ls.p[i], ts.p[i]) = Self.row(
+                                            d, mean: mu + a * d, optimum: o + a * d, into: xs.p + i * d, loss: model, noise: sigma,
+                                            scale: margin, normal: { h.normal() }, uniform: { h.uniform() })
                                     }
                                 }
                             }
@@ -198,6 +187,29 @@ public struct SyntheticProblem: Codable, Sendable, Equatable {
         var heldOut = Dataset(name: data.name + "-held-out", features: .dense(hx), labels: hl, labelNames: data.labelNames)
         if model == .squared { heldOut.targets = ht }
         return (data, partition, heldOut)
+    }
+}
+
+extension SyntheticProblem {
+    /// One row of an agent's distribution, the one formula of the training and held-out rows:
+    /// features x = mean + N(0, I) (stored as Float), then, with z = x . optimum, the label
+    /// (logistic: 1 when `uniform()` < sigmoid(scale z)) or the target (squared: z + noise N(0, 1)).
+    /// Returns (label, target); the normals and the uniform come from the caller, in that order.
+    @inline(__always)
+    static func row(
+        _ d: Int, mean mu: UnsafePointer<Double>, optimum theta: UnsafePointer<Double>, into x: UnsafeMutablePointer<Float>,
+        loss: GLMLoss, noise: Double, scale: Double, normal: () -> Double, uniform: () -> Double
+    ) -> (Int, Double) {
+        var z = 0.0
+        for k in 0..<d {
+            let v = Float(mu[k] + normal())
+            x[k] = v
+            z += Double(v) * theta[k]
+        }
+        switch loss {
+        case .squared: return (0, z + noise * normal())
+        case .logistic: return (uniform() < 1 / (1 + exp(-scale * z)) ? 1 : 0, 0)
+        }
     }
 }
 
