@@ -1,0 +1,559 @@
+/// A LeNet-style convolutional network: convolution blocks (conv, ReLU, 2 x 2 max-pool), then
+/// dense ReLU layers, then a dense layer to the class scores, softmax cross-entropy on top.
+///
+/// Images are rows of `channels x height x width` features in channel-major (C, H, W) order, the
+/// order of the IDX and CIFAR-10 files and of PyTorch tensors. The parameters are one flat row in
+/// PyTorch's `state_dict` order: for each convolution its weight [out, in, k, k] then its bias
+/// [out], for each dense layer its weight [out, in] then its bias [out]; the first dense layer reads
+/// the last pooled map flattened in (C, H, W) order. So a model trained here loads into the
+/// reference code's `SimpleCNN` by a reshape, and the JAX peer uses the same layout.
+public struct CNNShape: Sendable, Codable, Equatable, Hashable {
+    /// One convolution block: `channels` output channels, a square `kernel`, zero `padding` on every
+    /// side, stride 1; then ReLU and a 2 x 2 max-pool of stride 2 (an odd last row or column is
+    /// dropped, as PyTorch's floor mode does).
+    public struct Convolution: Sendable, Codable, Equatable, Hashable {
+        public var channels: Int, kernel: Int, padding: Int
+        public init(channels: Int, kernel: Int, padding: Int = 0) {
+            self.channels = channels
+            self.kernel = kernel
+            self.padding = padding
+        }
+    }
+    public var channels: Int, height: Int, width: Int
+    public var convolutions: [Convolution]
+    /// Widths of the hidden dense layers (each followed by ReLU).
+    public var hidden: [Int]
+    public var classes: Int
+
+    public init(channels: Int, height: Int, width: Int, convolutions: [Convolution], hidden: [Int], classes: Int) {
+        self.channels = channels
+        self.height = height
+        self.width = width
+        self.convolutions = convolutions
+        self.hidden = hidden
+        self.classes = classes
+    }
+
+    /// The iPFL reference's `SimpleCNN`: conv 5 x 5 to 6 channels, pool, conv 5 x 5 to 16 channels,
+    /// pool, dense 120, dense 84, dense `classes`. On 3 x 32 x 32 (CIFAR-10) it has 62,006
+    /// parameters; on 1 x 28 x 28 (`simplecnn-mnist`, first dense layer 256 -> 120) 44,426.
+    public static func simpleCNN(channels: Int, height: Int, width: Int, classes: Int = 10) -> CNNShape {
+        CNNShape(
+            channels: channels, height: height, width: width,
+            convolutions: [Convolution(channels: 6, kernel: 5), Convolution(channels: 16, kernel: 5)],
+            hidden: [120, 84], classes: classes)
+    }
+
+    /// Features per image.
+    public var inputs: Int { channels * height * width }
+
+    /// Throws unless every layer has a positive size (a kernel no larger than its padded input, a
+    /// pooled map of at least 1 x 1, at least 2 classes).
+    public func validate() throws {
+        guard channels >= 1, height >= 1, width >= 1, classes >= 2, hidden.allSatisfy({ $0 >= 1 }) else {
+            throw AgoraError.shape(
+                "CNN: input \(channels) x \(height) x \(width), hidden \(hidden), \(classes) classes: every size must be positive and classes >= 2"
+            )
+        }
+        var (h, w) = (height, width)
+        for (l, c) in convolutions.enumerated() {
+            guard c.channels >= 1, c.kernel >= 1, c.padding >= 0, c.kernel <= h + 2 * c.padding, c.kernel <= w + 2 * c.padding else {
+                throw AgoraError.shape(
+                    "CNN: convolution \(l + 1) (\(c.channels) channels, kernel \(c.kernel), padding \(c.padding)) does not fit a \(h) x \(w) input"
+                )
+            }
+            (h, w) = ((h + 2 * c.padding - c.kernel + 1) / 2, (w + 2 * c.padding - c.kernel + 1) / 2)
+            guard h >= 1, w >= 1 else {
+                throw AgoraError.shape("CNN: convolution \(l + 1) leaves a map smaller than 2 x 2 to pool")
+            }
+        }
+    }
+
+    /// The layers with their sizes and parameter offsets (valid shapes only).
+    var plan: CNNPlan { CNNPlan(self) }
+
+    /// Parameters in one flat row.
+    public var parameterCount: Int { plan.parameterCount }
+
+    /// Multiply-adds x 2 of one image's forward pass (convolutions and dense layers).
+    public var forwardFlopsPerImage: Int {
+        let p = plan
+        return p.convs.reduce(0) { $0 + 2 * $1.positions * $1.o * $1.ckk } + p.dense.reduce(0) { $0 + 2 * $1.inputs * $1.outputs }
+    }
+
+    /// Flops of one image's forward and backward pass: the forward pass, the weight gradients (as
+    /// many again) and the input gradients of every layer but the first convolution.
+    public var trainingFlopsPerImage: Int {
+        let p = plan
+        let first = p.convs.first.map { 2 * $0.positions * $0.o * $0.ckk } ?? 0
+        return 3 * forwardFlopsPerImage - first
+    }
+}
+
+/// Sizes and parameter offsets of every layer of a `CNNShape`.
+struct CNNPlan: Sendable {
+    struct Conv: Sendable {
+        var c: Int, h: Int, w: Int, o: Int, k: Int, pad: Int
+        var hc: Int, wc: Int, hp: Int, wp: Int
+        var weight: Int, bias: Int
+        var ckk: Int { c * k * k }
+        var positions: Int { hc * wc }
+        var pooled: Int { hp * wp }
+    }
+    struct Dense: Sendable {
+        var inputs: Int, outputs: Int, weight: Int, bias: Int
+    }
+    var convs: [Conv] = []
+    var dense: [Dense] = []
+    var parameterCount = 0
+    var flat: Int
+
+    init(_ s: CNNShape) {
+        var (c, h, w, q) = (s.channels, s.height, s.width, 0)
+        for v in s.convolutions {
+            let hc = h + 2 * v.padding - v.kernel + 1, wc = w + 2 * v.padding - v.kernel + 1
+            let cv = Conv(
+                c: c, h: h, w: w, o: v.channels, k: v.kernel, pad: v.padding, hc: hc, wc: wc, hp: hc / 2, wp: wc / 2,
+                weight: q, bias: q + v.channels * c * v.kernel * v.kernel)
+            convs.append(cv)
+            q = cv.bias + v.channels
+            (c, h, w) = (v.channels, cv.hp, cv.wp)
+        }
+        flat = c * h * w
+        var inputs = flat
+        for out in s.hidden + [s.classes] {
+            dense.append(Dense(inputs: inputs, outputs: out, weight: q, bias: q + out * inputs))
+            q += out * inputs + out
+            inputs = out
+        }
+        parameterCount = q
+    }
+}
+
+/// Per-thread buffers of the CNN kernels, kept between calls (a training step would otherwise map
+/// and fault in several megabytes per client per step).
+final class CNNWorkspace<T: AgoraScalar>: @unchecked Sendable {
+    let shape: CNNShape
+    let batch: Int
+    var values: [T]
+    var argmax: [Int32]
+    // Offsets into `values`.
+    var x0 = 0, cols: [Int] = [], y: [Int] = [], pooled: [Int] = [], flat = 0, act: [Int] = []
+    var dA = 0, dB = 0, dPool = 0, dY = 0
+    var argOffsets: [Int] = []
+
+    init(shape: CNNShape, batch: Int) {
+        self.shape = shape
+        self.batch = batch
+        let p = shape.plan
+        var n = 0
+        func take(_ count: Int) -> Int {
+            defer { n += count }
+            return n
+        }
+        x0 = take(batch * shape.inputs)
+        var a = 0
+        var widest = p.flat, widestPool = 1, widestY = 1
+        for c in p.convs {
+            cols.append(take(batch * c.positions * c.ckk))
+            y.append(take(batch * c.positions * c.o))
+            pooled.append(take(batch * c.pooled * c.o))
+            argOffsets.append(a)
+            a += batch * c.pooled * c.o
+            widestPool = max(widestPool, c.pooled * c.o)
+            widestY = max(widestY, c.positions * c.o)
+        }
+        flat = take(batch * p.flat)
+        for d in p.dense {
+            act.append(take(batch * d.outputs))
+            widest = max(widest, d.inputs, d.outputs)
+        }
+        dA = take(batch * widest)
+        dB = take(batch * widest)
+        dPool = take(batch * widestPool)
+        dY = take(batch * widestY)
+        values = [T](repeating: 0, count: n)
+        argmax = [Int32](repeating: 0, count: max(1, a))
+    }
+}
+
+extension Kernels {
+    /// Images per pass through the CNN kernels: a larger mini-batch (or an evaluation over a whole
+    /// test set) is processed in chunks of this many images, so the buffers stay a few megabytes.
+    public static let cnnChunk = 128
+
+    private static let cnnWorkspaces = Locked<[AnyObject]>([])
+
+    static func withCNNWorkspace<T: AgoraScalar, R>(_ shape: CNNShape, batch: Int, _: T.Type, _ body: (CNNWorkspace<T>) -> R) -> R {
+        let ws: CNNWorkspace<T> =
+            cnnWorkspaces.withLock { list in
+                if let i = list.firstIndex(where: { ($0 as? CNNWorkspace<T>).map { $0.shape == shape && $0.batch == batch } ?? false }) {
+                    return list.remove(at: i) as! CNNWorkspace<T>
+                }
+                return nil
+            } ?? CNNWorkspace<T>(shape: shape, batch: batch)
+        defer {
+            cnnWorkspaces.withLock { list in
+                list.append(ws)
+                // Workspaces of shapes no longer in use age out.
+                if list.count > 32 { list.removeFirst(list.count - 32) }
+            }
+        }
+        return body(ws)
+    }
+
+    /// Mini-batch gradients of a `CNNShape` network with a softmax cross-entropy output, for every
+    /// agent at once (row a of `parameters` is agent a's flat parameter vector; `batches[a]` its
+    /// images, rows of dense `features` in (C, H, W) order). Loss: mean cross-entropy plus
+    /// (l2 / 2) ||theta||^2 over every parameter (PyTorch's weight decay decays biases too; pass
+    /// l2 = 0 and give the decay to the optimizer, as the reference does). ReLU'(0) = 0.
+    ///
+    /// How: convolutions as im2col and GEMM (output positions x (C k k) patches times the filters),
+    /// in channels-last order inside the network. Agents run in parallel, each on one thread with
+    /// single-threaded BLAS calls and its own buffers, so every agent's numbers are the same on any
+    /// thread count; a batch larger than `cnnChunk` is processed in chunks of that many images.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func cnnGradients<T: AgoraScalar>(
+        shape s: CNNShape, l2: T, features x: FeatureRows<T>, labels: [Int], parameters theta: Matrix<T>,
+        batches: [[Int]], gradients g: inout Matrix<T>, losses: inout [T], pool: ThreadPool = .shared
+    ) throws {
+        let images = try checkCNN(
+            shape: s, features: x, labels: labels, parameters: theta.cols, agents: theta.rows, batches: batches, kernel: "cnnGradients")
+        guard g.cols == theta.cols, g.rows == theta.rows, losses.count == theta.rows else {
+            throw AgoraError.shape(
+                "cnnGradients: parameters \(theta.rows) x \(theta.cols) and gradients \(g.rows) x \(g.cols) must be agents x \(s.parameterCount), one loss per agent"
+            )
+        }
+        let plan = s.plan
+        let chunk = min(cnnChunk, max(1, batches.map(\.count).max() ?? 1))
+        images.withUnsafeBufferPointer { img in
+            let src = SendablePointer(UnsafeMutablePointer(mutating: img.baseAddress!))
+            OpenBLAS.singleThreaded {
+                perAgentGradients(
+                    parameters: theta, gradients: &g, losses: &losses, batches: batches, l2: l2, bytes: .max, pool: pool
+                ) { a, th, gr in
+                    withCNNWorkspace(s, batch: chunk, T.self) { ws in
+                        var total = 0.0
+                        let rows = batches[a]
+                        var start = 0
+                        while start < rows.count {
+                            let n = min(chunk, rows.count - start)
+                            total += cnnPass(
+                                plan, ws, images: src.p, inputs: s.inputs, rows: rows[start..<(start + n)], labels: labels,
+                                theta: th, gradients: gr)
+                            start += n
+                        }
+                        return total
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every model's class scores on its own rows: `logits[a]` holds rows[a].count x classes scores
+    /// of row a of `parameters`. Chunks of `cnnChunk` images run in parallel, each on one thread
+    /// with single-threaded BLAS calls, so the scores do not depend on the thread count.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public static func cnnLogits<T: AgoraScalar>(
+        shape s: CNNShape, features x: FeatureRows<T>, parameters theta: Matrix<T>, rows: [[Int]], pool: ThreadPool = .shared
+    ) throws -> [[T]] {
+        let images = try checkCNN(
+            shape: s, features: x, labels: nil, parameters: theta.cols, agents: theta.rows, batches: rows, kernel: "cnnLogits")
+        let plan = s.plan, k = s.classes
+        // Work items: chunks of one model's rows, written to disjoint parts of one output buffer.
+        var items: [(model: Int, start: Int, offset: Int)] = []
+        var offset = 0
+        for (a, r) in rows.enumerated() {
+            for start in stride(from: 0, to: r.count, by: cnnChunk) { items.append((a, start, (offset + start) * k)) }
+            offset += r.count
+        }
+        var all = [T](repeating: 0, count: offset * k)
+        images.withUnsafeBufferPointer { img in
+            theta.storage.withUnsafeBufferPointer { tb in
+                all.withUnsafeMutableBufferPointer { ob in
+                    guard let ib = img.baseAddress, let tbase = tb.baseAddress, let obase = ob.baseAddress else { return }
+                    let src = SendablePointer(UnsafeMutablePointer(mutating: ib))
+                    let tp = SendablePointer(UnsafeMutablePointer(mutating: tbase)), op = SendablePointer(obase)
+                    OpenBLAS.singleThreaded {
+                        pool.parallelFor(items.count, bytes: .max) { range in
+                            withCNNWorkspace(s, batch: cnnChunk, T.self) { ws in
+                                for it in range {
+                                    let (a, start, at) = items[it]
+                                    let n = min(cnnChunk, rows[a].count - start)
+                                    _ = cnnForward(
+                                        plan, ws, images: src.p, inputs: s.inputs, rows: rows[a][start..<(start + n)],
+                                        theta: tp.p + a * theta.cols)
+                                    ws.values.withUnsafeBufferPointer { v in
+                                        (op.p + at).update(from: v.baseAddress! + ws.act[plan.dense.count - 1], count: n * k)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var out: [[T]] = []
+        offset = 0
+        for r in rows {
+            out.append(Array(all[(offset * k)..<((offset + r.count) * k)]))
+            offset += r.count
+        }
+        return out
+    }
+
+    /// Validates a CNN call; returns the dense image storage.
+    private static func checkCNN<T: AgoraScalar>(
+        shape s: CNNShape, features x: FeatureRows<T>, labels: [Int]?, parameters p: Int, agents: Int, batches: [[Int]], kernel: String
+    ) throws -> [T] {
+        try s.validate()
+        guard case let .dense(m) = x else {
+            throw AgoraError.shape("\(kernel): images must be dense rows (the data set is sparse)")
+        }
+        guard m.rows > 0, m.cols == s.inputs else {
+            throw AgoraError.shape(
+                "\(kernel): \(m.rows) rows of \(m.cols) features for \(s.channels) x \(s.height) x \(s.width) images (\(s.inputs) features)"
+            )
+        }
+        guard p == s.parameterCount, batches.count == agents else {
+            throw AgoraError.shape(
+                "\(kernel): parameters \(agents) x \(p) must be agents x \(s.parameterCount), with one batch per agent (\(batches.count) given)"
+            )
+        }
+        if let labels { try checkLabels(labels, rows: m.rows, classes: s.classes, kernel: kernel) }
+        try checkBatches(batches, rows: m.rows, kernel: kernel)
+        return m.storage
+    }
+
+    /// The forward pass of `rows` (at most the workspace's batch) through the network: fills the
+    /// workspace's activations; the class scores end in `ws.act.last`.
+    static func cnnForward<T: AgoraScalar>(
+        _ plan: CNNPlan, _ ws: CNNWorkspace<T>, images: UnsafeMutablePointer<T>, inputs: Int, rows: ArraySlice<Int>,
+        theta th: UnsafeMutablePointer<T>
+    ) -> Int {
+        let b = rows.count
+        ws.values.withUnsafeMutableBufferPointer { vb in
+            ws.argmax.withUnsafeMutableBufferPointer { ab in
+                let v = vb.baseAddress!
+                // Gather the images (C, H, W each).
+                for (q, r) in rows.enumerated() { (v + ws.x0 + q * inputs).update(from: images + r * inputs, count: inputs) }
+                var src = UnsafePointer(v + ws.x0)
+                var channelsLast = false
+                for (l, c) in plan.convs.enumerated() {
+                    let cols = v + ws.cols[l], y = v + ws.y[l], pooled = v + ws.pooled[l]
+                    let hw = c.h * c.w
+                    im2col(
+                        src, images: b, imageStride: hw * c.c, strides: channelsLast ? (1, c.w * c.c, c.c) : (hw, c.w, 1),
+                        c, into: cols)
+                    T._gemm(
+                        transA: false, transB: true, m: b * c.positions, n: c.o, k: c.ckk, alpha: 1, a: cols, lda: c.ckk,
+                        b: th + c.weight, ldb: c.ckk, beta: 0, c: y, ldc: c.o)
+                    biasReLU(y, rows: b * c.positions, cols: c.o, bias: th + c.bias, relu: true)
+                    maxPool(y, b, c, into: pooled, argmax: ab.baseAddress! + ws.argOffsets[l])
+                    src = UnsafePointer(pooled)
+                    channelsLast = true
+                }
+                // Flatten the last map in (C, H, W) order.
+                if let c = plan.convs.last {
+                    let f = v + ws.flat
+                    for q in 0..<b {
+                        for yx in 0..<c.pooled {
+                            for o in 0..<c.o { f[q * plan.flat + o * c.pooled + yx] = src[(q * c.pooled + yx) * c.o + o] }
+                        }
+                    }
+                    src = UnsafePointer(f)
+                }
+                for (j, d) in plan.dense.enumerated() {
+                    let z = v + ws.act[j]
+                    T._gemm(
+                        transA: false, transB: true, m: b, n: d.outputs, k: d.inputs, alpha: 1, a: src, lda: d.inputs,
+                        b: th + d.weight, ldb: d.inputs, beta: 0, c: z, ldc: d.outputs)
+                    biasReLU(z, rows: b, cols: d.outputs, bias: th + d.bias, relu: j < plan.dense.count - 1)
+                    src = UnsafePointer(z)
+                }
+            }
+        }
+        return b
+    }
+
+    /// Forward and backward pass of `rows`: adds the summed gradients to `gr`, returns the summed loss.
+    static func cnnPass<T: AgoraScalar>(
+        _ plan: CNNPlan, _ ws: CNNWorkspace<T>, images: UnsafeMutablePointer<T>, inputs: Int, rows: ArraySlice<Int>, labels: [Int],
+        theta th: UnsafeMutablePointer<T>, gradients gr: UnsafeMutablePointer<T>
+    ) -> Double {
+        let b = cnnForward(plan, ws, images: images, inputs: inputs, rows: rows, theta: th)
+        var total = 0.0
+        ws.values.withUnsafeMutableBufferPointer { vb in
+            ws.argmax.withUnsafeMutableBufferPointer { ab in
+                let v = vb.baseAddress!
+                let nd = plan.dense.count, k = plan.dense[nd - 1].outputs
+                // Softmax cross-entropy: dZ = p - onehot(y), in the ping buffer.
+                var dz = v + ws.dA, spare = v + ws.dB
+                let logits = v + ws.act[nd - 1]
+                for (q, r) in rows.enumerated() {
+                    let z = logits + q * k
+                    var zmax = -Double.infinity
+                    for c in 0..<k { zmax = max(zmax, z[c].wide) }
+                    var sum = 0.0
+                    for c in 0..<k { sum += Math.exp(z[c].wide - zmax) }
+                    let y = labels[r]
+                    total += Math.log(sum) - (z[y].wide - zmax)
+                    for c in 0..<k { dz[q * k + c] = T(Math.exp(z[c].wide - zmax) / sum - (c == y ? 1 : 0)) }
+                }
+                // Dense layers, last to first.
+                for j in stride(from: nd - 1, through: 0, by: -1) {
+                    let d = plan.dense[j]
+                    let a = j > 0 ? v + ws.act[j - 1] : (plan.convs.isEmpty ? v + ws.x0 : v + ws.flat)
+                    T._gemm(
+                        transA: true, transB: false, m: d.outputs, n: d.inputs, k: b, alpha: 1, a: dz, lda: d.outputs, b: a, ldb: d.inputs,
+                        beta: 1, c: gr + d.weight, ldc: d.inputs)
+                    columnSums(dz, rows: b, cols: d.outputs, into: gr + d.bias)
+                    if j == 0 && plan.convs.isEmpty { break }
+                    T._gemm(
+                        transA: false, transB: false, m: b, n: d.inputs, k: d.outputs, alpha: 1, a: dz, lda: d.outputs, b: th + d.weight,
+                        ldb: d.inputs, beta: 0, c: spare, ldc: d.inputs)
+                    if j > 0 {
+                        // Through the ReLU of the hidden layer below.
+                        for q in 0..<(b * d.inputs) where a[q] <= 0 { spare[q] = 0 }
+                    }
+                    swap(&dz, &spare)
+                }
+                guard !plan.convs.isEmpty else { return }
+                // dz holds d(flat) [b, C H W]; to the last pooled map (channels last).
+                var dPool = v + ws.dPool
+                let last = plan.convs[plan.convs.count - 1]
+                for q in 0..<b {
+                    for yx in 0..<last.pooled {
+                        for o in 0..<last.o { dPool[(q * last.pooled + yx) * last.o + o] = dz[q * plan.flat + o * last.pooled + yx] }
+                    }
+                }
+                for l in stride(from: plan.convs.count - 1, through: 0, by: -1) {
+                    let c = plan.convs[l]
+                    let y = v + ws.y[l], dy = v + ws.dY, cols = v + ws.cols[l]
+                    // Un-pool (non-overlapping windows) through the ReLU: ReLU'(0) = 0.
+                    dy.update(repeating: 0, count: b * c.positions * c.o)
+                    let arg = ab.baseAddress! + ws.argOffsets[l]
+                    for q in 0..<(b * c.pooled * c.o) {
+                        let at = Int(arg[q])
+                        if y[at] > 0 { dy[at] = dPool[q] }
+                    }
+                    T._gemm(
+                        transA: true, transB: false, m: c.o, n: c.ckk, k: b * c.positions, alpha: 1, a: dy, lda: c.o, b: cols, ldb: c.ckk,
+                        beta: 1, c: gr + c.weight, ldc: c.ckk)
+                    columnSums(dy, rows: b * c.positions, cols: c.o, into: gr + c.bias)
+                    if l == 0 { break }
+                    // d(cols) = dY W into the cols buffer (no longer needed), then back onto the map below.
+                    T._gemm(
+                        transA: false, transB: false, m: b * c.positions, n: c.ckk, k: c.o, alpha: 1, a: dy, lda: c.o, b: th + c.weight,
+                        ldb: c.ckk, beta: 0, c: cols, ldc: c.ckk)
+                    dPool = v + ws.dPool
+                    dPool.update(repeating: 0, count: b * c.h * c.w * c.c)
+                    col2im(cols, images: b, c, into: dPool)
+                }
+            }
+        }
+        return total
+    }
+
+    /// Patches of every image: row (image, y, x) holds the (C, k, k) window at (y - pad, x - pad),
+    /// zero outside the image. `strides` are the (channel, row, column) strides of the source.
+    static func im2col<T: AgoraScalar>(
+        _ src: UnsafePointer<T>, images: Int, imageStride: Int, strides: (Int, Int, Int), _ c: CNNPlan.Conv,
+        into dst: UnsafeMutablePointer<T>
+    ) {
+        let (sc, sy, sx) = strides
+        var d = dst
+        for b in 0..<images {
+            let base = src + b * imageStride
+            for y in 0..<c.hc {
+                for x in 0..<c.wc {
+                    for ch in 0..<c.c {
+                        for i in 0..<c.k {
+                            let yy = y + i - c.pad
+                            if yy < 0 || yy >= c.h {
+                                d.update(repeating: 0, count: c.k)
+                                d += c.k
+                                continue
+                            }
+                            let row = base + ch * sc + yy * sy
+                            for j in 0..<c.k {
+                                let xx = x + j - c.pad
+                                d[j] = xx >= 0 && xx < c.w ? row[xx * sx] : 0
+                            }
+                            d += c.k
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The adjoint of `im2col` onto a channels-last map: adds every patch entry to its pixel.
+    static func col2im<T: AgoraScalar>(_ cols: UnsafePointer<T>, images: Int, _ c: CNNPlan.Conv, into dst: UnsafeMutablePointer<T>) {
+        var s = cols
+        for b in 0..<images {
+            let base = dst + b * c.h * c.w * c.c
+            for y in 0..<c.hc {
+                for x in 0..<c.wc {
+                    for ch in 0..<c.c {
+                        for i in 0..<c.k {
+                            let yy = y + i - c.pad
+                            if yy >= 0 && yy < c.h {
+                                for j in 0..<c.k {
+                                    let xx = x + j - c.pad
+                                    if xx >= 0 && xx < c.w { base[(yy * c.w + xx) * c.c + ch] += s[j] }
+                                }
+                            }
+                            s += c.k
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// z[r, :] += bias, then ReLU when asked.
+    static func biasReLU<T: AgoraScalar>(_ z: UnsafeMutablePointer<T>, rows: Int, cols: Int, bias: UnsafePointer<T>, relu: Bool) {
+        for r in 0..<rows {
+            let row = z + r * cols
+            for c in 0..<cols {
+                let v = row[c] + bias[c]
+                row[c] = relu && v < 0 ? 0 : v
+            }
+        }
+    }
+
+    /// 2 x 2 max-pool of stride 2 on a channels-last map; `argmax` gets each maximum's index in `y`
+    /// (the first of equal values).
+    static func maxPool<T: AgoraScalar>(
+        _ y: UnsafePointer<T>, _ images: Int, _ c: CNNPlan.Conv, into p: UnsafeMutablePointer<T>, argmax: UnsafeMutablePointer<Int32>
+    ) {
+        var q = 0
+        for b in 0..<images {
+            for py in 0..<c.hp {
+                for px in 0..<c.wp {
+                    let corner = ((b * c.hc + 2 * py) * c.wc + 2 * px) * c.o
+                    for o in 0..<c.o {
+                        var best = corner + o
+                        if y[corner + c.o + o] > y[best] { best = corner + c.o + o }
+                        if y[corner + c.wc * c.o + o] > y[best] { best = corner + c.wc * c.o + o }
+                        if y[corner + (c.wc + 1) * c.o + o] > y[best] { best = corner + (c.wc + 1) * c.o + o }
+                        p[q] = y[best]
+                        argmax[q] = Int32(best)
+                        q += 1
+                    }
+                }
+            }
+        }
+    }
+
+    /// out[c] += sum_r m[r, c].
+    static func columnSums<T: AgoraScalar>(_ m: UnsafePointer<T>, rows: Int, cols: Int, into out: UnsafeMutablePointer<T>) {
+        for r in 0..<rows {
+            let row = m + r * cols
+            for c in 0..<cols { out[c] += row[c] }
+        }
+    }
+}
