@@ -9,7 +9,7 @@ import Foundation
 //
 // One file per section (Bounds, Kernels, Gradients, DSGD, Market, Contracts, Sweep, Targets,
 // Output); they share one `BenchSession` (options, records, the measured bounds, the peer ratios).
-// Options: --quick, --out DIR, --only kernels,glm,dsgd,experiment,market,contracts,contended,sweep (the bounds always
+// Options: --quick, --out DIR, --only kernels,glm,dsgd,experiment,market,cnn,contracts,contended,sweep (the bounds always
 // run), --save-baseline FILE, --baseline FILE [--threshold 0.1] [--force-machine]. Interleaved A/B
 // between revisions and the per-machine history: AgoraBenchTrack (make bench-ab, bench-record).
 
@@ -35,6 +35,9 @@ struct AgoraBench {
         }
         session.runSection("market", "one iPFL market step (Gram distances + graph + payments + prox centres), against numpy") {
             try $0.runMarket()
+        }
+        session.runSection("cnn", "simplecnn-mnist: one local step of 9 clients x batch 64 and a whole round, against JAX jit") {
+            try $0.runCNN()
         }
         session.runSection("contracts", "contracts (exact solver vs scipy trust-constr peer on the same program)") { $0.runContracts() }
         session.runSection("contended", "threads under contention: 1 vs all threads, quiet and beside a CPU-bound process") {

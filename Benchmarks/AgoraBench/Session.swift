@@ -48,6 +48,9 @@ final class BenchSession {
     var marketRatio: Double? = nil
     /// JAX (jit) peer time / Agora time per kernel ("glm", "mix", "dsgd", "market").
     var jaxRatios: [String: Double] = [:]
+    /// The CNN section: step and round throughput as fractions of the sgemm rate; the largest
+    /// gradient difference from the JAX peer relative to the largest gradient.
+    var cnnStepFraction: Double? = nil, cnnRoundFraction: Double? = nil, cnnGradientAgreement: Double? = nil
     /// Sparse mix at n = 1024, d = 1e4 per topology: name, mean degree, fraction of the
     /// unique-traffic bound, and of the neighbour-read floor (reads from `floorLevel`; see
     /// `measureMixByDegree`).
@@ -57,7 +60,7 @@ final class BenchSession {
     var contractRatios: [String: (ratio: Double, ours: Double, peer: Double)] = [:]
 
     /// The sections `--only` can name (the bounds always run).
-    static let sections = ["kernels", "glm", "dsgd", "experiment", "market", "contracts", "contended", "sweep"]
+    static let sections = ["kernels", "glm", "dsgd", "experiment", "market", "cnn", "contracts", "contended", "sweep"]
 
     static let usage = """
         usage: AgoraBench [--quick] [--only \(sections.joined(separator: ","))] [--out DIR]

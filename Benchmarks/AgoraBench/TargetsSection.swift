@@ -61,6 +61,18 @@ extension BenchSession {
         } else if want("market") {
             print("   [SKIP] iPFL market step >= 2x JAX jit: no JAX peer (make bench-peers)")
         }
+        if let r = jaxRatios["cnn"] {
+            target(
+                "simplecnn-mnist step, 9 clients x batch 64, >= 1.5x faster than JAX jit (gradients agree to \(String(format: "%.1e", cnnGradientAgreement ?? .nan)) of max |g|)",
+                r / 1.5, 1.0, quick: quick, shown: String(format: "%.2fx", r))
+        } else if want("cnn") {
+            print("   [SKIP] simplecnn-mnist step >= 1.5x JAX jit: no JAX peer (make bench-peers)")
+        }
+        if let f = cnnRoundFraction {
+            target(
+                "simplecnn-mnist round throughput >= 0.5 of sgemm GFLOP/s (\(OpenBLAS.coreName))", f / 0.5, 1.0, quick: quick,
+                shown: String(format: "%.3f", f))
+        }
         var reported: [String] = []
         if let r = dsgdRatio { reported.append(String(format: "DSGD iteration %.1fx numpy/scipy", r)) }
         if let r = marketRatio { reported.append(String(format: "market step %.1fx numpy", r)) }

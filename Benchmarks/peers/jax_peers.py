@@ -3,6 +3,7 @@
   python3 jax_peers.py dsgd   DIR AGENTS ROWS_PER_AGENT BATCH FEATURES LR C L2 REPS
   python3 jax_peers.py mix    DIR AGENTS DIM REPS
   python3 jax_peers.py market DIR CLIENTS PARAMS LAMBDA ETA REPS
+  python3 jax_peers.py cnn    DIR CLIENTS BATCH CHANNELS SIZE CLASSES LR MOMENTUM WD REPS
 Inputs are described in glm_numpy.py, dsgd_numpy.py, mix_scipy.py and market_numpy.py. Each kernel
 is written as a researcher who picks JAX for speed would write it: one jax.jit function, vmap or
 einsum for the batched algebra, everything on device arrays, timed after compilation with
@@ -182,6 +183,64 @@ def market(d_, m, p, lam, eta, reps):
     return {"seconds": secs, "edges": int(np.asarray(A).sum())}
 
 
+def simplecnn_apply(flat, x, c, size, classes):
+    """SimpleCNN (conv5-6, pool, conv5-16, pool, 120, 84, classes) from Agora's flat parameter row
+    (PyTorch state_dict order) on NCHW images x: the class scores."""
+    q = 0
+
+    def take(*shape):
+        nonlocal q
+        n = int(np.prod(shape))
+        out = flat[q:q + n].reshape(shape)
+        q += n
+        return out
+
+    w1, b1 = take(6, c, 5, 5), take(6)
+    w2, b2 = take(16, 6, 5, 5), take(16)
+    s2 = ((size - 4) // 2 - 4) // 2
+    f1w, f1b = take(120, 16 * s2 * s2), take(120)
+    f2w, f2b = take(84, 120), take(84)
+    f3w, f3b = take(classes, 84), take(classes)
+    dn = ("NCHW", "OIHW", "NCHW")
+
+    def block(h, w, b):
+        h = jax.lax.conv_general_dilated(h, w, (1, 1), "VALID", dimension_numbers=dn) + b[None, :, None, None]
+        h = jax.nn.relu(h)
+        return jax.lax.reduce_window(h, -jnp.inf, jax.lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+
+    h = block(block(x, w1, b1), w2, b2).reshape(x.shape[0], -1)
+    h = jax.nn.relu(h @ f1w.T + f1b)
+    h = jax.nn.relu(h @ f2w.T + f2b)
+    return h @ f3w.T + f3b
+
+
+def cnn(d_, m, b, c, size, classes, lr, mom, wd, reps):
+    """One local training step of every client: SimpleCNN gradients of each client's mini-batch
+    (vmap over clients), then PyTorch-style momentum SGD with weight decay on every parameter."""
+    theta = jnp.asarray(load(d_, "theta.f32", np.float32, (m, -1)))
+    x = jnp.asarray(load(d_, "x.f32", np.float32, (m, b, c, size, size)))
+    y = jnp.asarray(load(d_, "labels.i32", np.int32, (m, b)))
+
+    def loss(flat, xb, yb):
+        z = simplecnn_apply(flat, xb, c, size, classes)
+        return jnp.mean(jax.nn.logsumexp(z, axis=1) - jnp.take_along_axis(z, yb[:, None], 1)[:, 0])
+
+    grads = jax.jit(jax.vmap(jax.value_and_grad(loss)))
+
+    @jax.jit
+    def step(th, v, xb, yb):
+        _, g = jax.vmap(jax.value_and_grad(loss))(th, xb, yb)
+        v = mom * v + g + wd * th
+        return th - lr * v, v
+
+    l, g = grads(theta, x, y)
+    v = jnp.zeros_like(theta)
+    secs = median_time(lambda: step(theta, v, x, y), reps)
+    np.asarray(g, dtype=np.float32).tofile(f"{d_}/grad_jax.f32")
+    np.asarray(l, dtype=np.float32).tofile(f"{d_}/loss_jax.f32")
+    return {"seconds": secs}
+
+
 def main():
     kind, a = sys.argv[1], sys.argv[2:]
     if kind == "glm":
@@ -192,8 +251,10 @@ def main():
         out = mix(a[0], int(a[1]), int(a[2]), int(a[3]))
     elif kind == "market":
         out = market(a[0], int(a[1]), int(a[2]), float(a[3]), float(a[4]), int(a[5]))
+    elif kind == "cnn":
+        out = cnn(a[0], *(int(v) for v in a[1:6]), float(a[6]), float(a[7]), float(a[8]), int(a[9]))
     else:
-        raise SystemExit(f"jax_peers.py: unknown kernel {kind!r} (expected glm, dsgd, mix or market)")
+        raise SystemExit(f"jax_peers.py: unknown kernel {kind!r} (expected glm, dsgd, mix, market or cnn)")
     out["jax"] = jax.__version__
     print(json.dumps(out))
 

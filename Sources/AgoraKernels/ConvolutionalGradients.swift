@@ -75,6 +75,13 @@ public struct CNNShape: Sendable, Codable, Equatable, Hashable {
     /// Parameters in one flat row.
     public var parameterCount: Int { plan.parameterCount }
 
+    /// Each layer's parameters (weight then bias) with the layer's fan-in (in x k x k for a
+    /// convolution, its inputs for a dense layer), for initialisation.
+    public var layerRanges: [(range: Range<Int>, fanIn: Int)] {
+        let p = plan
+        return p.convs.map { ($0.weight..<($0.bias + $0.o), $0.ckk) } + p.dense.map { ($0.weight..<($0.bias + $0.outputs), $0.inputs) }
+    }
+
     /// Multiply-adds x 2 of one image's forward pass (convolutions and dense layers).
     public var forwardFlopsPerImage: Int {
         let p = plan

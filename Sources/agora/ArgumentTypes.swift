@@ -14,6 +14,7 @@ extension MixStrategy: ExpressibleByArgument {}
 extension GLMLoss: ExpressibleByArgument {}
 extension PaymentRule.EdgeWeighting: ExpressibleByArgument {}
 extension UtilityModel: ExpressibleByArgument {}
+extension NetworkPreset: ExpressibleByArgument {}
 extension DSGDExperiment.AuditSwitch: ExpressibleByArgument {}
 extension DSGDExperiment.CalibrationScope: ExpressibleByArgument {}
 extension CSVHeader: ExpressibleByArgument {}

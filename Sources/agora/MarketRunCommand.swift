@@ -162,6 +162,7 @@ struct MarketRunCommand: ParsableCommand {
         e.momentum = momentum
         e.l2 = l2
         e.hidden = hidden
+        e.network = training.model
         e.testFraction = testFraction
         if eagerness != "auto" {
             guard let k = Double(eagerness), k.isFinite, k >= 0 else {
@@ -541,6 +542,10 @@ struct TrainingFlags: ParsableArguments {
     @Option(help: "SGD momentum.") var momentum: Double = 0.9
     @Option(help: "L2 weight decay.") var l2: Double = 1e-5
     @Option(help: "Hidden units of an MLP (0: logistic/softmax regression).") var hidden: Int = 0
+    @Option(
+        help:
+            "A convolutional network instead: simplecnn (3 x 32 x 32 images, CIFAR-10) or simplecnn-mnist (1 x 28 x 28, MNIST and Fashion-MNIST), the iPFL reference's SimpleCNN."
+    ) var model: NetworkPreset?
     @Option(help: "Fraction of each client's rows held out for its test accuracy.") var testFraction: Double = 0.2
     @Option(help: "The fewest rows a client may hold (at least 2; every client also gets a test row).") var minClientRows: Int = 10
 }

@@ -41,7 +41,7 @@ struct FederatedRun {
         self.truth = truth
         self.reports = reports
         self.attack = attack
-        origin = (0..<p).map { _ in Float(initRNG.normal() * 0.01) }
+        origin = fed.model.initialParameters(features: fed.data.features.cols, using: &initRNG)
         theta = Matrix<Float>(uninitializedRows: m, cols: p)
         try! Kernels.broadcast(origin, into: &theta)  // origin has p elements by construction
         active = [Bool](repeating: true, count: m)

@@ -116,6 +116,8 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
     public var dataFile: DataFile? = nil
     /// Hidden units of an MLP (0: logistic or softmax regression).
     public var hidden = 0
+    /// A convolutional network instead (the data's rows must be its images); nil: `hidden` decides.
+    public var network: NetworkPreset? = nil
     /// L2 weight decay of local training.
     public var l2 = 1e-5
     public var testFraction = 0.2
@@ -515,7 +517,7 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
                 "client \(c) has \(rows) rows after the \(dataFile?.partition.description ?? "synthetic") partition; every client needs at least \(least) (minClientRows): use fewer clients, a larger data set or a less skewed partition",
                 field: "minClientRows")
         }
-        let model = try ModelFamily.classifier(for: dataset, hidden: hidden, l2: l2)
+        let model = try ModelFamily.classifier(for: dataset, hidden: hidden, network: network, l2: l2)
         let p = model.parameterCount(features: dataset.features.cols)
         // Per method: about a dozen [clients x parameters] Float matrices (models, personal models,
         // centres, uploads, gradients, velocities, the market's workspace) and m x m Double ones.

@@ -461,7 +461,7 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
                 Check(
                     cell: cell, claim: "every run completes", holds: failures.isEmpty,
                     detail: failures.isEmpty ? "\(seeds.count) of \(seeds.count) seeds" : failures.joined(separator: "; ")))
-            guard let local = best[.local], let ipfl = best[.ipfl], !local.isEmpty else { continue }
+            guard let local = best[.local], best[.ipfl] != nil, !local.isEmpty else { continue }
             let gains = try FederatedMethod.allCases.filter { $0 != .local }.compactMap {
                 m -> (FederatedMethod, MarketExperiment.PairedDifference)? in
                 guard let b = best[m] else { return nil }
