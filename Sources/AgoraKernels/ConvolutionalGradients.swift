@@ -147,6 +147,9 @@ final class CNNWorkspace<T: AgoraScalar>: @unchecked Sendable {
     // Offsets into `values`.
     var x0 = 0, cols: [Int] = [], y: [Int] = [], pooled: [Int] = [], flat = 0, act: [Int] = []
     var dA = 0, dB = 0, dPool = 0, dY = 0
+    /// Each convolution's filters permuted to [out, k, k, in] (the patch order of a channels-last
+    /// map), and one buffer for a filter gradient in that order.
+    var filters: [Int] = [], dFilter = 0
     var argOffsets: [Int] = []
 
     init(shape: CNNShape, batch: Int) {
@@ -160,8 +163,10 @@ final class CNNWorkspace<T: AgoraScalar>: @unchecked Sendable {
         }
         x0 = take(batch * shape.inputs)
         var a = 0
-        var widest = p.flat, widestPool = 1, widestY = 1
+        var widest = p.flat, widestPool = 1, widestY = 1, widestFilter = 1
         for c in p.convs {
+            filters.append(take(c.o * c.ckk))
+            widestFilter = max(widestFilter, c.o * c.ckk)
             cols.append(take(batch * c.positions * c.ckk))
             y.append(take(batch * c.positions * c.o))
             pooled.append(take(batch * c.pooled * c.o))
@@ -179,7 +184,9 @@ final class CNNWorkspace<T: AgoraScalar>: @unchecked Sendable {
         dB = take(batch * widest)
         dPool = take(batch * widestPool)
         dY = take(batch * widestY)
-        values = [T](repeating: 0, count: n)
+        dFilter = take(widestFilter)
+        // Slack at the end: im2col's vector copies may read and write up to 7 elements past a run.
+        values = [T](repeating: 0, count: n + 16)
         argmax = [Int32](repeating: 0, count: max(1, a))
     }
 }
@@ -187,7 +194,7 @@ final class CNNWorkspace<T: AgoraScalar>: @unchecked Sendable {
 extension Kernels {
     /// Images per pass through the CNN kernels: a larger mini-batch (or an evaluation over a whole
     /// test set) is processed in chunks of this many images, so the buffers stay a few megabytes.
-    public static let cnnChunk = 128
+    public static let cnnChunk = 32
 
     private static let cnnWorkspaces = Locked<[AnyObject]>([])
 
@@ -215,8 +222,8 @@ extension Kernels {
     /// (l2 / 2) ||theta||^2 over every parameter (PyTorch's weight decay decays biases too; pass
     /// l2 = 0 and give the decay to the optimizer, as the reference does). ReLU'(0) = 0.
     ///
-    /// How: convolutions as im2col and GEMM (output positions x (C k k) patches times the filters),
-    /// in channels-last order inside the network. Agents run in parallel, each on one thread with
+    /// How: the images are gathered channels last, and every convolution is im2col and GEMM
+    /// (output positions x (k, k, C) patches times the filters permuted to that order). Agents run in parallel, each on one thread with
     /// single-threaded BLAS calls and its own buffers, so every agent's numbers are the same on any
     /// thread count; a batch larger than `cnnChunk` is processed in chunks of that many images.
     @_specialize(where T == Float)
@@ -344,23 +351,30 @@ extension Kernels {
         ws.values.withUnsafeMutableBufferPointer { vb in
             ws.argmax.withUnsafeMutableBufferPointer { ab in
                 let v = vb.baseAddress!
-                // Gather the images (C, H, W each).
-                for (q, r) in rows.enumerated() { (v + ws.x0 + q * inputs).update(from: images + r * inputs, count: inputs) }
-                var src = UnsafePointer(v + ws.x0)
-                var channelsLast = false
+                // Gather the images, channels last: (H, W, C) each.
+                let x0 = v + ws.x0, hw = plan.convs.first.map { $0.h * $0.w } ?? 0, ch = plan.convs.first?.c ?? 1
+                for (q, r) in rows.enumerated() {
+                    let img = images + r * inputs, dst = x0 + q * inputs
+                    if ch == 1 || plan.convs.isEmpty {
+                        dst.update(from: img, count: inputs)
+                    } else {
+                        for c in 0..<ch { for p in 0..<hw { dst[p * ch + c] = img[c * hw + p] } }
+                    }
+                }
+                var src = UnsafePointer(x0)
                 for (l, c) in plan.convs.enumerated() {
-                    let cols = v + ws.cols[l], y = v + ws.y[l], pooled = v + ws.pooled[l]
-                    let hw = c.h * c.w
-                    im2col(
-                        src, images: b, imageStride: hw * c.c, strides: channelsLast ? (1, c.w * c.c, c.c) : (hw, c.w, 1),
-                        c, into: cols)
+                    let cols = v + ws.cols[l], y = v + ws.y[l], pooled = v + ws.pooled[l], wp = v + ws.filters[l]
+                    // Filters [out, in, k, k] -> [out, k, k, in].
+                    let kk = c.k * c.k
+                    for o in 0..<c.o {
+                        for ic in 0..<c.c { for t in 0..<kk { wp[(o * kk + t) * c.c + ic] = th[c.weight + (o * c.c + ic) * kk + t] } }
+                    }
+                    im2col(src, images: b, c, into: cols)
                     T._gemm(
                         transA: false, transB: true, m: b * c.positions, n: c.o, k: c.ckk, alpha: 1, a: cols, lda: c.ckk,
-                        b: th + c.weight, ldb: c.ckk, beta: 0, c: y, ldc: c.o)
-                    biasReLU(y, rows: b * c.positions, cols: c.o, bias: th + c.bias, relu: true)
-                    maxPool(y, b, c, into: pooled, argmax: ab.baseAddress! + ws.argOffsets[l])
+                        b: wp, ldb: c.ckk, beta: 0, c: y, ldc: c.o)
+                    biasReLUPool(y, b, c, bias: th + c.bias, into: pooled, argmax: ab.baseAddress! + ws.argOffsets[l])
                     src = UnsafePointer(pooled)
-                    channelsLast = true
                 }
                 // Flatten the last map in (C, H, W) order.
                 if let c = plan.convs.last {
@@ -439,21 +453,25 @@ extension Kernels {
                 for l in stride(from: plan.convs.count - 1, through: 0, by: -1) {
                     let c = plan.convs[l]
                     let y = v + ws.y[l], dy = v + ws.dY, cols = v + ws.cols[l]
-                    // Un-pool (non-overlapping windows) through the ReLU: ReLU'(0) = 0.
+                    // Un-pool (non-overlapping windows) through the ReLU: ReLU'(0) = 0 (argmax -1).
                     dy.update(repeating: 0, count: b * c.positions * c.o)
                     let arg = ab.baseAddress! + ws.argOffsets[l]
                     for q in 0..<(b * c.pooled * c.o) {
                         let at = Int(arg[q])
-                        if y[at] > 0 { dy[at] = dPool[q] }
+                        if at >= 0 { dy[at] = dPool[q] }
                     }
+                    let dw = v + ws.dFilter, kk = c.k * c.k
                     T._gemm(
                         transA: true, transB: false, m: c.o, n: c.ckk, k: b * c.positions, alpha: 1, a: dy, lda: c.o, b: cols, ldb: c.ckk,
-                        beta: 1, c: gr + c.weight, ldc: c.ckk)
+                        beta: 0, c: dw, ldc: c.ckk)
+                    for o in 0..<c.o {
+                        for ic in 0..<c.c { for t in 0..<kk { gr[c.weight + (o * c.c + ic) * kk + t] += dw[(o * kk + t) * c.c + ic] } }
+                    }
                     columnSums(dy, rows: b * c.positions, cols: c.o, into: gr + c.bias)
                     if l == 0 { break }
                     // d(cols) = dY W into the cols buffer (no longer needed), then back onto the map below.
                     T._gemm(
-                        transA: false, transB: false, m: b * c.positions, n: c.ckk, k: c.o, alpha: 1, a: dy, lda: c.o, b: th + c.weight,
+                        transA: false, transB: false, m: b * c.positions, n: c.ckk, k: c.o, alpha: 1, a: dy, lda: c.o, b: v + ws.filters[l],
                         ldb: c.ckk, beta: 0, c: cols, ldc: c.ckk)
                     dPool = v + ws.dPool
                     dPool.update(repeating: 0, count: b * c.h * c.w * c.c)
@@ -464,60 +482,79 @@ extension Kernels {
         return total
     }
 
-    /// Patches of every image: row (image, y, x) holds the (C, k, k) window at (y - pad, x - pad),
-    /// zero outside the image. `strides` are the (channel, row, column) strides of the source.
-    static func im2col<T: AgoraScalar>(
-        _ src: UnsafePointer<T>, images: Int, imageStride: Int, strides: (Int, Int, Int), _ c: CNNPlan.Conv,
-        into dst: UnsafeMutablePointer<T>
-    ) {
-        let (sc, sy, sx) = strides
+    /// Patches of every image of a channels-last map: row (image, y, x) holds the (k, k, C) window
+    /// at (y - pad, x - pad), zero outside the image. One row of a window is k pixels x C channels,
+    /// contiguous in the map: a copy, not a gather.
+    static func im2col<T: AgoraScalar>(_ src: UnsafePointer<T>, images: Int, _ c: CNNPlan.Conv, into dst: UnsafeMutablePointer<T>) {
+        let run = c.k * c.c, rowStride = c.w * c.c
         var d = dst
         for b in 0..<images {
-            let base = src + b * imageStride
+            let base = src + b * c.h * rowStride
             for y in 0..<c.hc {
                 for x in 0..<c.wc {
-                    for ch in 0..<c.c {
-                        for i in 0..<c.k {
-                            let yy = y + i - c.pad
-                            if yy < 0 || yy >= c.h {
-                                d.update(repeating: 0, count: c.k)
-                                d += c.k
-                                continue
-                            }
-                            let row = base + ch * sc + yy * sy
-                            for j in 0..<c.k {
-                                let xx = x + j - c.pad
-                                d[j] = xx >= 0 && xx < c.w ? row[xx * sx] : 0
-                            }
-                            d += c.k
+                    let x0 = x - c.pad, lo = max(0, -x0), hi = min(c.k, c.w - x0)
+                    for i in 0..<c.k {
+                        let yy = y + i - c.pad
+                        if yy < 0 || yy >= c.h || lo >= hi {
+                            d.update(repeating: 0, count: run)
+                        } else {
+                            if lo > 0 { d.update(repeating: 0, count: lo * c.c) }
+                            copySmall(d + lo * c.c, base + yy * rowStride + (x0 + lo) * c.c, (hi - lo) * c.c)
+                            if hi < c.k { (d + hi * c.c).update(repeating: 0, count: (c.k - hi) * c.c) }
                         }
+                        d += run
                     }
                 }
             }
         }
     }
 
-    /// The adjoint of `im2col` onto a channels-last map: adds every patch entry to its pixel.
+    /// The adjoint of `im2col`: adds every patch entry to its pixel of the channels-last map.
     static func col2im<T: AgoraScalar>(_ cols: UnsafePointer<T>, images: Int, _ c: CNNPlan.Conv, into dst: UnsafeMutablePointer<T>) {
+        let run = c.k * c.c, rowStride = c.w * c.c
         var s = cols
         for b in 0..<images {
-            let base = dst + b * c.h * c.w * c.c
+            let base = dst + b * c.h * rowStride
             for y in 0..<c.hc {
                 for x in 0..<c.wc {
-                    for ch in 0..<c.c {
-                        for i in 0..<c.k {
-                            let yy = y + i - c.pad
-                            if yy >= 0 && yy < c.h {
-                                for j in 0..<c.k {
-                                    let xx = x + j - c.pad
-                                    if xx >= 0 && xx < c.w { base[(yy * c.w + xx) * c.c + ch] += s[j] }
-                                }
-                            }
-                            s += c.k
+                    let x0 = x - c.pad, lo = max(0, -x0), hi = min(c.k, c.w - x0)
+                    for i in 0..<c.k {
+                        let yy = y + i - c.pad
+                        if yy >= 0 && yy < c.h && lo < hi {
+                            addSmall(base + yy * rowStride + (x0 + lo) * c.c, s + lo * c.c, (hi - lo) * c.c)
                         }
+                        s += run
                     }
                 }
             }
+        }
+    }
+
+    /// d[0..<n] = s[0..<n] for the short runs of im2col, eight lanes at a time, rounding n up: it
+    /// reads and writes up to 7 elements past the run. im2col writes its rows in increasing order,
+    /// so what it writes past a run is overwritten by the next one; the workspace ends in slack for
+    /// the last, and a read past a map lands in the workspace's next buffer (or that slack).
+    @inline(__always)
+    static func copySmall<T: AgoraScalar>(_ d: UnsafeMutablePointer<T>, _ s: UnsafePointer<T>, _ n: Int) {
+        var t = 0
+        while t < n {
+            UnsafeMutableRawPointer(d + t).storeBytes(of: UnsafeRawPointer(s + t).loadUnaligned(as: SIMD8<T>.self), as: SIMD8<T>.self)
+            t += 8
+        }
+    }
+
+    /// d[0..<n] += s[0..<n].
+    @inline(__always)
+    static func addSmall<T: AgoraScalar>(_ d: UnsafeMutablePointer<T>, _ s: UnsafePointer<T>, _ n: Int) {
+        var t = 0
+        while t + 8 <= n {
+            let v = UnsafeRawPointer(d + t).loadUnaligned(as: SIMD8<T>.self) + UnsafeRawPointer(s + t).loadUnaligned(as: SIMD8<T>.self)
+            UnsafeMutableRawPointer(d + t).storeBytes(of: v, as: SIMD8<T>.self)
+            t += 8
+        }
+        while t < n {
+            d[t] += s[t]
+            t += 1
         }
     }
 
@@ -532,23 +569,29 @@ extension Kernels {
         }
     }
 
-    /// 2 x 2 max-pool of stride 2 on a channels-last map; `argmax` gets each maximum's index in `y`
-    /// (the first of equal values).
-    static func maxPool<T: AgoraScalar>(
-        _ y: UnsafePointer<T>, _ images: Int, _ c: CNNPlan.Conv, into p: UnsafeMutablePointer<T>, argmax: UnsafeMutablePointer<Int32>
+    /// Bias, ReLU and the 2 x 2 max-pool of stride 2 in one pass over the convolution's output `y`
+    /// (channels last, without bias): `argmax` gets the index in `y` of each window's maximum (the
+    /// first of equal values), or -1 when the maximum is not positive (ReLU'(0) = 0: no gradient
+    /// flows back). A NaN stays NaN.
+    static func biasReLUPool<T: AgoraScalar>(
+        _ y: UnsafePointer<T>, _ images: Int, _ c: CNNPlan.Conv, bias: UnsafePointer<T>, into p: UnsafeMutablePointer<T>,
+        argmax: UnsafeMutablePointer<Int32>
     ) {
         var q = 0
+        let right = c.o, down = c.wc * c.o
         for b in 0..<images {
             for py in 0..<c.hp {
                 for px in 0..<c.wp {
                     let corner = ((b * c.hc + 2 * py) * c.wc + 2 * px) * c.o
                     for o in 0..<c.o {
-                        var best = corner + o
-                        if y[corner + c.o + o] > y[best] { best = corner + c.o + o }
-                        if y[corner + c.wc * c.o + o] > y[best] { best = corner + c.wc * c.o + o }
-                        if y[corner + (c.wc + 1) * c.o + o] > y[best] { best = corner + (c.wc + 1) * c.o + o }
-                        p[q] = y[best]
-                        argmax[q] = Int32(best)
+                        let a = corner + o
+                        var best = a, v = y[a]
+                        if y[a + right] > v { (best, v) = (a + right, y[a + right]) }
+                        if y[a + down] > v { (best, v) = (a + down, y[a + down]) }
+                        if y[a + down + right] > v { (best, v) = (a + down + right, y[a + down + right]) }
+                        let z = v + bias[o]
+                        p[q] = z < 0 ? 0 : z
+                        argmax[q] = z > 0 || z.isNaN ? Int32(best) : -1
                         q += 1
                     }
                 }

@@ -15,6 +15,7 @@ extension GLMLoss: ExpressibleByArgument {}
 extension PaymentRule.EdgeWeighting: ExpressibleByArgument {}
 extension UtilityModel: ExpressibleByArgument {}
 extension NetworkPreset: ExpressibleByArgument {}
+extension MarketReproduction.FigurePartition: ExpressibleByArgument {}
 extension DSGDExperiment.AuditSwitch: ExpressibleByArgument {}
 extension DSGDExperiment.CalibrationScope: ExpressibleByArgument {}
 extension CSVHeader: ExpressibleByArgument {}
@@ -40,8 +41,11 @@ enum YesNo: String, CaseIterable, ExpressibleByArgument {
 
 /// `agora market reproduce EXPERIMENT`: one of the paper's experiments, or all of them.
 enum ReproductionChoice: String, CaseIterable, ExpressibleByArgument {
-    case partitions, robustness, liars, inclusive, acceptance, gain, all
-    var experiments: [MarketReproduction] { MarketReproduction.allCases.filter { self == .all || $0.rawValue == rawValue } }
+    case partitions, robustness, liars, inclusive, acceptance, gain, figure2, all
+    /// `all` is every experiment but the convolutional figure (minutes per method).
+    var experiments: [MarketReproduction] {
+        MarketReproduction.allCases.filter { self == .all ? $0 != .figure2 : $0.rawValue == rawValue }
+    }
 }
 
 /// `agora market run --preset`: the default market, or the reference code's personalization.

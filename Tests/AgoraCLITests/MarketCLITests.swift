@@ -236,3 +236,80 @@ extension RobustnessTests {
         }
     }
 }
+
+extension RobustnessTests {
+    /// A small image set in the IDX format (28 x 28, 10 classes, a bright bar whose row is the class
+    /// plus noise), so the convolutional paths run in seconds.
+    func writeImageSet(_ name: String, images n: Int) throws -> String {
+        var g = SystemRandomNumberGenerator()
+        func header(_ magic: UInt32, _ dims: [UInt32]) -> [UInt8] {
+            ([magic] + dims).flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: v >> (24 - 8 * UInt32($0))) } }
+        }
+        var pixels = header(0x0803, [UInt32(n), 28, 28]), labels = header(0x0801, [UInt32(n)])
+        for i in 0..<n {
+            let c = i % 10
+            labels.append(UInt8(c))
+            for y in 0..<28 { for _ in 0..<28 { pixels.append(y / 2 == c + 2 ? 200 : UInt8.random(in: 0...60, using: &g)) } }
+        }
+        _ = try write(name + "-labels-idx1-ubyte", labels)
+        return try write(name + "-images-idx3-ubyte", pixels)
+    }
+
+    /// `market run --model simplecnn-mnist` and `market reproduce figure2` as users run them, on a
+    /// generated IDX set: the network's size, finite accuracies, the figure's table and checks
+    /// (recomputed from its CSV), and the refusals that name what does not fit. Tiny settings (one
+    /// round, one local step, a one-round pilot through --base-config): the test binary is a debug
+    /// build, about 40 s here.
+    func testConvolutionalMarketAndFigure2() throws {
+        let images = try writeImageSet("bars", images: 300)
+        let base = scratch + "/cnn-run"
+        let r = try run(
+            [
+                "market", "run", "--data", images, "--model", "simplecnn-mnist", "--rounds", "1", "--local-steps", "1", "--batch", "8",
+                "--method", "local,fedavg,ipfl", "--pilot-rounds", "1", "--out", base, "--json",
+            ], timeout: 300)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let j = try jsonObject(r.stdout)
+        XCTAssertEqual(j["parameters"] as? Int, 44_426)
+        for m in try XCTUnwrap(j["methods"] as? [[String: Any]]) {
+            let acc = try XCTUnwrap(m["meanBestAccuracy"] as? Double)
+            XCTAssertTrue(acc >= 0 && acc <= 1, "\(m["method"] ?? "?"): \(acc)")
+        }
+        try expectRefusal(
+            ["market", "run", "--data", images, "--model", "simplecnn", "--rounds", "1"],
+            "simplecnn takes 3 x 32 x 32 images (3072 features); the data has 784 features per row")
+        try expectRefusal(["market", "run", "--model", "simplecnn-mnist", "--rounds", "1"], "the data has 20 features per row")
+        try expectRefusal(["market", "run", "--model", "lenet"], "The value 'lenet' is invalid for '--model <model>'")
+        let out = scratch + "/figure2"
+        let f = try run(
+            [
+                "market", "reproduce", "figure2", "--data", images, "--partitions", "skew", "--rounds", "1", "--local-steps", "1",
+                "--base-config", base + "/config.json", "--out", out, "--json",
+            ], timeout: 600)
+        XCTAssertEqual(f.status, 0, "a claim that fails is a finding, not an error: " + f.stderr)
+        let checks = try XCTUnwrap(try jsonObject(f.stdout)["checks"] as? [[String: Any]])
+        XCTAssertEqual(checks.count, 3, "1 partition x 3 claims")
+        let lines = try String(contentsOfFile: out + "/figure2.csv", encoding: .utf8).split(separator: "\n").map {
+            $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        }
+        let header = lines[0]
+        XCTAssertEqual(lines.count, 1 + 9, "a row per partition and method")
+        let col = { (name: String) in header.firstIndex(of: name)! }
+        for part in ["Skew"] {
+            let rows = lines.dropFirst().filter { $0[col("partition")] == part }
+            XCTAssertEqual(Set(rows.map { $0[col("model")] }), ["simplecnn-mnist"])
+            let weighted = Dictionary(
+                uniqueKeysWithValues: rows.map { ($0[col("method")], Double($0[col("mean_best_label_weighted_accuracy")])!) })
+            let ipflBest = weighted["ipfl"]! >= weighted.filter { $0.key != "ipfl" }.values.max()!
+            let check = try XCTUnwrap(
+                checks.first { ($0["cell"] as? String)?.hasSuffix(part) == true && ($0["claim"] as? String)?.contains("Fig. 2") == true })
+            XCTAssertEqual(check["holds"] as? Bool, ipflBest, "\(part): the check agrees with the table")
+            XCTAssertEqual(rows.count, 9)
+        }
+        for file in ["figure2.csv", "figure2-checks.csv", "figure2.svg", "figure2.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + file), file)
+        }
+        try expectRefusal(["market", "reproduce", "partitions", "--model", "simplecnn"], "apply to figure2 only")
+        try expectRefusal(["market", "reproduce", "figure2", "--data", scratch + "/missing-images-idx3-ubyte", "--rounds", "1"], "missing")
+    }
+}

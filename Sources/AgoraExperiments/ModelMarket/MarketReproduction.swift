@@ -31,6 +31,42 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
     /// standard errors, what share of the best baseline's summed gain does iPFL capture (at least
     /// 70 %), does any cell fall below local beyond that noise, and what does the trade cost?
     case gain
+    /// The paper's Figs. 2 and 3 as the reference code ran them: every method (iPFL and the eight
+    /// baselines) under NIID (Dirichlet 0.1, 10 clients), Cluster (3 class groups, 9 clients) and
+    /// Skew (2 disjoint class groups, 10 clients) on one image data set with a convolutional
+    /// network, at the reference's training settings (`Figure`): per method and partition the
+    /// per-client mean best accuracy (plain and label-weighted, the paper's metric) and cumulative
+    /// utility with standard errors. Claims: iPFL is the most accurate (Fig. 2) and has the highest
+    /// utility (Fig. 3). Not part of `all` (minutes per method).
+    case figure2
+
+    /// What `figure2` runs on and how long it trains (the reference's settings by default).
+    public struct Figure: Sendable {
+        /// A named data set or a file of images (`DataResolver`).
+        public var data = "mnist"
+        /// The network (nil: by the data's features: 784 -> simplecnn-mnist, 3072 -> simplecnn).
+        public var network: NetworkPreset? = nil
+        /// The partitions to run (all three by default; one at a time splits the work).
+        public var partitions: [FigurePartition] = FigurePartition.allCases
+        /// Local SGD steps per round (the reference: 200).
+        public var localSteps = 200
+        /// Rounds (the reference: 50).
+        public var rounds = 50
+        public init() {}
+    }
+
+    /// The paper's three partitions.
+    public enum FigurePartition: String, CaseIterable, Sendable {
+        case niid, cluster, skew
+        /// The partition scheme and the number of clients.
+        public var cell: (label: String, scheme: PartitionScheme, clients: Int) {
+            switch self {
+            case .niid: return ("NIID", .dirichlet(beta: 0.1), 10)
+            case .cluster: return ("Cluster", .classGroups(groups: 3), 9)
+            case .skew: return ("Skew", .classGroups(groups: 2), 10)
+            }
+        }
+    }
 
     /// One claim checked on one cell.
     public struct Check: Codable, Sendable {
@@ -69,7 +105,7 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
     /// the base's pilot); the other experiments have fixed data, one seed and the defaults.
     public func run(
         data: DataResolver, rounds: Int = 20, seed: UInt64 = 1, sets: [String]? = nil, seeds: Int = acceptanceSeeds,
-        pilotScope: MarketExperiment.ProxPilot.Scope? = nil, base: MarketExperiment? = nil,
+        pilotScope: MarketExperiment.ProxPilot.Scope? = nil, base: MarketExperiment? = nil, figure: Figure = Figure(),
         progress: ((String) -> Void)? = nil
     ) throws -> Report {
         guard rounds >= 1 else { throw AgoraError.configuration("must be at least 1, got \(rounds)", field: "rounds") }
@@ -95,6 +131,8 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
             r = try gain(
                 data, rounds: rounds, seed: seed, sets: sets ?? Self.acceptanceSets, seeds: seeds, base: base ?? MarketExperiment(),
                 progress: progress)
+        case .figure2:
+            r = try figure2(data, figure, seed: seed, base: base ?? MarketExperiment(), progress: progress)
         }
         r.seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
         return r
@@ -167,6 +205,93 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
             plotTitle: "Mean best accuracy per partition ("
                 + cells.enumerated().map { "\($0.offset): \($0.element.0) \($0.element.1)" }.joined(separator: ", ") + ")",
             plotXLabel: "cell", plotYLabel: "mean best accuracy", series: series, seconds: 0)
+    }
+
+    /// `figure2`: every method on each chosen partition, from `base` (its market settings; data,
+    /// clients, model, training settings and methods are set per cell).
+    func figure2(_ data: DataResolver, _ f: Figure, seed: UInt64, base: MarketExperiment, progress: ((String) -> Void)?) throws -> Report {
+        guard f.rounds >= 1, f.localSteps >= 1, !f.partitions.isEmpty else {
+            throw AgoraError.configuration("figure2 needs rounds and local steps >= 1 and at least one partition", field: "figure")
+        }
+        var rows: [[String]] = [], checks: [Check] = [], series: [String: [[Double]]] = [:]
+        func meanSE(_ v: [Double]) -> (Double, Double) {
+            let x = v.filter { !$0.isNaN }, n = Double(x.count)
+            guard n > 0 else { return (.nan, .nan) }
+            let m = x.reduce(0, +) / n
+            return (m, n < 2 ? .nan : (x.reduce(0) { $0 + ($1 - m) * ($1 - m) } / (n - 1) / n).squareRoot())
+        }
+        let network = try f.network ?? Self.network(forFeatures: data(f.data, .iid).load(agents: 1, seed: seed, minRows: 1).0.features.cols)
+        for (k, part) in f.partitions.enumerated() {
+            let (label, scheme, clients) = part.cell
+            let cell = "\(f.data) \(label)"
+            progress?(cell)
+            var e = base
+            e.dataFile = try data(f.data, scheme)
+            e.data.agents = clients
+            e.rounds = f.rounds
+            e.localSteps = f.localSteps
+            e.batch = 64
+            e.learningRate = 0.01
+            e.momentum = 0.9
+            e.l2 = 1e-5
+            e.seed = seed
+            e.methods = FederatedMethod.allCases
+            e.network = network
+            let r = try e.run { done, total in progress?("\(cell): \(done) of \(total)") }
+            var stats: [FederatedMethod: (acc: (Double, Double), weighted: (Double, Double), utility: (Double, Double))] = [:]
+            for m in r.methods {
+                let weighted = (0..<clients).map { i in
+                    m.rounds.compactMap { $0.labelWeightedAccuracies?[i] }.filter { !$0.isNaN }.max() ?? .nan
+                }
+                let utilities = m.rounds.last?.cumulativeUtilities ?? []
+                let st = (meanSE(m.bestAccuracies), meanSE(weighted), meanSE(utilities))
+                stats[m.method] = st
+                rows.append(
+                    [f.data, label, "\(clients)", r.config.network?.rawValue ?? "", m.method.rawValue]
+                        + [st.0.0, st.0.1, st.1.0, st.1.1, st.2.0, st.2.1, m.seconds].map { "\($0)" } + [m.diverged ?? ""])
+                series[m.method.rawValue, default: []].append([Double(k), st.1.0])
+            }
+            guard let ipfl = stats[.ipfl], let local = stats[.local] else { continue }
+            let baselines = stats.filter { $0.key != .ipfl }
+            let bestAcc = baselines.max { $0.value.weighted.0 < $1.value.weighted.0 }!
+            let bestUtility = baselines.max { $0.value.utility.0 < $1.value.utility.0 }!
+            func ms(_ v: (Double, Double)) -> String { cFormat("%.4f (%.4f)", v.0, v.1) }
+            checks.append(
+                Check(
+                    cell: cell, claim: "iPFL is the most accurate method (Fig. 2)", holds: ipfl.weighted.0 >= bestAcc.value.weighted.0,
+                    detail:
+                        "label-weighted best accuracy, mean (SE) over clients: iPFL \(ms(ipfl.weighted)), local \(ms(local.weighted)), best baseline \(bestAcc.key.rawValue) \(ms(bestAcc.value.weighted))"
+                ))
+            checks.append(
+                Check(
+                    cell: cell, claim: "iPFL's cumulative utility is the highest (Fig. 3)",
+                    holds: ipfl.utility.0 >= bestUtility.value.utility.0,
+                    detail: cFormat("iPFL %.1f (%.1f), best baseline ", ipfl.utility.0, ipfl.utility.1) + bestUtility.key.rawValue
+                        + cFormat(" %.1f (%.1f)", bestUtility.value.utility.0, bestUtility.value.utility.1)))
+            checks.append(
+                Check(
+                    cell: cell, claim: "iPFL is at least as accurate as local training", holds: ipfl.acc.0 >= local.acc.0,
+                    detail: cFormat("iPFL %.4f, local %.4f", ipfl.acc.0, local.acc.0) + Self.noise(r.ipflAgainstLocal)))
+        }
+        return Report(
+            name: rawValue,
+            columns: [
+                "data", "partition", "clients", "model", "method", "mean_best_accuracy", "se_best_accuracy",
+                "mean_best_label_weighted_accuracy",
+                "se_best_label_weighted_accuracy", "mean_cumulative_utility", "se_cumulative_utility", "seconds", "diverged",
+            ],
+            rows: rows, checks: checks,
+            plotTitle: "Fig. 2: mean best label-weighted accuracy per partition ("
+                + f.partitions.enumerated().map { "\($0.offset): \($0.element.cell.label)" }.joined(separator: ", ") + ")",
+            plotXLabel: "partition", plotYLabel: "mean best label-weighted accuracy", series: series, seconds: 0)
+    }
+
+    /// The reference's network for images of `features` pixels: 784 -> simplecnn-mnist, 3072 -> simplecnn.
+    static func network(forFeatures features: Int) throws -> NetworkPreset {
+        if let n = NetworkPreset.allCases.first(where: { $0.shape(classes: 10).inputs == features }) { return n }
+        throw AgoraError.configuration(
+            "figure2 trains a convolutional network on images: 1 x 28 x 28 (784 features) or 3 x 32 x 32 (3072); the data has \(features) features",
+            field: "network")
     }
 
     func robustness(_ data: DataResolver, rounds: Int, seed: UInt64, progress: ((String) -> Void)?) throws -> Report {
