@@ -85,7 +85,7 @@ final class TopologyHandle {
 }
 
 @_cdecl("agora_abi_version")
-public func agora_abi_version() -> Int32 { 3 }
+public func agora_abi_version() -> Int32 { 4 }
 
 @_cdecl("agora_topology_create")
 public func agora_topology_create(
@@ -534,6 +534,83 @@ public func agora_glm_gradients_f32(
         try Kernels.glmGradients(
             loss: kind, l2: l2, features: f.rows, targets: f.targets, parameters: parameters, agents: Int(agents),
             batches: batches, gradients: gradients, losses: losses)
+    }
+}
+
+/// The `CNNShape` a C caller describes: input channels x height x width, `convolutions` triples
+/// (out channels, kernel, padding), `hiddenLayers` widths, classes.
+func cnnShape(
+    _ channels: Int64, _ height: Int64, _ width: Int64, _ convolutions: Int64, _ conv: UnsafePointer<Int64>?,
+    _ hiddenLayers: Int64, _ hidden: UnsafePointer<Int64>?, _ classes: Int64
+) throws -> CNNShape {
+    try require(
+        convolutions >= 0 && convolutions <= 64 && hiddenLayers >= 0 && hiddenLayers <= 64, "at most 64 convolutions and 64 hidden layers")
+    try require(convolutions == 0 || conv != nil, "conv must not be NULL with convolutions > 0")
+    try require(hiddenLayers == 0 || hidden != nil, "hidden must not be NULL with hidden_layers > 0")
+    let limit: Int64 = 1 << 20
+    let sizes =
+        [channels, height, width, classes] + (0..<Int(convolutions * 3)).map { conv![$0] } + (0..<Int(hiddenLayers)).map { hidden![$0] }
+    try require(sizes.allSatisfy { $0 >= 0 && $0 <= limit }, "every size must be in 0...\(limit)")
+    let s = CNNShape(
+        channels: Int(channels), height: Int(height), width: Int(width),
+        convolutions: (0..<Int(convolutions)).map {
+            .init(channels: Int(conv![3 * $0]), kernel: Int(conv![3 * $0 + 1]), padding: Int(conv![3 * $0 + 2]))
+        },
+        hidden: (0..<Int(hiddenLayers)).map { Int(hidden![$0]) }, classes: Int(classes))
+    try s.validate()
+    try require(Double(s.parameterCount) < 1e9, "the network has \(s.parameterCount) parameters (at most 1e9)")
+    return s
+}
+
+/// Parameters of the described network (its flat row's length).
+@_cdecl("agora_cnn_parameter_count")
+public func agora_cnn_parameter_count(
+    _ channels: Int64, _ height: Int64, _ width: Int64, _ convolutions: Int64, _ conv: UnsafePointer<Int64>?,
+    _ hiddenLayers: Int64, _ hidden: UnsafePointer<Int64>?, _ classes: Int64, _ count: UnsafeMutablePointer<Int64>?,
+    _ message: UnsafeMutablePointer<CChar>?, _ size: Int
+) -> Int32 {
+    guarded(message, size) {
+        guard let count else { throw ArgumentError(message: "count must not be NULL") }
+        count.pointee = Int64(try cnnShape(channels, height, width, convolutions, conv, hiddenLayers, hidden, classes).parameterCount)
+    }
+}
+
+/// Mini-batch gradients of a convolutional network for every agent at once (`Kernels.cnnGradients`).
+@_cdecl("agora_cnn_gradients_f32")
+public func agora_cnn_gradients_f32(
+    _ images: UnsafePointer<Float>?, _ rows: Int64, _ labels: UnsafePointer<Int32>?,
+    _ channels: Int64, _ height: Int64, _ width: Int64, _ convolutions: Int64, _ conv: UnsafePointer<Int64>?,
+    _ hiddenLayers: Int64, _ hidden: UnsafePointer<Int64>?, _ classes: Int64, _ l2: Float,
+    _ parameters: UnsafePointer<Float>?, _ agents: Int64, _ params: Int64, _ batchStart: UnsafePointer<Int64>?,
+    _ batchRows: UnsafePointer<Int64>?, _ gradients: UnsafeMutablePointer<Float>?, _ losses: UnsafeMutablePointer<Float>?,
+    _ message: UnsafeMutablePointer<CChar>?, _ size: Int
+) -> Int32 {
+    guarded(message, size) {
+        let s = try cnnShape(channels, height, width, convolutions, conv, hiddenLayers, hidden, classes)
+        guard let images, let labels, let parameters, let gradients, let losses, let batchStart, let batchRows else {
+            throw ArgumentError(message: "images, labels, parameters, batch_start, batch_rows, gradients and losses must not be NULL")
+        }
+        try require(rows >= 1, "rows must be at least 1, got \(rows)")
+        try require(agents >= 1, "agents must be at least 1, got \(agents)")
+        try require(l2.isFinite && l2 >= 0, "l2 must be non-negative and finite, got \(l2)")
+        try require(params == Int64(s.parameterCount), "parameters have \(params) columns but the network has \(s.parameterCount)")
+        let pixels = try checkedElements(rows, Int64(s.inputs), bytesEach: MemoryLayout<Float>.stride, "rows x channels x height x width")
+        let count = try checkedElements(agents, params, bytesEach: MemoryLayout<Float>.stride, "agents x params")
+        try requireSeparate(
+            outputs: [CBuffer("gradients", gradients, count), CBuffer("losses", losses, Int(agents))],
+            inputs: [CBuffer("parameters", parameters, count), CBuffer("images", images, pixels)])
+        let starts = Array(UnsafeBufferPointer(start: batchStart, count: Int(agents) + 1)).map { Int($0) }
+        try require(
+            starts[0] == 0 && zip(starts, starts.dropFirst()).allSatisfy { $0 <= $1 }, "batch_start must start at 0 and never decrease")
+        let batches = (0..<Int(agents)).map { a in (starts[a]..<starts[a + 1]).map { Int(batchRows[$0]) } }
+        let x = try Matrix(rows: Int(rows), cols: s.inputs, storage: Array(UnsafeBufferPointer(start: images, count: pixels)))
+        let theta = try Matrix(rows: Int(agents), cols: Int(params), storage: Array(UnsafeBufferPointer(start: parameters, count: count)))
+        var g = Matrix<Float>(rows: Int(agents), cols: Int(params)), l = [Float](repeating: 0, count: Int(agents))
+        try Kernels.cnnGradients(
+            shape: s, l2: l2, features: .dense(x), labels: (0..<Int(rows)).map { Int(labels[$0]) }, parameters: theta, batches: batches,
+            gradients: &g, losses: &l)
+        g.storage.withUnsafeBufferPointer { gradients.update(from: $0.baseAddress!, count: count) }
+        l.withUnsafeBufferPointer { losses.update(from: $0.baseAddress!, count: Int(agents)) }
     }
 }
 

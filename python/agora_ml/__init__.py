@@ -15,10 +15,10 @@ from typing import Optional
 import numpy as np
 
 __all__ = ["AgoraError", "Topology", "topology", "mix", "mix_step", "dsgd_payments", "TruthfulDSGD", "solve_contract",
-           "Features", "glm_gradients", "update_geometry", "market_step", "blas_info", "recommend_blas_core", "check_blas_core", "abi_version", "ABI_VERSION"]
+           "Features", "glm_gradients", "update_geometry", "market_step", "blas_info", "recommend_blas_core", "check_blas_core", "abi_version", "ABI_VERSION", "CNN", "cnn_gradients"]
 
 #: The C ABI version this package was written for (agora.h's AGORA_ABI_VERSION).
-ABI_VERSION = 3
+ABI_VERSION = 4
 
 _STATUS = {1: "argument", 2: "shape", 3: "configuration", 4: "data", 5: "io", 6: "numerical", 7: "resources"}
 
@@ -108,12 +108,16 @@ def _load() -> ctypes.CDLL:
     lib.agora_features_free.restype = None
     lib.agora_glm_gradients_f32.argtypes = [vp, c_int32, c_float, vp, c_int64, c_int64, vp, vp, vp, vp, msg, c_size_t]
     lib.agora_update_geometry_f32.argtypes = [c_int64, c_int64, vp, vp, vp, vp, msg, c_size_t]
+    lib.agora_cnn_parameter_count.argtypes = [c_int64, c_int64, c_int64, c_int64, vp, c_int64, vp, c_int64, vp, msg, c_size_t]
+    lib.agora_cnn_gradients_f32.argtypes = [vp, c_int64, vp, c_int64, c_int64, c_int64, c_int64, vp, c_int64, vp, c_int64,
+                                            c_float, vp, c_int64, c_int64, vp, vp, vp, vp, msg, c_size_t]
     lib.agora_market_step_f32.argtypes = [c_int64, c_int64, vp, vp, vp, vp, vp, vp, vp, vp, vp, vp, c_double, c_double,
                                           c_int32, c_int32, c_int32, c_uint64, vp, vp, vp, vp, vp, vp, msg, c_size_t]
     for name in ("agora_update_geometry_f32", "agora_market_step_f32", "agora_topology_create", "agora_topology_csr", "agora_topology_degrees", "agora_topology_spectral_gap",
                  "agora_mix_f32", "agora_mix_f64", "agora_mix_step_f32", "agora_mix_step_f64", "agora_dsgd_payments",
                  "agora_dsgd_step_f32", "agora_contract_solve", "agora_features_create_dense_f32",
-                 "agora_features_create_csr_f32", "agora_glm_gradients_f32"):
+                 "agora_features_create_csr_f32", "agora_glm_gradients_f32", "agora_cnn_parameter_count",
+                 "agora_cnn_gradients_f32"):
         getattr(lib, name).restype = ctypes.c_int32
     if lib.agora_abi_version() != ABI_VERSION:
         raise ImportError(f"agora_ml expects ABI version {ABI_VERSION}, the library has {lib.agora_abi_version()}")
@@ -484,6 +488,83 @@ def glm_gradients(features: Features, parameters: np.ndarray, batches, loss: str
         raise ValueError("losses overlaps parameters or out: it must be a separate array")
     _call(_lib.agora_glm_gradients_f32, features._handle, 0 if loss == "logistic" else 1, float(l2), _ptr(theta),
           agents, theta.shape[1], _ptr(starts), _ptr(flat) if flat.size else None, _ptr(g), _ptr(lo))
+    return g, lo
+
+
+class CNN:
+    """A LeNet-style convolutional network: images of `channels x height x width` (rows in
+    (C, H, W) order), `convolutions` as (out channels, kernel, padding) triples (each followed by
+    ReLU and a 2 x 2 max-pool), `hidden` dense ReLU widths, then `classes` scores. The parameters
+    are one flat row in PyTorch's state_dict order. `CNN.simplecnn(...)` is the iPFL reference's
+    SimpleCNN (62,006 parameters on 3 x 32 x 32, 44,426 on 1 x 28 x 28)."""
+
+    def __init__(self, channels: int, height: int, width: int, convolutions, hidden, classes: int):
+        self.channels, self.height, self.width, self.classes = int(channels), int(height), int(width), int(classes)
+        self.convolutions = [tuple(int(v) for v in c) for c in convolutions]
+        if any(len(c) != 3 for c in self.convolutions):
+            raise ValueError("convolutions must be (out channels, kernel, padding) triples")
+        self.hidden = [int(h) for h in hidden]
+        self._conv = np.ascontiguousarray(np.array(self.convolutions, np.int64).reshape(-1))
+        self._hidden = np.ascontiguousarray(np.array(self.hidden, np.int64))
+        count = ctypes.c_int64()
+        _call(_lib.agora_cnn_parameter_count, *self._shape_args(), ctypes.byref(count))
+        self.parameter_count = count.value
+
+    @classmethod
+    def simplecnn(cls, channels: int = 3, size: int = 32, classes: int = 10) -> "CNN":
+        return cls(channels, size, size, [(6, 5, 0), (16, 5, 0)], [120, 84], classes)
+
+    @property
+    def inputs(self) -> int:
+        return self.channels * self.height * self.width
+
+    def _shape_args(self):
+        return (self.channels, self.height, self.width, len(self.convolutions),
+                _ptr(self._conv) if self._conv.size else None, len(self.hidden),
+                _ptr(self._hidden) if self._hidden.size else None, self.classes)
+
+    def __repr__(self) -> str:
+        return (f"CNN({self.channels}x{self.height}x{self.width}, convolutions={self.convolutions}, "
+                f"hidden={self.hidden}, classes={self.classes}, parameters={self.parameter_count})")
+
+
+def cnn_gradients(network: CNN, images: np.ndarray, labels, parameters: np.ndarray, batches, l2: float = 0.0
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Every agent's mini-batch gradient of `network` at once: row a of the result is the mean
+    softmax cross-entropy gradient over images[batches[a]] at parameters[a], plus l2 * parameters[a]
+    (float32, agents x parameter_count), with the mean losses (plus (l2/2)||theta_a||^2). `images`:
+    rows x channels x height x width (or rows x inputs), float32; `labels`: classes 0..classes-1."""
+    if not isinstance(network, CNN):
+        raise TypeError("network must be an agora_ml.CNN")
+    x = np.ascontiguousarray(images, dtype=np.float32)
+    if x.ndim < 2 or int(np.prod(x.shape[1:])) != network.inputs:
+        raise ValueError(f"images must be rows x {network.channels} x {network.height} x {network.width} "
+                         f"({network.inputs} values per row), got shape {x.shape}")
+    rows = x.shape[0]
+    y = np.ascontiguousarray(labels, dtype=np.int32)
+    if y.shape != (rows,):
+        raise ValueError(f"labels must have one entry per image ({rows}), got shape {y.shape}")
+    if not isinstance(parameters, np.ndarray) or parameters.ndim != 2:
+        raise TypeError("parameters must be a 2-D numpy array (agents x parameter_count)")
+    agents = parameters.shape[0]
+    theta = _matrix("parameters", parameters, agents, np.float32)
+    if theta.shape[1] != network.parameter_count:
+        raise ValueError(f"parameters have {theta.shape[1]} columns but the network has {network.parameter_count}")
+    if len(batches) != agents:
+        raise ValueError(f"one batch per agent: {len(batches)} batches for {agents} agents")
+    flat_rows = []
+    for a, b in enumerate(batches):
+        r = np.asarray(b)
+        if r.size and not np.issubdtype(r.dtype, np.integer):
+            raise TypeError(f"batches[{a}] must hold integer row indices, got dtype {r.dtype}")
+        flat_rows.append(r.astype(np.int64, copy=False).ravel())
+    starts = np.zeros(agents + 1, np.int64)
+    starts[1:] = np.cumsum([r.shape[0] for r in flat_rows])
+    flat = np.ascontiguousarray(np.concatenate(flat_rows) if flat_rows else np.zeros(0, np.int64))
+    g = np.empty_like(theta)
+    lo = np.empty(agents, np.float32)
+    _call(_lib.agora_cnn_gradients_f32, _ptr(x), rows, _ptr(y), *network._shape_args(), float(l2), _ptr(theta), agents,
+          theta.shape[1], _ptr(starts), _ptr(flat) if flat.size else None, _ptr(g), _ptr(lo))
     return g, lo
 
 

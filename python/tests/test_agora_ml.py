@@ -115,7 +115,7 @@ def test_the_library_is_called_without_the_gil():
 
 
 def test_abi_version():
-    assert agora_ml.abi_version() == agora_ml.ABI_VERSION == 3
+    assert agora_ml.abi_version() == agora_ml.ABI_VERSION == 4
 
 
 @pytest.mark.parametrize("weighting", ["unit", "mixing-weight", "degree-normalised"])

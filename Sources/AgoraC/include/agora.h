@@ -22,7 +22,7 @@
 extern "C" {
 #endif
 
-#define AGORA_ABI_VERSION 3
+#define AGORA_ABI_VERSION 4
 
 typedef int32_t agora_status;
 enum {
@@ -119,6 +119,26 @@ void agora_features_free(agora_features *features);
 agora_status agora_glm_gradients_f32(const agora_features *features, int32_t loss, float l2, const float *parameters,
                                      int64_t agents, int64_t dim, const int64_t *batch_start, const int64_t *batch_rows,
                                      float *gradients, float *losses, char *message, size_t message_size);
+
+/* A LeNet-style convolutional network: images of channels x height x width (rows in (C, H, W)
+ * order), `convolutions` blocks given as conv[3 * convolutions] = (out channels, kernel, padding)
+ * triples (each convolution of stride 1 is followed by ReLU and a 2 x 2 max-pool), `hidden_layers`
+ * dense ReLU layers of hidden[] units, then `classes` scores and softmax cross-entropy. Parameters
+ * are one flat row in PyTorch's state_dict order (per layer its weight, then its bias).
+ * agora_cnn_parameter_count: the row's length. agora_cnn_gradients_f32: for every agent at once,
+ * the mean cross-entropy gradient of its batch plus l2 * theta (every parameter), and its loss plus
+ * (l2/2)||theta||^2; labels[rows] are classes 0..classes-1; batches in CSR form as for
+ * agora_glm_gradients_f32. The images are copied for the call. Deterministic on any number of
+ * threads. */
+agora_status agora_cnn_parameter_count(int64_t channels, int64_t height, int64_t width, int64_t convolutions,
+                                       const int64_t *conv, int64_t hidden_layers, const int64_t *hidden, int64_t classes,
+                                       int64_t *count, char *message, size_t message_size);
+agora_status agora_cnn_gradients_f32(const float *images, int64_t rows, const int32_t *labels, int64_t channels,
+                                     int64_t height, int64_t width, int64_t convolutions, const int64_t *conv,
+                                     int64_t hidden_layers, const int64_t *hidden, int64_t classes, float l2,
+                                     const float *parameters, int64_t agents, int64_t params, const int64_t *batch_start,
+                                     const int64_t *batch_rows, float *gradients, float *losses, char *message,
+                                     size_t message_size);
 
 /* OpenBLAS's kernels. agora_blas_core: the kernel set this process runs (e.g. "Zen", "SkylakeX").
  * agora_blas_core_advice: 1, a better core and why, when OpenBLAS chose kernels below the CPU's
