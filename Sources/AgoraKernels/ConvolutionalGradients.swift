@@ -103,7 +103,15 @@ struct CNNPlan: Sendable {
         var c: Int, h: Int, w: Int, o: Int, k: Int, pad: Int
         var hc: Int, wc: Int, hp: Int, wp: Int
         var weight: Int, bias: Int
+        /// The first convolution with few filters runs as a direct convolution (`directConvolution`)
+        /// on zero-padded (C, H, W) images: no patch matrix.
+        var direct = false
         var ckk: Int { c * k * k }
+        /// Eight-lane blocks of an output row, and the padded input's rows and row stride (every
+        /// vector load of a block stays inside the padded image).
+        var blocks: Int { (wc + 7) / 8 }
+        var paddedRows: Int { h + 2 * pad }
+        var paddedStride: Int { blocks * 8 + k - 1 }
         var positions: Int { hc * wc }
         var pooled: Int { hp * wp }
     }
@@ -119,9 +127,12 @@ struct CNNPlan: Sendable {
         var (c, h, w, q) = (s.channels, s.height, s.width, 0)
         for v in s.convolutions {
             let hc = h + 2 * v.padding - v.kernel + 1, wc = w + 2 * v.padding - v.kernel + 1
-            let cv = Conv(
+            var cv = Conv(
                 c: c, h: h, w: w, o: v.channels, k: v.kernel, pad: v.padding, hc: hc, wc: wc, hp: hc / 2, wp: wc / 2,
                 weight: q, bias: q + v.channels * c * v.kernel * v.kernel)
+            // Measured on simplecnn-mnist: the 1-channel first layer's patch matrix (25 values per
+            // output pixel) cost as much to write as its product; direct, the layer is a small share.
+            cv.direct = convs.isEmpty && v.channels <= 32
             convs.append(cv)
             q = cv.bias + v.channels
             (c, h, w) = (v.channels, cv.hp, cv.wp)
@@ -150,6 +161,9 @@ final class CNNWorkspace<T: AgoraScalar>: @unchecked Sendable {
     /// Each convolution's filters permuted to [out, k, k, in] (the patch order of a channels-last
     /// map), and one buffer for a filter gradient in that order.
     var filters: [Int] = [], dFilter = 0
+    /// The direct first convolution: one output row per filter (`blocks` x 8 each), and a vector
+    /// accumulator per filter weight for its gradient.
+    var rowTemp = 0, filterAccumulators = 0
     var argOffsets: [Int] = []
 
     init(shape: CNNShape, batch: Int) {
@@ -161,13 +175,19 @@ final class CNNWorkspace<T: AgoraScalar>: @unchecked Sendable {
             defer { n += count }
             return n
         }
-        x0 = take(batch * shape.inputs)
+        if let first = p.convs.first, first.direct {
+            x0 = take(batch * first.c * first.paddedRows * first.paddedStride)
+            rowTemp = take(first.o * first.blocks * 8)
+            filterAccumulators = take(first.o * first.ckk * 8)
+        } else {
+            x0 = take(batch * shape.inputs)
+        }
         var a = 0
         var widest = p.flat, widestPool = 1, widestY = 1, widestFilter = 1
         for c in p.convs {
             filters.append(take(c.o * c.ckk))
             widestFilter = max(widestFilter, c.o * c.ckk)
-            cols.append(take(batch * c.positions * c.ckk))
+            cols.append(take(c.direct ? 0 : batch * c.positions * c.ckk))
             y.append(take(batch * c.positions * c.o))
             pooled.append(take(batch * c.pooled * c.o))
             argOffsets.append(a)
@@ -351,19 +371,39 @@ extension Kernels {
         ws.values.withUnsafeMutableBufferPointer { vb in
             ws.argmax.withUnsafeMutableBufferPointer { ab in
                 let v = vb.baseAddress!
-                // Gather the images, channels last: (H, W, C) each.
+                // Gather the images: zero-padded (C, H, W) for a direct first convolution, else
+                // channels last, (H, W, C).
                 let x0 = v + ws.x0, hw = plan.convs.first.map { $0.h * $0.w } ?? 0, ch = plan.convs.first?.c ?? 1
-                for (q, r) in rows.enumerated() {
-                    let img = images + r * inputs, dst = x0 + q * inputs
-                    if ch == 1 || plan.convs.isEmpty {
-                        dst.update(from: img, count: inputs)
-                    } else {
-                        for c in 0..<ch { for p in 0..<hw { dst[p * ch + c] = img[c * hw + p] } }
+                if let first = plan.convs.first, first.direct {
+                    let plane = first.paddedRows * first.paddedStride
+                    x0.update(repeating: 0, count: b * first.c * plane)
+                    for (q, r) in rows.enumerated() {
+                        for c in 0..<first.c {
+                            for yy in 0..<first.h {
+                                (x0 + (q * first.c + c) * plane + (yy + first.pad) * first.paddedStride + first.pad).update(
+                                    from: images + r * inputs + (c * first.h + yy) * first.w, count: first.w)
+                            }
+                        }
+                    }
+                } else {
+                    for (q, r) in rows.enumerated() {
+                        let img = images + r * inputs, dst = x0 + q * inputs
+                        if ch == 1 || plan.convs.isEmpty {
+                            dst.update(from: img, count: inputs)
+                        } else {
+                            for c in 0..<ch { for p in 0..<hw { dst[p * ch + c] = img[c * hw + p] } }
+                        }
                     }
                 }
                 var src = UnsafePointer(x0)
                 for (l, c) in plan.convs.enumerated() {
                     let cols = v + ws.cols[l], y = v + ws.y[l], pooled = v + ws.pooled[l], wp = v + ws.filters[l]
+                    if c.direct {
+                        directConvolution(x0, images: b, c, filters: th + c.weight, rowTemp: v + ws.rowTemp, into: y)
+                        biasReLUPool(y, b, c, bias: th + c.bias, into: pooled, argmax: ab.baseAddress! + ws.argOffsets[l])
+                        src = UnsafePointer(pooled)
+                        continue
+                    }
                     // Filters [out, in, k, k] -> [out, k, k, in].
                     let kk = c.k * c.k
                     for o in 0..<c.o {
@@ -452,13 +492,20 @@ extension Kernels {
                 }
                 for l in stride(from: plan.convs.count - 1, through: 0, by: -1) {
                     let c = plan.convs[l]
-                    let y = v + ws.y[l], dy = v + ws.dY, cols = v + ws.cols[l]
+                    let dy = v + ws.dY, cols = v + ws.cols[l]
                     // Un-pool (non-overlapping windows) through the ReLU: ReLU'(0) = 0 (argmax -1).
                     dy.update(repeating: 0, count: b * c.positions * c.o)
                     let arg = ab.baseAddress! + ws.argOffsets[l]
                     for q in 0..<(b * c.pooled * c.o) {
                         let at = Int(arg[q])
                         if at >= 0 { dy[at] = dPool[q] }
+                    }
+                    if c.direct {
+                        directFilterGradient(
+                            v + ws.x0, images: b, c, dY: dy, rowTemp: v + ws.rowTemp, accumulators: v + ws.filterAccumulators,
+                            into: gr + c.weight)
+                        columnSums(dy, rows: b * c.positions, cols: c.o, into: gr + c.bias)
+                        break
                     }
                     let dw = v + ws.dFilter, kk = c.k * c.k
                     T._gemm(
@@ -507,6 +554,77 @@ extension Kernels {
                 }
             }
         }
+    }
+
+    /// The first convolution without a patch matrix: for every output row and filter, eight output
+    /// pixels at a time, the sum over (channel, i, j) of the filter weight times a vector load of the
+    /// zero-padded (C, H, W) image at that offset; written channels last into `y` (no bias).
+    static func directConvolution<T: AgoraScalar>(
+        _ x: UnsafePointer<T>, images: Int, _ c: CNNPlan.Conv, filters w: UnsafePointer<T>, rowTemp tmp: UnsafeMutablePointer<T>,
+        into y: UnsafeMutablePointer<T>
+    ) {
+        let plane = c.paddedRows * c.paddedStride, kk = c.k * c.k, row = c.blocks * 8
+        for b in 0..<images {
+            for oy in 0..<c.hc {
+                for o in 0..<c.o {
+                    for xb in 0..<c.blocks {
+                        var acc = SIMD8<T>.zero
+                        for ch in 0..<c.c {
+                            let base = x + (b * c.c + ch) * plane + oy * c.paddedStride + xb * 8, wo = w + (o * c.c + ch) * kk
+                            for i in 0..<c.k {
+                                let r = UnsafeRawPointer(base + i * c.paddedStride)
+                                for j in 0..<c.k {
+                                    acc +=
+                                        SIMD8(repeating: wo[i * c.k + j])
+                                        * r.loadUnaligned(fromByteOffset: j * MemoryLayout<T>.stride, as: SIMD8<T>.self)
+                                }
+                            }
+                        }
+                        UnsafeMutableRawPointer(tmp + o * row + xb * 8).storeBytes(of: acc, as: SIMD8<T>.self)
+                    }
+                }
+                let out = y + (b * c.hc + oy) * c.wc * c.o
+                for ox in 0..<c.wc { for o in 0..<c.o { out[ox * c.o + o] = tmp[o * row + ox] } }
+            }
+        }
+    }
+
+    /// The filter gradient of `directConvolution`: adds sum over images and pixels of
+    /// dY[pixel, o] x image[channel, pixel + (i, j)] to `g` [out, in, k, k], eight pixels at a time
+    /// (the lanes past the row's end carry dY = 0).
+    static func directFilterGradient<T: AgoraScalar>(
+        _ x: UnsafePointer<T>, images: Int, _ c: CNNPlan.Conv, dY dy: UnsafePointer<T>, rowTemp tmp: UnsafeMutablePointer<T>,
+        accumulators acc: UnsafeMutablePointer<T>, into g: UnsafeMutablePointer<T>
+    ) {
+        let plane = c.paddedRows * c.paddedStride, row = c.blocks * 8
+        acc.update(repeating: 0, count: c.o * c.ckk * 8)
+        tmp.update(repeating: 0, count: c.o * row)
+        for b in 0..<images {
+            for oy in 0..<c.hc {
+                // This row's output gradient per filter, lanes past the row zero.
+                let d = dy + (b * c.hc + oy) * c.wc * c.o
+                for ox in 0..<c.wc { for o in 0..<c.o { tmp[o * row + ox] = d[ox * c.o + o] } }
+                for o in 0..<c.o {
+                    for ch in 0..<c.c {
+                        let base = x + (b * c.c + ch) * plane + oy * c.paddedStride
+                        for i in 0..<c.k {
+                            for j in 0..<c.k {
+                                let a = UnsafeMutableRawPointer(acc + (((o * c.c + ch) * c.k + i) * c.k + j) * 8)
+                                var s = a.loadUnaligned(as: SIMD8<T>.self)
+                                let r = UnsafeRawPointer(base + i * c.paddedStride + j)
+                                for xb in 0..<c.blocks {
+                                    s +=
+                                        UnsafeRawPointer(tmp + o * row + xb * 8).loadUnaligned(as: SIMD8<T>.self)
+                                        * r.loadUnaligned(fromByteOffset: xb * 8 * MemoryLayout<T>.stride, as: SIMD8<T>.self)
+                                }
+                                a.storeBytes(of: s, as: SIMD8<T>.self)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for q in 0..<(c.o * c.ckk) { g[q] += UnsafeRawPointer(acc + q * 8).loadUnaligned(as: SIMD8<T>.self).sum() }
     }
 
     /// The adjoint of `im2col`: adds every patch entry to its pixel of the channels-last map.
