@@ -130,8 +130,10 @@ struct CNNPlan: Sendable {
             var cv = Conv(
                 c: c, h: h, w: w, o: v.channels, k: v.kernel, pad: v.padding, hc: hc, wc: wc, hp: hc / 2, wp: wc / 2,
                 weight: q, bias: q + v.channels * c * v.kernel * v.kernel)
-            // Measured on simplecnn-mnist: the 1-channel first layer's patch matrix (25 values per
-            // output pixel) cost as much to write as its product; direct, the layer is a small share.
+            // On simplecnn-mnist the 1-channel first layer's patch matrix (25 values per output
+            // pixel) cost as much to write as its product. Direct (independent vector sums, the
+            // filter gradient summed in registers) the step of 9 clients x 64 images went from
+            // 22-24 to 14-19 ms on a 2-vCPU Zen 4 (docs/cnn.md).
             cv.direct = convs.isEmpty && v.channels <= 32
             convs.append(cv)
             q = cv.bias + v.channels
@@ -161,9 +163,9 @@ final class CNNWorkspace<T: AgoraScalar>: @unchecked Sendable {
     /// Each convolution's filters permuted to [out, k, k, in] (the patch order of a channels-last
     /// map), and one buffer for a filter gradient in that order.
     var filters: [Int] = [], dFilter = 0
-    /// The direct first convolution: one output row per filter (`blocks` x 8 each), and a vector
-    /// accumulator per filter weight for its gradient.
-    var rowTemp = 0, filterAccumulators = 0
+    /// The direct first convolution: one output row per filter (`blocks` x 8 each), and the output
+    /// gradient of the whole chunk transposed to (image, row, filter, pixel) for its filter gradient.
+    var rowTemp = 0, transposedGradient = 0
     var argOffsets: [Int] = []
 
     init(shape: CNNShape, batch: Int) {
@@ -178,7 +180,7 @@ final class CNNWorkspace<T: AgoraScalar>: @unchecked Sendable {
         if let first = p.convs.first, first.direct {
             x0 = take(batch * first.c * first.paddedRows * first.paddedStride)
             rowTemp = take(first.o * first.blocks * 8)
-            filterAccumulators = take(first.o * first.ckk * 8)
+            transposedGradient = take(batch * first.hc * first.o * first.blocks * 8)
         } else {
             x0 = take(batch * shape.inputs)
         }
@@ -502,9 +504,7 @@ extension Kernels {
                     }
                     if c.direct {
                         directFilterGradient(
-                            v + ws.x0, images: b, c, dY: dy, rowTemp: v + ws.rowTemp, accumulators: v + ws.filterAccumulators,
-                            into: gr + c.weight)
-                        columnSums(dy, rows: b * c.positions, cols: c.o, into: gr + c.bias)
+                            v + ws.x0, images: b, c, dY: dy, transposed: v + ws.transposedGradient, into: gr + c.weight, bias: gr + c.bias)
                         break
                     }
                     let dw = v + ws.dFilter, kk = c.k * c.k
@@ -556,31 +556,65 @@ extension Kernels {
         }
     }
 
-    /// The first convolution without a patch matrix: for every output row and filter, eight output
-    /// pixels at a time, the sum over (channel, i, j) of the filter weight times a vector load of the
-    /// zero-padded (C, H, W) image at that offset; written channels last into `y` (no bias).
+    /// The first convolution without a patch matrix: for every output row, two filters and up to
+    /// four eight-pixel blocks at a time (eight independent fused multiply-add chains), the sum over
+    /// (channel, i, j) of the filter weight times a vector load of the zero-padded (C, H, W) image
+    /// at that offset; written channels last into `y` (no bias).
     static func directConvolution<T: AgoraScalar>(
         _ x: UnsafePointer<T>, images: Int, _ c: CNNPlan.Conv, filters w: UnsafePointer<T>, rowTemp tmp: UnsafeMutablePointer<T>,
         into y: UnsafeMutablePointer<T>
     ) {
-        let plane = c.paddedRows * c.paddedStride, kk = c.k * c.k, row = c.blocks * 8
+        let plane = c.paddedRows * c.paddedStride, kk = c.k * c.k, row = c.blocks * 8, size = MemoryLayout<T>.stride
+        @inline(__always) func load(_ p: UnsafeRawPointer, _ block: Int) -> SIMD8<T> {
+            p.loadUnaligned(fromByteOffset: block &* 8 &* size, as: SIMD8<T>.self)
+        }
         for b in 0..<images {
             for oy in 0..<c.hc {
-                for o in 0..<c.o {
-                    for xb in 0..<c.blocks {
-                        var acc = SIMD8<T>.zero
+                for o in stride(from: 0, to: c.o, by: 2) {
+                    let two = o + 1 < c.o
+                    for xb in stride(from: 0, to: c.blocks, by: 4) {
+                        let n = min(4, c.blocks - xb)
+                        var a0 = SIMD8<T>.zero, a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0
                         for ch in 0..<c.c {
-                            let base = x + (b * c.c + ch) * plane + oy * c.paddedStride + xb * 8, wo = w + (o * c.c + ch) * kk
+                            let image: Int = (b &* c.c &+ ch) &* plane, offset: Int = oy &* c.paddedStride &+ xb &* 8
+                            let base = x + (image &+ offset)
+                            let wa = w + (o &* c.c &+ ch) &* kk
+                            let wb = two ? wa + c.c &* kk : wa
                             for i in 0..<c.k {
-                                let r = UnsafeRawPointer(base + i * c.paddedStride)
+                                let r = base + i &* c.paddedStride
                                 for j in 0..<c.k {
-                                    acc +=
-                                        SIMD8(repeating: wo[i * c.k + j])
-                                        * r.loadUnaligned(fromByteOffset: j * MemoryLayout<T>.stride, as: SIMD8<T>.self)
+                                    let p = UnsafeRawPointer(r + j)
+                                    let va = SIMD8(repeating: wa[i &* c.k &+ j]), vb = SIMD8(repeating: wb[i &* c.k &+ j])
+                                    let x0 = load(p, 0)
+                                    a0 = a0.addingProduct(va, x0)
+                                    b0 = b0.addingProduct(vb, x0)
+                                    if n > 1 {
+                                        let x1 = load(p, 1)
+                                        a1 = a1.addingProduct(va, x1)
+                                        b1 = b1.addingProduct(vb, x1)
+                                    }
+                                    if n > 2 {
+                                        let x2 = load(p, 2)
+                                        a2 = a2.addingProduct(va, x2)
+                                        b2 = b2.addingProduct(vb, x2)
+                                    }
+                                    if n > 3 {
+                                        let x3 = load(p, 3)
+                                        a3 = a3.addingProduct(va, x3)
+                                        b3 = b3.addingProduct(vb, x3)
+                                    }
                                 }
                             }
                         }
-                        UnsafeMutableRawPointer(tmp + o * row + xb * 8).storeBytes(of: acc, as: SIMD8<T>.self)
+                        @inline(__always) func store(_ f: Int, _ v0: SIMD8<T>, _ v1: SIMD8<T>, _ v2: SIMD8<T>, _ v3: SIMD8<T>) {
+                            let t = UnsafeMutableRawPointer(tmp + f * row + xb * 8)
+                            t.storeBytes(of: v0, as: SIMD8<T>.self)
+                            if n > 1 { t.storeBytes(of: v1, toByteOffset: 8 * size, as: SIMD8<T>.self) }
+                            if n > 2 { t.storeBytes(of: v2, toByteOffset: 16 * size, as: SIMD8<T>.self) }
+                            if n > 3 { t.storeBytes(of: v3, toByteOffset: 24 * size, as: SIMD8<T>.self) }
+                        }
+                        store(o, a0, a1, a2, a3)
+                        if two { store(o + 1, b0, b1, b2, b3) }
                     }
                 }
                 let out = y + (b * c.hc + oy) * c.wc * c.o
@@ -589,42 +623,67 @@ extension Kernels {
         }
     }
 
-    /// The filter gradient of `directConvolution`: adds sum over images and pixels of
-    /// dY[pixel, o] x image[channel, pixel + (i, j)] to `g` [out, in, k, k], eight pixels at a time
-    /// (the lanes past the row's end carry dY = 0).
+    /// The filter and bias gradients of `directConvolution`. The output gradient dY (channels last)
+    /// is first transposed to (image, row, filter, pixel) rows of `blocks` x 8 lanes, zero past the
+    /// row's end, summing the bias gradient on the way. Then, for every (filter, channel, i) and up
+    /// to four j at a time, it adds sum over images, rows and pixels of dY x image[channel, pixel +
+    /// (i, j)] to `g` [out, in, k, k]. The four sums run in registers over the whole chunk.
     static func directFilterGradient<T: AgoraScalar>(
-        _ x: UnsafePointer<T>, images: Int, _ c: CNNPlan.Conv, dY dy: UnsafePointer<T>, rowTemp tmp: UnsafeMutablePointer<T>,
-        accumulators acc: UnsafeMutablePointer<T>, into g: UnsafeMutablePointer<T>
+        _ x: UnsafePointer<T>, images: Int, _ c: CNNPlan.Conv, dY dy: UnsafePointer<T>, transposed t: UnsafeMutablePointer<T>,
+        into g: UnsafeMutablePointer<T>, bias gb: UnsafeMutablePointer<T>
     ) {
-        let plane = c.paddedRows * c.paddedStride, row = c.blocks * 8
-        acc.update(repeating: 0, count: c.o * c.ckk * 8)
-        tmp.update(repeating: 0, count: c.o * row)
-        for b in 0..<images {
-            for oy in 0..<c.hc {
-                // This row's output gradient per filter, lanes past the row zero.
-                let d = dy + (b * c.hc + oy) * c.wc * c.o
-                for ox in 0..<c.wc { for o in 0..<c.o { tmp[o * row + ox] = d[ox * c.o + o] } }
-                for o in 0..<c.o {
-                    for ch in 0..<c.c {
-                        let base = x + (b * c.c + ch) * plane + oy * c.paddedStride
-                        for i in 0..<c.k {
-                            for j in 0..<c.k {
-                                let a = UnsafeMutableRawPointer(acc + (((o * c.c + ch) * c.k + i) * c.k + j) * 8)
-                                var s = a.loadUnaligned(as: SIMD8<T>.self)
-                                let r = UnsafeRawPointer(base + i * c.paddedStride + j)
+        let plane = c.paddedRows * c.paddedStride, row = c.blocks * 8, size = MemoryLayout<T>.stride
+        let rows = images * c.hc
+        t.update(repeating: 0, count: rows * c.o * row)
+        for r in 0..<rows {
+            let d = dy + r * c.wc * c.o, tr = t + r * c.o * row
+            for o in 0..<c.o {
+                // The bias gradient in a local sum (through gb it would be a load-store chain).
+                var sum: T = 0
+                for ox in 0..<c.wc {
+                    let v = d[ox &* c.o &+ o]
+                    tr[o &* row &+ ox] = v
+                    sum += v
+                }
+                gb[o] += sum
+            }
+        }
+        for o in 0..<c.o {
+            for ch in 0..<c.c {
+                for i in 0..<c.k {
+                    for j0 in stride(from: 0, to: c.k, by: 4) {
+                        let n = min(4, c.k - j0)
+                        var s0 = SIMD8<T>.zero, s1 = s0, s2 = s0, s3 = s0
+                        for b in 0..<images {
+                            let first: Int = (b &* c.c &+ ch) &* plane, shift: Int = i &* c.paddedStride &+ j0
+                            let image = x + (first &+ shift)
+                            for oy in 0..<c.hc {
+                                let line: Int = (b &* c.hc &+ oy) &* c.o &+ o
+                                let tr = UnsafeRawPointer(t + line &* row)
+                                let xr = UnsafeRawPointer(image + oy &* c.paddedStride)
                                 for xb in 0..<c.blocks {
-                                    s +=
-                                        UnsafeRawPointer(tmp + o * row + xb * 8).loadUnaligned(as: SIMD8<T>.self)
-                                        * r.loadUnaligned(fromByteOffset: xb * 8 * MemoryLayout<T>.stride, as: SIMD8<T>.self)
+                                    let off = xb &* 8 &* size
+                                    let dv = tr.loadUnaligned(fromByteOffset: off, as: SIMD8<T>.self)
+                                    s0 = s0.addingProduct(dv, xr.loadUnaligned(fromByteOffset: off, as: SIMD8<T>.self))
+                                    if n > 1 { s1 = s1.addingProduct(dv, xr.loadUnaligned(fromByteOffset: off &+ size, as: SIMD8<T>.self)) }
+                                    if n > 2 {
+                                        s2 = s2.addingProduct(dv, xr.loadUnaligned(fromByteOffset: off &+ 2 &* size, as: SIMD8<T>.self))
+                                    }
+                                    if n > 3 {
+                                        s3 = s3.addingProduct(dv, xr.loadUnaligned(fromByteOffset: off &+ 3 &* size, as: SIMD8<T>.self))
+                                    }
                                 }
-                                a.storeBytes(of: s, as: SIMD8<T>.self)
                             }
                         }
+                        let q = ((o * c.c + ch) * c.k + i) * c.k + j0
+                        g[q] += s0.sum()
+                        if n > 1 { g[q + 1] += s1.sum() }
+                        if n > 2 { g[q + 2] += s2.sum() }
+                        if n > 3 { g[q + 3] += s3.sum() }
                     }
                 }
             }
         }
-        for q in 0..<(c.o * c.ckk) { g[q] += UnsafeRawPointer(acc + q * 8).loadUnaligned(as: SIMD8<T>.self).sum() }
     }
 
     /// The adjoint of `im2col`: adds every patch entry to its pixel of the channels-last map.

@@ -453,6 +453,22 @@ class Features:
             self._handle = None
 
 
+def _batches(batches, agents: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every agent's row indices in CSR form: (starts[agents + 1], flat rows), int64."""
+    if len(batches) != agents:
+        raise ValueError(f"one batch per agent: {len(batches)} batches for {agents} agents")
+    rows = []
+    for a, b in enumerate(batches):
+        r = np.asarray(b)
+        if r.size and not np.issubdtype(r.dtype, np.integer):
+            # Row indices: 2.7 is no row (a float index used to be truncated to 2 silently).
+            raise TypeError(f"batches[{a}] must hold integer row indices, got dtype {r.dtype}")
+        rows.append(r.astype(np.int64, copy=False).ravel())
+    starts = np.zeros(agents + 1, np.int64)
+    starts[1:] = np.cumsum([r.shape[0] for r in rows])
+    return starts, np.ascontiguousarray(np.concatenate(rows) if rows else np.zeros(0, np.int64))
+
+
 def glm_gradients(features: Features, parameters: np.ndarray, batches, loss: str = "logistic", l2: float = 0.0,
                   out: Optional[np.ndarray] = None, losses: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
     """Every agent's mini-batch gradient at once: row a of the result is
@@ -466,18 +482,7 @@ def glm_gradients(features: Features, parameters: np.ndarray, batches, loss: str
     theta = _matrix("parameters", parameters, agents, np.float32)
     if theta.shape[1] != features.shape[1]:
         raise ValueError(f"parameters have {theta.shape[1]} columns but the features have {features.shape[1]}")
-    if len(batches) != agents:
-        raise ValueError(f"one batch per agent: {len(batches)} batches for {agents} agents")
-    rows = []
-    for a, b in enumerate(batches):
-        r = np.asarray(b)
-        if r.size and not np.issubdtype(r.dtype, np.integer):
-            # Row indices: 2.7 is no row (a float index used to be truncated to 2 silently).
-            raise TypeError(f"batches[{a}] must hold integer row indices, got dtype {r.dtype}")
-        rows.append(r.astype(np.int64, copy=False).ravel())
-    starts = np.zeros(agents + 1, np.int64)
-    starts[1:] = np.cumsum([r.shape[0] for r in rows])
-    flat = np.ascontiguousarray(np.concatenate(rows) if rows else np.zeros(0, np.int64))
+    starts, flat = _batches(batches, agents)
     g = _output(out, theta)
     if np.shares_memory(theta, g):
         raise ValueError("out overlaps parameters: the output must be a separate array")
@@ -550,17 +555,7 @@ def cnn_gradients(network: CNN, images: np.ndarray, labels, parameters: np.ndarr
     theta = _matrix("parameters", parameters, agents, np.float32)
     if theta.shape[1] != network.parameter_count:
         raise ValueError(f"parameters have {theta.shape[1]} columns but the network has {network.parameter_count}")
-    if len(batches) != agents:
-        raise ValueError(f"one batch per agent: {len(batches)} batches for {agents} agents")
-    flat_rows = []
-    for a, b in enumerate(batches):
-        r = np.asarray(b)
-        if r.size and not np.issubdtype(r.dtype, np.integer):
-            raise TypeError(f"batches[{a}] must hold integer row indices, got dtype {r.dtype}")
-        flat_rows.append(r.astype(np.int64, copy=False).ravel())
-    starts = np.zeros(agents + 1, np.int64)
-    starts[1:] = np.cumsum([r.shape[0] for r in flat_rows])
-    flat = np.ascontiguousarray(np.concatenate(flat_rows) if flat_rows else np.zeros(0, np.int64))
+    starts, flat = _batches(batches, agents)
     g = np.empty_like(theta)
     lo = np.empty(agents, np.float32)
     _call(_lib.agora_cnn_gradients_f32, _ptr(x), rows, _ptr(y), *network._shape_args(), float(l2), _ptr(theta), agents,
