@@ -55,7 +55,27 @@ public struct CNNShape: Sendable, Codable, Equatable, Hashable {
                 "CNN: input \(channels) x \(height) x \(width), hidden \(hidden), \(classes) classes: every size must be positive and classes >= 2"
             )
         }
+        // Sizes the plan's integer arithmetic can hold (a C caller can describe anything).
+        let limit = Double(1 << 40)
         var (h, w) = (height, width)
+        var (features, parameters) = (Double(channels) * Double(height) * Double(width), 0.0)
+        var inputChannels = Double(channels)
+        for c in convolutions {
+            let kk = Double(c.kernel) * Double(c.kernel)
+            parameters += Double(c.channels) * (inputChannels * kk + 1)
+            features = max(
+                features, Double(c.channels) * Double(height + 2 * c.padding) * Double(width + 2 * c.padding) * inputChannels * kk)
+            inputChannels = Double(c.channels)
+        }
+        var inputs = features
+        for out in hidden + [classes] {
+            parameters += Double(out) * (min(inputs, limit) + 1)
+            inputs = Double(out)
+        }
+        guard features < limit, parameters < limit, convolutions.allSatisfy({ $0.padding < 1 << 20 && $0.kernel < 1 << 20 }) else {
+            throw AgoraError.shape(
+                "CNN: the network is too large (about \(parameters) parameters, patch matrices of \(features) values per image)")
+        }
         for (l, c) in convolutions.enumerated() {
             guard c.channels >= 1, c.kernel >= 1, c.padding >= 0, c.kernel <= h + 2 * c.padding, c.kernel <= w + 2 * c.padding else {
                 throw AgoraError.shape(

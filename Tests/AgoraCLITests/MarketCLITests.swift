@@ -224,7 +224,8 @@ extension RobustnessTests {
         XCTAssertEqual(Double(try XCTUnwrap(basedRow)[4])!, flagged, accuracy: 1e-12)
         XCTAssertNotEqual(flagged, accuracy["mushrooms iid 7 ipfl"]!, "the saved economy changes this cell")
         try expectRefusal(
-            ["market", "reproduce", "liars", "--base-config", saved + "/config.json"], "--base-config apply to the acceptance and gain")
+            ["market", "reproduce", "liars", "--base-config", saved + "/config.json"],
+            "--base-config applies to the acceptance, gain and figure2 experiments only")
         try expectRefusal(["market", "reproduce", "gain", "--base-config", scratch + "/nothing.json"], "nothing.json")
         try expectRefusal(["market", "reproduce", "liars", "--seeds", "3"], "apply to the acceptance and gain experiments only")
         try expectRefusal(["market", "reproduce", "acceptance", "--seeds", "0"], "must be in 1...100, got 0")

@@ -211,7 +211,7 @@ final class RobustnessTests: XCTestCase {
                 ["mix", "--help"],
                 ["values: metropolis, max-degree, uniform, lazy-metropolis", "values: auto, sparse, dense", "values: auto, inprocess, mpi"]
             ),
-            (["market", "reproduce", "--help"], ["values: partitions, robustness, liars, inclusive, acceptance, gain, all"]),
+            (["market", "reproduce", "--help"], ["values: partitions, robustness, liars, inclusive, acceptance, gain, figure2, all"]),
             (
                 ["dsgd", "run", "--help"],
                 [

@@ -244,5 +244,10 @@ final class CNNGradientTests: XCTestCase {
                     shape: s, l2: 0, features: .dense(x), labels: [0, 1, 2, 0], parameters: theta, batches: [[9]], gradients: &gr,
                     losses: &l)
             }.contains("names row 9"))
+        // Sizes whose layer arithmetic would overflow are refused before any is computed.
+        let huge = CNNShape(
+            channels: 1 << 20, height: 1 << 20, width: 1 << 20, convolutions: [.init(channels: 1 << 20, kernel: 3)], hidden: [1 << 20],
+            classes: 10)
+        XCTAssertTrue(message { try huge.validate() }.contains("the network is too large"))
     }
 }

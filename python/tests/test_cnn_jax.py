@@ -118,3 +118,5 @@ def test_parameter_counts_and_bad_input():
         agora_ml.cnn_gradients(net, x, [0, 1, 2, 3], theta, [[9], [1]])
     with pytest.raises(agora_ml.AgoraError, match="convolution 2"):
         agora_ml.CNN(1, 8, 8, [(4, 5, 0), (4, 5, 0)], [], 10)
+    with pytest.raises(agora_ml.AgoraError, match="too large"):
+        agora_ml.CNN(1 << 20, 1 << 20, 1 << 20, [(1 << 20, 3, 0)], [], 10)
