@@ -252,9 +252,11 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
                 series[m.method.rawValue, default: []].append([Double(k), st.1.0])
             }
             guard let ipfl = stats[.ipfl], let local = stats[.local] else { continue }
-            let baselines = stats.filter { $0.key != .ipfl }
-            let bestAcc = baselines.max { $0.value.weighted.0 < $1.value.weighted.0 }!
-            let bestUtility = baselines.max { $0.value.utility.0 < $1.value.utility.0 }!
+            // Baselines in the methods' order, so a tie names the same method on every run (a
+            // dictionary's order changes from process to process).
+            let baselines = FederatedMethod.allCases.filter { $0 != .ipfl }.compactMap { m in stats[m].map { (key: m, value: $0) } }
+            let bestAcc = baselines.reduce(baselines[0]) { $1.value.weighted.0 > $0.value.weighted.0 ? $1 : $0 }
+            let bestUtility = baselines.reduce(baselines[0]) { $1.value.utility.0 > $0.value.utility.0 ? $1 : $0 }
             func ms(_ v: (Double, Double)) -> String { cFormat("%.4f (%.4f)", v.0, v.1) }
             checks.append(
                 Check(
