@@ -151,9 +151,9 @@ struct CNNPlan: Sendable {
                 c: c, h: h, w: w, o: v.channels, k: v.kernel, pad: v.padding, hc: hc, wc: wc, hp: hc / 2, wp: wc / 2,
                 weight: q, bias: q + v.channels * c * v.kernel * v.kernel)
             // On simplecnn-mnist the 1-channel first layer's patch matrix (25 values per output
-            // pixel) cost as much to write as its product. Direct (independent vector sums, the
-            // filter gradient summed in registers) the step of 9 clients x 64 images went from
-            // 22-24 to 14-19 ms on a 2-vCPU Zen 4 (docs/cnn.md).
+            // pixel) costs as much to write as its product. The step of 9 clients x 64 images
+            // measures 14-19 ms direct against 22-24 ms through im2col on a 2-vCPU Zen 4
+            // (docs/cnn.md).
             cv.direct = convs.isEmpty && v.channels <= 32
             convs.append(cv)
             q = cv.bias + v.channels

@@ -459,12 +459,17 @@ public struct MarketExperiment: Codable, Sendable, Equatable {
             guard a.count == b.count, !a.isEmpty else {
                 throw AgoraError.configuration("needs one pair per client: \(a.count) values against \(b.count)", field: "pairedDifference")
             }
-            let d = zip(a, b).map { $0 - $1 }
-            let n = Double(d.count)
-            count = d.count
-            mean = d.reduce(0, +) / n
-            let m = mean
-            standardError = d.count < 2 ? .nan : (d.reduce(0) { $0 + ($1 - m) * ($1 - m) } / (n - 1) / n).squareRoot()
+            count = a.count
+            (mean, standardError) = Self.meanAndStandardError(zip(a, b).map { $0 - $1 })
+        }
+
+        /// The mean of `values` and its standard error (sample standard deviation over sqrt(n); NaN
+        /// for fewer than 2 values, both NaN for none).
+        public static func meanAndStandardError(_ values: [Double]) -> (mean: Double, standardError: Double) {
+            let n = Double(values.count)
+            guard n > 0 else { return (.nan, .nan) }
+            let m = values.reduce(0, +) / n
+            return (m, n < 2 ? .nan : (values.reduce(0) { $0 + ($1 - m) * ($1 - m) } / (n - 1) / n).squareRoot())
         }
 
         public enum Verdict: String, Sendable {

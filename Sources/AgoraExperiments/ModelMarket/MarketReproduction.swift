@@ -215,10 +215,8 @@ public enum MarketReproduction: String, CaseIterable, Sendable {
         }
         var rows: [[String]] = [], checks: [Check] = [], series: [String: [[Double]]] = [:]
         func meanSE(_ v: [Double]) -> (Double, Double) {
-            let x = v.filter { !$0.isNaN }, n = Double(x.count)
-            guard n > 0 else { return (.nan, .nan) }
-            let m = x.reduce(0, +) / n
-            return (m, n < 2 ? .nan : (x.reduce(0) { $0 + ($1 - m) * ($1 - m) } / (n - 1) / n).squareRoot())
+            let r = MarketExperiment.PairedDifference.meanAndStandardError(v.filter { !$0.isNaN })
+            return (r.mean, r.standardError)
         }
         let network = try f.network ?? Self.network(forFeatures: data(f.data, .iid).load(agents: 1, seed: seed, minRows: 1).0.features.cols)
         for (k, part) in f.partitions.enumerated() {
